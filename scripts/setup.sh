@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Install every Debian 12 package squib's build, tests and benchmarks need.
+# Idempotent: packages already present are skipped without touching apt.
+set -euo pipefail
+
+PKGS=(
+    # build
+    gcc make pkg-config libseccomp-dev liburing-dev linux-libc-dev
+    # fuzzing and the second compiler
+    clang libclang-rt-14-dev
+    # tests
+    libcmocka-dev python3 python3-pytest curl socat e2fsprogs busybox-static
+    iproute2 acpica-tools xz-utils cpio
+    # benchmarks (QEMU microvm as the baseline)
+    qemu-system-x86
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+        missing+=("$p")
+    fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+    echo "setup: all ${#PKGS[@]} packages present"
+    exit 0
+fi
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "setup: installing ${missing[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,44 @@
+/*
+ * err.h: an error that carries a message for the user.
+ *
+ * Functions that can fail in a way a user will see take a `struct sq_err *`
+ * and fill it with sq_errf(); the HTTP layer turns it into
+ * 400 {"fault_message": "..."}. The code is a negative errno (or -EINVAL
+ * when there is none); the message is the exact text the client sees.
+ */
+#ifndef SQUIB_UTIL_ERR_H
+#define SQUIB_UTIL_ERR_H
+
+#include <stddef.h>
+
+#define SQ_ERR_MSG_MAX 4096
+
+struct sq_err {
+    int code;                 /* negative errno; 0 if no error was set */
+    int http_status;          /* 0 = default (400); e.g. 413 for MMDS limits */
+    char msg[SQ_ERR_MSG_MAX]; /* NUL-terminated, truncated if longer */
+};
+
+/* Reset to "no error". */
+void sq_err_clear(struct sq_err *err);
+
+/*
+ * Set the error (overwrites any previous one) and return `code`, so that
+ * callers can write `return sq_errf(err, -EINVAL, "...")`. `err` may be NULL.
+ */
+int sq_errf(struct sq_err *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/*
+ * Prepend `prefix` to the message already in `err` (for upstream's
+ * "Category error: detail" chains). Returns err->code.
+ */
+int sq_err_prefix(struct sq_err *err, const char *prefix);
+
+/*
+ * Rust's io::Error Display for an errno: "No such file or directory (os error 2)".
+ * Writes into `out` (NUL-terminated) and returns it.
+ */
+const char *sq_os_error(int errnum, char *out, size_t out_len);
+
+#endif

@@ -1,0 +1,211 @@
+"""Shared fixtures for squib's integration tests.
+
+`squib` starts build/squib (or $SQUIB_BUILD/squib) on a fresh socket in a
+temporary directory and yields a handle with a raw HTTP/1.1 client, so tests
+can check responses byte for byte.
+"""
+import os
+import socket
+import subprocess
+import time
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.environ.get("SQUIB_BUILD", os.path.join(ROOT, "build"))
+SQUIB = os.path.join(BUILD, "squib")
+
+
+class Response:
+    def __init__(self, raw):
+        self.raw = raw
+        head, _, self.body = raw.partition(b"\r\n\r\n")
+        lines = head.split(b"\r\n")
+        self.status_line = lines[0]
+        self.status = int(lines[0].split(b" ")[1])
+        self.headers = [tuple(l.split(b": ", 1)) for l in lines[1:]]
+
+    def header(self, name):
+        for k, v in self.headers:
+            if k.decode().lower() == name.lower():
+                return v.decode()
+        return None
+
+    def json(self):
+        import json
+        return json.loads(self.body)
+
+    @property
+    def fault(self):
+        return self.json()["fault_message"]
+
+
+def read_response(sock, timeout=10.0):
+    """Read exactly one HTTP response (Content-Length framed) from sock."""
+    sock.settimeout(timeout)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("closed before headers: %r" % data)
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        k, _, v = line.partition(b":")
+        if k.strip().lower() == b"content-length":
+            length = int(v.strip())
+    while len(rest) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        rest += chunk
+    return Response(head + b"\r\n\r\n" + rest[:length]), rest[length:]
+
+
+class Client:
+    """One keep-alive connection to the API socket."""
+
+    def __init__(self, path):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(path)
+        self.leftover = b""
+
+    def send_raw(self, data):
+        self.sock.sendall(data)
+
+    def recv(self, timeout=10.0):
+        if self.leftover:
+            # A response already buffered from a previous read.
+            s = self.leftover
+            self.leftover = b""
+            fake = _BufferedSock(s, self.sock)
+            resp, self.leftover = read_response(fake, timeout)
+            return resp
+        resp, self.leftover = read_response(self.sock, timeout)
+        return resp
+
+    def request(self, method, path, body=None, headers=None):
+        if isinstance(body, (dict, list)):
+            import json
+            body = json.dumps(body)
+        if isinstance(body, str):
+            body = body.encode()
+        req = "%s %s HTTP/1.1\r\n" % (method, path)
+        for k, v in (headers or {}).items():
+            req += "%s: %s\r\n" % (k, v)
+        if body is not None:
+            req += "Content-Type: application/json\r\nContent-Length: %d\r\n" % len(body)
+        req = req.encode() + b"\r\n" + (body or b"")
+        self.send_raw(req)
+        return self.recv()
+
+    def get(self, path):
+        return self.request("GET", path)
+
+    def put(self, path, body):
+        return self.request("PUT", path, body)
+
+    def patch(self, path, body):
+        return self.request("PATCH", path, body)
+
+    def close(self):
+        self.sock.close()
+
+
+class _BufferedSock:
+    def __init__(self, prefix, sock):
+        self.prefix = prefix
+        self.sock = sock
+
+    def settimeout(self, t):
+        self.sock.settimeout(t)
+
+    def recv(self, n):
+        if self.prefix:
+            out, self.prefix = self.prefix[:n], self.prefix[n:]
+            return out
+        return self.sock.recv(n)
+
+
+class Squib:
+    def __init__(self, tmpdir, args=(), env=None, wait=True):
+        self.tmpdir = str(tmpdir)
+        self.sock_path = os.path.join(self.tmpdir, "api.sock")
+        self.log_path = os.path.join(self.tmpdir, "squib.out")
+        cmd = [SQUIB]
+        if "--api-sock" not in args and "--no-api" not in args:
+            cmd += ["--api-sock", self.sock_path]
+        cmd += list(args)
+        self.out = open(self.log_path, "wb")
+        e = dict(os.environ)
+        e.update(env or {})
+        self.proc = subprocess.Popen(cmd, stdout=self.out, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, env=e, cwd=self.tmpdir)
+        self._clients = []
+        if wait:
+            self.wait_ready()
+
+    def wait_ready(self, timeout=10.0):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if os.path.exists(self.sock_path):
+                try:
+                    c = Client(self.sock_path)
+                    c.close()
+                    return
+                except OSError:
+                    pass
+            if self.proc.poll() is not None:
+                raise RuntimeError("squib exited %d: %s" % (self.proc.returncode, self.output()))
+            time.sleep(0.005)
+        raise TimeoutError("squib socket not ready: " + self.output())
+
+    def client(self):
+        c = Client(self.sock_path)
+        self._clients.append(c)
+        return c
+
+    def output(self):
+        self.out.flush()
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def wait(self, timeout=10.0):
+        return self.proc.wait(timeout)
+
+    def stop(self):
+        for c in self._clients:
+            try:
+                c.close()
+            except OSError:
+                pass
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.out.close()
+
+
+@pytest.fixture
+def squib_factory(tmp_path):
+    started = []
+
+    def make(args=(), env=None, wait=True):
+        s = Squib(tmp_path, args, env, wait)
+        started.append(s)
+        return s
+
+    yield make
+    for s in started:
+        s.stop()
+
+
+@pytest.fixture
+def squib(squib_factory):
+    return squib_factory()
+
+
+@pytest.fixture
+def api(squib):
+    """A keep-alive client on a freshly started squib."""
+    return squib.client()
