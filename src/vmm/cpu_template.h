@@ -1,0 +1,56 @@
+/*
+ * cpu_template.h: a custom CPU template (PUT /cpu-config, x86_64).
+ *
+ * This is the validated form the API layer produces from the request body
+ * and the vmm applies at boot, before CPUID normalisation (digest 6.7).
+ * A bitmap "0b1x0..." becomes (mask, value): bits whose character was 0 or 1
+ * are set in `mask`, and their value in `value`; 'x' bits are kept as KVM
+ * gave them: result = (orig & ~mask) | value.
+ */
+#ifndef SQUIB_VMM_CPU_TEMPLATE_H
+#define SQUIB_VMM_CPU_TEMPLATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum cpuid_reg { CPUID_EAX = 0, CPUID_EBX = 1, CPUID_ECX = 2, CPUID_EDX = 3 };
+
+struct cpuid_reg_modifier {
+    enum cpuid_reg reg;
+    uint32_t mask;
+    uint32_t value;
+};
+
+struct cpuid_leaf_modifier {
+    uint32_t leaf;
+    uint32_t subleaf;
+    uint32_t flags;                      /* KVM_CPUID_FLAG_* */
+    size_t n_modifiers;
+    struct cpuid_reg_modifier *modifiers; /* owned */
+};
+
+struct msr_modifier {
+    uint32_t addr;
+    uint64_t mask;
+    uint64_t value;
+};
+
+struct kvm_cap_modifier {
+    uint32_t cap;     /* KVM_CAP_* number */
+    bool remove;      /* "!N": the capability must not be required */
+};
+
+struct cpu_template {
+    size_t n_kvm_caps;
+    struct kvm_cap_modifier *kvm_caps;   /* owned */
+    size_t n_cpuid;
+    struct cpuid_leaf_modifier *cpuid;   /* owned */
+    size_t n_msr;
+    struct msr_modifier *msr;            /* owned */
+};
+
+/* Free everything the template owns (not the struct itself); NULL-safe. */
+void cpu_template_fini(struct cpu_template *t);
+
+#endif
