@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/json_debug_table.h"
 #include "util/xalloc.h"
 
 /* ====================================================================== */
@@ -231,37 +232,22 @@ static size_t utf8_decode(const unsigned char *s, size_t n, size_t i,
     return 1;
 }
 
-/*
- * Rust's char::escape_debug decides between "print as is" and "\u{..}" with
- * Unicode tables (Grapheme_Extend, and a printability table). This is a
- * compact approximation: exact for ASCII and Latin-1, and covering the
- * common combining-mark, format, private-use and special ranges.
- */
+/* Does Rust's str Debug print c as \u{..}? (binary search in the table) */
 static bool rust_debug_escapes(uint32_t c)
 {
-    static const uint32_t ranges[][2] = {
-        {0x0000, 0x001f}, {0x007f, 0x009f}, {0x00ad, 0x00ad},
-        {0x0300, 0x036f}, {0x0378, 0x0379}, {0x0380, 0x0383},
-        {0x0483, 0x0489}, {0x0591, 0x05bd}, {0x05bf, 0x05bf},
-        {0x05c1, 0x05c2}, {0x05c4, 0x05c5}, {0x05c7, 0x05c7},
-        {0x0600, 0x0605}, {0x0610, 0x061a}, {0x061c, 0x061c},
-        {0x064b, 0x065f}, {0x0670, 0x0670}, {0x06d6, 0x06dd},
-        {0x06df, 0x06e4}, {0x06e7, 0x06e8}, {0x06ea, 0x06ed},
-        {0x070f, 0x070f}, {0x0e31, 0x0e31}, {0x0e34, 0x0e3a},
-        {0x0e47, 0x0e4e}, {0x180b, 0x180f}, {0x1ab0, 0x1aff},
-        {0x1dc0, 0x1dff}, {0x200b, 0x200f}, {0x2028, 0x202e},
-        {0x2060, 0x206f}, {0x20d0, 0x20f0}, {0x2cef, 0x2cf1},
-        {0x302a, 0x302f}, {0x3099, 0x309a}, {0xd800, 0xdfff},
-        {0xe000, 0xf8ff}, {0xfe00, 0xfe0f}, {0xfe20, 0xfe2f},
-        {0xfeff, 0xfeff}, {0xfff0, 0xfffb}, {0xfffe, 0xffff},
-        {0x1d165, 0x1d169}, {0x1d16d, 0x1d182}, {0x1f3fb, 0x1f3ff},
-        {0xe0000, 0xe0fff}, {0xf0000, 0x10ffff},
-    };
-    size_t i;
+    size_t lo = 0, hi = sizeof(rust_debug_escape_ranges) /
+                        sizeof(rust_debug_escape_ranges[0]);
 
-    for (i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++)
-        if (c >= ranges[i][0] && c <= ranges[i][1])
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (c < rust_debug_escape_ranges[mid][0])
+            hi = mid;
+        else if (c > rust_debug_escape_ranges[mid][1])
+            lo = mid + 1;
+        else
             return true;
+    }
     return false;
 }
 

@@ -49,8 +49,8 @@ void json_write_key(struct buf *b, const char *key);
 
 /* Rust's `{:?}` Debug for a str (with the quotes), appended to b. Escapes
  * \t \r \n \\ \" \0 and non-printable characters as \u{..}; printable
- * Unicode is copied raw. The printability table is an approximation of
- * Rust's (ASCII and the common non-printable ranges are exact). */
+ * Unicode is copied raw. Which characters are escaped comes from a table
+ * generated from Rust's standard library (util/json_debug_table.h). */
 void json_rust_str_debug(struct buf *b, const char *s, size_t n);
 
 /* ====================================================================== */
