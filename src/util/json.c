@@ -2218,9 +2218,53 @@ static int parse_any_array(struct json_dec *d, struct json_value *arr)
     }
 }
 
+/* Order members by key, equal keys by arrival (the index kept in tmp). */
+struct member_sort {
+    struct json_member m;
+    size_t seq;
+};
+
+static int member_sort_cmp(const void *a, const void *b)
+{
+    const struct member_sort *x = a, *y = b;
+    int c = key_cmp(x->m.key, x->m.key_len, y->m.key, y->m.key_len);
+
+    if (c)
+        return c;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/*
+ * Members are collected in arrival order and sorted once at the end (a
+ * sorted insert per key would be quadratic for large objects); of equal
+ * keys the last one wins, as with BTreeMap::insert.
+ */
+static void finish_object(struct json_value *obj, struct member_sort *ms,
+                          size_t n)
+{
+    size_t i, o = 0;
+
+    qsort(ms, n, sizeof(*ms), member_sort_cmp);
+    obj->obj.members = xmalloc((n ? n : 1) * sizeof(*obj->obj.members));
+    obj->obj.cap = n ? n : 1;
+    for (i = 0; i < n; i++) {
+        if (i + 1 < n && key_cmp(ms[i].m.key, ms[i].m.key_len, ms[i + 1].m.key,
+                                 ms[i + 1].m.key_len) == 0) {
+            free(ms[i].m.key);
+            json_value_free(ms[i].m.value);
+            continue;
+        }
+        obj->obj.members[o++] = ms[i].m;
+    }
+    obj->obj.n = o;
+}
+
 static int parse_any_object(struct json_dec *d, struct json_value *obj)
 {
+    struct member_sort *ms = NULL;
+    size_t n = 0, cap = 0, i;
     bool first = true;
+    int rc;
 
     for (;;) {
         struct json_value *val = NULL;
@@ -2228,20 +2272,42 @@ static int parse_any_object(struct json_dec *d, struct json_value *obj)
         size_t klen;
         int r = has_next_key(d, &first);
 
-        if (r <= 0)
-            return r;
-        if (parse_key(d) < 0)
-            return -1;
+        if (r <= 0) {
+            rc = r;
+            break;
+        }
+        if (parse_key(d) < 0) {
+            rc = -1;
+            break;
+        }
         klen = d->scratch.len;
         key = xmalloc(klen + 1);
         memcpy(key, d->scratch.data, klen + 1);
         if (parse_object_colon(d) < 0 || parse_any(d, &val) < 0) {
             free(key);
-            return -1;
+            rc = -1;
+            break;
         }
-        json_object_set(obj, key, klen, val);
-        free(key);
+        if (n == cap) {
+            cap = cap ? cap * 2 : 8;
+            ms = xrealloc(ms, cap * sizeof(*ms));
+        }
+        ms[n].m.key = key;
+        ms[n].m.key_len = klen;
+        ms[n].m.value = val;
+        ms[n].seq = n;
+        n++;
     }
+    if (rc == 0) {
+        finish_object(obj, ms, n);
+    } else {
+        for (i = 0; i < n; i++) {
+            free(ms[i].m.key);
+            json_value_free(ms[i].m.value);
+        }
+    }
+    free(ms);
+    return rc;
 }
 
 static int parse_any(struct json_dec *d, struct json_value **out)
