@@ -10,9 +10,9 @@
  * json_value_write() produces.
  *
  * Build: clang -fsanitize=fuzzer,address -Isrc -D_GNU_SOURCE
- *        tests/fuzz/fuzz_json.c src/util/json.c src/api/schemas.c
- *        src/util/buf.c src/util/err.c src/util/xalloc.c
- *        src/vmm/cpu_template.c (+ src/util/log.c src/obs/metrics.c)
+ *        tests/fuzz/fuzz_json.c src/util/json_*.c src/api/schemas.c
+ *        src/util/buf.c src/util/err.c src/util/xalloc.c src/util/log.c
+ *        src/obs/metrics.c src/vmm/cpu_template.c -lpthread
  */
 #include <errno.h>
 #include <stdint.h>
