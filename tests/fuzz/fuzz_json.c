@@ -10,7 +10,7 @@
  * json_value_write() produces.
  *
  * Build: clang -fsanitize=fuzzer,address -Isrc -D_GNU_SOURCE
- *        tests/fuzz/fuzz_json.c src/util/json_*.c src/api/schemas.c
+ *        tests/fuzz/fuzz_json.c src/util/json_*.c src/api/schemas_*.c
  *        src/util/buf.c src/util/err.c src/util/xalloc.c src/util/log.c
  *        src/obs/metrics.c src/vmm/cpu_template.c -lpthread
  */
