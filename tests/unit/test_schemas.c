@@ -1853,6 +1853,65 @@ static void test_config_file(void **state)
                         "column 13");
 }
 
+static void test_resource_ids(void **state)
+{
+    static const struct {
+        const char *id;
+        bool ok;
+    } ids[] = {
+        {"rootfs_1", true},
+        {"_", true},
+        {"\xc3\xb1" "and" "\xc3\xba", true}, /* n-tilde, "and", u-acute */
+        {"\xd9\xa3", true},              /* ARABIC-INDIC DIGIT THREE (Nd) */
+        {"\xc2\xbd", true},              /* VULGAR FRACTION ONE HALF (No) */
+        {"\xe2\x85\xab", true},          /* ROMAN NUMERAL TWELVE (Nl) */
+        {"a\xcd\x85", true},             /* U+0345, Other_Alphabetic */
+        {"\xf0\x9d\x9f\x98", true},     /* MATHEMATICAL DOUBLE-STRUCK ZERO */
+        {"a\xcc\x81", false},            /* U+0301 combining acute */
+        {"a-b", false},
+        {"a.b", false},
+        {"a b", false},
+        {"\xff", false},
+        {"\xc3", false},
+        {"\xed\xa0\x80", false},         /* an encoded surrogate */
+    };
+    struct sq_err err;
+    size_t i;
+
+    (void)state;
+    assert_int_equal(schemas_check_path_id("", 0, &err), -EINVAL);
+    assert_string_equal(err.msg, "The ID cannot be empty.");
+    assert_int_equal(schemas_check_path_id(NULL, 0, &err), -EINVAL);
+    for (i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+        struct guarded g;
+        size_t n = strlen(ids[i].id);
+        int rc;
+
+        guard_init(&g, ids[i].id, n);
+        sq_err_clear(&err);
+        rc = schemas_check_path_id(g.p, n, &err);
+        guard_fini(&g);
+        if (ids[i].ok) {
+            assert_int_equal(rc, 0);
+        } else {
+            assert_int_equal(rc, -EINVAL);
+            assert_string_equal(err.msg, "API Resource IDs can only contain "
+                                         "alphanumeric characters and "
+                                         "underscores.");
+        }
+    }
+    assert_int_equal(schemas_check_body_id("a", 1, "a", 1, &err), 0);
+    assert_int_equal(schemas_check_body_id("a", 1, "a\0", 2, &err), -EINVAL);
+    assert_string_equal(err.msg,
+                        "The id from the path does not match the id from the "
+                        "body!");
+    assert_int_equal(schemas_check_iface_id("eth0", 4, "eth0", 4, &err), 0);
+    assert_int_equal(schemas_check_iface_id("eth0", 4, "eth1", 4, &err),
+                     -EINVAL);
+    assert_string_equal(err.msg, "The id from the path [eth0] does not match "
+                                 "the id from the body [eth1]!");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1868,6 +1927,7 @@ int main(void)
         cmocka_unit_test(test_snapshots),
         cmocka_unit_test(test_boot_source),
         cmocka_unit_test(test_config_file),
+        cmocka_unit_test(test_resource_ids),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
