@@ -623,4 +623,16 @@ int vmm_config_file_parse(const char *json, size_t len,
                           struct vmm_config_file *out, struct sq_err *err);
 void vmm_config_file_fini(struct vmm_config_file *c);
 
+/*
+ * GET /vm/config: the document upstream serializes from its resources,
+ * which is itself a valid config file. Keys in upstream's order: balloon,
+ * drives, boot-source, cpu-config, logger, machine-config, metrics,
+ * mmds-config, network-interfaces, vsock, entropy, pmem, memory-hotplug;
+ * absent sections are null. cpu-config, logger and metrics are always null
+ * (upstream never reports them). The caller fills *c from the VM state
+ * (has_machine_config is always true upstream; a missing boot source is
+ * written with kernel_image_path "").
+ */
+void vmm_config_file_to_json(const struct vmm_config_file *c, struct buf *b);
+
 #endif

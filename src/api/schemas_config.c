@@ -162,3 +162,62 @@ int vmm_config_file_parse(const char *json, size_t len,
         out->vsock.deprecated = out->vsock.vsock_id != NULL;
     return 0;
 }
+
+/* Optional section: the serializer, or null. */
+static void opt_section(struct buf *b, const char *key, bool has,
+                        void (*fn)(const void *, struct buf *), const void *obj)
+{
+    buf_printf(b, ",\"%s\":", key);
+    if (has)
+        fn(obj, b);
+    else
+        buf_puts(b, "null");
+}
+
+#define SECTION(b, key, has, fn, obj)                                          \
+    opt_section(b, key, has, (void (*)(const void *, struct buf *))(fn), obj)
+
+void vmm_config_file_to_json(const struct vmm_config_file *c, struct buf *b)
+{
+    size_t i;
+
+    buf_puts(b, "{\"balloon\":");
+    if (c->has_balloon)
+        balloon_cfg_to_json(&c->balloon, b);
+    else
+        buf_puts(b, "null");
+    buf_puts(b, ",\"drives\":[");
+    for (i = 0; i < c->n_drives; i++) {
+        if (i)
+            buf_putc(b, ',');
+        drive_cfg_to_json(&c->drives[i], b);
+    }
+    buf_puts(b, "],\"boot-source\":");
+    boot_source_cfg_to_json(&c->boot_source, b);
+    /* upstream never reports these three */
+    buf_puts(b, ",\"cpu-config\":null,\"logger\":null");
+    SECTION(b, "machine-config", c->has_machine_config, machine_cfg_to_json,
+            &c->machine_config);
+    buf_puts(b, ",\"metrics\":null");
+    SECTION(b, "mmds-config", c->has_mmds_config, mmds_cfg_to_json,
+            &c->mmds_config);
+    buf_puts(b, ",\"network-interfaces\":[");
+    for (i = 0; i < c->n_network_interfaces; i++) {
+        if (i)
+            buf_putc(b, ',');
+        net_iface_cfg_to_json(&c->network_interfaces[i], b);
+    }
+    buf_putc(b, ']');
+    SECTION(b, "vsock", c->has_vsock, vsock_cfg_to_json, &c->vsock);
+    SECTION(b, "entropy", c->has_entropy, entropy_cfg_to_json, &c->entropy);
+    buf_puts(b, ",\"pmem\":[");
+    for (i = 0; i < c->n_pmem; i++) {
+        if (i)
+            buf_putc(b, ',');
+        pmem_cfg_to_json(&c->pmem[i], b);
+    }
+    buf_putc(b, ']');
+    SECTION(b, "memory-hotplug", c->has_memory_hotplug,
+            hotplug_memory_cfg_to_json, &c->memory_hotplug);
+    buf_putc(b, '}');
+}

@@ -1853,6 +1853,37 @@ static void test_config_file(void **state)
                         "column 13");
 }
 
+/* GET /vm/config output, and that it reads back as a config file. */
+static void test_vm_config_json(void **state)
+{
+    static const char doc[] =
+        "{\"balloon\":{\"amount_mib\":8,\"deflate_on_oom\":false,"
+        "\"stats_polling_interval_s\":0,\"free_page_hinting\":false,"
+        "\"free_page_reporting\":false},\"drives\":[{\"drive_id\":\"rootfs\","
+        "\"partuuid\":null,\"is_root_device\":true,\"cache_type\":\"Unsafe\","
+        "\"is_read_only\":false,\"path_on_host\":\"r.ext4\",\"rate_limiter\":"
+        "null,\"io_engine\":\"Sync\",\"socket\":null}],\"boot-source\":"
+        "{\"kernel_image_path\":\"vmlinux\",\"initrd_path\":null,"
+        "\"boot_args\":null},\"cpu-config\":null,\"logger\":null,"
+        "\"machine-config\":{\"vcpu_count\":1,\"mem_size_mib\":128,"
+        "\"smt\":false,\"track_dirty_pages\":false,\"huge_pages\":\"None\"},"
+        "\"metrics\":null,\"mmds-config\":null,\"network-interfaces\":"
+        "[{\"iface_id\":\"eth0\",\"host_dev_name\":\"tap0\",\"guest_mac\":"
+        "\"06:00:ac:10:00:02\",\"mtu\":null,\"rx_rate_limiter\":null,"
+        "\"tx_rate_limiter\":null}],\"vsock\":null,\"entropy\":null,"
+        "\"pmem\":[],\"memory-hotplug\":null}";
+    struct vmm_config_file c;
+    struct sq_err err;
+    struct buf b = BUF_INIT;
+
+    (void)state;
+    assert_int_equal(PARSE(vmm_config_file_parse, doc, &c, &err), 0);
+    vmm_config_file_to_json(&c, &b);
+    assert_string_equal(b.data, doc);
+    buf_fini(&b);
+    vmm_config_file_fini(&c);
+}
+
 static void test_resource_ids(void **state)
 {
     static const struct {
@@ -1927,6 +1958,7 @@ int main(void)
         cmocka_unit_test(test_snapshots),
         cmocka_unit_test(test_boot_source),
         cmocka_unit_test(test_config_file),
+        cmocka_unit_test(test_vm_config_json),
         cmocka_unit_test(test_resource_ids),
     };
 
