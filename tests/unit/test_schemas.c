@@ -1884,6 +1884,63 @@ static void test_vm_config_json(void **state)
     vmm_config_file_fini(&c);
 }
 
+static void test_response_bodies(void **state)
+{
+    struct instance_info ii = {"my-vm", INSTANCE_STATE_NOT_STARTED,
+                               "1.17.0-dev", "Firecracker"};
+    struct balloon_stats bs;
+    struct balloon_hinting_status hs = {2, false, 0};
+    struct hotplug_memory_status ms = {2, 1024, 128, 256, 512};
+    struct buf b = BUF_INIT;
+
+    (void)state;
+    instance_info_to_json(&ii, &b);
+    assert_string_equal(b.data, "{\"id\":\"my-vm\",\"state\":\"Not started\","
+                                "\"vmm_version\":\"1.17.0-dev\","
+                                "\"app_name\":\"Firecracker\"}");
+    buf_reset(&b);
+    ii.state = INSTANCE_STATE_PAUSED;
+    instance_info_to_json(&ii, &b);
+    assert_non_null(strstr(b.data, "\"state\":\"Paused\""));
+    buf_reset(&b);
+    version_to_json("1.17.0-dev", &b);
+    assert_string_equal(b.data, "{\"firecracker_version\":\"1.17.0-dev\"}");
+    buf_reset(&b);
+    fault_message_to_json("bad \"x\"\n", &b);
+    assert_string_equal(b.data, "{\"fault_message\":\"bad \\\"x\\\"\\n\"}");
+    buf_reset(&b);
+
+    memset(&bs, 0, sizeof(bs));
+    bs.target_pages = 256;
+    bs.actual_pages = 128;
+    bs.target_mib = 1;
+    bs.has[BALLOON_STAT_SWAP_OUT] = true;
+    bs.value[BALLOON_STAT_SWAP_OUT] = 7;
+    bs.has[BALLOON_STAT_DIRECT_RECLAIM] = true;
+    bs.value[BALLOON_STAT_DIRECT_RECLAIM] = UINT64_MAX;
+    bs.value[BALLOON_STAT_SWAP_IN] = 99; /* not has: omitted */
+    balloon_stats_to_json(&bs, &b);
+    assert_string_equal(b.data,
+                        "{\"target_pages\":256,\"actual_pages\":128,"
+                        "\"target_mib\":1,\"actual_mib\":0,\"swap_out\":7,"
+                        "\"direct_reclaim\":18446744073709551615}");
+    buf_reset(&b);
+    balloon_hinting_status_to_json(&hs, &b);
+    assert_string_equal(b.data, "{\"host_cmd\":2,\"guest_cmd\":null}");
+    buf_reset(&b);
+    hs.has_guest_cmd = true;
+    hs.guest_cmd = 4;
+    balloon_hinting_status_to_json(&hs, &b);
+    assert_string_equal(b.data, "{\"host_cmd\":2,\"guest_cmd\":4}");
+    buf_reset(&b);
+    hotplug_memory_status_to_json(&ms, &b);
+    assert_string_equal(b.data,
+                        "{\"block_size_mib\":2,\"total_size_mib\":1024,"
+                        "\"slot_size_mib\":128,\"plugged_size_mib\":256,"
+                        "\"requested_size_mib\":512}");
+    buf_fini(&b);
+}
+
 static void test_resource_ids(void **state)
 {
     static const struct {
@@ -1960,6 +2017,7 @@ int main(void)
         cmocka_unit_test(test_config_file),
         cmocka_unit_test(test_vm_config_json),
         cmocka_unit_test(test_resource_ids),
+        cmocka_unit_test(test_response_bodies),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
