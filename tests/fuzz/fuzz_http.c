@@ -57,8 +57,8 @@ static void check_views(const struct http_request *req, const char *buf,
         (req->body < buf || req->body + req->body_len > buf + len))
         abort();
     while (http_header_next(req, &iter, &h)) {
-        if (h.name < req->head || h.value + h.value_len >
-                                      req->head + req->head_len)
+        if (h.name < req->head ||
+            h.value + h.value_len > req->head + req->head_len)
             abort();
     }
     if (iter > req->head_len)
@@ -102,10 +102,10 @@ static enum http_parse_result step(struct http_parser *p, const char *buf,
             r->expect_continue = req.expect_continue;
             r->chunked = req.chunked;
             r->accept = req.accept;
-            http_write_response(out, &(struct http_response){
-                                         .status = 200,
-                                         .body = req.body,
-                                         .body_len = req.body_len});
+            http_write_response(
+                out, &(struct http_response){.status = 200,
+                                             .body = req.body,
+                                             .body_len = req.body_len});
         }
         return res;
     }
@@ -237,8 +237,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
     }
     /* Same requests, same bytes out. */
-    if (out1.len != out2.len || (out1.len &&
-                                 memcmp(out1.data, out2.data, out1.len) != 0))
+    if (out1.len != out2.len ||
+        (out1.len && memcmp(out1.data, out2.data, out1.len) != 0))
         abort();
     buf_fini(&out1);
     buf_fini(&out2);

@@ -22,7 +22,8 @@
 
 #include "api/http.h"
 
-/* ---- guard-page buffers --------------------------------------------------- */
+/* ---- guard-page buffers ---------------------------------------------------
+ */
 
 struct guarded {
     char *base;
@@ -54,7 +55,8 @@ static void guard_free(struct guarded *g)
     munmap(g->base, g->map_len);
 }
 
-/* ---- the table ------------------------------------------------------------ */
+/* ---- the table ------------------------------------------------------------
+ */
 
 #define S(lit) lit, sizeof(lit) - 1
 
@@ -67,7 +69,7 @@ struct parse_case {
     const char *name;
     const char *in;
     size_t in_len;
-    size_t max_payload; /* 0 = default 51200 */
+    size_t max_payload;            /* 0 = default 51200 */
     enum http_parse_result result; /* DONE, ERROR or AGAIN (incomplete) */
     /* DONE: */
     enum http_method method;
@@ -77,163 +79,256 @@ struct parse_case {
     bool expect_continue;
     bool chunked;
     enum http_media accept;
-    const char *body; /* NULL: no body */
-    size_t consumed;  /* 0 = in_len */
-    int n_continue;   /* HTTP_PARSE_CONTINUE returns expected */
+    const char *body;            /* NULL: no body */
+    size_t consumed;             /* 0 = in_len */
+    int n_continue;              /* HTTP_PARSE_CONTINUE returns expected */
     struct hdr_expect custom[3]; /* custom headers to look up */
     /* ERROR: */
     const char *err;
     size_t err_len; /* 0 = strlen(err) */
 };
 
-#define PATCH_REQ                                                           \
-    "PATCH http://localhost/home HTTP/1.1\r\n"                              \
-    "Expect: 100-continue\r\n"                                              \
-    "Transfer-Encoding: chunked\r\n"                                        \
+#define PATCH_REQ                                                              \
+    "PATCH http://localhost/home HTTP/1.1\r\n"                                 \
+    "Expect: 100-continue\r\n"                                                 \
+    "Transfer-Encoding: chunked\r\n"                                           \
     "Content-Length: 26\r\n\r\nthis is not\n\r\na json \nbody"
 
-#define X86 "abcdefghijkl"
+#define X86    "abcdefghijkl"
 #define X86_10 X86 X86 X86 X86 X86 X86 X86 X86 X86 X86
-#define LONG_VAL X86_10 X86_10 X86_10 X86_10 X86_10 X86_10 X86_10 X86_10 \
-    X86 X86 X86 X86 X86 X86
+#define LONG_VAL                                                               \
+    X86_10 X86_10 X86_10 X86_10 X86_10 X86_10 X86_10 X86_10 X86 X86 X86 X86    \
+        X86 X86
 /* 1008 and 1016 bytes of 'a'. */
-#define A8 "aaaaaaaa"
+#define A8  "aaaaaaaa"
 #define A64 A8 A8 A8 A8 A8 A8 A8 A8
-#define A1008 A64 A64 A64 A64 A64 A64 A64 A64 A64 A64 A64 A64 A64 A64 A64 \
-    A8 A8 A8 A8 A8 A8
+#define A1008                                                                  \
+    A64 A64 A64 A64 A64 A64 A64 A64 A64 A64 A64 A64 A64 A64 A64 A8 A8 A8 A8 A8 \
+        A8
 #define A1016 A1008 A8
 
 static const struct parse_case cases[] = {
     /* ---- well-formed ---- */
-    {.name = "minimal GET", S("GET / HTTP/1.1\r\n\r\n"),
-     .result = HTTP_PARSE_DONE, .method = HTTP_GET, .version = HTTP_1_1,
+    {.name = "minimal GET",
+     S("GET / HTTP/1.1\r\n\r\n"),
+     .result = HTTP_PARSE_DONE,
+     .method = HTTP_GET,
+     .version = HTTP_1_1,
      .uri = "/"},
-    {.name = "HTTP/1.0", S("GET /machine-config HTTP/1.0\r\n\r\n"),
-     .result = HTTP_PARSE_DONE, .method = HTTP_GET, .version = HTTP_1_0,
+    {.name = "HTTP/1.0",
+     S("GET /machine-config HTTP/1.0\r\n\r\n"),
+     .result = HTTP_PARSE_DONE,
+     .method = HTTP_GET,
+     .version = HTTP_1_0,
      .uri = "/machine-config"},
-    {.name = "DELETE", S("DELETE /hotplug/memory HTTP/1.1\r\n\r\n"),
-     .result = HTTP_PARSE_DONE, .method = HTTP_DELETE, .version = HTTP_1_1,
+    {.name = "DELETE",
+     S("DELETE /hotplug/memory HTTP/1.1\r\n\r\n"),
+     .result = HTTP_PARSE_DONE,
+     .method = HTTP_DELETE,
+     .version = HTTP_1_1,
      .uri = "/hotplug/memory"},
     {.name = "PUT with body",
      S("PUT /drives/rootfs HTTP/1.1\r\nContent-Type: application/json\r\n"
        "Content-Length: 5\r\nAccept: application/json\r\n\r\nhello"),
-     .result = HTTP_PARSE_DONE, .method = HTTP_PUT, .version = HTTP_1_1,
-     .uri = "/drives/rootfs", .content_length = 5, .body = "hello",
+     .result = HTTP_PARSE_DONE,
+     .method = HTTP_PUT,
+     .version = HTTP_1_1,
+     .uri = "/drives/rootfs",
+     .content_length = 5,
+     .body = "hello",
      .accept = HTTP_MEDIA_JSON},
-    {.name = "expect + chunked flag, body by length", S(PATCH_REQ),
-     .result = HTTP_PARSE_DONE, .method = HTTP_PATCH, .version = HTTP_1_1,
-     .uri = "http://localhost/home", .content_length = 26,
-     .expect_continue = true, .chunked = true,
-     .body = "this is not\n\r\na json \nbody", .n_continue = 1},
+    {.name = "expect + chunked flag, body by length",
+     S(PATCH_REQ),
+     .result = HTTP_PARSE_DONE,
+     .method = HTTP_PATCH,
+     .version = HTTP_1_1,
+     .uri = "http://localhost/home",
+     .content_length = 26,
+     .expect_continue = true,
+     .chunked = true,
+     .body = "this is not\n\r\na json \nbody",
+     .n_continue = 1},
     {.name = "URI verbatim (query, non-slash)",
-     S("GET foo?x=%20 HTTP/1.1\r\n\r\n"), .result = HTTP_PARSE_DONE,
-     .method = HTTP_GET, .version = HTTP_1_1, .uri = "foo?x=%20"},
-    {.name = "UTF-8 URI", S("GET /\xc3\xa9t\xc3\xa9 HTTP/1.1\r\n\r\n"),
-     .result = HTTP_PARSE_DONE, .method = HTTP_GET, .version = HTTP_1_1,
+     S("GET foo?x=%20 HTTP/1.1\r\n\r\n"),
+     .result = HTTP_PARSE_DONE,
+     .method = HTTP_GET,
+     .version = HTTP_1_1,
+     .uri = "foo?x=%20"},
+    {.name = "UTF-8 URI",
+     S("GET /\xc3\xa9t\xc3\xa9 HTTP/1.1\r\n\r\n"),
+     .result = HTTP_PARSE_DONE,
+     .method = HTTP_GET,
+     .version = HTTP_1_1,
      .uri = "/\xc3\xa9t\xc3\xa9"},
     {.name = "custom headers trimmed, last wins",
      S("GET / HTTP/1.1\r\nX-Foo:  bar \r\nConnection: close\r\n"
        "x-dup: 1\r\nx-dup:2\r\nServer: whatever\r\n\r\n"),
-     .result = HTTP_PARSE_DONE, .method = HTTP_GET, .version = HTTP_1_1,
+     .result = HTTP_PARSE_DONE,
+     .method = HTTP_GET,
+     .version = HTTP_1_1,
      .uri = "/",
      .custom = {{"X-Foo", "bar"}, {"Connection", "close"}, {"x-dup", "2"}}},
     {.name = "known header names case-insensitive and trimmed",
      S("PUT / HTTP/1.1\r\n CONTENT-length :+3\r\nexpect: 100-continue\r\n\r\n"
        "abc"),
-     .result = HTTP_PARSE_DONE, .method = HTTP_PUT, .version = HTTP_1_1,
-     .uri = "/", .content_length = 3, .expect_continue = true, .body = "abc",
+     .result = HTTP_PARSE_DONE,
+     .method = HTTP_PUT,
+     .version = HTTP_1_1,
+     .uri = "/",
+     .content_length = 3,
+     .expect_continue = true,
+     .body = "abc",
      .n_continue = 1},
     {.name = "Unicode whitespace trimmed around Content-Length",
-     S("PUT / HTTP/1.1\r\nContent-Length:\xc2\xa0" "2\xe3\x80\x80\t\r\n\r\nhi"),
-     .result = HTTP_PARSE_DONE, .method = HTTP_PUT, .version = HTTP_1_1,
-     .uri = "/", .content_length = 2, .body = "hi"},
+     S("PUT / HTTP/1.1\r\nContent-Length:\xc2\xa0"
+       "2\xe3\x80\x80\t\r\n\r\nhi"),
+     .result = HTTP_PARSE_DONE,
+     .method = HTTP_PUT,
+     .version = HTTP_1_1,
+     .uri = "/",
+     .content_length = 2,
+     .body = "hi"},
     {.name = "unsupported values ignored",
      S("GET / HTTP/1.1\r\nContent-Type: text/html\r\nAccept: image/png\r\n"
        "Transfer-Encoding: gzip\r\nExpect: 103-checkpoint\r\n"
        "Accept-Encoding: gzip, deflate\r\n\r\n"),
-     .result = HTTP_PARSE_DONE, .method = HTTP_GET, .version = HTTP_1_1,
-     .uri = "/", .accept = HTTP_MEDIA_PLAIN},
+     .result = HTTP_PARSE_DONE,
+     .method = HTTP_GET,
+     .version = HTTP_1_1,
+     .uri = "/",
+     .accept = HTTP_MEDIA_PLAIN},
     {.name = "Accept-Encoding identity with *;q=0 is fine",
      S("GET / HTTP/1.1\r\nAccept-Encoding: identity, *;q=0\r\n\r\n"),
-     .result = HTTP_PARSE_DONE, .method = HTTP_GET, .version = HTTP_1_1,
+     .result = HTTP_PARSE_DONE,
+     .method = HTTP_GET,
+     .version = HTTP_1_1,
      .uri = "/"},
     {.name = "Accept text/plain",
      S("GET / HTTP/1.1\r\nAccept: application/json\r\nAccept: text/plain\r\n"
        "\r\n"),
-     .result = HTTP_PARSE_DONE, .method = HTTP_GET, .version = HTTP_1_1,
-     .uri = "/", .accept = HTTP_MEDIA_PLAIN},
+     .result = HTTP_PARSE_DONE,
+     .method = HTTP_GET,
+     .version = HTTP_1_1,
+     .uri = "/",
+     .accept = HTTP_MEDIA_PLAIN},
     {.name = "Expect with no body: no 100",
      S("PUT / HTTP/1.1\r\nExpect: 100-continue\r\n\r\n"),
-     .result = HTTP_PARSE_DONE, .method = HTTP_PUT, .version = HTTP_1_1,
-     .uri = "/", .expect_continue = true},
+     .result = HTTP_PARSE_DONE,
+     .method = HTTP_PUT,
+     .version = HTTP_1_1,
+     .uri = "/",
+     .expect_continue = true},
     {.name = "GET with a body is the router's problem",
      S("GET /x HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}"),
-     .result = HTTP_PARSE_DONE, .method = HTTP_GET, .version = HTTP_1_1,
-     .uri = "/x", .content_length = 2, .body = "{}"},
+     .result = HTTP_PARSE_DONE,
+     .method = HTTP_GET,
+     .version = HTTP_1_1,
+     .uri = "/x",
+     .content_length = 2,
+     .body = "{}"},
     {.name = "last Content-Length wins",
      S("PUT / HTTP/1.1\r\nContent-Length: 9\r\nContent-Length: 1\r\n\r\nz"),
-     .result = HTTP_PARSE_DONE, .method = HTTP_PUT, .version = HTTP_1_1,
-     .uri = "/", .content_length = 1, .body = "z"},
+     .result = HTTP_PARSE_DONE,
+     .method = HTTP_PUT,
+     .version = HTTP_1_1,
+     .uri = "/",
+     .content_length = 1,
+     .body = "z"},
     {.name = "pipelined: first request only",
      S("PUT /a HTTP/1.1\r\nContent-Length: 1\r\n\r\nxGET /b HTTP/1.1\r\n\r\n"),
-     .result = HTTP_PARSE_DONE, .method = HTTP_PUT, .version = HTTP_1_1,
-     .uri = "/a", .content_length = 1, .body = "x", .consumed = 39},
+     .result = HTTP_PARSE_DONE,
+     .method = HTTP_PUT,
+     .version = HTTP_1_1,
+     .uri = "/a",
+     .content_length = 1,
+     .body = "x",
+     .consumed = 39},
     {.name = "chunked body not decoded: chunk is the next request",
      S("PUT /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"),
-     .result = HTTP_PARSE_DONE, .method = HTTP_PUT, .version = HTTP_1_1,
-     .uri = "/a", .chunked = true, .consumed = 47},
+     .result = HTTP_PARSE_DONE,
+     .method = HTTP_PUT,
+     .version = HTTP_1_1,
+     .uri = "/a",
+     .chunked = true,
+     .consumed = 47},
     {.name = "request line of 1022 bytes fits",
-     S("GET /" A1008 " HTTP/1.1\r\n\r\n"), .result = HTTP_PARSE_DONE,
-     .method = HTTP_GET, .version = HTTP_1_1, .uri = "/" A1008},
+     S("GET /" A1008 " HTTP/1.1\r\n\r\n"),
+     .result = HTTP_PARSE_DONE,
+     .method = HTTP_GET,
+     .version = HTTP_1_1,
+     .uri = "/" A1008},
     {.name = "header line of 1022 bytes fits",
      S("GET / HTTP/1.1\r\nX:" A1016 "aaaa\r\n\r\n"),
-     .result = HTTP_PARSE_DONE, .method = HTTP_GET, .version = HTTP_1_1,
-     .uri = "/", .custom = {{"X", A1016 "aaaa"}}},
+     .result = HTTP_PARSE_DONE,
+     .method = HTTP_GET,
+     .version = HTTP_1_1,
+     .uri = "/",
+     .custom = {{"X", A1016 "aaaa"}}},
 
     /* ---- incomplete ---- */
-    {.name = "bare LF is not a line end", S("GET / HTTP/1.1\n\n"),
+    {.name = "bare LF is not a line end",
+     S("GET / HTTP/1.1\n\n"),
      .result = HTTP_PARSE_AGAIN},
     {.name = "body incomplete",
      S("PUT / HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc"),
      .result = HTTP_PARSE_AGAIN},
 
     /* ---- request line errors ---- */
-    {.name = "POST", S("POST / HTTP/1.1\r\n\r\n"), .result = HTTP_PARSE_ERROR,
-     .err = "Invalid HTTP Method: Unsupported HTTP method."},
-    {.name = "lower-case method", S("get / HTTP/1.1\r\n\r\n"),
+    {.name = "POST",
+     S("POST / HTTP/1.1\r\n\r\n"),
      .result = HTTP_PARSE_ERROR,
      .err = "Invalid HTTP Method: Unsupported HTTP method."},
-    {.name = "method checked before URI", S("HEAD  HTTP/1.1\r\n\r\n"),
+    {.name = "lower-case method",
+     S("get / HTTP/1.1\r\n\r\n"),
      .result = HTTP_PARSE_ERROR,
      .err = "Invalid HTTP Method: Unsupported HTTP method."},
-    {.name = "empty URI", S("GET  HTTP/1.0\r\n\r\n"),
-     .result = HTTP_PARSE_ERROR, .err = "Invalid URI: Empty URI not allowed."},
-    {.name = "non-UTF-8 URI", S("GET /\xff HTTP/1.1\r\n\r\n"),
+    {.name = "method checked before URI",
+     S("HEAD  HTTP/1.1\r\n\r\n"),
+     .result = HTTP_PARSE_ERROR,
+     .err = "Invalid HTTP Method: Unsupported HTTP method."},
+    {.name = "empty URI",
+     S("GET  HTTP/1.0\r\n\r\n"),
+     .result = HTTP_PARSE_ERROR,
+     .err = "Invalid URI: Empty URI not allowed."},
+    {.name = "non-UTF-8 URI",
+     S("GET /\xff HTTP/1.1\r\n\r\n"),
      .result = HTTP_PARSE_ERROR,
      .err = "Invalid URI: Cannot parse URI as UTF-8."},
-    {.name = "surrogate in URI", S("GET /\xed\xa0\x80 HTTP/1.1\r\n\r\n"),
+    {.name = "surrogate in URI",
+     S("GET /\xed\xa0\x80 HTTP/1.1\r\n\r\n"),
      .result = HTTP_PARSE_ERROR,
      .err = "Invalid URI: Cannot parse URI as UTF-8."},
-    {.name = "HTTP/2.0", S("GET / HTTP/2.0\r\n\r\n"),
+    {.name = "HTTP/2.0",
+     S("GET / HTTP/2.0\r\n\r\n"),
      .result = HTTP_PARSE_ERROR,
      .err = "Invalid HTTP Version: Unsupported HTTP version."},
-    {.name = "lower-case version", S("GET / http/1.1\r\n\r\n"),
+    {.name = "lower-case version",
+     S("GET / http/1.1\r\n\r\n"),
      .result = HTTP_PARSE_ERROR,
      .err = "Invalid HTTP Version: Unsupported HTTP version."},
-    {.name = "trailing space after version", S("GET / HTTP/1.1 \r\n\r\n"),
+    {.name = "trailing space after version",
+     S("GET / HTTP/1.1 \r\n\r\n"),
      .result = HTTP_PARSE_ERROR,
      .err = "Invalid HTTP Version: Unsupported HTTP version."},
-    {.name = "LF inside the request line", S("GET / HTTP/1.1\n\r\n\r\n"),
+    {.name = "LF inside the request line",
+     S("GET / HTTP/1.1\n\r\n\r\n"),
      .result = HTTP_PARSE_ERROR,
      .err = "Invalid HTTP Version: Unsupported HTTP version."},
-    {.name = "no version", S("GET /\r\n\r\n"), .result = HTTP_PARSE_ERROR,
+    {.name = "no version",
+     S("GET /\r\n\r\n"),
+     .result = HTTP_PARSE_ERROR,
      .err = "Invalid request."},
-    {.name = "no spaces", S("nothing\r\n"), .result = HTTP_PARSE_ERROR,
+    {.name = "no spaces",
+     S("nothing\r\n"),
+     .result = HTTP_PARSE_ERROR,
      .err = "Invalid request."},
-    {.name = "empty request line", S("\r\nGET / HTTP/1.1\r\n\r\n"),
-     .result = HTTP_PARSE_ERROR, .err = "Invalid request."},
+    {.name = "empty request line",
+     S("\r\nGET / HTTP/1.1\r\n\r\n"),
+     .result = HTTP_PARSE_ERROR,
+     .err = "Invalid request."},
     {.name = "request line of 1023 bytes",
-     S("GET /" A1008 "a HTTP/1.1\r\n\r\n"), .result = HTTP_PARSE_ERROR,
+     S("GET /" A1008 "a HTTP/1.1\r\n\r\n"),
+     .result = HTTP_PARSE_ERROR,
      .err = "Invalid request."},
 
     /* ---- header errors ---- */
@@ -264,7 +359,8 @@ static const struct parse_case cases[] = {
             "Value:"},
     {.name = "payload limit (digest 2.5)",
      S("PUT /mmds HTTP/1.1\r\nContent-Length: 260\r\n\r\n"),
-     .max_payload = 250, .result = HTTP_PARSE_ERROR,
+     .max_payload = 250,
+     .result = HTTP_PARSE_ERROR,
      .err = "Request payload with size 260 is larger than the limit of 250 "
             "allowed by server."},
     {.name = "payload limit before 100-continue",
@@ -279,12 +375,14 @@ static const struct parse_case cases[] = {
      .err = "Invalid header. Reason: Header is incorrectly formatted. Key: "
             "Header without colon"},
     {.name = "header with NUL and no colon",
-     S("GET / HTTP/1.1\r\nA\0B\r\n\r\n"), .result = HTTP_PARSE_ERROR,
+     S("GET / HTTP/1.1\r\nA\0B\r\n\r\n"),
+     .result = HTTP_PARSE_ERROR,
      .err = "Invalid header. Reason: Header is incorrectly formatted. Key: "
             "A\0B",
      .err_len = 65},
     {.name = "invalid byte in header",
-     S("GET / HTTP/1.1\r\nX: \xff\r\n\r\n"), .result = HTTP_PARSE_ERROR,
+     S("GET / HTTP/1.1\r\nX: \xff\r\n\r\n"),
+     .result = HTTP_PARSE_ERROR,
      .err = "Invalid header. Reason: Header contains invalid characters. Key: "
             "invalid utf-8 sequence of 1 bytes from index 3"},
     {.name = "overlong in header",
@@ -293,7 +391,8 @@ static const struct parse_case cases[] = {
      .err = "Invalid header. Reason: Header contains invalid characters. Key: "
             "invalid utf-8 sequence of 1 bytes from index 3"},
     {.name = "bad third byte in header",
-     S("GET / HTTP/1.1\r\nXY: \xe2\x82" "A\r\n\r\n"),
+     S("GET / HTTP/1.1\r\nXY: \xe2\x82"
+       "A\r\n\r\n"),
      .result = HTTP_PARSE_ERROR,
      .err = "Invalid header. Reason: Header contains invalid characters. Key: "
             "invalid utf-8 sequence of 2 bytes from index 4"},
@@ -303,7 +402,8 @@ static const struct parse_case cases[] = {
      .err = "Invalid header. Reason: Header contains invalid characters. Key: "
             "invalid utf-8 sequence of 3 bytes from index 0"},
     {.name = "truncated sequence ends the header",
-     S("GET / HTTP/1.1\r\nX: \xe2\x82\r\n\r\n"), .result = HTTP_PARSE_ERROR,
+     S("GET / HTTP/1.1\r\nX: \xe2\x82\r\n\r\n"),
+     .result = HTTP_PARSE_ERROR,
      .err = "Invalid header. Reason: Header contains invalid characters. Key: "
             "incomplete utf-8 byte sequence from index 3"},
     {.name = "Accept-Encoding identity;q=0",
@@ -323,7 +423,8 @@ static const struct parse_case cases[] = {
             "Value:*;q=0"},
     {.name = "Accept-Encoding empty",
      S("GET / HTTP/1.1\r\nAccept-Encoding:  \r\n\r\n"),
-     .result = HTTP_PARSE_ERROR, .err = "Invalid request."},
+     .result = HTTP_PARSE_ERROR,
+     .err = "Invalid request."},
     {.name = "long header line (upstream test)",
      S("PATCH http://localhost/home HTTP/1.1\r\nhead: " LONG_VAL "\r\n\r\n"),
      .result = HTTP_PARSE_ERROR,
@@ -338,7 +439,8 @@ static const struct parse_case cases[] = {
      .err_len = 56 + 1024},
 };
 
-/* ---- running the parser ---------------------------------------------------- */
+/* ---- running the parser ----------------------------------------------------
+ */
 
 struct outcome {
     enum http_parse_result result;
@@ -381,8 +483,8 @@ static void check_outcome(const struct parse_case *c, struct outcome *o,
         size_t len = c->err_len ? c->err_len : strlen(c->err);
 
         if (o->err.len != len || memcmp(o->err.msg, c->err, len) != 0)
-            fail_msg("%s: error \"%s\" (%zu), expected \"%s\" (%zu)",
-                     c->name, o->err.msg, o->err.len, c->err, len);
+            fail_msg("%s: error \"%s\" (%zu), expected \"%s\" (%zu)", c->name,
+                     o->err.msg, o->err.len, c->err, len);
         return;
     }
     if (c->result != HTTP_PARSE_DONE)
@@ -412,8 +514,8 @@ static void check_outcome(const struct parse_case *c, struct outcome *o,
         const char *v;
         size_t vlen;
 
-        assert_true(http_request_custom_header(&o->req, c->custom[i].name, &v,
-                                               &vlen));
+        assert_true(
+            http_request_custom_header(&o->req, c->custom[i].name, &v, &vlen));
         assert_int_equal(vlen, strlen(c->custom[i].value));
         assert_memory_equal(v, c->custom[i].value, vlen);
     }
@@ -498,7 +600,8 @@ static void test_table_bytewise(void **state)
     }
 }
 
-/* ---- targeted parser tests ------------------------------------------------ */
+/* ---- targeted parser tests ------------------------------------------------
+ */
 
 static enum http_parse_result parse_str(struct http_parser *p, const char *s,
                                         size_t len, struct outcome *o)
@@ -530,20 +633,20 @@ static void test_continue_once(void **state)
                      HTTP_PARSE_AGAIN);
     memcpy(full, req, sizeof(req) - 1);
     memcpy(full + sizeof(req) - 1, "abc", 3);
-    assert_int_equal(http_parse(&p, full, sizeof(full) - 1, &r, &consumed,
-                                &err),
-                     HTTP_PARSE_DONE);
+    assert_int_equal(
+        http_parse(&p, full, sizeof(full) - 1, &r, &consumed, &err),
+        HTTP_PARSE_DONE);
     assert_int_equal(consumed, sizeof(full) - 1);
     assert_memory_equal(r.body, "abc", 3);
     /* The limit is inclusive. */
     http_parser_init(&p, 3);
-    assert_int_equal(http_parse(&p, full, sizeof(full) - 1, &r, &consumed,
-                                &err),
-                     HTTP_PARSE_CONTINUE);
+    assert_int_equal(
+        http_parse(&p, full, sizeof(full) - 1, &r, &consumed, &err),
+        HTTP_PARSE_CONTINUE);
     http_parser_init(&p, 2);
-    assert_int_equal(http_parse(&p, full, sizeof(full) - 1, &r, &consumed,
-                                &err),
-                     HTTP_PARSE_ERROR);
+    assert_int_equal(
+        http_parse(&p, full, sizeof(full) - 1, &r, &consumed, &err),
+        HTTP_PARSE_ERROR);
 }
 
 static void test_long_header_lossy(void **state)
@@ -558,13 +661,13 @@ static void test_long_header_lossy(void **state)
 
     (void)state;
     n += (size_t)sprintf(in, "GET / HTTP/1.1\r\nX: ");
-    in[n++] = '\xff';             /* 1 invalid byte */
-    in[n++] = '\xe2';             /* E2 82 41: 2 invalid bytes, then 'A' */
+    in[n++] = '\xff'; /* 1 invalid byte */
+    in[n++] = '\xe2'; /* E2 82 41: 2 invalid bytes, then 'A' */
     in[n++] = '\x82';
     in[n++] = 'A';
     while (n < 16 + 1023)
         in[n++] = 'b';
-    in[n++] = '\xf0';             /* cut by the window: one U+FFFD */
+    in[n++] = '\xf0'; /* cut by the window: one U+FFFD */
     in[n++] = '\x90';
     in[n++] = '\r';
     in[n++] = '\n';
@@ -574,7 +677,9 @@ static void test_long_header_lossy(void **state)
     assert_int_equal(o.err.len, strlen(prefix) + 1024 - 4 + 3 * 3);
     assert_memory_equal(o.err.msg, prefix, strlen(prefix));
     assert_memory_equal(o.err.msg + strlen(prefix),
-                        "X: \xef\xbf\xbd\xef\xbf\xbd" "Abbb", 13);
+                        "X: \xef\xbf\xbd\xef\xbf\xbd"
+                        "Abbb",
+                        13);
     assert_memory_equal(o.err.msg + o.err.len - 4, "b\xef\xbf\xbd", 4);
 }
 
@@ -630,13 +735,14 @@ static void test_header_iter(void **state)
 
         assert_false(http_request_custom_header(&o.req, "x-a", &v, &vl));
         assert_true(http_request_custom_header(&o.req, "X-A", &v, &vl));
-        assert_false(http_request_custom_header(&o.req, "Content-Length", &v,
-                                                &vl));
+        assert_false(
+            http_request_custom_header(&o.req, "Content-Length", &v, &vl));
     }
     guard_free(&g);
 }
 
-/* ---- serializer ------------------------------------------------------------ */
+/* ---- serializer ------------------------------------------------------------
+ */
 
 static void expect_bytes(struct buf *b, const char *want, size_t want_len)
 {
@@ -658,10 +764,9 @@ static void test_write_responses(void **state)
                        "Connection: keep-alive\r\n\r\n"));
     /* Digest 2.2, 400. */
     buf_reset(&b);
-    http_write_response(&b, &(struct http_response){
-                                .status = 400,
-                                .body = fault,
-                                .body_len = sizeof(fault) - 1});
+    http_write_response(
+        &b, &(struct http_response){
+                .status = 400, .body = fault, .body_len = sizeof(fault) - 1});
     expect_bytes(&b,
                  S("HTTP/1.1 400 \r\nServer: Firecracker API\r\n"
                    "Connection: keep-alive\r\nContent-Type: application/json"
@@ -675,8 +780,8 @@ static void test_write_responses(void **state)
                        "application/json\r\nContent-Length: 0\r\n\r\n"));
     /* A 204 given a body gets the length headers, as set_body does. */
     buf_reset(&b);
-    http_write_response(&b, &(struct http_response){
-                                .status = 204, .body = "", .body_len = 0});
+    http_write_response(
+        &b, &(struct http_response){.status = 204, .body = "", .body_len = 0});
     expect_bytes(&b, S("HTTP/1.1 204 \r\nServer: Firecracker API\r\n"
                        "Connection: keep-alive\r\nContent-Type: "
                        "application/json\r\nContent-Length: 0\r\n\r\n"));
@@ -725,15 +830,15 @@ static void test_write_responses(void **state)
 static void test_parse_error_response(void **state)
 {
     /* Digest 2.5, from the parser's own error. */
-    static const char req[] = "PUT /mmds HTTP/1.1\r\nContent-Length: 260\r\n\r\n";
+    static const char req[] =
+        "PUT /mmds HTTP/1.1\r\nContent-Length: 260\r\n\r\n";
     struct http_parser p;
     struct outcome o;
     struct buf b = BUF_INIT;
 
     (void)state;
     http_parser_init(&p, 250);
-    assert_int_equal(parse_str(&p, req, sizeof(req) - 1, &o),
-                     HTTP_PARSE_ERROR);
+    assert_int_equal(parse_str(&p, req, sizeof(req) - 1, &o), HTTP_PARSE_ERROR);
     http_write_parse_error(&b, &o.err);
     expect_bytes(&b,
                  S("HTTP/1.1 400 \r\nServer: Firecracker API\r\n"

@@ -27,7 +27,7 @@
 #include "api/server.h"
 #include "util/evloop.h"
 
-#define S(lit) lit, sizeof(lit) - 1
+#define S(lit)   lit, sizeof(lit) - 1
 #define MAX_SEEN 64
 
 struct seen {
@@ -44,7 +44,7 @@ struct fixture {
     int listen_fd;
     struct evloop *loop;
     struct api_server *srv;
-    bool defer;          /* leave requests unanswered */
+    bool defer; /* leave requests unanswered */
     struct seen seen[MAX_SEEN];
     int n_seen;
     char big_body_uri[32]; /* requests for this URI get a 1 MiB body */
@@ -79,19 +79,18 @@ static void fake_fn(void *opaque, struct api_server *srv,
         assert_non_null(big);
         for (size_t i = 0; i < BIG_LEN; i++)
             big[i] = (char)('a' + i % 26);
-        api_server_respond(srv, conn, &(struct http_response){
-                                          .status = 200,
-                                          .body = big,
-                                          .body_len = BIG_LEN});
+        api_server_respond(srv, conn,
+                           &(struct http_response){.status = 200,
+                                                   .body = big,
+                                                   .body_len = BIG_LEN});
         free(big); /* the server copied it */
         return;
     }
     n = snprintf(body, sizeof(body), "%s %s|%.*s", http_method_str(s->method),
                  s->uri, (int)s->body_len, s->body);
-    api_server_respond(srv, conn, &(struct http_response){
-                                      .status = 200,
-                                      .body = body,
-                                      .body_len = (size_t)n});
+    api_server_respond(srv, conn,
+                       &(struct http_response){
+                           .status = 200, .body = body, .body_len = (size_t)n});
 }
 
 static int setup_with(void **state, size_t max_payload)
@@ -134,7 +133,8 @@ static int teardown(void **state)
     return 0;
 }
 
-/* ---- client helpers --------------------------------------------------------- */
+/* ---- client helpers ---------------------------------------------------------
+ */
 
 static uint64_t now_ms(void)
 {
@@ -271,7 +271,8 @@ static void expect_ok(struct fixture *f, int fd, const char *echo)
     expect_recv(f, fd, want, n);
 }
 
-/* ---- tests ---------------------------------------------------------------- */
+/* ---- tests ----------------------------------------------------------------
+ */
 
 static void test_bind_never_unlinks(void **state)
 {
@@ -507,8 +508,9 @@ static void test_hangup_while_outstanding(void **state)
     expect_silence(f, fd2);
     api_server_respond(f->srv, f->seen[1].ref,
                        &(struct http_response){.status = 204});
-    expect_recv(f, fd2, S("HTTP/1.1 204 \r\nServer: Firecracker API\r\n"
-                          "Connection: keep-alive\r\n\r\n"));
+    expect_recv(f, fd2,
+                S("HTTP/1.1 204 \r\nServer: Firecracker API\r\n"
+                  "Connection: keep-alive\r\n\r\n"));
     /* Half-close (read() == 0 / RDHUP) also drops the connection. */
     shutdown(fd2, SHUT_WR);
     wait_conns(f, 0);
@@ -523,8 +525,9 @@ static void test_expect_continue(void **state)
     client_send(f, fd,
                 S("PUT /e HTTP/1.0\r\nExpect: 100-continue\r\n"
                   "Content-Length: 4\r\n\r\n"));
-    expect_recv(f, fd, S("HTTP/1.0 100 \r\nServer: Firecracker API\r\n"
-                         "Connection: keep-alive\r\n\r\n"));
+    expect_recv(f, fd,
+                S("HTTP/1.0 100 \r\nServer: Firecracker API\r\n"
+                  "Connection: keep-alive\r\n\r\n"));
     assert_int_equal(f->n_seen, 0);
     client_send(f, fd, S("body"));
     expect_ok(f, fd, "PUT /e|body");
@@ -538,8 +541,8 @@ static void test_split_request(void **state)
 {
     struct fixture *f = *state;
     int fd = client_connect(f);
-    static const char req[] =
-        "PATCH /vm HTTP/1.1\r\nContent-Length: 19\r\n\r\n{\"state\":\"Paused\"} ";
+    static const char req[] = "PATCH /vm HTTP/1.1\r\nContent-Length: "
+                              "19\r\n\r\n{\"state\":\"Paused\"} ";
 
     /* One byte per write, the loop stepped in between. */
     for (size_t i = 0; i < sizeof(req) - 1; i++) {
@@ -562,7 +565,8 @@ static void test_large_response_partial_writes(void **state)
 
     assert_non_null(got);
     strcpy(f->big_body_uri, "/big");
-    client_send(f, fd, S("GET /big HTTP/1.1\r\n\r\nGET /after HTTP/1.1\r\n\r\n"));
+    client_send(f, fd,
+                S("GET /big HTTP/1.1\r\n\r\nGET /after HTTP/1.1\r\n\r\n"));
     /* Let the server fill the socket before we read anything. */
     pump(f, 50);
     n = client_recv(f, fd, got, sizeof(head) - 1 + BIG_LEN);
@@ -640,8 +644,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_pipelining_deferred, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_connection_limit, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_connection_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_payload_limit, setup_small,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_parse_error_discards_input, setup,
