@@ -64,8 +64,8 @@ err_printf(struct http_error *err, const char *fmt, ...)
     n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
     va_end(ap);
     if (n > 0)
-        err_append(err, tmp, (size_t)n < sizeof(tmp) ? (size_t)n
-                                                     : sizeof(tmp) - 1);
+        err_append(err, tmp,
+                   (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
 }
 
 static enum http_parse_result fail(struct http_error *err, const char *msg)
@@ -206,10 +206,9 @@ static uint32_t utf8_decode(const uint8_t *s, size_t *w)
 /* char::is_whitespace (Unicode White_Space). */
 static bool is_unicode_ws(uint32_t c)
 {
-    return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0x85 ||
-           c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) ||
-           c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F ||
-           c == 0x3000;
+    return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0x85 || c == 0xA0 ||
+           c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 ||
+           c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
 }
 
 /* str::trim on valid UTF-8: shrink [*s, *s + *n). */
@@ -433,8 +432,7 @@ static enum http_parse_result check_accept_encoding(const char *v, size_t n,
         utf8_trim(&t, &t_len);
         if (eq(t, t_len, "identity;q=0") ||
             (eq(t, t_len, "*;q=0") && !has_substr(v, n, "identity")))
-            return invalid_value(err, "Accept-Encoding", 15, piece,
-                                 piece_len);
+            return invalid_value(err, "Accept-Encoding", 15, piece, piece_len);
         start = end + 1;
     }
     return HTTP_PARSE_AGAIN;
@@ -708,8 +706,8 @@ static void write_common_headers(struct buf *out)
 
 void http_write_response(struct buf *out, const struct http_response *resp)
 {
-    bool has_length = resp->body || (resp->status != 204 &&
-                                     resp->status != 100);
+    bool has_length =
+        resp->body || (resp->status != 204 && resp->status != 100);
 
     buf_printf(out, "HTTP/1.1 %03d \r\n", resp->status);
     write_common_headers(out);
@@ -721,8 +719,7 @@ void http_write_response(struct buf *out, const struct http_response *resp)
         buf_puts(out, resp->extra_headers);
     if (has_length) {
         buf_printf(out, "Content-Type: %s\r\nContent-Length: %zu\r\n",
-                   resp->content_type ? resp->content_type
-                                      : "application/json",
+                   resp->content_type ? resp->content_type : "application/json",
                    resp->body ? resp->body_len : 0);
     }
     buf_puts(out, "\r\n");

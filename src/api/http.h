@@ -71,15 +71,16 @@ struct http_request {
      * them with http_header_next(). Empty (head_len 0) if there are none. */
     const char *head;
     size_t head_len;
-    uint32_t content_length;  /* last Content-Length seen; 0 if none */
-    bool expect_continue;     /* "Expect: 100-continue" was sent */
-    bool chunked;             /* "Transfer-Encoding: chunked" (never decoded) */
-    enum http_media accept;   /* default HTTP_MEDIA_PLAIN, as upstream */
-    const char *body;         /* NULL when content_length == 0 */
-    size_t body_len;          /* == content_length */
+    uint32_t content_length; /* last Content-Length seen; 0 if none */
+    bool expect_continue;    /* "Expect: 100-continue" was sent */
+    bool chunked;            /* "Transfer-Encoding: chunked" (never decoded) */
+    enum http_media accept;  /* default HTTP_MEDIA_PLAIN, as upstream */
+    const char *body;        /* NULL when content_length == 0 */
+    size_t body_len;         /* == content_length */
 };
 
-/* Where an incremental parse stopped (private to http.c; embed, don't touch). */
+/* Where an incremental parse stopped (private to http.c; embed, don't touch).
+ */
 enum http_parse_state {
     HTTP_STATE_REQUEST_LINE,
     HTTP_STATE_HEADERS,
@@ -89,10 +90,10 @@ enum http_parse_state {
 struct http_parser {
     size_t max_payload; /* Content-Length limit, set by http_parser_init() */
     enum http_parse_state state;
-    size_t pos;        /* offset of the first byte not yet parsed */
-    size_t uri_off;    /* offset of the URI in the request line */
-    size_t head_start; /* offset of the first header line */
-    size_t head_end;   /* offset of the blank line ending the head */
+    size_t pos;              /* offset of the first byte not yet parsed */
+    size_t uri_off;          /* offset of the URI in the request line */
+    size_t head_start;       /* offset of the first header line */
+    size_t head_end;         /* offset of the blank line ending the head */
     struct http_request req; /* fields filled so far; views set at the end */
 };
 
@@ -184,9 +185,10 @@ struct http_response {
     int status;               /* 200, 204, 400, 413, 500, 504 ... */
     bool deprecation;         /* adds "Deprecation: true" */
     const char *content_type; /* NULL = "application/json" */
-    const char *extra_headers; /* NULL or preformatted "Name: value\r\n" lines */
-    const char *allow;        /* NULL or value for an "Allow:" header */
-    const char *body;         /* NULL = no body */
+    const char
+        *extra_headers; /* NULL or preformatted "Name: value\r\n" lines */
+    const char *allow;  /* NULL or value for an "Allow:" header */
+    const char *body;   /* NULL = no body */
     size_t body_len;
 };
 
@@ -202,8 +204,8 @@ void http_write_continue(struct buf *out, enum http_version v);
 
 /*
  * Append micro_http's 400 for a parse error with message `msg`:
- * body `{ "error": "<msg>\nAll previous unanswered requests will be dropped." }`
- * with a raw newline.
+ * body `{ "error": "<msg>\nAll previous unanswered requests will be dropped."
+ * }` with a raw newline.
  */
 void http_write_parse_error(struct buf *out, const struct http_error *err);
 

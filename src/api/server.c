@@ -43,22 +43,22 @@
 #define SCM_MAX_FDS 253 /* the kernel's SCM_MAX_FD, as micro_http */
 
 struct api_conn {
-    struct api_server *srv;    /* borrowed back-pointer */
-    struct evloop_handler h;   /* h.fd == fd */
+    struct api_server *srv;  /* borrowed back-pointer */
+    struct evloop_handler h; /* h.fd == fd */
     uint32_t slot, gen;
-    int fd;                    /* owned */
-    struct buf in;             /* input from the start of the current request */
-    struct buf out;            /* bytes queued for the peer */
-    size_t out_off;            /* bytes of `out` already written */
+    int fd;         /* owned */
+    struct buf in;  /* input from the start of the current request */
+    struct buf out; /* bytes queued for the peer */
+    size_t out_off; /* bytes of `out` already written */
     struct http_parser parser;
-    bool awaiting;             /* a request is out, unanswered */
-    bool dead;                 /* drop at the end of the handler */
-    uint32_t events;           /* the mask registered with the loop */
+    bool awaiting;   /* a request is out, unanswered */
+    bool dead;       /* drop at the end of the handler */
+    uint32_t events; /* the mask registered with the loop */
 };
 
 struct api_server {
-    struct evloop *loop;             /* borrowed */
-    struct evloop_handler listen_h;  /* listen_h.fd borrowed */
+    struct evloop *loop;            /* borrowed */
+    struct evloop_handler listen_h; /* listen_h.fd borrowed */
     size_t max_payload;
     api_server_request_fn *fn;
     void *opaque;
@@ -331,8 +331,8 @@ static void on_accept(struct evloop *loop, struct evloop_handler *h,
 }
 
 struct api_server *api_server_new(struct evloop *loop, int listen_fd,
-                                  size_t max_payload,
-                                  api_server_request_fn *fn, void *opaque)
+                                  size_t max_payload, api_server_request_fn *fn,
+                                  void *opaque)
 {
     struct api_server *srv = xcalloc(1, sizeof(*srv));
     int rc;

@@ -68,8 +68,8 @@ int api_socket_bind(const char *path, int *fd_out);
  * requests. Returns NULL and sets errno on failure.
  */
 struct api_server *api_server_new(struct evloop *loop, int listen_fd,
-                                  size_t max_payload,
-                                  api_server_request_fn *fn, void *opaque);
+                                  size_t max_payload, api_server_request_fn *fn,
+                                  void *opaque);
 
 /*
  * Queue `resp` (copied, body included) as the answer to the request last
