@@ -124,7 +124,7 @@ static size_t put_note(uint8_t *p, const char *name, uint32_t namesz,
     p32(p, namesz);
     p32(p + 4, descsz);
     p32(p + 8, type);
-    memcpy(p + 12, name, namesz < 8 ? namesz : 8);
+    memcpy(p + 12, name, namesz < 4 ? namesz : 4);
     p32(p + 12 + nal, desc);
     return 12 + nal + ((descsz + 3) & ~3u);
 }
