@@ -466,7 +466,8 @@ int fw_write_tables_layout(uint8_t *ram, uint64_t ram_len,
         return sq_errf(err, -ENOSPC,
                        ERR_MPTABLE "Failure to allocate memory for MPTable");
 
-    sq_err_clear(err);
+    if (err)
+        sq_err_clear(err);
     rc = fw_build_dsdt_aml(cfg, l.vmgenid_addr, l.vmclock_addr, &dsdt, err);
     if (rc)
         goto out;
@@ -492,7 +493,8 @@ int fw_write_tables_layout(uint8_t *ram, uint64_t ram_len,
     rc = mptable_write(ram + l.mptable_addr, l.mptable_len, l.mptable_addr,
                        cfg->vcpu_count, err);
     if (rc) {
-        sq_err_prefix(err, ERR_MPTABLE);
+        if (err)
+            sq_err_prefix(err, ERR_MPTABLE);
         goto out;
     }
 
