@@ -21,6 +21,9 @@
 
 #include "api/controller.h"
 
+/* Most writes in flight at once (queued or running on the vmm thread). */
+#define API_QUEUE_CAP 32
+
 struct api_opts {
     int listen_fd;              /* borrowed; bound and listening */
     size_t max_payload;         /* --http-api-max-payload-size */
