@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -613,6 +614,36 @@ static void test_init_metrics(void **state)
     free(text);
 }
 
+static void test_report_process_times(void **state)
+{
+    struct cli_args a;
+    struct timespec ts;
+    uint64_t now_us;
+
+    (void)state;
+    memset(&a, 0, sizeof(a));
+    metrics_store(METRIC_api_server_process_startup_time_us, 0);
+    metrics_store(METRIC_api_server_process_startup_time_cpu_us, 0);
+    cli_report_process_times(&a); /* nothing given: nothing stored */
+    assert_int_equal(metrics_read(METRIC_api_server_process_startup_time_us),
+                     0);
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    now_us = (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+    a.has_start_time_us = true;
+    a.start_time_us = now_us - 2000000; /* launched 2 s ago */
+    a.has_start_time_cpu_us = true;
+    a.start_time_cpu_us = 0;
+    a.has_parent_cpu_time_us = true;
+    a.parent_cpu_time_us = 5000000000ULL;
+    cli_report_process_times(&a);
+    assert_true(metrics_read(METRIC_api_server_process_startup_time_us) >=
+                2000000);
+    assert_true(metrics_read(METRIC_api_server_process_startup_time_us) <
+                60000000);
+    assert_true(metrics_read(METRIC_api_server_process_startup_time_cpu_us) >
+                5000000000ULL);
+}
+
 static void test_rust_debug_forms(void **state)
 {
     char out[256];
@@ -645,6 +676,7 @@ int main(void)
         cmocka_unit_test(test_help_text_format),
         cmocka_unit_test(test_setup_logger),
         cmocka_unit_test(test_init_metrics),
+        cmocka_unit_test(test_report_process_times),
         cmocka_unit_test(test_rust_debug_forms),
     };
 
