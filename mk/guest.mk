@@ -52,3 +52,12 @@ $(GUEST_DIR)/guest.bzImage: $(GUEST_SRC)/setup.S $(GUEST_DIR)/guest.bin
 	$(GUEST_CC) -c -D__ASSEMBLER__ -DPAYLOAD='"$(GUEST_DIR)/guest.bin"' \
 	    -Wa,--defsym,INIT_END=0x$$end $< -o $(GUEST_DIR)/setup.o && \
 	objcopy -O binary -j .text $(GUEST_DIR)/setup.o $@
+
+# kvm-boot: a one-vCPU runner built on squib's loader, to check the boot
+# path end to end with real KVM (see tests/guest/kvm-boot.c).
+$(GUEST_DIR)/kvm-boot: $(GUEST_SRC)/kvm-boot.c $(BUILD)/libsquib.a
+	@mkdir -p $(GUEST_DIR)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libsquib.a $(LDLIBS)
+
+guests: $(GUEST_DIR)/kvm-boot

@@ -10,3 +10,9 @@ endif
 ifeq ($(wildcard src/vmm/cpuid.h),)
 CPPFLAGS += -Itests/unit/fakes/include_fw
 endif
+
+# Device and vCPU tests count metric updates through --wrap (the metrics
+# module has no read-back API; a wrapped call still reaches the real one).
+SQ_MACHINE_WRAP_TESTS := test_serial test_i8042 test_vcpu
+$(SQ_MACHINE_WRAP_TESTS:%=$(BUILD)/tests/unit/%): LDFLAGS += \
+    -Wl,--wrap=metrics_inc -Wl,--wrap=metrics_add

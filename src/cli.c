@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <wctype.h>
 
@@ -745,6 +746,33 @@ int cli_setup_logger(const struct cli_args *a, int *exit_code)
     }
     log_info("Running Firecracker v%s", CLI_FIRECRACKER_VERSION);
     return 1;
+}
+
+static uint64_t clock_us(clockid_t clk)
+{
+    struct timespec ts;
+
+    clock_gettime(clk, &ts);
+    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+void cli_report_process_times(const struct cli_args *a)
+{
+    if (a->has_start_time_us) {
+        uint64_t now = clock_us(CLOCK_MONOTONIC);
+
+        metrics_store(METRIC_api_server_process_startup_time_us,
+                      now > a->start_time_us ? now - a->start_time_us : 0);
+    }
+    if (a->has_start_time_cpu_us) {
+        uint64_t now = clock_us(CLOCK_PROCESS_CPUTIME_ID);
+        uint64_t d = now > a->start_time_cpu_us ? now - a->start_time_cpu_us
+                                                : 0;
+
+        if (a->has_parent_cpu_time_us)
+            d += a->parent_cpu_time_us;
+        metrics_store(METRIC_api_server_process_startup_time_cpu_us, d);
+    }
 }
 
 int cli_init_metrics(const struct cli_args *a, int *exit_code)

@@ -129,6 +129,15 @@ int cli_init_metrics(const struct cli_args *a, int *exit_code);
  */
 int cli_fail(int exit_code, const char *display, const char *debug);
 
+/*
+ * Store api_server.process_startup_time_us (monotonic now - start-time-us)
+ * and process_startup_time_cpu_us (process CPU now - start-time-cpu-us +
+ * parent-cpu-time-us), each only if its start value was given (a start in
+ * the future gives 0). Upstream does this on the API thread right after
+ * logging "API server started."; call it there.
+ */
+void cli_report_process_times(const struct cli_args *a);
+
 /* Log "Firecracker exiting successfully. exit_code=0" (INFO). */
 void cli_exit_success(void);
 

@@ -178,6 +178,9 @@ static int validate(const struct fw_config *cfg, struct sq_err *err)
     if (cfg->vcpu_count == 0 || cfg->vcpu_count > FW_MAX_VCPUS)
         return sq_errf(err, -EINVAL, ERR_MPTABLE
                        "Number of CPUs exceeds the maximum supported CPUs");
+    if (cfg->pci_enabled && cfg->n_virtio)
+        return sq_errf(err, -EINVAL, ERR_ACPI "Error creating AML bytecode: "
+                       "virtio-mmio devices with PCI enabled");
     if (cfg->n_virtio > FW_GSI_LEGACY_END - FW_GSI_LEGACY_START + 1 ||
         (cfg->n_virtio && !cfg->virtio))
         return sq_errf(err, -EINVAL, "Failed to allocate requested resource: "
@@ -320,6 +323,151 @@ static void ged_aml(struct buf *b, const struct fw_config *cfg)
     aml_device_end(b, dev);
 }
 
+/* _DSM of the PCI root: the PCI Firmware spec's "device labeling" UUID
+ * e5c937d0-3553-4d7a-9117-ea4d19c3434d in ACPI's mixed-endian layout;
+ * function 0 reports functions 0 and 5, function 5
+ * (DSM_PCI_PRESERVE_BOOT_CONFIG) returns 0 so Linux keeps squib's BARs. */
+static void pci_dsm_aml(struct buf *b)
+{
+    static const uint8_t uuid[16] = {0xd0, 0x37, 0xc9, 0xe5, 0x53, 0x35,
+                                     0x7a, 0x4d, 0x91, 0x17, 0xea, 0x4d,
+                                     0x19, 0xc3, 0x43, 0x4d};
+    static const uint8_t funcs = 0x21, none = 0x00;
+    size_t m, outer, inner;
+
+    aml_method_begin(b, "_DSM", 4, 0, &m);
+    outer = aml_if_begin(b);
+    aml_lequal(b);
+    aml_arg(b, 0);
+    aml_buffer(b, uuid, sizeof(uuid));
+    inner = aml_if_begin(b);
+    aml_lequal(b);
+    aml_arg(b, 2);
+    aml_zero(b);
+    aml_return(b);
+    aml_buffer(b, &funcs, 1);
+    aml_if_end(b, inner);
+    inner = aml_if_begin(b);
+    aml_lequal(b);
+    aml_arg(b, 2);
+    aml_byte(b, 0x05);
+    aml_return(b);
+    aml_zero(b);
+    aml_if_end(b, inner);
+    aml_if_end(b, outer);
+    aml_return(b);
+    aml_buffer(b, &none, 1);
+    aml_method_end(b, m);
+}
+
+/*
+ * PCI segment 0 as Firecracker describes it with --enable-pci: the host
+ * bridge, its resources, 32 hot-pluggable slots S000..S031 whose eject and
+ * notify methods call into \_SB_.PHPR (the hot-plug controller object the
+ * guest resolves at run time), and a routing table with every slot's INTx
+ * on GSI 0 (devices use MSI-X).
+ */
+static void pci_segment_aml(struct buf *b)
+{
+    size_t dev, rt, m, slot, pkg, inner;
+    char name[8];
+
+    aml_device_begin(b, "_SB_.PC00", &dev);
+    aml_name(b, "_HID");
+    aml_eisa_id(b, "PNP0A08");
+    aml_name(b, "_CID");
+    aml_eisa_id(b, "PNP0A03");
+    aml_name(b, "_ADR");
+    aml_zero(b);
+    aml_name(b, "_SEG");
+    aml_word(b, 0);
+    aml_name(b, "_UID");
+    aml_zero(b);
+    aml_name(b, "_CCA");
+    aml_one(b);
+    aml_name(b, "SUPP");
+    aml_zero(b);
+    aml_method_begin(b, "_PXM", 0, 0, &m);
+    aml_return(b);
+    aml_dword(b, 0); /* proximity domain */
+    aml_method_end(b, m);
+    pci_dsm_aml(b);
+
+    aml_name(b, "_CRS");
+    rt = aml_restemplate_begin(b);
+    aml_word_bus_number(b, 0, 0);
+    aml_io(b, 0xcf8, 0xcf8, 1, 8);
+    aml_memory32_fixed(b, 1, (uint32_t)FW_PCI_MMCONFIG_START,
+                       FW_PCI_ECAM_SEGMENT_SIZE);
+    aml_qword_memory(b, 0, 1, FW_PCI_MEM32_START, FW_PCI_MEM32_END);
+    aml_qword_memory(b, 0, 1, FW_PCI_MEM64_START, FW_PCI_MEM64_END);
+    aml_word_io(b, 0, 0x0cf7);
+    aml_word_io(b, 0x0d00, 0xffff);
+    aml_restemplate_end(b, rt);
+
+    for (unsigned i = 0; i < 32; i++) {
+        snprintf(name, sizeof(name), "S%03u", i);
+        aml_device_begin(b, name, &slot);
+        aml_name(b, "_SUN");
+        aml_byte(b, (uint8_t)i);
+        aml_name(b, "_ADR");
+        aml_dword(b, i << 16);
+        aml_method_begin(b, "_EJ0", 1, 1, &m);
+        aml_path(b, "\\_SB_.PHPR.PCEJ");
+        aml_path(b, "_SUN");
+        aml_path(b, "_SEG");
+        aml_method_end(b, m);
+        aml_device_end(b, slot);
+    }
+
+    /* DVNT (slot bitmap, event): notify every slot whose bit is set. */
+    aml_method_begin(b, "DVNT", 2, 1, &m);
+    for (unsigned i = 0; i < 32; i++) {
+        aml_and(b);
+        aml_arg(b, 0);
+        aml_dword(b, 1u << i);
+        aml_local(b, 0);
+        inner = aml_if_begin(b);
+        aml_lequal(b);
+        aml_local(b, 0);
+        aml_dword(b, 1u << i);
+        aml_notify(b);
+        snprintf(name, sizeof(name), "S%03u", i);
+        aml_path(b, name);
+        aml_arg(b, 1);
+        aml_if_end(b, inner);
+    }
+    aml_method_end(b, m);
+
+    /* PCNT: device check for plugged slots, eject request for unplugged. */
+    aml_method_begin(b, "PCNT", 0, 1, &m);
+    aml_acquire(b, "\\_SB_.PHPR.BLCK", 0xffff);
+    aml_store(b);
+    aml_path(b, "_SEG");
+    aml_path(b, "\\_SB_.PHPR.PSEG");
+    aml_path(b, "DVNT");
+    aml_path(b, "\\_SB_.PHPR.PCIU");
+    aml_one(b);
+    aml_path(b, "DVNT");
+    aml_path(b, "\\_SB_.PHPR.PCID");
+    aml_uint(b, 3);
+    aml_release(b, "\\_SB_.PHPR.BLCK");
+    aml_method_end(b, m);
+
+    aml_name(b, "_PRT");
+    pkg = aml_package_begin(b);
+    for (unsigned i = 0; i < 32; i++) {
+        size_t e = aml_package_begin(b);
+        aml_dword(b, (i & 0x1f) << 16 | 0xffff); /* any function of slot i */
+        aml_byte(b, 0);
+        aml_byte(b, 0);
+        aml_dword(b, 0); /* GSI */
+        aml_package_end(b, e, 4);
+    }
+    aml_package_end(b, pkg, 32);
+    aml_device_end(b, dev);
+}
+
 static void legacy_aml(struct buf *b)
 {
     size_t dev, rt;
@@ -361,6 +509,8 @@ int fw_build_dsdt_aml(const struct fw_config *cfg, uint64_t vmgenid_addr,
 
     if (rc)
         return rc;
+    if (cfg->pci_enabled)
+        pci_segment_aml(aml);
     for (size_t i = 0; i < cfg->n_virtio; i++) {
         rc = virtio_aml(aml, &cfg->virtio[i]);
         if (rc)

@@ -41,6 +41,14 @@
 #define FW_VMCLOCK_SIZE 0x1000
 /* Largest vcpu_count fw_write_tables accepts (MADT processor ids are u8). */
 #define FW_MAX_VCPUS 254
+/* PCI segment 0 windows (--enable-pci), as Firecracker's allocator has
+ * them: 32-bit BARs between the boot-timer page and the ECAM window,
+ * 64-bit BARs in [256 GiB, 512 GiB). */
+#define FW_PCI_MEM32_START 0xc0001000ull
+#define FW_PCI_MEM32_END 0xeebfffffull
+#define FW_PCI_MEM64_START 0x4000000000ull
+#define FW_PCI_MEM64_END 0x7fffffffffull
+#define FW_PCI_ECAM_SEGMENT_SIZE 0x100000u
 
 struct fw_virtio_dev {
     uint64_t addr; /* guest-physical base of the 4 KiB MMIO window */
@@ -49,9 +57,12 @@ struct fw_virtio_dev {
 
 struct fw_config {
     uint32_t vcpu_count;                /* 1..FW_MAX_VCPUS */
-    size_t n_virtio;                    /* in attach order */
+    size_t n_virtio;                    /* virtio-mmio, in attach order */
     const struct fw_virtio_dev *virtio; /* borrowed; n_virtio entries */
     uint32_t vmgenid_gsi, vmclock_gsi;  /* 0 = device not present */
+    /* --enable-pci: the DSDT describes PCI segment 0 (\_SB_.PC00) instead
+     * of virtio-mmio devices (n_virtio must then be 0). */
+    bool pci_enabled;
 };
 
 /* Where fw_write_tables put everything (guest-physical addresses; 0 for
@@ -82,7 +93,8 @@ int fw_acpi_dev_addrs(const struct fw_config *cfg, uint64_t *vmgenid_addr,
  *
  * Errors (err set, text as Firecracker's "System configuration error: ..."
  * detail, i.e. what follows "Start microvm error: "):
- *   -EINVAL  vcpu_count 0 or > FW_MAX_VCPUS, a virtio GSI outside 5..23 or
+ *   -EINVAL  vcpu_count 0 or > FW_MAX_VCPUS, virtio-mmio devices with
+ *            pci_enabled, a virtio GSI outside 5..23 or
  *            an address not 32-bit, more virtio devices than GSIs, a
  *            VMGenID/VMClock GSI outside 5..23;
  *   -ENOSPC  ram_len does not cover system memory and the RSDP, or the

@@ -346,6 +346,82 @@ void aml_return(struct buf *b)
     put8(b, 0xa4);
 }
 
+void aml_store(struct buf *b)
+{
+    put8(b, 0x70);
+}
+
+void aml_and(struct buf *b)
+{
+    put8(b, 0x7b);
+}
+
+int aml_acquire(struct buf *b, const char *mutex, uint16_t timeout)
+{
+    size_t at = b->len;
+    int rc;
+
+    put8(b, 0x5b);
+    put8(b, 0x23);
+    rc = aml_path(b, mutex);
+    if (rc) {
+        b->len = at;
+        return rc;
+    }
+    put_le(b, timeout, 2);
+    return 0;
+}
+
+int aml_release(struct buf *b, const char *mutex)
+{
+    size_t at = b->len;
+    int rc;
+
+    put8(b, 0x5b);
+    put8(b, 0x27);
+    rc = aml_path(b, mutex);
+    if (rc)
+        b->len = at;
+    return rc;
+}
+
+void aml_buffer(struct buf *b, const uint8_t *data, size_t len)
+{
+    size_t mark;
+
+    put8(b, 0x11);
+    mark = b->len;
+    aml_uint(b, len);
+    buf_append(b, data, len);
+    close_pkg(b, mark);
+}
+
+/* Word address space descriptor (bus numbers or I/O). */
+static void word_space(struct buf *b, uint8_t type, uint8_t type_flags,
+                       uint16_t min, uint16_t max)
+{
+    put8(b, 0x88);
+    put_le(b, 3 + 5 * 2, 2);
+    put8(b, type);
+    put8(b, (1 << 2) | (1 << 3)); /* min fixed, max fixed */
+    put8(b, type_flags);
+    put_le(b, 0, 2); /* granularity */
+    put_le(b, min, 2);
+    put_le(b, max, 2);
+    put_le(b, 0, 2); /* translation */
+    put_le(b, (uint16_t)(max - min + 1), 2);
+}
+
+void aml_word_bus_number(struct buf *b, uint16_t min, uint16_t max)
+{
+    word_space(b, 2, 0, min, max);
+}
+
+void aml_word_io(struct buf *b, uint16_t min, uint16_t max)
+{
+    word_space(b, 1, 3, min, max);
+}
+
 void aml_memory32_fixed(struct buf *b, int read_write, uint32_t base,
                         uint32_t len)
 {

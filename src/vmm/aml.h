@@ -91,6 +91,17 @@ void aml_lequal(struct buf *b);
 void aml_notify(struct buf *b);
 /* Return: 0xa4; the caller appends the value. */
 void aml_return(struct buf *b);
+/* Store: 0x70; the caller appends the source, then the destination. */
+void aml_store(struct buf *b);
+/* And: 0x7b; the caller appends both operands, then the target. */
+void aml_and(struct buf *b);
+/* Acquire (mutex, timeout): 0x5b 0x23, path, timeout (u16, no prefix).
+ * Returns 0 or -EINVAL for a bad path. */
+int aml_acquire(struct buf *b, const char *mutex, uint16_t timeout);
+/* Release (mutex): 0x5b 0x27, path. Returns 0 or -EINVAL. */
+int aml_release(struct buf *b, const char *mutex);
+/* Buffer () { data }: BufferOp 0x11, PkgLength, size (aml_uint), bytes. */
+void aml_buffer(struct buf *b, const uint8_t *data, size_t len);
 
 /* Resource descriptors (inside a ResourceTemplate). */
 /* Memory32Fixed: 0x86, length 9, read_write, base, length. */
@@ -103,6 +114,12 @@ void aml_interrupt(struct buf *b, int consumer, int edge, int active_low,
 /* IO port (decode16): 0x47, 1, min, max, alignment, length. */
 void aml_io(struct buf *b, uint16_t min, uint16_t max, uint8_t align,
             uint8_t len);
+/* Word bus-number range: 0x88, length 13, type 2, min/max fixed, type
+ * flags 0, granularity 0, min, max, translation 0, length. */
+void aml_word_bus_number(struct buf *b, uint16_t min, uint16_t max);
+/* Word I/O range: 0x88, length 13, type 1, min/max fixed, type flags 3
+ * (entire range), granularity 0, min, max, translation 0, length. */
+void aml_word_io(struct buf *b, uint16_t min, uint16_t max);
 /* QWord memory address space: 0x8a, length 43, type Memory, Min/Max fixed,
  * type flags (cacheable << 1 | read_write), granularity 0, min, max,
  * translation 0, length max - min + 1. cacheable: 0 not, 1 cacheable,

@@ -399,6 +399,27 @@ fail:
     return rc;
 }
 
+/* KVM_GET_MSRS for one MSR: 0, -ENOENT if KVM does not know it, -errno. */
+static int get_one_msr(int fd, uint32_t index, uint64_t *value)
+{
+    /* struct kvm_msrs plus one entry, suitably aligned. */
+    uint64_t buf[(sizeof(struct kvm_msrs) + sizeof(struct kvm_msr_entry)) /
+                     sizeof(uint64_t) + 1];
+    struct kvm_msrs *msrs = (struct kvm_msrs *)buf;
+    int rc;
+
+    memset(buf, 0, sizeof(buf));
+    msrs->nmsrs = 1;
+    msrs->entries[0].index = index;
+    rc = kvm_get_msrs(fd, msrs);
+    if (rc < 0)
+        return rc;
+    if (rc != 1)
+        return -ENOENT;
+    *value = msrs->entries[0].data;
+    return 0;
+}
+
 /*
  * MSR values every vCPU gets: the custom template's modifiers applied over
  * what vCPU 0 reports, then the boot MSRs (digest 6.2), which win.
@@ -412,23 +433,16 @@ static int boot_msr_list(struct machine *m, struct kvm_msrs *msrs,
     int rc;
 
     for (size_t i = 0; t && i < t->n_msr && n < MAX_MSRS; i++) {
-        struct {
-            struct kvm_msrs hdr;
-            struct kvm_msr_entry e;
-        } one;
+        uint64_t cur;
 
-        memset(&one, 0, sizeof(one));
-        one.hdr.nmsrs = 1;
-        one.e.index = t->msr[i].addr;
-        rc = kvm_get_msrs(m->vcpus[0]->fd, &one.hdr);
-        if (rc != 1)
-            return sq_errf(err, rc < 0 ? rc : -EINVAL,
-                           "Failed to create guest config: Failed to get MSR "
-                           "%#x",
+        rc = get_one_msr(m->vcpus[0]->fd, t->msr[i].addr, &cur);
+        if (rc < 0)
+            return sq_errf(err, rc, "Failed to create guest config: Failed to "
+                                    "get MSR %#x",
                            t->msr[i].addr);
         msrs->entries[n].index = t->msr[i].addr;
         msrs->entries[n].data =
-            (one.e.data & ~t->msr[i].mask) | (t->msr[i].value & t->msr[i].mask);
+            (cur & ~t->msr[i].mask) | (t->msr[i].value & t->msr[i].mask);
         n++;
     }
     nb = boot_msrs(boot, MAX_MSRS);
@@ -800,22 +814,7 @@ int machine_vcpu_get_cpuid(struct machine *m, uint32_t idx,
 int machine_vcpu_get_msr(struct machine *m, uint32_t idx, uint32_t index,
                          uint64_t *value)
 {
-    struct {
-        struct kvm_msrs hdr;
-        struct kvm_msr_entry e;
-    } one;
-    int rc;
-
     if (idx >= m->n_vcpus)
         return -EINVAL;
-    memset(&one, 0, sizeof(one));
-    one.hdr.nmsrs = 1;
-    one.e.index = index;
-    rc = kvm_get_msrs(m->vcpus[idx]->fd, &one.hdr);
-    if (rc < 0)
-        return rc;
-    if (rc != 1)
-        return -ENOENT;
-    *value = one.e.data;
-    return 0;
+    return get_one_msr(m->vcpus[idx]->fd, index, value);
 }

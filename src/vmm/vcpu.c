@@ -312,9 +312,15 @@ static void *vcpu_thread(void *arg)
     char name[128];
     int exit_code, rc;
 
+    sigset_t kick;
+
     snprintf(name, sizeof(name), "fc_vcpu %u", v->index);
     pthread_setname_np(pthread_self(), name);
     log_set_thread_name(name);
+    /* The creator may block signals for its signalfd; the kick must arrive. */
+    sigemptyset(&kick);
+    sigaddset(&kick, SQ_SIG_VCPU_KICK);
+    pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
 
     pthread_mutex_lock(&v->lock);
     set_state(v, VCPU_PAUSED);

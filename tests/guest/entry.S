@@ -58,8 +58,8 @@ startup_64:
     movq %r13, entry_regs + ER_R13(%rip)
     movq %r14, entry_regs + ER_R14(%rip)
     movq %r15, entry_regs + ER_R15(%rip)
-    /* RFLAGS without touching the stack we were given: lahf only has the
-     * low byte, so use the stack after all but restore RSP right away. */
+    /* RFLAGS: read through the guest's own stack, not the caller's. */
+    leaq stack_top(%rip), %rsp
     pushfq
     popq %rax
     movq %rax, entry_regs + ER_RFLAGS(%rip)
@@ -126,8 +126,9 @@ save32:
     movl %edi, entry_regs + ER_RDI
     movl %ebp, entry_regs + ER_RBP
     movl %esp, entry_regs + ER_RSP
-    pushfl                      /* 32-bit protocols give no stack: */
-    popl %eax                   /* ESP may be anything, tolerate it */
+    movl $stack_top, %esp       /* 32-bit protocols give no stack */
+    pushfl
+    popl %eax
     movl %eax, entry_regs + ER_RFLAGS
     movl %cr0, %eax
     movl %eax, entry_regs + ER_CR0

@@ -406,6 +406,55 @@ static void check_dsdt_iasl(size_t n_virtio, int with_acpi_devs)
     free(ram);
 }
 
+/* --enable-pci: PCI segment 0 instead of virtio-mmio devices. */
+static void check_pci_iasl(void)
+{
+    uint8_t *ram = new_ram();
+    struct fw_config cfg = {.vcpu_count = 4, .vmgenid_gsi = 5,
+                            .vmclock_gsi = 6, .pci_enabled = true};
+    struct fw_layout l;
+    struct sq_err err;
+    struct parsed p;
+    char *dsl, *blk, want[64];
+
+    assert_int_equal(fw_write_tables_layout(ram, RAM_LEN, &cfg, &l, &err), 0);
+    walk(ram, 4, &p);
+    dsl = disassemble(ram + p.dsdt, p.dsdt_len);
+    blk = device_block(dsl, "_SB.PC00");
+    assert_non_null(blk);
+    assert_contains(blk, "Name (_HID, EisaId (\"PNP0A08\")");
+    assert_contains(blk, "Name (_CID, EisaId (\"PNP0A03\")");
+    assert_contains(blk, "Name (_SEG, 0x0000)");
+    assert_contains(blk, "ToUUID (\"e5c937d0-3553-4d7a-9117-ea4d19c3434d\")");
+    assert_contains(blk, "WordBusNumber (ResourceProducer");
+    assert_contains(blk, "0xEEC00000,         // Address Base");
+    assert_contains(blk, "0x00100000,         // Address Length");
+    assert_contains(blk, "0x00000000C0001000, // Range Minimum");
+    assert_contains(blk, "0x00000000EEBFFFFF, // Range Maximum");
+    assert_contains(blk, "0x0000004000000000, // Range Minimum");
+    assert_contains(blk, "0x0000007FFFFFFFFF, // Range Maximum");
+    assert_contains(blk, "0xF300,             // Length");
+    free(blk);
+    for (unsigned i = 0; i < 32; i++) {
+        snprintf(want, sizeof(want), "S%03u", i);
+        blk = device_block(dsl, want);
+        if (!blk)
+            fail_msg("no slot %s", want);
+        snprintf(want, sizeof(want), "Name (_ADR, 0x%08X)", i << 16);
+        assert_contains(blk, want);
+        assert_contains(blk, "\\_SB.PHPR.PCEJ (_SUN, _SEG)");
+        free(blk);
+    }
+    assert_null(device_block(dsl, "S032"));
+    assert_contains(dsl, "Notify (S031, Arg1)");
+    assert_contains(dsl, "DVNT (\\_SB.PHPR.PCID, 0x03)");
+    assert_contains(dsl, "0x001FFFFF,");
+    assert_null(device_block(dsl, "V000"));
+    assert_non_null(device_block(dsl, "_SB.GED"));
+    free(dsl);
+    free(ram);
+}
+
 static void test_dsdt_iasl(void **state)
 {
     (void)state;
@@ -418,6 +467,7 @@ static void test_dsdt_iasl(void **state)
     check_dsdt_iasl(17, 1);
     check_dsdt_iasl(19, 0);
     check_dsdt_iasl(0, 0);
+    check_pci_iasl();
 }
 
 /* ---- hostile input ------------------------------------------------------- */
@@ -525,6 +575,11 @@ static void test_hostile_configs(void **state)
     cfg.n_virtio = 1;
     cfg.virtio = NULL;
     expect_refused(&cfg, -EINVAL, "The requested resource is not available.");
+
+    /* virtio-mmio devices cannot be described together with PCI. */
+    cfg = (struct fw_config){.vcpu_count = 1, .n_virtio = 1, .virtio = devs,
+                             .pci_enabled = true};
+    expect_refused(&cfg, -EINVAL, "virtio-mmio devices with PCI enabled");
 
     /* GSIs outside 5..23, duplicates, addresses above 4 GiB. */
     devs[0].gsi = 4;

@@ -260,6 +260,100 @@ static void test_qword_memory(void **state)
     buf_fini(&b);
 }
 
+/* The descriptor vectors of Firecracker's acpi-tables test_resource_template. */
+static void test_address_spaces(void **state)
+{
+    static const uint8_t bus[] = {
+        0x08, 0x5F, 0x43, 0x52, 0x53, 0x11, 0x15, 0x0A, 0x12, 0x88, 0x0D,
+        0x00, 0x02, 0x0C, 0x00, 0x00, 0x00, 0x00, 0x00, 0xFF, 0x00, 0x00,
+        0x00, 0x00, 0x01, 0x79, 0x00,
+    };
+    static const uint8_t io[] = {
+        0x08, 0x5F, 0x43, 0x52, 0x53, 0x11, 0x25, 0x0A, 0x22, 0x88, 0x0D,
+        0x00, 0x01, 0x0C, 0x03, 0x00, 0x00, 0x00, 0x00, 0xF7, 0x0C, 0x00,
+        0x00, 0xF8, 0x0C, 0x88, 0x0D, 0x00, 0x01, 0x0C, 0x03, 0x00, 0x00,
+        0x00, 0x0D, 0xFF, 0xFF, 0x00, 0x00, 0x00, 0xF3, 0x79, 0x00,
+    };
+    static const uint8_t qword[] = {
+        0x08, 0x5F, 0x43, 0x52, 0x53, 0x11, 0x33, 0x0A, 0x30, 0x8A, 0x2B,
+        0x00, 0x00, 0x0C, 0x03, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x08, 0x00, 0x00, 0x00, 0xFF, 0xFF,
+        0xFF, 0xFF, 0x0F, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x08, 0x00, 0x00, 0x00,
+        0x79, 0x00,
+    };
+    struct buf b = BUF_INIT;
+    size_t rt;
+
+    (void)state;
+    aml_name(&b, "_CRS");
+    rt = aml_restemplate_begin(&b);
+    aml_word_bus_number(&b, 0, 0xff);
+    aml_restemplate_end(&b, rt);
+    expect_bytes(&b, bus, sizeof(bus));
+    buf_reset(&b);
+
+    aml_name(&b, "_CRS");
+    rt = aml_restemplate_begin(&b);
+    aml_word_io(&b, 0, 0xcf7);
+    aml_word_io(&b, 0xd00, 0xffff);
+    aml_restemplate_end(&b, rt);
+    expect_bytes(&b, io, sizeof(io));
+    buf_reset(&b);
+
+    aml_name(&b, "_CRS");
+    rt = aml_restemplate_begin(&b);
+    assert_int_equal(aml_qword_memory(&b, 1, 1, 0x800000000ull,
+                                      0xfffffffffull), 0);
+    aml_restemplate_end(&b, rt);
+    expect_bytes(&b, qword, sizeof(qword));
+    buf_fini(&b);
+}
+
+/* Name (_MAT, Buffer (0x08) { 0x00, 0x08, 0x00, 0x00, 0x01, 0, 0, 0 }) */
+static void test_buffer(void **state)
+{
+    static const uint8_t data[] = {0x00, 0x08, 0x00, 0x00,
+                                   0x01, 0x00, 0x00, 0x00};
+    static const uint8_t want[] = {0x08, 0x5F, 0x4D, 0x41, 0x54, 0x11,
+                                   0x0B, 0x0A, 0x08, 0x00, 0x08, 0x00,
+                                   0x00, 0x01, 0x00, 0x00, 0x00};
+    struct buf b = BUF_INIT;
+
+    (void)state;
+    aml_name(&b, "_MAT");
+    aml_buffer(&b, data, sizeof(data));
+    expect_bytes(&b, want, sizeof(want));
+    buf_fini(&b);
+}
+
+/* Method (TEST, 0, NotSerialized) { Acquire (MLCK, 0xFFFF) Local0 = One
+ * Release (MLCK) } -- the method part of acpi-tables' test_mutex. */
+static void test_acquire_store_release(void **state)
+{
+    static const uint8_t want[] = {
+        0x14, 0x17, 0x54, 0x45, 0x53, 0x54, 0x00, 0x5B, 0x23, 0x4D, 0x4C,
+        0x43, 0x4B, 0xFF, 0xFF, 0x70, 0x01, 0x60, 0x5B, 0x27, 0x4D, 0x4C,
+        0x43, 0x4B,
+    };
+    struct buf b = BUF_INIT;
+    size_t m;
+
+    (void)state;
+    aml_method_begin(&b, "TEST", 0, 0, &m);
+    assert_int_equal(aml_acquire(&b, "MLCK", 0xffff), 0);
+    aml_store(&b);
+    aml_one(&b);
+    aml_local(&b, 0);
+    assert_int_equal(aml_release(&b, "MLCK"), 0);
+    aml_method_end(&b, m);
+    expect_bytes(&b, want, sizeof(want));
+    assert_int_equal(aml_acquire(&b, "ML", 1), -EINVAL);
+    assert_int_equal(aml_release(&b, "ML"), -EINVAL);
+    expect_bytes(&b, want, sizeof(want));
+    buf_fini(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -272,6 +366,9 @@ int main(void)
         cmocka_unit_test(test_method),
         cmocka_unit_test(test_if_notify),
         cmocka_unit_test(test_qword_memory),
+        cmocka_unit_test(test_address_spaces),
+        cmocka_unit_test(test_buffer),
+        cmocka_unit_test(test_acquire_store_release),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -33,6 +33,7 @@
 #include "util/evloop.h"
 #include "util/log.h"
 #include "vmm/guest_mem.h"
+#include "vmm/kvm.h"
 #include "vmm/machine.h"
 
 #define CODE_GPA 0x10000
@@ -162,8 +163,8 @@ static void on_exit_cb(void *opaque, int code)
     f->exit_code_seen = code;
 }
 
-static void fx_open(struct fx *f, uint32_t vcpus, bool boot_timer,
-                    bool with_loop)
+static void fx_open_dirty(struct fx *f, uint32_t vcpus, bool boot_timer,
+                          bool with_loop, bool track_dirty)
 {
     struct machine_config cfg;
     struct sq_err err;
@@ -193,11 +194,18 @@ static void fx_open(struct fx *f, uint32_t vcpus, bool boot_timer,
     cfg.cmdline = "console=ttyS0 reboot=k panic=1";
     cfg.serial_out_fd = f->out_w;
     cfg.boot_timer = boot_timer;
+    cfg.track_dirty_pages = track_dirty;
     cfg.on_exit = on_exit_cb;
     cfg.exit_opaque = f;
     sq_err_clear(&err);
     if (machine_create(&cfg, f->loop, &f->m, &err) != 0)
         fail_msg("machine_create: %s", err.msg);
+}
+
+static void fx_open(struct fx *f, uint32_t vcpus, bool boot_timer,
+                    bool with_loop)
+{
+    fx_open_dirty(f, vcpus, boot_timer, with_loop, false);
 }
 
 static void fx_close(struct fx *f)
@@ -493,6 +501,51 @@ static void test_pause_resume_stops_counting(void **state)
     fx_done(&f);
 }
 
+/* Pause must also reach vCPUs the guest never started (APs inside KVM_RUN
+ * waiting for INIT), and dirty-page logging is on exactly when asked. */
+static void test_pause_with_idle_aps_and_dirty_log(void **state)
+{
+    for (int track = 0; track < 2; track++) {
+        struct fx f;
+        struct sq_err err;
+        uint8_t bitmap[64 * 256 / 8]; /* 64 MiB of 4 KiB pages */
+        uint64_t c1, t0;
+        int rc;
+
+        (void)state;
+        if (!kvm_usable())
+            skip();
+        fx_open_dirty(&f, 2, false, false, track);
+        put(&f, CODE_GPA, g_count, sizeof(g_count));
+        enter_long_mode(&f, 0x2);
+        start(&f);
+        t0 = now_ms();
+        while (read_counter(&f) == 0 && now_ms() - t0 < TIMEOUT_MS)
+            usleep(1000);
+        assert_int_equal(machine_pause(f.m, &err), 0);
+        c1 = read_counter(&f);
+        usleep(50000);
+        assert_true(read_counter(&f) == c1);
+
+        memset(bitmap, 0, sizeof(bitmap));
+        rc = kvm_get_dirty_log(machine_vm_fd(f.m), 0, bitmap);
+        if (track) {
+            assert_int_equal(rc, 0);
+            /* The guest wrote its counter at 0x5000: page 5 is dirty. */
+            assert_true(bitmap[0] & (1u << 5));
+        } else {
+            assert_int_equal(rc, -ENOENT);
+        }
+        assert_int_equal(machine_resume(f.m, &err), 0);
+        t0 = now_ms();
+        while (read_counter(&f) == c1 && now_ms() - t0 < TIMEOUT_MS)
+            usleep(1000);
+        assert_true(read_counter(&f) > c1);
+        fx_close(&f);
+        fx_done(&f);
+    }
+}
+
 static void test_smp_aps_start_via_sipi(void **state)
 {
     const uint32_t n = 4;
@@ -660,6 +713,7 @@ int main(void)
         cmocka_unit_test(test_triple_fault_exits_1),
         cmocka_unit_test(test_halted_guest_never_hangs_teardown),
         cmocka_unit_test(test_pause_resume_stops_counting),
+        cmocka_unit_test(test_pause_with_idle_aps_and_dirty_log),
         cmocka_unit_test(test_smp_aps_start_via_sipi),
         cmocka_unit_test(test_ctrl_alt_del_reaches_guest),
         cmocka_unit_test(test_boot_timer_line_and_loop_exit),
