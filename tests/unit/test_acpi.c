@@ -106,7 +106,7 @@ static void walk(const uint8_t *ram, uint32_t vcpus, struct parsed *p)
     len = check_sdt(ram, p->fadt, "FACP", 6, "FCVMFADT");
     assert_int_equal(len, 276);
     t = ram + p->fadt;
-    assert_int_equal(rd32(t + 40), 0); /* 32-bit DSDT unused */
+    assert_int_equal(rd32(t + 40), 0);        /* 32-bit DSDT unused */
     assert_int_equal(rd16(t + 109), 1u << 2); /* VGA not present */
     assert_int_equal(rd32(t + 112), (1u << 20) | (1u << 4) | (1u << 5));
     assert_int_equal(t[131], 5);
@@ -183,14 +183,17 @@ static void test_tables_per_vcpu_count(void **state)
     make_devs(devs, 3);
     for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
         uint8_t *ram = new_ram();
-        struct fw_config cfg = {.vcpu_count = counts[i], .n_virtio = 3,
-                                .virtio = devs, .vmgenid_gsi = 8,
+        struct fw_config cfg = {.vcpu_count = counts[i],
+                                .n_virtio = 3,
+                                .virtio = devs,
+                                .vmgenid_gsi = 8,
                                 .vmclock_gsi = 9};
         struct fw_layout l;
         struct sq_err err;
         struct parsed p;
 
-        assert_int_equal(fw_write_tables_layout(ram, RAM_LEN, &cfg, &l, &err), 0);
+        assert_int_equal(fw_write_tables_layout(ram, RAM_LEN, &cfg, &l, &err),
+                         0);
         walk(ram, counts[i], &p);
 
         /* MPTable first at 0x9fc00, then the ACPI tables back to back in
@@ -301,8 +304,8 @@ static void check_dsdt_iasl(size_t n_virtio, int with_acpi_devs)
 {
     struct fw_virtio_dev devs[19];
     uint8_t *ram = new_ram();
-    struct fw_config cfg = {.vcpu_count = 2, .n_virtio = n_virtio,
-                            .virtio = devs};
+    struct fw_config cfg = {
+        .vcpu_count = 2, .n_virtio = n_virtio, .virtio = devs};
     struct fw_layout l;
     struct sq_err err;
     struct parsed p;
@@ -410,8 +413,10 @@ static void check_dsdt_iasl(size_t n_virtio, int with_acpi_devs)
 static void check_pci_iasl(void)
 {
     uint8_t *ram = new_ram();
-    struct fw_config cfg = {.vcpu_count = 4, .vmgenid_gsi = 5,
-                            .vmclock_gsi = 6, .pci_enabled = true};
+    struct fw_config cfg = {.vcpu_count = 4,
+                            .vmgenid_gsi = 5,
+                            .vmclock_gsi = 6,
+                            .pci_enabled = true};
     struct fw_layout l;
     struct sq_err err;
     struct parsed p;
@@ -508,8 +513,10 @@ static int untouched(const struct guarded *g)
 static void test_guarded_exact_ram(void **state)
 {
     struct fw_virtio_dev devs[17];
-    struct fw_config cfg = {.vcpu_count = 254, .n_virtio = 17,
-                            .virtio = devs, .vmgenid_gsi = 22,
+    struct fw_config cfg = {.vcpu_count = 254,
+                            .n_virtio = 17,
+                            .virtio = devs,
+                            .vmgenid_gsi = 22,
                             .vmclock_gsi = 23};
     struct guarded g;
     struct fw_layout l;
@@ -519,7 +526,8 @@ static void test_guarded_exact_ram(void **state)
     (void)state;
     make_devs(devs, 17);
     guarded_new(&g);
-    assert_int_equal(fw_write_tables_layout(g.ram, g.ram_len, &cfg, &l, &err), 0);
+    assert_int_equal(fw_write_tables_layout(g.ram, g.ram_len, &cfg, &l, &err),
+                     0);
     walk(g.ram, 254, &p);
     /* Nothing outside the tables and the RSDP changed. */
     for (size_t i = 0; i < g.ram_len; i++) {
@@ -577,8 +585,8 @@ static void test_hostile_configs(void **state)
     expect_refused(&cfg, -EINVAL, "The requested resource is not available.");
 
     /* virtio-mmio devices cannot be described together with PCI. */
-    cfg = (struct fw_config){.vcpu_count = 1, .n_virtio = 1, .virtio = devs,
-                             .pci_enabled = true};
+    cfg = (struct fw_config){
+        .vcpu_count = 1, .n_virtio = 1, .virtio = devs, .pci_enabled = true};
     expect_refused(&cfg, -EINVAL, "virtio-mmio devices with PCI enabled");
 
     /* GSIs outside 5..23, duplicates, addresses above 4 GiB. */
@@ -600,11 +608,14 @@ static void test_hostile_configs(void **state)
     make_devs(devs, 25);
 
     /* VMGenID / VMClock GSIs clashing or out of range. */
-    cfg = (struct fw_config){.vcpu_count = 1, .n_virtio = 19, .virtio = devs,
-                             .vmgenid_gsi = 23};
+    cfg = (struct fw_config){
+        .vcpu_count = 1, .n_virtio = 19, .virtio = devs, .vmgenid_gsi = 23};
     expect_refused(&cfg, -EINVAL, "VMGenID: Could not allocate GSI");
-    cfg = (struct fw_config){.vcpu_count = 1, .n_virtio = 18, .virtio = devs,
-                             .vmgenid_gsi = 23, .vmclock_gsi = 23};
+    cfg = (struct fw_config){.vcpu_count = 1,
+                             .n_virtio = 18,
+                             .virtio = devs,
+                             .vmgenid_gsi = 23,
+                             .vmclock_gsi = 23};
     expect_refused(&cfg, -EINVAL, "VMClock: Could not allocate GSI");
     cfg.vmclock_gsi = 99;
     expect_refused(&cfg, -EINVAL, "VMClock: Could not allocate GSI");
