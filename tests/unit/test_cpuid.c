@@ -656,6 +656,53 @@ static void test_static_checks(void **state)
     free(amd);
 }
 
+/* The static templates' data: each mask/value pair is well formed, the
+ * vendors are right, and a few values are Firecracker's. */
+static void test_static_data(void **state)
+{
+    static const struct {
+        enum cpu_static_template t;
+        const char *vendor;
+        size_t n_cpuid, n_msr;
+        uint32_t leaf1_eax; /* forced family/model/stepping */
+    } want[] = {
+        {CPU_TEMPLATE_C3, "GenuineIntel", 5, 0, 0x000306e4},
+        {CPU_TEMPLATE_T2, "GenuineIntel", 6, 0, 0x000306f2},
+        {CPU_TEMPLATE_T2S, "GenuineIntel", 6, 1, 0x000306f2},
+        {CPU_TEMPLATE_T2CL, "GenuineIntel", 6, 1, 0x000306f2},
+        {CPU_TEMPLATE_T2A, "AuthenticAMD", 6, 0, 0x000306f2},
+    };
+
+    (void)state;
+    assert_null(cpu_static_def(CPU_TEMPLATE_NONE));
+    for (size_t i = 0; i < N(want); i++) {
+        const struct cpu_static_def *d = cpu_static_def(want[i].t);
+        assert_non_null(d);
+        assert_string_equal(d->vendor, want[i].vendor);
+        assert_int_equal(d->n_cpuid, want[i].n_cpuid);
+        assert_int_equal(d->n_msr, want[i].n_msr);
+        assert_int_equal(d->cpuid[0].leaf, 1);
+        assert_int_equal(d->cpuid[0].modifiers[0].reg, CPUID_EAX);
+        assert_int_equal(d->cpuid[0].modifiers[0].mask, 0x0fff3fff);
+        assert_int_equal(d->cpuid[0].modifiers[0].value, want[i].leaf1_eax);
+        for (size_t j = 0; j < d->n_cpuid; j++)
+            for (size_t k = 0; k < d->cpuid[j].n_modifiers; k++) {
+                const struct cpuid_reg_modifier *m =
+                    &d->cpuid[j].modifiers[k];
+                assert_int_equal(m->value & ~m->mask, 0);
+            }
+        for (size_t j = 0; j < d->n_msr; j++) {
+            assert_int_equal(d->msr[j].addr, 0x10a);
+            assert_int_equal(d->msr[j].value & ~d->msr[j].mask, 0);
+        }
+    }
+    /* T2CL keeps the ARCH_CAPABILITIES bits outside its mask, clears the rest. */
+    assert_int_equal(cpu_static_def(CPU_TEMPLATE_T2CL)->msr[0].mask,
+                     0xffffffffe2f51e00ull);
+    assert_int_equal(cpu_static_def(CPU_TEMPLATE_T2S)->msr[0].value,
+                     0x0c0a0c4cull);
+}
+
 static void test_custom(void **state)
 {
     struct cpuid_reg_modifier mods1[] = {
@@ -839,6 +886,7 @@ int main(void)
         cmocka_unit_test(test_vendor_passthrough),
         cmocka_unit_test(test_static_t2s),
         cmocka_unit_test(test_static_checks),
+        cmocka_unit_test(test_static_data),
         cmocka_unit_test(test_custom),
         cmocka_unit_test(test_kvm_caps),
         cmocka_unit_test(test_msrs_to_save),
