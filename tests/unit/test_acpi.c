@@ -243,36 +243,50 @@ static int have_iasl(void)
     return system("iasl -v >/dev/null 2>&1") == 0;
 }
 
-/* Disassemble the DSDT; returns the .dsl text (malloc'd). */
-static char *disassemble(const uint8_t *dsdt, size_t len)
+/* Disassemble one table with iasl; returns the .dsl text (malloc'd) and,
+ * in *log, what iasl printed (malloc'd). */
+static char *disassemble_log(const uint8_t *table, size_t len, char **log)
 {
     char dir[] = "/tmp/squib-acpi-XXXXXX";
     char path[128], cmd[512];
+    const char *names[2] = {"table.dsl", "iasl.log"};
+    char *out[2] = {NULL, NULL};
     FILE *f;
-    char *text;
-    long n;
 
     assert_non_null(mkdtemp(dir));
-    snprintf(path, sizeof(path), "%s/dsdt.dat", dir);
+    snprintf(path, sizeof(path), "%s/table.dat", dir);
     f = fopen(path, "wb");
     assert_non_null(f);
-    assert_int_equal(fwrite(dsdt, 1, len, f), len);
+    assert_int_equal(fwrite(table, 1, len, f), len);
     fclose(f);
-    snprintf(cmd, sizeof(cmd), "cd %s && iasl -d dsdt.dat >iasl.log 2>&1", dir);
+    snprintf(cmd, sizeof(cmd), "cd %s && iasl -d table.dat >iasl.log 2>&1",
+             dir);
     assert_int_equal(system(cmd), 0);
-    snprintf(path, sizeof(path), "%s/dsdt.dsl", dir);
-    f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    text = calloc(1, (size_t)n + 1);
-    assert_non_null(text);
-    assert_int_equal(fread(text, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
+    for (int i = 0; i < 2; i++) {
+        long n;
+        snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+        f = fopen(path, "rb");
+        assert_non_null(f);
+        fseek(f, 0, SEEK_END);
+        n = ftell(f);
+        fseek(f, 0, SEEK_SET);
+        out[i] = calloc(1, (size_t)n + 1);
+        assert_non_null(out[i]);
+        assert_int_equal(fread(out[i], 1, (size_t)n, f), (size_t)n);
+        fclose(f);
+    }
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     assert_int_equal(system(cmd), 0);
-    return text;
+    if (log)
+        *log = out[1];
+    else
+        free(out[1]);
+    return out[0];
+}
+
+static char *disassemble(const uint8_t *dsdt, size_t len)
+{
+    return disassemble_log(dsdt, len, NULL);
 }
 
 /* The text of "Device (name)" up to the next device (malloc'd) or NULL. */
@@ -309,7 +323,7 @@ static void check_dsdt_iasl(size_t n_virtio, int with_acpi_devs)
     struct fw_layout l;
     struct sq_err err;
     struct parsed p;
-    char *dsl, *blk, want[128];
+    char *dsl, *blk, *log, want[128];
 
     make_devs(devs, n_virtio);
     if (with_acpi_devs) {
@@ -318,7 +332,11 @@ static void check_dsdt_iasl(size_t n_virtio, int with_acpi_devs)
     }
     assert_int_equal(fw_write_tables_layout(ram, RAM_LEN, &cfg, &l, &err), 0);
     walk(ram, 2, &p);
-    dsl = disassemble(ram + p.dsdt, p.dsdt_len);
+    dsl = disassemble_log(ram + p.dsdt, p.dsdt_len, &log);
+    /* No checksum complaint, no unresolved reference. */
+    assert_null(strstr(log, "Warning"));
+    assert_null(strstr(dsl, "External ("));
+    free(log);
 
     for (size_t i = 0; i < n_virtio; i++) {
         snprintf(want, sizeof(want), "V%03zu", i);
@@ -457,6 +475,72 @@ static void check_pci_iasl(void)
     assert_null(device_block(dsl, "V000"));
     assert_non_null(device_block(dsl, "_SB.GED"));
     free(dsl);
+    free(ram);
+}
+
+/* The fixed tables as iasl's table parser decodes them. */
+static void test_tables_iasl(void **state)
+{
+    uint8_t *ram;
+    struct fw_config cfg = {.vcpu_count = 3, .vmgenid_gsi = 5,
+                            .vmclock_gsi = 6};
+    struct fw_layout l;
+    struct sq_err err;
+    char *dsl, *log, want[96];
+
+    (void)state;
+    if (!have_iasl()) {
+        print_message("skipped: iasl (acpica-tools) not installed\n");
+        skip();
+    }
+    ram = new_ram();
+    assert_int_equal(fw_write_tables_layout(ram, RAM_LEN, &cfg, &l, &err), 0);
+
+    dsl = disassemble_log(ram + l.fadt_addr, l.fadt_len, &log);
+    assert_null(strstr(log, "Warning"));
+    assert_contains(dsl, "Hardware Reduced (V5) : 1");
+    assert_contains(dsl, "Control Method Power Button (V1) : 1");
+    assert_contains(dsl, "Control Method Sleep Button (V1) : 1");
+    assert_contains(dsl, "VGA Not Present (V4) : 1");
+    assert_contains(dsl, "FADT Minor Revision : 05");
+    assert_contains(dsl, "Hypervisor ID : 4D564B4345524946"); /* FIRECKVM */
+    snprintf(want, sizeof(want), "[08Ch 0140   8]                 DSDT "
+             "Address : %016llX", (unsigned long long)l.dsdt_addr);
+    assert_contains(dsl, want);
+    free(dsl);
+    free(log);
+
+    dsl = disassemble_log(ram + l.madt_addr, l.madt_len, &log);
+    assert_null(strstr(log, "Warning"));
+    assert_contains(dsl, "Local Apic Address : FEE00000");
+    assert_contains(dsl, "Subtable Type : 01 [I/O APIC]");
+    assert_contains(dsl, "Address : FEC00000");
+    assert_contains(dsl, "Local Apic ID : 02");
+    assert_null(strstr(dsl, "Local Apic ID : 03"));
+    free(dsl);
+    free(log);
+
+    dsl = disassemble_log(ram + l.mcfg_addr, l.mcfg_len, &log);
+    assert_null(strstr(log, "Warning"));
+    assert_contains(dsl, "Base Address : 00000000EEC00000");
+    assert_contains(dsl, "End Bus Number : 00");
+    free(dsl);
+    free(log);
+
+    dsl = disassemble_log(ram + l.xsdt_addr, l.xsdt_len, &log);
+    assert_null(strstr(log, "Warning"));
+    snprintf(want, sizeof(want), "ACPI Table Address   2 : %016llX",
+             (unsigned long long)l.mcfg_addr);
+    assert_contains(dsl, want);
+    free(dsl);
+    free(log);
+
+    /* A corrupted checksum is what iasl would complain about. */
+    ram[l.mcfg_addr + 9] ^= 1;
+    dsl = disassemble_log(ram + l.mcfg_addr, l.mcfg_len, &log);
+    assert_non_null(strstr(log, "Incorrect checksum"));
+    free(dsl);
+    free(log);
     free(ram);
 }
 
@@ -637,6 +721,7 @@ int main(void)
         cmocka_unit_test(test_tables_per_vcpu_count),
         cmocka_unit_test(test_acpi_dev_addrs),
         cmocka_unit_test(test_dsdt_iasl),
+        cmocka_unit_test(test_tables_iasl),
         cmocka_unit_test(test_guarded_exact_ram),
         cmocka_unit_test(test_hostile_configs),
     };
