@@ -473,7 +473,9 @@ static void check_pci_iasl(void)
     assert_contains(dsl, "DVNT (\\_SB.PHPR.PCID, 0x03)");
     assert_contains(dsl, "0x001FFFFF,");
     assert_null(device_block(dsl, "V000"));
-    assert_non_null(device_block(dsl, "_SB.GED"));
+    blk = device_block(dsl, "_SB.GED");
+    assert_non_null(blk);
+    free(blk);
     free(dsl);
     free(ram);
 }
