@@ -30,22 +30,22 @@
 #include "vmm/aml.h"
 #include "vmm/mptable.h"
 
-#define OEM_ID "FIRECK"
-#define CREATOR_ID "FCAT"
+#define OEM_ID           "FIRECK"
+#define CREATOR_ID       "FCAT"
 #define CREATOR_REVISION 0x20240119u
-#define SDT_HEADER_LEN 36
+#define SDT_HEADER_LEN   36
 
-#define FADT_LEN 276
-#define FADT_F_PWR_BUTTON 4
-#define FADT_F_SLP_BUTTON 5
-#define FADT_F_HW_REDUCED_ACPI 20
+#define FADT_LEN                            276
+#define FADT_F_PWR_BUTTON                   4
+#define FADT_F_SLP_BUTTON                   5
+#define FADT_F_HW_REDUCED_ACPI              20
 #define IAPC_BOOT_ARG_FLAGS_VGA_NOT_PRESENT 2
 
 #define MCFG_LEN (SDT_HEADER_LEN + 8 + 16)
 
-#define ERR_SYS "System configuration error: "
+#define ERR_SYS     "System configuration error: "
 #define ERR_MPTABLE ERR_SYS "Error writing MP table to memory: "
-#define ERR_ACPI ERR_SYS "Error configuring ACPI: "
+#define ERR_ACPI    ERR_SYS "Error configuring ACPI: "
 
 /* ---- system memory allocator ------------------------------------------ */
 
@@ -176,36 +176,46 @@ static int validate(const struct fw_config *cfg, struct sq_err *err)
     uint32_t used = 0; /* bit per GSI */
 
     if (cfg->vcpu_count == 0 || cfg->vcpu_count > FW_MAX_VCPUS)
-        return sq_errf(err, -EINVAL, ERR_MPTABLE
+        return sq_errf(err, -EINVAL,
+                       ERR_MPTABLE
                        "Number of CPUs exceeds the maximum supported CPUs");
     if (cfg->pci_enabled && cfg->n_virtio)
-        return sq_errf(err, -EINVAL, ERR_ACPI "Error creating AML bytecode: "
-                       "virtio-mmio devices with PCI enabled");
+        return sq_errf(err, -EINVAL,
+                       ERR_ACPI "Error creating AML bytecode: "
+                                "virtio-mmio devices with PCI enabled");
     if (cfg->n_virtio > FW_GSI_LEGACY_END - FW_GSI_LEGACY_START + 1 ||
         (cfg->n_virtio && !cfg->virtio))
-        return sq_errf(err, -EINVAL, "Failed to allocate requested resource: "
+        return sq_errf(err, -EINVAL,
+                       "Failed to allocate requested resource: "
                        "The requested resource is not available.");
     for (size_t i = 0; i < cfg->n_virtio; i++) {
         const struct fw_virtio_dev *d = &cfg->virtio[i];
         if (!gsi_ok(d->gsi) || (used & (1u << d->gsi)))
-            return sq_errf(err, -EINVAL, ERR_ACPI "Error creating AML "
+            return sq_errf(err, -EINVAL,
+                           ERR_ACPI
+                           "Error creating AML "
                            "bytecode: virtio device %zu has invalid GSI %u",
                            i, d->gsi);
         if (d->addr > UINT32_MAX - FW_VIRTIO_MMIO_LEN + 1)
-            return sq_errf(err, -EINVAL, ERR_ACPI "Error creating AML "
+            return sq_errf(err, -EINVAL,
+                           ERR_ACPI
+                           "Error creating AML "
                            "bytecode: virtio device %zu address 0x%llx is "
-                           "not 32-bit", i, (unsigned long long)d->addr);
+                           "not 32-bit",
+                           i, (unsigned long long)d->addr);
         used |= 1u << d->gsi;
     }
     if (cfg->vmgenid_gsi &&
         (!gsi_ok(cfg->vmgenid_gsi) || (used & (1u << cfg->vmgenid_gsi))))
-        return sq_errf(err, -EINVAL, "VMGenID: Could not allocate GSI: "
+        return sq_errf(err, -EINVAL,
+                       "VMGenID: Could not allocate GSI: "
                        "The requested resource is not available.");
     if (cfg->vmgenid_gsi)
         used |= 1u << cfg->vmgenid_gsi;
     if (cfg->vmclock_gsi &&
         (!gsi_ok(cfg->vmclock_gsi) || (used & (1u << cfg->vmclock_gsi))))
-        return sq_errf(err, -EINVAL, "VMClock: Could not allocate GSI: "
+        return sq_errf(err, -EINVAL,
+                       "VMClock: Could not allocate GSI: "
                        "The requested resource is not available.");
     return 0;
 }
@@ -514,8 +524,9 @@ int fw_build_dsdt_aml(const struct fw_config *cfg, uint64_t vmgenid_addr,
     for (size_t i = 0; i < cfg->n_virtio; i++) {
         rc = virtio_aml(aml, &cfg->virtio[i]);
         if (rc)
-            return sq_errf(err, rc, ERR_ACPI "Error creating AML bytecode: "
-                           "Invalid part length");
+            return sq_errf(err, rc,
+                           ERR_ACPI "Error creating AML bytecode: "
+                                    "Invalid part length");
     }
     if (cfg->vmgenid_gsi)
         vmgenid_aml(aml, vmgenid_addr);
@@ -557,8 +568,8 @@ static uint8_t sum8(const uint8_t *p, size_t n)
 }
 
 /* Fill the 36-byte SDT header (checksum left 0). */
-static void sdt_header(uint8_t *p, const char sig[4], uint32_t len,
-                       uint8_t rev, const char table_id[8])
+static void sdt_header(uint8_t *p, const char sig[4], uint32_t len, uint8_t rev,
+                       const char table_id[8])
 {
     memcpy(p, sig, 4);
     put32(p + 4, len);
@@ -601,13 +612,15 @@ int fw_write_tables_layout(uint8_t *ram, uint64_t ram_len,
     if (rc)
         return rc;
     if (!ram || ram_len < FW_RSDP_ADDR + FW_RSDP_SIZE)
-        return sq_errf(err, -ENOSPC, ERR_MPTABLE "There was too little guest "
-                       "memory to store the entire MP table.");
+        return sq_errf(err, -ENOSPC,
+                       ERR_MPTABLE "There was too little guest "
+                                   "memory to store the entire MP table.");
 
     sysmem_init(&m);
     rc = place_acpi_devs(&m, cfg, &l.vmgenid_addr, &l.vmclock_addr);
     if (rc)
-        return sq_errf(err, rc, "Could not allocate guest memory: The "
+        return sq_errf(err, rc,
+                       "Could not allocate guest memory: The "
                        "requested resource is not available.");
 
     /* Sizes first, then first-fit placement in Firecracker's order. */
@@ -632,8 +645,9 @@ int fw_write_tables_layout(uint8_t *ram, uint64_t ram_len,
         sysmem_first(&m, l.madt_len, 1, &l.madt_addr) ||
         sysmem_first(&m, l.mcfg_len, 1, &l.mcfg_addr) ||
         sysmem_first(&m, l.xsdt_len, 1, &l.xsdt_addr)) {
-        rc = sq_errf(err, -ENOSPC, ERR_ACPI "Could not allocate resources: "
-                     "The requested resource is not available.");
+        rc = sq_errf(err, -ENOSPC,
+                     ERR_ACPI "Could not allocate resources: "
+                              "The requested resource is not available.");
         goto out;
     }
     l.rsdp_addr = FW_RSDP_ADDR;
@@ -650,8 +664,8 @@ int fw_write_tables_layout(uint8_t *ram, uint64_t ram_len,
 
     /* DSDT: header checksum covers header and AML. */
     sdt_header(hdr, "DSDT", (uint32_t)l.dsdt_len, 2, "FCVMDSDT");
-    hdr[9] = (uint8_t)-(uint8_t)(sum8(hdr, sizeof(hdr)) +
-                                 sum8((const uint8_t *)dsdt.data, dsdt.len));
+    hdr[9] = (uint8_t) - (uint8_t)(sum8(hdr, sizeof(hdr)) +
+                                   sum8((const uint8_t *)dsdt.data, dsdt.len));
     memcpy(ram + l.dsdt_addr, hdr, sizeof(hdr));
     memcpy(ram + l.dsdt_addr + SDT_HEADER_LEN, dsdt.data, dsdt.len);
 
@@ -659,8 +673,9 @@ int fw_write_tables_layout(uint8_t *ram, uint64_t ram_len,
     sdt_header(fadt, "FACP", FADT_LEN, 6, "FCVMFADT");
     put16(fadt + 109, 1u << IAPC_BOOT_ARG_FLAGS_VGA_NOT_PRESENT);
     put32(fadt + 112, (1u << FADT_F_HW_REDUCED_ACPI) |
-                      (1u << FADT_F_PWR_BUTTON) | (1u << FADT_F_SLP_BUTTON));
-    fadt[131] = 5; /* FADT minor version */
+                          (1u << FADT_F_PWR_BUTTON) |
+                          (1u << FADT_F_SLP_BUTTON));
+    fadt[131] = 5;                  /* FADT minor version */
     put64(fadt + 140, l.dsdt_addr); /* X_DSDT */
     memcpy(fadt + 268, "FIRECKVM", 8);
     sdt_checksum(fadt, sizeof(fadt));
@@ -671,9 +686,9 @@ int fw_write_tables_layout(uint8_t *ram, uint64_t ram_len,
     sdt_header(madt, "APIC", (uint32_t)l.madt_len, 6, "FCVMMADT");
     put32(madt + 36, FW_LAPIC_ADDR);
     put32(madt + 40, 0);
-    madt[44] = 1;  /* I/O APIC */
+    madt[44] = 1; /* I/O APIC */
     madt[45] = 12;
-    madt[46] = 0;  /* IOAPIC id */
+    madt[46] = 0; /* IOAPIC id */
     put32(madt + 48, FW_IOAPIC_ADDR);
     put32(madt + 52, 0); /* GSI base */
     for (uint32_t i = 0; i < cfg->vcpu_count; i++) {

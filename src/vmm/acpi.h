@@ -25,29 +25,29 @@
 #include "util/buf.h"
 #include "util/err.h"
 
-#define FW_SYSTEM_MEM_START 0x9fc00ull
-#define FW_RSDP_ADDR 0xe0000ull
-#define FW_SYSTEM_MEM_SIZE (FW_RSDP_ADDR - FW_SYSTEM_MEM_START)
-#define FW_RSDP_SIZE 36
+#define FW_SYSTEM_MEM_START   0x9fc00ull
+#define FW_RSDP_ADDR          0xe0000ull
+#define FW_SYSTEM_MEM_SIZE    (FW_RSDP_ADDR - FW_SYSTEM_MEM_START)
+#define FW_RSDP_SIZE          36
 #define FW_PCI_MMCONFIG_START 0xeec00000ull
-#define FW_IOAPIC_ADDR 0xfec00000u
-#define FW_LAPIC_ADDR 0xfee00000u
+#define FW_IOAPIC_ADDR        0xfec00000u
+#define FW_LAPIC_ADDR         0xfee00000u
 /* Legacy GSIs usable by devices (virtio-mmio, VMGenID, VMClock). */
 #define FW_GSI_LEGACY_START 5
-#define FW_GSI_LEGACY_END 23
+#define FW_GSI_LEGACY_END   23
 /* Every virtio-mmio window is this long. */
 #define FW_VIRTIO_MMIO_LEN 0x1000u
-#define FW_VMGENID_SIZE 16
-#define FW_VMCLOCK_SIZE 0x1000
+#define FW_VMGENID_SIZE    16
+#define FW_VMCLOCK_SIZE    0x1000
 /* Largest vcpu_count fw_write_tables accepts (MADT processor ids are u8). */
 #define FW_MAX_VCPUS 254
 /* PCI segment 0 windows (--enable-pci), as Firecracker's allocator has
  * them: 32-bit BARs between the boot-timer page and the ECAM window,
  * 64-bit BARs in [256 GiB, 512 GiB). */
-#define FW_PCI_MEM32_START 0xc0001000ull
-#define FW_PCI_MEM32_END 0xeebfffffull
-#define FW_PCI_MEM64_START 0x4000000000ull
-#define FW_PCI_MEM64_END 0x7fffffffffull
+#define FW_PCI_MEM32_START       0xc0001000ull
+#define FW_PCI_MEM32_END         0xeebfffffull
+#define FW_PCI_MEM64_START       0x4000000000ull
+#define FW_PCI_MEM64_END         0x7fffffffffull
 #define FW_PCI_ECAM_SEGMENT_SIZE 0x100000u
 
 struct fw_virtio_dev {

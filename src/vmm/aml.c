@@ -437,8 +437,8 @@ void aml_interrupt(struct buf *b, int consumer, int edge, int active_low,
 {
     put8(b, 0x89);
     put_le(b, 6, 2);
-    put8(b, (uint8_t)((shared ? 8 : 0) | (active_low ? 4 : 0) |
-                      (edge ? 2 : 0) | (consumer ? 1 : 0)));
+    put8(b, (uint8_t)((shared ? 8 : 0) | (active_low ? 4 : 0) | (edge ? 2 : 0) |
+                      (consumer ? 1 : 0)));
     put8(b, 1);
     put_le(b, irq, 4);
 }
@@ -461,13 +461,13 @@ int aml_qword_memory(struct buf *b, unsigned cacheable, int read_write,
         return -EINVAL;
     put8(b, 0x8a);
     put_le(b, 3 + 5 * 8, 2);
-    put8(b, 0);                 /* resource type: memory */
+    put8(b, 0);                   /* resource type: memory */
     put8(b, (1 << 2) | (1 << 3)); /* min fixed, max fixed */
     put8(b, (uint8_t)((cacheable << 1) | (read_write ? 1 : 0)));
-    put_le(b, 0, 8);            /* granularity */
+    put_le(b, 0, 8); /* granularity */
     put_le(b, min, 8);
     put_le(b, max, 8);
-    put_le(b, 0, 8);            /* translation */
+    put_le(b, 0, 8); /* translation */
     put_le(b, max - min + 1, 8);
     return 0;
 }

@@ -14,7 +14,9 @@
 #include "vmm/cpu_templates_static.h"
 
 #define LEAF(l, s, f, mods)                                                    \
-    {(l), (s), (f), sizeof(mods) / sizeof((mods)[0]), (mods)}
+    {                                                                          \
+        (l), (s), (f), sizeof(mods) / sizeof((mods)[0]), (mods)                \
+    }
 
 /* C3 */
 static const struct cpuid_reg_modifier c3_1_0[] = {
@@ -202,16 +204,16 @@ static const struct cpu_model t2a_models[1] = {
 };
 
 static const struct cpu_static_def defs[] = {
-    {"C3", "GenuineIntel", N(c3_t2_models), c3_t2_models, N(c3_cpuid),
-     c3_cpuid, 0, NULL},
-    {"T2", "GenuineIntel", N(c3_t2_models), c3_t2_models, N(t2_cpuid),
-     t2_cpuid, 0, NULL},
-    {"T2S", "GenuineIntel", N(t2s_models), t2s_models, N(t2s_cpuid),
-     t2s_cpuid, N(t2s_msr), t2s_msr},
+    {"C3", "GenuineIntel", N(c3_t2_models), c3_t2_models, N(c3_cpuid), c3_cpuid,
+     0, NULL},
+    {"T2", "GenuineIntel", N(c3_t2_models), c3_t2_models, N(t2_cpuid), t2_cpuid,
+     0, NULL},
+    {"T2S", "GenuineIntel", N(t2s_models), t2s_models, N(t2s_cpuid), t2s_cpuid,
+     N(t2s_msr), t2s_msr},
     {"T2CL", "GenuineIntel", N(t2cl_models), t2cl_models, N(t2cl_cpuid),
      t2cl_cpuid, N(t2cl_msr), t2cl_msr},
-    {"T2A", "AuthenticAMD", N(t2a_models), t2a_models, N(t2a_cpuid),
-     t2a_cpuid, 0, NULL},
+    {"T2A", "AuthenticAMD", N(t2a_models), t2a_models, N(t2a_cpuid), t2a_cpuid,
+     0, NULL},
 };
 
 const struct cpu_static_def *cpu_static_def(enum cpu_static_template t)

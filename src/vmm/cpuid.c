@@ -48,14 +48,15 @@
     "Failed to apply modifications to CPUID: "
 #define ERR_GUEST_CONFIG                                                       \
     "System configuration error: Failed to create guest config: "
-#define ERR_RANGE "Given value is greater than maximum storable value in bit range."
+#define ERR_RANGE                                                              \
+    "Given value is greater than maximum storable value in bit range."
 
 /* KVM_CPUID_FLAG_SIGNIFCANT_INDEX (sic) in the uapi header. */
 #define SQ_CPUID_FLAG_SIGNIFICANT_INDEX 1u
 
 /* Firecracker's MAX_SUPPORTED_VCPUS; leaf 0xB core level shift = log2. */
 #define MAX_SUPPORTED_VCPUS 32
-#define MAX_VCPUS_SHIFT 5
+#define MAX_VCPUS_SHIFT     5
 
 enum vendor { VENDOR_INTEL, VENDOR_AMD };
 
@@ -178,9 +179,10 @@ static int table_vendor(struct kvm_cpuid2 *cpuid, enum vendor *v,
     size_t n = 0;
 
     if (!e)
-        return sq_errf(err, -EINVAL, ERR_GUEST_CONFIG "Can create cpuid from "
-                       "raw: Leaf 0 not found in the given "
-                       "`kvm_bindings::CpuId`.");
+        return sq_errf(err, -EINVAL,
+                       ERR_GUEST_CONFIG "Can create cpuid from "
+                                        "raw: Leaf 0 not found in the given "
+                                        "`kvm_bindings::CpuId`.");
     /* The vendor string is EBX, EDX, ECX: not a typo. */
     memcpy(id, &e->ebx, 4);
     memcpy(id + 4, &e->edx, 4);
@@ -200,7 +202,9 @@ static int table_vendor(struct kvm_cpuid2 *cpuid, enum vendor *v,
         n += (size_t)snprintf(shown + n, sizeof(shown) - n, "%s%u",
                               i ? ", " : "", (unsigned char)id[i]);
     snprintf(shown + n, sizeof(shown) - n, "]");
-    return sq_errf(err, -EINVAL, ERR_GUEST_CONFIG "Can create cpuid from raw: "
+    return sq_errf(err, -EINVAL,
+                   ERR_GUEST_CONFIG
+                   "Can create cpuid from raw: "
                    "Unsupported CPUID manufacturer id: \"%s\" (only "
                    "'GenuineIntel' and 'AuthenticAMD' are supported).",
                    shown);
@@ -224,8 +228,9 @@ static int norm_vendor_id(struct kvm_cpuid2 *cpuid, const struct cpuid_ctx *ctx,
     struct cpuid_regs h;
 
     if (!e)
-        return sq_errf(err, -EINVAL, ERR_NORM "Failed to set vendor ID in "
-                       "leaf 0x0: Leaf 0x0 is missing from CPUID.");
+        return sq_errf(err, -EINVAL,
+                       ERR_NORM "Failed to set vendor ID in "
+                                "leaf 0x0: Leaf 0x0 is missing from CPUID.");
     host_cpuid(ctx, 0, 0, &h);
     e->ebx = h.ebx;
     e->ecx = h.ecx;
@@ -243,17 +248,21 @@ static int norm_feature_info(struct kvm_cpuid2 *cpuid,
         return sq_errf(err, -EINVAL, "%sLeaf 0x1 is missing from CPUID.", pre);
     set_range(&e->ebx, 8, 15, 8); /* CLFLUSH line size: 8 * 8 bytes */
     if (ctx->vcpu_count == 0)
-        return sq_errf(err, -EINVAL, "%sFailed to get max CPUs per package: "
+        return sq_errf(err, -EINVAL,
+                       "%sFailed to get max CPUs per package: "
                        "Failed to get max CPUs per package as "
-                       "`cpu_count == 0`", pre);
+                       "`cpu_count == 0`",
+                       pre);
     if (ctx->vcpu_count > 128)
-        return sq_errf(err, -EINVAL, "%sFailed to get max CPUs per package: "
+        return sq_errf(err, -EINVAL,
+                       "%sFailed to get max CPUs per package: "
                        "Failed to get max CPUs per package as "
-                       "`cpu_count > 128`", pre);
+                       "`cpu_count > 128`",
+                       pre);
     set_range(&e->ebx, 16, 23, next_pow2(ctx->vcpu_count));
     if (set_range(&e->ebx, 24, 31, ctx->vcpu_index))
-        return sq_errf(err, -EINVAL, "%sFailed to set `Initial APIC ID`: "
-                       ERR_RANGE, pre);
+        return sq_errf(err, -EINVAL,
+                       "%sFailed to set `Initial APIC ID`: " ERR_RANGE, pre);
     set_bit(&e->ecx, 15, 0); /* PDCM: no IA32_PERF_CAPABILITIES */
     set_bit(&e->ecx, 24, 1); /* TSC-deadline */
     set_bit(&e->ecx, 31, 1); /* hypervisor present */
@@ -267,8 +276,8 @@ static int norm_ext_topology(struct kvm_cpuid2 *cpuid, uint32_t max_entries,
 {
     /* KVM_GET_SUPPORTED_CPUID stopped reporting subleaf 1 (Linux 6.2,
      * backported); Firecracker puts it back. */
-    if (!find_or_add(cpuid, max_entries, 0xb, 1, SQ_CPUID_FLAG_SIGNIFICANT_INDEX,
-                     NULL))
+    if (!find_or_add(cpuid, max_entries, 0xb, 1,
+                     SQ_CPUID_FLAG_SIGNIFICANT_INDEX, NULL))
         return -ENOSPC;
     for (uint32_t idx = 0;; idx++) {
         struct kvm_cpuid_entry2 *e = cpuid_find(cpuid, 0xb, idx);
@@ -286,10 +295,12 @@ static int norm_ext_topology(struct kvm_cpuid2 *cpuid, uint32_t max_entries,
         case 1: /* core level: the socket holds every vCPU */
             set_range(&e->eax, 0, 4, MAX_VCPUS_SHIFT);
             if (set_range(&e->ebx, 0, 15, ctx->vcpu_count))
-                return sq_errf(err, -EINVAL, ERR_NORM "Failed to set extended "
-                               "topology leaf: Failed to set number of logical "
-                               "processors (CPUID.(EAX=0xB,ECX=1):EBX[15:0]): "
-                               ERR_RANGE);
+                return sq_errf(
+                    err, -EINVAL,
+                    ERR_NORM
+                    "Failed to set extended "
+                    "topology leaf: Failed to set number of logical "
+                    "processors (CPUID.(EAX=0xB,ECX=1):EBX[15:0]): " ERR_RANGE);
             set_range(&e->ecx, 0, 7, idx);
             set_range(&e->ecx, 8, 15, 2);
             break;
@@ -312,8 +323,8 @@ static int norm_ext_cache(struct kvm_cpuid2 *cpuid, const struct cpuid_ctx *ctx,
     struct cpuid_regs h;
 
     if (!e5)
-        return sq_errf(err, -EINVAL,
-                       "%sLeaf 0x80000005 is missing from CPUID.", pre);
+        return sq_errf(err, -EINVAL, "%sLeaf 0x80000005 is missing from CPUID.",
+                       pre);
     host_cpuid(ctx, 0x80000005, 0, &h);
     e5->eax = h.eax;
     e5->ebx = h.ebx;
@@ -321,8 +332,8 @@ static int norm_ext_cache(struct kvm_cpuid2 *cpuid, const struct cpuid_ctx *ctx,
     e5->edx = h.edx;
     e6 = cpuid_find(cpuid, 0x80000006, 0);
     if (!e6)
-        return sq_errf(err, -EINVAL,
-                       "%sLeaf 0x80000006 is missing from CPUID.", pre);
+        return sq_errf(err, -EINVAL, "%sLeaf 0x80000006 is missing from CPUID.",
+                       pre);
     host_cpuid(ctx, 0x80000006, 0, &h);
     e6->eax = h.eax;
     e6->ebx = h.ebx;
@@ -411,24 +422,30 @@ static int norm_intel(struct kvm_cpuid2 *cpuid, uint32_t max_entries,
             break;
         case 3: /* L3: shared by every vCPU */
             if (set_range(&e->eax, 14, 25, ctx->vcpu_count - 1))
-                return sq_errf(err, -EINVAL, "%sFailed to set deterministic "
+                return sq_errf(err, -EINVAL,
+                               "%sFailed to set deterministic "
                                "cache leaf: Failed to set max addressable "
                                "processor ID sharing cache (CPUID.04H:"
-                               "EAX[25:14]): " ERR_RANGE ".", pre);
+                               "EAX[25:14]): " ERR_RANGE ".",
+                               pre);
             break;
         default:
             break;
         }
         if (cores == 0)
-            return sq_errf(err, -EINVAL, "%sFailed to set deterministic cache "
+            return sq_errf(err, -EINVAL,
+                           "%sFailed to set deterministic cache "
                            "leaf: Failed to set max addressable core ID in "
                            "physical package (CPUID.04H:EAX[31:26]) due to "
-                           "underflow in cores.", pre);
+                           "underflow in cores.",
+                           pre);
         if (set_range(&e->eax, 26, 31, cores - 1))
-            return sq_errf(err, -EINVAL, "%sFailed to set deterministic cache "
+            return sq_errf(err, -EINVAL,
+                           "%sFailed to set deterministic cache "
                            "leaf: Failed to set max addressable core ID in "
-                           "physical package (CPUID.04H:EAX[31:26]): "
-                           ERR_RANGE ".", pre);
+                           "physical package (CPUID.04H:EAX[31:26]): " ERR_RANGE
+                           ".",
+                           pre);
     }
 
     e = cpuid_find(cpuid, 6, 0);
@@ -479,8 +496,8 @@ static int norm_intel(struct kvm_cpuid2 *cpuid, uint32_t max_entries,
         memcpy(brand, "Intel(R) Xeon(R) Processor", 26);
     }
     if (apply_brand(cpuid, brand))
-        return sq_errf(err, -EINVAL, "%sFailed to set brand string: "
-                       MISSING_BRAND, pre);
+        return sq_errf(err, -EINVAL,
+                       "%sFailed to set brand string: " MISSING_BRAND, pre);
     return 0;
 }
 
@@ -498,13 +515,16 @@ static int norm_amd(struct kvm_cpuid2 *cpuid, uint32_t max_entries,
     /* Cache topology comes from the host; only valid on an AMD host. */
     host_cpuid(ctx, 0, 0, &h);
     if (!h.eax && !h.ebx && !h.ecx && !h.edx)
-        return sq_errf(err, -EINVAL, "%sFailed to passthrough cache topology: "
+        return sq_errf(err, -EINVAL,
+                       "%sFailed to passthrough cache topology: "
                        "Failed to get the host vendor id: Invalid subleaf: 0",
                        pre);
     if (memcmp(&h.ebx, "Auth", 4) || memcmp(&h.edx, "enti", 4) ||
         memcmp(&h.ecx, "cAMD", 4))
-        return sq_errf(err, -EINVAL, "%sFailed to passthrough cache topology: "
-                       "The host vendor id does not match AMD.", pre);
+        return sq_errf(err, -EINVAL,
+                       "%sFailed to passthrough cache topology: "
+                       "The host vendor id does not match AMD.",
+                       pre);
     e = find_or_add(cpuid, max_entries, 0x8000001e, 0, 0, NULL);
     if (!e)
         return -ENOSPC;
@@ -543,13 +563,17 @@ static int norm_amd(struct kvm_cpuid2 *cpuid, uint32_t max_entries,
 
     e = cpuid_find(cpuid, 0x80000008, 0);
     if (!e)
-        return sq_errf(err, -EINVAL, "%sFailed to set feature entry leaf: "
-                       "Missing leaf 0x80000008.", pre);
+        return sq_errf(err, -EINVAL,
+                       "%sFailed to set feature entry leaf: "
+                       "Missing leaf 0x80000008.",
+                       pre);
     set_range(&e->ecx, 12, 15, 7); /* APIC id size: up to 128 threads */
     if (set_range(&e->ecx, 0, 7, ctx->vcpu_count - 1))
-        return sq_errf(err, -EINVAL, "%sFailed to set feature entry leaf: "
+        return sq_errf(err, -EINVAL,
+                       "%sFailed to set feature entry leaf: "
                        "Failed to set number of physical threads "
-                       "(CPUID.80000008H:ECX[7:0]): " ERR_RANGE, pre);
+                       "(CPUID.80000008H:ECX[7:0]): " ERR_RANGE,
+                       pre);
 
     for (uint32_t i = 0; (e = cpuid_find(cpuid, 0x8000001d, i)); i++) {
         switch (get_range(e->eax, 5, 7)) {
@@ -559,10 +583,12 @@ static int norm_amd(struct kvm_cpuid2 *cpuid, uint32_t max_entries,
             break;
         case 3:
             if (set_range(&e->eax, 14, 25, ctx->vcpu_count - 1))
-                return sq_errf(err, -EINVAL, "%sFailed to set extended cache "
+                return sq_errf(err, -EINVAL,
+                               "%sFailed to set extended cache "
                                "topology leaf: Failed to set number of logical "
                                "processors sharing cache(CPUID.(EAX=8000001DH,"
-                               "ECX=%u):EAX[25:14]): " ERR_RANGE, pre, i);
+                               "ECX=%u):EAX[25:14]): " ERR_RANGE,
+                               pre, i);
             break;
         default:
             break;
@@ -571,20 +597,24 @@ static int norm_amd(struct kvm_cpuid2 *cpuid, uint32_t max_entries,
 
     e = cpuid_find(cpuid, 0x8000001e, 0);
     if (!e)
-        return sq_errf(err, -EINVAL, "%sFailed to set extended APIC ID leaf: "
-                       "Missing leaf 0x8000001e.", pre);
+        return sq_errf(err, -EINVAL,
+                       "%sFailed to set extended APIC ID leaf: "
+                       "Missing leaf 0x8000001e.",
+                       pre);
     e->eax = ctx->vcpu_index; /* extended APIC id */
     if (set_range(&e->ebx, 0, 7, ctx->vcpu_index / cpus_per_core))
-        return sq_errf(err, -EINVAL, "%sFailed to set extended APIC ID leaf: "
+        return sq_errf(err, -EINVAL,
+                       "%sFailed to set extended APIC ID leaf: "
                        "Failed to set compute unit ID (CPUID.8000001EH:"
-                       "EBX[7:0]): " ERR_RANGE, pre);
+                       "EBX[7:0]): " ERR_RANGE,
+                       pre);
     set_range(&e->ebx, 8, 15, cpus_per_core - 1);
     set_range(&e->ecx, 8, 10, 0); /* one node per processor */
     set_range(&e->ecx, 0, 7, 0);  /* node id 0 */
 
     if (apply_brand(cpuid, brand))
-        return sq_errf(err, -EINVAL, "%sFailed to set brand string: "
-                       MISSING_BRAND, pre);
+        return sq_errf(err, -EINVAL,
+                       "%sFailed to set brand string: " MISSING_BRAND, pre);
     return 0;
 }
 
@@ -598,9 +628,11 @@ int cpuid_normalize_err(struct kvm_cpuid2 *cpuid, uint32_t max_entries,
     if (!cpuid || !ctx || cpuid->nent > max_entries)
         return sq_errf(err, -EINVAL, ERR_NORM "invalid CPUID table");
     if (ctx->vcpu_count > 255 || ctx->vcpu_index >= 256)
-        return sq_errf(err, -EINVAL, ERR_NORM "Failed to set feature "
-                       "information leaf: Failed to set `Initial APIC ID`: "
-                       ERR_RANGE);
+        return sq_errf(
+            err, -EINVAL,
+            ERR_NORM
+            "Failed to set feature "
+            "information leaf: Failed to set `Initial APIC ID`: " ERR_RANGE);
     rc = table_vendor(cpuid, &v, err);
     if (rc)
         return rc;
@@ -611,8 +643,8 @@ int cpuid_normalize_err(struct kvm_cpuid2 *cpuid, uint32_t max_entries,
     if (!rc)
         rc = norm_feature_info(cpuid, ctx, err);
     if (!rc)
-        rc = norm_ext_topology(cpuid, max_entries, ctx, cpu_bits,
-                               cpus_per_core, err);
+        rc = norm_ext_topology(cpuid, max_entries, ctx, cpu_bits, cpus_per_core,
+                               err);
     if (!rc)
         rc = norm_ext_cache(cpuid, ctx, err);
     if (!rc)
@@ -620,7 +652,8 @@ int cpuid_normalize_err(struct kvm_cpuid2 *cpuid, uint32_t max_entries,
                  ? norm_intel(cpuid, max_entries, ctx, cpus_per_core, err)
                  : norm_amd(cpuid, max_entries, ctx, cpus_per_core, err);
     if (rc == -ENOSPC)
-        sq_errf(err, rc, "System configuration error: Error configuring the "
+        sq_errf(err, rc,
+                "System configuration error: Error configuring the "
                 "vcpu for boot: Failed to convert `Cpuid` to "
                 "`kvm_bindings::CpuId`: The max size has been exceeded");
     sort_entries(cpuid);
@@ -660,14 +693,18 @@ int cpu_static_template_get(enum cpu_static_template t,
     e0 = find_const(cpuid, 0, 0);
     e1 = find_const(cpuid, 1, 0);
     if (!e0)
-        return sq_errf(err, -EINVAL, "%sFailed to get CPU vendor information: "
-                       "Invalid subleaf: 0", pre);
+        return sq_errf(err, -EINVAL,
+                       "%sFailed to get CPU vendor information: "
+                       "Invalid subleaf: 0",
+                       pre);
     memcpy(vendor, &e0->ebx, 4);
     memcpy(vendor + 4, &e0->edx, 4);
     memcpy(vendor + 8, &e0->ecx, 4);
     if (memcmp(vendor, d->vendor, 12))
-        return sq_errf(err, -EINVAL, "%sCPU vendor mismatched between actual "
-                       "CPU and CPU template.", pre);
+        return sq_errf(err, -EINVAL,
+                       "%sCPU vendor mismatched between actual "
+                       "CPU and CPU template.",
+                       pre);
     if (e1) {
         m = cpu_model_from_eax(e1->eax);
         for (size_t i = 0; i < d->n_models; i++)
@@ -675,8 +712,10 @@ int cpu_static_template_get(enum cpu_static_template t,
                 model_ok = 1;
     }
     if (!model_ok)
-        return sq_errf(err, -EINVAL, "%sThe current CPU model is not permitted "
-                       "to apply the CPU template.", pre);
+        return sq_errf(err, -EINVAL,
+                       "%sThe current CPU model is not permitted "
+                       "to apply the CPU template.",
+                       pre);
     if (t == CPU_TEMPLATE_C3 && e1 &&
         !memcmp(&m, &d->models[0], sizeof(m))) /* Skylake */
         log_warn("On processors that do not enumerate FBSDP_NO, PSDP_NO and "
@@ -752,14 +791,18 @@ int cpuid_apply_custom(struct kvm_cpuid2 *cpuid, uint32_t max_entries,
         const struct cpuid_leaf_modifier *m = &t->cpuid[i];
         struct kvm_cpuid_entry2 *e = cpuid_find(cpuid, m->leaf, m->subleaf);
         if (!e)
-            return sq_errf(err, -EINVAL, ERR_GUEST_CONFIG "Template changes a "
+            return sq_errf(err, -EINVAL,
+                           ERR_GUEST_CONFIG
+                           "Template changes a "
                            "CPUID entry not supported by KVM: Leaf: %x, "
-                           "Subleaf: %x", m->leaf, m->subleaf);
+                           "Subleaf: %x",
+                           m->leaf, m->subleaf);
         e->flags = m->flags;
         for (size_t j = 0; j < m->n_modifiers; j++) {
             uint32_t *r = reg_of(e, m->modifiers[j].reg);
             if (!r)
-                return sq_errf(err, -EINVAL, ERR_GUEST_CONFIG
+                return sq_errf(err, -EINVAL,
+                               ERR_GUEST_CONFIG
                                "invalid CPUID register in template");
             *r = (*r & ~m->modifiers[j].mask) | m->modifiers[j].value;
         }
@@ -790,9 +833,12 @@ int cpu_template_apply_msrs(const struct cpu_template *t,
             if (entries[j].index == m->addr)
                 e = &entries[j];
         if (!e)
-            return sq_errf(err, -EINVAL, ERR_GUEST_CONFIG "Template changes an "
+            return sq_errf(err, -EINVAL,
+                           ERR_GUEST_CONFIG
+                           "Template changes an "
                            "MSR entry not supported by KVM: Register Address: "
-                           "%x", m->addr);
+                           "%x",
+                           m->addr);
         e->data = (e->data & ~m->mask) | m->value;
     }
     return 0;
@@ -844,8 +890,10 @@ static int feature_set(const struct kvm_cpuid2 *cpuid, uint32_t leaf,
 
     if (!e)
         return 0;
-    v = r == CPUID_EAX ? e->eax : r == CPUID_EBX ? e->ebx
-        : r == CPUID_ECX ? e->ecx : e->edx;
+    v = r == CPUID_EAX   ? e->eax
+        : r == CPUID_EBX ? e->ebx
+        : r == CPUID_ECX ? e->ecx
+                         : e->edx;
     return v >> bit & 1;
 }
 
@@ -869,9 +917,9 @@ size_t cpuid_msrs_to_save(const struct kvm_cpuid2 *cpuid, uint32_t *out,
             out[n] = (v);                                                      \
         n++;                                                                   \
     } while (0)
-    if (feature_set(c, 7, 0, CPUID_EBX, 14)) /* MPX */
-        PUSH(0xd90);                          /* IA32_BNDCFGS */
-    if (feature_set(c, 1, 0, CPUID_EDX, 12)) { /* MTRR */
+    if (feature_set(c, 7, 0, CPUID_EBX, 14))     /* MPX */
+        PUSH(0xd90);                             /* IA32_BNDCFGS */
+    if (feature_set(c, 1, 0, CPUID_EDX, 12)) {   /* MTRR */
         for (uint32_t m = 0x200; m < 0x210; m++) /* PHYSBASE/PHYSMASK */
             PUSH(m);
         for (size_t i = 0; i < sizeof(mtrr_other) / sizeof(mtrr_other[0]); i++)

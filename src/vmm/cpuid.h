@@ -51,7 +51,7 @@ void cpuid_host_native(void *opaque, uint32_t leaf, uint32_t subleaf,
                        struct cpuid_regs *out);
 
 struct cpuid_ctx {
-    uint32_t vcpu_index, vcpu_count; /* index in [0, count), count 1..254 */
+    uint32_t vcpu_index, vcpu_count; /* index < count; count 1..128 */
     bool smt;
     /* Host CPUID for the passthrough parts (vendor, cache leaves, brand
      * frequency, AMD cache topology); NULL = cpuid_host_native. */

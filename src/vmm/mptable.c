@@ -25,25 +25,25 @@
 #include <string.h>
 
 #define MP_PROCESSOR 0
-#define MP_BUS 1
-#define MP_IOAPIC 2
-#define MP_INTSRC 3
-#define MP_LINTSRC 4
+#define MP_BUS       1
+#define MP_IOAPIC    2
+#define MP_INTSRC    3
+#define MP_LINTSRC   4
 
-#define MP_IRQ_INT 0
-#define MP_IRQ_NMI 1
+#define MP_IRQ_INT    0
+#define MP_IRQ_NMI    1
 #define MP_IRQ_EXTINT 3
 
-#define CPU_ENABLED 1
+#define CPU_ENABLED       1
 #define CPU_BOOTPROCESSOR 2
-#define APIC_VERSION 0x14
-#define CPU_STEPPING 0x600
-#define CPU_FEATURE_APIC 0x200
-#define CPU_FEATURE_FPU 0x001
+#define APIC_VERSION      0x14
+#define CPU_STEPPING      0x600
+#define CPU_FEATURE_APIC  0x200
+#define CPU_FEATURE_FPU   0x001
 
-#define MPF_SIZE 16
-#define MPC_SIZE 44
-#define CPU_SIZE 20
+#define MPF_SIZE   16
+#define MPC_SIZE   44
+#define CPU_SIZE   20
 #define SMALL_SIZE 8
 
 static void put16(uint8_t *p, uint16_t v)
@@ -86,11 +86,13 @@ int mptable_write(uint8_t *out, size_t out_len, uint64_t gpa, uint32_t n_cpus,
                        "Number of CPUs exceeds the maximum supported CPUs");
     size = mptable_size(n_cpus);
     if (out_len < size)
-        return sq_errf(err, -ENOSPC, "There was too little guest memory to "
-                                     "store the entire MP table.");
+        return sq_errf(err, -ENOSPC,
+                       "There was too little guest memory to "
+                       "store the entire MP table.");
     if (gpa + size > UINT32_MAX)
-        return sq_errf(err, -EINVAL, "The MP table has too little address "
-                                     "space to be stored.");
+        return sq_errf(err, -EINVAL,
+                       "The MP table has too little address "
+                       "space to be stored.");
     ioapic_id = (uint8_t)(n_cpus + 1);
     memset(out, 0, size);
 
@@ -150,8 +152,8 @@ int mptable_write(uint8_t *out, size_t out_len, uint64_t gpa, uint32_t n_cpus,
     e = out + off;
     e[0] = MP_LINTSRC;
     e[1] = MP_IRQ_EXTINT;
-    e[6] = 0;    /* destination: APIC 0 */
-    e[7] = 0;    /* LINT0 */
+    e[6] = 0; /* destination: APIC 0 */
+    e[7] = 0; /* LINT0 */
     off += SMALL_SIZE;
     n_entries++;
 

@@ -20,9 +20,9 @@
 /* xAPIC ids are 8 bits and the IOAPIC takes one: Firecracker's limit. */
 #define MPTABLE_MAX_CPUS 254
 /* Number of 1:1 legacy IRQ entries (GSI 0..23). */
-#define MPTABLE_NUM_IRQS 24
+#define MPTABLE_NUM_IRQS    24
 #define MPTABLE_IOAPIC_ADDR 0xfec00000u
-#define MPTABLE_LAPIC_ADDR 0xfee00000u
+#define MPTABLE_LAPIC_ADDR  0xfee00000u
 
 /* Bytes the table takes for n_cpus vCPUs (floating pointer included). */
 size_t mptable_size(uint32_t n_cpus);

@@ -106,7 +106,7 @@ static void walk(const uint8_t *ram, uint32_t vcpus, struct parsed *p)
     len = check_sdt(ram, p->fadt, "FACP", 6, "FCVMFADT");
     assert_int_equal(len, 276);
     t = ram + p->fadt;
-    assert_int_equal(rd32(t + 40), 0); /* 32-bit DSDT unused */
+    assert_int_equal(rd32(t + 40), 0);        /* 32-bit DSDT unused */
     assert_int_equal(rd16(t + 109), 1u << 2); /* VGA not present */
     assert_int_equal(rd32(t + 112), (1u << 20) | (1u << 4) | (1u << 5));
     assert_int_equal(t[131], 5);
@@ -183,14 +183,17 @@ static void test_tables_per_vcpu_count(void **state)
     make_devs(devs, 3);
     for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
         uint8_t *ram = new_ram();
-        struct fw_config cfg = {.vcpu_count = counts[i], .n_virtio = 3,
-                                .virtio = devs, .vmgenid_gsi = 8,
+        struct fw_config cfg = {.vcpu_count = counts[i],
+                                .n_virtio = 3,
+                                .virtio = devs,
+                                .vmgenid_gsi = 8,
                                 .vmclock_gsi = 9};
         struct fw_layout l;
         struct sq_err err;
         struct parsed p;
 
-        assert_int_equal(fw_write_tables_layout(ram, RAM_LEN, &cfg, &l, &err), 0);
+        assert_int_equal(fw_write_tables_layout(ram, RAM_LEN, &cfg, &l, &err),
+                         0);
         walk(ram, counts[i], &p);
 
         /* MPTable first at 0x9fc00, then the ACPI tables back to back in
@@ -240,36 +243,50 @@ static int have_iasl(void)
     return system("iasl -v >/dev/null 2>&1") == 0;
 }
 
-/* Disassemble the DSDT; returns the .dsl text (malloc'd). */
-static char *disassemble(const uint8_t *dsdt, size_t len)
+/* Disassemble one table with iasl; returns the .dsl text (malloc'd) and,
+ * in *log, what iasl printed (malloc'd). */
+static char *disassemble_log(const uint8_t *table, size_t len, char **log)
 {
     char dir[] = "/tmp/squib-acpi-XXXXXX";
     char path[128], cmd[512];
+    const char *names[2] = {"table.dsl", "iasl.log"};
+    char *out[2] = {NULL, NULL};
     FILE *f;
-    char *text;
-    long n;
 
     assert_non_null(mkdtemp(dir));
-    snprintf(path, sizeof(path), "%s/dsdt.dat", dir);
+    snprintf(path, sizeof(path), "%s/table.dat", dir);
     f = fopen(path, "wb");
     assert_non_null(f);
-    assert_int_equal(fwrite(dsdt, 1, len, f), len);
+    assert_int_equal(fwrite(table, 1, len, f), len);
     fclose(f);
-    snprintf(cmd, sizeof(cmd), "cd %s && iasl -d dsdt.dat >iasl.log 2>&1", dir);
+    snprintf(cmd, sizeof(cmd), "cd %s && iasl -d table.dat >iasl.log 2>&1",
+             dir);
     assert_int_equal(system(cmd), 0);
-    snprintf(path, sizeof(path), "%s/dsdt.dsl", dir);
-    f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    text = calloc(1, (size_t)n + 1);
-    assert_non_null(text);
-    assert_int_equal(fread(text, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
+    for (int i = 0; i < 2; i++) {
+        long n;
+        snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+        f = fopen(path, "rb");
+        assert_non_null(f);
+        fseek(f, 0, SEEK_END);
+        n = ftell(f);
+        fseek(f, 0, SEEK_SET);
+        out[i] = calloc(1, (size_t)n + 1);
+        assert_non_null(out[i]);
+        assert_int_equal(fread(out[i], 1, (size_t)n, f), (size_t)n);
+        fclose(f);
+    }
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     assert_int_equal(system(cmd), 0);
-    return text;
+    if (log)
+        *log = out[1];
+    else
+        free(out[1]);
+    return out[0];
+}
+
+static char *disassemble(const uint8_t *dsdt, size_t len)
+{
+    return disassemble_log(dsdt, len, NULL);
 }
 
 /* The text of "Device (name)" up to the next device (malloc'd) or NULL. */
@@ -301,12 +318,12 @@ static void check_dsdt_iasl(size_t n_virtio, int with_acpi_devs)
 {
     struct fw_virtio_dev devs[19];
     uint8_t *ram = new_ram();
-    struct fw_config cfg = {.vcpu_count = 2, .n_virtio = n_virtio,
-                            .virtio = devs};
+    struct fw_config cfg = {
+        .vcpu_count = 2, .n_virtio = n_virtio, .virtio = devs};
     struct fw_layout l;
     struct sq_err err;
     struct parsed p;
-    char *dsl, *blk, want[128];
+    char *dsl, *blk, *log, want[128];
 
     make_devs(devs, n_virtio);
     if (with_acpi_devs) {
@@ -315,7 +332,11 @@ static void check_dsdt_iasl(size_t n_virtio, int with_acpi_devs)
     }
     assert_int_equal(fw_write_tables_layout(ram, RAM_LEN, &cfg, &l, &err), 0);
     walk(ram, 2, &p);
-    dsl = disassemble(ram + p.dsdt, p.dsdt_len);
+    dsl = disassemble_log(ram + p.dsdt, p.dsdt_len, &log);
+    /* No checksum complaint, no unresolved reference. */
+    assert_null(strstr(log, "Warning"));
+    assert_null(strstr(dsl, "External ("));
+    free(log);
 
     for (size_t i = 0; i < n_virtio; i++) {
         snprintf(want, sizeof(want), "V%03zu", i);
@@ -410,8 +431,10 @@ static void check_dsdt_iasl(size_t n_virtio, int with_acpi_devs)
 static void check_pci_iasl(void)
 {
     uint8_t *ram = new_ram();
-    struct fw_config cfg = {.vcpu_count = 4, .vmgenid_gsi = 5,
-                            .vmclock_gsi = 6, .pci_enabled = true};
+    struct fw_config cfg = {.vcpu_count = 4,
+                            .vmgenid_gsi = 5,
+                            .vmclock_gsi = 6,
+                            .pci_enabled = true};
     struct fw_layout l;
     struct sq_err err;
     struct parsed p;
@@ -450,8 +473,76 @@ static void check_pci_iasl(void)
     assert_contains(dsl, "DVNT (\\_SB.PHPR.PCID, 0x03)");
     assert_contains(dsl, "0x001FFFFF,");
     assert_null(device_block(dsl, "V000"));
-    assert_non_null(device_block(dsl, "_SB.GED"));
+    blk = device_block(dsl, "_SB.GED");
+    assert_non_null(blk);
+    free(blk);
     free(dsl);
+    free(ram);
+}
+
+/* The fixed tables as iasl's table parser decodes them. */
+static void test_tables_iasl(void **state)
+{
+    uint8_t *ram;
+    struct fw_config cfg = {.vcpu_count = 3, .vmgenid_gsi = 5,
+                            .vmclock_gsi = 6};
+    struct fw_layout l;
+    struct sq_err err;
+    char *dsl, *log, want[96];
+
+    (void)state;
+    if (!have_iasl()) {
+        print_message("skipped: iasl (acpica-tools) not installed\n");
+        skip();
+    }
+    ram = new_ram();
+    assert_int_equal(fw_write_tables_layout(ram, RAM_LEN, &cfg, &l, &err), 0);
+
+    dsl = disassemble_log(ram + l.fadt_addr, l.fadt_len, &log);
+    assert_null(strstr(log, "Warning"));
+    assert_contains(dsl, "Hardware Reduced (V5) : 1");
+    assert_contains(dsl, "Control Method Power Button (V1) : 1");
+    assert_contains(dsl, "Control Method Sleep Button (V1) : 1");
+    assert_contains(dsl, "VGA Not Present (V4) : 1");
+    assert_contains(dsl, "FADT Minor Revision : 05");
+    assert_contains(dsl, "Hypervisor ID : 4D564B4345524946"); /* FIRECKVM */
+    snprintf(want, sizeof(want), "[08Ch 0140   8]                 DSDT "
+             "Address : %016llX", (unsigned long long)l.dsdt_addr);
+    assert_contains(dsl, want);
+    free(dsl);
+    free(log);
+
+    dsl = disassemble_log(ram + l.madt_addr, l.madt_len, &log);
+    assert_null(strstr(log, "Warning"));
+    assert_contains(dsl, "Local Apic Address : FEE00000");
+    assert_contains(dsl, "Subtable Type : 01 [I/O APIC]");
+    assert_contains(dsl, "Address : FEC00000");
+    assert_contains(dsl, "Local Apic ID : 02");
+    assert_null(strstr(dsl, "Local Apic ID : 03"));
+    free(dsl);
+    free(log);
+
+    dsl = disassemble_log(ram + l.mcfg_addr, l.mcfg_len, &log);
+    assert_null(strstr(log, "Warning"));
+    assert_contains(dsl, "Base Address : 00000000EEC00000");
+    assert_contains(dsl, "End Bus Number : 00");
+    free(dsl);
+    free(log);
+
+    dsl = disassemble_log(ram + l.xsdt_addr, l.xsdt_len, &log);
+    assert_null(strstr(log, "Warning"));
+    snprintf(want, sizeof(want), "ACPI Table Address   2 : %016llX",
+             (unsigned long long)l.mcfg_addr);
+    assert_contains(dsl, want);
+    free(dsl);
+    free(log);
+
+    /* A corrupted checksum is what iasl would complain about. */
+    ram[l.mcfg_addr + 9] ^= 1;
+    dsl = disassemble_log(ram + l.mcfg_addr, l.mcfg_len, &log);
+    assert_non_null(strstr(log, "Incorrect checksum"));
+    free(dsl);
+    free(log);
     free(ram);
 }
 
@@ -508,8 +599,10 @@ static int untouched(const struct guarded *g)
 static void test_guarded_exact_ram(void **state)
 {
     struct fw_virtio_dev devs[17];
-    struct fw_config cfg = {.vcpu_count = 254, .n_virtio = 17,
-                            .virtio = devs, .vmgenid_gsi = 22,
+    struct fw_config cfg = {.vcpu_count = 254,
+                            .n_virtio = 17,
+                            .virtio = devs,
+                            .vmgenid_gsi = 22,
                             .vmclock_gsi = 23};
     struct guarded g;
     struct fw_layout l;
@@ -519,7 +612,8 @@ static void test_guarded_exact_ram(void **state)
     (void)state;
     make_devs(devs, 17);
     guarded_new(&g);
-    assert_int_equal(fw_write_tables_layout(g.ram, g.ram_len, &cfg, &l, &err), 0);
+    assert_int_equal(fw_write_tables_layout(g.ram, g.ram_len, &cfg, &l, &err),
+                     0);
     walk(g.ram, 254, &p);
     /* Nothing outside the tables and the RSDP changed. */
     for (size_t i = 0; i < g.ram_len; i++) {
@@ -577,8 +671,8 @@ static void test_hostile_configs(void **state)
     expect_refused(&cfg, -EINVAL, "The requested resource is not available.");
 
     /* virtio-mmio devices cannot be described together with PCI. */
-    cfg = (struct fw_config){.vcpu_count = 1, .n_virtio = 1, .virtio = devs,
-                             .pci_enabled = true};
+    cfg = (struct fw_config){
+        .vcpu_count = 1, .n_virtio = 1, .virtio = devs, .pci_enabled = true};
     expect_refused(&cfg, -EINVAL, "virtio-mmio devices with PCI enabled");
 
     /* GSIs outside 5..23, duplicates, addresses above 4 GiB. */
@@ -600,11 +694,14 @@ static void test_hostile_configs(void **state)
     make_devs(devs, 25);
 
     /* VMGenID / VMClock GSIs clashing or out of range. */
-    cfg = (struct fw_config){.vcpu_count = 1, .n_virtio = 19, .virtio = devs,
-                             .vmgenid_gsi = 23};
+    cfg = (struct fw_config){
+        .vcpu_count = 1, .n_virtio = 19, .virtio = devs, .vmgenid_gsi = 23};
     expect_refused(&cfg, -EINVAL, "VMGenID: Could not allocate GSI");
-    cfg = (struct fw_config){.vcpu_count = 1, .n_virtio = 18, .virtio = devs,
-                             .vmgenid_gsi = 23, .vmclock_gsi = 23};
+    cfg = (struct fw_config){.vcpu_count = 1,
+                             .n_virtio = 18,
+                             .virtio = devs,
+                             .vmgenid_gsi = 23,
+                             .vmclock_gsi = 23};
     expect_refused(&cfg, -EINVAL, "VMClock: Could not allocate GSI");
     cfg.vmclock_gsi = 99;
     expect_refused(&cfg, -EINVAL, "VMClock: Could not allocate GSI");
@@ -626,6 +723,7 @@ int main(void)
         cmocka_unit_test(test_tables_per_vcpu_count),
         cmocka_unit_test(test_acpi_dev_addrs),
         cmocka_unit_test(test_dsdt_iasl),
+        cmocka_unit_test(test_tables_iasl),
         cmocka_unit_test(test_guarded_exact_ram),
         cmocka_unit_test(test_hostile_configs),
     };

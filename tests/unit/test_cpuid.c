@@ -93,8 +93,8 @@ static const struct ent amd_table[] = {
 /* ---- fake host ----------------------------------------------------------- */
 
 struct fake_host {
-    const char *vendor;  /* 12 chars */
-    const char *brand;   /* up to 48 chars */
+    const char *vendor; /* 12 chars */
+    const char *brand;  /* up to 48 chars */
     struct cpuid_regs l80000005, l80000006, l8000001e;
     const struct cpuid_regs *l8000001d; /* terminated by eax & 0xf == 0 */
     size_t n_8000001d;
@@ -214,8 +214,8 @@ static void expect(struct kvm_cpuid2 *c, uint32_t fn, uint32_t idx,
 
     if (e->eax != eax || e->ebx != ebx || e->ecx != ecx || e->edx != edx)
         fail_msg("leaf 0x%x.%u: got %08x %08x %08x %08x, want %08x %08x "
-                 "%08x %08x", fn, idx, e->eax, e->ebx, e->ecx, e->edx, eax,
-                 ebx, ecx, edx);
+                 "%08x %08x",
+                 fn, idx, e->eax, e->ebx, e->ecx, e->edx, eax, ebx, ecx, edx);
 }
 
 static void expect_sorted(struct kvm_cpuid2 *c)
@@ -247,8 +247,11 @@ static int normalize(struct kvm_cpuid2 *c, uint32_t cap, struct fake_host *h,
                      uint32_t index, uint32_t count, bool smt,
                      struct sq_err *err)
 {
-    struct cpuid_ctx ctx = {.vcpu_index = index, .vcpu_count = count,
-                            .smt = smt, .host = fake_cpuid, .host_opaque = h};
+    struct cpuid_ctx ctx = {.vcpu_index = index,
+                            .vcpu_count = count,
+                            .smt = smt,
+                            .host = fake_cpuid,
+                            .host_opaque = h};
 
     sq_err_clear(err);
     return cpuid_normalize_err(c, cap, &ctx, err);
@@ -622,18 +625,21 @@ static void test_static_checks(void **state)
                                  "template.");
     /* Cascade Lake may not use C3? It may; T2CL too; T2S too. Ice Lake
      * may not use T2S. */
-    assert_int_equal(cpu_static_template_get(CPU_TEMPLATE_C3, intel, &t, &err), 0);
+    assert_int_equal(cpu_static_template_get(CPU_TEMPLATE_C3, intel, &t, &err),
+                     0);
     cpu_template_fini(&t);
-    assert_int_equal(cpu_static_template_get(CPU_TEMPLATE_T2CL, intel, &t, &err), 0);
+    assert_int_equal(
+        cpu_static_template_get(CPU_TEMPLATE_T2CL, intel, &t, &err), 0);
     assert_int_equal(t.n_msr, 1);
     cpu_template_fini(&t);
     get(intel, 1, 0)->eax = 0x000606a6; /* Ice Lake */
     assert_int_equal(cpu_static_template_get(CPU_TEMPLATE_T2S, intel, &t, &err),
                      -EINVAL);
-    assert_int_equal(cpu_static_template_get(CPU_TEMPLATE_T2, intel, &t, &err), 0);
+    assert_int_equal(cpu_static_template_get(CPU_TEMPLATE_T2, intel, &t, &err),
+                     0);
     cpu_template_fini(&t);
-    assert_int_equal(cpu_static_template_get(CPU_TEMPLATE_NONE, intel, &t, &err),
-                     -EINVAL);
+    assert_int_equal(
+        cpu_static_template_get(CPU_TEMPLATE_NONE, intel, &t, &err), -EINVAL);
     assert_string_equal(err.msg, "Failed to get CPU template: Invalid static "
                                  "CPU template: None");
     assert_int_equal(cpuid_apply_static(intel, 80, CPU_TEMPLATE_NONE, &err), 0);
@@ -650,6 +656,53 @@ static void test_static_checks(void **state)
     free(amd);
 }
 
+/* The static templates' data: each mask/value pair is well formed, the
+ * vendors are right, and a few values are Firecracker's. */
+static void test_static_data(void **state)
+{
+    static const struct {
+        enum cpu_static_template t;
+        const char *vendor;
+        size_t n_cpuid, n_msr;
+        uint32_t leaf1_eax; /* forced family/model/stepping */
+    } want[] = {
+        {CPU_TEMPLATE_C3, "GenuineIntel", 5, 0, 0x000306e4},
+        {CPU_TEMPLATE_T2, "GenuineIntel", 6, 0, 0x000306f2},
+        {CPU_TEMPLATE_T2S, "GenuineIntel", 6, 1, 0x000306f2},
+        {CPU_TEMPLATE_T2CL, "GenuineIntel", 6, 1, 0x000306f2},
+        {CPU_TEMPLATE_T2A, "AuthenticAMD", 6, 0, 0x000306f2},
+    };
+
+    (void)state;
+    assert_null(cpu_static_def(CPU_TEMPLATE_NONE));
+    for (size_t i = 0; i < N(want); i++) {
+        const struct cpu_static_def *d = cpu_static_def(want[i].t);
+        assert_non_null(d);
+        assert_string_equal(d->vendor, want[i].vendor);
+        assert_int_equal(d->n_cpuid, want[i].n_cpuid);
+        assert_int_equal(d->n_msr, want[i].n_msr);
+        assert_int_equal(d->cpuid[0].leaf, 1);
+        assert_int_equal(d->cpuid[0].modifiers[0].reg, CPUID_EAX);
+        assert_int_equal(d->cpuid[0].modifiers[0].mask, 0x0fff3fff);
+        assert_int_equal(d->cpuid[0].modifiers[0].value, want[i].leaf1_eax);
+        for (size_t j = 0; j < d->n_cpuid; j++)
+            for (size_t k = 0; k < d->cpuid[j].n_modifiers; k++) {
+                const struct cpuid_reg_modifier *m =
+                    &d->cpuid[j].modifiers[k];
+                assert_int_equal(m->value & ~m->mask, 0);
+            }
+        for (size_t j = 0; j < d->n_msr; j++) {
+            assert_int_equal(d->msr[j].addr, 0x10a);
+            assert_int_equal(d->msr[j].value & ~d->msr[j].mask, 0);
+        }
+    }
+    /* T2CL keeps the ARCH_CAPABILITIES bits outside its mask, clears the rest. */
+    assert_int_equal(cpu_static_def(CPU_TEMPLATE_T2CL)->msr[0].mask,
+                     0xffffffffe2f51e00ull);
+    assert_int_equal(cpu_static_def(CPU_TEMPLATE_T2S)->msr[0].value,
+                     0x0c0a0c4cull);
+}
+
 static void test_custom(void **state)
 {
     struct cpuid_reg_modifier mods1[] = {
@@ -658,13 +711,16 @@ static void test_custom(void **state)
         {CPUID_EDX, 0xffffffff, 0x12345678},
     };
     struct cpuid_leaf_modifier leaves[] = {
-        {.leaf = 1, .subleaf = 0, .flags = 1, .n_modifiers = 3,
+        {.leaf = 1,
+         .subleaf = 0,
+         .flags = 1,
+         .n_modifiers = 3,
          .modifiers = mods1},
         {.leaf = 0x80000021, .subleaf = 5, .flags = 0, .n_modifiers = 0},
     };
     struct msr_modifier msr[] = {{0x3a, 0x1, 0x1}, {0x48, 0xff00, 0x1200}};
-    struct cpu_template t = {.n_cpuid = 1, .cpuid = leaves, .n_msr = 2,
-                             .msr = msr};
+    struct cpu_template t = {
+        .n_cpuid = 1, .cpuid = leaves, .n_msr = 2, .msr = msr};
     struct kvm_cpuid2 *c = table_new(intel_table, N(intel_table), 80);
     struct kvm_msr_entry e[2] = {{.index = 0x48, .data = 0xabcd},
                                  {.index = 0x3a, .data = 0x4}};
@@ -707,10 +763,10 @@ static void test_custom(void **state)
 static void test_kvm_caps(void **state)
 {
     struct kvm_cap_modifier mods[] = {
-        {KVM_CAP_IRQCHIP, true},      /* swap_remove: last moves here */
-        {200, false},                 /* new */
-        {KVM_CAP_XSAVE, false},       /* already there */
-        {999, true},                  /* absent: nothing */
+        {KVM_CAP_IRQCHIP, true}, /* swap_remove: last moves here */
+        {200, false},            /* new */
+        {KVM_CAP_XSAVE, false},  /* already there */
+        {999, true},             /* absent: nothing */
         {KVM_CAP_PIT2, true},
     };
     struct cpu_template t = {.n_kvm_caps = 5, .kvm_caps = mods};
@@ -779,8 +835,8 @@ static void test_real_kvm(void **state)
         print_message("skipped: /dev/kvm not usable\n");
         skip();
     }
-    sup = calloc(1, sizeof(*sup) + CPUID_MAX_ENTRIES *
-                                       sizeof(struct kvm_cpuid_entry2));
+    sup = calloc(1, sizeof(*sup) +
+                        CPUID_MAX_ENTRIES * sizeof(struct kvm_cpuid_entry2));
     assert_non_null(sup);
     sup->nent = CPUID_MAX_ENTRIES;
     if (ioctl(fd, KVM_GET_SUPPORTED_CPUID, sup) < 0) {
@@ -794,12 +850,11 @@ static void test_real_kvm(void **state)
     for (size_t i = 0; i < N(counts); i++) {
         for (int smt = 0; smt <= 1; smt++) {
             for (uint32_t idx = 0; idx < counts[i]; idx++) {
-                size_t sz = sizeof(*sup) + CPUID_MAX_ENTRIES *
-                                               sizeof(struct kvm_cpuid_entry2);
+                size_t sz = sizeof(*sup) +
+                            CPUID_MAX_ENTRIES * sizeof(struct kvm_cpuid_entry2);
                 struct kvm_cpuid2 *c = malloc(sz);
-                struct cpuid_ctx ctx = {.vcpu_index = idx,
-                                        .vcpu_count = counts[i],
-                                        .smt = smt};
+                struct cpuid_ctx ctx = {
+                    .vcpu_index = idx, .vcpu_count = counts[i], .smt = smt};
                 struct sq_err err;
                 assert_non_null(c);
                 memcpy(c, sup, sz);
@@ -831,6 +886,7 @@ int main(void)
         cmocka_unit_test(test_vendor_passthrough),
         cmocka_unit_test(test_static_t2s),
         cmocka_unit_test(test_static_checks),
+        cmocka_unit_test(test_static_data),
         cmocka_unit_test(test_custom),
         cmocka_unit_test(test_kvm_caps),
         cmocka_unit_test(test_msrs_to_save),
