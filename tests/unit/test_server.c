@@ -30,6 +30,24 @@
 #define S(lit)   lit, sizeof(lit) - 1
 #define MAX_SEEN 64
 
+/*
+ * recvmsg() as the server sees it (linked with -Wl,--wrap=recvmsg, see
+ * mk/http.mk): when fail_next_recvmsg is set, the next call fails with it.
+ */
+ssize_t __real_recvmsg(int fd, struct msghdr *msg, int flags);
+ssize_t __wrap_recvmsg(int fd, struct msghdr *msg, int flags);
+static int fail_next_recvmsg;
+
+ssize_t __wrap_recvmsg(int fd, struct msghdr *msg, int flags)
+{
+    if (fail_next_recvmsg) {
+        errno = fail_next_recvmsg;
+        fail_next_recvmsg = 0;
+        return -1;
+    }
+    return __real_recvmsg(fd, msg, flags);
+}
+
 struct seen {
     struct api_conn_ref ref;
     enum http_method method;
@@ -623,6 +641,25 @@ static void test_passed_fds_closed(void **state)
     close(fd);
 }
 
+static void test_read_error_500(void **state)
+{
+    struct fixture *f = *state;
+    int fd = client_connect(f);
+
+    wait_conns(f, 1);
+    fail_next_recvmsg = ECONNRESET;
+    client_send(f, fd, S("GET /lost HTTP/1.1\r\n\r\n"));
+    expect_recv(f, fd,
+                S("HTTP/1.1 500 \r\nServer: Firecracker API\r\n"
+                  "Connection: keep-alive\r\nContent-Type: application/json\r\n"
+                  "Content-Length: 39\r\n\r\n"
+                  "Connection reset by peer (os error 104)"));
+    /* The bytes were not lost, only delayed: the socket still holds them. */
+    expect_ok(f, fd, "GET /lost|");
+    assert_int_equal(api_server_n_conns(f->srv), 1);
+    close(fd);
+}
+
 static void test_free_with_live_connections(void **state)
 {
     struct fixture *f = *state;
@@ -667,6 +704,7 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_passed_fds_closed, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_read_error_500, setup, teardown),
         cmocka_unit_test_setup_teardown(test_free_with_live_connections, setup,
                                         teardown),
     };
