@@ -660,6 +660,29 @@ static void test_read_error_500(void **state)
     close(fd);
 }
 
+static void test_flush_at_shutdown(void **state)
+{
+    struct fixture *f = *state;
+    int fd = client_connect(f);
+    char got[128];
+    static const char want[] = "HTTP/1.1 204 \r\nServer: Firecracker API\r\n"
+                               "Connection: keep-alive\r\n\r\n";
+    ssize_t n;
+
+    f->defer = true;
+    client_send(f, fd, S("PUT /actions HTTP/1.1\r\n\r\n"));
+    pump(f, 30);
+    assert_int_equal(f->n_seen, 1);
+    api_server_respond(f->srv, f->seen[0].ref,
+                       &(struct http_response){.status = 204});
+    /* The loop is not stepped again: only the flush can send it. */
+    api_server_flush(f->srv, 1000);
+    n = recv(fd, got, sizeof(got), 0);
+    assert_int_equal(n, (ssize_t)(sizeof(want) - 1));
+    assert_memory_equal(got, want, sizeof(want) - 1);
+    close(fd);
+}
+
 static void test_free_with_live_connections(void **state)
 {
     struct fixture *f = *state;
@@ -705,6 +728,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_passed_fds_closed, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_read_error_500, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_flush_at_shutdown, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_free_with_live_connections, setup,
                                         teardown),
     };
