@@ -683,6 +683,92 @@ static void test_flush_at_shutdown(void **state)
     close(fd);
 }
 
+/*
+ * Ten clients pipeline requests, sent in random pieces; outstanding requests
+ * are answered in a random order across connections. Every client must get
+ * exactly its own answers, in its own order.
+ */
+static void test_random_interleaving(void **state)
+{
+    enum { N = API_MAX_CONNECTIONS, PER = 12 };
+    struct fixture *f = *state;
+    int fds[N];
+    static char reqs[N][PER * 64], want[N][PER * 200], got[N][PER * 200];
+    size_t req_len[N], sent[N], want_len[N], got_len[N];
+    unsigned seed = 12345;
+    uint64_t end = now_ms() + 10000;
+    int answered = 0;
+
+    for (int i = 0; i < N; i++) {
+        fds[i] = client_connect(f);
+        req_len[i] = sent[i] = want_len[i] = got_len[i] = 0;
+        for (int k = 0; k < PER; k++) {
+            char uri[32], echo[64];
+
+            snprintf(uri, sizeof(uri), "/c%d/r%d", i, k);
+            if (k % 3 == 1) {
+                req_len[i] += (size_t)sprintf(
+                    reqs[i] + req_len[i],
+                    "PUT %s HTTP/1.1\r\nContent-Length: 2\r\n\r\n%02d", uri, k);
+                snprintf(echo, sizeof(echo), "PUT %s|%02d", uri, k);
+            } else {
+                req_len[i] += (size_t)sprintf(reqs[i] + req_len[i],
+                                              "GET %s HTTP/1.1\r\n\r\n", uri);
+                snprintf(echo, sizeof(echo), "GET %s|", uri);
+            }
+            want_len[i] += ok_response(want[i] + want_len[i],
+                                       sizeof(want[i]) - want_len[i], echo);
+        }
+    }
+    wait_conns(f, N);
+    f->defer = true;
+    while (answered < N * PER) {
+        int i = (int)(rand_r(&seed) % N);
+        size_t piece = 1 + rand_r(&seed) % 40;
+
+        assert_true(now_ms() < end);
+        /* A random piece of a random client's stream. */
+        if (piece > req_len[i] - sent[i])
+            piece = req_len[i] - sent[i];
+        if (piece)
+            client_send(f, fds[i], reqs[i] + sent[i], piece);
+        sent[i] += piece;
+        evloop_run_once(f->loop, 1);
+        /* At most one request per connection is outstanding. */
+        assert_true(f->n_seen <= N);
+        /* Answer a random outstanding request, and forget it. */
+        if (f->n_seen > 0 && rand_r(&seed) % 2) {
+            int pick = (int)(rand_r(&seed) % (unsigned)f->n_seen);
+            struct seen r = f->seen[pick];
+            char body[600];
+            int n = snprintf(body, sizeof(body), "%s %s|%.*s",
+                             http_method_str(r.method), r.uri, (int)r.body_len,
+                             r.body);
+
+            f->seen[pick] = f->seen[--f->n_seen];
+            api_server_respond(f->srv, r.ref,
+                               &(struct http_response){.status = 200,
+                                                       .body = body,
+                                                       .body_len = (size_t)n});
+            answered++;
+        }
+        for (int k = 0; k < N; k++) {
+            ssize_t r = recv(fds[k], got[k] + got_len[k],
+                             sizeof(got[k]) - got_len[k], 0);
+
+            if (r > 0)
+                got_len[k] += (size_t)r;
+        }
+    }
+    for (int i = 0; i < N; i++) {
+        got_len[i] += client_recv(f, fds[i], got[i] + got_len[i],
+                                  want_len[i] - got_len[i]);
+        assert_int_equal(got_len[i], want_len[i]);
+        assert_memory_equal(got[i], want[i], want_len[i]);
+        close(fds[i]);
+    }
+}
+
 static void test_free_with_live_connections(void **state)
 {
     struct fixture *f = *state;
@@ -729,6 +815,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_read_error_500, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flush_at_shutdown, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_random_interleaving, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_free_with_live_connections, setup,
                                         teardown),
