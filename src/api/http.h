@@ -180,7 +180,7 @@ bool http_request_custom_header(const struct http_request *req,
 /* "GET", "PUT", "PATCH", "DELETE". */
 const char *http_method_str(enum http_method m);
 
-/* A response to serialize (see struct http_response in api/server.h). */
+/* A response to serialize; api_server_respond() takes the same struct. */
 struct http_response {
     int status;               /* 200, 204, 400, 413, 500, 504 ... */
     bool deprecation;         /* adds "Deprecation: true" */
