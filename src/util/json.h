@@ -38,17 +38,14 @@ void json_write_str(struct buf *b, const char *s, size_t n);
 void json_write_cstr(struct buf *b, const char *s);
 void json_write_u64(struct buf *b, uint64_t v);
 void json_write_i64(struct buf *b, int64_t v);
-/* serde_json float format (zmij/ryu style: "1.0", "0.1", "1e+300", "1e-7").
- * Non-finite values are written as `null`, as serde_json does. */
+/* serde_json float format (zmij: "1.0", "0.1", "1e+300", "1e-7"; also the
+ * format of serde_json's "floating point `...`" messages). Non-finite
+ * values are written as `null`, as serde_json does. The digits are the
+ * shortest that round-trip, found with printf/strtod (see json.c). */
 void json_write_f64(struct buf *b, double v);
 void json_write_bool(struct buf *b, bool v);
 /* Append `"key":` (escaped key followed by a colon). */
 void json_write_key(struct buf *b, const char *key);
-
-/* Rust's `{}` Display for an f64 (never exponent notation; "-0", "1e20" is
- * "100000000000000000000", "NaN", "inf") into out. Returns out. Used for
- * serde's "floating point `...`" messages. out_len >= 400 is always enough. */
-const char *json_rust_f64_display(double v, char *out, size_t out_len);
 
 /* Rust's `{:?}` Debug for a str (with the quotes), appended to b. Escapes
  * \t \r \n \\ \" \0 and non-printable characters as \u{..}; printable
@@ -277,7 +274,24 @@ typedef int json_elem_fn(struct json_dec *d, void *ctx, size_t index);
 int json_dec_seq(struct json_dec *d, const char *expected, json_elem_fn *elem,
                  void *ctx);
 
+/* Maps with string keys (deserialize_map, e.g. BTreeMap<String, String>).
+ * entry() is called with the decoded key (borrowed, NUL-terminated, valid
+ * only during the call) and the decoder positioned before the value. */
+typedef int json_entry_fn(struct json_dec *d, void *ctx, const char *key,
+                          size_t key_len);
+int json_dec_map(struct json_dec *d, const char *expected, json_entry_fn *entry,
+                 void *ctx);
+
+/* Any value (serde_json::Value / serde's buffered Content) into a new DOM. */
+int json_dec_value(struct json_dec *d, struct json_value **out);
+
+/* Deserializer::end: only whitespace may follow ("trailing characters"). */
+int json_dec_end(struct json_dec *d);
+
 /* ---- table-driven structs (serde derive) ---- */
+
+/* The most fields a described struct may have. */
+#define JSON_MAX_FIELDS 32
 
 enum json_field_type {
     JSON_F_BOOL,    /* bool */
@@ -298,7 +312,8 @@ enum json_field_type {
 #define JSON_FIELD_DEFAULT 0x2u /* #[serde(default)]: missing -> default
                                    (the value the struct was initialised
                                    with); null NOT accepted */
-#define JSON_FIELD_NO_OFFSET ((size_t)-1)
+/* has_offset / len_offset hold offsetof(...) + 1, so that 0 means "none". */
+#define JSON_OFF(type, member) (offsetof(type, member) + 1)
 
 struct json_field;
 typedef int json_custom_fn(struct json_dec *d, void *field_ptr,
@@ -309,9 +324,11 @@ struct json_field {
     enum json_field_type type;
     unsigned flags;
     size_t offset;             /* value offset in the C struct */
-    size_t has_offset;         /* bool set when present and not null, or
-                                  JSON_FIELD_NO_OFFSET */
-    size_t len_offset;         /* size_t length for strings, or NO_OFFSET */
+    size_t has_offset;         /* JSON_OFF of a bool set when the field is
+                                  present and not null; 0 = none */
+    size_t len_offset;         /* JSON_OFF of a size_t: the length of a
+                                  string, the count of a custom sequence;
+                                  0 = none */
     const char *const *variants; /* JSON_F_ENUM */
     size_t n_variants;
     const struct json_struct_desc *sub; /* JSON_F_STRUCT */
