@@ -414,12 +414,53 @@ static int balloon_hinting(struct vmm *v, struct sq_err *err)
     return sq_errf(err, -EAGAIN, "Balloon update error: " BALLOON_NOT_ACTIVE);
 }
 
-/* PUT /drives, /pmem, /network-interfaces after boot: PCI hot-plug. */
+/* PUT /drives, /pmem, /network-interfaces after boot: PCI hot-plug
+ * (DeviceManager::hotplug_device: PCI, id in use, then the per-type checks
+ * that come before the device is created). */
 static int hotplug(struct vmm *v, struct api_action *a, struct sq_err *err)
 {
-    if (!v->res.pci_enabled)
+    struct vm_resources *r = &v->res;
+
+    if (!r->pci_enabled)
         return sq_errf(err, -EOPNOTSUPP, "PCI is not enabled");
-    (void)a;
+    if (a->op == API_OP_PUT_DRIVE) {
+        const struct drive_cfg *d = a->body;
+
+        if (res_find_drive(r, d->drive_id, d->drive_id_len))
+            return sq_errf(err, -EEXIST, "Device ID in use");
+        if (d->is_root_device)
+            return sq_errf(err, -EEXIST, "Drive config error: A root block "
+                                         "device already exists!");
+    } else if (a->op == API_OP_PUT_PMEM) {
+        const struct pmem_cfg *p = a->body;
+
+        for (size_t i = 0; i < r->n_pmems; i++) {
+            if (r->pmems[i].id_len == p->id_len &&
+                !memcmp(r->pmems[i].id, p->id, p->id_len))
+                return sq_errf(err, -EEXIST, "Device ID in use");
+        }
+        if (p->root_device)
+            return sq_errf(err, -EINVAL,
+                           "Pmem config error: Attempt to add pmem as a root "
+                           "device while the root device defined as a block "
+                           "device");
+    } else {
+        const struct net_iface_cfg *n = a->body;
+
+        if (res_find_net(r, n->iface_id, n->iface_id_len))
+            return sq_errf(err, -EEXIST, "Device ID in use");
+        for (size_t i = 0; n->has_guest_mac && i < r->n_nets; i++) {
+            const uint8_t *m = n->guest_mac;
+
+            if (r->nets[i].cfg.has_guest_mac &&
+                !memcmp(r->nets[i].cfg.guest_mac, m, 6))
+                return sq_errf(err, -EEXIST,
+                               "Network config error: The MAC address is "
+                               "already in use: "
+                               "%02x:%02x:%02x:%02x:%02x:%02x",
+                               m[0], m[1], m[2], m[3], m[4], m[5]);
+        }
+    }
     return sq_errf(err, -EOPNOTSUPP,
                    "The requested operation is not supported: PCI device "
                    "hot-plug is not implemented by squib yet");
