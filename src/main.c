@@ -10,6 +10,7 @@
  * that takes actions from the controller.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,15 +109,16 @@ static void on_actions(struct evloop *loop, struct evloop_handler *h,
         if (m->test_delay_ms)
             sleep_ms(m->test_delay_ms);
         vmm_handle_action(m->vmm, a);
+        /* Publish before answering: a client that saw the 204 must see its
+         * write in the next GET (read-your-writes through the mirror). */
+        publish(m);
         controller_complete(m->ctl, a);
         any = true;
         if (m->vmm->exit_requested)
             break;
     }
-    if (any) {
-        publish(m);
+    if (any)
         maybe_start_metrics(m);
-    }
     if (m->vmm->exit_requested)
         evloop_stop(loop);
 }
@@ -165,11 +167,17 @@ static void pregrow_fd_table(void)
         close((int)(target - 1));
 }
 
-static int fail(int code, const char *fmt, const char *arg)
+static int fail(int code, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int fail(int code, const char *fmt, ...)
 {
     char msg[SQ_ERR_MSG_MAX + 256];
+    va_list ap;
 
-    snprintf(msg, sizeof(msg), fmt, arg);
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
     log_error("%s", msg);
     fprintf(stderr, "Error: %s\n", msg);
     log_error("Firecracker exiting with error. exit_code=%d", code);
@@ -243,10 +251,8 @@ int main(int argc, char **argv)
             snprintf(msg, sizeof(msg),
                      "Configuration for VMM from one single json failed: %s",
                      err.msg);
-            code = fail(1, args.no_api ? "RunWithoutApiError error: Failed "
-                                         "to build MicroVM from Json: %s"
-                                       : "RunWithApiError error: Failed to "
-                                         "build MicroVM from Json: %s",
+            code = fail(1, "%s error: Failed to build MicroVM from Json: %s",
+                        args.no_api ? "RunWithoutApiError" : "RunWithApiError",
                         msg);
             goto out;
         }
@@ -256,13 +262,13 @@ int main(int argc, char **argv)
     if (!args.no_api) {
         rc = api_socket_bind(args.api_sock, &listen_fd);
         if (rc < 0) {
-            code = fail(1, rc == -EADDRINUSE
-                               ? "RunWithApiError error: Failed to open the "
-                                 "API socket at: %s. Check that it is not "
-                                 "already used."
-                               : "RunWithApiError error: Failed to bind and "
-                                 "run the HTTP server: %s",
-                        args.api_sock);
+            if (rc == -EADDRINUSE)
+                code = fail(1, "RunWithApiError error: Failed to open the API "
+                               "socket at: %s. Check that it is not already "
+                               "used.", args.api_sock);
+            else
+                code = fail(1, "RunWithApiError error: Failed to bind and run "
+                               "the HTTP server: %s", strerror(-rc));
             goto out;
         }
         {
@@ -303,10 +309,8 @@ int main(int argc, char **argv)
         sq_err_clear(&err);
         rc = vmm_apply_config_file_with_metadata(m.vmm, &cfg, metadata, &err);
         if (rc) {
-            code = fail(1, args.no_api ? "RunWithoutApiError error: Failed "
-                                         "to build MicroVM from Json: %s"
-                                       : "RunWithApiError error: Failed to "
-                                         "build MicroVM from Json: %s",
+            code = fail(1, "%s error: Failed to build MicroVM from Json: %s",
+                        args.no_api ? "RunWithoutApiError" : "RunWithApiError",
                         err.msg);
             goto out;
         }
