@@ -52,6 +52,8 @@ struct api_conn {
     size_t out_off; /* bytes of `out` already written */
     struct http_parser parser;
     bool awaiting;   /* a request is out, unanswered */
+    bool in_handler; /* on_conn() is running for this connection */
+    bool kick;       /* run the handler once more (pipelined input) */
     bool dead;       /* drop at the end of the handler */
     uint32_t events; /* the mask registered with the loop */
 };
@@ -120,7 +122,7 @@ static void conn_update_events(struct api_conn *c)
 {
     uint32_t ev = EPOLLRDHUP;
 
-    if (c->out.len > c->out_off)
+    if (c->out.len > c->out_off || c->kick)
         ev |= EPOLLOUT;
     else if (!c->awaiting)
         ev |= EPOLLIN;
@@ -264,12 +266,30 @@ static void on_conn(struct evloop *loop, struct evloop_handler *h,
         conn_free(c);
         return;
     }
+    c->in_handler = true;
+    c->kick = false;
     if ((events & EPOLLOUT) && conn_flush(c) < 0)
         c->dead = true;
     if (!c->dead && (events & EPOLLIN) && conn_read(c) < 0)
         c->dead = true;
-    if (!c->dead)
+    /*
+     * Answer what is buffered and write the answers straight away: a request
+     * answered inside the callback (a GET from the mirror) costs one read and
+     * one write, with no trip through EPOLLOUT. Only a partial write waits
+     * for EPOLLOUT.
+     */
+    while (!c->dead) {
         conn_process(c);
+        if (c->out.len == c->out_off)
+            break;
+        if (conn_flush(c) < 0) {
+            c->dead = true;
+            break;
+        }
+        if (c->out.len > c->out_off || c->awaiting || !c->in.len)
+            break;
+    }
+    c->in_handler = false;
     if (!c->dead)
         conn_update_events(c);
     if (c->dead)
@@ -362,6 +382,18 @@ void api_server_respond(struct api_server *srv, struct api_conn_ref ref,
         return;
     http_write_response(&c->out, resp);
     c->awaiting = false;
+    if (c->in_handler)
+        return; /* on_conn() writes it when the callback returns */
+    /*
+     * A late answer (from the vmm thread's completion): write it now. A
+     * broken connection is only marked; its own handler frees it when the
+     * error or hang-up event arrives. Buffered pipelined input needs the
+     * handler to run once more: `kick` asks for that through EPOLLOUT.
+     */
+    if (conn_flush(c) < 0)
+        c->dead = true;
+    else if (c->out.len == c->out_off && c->in.len)
+        c->kick = true;
     conn_update_events(c);
 }
 
