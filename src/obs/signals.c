@@ -13,8 +13,11 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -74,13 +77,27 @@ static void msg_puti(struct msg *m, long v)
     msg_puts(m, tmp + n);
 }
 
-/* Flush the metrics and leave, as upstream's exit_with_code(). */
+/*
+ * Flush the metrics and leave, as upstream's exit_with_code(). The error
+ * text comes from strerrordesc_np(), which returns a constant string (no
+ * locale, no buffer), so it is safe here.
+ */
 static void leave(int code)
 {
-    if (metrics_flush_signal_safe() < 0)
-        log_write_signal_safe(LOG_ERROR, __FILE__, __LINE__,
-                              "Failed to write metrics while stopping: "
-                              "write error");
+    int rc = metrics_flush_signal_safe();
+
+    if (rc < 0) {
+        struct msg m = {.len = 0};
+        const char *desc = strerrordesc_np(-rc);
+
+        msg_puts(&m, "Failed to write metrics while stopping: Failed to "
+                     "write metrics: ");
+        msg_puts(&m, desc ? desc : "Unknown error");
+        msg_puts(&m, " (os error ");
+        msg_puti(&m, -rc);
+        msg_puts(&m, ")");
+        log_write_signal_safe(LOG_ERROR, __FILE__, __LINE__, m.s);
+    }
     _exit(code);
 }
 
@@ -162,6 +179,23 @@ int signals_install(void)
             return rc;
     }
     return install(SIGPIPE, sigpipe_handler);
+}
+
+void signals_panic(const char *file, int line, const char *fmt, ...)
+{
+    char msg[1024];
+    struct sq_err err;
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    log_write(LOG_ERROR, file, line, "Firecracker panicked at %s:%d:\n%s",
+              file, line, msg);
+    metrics_store(METRIC_vmm_panic_count, 1);
+    if (metrics_flush(&err) < 0)
+        log_error("Failed to write metrics while panicking: %s", err.msg);
+    abort();
 }
 
 int signals_exit_code(int signo)
