@@ -135,6 +135,14 @@ static void fatal_handler(int num, siginfo_t *info, void *ucontext)
     leave(f->exit_code);
 }
 
+/*
+ * Set when the SIGPIPE handler's own log line hit a broken pipe (the log
+ * target is a pipe whose reader went away, e.g. stdout into `head`): the
+ * kernel then queues another SIGPIPE for that write, which is counted but
+ * not logged, or every line would raise the next one forever.
+ */
+static volatile sig_atomic_t g_sigpipe_from_own_log;
+
 static void sigpipe_handler(int num, siginfo_t *info, void *ucontext)
 {
     struct msg m = {.len = 0};
@@ -145,13 +153,19 @@ static void sigpipe_handler(int num, siginfo_t *info, void *ucontext)
         msg_puts(&m, "Received invalid signal ");
     } else {
         metrics_inc(METRIC_signals_sigpipe);
+        if (g_sigpipe_from_own_log) {
+            g_sigpipe_from_own_log = 0;
+            errno = saved;
+            return;
+        }
         msg_puts(&m, "Received signal ");
     }
     msg_puti(&m, info->si_signo);
     msg_puts(&m, ", code ");
     msg_puti(&m, info->si_code);
     msg_puts(&m, ".");
-    log_write_signal_safe(LOG_ERROR, __FILE__, __LINE__, m.s);
+    if (log_write_signal_safe(LOG_ERROR, __FILE__, __LINE__, m.s) == -EPIPE)
+        g_sigpipe_from_own_log = 1;
     errno = saved;
 }
 

@@ -137,10 +137,11 @@ void log_write(enum log_level level, const char *file, int line,
  * Async-signal-safe variant for signal handlers: no locks, no allocation,
  * no stdio; the local-time offset is the one cached by the last ordinary
  * log call. `msg` is written as is (truncated to about 1 KiB); the module
- * filter is not applied.
+ * filter is not applied. Returns 0 (also when the level is disabled) or
+ * the -errno of the failed write (the record is then counted missed).
  */
-void log_write_signal_safe(enum log_level level, const char *file, int line,
-                           const char *msg);
+int log_write_signal_safe(enum log_level level, const char *file, int line,
+                          const char *msg);
 
 /*
  * The unrestricted macros: host-only paths (startup, API handling, snapshot

@@ -215,6 +215,40 @@ static void test_sigsys_not_seccomp(void **state)
     teardown(state);
 }
 
+/*
+ * The log target is a pipe nobody reads (stdout into a closed reader): the
+ * SIGPIPE line itself raises SIGPIPE; that one is counted, not logged, and
+ * the process carries on instead of looping.
+ */
+static void test_sigpipe_on_broken_log_pipe(void **state)
+{
+    int status, fds[2];
+    uint64_t base = metrics_read(METRIC_signals_sigpipe);
+    pid_t pid;
+
+    (void)state;
+    fflush(stdout);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        alarm(5); /* a loop would end here, by SIGALRM */
+        if (pipe(fds) < 0 || dup2(fds[1], STDOUT_FILENO) < 0)
+            _exit(99);
+        close(fds[0]);
+        close(fds[1]);
+        log_init(); /* target: stdout, now a pipe without a reader */
+        if (signals_install() < 0)
+            _exit(98);
+        raise(SIGPIPE);
+        log_info("ordinary record"); /* EPIPE + SIGPIPE, not logged */
+        _exit((int)(40 + metrics_read(METRIC_signals_sigpipe) - base));
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    /* raise + own line; ordinary record + handler's own line */
+    assert_int_equal(WEXITSTATUS(status), 44);
+}
+
 /* The metrics cannot be written on the way out: said so, same exit. */
 static void test_flush_failure_while_stopping(void **state)
 {
@@ -286,6 +320,7 @@ int main(void)
         cmocka_unit_test(test_sigsys_not_seccomp),
         cmocka_unit_test(test_sigpipe_ignored),
         cmocka_unit_test(test_panic),
+        cmocka_unit_test(test_sigpipe_on_broken_log_pipe),
         cmocka_unit_test(test_flush_failure_while_stopping),
     };
 
