@@ -23,11 +23,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <locale.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 #include <wctype.h>
@@ -745,6 +747,41 @@ int cli_setup_logger(const struct cli_args *a, int *exit_code)
         return 0;
     }
     log_info("Running Firecracker v%s", CLI_FIRECRACKER_VERSION);
+    return 1;
+}
+
+int cli_resize_fdtable(int *exit_code)
+{
+    struct rlimit rl;
+    int limit;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+        log_debug("Failed to resize fdtable: Failed to get RLIMIT_NOFILE");
+        return 1;
+    }
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > INT_MAX)
+        limit = 2048;
+    else
+        limit = (int)rl.rlim_cur;
+    if (limit <= 3)
+        return 1;
+    if (dup2(STDIN_FILENO, limit - 1) < 0) {
+        log_debug("Failed to resize fdtable: Failed to call dup2 to resize "
+                  "fdtable");
+        return 1;
+    }
+    if (close(limit - 1) < 0) {
+        char dbg[512], display[512], debug[700];
+        int e = errno;
+
+        snprintf(display, sizeof(display),
+                 "Failed to resize fd table: Failed to close dup2'd file "
+                 "descriptor");
+        snprintf(debug, sizeof(debug), "ResizeFdtable(Close(%s))",
+                 cli_rust_debug_os_error(e, dbg, sizeof(dbg)));
+        *exit_code = cli_fail(CLI_EXIT_GENERIC, display, debug);
+        return 0;
+    }
     return 1;
 }
 
