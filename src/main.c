@@ -22,8 +22,6 @@ int main(int argc, char **argv)
     if (signals_install() < 0)
         return cli_fail(1, "Failed to register signal handlers",
                         "RegisterSignalHandlers");
-    if (!cli_resize_fdtable(&code))
-        return code;
     if (!cli_init_metrics(&args, &code))
         return code;
     cli_exit_success();
