@@ -739,7 +739,7 @@ int cli_setup_logger(const struct cli_args *a, int *exit_code)
         char display[SQ_ERR_MSG_MAX + 64], dbg[512], debug[600];
 
         snprintf(display, sizeof(display), "Could not initialize logger: %s",
-                 err.msg + strlen(LOG_ERR_PREFIX));
+                 err.msg);
         snprintf(debug, sizeof(debug),
                  "LoggerInitialization(LoggerUpdateError(%s))",
                  cli_rust_debug_os_error(-err.code, dbg, sizeof(dbg)));
@@ -819,14 +819,14 @@ int cli_init_metrics(const struct cli_args *a, int *exit_code)
     if (!a->metrics_path)
         return 1;
     if (metrics_init(a->metrics_path, false, NULL, 0, &err) < 0) {
-        static const char what[] = METRICS_ERR_PREFIX
+        static const char what[] =
             "Cannot initialize the metrics system due to bad user input: ";
         char display[SQ_ERR_MSG_MAX + 64], dbg[SQ_ERR_MSG_MAX];
         char debug[SQ_ERR_MSG_MAX + 96];
         const char *detail = err.msg + strlen(what);
 
         snprintf(display, sizeof(display), "Could not initialize metrics: %s",
-                 err.msg + strlen(METRICS_ERR_PREFIX));
+                 err.msg);
         cli_rust_debug_str(detail, dbg, sizeof(dbg));
         snprintf(debug, sizeof(debug),
                  "MetricsInitialization(InitializationFailure(%s))", dbg);

@@ -349,8 +349,7 @@ int log_apply_config(const struct logger_config *cfg, struct sq_err *err)
         if (fd < 0) {
             char io[256];
 
-            return sq_errf(err, fd,
-                           LOG_ERR_PREFIX "Failed to open target file: %s",
+            return sq_errf(err, fd, "Failed to open target file: %s",
                            sq_os_error(-fd, io, sizeof(io)));
         }
     }

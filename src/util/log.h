@@ -51,7 +51,8 @@ enum log_level {
 /* Longest instance id kept (upstream's --id limit is 64 bytes). */
 #define LOG_INSTANCE_ID_MAX 64
 
-/* Prefix of the PUT /logger and config-file errors ("Logger error: ..."). */
+/* What PUT /logger and the config file put before log_apply_config()'s
+ * message: "Logger error: Failed to open target file: ...". */
 #define LOG_ERR_PREFIX "Logger error: "
 
 /*
@@ -115,10 +116,11 @@ struct logger_config {
 #define LOGGER_CONFIG_INIT {NULL, false, LOG_INFO, -1, -1, NULL}
 
 /*
- * Apply `cfg`. Returns 0, or -errno with err set to
- * "Logger error: Failed to open target file: {io error}" (the io error as
- * Rust prints it: "No such file or directory (os error 2)"). The CLI uses
- * the text after LOG_ERR_PREFIX with its own prefix.
+ * Apply `cfg`. Returns 0, or -errno with err set to upstream's
+ * LoggerUpdateError text "Failed to open target file: {io error}" (the io
+ * error as Rust prints it: "No such file or directory (os error 2)"). The
+ * API and the config file show it after LOG_ERR_PREFIX ("Logger error: "),
+ * the CLI after "Could not initialize logger: ".
  */
 int log_apply_config(const struct logger_config *cfg, struct sq_err *err);
 
