@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -151,20 +150,9 @@ static char *read_file(const char *path, size_t *len)
     return buf_steal(&b, len);
 }
 
-/*
- * Upstream resizes the fd table to RLIMIT_NOFILE (2048 when unlimited) by
- * dup2()ing stdin to the last slot and closing it, so that later fd
- * allocations never reallocate the table under the vCPUs.
- */
-static void pregrow_fd_table(void)
+static void report_times(void *arg)
 {
-    struct rlimit rl;
-    long target = 2048;
-
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
-        target = (long)rl.rlim_cur;
-    if (target > 1 && dup2(STDIN_FILENO, (int)(target - 1)) >= 0)
-        close((int)(target - 1));
+    cli_report_process_times(arg);
 }
 
 static int fail(int code, const char *fmt, ...)
@@ -207,7 +195,8 @@ int main(int argc, char **argv)
     if (signals_install() < 0)
         return cli_fail(1, "Failed to register signal handlers",
                         "RegisterSignalHandlers");
-    pregrow_fd_table();
+    if (!cli_resize_fdtable(&code))
+        return code;
     if (!cli_init_metrics(&args, &code))
         return code;
 
@@ -291,6 +280,8 @@ int main(int argc, char **argv)
                 .listen_fd = listen_fd,
                 .max_payload = args.http_api_max_payload_size,
                 .ctl = m.ctl,
+                .on_started = report_times,
+                .on_started_arg = &args,
             };
             unsigned t = env_ms("SQUIB_TEST_ACTION_TIMEOUT_MS");
 
