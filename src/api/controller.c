@@ -1,0 +1,276 @@
+/*
+ * controller.c: action queue, completion list and read mirror (see
+ * controller.h for the picture and the ownership rules).
+ *
+ * Both lists are short and touched briefly, so each has a plain mutex; the
+ * eventfds carry the wakeups. The mirror pointer has its own mutex, held only
+ * to copy the pointer and bump its count, so a reader can never see a mirror
+ * freed under it and never waits for more than that.
+ */
+#include "api/controller.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "util/evloop.h"
+#include "util/xalloc.h"
+
+const uint32_t controller_default_timeout_ms[ACTION_CLASS_COUNT] = {
+    [ACTION_CLASS_CONFIG] = 10000,
+    [ACTION_CLASS_START] = 60000,
+    [ACTION_CLASS_VCPU] = 10000,
+    [ACTION_CLASS_DEVICE] = 30000,
+    [ACTION_CLASS_SNAPSHOT] = 300000,
+};
+
+struct controller {
+    pthread_mutex_t q_lock;
+    struct api_action *q_head, *q_tail; /* under q_lock */
+    unsigned q_len, q_cap;               /* under q_lock */
+    int vmm_fd;                          /* owned eventfd */
+
+    pthread_mutex_t done_lock;
+    struct api_action *done;             /* under done_lock (LIFO, reversed on drain) */
+    int api_fd;                          /* owned eventfd */
+
+    pthread_mutex_t mirror_lock;
+    struct mirror *mirror;               /* under mirror_lock; holds one ref */
+};
+
+enum action_class controller_op_class(enum api_op op)
+{
+    switch (op) {
+    case API_OP_PUT_ACTIONS:
+        /* InstanceStart is START; the others are short vCPU/device work.
+         * The api thread refines this once the action type is known. */
+        return ACTION_CLASS_START;
+    case API_OP_PATCH_VM:
+        return ACTION_CLASS_VCPU;
+    case API_OP_PUT_SNAPSHOT_CREATE:
+    case API_OP_PUT_SNAPSHOT_LOAD:
+        return ACTION_CLASS_SNAPSHOT;
+    case API_OP_PATCH_DRIVE:
+    case API_OP_PATCH_NET:
+    case API_OP_PATCH_PMEM:
+    case API_OP_PATCH_BALLOON:
+    case API_OP_PATCH_BALLOON_STATS:
+    case API_OP_PATCH_BALLOON_HINTING_START:
+    case API_OP_PATCH_BALLOON_HINTING_STOP:
+    case API_OP_PATCH_HOTPLUG_MEMORY:
+    case API_OP_DELETE_DRIVE:
+    case API_OP_DELETE_NET:
+    case API_OP_DELETE_PMEM:
+        return ACTION_CLASS_DEVICE;
+    default:
+        return ACTION_CLASS_CONFIG;
+    }
+}
+
+struct controller *controller_new(unsigned queue_cap)
+{
+    struct controller *c = calloc(1, sizeof(*c));
+
+    if (!c)
+        return NULL;
+    pthread_mutex_init(&c->q_lock, NULL);
+    pthread_mutex_init(&c->done_lock, NULL);
+    pthread_mutex_init(&c->mirror_lock, NULL);
+    c->q_cap = queue_cap;
+    c->vmm_fd = evloop_eventfd_new();
+    c->api_fd = evloop_eventfd_new();
+    if (c->vmm_fd < 0 || c->api_fd < 0) {
+        int e = c->vmm_fd < 0 ? -c->vmm_fd : -c->api_fd;
+
+        controller_free(c);
+        errno = e;
+        return NULL;
+    }
+    return c;
+}
+
+static void free_list(struct api_action *a)
+{
+    while (a) {
+        struct api_action *n = a->next;
+
+        controller_action_free(a);
+        a = n;
+    }
+}
+
+void controller_free(struct controller *c)
+{
+    if (!c)
+        return;
+    free_list(c->q_head);
+    free_list(c->done);
+    if (c->mirror)
+        mirror_release(c->mirror);
+    if (c->vmm_fd >= 0)
+        close(c->vmm_fd);
+    if (c->api_fd >= 0)
+        close(c->api_fd);
+    pthread_mutex_destroy(&c->q_lock);
+    pthread_mutex_destroy(&c->done_lock);
+    pthread_mutex_destroy(&c->mirror_lock);
+    free(c);
+}
+
+int controller_vmm_fd(const struct controller *c)
+{
+    return c->vmm_fd;
+}
+
+int controller_api_fd(const struct controller *c)
+{
+    return c->api_fd;
+}
+
+struct api_action *controller_action_new(enum api_op op)
+{
+    struct api_action *a = xcalloc(1, sizeof(*a));
+
+    a->op = op;
+    buf_init(&a->resp);
+    return a;
+}
+
+void controller_action_free(struct api_action *a)
+{
+    if (!a)
+        return;
+    if (a->body && a->body_free)
+        a->body_free(a->body);
+    free(a->id);
+    buf_fini(&a->resp);
+    free(a);
+}
+
+int controller_submit(struct controller *c, struct api_action *a)
+{
+    pthread_mutex_lock(&c->q_lock);
+    if (c->q_len >= c->q_cap) {
+        pthread_mutex_unlock(&c->q_lock);
+        return -EBUSY;
+    }
+    a->next = NULL;
+    if (c->q_tail)
+        c->q_tail->next = a;
+    else
+        c->q_head = a;
+    c->q_tail = a;
+    c->q_len++;
+    pthread_mutex_unlock(&c->q_lock);
+    evloop_eventfd_signal(c->vmm_fd);
+    return 0;
+}
+
+struct api_action *controller_take(struct controller *c)
+{
+    struct api_action *a;
+
+    pthread_mutex_lock(&c->q_lock);
+    a = c->q_head;
+    if (a) {
+        c->q_head = a->next;
+        if (!c->q_head)
+            c->q_tail = NULL;
+        /* q_len counts in-flight actions: it drops on drain, so a stuck
+         * vmm thread cannot be buried under more work than q_cap. */
+        a->next = NULL;
+    }
+    pthread_mutex_unlock(&c->q_lock);
+    return a;
+}
+
+void controller_complete(struct controller *c, struct api_action *a)
+{
+    pthread_mutex_lock(&c->done_lock);
+    a->next = c->done;
+    c->done = a;
+    pthread_mutex_unlock(&c->done_lock);
+    evloop_eventfd_signal(c->api_fd);
+}
+
+struct api_action *controller_drain(struct controller *c)
+{
+    struct api_action *list, *rev = NULL;
+    unsigned n = 0;
+
+    pthread_mutex_lock(&c->done_lock);
+    list = c->done;
+    c->done = NULL;
+    pthread_mutex_unlock(&c->done_lock);
+
+    /* Completed in LIFO order; restore completion (= submission) order. */
+    while (list) {
+        struct api_action *next = list->next;
+
+        list->next = rev;
+        rev = list;
+        list = next;
+        n++;
+    }
+    if (n) {
+        pthread_mutex_lock(&c->q_lock);
+        c->q_len -= n;
+        pthread_mutex_unlock(&c->q_lock);
+    }
+    return rev;
+}
+
+struct mirror *mirror_new(void)
+{
+    struct mirror *m = xcalloc(1, sizeof(*m));
+
+    atomic_init(&m->refs, 1);
+    return m;
+}
+
+void mirror_set(struct mirror *m, enum api_op op, int status, const char *body,
+                size_t body_len)
+{
+    struct mirror_entry *e = &m->get[op];
+
+    free(e->body);
+    e->status = status;
+    e->body = xstrndup(body ? body : "", body_len);
+    e->body_len = body_len;
+}
+
+void mirror_release(struct mirror *m)
+{
+    if (!m)
+        return;
+    if (atomic_fetch_sub(&m->refs, 1) != 1)
+        return;
+    for (int i = 0; i < API_OP_COUNT; i++)
+        free(m->get[i].body);
+    free(m);
+}
+
+void controller_publish(struct controller *c, struct mirror *m)
+{
+    struct mirror *old;
+
+    pthread_mutex_lock(&c->mirror_lock);
+    old = c->mirror;
+    c->mirror = m;
+    pthread_mutex_unlock(&c->mirror_lock);
+    mirror_release(old);
+}
+
+struct mirror *controller_mirror_acquire(struct controller *c)
+{
+    struct mirror *m;
+
+    pthread_mutex_lock(&c->mirror_lock);
+    m = c->mirror;
+    if (m)
+        atomic_fetch_add(&m->refs, 1);
+    pthread_mutex_unlock(&c->mirror_lock);
+    return m;
+}

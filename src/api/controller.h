@@ -1,0 +1,129 @@
+/*
+ * controller.h: the bridge between the api thread and the vmm thread.
+ *
+ *   api thread                                   vmm thread
+ *   ----------                                   ----------
+ *   controller_submit(a) --[queue + eventfd]-->  controller_take() -> handle
+ *                                                controller_complete(a)
+ *   controller_drain() <--[done list + eventfd]--
+ *   GET: controller_mirror_acquire()  <--------  controller_publish(mirror)
+ *
+ * Writes travel as `struct api_action` through a bounded queue. The api
+ * thread never blocks on the vmm thread: it keeps serving other connections
+ * while an action is in flight, and answers 504 when an action's class
+ * timeout passes (the action still completes, or fails, whole on the vmm
+ * side; its late result is dropped).
+ *
+ * Reads are answered from the read mirror: an immutable, reference-counted
+ * set of pre-rendered GET responses that the vmm thread publishes after
+ * every change. Publishing swaps one pointer under a mutex held for a few
+ * instructions; the previous mirror is freed by whoever drops its last
+ * reference. A GET therefore never waits for a busy vmm thread.
+ *
+ * Action lifecycle (owner in brackets):
+ *
+ *   [api] new --submit--> QUEUED [vmm] --take--> RUNNING [vmm]
+ *        --complete--> DONE [api] --drain--> responded (or dropped if the
+ *        504 already went out) --> controller_action_free()
+ *
+ * While an action is QUEUED or RUNNING the api thread must not touch it; its
+ * own bookkeeping (connection, deadline, 504 sent) lives beside it in the api
+ * thread and refers to the action by pointer only.
+ */
+#ifndef SQUIB_API_CONTROLLER_H
+#define SQUIB_API_CONTROLLER_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "api/routes.h"
+#include "util/buf.h"
+
+/* Timeout classes: each write operation belongs to one. */
+enum action_class {
+    ACTION_CLASS_CONFIG,   /* pre-boot configuration, logger, metrics, MMDS */
+    ACTION_CLASS_START,    /* InstanceStart */
+    ACTION_CLASS_VCPU,     /* pause, resume, Ctrl-Alt-Del, FlushMetrics */
+    ACTION_CLASS_DEVICE,   /* post-boot device updates (PATCH drives, ...) */
+    ACTION_CLASS_SNAPSHOT, /* snapshot create and load */
+    ACTION_CLASS_COUNT
+};
+
+/* Default per-class timeouts in milliseconds (docs/compat.md). */
+extern const uint32_t controller_default_timeout_ms[ACTION_CLASS_COUNT];
+
+enum action_class controller_op_class(enum api_op op);
+
+struct api_action {
+    /* Request: written by the api thread before submit, then read-only. */
+    enum api_op op;
+    char *id;                   /* owned; path id or NULL */
+    void *body;                 /* owned typed request, see api/parse.h */
+    void (*body_free)(void *);  /* frees body; NULL if body is NULL */
+    bool deprecated;            /* parse-time Deprecation header */
+    const char *description;    /* static, e.g. "PUT /machine-config" */
+
+    /* Response: written by the vmm thread before complete. */
+    int status;                 /* 200, 204, 400, 413 */
+    struct buf resp;            /* JSON body (data or fault_message) */
+    bool resp_deprecated;       /* Deprecation header decided by the vmm */
+
+    struct api_action *next;    /* queue / list link (owner's lock) */
+};
+
+/* One pre-rendered GET response. */
+struct mirror_entry {
+    int status;        /* 0 = not rendered (the api thread answers 400) */
+    char *body;        /* owned */
+    size_t body_len;
+};
+
+struct mirror {
+    _Atomic int refs;  /* see controller_mirror_acquire */
+    struct mirror_entry get[API_OP_COUNT]; /* read ops only */
+};
+
+struct controller;
+
+/* Create; NULL on failure (errno set). `queue_cap` bounds in-flight actions. */
+struct controller *controller_new(unsigned queue_cap);
+void controller_free(struct controller *c);
+
+/* The eventfds each side watches (owned by the controller). */
+int controller_vmm_fd(const struct controller *c);
+int controller_api_fd(const struct controller *c);
+
+/* api thread: allocate a zeroed action for `op`. */
+struct api_action *controller_action_new(enum api_op op);
+/* Free an action and everything it owns. */
+void controller_action_free(struct api_action *a);
+
+/*
+ * api thread: queue `a` (ownership passes to the controller until it comes
+ * back from controller_drain). Returns 0, or -EBUSY when the queue is full
+ * (the caller keeps ownership and answers the client itself).
+ */
+int controller_submit(struct controller *c, struct api_action *a);
+
+/* vmm thread: next queued action or NULL. The vmm owns it until complete. */
+struct api_action *controller_take(struct controller *c);
+/* vmm thread: hand the answered action back to the api thread. */
+void controller_complete(struct controller *c, struct api_action *a);
+
+/* api thread: detach the list of completed actions (linked by ->next). */
+struct api_action *controller_drain(struct controller *c);
+
+/* vmm thread: publish a new mirror (takes ownership, refs must be 1). */
+void controller_publish(struct controller *c, struct mirror *m);
+/* any thread: take a reference to the current mirror (NULL before the first
+ * publish); release it with mirror_release(). */
+struct mirror *controller_mirror_acquire(struct controller *c);
+
+struct mirror *mirror_new(void);
+/* Set entry `op` (copies body). */
+void mirror_set(struct mirror *m, enum api_op op, int status, const char *body,
+                size_t body_len);
+void mirror_release(struct mirror *m);
+
+#endif

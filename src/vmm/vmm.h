@@ -1,0 +1,174 @@
+/*
+ * vmm.h: the VMM controller on the vmm thread (upstream's PrebootApiController
+ * + RuntimeApiController + the VmResources they drive).
+ *
+ * The api thread turns every request into a typed struct api_action; the vmm
+ * thread hands each write to vmm_handle_action(), which decides whether the
+ * operation is legal in the current phase (digest 1.4: pre-boot, post-boot),
+ * applies it with upstream's rules and answers with upstream's status and
+ * text. After each action the vmm thread publishes vmm_render_mirror(), from
+ * which the api thread answers every GET without waiting for this thread.
+ *
+ * Body types per operation (a->body, as api/schemas.h produces them):
+ *
+ *   PUT_ACTIONS                 struct instance_action
+ *   PUT_BALLOON                 struct balloon_cfg
+ *   PATCH_BALLOON               struct balloon_update
+ *   PATCH_BALLOON_STATS         struct balloon_stats_update
+ *   PATCH_BALLOON_HINTING_START struct balloon_hinting_start (or NULL)
+ *   PATCH_BALLOON_HINTING_STOP  none
+ *   PUT_BOOT_SOURCE             struct boot_source_cfg
+ *   PUT_CPU_CONFIG              struct cpu_template
+ *   PUT_DRIVE / PATCH_DRIVE     struct drive_cfg / struct drive_update
+ *   PUT_PMEM / PATCH_PMEM       struct pmem_cfg / struct pmem_update
+ *   DELETE_DRIVE/_PMEM/_NET     none (a->id)
+ *   PUT_LOGGER                  struct logger_cfg
+ *   PUT/PATCH_MACHINE_CONFIG    struct machine_cfg
+ *   PUT_METRICS                 struct metrics_cfg
+ *   PUT_MMDS / PATCH_MMDS       struct json_value (the document itself; PUT
+ *                               takes it: a->body is set to NULL)
+ *   PUT_MMDS_CONFIG             struct mmds_cfg
+ *   PUT_ENTROPY                 struct entropy_cfg
+ *   PUT_SERIAL                  struct serial_cfg
+ *   PUT/PATCH_HOTPLUG_MEMORY    struct hotplug_memory_cfg / _update
+ *   PUT_NET / PATCH_NET         struct net_iface_cfg / struct net_iface_update
+ *   PUT_SNAPSHOT_CREATE         struct snapshot_create
+ *   PUT_SNAPSHOT_LOAD           struct snapshot_load
+ *   PATCH_VM                    struct vm_state_req
+ *   PUT_VSOCK                   struct vsock_cfg
+ *   GET_*                       none (answered like the mirror would)
+ *
+ * Metrics: upstream increments put/patch_api_requests.*_fails and
+ * deprecated_api.deprecated_http_api_calls only while parsing (api side);
+ * a VMM-side rejection counts nothing, and neither does this module.
+ */
+#ifndef SQUIB_VMM_VMM_H
+#define SQUIB_VMM_VMM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "api/controller.h"
+#include "api/schemas.h"
+#include "util/err.h"
+#include "util/evloop.h"
+#include "vmm/resources.h"
+
+#define VMM_VERSION  "1.17.0-dev"
+#define VMM_APP_NAME "Firecracker"
+
+/* Upstream's NSPre / NSPost texts (digest 1.6). */
+#define VMM_ERR_NS_PRE                                                         \
+    "The requested operation is not supported before starting the microVM."
+#define VMM_ERR_NS_POST                                                        \
+    "The requested operation is not supported after starting the microVM."
+
+struct vmm_opts {
+    const char *instance_id; /* copied; NULL = "anonymous-instance" */
+    size_t mmds_size_limit;  /* 0 = 51200 */
+    bool enable_pci;
+    bool boot_timer;
+};
+
+enum vmm_state {
+    VMM_STATE_NOT_STARTED,
+    VMM_STATE_RUNNING,
+    VMM_STATE_PAUSED,
+};
+
+struct vmm;
+
+/*
+ * What the vmm needs from the machine layer (vmm_start.c provides the real
+ * ones; unit tests substitute fakes). Each returns 0 or a negative errno
+ * with err->msg set to the detail text that follows the category prefix.
+ */
+struct vmm_machine_ops {
+    /* Build and boot (detail after "Start microvm error: "). */
+    int (*start)(struct vmm *v, struct sq_err *err);
+    /* Pause / resume the vCPUs (detail after "Internal VMM error: "). */
+    int (*pause)(struct vmm *v, struct sq_err *err);
+    int (*resume)(struct vmm *v, struct sq_err *err);
+    /* i8042 Ctrl+Alt+Del (detail after "Internal VMM error: "). */
+    int (*ctrl_alt_del)(struct vmm *v, struct sq_err *err);
+    /* Tear the machine down (vmm_free). */
+    void (*stop)(struct vmm *v);
+};
+
+/* The default ops, backed by the machine layer (vmm_start.c). */
+extern const struct vmm_machine_ops vmm_default_machine_ops;
+
+/* The controller. Fields are readable by the machine layer and the tests;
+ * only vmm.c, vmm_start.c and config_file.c change them. */
+struct vmm {
+    struct evloop *loop;     /* borrowed: the vmm thread's loop */
+    char *instance_id;       /* owned */
+    struct vm_resources res; /* the configuration */
+    enum vmm_state state;
+    /* A boot-specific resource was configured (successfully or not):
+     * snapshot load is refused from then on (digest 7.4). */
+    bool boot_path;
+    /* Metrics were initialised (PUT /metrics, config file or
+     * --metrics-path through vmm_note_metrics_initialised). */
+    bool metrics_initialised;
+    /* Set when an error must end the process after its response is sent
+     * (failed snapshot restore); the main loop exits with exit_code. */
+    bool exit_requested;
+    int exit_code;
+    const struct vmm_machine_ops *ops; /* borrowed */
+    void *machine;                     /* owned by the machine layer */
+};
+
+/* Create the controller (nothing configured, state Not started). Aborts
+ * only on out-of-memory. `loop` is borrowed. */
+struct vmm *vmm_new(struct evloop *loop, const struct vmm_opts *opts);
+/* Stop the machine if running and free everything. NULL-safe. */
+void vmm_free(struct vmm *v);
+
+/*
+ * Handle one write action on the vmm thread: read a->op, a->id, a->body (see
+ * the table above), fill a->status (200, 204, 400 or 413), a->resp (the JSON
+ * data, or {"fault_message":"..."} with upstream's full text) and
+ * a->resp_deprecated. Blocks at most for bounded file I/O (opening files,
+ * binding a socket).
+ */
+void vmm_handle_action(struct vmm *v, struct api_action *a);
+
+/* Build the read mirror for the current state: every GET op with its status
+ * and body, errors included. Caller owns the result (refs = 1). */
+struct mirror *vmm_render_mirror(struct vmm *v);
+
+/*
+ * Apply a parsed --config-file in upstream's order (digest 3.5), with the
+ * optional --metadata document (borrowed; NULL = none), then start the VM.
+ * On failure returns a negative errno with err->msg = "Configuration for VMM
+ * from one single json failed: {error}" or "Could not Start MicroVM from one
+ * single json: {error}"; the caller adds the RunWith(out)ApiError wrapping.
+ */
+int vmm_apply_config_file(struct vmm *v, const struct vmm_config_file *cfg,
+                          struct sq_err *err);
+int vmm_apply_config_file_with_metadata(struct vmm *v,
+                                        const struct vmm_config_file *cfg,
+                                        const struct json_value *metadata,
+                                        struct sq_err *err);
+
+/*
+ * --metadata before the API starts: PUT the document into the (new) store.
+ * Takes ownership of `doc`. -EFBIG when it exceeds the limit (fatal for the
+ * caller, as upstream).
+ */
+int vmm_put_metadata(struct vmm *v, struct json_value *doc,
+                     struct sq_err *err);
+
+/* --metrics-path was used: a later PUT /metrics is a reinitialisation. */
+void vmm_note_metrics_initialised(struct vmm *v);
+
+bool vmm_is_started(const struct vmm *v);
+
+/* "Not started", "Running" or "Paused". */
+const char *vmm_state_name(enum vmm_state s);
+
+/* The machine layer's boot entry point (vmm_start.c). */
+int vmm_start_machine(struct vmm *v, struct sq_err *err);
+
+#endif

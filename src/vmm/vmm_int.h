@@ -1,0 +1,38 @@
+/*
+ * vmm_int.h: internals shared by vmm.c, render.c and config_file.c only.
+ */
+#ifndef SQUIB_VMM_VMM_INT_H
+#define SQUIB_VMM_VMM_INT_H
+
+#include "api/routes.h"
+#include "util/buf.h"
+#include "vmm/vmm.h"
+
+/* Append `s` (n bytes) as a JSON string literal, escaped as serde_json
+ * does (\" \\ \n \r \t \b \f, \u00xx for other control bytes). */
+void vmm_json_str(struct buf *b, const char *s, size_t n);
+/* Same for a C string; NULL writes null. */
+void vmm_json_cstr(struct buf *b, const char *s);
+/* {"fault_message":"<msg>"} */
+void vmm_render_fault(struct buf *b, const char *msg);
+
+/*
+ * Render GET `op` for the current state into b (body) and return its HTTP
+ * status (200 or 400; a 400 body is a fault_message).
+ */
+int vmm_render_get(struct vmm *v, enum api_op op, struct buf *b);
+
+/* The GET /vm/config document (digest 1.8 and 15). */
+void vmm_render_vm_config(struct vmm *v, struct buf *b);
+
+/*
+ * PUT /logger and PUT /metrics as upstream applies them (LOGGER.update and
+ * init_metrics). Return 0 or -errno with the detail text (without the
+ * "Logger error: " / "Metrics error: " prefix).
+ */
+int vmm_apply_logger(struct vmm *v, const struct logger_cfg *cfg,
+                     struct sq_err *err);
+int vmm_apply_metrics(struct vmm *v, const struct metrics_cfg *cfg,
+                      struct sq_err *err);
+
+#endif

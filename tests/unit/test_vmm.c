@@ -1,0 +1,1384 @@
+/*
+ * test_vmm.c: the VMM controller through vmm_handle_action() and the read
+ * mirror: pre/post-boot legality, every VMM-side error text, device list
+ * orders, GET bodies byte for byte (upstream's test_api.py expectations).
+ *
+ * Request bodies are built by hand as the api layer's parsers would produce
+ * them. Host paths are temp files made per test; TAP devices are faked
+ * through vm_resources.tap_open, the machine through struct vmm_machine_ops.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "api/controller.h"
+#include "mmds/store.h"
+#include "vmm/resources.h"
+#include "vmm/vmm.h"
+
+/* String literals into the request structs' char * fields (never freed:
+ * the tests own the bodies). */
+#define MUT(s) ((char *)(uintptr_t)(s))
+
+/* ---------------------------------------------------------------------- */
+/* Fixtures */
+
+struct fx {
+    struct vmm *v;
+    char dir[64];
+    char kernel[128];
+    char disk[128];
+    char disk2[128];
+    int starts; /* fake machine: start calls */
+    int fail_start;
+};
+
+static int fake_tap_open(const char *name, int *fd, struct sq_err *err)
+{
+    if (!strncmp(name, "bad", 3))
+        return sq_errf(err, -EBUSY,
+                       "Open tap device failed: Error while creating ifreq "
+                       "structure: Device or resource busy (os error 16). "
+                       "Invalid TUN/TAP Backend provided by %s. Check our "
+                       "documentation on setting up the network devices.",
+                       name);
+    *fd = dup(0);
+    return *fd < 0 ? sq_errf(err, -errno, "dup") : 0;
+}
+
+static struct fx *g_fx;
+
+static int fake_start(struct vmm *v, struct sq_err *err)
+{
+    (void)v;
+    g_fx->starts++;
+    if (g_fx->fail_start)
+        return sq_errf(err, -ENOMEM,
+                       "Invalid Memory Configuration: Cannot create mmap "
+                       "region: Out of memory (os error 12)");
+    return 0;
+}
+
+static int fake_ok(struct vmm *v, struct sq_err *err)
+{
+    (void)v;
+    (void)err;
+    return 0;
+}
+
+static void fake_stop(struct vmm *v)
+{
+    (void)v;
+}
+
+static const struct vmm_machine_ops fake_ops = {
+    .start = fake_start,
+    .pause = fake_ok,
+    .resume = fake_ok,
+    .ctrl_alt_del = fake_ok,
+    .stop = fake_stop,
+};
+
+static void make_file(const char *path, size_t size)
+{
+    FILE *f = fopen(path, "w");
+
+    assert_non_null(f);
+    if (size) {
+        assert_int_equal(fseek(f, (long)size - 1, SEEK_SET), 0);
+        fputc(0, f);
+    }
+    fclose(f);
+}
+
+static int setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof(*f));
+    struct vmm_opts o = {.instance_id = "test-id", .mmds_size_limit = 0};
+
+    strcpy(f->dir, "/tmp/squib-vmm-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->kernel, sizeof(f->kernel), "%s/vmlinux", f->dir);
+    snprintf(f->disk, sizeof(f->disk), "%s/disk.img", f->dir);
+    snprintf(f->disk2, sizeof(f->disk2), "%s/disk2.img", f->dir);
+    make_file(f->kernel, 4096);
+    make_file(f->disk, 1 << 20);
+    make_file(f->disk2, 4096);
+    f->v = vmm_new(NULL, &o);
+    f->v->ops = &fake_ops;
+    f->v->res.tap_open = fake_tap_open;
+    g_fx = f;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+    char cmd[160];
+
+    vmm_free(f->v);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+    assert_int_equal(system(cmd), 0);
+    free(f);
+    return 0;
+}
+
+/* Run one action; returns the status, response text in *resp (static). */
+static const char *g_resp;
+static struct api_action *g_last;
+
+static int act(struct vmm *v, enum api_op op, const char *id, void *body)
+{
+    struct api_action *a = controller_action_new(op);
+
+    a->id = id ? strdup(id) : NULL;
+    a->body = body;
+    a->body_free = NULL; /* bodies live on the test's stack */
+    vmm_handle_action(v, a);
+    if (g_last)
+        controller_action_free(g_last);
+    g_last = a;
+    g_resp = a->resp.data ? a->resp.data : "";
+    return a->status;
+}
+
+static void expect_fault(int status, const char *msg)
+{
+    char want[4096];
+
+    snprintf(want, sizeof(want), "{\"fault_message\":\"%s\"}", msg);
+    assert_int_equal(status, 400);
+    assert_string_equal(g_resp, want);
+}
+
+static const char *get(struct vmm *v, enum api_op op, int *status)
+{
+    static char body[8192];
+    struct mirror *m = vmm_render_mirror(v);
+
+    *status = m->get[op].status;
+    snprintf(body, sizeof(body), "%s", m->get[op].body);
+    mirror_release(m);
+    return body;
+}
+
+static struct boot_source_cfg boot(const char *k)
+{
+    struct boot_source_cfg b = {MUT(k), NULL, NULL};
+
+    return b;
+}
+
+static struct drive_cfg drive(const char *id, const char *path, bool root)
+{
+    struct drive_cfg d;
+
+    memset(&d, 0, sizeof(d));
+    d.drive_id = MUT(id);
+    d.drive_id_len = strlen(id);
+    d.is_root_device = root;
+    d.path_on_host = MUT(path);
+    return d;
+}
+
+static struct net_iface_cfg nic(const char *id, const char *tap, int mac_last)
+{
+    struct net_iface_cfg n;
+
+    memset(&n, 0, sizeof(n));
+    n.iface_id = MUT(id);
+    n.iface_id_len = strlen(id);
+    n.host_dev_name = MUT(tap);
+    if (mac_last >= 0) {
+        static const uint8_t base[6] = {0x06, 0, 0, 0, 0, 0};
+
+        n.has_guest_mac = true;
+        memcpy(n.guest_mac, base, 6);
+        n.guest_mac[5] = (uint8_t)mac_last;
+    }
+    return n;
+}
+
+static struct machine_cfg machine_put(unsigned vcpus, uint64_t mem)
+{
+    struct machine_cfg m;
+
+    memset(&m, 0, sizeof(m));
+    m.has_vcpu_count = m.has_mem_size_mib = m.has_smt = true;
+    m.has_track_dirty_pages = m.has_huge_pages = true;
+    m.vcpu_count = (uint8_t)vcpus;
+    m.mem_size_mib = mem;
+    return m;
+}
+
+static void start_vm(struct fx *f)
+{
+    struct boot_source_cfg b = boot(f->kernel);
+    struct instance_action start = {ACTION_INSTANCE_START};
+
+    if (!f->v->res.boot.configured)
+        assert_int_equal(act(f->v, API_OP_PUT_BOOT_SOURCE, NULL, &b), 204);
+    assert_int_equal(act(f->v, API_OP_PUT_ACTIONS, NULL, &start), 204);
+    assert_true(vmm_is_started(f->v));
+}
+
+/* ---------------------------------------------------------------------- */
+/* Instance info, version, lifecycle */
+
+static void test_instance_info_and_version(void **state)
+{
+    struct fx *f = *state;
+    int st;
+
+    assert_string_equal(get(f->v, API_OP_GET_INSTANCE_INFO, &st),
+                        "{\"id\":\"test-id\",\"state\":\"Not started\","
+                        "\"vmm_version\":\"1.17.0-dev\",\"app_name\":"
+                        "\"Firecracker\"}");
+    assert_int_equal(st, 200);
+    assert_string_equal(get(f->v, API_OP_GET_VERSION, &st),
+                        "{\"firecracker_version\":\"1.17.0-dev\"}");
+    start_vm(f);
+    assert_string_equal(get(f->v, API_OP_GET_INSTANCE_INFO, &st),
+                        "{\"id\":\"test-id\",\"state\":\"Running\","
+                        "\"vmm_version\":\"1.17.0-dev\",\"app_name\":"
+                        "\"Firecracker\"}");
+    {
+        struct vm_state_req p = {VM_STATE_REQ_PAUSED};
+        struct vm_state_req r = {VM_STATE_REQ_RESUMED};
+
+        assert_int_equal(act(f->v, API_OP_PATCH_VM, NULL, &p), 204);
+        assert_int_equal(act(f->v, API_OP_PATCH_VM, NULL, &p), 204);
+        assert_string_equal(get(f->v, API_OP_GET_INSTANCE_INFO, &st),
+                            "{\"id\":\"test-id\",\"state\":\"Paused\","
+                            "\"vmm_version\":\"1.17.0-dev\",\"app_name\":"
+                            "\"Firecracker\"}");
+        assert_int_equal(act(f->v, API_OP_PATCH_VM, NULL, &r), 204);
+        assert_int_equal(act(f->v, API_OP_PATCH_VM, NULL, &r), 204);
+        assert_int_equal(f->v->state, VMM_STATE_RUNNING);
+    }
+}
+
+static void test_start_errors(void **state)
+{
+    struct fx *f = *state;
+    struct instance_action start = {ACTION_INSTANCE_START};
+    struct boot_source_cfg b = boot(f->kernel);
+
+    expect_fault(act(f->v, API_OP_PUT_ACTIONS, NULL, &start),
+                 "Start microvm error: Cannot start microvm without kernel "
+                 "configuration.");
+    assert_int_equal(f->starts, 0);
+    assert_int_equal(act(f->v, API_OP_PUT_BOOT_SOURCE, NULL, &b), 204);
+    f->fail_start = 1;
+    expect_fault(act(f->v, API_OP_PUT_ACTIONS, NULL, &start),
+                 "Start microvm error: Invalid Memory Configuration: Cannot "
+                 "create mmap region: Out of memory (os error 12)");
+    assert_false(vmm_is_started(f->v));
+    f->fail_start = 0;
+    assert_int_equal(act(f->v, API_OP_PUT_ACTIONS, NULL, &start), 204);
+    assert_int_equal(f->starts, 2);
+    expect_fault(act(f->v, API_OP_PUT_ACTIONS, NULL, &start),
+                 "The requested operation is not supported after starting "
+                 "the microVM.");
+}
+
+static void test_default_machine_layer_refuses(void **state)
+{
+    struct fx *f = *state;
+    struct instance_action start = {ACTION_INSTANCE_START};
+    struct boot_source_cfg b = boot(f->kernel);
+    int st;
+
+    f->v->ops = &vmm_default_machine_ops;
+    assert_int_equal(act(f->v, API_OP_PUT_BOOT_SOURCE, NULL, &b), 204);
+    st = act(f->v, API_OP_PUT_ACTIONS, NULL, &start);
+    assert_int_equal(st, 400);
+    assert_non_null(strstr(g_resp, "\"Start microvm error: "));
+    assert_false(vmm_is_started(f->v));
+    f->v->ops = &fake_ops;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Pre/post-boot matrix (digest 1.4) */
+
+struct matrix_row {
+    enum api_op op;
+    int pre;  /* 1: NSPre expected before boot */
+    int post; /* 1: NSPost expected after boot */
+};
+
+static const struct matrix_row matrix[] = {
+    {API_OP_PUT_BALLOON, 0, 1},
+    {API_OP_PATCH_BALLOON, 1, 0},
+    {API_OP_PATCH_BALLOON_STATS, 1, 0},
+    {API_OP_PATCH_BALLOON_HINTING_START, 1, 0},
+    {API_OP_PATCH_BALLOON_HINTING_STOP, 1, 0},
+    {API_OP_PUT_BOOT_SOURCE, 0, 1},
+    {API_OP_PUT_CPU_CONFIG, 0, 1},
+    {API_OP_PATCH_DRIVE, 1, 0},
+    {API_OP_DELETE_DRIVE, 1, 0},
+    {API_OP_PATCH_PMEM, 1, 0},
+    {API_OP_DELETE_PMEM, 1, 0},
+    {API_OP_PUT_LOGGER, 0, 1},
+    {API_OP_PUT_MACHINE_CONFIG, 0, 1},
+    {API_OP_PATCH_MACHINE_CONFIG, 0, 1},
+    {API_OP_PUT_METRICS, 0, 1},
+    {API_OP_PUT_MMDS_CONFIG, 0, 1},
+    {API_OP_PUT_ENTROPY, 0, 1},
+    {API_OP_PUT_SERIAL, 0, 1},
+    {API_OP_PUT_HOTPLUG_MEMORY, 0, 1},
+    {API_OP_PATCH_HOTPLUG_MEMORY, 1, 0},
+    {API_OP_PATCH_NET, 1, 0},
+    {API_OP_DELETE_NET, 1, 0},
+    {API_OP_PUT_SNAPSHOT_CREATE, 1, 0},
+    {API_OP_PUT_SNAPSHOT_LOAD, 0, 1},
+    {API_OP_PATCH_VM, 1, 0},
+    {API_OP_PUT_VSOCK, 0, 1},
+};
+
+/* A body that parses for every op (contents irrelevant for the check). */
+union any_body {
+    struct instance_action ia;
+    struct balloon_cfg bc;
+    struct balloon_update bu;
+    struct balloon_stats_update bs;
+    struct balloon_hinting_start bh;
+    struct boot_source_cfg boot;
+    struct cpu_template ct;
+    struct drive_cfg d;
+    struct drive_update du;
+    struct pmem_cfg p;
+    struct pmem_update pu;
+    struct logger_cfg l;
+    struct machine_cfg m;
+    struct metrics_cfg mc;
+    struct mmds_cfg mm;
+    struct entropy_cfg e;
+    struct serial_cfg s;
+    struct hotplug_memory_cfg h;
+    struct hotplug_memory_update hu;
+    struct net_iface_cfg n;
+    struct net_iface_update nu;
+    struct snapshot_create sc;
+    struct snapshot_load sl;
+    struct vm_state_req vs;
+    struct vsock_cfg vc;
+};
+
+static void fill_any(union any_body *b, enum api_op op, const struct fx *f)
+{
+    memset(b, 0, sizeof(*b));
+    /* Bodies that make the pre-boot variants fail in their own way (or
+     * succeed) rather than with NSPre, which is what the test looks for. */
+    switch (op) {
+    case API_OP_PUT_BOOT_SOURCE:
+        b->boot.kernel_image_path = MUT(f->kernel);
+        break;
+    case API_OP_PUT_METRICS:
+        b->mc.metrics_path = MUT("/nonexistent/dir/m");
+        break;
+    case API_OP_PUT_VSOCK:
+        b->vc.uds_path = MUT("/nonexistent/dir/s");
+        break;
+    case API_OP_PATCH_DRIVE:
+        b->du.drive_id = MUT("x");
+        b->du.drive_id_len = 1;
+        break;
+    case API_OP_PATCH_NET:
+        b->nu.iface_id = MUT("x");
+        b->nu.iface_id_len = 1;
+        break;
+    case API_OP_PATCH_PMEM:
+        b->pu.id = MUT("x");
+        b->pu.id_len = 1;
+        break;
+    default:
+        break;
+    }
+}
+
+static void test_preboot_matrix(void **state)
+{
+    struct fx *f = *state;
+
+    for (size_t i = 0; i < sizeof(matrix) / sizeof(matrix[0]); i++) {
+        union any_body b;
+        int st;
+
+        fill_any(&b, matrix[i].op, f);
+        st = act(f->v, matrix[i].op, "x", &b);
+        if (matrix[i].pre)
+            expect_fault(st, VMM_ERR_NS_PRE);
+        else
+            assert_null(strstr(g_resp, "not supported before"));
+    }
+    /* FlushMetrics and SendCtrlAltDel are post-boot only. */
+    {
+        struct instance_action fm = {ACTION_FLUSH_METRICS};
+        struct instance_action cad = {ACTION_SEND_CTRL_ALT_DEL};
+
+        expect_fault(act(f->v, API_OP_PUT_ACTIONS, NULL, &fm), VMM_ERR_NS_PRE);
+        expect_fault(act(f->v, API_OP_PUT_ACTIONS, NULL, &cad),
+                     VMM_ERR_NS_PRE);
+    }
+}
+
+static void test_postboot_matrix(void **state)
+{
+    struct fx *f = *state;
+    int st;
+
+    start_vm(f);
+    for (size_t i = 0; i < sizeof(matrix) / sizeof(matrix[0]); i++) {
+        union any_body b;
+
+        fill_any(&b, matrix[i].op, f);
+        st = act(f->v, matrix[i].op, "x", &b);
+        if (matrix[i].post)
+            expect_fault(st, VMM_ERR_NS_POST);
+        else
+            assert_null(strstr(g_resp, "not supported after"));
+    }
+    {
+        struct instance_action fm = {ACTION_FLUSH_METRICS};
+        struct instance_action cad = {ACTION_SEND_CTRL_ALT_DEL};
+
+        assert_int_equal(act(f->v, API_OP_PUT_ACTIONS, NULL, &fm), 204);
+        assert_int_equal(act(f->v, API_OP_PUT_ACTIONS, NULL, &cad), 204);
+    }
+    /* Pre-boot-only GETs answer after boot, and vice versa. */
+    get(f->v, API_OP_GET_BALLOON_STATS, &st);
+    assert_int_equal(st, 400);
+    assert_string_equal(get(f->v, API_OP_GET_BALLOON, &st),
+                        "{\"fault_message\":\"Internal VMM error: Failed "
+                        "perform action on device: Device not found\"}");
+}
+
+static void test_preboot_only_gets(void **state)
+{
+    struct fx *f = *state;
+    int st;
+    char want[256];
+
+    snprintf(want, sizeof(want), "{\"fault_message\":\"%s\"}", VMM_ERR_NS_PRE);
+    assert_string_equal(get(f->v, API_OP_GET_BALLOON_STATS, &st), want);
+    assert_int_equal(st, 400);
+    assert_string_equal(get(f->v, API_OP_GET_BALLOON_HINTING_STATUS, &st),
+                        want);
+    assert_string_equal(get(f->v, API_OP_GET_HOTPLUG_MEMORY, &st), want);
+    assert_string_equal(get(f->v, API_OP_GET_BALLOON, &st),
+                        "{\"fault_message\":\"Balloon config error: No "
+                        "balloon device found.\"}");
+    assert_int_equal(st, 400);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Boot source */
+
+static void test_boot_source(void **state)
+{
+    struct fx *f = *state;
+    struct boot_source_cfg b = boot("/nonexistent/vmlinux");
+    char big[3000];
+    int st;
+
+    expect_fault(act(f->v, API_OP_PUT_BOOT_SOURCE, NULL, &b),
+                 "Boot source error: The kernel file cannot be opened: No "
+                 "such file or directory (os error 2)");
+    b = boot(f->kernel);
+    b.initrd_path = MUT("/nonexistent/initrd");
+    expect_fault(act(f->v, API_OP_PUT_BOOT_SOURCE, NULL, &b),
+                 "Boot source error: The initrd file cannot be opened due to "
+                 "invalid path or invalid permissions. No such file or "
+                 "directory (os error 2)");
+    memset(big, 'a', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    b = boot(f->kernel);
+    b.boot_args = big;
+    st = act(f->v, API_OP_PUT_BOOT_SOURCE, NULL, &b);
+    assert_int_equal(st, 400);
+    assert_non_null(strstr(g_resp, "{\"fault_message\":\"Boot source error: "
+                                   "The kernel command line is invalid: "));
+    /* Failures kept nothing. */
+    assert_false(f->v->res.boot.configured);
+
+    b = boot(f->kernel);
+    b.boot_args = MUT("");
+    assert_int_equal(act(f->v, API_OP_PUT_BOOT_SOURCE, NULL, &b), 204);
+    assert_true(f->v->res.boot.kernel_fd >= 0);
+    assert_int_equal(f->v->res.boot.initrd_fd, -1);
+    assert_non_null(strstr(get(f->v, API_OP_GET_VM_CONFIG, &st),
+                           "\"boot_args\":\"\""));
+}
+
+/* ---------------------------------------------------------------------- */
+/* Drives */
+
+static const char *drive_order(struct vmm *v)
+{
+    static char s[64];
+
+    s[0] = '\0';
+    for (size_t i = 0; i < v->res.n_drives; i++) {
+        strcat(s, v->res.drives[i].cfg.drive_id);
+        if (v->res.drives[i].cfg.is_root_device)
+            strcat(s, "*");
+        strcat(s, " ");
+    }
+    return s;
+}
+
+static void test_drive_root_ordering(void **state)
+{
+    struct fx *f = *state;
+    struct drive_cfg d;
+
+    d = drive("a", f->disk, false);
+    assert_int_equal(act(f->v, API_OP_PUT_DRIVE, "a", &d), 204);
+    d = drive("b", f->disk, false);
+    assert_int_equal(act(f->v, API_OP_PUT_DRIVE, "b", &d), 204);
+    d = drive("c", f->disk, false);
+    assert_int_equal(act(f->v, API_OP_PUT_DRIVE, "c", &d), 204);
+    assert_string_equal(drive_order(f->v), "a b c ");
+
+    /* Re-PUT keeps the slot. */
+    d = drive("b", f->disk2, false);
+    assert_int_equal(act(f->v, API_OP_PUT_DRIVE, "b", &d), 204);
+    assert_string_equal(drive_order(f->v), "a b c ");
+
+    /* Turning c into the root swaps it with the first drive. */
+    d = drive("c", f->disk, true);
+    assert_int_equal(act(f->v, API_OP_PUT_DRIVE, "c", &d), 204);
+    assert_string_equal(drive_order(f->v), "c* b a ");
+
+    /* A second root is refused, a new root too. */
+    d = drive("a", f->disk, true);
+    expect_fault(act(f->v, API_OP_PUT_DRIVE, "a", &d),
+                 "Drive config error: A root block device already exists!");
+    d = drive("r", f->disk, true);
+    expect_fault(act(f->v, API_OP_PUT_DRIVE, "r", &d),
+                 "Drive config error: A root block device already exists!");
+
+    /* Replacing the root itself is fine, also as a non-root. */
+    d = drive("c", f->disk2, true);
+    assert_int_equal(act(f->v, API_OP_PUT_DRIVE, "c", &d), 204);
+    d = drive("c", f->disk2, false);
+    assert_int_equal(act(f->v, API_OP_PUT_DRIVE, "c", &d), 204);
+    assert_string_equal(drive_order(f->v), "c b a ");
+
+    /* New root on a list without root goes in front. */
+    d = drive("r", f->disk, true);
+    assert_int_equal(act(f->v, API_OP_PUT_DRIVE, "r", &d), 204);
+    assert_string_equal(drive_order(f->v), "r* c b a ");
+}
+
+static void test_drive_errors(void **state)
+{
+    struct fx *f = *state;
+    struct drive_cfg d;
+    struct pmem_cfg p;
+    char want[512];
+
+    d = drive("a", "/nonexistent/disk", false);
+    snprintf(want, sizeof(want),
+             "Drive config error: Unable to create the virtio block device: "
+             "Virtio backend error: Error manipulating the backing file: No "
+             "such file or directory (os error 2) %s",
+             "/nonexistent/disk");
+    expect_fault(act(f->v, API_OP_PUT_DRIVE, "a", &d), want);
+
+    d = drive("a", NULL, false);
+    expect_fault(act(f->v, API_OP_PUT_DRIVE, "a", &d),
+                 "Drive config error: Unable to create the virtio block "
+                 "device: Invalid block config.");
+    d = drive("a", f->disk, false);
+    d.socket = MUT("/tmp/vhost.sock");
+    expect_fault(act(f->v, API_OP_PUT_DRIVE, "a", &d),
+                 "Drive config error: Unable to create the virtio block "
+                 "device: Invalid block config.");
+    d = drive("a", NULL, false);
+    d.socket = MUT("/tmp/vhost.sock");
+    d.has_is_read_only = true;
+    expect_fault(act(f->v, API_OP_PUT_DRIVE, "a", &d),
+                 "Drive config error: Unable to create the virtio block "
+                 "device: Invalid block config.");
+    assert_int_equal(f->v->res.n_drives, 0);
+
+    /* Root pmem vs root block, both ways. */
+    memset(&p, 0, sizeof(p));
+    p.id = MUT("pm");
+    p.id_len = 2;
+    p.path_on_host = f->disk;
+    p.root_device = true;
+    assert_int_equal(act(f->v, API_OP_PUT_PMEM, "pm", &p), 204);
+    d = drive("a", f->disk, true);
+    expect_fault(act(f->v, API_OP_PUT_DRIVE, "a", &d),
+                 "Drive config error: Attempt to add block as a root device "
+                 "while the root device defined as a pmem device");
+    p.id = MUT("pm2");
+    p.id_len = 3;
+    expect_fault(act(f->v, API_OP_PUT_PMEM, "pm2", &p),
+                 "Pmem config error: A root pmem device already exist");
+    p.id = MUT("pm");
+    p.id_len = 2;
+    p.root_device = false;
+    assert_int_equal(act(f->v, API_OP_PUT_PMEM, "pm", &p), 204);
+    d = drive("a", f->disk, true);
+    assert_int_equal(act(f->v, API_OP_PUT_DRIVE, "a", &d), 204);
+    p.root_device = true;
+    expect_fault(act(f->v, API_OP_PUT_PMEM, "pm", &p),
+                 "Pmem config error: Attempt to add pmem as a root device "
+                 "while the root device defined as a block device");
+}
+
+static void test_drive_read_only_open(void **state)
+{
+    struct fx *f = *state;
+    struct drive_cfg d = drive("ro", f->disk, false);
+
+    assert_int_equal(chmod(f->disk, 0444), 0);
+    d.has_is_read_only = true;
+    d.is_read_only = true;
+    assert_int_equal(act(f->v, API_OP_PUT_DRIVE, "ro", &d), 204);
+    assert_int_equal(f->v->res.drives[0].size, 1 << 20);
+    if (geteuid() != 0) {
+        /* Read-write open of a read-only file fails (root bypasses it). */
+        d.is_read_only = false;
+        assert_int_equal(act(f->v, API_OP_PUT_DRIVE, "ro", &d), 400);
+        assert_non_null(strstr(g_resp, "Permission denied (os error 13)"));
+    }
+}
+
+/* ---------------------------------------------------------------------- */
+/* Network interfaces */
+
+static const char *net_order(struct vmm *v)
+{
+    static char s[64];
+
+    s[0] = '\0';
+    for (size_t i = 0; i < v->res.n_nets; i++) {
+        strcat(s, v->res.nets[i].cfg.iface_id);
+        strcat(s, " ");
+    }
+    return s;
+}
+
+static void test_net_swap_remove_and_errors(void **state)
+{
+    struct fx *f = *state;
+    struct net_iface_cfg n;
+
+    n = nic("a", "tapa", 1);
+    assert_int_equal(act(f->v, API_OP_PUT_NET, "a", &n), 204);
+    n = nic("b", "tapb", 2);
+    assert_int_equal(act(f->v, API_OP_PUT_NET, "b", &n), 204);
+    n = nic("c", "tapc", 3);
+    assert_int_equal(act(f->v, API_OP_PUT_NET, "c", &n), 204);
+    assert_string_equal(net_order(f->v), "a b c ");
+
+    /* [a,b,c] re-PUT a -> [c,b,a] (swap_remove + push). */
+    n = nic("a", "tapa", 1);
+    assert_int_equal(act(f->v, API_OP_PUT_NET, "a", &n), 204);
+    assert_string_equal(net_order(f->v), "c b a ");
+
+    /* Same MAC on another id. */
+    n = nic("d", "tapd", 2);
+    expect_fault(act(f->v, API_OP_PUT_NET, "d", &n),
+                 "Network config error: The MAC address is already in use: "
+                 "06:00:00:00:00:02");
+    /* Same MAC on the same id is a replacement. */
+    n = nic("b", "tapb", 2);
+    assert_int_equal(act(f->v, API_OP_PUT_NET, "b", &n), 204);
+    assert_string_equal(net_order(f->v), "c a b ");
+
+    /* MTU range. */
+    n = nic("e", "tape", -1);
+    n.has_mtu = true;
+    n.mtu = 67;
+    expect_fault(act(f->v, API_OP_PUT_NET, "e", &n),
+                 "Network config error: Could not create the network device: "
+                 "MTU 67 is out of range [68, 65535]");
+    n.mtu = 68;
+    assert_int_equal(act(f->v, API_OP_PUT_NET, "e", &n), 204);
+
+    /* TAP failure; a failed re-PUT loses the old NIC, as upstream. */
+    n = nic("c", "badtap", -1);
+    expect_fault(act(f->v, API_OP_PUT_NET, "c", &n),
+                 "Network config error: Could not create the network device: "
+                 "Open tap device failed: Error while creating ifreq "
+                 "structure: Device or resource busy (os error 16). Invalid "
+                 "TUN/TAP Backend provided by badtap. Check our documentation "
+                 "on setting up the network devices.");
+    assert_string_equal(net_order(f->v), "e a b ");
+}
+
+static void test_real_tap_name_too_long(void **state)
+{
+    struct fx *f = *state;
+    struct net_iface_cfg n = nic("a", "0123456789abcdefXYZ", -1);
+    int st;
+
+    (void)f;
+    f->v->res.tap_open = res_tap_open;
+    st = act(f->v, API_OP_PUT_NET, "a", &n);
+    assert_int_equal(st, 400);
+    /* Depending on /dev/net/tun access, one of upstream's two texts. */
+    if (!strstr(g_resp, "Couldn't open /dev/net/tun"))
+        assert_string_equal(g_resp,
+                            "{\"fault_message\":\"Network config error: Could "
+                            "not create the network device: Open tap device "
+                            "failed: Invalid interface name\"}");
+}
+
+/* ---------------------------------------------------------------------- */
+/* Machine config, balloon, CPU templates */
+
+static void test_machine_config_rules(void **state)
+{
+    struct fx *f = *state;
+    struct machine_cfg m;
+    struct balloon_cfg bc = {.amount_mib = 100, .deflate_on_oom = true};
+    int st;
+
+    static const char vcpu_err[] =
+        "Machine config error: The number of vCPUs must be greater than 0, "
+        "less than 32 and must be 1 or an even number if SMT is enabled.";
+    static const char mem_err[] =
+        "Machine config error: The memory size (MiB) is either 0, or not a "
+        "multiple of the configured page size.";
+
+    m = machine_put(0, 128);
+    expect_fault(act(f->v, API_OP_PUT_MACHINE_CONFIG, NULL, &m), vcpu_err);
+    m = machine_put(33, 128);
+    expect_fault(act(f->v, API_OP_PUT_MACHINE_CONFIG, NULL, &m), vcpu_err);
+    m = machine_put(3, 128);
+    m.smt = true;
+    expect_fault(act(f->v, API_OP_PUT_MACHINE_CONFIG, NULL, &m), vcpu_err);
+    m = machine_put(32, 128);
+    m.smt = true;
+    assert_int_equal(act(f->v, API_OP_PUT_MACHINE_CONFIG, NULL, &m), 204);
+    m = machine_put(1, 0);
+    expect_fault(act(f->v, API_OP_PUT_MACHINE_CONFIG, NULL, &m), mem_err);
+    m = machine_put(1, 129);
+    m.huge_pages = HUGE_PAGES_2M;
+    expect_fault(act(f->v, API_OP_PUT_MACHINE_CONFIG, NULL, &m), mem_err);
+    m.huge_pages = HUGE_PAGES_TRANSPARENT;
+    expect_fault(act(f->v, API_OP_PUT_MACHINE_CONFIG, NULL, &m), mem_err);
+    m.mem_size_mib = 130;
+    assert_int_equal(act(f->v, API_OP_PUT_MACHINE_CONFIG, NULL, &m), 204);
+    assert_string_equal(get(f->v, API_OP_GET_MACHINE_CONFIG, &st),
+                        "{\"vcpu_count\":1,\"mem_size_mib\":130,\"smt\":false,"
+                        "\"track_dirty_pages\":false,\"huge_pages\":"
+                        "\"Transparent\"}");
+
+    /* PATCH with smt on an odd count: uses the current vcpu_count. */
+    memset(&m, 0, sizeof(m));
+    m.has_vcpu_count = true;
+    m.vcpu_count = 3;
+    assert_int_equal(act(f->v, API_OP_PATCH_MACHINE_CONFIG, NULL, &m), 204);
+    memset(&m, 0, sizeof(m));
+    m.has_smt = true;
+    m.smt = true;
+    expect_fault(act(f->v, API_OP_PATCH_MACHINE_CONFIG, NULL, &m), vcpu_err);
+
+    /* Balloon interplay, both directions. */
+    bc.amount_mib = 131;
+    expect_fault(act(f->v, API_OP_PUT_BALLOON, NULL, &bc),
+                 "Balloon config error: Amount of pages requested is too "
+                 "large.");
+    bc.amount_mib = 100;
+    assert_int_equal(act(f->v, API_OP_PUT_BALLOON, NULL, &bc), 204);
+    m = machine_put(1, 64);
+    expect_fault(act(f->v, API_OP_PUT_MACHINE_CONFIG, NULL, &m),
+                 "Machine config error: The memory size (MiB) is smaller than "
+                 "the previously set balloon device target size.");
+    m = machine_put(1, 100);
+    assert_int_equal(act(f->v, API_OP_PUT_MACHINE_CONFIG, NULL, &m), 204);
+    assert_string_equal(get(f->v, API_OP_GET_BALLOON, &st),
+                        "{\"amount_mib\":100,\"deflate_on_oom\":true,"
+                        "\"stats_polling_interval_s\":0,\"free_page_hinting\":"
+                        "false,\"free_page_reporting\":false}");
+    assert_int_equal(st, 200);
+}
+
+static void test_cpu_template_keep_clear(void **state)
+{
+    struct fx *f = *state;
+    struct machine_cfg m = machine_put(2, 256);
+    struct cpu_template custom;
+    struct kvm_cap_modifier cap = {42, true};
+    struct api_action *a;
+    int st;
+
+    /* PUT with a static template; response deprecated. */
+    m.has_cpu_template = true;
+    m.cpu_template = STATIC_CPU_TEMPLATE_T2;
+    m.deprecated = true;
+    assert_int_equal(act(f->v, API_OP_PUT_MACHINE_CONFIG, NULL, &m), 204);
+    assert_true(g_last->resp_deprecated);
+    assert_string_equal(get(f->v, API_OP_GET_MACHINE_CONFIG, &st),
+                        "{\"vcpu_count\":2,\"mem_size_mib\":256,\"smt\":false,"
+                        "\"cpu_template\":\"T2\",\"track_dirty_pages\":false,"
+                        "\"huge_pages\":\"None\"}");
+
+    /* PUT without cpu_template keeps it, resets the other defaults. */
+    m = machine_put(2, 256);
+    m.smt = true;
+    assert_int_equal(act(f->v, API_OP_PUT_MACHINE_CONFIG, NULL, &m), 204);
+    assert_false(g_last->resp_deprecated);
+    m = machine_put(2, 256);
+    assert_int_equal(act(f->v, API_OP_PUT_MACHINE_CONFIG, NULL, &m), 204);
+    assert_string_equal(get(f->v, API_OP_GET_MACHINE_CONFIG, &st),
+                        "{\"vcpu_count\":2,\"mem_size_mib\":256,\"smt\":false,"
+                        "\"cpu_template\":\"T2\",\"track_dirty_pages\":false,"
+                        "\"huge_pages\":\"None\"}");
+
+    /* A custom template replaces it and is not shown. */
+    memset(&custom, 0, sizeof(custom));
+    custom.n_kvm_caps = 1;
+    custom.kvm_caps = &cap;
+    assert_int_equal(act(f->v, API_OP_PUT_CPU_CONFIG, NULL, &custom), 204);
+    assert_true(f->v->res.has_custom_template);
+    assert_int_equal(f->v->res.custom_template.kvm_caps[0].cap, 42);
+    assert_string_equal(get(f->v, API_OP_GET_MACHINE_CONFIG, &st),
+                        "{\"vcpu_count\":2,\"mem_size_mib\":256,\"smt\":false,"
+                        "\"track_dirty_pages\":false,\"huge_pages\":\"None\"}");
+    /* ... and survives a PUT without cpu_template ... */
+    assert_int_equal(act(f->v, API_OP_PUT_MACHINE_CONFIG, NULL, &m), 204);
+    assert_true(f->v->res.has_custom_template);
+    /* ... but "None" clears it. */
+    m.has_cpu_template = true;
+    m.cpu_template = STATIC_CPU_TEMPLATE_NONE;
+    m.deprecated = true;
+    assert_int_equal(act(f->v, API_OP_PUT_MACHINE_CONFIG, NULL, &m), 204);
+    assert_false(f->v->res.has_custom_template);
+    assert_false(f->v->res.machine.has_cpu_template);
+    a = g_last;
+    assert_true(a->resp_deprecated);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Vsock, entropy, hotplug, logger, metrics */
+
+static void test_vsock(void **state)
+{
+    struct fx *f = *state;
+    struct vsock_cfg vc;
+    char p1[128], p2[128], want[512];
+
+    snprintf(p1, sizeof(p1), "%s/v1.sock", f->dir);
+    snprintf(p2, sizeof(p2), "%s/v2.sock", f->dir);
+    memset(&vc, 0, sizeof(vc));
+    vc.guest_cid = 3;
+    vc.uds_path = p1;
+    vc.vsock_id = MUT("vsock0");
+    vc.deprecated = true;
+    assert_int_equal(act(f->v, API_OP_PUT_VSOCK, NULL, &vc), 204);
+    assert_true(g_last->resp_deprecated);
+    assert_int_equal(access(p1, F_OK), 0);
+
+    /* Re-PUT: the old socket file goes away, the new one is bound. */
+    vc.uds_path = p2;
+    vc.guest_cid = 15;
+    assert_int_equal(act(f->v, API_OP_PUT_VSOCK, NULL, &vc), 204);
+    assert_int_equal(access(p1, F_OK), -1);
+    assert_int_equal(access(p2, F_OK), 0);
+
+    /* Binding to an existing path fails (after the old one is removed). */
+    make_file(p1, 0);
+    vc.uds_path = p1;
+    expect_fault(act(f->v, API_OP_PUT_VSOCK, NULL, &vc),
+                 "Vsock config error: Cannot create backend for vsock device: "
+                 "Error binding to the host-side Unix socket: Address already "
+                 "in use (os error 98)");
+    assert_false(f->v->res.has_vsock);
+    assert_int_equal(access(p2, F_OK), -1);
+
+    vc.uds_path = p2;
+    assert_int_equal(act(f->v, API_OP_PUT_VSOCK, NULL, &vc), 204);
+    snprintf(want, sizeof(want),
+             "\"vsock\":{\"guest_cid\":15,\"uds_path\":\"%s\"}", p2);
+    {
+        int st;
+
+        assert_non_null(strstr(get(f->v, API_OP_GET_VM_CONFIG, &st), want));
+    }
+}
+
+static void test_hotplug_memory_rules(void **state)
+{
+    struct fx *f = *state;
+    static const struct {
+        uint32_t total, block, slot;
+        const char *err;
+    } cases[] = {
+        {1024, 1, 128, "Block size must not be lower than 2 MiB"},
+        {1024, 6, 128, "Block size must be a power of 2"},
+        {1024, 2, 64, "Slot size must not be lower than 128 MiB"},
+        {1024, 256, 384, "Slot size must be a multiple of block size (256 MiB)"},
+        {128, 2, 256, "Total size must not be lower than slot size (256 MiB)"},
+        {1000, 2, 128, "Total size must be a multiple of slot size (128 MiB)"},
+        {1024, 128, 1024, NULL},
+    };
+    int st;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct hotplug_memory_cfg h = {cases[i].total, cases[i].block,
+                                       cases[i].slot};
+        char want[256];
+
+        st = act(f->v, API_OP_PUT_HOTPLUG_MEMORY, NULL, &h);
+        if (!cases[i].err) {
+            assert_int_equal(st, 204);
+            continue;
+        }
+        snprintf(want, sizeof(want), "Memory hotplug config error: %s",
+                 cases[i].err);
+        expect_fault(st, want);
+    }
+    start_vm(f);
+    assert_string_equal(get(f->v, API_OP_GET_HOTPLUG_MEMORY, &st),
+                        "{\"block_size_mib\":128,\"total_size_mib\":1024,"
+                        "\"slot_size_mib\":1024,\"plugged_size_mib\":0,"
+                        "\"requested_size_mib\":0}");
+    assert_int_equal(st, 200);
+}
+
+static void test_logger_and_metrics(void **state)
+{
+    struct fx *f = *state;
+    struct logger_cfg l;
+    struct metrics_cfg mc;
+    char path[128];
+
+    memset(&l, 0, sizeof(l));
+    l.log_path = MUT("/nonexistent/dir/log");
+    expect_fault(act(f->v, API_OP_PUT_LOGGER, NULL, &l),
+                 "Logger error: Failed to open target file: No such file or "
+                 "directory (os error 2)");
+
+    memset(&mc, 0, sizeof(mc));
+    mc.metrics_path = MUT("/nonexistent/dir/metrics");
+    expect_fault(act(f->v, API_OP_PUT_METRICS, NULL, &mc),
+                 "Metrics error: Cannot initialize the metrics system due to "
+                 "bad user input: No such file or directory (os error 2)");
+    snprintf(path, sizeof(path), "%s/metrics", f->dir);
+    mc.metrics_path = path;
+    assert_int_equal(act(f->v, API_OP_PUT_METRICS, NULL, &mc), 204);
+    expect_fault(act(f->v, API_OP_PUT_METRICS, NULL, &mc),
+                 "Metrics error: Cannot initialize the metrics system due to "
+                 "bad user input: Reinitialization of metrics not allowed.");
+    /* Neither is a boot-path resource. */
+    assert_false(f->v->boot_path);
+}
+
+/* ---------------------------------------------------------------------- */
+/* MMDS */
+
+static void test_mmds_api(void **state)
+{
+    struct fx *f = *state;
+    struct json_value *doc, *patch;
+    struct mmds_cfg mc;
+    char *ids[2] = {MUT("1"), MUT("foo")};
+    struct net_iface_cfg n = nic("1", "tap1", 1);
+    int st;
+
+    assert_string_equal(get(f->v, API_OP_GET_MMDS, &st), "{}");
+    assert_int_equal(st, 200);
+
+    patch = json_new_object();
+    json_object_set(patch, "a", 1, json_new_u64(1));
+    expect_fault(act(f->v, API_OP_PATCH_MMDS, NULL, patch),
+                 "MMDS error: The MMDS data store is not initialized.");
+
+    doc = json_new_object();
+    json_object_set(doc, "z", 1, json_new_str("last", 4));
+    json_object_set(doc, "b", 1, json_new_str("x", 1));
+    assert_int_equal(act(f->v, API_OP_PUT_MMDS, NULL, doc), 204);
+    assert_null(g_last->body); /* the store took it */
+    assert_int_equal(act(f->v, API_OP_PATCH_MMDS, NULL, patch), 204);
+    assert_string_equal(get(f->v, API_OP_GET_MMDS, &st),
+                        "{\"a\":1,\"b\":\"x\",\"z\":\"last\"}");
+    json_value_free(patch);
+    /* PUT/PATCH /mmds are not boot-path resources. */
+    assert_false(f->v->boot_path);
+
+    /* mmds/config rules, in upstream's order. */
+    memset(&mc, 0, sizeof(mc));
+    mc.has_ipv4_address = true;
+    memcpy(mc.ipv4_address, (uint8_t[]){169, 254, 0, 1}, 4);
+    expect_fault(act(f->v, API_OP_PUT_MMDS_CONFIG, NULL, &mc),
+                 "MMMDS config error: The MMDS IPv4 address is not link "
+                 "local.");
+    mc.has_ipv4_address = false;
+    expect_fault(act(f->v, API_OP_PUT_MMDS_CONFIG, NULL, &mc),
+                 "MMMDS config error: The list of network interface IDs that "
+                 "allow forwarding MMDS requests is empty.");
+    mc.n_network_interfaces = 2;
+    mc.network_interfaces = ids;
+    assert_int_equal(act(f->v, API_OP_PUT_NET, "1", &n), 204);
+    expect_fault(act(f->v, API_OP_PUT_MMDS_CONFIG, NULL, &mc),
+                 "MMMDS config error: The list of network interface IDs "
+                 "provided contains at least one ID that does not correspond "
+                 "to any existing network interface.");
+    mc.n_network_interfaces = 1;
+    mc.deprecated = true; /* V1 by default */
+    assert_int_equal(act(f->v, API_OP_PUT_MMDS_CONFIG, NULL, &mc), 204);
+    assert_true(g_last->resp_deprecated);
+    assert_non_null(strstr(get(f->v, API_OP_GET_VM_CONFIG, &st),
+                           "\"mmds-config\":{\"version\":\"V1\","
+                           "\"network_interfaces\":[\"1\"],\"ipv4_address\":"
+                           "\"169.254.169.254\",\"imds_compat\":false}"));
+}
+
+static void test_mmds_limit_413(void **state)
+{
+    struct fx *f = *state;
+    struct vmm_opts o = {.instance_id = "x", .mmds_size_limit = 10};
+    struct vmm *v = vmm_new(NULL, &o);
+    struct json_value *doc = json_new_object(), *patch;
+    int st;
+
+    (void)f;
+    /* {"k":"12"} is exactly 10 bytes: fits. */
+    json_object_set(doc, "k", 1, json_new_str("12", 2));
+    st = act(v, API_OP_PUT_MMDS, NULL, doc);
+    assert_int_equal(st, 204);
+    patch = json_new_object();
+    json_object_set(patch, "k", 1, json_new_str("123", 3));
+    st = act(v, API_OP_PATCH_MMDS, NULL, patch);
+    assert_int_equal(st, 413);
+    assert_string_equal(g_resp, "{\"fault_message\":\"MMDS limit exceeded "
+                                "error: The MMDS patch request doesn't "
+                                "fit.\"}");
+    json_value_free(patch);
+    doc = json_new_str("0123456789", 10);
+    st = act(v, API_OP_PUT_MMDS, NULL, doc);
+    assert_int_equal(st, 413);
+    assert_string_equal(get(v, API_OP_GET_MMDS, &st), "{\"k\":\"12\"}");
+    vmm_free(v);
+}
+
+static void test_mmds_post_boot_needs_nic(void **state)
+{
+    struct fx *f = *state;
+    struct json_value *doc = json_new_object();
+    int st;
+
+    assert_int_equal(act(f->v, API_OP_PUT_MMDS, NULL, doc), 204);
+    start_vm(f);
+    assert_string_equal(get(f->v, API_OP_GET_MMDS, &st),
+                        "{\"fault_message\":\"MMDS error: The MMDS data store "
+                        "is not initialized.\"}");
+    assert_int_equal(st, 400);
+    doc = json_new_object();
+    expect_fault(act(f->v, API_OP_PUT_MMDS, NULL, doc),
+                 "MMDS error: The MMDS data store is not initialized.");
+    json_value_free(doc);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Snapshot load gating (digest 7.4) */
+
+static void test_snapshot_load_gating(void **state)
+{
+    struct fx *f = *state;
+    struct snapshot_load sl;
+    struct logger_cfg l;
+    struct serial_cfg s;
+    struct boot_source_cfg b = boot("/nonexistent");
+    int st;
+
+    memset(&sl, 0, sizeof(sl));
+    memset(&l, 0, sizeof(l));
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(act(f->v, API_OP_PUT_LOGGER, NULL, &l), 204);
+    assert_int_equal(act(f->v, API_OP_PUT_SERIAL, NULL, &s), 204);
+    st = act(f->v, API_OP_PUT_SNAPSHOT_LOAD, NULL, &sl);
+    assert_int_equal(st, 400);
+    assert_null(strstr(g_resp, "not allowed after configuring"));
+
+    /* Even a failed boot-path PUT closes the door. */
+    assert_int_equal(act(f->v, API_OP_PUT_BOOT_SOURCE, NULL, &b), 400);
+    expect_fault(act(f->v, API_OP_PUT_SNAPSHOT_LOAD, NULL, &sl),
+                 "Load snapshot error: Loading a microVM snapshot not allowed "
+                 "after configuring boot-specific resources.");
+}
+
+/* ---------------------------------------------------------------------- */
+/* Post-boot device operations */
+
+static void test_postboot_device_ops(void **state)
+{
+    struct fx *f = *state;
+    struct balloon_cfg bc = {.amount_mib = 16, .deflate_on_oom = false,
+                             .stats_polling_interval_s = 1};
+    struct balloon_stats_update su = {5};
+    struct balloon_update bu = {8};
+    struct drive_cfg d = drive("rootfs", f->disk, true);
+    struct drive_update du;
+    struct snapshot_create sc;
+    struct vm_state_req pause = {VM_STATE_REQ_PAUSED};
+    int st;
+
+    assert_int_equal(act(f->v, API_OP_PUT_BALLOON, NULL, &bc), 204);
+    assert_int_equal(act(f->v, API_OP_PUT_DRIVE, "rootfs", &d), 204);
+    start_vm(f);
+
+    /* Hot-plug needs PCI. */
+    d = drive("extra", f->disk, false);
+    expect_fault(act(f->v, API_OP_PUT_DRIVE, "extra", &d), "PCI is not enabled");
+    expect_fault(act(f->v, API_OP_DELETE_DRIVE, "rootfs", NULL),
+                 "PCI is not enabled");
+    f->v->res.pci_enabled = true;
+    d = drive("rootfs", f->disk, false);
+    expect_fault(act(f->v, API_OP_PUT_DRIVE, "rootfs", &d), "Device ID in use");
+    d = drive("extra", f->disk, true);
+    expect_fault(act(f->v, API_OP_PUT_DRIVE, "extra", &d),
+                 "Drive config error: A root block device already exists!");
+    d = drive("extra", f->disk, false);
+    assert_int_equal(act(f->v, API_OP_PUT_DRIVE, "extra", &d), 400);
+    assert_int_equal(f->v->res.n_drives, 1); /* never a fake success */
+    expect_fault(act(f->v, API_OP_DELETE_DRIVE, "nope", NULL),
+                 "Device not found");
+    expect_fault(act(f->v, API_OP_DELETE_DRIVE, "rootfs", NULL),
+                 "Cannot unplug root device");
+
+    /* PATCH drive. */
+    memset(&du, 0, sizeof(du));
+    du.drive_id = MUT("nope");
+    du.drive_id_len = 4;
+    expect_fault(act(f->v, API_OP_PATCH_DRIVE, "nope", &du),
+                 "Drive config error: Unable to patch the block device: "
+                 "Failed perform action on device: Device not found Please "
+                 "verify the request arguments.");
+    du.drive_id = MUT("rootfs");
+    du.drive_id_len = 6;
+    expect_fault(act(f->v, API_OP_PATCH_DRIVE, "rootfs", &du),
+                 "Drive config error: Unable to patch the block device: "
+                 "Block: Running method expected different backend. Please "
+                 "verify the request arguments.");
+
+    /* Balloon. */
+    assert_string_equal(get(f->v, API_OP_GET_BALLOON_STATS, &st),
+                        "{\"target_pages\":4096,\"actual_pages\":0,"
+                        "\"target_mib\":16,\"actual_mib\":0}");
+    assert_int_equal(act(f->v, API_OP_PATCH_BALLOON_STATS, NULL, &su), 204);
+    assert_int_equal(f->v->res.balloon.stats_polling_interval_s, 5);
+    su.stats_polling_interval_s = 0;
+    expect_fault(act(f->v, API_OP_PATCH_BALLOON_STATS, NULL, &su),
+                 "Balloon update error: Balloon: Statistics cannot be "
+                 "enabled/disabled after activation.");
+    expect_fault(act(f->v, API_OP_PATCH_BALLOON_HINTING_START, NULL, NULL),
+                 "Balloon update error: Balloon: Attempting to use hinting "
+                 "when not enabled");
+    assert_string_equal(get(f->v, API_OP_GET_BALLOON_HINTING_STATUS, &st),
+                        "{\"fault_message\":\"Balloon update error: Balloon: "
+                        "Attempting to use hinting when not enabled\"}");
+    st = act(f->v, API_OP_PATCH_BALLOON, NULL, &bu);
+    assert_int_equal(st, 400); /* never a fake 204 */
+
+    /* Snapshot create needs a paused VM. */
+    memset(&sc, 0, sizeof(sc));
+    expect_fault(act(f->v, API_OP_PUT_SNAPSHOT_CREATE, NULL, &sc),
+                 "Create snapshot error: Cannot save the microVM state: "
+                 "Operation not allowed: save/restore unavailable while "
+                 "running");
+    assert_int_equal(act(f->v, API_OP_PATCH_VM, NULL, &pause), 204);
+    st = act(f->v, API_OP_PUT_SNAPSHOT_CREATE, NULL, &sc);
+    assert_int_equal(st, 400);
+    assert_null(strstr(g_resp, "while running"));
+}
+
+/* ---------------------------------------------------------------------- */
+/* GET /vm/config, byte for byte */
+
+static void test_vm_config_fresh(void **state)
+{
+    struct fx *f = *state;
+    int st;
+
+    assert_string_equal(
+        get(f->v, API_OP_GET_VM_CONFIG, &st),
+        "{\"balloon\":null,\"drives\":[],\"boot-source\":{\"kernel_image_path\":"
+        "\"\",\"initrd_path\":null,\"boot_args\":null},\"cpu-config\":null,"
+        "\"logger\":null,\"machine-config\":{\"vcpu_count\":1,\"mem_size_mib\":"
+        "128,\"smt\":false,\"track_dirty_pages\":false,\"huge_pages\":\"None\"},"
+        "\"metrics\":null,\"mmds-config\":null,\"network-interfaces\":[],"
+        "\"vsock\":null,\"entropy\":null,\"pmem\":[],\"memory-hotplug\":null}");
+    assert_int_equal(st, 200);
+}
+
+/* test_api.py::test_get_full_config, with this test's paths. */
+static void test_vm_config_full(void **state)
+{
+    struct fx *f = *state;
+    struct boot_source_cfg b = boot(f->kernel);
+    struct machine_cfg m = machine_put(2, 256);
+    struct drive_cfg d = drive("rootfs", f->disk, true);
+    struct pmem_cfg p;
+    struct balloon_cfg bc = {.amount_mib = 1, .deflate_on_oom = true};
+    struct vsock_cfg vc;
+    struct hotplug_memory_cfg h = {1024, 128, 1024};
+    struct net_iface_cfg n = nic("1", "tap1", 1);
+    struct mmds_cfg mc;
+    char *ids[1] = {MUT("1")};
+    char sock[128], want[4096];
+    const char *got;
+    int st;
+
+    b.boot_args = MUT("");
+    assert_int_equal(act(f->v, API_OP_PUT_BOOT_SOURCE, NULL, &b), 204);
+    assert_int_equal(act(f->v, API_OP_PUT_MACHINE_CONFIG, NULL, &m), 204);
+    d.has_is_read_only = true;
+    d.is_read_only = true;
+    d.has_io_engine = true;
+    d.io_engine = IO_ENGINE_SYNC;
+    assert_int_equal(act(f->v, API_OP_PUT_DRIVE, "rootfs", &d), 204);
+    memset(&p, 0, sizeof(p));
+    p.id = MUT("pmem");
+    p.id_len = 4;
+    p.path_on_host = f->disk;
+    assert_int_equal(act(f->v, API_OP_PUT_PMEM, "pmem", &p), 204);
+    assert_int_equal(act(f->v, API_OP_PUT_BALLOON, NULL, &bc), 204);
+    snprintf(sock, sizeof(sock), "%s/vsock.sock", f->dir);
+    memset(&vc, 0, sizeof(vc));
+    vc.guest_cid = 15;
+    vc.uds_path = sock;
+    assert_int_equal(act(f->v, API_OP_PUT_VSOCK, NULL, &vc), 204);
+    assert_int_equal(act(f->v, API_OP_PUT_HOTPLUG_MEMORY, NULL, &h), 204);
+    n.has_tx_rate_limiter = true;
+    n.tx_rate_limiter.has_bandwidth = true;
+    n.tx_rate_limiter.bandwidth.size = 1000000;
+    n.tx_rate_limiter.bandwidth.refill_time = 100;
+    /* A disabled ops bucket and an empty rx limiter are reported as null. */
+    n.tx_rate_limiter.has_ops = true;
+    n.has_rx_rate_limiter = true;
+    assert_int_equal(act(f->v, API_OP_PUT_NET, "1", &n), 204);
+    memset(&mc, 0, sizeof(mc));
+    mc.version = MMDS_VERSION_V2;
+    mc.has_ipv4_address = true;
+    memcpy(mc.ipv4_address, (uint8_t[]){169, 254, 169, 250}, 4);
+    mc.n_network_interfaces = 1;
+    mc.network_interfaces = ids;
+    mc.imds_compat = true;
+    assert_int_equal(act(f->v, API_OP_PUT_MMDS_CONFIG, NULL, &mc), 204);
+
+    snprintf(
+        want, sizeof(want),
+        "{\"balloon\":{\"amount_mib\":1,\"deflate_on_oom\":true,"
+        "\"stats_polling_interval_s\":0,\"free_page_hinting\":false,"
+        "\"free_page_reporting\":false},\"drives\":[{\"drive_id\":\"rootfs\","
+        "\"partuuid\":null,\"is_root_device\":true,\"cache_type\":\"Unsafe\","
+        "\"is_read_only\":true,\"path_on_host\":\"%s\",\"rate_limiter\":null,"
+        "\"io_engine\":\"Sync\",\"socket\":null}],\"boot-source\":{"
+        "\"kernel_image_path\":\"%s\",\"initrd_path\":null,\"boot_args\":\"\"},"
+        "\"cpu-config\":null,\"logger\":null,\"machine-config\":{\"vcpu_count\":"
+        "2,\"mem_size_mib\":256,\"smt\":false,\"track_dirty_pages\":false,"
+        "\"huge_pages\":\"None\"},\"metrics\":null,\"mmds-config\":{\"version\":"
+        "\"V2\",\"network_interfaces\":[\"1\"],\"ipv4_address\":"
+        "\"169.254.169.250\",\"imds_compat\":true},\"network-interfaces\":[{"
+        "\"iface_id\":\"1\",\"host_dev_name\":\"tap1\",\"guest_mac\":"
+        "\"06:00:00:00:00:01\",\"mtu\":null,\"rx_rate_limiter\":null,"
+        "\"tx_rate_limiter\":{\"bandwidth\":{\"size\":1000000,"
+        "\"one_time_burst\":null,\"refill_time\":100},\"ops\":null}}],"
+        "\"vsock\":{\"guest_cid\":15,\"uds_path\":\"%s\"},\"entropy\":null,"
+        "\"pmem\":[{\"id\":\"pmem\",\"path_on_host\":\"%s\",\"root_device\":"
+        "false,\"read_only\":false,\"rate_limiter\":null}],\"memory-hotplug\":{"
+        "\"total_size_mib\":1024,\"block_size_mib\":128,\"slot_size_mib\":"
+        "1024}}",
+        f->disk, f->kernel, sock, f->disk);
+    got = get(f->v, API_OP_GET_VM_CONFIG, &st);
+    assert_string_equal(got, want);
+    /* Post-boot it is the same document. */
+    start_vm(f);
+    assert_string_equal(get(f->v, API_OP_GET_VM_CONFIG, &st), want);
+}
+
+static void test_vm_config_options(void **state)
+{
+    struct fx *f = *state;
+    struct drive_cfg d = drive("d\"1", f->disk, false);
+    struct entropy_cfg e;
+    struct net_iface_cfg n = nic("n", "tapn", -1);
+    const char *got;
+    int st;
+
+    d.partuuid = MUT("0eaa91a0-01");
+    d.cache_type = CACHE_TYPE_WRITEBACK;
+    d.has_io_engine = true;
+    d.io_engine = IO_ENGINE_ASYNC;
+    d.has_rate_limiter = true;
+    d.rate_limiter.has_ops = true;
+    d.rate_limiter.ops.size = 10;
+    d.rate_limiter.ops.refill_time = 1;
+    d.rate_limiter.ops.has_one_time_burst = true;
+    d.rate_limiter.ops.one_time_burst = 5;
+    assert_int_equal(act(f->v, API_OP_PUT_DRIVE, "x", &d), 204);
+    memset(&e, 0, sizeof(e));
+    assert_int_equal(act(f->v, API_OP_PUT_ENTROPY, NULL, &e), 204);
+    n.has_mtu = true;
+    n.mtu = 9000;
+    assert_int_equal(act(f->v, API_OP_PUT_NET, "n", &n), 204);
+    got = get(f->v, API_OP_GET_VM_CONFIG, &st);
+    assert_non_null(strstr(got,
+                           "\"drives\":[{\"drive_id\":\"d\\\"1\",\"partuuid\":"
+                           "\"0eaa91a0-01\",\"is_root_device\":false,"
+                           "\"cache_type\":\"Writeback\",\"is_read_only\":"
+                           "false,"));
+    assert_non_null(strstr(got, "\"rate_limiter\":{\"bandwidth\":null,\"ops\":"
+                                "{\"size\":10,\"one_time_burst\":5,"
+                                "\"refill_time\":1}},\"io_engine\":\"Async\","
+                                "\"socket\":null}]"));
+    assert_non_null(strstr(got, "\"entropy\":{\"rate_limiter\":null}"));
+    assert_non_null(strstr(got, "\"guest_mac\":null,\"mtu\":9000,"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+        T(test_instance_info_and_version),
+        T(test_start_errors),
+        T(test_default_machine_layer_refuses),
+        T(test_preboot_matrix),
+        T(test_postboot_matrix),
+        T(test_preboot_only_gets),
+        T(test_boot_source),
+        T(test_drive_root_ordering),
+        T(test_drive_errors),
+        T(test_drive_read_only_open),
+        T(test_net_swap_remove_and_errors),
+        T(test_real_tap_name_too_long),
+        T(test_machine_config_rules),
+        T(test_cpu_template_keep_clear),
+        T(test_vsock),
+        T(test_hotplug_memory_rules),
+        T(test_logger_and_metrics),
+        T(test_mmds_api),
+        T(test_mmds_limit_413),
+        T(test_mmds_post_boot_needs_nic),
+        T(test_snapshot_load_gating),
+        T(test_postboot_device_ops),
+        T(test_vm_config_fresh),
+        T(test_vm_config_full),
+        T(test_vm_config_options),
+#undef T
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+
+    controller_action_free(g_last);
+    return rc;
+}
