@@ -6,6 +6,8 @@
 #include "util/json.h"
 
 #include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,36 +87,56 @@ void json_write_key(struct buf *b, const char *key)
 
 /*
  * Shortest round-trip digits of a finite, non-zero |v|: *digits gets 1..17
- * decimal digits (no leading/trailing zeros) and the value is
- * 0.DIGITS * 10^(*kk). We ask printf for 1, 2, ... significant digits and
- * keep the first that strtod reads back exactly. printf rounds correctly,
- * so this is the closest shortest candidate, which is what Ryu/Schubfach
- * print, except in rare ties at a power-of-two boundary where the two can
- * pick different (both shortest, both round-tripping) digit strings.
+ * decimal digits (no trailing zeros) and the value is 0.DIGITS * 10^(*kk).
+ * For p = 1, 2, ... we take printf's correctly rounded p-digit significand
+ * D and keep the first that strtod reads back exactly. At a power of two
+ * the rounding interval is lopsided (the gap below is half the gap above),
+ * so D can miss while D+1 or D-1 still reads back: we try those too, as a
+ * shortest-digits algorithm (Ryu, Schubfach, zmij) would find them.
  */
+static bool try_digits(uint64_t m, int exp10, double v)
+{
+    char tmp[48];
+
+    snprintf(tmp, sizeof(tmp), "%llue%d", (unsigned long long)m, exp10);
+    return strtod(tmp, NULL) == v;
+}
+
 static void shortest_digits(double v, char digits[24], int *n_digits, int *kk)
 {
     char tmp[40];
     int prec, n = 0, exp10 = 0;
+    uint64_t m = 0, pow_p = 1;
     const char *e;
 
-    for (prec = 1; prec <= 17; prec++) {
+    for (prec = 1; prec <= 17; prec++, pow_p *= 10) {
         snprintf(tmp, sizeof(tmp), "%.*e", prec - 1, v);
-        if (strtod(tmp, NULL) == v)
+        m = 0;
+        for (const char *q = tmp; *q && *q != 'e'; q++)
+            if (*q >= '0' && *q <= '9')
+                m = m * 10 + (uint64_t)(*q - '0');
+        e = strchr(tmp, 'e');
+        exp10 = (e ? atoi(e + 1) : 0) - (prec - 1); /* v ~ m * 10^exp10 */
+        if (try_digits(m, exp10, v))
             break;
+        if (prec < 17 && m + 1 < pow_p * 10 && try_digits(m + 1, exp10, v)) {
+            m++;
+            break;
+        }
+        if (prec < 17 && m - 1 >= pow_p && try_digits(m - 1, exp10, v)) {
+            m--;
+            break;
+        }
     }
-    /* tmp is "d[.ddd]e[+-]XX" */
-    for (const char *p = tmp; *p && *p != 'e'; p++)
-        if (*p >= '0' && *p <= '9')
-            digits[n++] = *p;
+    if (prec > 17)
+        prec = 17;
+    n = snprintf(digits, 24, "%llu", (unsigned long long)m);
+    /* 0.DIGITS * 10^kk == m * 10^exp10 */
+    *kk = exp10 + n;
     while (n > 1 && digits[n - 1] == '0')
         n--;
     digits[n] = '\0';
-    e = strchr(tmp, 'e');
-    if (e)
-        exp10 = atoi(e + 1);
     *n_digits = n;
-    *kk = exp10 + 1;
 }
 
 /* Format like zmij/ryu's format_finite (serde_json's float output). */
