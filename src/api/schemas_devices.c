@@ -418,7 +418,11 @@ int entropy_cfg_parse(const char *body, size_t len, struct entropy_cfg *out,
                       struct sq_err *err)
 {
     memset(out, 0, sizeof(*out));
-    return schemas_api_parse(body, len, &schemas_entropy_desc, out, err);
+    if (schemas_api_parse(body, len, &schemas_entropy_desc, out, err)) {
+        memset(out, 0, sizeof(*out));
+        return -EINVAL;
+    }
+    return 0;
 }
 
 void entropy_cfg_to_json(const struct entropy_cfg *e, struct buf *b)
@@ -481,7 +485,11 @@ int balloon_cfg_parse(const char *body, size_t len, struct balloon_cfg *out,
                       struct sq_err *err)
 {
     memset(out, 0, sizeof(*out));
-    return schemas_api_parse(body, len, &schemas_balloon_desc, out, err);
+    if (schemas_api_parse(body, len, &schemas_balloon_desc, out, err)) {
+        memset(out, 0, sizeof(*out));
+        return -EINVAL;
+    }
+    return 0;
 }
 
 void balloon_cfg_to_json(const struct balloon_cfg *c, struct buf *b)
@@ -509,7 +517,11 @@ int balloon_update_parse(const char *body, size_t len,
                          struct balloon_update *out, struct sq_err *err)
 {
     memset(out, 0, sizeof(*out));
-    return schemas_api_parse(body, len, &balloon_update_desc, out, err);
+    if (schemas_api_parse(body, len, &balloon_update_desc, out, err)) {
+        memset(out, 0, sizeof(*out));
+        return -EINVAL;
+    }
+    return 0;
 }
 
 static const struct json_field balloon_stats_fields[] = {
@@ -529,7 +541,11 @@ int balloon_stats_update_parse(const char *body, size_t len,
                                struct sq_err *err)
 {
     memset(out, 0, sizeof(*out));
-    return schemas_api_parse(body, len, &balloon_stats_desc, out, err);
+    if (schemas_api_parse(body, len, &balloon_stats_desc, out, err)) {
+        memset(out, 0, sizeof(*out));
+        return -EINVAL;
+    }
+    return 0;
 }
 
 static const struct json_field hinting_fields[] = {
@@ -550,7 +566,11 @@ int balloon_hinting_start_parse(const char *body, size_t len,
     out->acknowledge_on_stop = true;
     if (!body || len == 0)
         return 0;
-    return schemas_api_parse(body, len, &hinting_desc, out, err);
+    if (schemas_api_parse(body, len, &hinting_desc, out, err)) {
+        memset(out, 0, sizeof(*out));
+        return -EINVAL;
+    }
+    return 0;
 }
 
 /* ====================================================================== */
@@ -645,5 +665,9 @@ int hotplug_memory_update_parse(const char *body, size_t len,
                                 struct sq_err *err)
 {
     memset(out, 0, sizeof(*out));
-    return schemas_api_parse(body, len, &hotplug_update_desc, out, err);
+    if (schemas_api_parse(body, len, &hotplug_update_desc, out, err)) {
+        memset(out, 0, sizeof(*out));
+        return -EINVAL;
+    }
+    return 0;
 }

@@ -31,7 +31,11 @@ int instance_action_parse(const char *body, size_t len,
                           struct instance_action *out, struct sq_err *err)
 {
     memset(out, 0, sizeof(*out));
-    return schemas_api_parse(body, len, &action_desc, out, err);
+    if (schemas_api_parse(body, len, &action_desc, out, err)) {
+        memset(out, 0, sizeof(*out));
+        return -EINVAL;
+    }
+    return 0;
 }
 
 void instance_action_fini(struct instance_action *a)
@@ -1059,7 +1063,11 @@ int vm_state_req_parse(const char *body, size_t len, struct vm_state_req *out,
                        struct sq_err *err)
 {
     memset(out, 0, sizeof(*out));
-    return schemas_api_parse(body, len, &vm_state_desc, out, err);
+    if (schemas_api_parse(body, len, &vm_state_desc, out, err)) {
+        memset(out, 0, sizeof(*out));
+        return -EINVAL;
+    }
+    return 0;
 }
 
 void vm_state_req_fini(struct vm_state_req *v)

@@ -1652,6 +1652,21 @@ static void test_small_devices(void **state)
 
     ASSERT_JSON("{\"size\":5,\"one_time_burst\":null,\"refill_time\":7}",
                 token_bucket_cfg_to_json, &tb);
+
+    /* a failed parse leaves the output zeroed, even when fields before the
+     * error were already decoded */
+    assert_int_equal(PARSE(balloon_cfg_parse,
+                           "{\"amount_mib\": 16, \"deflate_on_oom\": true, "
+                           "\"x\": 1}",
+                           &b, &err),
+                     -EINVAL);
+    assert_int_equal(b.amount_mib, 0);
+    assert_false(b.deflate_on_oom);
+    assert_int_equal(PARSE(balloon_hinting_start_parse,
+                           "{\"acknowledge_on_stop\": false, \"a\": [}", &h,
+                           &err),
+                     -EINVAL);
+    assert_false(h.acknowledge_on_stop);
 }
 
 static void test_hotplug(void **state)
