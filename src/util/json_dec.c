@@ -337,8 +337,9 @@ static int parse_escape(struct json_dec *d, struct buf *out)
 }
 
 /* Rust's str::from_utf8 acceptance. */
-static bool utf8_valid(const uint8_t *s, size_t n)
+bool json_utf8_valid(const void *buf, size_t n)
 {
+    const uint8_t *s = buf;
     size_t i = 0;
 
     while (i < n) {
@@ -403,7 +404,7 @@ int json_parse_str(struct json_dec *d)
         case '"':
             buf_append(&d->scratch, d->p + start, d->pos - start);
             d->pos++;
-            if (!utf8_valid((const uint8_t *)d->scratch.data, d->scratch.len))
+            if (!json_utf8_valid(d->scratch.data, d->scratch.len))
                 return json_dec_error(d, JSON_E_INVALID_UNICODE);
             return 0;
         case '\\':

@@ -262,6 +262,12 @@ void json_rust_str_debug(struct buf *b, const char *s, size_t n)
         uint32_t c;
         size_t l = utf8_decode(p, n, i, &c);
 
+        if (!json_utf8_valid(p + i, l)) {
+            /* not UTF-8 (a Rust str cannot hold it): show the byte */
+            buf_printf(b, "\\x%02x", p[i]);
+            i++;
+            continue;
+        }
         switch (c) {
         case '\t': buf_puts(b, "\\t"); break;
         case '\r': buf_puts(b, "\\r"); break;

@@ -308,6 +308,13 @@ static void test_writers(void **state)
     json_rust_str_debug(&b, "a\"\\\n\t\r\0\x01'\xc3\xa9\xc2\x85", 13);
     assert_string_equal(b.data,
                         "\"a\\\"\\\\\\n\\t\\r\\0\\u{1}'\xc3\xa9\\u{85}\"");
+    buf_reset(&b);
+    json_rust_str_debug(&b, "\xff\xc3(\xe2\x82", 5);
+    assert_string_equal(b.data, "\"\\xff\\xc3(\\xe2\\x82\"");
+    assert_true(json_utf8_valid("\xc3\xa9\xf0\x9f\x98\x80", 6));
+    assert_false(json_utf8_valid("\xed\xa0\x80", 3));
+    assert_false(json_utf8_valid("\xc0\xaf", 2));
+    assert_false(json_utf8_valid("\xf4\x90\x80\x80", 4));
     buf_fini(&b);
 }
 
