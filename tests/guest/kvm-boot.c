@@ -10,6 +10,9 @@
  *
  *   kvm-boot KERNEL [CMDLINE] [INITRD]
  *
+ * With the in-kernel irqchip, "cli; hlt" does not exit to user space: the
+ * vCPU stays halted (bound the run with timeout(1)).
+ *
  * Exit status: 0 after an i8042 reset, 1 on HLT/shutdown/any other exit,
  * 2 on setup errors, 77 when /dev/kvm cannot be used (a skip).
  */
@@ -74,6 +77,7 @@ int main(int argc, char **argv)
     long run_size;
     uint8_t *ram;
 
+    setvbuf(stdout, NULL, _IONBF, 0); /* output survives a kill on timeout */
     if (argc < 2) {
         fprintf(stderr, "usage: %s KERNEL [CMDLINE] [INITRD]\n", argv[0]);
         return 2;

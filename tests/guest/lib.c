@@ -139,6 +139,13 @@ void line_end(struct line *l)
     __atomic_store_n(&serial_lock, 0, __ATOMIC_RELEASE);
 }
 
+void line_end_nolock(struct line *l)
+{
+    l->buf[l->len++] = '\n';
+    for (size_t i = 0; i < l->len; i++)
+        serial_putc(l->buf[i]);
+}
+
 void say(const char *text)
 {
     struct line l;
