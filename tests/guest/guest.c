@@ -465,6 +465,17 @@ static void test_smp(const struct fw_info *fi)
     lapic_write(LAPIC_SVR, lapic_read(LAPIC_SVR) | 0x100);
     self = lapic_read(LAPIC_ID) >> 24;
     memcpy((void *)AP_TRAMPOLINE, ap_tramp_start, tlen);
+    if (n == 0) {
+        /* No MADT or MP table: wake every other CPU with the "all excluding
+         * self" shorthand and count whoever answers within the wait. */
+        lapic_ipi(0, 0xc4500);
+        delay_cycles(10000000ULL);
+        for (int k = 0; k < 2; k++) {
+            lapic_ipi(0, 0xc4600 | (AP_TRAMPOLINE >> 12));
+            delay_cycles(1000000ULL);
+        }
+        delay_cycles(2000000000ULL);
+    }
     for (uint32_t i = 0; i < n; i++) {
         if (ids[i] == self)
             continue;
@@ -482,6 +493,8 @@ static void test_smp(const struct fw_info *fi)
         cpu_relax();
     line_start(&l);
     line_str(&l, "smp");
+    line_str(&l, n == 0 ? " mode=broadcast"
+                        : fi->have_madt ? " mode=madt" : " mode=mptable");
     line_kv_dec(&l, "bsp_apic_id", self);
     line_kv_dec(&l, "expected", expected);
     line_kv_dec(&l, "started", __atomic_load_n(&ap_started, __ATOMIC_SEQ_CST));
