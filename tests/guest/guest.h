@@ -112,6 +112,7 @@ void line_hex(struct line *l, uint64_t v);    /* 0x... */
 void line_dec(struct line *l, uint64_t v);
 void line_kv_hex(struct line *l, const char *k, uint64_t v); /* " k=0x.." */
 void line_kv_dec(struct line *l, const char *k, uint64_t v);
+/* " k=<n bytes of s>": spaces become '_', other unprintables '?' */
 void line_kv_str(struct line *l, const char *k, const char *s, size_t n);
 void line_end(struct line *l);                /* newline + write out */
 void line_end_nolock(struct line *l);       /* for a dying CPU */
