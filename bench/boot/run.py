@@ -93,7 +93,8 @@ class Result:
         self.rss_at_marker_kib = None
         self.max_rss_kib = None
         self.error = None               # set when the marker never came
-        self.tail = ""                  # last serial lines, for errors
+        self.output = ""                # all serial lines
+        self.tail = ""                  # the last 15, for error reports
 
     def row(self):
         def f(v):
@@ -103,7 +104,7 @@ class Result:
                 str(self.max_rss_kib or "-")]
 
     def as_dict(self):
-        return {k: v for k, v in vars(self).items() if k != "tail"}
+        return {k: v for k, v in vars(self).items() if k not in ("tail", "output")}
 
 
 def _rss_kib(pid):
@@ -115,6 +116,18 @@ def _rss_kib(pid):
     except OSError:
         pass
     return None
+
+
+def _hwm_kib(pid):
+    """Peak RSS so far (VmHWM) of a live process, or 0."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
 def _wait4(pid, timeout):
@@ -146,7 +159,9 @@ def watch(vmm, argv, opts, cwd=None):
         res.marker = hit[0]
         res.rss_at_marker_kib = _rss_kib(proc.pid)
     reaped = _wait4(proc.pid, opts.linger if hit else 0)
+    hwm = 0
     if reaped is None:
+        hwm = _hwm_kib(proc.pid)
         proc.send_signal(signal.SIGKILL)
         reaped = _wait4(proc.pid, 30)
     else:
@@ -154,12 +169,15 @@ def watch(vmm, argv, opts, cwd=None):
     proc.returncode = -1  # reaped here; keep Popen from waiting again
     status, usage = reaped
     res.exit_code = os.waitstatus_to_exitcode(status)
-    res.max_rss_kib = usage.ru_maxrss
+    # ru_maxrss lags behind VmRSS (the kernel updates the high-water mark
+    # lazily), so take the larger of it and the last VmHWM read.
+    res.max_rss_kib = max(usage.ru_maxrss, hwm, res.rss_at_marker_kib or 0)
     serial.wait_closed(5)
     res.first_byte = serial.first_byte
     start = serial.find(linux_guest.INIT_START)
     res.init_start = start[0] if start else None
-    res.tail = "\n".join(serial.text().splitlines()[-15:])
+    res.output = serial.text()
+    res.tail = "\n".join(res.output.splitlines()[-15:])
     if not hit:
         stderr.seek(0)
         err = stderr.read().decode(errors="replace").strip()
