@@ -24,6 +24,8 @@
 #   --source build   always use the source build path
 #   --check          print the path only if it is already cached; never
 #                    download, decompress or build (exit 1 otherwise)
+# Environment: SQUIB_CACHE, SQUIB_GUEST_DIR (the prebuilt kernel's folder),
+# SQUIB_KEEP_BUILD=1 (keep the kernel source tree after a build).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -84,6 +86,7 @@ from_shared() {
             rm -f "$tmp"
             die "xz failed on $dir/vmlinux-6.1-pvm.xz"
         fi
+        chmod 644 "$tmp"
         mv -f "$tmp" "$out"
     fi
     got=$(sha256sum "$out" | awk '{print $1}')
@@ -175,7 +178,14 @@ from_build() {
     strip -s -o "$out.tmp" "$src/vmlinux"
     cp "$src/.config" "$out.config"
     mv -f "$out.tmp" "$out"
-    log "built $out; the source tree stays in $src for inspection"
+    # The tree is about 1.5 GB; a changed fragment gets a new key and a fresh
+    # tree anyway.
+    if [ "${SQUIB_KEEP_BUILD:-0}" = 1 ]; then
+        log "built $out; source tree kept in $src"
+    else
+        rm -rf "$src"
+        log "built $out (SQUIB_KEEP_BUILD=1 keeps the source tree)"
+    fi
     echo "$out"
 }
 
