@@ -81,7 +81,10 @@ struct machine_mmio_dev {
 
 /* ---- the machine -------------------------------------------------------- */
 
-/* Called on the vmm thread once the machine asked to stop. */
+/*
+ * Called on the vmm thread once the machine asked to stop (once per
+ * machine). It may call machine_destroy() on the machine.
+ */
 typedef void machine_exit_fn(void *opaque, int exit_code);
 
 struct machine_config {
@@ -143,7 +146,11 @@ int machine_pause(struct machine *m, struct sq_err *err);
 int machine_resume(struct machine *m, struct sq_err *err);
 bool machine_is_paused(const struct machine *m);
 
-/* Inject Ctrl-Alt-Del through the i8042. 0 or -ENOSPC with err set. */
+/*
+ * Inject Ctrl-Alt-Del through the i8042. 0, or -ENOSPC with err set to
+ * "I8042 error: i8042 internal buffer full." (upstream shows it after
+ * "Internal VMM error: ", which the caller adds).
+ */
 int machine_send_ctrl_alt_del(struct machine *m, struct sq_err *err);
 
 /* Eventfd that becomes readable when the machine wants to stop (owned). */

@@ -184,7 +184,7 @@ static int handle_io(struct vcpu *v)
         }
         if (rc < 0 && log_ratelimit_ok(&v->io_warn_rl))
             log_warn("vcpu: IO %s @ %#x:%#x failed: %s", in ? "read" : "write",
-                     run->io.port, size, "Missing address range");
+                     run->io.port, size, "Failed to find address range.");
         metrics_inc(in ? METRIC_vcpu_exit_io_in : METRIC_vcpu_exit_io_out);
     }
     return RUN_AGAIN;
@@ -213,7 +213,7 @@ static int handle_mmio(struct vcpu *v)
     if (rc < 0 && log_ratelimit_ok(&v->io_warn_rl))
         log_warn("Invalid MMIO read @ %#llx:%#x: %s",
                  (unsigned long long)run->mmio.phys_addr, len,
-                 "Missing address range");
+                 "Failed to find address range.");
     return RUN_AGAIN;
 }
 

@@ -107,6 +107,7 @@ struct fx {
     char log_path[64];
     struct evloop *loop;
     int exit_seen;        /* on_exit callback count */
+    bool destroy_in_cb;   /* on_exit destroys the machine, as a controller may */
     int exit_code_seen;
 };
 
@@ -161,6 +162,10 @@ static void on_exit_cb(void *opaque, int code)
 
     f->exit_seen++;
     f->exit_code_seen = code;
+    if (f->destroy_in_cb) {
+        machine_destroy(f->m);
+        f->m = NULL;
+    }
 }
 
 static void fx_open_dirty(struct fx *f, uint32_t vcpus, bool boot_timer,
@@ -606,11 +611,17 @@ static void test_boot_timer_line_and_loop_exit(void **state)
     fx_open(&f, 1, true, true);
     put(&f, CODE_GPA, g_boot_timer, sizeof(g_boot_timer));
     enter_long_mode(&f, 0x2);
+    f.destroy_in_cb = true;
     start(&f);
-    /* The exit reaches the vmm loop: "Vmm is stopping." and on_exit(0). */
+    /* The exit reaches the vmm loop: "Vmm is stopping." and on_exit(0),
+     * which tears the machine down from inside the loop callback. */
     assert_int_equal(wait_exit(&f, TIMEOUT_MS), 0);
     assert_int_equal(f.exit_seen, 1);
+    assert_null(f.m);
+    evloop_run_once(f.loop, 10); /* nothing left registered that fires */
+    assert_int_equal(f.exit_seen, 1);
     fx_close(&f);
+    assert_true(log_contains(&f, "Killing vCPU threads"));
     assert_true(log_contains(&f, "Guest-boot-time = "));
     assert_true(log_contains(&f, " CPU us "));
     assert_true(log_contains(&f, "Vmm is stopping."));

@@ -153,6 +153,23 @@ static void fifo_push(struct serial *s, const uint8_t *data, size_t len)
     rda_intr(s);
 }
 
+/* Upstream logs vm-superio's error with Rust's {:?}. */
+static void log_write_error(int errnum)
+{
+    const char *kind;
+
+    switch (errnum) {
+    case EAGAIN: kind = "WouldBlock"; break;
+    case EPIPE: kind = "BrokenPipe"; break;
+    case ENOSPC: kind = "StorageFull"; break;
+    case EBADF: kind = "Uncategorized"; break;
+    default: kind = "Other"; break;
+    }
+    log_error("Failed the write to serial: IOError(Os { code: %d, kind: %s, "
+              "message: \"%s\" })",
+              errnum, kind, strerror(errnum));
+}
+
 static void transmit(struct serial *s, uint8_t byte)
 {
     ssize_t n;
@@ -175,8 +192,7 @@ static void transmit(struct serial *s, uint8_t byte)
             metrics_inc(METRIC_uart_missed_write_count);
             metrics_inc(METRIC_uart_error_count);
             if (log_ratelimit_ok(&s->write_err_rl))
-                log_error("Failed the write to serial: %s",
-                          n < 0 ? strerror(errno) : "short write");
+                log_write_error(n < 0 ? errno : EIO);
         }
     }
     thr_empty_intr(s);
