@@ -4,8 +4,9 @@
  * See serial.h for the threading and fd rules.
  *
  * Register model (offsets from 0x3f8; DLAB = LCR bit 7):
- *   0 THR/RBR (DLL with DLAB)   1 IER (DLM with DLAB)   2 IIR (FCR on write,
- *   ignored)   3 LCR   4 MCR   5 LSR   6 MSR   7 SCR
+ *   0 THR/RBR (DLL with DLAB)   1 IER (DLM with DLAB)   2 IIR (FCR on write:
+ *   only the receive-FIFO flush bit acts)   3 LCR   4 MCR   5 LSR   6 MSR
+ *   7 SCR
  * Interrupt causes: THR empty after every transmitted byte (if IER bit 1)
  * and received data available (if IER bit 0). Reading IIR returns the cause
  * with the FIFO bits (0xc0) and clears it; reading RBR clears RDA.
@@ -39,6 +40,7 @@ enum {
 #define IIR_THR      0x02
 #define IIR_RDA      0x04
 #define IIR_FIFO     0xc0
+#define FCR_FLUSH_IN 0x02
 #define LCR_DLAB     0x80
 #define LSR_DR       0x01
 #define LSR_THRE     0x20
@@ -130,15 +132,16 @@ static void add_intr(struct serial *s, uint8_t bit)
     raise_irq(s);
 }
 
+/* Raise a cause only if it is not pending already (not yet read from IIR). */
 static void thr_empty_intr(struct serial *s)
 {
-    if (s->ier & IER_THR)
+    if ((s->ier & IER_THR) && !(s->iir & IIR_THR))
         add_intr(s, IIR_THR);
 }
 
 static void rda_intr(struct serial *s)
 {
-    if (s->ier & IER_RDA)
+    if ((s->ier & IER_RDA) && !(s->iir & IIR_RDA))
         add_intr(s, IIR_RDA);
 }
 
@@ -180,7 +183,9 @@ static void transmit(struct serial *s, uint8_t byte)
         return;
     }
     if (!bucket_reduce(&s->rl, 1)) {
+        /* Dropped on purpose: upstream still counts it as written. */
         metrics_add(METRIC_uart_rate_limiter_dropped_bytes, 1);
+        metrics_inc(METRIC_uart_write_count);
     } else {
         do {
             n = write(s->out_fd, &byte, 1);
@@ -230,7 +235,15 @@ static void serial_reg_write(struct bus_dev *dev, uint64_t offset,
     case REG_SCR:
         s->scr = v;
         break;
-    default: /* FCR, LSR, MSR: ignored */
+    case REG_IIR: /* FCR on write: only "clear the receive FIFO" matters */
+        if (v & FCR_FLUSH_IN) {
+            s->fifo_len = 0;
+            s->fifo_head = 0;
+            s->lsr &= (uint8_t)~LSR_DR;
+            evloop_eventfd_signal(s->buffer_ready_fd);
+        }
+        break;
+    default: /* LSR, MSR: read-only */
         break;
     }
 }
@@ -384,7 +397,7 @@ int serial_enqueue(struct serial *s, const uint8_t *data, size_t len)
     bus_dev_lock(&s->bus);
     if (len > SERIAL_FIFO_SIZE - s->fifo_len)
         rc = -ENOBUFS;
-    else if (len > 0)
+    else if (len > 0 && !(s->mcr & MCR_LOOP)) /* loopback: line is cut */
         fifo_push(s, data, len);
     bus_dev_unlock(&s->bus);
     return rc;
