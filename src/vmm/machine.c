@@ -420,45 +420,73 @@ static int get_one_msr(int fd, uint32_t index, uint64_t *value)
     return 0;
 }
 
+/* Put (index, data) in the list, replacing an earlier entry for index. */
+static void msr_put(struct kvm_msrs *msrs, uint32_t index, uint64_t data)
+{
+    uint32_t j;
+
+    for (j = 0; j < msrs->nmsrs && msrs->entries[j].index != index; j++)
+        ;
+    if (j == msrs->nmsrs) {
+        if (j == MAX_MSRS)
+            return;
+        msrs->nmsrs++;
+    }
+    memset(&msrs->entries[j], 0, sizeof(msrs->entries[j]));
+    msrs->entries[j].index = index;
+    msrs->entries[j].data = data;
+}
+
+/* Apply template modifiers over the values vCPU 0 reports. */
+static int msr_modify(struct machine *m, struct kvm_msrs *msrs,
+                      const struct msr_modifier *mods, size_t n,
+                      struct sq_err *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint64_t cur = 0;
+        uint32_t j;
+        int rc;
+
+        /* A modifier stacks on an earlier one for the same MSR. */
+        for (j = 0; j < msrs->nmsrs && msrs->entries[j].index != mods[i].addr; j++)
+            ;
+        if (j < msrs->nmsrs) {
+            cur = msrs->entries[j].data;
+        } else {
+            rc = get_one_msr(m->vcpus[0]->fd, mods[i].addr, &cur);
+            if (rc < 0)
+                return sq_errf(err, rc, "Failed to create guest config: "
+                                        "Failed to get MSR %#x",
+                               mods[i].addr);
+        }
+        msr_put(msrs, mods[i].addr,
+                (cur & ~mods[i].mask) | (mods[i].value & mods[i].mask));
+    }
+    return 0;
+}
+
 /*
- * MSR values every vCPU gets: the custom template's modifiers applied over
- * what vCPU 0 reports, then the boot MSRs (digest 6.2), which win.
+ * MSR values every vCPU gets: the static then the custom template's
+ * modifiers applied over what vCPU 0 reports, then the boot MSRs (digest
+ * 6.2), which win.
  */
 static int boot_msr_list(struct machine *m, struct kvm_msrs *msrs,
                          struct sq_err *err)
 {
     const struct cpu_template *t = m->cfg.custom_template;
     struct kvm_msr_entry boot[MAX_MSRS];
-    size_t n = 0, nb;
+    size_t nb;
     int rc;
 
-    for (size_t i = 0; t && i < t->n_msr && n < MAX_MSRS; i++) {
-        uint64_t cur;
-
-        rc = get_one_msr(m->vcpus[0]->fd, t->msr[i].addr, &cur);
-        if (rc < 0)
-            return sq_errf(err, rc, "Failed to create guest config: Failed to "
-                                    "get MSR %#x",
-                           t->msr[i].addr);
-        msrs->entries[n].index = t->msr[i].addr;
-        msrs->entries[n].data =
-            (cur & ~t->msr[i].mask) | (t->msr[i].value & t->msr[i].mask);
-        n++;
-    }
+    msrs->nmsrs = 0;
+    rc = msr_modify(m, msrs, m->cfg.template_msrs, m->cfg.n_template_msrs, err);
+    if (rc == 0 && t)
+        rc = msr_modify(m, msrs, t->msr, t->n_msr, err);
+    if (rc < 0)
+        return rc;
     nb = boot_msrs(boot, MAX_MSRS);
-    for (size_t i = 0; i < nb; i++) {
-        size_t j;
-
-        for (j = 0; j < n && msrs->entries[j].index != boot[i].index; j++)
-            ;
-        if (j == n) {
-            if (n == MAX_MSRS)
-                break;
-            n++;
-        }
-        msrs->entries[j] = boot[i];
-    }
-    msrs->nmsrs = (uint32_t)n;
+    for (size_t i = 0; i < nb; i++)
+        msr_put(msrs, boot[i].index, boot[i].data);
     return 0;
 }
 

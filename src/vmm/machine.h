@@ -102,6 +102,13 @@ struct machine_config {
     bool boot_timer;                     /* --boot-timer */
     enum cpu_static_template cpu_template;
     const struct cpu_template *custom_template; /* borrowed; NULL = none */
+    /*
+     * MSR modifiers of the static template (its MSR list, as the CPU
+     * template code provides it for cpu_template), applied before the
+     * custom template's and like them: (value KVM gives & ~mask) | value.
+     */
+    size_t n_template_msrs;
+    const struct msr_modifier *template_msrs; /* borrowed */
     size_t n_mmio;                       /* virtio-mmio devices, attach order */
     const struct machine_mmio_dev *mmio; /* borrowed */
     uint32_t vmgenid_gsi, vmclock_gsi;   /* 0 = device absent */
