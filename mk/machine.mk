@@ -16,3 +16,11 @@ endif
 SQ_MACHINE_WRAP_TESTS := test_serial test_i8042 test_vcpu
 $(SQ_MACHINE_WRAP_TESTS:%=$(BUILD)/tests/unit/%): LDFLAGS += \
     -Wl,--wrap=metrics_inc -Wl,--wrap=metrics_add
+
+# ThreadSanitizer run of the unit tests (the vCPU/vmm handshake is the point):
+#   make tsan
+# A separate build tree; the variables given here override the Makefile's.
+.PHONY: tsan
+tsan:
+	$(Q)$(MAKE) --no-print-directory BUILD=build/tsan \
+	    OPTFLAGS=-O1 SANFLAGS="-fsanitize=thread -fno-omit-frame-pointer" unit

@@ -839,6 +839,14 @@ int machine_vcpu_get_cpuid(struct machine *m, uint32_t idx,
     return kvm_get_cpuid2(m->vcpus[idx]->fd, cpuid, max_entries);
 }
 
+int machine_vcpu_get_lapic(struct machine *m, uint32_t idx,
+                           struct kvm_lapic_state *lapic)
+{
+    if (idx >= m->n_vcpus)
+        return -EINVAL;
+    return kvm_get_lapic(m->vcpus[idx]->fd, lapic);
+}
+
 int machine_vcpu_get_msr(struct machine *m, uint32_t idx, uint32_t index,
                          uint64_t *value)
 {

@@ -195,6 +195,9 @@ int machine_vcpu_set_regs(struct machine *m, uint32_t idx,
 /* The CPUID table KVM holds for vCPU idx (KVM_GET_CPUID2). 0 or -errno. */
 int machine_vcpu_get_cpuid(struct machine *m, uint32_t idx,
                            struct kvm_cpuid2 *cpuid, uint32_t max_entries);
+/* vCPU idx's local APIC registers (KVM_GET_LAPIC). 0 or -errno. */
+int machine_vcpu_get_lapic(struct machine *m, uint32_t idx,
+                           struct kvm_lapic_state *lapic);
 /* One MSR of vCPU idx (KVM_GET_MSRS). 0 or -errno (-ENOENT if unreadable). */
 int machine_vcpu_get_msr(struct machine *m, uint32_t idx, uint32_t index,
                          uint64_t *value);

@@ -678,6 +678,17 @@ static void test_cpuid_and_msrs_per_vcpu(void **state)
         assert_int_equal(v, (1u << 11) | 6);
         assert_int_equal(machine_vcpu_get_msr(f.m, i, 0x1a0, &v), 0);
         assert_true(v & 1);
+        /* LAPIC: LINT0 delivers ExtINT (7), LINT1 NMI (4). */
+        {
+            struct kvm_lapic_state l;
+            uint32_t lvt0, lvt1;
+
+            assert_int_equal(machine_vcpu_get_lapic(f.m, i, &l), 0);
+            memcpy(&lvt0, &l.regs[0x350], 4);
+            memcpy(&lvt1, &l.regs[0x360], 4);
+            assert_int_equal((lvt0 >> 8) & 7, 7);
+            assert_int_equal((lvt1 >> 8) & 7, 4);
+        }
     }
     assert_int_equal(machine_vcpu_get_cpuid(f.m, n, c, 256), -EINVAL);
     free(c);
