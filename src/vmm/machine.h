@@ -36,16 +36,16 @@
 #include "vmm/guest_mem.h"
 
 #define MACHINE_ERR_PREFIX "Start microvm error: "
-#define MACHINE_MAX_VCPUS 32
+#define MACHINE_MAX_VCPUS  32
 /* How long pause/resume/start wait for every vCPU to ack (upstream: 30 s). */
 #define MACHINE_ACK_TIMEOUT_MS 30000
 
 /* ---- virtio-mmio placement (digest 6.4) -------------------------------- */
 
-#define MMIO_DEV_BASE   0xc0001000ULL /* first virtio-mmio window */
-#define MMIO_DEV_SIZE   0x1000ULL
-#define MMIO_GSI_FIRST  5
-#define MMIO_GSI_LAST   23            /* legacy GSIs 5..23: 19 lines */
+#define MMIO_DEV_BASE  0xc0001000ULL /* first virtio-mmio window */
+#define MMIO_DEV_SIZE  0x1000ULL
+#define MMIO_GSI_FIRST 5
+#define MMIO_GSI_LAST  23 /* legacy GSIs 5..23: 19 lines */
 
 /*
  * Address/GSI allocator for virtio-mmio devices, VMGenID and VMClock, in
@@ -73,10 +73,10 @@ int mmio_alloc_gsi(struct mmio_alloc *a, uint32_t *gsi, struct sq_err *err);
 
 /* A virtio-mmio device to map, with its placement from mmio_alloc_device(). */
 struct machine_mmio_dev {
-    uint64_t addr;          /* window base (4 KiB) */
+    uint64_t addr; /* window base (4 KiB) */
     uint32_t gsi;
-    struct bus_dev *regs;   /* borrowed: register handlers for the window */
-    int irq_fd;             /* borrowed eventfd, registered as irqfd for gsi */
+    struct bus_dev *regs; /* borrowed: register handlers for the window */
+    int irq_fd;           /* borrowed eventfd, registered as irqfd for gsi */
 };
 
 /* ---- the machine -------------------------------------------------------- */
@@ -88,18 +88,18 @@ struct machine_mmio_dev {
 typedef void machine_exit_fn(void *opaque, int exit_code);
 
 struct machine_config {
-    uint32_t vcpu_count;                 /* 1..32 */
-    uint64_t mem_size_mib;               /* > 0 */
+    uint32_t vcpu_count;   /* 1..32 */
+    uint64_t mem_size_mib; /* > 0 */
     bool smt;
     bool track_dirty_pages;
     enum guest_mem_huge_pages huge_pages;
-    int kernel_fd;                       /* borrowed */
-    int initrd_fd;                       /* borrowed; -1 = none */
-    const char *cmdline;                 /* composed (cmdline_build) */
-    int serial_out_fd;                   /* borrowed; -1 = stdout */
+    int kernel_fd;       /* borrowed */
+    int initrd_fd;       /* borrowed; -1 = none */
+    const char *cmdline; /* composed (cmdline_build) */
+    int serial_out_fd;   /* borrowed; -1 = stdout */
     const struct serial_rate_limit *serial_rate_limit; /* NULL = none */
-    bool serial_stdin;                   /* stdin feeds the serial port */
-    bool boot_timer;                     /* --boot-timer */
+    bool serial_stdin; /* stdin feeds the serial port */
+    bool boot_timer;   /* --boot-timer */
     enum cpu_static_template cpu_template;
     const struct cpu_template *custom_template; /* borrowed; NULL = none */
     /*

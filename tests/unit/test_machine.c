@@ -36,10 +36,10 @@
 #include "vmm/kvm.h"
 #include "vmm/machine.h"
 
-#define CODE_GPA 0x10000
-#define DATA_GPA 0x5000
-#define PT_GPA   0x30000
-#define AP_GPA   0x40000
+#define CODE_GPA   0x10000
+#define DATA_GPA   0x5000
+#define PT_GPA     0x30000
+#define AP_GPA     0x40000
 #define TIMEOUT_MS 30000
 
 /* ---- guests (assembled with GNU as; source in the comments) ------------- */
@@ -54,8 +54,8 @@ static const uint8_t g_serial[] = {
     0x6f, 0x6d, 0x20, 0x67, 0x75, 0x65, 0x73, 0x74, 0x0a};
 
 /* 1: incq 0x5000; jmp 1b */
-static const uint8_t g_count[] = {0x48, 0xff, 0x04, 0x25, 0x00, 0x50,
-                                  0x00, 0x00, 0xeb, 0xf6};
+static const uint8_t g_count[] = {0x48, 0xff, 0x04, 0x25, 0x00,
+                                  0x50, 0x00, 0x00, 0xeb, 0xf6};
 
 /* mov $0x3f8,%dx; mov $'T',%al; out %al,%dx; ud2   (IDT limit 0) */
 static const uint8_t g_triple_fault[] = {0x66, 0xba, 0xf8, 0x03, 0xb0,
@@ -68,10 +68,10 @@ static const uint8_t g_hlt[] = {0x66, 0xba, 0xf8, 0x03, 0xb0, 0x48,
 /* mov $0x3f8,%dx; mov $'R',%al; out %al,%dx; xor %ecx,%ecx;
  * poll: in $0x64,%al; test $1,%al; jz poll; in $0x60,%al; out %al,%dx;
  * inc %ecx; cmp $4,%ecx; jne poll; mov $0xfe,%al; out %al,$0x64; hlt */
-static const uint8_t g_cad[] = {
-    0x66, 0xba, 0xf8, 0x03, 0xb0, 0x52, 0xee, 0x31, 0xc9, 0xe4, 0x64, 0xa8,
-    0x01, 0x74, 0xfa, 0xe4, 0x60, 0xee, 0xff, 0xc1, 0x83, 0xf9, 0x04, 0x75,
-    0xf0, 0xb0, 0xfe, 0xe6, 0x64, 0xf4};
+static const uint8_t g_cad[] = {0x66, 0xba, 0xf8, 0x03, 0xb0, 0x52, 0xee, 0x31,
+                                0xc9, 0xe4, 0x64, 0xa8, 0x01, 0x74, 0xfa, 0xe4,
+                                0x60, 0xee, 0xff, 0xc1, 0x83, 0xf9, 0x04, 0x75,
+                                0xf0, 0xb0, 0xfe, 0xe6, 0x64, 0xf4};
 
 /* mov $0xc0000000,%edi; movb $123,(%rdi); mov $0xfe,%al; out %al,$0x64; hlt */
 static const uint8_t g_boot_timer[] = {0xbf, 0x00, 0x00, 0x00, 0xc0, 0xc6, 0x07,
@@ -82,16 +82,17 @@ static const uint8_t g_boot_timer[] = {0xbf, 0x00, 0x00, 0x00, 0xc0, 0xc6, 0x07,
  * movl $0xc4640,0x300(%rdi) (SIPI, vector 0x40); mov $2000,%ecx; loop .;
  * movl $0xc4640,0x300(%rdi) (second SIPI);
  * 3: mov 0x5000,%eax; cmp 0x5004,%eax; jne 3b;
- * mov $0x3f8,%dx; mov $'S',%al; out %al,%dx; mov $0xfe,%al; out %al,$0x64; hlt */
+ * mov $0x3f8,%dx; mov $'S',%al; out %al,%dx; mov $0xfe,%al; out %al,$0x64; hlt
+ */
 static const uint8_t g_smp_bsp[] = {
-    0xbf, 0x00, 0x00, 0xe0, 0xfe, 0xc7, 0x87, 0xf0, 0x00, 0x00, 0x00, 0xff,
-    0x01, 0x00, 0x00, 0xc7, 0x87, 0x00, 0x03, 0x00, 0x00, 0x00, 0x45, 0x0c,
-    0x00, 0xb9, 0xd0, 0x07, 0x00, 0x00, 0xe2, 0xfe, 0xc7, 0x87, 0x00, 0x03,
-    0x00, 0x00, 0x40, 0x46, 0x0c, 0x00, 0xb9, 0xd0, 0x07, 0x00, 0x00, 0xe2,
-    0xfe, 0xc7, 0x87, 0x00, 0x03, 0x00, 0x00, 0x40, 0x46, 0x0c, 0x00, 0x8b,
-    0x04, 0x25, 0x00, 0x50, 0x00, 0x00, 0x3b, 0x04, 0x25, 0x04, 0x50, 0x00,
-    0x00, 0x75, 0xf0, 0x66, 0xba, 0xf8, 0x03, 0xb0, 0x53, 0xee, 0xb0, 0xfe,
-    0xe6, 0x64, 0xf4};
+    0xbf, 0x00, 0x00, 0xe0, 0xfe, 0xc7, 0x87, 0xf0, 0x00, 0x00, 0x00,
+    0xff, 0x01, 0x00, 0x00, 0xc7, 0x87, 0x00, 0x03, 0x00, 0x00, 0x00,
+    0x45, 0x0c, 0x00, 0xb9, 0xd0, 0x07, 0x00, 0x00, 0xe2, 0xfe, 0xc7,
+    0x87, 0x00, 0x03, 0x00, 0x00, 0x40, 0x46, 0x0c, 0x00, 0xb9, 0xd0,
+    0x07, 0x00, 0x00, 0xe2, 0xfe, 0xc7, 0x87, 0x00, 0x03, 0x00, 0x00,
+    0x40, 0x46, 0x0c, 0x00, 0x8b, 0x04, 0x25, 0x00, 0x50, 0x00, 0x00,
+    0x3b, 0x04, 0x25, 0x04, 0x50, 0x00, 0x00, 0x75, 0xf0, 0x66, 0xba,
+    0xf8, 0x03, 0xb0, 0x53, 0xee, 0xb0, 0xfe, 0xe6, 0x64, 0xf4};
 
 /* AP, real mode at 0x40000: xor %ax,%ax; mov %ax,%ds; lock incl 0x5000;
  * 1: cli; hlt; jmp 1b */
@@ -102,12 +103,12 @@ static const uint8_t g_smp_ap[] = {0x31, 0xc0, 0x8e, 0xd8, 0x66, 0xf0, 0xff,
 
 struct fx {
     struct machine *m;
-    int out_r, out_w;     /* serial output pipe */
+    int out_r, out_w; /* serial output pipe */
     int kernel_fd;
     char log_path[64];
     struct evloop *loop;
-    int exit_seen;        /* on_exit callback count */
-    bool destroy_in_cb;   /* on_exit destroys the machine, as a controller may */
+    int exit_seen;      /* on_exit callback count */
+    bool destroy_in_cb; /* on_exit destroys the machine, as a controller may */
     int exit_code_seen;
 };
 
@@ -233,7 +234,8 @@ static void *gpa_ptr(struct fx *f, uint64_t gpa, uint64_t len)
 {
     void *p = NULL;
 
-    assert_int_equal(guest_mem_translate(machine_guest_mem(f->m), gpa, len, &p), 0);
+    assert_int_equal(guest_mem_translate(machine_guest_mem(f->m), gpa, len, &p),
+                     0);
     return p;
 }
 
@@ -242,7 +244,8 @@ static void put(struct fx *f, uint64_t gpa, const void *data, size_t len)
     memcpy(gpa_ptr(f, gpa, len), data, len);
 }
 
-static void set_seg(struct kvm_segment *s, uint16_t sel, uint8_t type, bool code64)
+static void set_seg(struct kvm_segment *s, uint16_t sel, uint8_t type,
+                    bool code64)
 {
     memset(s, 0, sizeof(*s));
     s->selector = sel;
@@ -278,9 +281,9 @@ static void enter_long_mode(struct fx *f, uint64_t rflags)
 
     assert_int_equal(machine_vcpu_get_regs(f->m, 0, NULL, &s), 0);
     s.cr3 = PT_GPA;
-    s.cr4 = 0x20;        /* PAE */
-    s.cr0 = 0x80050033;  /* PG WP NE ET MP PE */
-    s.efer = 0x500;      /* LME LMA */
+    s.cr4 = 0x20;       /* PAE */
+    s.cr0 = 0x80050033; /* PG WP NE ET MP PE */
+    s.efer = 0x500;     /* LME LMA */
     set_seg(&s.cs, 0x8, 0xb, true);
     set_seg(&s.ds, 0x10, 0x3, false);
     s.es = s.fs = s.gs = s.ss = s.ds;
@@ -310,7 +313,8 @@ static int wait_exit(struct fx *f, int timeout_ms)
     struct pollfd p = {.fd = machine_exit_fd(f->m), .events = POLLIN};
 
     if (f->loop) {
-        for (int waited = 0; !f->exit_seen && waited < timeout_ms; waited += 100)
+        for (int waited = 0; !f->exit_seen && waited < timeout_ms;
+             waited += 100)
             evloop_run_once(f->loop, 100);
         return f->exit_seen ? f->exit_code_seen : -1;
     }
@@ -319,7 +323,8 @@ static int wait_exit(struct fx *f, int timeout_ms)
     return machine_exit_code(f->m);
 }
 
-/* Read up to `len` bytes of serial output, waiting up to timeout_ms for them. */
+/* Read up to `len` bytes of serial output, waiting up to timeout_ms for them.
+ */
 static size_t read_out(struct fx *f, char *buf, size_t len, int timeout_ms)
 {
     size_t got = 0;
@@ -419,8 +424,9 @@ static void test_triple_fault_exits_1(void **state)
     fx_close(&f);
     /* A triple fault is KVM_EXIT_SHUTDOWN; a nested emulator that cannot
      * run ud2 reports an internal error instead. Both are fatal, logged. */
-    assert_true(log_contains(&f, "Unexpected exit reason on vcpu run: Shutdown") ||
-                log_contains(&f, "Received KVM_EXIT_INTERNAL_ERROR signal"));
+    assert_true(
+        log_contains(&f, "Unexpected exit reason on vcpu run: Shutdown") ||
+        log_contains(&f, "Received KVM_EXIT_INTERNAL_ERROR signal"));
     fx_done(&f);
 }
 
@@ -453,7 +459,8 @@ static void test_halted_guest_never_hangs_teardown(void **state)
 
 static uint64_t read_counter(struct fx *f)
 {
-    return __atomic_load_n((uint64_t *)gpa_ptr(f, DATA_GPA, 8), __ATOMIC_SEQ_CST);
+    return __atomic_load_n((uint64_t *)gpa_ptr(f, DATA_GPA, 8),
+                           __ATOMIC_SEQ_CST);
 }
 
 static void test_pause_resume_stops_counting(void **state)
@@ -486,7 +493,8 @@ static void test_pause_resume_stops_counting(void **state)
             struct kvm_regs r;
 
             assert_int_equal(machine_vcpu_get_regs(f.m, 0, &r, NULL), 0);
-            assert_true(r.rip >= CODE_GPA && r.rip < CODE_GPA + sizeof(g_count));
+            assert_true(r.rip >= CODE_GPA &&
+                        r.rip < CODE_GPA + sizeof(g_count));
         }
         assert_int_equal(machine_resume(f.m, &err), 0);
         assert_false(machine_is_paused(f.m));
@@ -726,10 +734,12 @@ static void test_mmio_allocator(void **state)
                                  "requested resource is not available.");
 }
 
-/* Build with only CPU-template settings changed; returns machine_create's rc. */
+/* Build with only CPU-template settings changed; returns machine_create's rc.
+ */
 static int create_with_template(const struct cpu_template *t,
-                                const struct msr_modifier *tmsrs, size_t n_tmsrs,
-                                struct machine **m, struct sq_err *err)
+                                const struct msr_modifier *tmsrs,
+                                size_t n_tmsrs, struct machine **m,
+                                struct sq_err *err)
 {
     struct machine_config cfg;
     int kernel = make_kernel();

@@ -135,7 +135,7 @@ static void test_loopback(void **state)
 
     (void)state;
     sfx_open(&f, NULL);
-    out8(&f, 4, 0x10 | 0x02 | 0x01); /* LOOP, RTS, DTR */
+    out8(&f, 4, 0x10 | 0x02 | 0x01);           /* LOOP, RTS, DTR */
     assert_int_equal(in8(&f, 6) & 0xf0, 0x30); /* CTS|DSR follow RTS|DTR */
     out8(&f, 0, 'x');
     assert_int_equal(drain(&f, buf, sizeof(buf)), 0); /* nothing leaves */
@@ -177,8 +177,8 @@ static void test_input_fifo(void **state)
 static void test_rate_limiter_drops(void **state)
 {
     struct sfx f;
-    struct serial_rate_limit rl = {.size = 10, .one_time_burst = 3,
-                                   .refill_time_ms = 1000000};
+    struct serial_rate_limit rl = {
+        .size = 10, .one_time_burst = 3, .refill_time_ms = 1000000};
     char buf[64];
 
     (void)state;

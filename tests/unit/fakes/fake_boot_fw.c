@@ -44,18 +44,24 @@ __attribute__((weak)) void boot_vcpu_setup(const struct boot_result *res,
     fpu->mxcsr = 0x1f80;
 }
 
-__attribute__((weak)) size_t boot_msrs(struct kvm_msr_entry *entries, size_t max)
+__attribute__((weak)) size_t boot_msrs(struct kvm_msr_entry *entries,
+                                       size_t max)
 {
     static const struct {
         uint32_t index;
         uint64_t data;
     } list[] = {
-        {0x174, 0}, {0x175, 0}, {0x176, 0},             /* SYSENTER_CS/ESP/EIP */
-        {0xc0000081, 0}, {0xc0000082, 0}, {0xc0000083, 0}, /* STAR LSTAR CSTAR */
-        {0xc0000102, 0}, {0xc0000084, 0},                /* KERNEL_GS_BASE, SFMASK */
-        {0x10, 0},                                        /* TSC */
-        {0x1a0, 1},                                       /* MISC_ENABLE fast strings */
-        {0x2ff, (1u << 11) | 6},                          /* MTRRdefType */
+        {0x174, 0},
+        {0x175, 0},
+        {0x176, 0}, /* SYSENTER_CS/ESP/EIP */
+        {0xc0000081, 0},
+        {0xc0000082, 0},
+        {0xc0000083, 0}, /* STAR LSTAR CSTAR */
+        {0xc0000102, 0},
+        {0xc0000084, 0},         /* KERNEL_GS_BASE, SFMASK */
+        {0x10, 0},               /* TSC */
+        {0x1a0, 1},              /* MISC_ENABLE fast strings */
+        {0x2ff, (1u << 11) | 6}, /* MTRRdefType */
     };
     size_t n = sizeof(list) / sizeof(list[0]);
 
