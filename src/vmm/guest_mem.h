@@ -1,0 +1,98 @@
+/*
+ * guest_mem.h: guest RAM: host mappings, their layout around the 32-bit
+ * MMIO hole, and the one function that turns guest addresses into host
+ * pointers.
+ *
+ * Layout for mem_size = M bytes (digest 6.1): region 0 is [0, min(M, 3 GiB));
+ * if M is larger, region 1 starts at 4 GiB and ends at most at 256 GiB; the
+ * rest starts at 512 GiB (past the 64-bit MMIO hole). Each region is one
+ * anonymous private mapping (2 MiB aligned in the host), registered with
+ * KVM as one memory slot (slot number = region index).
+ *
+ * Ownership: a struct guest_mem owns its mappings. Host pointers returned by
+ * guest_mem_translate() are borrowed and valid until guest_mem_free(); never
+ * keep one past the request that produced it (STYLE.md 5).
+ *
+ * Thread safety: the layout is immutable after guest_mem_new(), so any
+ * thread may translate; the bytes themselves are shared with the guest.
+ */
+#ifndef SQUIB_VMM_GUEST_MEM_H
+#define SQUIB_VMM_GUEST_MEM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/err.h"
+
+typedef uint64_t gpa_t;
+
+#define GUEST_MEM_MAX_REGIONS  3
+#define GUEST_MEM_MMIO32_START 0xc0000000ULL   /* 3 GiB */
+#define GUEST_MEM_MMIO32_END   0x100000000ULL  /* 4 GiB */
+#define GUEST_MEM_MMIO64_START 0x4000000000ULL /* 256 GiB */
+#define GUEST_MEM_MMIO64_END   0x8000000000ULL /* 512 GiB */
+
+/* machine-config huge_pages. */
+enum guest_mem_huge_pages {
+    GUEST_MEM_HUGE_NONE = 0, /* "None": 4 KiB host pages */
+    GUEST_MEM_HUGE_THP,      /* "Transparent": madvise(MADV_HUGEPAGE) */
+    GUEST_MEM_HUGE_2M,       /* "2M": hugetlbfs, MAP_HUGETLB|MAP_HUGE_2MB */
+};
+
+struct guest_region {
+    gpa_t gpa;     /* first guest address */
+    uint64_t size; /* bytes of guest RAM */
+    uint8_t *hva;  /* owned mapping of `size` bytes, 2 MiB aligned */
+    uint32_t slot; /* KVM memory slot */
+};
+
+struct guest_mem {
+    size_t n_regions;
+    struct guest_region regions[GUEST_MEM_MAX_REGIONS];
+    enum guest_mem_huge_pages huge_pages;
+    bool track_dirty; /* slots registered with KVM_MEM_LOG_DIRTY_PAGES */
+};
+
+/*
+ * Compute the region layout for `mem_size` bytes without mapping anything:
+ * fills gpa/size of up to GUEST_MEM_MAX_REGIONS entries, returns the count
+ * (0 if mem_size is 0).
+ */
+size_t guest_mem_layout(uint64_t mem_size,
+                        struct guest_region out[GUEST_MEM_MAX_REGIONS]);
+
+/*
+ * Map `mem_size_mib` MiB of guest RAM. On failure returns -errno with `err`
+ * set to upstream's detail text, without the "Invalid Memory
+ * Configuration: " prefix, e.g. "Cannot create mmap region: Out of memory
+ * (os error 12)"; nothing stays mapped. 2M huge pages are mapped without
+ * MAP_NORESERVE, so an empty hugetlbfs pool fails here and not later with
+ * SIGBUS in a vCPU. *out is a new heap object owned by the caller.
+ */
+int guest_mem_new(uint64_t mem_size_mib, enum guest_mem_huge_pages huge_pages,
+                  struct guest_mem **out, struct sq_err *err);
+
+/* Unmap everything and free gm; NULL-safe. KVM slots must be gone first
+ * (closing the VM fd removes them). */
+void guest_mem_free(struct guest_mem *gm);
+
+/*
+ * Register every region with KVM on `vm_fd` (slot = region index), with
+ * KVM_MEM_LOG_DIRTY_PAGES when track_dirty. Returns 0 or -errno.
+ */
+int guest_mem_register(struct guest_mem *gm, int vm_fd, bool track_dirty);
+
+/*
+ * The only GPA -> HVA translation. Succeeds (0, *hva set) only if the whole
+ * range [gpa, gpa + len) lies inside one region; overflow is checked.
+ * len 0 asks for a pointer at gpa, which must then be inside a region.
+ * Returns -EFAULT otherwise (and leaves *hva untouched).
+ */
+int guest_mem_translate(const struct guest_mem *gm, gpa_t gpa, uint64_t len,
+                        void **hva);
+
+/* Total guest RAM in bytes. */
+uint64_t guest_mem_size(const struct guest_mem *gm);
+
+#endif

@@ -1,0 +1,824 @@
+/*
+ * test_machine.c: the machine on real KVM, with tiny guests placed by hand.
+ *
+ * Each test builds a machine (machine_create, the full boot order), then
+ * writes a few bytes of 64-bit code at GPA 0x10000 and its own page tables
+ * (2 MiB pages, which this nested KVM needs) through guest_mem_translate,
+ * sets vCPU 0's registers to long mode at that code, and runs it. The kernel
+ * given to machine_create is a minimal ELF whose entry is never used, so
+ * the tests behave the same with the real loader as with the stand-ins.
+ *
+ * Guest memory used by the tests: 0x5000 data, 0x10000 BSP code, 0x30000
+ * page tables and GDT, 0x40000 AP real-mode code (SIPI vector 0x40).
+ *
+ * Every test skips, saying why, when /dev/kvm cannot be opened.
+ */
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "util/evloop.h"
+#include "util/log.h"
+#include "vmm/guest_mem.h"
+#include "vmm/kvm.h"
+#include "vmm/machine.h"
+
+#define CODE_GPA   0x10000
+#define DATA_GPA   0x5000
+#define PT_GPA     0x30000
+#define AP_GPA     0x40000
+#define TIMEOUT_MS 30000
+
+/* ---- guests (assembled with GNU as; source in the comments) ------------- */
+
+/* mov $0x3f8,%dx; lea msg(%rip),%rsi; mov $17,%ecx; rep outsb;
+ * mov $'!',%al; out %al,%dx; mov $0xfe,%al; out %al,$0x64; 1: hlt; jmp 1b;
+ * msg: "hello from guest\n" */
+static const uint8_t g_serial[] = {
+    0x66, 0xba, 0xf8, 0x03, 0x48, 0x8d, 0x35, 0x11, 0x00, 0x00, 0x00, 0xb9,
+    0x11, 0x00, 0x00, 0x00, 0xf3, 0x6e, 0xb0, 0x21, 0xee, 0xb0, 0xfe, 0xe6,
+    0x64, 0xf4, 0xeb, 0xfd, 0x68, 0x65, 0x6c, 0x6c, 0x6f, 0x20, 0x66, 0x72,
+    0x6f, 0x6d, 0x20, 0x67, 0x75, 0x65, 0x73, 0x74, 0x0a};
+
+/* 1: incq 0x5000; jmp 1b */
+static const uint8_t g_count[] = {0x48, 0xff, 0x04, 0x25, 0x00,
+                                  0x50, 0x00, 0x00, 0xeb, 0xf6};
+
+/* mov $0x3f8,%dx; mov $'T',%al; out %al,%dx; ud2   (IDT limit 0) */
+static const uint8_t g_triple_fault[] = {0x66, 0xba, 0xf8, 0x03, 0xb0,
+                                         0x54, 0xee, 0x0f, 0x0b};
+
+/* mov $0x3f8,%dx; mov $'H',%al; out %al,%dx; cli; hlt; jmp . */
+static const uint8_t g_hlt[] = {0x66, 0xba, 0xf8, 0x03, 0xb0, 0x48,
+                                0xee, 0xfa, 0xf4, 0xeb, 0xfe};
+
+/* mov $0x3f8,%dx; mov $'R',%al; out %al,%dx; xor %ecx,%ecx;
+ * poll: in $0x64,%al; test $1,%al; jz poll; in $0x60,%al; out %al,%dx;
+ * inc %ecx; cmp $4,%ecx; jne poll; mov $0xfe,%al; out %al,$0x64; hlt */
+static const uint8_t g_cad[] = {0x66, 0xba, 0xf8, 0x03, 0xb0, 0x52, 0xee, 0x31,
+                                0xc9, 0xe4, 0x64, 0xa8, 0x01, 0x74, 0xfa, 0xe4,
+                                0x60, 0xee, 0xff, 0xc1, 0x83, 0xf9, 0x04, 0x75,
+                                0xf0, 0xb0, 0xfe, 0xe6, 0x64, 0xf4};
+
+/* mov $0xc0000000,%edi; movb $123,(%rdi); mov $0xfe,%al; out %al,$0x64; hlt */
+static const uint8_t g_boot_timer[] = {0xbf, 0x00, 0x00, 0x00, 0xc0, 0xc6, 0x07,
+                                       0x7b, 0xb0, 0xfe, 0xe6, 0x64, 0xf4};
+
+/* BSP: mov $0xfee00000,%edi; movl $0x1ff,0xf0(%rdi)  (APIC on);
+ * movl $0xc4500,0x300(%rdi) (INIT to all but self); mov $2000,%ecx; loop .;
+ * movl $0xc4640,0x300(%rdi) (SIPI, vector 0x40); mov $2000,%ecx; loop .;
+ * movl $0xc4640,0x300(%rdi) (second SIPI);
+ * 3: mov 0x5000,%eax; cmp 0x5004,%eax; jne 3b;
+ * mov $0x3f8,%dx; mov $'S',%al; out %al,%dx; mov $0xfe,%al; out %al,$0x64; hlt
+ */
+static const uint8_t g_smp_bsp[] = {
+    0xbf, 0x00, 0x00, 0xe0, 0xfe, 0xc7, 0x87, 0xf0, 0x00, 0x00, 0x00,
+    0xff, 0x01, 0x00, 0x00, 0xc7, 0x87, 0x00, 0x03, 0x00, 0x00, 0x00,
+    0x45, 0x0c, 0x00, 0xb9, 0xd0, 0x07, 0x00, 0x00, 0xe2, 0xfe, 0xc7,
+    0x87, 0x00, 0x03, 0x00, 0x00, 0x40, 0x46, 0x0c, 0x00, 0xb9, 0xd0,
+    0x07, 0x00, 0x00, 0xe2, 0xfe, 0xc7, 0x87, 0x00, 0x03, 0x00, 0x00,
+    0x40, 0x46, 0x0c, 0x00, 0x8b, 0x04, 0x25, 0x00, 0x50, 0x00, 0x00,
+    0x3b, 0x04, 0x25, 0x04, 0x50, 0x00, 0x00, 0x75, 0xf0, 0x66, 0xba,
+    0xf8, 0x03, 0xb0, 0x53, 0xee, 0xb0, 0xfe, 0xe6, 0x64, 0xf4};
+
+/* AP, real mode at 0x40000: xor %ax,%ax; mov %ax,%ds; lock incl 0x5000;
+ * 1: cli; hlt; jmp 1b */
+static const uint8_t g_smp_ap[] = {0x31, 0xc0, 0x8e, 0xd8, 0x66, 0xf0, 0xff,
+                                   0x06, 0x00, 0x50, 0xfa, 0xf4, 0xeb, 0xfc};
+
+/* ---- fixture ------------------------------------------------------------ */
+
+struct fx {
+    struct machine *m;
+    int out_r, out_w; /* serial output pipe */
+    int kernel_fd;
+    char log_path[64];
+    struct evloop *loop;
+    int exit_seen;      /* on_exit callback count */
+    bool destroy_in_cb; /* on_exit destroys the machine, as a controller may */
+    int exit_code_seen;
+};
+
+static bool kvm_usable(void)
+{
+    int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+
+    if (fd < 0) {
+        printf("SKIP: /dev/kvm is not usable here (%s)\n", strerror(errno));
+        return false;
+    }
+    close(fd);
+    return true;
+}
+
+/* A minimal ELF64 vmlinux: one PT_LOAD at 1 MiB holding `hlt`. */
+static int make_kernel(void)
+{
+    uint8_t img[0x200];
+    Elf64_Ehdr *eh = (Elf64_Ehdr *)img;
+    Elf64_Phdr *ph = (Elf64_Phdr *)(img + sizeof(*eh));
+    int fd = memfd_create("vmlinux", MFD_CLOEXEC);
+
+    assert_true(fd >= 0);
+    memset(img, 0, sizeof(img));
+    memcpy(eh->e_ident, ELFMAG, SELFMAG);
+    eh->e_ident[EI_CLASS] = ELFCLASS64;
+    eh->e_ident[EI_DATA] = ELFDATA2LSB;
+    eh->e_ident[EI_VERSION] = EV_CURRENT;
+    eh->e_type = ET_EXEC;
+    eh->e_machine = EM_X86_64;
+    eh->e_version = EV_CURRENT;
+    eh->e_entry = 0x100100;
+    eh->e_phoff = sizeof(*eh);
+    eh->e_ehsize = sizeof(*eh);
+    eh->e_phentsize = sizeof(*ph);
+    eh->e_phnum = 1;
+    ph->p_type = PT_LOAD;
+    ph->p_flags = PF_R | PF_X;
+    ph->p_offset = 0;
+    ph->p_vaddr = ph->p_paddr = 0x100000;
+    ph->p_filesz = ph->p_memsz = sizeof(img);
+    ph->p_align = 0x1000;
+    img[0x100] = 0xf4; /* hlt */
+    assert_int_equal(write(fd, img, sizeof(img)), (ssize_t)sizeof(img));
+    return fd;
+}
+
+static void on_exit_cb(void *opaque, int code)
+{
+    struct fx *f = opaque;
+
+    f->exit_seen++;
+    f->exit_code_seen = code;
+    if (f->destroy_in_cb) {
+        machine_destroy(f->m);
+        f->m = NULL;
+    }
+}
+
+static void fx_open_dirty(struct fx *f, uint32_t vcpus, bool boot_timer,
+                          bool with_loop, bool track_dirty)
+{
+    struct machine_config cfg;
+    struct sq_err err;
+    int p[2];
+    int fd;
+
+    memset(f, 0, sizeof(*f));
+    assert_int_equal(pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
+    f->out_r = p[0];
+    f->out_w = p[1];
+    f->kernel_fd = make_kernel();
+    snprintf(f->log_path, sizeof(f->log_path), "/tmp/squib-machine-log-XXXXXX");
+    fd = mkstemp(f->log_path);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(log_set_target(f->log_path), 0);
+    if (with_loop) {
+        f->loop = evloop_new();
+        assert_non_null(f->loop);
+    }
+
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.vcpu_count = vcpus;
+    cfg.mem_size_mib = 64;
+    cfg.kernel_fd = f->kernel_fd;
+    cfg.initrd_fd = -1;
+    cfg.cmdline = "console=ttyS0 reboot=k panic=1";
+    cfg.serial_out_fd = f->out_w;
+    cfg.boot_timer = boot_timer;
+    cfg.track_dirty_pages = track_dirty;
+    cfg.on_exit = on_exit_cb;
+    cfg.exit_opaque = f;
+    sq_err_clear(&err);
+    if (machine_create(&cfg, f->loop, &f->m, &err) != 0)
+        fail_msg("machine_create: %s", err.msg);
+}
+
+static void fx_open(struct fx *f, uint32_t vcpus, bool boot_timer,
+                    bool with_loop)
+{
+    fx_open_dirty(f, vcpus, boot_timer, with_loop, false);
+}
+
+static void fx_close(struct fx *f)
+{
+    machine_destroy(f->m);
+    if (f->loop)
+        evloop_free(f->loop);
+    close(f->out_r);
+    close(f->out_w);
+    close(f->kernel_fd);
+}
+
+/* Remove the test's log file (after its lines were checked). */
+static void fx_done(struct fx *f)
+{
+    unlink(f->log_path);
+}
+
+static void *gpa_ptr(struct fx *f, uint64_t gpa, uint64_t len)
+{
+    void *p = NULL;
+
+    assert_int_equal(guest_mem_translate(machine_guest_mem(f->m), gpa, len, &p),
+                     0);
+    return p;
+}
+
+static void put(struct fx *f, uint64_t gpa, const void *data, size_t len)
+{
+    memcpy(gpa_ptr(f, gpa, len), data, len);
+}
+
+static void set_seg(struct kvm_segment *s, uint16_t sel, uint8_t type,
+                    bool code64)
+{
+    memset(s, 0, sizeof(*s));
+    s->selector = sel;
+    s->base = 0;
+    s->limit = 0xffffffff;
+    s->type = type;
+    s->present = 1;
+    s->s = 1;
+    s->g = 1;
+    s->l = code64;
+    s->db = !code64;
+}
+
+/* Identity-map 0..1 GiB and 3..4 GiB with 2 MiB pages; vCPU 0 in long mode. */
+static void enter_long_mode(struct fx *f, uint64_t rflags)
+{
+    uint64_t *pml4 = gpa_ptr(f, PT_GPA, 0x5000);
+    uint64_t *pdpt = pml4 + 512, *pd0 = pml4 + 1024, *pd3 = pml4 + 1536;
+    uint64_t *gdt = pml4 + 2048;
+    struct kvm_sregs s;
+    struct kvm_regs r;
+
+    memset(pml4, 0, 0x5000);
+    pml4[0] = (PT_GPA + 0x1000) | 3;
+    pdpt[0] = (PT_GPA + 0x2000) | 3;
+    pdpt[3] = (PT_GPA + 0x3000) | 3;
+    for (uint64_t i = 0; i < 512; i++) {
+        pd0[i] = (i << 21) | 0x83;
+        pd3[i] = (0xc0000000ULL + (i << 21)) | 0x83 | 0x10; /* PCD for MMIO */
+    }
+    gdt[1] = 0x00af9b000000ffffULL; /* 64-bit code */
+    gdt[2] = 0x00cf93000000ffffULL; /* data */
+
+    assert_int_equal(machine_vcpu_get_regs(f->m, 0, NULL, &s), 0);
+    s.cr3 = PT_GPA;
+    s.cr4 = 0x20;       /* PAE */
+    s.cr0 = 0x80050033; /* PG WP NE ET MP PE */
+    s.efer = 0x500;     /* LME LMA */
+    set_seg(&s.cs, 0x8, 0xb, true);
+    set_seg(&s.ds, 0x10, 0x3, false);
+    s.es = s.fs = s.gs = s.ss = s.ds;
+    s.gdt.base = PT_GPA + 0x4000;
+    s.gdt.limit = 3 * 8 - 1;
+    s.idt.base = 0;
+    s.idt.limit = 0; /* any exception escalates to a triple fault */
+    memset(&r, 0, sizeof(r));
+    r.rip = CODE_GPA;
+    r.rsp = 0x8000;
+    r.rflags = rflags;
+    assert_int_equal(machine_vcpu_set_regs(f->m, 0, &r, &s), 0);
+}
+
+static void start(struct fx *f)
+{
+    struct sq_err err;
+
+    sq_err_clear(&err);
+    if (machine_start(f->m, &err) != 0)
+        fail_msg("machine_start: %s", err.msg);
+}
+
+/* Wait for the machine's exit request; returns its code or -1 on timeout. */
+static int wait_exit(struct fx *f, int timeout_ms)
+{
+    struct pollfd p = {.fd = machine_exit_fd(f->m), .events = POLLIN};
+
+    if (f->loop) {
+        for (int waited = 0; !f->exit_seen && waited < timeout_ms;
+             waited += 100)
+            evloop_run_once(f->loop, 100);
+        return f->exit_seen ? f->exit_code_seen : -1;
+    }
+    if (poll(&p, 1, timeout_ms) != 1)
+        return -1;
+    return machine_exit_code(f->m);
+}
+
+/* Read up to `len` bytes of serial output, waiting up to timeout_ms for them.
+ */
+static size_t read_out(struct fx *f, char *buf, size_t len, int timeout_ms)
+{
+    size_t got = 0;
+
+    for (int waited = 0; got < len && waited <= timeout_ms; waited += 10) {
+        ssize_t n = read(f->out_r, buf + got, len - got);
+
+        if (n > 0) {
+            got += (size_t)n;
+            continue;
+        }
+        usleep(10000);
+    }
+    return got;
+}
+
+static bool log_contains(struct fx *f, const char *needle)
+{
+    char buf[65536];
+    int fd = open(f->log_path, O_RDONLY | O_CLOEXEC);
+    ssize_t n;
+
+    assert_true(fd >= 0);
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n < 0)
+        return false;
+    buf[n] = '\0';
+    return strstr(buf, needle) != NULL;
+}
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* ---- tests -------------------------------------------------------------- */
+
+static void test_memory_error_text(void **state)
+{
+    struct machine_config cfg;
+    struct machine *m = NULL;
+    struct sq_err err;
+
+    (void)state;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.vcpu_count = 1;
+    cfg.mem_size_mib = 1ULL << 30; /* 1 PiB: more than the address space */
+    cfg.kernel_fd = -1;
+    cfg.initrd_fd = -1;
+    cfg.serial_out_fd = -1;
+    sq_err_clear(&err);
+    assert_int_equal(machine_create(&cfg, NULL, &m, &err), -ENOMEM);
+    assert_null(m);
+    assert_string_equal(err.msg, "Invalid Memory Configuration: Cannot create "
+                                 "mmap region: Out of memory (os error 12)");
+}
+
+static void test_serial_then_reset(void **state)
+{
+    struct fx f;
+    char out[64] = {0};
+    const char *want = "hello from guest\n!";
+
+    (void)state;
+    if (!kvm_usable())
+        skip();
+    fx_open(&f, 1, false, false);
+    put(&f, CODE_GPA, g_serial, sizeof(g_serial));
+    enter_long_mode(&f, 0x2);
+    start(&f);
+    assert_int_equal(wait_exit(&f, TIMEOUT_MS), 0);
+    assert_int_equal(read_out(&f, out, strlen(want), 1000), strlen(want));
+    assert_string_equal(out, want);
+    fx_close(&f);
+    fx_done(&f);
+}
+
+static void test_triple_fault_exits_1(void **state)
+{
+    struct fx f;
+    char out[8] = {0};
+
+    (void)state;
+    if (!kvm_usable())
+        skip();
+    fx_open(&f, 1, false, false);
+    put(&f, CODE_GPA, g_triple_fault, sizeof(g_triple_fault));
+    enter_long_mode(&f, 0x2);
+    start(&f);
+    assert_int_equal(wait_exit(&f, TIMEOUT_MS), 1);
+    assert_int_equal(read_out(&f, out, 1, 1000), 1);
+    assert_string_equal(out, "T");
+    fx_close(&f);
+    /* A triple fault is KVM_EXIT_SHUTDOWN; a nested emulator that cannot
+     * run ud2 reports an internal error instead. Both are fatal, logged. */
+    assert_true(
+        log_contains(&f, "Unexpected exit reason on vcpu run: Shutdown") ||
+        log_contains(&f, "Received KVM_EXIT_INTERNAL_ERROR signal"));
+    fx_done(&f);
+}
+
+static void test_halted_guest_never_hangs_teardown(void **state)
+{
+    struct fx f;
+    char out[8] = {0};
+    uint64_t t0;
+
+    (void)state;
+    if (!kvm_usable())
+        skip();
+    fx_open(&f, 1, false, false);
+    put(&f, CODE_GPA, g_hlt, sizeof(g_hlt));
+    enter_long_mode(&f, 0x2);
+    start(&f);
+    assert_int_equal(read_out(&f, out, 1, TIMEOUT_MS), 1);
+    assert_string_equal(out, "H");
+    /* hlt with interrupts off sleeps inside KVM (in-kernel LAPIC): no exit. */
+    assert_int_equal(wait_exit(&f, 200), -1);
+    assert_int_equal(machine_exit_code(f.m), -1);
+    t0 = now_ms();
+    machine_destroy(f.m); /* must kick the vCPU out of the halted KVM_RUN */
+    f.m = NULL;
+    assert_true(now_ms() - t0 < 10000);
+    fx_close(&f);
+    assert_true(log_contains(&f, "Killing vCPU threads"));
+    fx_done(&f);
+}
+
+static uint64_t read_counter(struct fx *f)
+{
+    return __atomic_load_n((uint64_t *)gpa_ptr(f, DATA_GPA, 8),
+                           __ATOMIC_SEQ_CST);
+}
+
+static void test_pause_resume_stops_counting(void **state)
+{
+    struct fx f;
+    struct sq_err err;
+    uint64_t c0, c1, c2, t0;
+
+    (void)state;
+    if (!kvm_usable())
+        skip();
+    fx_open(&f, 1, false, false);
+    put(&f, CODE_GPA, g_count, sizeof(g_count));
+    enter_long_mode(&f, 0x2);
+    start(&f);
+    t0 = now_ms();
+    while (read_counter(&f) == 0 && now_ms() - t0 < TIMEOUT_MS)
+        usleep(1000);
+    assert_true(read_counter(&f) > 0);
+
+    for (int round = 0; round < 3; round++) {
+        assert_int_equal(machine_pause(f.m, &err), 0);
+        assert_true(machine_is_paused(f.m));
+        c1 = read_counter(&f);
+        usleep(100000);
+        c2 = read_counter(&f);
+        assert_true(c1 == c2); /* nothing runs while paused */
+        /* Registers are readable only while paused. */
+        {
+            struct kvm_regs r;
+
+            assert_int_equal(machine_vcpu_get_regs(f.m, 0, &r, NULL), 0);
+            assert_true(r.rip >= CODE_GPA &&
+                        r.rip < CODE_GPA + sizeof(g_count));
+        }
+        assert_int_equal(machine_resume(f.m, &err), 0);
+        assert_false(machine_is_paused(f.m));
+        t0 = now_ms();
+        while (read_counter(&f) == c2 && now_ms() - t0 < TIMEOUT_MS)
+            usleep(1000);
+        c0 = read_counter(&f);
+        assert_true(c0 > c2); /* and it counts again */
+        {
+            struct kvm_regs r;
+
+            assert_int_equal(machine_vcpu_get_regs(f.m, 0, &r, NULL), -EBUSY);
+        }
+    }
+    assert_int_equal(machine_exit_code(f.m), -1);
+    fx_close(&f);
+    fx_done(&f);
+}
+
+/* Pause must also reach vCPUs the guest never started (APs inside KVM_RUN
+ * waiting for INIT), and dirty-page logging is on exactly when asked. */
+static void test_pause_with_idle_aps_and_dirty_log(void **state)
+{
+    for (int track = 0; track < 2; track++) {
+        struct fx f;
+        struct sq_err err;
+        uint8_t bitmap[64 * 256 / 8]; /* 64 MiB of 4 KiB pages */
+        uint64_t c1, t0;
+        int rc;
+
+        (void)state;
+        if (!kvm_usable())
+            skip();
+        fx_open_dirty(&f, 2, false, false, track);
+        put(&f, CODE_GPA, g_count, sizeof(g_count));
+        enter_long_mode(&f, 0x2);
+        start(&f);
+        t0 = now_ms();
+        while (read_counter(&f) == 0 && now_ms() - t0 < TIMEOUT_MS)
+            usleep(1000);
+        assert_int_equal(machine_pause(f.m, &err), 0);
+        c1 = read_counter(&f);
+        usleep(50000);
+        assert_true(read_counter(&f) == c1);
+
+        memset(bitmap, 0, sizeof(bitmap));
+        rc = kvm_get_dirty_log(machine_vm_fd(f.m), 0, bitmap);
+        if (track) {
+            assert_int_equal(rc, 0);
+            /* The guest wrote its counter at 0x5000: page 5 is dirty. */
+            assert_true(bitmap[0] & (1u << 5));
+        } else {
+            assert_int_equal(rc, -ENOENT);
+        }
+        assert_int_equal(machine_resume(f.m, &err), 0);
+        t0 = now_ms();
+        while (read_counter(&f) == c1 && now_ms() - t0 < TIMEOUT_MS)
+            usleep(1000);
+        assert_true(read_counter(&f) > c1);
+        fx_close(&f);
+        fx_done(&f);
+    }
+}
+
+static void test_smp_aps_start_via_sipi(void **state)
+{
+    const uint32_t n = 4;
+    struct fx f;
+    char out[8] = {0};
+    uint32_t expect = n - 1;
+
+    (void)state;
+    if (!kvm_usable())
+        skip();
+    fx_open(&f, n, false, false);
+    assert_int_equal(machine_vcpu_count(f.m), n);
+    put(&f, CODE_GPA, g_smp_bsp, sizeof(g_smp_bsp));
+    put(&f, AP_GPA, g_smp_ap, sizeof(g_smp_ap));
+    memset(gpa_ptr(&f, DATA_GPA, 4), 0, 4);
+    put(&f, DATA_GPA + 4, &expect, 4);
+    enter_long_mode(&f, 0x2);
+    start(&f);
+    assert_int_equal(wait_exit(&f, TIMEOUT_MS), 0);
+    assert_int_equal(read_out(&f, out, 1, 1000), 1);
+    assert_string_equal(out, "S");
+    assert_int_equal(*(uint32_t *)gpa_ptr(&f, DATA_GPA, 4), n - 1);
+    fx_close(&f);
+    fx_done(&f);
+}
+
+static void test_ctrl_alt_del_reaches_guest(void **state)
+{
+    struct fx f;
+    struct sq_err err;
+    unsigned char out[8] = {0};
+    static const unsigned char want[] = {'R', 0x14, 0x11, 0xe0, 0x71};
+
+    (void)state;
+    if (!kvm_usable())
+        skip();
+    fx_open(&f, 1, false, false);
+    put(&f, CODE_GPA, g_cad, sizeof(g_cad));
+    enter_long_mode(&f, 0x2);
+    start(&f);
+    assert_int_equal(read_out(&f, (char *)out, 1, TIMEOUT_MS), 1);
+    assert_int_equal(out[0], 'R');
+    assert_int_equal(machine_send_ctrl_alt_del(f.m, &err), 0);
+    assert_int_equal(wait_exit(&f, TIMEOUT_MS), 0);
+    assert_int_equal(read_out(&f, (char *)out + 1, 4, 1000), 4);
+    assert_memory_equal(out, want, sizeof(want));
+    fx_close(&f);
+    fx_done(&f);
+}
+
+static void test_boot_timer_line_and_loop_exit(void **state)
+{
+    struct fx f;
+
+    (void)state;
+    if (!kvm_usable())
+        skip();
+    fx_open(&f, 1, true, true);
+    put(&f, CODE_GPA, g_boot_timer, sizeof(g_boot_timer));
+    enter_long_mode(&f, 0x2);
+    f.destroy_in_cb = true;
+    start(&f);
+    /* The exit reaches the vmm loop: "Vmm is stopping." and on_exit(0),
+     * which tears the machine down from inside the loop callback. */
+    assert_int_equal(wait_exit(&f, TIMEOUT_MS), 0);
+    assert_int_equal(f.exit_seen, 1);
+    assert_null(f.m);
+    evloop_run_once(f.loop, 10); /* nothing left registered that fires */
+    assert_int_equal(f.exit_seen, 1);
+    fx_close(&f);
+    assert_true(log_contains(&f, "Killing vCPU threads"));
+    assert_true(log_contains(&f, "Guest-boot-time = "));
+    assert_true(log_contains(&f, " CPU us "));
+    assert_true(log_contains(&f, "Vmm is stopping."));
+    fx_done(&f);
+}
+
+static void test_no_boot_timer_without_flag(void **state)
+{
+    struct fx f;
+
+    (void)state;
+    if (!kvm_usable())
+        skip();
+    fx_open(&f, 1, false, false);
+    put(&f, CODE_GPA, g_boot_timer, sizeof(g_boot_timer));
+    enter_long_mode(&f, 0x2);
+    start(&f);
+    /* The write lands on no device (logged) and the guest still resets. */
+    assert_int_equal(wait_exit(&f, TIMEOUT_MS), 0);
+    fx_close(&f);
+    assert_false(log_contains(&f, "Guest-boot-time"));
+    assert_true(log_contains(&f, "Invalid MMIO read @ 0xc0000000:0x1"));
+    fx_done(&f);
+}
+
+static void test_cpuid_and_msrs_per_vcpu(void **state)
+{
+    const uint32_t n = 3;
+    struct fx f;
+    struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + 256 * sizeof(c->entries[0]));
+    uint64_t v;
+
+    (void)state;
+    if (!kvm_usable())
+        skip();
+    assert_non_null(c);
+    fx_open(&f, n, false, false);
+    for (uint32_t i = 0; i < n; i++) {
+        bool found = false;
+
+        assert_int_equal(machine_vcpu_get_cpuid(f.m, i, c, 256), 0);
+        assert_true(c->nent > 0);
+        for (uint32_t e = 0; e < c->nent; e++) {
+            if (c->entries[e].function != 1)
+                continue;
+            found = true;
+            /* Normalised per vCPU: initial APIC id and hypervisor bit. */
+            assert_int_equal(c->entries[e].ebx >> 24, i);
+            assert_true(c->entries[e].ecx & (1u << 31));
+        }
+        assert_true(found);
+        /* Boot MSRs (digest 6.2). */
+        assert_int_equal(machine_vcpu_get_msr(f.m, i, 0x2ff, &v), 0);
+        assert_int_equal(v, (1u << 11) | 6);
+        assert_int_equal(machine_vcpu_get_msr(f.m, i, 0x1a0, &v), 0);
+        assert_true(v & 1);
+        /* LAPIC: LINT0 delivers ExtINT (7), LINT1 NMI (4). */
+        {
+            struct kvm_lapic_state l;
+            uint32_t lvt0, lvt1;
+
+            assert_int_equal(machine_vcpu_get_lapic(f.m, i, &l), 0);
+            memcpy(&lvt0, &l.regs[0x350], 4);
+            memcpy(&lvt1, &l.regs[0x360], 4);
+            assert_int_equal((lvt0 >> 8) & 7, 7);
+            assert_int_equal((lvt1 >> 8) & 7, 4);
+        }
+    }
+    assert_int_equal(machine_vcpu_get_cpuid(f.m, n, c, 256), -EINVAL);
+    free(c);
+    fx_close(&f);
+    fx_done(&f);
+}
+
+static void test_mmio_allocator(void **state)
+{
+    struct mmio_alloc a;
+    struct sq_err err;
+    uint64_t addr;
+    uint32_t gsi;
+
+    (void)state;
+    mmio_alloc_init(&a);
+    assert_int_equal(mmio_alloc_device(&a, &addr, &gsi, &err), 0);
+    assert_int_equal(addr, 0xc0001000);
+    assert_int_equal(gsi, 5);
+    assert_int_equal(mmio_alloc_device(&a, &addr, &gsi, &err), 0);
+    assert_int_equal(addr, 0xc0002000);
+    assert_int_equal(gsi, 6);
+    for (int i = 2; i < 17; i++)
+        assert_int_equal(mmio_alloc_device(&a, &addr, &gsi, &err), 0);
+    assert_int_equal(gsi, 21); /* 17 devices: GSIs 5..21 */
+    assert_int_equal(mmio_alloc_gsi(&a, &gsi, &err), 0);
+    assert_int_equal(gsi, 22); /* VMGenID */
+    assert_int_equal(mmio_alloc_gsi(&a, &gsi, &err), 0);
+    assert_int_equal(gsi, 23); /* VMClock */
+    assert_int_equal(mmio_alloc_gsi(&a, &gsi, &err), -ENOSPC);
+    assert_string_equal(err.msg, "Could not allocate GSI: The requested "
+                                 "resource is not available.");
+    assert_int_equal(mmio_alloc_device(&a, &addr, &gsi, &err), -ENOSPC);
+    assert_string_equal(err.msg, "Failed to allocate requested resource: The "
+                                 "requested resource is not available.");
+}
+
+/* Build with only CPU-template settings changed; returns machine_create's rc.
+ */
+static int create_with_template(const struct cpu_template *t,
+                                const struct msr_modifier *tmsrs,
+                                size_t n_tmsrs, struct machine **m,
+                                struct sq_err *err)
+{
+    struct machine_config cfg;
+    int kernel = make_kernel();
+    int rc;
+
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.vcpu_count = 2;
+    cfg.mem_size_mib = 32;
+    cfg.kernel_fd = kernel;
+    cfg.initrd_fd = -1;
+    cfg.cmdline = "";
+    cfg.serial_out_fd = -1;
+    cfg.custom_template = t;
+    cfg.template_msrs = tmsrs;
+    cfg.n_template_msrs = n_tmsrs;
+    sq_err_clear(err);
+    rc = machine_create(&cfg, NULL, m, err);
+    close(kernel);
+    return rc;
+}
+
+static void test_template_caps_and_msrs(void **state)
+{
+    struct kvm_cap_modifier caps_missing[] = {{9999, false}};
+    struct kvm_cap_modifier caps_removed[] = {{KVM_CAP_XSAVE, true}};
+    /* PAT (0x277): static template sets byte 2 to WC, custom sets byte 1. */
+    const struct msr_modifier static_msrs[] = {{0x277, 0xff0000, 0x010000}};
+    struct msr_modifier custom_msrs[] = {{0x277, 0xff00, 0x0100}};
+    struct cpu_template t;
+    struct machine *m = NULL;
+    struct sq_err err;
+    uint64_t pat0 = 0, pat;
+
+    (void)state;
+    if (!kvm_usable())
+        skip();
+    memset(&t, 0, sizeof(t));
+
+    t.n_kvm_caps = 1;
+    t.kvm_caps = caps_missing;
+    assert_int_equal(create_with_template(&t, NULL, 0, &m, &err), -ENOTSUP);
+    assert_null(m);
+    assert_string_equal(err.msg, "Kvm error: Missing KVM capabilities: 0x270f");
+
+    t.kvm_caps = caps_removed; /* removing a required one is allowed */
+    assert_int_equal(create_with_template(&t, NULL, 0, &m, &err), 0);
+    assert_int_equal(machine_vcpu_get_msr(m, 0, 0x277, &pat0), 0);
+    machine_destroy(m);
+
+    t.n_kvm_caps = 0;
+    t.n_msr = 1;
+    t.msr = custom_msrs;
+    assert_int_equal(create_with_template(&t, static_msrs, 1, &m, &err), 0);
+    for (uint32_t i = 0; i < 2; i++) {
+        assert_int_equal(machine_vcpu_get_msr(m, i, 0x277, &pat), 0);
+        assert_int_equal(pat, (pat0 & ~0xffff00ULL) | 0x010100);
+    }
+    machine_destroy(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_memory_error_text),
+        cmocka_unit_test(test_mmio_allocator),
+        cmocka_unit_test(test_serial_then_reset),
+        cmocka_unit_test(test_triple_fault_exits_1),
+        cmocka_unit_test(test_halted_guest_never_hangs_teardown),
+        cmocka_unit_test(test_pause_resume_stops_counting),
+        cmocka_unit_test(test_pause_with_idle_aps_and_dirty_log),
+        cmocka_unit_test(test_smp_aps_start_via_sipi),
+        cmocka_unit_test(test_ctrl_alt_del_reaches_guest),
+        cmocka_unit_test(test_boot_timer_line_and_loop_exit),
+        cmocka_unit_test(test_no_boot_timer_without_flag),
+        cmocka_unit_test(test_cpuid_and_msrs_per_vcpu),
+        cmocka_unit_test(test_template_caps_and_msrs),
+    };
+
+    log_init();
+    log_set_thread_name("main");
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
