@@ -168,7 +168,13 @@ bool vmm_is_started(const struct vmm *v);
 /* "Not started", "Running" or "Paused". */
 const char *vmm_state_name(enum vmm_state s);
 
-/* The machine layer's boot entry point (vmm_start.c). */
+/*
+ * The boot call behind InstanceStart (vmm_start.c): compose the command
+ * line, open the serial output, build the machine (vmm/machine.h) and start
+ * its vCPUs. On success v->machine is set; the machine's stop request sets
+ * v->exit_requested / v->exit_code. On failure nothing is left behind and
+ * err->msg is the detail after "Start microvm error: ".
+ */
 int vmm_start_machine(struct vmm *v, struct sq_err *err);
 
 #endif

@@ -292,19 +292,30 @@ static void test_start_errors(void **state)
                  "the microVM.");
 }
 
+/* The real machine layer (vmm_start.c): what it refuses before KVM is
+ * touched. */
 static void test_default_machine_layer_refuses(void **state)
 {
     struct fx *f = *state;
     struct instance_action start = {ACTION_INSTANCE_START};
     struct boot_source_cfg b = boot(f->kernel);
-    int st;
+    struct drive_cfg d = drive("rootfs", f->disk, true);
+    struct serial_cfg s;
 
     f->v->ops = &vmm_default_machine_ops;
     assert_int_equal(act(f->v, API_OP_PUT_BOOT_SOURCE, NULL, &b), 204);
-    st = act(f->v, API_OP_PUT_ACTIONS, NULL, &start);
-    assert_int_equal(st, 400);
-    assert_non_null(strstr(g_resp, "\"Start microvm error: "));
+    memset(&s, 0, sizeof(s));
+    s.serial_out_path = MUT("/nonexistent/dir/serial.out");
+    assert_int_equal(act(f->v, API_OP_PUT_SERIAL, NULL, &s), 204);
+    expect_fault(act(f->v, API_OP_PUT_ACTIONS, NULL, &start),
+                 "Start microvm error: Failed to create device manager: Error "
+                 "with EventFd: No such file or directory (os error 2)");
+    assert_int_equal(act(f->v, API_OP_PUT_DRIVE, "rootfs", &d), 204);
+    expect_fault(act(f->v, API_OP_PUT_ACTIONS, NULL, &start),
+                 "Start microvm error: Could not attach device: the "
+                 "virtio-block device is not implemented by squib yet");
     assert_false(vmm_is_started(f->v));
+    assert_null(f->v->machine);
     f->v->ops = &fake_ops;
 }
 
