@@ -1,9 +1,17 @@
 /*
  * log.c: the logger (see log.h for the format and the contract).
  *
- * The configuration is written by the vmm thread (PUT /logger, CLI) and read
- * by every thread, so it sits under a mutex; formatting happens outside it,
- * into a stack buffer, and the record leaves in one write().
+ * Configuration changes (PUT /logger, the CLI, the config file) are rare and
+ * happen before the guest runs; records are written by every thread. The
+ * level and the show_* switches are atomics read without a lock. The target
+ * fd and the module filter sit under a read-write lock: a record holds the
+ * read side from the filter check to the end of its write(), so a target
+ * swap can never close an fd under a writer (upstream's RwLock, same idea).
+ *
+ * Signal handlers use log_write_signal_safe(), which takes no lock, formats
+ * with the small helpers below instead of stdio, and computes local time
+ * from the UTC offset cached by the last ordinary record (localtime_r is not
+ * async-signal-safe).
  */
 #include "util/log.h"
 
@@ -13,42 +21,224 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "obs/metrics.h"
 
-#define LOG_LINE_MAX 8192
+#define LOG_STACK_LINE  4096 /* records longer than this go to the heap */
+#define LOG_MODULE_MAX  256
+#define LOG_SIGNAL_LINE 1280
 
+/* The logger's state: one per process (STYLE.md allows this one). */
 static struct {
-    pthread_mutex_t lock;
-    int fd;                 /* target; STDOUT_FILENO or owned */
-    char id[72];
-    char module[128];
+    pthread_rwlock_t lock;
+    _Atomic int fd;          /* target; STDOUT_FILENO or owned (fd_owned) */
+    bool fd_owned;           /* under lock (write side) */
+    char id[LOG_INSTANCE_ID_MAX + 1];
+    char module[LOG_MODULE_MAX]; /* under lock; "" = no filter */
+    _Atomic bool has_module;
     _Atomic int level;
     _Atomic bool show_level;
     _Atomic bool show_origin;
+    _Atomic long gmtoff;     /* local time offset seen by the last record */
 } g_log = {
-    .lock = PTHREAD_MUTEX_INITIALIZER,
+    .lock = PTHREAD_RWLOCK_INITIALIZER,
     .fd = STDOUT_FILENO,
-    .id = "anonymous-instance",
+    .id = LOG_DEFAULT_INSTANCE_ID,
     .level = LOG_INFO,
 };
 
-static _Thread_local char t_name[32] = "-";
+static _Thread_local char t_name[32];
+
+/* ---- small formatting helpers (no stdio, async-signal-safe) ---- */
+
+struct sbuf {
+    char *p;
+    size_t len;
+    size_t cap; /* usable bytes; appends past it are dropped */
+};
+
+static void sb_putn(struct sbuf *b, const char *s, size_t n)
+{
+    if (n > b->cap - b->len)
+        n = b->cap - b->len;
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+}
+
+static void sb_puts(struct sbuf *b, const char *s)
+{
+    sb_putn(b, s, strlen(s));
+}
+
+static void sb_putc(struct sbuf *b, char c)
+{
+    if (b->len < b->cap)
+        b->p[b->len++] = c;
+}
+
+/* Unsigned decimal, zero-padded to at least `width` digits. */
+static void sb_putu(struct sbuf *b, uint64_t v, int width)
+{
+    char tmp[24];
+    int n = 0;
+
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v && n < (int)sizeof(tmp));
+    while (n < width && n < (int)sizeof(tmp))
+        tmp[n++] = '0';
+    while (n)
+        sb_putc(b, tmp[--n]);
+}
+
+static void sb_puti(struct sbuf *b, int64_t v)
+{
+    if (v < 0) {
+        sb_putc(b, '-');
+        sb_putu(b, (uint64_t)0 - (uint64_t)v, 1);
+    } else {
+        sb_putu(b, (uint64_t)v, 1);
+    }
+}
+
+/* Civil date from days since 1970-01-01 (H. Hinnant's algorithm). */
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    unsigned doe = (unsigned)(z - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    unsigned mp = (5 * doy + 2) / 153;
+
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
+/* YYYY-MM-DDTHH:MM:SS.nnnnnnnnn for `ts` shifted by `gmtoff` seconds. */
+static void sb_put_time(struct sbuf *b, const struct timespec *ts, long gmtoff)
+{
+    int64_t secs = (int64_t)ts->tv_sec + gmtoff;
+    int64_t days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
+    int64_t rem = secs - days * 86400;
+    int64_t y;
+    unsigned m, d;
+
+    civil_from_days(days, &y, &m, &d);
+    sb_puti(b, y);
+    sb_putc(b, '-');
+    sb_putu(b, m, 2);
+    sb_putc(b, '-');
+    sb_putu(b, d, 2);
+    sb_putc(b, 'T');
+    sb_putu(b, (uint64_t)(rem / 3600), 2);
+    sb_putc(b, ':');
+    sb_putu(b, (uint64_t)(rem / 60 % 60), 2);
+    sb_putc(b, ':');
+    sb_putu(b, (uint64_t)(rem % 60), 2);
+    sb_putc(b, '.');
+    sb_putu(b, (uint64_t)ts->tv_nsec, 9);
+}
+
+static const char *thread_name(void)
+{
+    if (t_name[0])
+        return t_name;
+    /* Rust names the initial thread "main"; other unnamed threads are "-". */
+    if ((pid_t)syscall(SYS_gettid) == getpid())
+        return "main";
+    return "-";
+}
+
+/* The "{time} [{id}:{thread}{:LEVEL}{:file:line}] " prefix. */
+static void put_prefix(struct sbuf *b, const struct timespec *ts, long gmtoff,
+                       enum log_level level, const char *file, int line)
+{
+    sb_put_time(b, ts, gmtoff);
+    sb_puts(b, " [");
+    sb_puts(b, g_log.id);
+    sb_putc(b, ':');
+    sb_puts(b, thread_name());
+    if (atomic_load_explicit(&g_log.show_level, memory_order_relaxed)) {
+        sb_putc(b, ':');
+        sb_puts(b, log_level_name(level));
+    }
+    if (atomic_load_explicit(&g_log.show_origin, memory_order_relaxed)) {
+        sb_putc(b, ':');
+        sb_puts(b, file);
+        sb_putc(b, ':');
+        sb_puti(b, line);
+    }
+    sb_puts(b, "] ");
+}
+
+/*
+ * Write all of p[0..n) to fd. A non-blocking target that is full (EAGAIN)
+ * or any other error ends the attempt: the caller counts the record missed.
+ */
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n) {
+        ssize_t r = write(fd, p, n);
+
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        p += r;
+        n -= (size_t)r;
+    }
+    return 0;
+}
+
+/* ---- configuration ---- */
+
+static void close_owned_target(void)
+{
+    if (g_log.fd_owned)
+        close(atomic_load(&g_log.fd));
+    atomic_store(&g_log.fd, STDOUT_FILENO);
+    g_log.fd_owned = false;
+}
 
 void log_init(void)
 {
+    struct timespec ts;
+    struct tm tm;
+
+    pthread_rwlock_wrlock(&g_log.lock);
+    close_owned_target();
+    g_log.module[0] = '\0';
+    atomic_store(&g_log.has_module, false);
+    snprintf(g_log.id, sizeof(g_log.id), "%s", LOG_DEFAULT_INSTANCE_ID);
+    pthread_rwlock_unlock(&g_log.lock);
     atomic_store(&g_log.level, LOG_INFO);
+    atomic_store(&g_log.show_level, false);
+    atomic_store(&g_log.show_origin, false);
+    clock_gettime(CLOCK_REALTIME, &ts);
+    if (localtime_r(&ts.tv_sec, &tm))
+        atomic_store(&g_log.gmtoff, tm.tm_gmtoff);
 }
 
 void log_set_instance_id(const char *id)
 {
-    pthread_mutex_lock(&g_log.lock);
+    pthread_rwlock_wrlock(&g_log.lock);
     snprintf(g_log.id, sizeof(g_log.id), "%s", id);
-    pthread_mutex_unlock(&g_log.lock);
+    pthread_rwlock_unlock(&g_log.lock);
+}
+
+const char *log_instance_id(void)
+{
+    return g_log.id;
 }
 
 void log_set_thread_name(const char *name)
@@ -78,22 +268,36 @@ void log_set_show_origin(bool on)
 
 void log_set_module(const char *prefix)
 {
-    pthread_mutex_lock(&g_log.lock);
+    pthread_rwlock_wrlock(&g_log.lock);
     snprintf(g_log.module, sizeof(g_log.module), "%s", prefix ? prefix : "");
-    pthread_mutex_unlock(&g_log.lock);
+    atomic_store(&g_log.has_module, g_log.module[0] != '\0');
+    pthread_rwlock_unlock(&g_log.lock);
+}
+
+static int open_target(const char *path)
+{
+    /* Rust's OpenOptions: read+write+create, mode 0666 less the umask. */
+    int fd = open(path, O_RDWR | O_CREAT | O_NONBLOCK | O_CLOEXEC, 0666);
+
+    return fd < 0 ? -errno : fd;
+}
+
+static void install_target(int fd)
+{
+    pthread_rwlock_wrlock(&g_log.lock);
+    close_owned_target();
+    atomic_store(&g_log.fd, fd);
+    g_log.fd_owned = true;
+    pthread_rwlock_unlock(&g_log.lock);
 }
 
 int log_set_target(const char *path)
 {
-    int fd = open(path, O_RDWR | O_CREAT | O_NONBLOCK | O_CLOEXEC, 0644);
+    int fd = open_target(path);
 
     if (fd < 0)
-        return -errno;
-    pthread_mutex_lock(&g_log.lock);
-    if (g_log.fd != STDOUT_FILENO)
-        close(g_log.fd);
-    g_log.fd = fd;
-    pthread_mutex_unlock(&g_log.lock);
+        return fd;
+    install_target(fd);
     return 0;
 }
 
@@ -117,108 +321,227 @@ int log_level_parse(const char *s, enum log_level *out)
     return -EINVAL;
 }
 
-bool log_enabled(enum log_level level)
-{
-    return level != LOG_OFF && (int)level <= atomic_load(&g_log.level);
-}
-
-static const char *level_name(enum log_level level)
+const char *log_level_name(enum log_level level)
 {
     switch (level) {
-    case LOG_ERROR: return "ERROR";
-    case LOG_WARN: return "WARN";
-    case LOG_INFO: return "INFO";
-    case LOG_DEBUG: return "DEBUG";
-    case LOG_TRACE: return "TRACE";
-    default: return "OFF";
+    case LOG_ERROR:
+        return "ERROR";
+    case LOG_WARN:
+        return "WARN";
+    case LOG_INFO:
+        return "INFO";
+    case LOG_DEBUG:
+        return "DEBUG";
+    case LOG_TRACE:
+        return "TRACE";
+    default:
+        return "OFF";
     }
+}
+
+int log_apply_config(const struct logger_config *cfg, struct sq_err *err)
+{
+    int fd = -1;
+
+    /* Open first, as upstream: a failed open leaves everything as it was. */
+    if (cfg->log_path) {
+        fd = open_target(cfg->log_path);
+        if (fd < 0) {
+            char io[256];
+
+            return sq_errf(err, fd, "Failed to open target file: %s",
+                           sq_os_error(-fd, io, sizeof(io)));
+        }
+    }
+    log_set_level(cfg->has_level ? cfg->level : LOG_INFO);
+    if (fd >= 0)
+        install_target(fd);
+    if (cfg->show_level >= 0)
+        log_set_show_level(cfg->show_level != 0);
+    if (cfg->show_log_origin >= 0)
+        log_set_show_origin(cfg->show_log_origin != 0);
+    if (cfg->module)
+        log_set_module(cfg->module);
+    return 0;
+}
+
+bool log_enabled(enum log_level level)
+{
+    return level != LOG_OFF &&
+           (int)level <= atomic_load_explicit(&g_log.level,
+                                              memory_order_relaxed);
+}
+
+/* ---- records ---- */
+
+/*
+ * Does the module path of `file` start with `filter`? The module path is
+ * the part below "src/" without the extension, '/' written as "::".
+ */
+static bool module_matches(const char *filter, const char *file)
+{
+    char mod[LOG_MODULE_MAX * 2];
+    const char *p = file, *s, *dot;
+    size_t n = 0;
+
+    if (!strncmp(p, "src/", 4))
+        p += 4;
+    else if ((s = strstr(p, "/src/")))
+        p = s + 5;
+    dot = strrchr(p, '.');
+    if (dot && strchr(dot, '/'))
+        dot = NULL;
+    for (; *p && p != dot && n + 3 < sizeof(mod); p++) {
+        if (*p == '/') {
+            mod[n++] = ':';
+            mod[n++] = ':';
+        } else {
+            mod[n++] = *p;
+        }
+    }
+    mod[n] = '\0';
+    return !strncmp(mod, filter, strlen(filter));
 }
 
 void log_write(enum log_level level, const char *file, int line,
                const char *fmt, ...)
 {
-    char out[LOG_LINE_MAX];
+    char stack[LOG_STACK_LINE];
+    struct sbuf b = {stack, 0, sizeof(stack) - 1};
+    char *heap = NULL, *out = stack;
     struct timespec ts;
     struct tm tm;
+    long gmtoff;
     va_list ap;
-    size_t n = 0;
-    int r, fd;
+    size_t prefix_len, total;
+    int r;
 
     if (!log_enabled(level))
         return;
 
     clock_gettime(CLOCK_REALTIME, &ts);
-    localtime_r(&ts.tv_sec, &tm);
-    n += strftime(out, sizeof(out), "%Y-%m-%dT%H:%M:%S", &tm);
+    gmtoff = localtime_r(&ts.tv_sec, &tm) ? tm.tm_gmtoff
+                                          : atomic_load(&g_log.gmtoff);
+    atomic_store_explicit(&g_log.gmtoff, gmtoff, memory_order_relaxed);
 
-    pthread_mutex_lock(&g_log.lock);
-    if (g_log.module[0] && strncmp(file, g_log.module, strlen(g_log.module))) {
-        pthread_mutex_unlock(&g_log.lock);
-        return;
-    }
-    r = snprintf(out + n, sizeof(out) - n, ".%09ld [%s:%s", ts.tv_nsec,
-                 g_log.id, t_name);
-    fd = g_log.fd;
-    pthread_mutex_unlock(&g_log.lock);
-    if (r > 0)
-        n += (size_t)r;
-    if (n < sizeof(out) && atomic_load(&g_log.show_level)) {
-        r = snprintf(out + n, sizeof(out) - n, ":%s", level_name(level));
-        if (r > 0)
-            n += (size_t)r;
-    }
-    if (n < sizeof(out) && atomic_load(&g_log.show_origin)) {
-        r = snprintf(out + n, sizeof(out) - n, ":%s:%d", file, line);
-        if (r > 0)
-            n += (size_t)r;
-    }
-    if (n < sizeof(out) - 2) {
-        out[n++] = ']';
-        out[n++] = ' ';
-        va_start(ap, fmt);
-        r = vsnprintf(out + n, sizeof(out) - n, fmt, ap);
-        va_end(ap);
-        if (r > 0)
-            n += (size_t)r < sizeof(out) - n ? (size_t)r : sizeof(out) - n - 1;
-    }
-    if (n >= sizeof(out))
-        n = sizeof(out) - 1;
-    out[n++] = '\n';
+    pthread_rwlock_rdlock(&g_log.lock);
+    if (atomic_load_explicit(&g_log.has_module, memory_order_relaxed) &&
+        !module_matches(g_log.module, file))
+        goto out;
 
-    if (write(fd, out, n) != (ssize_t)n)
-        metrics_inc(METRIC_LOGGER_MISSED_LOG_COUNT);
+    put_prefix(&b, &ts, gmtoff, level, file, line);
+    prefix_len = b.len;
+    va_start(ap, fmt);
+    r = vsnprintf(stack + prefix_len, sizeof(stack) - prefix_len, fmt, ap);
+    va_end(ap);
+    if (r < 0)
+        r = 0;
+    total = prefix_len + (size_t)r;
+    if (total + 1 >= sizeof(stack)) {
+        /* Too long for the stack: format again on the heap, whole. */
+        heap = malloc(total + 2);
+        if (heap) {
+            memcpy(heap, stack, prefix_len);
+            va_start(ap, fmt);
+            vsnprintf(heap + prefix_len, (size_t)r + 1, fmt, ap);
+            va_end(ap);
+            out = heap;
+        } else {
+            total = sizeof(stack) - 2;
+        }
+    }
+    out[total++] = '\n';
+
+    if (write_all(atomic_load(&g_log.fd), out, total) < 0)
+        metrics_inc(METRIC_logger_missed_log_count);
+    free(heap);
+out:
+    pthread_rwlock_unlock(&g_log.lock);
 }
 
-static uint64_t now_ms(void)
+int log_write_signal_safe(enum log_level level, const char *file, int line,
+                          const char *msg)
 {
+    char out[LOG_SIGNAL_LINE];
+    struct sbuf b = {out, 0, sizeof(out) - 1};
     struct timespec ts;
+    int rc;
+
+    if (!log_enabled(level))
+        return 0;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    put_prefix(&b, &ts, atomic_load(&g_log.gmtoff), level, file, line);
+    sb_puts(&b, msg);
+    out[b.len++] = '\n';
+    rc = write_all(atomic_load(&g_log.fd), out, b.len);
+    if (rc < 0)
+        metrics_inc(METRIC_logger_missed_log_count);
+    return rc;
+}
+
+/* ---- rate limiting (upstream's GCRA, same constants) ---- */
+
+#define RL_TAT_BITS   40
+#define RL_TAT_MASK   ((UINT64_C(1) << RL_TAT_BITS) - 1)
+#define RL_MAX_SUPP   (UINT64_MAX >> RL_TAT_BITS)
+#define RL_PERIOD_MS  (LOG_RATELIMIT_REFILL_MS / LOG_RATELIMIT_BURST)
+#define RL_CAS_TRIES  16
+
+static uint64_t rl_pack(uint64_t tat, uint64_t suppressed)
+{
+    if (suppressed > RL_MAX_SUPP)
+        suppressed = RL_MAX_SUPP;
+    return (suppressed << RL_TAT_BITS) | (tat & RL_TAT_MASK);
+}
+
+bool log_ratelimit_check(struct log_ratelimit *rl, uint64_t now_ms,
+                         uint64_t *suppressed)
+{
+    *suppressed = 0;
+    for (int i = 0; i < RL_CAS_TRIES; i++) {
+        uint64_t state = atomic_load_explicit(&rl->state,
+                                              memory_order_relaxed);
+        uint64_t tat = state & RL_TAT_MASK;
+        uint64_t supp = state >> RL_TAT_BITS;
+        uint64_t earliest = tat > now_ms ? tat : now_ms;
+        uint64_t new_tat = earliest + RL_PERIOD_MS;
+        bool denied = new_tat - now_ms > LOG_RATELIMIT_REFILL_MS;
+        uint64_t next = denied ? rl_pack(tat, supp + 1) : rl_pack(new_tat, 0);
+
+        if (atomic_compare_exchange_weak_explicit(&rl->state, &state, next,
+                                                  memory_order_relaxed,
+                                                  memory_order_relaxed)) {
+            if (denied)
+                metrics_inc(METRIC_logger_rate_limited_log_count);
+            else
+                *suppressed = supp;
+            return !denied;
+        }
+    }
+    metrics_inc(METRIC_logger_rate_limited_log_count);
+    return false;
+}
+
+/* Milliseconds since the first rate-limited call of the process. */
+static uint64_t rl_now_ms(void)
+{
+    static _Atomic uint64_t epoch_ms; /* 0 = not yet set */
+    struct timespec ts;
+    uint64_t now, zero = 0;
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000 + 1;
+    atomic_compare_exchange_strong(&epoch_ms, &zero, now);
+    return now - atomic_load(&epoch_ms);
 }
 
 bool log_ratelimit_ok(struct log_ratelimit *rl)
 {
-    uint64_t now = now_ms();
+    uint64_t suppressed;
+    bool ok = log_ratelimit_check(rl, rl_now_ms(), &suppressed);
 
-    if (!rl->initialised) {
-        rl->initialised = true;
-        rl->tokens = 10;
-        rl->last_refill_ms = now;
-    }
-    if (now - rl->last_refill_ms >= 5000) {
-        if (rl->suppressed)
-            log_warn("%u log messages were suppressed by the rate limiter",
-                     rl->suppressed);
-        rl->tokens = 10;
-        rl->suppressed = 0;
-        rl->last_refill_ms = now;
-    }
-    if (rl->tokens) {
-        rl->tokens--;
-        return true;
-    }
-    rl->suppressed++;
-    metrics_inc(METRIC_LOGGER_RATE_LIMITED_LOG_COUNT);
-    return false;
+    if (ok && suppressed)
+        log_warn("%llu messages were suppressed due to rate limiting",
+                 (unsigned long long)suppressed);
+    return ok;
 }
