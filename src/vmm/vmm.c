@@ -41,6 +41,7 @@
 #include "util/log.h"
 #include "util/xalloc.h"
 #include "vmm/vmm_int.h"
+#include "vmm/vmm_metrics.h"
 
 #define DEFAULT_MMDS_LIMIT 51200
 
@@ -168,38 +169,28 @@ int vmm_apply_logger(struct vmm *v, const struct logger_cfg *cfg,
     return 0;
 }
 
-/*
- * Adapter for the metrics system (obs: metrics_init() in obs/metrics.h, not
- * yet on a branch this one can merge). Until it is wired this opens the file
- * with upstream's flags, so that a bad path gets upstream's error, and
- * enforces the once-per-process rule; no metrics are written to it yet.
- */
-static int metrics_init_adapter(struct vmm *v, const struct metrics_cfg *cfg,
-                                struct sq_err *err)
-{
-    char os[128];
-    int fd;
-
-    fd = open(cfg->metrics_path, O_RDWR | O_CREAT | O_NONBLOCK | O_CLOEXEC,
-              0644);
-    if (fd < 0)
-        return sq_errf(err, -errno,
-                       "Cannot initialize the metrics system due to bad user "
-                       "input: %s",
-                       sq_os_error(errno, os, sizeof(os)));
-    close(fd);
-    if (v->metrics_initialised)
-        return sq_errf(err, -EALREADY,
-                       "Cannot initialize the metrics system due to bad user "
-                       "input: Reinitialization of metrics not allowed.");
-    v->metrics_initialised = true;
-    return 0;
-}
-
 int vmm_apply_metrics(struct vmm *v, const struct metrics_cfg *cfg,
                       struct sq_err *err)
 {
-    return metrics_init_adapter(v, cfg, err);
+    const char **keys = NULL, **values = NULL;
+    size_t n = cfg->has_properties ? cfg->n_properties : 0;
+    int rc;
+
+    if (n) {
+        keys = xcalloc(n, sizeof(*keys));
+        values = xcalloc(n, sizeof(*values));
+        for (size_t i = 0; i < n; i++) {
+            keys[i] = cfg->properties[i].key;
+            values[i] = cfg->properties[i].value;
+        }
+    }
+    rc = vmm_metrics_init(cfg->metrics_path, cfg->emit_id, keys, values, n,
+                          err);
+    free(keys);
+    free(values);
+    if (rc == 0)
+        v->metrics_initialised = true;
+    return rc;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -627,9 +618,9 @@ static int handle_postboot(struct vmm *v, struct api_action *a,
             rc = v->ops->ctrl_alt_del(v, err);
             return rc < 0 ? fail(err, "Internal VMM error: ") : 204;
         }
-        /* FlushMetrics: the metrics sink belongs to obs; nothing buffered
-         * here (upstream answers 204 also when no sink is configured). */
-        return 204;
+        /* FlushMetrics (204 also when no sink is configured, as upstream). */
+        rc = vmm_metrics_flush(err);
+        return rc < 0 ? fail(err, "Internal VMM error: ") : 204;
     }
     case API_OP_PATCH_VM:
         return handle_vm_state(v, b, err);

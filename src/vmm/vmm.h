@@ -108,11 +108,14 @@ struct vmm {
     /* A boot-specific resource was configured (successfully or not):
      * snapshot load is refused from then on (digest 7.4). */
     bool boot_path;
-    /* Metrics were initialised (PUT /metrics, config file or
-     * --metrics-path through vmm_note_metrics_initialised). */
+    /* Metrics were initialised (PUT /metrics, config file, or --metrics-path
+     * through vmm_note_metrics_initialised). Informational: the
+     * once-per-process rule itself is obs/metrics.c's. */
     bool metrics_initialised;
-    /* Set when an error must end the process after its response is sent
-     * (failed snapshot restore); the main loop exits with exit_code. */
+    /* Set when the process must end: the machine stopped (guest reset or
+     * shutdown: 0; fatal vCPU exit: 1; the loop is also stopped then), or
+     * an error after which upstream exits once the response is sent. The
+     * main loop exits with exit_code. */
     bool exit_requested;
     int exit_code;
     const struct vmm_machine_ops *ops; /* borrowed */

@@ -51,6 +51,10 @@ static void on_machine_exit(void *opaque, int exit_code)
 
     v->exit_requested = true;
     v->exit_code = exit_code;
+    /* Upstream's event loop ends when the Vmm stops; the main loop then
+     * tears down and exits with the code. */
+    if (v->loop)
+        evloop_stop(v->loop);
 }
 
 static enum cpu_static_template static_template(const struct vm_resources *r)

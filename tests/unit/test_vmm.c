@@ -992,6 +992,19 @@ static void test_logger_and_metrics(void **state)
                  "bad user input: Reinitialization of metrics not allowed.");
     /* Neither is a boot-path resource. */
     assert_false(f->v->boot_path);
+
+    /* FlushMetrics writes a line to the sink. */
+    {
+        struct instance_action fm = {ACTION_FLUSH_METRICS};
+        struct stat st;
+
+        start_vm(f);
+        assert_int_equal(stat(path, &st), 0);
+        assert_int_equal(st.st_size, 0);
+        assert_int_equal(act(f->v, API_OP_PUT_ACTIONS, NULL, &fm), 204);
+        assert_int_equal(stat(path, &st), 0);
+        assert_true(st.st_size > 0);
+    }
 }
 
 /* ---------------------------------------------------------------------- */
