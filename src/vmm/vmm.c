@@ -32,10 +32,8 @@
 #include "vmm/vmm.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "mmds/store.h"
 #include "util/log.h"
@@ -586,19 +584,21 @@ static int snapshot_create(struct vmm *v, struct sq_err *err)
 static int handle_vm_state(struct vmm *v, const struct vm_state_req *req,
                            struct sq_err *err)
 {
+    bool pause = req->state == VM_STATE_REQ_PAUSED;
+    uint64_t t0 = vmm_now_us(), us;
     int rc;
 
-    if (req->state == VM_STATE_REQ_PAUSED) {
-        rc = v->ops->pause(v, err);
-        if (rc < 0)
-            return fail(err, "Internal VMM error: ");
-        v->state = VMM_STATE_PAUSED;
-        return 204;
-    }
-    rc = v->ops->resume(v, err);
+    rc = pause ? v->ops->pause(v, err) : v->ops->resume(v, err);
     if (rc < 0)
         return fail(err, "Internal VMM error: ");
-    v->state = VMM_STATE_RUNNING;
+    v->state = pause ? VMM_STATE_PAUSED : VMM_STATE_RUNNING;
+    us = vmm_now_us() - t0;
+    if (pause)
+        vmm_metrics_pause_us(us);
+    else
+        vmm_metrics_resume_us(us);
+    log_info("'%s vm' VMM action took %llu us.", pause ? "pause" : "resume",
+             (unsigned long long)us);
     return 204;
 }
 

@@ -4,6 +4,7 @@
 #include "vmm/vmm_metrics.h"
 
 #include <stdlib.h>
+#include <time.h>
 
 #include "obs/metrics.h"
 #include "util/xalloc.h"
@@ -32,4 +33,22 @@ int vmm_metrics_flush(struct sq_err *err)
         return rc;
     }
     return 0;
+}
+
+void vmm_metrics_pause_us(uint64_t us)
+{
+    metrics_store(METRIC_latencies_us_vmm_pause_vm, us);
+}
+
+void vmm_metrics_resume_us(uint64_t us)
+{
+    metrics_store(METRIC_latencies_us_vmm_resume_vm, us);
+}
+
+uint64_t vmm_now_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }

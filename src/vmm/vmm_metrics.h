@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "util/err.h"
 
@@ -25,5 +26,12 @@ int vmm_metrics_init(const char *path, bool emit_id, const char *const *keys,
  * detail after "Internal VMM error: " ("Metrics error: Failed to write
  * metrics: {io}"). */
 int vmm_metrics_flush(struct sq_err *err);
+
+/* Store latencies_us.vmm_pause_vm / vmm_resume_vm (microseconds). */
+void vmm_metrics_pause_us(uint64_t us);
+void vmm_metrics_resume_us(uint64_t us);
+
+/* CLOCK_MONOTONIC in microseconds (upstream's get_time_us(Monotonic)). */
+uint64_t vmm_now_us(void);
 
 #endif
