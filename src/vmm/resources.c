@@ -60,12 +60,14 @@ static bool id_eq(const char *a, size_t a_len, const char *b, size_t b_len)
 /* ---------------------------------------------------------------------- */
 /* Rate limiters */
 
-/* TokenBucket::new returns None for size 0 or refill 0: the bucket is off. */
+/* TokenBucket::new returns None for size 0, refill 0, or a refill time
+ * whose nanoseconds overflow a u64: the bucket is off. */
 static bool bucket_normalise(bool *has, struct token_bucket_cfg *tb)
 {
     if (!*has)
         return false;
-    if (tb->size == 0 || tb->refill_time == 0) {
+    if (tb->size == 0 || tb->refill_time == 0 ||
+        tb->refill_time > UINT64_MAX / 1000000u) {
         *has = false;
         memset(tb, 0, sizeof(*tb));
         return false;

@@ -1367,6 +1367,20 @@ static void test_vm_config_options(void **state)
                                 "\"refill_time\":1}},\"io_engine\":\"Async\","
                                 "\"socket\":null}]"));
     assert_non_null(strstr(got, "\"entropy\":{\"rate_limiter\":null}"));
+    /* A refill time whose nanoseconds overflow disables the bucket too. */
+    e.has_rate_limiter = true;
+    e.rate_limiter.has_bandwidth = true;
+    e.rate_limiter.bandwidth.size = 1;
+    e.rate_limiter.bandwidth.refill_time = UINT64_MAX / 1000000u + 1;
+    e.rate_limiter.has_ops = true;
+    e.rate_limiter.ops.size = 1;
+    e.rate_limiter.ops.refill_time = UINT64_MAX / 1000000u;
+    assert_int_equal(act(f->v, API_OP_PUT_ENTROPY, NULL, &e), 204);
+    got = get(f->v, API_OP_GET_VM_CONFIG, &st);
+    assert_non_null(strstr(got, "\"entropy\":{\"rate_limiter\":{"
+                                "\"bandwidth\":null,\"ops\":{\"size\":1,"
+                                "\"one_time_burst\":null,\"refill_time\":"
+                                "18446744073709}}}"));
     assert_non_null(strstr(got, "\"guest_mac\":null,\"mtu\":9000,"));
 }
 
