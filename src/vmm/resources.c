@@ -86,8 +86,8 @@ bool res_rate_limiter_normalise(struct rate_limiter_cfg *rl)
 }
 
 /* A limiter as the device reports it back: `has` cleared when empty. */
-static void limiter_store(bool *has, struct rate_limiter_cfg *dst,
-                          bool src_has, const struct rate_limiter_cfg *src)
+static void limiter_store(bool *has, struct rate_limiter_cfg *dst, bool src_has,
+                          const struct rate_limiter_cfg *src)
 {
     memset(dst, 0, sizeof(*dst));
     *has = false;
@@ -255,8 +255,8 @@ struct res_drive *res_find_drive(struct vm_resources *r, const char *id,
                                  size_t id_len)
 {
     for (size_t i = 0; i < r->n_drives; i++) {
-        if (id_eq(r->drives[i].cfg.drive_id, r->drives[i].cfg.drive_id_len,
-                  id, id_len))
+        if (id_eq(r->drives[i].cfg.drive_id, r->drives[i].cfg.drive_id_len, id,
+                  id_len))
             return &r->drives[i];
     }
     return NULL;
@@ -311,8 +311,8 @@ static int block_new(const struct drive_cfg *cfg, struct res_drive *out,
         limiter_store(&out->cfg.has_rate_limiter, &out->cfg.rate_limiter,
                       cfg->has_rate_limiter, &cfg->rate_limiter);
         out->cfg.has_io_engine = true;
-        out->cfg.io_engine = cfg->has_io_engine ? cfg->io_engine
-                                                : IO_ENGINE_SYNC;
+        out->cfg.io_engine =
+            cfg->has_io_engine ? cfg->io_engine : IO_ENGINE_SYNC;
         return 0;
     }
     if (cfg->socket && !cfg->has_is_read_only && !cfg->path_on_host &&
@@ -324,8 +324,9 @@ static int block_new(const struct drive_cfg *cfg, struct res_drive *out,
                        "backend error: vhost-user block devices are not "
                        "supported by squib");
     }
-    return sq_errf(err, -EINVAL, "Unable to create the virtio block device: "
-                                 "Invalid block config.");
+    return sq_errf(err, -EINVAL,
+                   "Unable to create the virtio block device: "
+                   "Invalid block config.");
 }
 
 int res_set_drive(struct vm_resources *r, const struct drive_cfg *cfg,
@@ -442,8 +443,7 @@ int res_set_net(struct vm_resources *r, const struct net_iface_cfg *cfg,
             const struct res_net *n = &r->nets[i];
             const uint8_t *m = cfg->guest_mac;
 
-            if (!n->cfg.has_guest_mac ||
-                memcmp(n->cfg.guest_mac, m, 6) != 0 ||
+            if (!n->cfg.has_guest_mac || memcmp(n->cfg.guest_mac, m, 6) != 0 ||
                 id_eq(n->cfg.iface_id, n->cfg.iface_id_len, cfg->iface_id,
                       cfg->iface_id_len))
                 continue;
@@ -630,8 +630,7 @@ int res_set_balloon(struct vm_resources *r, const struct balloon_cfg *cfg,
                     struct sq_err *err)
 {
     if ((uint64_t)cfg->amount_mib > r->machine.mem_size_mib)
-        return sq_errf(err, -EINVAL,
-                       "Amount of pages requested is too large.");
+        return sq_errf(err, -EINVAL, "Amount of pages requested is too large.");
     r->has_balloon = true;
     r->balloon = *cfg;
     return 0;
@@ -651,13 +650,13 @@ int res_hotplug_memory_validate(const struct hotplug_memory_cfg *c,
     const uint32_t min_block = 2, min_slot = 128;
 
     if (c->block_size_mib < min_block)
-        return sq_errf(err, -EINVAL,
-                       "Block size must not be lower than %u MiB", min_block);
+        return sq_errf(err, -EINVAL, "Block size must not be lower than %u MiB",
+                       min_block);
     if (c->block_size_mib & (c->block_size_mib - 1))
         return sq_errf(err, -EINVAL, "Block size must be a power of 2");
     if (c->slot_size_mib < min_slot)
-        return sq_errf(err, -EINVAL,
-                       "Slot size must not be lower than %u MiB", min_slot);
+        return sq_errf(err, -EINVAL, "Slot size must not be lower than %u MiB",
+                       min_slot);
     if (c->slot_size_mib % c->block_size_mib)
         return sq_errf(err, -EINVAL,
                        "Slot size must be a multiple of block size (%u MiB)",

@@ -60,10 +60,10 @@ struct res_vsock {
 };
 
 struct res_boot {
-    bool configured;           /* a PUT /boot-source succeeded */
+    bool configured;            /* a PUT /boot-source succeeded */
     struct boot_source_cfg cfg; /* owned strings; kernel path "" if never set */
-    int kernel_fd;             /* owned, O_RDONLY; -1 if not configured */
-    int initrd_fd;             /* owned, O_RDONLY; -1 if none */
+    int kernel_fd;              /* owned, O_RDONLY; -1 if not configured */
+    int initrd_fd;              /* owned, O_RDONLY; -1 if none */
 };
 
 /*
@@ -140,7 +140,10 @@ int res_set_boot_source(struct vm_resources *r,
  * backing file opened read-only or read-write. */
 int res_set_drive(struct vm_resources *r, const struct drive_cfg *cfg,
                   struct sq_err *err);
+/* True if drives[0] is a root device (BlockBuilder::has_root_device). */
 bool res_has_root_block(const struct vm_resources *r);
+/* The drive with this id (exact bytes), or NULL. Borrowed; valid until the
+ * next drive change. */
 struct res_drive *res_find_drive(struct vm_resources *r, const char *id,
                                  size_t id_len);
 
@@ -149,12 +152,15 @@ struct res_drive *res_find_drive(struct vm_resources *r, const char *id,
  * open, MTU range. */
 int res_set_net(struct vm_resources *r, const struct net_iface_cfg *cfg,
                 struct sq_err *err);
+/* The NIC with this id (exact bytes), or NULL. Borrowed; valid until the
+ * next NIC change. */
 struct res_net *res_find_net(struct vm_resources *r, const char *id,
                              size_t id_len);
 
 /* PUT /pmem/{id} (PmemBuilder::build). The file is only opened at boot. */
 int res_set_pmem(struct vm_resources *r, const struct pmem_cfg *cfg,
                  struct sq_err *err);
+/* True if some pmem device is the root device. */
 bool res_has_root_pmem(const struct vm_resources *r);
 
 /* PUT /vsock: unlinks the previous uds_path, binds the new one. Detail:
@@ -194,6 +200,7 @@ void res_set_serial(struct vm_resources *r, const struct serial_cfg *cfg);
 int res_set_memory_hotplug(struct vm_resources *r,
                            const struct hotplug_memory_cfg *cfg,
                            struct sq_err *err);
+/* The checks alone (no state), for callers that only validate. */
 int res_hotplug_memory_validate(const struct hotplug_memory_cfg *cfg,
                                 struct sq_err *err);
 

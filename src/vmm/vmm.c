@@ -11,9 +11,9 @@
  *   +-------------+ ----------------------------> +---------+    |
  *      |   ^        PUT /snapshot/load                |          | PATCH /vm
  *      |   |        (not implemented: refused)        |          | Resumed
- *      |   |                                          v          | (ops->resume)
- *      |   | InstanceStart failed:        PATCH /vm Paused       |
- *      |   | stays Not started            (ops->pause)           |
+ *      |   |                                          v          |
+ * (ops->resume) |   | InstanceStart failed:        PATCH /vm Paused       | |
+ * | stays Not started            (ops->pause)           |
  *      +---+                                      +--------+     |
  *                                                 | Paused | ----+
  *                                                 +--------+
@@ -114,8 +114,7 @@ void vmm_note_metrics_initialised(struct vmm *v)
     v->metrics_initialised = true;
 }
 
-int vmm_put_metadata(struct vmm *v, struct json_value *doc,
-                     struct sq_err *err)
+int vmm_put_metadata(struct vmm *v, struct json_value *doc, struct sq_err *err)
 {
     return mmds_store_put(res_mmds_or_default(&v->res), doc, err);
 }
@@ -182,8 +181,8 @@ int vmm_apply_metrics(struct vmm *v, const struct metrics_cfg *cfg,
             values[i] = cfg->properties[i].value;
         }
     }
-    rc = vmm_metrics_init(cfg->metrics_path, cfg->emit_id, keys, values, n,
-                          err);
+    rc =
+        vmm_metrics_init(cfg->metrics_path, cfg->emit_id, keys, values, n, err);
     free(keys);
     free(values);
     if (rc == 0)
@@ -418,8 +417,9 @@ static int hotplug(struct vmm *v, struct api_action *a, struct sq_err *err)
         if (res_find_drive(r, d->drive_id, d->drive_id_len))
             return sq_errf(err, -EEXIST, "Device ID in use");
         if (d->is_root_device)
-            return sq_errf(err, -EEXIST, "Drive config error: A root block "
-                                         "device already exists!");
+            return sq_errf(err, -EEXIST,
+                           "Drive config error: A root block "
+                           "device already exists!");
     } else if (a->op == API_OP_PUT_PMEM) {
         const struct pmem_cfg *p = a->body;
 
@@ -493,8 +493,8 @@ static int patch_drive(struct vmm *v, const struct drive_update *u,
 
     if (!d)
         return sq_errf(err, -ENODEV,
-                       "Drive config error: Unable to patch the block device: "
-                       DEVICE_NOT_FOUND " Please verify the request "
+                       "Drive config error: Unable to patch the block "
+                       "device: " DEVICE_NOT_FOUND " Please verify the request "
                        "arguments.");
     /* Neither field: a vhost-user config refresh, refused for virtio. */
     if (!u->path_on_host && !u->has_rate_limiter && !d->is_vhost_user)
@@ -518,8 +518,8 @@ static int patch_net(struct vmm *v, const struct net_iface_update *u,
 {
     if (!res_find_net(&v->res, u->iface_id, u->iface_id_len))
         return sq_errf(err, -ENODEV,
-                       "Network config error: Unable to update the net device: "
-                       DEVICE_NOT_FOUND);
+                       "Network config error: Unable to update the net "
+                       "device: " DEVICE_NOT_FOUND);
     return sq_errf(err, -EOPNOTSUPP,
                    "Network config error: Unable to update the net device: the "
                    "virtio-net device is not implemented by squib yet");
@@ -540,8 +540,8 @@ static int patch_pmem(struct vmm *v, const struct pmem_update *u,
     }
     if (!found)
         return sq_errf(err, -ENODEV,
-                       "Pmem config error: Unable to patch the pmem device: "
-                       DEVICE_NOT_FOUND " Please verify the request "
+                       "Pmem config error: Unable to patch the pmem "
+                       "device: " DEVICE_NOT_FOUND " Please verify the request "
                        "arguments.");
     return sq_errf(err, -EOPNOTSUPP,
                    "Pmem config error: Unable to patch the pmem device: the "
@@ -555,9 +555,10 @@ static int patch_hotplug_memory(struct vmm *v, struct sq_err *err)
         return sq_errf(err, -ENODEV,
                        "Memory hotplug update error: " DEVICE_NOT_FOUND);
     /* No virtio-mem device exists to be activated by the guest. */
-    return sq_errf(err, -EAGAIN, "Memory hotplug update error: Failed to "
-                                 "create memory hotplug device: Device is not "
-                                 "active");
+    return sq_errf(err, -EAGAIN,
+                   "Memory hotplug update error: Failed to "
+                   "create memory hotplug device: Device is not "
+                   "active");
 }
 
 static int snapshot_create(struct vmm *v, struct sq_err *err)

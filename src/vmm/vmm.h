@@ -160,8 +160,7 @@ int vmm_apply_config_file_with_metadata(struct vmm *v,
  * Takes ownership of `doc`. -EFBIG when it exceeds the limit (fatal for the
  * caller, as upstream).
  */
-int vmm_put_metadata(struct vmm *v, struct json_value *doc,
-                     struct sq_err *err);
+int vmm_put_metadata(struct vmm *v, struct json_value *doc, struct sq_err *err);
 
 /* --metrics-path was used: a later PUT /metrics is a reinitialisation. */
 void vmm_note_metrics_initialised(struct vmm *v);

@@ -131,8 +131,8 @@ int vmm_start_machine(struct vmm *v, struct sq_err *err)
     memset(&x, 0, sizeof(x));
     x.pci_enabled = r->pci_enabled;
     x.root_pmem_index = -1;
-    rc = cmdline_build(r->boot.cfg.boot_args, &x, cmdline, sizeof(cmdline),
-                       err);
+    rc =
+        cmdline_build(r->boot.cfg.boot_args, &x, cmdline, sizeof(cmdline), err);
     if (rc)
         return rc;
 

@@ -439,8 +439,7 @@ static void test_preboot_matrix(void **state)
         struct instance_action cad = {ACTION_SEND_CTRL_ALT_DEL};
 
         expect_fault(act(f->v, API_OP_PUT_ACTIONS, NULL, &fm), VMM_ERR_NS_PRE);
-        expect_fault(act(f->v, API_OP_PUT_ACTIONS, NULL, &cad),
-                     VMM_ERR_NS_PRE);
+        expect_fault(act(f->v, API_OP_PUT_ACTIONS, NULL, &cad), VMM_ERR_NS_PRE);
     }
 }
 
@@ -528,8 +527,8 @@ static void test_boot_source(void **state)
     assert_int_equal(act(f->v, API_OP_PUT_BOOT_SOURCE, NULL, &b), 204);
     assert_true(f->v->res.boot.kernel_fd >= 0);
     assert_int_equal(f->v->res.boot.initrd_fd, -1);
-    assert_non_null(strstr(get(f->v, API_OP_GET_VM_CONFIG, &st),
-                           "\"boot_args\":\"\""));
+    assert_non_null(
+        strstr(get(f->v, API_OP_GET_VM_CONFIG, &st), "\"boot_args\":\"\""));
 }
 
 /* ---------------------------------------------------------------------- */
@@ -937,7 +936,8 @@ static void test_hotplug_memory_rules(void **state)
         {1024, 1, 128, "Block size must not be lower than 2 MiB"},
         {1024, 6, 128, "Block size must be a power of 2"},
         {1024, 2, 64, "Slot size must not be lower than 128 MiB"},
-        {1024, 256, 384, "Slot size must be a multiple of block size (256 MiB)"},
+        {1024, 256, 384,
+         "Slot size must be a multiple of block size (256 MiB)"},
         {128, 2, 256, "Total size must not be lower than slot size (256 MiB)"},
         {1000, 2, 128, "Total size must be a multiple of slot size (128 MiB)"},
         {1024, 128, 1024, NULL},
@@ -1147,7 +1147,8 @@ static void test_snapshot_load_gating(void **state)
 static void test_postboot_device_ops(void **state)
 {
     struct fx *f = *state;
-    struct balloon_cfg bc = {.amount_mib = 16, .deflate_on_oom = false,
+    struct balloon_cfg bc = {.amount_mib = 16,
+                             .deflate_on_oom = false,
                              .stats_polling_interval_s = 1};
     struct balloon_stats_update su = {5};
     struct balloon_update bu = {8};
@@ -1163,7 +1164,8 @@ static void test_postboot_device_ops(void **state)
 
     /* Hot-plug needs PCI. */
     d = drive("extra", f->disk, false);
-    expect_fault(act(f->v, API_OP_PUT_DRIVE, "extra", &d), "PCI is not enabled");
+    expect_fault(act(f->v, API_OP_PUT_DRIVE, "extra", &d),
+                 "PCI is not enabled");
     expect_fault(act(f->v, API_OP_DELETE_DRIVE, "rootfs", NULL),
                  "PCI is not enabled");
     f->v->res.pci_enabled = true;
@@ -1236,10 +1238,12 @@ static void test_vm_config_fresh(void **state)
 
     assert_string_equal(
         get(f->v, API_OP_GET_VM_CONFIG, &st),
-        "{\"balloon\":null,\"drives\":[],\"boot-source\":{\"kernel_image_path\":"
+        "{\"balloon\":null,\"drives\":[],\"boot-source\":{\"kernel_image_"
+        "path\":"
         "\"\",\"initrd_path\":null,\"boot_args\":null},\"cpu-config\":null,"
         "\"logger\":null,\"machine-config\":{\"vcpu_count\":1,\"mem_size_mib\":"
-        "128,\"smt\":false,\"track_dirty_pages\":false,\"huge_pages\":\"None\"},"
+        "128,\"smt\":false,\"track_dirty_pages\":false,\"huge_pages\":\"None\"}"
+        ","
         "\"metrics\":null,\"mmds-config\":null,\"network-interfaces\":[],"
         "\"vsock\":null,\"entropy\":null,\"pmem\":[],\"memory-hotplug\":null}");
     assert_int_equal(st, 200);
@@ -1309,9 +1313,11 @@ static void test_vm_config_full(void **state)
         "\"is_read_only\":true,\"path_on_host\":\"%s\",\"rate_limiter\":null,"
         "\"io_engine\":\"Sync\",\"socket\":null}],\"boot-source\":{"
         "\"kernel_image_path\":\"%s\",\"initrd_path\":null,\"boot_args\":\"\"},"
-        "\"cpu-config\":null,\"logger\":null,\"machine-config\":{\"vcpu_count\":"
+        "\"cpu-config\":null,\"logger\":null,\"machine-config\":{\"vcpu_"
+        "count\":"
         "2,\"mem_size_mib\":256,\"smt\":false,\"track_dirty_pages\":false,"
-        "\"huge_pages\":\"None\"},\"metrics\":null,\"mmds-config\":{\"version\":"
+        "\"huge_pages\":\"None\"},\"metrics\":null,\"mmds-config\":{"
+        "\"version\":"
         "\"V2\",\"network_interfaces\":[\"1\"],\"ipv4_address\":"
         "\"169.254.169.250\",\"imds_compat\":true},\"network-interfaces\":[{"
         "\"iface_id\":\"1\",\"host_dev_name\":\"tap1\",\"guest_mac\":"
