@@ -388,7 +388,8 @@ struct res_net *res_find_net(struct vm_resources *r, const char *id,
     return NULL;
 }
 
-int res_tap_open(const char *name, int *fd_out, struct sq_err *err)
+int res_tap_open(const char *name, int *fd_out, char if_name[RES_IFNAMSIZ],
+                 struct sq_err *err)
 {
     struct ifreq ifr;
     char os[128];
@@ -427,6 +428,8 @@ int res_tap_open(const char *name, int *fd_out, struct sq_err *err)
                        "size of the vnet header: %s",
                        sq_os_error(e, os, sizeof(os)));
     }
+    memcpy(if_name, ifr.ifr_name, RES_IFNAMSIZ);
+    if_name[RES_IFNAMSIZ - 1] = '\0';
     *fd_out = fd;
     return 0;
 }
@@ -434,6 +437,7 @@ int res_tap_open(const char *name, int *fd_out, struct sq_err *err)
 int res_set_net(struct vm_resources *r, const struct net_iface_cfg *cfg,
                 struct sq_err *err)
 {
+    char if_name[RES_IFNAMSIZ] = "";
     struct res_net *old;
     struct res_net dev;
     int rc, fd = -1;
@@ -467,7 +471,7 @@ int res_set_net(struct vm_resources *r, const struct net_iface_cfg *cfg,
         r->n_nets--;
     }
 
-    rc = r->tap_open(cfg->host_dev_name, &fd, err);
+    rc = r->tap_open(cfg->host_dev_name, &fd, if_name, err);
     if (rc) {
         if (err)
             sq_err_prefix(err, "Could not create the network device: ");
@@ -485,7 +489,7 @@ int res_set_net(struct vm_resources *r, const struct net_iface_cfg *cfg,
     dev.tap_fd = fd;
     dev.cfg.iface_id = dup_len(cfg->iface_id, cfg->iface_id_len);
     dev.cfg.iface_id_len = cfg->iface_id_len;
-    dev.cfg.host_dev_name = xstrdup(cfg->host_dev_name);
+    dev.cfg.host_dev_name = xstrdup(if_name);
     dev.cfg.has_guest_mac = cfg->has_guest_mac;
     memcpy(dev.cfg.guest_mac, cfg->guest_mac, 6);
     dev.cfg.has_mtu = cfg->has_mtu;

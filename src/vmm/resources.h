@@ -48,7 +48,8 @@ struct res_drive {
 };
 
 struct res_net {
-    struct net_iface_cfg cfg; /* owned strings; host_dev_name = TAP name */
+    struct net_iface_cfg cfg; /* owned strings; host_dev_name = the name the
+                                 kernel gave the TAP (upstream's iface_name) */
     int tap_fd;               /* owned /dev/net/tun fd */
     bool mmds;                /* MMDS network stack enabled on this NIC */
     uint8_t mmds_ipv4[4];     /* valid when mmds */
@@ -68,10 +69,13 @@ struct res_boot {
 
 /*
  * Opens TAP `name` as upstream's Tap::open_named + set_vnet_hdr_size do and
- * returns the fd in *fd. On failure the detail text is the NetError part
- * ("Open tap device failed: ...", "Setting vnet header size failed: ...").
+ * returns the fd in *fd and the interface name the kernel reports (e.g.
+ * "tap0" for "tap%d"; NUL-terminated) in if_name. On failure the detail
+ * text is the NetError part ("Open tap device failed: ...", "Setting vnet
+ * header size failed: ...").
  */
-typedef int res_tap_open_fn(const char *name, int *fd, struct sq_err *err);
+typedef int res_tap_open_fn(const char *name, int *fd,
+                            char if_name[RES_IFNAMSIZ], struct sq_err *err);
 res_tap_open_fn res_tap_open;
 
 struct vm_resources {

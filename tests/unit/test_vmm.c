@@ -8,6 +8,7 @@
  * through vm_resources.tap_open, the machine through struct vmm_machine_ops.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -42,8 +43,10 @@ struct fx {
     int fail_start;
 };
 
-static int fake_tap_open(const char *name, int *fd, struct sq_err *err)
+static int fake_tap_open(const char *name, int *fd,
+                         char if_name[RES_IFNAMSIZ], struct sq_err *err)
 {
+    snprintf(if_name, RES_IFNAMSIZ, "%s", name);
     if (!strncmp(name, "bad", 3))
         return sq_errf(err, -EBUSY,
                        "Open tap device failed: Error while creating ifreq "
@@ -751,6 +754,45 @@ static void test_real_tap_name_too_long(void **state)
                             "failed: Invalid interface name\"}");
 }
 
+/* The real TAP path: the kernel names "sqv%d", and upstream reports the
+ * name it got; a TAP held by another NIC is busy. Needs CAP_NET_ADMIN. */
+static void test_real_tap(void **state)
+{
+    struct fx *f = *state;
+    struct net_iface_cfg n = nic("a", "sqv%d", -1);
+    char want[512], name[RES_IFNAMSIZ];
+    int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+    int st;
+
+    if (fd < 0) {
+        print_message("skipped: /dev/net/tun: %s\n", strerror(errno));
+        skip();
+    }
+    close(fd);
+    f->v->res.tap_open = res_tap_open;
+    st = act(f->v, API_OP_PUT_NET, "a", &n);
+    if (st != 204 && strstr(g_resp, "Operation not permitted")) {
+        print_message("skipped: no CAP_NET_ADMIN\n");
+        skip();
+    }
+    assert_int_equal(st, 204);
+    snprintf(name, sizeof(name), "%s", f->v->res.nets[0].cfg.host_dev_name);
+    assert_int_equal(strncmp(name, "sqv", 3), 0);
+    assert_null(strchr(name, '%'));
+    snprintf(want, sizeof(want), "\"host_dev_name\":\"%s\"", name);
+    assert_non_null(strstr(get(f->v, API_OP_GET_VM_CONFIG, &st), want));
+
+    n = nic("b", name, -1);
+    snprintf(want, sizeof(want),
+             "Network config error: Could not create the network device: "
+             "Open tap device failed: Error while creating ifreq structure: "
+             "Device or resource busy (os error 16). Invalid TUN/TAP Backend "
+             "provided by %s. Check our documentation on setting up the "
+             "network devices.",
+             name);
+    expect_fault(act(f->v, API_OP_PUT_NET, "b", &n), want);
+}
+
 /* ---------------------------------------------------------------------- */
 /* Machine config, balloon, CPU templates */
 
@@ -1406,6 +1448,7 @@ int main(void)
         T(test_drive_read_only_open),
         T(test_net_swap_remove_and_errors),
         T(test_real_tap_name_too_long),
+        T(test_real_tap),
         T(test_machine_config_rules),
         T(test_cpu_template_keep_clear),
         T(test_vsock),

@@ -43,8 +43,10 @@ static const struct vmm_machine_ops fake_ops = {
     fake_start, fake_start, fake_start, fake_start, fake_stop,
 };
 
-static int fake_tap_open(const char *name, int *fd, struct sq_err *err)
+static int fake_tap_open(const char *name, int *fd,
+                         char if_name[RES_IFNAMSIZ], struct sq_err *err)
 {
+    snprintf(if_name, RES_IFNAMSIZ, "%s", name);
     (void)name;
     *fd = dup(0);
     return *fd < 0 ? sq_errf(err, -errno, "dup") : 0;
