@@ -4,26 +4,25 @@
  *
  * Lifecycle (digest 1.4, 7.4):
  *
- *                 PUT /actions InstanceStart
+ *                       InstanceStart
  *                 (handle_start -> ops->start)
- *   +-------------+ ----------------------------> +---------+
- *   | Not started |                               | Running | <--+
- *   +-------------+ ----------------------------> +---------+    |
- *      |   ^        PUT /snapshot/load                |          | PATCH /vm
- *      |   |        (not implemented: refused)        |          | Resumed
- *      |   |                                          v          |
- * (ops->resume) |   | InstanceStart failed:        PATCH /vm Paused       | |
- * | stays Not started            (ops->pause)           |
- *      +---+                                      +--------+     |
- *                                                 | Paused | ----+
- *                                                 +--------+
+ *   +-------------+ ----------------------> +---------+  PATCH /vm Paused
+ *   | Not started |                         | Running | ------------+
+ *   +-------------+                         +---------+ (ops->pause) |
+ *      |      ^                                  ^                   v
+ *      +------+                                  |              +--------+
+ *   start failed, or                             +------------- | Paused |
+ *   PUT /snapshot/load                          PATCH /vm       +--------+
+ *   (refused: no snapshot                       Resumed
+ *   support yet)                                (ops->resume)
  *
  * "Not started" is upstream's pre-boot phase (PrebootApiController): the
  * configuration endpoints work and the runtime ones answer NSPre. Once the
  * machine is built (Running or Paused) the roles swap (RuntimeApiController).
  * Pausing a paused VM or resuming a running one succeeds (upstream does not
- * check either). There is no way back to Not started: a guest shutdown ends
- * the process.
+ * check either). There is no way back to Not started: when the machine
+ * stops (guest reset or shutdown, fatal vCPU exit) vmm_start.c's on_exit
+ * sets exit_requested and the process ends.
  *
  * Every handler returns 204 (or 200 with data in the response buffer), or a
  * negative errno with the full fault_message in err; err->http_status 413 is
