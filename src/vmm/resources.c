@@ -85,6 +85,29 @@ bool res_rate_limiter_normalise(struct rate_limiter_cfg *rl)
     return bw || ops;
 }
 
+static void bucket_update(bool *has, struct token_bucket_cfg *cur, bool upd_has,
+                          const struct token_bucket_cfg *upd)
+{
+    if (!upd_has)
+        return;
+    *cur = *upd;
+    *has = true;
+    bucket_normalise(has, cur);
+}
+
+void res_rate_limiter_update(bool *has, struct rate_limiter_cfg *cur,
+                             bool upd_has, const struct rate_limiter_cfg *upd)
+{
+    if (!upd_has)
+        return;
+    if (!*has)
+        memset(cur, 0, sizeof(*cur));
+    bucket_update(&cur->has_bandwidth, &cur->bandwidth, upd->has_bandwidth,
+                  &upd->bandwidth);
+    bucket_update(&cur->has_ops, &cur->ops, upd->has_ops, &upd->ops);
+    *has = cur->has_bandwidth || cur->has_ops;
+}
+
 /* A limiter as the device reports it back: `has` cleared when empty. */
 static void limiter_store(bool *has, struct rate_limiter_cfg *dst, bool src_has,
                           const struct rate_limiter_cfg *src)

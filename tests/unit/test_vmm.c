@@ -43,8 +43,8 @@ struct fx {
     int fail_start;
 };
 
-static int fake_tap_open(const char *name, int *fd,
-                         char if_name[RES_IFNAMSIZ], struct sq_err *err)
+static int fake_tap_open(const char *name, int *fd, char if_name[RES_IFNAMSIZ],
+                         struct sq_err *err)
 {
     snprintf(if_name, RES_IFNAMSIZ, "%s", name);
     if (!strncmp(name, "bad", 3))
@@ -1432,6 +1432,60 @@ static void test_vm_config_options(void **state)
     assert_non_null(strstr(got, "\"guest_mac\":null,\"mtu\":9000,"));
 }
 
+/* PATCH rate limiter rules (digest 1.5, "Common: TokenBucket"). */
+static void test_rate_limiter_update(void **state)
+{
+    struct rate_limiter_cfg cur, upd;
+    bool has = true;
+
+    (void)state;
+    memset(&cur, 0, sizeof(cur));
+    cur.has_bandwidth = true;
+    cur.bandwidth.size = 100;
+    cur.bandwidth.refill_time = 10;
+    cur.has_ops = true;
+    cur.ops.size = 5;
+    cur.ops.refill_time = 1;
+
+    /* Absent limiter: no change. */
+    memset(&upd, 0, sizeof(upd));
+    res_rate_limiter_update(&has, &cur, false, &upd);
+    assert_true(has);
+    assert_int_equal(cur.bandwidth.size, 100);
+
+    /* Present limiter, null buckets: no change either. */
+    res_rate_limiter_update(&has, &cur, true, &upd);
+    assert_true(has && cur.has_bandwidth && cur.has_ops);
+
+    /* Replace bandwidth (burst 0 reported as absent), keep ops. */
+    upd.has_bandwidth = true;
+    upd.bandwidth.size = 7;
+    upd.bandwidth.refill_time = 3;
+    upd.bandwidth.has_one_time_burst = true;
+    res_rate_limiter_update(&has, &cur, true, &upd);
+    assert_int_equal(cur.bandwidth.size, 7);
+    assert_false(cur.bandwidth.has_one_time_burst);
+    assert_int_equal(cur.ops.size, 5);
+
+    /* Size 0 removes a bucket; removing both leaves no limiter. */
+    upd.bandwidth.size = 0;
+    upd.has_ops = true;
+    upd.ops.size = 1;
+    upd.ops.refill_time = 0;
+    res_rate_limiter_update(&has, &cur, true, &upd);
+    assert_false(cur.has_bandwidth);
+    assert_false(cur.has_ops);
+    assert_false(has);
+
+    /* From nothing, a bucket creates the limiter. */
+    memset(&upd, 0, sizeof(upd));
+    upd.has_ops = true;
+    upd.ops.size = 9;
+    upd.ops.refill_time = 9;
+    res_rate_limiter_update(&has, &cur, true, &upd);
+    assert_true(has && cur.has_ops && !cur.has_bandwidth);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1462,6 +1516,7 @@ int main(void)
         T(test_vm_config_fresh),
         T(test_vm_config_full),
         T(test_vm_config_options),
+        cmocka_unit_test(test_rate_limiter_update),
 #undef T
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -59,8 +59,8 @@ static const struct vmm_machine_ops fake_ops = {
     fake_start, fake_ok, fake_ok, fake_ok, fake_stop,
 };
 
-static int fake_tap_open(const char *name, int *fd,
-                         char if_name[RES_IFNAMSIZ], struct sq_err *err)
+static int fake_tap_open(const char *name, int *fd, char if_name[RES_IFNAMSIZ],
+                         struct sq_err *err)
 {
     snprintf(if_name, RES_IFNAMSIZ, "%s", name);
     (void)name;
@@ -430,13 +430,19 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
-        T(test_minimal_boots),        T(test_start_failure_wrapping),
-        T(test_boot_source_error),    T(test_order_machine_before_balloon),
-        T(test_balloon_error),        T(test_order_machine_before_boot),
-        T(test_logger_first),         T(test_cpu_config_file_missing),
+        T(test_minimal_boots),
+        T(test_start_failure_wrapping),
+        T(test_boot_source_error),
+        T(test_order_machine_before_balloon),
+        T(test_balloon_error),
+        T(test_order_machine_before_boot),
+        T(test_logger_first),
+        T(test_cpu_config_file_missing),
         T(test_cpu_config_file),
-        T(test_drive_and_net_errors), T(test_mmds_config_and_metadata),
-        T(test_metadata_too_big),     T(test_vsock_pmem_hotplug_errors),
+        T(test_drive_and_net_errors),
+        T(test_mmds_config_and_metadata),
+        T(test_metadata_too_big),
+        T(test_vsock_pmem_hotplug_errors),
 #undef T
     };
 
