@@ -195,9 +195,9 @@ int vmm_apply_config_file_with_metadata(struct vmm *v,
         sq_err_prefix(err, START_FAILED);
         return rc;
     }
+    /* The caller logs upstream's "Successfully started microvm that was
+     * configured from one single json" (it owns the outer wrapping too). */
     v->state = VMM_STATE_RUNNING;
-    log_info("Successfully started microvm that was configured from one "
-             "single json");
     return 0;
 }
 
