@@ -56,6 +56,8 @@ FAKE_SRCS := $(sort $(wildcard tests/unit/fakes/*.c))
 FAKE_OBJS := $(FAKE_SRCS:%.c=$(BUILD)/%.o)
 
 .PHONY: all check unit integration clean format tidy guests
+# Keep intermediate objects (test .o files are built by a chained rule).
+.SECONDARY:
 all: $(BUILD)/squib
 
 $(BUILD)/%.o: %.c
@@ -90,7 +92,10 @@ integration: $(BUILD)/squib guests
 	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    $(PYTHON) -m pytest -q -ra tests/integration $(PYTEST_ARGS)
 
-check: unit integration
+# Unit tests first, then integration; sequential even under -j.
+check:
+	$(Q)$(MAKE) --no-print-directory unit
+	$(Q)$(MAKE) --no-print-directory integration
 
 # Test guests and other prerequisites of the integration tests add themselves
 # here from mk/*.mk.

@@ -1,17 +1,190 @@
 /*
- * main.c: wiring only. Parse the command line, start the api thread, run the
- * vmm loop.
+ * main.c: wiring only, in upstream's startup order (digest 3.3):
+ *
+ *   logger -> arguments -> signals, fd table -> metrics -> config and
+ *   metadata files -> [API: bind socket, start the api thread] ->
+ *   [config file: build and boot] -> vmm loop until the VM stops ->
+ *   stop the api thread -> exit line and code.
+ *
+ * The main thread is the vmm thread: it owns struct vmm and runs the loop
+ * that takes actions from the controller.
  */
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "api/api.h"
+#include "api/controller.h"
+#include "api/schemas.h"
+#include "api/server.h"
 #include "cli.h"
+#include "obs/metrics.h"
 #include "obs/signals.h"
+#include "util/buf.h"
+#include "util/err.h"
+#include "util/evloop.h"
+#include "util/json.h"
 #include "util/log.h"
+#include "util/xalloc.h"
+#include "vmm/vmm.h"
+
+/* The vmm thread's state, handed to its loop callbacks. */
+struct vmm_main {
+    struct vmm *vmm;
+    struct controller *ctl;
+    struct evloop *loop;
+    struct evloop_handler action_h;
+    struct evloop_handler metrics_h;
+    int metrics_timer_fd;          /* owned; -1 until the VM runs */
+    unsigned test_delay_ms;        /* SQUIB_TEST_VMM_DELAY_MS */
+};
+
+static unsigned env_ms(const char *name)
+{
+    const char *s = getenv(name);
+
+    return s ? (unsigned)strtoul(s, NULL, 10) : 0;
+}
+
+static void sleep_ms(unsigned ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000,
+                          .tv_nsec = (long)(ms % 1000) * 1000000};
+
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
+
+static void publish(struct vmm_main *m)
+{
+    if (m->ctl)
+        controller_publish(m->ctl, vmm_render_mirror(m->vmm));
+}
+
+/* Start the periodic metrics flush once the VM runs (digest 4.1). */
+static void on_metrics_timer(struct evloop *loop, struct evloop_handler *h,
+                             uint32_t events)
+{
+    (void)loop;
+    (void)events;
+    evloop_eventfd_drain(h->fd);
+    metrics_flush_periodic();
+}
+
+static void maybe_start_metrics(struct vmm_main *m)
+{
+    if (m->metrics_timer_fd >= 0 || !vmm_is_started(m->vmm))
+        return;
+    m->metrics_timer_fd = evloop_timerfd_new();
+    if (m->metrics_timer_fd < 0)
+        return;
+    m->metrics_h.fd = m->metrics_timer_fd;
+    m->metrics_h.fn = on_metrics_timer;
+    m->metrics_h.opaque = m;
+    /* Immediate first flush, then every 60 s. */
+    metrics_flush_periodic();
+    evloop_timerfd_arm(m->metrics_timer_fd, METRICS_FLUSH_INTERVAL_MS,
+                       METRICS_FLUSH_INTERVAL_MS);
+    evloop_add(m->loop, &m->metrics_h, EPOLLIN);
+}
+
+static void on_actions(struct evloop *loop, struct evloop_handler *h,
+                       uint32_t events)
+{
+    struct vmm_main *m = h->opaque;
+    struct api_action *a;
+    bool any = false;
+
+    (void)events;
+    evloop_eventfd_drain(h->fd);
+    while ((a = controller_take(m->ctl))) {
+        if (m->test_delay_ms)
+            sleep_ms(m->test_delay_ms);
+        vmm_handle_action(m->vmm, a);
+        /* Publish before answering: a client that saw the 204 must see its
+         * write in the next GET (read-your-writes through the mirror). */
+        publish(m);
+        controller_complete(m->ctl, a);
+        any = true;
+        if (m->vmm->exit_requested)
+            break;
+    }
+    if (any)
+        maybe_start_metrics(m);
+    if (m->vmm->exit_requested)
+        evloop_stop(loop);
+}
+
+/* Read a whole file; NULL with errno set on failure. */
+static char *read_file(const char *path, size_t *len)
+{
+    struct buf b = BUF_INIT;
+    char chunk[65536];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0)
+        return NULL;
+    for (;;) {
+        ssize_t n = read(fd, chunk, sizeof(chunk));
+
+        if (n < 0) {
+            int e = errno;
+
+            close(fd);
+            buf_fini(&b);
+            errno = e;
+            return NULL;
+        }
+        if (n == 0)
+            break;
+        buf_append(&b, chunk, (size_t)n);
+    }
+    close(fd);
+    return buf_steal(&b, len);
+}
+
+static void report_times(void *arg)
+{
+    cli_report_process_times(arg);
+}
+
+static int fail(int code, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int fail(int code, const char *fmt, ...)
+{
+    char msg[SQ_ERR_MSG_MAX + 256];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    log_error("%s", msg);
+    fprintf(stderr, "Error: %s\n", msg);
+    log_error("Firecracker exiting with error. exit_code=%d", code);
+    return code;
+}
 
 int main(int argc, char **argv)
 {
     struct cli_args args;
-    int code;
+    struct vmm_main m = {.metrics_timer_fd = -1};
+    struct api_thread *api = NULL;
+    struct vmm_config_file cfg;
+    struct json_value *metadata = NULL;
+    struct vmm_opts vopts;
+    char *config_json = NULL, *metadata_json = NULL;
+    size_t config_len = 0, metadata_len = 0;
+    bool have_cfg = false;
+    struct sq_err err;
+    int code = 0, listen_fd = -1, rc;
 
     log_init();
     log_set_thread_name("main");
@@ -22,8 +195,161 @@ int main(int argc, char **argv)
     if (signals_install() < 0)
         return cli_fail(1, "Failed to register signal handlers",
                         "RegisterSignalHandlers");
+    if (!cli_resize_fdtable(&code))
+        return code;
     if (!cli_init_metrics(&args, &code))
         return code;
-    cli_exit_success();
-    return 0;
+
+    if (args.config_file) {
+        config_json = read_file(args.config_file, &config_len);
+        if (!config_json)
+            return fail(1, "Unable to open or read from the configuration "
+                           "file: %s", strerror(errno));
+    }
+    if (args.metadata) {
+        metadata_json = read_file(args.metadata, &metadata_len);
+        if (!metadata_json)
+            return fail(1, "Unable to open or read from the mmds content "
+                           "file: %s", strerror(errno));
+        sq_err_clear(&err);
+        if (json_parse(metadata_json, metadata_len, &metadata, &err))
+            return fail(1, "MMDS error: metadata provided not valid json: %s",
+                        err.msg);
+    }
+
+    m.loop = evloop_new();
+    if (!m.loop)
+        return fail(1, "Unable to create the event loop: %s", strerror(errno));
+    memset(&vopts, 0, sizeof(vopts));
+    vopts.instance_id = args.id;
+    vopts.mmds_size_limit = args.has_mmds_size_limit
+                                ? args.mmds_size_limit
+                                : args.http_api_max_payload_size;
+    vopts.enable_pci = args.enable_pci;
+    vopts.boot_timer = args.boot_timer;
+    m.vmm = vmm_new(m.loop, &vopts);
+    m.test_delay_ms = env_ms("SQUIB_TEST_VMM_DELAY_MS");
+    if (args.metrics_path)
+        vmm_note_metrics_initialised(m.vmm);
+
+    if (config_json) {
+        sq_err_clear(&err);
+        if (vmm_config_file_parse(config_json, config_len, &cfg, &err)) {
+            char msg[SQ_ERR_MSG_MAX + 128];
+
+            snprintf(msg, sizeof(msg),
+                     "Configuration for VMM from one single json failed: %s",
+                     err.msg);
+            code = fail(1, "%s error: Failed to build MicroVM from Json: %s",
+                        args.no_api ? "RunWithoutApiError" : "RunWithApiError",
+                        msg);
+            goto out;
+        }
+        have_cfg = true;
+    }
+
+    if (!args.no_api) {
+        rc = api_socket_bind(args.api_sock, &listen_fd);
+        if (rc < 0) {
+            if (rc == -EADDRINUSE)
+                code = fail(1, "RunWithApiError error: Failed to open the API "
+                               "socket at: %s. Check that it is not already "
+                               "used.", args.api_sock);
+            else
+                code = fail(1, "RunWithApiError error: Failed to bind and run "
+                               "the HTTP server: %s", strerror(-rc));
+            goto out;
+        }
+        {
+            struct buf q = BUF_INIT;
+
+            json_rust_str_debug(&q, args.api_sock, strlen(args.api_sock));
+            log_info("Listening on API socket (%s).", q.data);
+            buf_fini(&q);
+        }
+        m.ctl = controller_new(API_QUEUE_CAP);
+        if (!m.ctl) {
+            code = fail(1, "Unable to create the API controller: %s",
+                        strerror(errno));
+            goto out;
+        }
+        /* GETs can be answered as soon as the api thread runs. */
+        publish(&m);
+        {
+            struct api_opts ao = {
+                .listen_fd = listen_fd,
+                .max_payload = args.http_api_max_payload_size,
+                .ctl = m.ctl,
+                .on_started = report_times,
+                .on_started_arg = &args,
+            };
+            unsigned t = env_ms("SQUIB_TEST_ACTION_TIMEOUT_MS");
+
+            for (int i = 0; i < ACTION_CLASS_COUNT; i++)
+                ao.timeout_ms[i] = t;
+            rc = api_thread_start(&ao, &api);
+            if (rc < 0) {
+                code = fail(1, "RunWithApiError error: Failed to bind and run "
+                               "the HTTP server: %s", strerror(-rc));
+                goto out;
+            }
+        }
+    }
+
+    if (have_cfg) {
+        sq_err_clear(&err);
+        rc = vmm_apply_config_file_with_metadata(m.vmm, &cfg, metadata, &err);
+        if (rc) {
+            code = fail(1, "%s error: Failed to build MicroVM from Json: %s",
+                        args.no_api ? "RunWithoutApiError" : "RunWithApiError",
+                        err.msg);
+            goto out;
+        }
+        log_info("Successfully started microvm that was configured from one "
+                 "single json");
+    } else if (metadata) {
+        sq_err_clear(&err);
+        rc = vmm_put_metadata(m.vmm, metadata, &err);
+        metadata = NULL; /* taken */
+        if (rc) {
+            code = fail(1, "RunWithApiError error: Failed to build MicroVM: "
+                           "Populating MMDS from file failed: %s",
+                        err.msg);
+            goto out;
+        }
+        log_info("Successfully added metadata to mmds from file");
+    }
+    publish(&m);
+    maybe_start_metrics(&m);
+
+    if (m.ctl) {
+        m.action_h.fd = controller_vmm_fd(m.ctl);
+        m.action_h.fn = on_actions;
+        m.action_h.opaque = &m;
+        evloop_add(m.loop, &m.action_h, EPOLLIN);
+    }
+    evloop_run(m.loop, -1, NULL, NULL);
+    code = m.vmm->exit_code;
+    if (vmm_is_started(m.vmm) || m.vmm->exit_requested)
+        metrics_flush_periodic();
+    if (code)
+        log_error("Firecracker exiting with error. exit_code=%d", code);
+    else
+        cli_exit_success();
+
+out:
+    api_thread_stop(api);
+    vmm_free(m.vmm);
+    controller_free(m.ctl);
+    if (m.metrics_timer_fd >= 0)
+        close(m.metrics_timer_fd);
+    evloop_free(m.loop);
+    if (listen_fd >= 0)
+        close(listen_fd);
+    if (have_cfg)
+        vmm_config_file_fini(&cfg);
+    json_value_free(metadata);
+    free(config_json);
+    free(metadata_json);
+    return code;
 }

@@ -1142,7 +1142,7 @@ static int property_entry(struct json_dec *d, void *ctx, const char *key,
                           size_t key_len)
 {
     struct metrics_cfg *m = ctx;
-    struct metrics_property *p;
+    struct metrics_cfg_property *p;
     char *value;
     size_t lo = 0, hi = m->n_properties;
 

@@ -317,7 +317,7 @@ void logger_cfg_fini(struct logger_cfg *l);
 /* ---------------------------------------------------------------------- */
 /* PUT /metrics: MetricsConfig (NOT strict: unknown keys ignored). */
 
-struct metrics_property {
+struct metrics_cfg_property {
     char *key;              /* owned */
     char *value;            /* owned */
 };
@@ -327,7 +327,7 @@ struct metrics_cfg {
     bool emit_id;           /* default false */
     bool has_properties;    /* Option<BTreeMap<String,String>> */
     size_t n_properties;
-    struct metrics_property *properties; /* owned; sorted bytewise by key,
+    struct metrics_cfg_property *properties; /* owned; sorted bytewise by key,
                                             unique (last duplicate wins) */
 };
 

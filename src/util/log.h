@@ -10,9 +10,10 @@
  *   :file:line   only with show_log_origin: squib's own source path
  *                ("src/vmm/vcpu.c:123"), where upstream shows its Rust one
  *
- * One logger per process (with the signal flags, the only file-scope state
- * squib has). Every record leaves in one write(), so threads never interleave.
- * The target is stdout until a path is configured; paths are opened
+ * One logger per process (with the metrics and the signal flags, the only
+ * file-scope state squib has). Every record leaves in one write(), so
+ * threads never interleave. The target is stdout until a path is
+ * configured; paths are opened
  * O_RDWR|O_CREAT|O_NONBLOCK (no truncate, no append: writes start at offset
  * 0, as upstream), so a FIFO without a reader never blocks the caller: a
  * record that cannot be written whole is dropped and counted in the
