@@ -142,27 +142,19 @@ static enum log_level level_from_filter(enum log_level_filter f)
 int vmm_apply_logger(struct vmm *v, const struct logger_cfg *cfg,
                      struct sq_err *err)
 {
-    char os[128];
+    struct logger_config lc = LOGGER_CONFIG_INIT;
 
     (void)v;
-    /* Logger::update: the file is opened first, so a bad path changes
-     * nothing; then the level (Info when omitted, on every call), target,
-     * and the optional flags, which keep their value when omitted. */
-    if (cfg->log_path) {
-        int rc = log_set_target(cfg->log_path);
-
-        if (rc < 0)
-            return sq_errf(err, rc, "Failed to open target file: %s",
-                           sq_os_error(-rc, os, sizeof(os)));
-    }
-    log_set_level(cfg->has_level ? level_from_filter(cfg->level) : LOG_INFO);
-    if (cfg->has_show_level)
-        log_set_show_level(cfg->show_level);
-    if (cfg->has_show_log_origin)
-        log_set_show_origin(cfg->show_log_origin);
-    if (cfg->module)
-        log_set_module(cfg->module);
-    return 0;
+    /* Logger::update semantics live in the logger (log_apply_config): the
+     * file is opened first, an omitted level resets to Info, the other
+     * omitted fields keep their values. */
+    lc.log_path = cfg->log_path;
+    lc.has_level = cfg->has_level;
+    lc.level = cfg->has_level ? level_from_filter(cfg->level) : LOG_INFO;
+    lc.show_level = cfg->has_show_level ? cfg->show_level : -1;
+    lc.show_log_origin = cfg->has_show_log_origin ? cfg->show_log_origin : -1;
+    lc.module = cfg->module;
+    return log_apply_config(&lc, err);
 }
 
 int vmm_apply_metrics(struct vmm *v, const struct metrics_cfg *cfg,

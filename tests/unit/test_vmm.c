@@ -23,6 +23,7 @@
 
 #include "api/controller.h"
 #include "mmds/store.h"
+#include "util/log.h"
 #include "vmm/resources.h"
 #include "vmm/vmm.h"
 
@@ -1020,6 +1021,25 @@ static void test_logger_and_metrics(void **state)
     expect_fault(act(f->v, API_OP_PUT_LOGGER, NULL, &l),
                  "Logger error: Failed to open target file: No such file or "
                  "directory (os error 2)");
+
+    /* A good target; the level resets to Info whenever it is omitted. */
+    snprintf(path, sizeof(path), "%s/log", f->dir);
+    l.log_path = path;
+    l.has_level = true;
+    l.level = LOG_FILTER_WARN;
+    assert_int_equal(act(f->v, API_OP_PUT_LOGGER, NULL, &l), 204);
+    assert_int_equal(log_get_level(), LOG_WARN);
+    memset(&l, 0, sizeof(l));
+    assert_int_equal(act(f->v, API_OP_PUT_LOGGER, NULL, &l), 204);
+    assert_int_equal(log_get_level(), LOG_INFO);
+    log_warn("into the file");
+    {
+        struct stat lst;
+
+        assert_int_equal(stat(path, &lst), 0);
+        assert_true(lst.st_size > 0);
+    }
+    log_init(); /* back to stdout for the other tests */
 
     memset(&mc, 0, sizeof(mc));
     mc.metrics_path = MUT("/nonexistent/dir/metrics");
