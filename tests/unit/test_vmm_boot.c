@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <cpuid.h>
 
 #include "api/controller.h"
 #include "util/evloop.h"
@@ -197,12 +198,50 @@ static void test_pause_resume_and_ctrl_alt_del(void **state)
     assert_int_equal(f->v->exit_code, 0);
 }
 
+/* A static template for the other CPU vendor: upstream's text, and the VM
+ * stays Not started. */
+static void test_static_template_vendor_mismatch(void **state)
+{
+    struct fx *f = *state;
+    struct instance_action start = {ACTION_INSTANCE_START};
+    struct machine_cfg m;
+    unsigned a, b, c, d;
+    char vendor[13];
+
+    if (!can_run(f))
+        skip();
+    __cpuid(0, a, b, c, d);
+    memcpy(vendor, &b, 4);
+    memcpy(vendor + 4, &d, 4);
+    memcpy(vendor + 8, &c, 4);
+    vendor[12] = '\0';
+    configure(f, "squibtest=report");
+    memset(&m, 0, sizeof(m));
+    m.has_cpu_template = true;
+    if (!strcmp(vendor, "AuthenticAMD"))
+        m.cpu_template = STATIC_CPU_TEMPLATE_T2;
+    else if (!strcmp(vendor, "GenuineIntel"))
+        m.cpu_template = STATIC_CPU_TEMPLATE_T2A;
+    else
+        skip();
+    assert_int_equal(act(f->v, API_OP_PATCH_MACHINE_CONFIG, &m), 204);
+    assert_int_equal(act(f->v, API_OP_PUT_ACTIONS, &start), 400);
+    assert_string_equal(g_resp, "{\"fault_message\":\"Start microvm error: "
+                                "Failed to get CPU template: CPU vendor "
+                                "mismatched between actual CPU and CPU "
+                                "template.\"}");
+    assert_false(vmm_is_started(f->v));
+    assert_null(f->v->machine);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_boot_report_and_reset, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_pause_resume_and_ctrl_alt_del,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_static_template_vendor_mismatch,
                                         setup, teardown),
     };
 
