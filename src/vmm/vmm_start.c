@@ -158,8 +158,11 @@ int vmm_start_machine(struct vmm *v, struct sq_err *err)
                            "EventFd: %s",
                            sq_os_error(errno, os, sizeof(os)));
     }
+    /* TokenBucket::new: size 0, refill 0 or an overflowing refill time in
+     * nanoseconds means no limit. */
     if (r->has_serial_rate_limiter && r->serial_rate_limiter.size &&
-        r->serial_rate_limiter.refill_time) {
+        r->serial_rate_limiter.refill_time &&
+        r->serial_rate_limiter.refill_time <= UINT64_MAX / 1000000u) {
         srl.size = r->serial_rate_limiter.size;
         srl.one_time_burst = r->serial_rate_limiter.has_one_time_burst
                                  ? r->serial_rate_limiter.one_time_burst
