@@ -41,7 +41,7 @@ void json_write_i64(struct buf *b, int64_t v);
 /* serde_json float format (zmij: "1.0", "0.1", "1e+300", "1e-7"; also the
  * format of serde_json's "floating point `...`" messages). Non-finite
  * values are written as `null`, as serde_json does. The digits are the
- * shortest that round-trip, found with printf/strtod (see json.c). */
+ * shortest that round-trip, found with printf/strtod (see json_write.c). */
 void json_write_f64(struct buf *b, double v);
 void json_write_bool(struct buf *b, bool v);
 /* Append `"key":` (escaped key followed by a colon). */
@@ -49,8 +49,8 @@ void json_write_key(struct buf *b, const char *key);
 
 /* Rust's `{:?}` Debug for a str (with the quotes), appended to b. Escapes
  * \t \r \n \\ \" \0 and non-printable characters as \u{..}; printable
- * Unicode is copied raw. The printability table is an approximation of
- * Rust's (ASCII and the common non-printable ranges are exact). */
+ * Unicode is copied raw. Which characters are escaped comes from a table
+ * generated from Rust's standard library (util/json_debug_table.h). */
 void json_rust_str_debug(struct buf *b, const char *s, size_t n);
 
 /* ====================================================================== */
