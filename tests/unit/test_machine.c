@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -126,6 +127,28 @@ static const uint8_t g_kbd_irq[] = {
     0x75, 0x04, 0xb0, 0xfe, 0xe6, 0x64, 0x48, 0xcf, 0xff, 0x0f, 0x00, 0x60,
     0x00, 0x00, 0x00, 0x00, 0x00, 0x00};
 
+/* Serial echo: mask the PIC, IDT gate for vector 0x24, LAPIC on, IOAPIC
+ * pin 4 -> vector 0x24, IER = received data, print 'R', sti; hlt loop.
+ * Handler: read IIR; while LSR has data: read RBR, echo it to THR, reset
+ * (0xfe to 0x64) after a 'q'; EOI; iretq. */
+static const uint8_t g_serial_echo[] = {
+    0xb0, 0xff, 0xe6, 0x21, 0xe6, 0xa1, 0x48, 0x8d, 0x05, 0x71, 0x00, 0x00,
+    0x00, 0xbf, 0x40, 0x62, 0x00, 0x00, 0x66, 0x89, 0x07, 0x66, 0xc7, 0x47,
+    0x02, 0x08, 0x00, 0x66, 0xc7, 0x47, 0x04, 0x00, 0x8e, 0x48, 0xc1, 0xe8,
+    0x10, 0x66, 0x89, 0x47, 0x06, 0x48, 0xc1, 0xe8, 0x10, 0x89, 0x47, 0x08,
+    0xc7, 0x47, 0x0c, 0x00, 0x00, 0x00, 0x00, 0x0f, 0x01, 0x1d, 0x6d, 0x00,
+    0x00, 0x00, 0xbf, 0x00, 0x00, 0xe0, 0xfe, 0xc7, 0x87, 0xf0, 0x00, 0x00,
+    0x00, 0xff, 0x01, 0x00, 0x00, 0xbe, 0x00, 0x00, 0xc0, 0xfe, 0xc7, 0x06,
+    0x18, 0x00, 0x00, 0x00, 0xc7, 0x46, 0x10, 0x24, 0x00, 0x00, 0x00, 0xc7,
+    0x06, 0x19, 0x00, 0x00, 0x00, 0xc7, 0x46, 0x10, 0x00, 0x00, 0x00, 0x00,
+    0x66, 0xba, 0xf9, 0x03, 0xb0, 0x01, 0xee, 0x66, 0xba, 0xf8, 0x03, 0xb0,
+    0x52, 0xee, 0xfb, 0xf4, 0xeb, 0xfd, 0x66, 0xba, 0xfa, 0x03, 0xec, 0x66,
+    0xba, 0xfd, 0x03, 0xec, 0xa8, 0x01, 0x74, 0x0e, 0x66, 0xba, 0xf8, 0x03,
+    0xec, 0xee, 0x3c, 0x71, 0x75, 0xed, 0xb0, 0xfe, 0xe6, 0x64, 0xbf, 0x00,
+    0x00, 0xe0, 0xfe, 0xc7, 0x87, 0xb0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x48, 0xcf, 0xff, 0x0f, 0x00, 0x60, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00};
+
 /* ---- fixture ------------------------------------------------------------ */
 
 struct fx {
@@ -196,8 +219,8 @@ static void on_exit_cb(void *opaque, int code)
     }
 }
 
-static void fx_open_dirty(struct fx *f, uint32_t vcpus, bool boot_timer,
-                          bool with_loop, bool track_dirty)
+static void fx_open_full(struct fx *f, uint32_t vcpus, bool boot_timer,
+                         bool with_loop, bool track_dirty, bool serial_stdin)
 {
     struct machine_config cfg;
     struct sq_err err;
@@ -228,6 +251,7 @@ static void fx_open_dirty(struct fx *f, uint32_t vcpus, bool boot_timer,
     cfg.serial_out_fd = f->out_w;
     cfg.boot_timer = boot_timer;
     cfg.track_dirty_pages = track_dirty;
+    cfg.serial_stdin = serial_stdin;
     cfg.on_exit = on_exit_cb;
     cfg.exit_opaque = f;
     sq_err_clear(&err);
@@ -238,7 +262,7 @@ static void fx_open_dirty(struct fx *f, uint32_t vcpus, bool boot_timer,
 static void fx_open(struct fx *f, uint32_t vcpus, bool boot_timer,
                     bool with_loop)
 {
-    fx_open_dirty(f, vcpus, boot_timer, with_loop, false);
+    fx_open_full(f, vcpus, boot_timer, with_loop, false, false);
 }
 
 static void fx_close(struct fx *f)
@@ -555,7 +579,7 @@ static void test_pause_with_idle_aps_and_dirty_log(void **state)
         (void)state;
         if (!kvm_usable())
             skip();
-        fx_open_dirty(&f, 2, false, false, track);
+        fx_open_full(&f, 2, false, false, track, false);
         put(&f, CODE_GPA, g_count, sizeof(g_count));
         enter_long_mode(&f, 0x2);
         start(&f);
@@ -661,6 +685,54 @@ static void test_keyboard_interrupt_delivered(void **state)
     assert_int_equal(*(uint32_t *)gpa_ptr(&f, DATA_GPA, 4), 4);
     fx_close(&f);
     fx_done(&f);
+}
+
+/* Host input reaches the guest: stdin (a FIFO here) is read by the vmm loop
+ * into the UART, whose interrupt goes out on GSI 4 to the guest's handler,
+ * which echoes each byte. */
+static void test_stdin_to_guest_serial_interrupt(void **state)
+{
+    char dir[] = "/tmp/squib-stdin-XXXXXX";
+    char path[64];
+    char out[8] = {0};
+    struct fx f;
+    int fifo, saved_stdin, fl;
+
+    (void)state;
+    if (!kvm_usable())
+        skip();
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/in", dir);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    fifo = open(path, O_RDWR | O_CLOEXEC);
+    assert_true(fifo >= 0);
+    saved_stdin = dup(STDIN_FILENO);
+    assert_true(saved_stdin >= 0);
+    assert_int_equal(dup2(fifo, STDIN_FILENO), STDIN_FILENO);
+    fl = fcntl(STDIN_FILENO, F_GETFL);
+
+    fx_open_full(&f, 1, false, true, false, true);
+    put(&f, CODE_GPA, g_serial_echo, sizeof(g_serial_echo));
+    enter_long_mode(&f, 0x2);
+    start(&f);
+    assert_true(fcntl(STDIN_FILENO, F_GETFL) & O_NONBLOCK);
+    for (int waited = 0; waited < TIMEOUT_MS && out[0] != 'R'; waited += 10)
+        if (read(f.out_r, out, 1) != 1)
+            evloop_run_once(f.loop, 10);
+    assert_int_equal(out[0], 'R');
+    assert_int_equal(write(fifo, "abq", 3), 3);
+    assert_int_equal(wait_exit(&f, TIMEOUT_MS), 0); /* runs the loop */
+    assert_int_equal(read_out(&f, out + 1, 3, 1000), 3);
+    assert_string_equal(out, "Rabq");
+    fx_close(&f);
+    fx_done(&f);
+    /* The machine gave stdin back as it found it. */
+    assert_int_equal(fcntl(STDIN_FILENO, F_GETFL), fl);
+    assert_int_equal(dup2(saved_stdin, STDIN_FILENO), STDIN_FILENO);
+    close(saved_stdin);
+    close(fifo);
+    unlink(path);
+    rmdir(dir);
 }
 
 static void test_boot_timer_line_and_loop_exit(void **state)
@@ -867,6 +939,7 @@ int main(void)
         cmocka_unit_test(test_smp_aps_start_via_sipi),
         cmocka_unit_test(test_ctrl_alt_del_reaches_guest),
         cmocka_unit_test(test_keyboard_interrupt_delivered),
+        cmocka_unit_test(test_stdin_to_guest_serial_interrupt),
         cmocka_unit_test(test_boot_timer_line_and_loop_exit),
         cmocka_unit_test(test_no_boot_timer_without_flag),
         cmocka_unit_test(test_cpuid_and_msrs_per_vcpu),
