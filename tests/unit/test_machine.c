@@ -926,6 +926,38 @@ static void test_template_caps_and_msrs(void **state)
     machine_destroy(m);
 }
 
+/* The largest machine: 32 vCPU threads start, pause, resume and are joined. */
+static void test_max_vcpus(void **state)
+{
+    struct machine_config cfg;
+    struct machine *m = NULL;
+    struct sq_err err;
+    struct fx f;
+    char out[32] = {0};
+
+    (void)state;
+    if (!kvm_usable())
+        skip();
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.vcpu_count = MACHINE_MAX_VCPUS + 1;
+    cfg.mem_size_mib = 32;
+    cfg.kernel_fd = -1;
+    cfg.initrd_fd = -1;
+    assert_int_equal(machine_create(&cfg, NULL, &m, &err), -EINVAL);
+    assert_null(m);
+
+    fx_open(&f, MACHINE_MAX_VCPUS, false, false);
+    assert_int_equal(machine_vcpu_count(f.m), MACHINE_MAX_VCPUS);
+    put(&f, CODE_GPA, g_hlt, sizeof(g_hlt));
+    enter_long_mode(&f, 0x2);
+    start(&f);
+    assert_int_equal(read_out(&f, out, 1, TIMEOUT_MS), 1);
+    assert_int_equal(machine_pause(f.m, &err), 0);
+    assert_int_equal(machine_resume(f.m, &err), 0);
+    fx_close(&f);
+    fx_done(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -944,6 +976,7 @@ int main(void)
         cmocka_unit_test(test_no_boot_timer_without_flag),
         cmocka_unit_test(test_cpuid_and_msrs_per_vcpu),
         cmocka_unit_test(test_template_caps_and_msrs),
+        cmocka_unit_test(test_max_vcpus),
     };
 
     log_init();
