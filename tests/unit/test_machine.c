@@ -860,12 +860,9 @@ static void test_mmio_allocator(void **state)
                                  "requested resource is not available.");
 }
 
-/* Build with only CPU-template settings changed; returns machine_create's rc.
- */
+/* Build with only the custom CPU template set; returns machine_create's rc. */
 static int create_with_template(const struct cpu_template *t,
-                                const struct msr_modifier *tmsrs,
-                                size_t n_tmsrs, struct machine **m,
-                                struct sq_err *err)
+                                struct machine **m, struct sq_err *err)
 {
     struct machine_config cfg;
     int kernel = make_kernel();
@@ -879,8 +876,6 @@ static int create_with_template(const struct cpu_template *t,
     cfg.cmdline = "";
     cfg.serial_out_fd = -1;
     cfg.custom_template = t;
-    cfg.template_msrs = tmsrs;
-    cfg.n_template_msrs = n_tmsrs;
     sq_err_clear(err);
     rc = machine_create(&cfg, NULL, m, err);
     close(kernel);
@@ -891,9 +886,9 @@ static void test_template_caps_and_msrs(void **state)
 {
     struct kvm_cap_modifier caps_missing[] = {{9999, false}};
     struct kvm_cap_modifier caps_removed[] = {{KVM_CAP_XSAVE, true}};
-    /* PAT (0x277): static template sets byte 2 to WC, custom sets byte 1. */
-    const struct msr_modifier static_msrs[] = {{0x277, 0xff0000, 0x010000}};
-    struct msr_modifier custom_msrs[] = {{0x277, 0xff00, 0x0100}};
+    /* PAT (0x277): the template makes entry 1 write-combining (0x01). */
+    struct msr_modifier pat_msrs[] = {{0x277, 0xff00, 0x0100}};
+    struct msr_modifier bad_msrs[] = {{0xdeadbeef, 1, 1}};
     struct cpu_template t;
     struct machine *m = NULL;
     struct sq_err err;
@@ -906,24 +901,32 @@ static void test_template_caps_and_msrs(void **state)
 
     t.n_kvm_caps = 1;
     t.kvm_caps = caps_missing;
-    assert_int_equal(create_with_template(&t, NULL, 0, &m, &err), -ENOTSUP);
+    assert_int_equal(create_with_template(&t, &m, &err), -ENOTSUP);
     assert_null(m);
     assert_string_equal(err.msg, "Kvm error: Missing KVM capabilities: 0x270f");
 
     t.kvm_caps = caps_removed; /* removing a required one is allowed */
-    assert_int_equal(create_with_template(&t, NULL, 0, &m, &err), 0);
+    assert_int_equal(create_with_template(&t, &m, &err), 0);
     assert_int_equal(machine_vcpu_get_msr(m, 0, 0x277, &pat0), 0);
     machine_destroy(m);
 
     t.n_kvm_caps = 0;
     t.n_msr = 1;
-    t.msr = custom_msrs;
-    assert_int_equal(create_with_template(&t, static_msrs, 1, &m, &err), 0);
+    t.msr = pat_msrs;
+    assert_int_equal(create_with_template(&t, &m, &err), 0);
     for (uint32_t i = 0; i < 2; i++) {
         assert_int_equal(machine_vcpu_get_msr(m, i, 0x277, &pat), 0);
-        assert_int_equal(pat, (pat0 & ~0xffff00ULL) | 0x010100);
+        assert_int_equal(pat, (pat0 & ~0xff00ULL) | 0x0100);
     }
     machine_destroy(m);
+
+    /* An MSR KVM does not know: upstream's text, nothing left behind. */
+    t.msr = bad_msrs;
+    assert_int_equal(create_with_template(&t, &m, &err), -EINVAL);
+    assert_null(m);
+    assert_string_equal(err.msg, "System configuration error: Failed to "
+                                 "create guest config: KVM vcpu ioctl failed: "
+                                 "Failed to get KVM vcpu msr: 0xdeadbeef");
 }
 
 /* The largest machine: 32 vCPU threads start, pause, resume and are joined. */
