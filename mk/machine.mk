@@ -24,3 +24,9 @@ $(SQ_MACHINE_WRAP_TESTS:%=$(BUILD)/tests/unit/%): LDFLAGS += \
 tsan:
 	$(Q)$(MAKE) --no-print-directory BUILD=build/tsan \
 	    OPTFLAGS=-O1 SANFLAGS="-fsanitize=thread -fno-omit-frame-pointer" unit
+
+# The boot-path test (test_machine_boot) boots the test guests that
+# mk/guest.mk builds, when that file is in the tree (GUEST_OUTS is empty
+# otherwise, and the test skips). GNU make >= 4.3 includes mk/*.mk sorted,
+# so guest.mk has been read by now.
+$(BUILD)/tests/unit/test_machine_boot: | $(GUEST_OUTS)
