@@ -30,3 +30,11 @@ tsan:
 # otherwise, and the test skips). GNU make >= 4.3 includes mk/*.mk sorted,
 # so guest.mk has been read by now.
 $(BUILD)/tests/unit/test_machine_boot: | $(GUEST_OUTS)
+
+# Objects built against the stand-in headers must be rebuilt when the real
+# ones arrive (their .d files name the stand-ins, which do not change): make
+# them depend on the real headers too, once those exist.
+SQ_MACHINE_REAL_HDRS := $(wildcard src/vmm/boot.h src/vmm/cpuid.h src/vmm/acpi.h)
+$(BUILD)/src/vmm/machine.o $(BUILD)/tests/unit/fakes/fake_boot_fw.o \
+$(BUILD)/tests/unit/test_machine.o $(BUILD)/tests/unit/test_machine_boot.o: \
+    $(SQ_MACHINE_REAL_HDRS)
