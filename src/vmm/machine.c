@@ -55,13 +55,16 @@
 #define APIC_MODE_EXTINT 0x7
 
 struct machine {
-    struct machine_config cfg; /* copy; its pointers stay borrowed */
-    struct kvm_sys kvm;        /* owned */
-    int vm_fd;                 /* owned; -1 if none */
-    struct guest_mem *mem;     /* owned */
-    struct bus pio, mmio;      /* owned tables; devices owned below */
-    struct serial *serial;     /* owned */
-    int serial_out_fd;         /* borrowed (stdout or cfg) */
+    struct machine_config cfg;       /* copy; its pointers stay borrowed */
+    struct kvm_sys kvm;              /* owned */
+    struct kvm_cpuid2 *supported;    /* owned: KVM_GET_SUPPORTED_CPUID */
+    struct cpu_template static_tmpl; /* owned: a static template's form */
+    const struct cpu_template *tmpl; /* effective template; NULL = none */
+    int vm_fd;                       /* owned; -1 if none */
+    struct guest_mem *mem;           /* owned */
+    struct bus pio, mmio;            /* owned tables; devices owned below */
+    struct serial *serial;           /* owned */
+    int serial_out_fd;               /* borrowed (stdout or cfg) */
     int serial_out_fl;   /* original flags of serial_out_fd, -1 = untouched */
     struct i8042 *i8042; /* owned */
     struct boot_timer boot_timer;
@@ -166,34 +169,23 @@ static void on_exit_fd(struct evloop *loop, struct evloop_handler *h,
 /* ---- build steps ----------------------------------------------------------
  */
 
-static const long required_caps[] = {
-    KVM_CAP_IRQCHIP,     KVM_CAP_IOEVENTFD,    KVM_CAP_IRQFD,
-    KVM_CAP_USER_MEMORY, KVM_CAP_SET_TSS_ADDR, KVM_CAP_PIT2,
-    KVM_CAP_PIT_STATE2,  KVM_CAP_ADJUST_CLOCK, KVM_CAP_DEBUGREGS,
-    KVM_CAP_MP_STATE,    KVM_CAP_VCPU_EVENTS,  KVM_CAP_XCRS,
-    KVM_CAP_XSAVE,       KVM_CAP_EXT_CPUID,
-};
+#define MAX_CAPS 64
 
-/* Is `cap` required, given the template's additions and removals? */
-static bool cap_removed(const struct cpu_template *t, long cap)
+static struct kvm_cpuid2 *cpuid_alloc(void)
 {
-    for (size_t i = 0; t && i < t->n_kvm_caps; i++)
-        if (t->kvm_caps[i].remove && t->kvm_caps[i].cap == (uint32_t)cap)
-            return true;
-    return false;
+    return xcalloc(1, sizeof(struct kvm_cpuid2) +
+                          CPUID_CAPACITY * sizeof(struct kvm_cpuid_entry2));
 }
 
-static int check_cap(struct machine *m, long cap, struct sq_err *err)
-{
-    if (kvm_check_extension(&m->kvm, cap) <= 0)
-        return sq_errf(err, -ENOTSUP,
-                       "Kvm error: Missing KVM capabilities: %#lx", cap);
-    return 0;
-}
-
+/*
+ * Open /dev/kvm, read the supported CPUID, resolve the CPU template (a
+ * custom one as given, a static one turned into its custom form, which
+ * checks it against this host) and check the capabilities it requires.
+ */
 static int open_kvm(struct machine *m, struct sq_err *err)
 {
-    const struct cpu_template *t = m->cfg.custom_template;
+    uint32_t caps[MAX_CAPS];
+    size_t n_caps = 0;
     char os[256];
     int rc = kvm_sys_open(&m->kvm);
 
@@ -207,21 +199,29 @@ static int open_kvm(struct machine *m, struct sq_err *err)
                        "user launching the firecracker process is configured "
                        "on the /dev/kvm file's ACL.",
                        sq_os_error(-rc, os, sizeof(os)));
-    for (size_t i = 0; i < sizeof(required_caps) / sizeof(required_caps[0]);
-         i++) {
-        if (cap_removed(t, required_caps[i]))
-            continue;
-        rc = check_cap(m, required_caps[i], err);
+    m->supported = cpuid_alloc();
+    rc = kvm_get_supported_cpuid(&m->kvm, m->supported, CPUID_CAPACITY);
+    if (rc < 0)
+        return sq_errf(err, rc,
+                       "Kvm error: Architecture specific error: Failed "
+                       "to get supported cpuid: %s",
+                       sq_os_error(-rc, os, sizeof(os)));
+    if (m->cfg.custom_template) {
+        m->tmpl = m->cfg.custom_template;
+    } else if (m->cfg.cpu_template != CPU_TEMPLATE_NONE) {
+        rc = cpu_static_template_get(m->cfg.cpu_template, m->supported,
+                                     &m->static_tmpl, err);
         if (rc < 0)
             return rc;
+        m->tmpl = &m->static_tmpl;
     }
-    for (size_t i = 0; t && i < t->n_kvm_caps; i++) {
-        if (t->kvm_caps[i].remove)
-            continue;
-        rc = check_cap(m, t->kvm_caps[i].cap, err);
-        if (rc < 0)
-            return rc;
-    }
+    rc = cpu_template_kvm_caps(m->tmpl, caps, MAX_CAPS, &n_caps);
+    if (rc < 0)
+        return sq_errf(err, rc, "Kvm error: too many KVM capabilities");
+    for (size_t i = 0; i < n_caps; i++)
+        if (kvm_check_extension(&m->kvm, caps[i]) <= 0)
+            return sq_errf(err, -ENOTSUP,
+                           "Kvm error: Missing KVM capabilities: %#x", caps[i]);
     return 0;
 }
 
@@ -369,12 +369,6 @@ static int load_guest(struct machine *m, struct boot_result *res,
     return fw_write_tables(r0->hva, r0->size, &fw, err);
 }
 
-static struct kvm_cpuid2 *cpuid_alloc(void)
-{
-    return xcalloc(1, sizeof(struct kvm_cpuid2) +
-                          CPUID_CAPACITY * sizeof(struct kvm_cpuid_entry2));
-}
-
 static size_t cpuid_bytes(const struct kvm_cpuid2 *c)
 {
     return sizeof(*c) + c->nent * sizeof(c->entries[0]);
@@ -385,32 +379,18 @@ static int templated_cpuid(struct machine *m, struct kvm_cpuid2 **out,
                            struct sq_err *err)
 {
     struct kvm_cpuid2 *c = cpuid_alloc();
-    char os[256];
     int rc;
 
-    rc = kvm_get_supported_cpuid(&m->kvm, c, CPUID_CAPACITY);
-    if (rc < 0) {
-        sq_errf(err, rc,
-                "Kvm error: Architecture specific error: Failed to "
-                "get supported cpuid: %s",
-                sq_os_error(-rc, os, sizeof(os)));
-        goto fail;
-    }
-    if (m->cfg.cpu_template != CPU_TEMPLATE_NONE) {
-        rc = cpuid_apply_static(c, CPUID_CAPACITY, m->cfg.cpu_template, err);
-        if (rc < 0)
-            goto fail;
-    }
-    if (m->cfg.custom_template) {
-        rc = cpuid_apply_custom(c, CPUID_CAPACITY, m->cfg.custom_template, err);
-        if (rc < 0)
-            goto fail;
+    memcpy(c, m->supported, cpuid_bytes(m->supported));
+    if (m->tmpl) {
+        rc = cpuid_apply_custom(c, CPUID_CAPACITY, m->tmpl, err);
+        if (rc < 0) {
+            free(c);
+            return rc;
+        }
     }
     *out = c;
     return 0;
-fail:
-    free(c);
-    return rc;
 }
 
 /* KVM_GET_MSRS for one MSR: 0, -ENOENT if KVM does not know it, -errno. */
@@ -452,55 +432,40 @@ static void msr_put(struct kvm_msrs *msrs, uint32_t index, uint64_t data)
     msrs->entries[j].data = data;
 }
 
-/* Apply template modifiers over the values vCPU 0 reports. */
-static int msr_modify(struct machine *m, struct kvm_msrs *msrs,
-                      const struct msr_modifier *mods, size_t n,
-                      struct sq_err *err)
-{
-    for (size_t i = 0; i < n; i++) {
-        uint64_t cur = 0;
-        uint32_t j;
-        int rc;
-
-        /* A modifier stacks on an earlier one for the same MSR. */
-        for (j = 0; j < msrs->nmsrs && msrs->entries[j].index != mods[i].addr;
-             j++)
-            ;
-        if (j < msrs->nmsrs) {
-            cur = msrs->entries[j].data;
-        } else {
-            rc = get_one_msr(m->vcpus[0]->fd, mods[i].addr, &cur);
-            if (rc < 0)
-                return sq_errf(err, rc,
-                               "Failed to create guest config: "
-                               "Failed to get MSR %#x",
-                               mods[i].addr);
-        }
-        msr_put(msrs, mods[i].addr,
-                (cur & ~mods[i].mask) | (mods[i].value & mods[i].mask));
-    }
-    return 0;
-}
-
 /*
- * MSR values every vCPU gets: the static then the custom template's
- * modifiers applied over what vCPU 0 reports, then the boot MSRs (digest
- * 6.2), which win.
+ * MSR values every vCPU gets: the template's MSRs as vCPU 0 reports them
+ * (after its CPUID is set), with the template's modifiers applied, then
+ * the boot MSRs (digest 6.2), which win.
  */
 static int boot_msr_list(struct machine *m, struct kvm_msrs *msrs,
                          struct sq_err *err)
 {
-    const struct cpu_template *t = m->cfg.custom_template;
+    uint32_t idx[MAX_MSRS];
     struct kvm_msr_entry boot[MAX_MSRS];
-    size_t nb;
+    size_t n, nb;
     int rc;
 
-    msrs->nmsrs = 0;
-    rc = msr_modify(m, msrs, m->cfg.template_msrs, m->cfg.n_template_msrs, err);
-    if (rc == 0 && t)
-        rc = msr_modify(m, msrs, t->msr, t->n_msr, err);
-    if (rc < 0)
-        return rc;
+    memset(msrs, 0, sizeof(*msrs));
+    n = cpu_template_msr_indices(m->tmpl, idx, MAX_MSRS);
+    if (n > MAX_MSRS)
+        return sq_errf(err, -E2BIG,
+                       "System configuration error: Failed to "
+                       "create guest config: too many MSRs");
+    if (n > 0) {
+        msrs->nmsrs = (uint32_t)n;
+        for (size_t i = 0; i < n; i++)
+            msrs->entries[i].index = idx[i];
+        rc = kvm_get_msrs(m->vcpus[0]->fd, msrs);
+        if (rc < 0 || (size_t)rc < n)
+            return sq_errf(err, rc < 0 ? rc : -EINVAL,
+                           "System configuration error: Failed to create "
+                           "guest config: KVM vcpu ioctl failed: Failed to get "
+                           "KVM vcpu msr: %#x",
+                           idx[rc < 0 ? 0 : rc]);
+        rc = cpu_template_apply_msrs(m->tmpl, msrs->entries, n, err);
+        if (rc < 0)
+            return rc;
+    }
     nb = boot_msrs(boot, MAX_MSRS);
     for (size_t i = 0; i < nb; i++)
         msr_put(msrs, boot[i].index, boot[i].data);
@@ -544,12 +509,15 @@ static int configure_vcpus(struct machine *m, const struct boot_result *res,
         };
 
         memcpy(c, base, cpuid_bytes(base));
-        rc = cpuid_normalize(c, CPUID_CAPACITY, &ctx);
+        if (err)
+            sq_err_clear(err);
+        rc = cpuid_normalize_err(c, CPUID_CAPACITY, &ctx, err);
         if (rc < 0) {
-            sq_errf(err, rc,
-                    "Failed to create guest config: Failed to "
-                    "normalize CPUID: %s",
-                    sq_os_error(-rc, os, sizeof(os)));
+            if (err && err->msg[0] == '\0')
+                sq_errf(err, rc,
+                        "System configuration error: Failed to "
+                        "normalize CPUID: %s",
+                        sq_os_error(-rc, os, sizeof(os)));
             goto out;
         }
         rc = kvm_set_cpuid2(m->vcpus[i]->fd, c);
@@ -796,6 +764,8 @@ void machine_destroy(struct machine *m)
     if (m->vm_fd >= 0)
         close(m->vm_fd);
     kvm_sys_close(&m->kvm);
+    free(m->supported);
+    cpu_template_fini(&m->static_tmpl);
     guest_mem_free(m->mem);
     if (m->exit_fd >= 0)
         close(m->exit_fd);

@@ -100,15 +100,10 @@ struct machine_config {
     const struct serial_rate_limit *serial_rate_limit; /* NULL = none */
     bool serial_stdin; /* stdin feeds the serial port */
     bool boot_timer;   /* --boot-timer */
+    /* CPU template: a custom one wins over a static one (upstream keeps
+     * only one of them set). */
     enum cpu_static_template cpu_template;
     const struct cpu_template *custom_template; /* borrowed; NULL = none */
-    /*
-     * MSR modifiers of the static template (its MSR list, as the CPU
-     * template code provides it for cpu_template), applied before the
-     * custom template's and like them: (value KVM gives & ~mask) | value.
-     */
-    size_t n_template_msrs;
-    const struct msr_modifier *template_msrs; /* borrowed */
     size_t n_mmio;                       /* virtio-mmio devices, attach order */
     const struct machine_mmio_dev *mmio; /* borrowed */
     uint32_t vmgenid_gsi, vmclock_gsi;   /* 0 = device absent */
@@ -119,14 +114,17 @@ struct machine_config {
 struct machine;
 
 /*
- * Build the machine in upstream's boot order: KVM (API version, required
- * capabilities plus/minus the custom template's kvm_capabilities), VM, TSS
+ * Build the machine in upstream's boot order: guest memory, KVM (API
+ * version; the CPU template resolved, a static one through
+ * cpu_static_template_get; required capabilities from
+ * cpu_template_kvm_caps), VM, TSS
  * at 0xfffbd000, in-kernel irqchip, PIT2 with dummy speaker, guest memory,
  * serial (0x3f8, GSI 4), i8042 (0x60, GSI 1), boot timer, virtio-mmio
  * windows, vCPUs, kernel/initrd/cmdline (boot_load), MPTable and ACPI
  * (fw_write_tables), then per vCPU: CPUID (supported -> template ->
- * cpuid_normalize -> KVM_SET_CPUID2), template MSRs and boot MSRs,
- * registers (boot_vcpu_setup) and LAPIC LINT0=ExtINT, LINT1=NMI.
+ * cpuid_normalize -> KVM_SET_CPUID2), MSRs (the template's over what vCPU 0
+ * reports, then the boot MSRs, which win), registers (boot_vcpu_setup) and
+ * LAPIC LINT0=ExtINT, LINT1=NMI.
  * vCPU threads are not started. `loop` (borrowed, may be NULL) is the vmm
  * thread's event loop; the machine registers its exit fd there.
  * Returns 0 and *out, or -errno with err set (text without MACHINE_ERR_PREFIX);

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -99,6 +100,55 @@ static const uint8_t g_smp_bsp[] = {
 static const uint8_t g_smp_ap[] = {0x31, 0xc0, 0x8e, 0xd8, 0x66, 0xf0, 0xff,
                                    0x06, 0x00, 0x50, 0xfa, 0xf4, 0xeb, 0xfc};
 
+/* Interrupt-driven keyboard: mask the 8259 PIC (out 0xff to 0x21 and 0xa1:
+ * an unprogrammed PIC would deliver IRQ 1 as vector 1 through LINT0, which
+ * KVM leaves as ExtINT on the BSP), build an IDT gate at 0x6000 for vector
+ * 0x21, lidt, enable the LAPIC (SVR 0x1ff), route IOAPIC pin 1 to vector 0x21
+ * on APIC 0 (edge, unmasked), print 'R', sti; hlt loop. The handler reads one
+ * byte from 0x60, prints it, EOIs, counts at 0x5000 and resets after 4:
+ *   handler: in $0x60,%al; mov $0x3f8,%dx; out %al,%dx;
+ *            movl $0,0xfee000b0; incl 0x5000; cmpl $4,0x5000; jne 1f;
+ *            mov $0xfe,%al; out %al,$0x64; 1: iretq
+ *   idtr: .word 4095; .quad 0x6000 */
+static const uint8_t g_kbd_irq[] = {
+    0xb0, 0xff, 0xe6, 0x21, 0xe6, 0xa1, 0x48, 0x8d, 0x05, 0x6a, 0x00, 0x00,
+    0x00, 0xbf, 0x10, 0x62, 0x00, 0x00, 0x66, 0x89, 0x07, 0x66, 0xc7, 0x47,
+    0x02, 0x08, 0x00, 0x66, 0xc7, 0x47, 0x04, 0x00, 0x8e, 0x48, 0xc1, 0xe8,
+    0x10, 0x66, 0x89, 0x47, 0x06, 0x48, 0xc1, 0xe8, 0x10, 0x89, 0x47, 0x08,
+    0xc7, 0x47, 0x0c, 0x00, 0x00, 0x00, 0x00, 0x0f, 0x01, 0x1d, 0x66, 0x00,
+    0x00, 0x00, 0xbf, 0x00, 0x00, 0xe0, 0xfe, 0xc7, 0x87, 0xf0, 0x00, 0x00,
+    0x00, 0xff, 0x01, 0x00, 0x00, 0xbe, 0x00, 0x00, 0xc0, 0xfe, 0xc7, 0x06,
+    0x12, 0x00, 0x00, 0x00, 0xc7, 0x46, 0x10, 0x21, 0x00, 0x00, 0x00, 0xc7,
+    0x06, 0x13, 0x00, 0x00, 0x00, 0xc7, 0x46, 0x10, 0x00, 0x00, 0x00, 0x00,
+    0x66, 0xba, 0xf8, 0x03, 0xb0, 0x52, 0xee, 0xfb, 0xf4, 0xeb, 0xfd, 0xe4,
+    0x60, 0x66, 0xba, 0xf8, 0x03, 0xee, 0xbf, 0x00, 0x00, 0xe0, 0xfe, 0xc7,
+    0x87, 0xb0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0x04, 0x25,
+    0x00, 0x50, 0x00, 0x00, 0x83, 0x3c, 0x25, 0x00, 0x50, 0x00, 0x00, 0x04,
+    0x75, 0x04, 0xb0, 0xfe, 0xe6, 0x64, 0x48, 0xcf, 0xff, 0x0f, 0x00, 0x60,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00};
+
+/* Serial echo: mask the PIC, IDT gate for vector 0x24, LAPIC on, IOAPIC
+ * pin 4 -> vector 0x24, IER = received data, print 'R', sti; hlt loop.
+ * Handler: read IIR; while LSR has data: read RBR, echo it to THR, reset
+ * (0xfe to 0x64) after a 'q'; EOI; iretq. */
+static const uint8_t g_serial_echo[] = {
+    0xb0, 0xff, 0xe6, 0x21, 0xe6, 0xa1, 0x48, 0x8d, 0x05, 0x71, 0x00, 0x00,
+    0x00, 0xbf, 0x40, 0x62, 0x00, 0x00, 0x66, 0x89, 0x07, 0x66, 0xc7, 0x47,
+    0x02, 0x08, 0x00, 0x66, 0xc7, 0x47, 0x04, 0x00, 0x8e, 0x48, 0xc1, 0xe8,
+    0x10, 0x66, 0x89, 0x47, 0x06, 0x48, 0xc1, 0xe8, 0x10, 0x89, 0x47, 0x08,
+    0xc7, 0x47, 0x0c, 0x00, 0x00, 0x00, 0x00, 0x0f, 0x01, 0x1d, 0x6d, 0x00,
+    0x00, 0x00, 0xbf, 0x00, 0x00, 0xe0, 0xfe, 0xc7, 0x87, 0xf0, 0x00, 0x00,
+    0x00, 0xff, 0x01, 0x00, 0x00, 0xbe, 0x00, 0x00, 0xc0, 0xfe, 0xc7, 0x06,
+    0x18, 0x00, 0x00, 0x00, 0xc7, 0x46, 0x10, 0x24, 0x00, 0x00, 0x00, 0xc7,
+    0x06, 0x19, 0x00, 0x00, 0x00, 0xc7, 0x46, 0x10, 0x00, 0x00, 0x00, 0x00,
+    0x66, 0xba, 0xf9, 0x03, 0xb0, 0x01, 0xee, 0x66, 0xba, 0xf8, 0x03, 0xb0,
+    0x52, 0xee, 0xfb, 0xf4, 0xeb, 0xfd, 0x66, 0xba, 0xfa, 0x03, 0xec, 0x66,
+    0xba, 0xfd, 0x03, 0xec, 0xa8, 0x01, 0x74, 0x0e, 0x66, 0xba, 0xf8, 0x03,
+    0xec, 0xee, 0x3c, 0x71, 0x75, 0xed, 0xb0, 0xfe, 0xe6, 0x64, 0xbf, 0x00,
+    0x00, 0xe0, 0xfe, 0xc7, 0x87, 0xb0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x48, 0xcf, 0xff, 0x0f, 0x00, 0x60, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00};
+
 /* ---- fixture ------------------------------------------------------------ */
 
 struct fx {
@@ -169,8 +219,8 @@ static void on_exit_cb(void *opaque, int code)
     }
 }
 
-static void fx_open_dirty(struct fx *f, uint32_t vcpus, bool boot_timer,
-                          bool with_loop, bool track_dirty)
+static void fx_open_full(struct fx *f, uint32_t vcpus, bool boot_timer,
+                         bool with_loop, bool track_dirty, bool serial_stdin)
 {
     struct machine_config cfg;
     struct sq_err err;
@@ -201,6 +251,7 @@ static void fx_open_dirty(struct fx *f, uint32_t vcpus, bool boot_timer,
     cfg.serial_out_fd = f->out_w;
     cfg.boot_timer = boot_timer;
     cfg.track_dirty_pages = track_dirty;
+    cfg.serial_stdin = serial_stdin;
     cfg.on_exit = on_exit_cb;
     cfg.exit_opaque = f;
     sq_err_clear(&err);
@@ -211,7 +262,7 @@ static void fx_open_dirty(struct fx *f, uint32_t vcpus, bool boot_timer,
 static void fx_open(struct fx *f, uint32_t vcpus, bool boot_timer,
                     bool with_loop)
 {
-    fx_open_dirty(f, vcpus, boot_timer, with_loop, false);
+    fx_open_full(f, vcpus, boot_timer, with_loop, false, false);
 }
 
 static void fx_close(struct fx *f)
@@ -528,7 +579,7 @@ static void test_pause_with_idle_aps_and_dirty_log(void **state)
         (void)state;
         if (!kvm_usable())
             skip();
-        fx_open_dirty(&f, 2, false, false, track);
+        fx_open_full(&f, 2, false, false, track, false);
         put(&f, CODE_GPA, g_count, sizeof(g_count));
         enter_long_mode(&f, 0x2);
         start(&f);
@@ -607,6 +658,81 @@ static void test_ctrl_alt_del_reaches_guest(void **state)
     assert_memory_equal(out, want, sizeof(want));
     fx_close(&f);
     fx_done(&f);
+}
+
+/* The i8042's interrupt travels eventfd -> KVM irqfd (GSI 1) -> IOAPIC ->
+ * LAPIC -> the guest's IDT handler, once per scan code. */
+static void test_keyboard_interrupt_delivered(void **state)
+{
+    struct fx f;
+    struct sq_err err;
+    unsigned char out[8] = {0};
+    static const unsigned char want[] = {'R', 0x14, 0x11, 0xe0, 0x71};
+
+    (void)state;
+    if (!kvm_usable())
+        skip();
+    fx_open(&f, 1, false, false);
+    put(&f, CODE_GPA, g_kbd_irq, sizeof(g_kbd_irq));
+    enter_long_mode(&f, 0x2);
+    start(&f);
+    assert_int_equal(read_out(&f, (char *)out, 1, TIMEOUT_MS), 1);
+    assert_int_equal(out[0], 'R');
+    assert_int_equal(machine_send_ctrl_alt_del(f.m, &err), 0);
+    assert_int_equal(wait_exit(&f, TIMEOUT_MS), 0);
+    assert_int_equal(read_out(&f, (char *)out + 1, 4, 1000), 4);
+    assert_memory_equal(out, want, sizeof(want));
+    assert_int_equal(*(uint32_t *)gpa_ptr(&f, DATA_GPA, 4), 4);
+    fx_close(&f);
+    fx_done(&f);
+}
+
+/* Host input reaches the guest: stdin (a FIFO here) is read by the vmm loop
+ * into the UART, whose interrupt goes out on GSI 4 to the guest's handler,
+ * which echoes each byte. */
+static void test_stdin_to_guest_serial_interrupt(void **state)
+{
+    char dir[] = "/tmp/squib-stdin-XXXXXX";
+    char path[64];
+    char out[8] = {0};
+    struct fx f;
+    int fifo, saved_stdin, fl;
+
+    (void)state;
+    if (!kvm_usable())
+        skip();
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/in", dir);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    fifo = open(path, O_RDWR | O_CLOEXEC);
+    assert_true(fifo >= 0);
+    saved_stdin = dup(STDIN_FILENO);
+    assert_true(saved_stdin >= 0);
+    assert_int_equal(dup2(fifo, STDIN_FILENO), STDIN_FILENO);
+    fl = fcntl(STDIN_FILENO, F_GETFL);
+
+    fx_open_full(&f, 1, false, true, false, true);
+    put(&f, CODE_GPA, g_serial_echo, sizeof(g_serial_echo));
+    enter_long_mode(&f, 0x2);
+    start(&f);
+    assert_true(fcntl(STDIN_FILENO, F_GETFL) & O_NONBLOCK);
+    for (int waited = 0; waited < TIMEOUT_MS && out[0] != 'R'; waited += 10)
+        if (read(f.out_r, out, 1) != 1)
+            evloop_run_once(f.loop, 10);
+    assert_int_equal(out[0], 'R');
+    assert_int_equal(write(fifo, "abq", 3), 3);
+    assert_int_equal(wait_exit(&f, TIMEOUT_MS), 0); /* runs the loop */
+    assert_int_equal(read_out(&f, out + 1, 3, 1000), 3);
+    assert_string_equal(out, "Rabq");
+    fx_close(&f);
+    fx_done(&f);
+    /* The machine gave stdin back as it found it. */
+    assert_int_equal(fcntl(STDIN_FILENO, F_GETFL), fl);
+    assert_int_equal(dup2(saved_stdin, STDIN_FILENO), STDIN_FILENO);
+    close(saved_stdin);
+    close(fifo);
+    unlink(path);
+    rmdir(dir);
 }
 
 static void test_boot_timer_line_and_loop_exit(void **state)
@@ -734,12 +860,9 @@ static void test_mmio_allocator(void **state)
                                  "requested resource is not available.");
 }
 
-/* Build with only CPU-template settings changed; returns machine_create's rc.
- */
+/* Build with only the custom CPU template set; returns machine_create's rc. */
 static int create_with_template(const struct cpu_template *t,
-                                const struct msr_modifier *tmsrs,
-                                size_t n_tmsrs, struct machine **m,
-                                struct sq_err *err)
+                                struct machine **m, struct sq_err *err)
 {
     struct machine_config cfg;
     int kernel = make_kernel();
@@ -753,8 +876,6 @@ static int create_with_template(const struct cpu_template *t,
     cfg.cmdline = "";
     cfg.serial_out_fd = -1;
     cfg.custom_template = t;
-    cfg.template_msrs = tmsrs;
-    cfg.n_template_msrs = n_tmsrs;
     sq_err_clear(err);
     rc = machine_create(&cfg, NULL, m, err);
     close(kernel);
@@ -765,9 +886,9 @@ static void test_template_caps_and_msrs(void **state)
 {
     struct kvm_cap_modifier caps_missing[] = {{9999, false}};
     struct kvm_cap_modifier caps_removed[] = {{KVM_CAP_XSAVE, true}};
-    /* PAT (0x277): static template sets byte 2 to WC, custom sets byte 1. */
-    const struct msr_modifier static_msrs[] = {{0x277, 0xff0000, 0x010000}};
-    struct msr_modifier custom_msrs[] = {{0x277, 0xff00, 0x0100}};
+    /* PAT (0x277): the template makes entry 1 write-combining (0x01). */
+    struct msr_modifier pat_msrs[] = {{0x277, 0xff00, 0x0100}};
+    struct msr_modifier bad_msrs[] = {{0xdeadbeef, 1, 1}};
     struct cpu_template t;
     struct machine *m = NULL;
     struct sq_err err;
@@ -780,24 +901,64 @@ static void test_template_caps_and_msrs(void **state)
 
     t.n_kvm_caps = 1;
     t.kvm_caps = caps_missing;
-    assert_int_equal(create_with_template(&t, NULL, 0, &m, &err), -ENOTSUP);
+    assert_int_equal(create_with_template(&t, &m, &err), -ENOTSUP);
     assert_null(m);
     assert_string_equal(err.msg, "Kvm error: Missing KVM capabilities: 0x270f");
 
     t.kvm_caps = caps_removed; /* removing a required one is allowed */
-    assert_int_equal(create_with_template(&t, NULL, 0, &m, &err), 0);
+    assert_int_equal(create_with_template(&t, &m, &err), 0);
     assert_int_equal(machine_vcpu_get_msr(m, 0, 0x277, &pat0), 0);
     machine_destroy(m);
 
     t.n_kvm_caps = 0;
     t.n_msr = 1;
-    t.msr = custom_msrs;
-    assert_int_equal(create_with_template(&t, static_msrs, 1, &m, &err), 0);
+    t.msr = pat_msrs;
+    assert_int_equal(create_with_template(&t, &m, &err), 0);
     for (uint32_t i = 0; i < 2; i++) {
         assert_int_equal(machine_vcpu_get_msr(m, i, 0x277, &pat), 0);
-        assert_int_equal(pat, (pat0 & ~0xffff00ULL) | 0x010100);
+        assert_int_equal(pat, (pat0 & ~0xff00ULL) | 0x0100);
     }
     machine_destroy(m);
+
+    /* An MSR KVM does not know: upstream's text, nothing left behind. */
+    t.msr = bad_msrs;
+    assert_int_equal(create_with_template(&t, &m, &err), -EINVAL);
+    assert_null(m);
+    assert_string_equal(err.msg, "System configuration error: Failed to "
+                                 "create guest config: KVM vcpu ioctl failed: "
+                                 "Failed to get KVM vcpu msr: 0xdeadbeef");
+}
+
+/* The largest machine: 32 vCPU threads start, pause, resume and are joined. */
+static void test_max_vcpus(void **state)
+{
+    struct machine_config cfg;
+    struct machine *m = NULL;
+    struct sq_err err;
+    struct fx f;
+    char out[32] = {0};
+
+    (void)state;
+    if (!kvm_usable())
+        skip();
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.vcpu_count = MACHINE_MAX_VCPUS + 1;
+    cfg.mem_size_mib = 32;
+    cfg.kernel_fd = -1;
+    cfg.initrd_fd = -1;
+    assert_int_equal(machine_create(&cfg, NULL, &m, &err), -EINVAL);
+    assert_null(m);
+
+    fx_open(&f, MACHINE_MAX_VCPUS, false, false);
+    assert_int_equal(machine_vcpu_count(f.m), MACHINE_MAX_VCPUS);
+    put(&f, CODE_GPA, g_hlt, sizeof(g_hlt));
+    enter_long_mode(&f, 0x2);
+    start(&f);
+    assert_int_equal(read_out(&f, out, 1, TIMEOUT_MS), 1);
+    assert_int_equal(machine_pause(f.m, &err), 0);
+    assert_int_equal(machine_resume(f.m, &err), 0);
+    fx_close(&f);
+    fx_done(&f);
 }
 
 int main(void)
@@ -812,10 +973,13 @@ int main(void)
         cmocka_unit_test(test_pause_with_idle_aps_and_dirty_log),
         cmocka_unit_test(test_smp_aps_start_via_sipi),
         cmocka_unit_test(test_ctrl_alt_del_reaches_guest),
+        cmocka_unit_test(test_keyboard_interrupt_delivered),
+        cmocka_unit_test(test_stdin_to_guest_serial_interrupt),
         cmocka_unit_test(test_boot_timer_line_and_loop_exit),
         cmocka_unit_test(test_no_boot_timer_without_flag),
         cmocka_unit_test(test_cpuid_and_msrs_per_vcpu),
         cmocka_unit_test(test_template_caps_and_msrs),
+        cmocka_unit_test(test_max_vcpus),
     };
 
     log_init();
