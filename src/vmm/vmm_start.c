@@ -29,7 +29,6 @@
 #include "util/log.h"
 #include "util/xalloc.h"
 #include "vmm/cmdline.h"
-#include "vmm/cpu_templates_static.h"
 #include "vmm/machine.h"
 #include "vmm/vmm.h"
 
@@ -118,7 +117,6 @@ int vmm_start_machine(struct vmm *v, struct sq_err *err)
     struct serial_rate_limit srl;
     struct mmio_alloc alloc;
     struct vmm_machine *vm;
-    const struct cpu_static_def *tdef;
     const char *missing = missing_device(r);
     char cmdline[CMDLINE_MAX_SIZE];
     char os[128];
@@ -184,12 +182,7 @@ int vmm_start_machine(struct vmm *v, struct sq_err *err)
     cfg.boot_timer = r->boot_timer;
     cfg.cpu_template = static_template(r);
     cfg.custom_template = r->has_custom_template ? &r->custom_template : NULL;
-    tdef = cpu_static_def(cfg.cpu_template);
-    if (tdef) {
-        /* A static template's MSRs, applied before any custom ones. */
-        cfg.n_template_msrs = tdef->n_msr;
-        cfg.template_msrs = tdef->msr;
-    }
+    /* The machine resolves the static template's CPUID and MSRs. */
     cfg.on_exit = on_machine_exit;
     cfg.exit_opaque = v;
 
