@@ -198,6 +198,27 @@ static void test_pause_resume_and_ctrl_alt_del(void **state)
     assert_int_equal(f->v->exit_code, 0);
 }
 
+/* machine-config's vcpu_count reaches the machine: the guest starts its
+ * APs from the MADT. */
+static void test_smp_from_machine_config(void **state)
+{
+    struct fx *f = *state;
+    struct instance_action start = {ACTION_INSTANCE_START};
+    struct machine_cfg m;
+
+    if (!can_run(f))
+        skip();
+    configure(f, "squibtest=smp");
+    memset(&m, 0, sizeof(m));
+    m.has_vcpu_count = true;
+    m.vcpu_count = 4;
+    assert_int_equal(act(f->v, API_OP_PATCH_MACHINE_CONFIG, &m), 204);
+    assert_int_equal(act(f->v, API_OP_PUT_ACTIONS, &start), 204);
+    assert_true(wait_for(f, NULL));
+    assert_int_equal(f->v->exit_code, 0);
+    assert_non_null(strstr(serial_text(f), "expected=3 started=3"));
+}
+
 /* A static template for the other CPU vendor: upstream's text, and the VM
  * stays Not started. */
 static void test_static_template_vendor_mismatch(void **state)
@@ -241,6 +262,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_pause_resume_and_ctrl_alt_del,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_smp_from_machine_config, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_static_template_vendor_mismatch,
                                         setup, teardown),
     };
