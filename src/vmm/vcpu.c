@@ -119,19 +119,32 @@ static void set_state(struct vcpu *v, enum vcpu_state s)
 static const char *exit_name(uint32_t reason, char *buf, size_t len)
 {
     switch (reason) {
-    case KVM_EXIT_UNKNOWN: return "Unknown";
-    case KVM_EXIT_EXCEPTION: return "Exception";
-    case KVM_EXIT_HYPERCALL: return "Hypercall";
-    case KVM_EXIT_DEBUG: return "Debug";
-    case KVM_EXIT_HLT: return "Hlt";
-    case KVM_EXIT_IRQ_WINDOW_OPEN: return "IrqWindowOpen";
-    case KVM_EXIT_SHUTDOWN: return "Shutdown";
-    case KVM_EXIT_INTR: return "Intr";
-    case KVM_EXIT_SET_TPR: return "SetTpr";
-    case KVM_EXIT_TPR_ACCESS: return "TprAccess";
-    case KVM_EXIT_NMI: return "Nmi";
-    case KVM_EXIT_IOAPIC_EOI: return "IoapicEoi";
-    case KVM_EXIT_HYPERV: return "Hyperv";
+    case KVM_EXIT_UNKNOWN:
+        return "Unknown";
+    case KVM_EXIT_EXCEPTION:
+        return "Exception";
+    case KVM_EXIT_HYPERCALL:
+        return "Hypercall";
+    case KVM_EXIT_DEBUG:
+        return "Debug";
+    case KVM_EXIT_HLT:
+        return "Hlt";
+    case KVM_EXIT_IRQ_WINDOW_OPEN:
+        return "IrqWindowOpen";
+    case KVM_EXIT_SHUTDOWN:
+        return "Shutdown";
+    case KVM_EXIT_INTR:
+        return "Intr";
+    case KVM_EXIT_SET_TPR:
+        return "SetTpr";
+    case KVM_EXIT_TPR_ACCESS:
+        return "TprAccess";
+    case KVM_EXIT_NMI:
+        return "Nmi";
+    case KVM_EXIT_IOAPIC_EOI:
+        return "IoapicEoi";
+    case KVM_EXIT_HYPERV:
+        return "Hyperv";
     default:
         snprintf(buf, len, "Unsupported(%" PRIu32 ")", reason);
         return buf;
@@ -184,7 +197,7 @@ static int handle_io(struct vcpu *v)
         }
         if (rc < 0 && log_ratelimit_ok(&v->io_warn_rl))
             log_warn("vcpu: IO %s @ %#x:%#x failed: %s", in ? "read" : "write",
-                     run->io.port, size, "Missing address range");
+                     run->io.port, size, "Failed to find address range.");
         metrics_inc(in ? METRIC_vcpu_exit_io_in : METRIC_vcpu_exit_io_out);
     }
     return RUN_AGAIN;
@@ -198,7 +211,8 @@ static int handle_mmio(struct vcpu *v)
 
     if (len == 0 || len > sizeof(run->mmio.data)) {
         metrics_inc(METRIC_vcpu_failures);
-        log_error("Unexpected exit reason on vcpu run: MMIO with length %u", len);
+        log_error("Unexpected exit reason on vcpu run: MMIO with length %u",
+                  len);
         return RUN_STOP;
     }
     if (run->mmio.is_write) {
@@ -213,7 +227,7 @@ static int handle_mmio(struct vcpu *v)
     if (rc < 0 && log_ratelimit_ok(&v->io_warn_rl))
         log_warn("Invalid MMIO read @ %#llx:%#x: %s",
                  (unsigned long long)run->mmio.phys_addr, len,
-                 "Missing address range");
+                 "Failed to find address range.");
     return RUN_AGAIN;
 }
 
@@ -246,9 +260,10 @@ int vcpu_handle_exit(struct vcpu *v, int run_rc, int *exit_code)
         return handle_mmio(v);
     case KVM_EXIT_FAIL_ENTRY:
         metrics_inc(METRIC_vcpu_failures);
-        log_error("Received KVM_EXIT_FAIL_ENTRY signal: %llu on cpu %u",
-                  (unsigned long long)run->fail_entry.hardware_entry_failure_reason,
-                  run->fail_entry.cpu);
+        log_error(
+            "Received KVM_EXIT_FAIL_ENTRY signal: %llu on cpu %u",
+            (unsigned long long)run->fail_entry.hardware_entry_failure_reason,
+            run->fail_entry.cpu);
         return RUN_STOP;
     case KVM_EXIT_INTERNAL_ERROR:
         metrics_inc(METRIC_vcpu_failures);
