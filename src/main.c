@@ -150,6 +150,27 @@ static char *read_file(const char *path, size_t *len)
     return buf_steal(&b, len);
 }
 
+/* FcExitCode's Debug names, for "MicroVM stopped with an error: {code:?}". */
+static const char *exit_code_name(int code)
+{
+    switch (code) {
+    case 0: return "Ok";
+    case 1: return "GenericError";
+    case 2: return "UnexpectedError";
+    case 148: return "BadSyscall";
+    case 149: return "SIGBUS";
+    case 150: return "SIGSEGV";
+    case 151: return "SIGXFSZ";
+    case 152: return "BadConfiguration";
+    case 153: return "ArgParsing";
+    case 154: return "SIGXCPU";
+    case 155: return "SIGPIPE";
+    case 156: return "SIGHUP";
+    case 157: return "SIGILL";
+    default: return "GenericError";
+    }
+}
+
 static void report_times(void *arg)
 {
     cli_report_process_times(arg);
@@ -330,12 +351,21 @@ int main(int argc, char **argv)
     }
     evloop_run(m.loop, -1, NULL, NULL);
     code = m.vmm->exit_code;
-    if (vmm_is_started(m.vmm) || m.vmm->exit_requested)
-        metrics_flush_periodic();
-    if (code)
+    /* Upstream's order: stop the vCPUs and devices, flush the last metrics,
+     * stop the api thread, then the exit line. */
+    vmm_free(m.vmm);
+    m.vmm = NULL;
+    metrics_flush_periodic();
+    api_thread_stop(api);
+    api = NULL;
+    if (code) {
+        log_error("%s error: MicroVM stopped with an error: %s",
+                  args.no_api ? "RunWithoutApiError" : "RunWithApiError",
+                  exit_code_name(code));
         log_error("Firecracker exiting with error. exit_code=%d", code);
-    else
+    } else {
         cli_exit_success();
+    }
 
 out:
     api_thread_stop(api);
