@@ -360,7 +360,6 @@ static void *vcpu_thread(void *arg)
     struct vcpu *v = arg;
     char name[128];
     int exit_code, rc;
-
     sigset_t kick;
 
     snprintf(name, sizeof(name), "fc_vcpu %u", v->index);
