@@ -9,7 +9,8 @@ Two runners, each skipped (with the reason printed) when it cannot run here:
     prescribes as the guest sees it (registers, zero page, e820, PVH start
     info, page tables, initrd placement).
 
-Usage: tests/guest/check_guests.py [BUILD_GUEST_DIR]   (default build/guest)
+Usage: tests/guest/check_guests.py [GUEST_DIR [KVM_BOOT]]
+  (defaults: build/guest and build/tests/guest/kvm-boot)
 Exit status 0 when every check that ran passed, 1 otherwise.
 """
 import os
@@ -21,6 +22,8 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 GDIR = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "..", "..", "build", "guest")
+KVM_BOOT = sys.argv[2] if len(sys.argv) > 2 else os.path.join(
+    HERE, "..", "..", "build", "tests", "guest", "kvm-boot")
 MEM = 128 << 20
 
 failures = []
@@ -98,7 +101,7 @@ def check_map(name, entries):
 
 
 def kvm_checks():
-    kb = os.path.join(GDIR, "kvm-boot")
+    kb = KVM_BOOT
     if not os.path.exists(kb):
         print(f"SKIP kvm-boot: {kb} not built")
         return

@@ -1,5 +1,5 @@
 /*
- * kvm-boot.c: a minimal single-vCPU KVM runner for the test guests, built
+ * kvm-boot.c: a minimal KVM runner for the test guests, built
  * on squib's own loader (vmm/boot, vmm/cmdline). It exists to check the
  * boot path end to end before the full machine is assembled: it loads a
  * kernel with boot_load(), sets the boot vCPU state with boot_vcpu_setup()
