@@ -9,6 +9,12 @@ Two runners, each skipped (with the reason printed) when it cannot run here:
     prescribes as the guest sees it (registers, zero page, e820, PVH start
     info, page tables, initrd placement).
 
+Optionally, with SQUIB_TEST_VMLINUX=<uncompressed vmlinux> in the environment
+(e.g. the test kernel described in the project's guest notes), the real
+kernel is started through kvm-boot twice (PVH note kept, and removed with
+objcopy for the Linux 64-bit entry) until it prints its command line and
+e820 map; the run is then stopped.
+
 Usage: tests/guest/check_guests.py [GUEST_DIR [KVM_BOOT]]
   (defaults: build/guest and build/tests/guest/kvm-boot)
 Exit status 0 when every check that ran passed, 1 otherwise.
@@ -218,12 +224,51 @@ def qemu_checks():
         check(f"{name}.rsdp", rsdp.get("checksum") == "ok", str(rsdp))
 
 
+LINUX_ARGS = ("earlyprintk=serial,ttyS0,115200 console=ttyS0 noxsave mitigations=off "
+              "panic=1 reboot=k clearcpuid=popcnt,cx16,rdrand,rdseed,rdtscp,rdpid,"
+              "fsgsbase,smap,invpcid,pcid,clwb,clflushopt,pclmulqdq,ssse3,sha_ni,114")
+
+
+def linux_checks():
+    vmlinux = os.environ.get("SQUIB_TEST_VMLINUX")
+    if not vmlinux:
+        print("SKIP linux: SQUIB_TEST_VMLINUX is not set")
+        return
+    if not os.path.exists(KVM_BOOT) or not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        print("SKIP linux: kvm-boot or /dev/kvm not usable")
+        return
+    tmp = tempfile.mkdtemp()
+    try:
+        nopvh = os.path.join(tmp, "vmlinux-nopvh")
+        subprocess.run(["objcopy", "-R", ".notes", vmlinux, nopvh], check=True)
+        for name, image in (("linux/pvh", vmlinux), ("linux/linux64", nopvh)):
+            # Stop as soon as the e820 map has been printed.
+            p = subprocess.Popen([KVM_BOOT, image, LINUX_ARGS], stdout=subprocess.PIPE,
+                                 stderr=subprocess.STDOUT, text=True, errors="replace")
+            lines = []
+            try:
+                for line in p.stdout:
+                    lines.append(line.rstrip("\n"))
+                    if "bootconsole" in line or len(lines) > 200:
+                        break
+            finally:
+                p.kill()
+                p.wait()
+            out = "\n".join(lines)
+            check(f"{name}.cmdline", f"Command line: {LINUX_ARGS} pci=off" in out, out[:500])
+            check(f"{name}.e820", re.search(r"e820: \[mem 0x0000000000100000-0x0000000007ffffff\] usable",
+                                            out) is not None, out[:800])
+    finally:
+        shutil.rmtree(tmp)
+
+
 def main():
     if not os.path.isdir(GDIR):
         print(f"SKIP all: {GDIR} does not exist (make guests)")
         return 0
     qemu_checks()
     kvm_checks()
+    linux_checks()
     print(f"{passed} checks passed, {len(failures)} failed")
     return 1 if failures else 0
 
