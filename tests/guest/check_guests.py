@@ -199,6 +199,52 @@ def kvm_checks():
         shutil.rmtree(tmp)
 
 
+def qemu_cad_check():
+    """SendCtrlAltDel's counterpart under QEMU pc (which has an i8042): QMP send-key."""
+    import json
+    import socket
+    import time
+    tmp = tempfile.mkdtemp()
+    sock_path = os.path.join(tmp, "qmp")
+    p = subprocess.Popen([os.path.join(HERE, "run-qemu.sh"), os.path.join(GDIR, "guest-pvh.elf"),
+                          "squibtest=cad", "--", "-qmp", f"unix:{sock_path},server=on,wait=off"],
+                         env=dict(os.environ, QEMU_MACHINE="pc", QEMU_TIMEOUT="60"),
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                         errors="replace")
+    lines = []
+    try:
+        for line in p.stdout:
+            lines.append(line.rstrip("\n"))
+            if "cad waiting" in line:
+                break
+        for _ in range(50):
+            if os.path.exists(sock_path):
+                break
+            time.sleep(0.1)
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(sock_path)
+        f = s.makefile("rw")
+        f.readline()
+        for cmd in ({"execute": "qmp_capabilities"},
+                    {"execute": "send-key", "arguments": {"keys": [
+                        {"type": "qcode", "data": "ctrl"}, {"type": "qcode", "data": "alt"},
+                        {"type": "qcode", "data": "delete"}]}}):
+            f.write(json.dumps(cmd) + "\n")
+            f.flush()
+            f.readline()
+        for line in p.stdout:
+            lines.append(line.rstrip("\n"))
+        s.close()
+    finally:
+        p.kill()
+        p.wait()
+        shutil.rmtree(tmp)
+    facts = parse("\n".join(lines))
+    check("qemu/cad.seen", any(kv.get("seen") == "yes" for kv in all_of(facts, "cad")),
+          "\n".join(lines[-8:]))
+    check("qemu/cad.reset", "SQUIB-GUEST reset method=i8042" in lines, lines[-3:])
+
+
 def qemu_checks():
     if not shutil.which("qemu-system-x86_64"):
         print("SKIP qemu: qemu-system-x86_64 not installed")
@@ -222,6 +268,7 @@ def qemu_checks():
                           {"header": "HdrS", "version": "0x20f", "boot_flag": "0xaa55"})
         rsdp = first(facts, "rsdp") or {}
         check(f"{name}.rsdp", rsdp.get("checksum") == "ok", str(rsdp))
+    qemu_cad_check()
 
 
 LINUX_ARGS = ("earlyprintk=serial,ttyS0,115200 console=ttyS0 noxsave mitigations=off "
