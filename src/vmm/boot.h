@@ -97,7 +97,10 @@ int boot_load(const struct boot_mem *mem, int kernel_fd, int initrd_fd,
               const char *cmdline, struct boot_result *out, struct sq_err *err);
 
 /*
- * Register state of the boot vCPU for res->proto (digest 6.2). regs and fpu
+ * Register state of the boot vCPU for res->proto (digest 6.2). Upstream
+ * applies the same state to every vCPU; the application processors then
+ * sit in wait-for-SIPI (in-kernel LAPIC) and the guest restarts them with
+ * INIT-SIPI-SIPI, which replaces this state. regs and fpu
  * are overwritten entirely. *sregs is in/out: pass what KVM_GET_SREGS
  * returned (as upstream does); only the boot fields are changed (segments,
  * GDT/IDT, CR0, CR3, CR4, EFER). FPU: fcw 0x37f, mxcsr 0x1f80. Pure.

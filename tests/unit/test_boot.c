@@ -41,13 +41,15 @@ struct ram {
 
 static void ram_init(struct ram *r, uint64_t len, uint64_t mem_size)
 {
-    long pg = sysconf(_SC_PAGESIZE);
+    size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+    size_t up = ((size_t)len + pg - 1) & ~(pg - 1);
 
-    r->map_len = len + (size_t)pg;
+    /* The guard page follows the page holding the last byte of RAM. */
+    r->map_len = up + pg;
     r->base = mmap(NULL, r->map_len, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     assert_true(r->base != MAP_FAILED);
-    assert_int_equal(mprotect(r->base + len, (size_t)pg, PROT_NONE), 0);
+    assert_int_equal(mprotect(r->base + up, pg, PROT_NONE), 0);
     r->mem.ram = r->base;
     r->mem.ram_len = len;
     r->mem.mem_size = mem_size;
@@ -834,6 +836,52 @@ static void test_misc_errors(void **state)
     ram_fini(&r);
 }
 
+static void test_bad_memory(void **state)
+{
+    struct seg s = {PT_LOAD, 0x1000, 0x100000, 16, 16};
+    struct boot_result res;
+    struct sq_err err;
+    struct boot_mem m;
+    struct elf e;
+    struct ram r;
+    int fd;
+
+    (void)state;
+    elf_init(&e, 0x100000, &s, 1);
+    fd = mkfd(e.buf, e.len);
+
+    /* 64 KiB of RAM: the kernel does not fit, nothing is written past it */
+    ram_init(&r, 64 << 10, 64 << 10);
+    sq_err_clear(&err);
+    assert_int_equal(boot_load(&r.mem, fd, -1, "", &res, &err), -EINVAL);
+    assert_string_equal(err.msg, PFX_ELF "Unable to read kernel image");
+    ram_fini(&r);
+
+    /* exactly up to the end of the segment is enough */
+    ram_init(&r, 0x100000 + 16, 0x100000 + 16);
+    sq_err_clear(&err);
+    assert_int_equal(boot_load(&r.mem, fd, -1, "x", &res, &err), 0);
+    ram_fini(&r);
+
+    /* inconsistent views are refused */
+    m.ram = NULL;
+    m.ram_len = 1 << 20;
+    m.mem_size = 1 << 20;
+    assert_true(boot_load(&m, fd, -1, "", &res, &err) < 0);
+    ram_init(&r, 2 << 20, 1 << 20); /* mem_size < ram_len */
+    assert_true(boot_load(&r.mem, fd, -1, "", &res, &err) < 0);
+    ram_fini(&r);
+    close(fd);
+
+    /* an ELF without program headers loads nothing and still boots */
+    ram_init(&r, 2 << 20, 2 << 20);
+    elf_init(&e, 0x100000, &s, 0);
+    assert_int_equal(load(&r, e.buf, e.len, -1, "", &res, &err), 0);
+    assert_int_equal(res.kernel_end, 0);
+    assert_int_equal(res.entry, 0x100000);
+    ram_fini(&r);
+}
+
 struct e820_case {
     uint64_t mem;
     size_t n;
@@ -906,6 +954,7 @@ int main(void)
         cmocka_unit_test(test_elf_errors),
         cmocka_unit_test(test_misc_errors),
         cmocka_unit_test(test_e820),
+        cmocka_unit_test(test_bad_memory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
