@@ -490,6 +490,16 @@ static void test_bzimage(void **state)
     check_e820_zero_page(zp, RAM_SIZE);
     check_gdt(r.base, false);
     assert_int_equal(g64(r.base + 0x9000), 0xa003);
+    /* the protected-mode part goes to code32_start, the entry follows it;
+     * setup code after the header (0x26c on) does not reach the zero page */
+    p32(b.buf + 0x214, 0x400000);
+    memset(b.buf + 0x26c, 0xcc, 0x800 - 0x26c);
+    assert_int_equal(load(&r, b.buf, b.len, -1, "", &res, &err), 0);
+    assert_int_equal(res.entry, 0x400200);
+    assert_memory_equal(r.base + 0x400000, b.buf + 0x800, 0x2000);
+    assert_int_equal(g32(zp + 0x214), 0x400000);
+    for (size_t i = 0x26c; i < 0x2d0; i++)
+        assert_int_equal(zp[i], 0);
     ram_fini(&r);
 }
 
