@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -862,6 +863,48 @@ static void test_mmio_device_window_and_irq(void **state)
     close(p[1]);
 }
 
+/* A terminal on stdin goes raw while the machine runs, even when it is not
+ * the serial input, and gets its mode back at teardown. */
+static void test_tty_raw_while_running(void **state)
+{
+    struct termios t;
+    struct fx f;
+    int master, slave, saved;
+
+    (void)state;
+    if (!kvm_usable())
+        skip();
+    master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0) {
+        printf("SKIP: no pseudo-terminals here\n");
+        skip();
+    }
+    slave = open(ptsname(master), O_RDWR | O_NOCTTY | O_CLOEXEC);
+    assert_true(slave >= 0);
+    saved = dup(STDIN_FILENO);
+    assert_true(saved >= 0);
+    assert_int_equal(dup2(slave, STDIN_FILENO), STDIN_FILENO);
+
+    fx_open(&f, 1, false, false); /* serial_stdin off */
+    put(&f, CODE_GPA, g_hlt, sizeof(g_hlt));
+    enter_long_mode(&f, 0x2);
+    assert_int_equal(tcgetattr(STDIN_FILENO, &t), 0);
+    assert_true(t.c_lflag & ICANON);
+    start(&f);
+    assert_int_equal(tcgetattr(STDIN_FILENO, &t), 0);
+    assert_false(t.c_lflag & (ICANON | ECHO | ISIG));
+    fx_close(&f);
+    fx_done(&f);
+    assert_int_equal(tcgetattr(STDIN_FILENO, &t), 0);
+    assert_true(t.c_lflag & ICANON);
+    assert_true(t.c_lflag & ECHO);
+
+    assert_int_equal(dup2(saved, STDIN_FILENO), STDIN_FILENO);
+    close(saved);
+    close(slave);
+    close(master);
+}
+
 static void test_boot_timer_line_and_loop_exit(void **state)
 {
     struct fx f;
@@ -1103,6 +1146,7 @@ int main(void)
         cmocka_unit_test(test_keyboard_interrupt_delivered),
         cmocka_unit_test(test_stdin_to_guest_serial_interrupt),
         cmocka_unit_test(test_mmio_device_window_and_irq),
+        cmocka_unit_test(test_tty_raw_while_running),
         cmocka_unit_test(test_boot_timer_line_and_loop_exit),
         cmocka_unit_test(test_no_boot_timer_without_flag),
         cmocka_unit_test(test_cpuid_and_msrs_per_vcpu),
