@@ -8,8 +8,9 @@
  * given to machine_create is a minimal ELF whose entry is never used, so
  * the tests behave the same with the real loader as with the stand-ins.
  *
- * Guest memory used by the tests: 0x5000 data, 0x10000 BSP code, 0x30000
- * page tables and GDT, 0x40000 AP real-mode code (SIPI vector 0x40).
+ * Guest memory used by the tests: 0x5000 data, 0x6000 IDT, 0x10000 BSP
+ * code, 0x30000..0x38000 page tables and GDT, 0x40000 AP real-mode code
+ * (SIPI vector 0x40).
  *
  * Every test skips, saying why, when /dev/kvm cannot be opened.
  */
@@ -169,6 +170,15 @@ static const uint8_t g_mmio_dev[] = {
     0x00, 0x00, 0x00, 0x00, 0x00, 0x66, 0xba, 0xf8, 0x03, 0xb0, 0x49, 0xee,
     0xb0, 0xfe, 0xe6, 0x64, 0x48, 0xcf, 0xff, 0x0f, 0x00, 0x60, 0x00, 0x00,
     0x00, 0x00, 0x00, 0x00};
+
+/* movabs $0x100000000,%rdi; movl $0x12345678,(%rdi);
+ * movabs $0xbffff000,%rsi; movl $0x9abcdef0,(%rsi);
+ * mov $0xfe,%al; out %al,$0x64; hlt */
+static const uint8_t g_high_mem[] = {
+    0x48, 0xbf, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00,
+    0xc7, 0x07, 0x78, 0x56, 0x34, 0x12, 0x48, 0xbe, 0x00, 0xf0,
+    0xff, 0xbf, 0x00, 0x00, 0x00, 0x00, 0xc7, 0x06, 0xf0, 0xde,
+    0xbc, 0x9a, 0xb0, 0xfe, 0xe6, 0x64, 0xf4};
 
 /* ---- fixture ------------------------------------------------------------ */
 
@@ -334,19 +344,25 @@ static void set_seg(struct kvm_segment *s, uint16_t sel, uint8_t type,
 /* Identity-map 0..1 GiB and 3..4 GiB with 2 MiB pages; vCPU 0 in long mode. */
 static void enter_long_mode(struct fx *f, uint64_t rflags)
 {
-    uint64_t *pml4 = gpa_ptr(f, PT_GPA, 0x5000);
-    uint64_t *pdpt = pml4 + 512, *pd0 = pml4 + 1024, *pd3 = pml4 + 1536;
-    uint64_t *gdt = pml4 + 2048;
+    /* PML4, PDPT, then one PD per GiB for 0..5 GiB, then the GDT. */
+    uint64_t *pml4 = gpa_ptr(f, PT_GPA, 0x8000);
+    uint64_t *pdpt = pml4 + 512;
+    uint64_t *gdt = pml4 + 7 * 512;
     struct kvm_sregs s;
     struct kvm_regs r;
 
-    memset(pml4, 0, 0x5000);
+    memset(pml4, 0, 0x8000);
     pml4[0] = (PT_GPA + 0x1000) | 3;
-    pdpt[0] = (PT_GPA + 0x2000) | 3;
-    pdpt[3] = (PT_GPA + 0x3000) | 3;
-    for (uint64_t i = 0; i < 512; i++) {
-        pd0[i] = (i << 21) | 0x83;
-        pd3[i] = (0xc0000000ULL + (i << 21)) | 0x83 | 0x10; /* PCD for MMIO */
+    for (uint64_t g = 0; g < 5; g++) {
+        uint64_t *pd = pml4 + (2 + g) * 512;
+
+        pdpt[g] = (PT_GPA + 0x2000 + g * 0x1000) | 3;
+        for (uint64_t i = 0; i < 512; i++) {
+            uint64_t gpa = (g << 30) + (i << 21);
+
+            /* 2 MiB pages; the 3..4 GiB MMIO hole uncached (PCD). */
+            pd[i] = gpa | 0x83 | (g == 3 ? 0x10 : 0);
+        }
     }
     gdt[1] = 0x00af9b000000ffffULL; /* 64-bit code */
     gdt[2] = 0x00cf93000000ffffULL; /* data */
@@ -359,7 +375,7 @@ static void enter_long_mode(struct fx *f, uint64_t rflags)
     set_seg(&s.cs, 0x8, 0xb, true);
     set_seg(&s.ds, 0x10, 0x3, false);
     s.es = s.fs = s.gs = s.ss = s.ds;
-    s.gdt.base = PT_GPA + 0x4000;
+    s.gdt.base = PT_GPA + 0x7000;
     s.gdt.limit = 3 * 8 - 1;
     s.idt.base = 0;
     s.idt.limit = 0; /* any exception escalates to a triple fault */
@@ -938,6 +954,49 @@ static void test_tty_raw_while_running(void **state)
     close(master);
 }
 
+/* More than 3 GiB: the rest of RAM sits above the MMIO hole at 4 GiB, in
+ * its own KVM slot, and the guest reaches both ends. */
+static void test_memory_above_4g(void **state)
+{
+    struct machine_config cfg;
+    struct sq_err err;
+    struct fx f;
+    uint32_t v;
+
+    (void)state;
+    if (!kvm_usable())
+        skip();
+    memset(&f, 0, sizeof(f));
+    f.kernel_fd = make_kernel();
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.vcpu_count = 1;
+    cfg.mem_size_mib = 3072 + 64;
+    cfg.kernel_fd = f.kernel_fd;
+    cfg.initrd_fd = -1;
+    cfg.cmdline = "";
+    cfg.serial_out_fd = -1;
+    sq_err_clear(&err);
+    if (machine_create(&cfg, NULL, &f.m, &err) != 0)
+        fail_msg("machine_create: %s", err.msg);
+    assert_int_equal(machine_guest_mem(f.m)->n_regions, 2);
+    assert_int_equal(machine_guest_mem(f.m)->regions[1].gpa, 0x100000000ULL);
+    put(&f, CODE_GPA, g_high_mem, sizeof(g_high_mem));
+    enter_long_mode(&f, 0x2);
+    start(&f);
+    {
+        struct pollfd p = {.fd = machine_exit_fd(f.m), .events = POLLIN};
+
+        assert_int_equal(poll(&p, 1, TIMEOUT_MS), 1);
+    }
+    assert_int_equal(machine_exit_code(f.m), 0);
+    memcpy(&v, gpa_ptr(&f, 0x100000000ULL, 4), 4);
+    assert_int_equal(v, 0x12345678);
+    memcpy(&v, gpa_ptr(&f, 0xbffff000ULL, 4), 4);
+    assert_int_equal(v, 0x9abcdef0);
+    machine_destroy(f.m);
+    close(f.kernel_fd);
+}
+
 static void test_boot_timer_line_and_loop_exit(void **state)
 {
     struct fx f;
@@ -1180,6 +1239,7 @@ int main(void)
         cmocka_unit_test(test_stdin_to_guest_serial_interrupt),
         cmocka_unit_test(test_mmio_device_window_and_irq),
         cmocka_unit_test(test_tty_raw_while_running),
+        cmocka_unit_test(test_memory_above_4g),
         cmocka_unit_test(test_boot_timer_line_and_loop_exit),
         cmocka_unit_test(test_no_boot_timer_without_flag),
         cmocka_unit_test(test_cpuid_and_msrs_per_vcpu),
