@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "devices/legacy/boot_timer.h"
@@ -65,8 +66,10 @@ struct machine {
     struct bus pio, mmio;            /* owned tables; devices owned below */
     struct serial *serial;           /* owned */
     int serial_out_fd;               /* borrowed (stdout or cfg) */
-    int serial_out_fl;   /* original flags of serial_out_fd, -1 = untouched */
-    struct i8042 *i8042; /* owned */
+    int serial_out_fl; /* original flags of serial_out_fd, -1 = untouched */
+    bool tty_raw;      /* stdin put in raw mode by machine_start */
+    struct termios tty_orig; /* stdin's mode before, when tty_raw */
+    struct i8042 *i8042;     /* owned */
     struct boot_timer boot_timer;
     bool has_boot_timer;
     struct vcpu *vcpus[MACHINE_MAX_VCPUS]; /* owned */
@@ -681,6 +684,35 @@ static int vcpus_transition(struct machine *m, enum vcpu_req req,
     return 0;
 }
 
+/*
+ * Upstream puts a terminal on stdin in raw mode when the vCPUs start even
+ * when it is not the serial input (serial_out_path set), and restores it at
+ * teardown; the serial input path does the same through serial.c.
+ */
+static void tty_raw_on(struct machine *m)
+{
+    struct termios raw;
+
+    if (isatty(STDIN_FILENO) != 1 || tcgetattr(STDIN_FILENO, &m->tty_orig) < 0)
+        return;
+    raw = m->tty_orig;
+    raw.c_lflag &= (tcflag_t) ~(ICANON | ECHO | ISIG);
+    if (tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0)
+        m->tty_raw = true;
+    else
+        log_warn("Cannot set raw mode for the terminal. %s", strerror(errno));
+}
+
+static void tty_restore(struct machine *m)
+{
+    if (!m->tty_raw)
+        return;
+    if (tcsetattr(STDIN_FILENO, TCSANOW, &m->tty_orig) < 0)
+        log_warn("Cannot set canonical mode for the terminal. %s",
+                 strerror(errno));
+    m->tty_raw = false;
+}
+
 int machine_start(struct machine *m, struct sq_err *err)
 {
     char os[256];
@@ -689,6 +721,8 @@ int machine_start(struct machine *m, struct sq_err *err)
         return 0;
     if (m->cfg.serial_stdin && m->loop)
         (void)serial_attach_input(m->serial, m->loop, STDIN_FILENO);
+    else
+        tty_raw_on(m);
     for (uint32_t i = 0; i < m->n_vcpus; i++) {
         int rc = vcpu_start(m->vcpus[i], MACHINE_ACK_TIMEOUT_MS);
 
@@ -759,6 +793,7 @@ void machine_destroy(struct machine *m)
         boot_timer_fini(&m->boot_timer);
     if (m->serial_out_fl >= 0)
         (void)fcntl(m->serial_out_fd, F_SETFL, m->serial_out_fl);
+    tty_restore(m);
     bus_fini(&m->pio);
     bus_fini(&m->mmio);
     if (m->vm_fd >= 0)

@@ -136,8 +136,9 @@ int machine_create(const struct machine_config *cfg, struct evloop *loop,
 /*
  * Start the vCPU threads and let them run (upstream's start_vcpus +
  * resume_vm); attach stdin to the serial port if configured and a loop was
- * given (TTY into raw mode). Returns 0, or -errno with err set; on failure
- * call machine_destroy.
+ * given. A terminal on stdin goes into raw mode (ICANON, ECHO, ISIG off)
+ * either way, as upstream, until machine_destroy. Returns 0, or -errno with
+ * err set; on failure call machine_destroy.
  */
 int machine_start(struct machine *m, struct sq_err *err);
 

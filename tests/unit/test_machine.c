@@ -8,8 +8,9 @@
  * given to machine_create is a minimal ELF whose entry is never used, so
  * the tests behave the same with the real loader as with the stand-ins.
  *
- * Guest memory used by the tests: 0x5000 data, 0x10000 BSP code, 0x30000
- * page tables and GDT, 0x40000 AP real-mode code (SIPI vector 0x40).
+ * Guest memory used by the tests: 0x5000 data, 0x6000 IDT, 0x10000 BSP
+ * code, 0x30000..0x38000 page tables and GDT, 0x40000 AP real-mode code
+ * (SIPI vector 0x40).
  *
  * Every test skips, saying why, when /dev/kvm cannot be opened.
  */
@@ -26,6 +27,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -168,6 +170,15 @@ static const uint8_t g_mmio_dev[] = {
     0x00, 0x00, 0x00, 0x00, 0x00, 0x66, 0xba, 0xf8, 0x03, 0xb0, 0x49, 0xee,
     0xb0, 0xfe, 0xe6, 0x64, 0x48, 0xcf, 0xff, 0x0f, 0x00, 0x60, 0x00, 0x00,
     0x00, 0x00, 0x00, 0x00};
+
+/* movabs $0x100000000,%rdi; movl $0x12345678,(%rdi);
+ * movabs $0xbffff000,%rsi; movl $0x9abcdef0,(%rsi);
+ * mov $0xfe,%al; out %al,$0x64; hlt */
+static const uint8_t g_high_mem[] = {
+    0x48, 0xbf, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00,
+    0xc7, 0x07, 0x78, 0x56, 0x34, 0x12, 0x48, 0xbe, 0x00, 0xf0,
+    0xff, 0xbf, 0x00, 0x00, 0x00, 0x00, 0xc7, 0x06, 0xf0, 0xde,
+    0xbc, 0x9a, 0xb0, 0xfe, 0xe6, 0x64, 0xf4};
 
 /* ---- fixture ------------------------------------------------------------ */
 
@@ -333,19 +344,25 @@ static void set_seg(struct kvm_segment *s, uint16_t sel, uint8_t type,
 /* Identity-map 0..1 GiB and 3..4 GiB with 2 MiB pages; vCPU 0 in long mode. */
 static void enter_long_mode(struct fx *f, uint64_t rflags)
 {
-    uint64_t *pml4 = gpa_ptr(f, PT_GPA, 0x5000);
-    uint64_t *pdpt = pml4 + 512, *pd0 = pml4 + 1024, *pd3 = pml4 + 1536;
-    uint64_t *gdt = pml4 + 2048;
+    /* PML4, PDPT, then one PD per GiB for 0..5 GiB, then the GDT. */
+    uint64_t *pml4 = gpa_ptr(f, PT_GPA, 0x8000);
+    uint64_t *pdpt = pml4 + 512;
+    uint64_t *gdt = pml4 + 7 * 512;
     struct kvm_sregs s;
     struct kvm_regs r;
 
-    memset(pml4, 0, 0x5000);
+    memset(pml4, 0, 0x8000);
     pml4[0] = (PT_GPA + 0x1000) | 3;
-    pdpt[0] = (PT_GPA + 0x2000) | 3;
-    pdpt[3] = (PT_GPA + 0x3000) | 3;
-    for (uint64_t i = 0; i < 512; i++) {
-        pd0[i] = (i << 21) | 0x83;
-        pd3[i] = (0xc0000000ULL + (i << 21)) | 0x83 | 0x10; /* PCD for MMIO */
+    for (uint64_t g = 0; g < 5; g++) {
+        uint64_t *pd = pml4 + (2 + g) * 512;
+
+        pdpt[g] = (PT_GPA + 0x2000 + g * 0x1000) | 3;
+        for (uint64_t i = 0; i < 512; i++) {
+            uint64_t gpa = (g << 30) + (i << 21);
+
+            /* 2 MiB pages; the 3..4 GiB MMIO hole uncached (PCD). */
+            pd[i] = gpa | 0x83 | (g == 3 ? 0x10 : 0);
+        }
     }
     gdt[1] = 0x00af9b000000ffffULL; /* 64-bit code */
     gdt[2] = 0x00cf93000000ffffULL; /* data */
@@ -358,7 +375,7 @@ static void enter_long_mode(struct fx *f, uint64_t rflags)
     set_seg(&s.cs, 0x8, 0xb, true);
     set_seg(&s.ds, 0x10, 0x3, false);
     s.es = s.fs = s.gs = s.ss = s.ds;
-    s.gdt.base = PT_GPA + 0x4000;
+    s.gdt.base = PT_GPA + 0x7000;
     s.gdt.limit = 3 * 8 - 1;
     s.idt.base = 0;
     s.idt.limit = 0; /* any exception escalates to a triple fault */
@@ -785,7 +802,12 @@ static void fake_mmio_write(struct bus_dev *d, uint64_t off,
     f->writes++;
 }
 
-static void test_mmio_device_window_and_irq(void **state)
+/*
+ * With use_ioeventfd, QueueNotify (offset 0x50) is registered with
+ * KVM_IOEVENTFD as virtio-mmio devices will do: the guest's write then
+ * signals the eventfd inside KVM and never reaches the register handler.
+ */
+static void run_mmio_device(bool use_ioeventfd)
 {
     struct machine_config cfg;
     struct machine_mmio_dev dev;
@@ -793,13 +815,10 @@ static void test_mmio_device_window_and_irq(void **state)
     struct mmio_alloc a;
     struct sq_err err;
     struct machine *m = NULL;
-    int p[2], kernel, irq, writes = 0;
+    int p[2], kernel, irq, notify = -1, writes = 0;
     char out = 0;
     struct pollfd pfd;
 
-    (void)state;
-    if (!kvm_usable())
-        skip();
     memset(&fm, 0, sizeof(fm));
     bus_dev_init(&fm.bus, "fake-virtio", fake_mmio_read, fake_mmio_write, &fm);
     irq = evloop_eventfd_new();
@@ -832,18 +851,38 @@ static void test_mmio_device_window_and_irq(void **state)
         put(&f, CODE_GPA, g_mmio_dev, sizeof(g_mmio_dev));
         enter_long_mode(&f, 0x2);
     }
+    if (use_ioeventfd) {
+        notify = evloop_eventfd_new();
+        assert_true(notify >= 0);
+        assert_int_equal(
+            kvm_ioeventfd(machine_vm_fd(m), notify, dev.addr + 0x50, 4, 0, 0),
+            0);
+    }
     if (machine_start(m, &err) != 0)
         fail_msg("machine_start: %s", err.msg);
-    /* The guest's MMIO read got the magic and its write came back. */
-    for (uint64_t t0 = now_ms(); writes == 0 && now_ms() - t0 < TIMEOUT_MS;) {
+    if (use_ioeventfd) {
+        /* KVM signalled the eventfd; the handler never saw the write. */
+        pfd.fd = notify;
+        pfd.events = POLLIN;
+        assert_int_equal(poll(&pfd, 1, TIMEOUT_MS), 1);
+        assert_int_equal(evloop_eventfd_drain(notify), 1);
         bus_dev_lock(&fm.bus);
         writes = fm.writes;
         bus_dev_unlock(&fm.bus);
-        usleep(1000);
+        assert_int_equal(writes, 0);
+    } else {
+        /* The guest's MMIO read got the magic and its write came back. */
+        for (uint64_t t0 = now_ms();
+             writes == 0 && now_ms() - t0 < TIMEOUT_MS;) {
+            bus_dev_lock(&fm.bus);
+            writes = fm.writes;
+            bus_dev_unlock(&fm.bus);
+            usleep(1000);
+        }
+        assert_int_equal(writes, 1);
+        assert_int_equal(fm.last_write_off, 0x50);
+        assert_int_equal(fm.last_write_val, 0x74726976);
     }
-    assert_int_equal(writes, 1);
-    assert_int_equal(fm.last_write_off, 0x50);
-    assert_int_equal(fm.last_write_val, 0x74726976);
     /* The device interrupts: eventfd -> irqfd (GSI 5) -> guest handler.
      * The IOAPIC route was set before the write we saw, so the edge is
      * latched even if the guest has not reached sti yet. */
@@ -857,9 +896,105 @@ static void test_mmio_device_window_and_irq(void **state)
     machine_destroy(m);
     bus_dev_fini(&fm.bus);
     close(irq);
+    if (notify >= 0)
+        close(notify);
     close(kernel);
     close(p[0]);
     close(p[1]);
+}
+
+static void test_mmio_device_window_and_irq(void **state)
+{
+    (void)state;
+    if (!kvm_usable())
+        skip();
+    run_mmio_device(false);
+    run_mmio_device(true);
+}
+
+/* A terminal on stdin goes raw while the machine runs, even when it is not
+ * the serial input, and gets its mode back at teardown. */
+static void test_tty_raw_while_running(void **state)
+{
+    struct termios t;
+    struct fx f;
+    int master, slave, saved;
+
+    (void)state;
+    if (!kvm_usable())
+        skip();
+    master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0) {
+        printf("SKIP: no pseudo-terminals here\n");
+        skip();
+    }
+    slave = open(ptsname(master), O_RDWR | O_NOCTTY | O_CLOEXEC);
+    assert_true(slave >= 0);
+    saved = dup(STDIN_FILENO);
+    assert_true(saved >= 0);
+    assert_int_equal(dup2(slave, STDIN_FILENO), STDIN_FILENO);
+
+    fx_open(&f, 1, false, false); /* serial_stdin off */
+    put(&f, CODE_GPA, g_hlt, sizeof(g_hlt));
+    enter_long_mode(&f, 0x2);
+    assert_int_equal(tcgetattr(STDIN_FILENO, &t), 0);
+    assert_true(t.c_lflag & ICANON);
+    start(&f);
+    assert_int_equal(tcgetattr(STDIN_FILENO, &t), 0);
+    assert_false(t.c_lflag & (ICANON | ECHO | ISIG));
+    fx_close(&f);
+    fx_done(&f);
+    assert_int_equal(tcgetattr(STDIN_FILENO, &t), 0);
+    assert_true(t.c_lflag & ICANON);
+    assert_true(t.c_lflag & ECHO);
+
+    assert_int_equal(dup2(saved, STDIN_FILENO), STDIN_FILENO);
+    close(saved);
+    close(slave);
+    close(master);
+}
+
+/* More than 3 GiB: the rest of RAM sits above the MMIO hole at 4 GiB, in
+ * its own KVM slot, and the guest reaches both ends. */
+static void test_memory_above_4g(void **state)
+{
+    struct machine_config cfg;
+    struct sq_err err;
+    struct fx f;
+    uint32_t v;
+
+    (void)state;
+    if (!kvm_usable())
+        skip();
+    memset(&f, 0, sizeof(f));
+    f.kernel_fd = make_kernel();
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.vcpu_count = 1;
+    cfg.mem_size_mib = 3072 + 64;
+    cfg.kernel_fd = f.kernel_fd;
+    cfg.initrd_fd = -1;
+    cfg.cmdline = "";
+    cfg.serial_out_fd = -1;
+    sq_err_clear(&err);
+    if (machine_create(&cfg, NULL, &f.m, &err) != 0)
+        fail_msg("machine_create: %s", err.msg);
+    assert_int_equal(machine_guest_mem(f.m)->n_regions, 2);
+    assert_int_equal(machine_guest_mem(f.m)->regions[1].gpa, 0x100000000ULL);
+    put(&f, CODE_GPA, g_high_mem, sizeof(g_high_mem));
+    enter_long_mode(&f, 0x2);
+    start(&f);
+    {
+        struct pollfd p = {.fd = machine_exit_fd(f.m), .events = POLLIN};
+
+        assert_int_equal(poll(&p, 1, TIMEOUT_MS), 1);
+    }
+    assert_int_equal(machine_exit_code(f.m), 0);
+    memcpy(&v, gpa_ptr(&f, 0x100000000ULL, 4), 4);
+    assert_int_equal(v, 0x12345678);
+    memcpy(&v, gpa_ptr(&f, 0xbffff000ULL, 4), 4);
+    assert_int_equal(v, 0x9abcdef0);
+    machine_destroy(f.m);
+    close(f.kernel_fd);
 }
 
 static void test_boot_timer_line_and_loop_exit(void **state)
@@ -1103,6 +1238,8 @@ int main(void)
         cmocka_unit_test(test_keyboard_interrupt_delivered),
         cmocka_unit_test(test_stdin_to_guest_serial_interrupt),
         cmocka_unit_test(test_mmio_device_window_and_irq),
+        cmocka_unit_test(test_tty_raw_while_running),
+        cmocka_unit_test(test_memory_above_4g),
         cmocka_unit_test(test_boot_timer_line_and_loop_exit),
         cmocka_unit_test(test_no_boot_timer_without_flag),
         cmocka_unit_test(test_cpuid_and_msrs_per_vcpu),
