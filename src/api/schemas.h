@@ -14,16 +14,20 @@
  *
  * Conventions for every body type X:
  *
- *   int  X_parse(const char *body, size_t len, struct X *out, struct sq_err
- * *err); Parses `len` bytes (not NUL-terminated; may contain any bytes). On
- * success returns 0 and fills *out (which the caller must release with X_fini).
- * On failure returns -EINVAL, leaves *out zeroed (nothing to free; X_fini is
- * still safe) and sets err->msg to the exact fault_message, e.g. "An error
- * occurred when deserializing the json body of a request: missing field
- * `vcpu_count` at line 1 column 21." void X_fini(struct X *);          frees
- * owned members; NULL-safe; idempotent. void X_to_json(const struct X *, struct
- * buf *); Appends the compact serde_json serialization upstream emits (fields
- * in upstream's order; Option::None as null unless upstream skips it).
+ *   int X_parse(const char *body, size_t len, struct X *out,
+ *               struct sq_err *err);
+ *       Parses `len` bytes (not NUL-terminated; may contain any bytes).
+ *       On success returns 0 and fills *out (which the caller must release
+ *       with X_fini). On failure returns -EINVAL, leaves *out zeroed
+ *       (nothing to free; X_fini is still safe) and sets err->msg to the
+ *       exact fault_message, e.g. "An error occurred when deserializing the
+ *       json body of a request: missing field `vcpu_count` at line 1
+ *       column 21."
+ *   void X_fini(struct X *);
+ *       Frees owned members; NULL-safe; idempotent.
+ *   void X_to_json(const struct X *, struct buf *);
+ *       Appends the compact serde_json serialization upstream emits (fields
+ *       in upstream's order; Option::None as null unless upstream skips it).
  *
  * Strings are owned, NUL-terminated and valid UTF-8 (JSON "\u0000" is kept
  * inside the string; fields whose exact bytes matter, the ids, carry their
@@ -135,8 +139,8 @@ void boot_source_cfg_fini(struct boot_source_cfg *c);
 void boot_source_cfg_to_json(const struct boot_source_cfg *c, struct buf *b);
 
 /* ---------------------------------------------------------------------- */
-/* PUT /drives/{id}: BlockDeviceConfig (strict); PATCH: BlockDeviceUpdateConfig.
- */
+/* PUT /drives/{id}: BlockDeviceConfig (strict);
+ * PATCH: BlockDeviceUpdateConfig (strict). */
 
 enum cache_type { CACHE_TYPE_UNSAFE = 0, CACHE_TYPE_WRITEBACK };
 enum io_engine { IO_ENGINE_SYNC = 0, IO_ENGINE_ASYNC };
@@ -178,8 +182,8 @@ int drive_update_parse(const char *body, size_t len, struct drive_update *out,
 void drive_update_fini(struct drive_update *d);
 
 /* ---------------------------------------------------------------------- */
-/* PUT /pmem/{id}: PmemConfig (strict); PATCH: PmemDeviceUpdateConfig (strict).
- */
+/* PUT /pmem/{id}: PmemConfig (strict);
+ * PATCH: PmemDeviceUpdateConfig (strict). */
 
 struct pmem_cfg {
     char *id; /* owned, never NULL after parse */
