@@ -14,17 +14,20 @@
  *
  * Conventions for every body type X:
  *
- *   int  X_parse(const char *body, size_t len, struct X *out, struct sq_err *err);
+ *   int X_parse(const char *body, size_t len, struct X *out,
+ *               struct sq_err *err);
  *       Parses `len` bytes (not NUL-terminated; may contain any bytes).
  *       On success returns 0 and fills *out (which the caller must release
- *       with X_fini). On failure returns -EINVAL, leaves *out zeroed (nothing
- *       to free; X_fini is still safe) and sets err->msg to the exact
- *       fault_message, e.g. "An error occurred when deserializing the json
- *       body of a request: missing field `vcpu_count` at line 1 column 21."
- *   void X_fini(struct X *);          frees owned members; NULL-safe; idempotent.
+ *       with X_fini). On failure returns -EINVAL, leaves *out zeroed
+ *       (nothing to free; X_fini is still safe) and sets err->msg to the
+ *       exact fault_message, e.g. "An error occurred when deserializing the
+ *       json body of a request: missing field `vcpu_count` at line 1
+ *       column 21."
+ *   void X_fini(struct X *);
+ *       Frees owned members; NULL-safe; idempotent.
  *   void X_to_json(const struct X *, struct buf *);
- *       Appends the compact serde_json serialization upstream emits (fields in
- *       upstream's order; Option::None as null unless upstream skips it).
+ *       Appends the compact serde_json serialization upstream emits (fields
+ *       in upstream's order; Option::None as null unless upstream skips it).
  *
  * Strings are owned, NUL-terminated and valid UTF-8 (JSON "\u0000" is kept
  * inside the string; fields whose exact bytes matter, the ids, carry their
@@ -85,13 +88,13 @@ int schemas_check_iface_id(const char *path_id, size_t path_len,
 
 struct token_bucket_cfg {
     uint64_t size;
-    bool has_one_time_burst;  /* Option<u64>: absent/null -> false */
+    bool has_one_time_burst; /* Option<u64>: absent/null -> false */
     uint64_t one_time_burst;
-    uint64_t refill_time;     /* ms */
+    uint64_t refill_time; /* ms */
 };
 
 struct rate_limiter_cfg {
-    bool has_bandwidth;       /* Option<TokenBucketConfig> */
+    bool has_bandwidth; /* Option<TokenBucketConfig> */
     struct token_bucket_cfg bandwidth;
     bool has_ops;
     struct token_bucket_cfg ops;
@@ -136,25 +139,26 @@ void boot_source_cfg_fini(struct boot_source_cfg *c);
 void boot_source_cfg_to_json(const struct boot_source_cfg *c, struct buf *b);
 
 /* ---------------------------------------------------------------------- */
-/* PUT /drives/{id}: BlockDeviceConfig (strict); PATCH: BlockDeviceUpdateConfig. */
+/* PUT /drives/{id}: BlockDeviceConfig (strict);
+ * PATCH: BlockDeviceUpdateConfig (strict). */
 
 enum cache_type { CACHE_TYPE_UNSAFE = 0, CACHE_TYPE_WRITEBACK };
 enum io_engine { IO_ENGINE_SYNC = 0, IO_ENGINE_ASYNC };
 
 struct drive_cfg {
-    char *drive_id;        /* owned, never NULL after parse */
-    size_t drive_id_len;   /* exact length (may contain NUL bytes) */
-    char *partuuid;        /* owned; NULL = None */
-    bool is_root_device;   /* required */
+    char *drive_id;             /* owned, never NULL after parse */
+    size_t drive_id_len;        /* exact length (may contain NUL bytes) */
+    char *partuuid;             /* owned; NULL = None */
+    bool is_root_device;        /* required */
     enum cache_type cache_type; /* default Unsafe */
     bool has_is_read_only;
     bool is_read_only;
-    char *path_on_host;    /* owned; NULL = None */
+    char *path_on_host; /* owned; NULL = None */
     bool has_rate_limiter;
     struct rate_limiter_cfg rate_limiter;
-    bool has_io_engine;    /* JSON key "io_engine" */
+    bool has_io_engine; /* JSON key "io_engine" */
     enum io_engine io_engine;
-    char *socket;          /* owned; NULL = None (vhost-user socket) */
+    char *socket; /* owned; NULL = None (vhost-user socket) */
 };
 
 int drive_cfg_parse(const char *body, size_t len, struct drive_cfg *out,
@@ -166,9 +170,9 @@ void drive_cfg_fini(struct drive_cfg *d);
 void drive_cfg_to_json(const struct drive_cfg *d, struct buf *b);
 
 struct drive_update {
-    char *drive_id;        /* owned, never NULL after parse */
+    char *drive_id; /* owned, never NULL after parse */
     size_t drive_id_len;
-    char *path_on_host;    /* owned; NULL = None */
+    char *path_on_host; /* owned; NULL = None */
     bool has_rate_limiter;
     struct rate_limiter_cfg rate_limiter;
 };
@@ -178,14 +182,15 @@ int drive_update_parse(const char *body, size_t len, struct drive_update *out,
 void drive_update_fini(struct drive_update *d);
 
 /* ---------------------------------------------------------------------- */
-/* PUT /pmem/{id}: PmemConfig (strict); PATCH: PmemDeviceUpdateConfig (strict). */
+/* PUT /pmem/{id}: PmemConfig (strict);
+ * PATCH: PmemDeviceUpdateConfig (strict). */
 
 struct pmem_cfg {
-    char *id;              /* owned, never NULL after parse */
+    char *id; /* owned, never NULL after parse */
     size_t id_len;
-    char *path_on_host;    /* owned, never NULL after parse (required) */
-    bool root_device;      /* default false */
-    bool read_only;        /* default false */
+    char *path_on_host; /* owned, never NULL after parse (required) */
+    bool root_device;   /* default false */
+    bool read_only;     /* default false */
     bool has_rate_limiter;
     struct rate_limiter_cfg rate_limiter;
 };
@@ -197,7 +202,7 @@ void pmem_cfg_fini(struct pmem_cfg *p);
 void pmem_cfg_to_json(const struct pmem_cfg *p, struct buf *b);
 
 struct pmem_update {
-    char *id;              /* owned, never NULL after parse */
+    char *id; /* owned, never NULL after parse */
     size_t id_len;
     bool has_rate_limiter;
     struct rate_limiter_cfg rate_limiter;
@@ -212,13 +217,13 @@ void pmem_update_fini(struct pmem_update *p);
  * PATCH: NetworkInterfaceUpdateConfig (strict). */
 
 struct net_iface_cfg {
-    char *iface_id;        /* owned, never NULL after parse */
+    char *iface_id; /* owned, never NULL after parse */
     size_t iface_id_len;
-    char *host_dev_name;   /* owned, never NULL after parse */
+    char *host_dev_name; /* owned, never NULL after parse */
     bool has_guest_mac;
-    uint8_t guest_mac[6];  /* parsed "xx:xx:xx:xx:xx:xx" */
+    uint8_t guest_mac[6]; /* parsed "xx:xx:xx:xx:xx:xx" */
     bool has_mtu;
-    uint16_t mtu;          /* any u16 here; the 68..65535 rule is VMM-side */
+    uint16_t mtu; /* any u16 here; the 68..65535 rule is VMM-side */
     bool has_rx_rate_limiter;
     struct rate_limiter_cfg rx_rate_limiter;
     bool has_tx_rate_limiter;
@@ -233,7 +238,7 @@ void net_iface_cfg_fini(struct net_iface_cfg *n);
 void net_iface_cfg_to_json(const struct net_iface_cfg *n, struct buf *b);
 
 struct net_iface_update {
-    char *iface_id;        /* owned, never NULL after parse */
+    char *iface_id; /* owned, never NULL after parse */
     size_t iface_id_len;
     bool has_rx_rate_limiter;
     struct rate_limiter_cfg rx_rate_limiter;
@@ -272,7 +277,7 @@ struct machine_cfg {
     bool has_vcpu_count;
     uint8_t vcpu_count;
     bool has_mem_size_mib;
-    uint64_t mem_size_mib;  /* usize */
+    uint64_t mem_size_mib; /* usize */
     bool has_smt;
     bool smt;
     bool has_cpu_template;
@@ -281,7 +286,7 @@ struct machine_cfg {
     bool track_dirty_pages;
     bool has_huge_pages;
     enum huge_pages huge_pages;
-    bool deprecated;        /* cpu_template given: send "Deprecation: true" */
+    bool deprecated; /* cpu_template given: send "Deprecation: true" */
 };
 
 /* PUT: vcpu_count and mem_size_mib required, the rest defaulted. */
@@ -326,14 +331,14 @@ enum log_level_filter {
 };
 
 struct logger_cfg {
-    char *log_path;         /* owned; NULL = None */
+    char *log_path; /* owned; NULL = None */
     bool has_level;
     enum log_level_filter level; /* case-insensitive; "warning" = WARN */
     bool has_show_level;
     bool show_level;
     bool has_show_log_origin;
     bool show_log_origin;
-    char *module;           /* owned; NULL = None */
+    char *module; /* owned; NULL = None */
 };
 
 int logger_cfg_parse(const char *body, size_t len, struct logger_cfg *out,
@@ -344,14 +349,14 @@ void logger_cfg_fini(struct logger_cfg *l);
 /* PUT /metrics: MetricsConfig (NOT strict: unknown keys ignored). */
 
 struct metrics_cfg_property {
-    char *key;              /* owned */
-    char *value;            /* owned */
+    char *key;   /* owned */
+    char *value; /* owned */
 };
 
 struct metrics_cfg {
-    char *metrics_path;     /* owned, never NULL after parse */
-    bool emit_id;           /* default false */
-    bool has_properties;    /* Option<BTreeMap<String,String>> */
+    char *metrics_path;  /* owned, never NULL after parse */
+    bool emit_id;        /* default false */
+    bool has_properties; /* Option<BTreeMap<String,String>> */
     size_t n_properties;
     struct metrics_cfg_property *properties; /* owned; sorted bytewise by key,
                                             unique (last duplicate wins) */
@@ -367,14 +372,14 @@ void metrics_cfg_fini(struct metrics_cfg *m);
 enum mmds_version { MMDS_VERSION_V1 = 0, MMDS_VERSION_V2 };
 
 struct mmds_cfg {
-    enum mmds_version version;  /* default V1 */
+    enum mmds_version version; /* default V1 */
     size_t n_network_interfaces;
-    char **network_interfaces;  /* owned array of owned strings; may be empty
-                                   (the non-empty rule is VMM-side) */
+    char **network_interfaces; /* owned array of owned strings; may be empty
+                                  (the non-empty rule is VMM-side) */
     bool has_ipv4_address;
-    uint8_t ipv4_address[4];    /* network order: a.b.c.d -> {a,b,c,d} */
-    bool imds_compat;           /* default false */
-    bool deprecated;            /* version resolved to V1 */
+    uint8_t ipv4_address[4]; /* network order: a.b.c.d -> {a,b,c,d} */
+    bool imds_compat;        /* default false */
+    bool deprecated;         /* version resolved to V1 */
 };
 
 int mmds_cfg_parse(const char *body, size_t len, struct mmds_cfg *out,
@@ -393,10 +398,10 @@ int mmds_body_parse(const char *body, size_t len, struct json_value **out,
 /* PUT /vsock: VsockDeviceConfig (strict). */
 
 struct vsock_cfg {
-    char *vsock_id;         /* owned; NULL = None (deprecated, never echoed) */
+    char *vsock_id; /* owned; NULL = None (deprecated, never echoed) */
     uint32_t guest_cid;
-    char *uds_path;         /* owned, never NULL after parse */
-    bool deprecated;        /* vsock_id given */
+    char *uds_path;  /* owned, never NULL after parse */
+    bool deprecated; /* vsock_id given */
 };
 
 int vsock_cfg_parse(const char *body, size_t len, struct vsock_cfg *out,
@@ -423,8 +428,8 @@ void entropy_cfg_to_json(const struct entropy_cfg *e, struct buf *b);
 /* PUT /serial: SerialConfig (strict). */
 
 struct serial_cfg {
-    char *serial_out_path;  /* owned; NULL = None */
-    bool has_rate_limiter;  /* a TokenBucketConfig, not a RateLimiterConfig */
+    char *serial_out_path; /* owned; NULL = None */
+    bool has_rate_limiter; /* a TokenBucketConfig, not a RateLimiterConfig */
     struct token_bucket_cfg rate_limiter;
 };
 
@@ -493,7 +498,8 @@ struct hotplug_memory_cfg {
 };
 
 int hotplug_memory_cfg_parse(const char *body, size_t len,
-                             struct hotplug_memory_cfg *out, struct sq_err *err);
+                             struct hotplug_memory_cfg *out,
+                             struct sq_err *err);
 void hotplug_memory_cfg_fini(struct hotplug_memory_cfg *h);
 /* The VMM-side checks, in upstream order, with upstream's texts (without the
  * "Memory hotplug config error: " prefix, which the caller adds). */
@@ -519,8 +525,8 @@ enum snapshot_type { SNAPSHOT_TYPE_DIFF, SNAPSHOT_TYPE_FULL };
 
 struct snapshot_create {
     enum snapshot_type snapshot_type; /* default Full */
-    char *snapshot_path;    /* owned, never NULL after parse */
-    char *mem_file_path;    /* owned, never NULL after parse */
+    char *snapshot_path;              /* owned, never NULL after parse */
+    char *mem_file_path;              /* owned, never NULL after parse */
 };
 
 int snapshot_create_parse(const char *body, size_t len,
@@ -541,26 +547,26 @@ enum snapshot_load_huge_pages {
 };
 
 struct network_override {
-    char *iface_id;         /* owned */
-    char *host_dev_name;    /* owned */
+    char *iface_id;      /* owned */
+    char *host_dev_name; /* owned */
 };
 
 struct snapshot_load {
-    char *snapshot_path;            /* owned, never NULL after parse */
+    char *snapshot_path;                    /* owned, never NULL after parse */
     enum mem_backend_type mem_backend_type; /* File when mem_file_path used */
-    char *mem_backend_path;         /* owned, never NULL after parse */
-    bool track_dirty_pages;         /* track_dirty_pages || enable_diff_snapshots */
+    char *mem_backend_path;                 /* owned, never NULL after parse */
+    bool track_dirty_pages; /* track_dirty_pages || enable_diff_snapshots */
     bool resume_vm;
     size_t n_network_overrides;
     struct network_override *network_overrides; /* owned */
-    char *vsock_override_uds_path;  /* owned; NULL = no vsock_override */
+    char *vsock_override_uds_path; /* owned; NULL = no vsock_override */
     bool clock_realtime;
     enum snapshot_load_huge_pages huge_pages;
-    bool deprecated;                /* mem_file_path or enable_diff_snapshots */
+    bool deprecated; /* mem_file_path or enable_diff_snapshots */
 };
 
-int snapshot_load_parse(const char *body, size_t len,
-                        struct snapshot_load *out, struct sq_err *err);
+int snapshot_load_parse(const char *body, size_t len, struct snapshot_load *out,
+                        struct sq_err *err);
 void snapshot_load_fini(struct snapshot_load *s);
 
 /* ---------------------------------------------------------------------- */
@@ -590,10 +596,10 @@ enum instance_state {
 };
 
 struct instance_info {
-    const char *id;             /* borrowed */
+    const char *id; /* borrowed */
     enum instance_state state;
-    const char *vmm_version;    /* borrowed, e.g. "1.17.0-dev" */
-    const char *app_name;       /* borrowed, "Firecracker" */
+    const char *vmm_version; /* borrowed, e.g. "1.17.0-dev" */
+    const char *app_name;    /* borrowed, "Firecracker" */
 };
 
 /* GET /: {"id":..,"state":..,"vmm_version":..,"app_name":..} */
@@ -627,7 +633,7 @@ struct balloon_stats {
     uint32_t actual_pages;
     uint32_t target_mib;
     uint32_t actual_mib;
-    bool has[BALLOON_STAT_COUNT];      /* unknown ones are omitted */
+    bool has[BALLOON_STAT_COUNT]; /* unknown ones are omitted */
     uint64_t value[BALLOON_STAT_COUNT];
 };
 
@@ -661,24 +667,24 @@ void hotplug_memory_status_to_json(const struct hotplug_memory_status *h,
 /* --config-file: VmmConfig (kebab-case keys, NOT strict). */
 
 enum cpu_config_kind {
-    CPU_CONFIG_NONE = 0,     /* key absent or null */
-    CPU_CONFIG_PATH,         /* a string: path of a template JSON file */
-    CPU_CONFIG_TEMPLATE,     /* an inline template object */
+    CPU_CONFIG_NONE = 0, /* key absent or null */
+    CPU_CONFIG_PATH,     /* a string: path of a template JSON file */
+    CPU_CONFIG_TEMPLATE, /* an inline template object */
 };
 
 struct vmm_config_file {
     bool has_balloon;
     struct balloon_cfg balloon;
     size_t n_drives;
-    struct drive_cfg *drives;             /* owned */
-    struct boot_source_cfg boot_source;   /* required */
+    struct drive_cfg *drives;           /* owned */
+    struct boot_source_cfg boot_source; /* required */
     enum cpu_config_kind cpu_config_kind;
-    char *cpu_config_path;                /* owned; set for CPU_CONFIG_PATH */
-    struct cpu_template cpu_config;       /* set for CPU_CONFIG_TEMPLATE */
+    char *cpu_config_path;          /* owned; set for CPU_CONFIG_PATH */
+    struct cpu_template cpu_config; /* set for CPU_CONFIG_TEMPLATE */
     bool has_logger;
     struct logger_cfg logger;
     bool has_machine_config;
-    struct machine_cfg machine_config;    /* as parsed by PUT (has_* set) */
+    struct machine_cfg machine_config; /* as parsed by PUT (has_* set) */
     bool has_metrics;
     struct metrics_cfg metrics;
     bool has_mmds_config;
@@ -690,7 +696,7 @@ struct vmm_config_file {
     bool has_entropy;
     struct entropy_cfg entropy;
     size_t n_pmem;
-    struct pmem_cfg *pmem;                /* owned */
+    struct pmem_cfg *pmem; /* owned */
     bool has_memory_hotplug;
     struct hotplug_memory_cfg memory_hotplug;
 };

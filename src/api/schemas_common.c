@@ -26,13 +26,13 @@ int schemas_top_struct(struct json_dec *d, void *ctx)
 /* serde_json::from_slice::<T> as an API body: errors get upstream's
  * RequestError::SerdeJson text. */
 int schemas_api_parse(const char *body, size_t len,
-                     const struct json_struct_desc *desc, void *out,
-                     struct sq_err *err)
+                      const struct json_struct_desc *desc, void *out,
+                      struct sq_err *err)
 {
     struct top_ctx t = {desc, out};
 
-    return json_decode(body, len, schemas_top_struct, &t, SCHEMAS_SERDE_PREFIX, ".",
-                       err);
+    return json_decode(body, len, schemas_top_struct, &t, SCHEMAS_SERDE_PREFIX,
+                       ".", err);
 }
 
 /* Append a new zeroed element to a (ptr, count) vector; returns it. */
@@ -71,9 +71,9 @@ static int vec_struct_elem(struct json_dec *d, void *ctx, size_t index)
 }
 
 int schemas_dec_vec_struct(struct json_dec *d, void *field_ptr,
-                          const struct json_field *f, size_t elem_size,
-                          const struct json_struct_desc *desc,
-                          void (*init)(void *))
+                           const struct json_field *f, size_t elem_size,
+                           const struct json_struct_desc *desc,
+                           void (*init)(void *))
 {
     /* the count lives at len_offset relative to the same container */
     char *base = (char *)field_ptr - f->offset;
@@ -90,7 +90,7 @@ int schemas_dec_vec_struct(struct json_dec *d, void *field_ptr,
 
 /* Rust's from_str_radix for unsigned types (see schemas_int.h). */
 enum pie_kind schemas_parse_uint(const char *s, size_t n, unsigned radix,
-                                     uint64_t max, uint64_t *out)
+                                 uint64_t max, uint64_t *out)
 {
     uint64_t v = 0;
     size_t i = 0;
@@ -134,15 +134,18 @@ static const struct json_field token_bucket_fields[] = {
      HAS(struct token_bucket_cfg, has_one_time_burst)},
     {FLD(struct token_bucket_cfg, "refill_time", JSON_F_U64, 0, refill_time)},
 };
-EDESC(schemas_token_bucket_desc, "TokenBucketConfig", token_bucket_fields, false);
+EDESC(schemas_token_bucket_desc, "TokenBucketConfig", token_bucket_fields,
+      false);
 
 static const struct json_field rate_limiter_fields[] = {
     {FLD(struct rate_limiter_cfg, "bandwidth", JSON_F_STRUCT, OPT, bandwidth),
-     HAS(struct rate_limiter_cfg, has_bandwidth), .sub = &schemas_token_bucket_desc},
+     HAS(struct rate_limiter_cfg, has_bandwidth),
+     .sub = &schemas_token_bucket_desc},
     {FLD(struct rate_limiter_cfg, "ops", JSON_F_STRUCT, OPT, ops),
      HAS(struct rate_limiter_cfg, has_ops), .sub = &schemas_token_bucket_desc},
 };
-EDESC(schemas_rate_limiter_desc, "RateLimiterConfig", rate_limiter_fields, true);
+EDESC(schemas_rate_limiter_desc, "RateLimiterConfig", rate_limiter_fields,
+      true);
 
 void token_bucket_cfg_to_json(const struct token_bucket_cfg *tb, struct buf *b)
 {
@@ -173,8 +176,9 @@ void rate_limiter_cfg_to_json(const struct rate_limiter_cfg *rl, struct buf *b)
     buf_putc(b, '}');
 }
 
-void schemas_opt_rate_limiter_to_json(bool has, const struct rate_limiter_cfg *rl,
-                                     struct buf *b)
+void schemas_opt_rate_limiter_to_json(bool has,
+                                      const struct rate_limiter_cfg *rl,
+                                      struct buf *b)
 {
     if (has)
         rate_limiter_cfg_to_json(rl, b);

@@ -19,22 +19,22 @@
 static int dec_drives(struct json_dec *d, void *field_ptr,
                       const struct json_field *f)
 {
-    return schemas_dec_vec_struct(d, field_ptr, f, sizeof(struct drive_cfg), &schemas_drive_desc,
-                          NULL);
+    return schemas_dec_vec_struct(d, field_ptr, f, sizeof(struct drive_cfg),
+                                  &schemas_drive_desc, NULL);
 }
 
 static int dec_net_ifaces(struct json_dec *d, void *field_ptr,
                           const struct json_field *f)
 {
     return schemas_dec_vec_struct(d, field_ptr, f, sizeof(struct net_iface_cfg),
-                          &schemas_net_desc, NULL);
+                                  &schemas_net_desc, NULL);
 }
 
 static int dec_pmems(struct json_dec *d, void *field_ptr,
                      const struct json_field *f)
 {
-    return schemas_dec_vec_struct(d, field_ptr, f, sizeof(struct pmem_cfg), &schemas_pmem_desc,
-                          NULL);
+    return schemas_dec_vec_struct(d, field_ptr, f, sizeof(struct pmem_cfg),
+                                  &schemas_pmem_desc, NULL);
 }
 
 /*
@@ -90,7 +90,8 @@ static const struct json_field config_fields[] = {
      HAS(struct vmm_config_file, has_logger), .sub = &schemas_logger_desc},
     {FLD(struct vmm_config_file, "machine-config", JSON_F_STRUCT, OPT,
          machine_config),
-     HAS(struct vmm_config_file, has_machine_config), .sub = &schemas_machine_desc},
+     HAS(struct vmm_config_file, has_machine_config),
+     .sub = &schemas_machine_desc},
     {FLD(struct vmm_config_file, "metrics", JSON_F_STRUCT, OPT, metrics),
      HAS(struct vmm_config_file, has_metrics), .sub = &schemas_metrics_desc},
     {FLD(struct vmm_config_file, "mmds-config", JSON_F_STRUCT, OPT,
@@ -108,7 +109,8 @@ static const struct json_field config_fields[] = {
      LEN(struct vmm_config_file, n_pmem), .custom = dec_pmems},
     {FLD(struct vmm_config_file, "memory-hotplug", JSON_F_STRUCT, OPT,
          memory_hotplug),
-     HAS(struct vmm_config_file, has_memory_hotplug), .sub = &schemas_hotplug_desc},
+     HAS(struct vmm_config_file, has_memory_hotplug),
+     .sub = &schemas_hotplug_desc},
 };
 DESC(config_desc, "VmmConfig", config_fields, false);
 
@@ -146,7 +148,8 @@ int vmm_config_file_parse(const char *json, size_t len,
 
     memset(out, 0, sizeof(*out));
     schemas_hotplug_defaults(&out->memory_hotplug);
-    rc = json_decode(json, len, schemas_top_struct, &t, "Invalid JSON: ", NULL, err);
+    rc = json_decode(json, len, schemas_top_struct, &t, "Invalid JSON: ", NULL,
+                     err);
     if (rc) {
         vmm_config_file_fini(out);
         return rc;

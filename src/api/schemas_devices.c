@@ -32,7 +32,8 @@ static const struct json_field drive_fields[] = {
      HAS(struct drive_cfg, has_is_read_only)},
     {FLD(struct drive_cfg, "path_on_host", JSON_F_STRING, OPT, path_on_host)},
     {FLD(struct drive_cfg, "rate_limiter", JSON_F_STRUCT, OPT, rate_limiter),
-     HAS(struct drive_cfg, has_rate_limiter), .sub = &schemas_rate_limiter_desc},
+     HAS(struct drive_cfg, has_rate_limiter),
+     .sub = &schemas_rate_limiter_desc},
     {FLD(struct drive_cfg, "io_engine", JSON_F_ENUM, OPT, io_engine),
      HAS(struct drive_cfg, has_io_engine), VARIANTS(io_engine_variants)},
     {FLD(struct drive_cfg, "socket", JSON_F_STRING, OPT, socket)},
@@ -44,7 +45,8 @@ void schemas_drive_fixup(struct drive_cfg *d)
 {
     /* io_engine was stored as the variant index (Async = 0, Sync = 1) */
     if (d->has_io_engine)
-        d->io_engine = (int)d->io_engine == 0 ? IO_ENGINE_ASYNC : IO_ENGINE_SYNC;
+        d->io_engine =
+            (int)d->io_engine == 0 ? IO_ENGINE_ASYNC : IO_ENGINE_SYNC;
     else
         d->io_engine = IO_ENGINE_SYNC;
 }
@@ -112,7 +114,8 @@ static const struct json_field drive_update_fields[] = {
     {FLD(struct drive_update, "path_on_host", JSON_F_STRING, OPT,
          path_on_host)},
     {FLD(struct drive_update, "rate_limiter", JSON_F_STRUCT, OPT, rate_limiter),
-     HAS(struct drive_update, has_rate_limiter), .sub = &schemas_rate_limiter_desc},
+     HAS(struct drive_update, has_rate_limiter),
+     .sub = &schemas_rate_limiter_desc},
 };
 DESC(drive_update_desc, "BlockDeviceUpdateConfig", drive_update_fields, true);
 
@@ -141,7 +144,8 @@ int drive_update_parse(const char *body, size_t len, struct drive_update *out,
 /* Pmem                                                                    */
 
 static const struct json_field pmem_fields[] = {
-    {FLD(struct pmem_cfg, "id", JSON_F_STRING, 0, id), LEN(struct pmem_cfg, id_len)},
+    {FLD(struct pmem_cfg, "id", JSON_F_STRING, 0, id),
+     LEN(struct pmem_cfg, id_len)},
     {FLD(struct pmem_cfg, "path_on_host", JSON_F_STRING, 0, path_on_host)},
     {FLD(struct pmem_cfg, "root_device", JSON_F_BOOL, DEF, root_device)},
     {FLD(struct pmem_cfg, "read_only", JSON_F_BOOL, DEF, read_only)},
@@ -190,7 +194,8 @@ static const struct json_field pmem_update_fields[] = {
     {FLD(struct pmem_update, "id", JSON_F_STRING, 0, id),
      LEN(struct pmem_update, id_len)},
     {FLD(struct pmem_update, "rate_limiter", JSON_F_STRUCT, OPT, rate_limiter),
-     HAS(struct pmem_update, has_rate_limiter), .sub = &schemas_rate_limiter_desc},
+     HAS(struct pmem_update, has_rate_limiter),
+     .sub = &schemas_rate_limiter_desc},
 };
 DESC(pmem_update_desc, "PmemDeviceUpdateConfig", pmem_update_fields, true);
 
@@ -271,10 +276,12 @@ static const struct json_field net_fields[] = {
      HAS(struct net_iface_cfg, has_mtu)},
     {FLD(struct net_iface_cfg, "rx_rate_limiter", JSON_F_STRUCT, OPT,
          rx_rate_limiter),
-     HAS(struct net_iface_cfg, has_rx_rate_limiter), .sub = &schemas_rate_limiter_desc},
+     HAS(struct net_iface_cfg, has_rx_rate_limiter),
+     .sub = &schemas_rate_limiter_desc},
     {FLD(struct net_iface_cfg, "tx_rate_limiter", JSON_F_STRUCT, OPT,
          tx_rate_limiter),
-     HAS(struct net_iface_cfg, has_tx_rate_limiter), .sub = &schemas_rate_limiter_desc},
+     HAS(struct net_iface_cfg, has_tx_rate_limiter),
+     .sub = &schemas_rate_limiter_desc},
 };
 EDESC(schemas_net_desc, "NetworkInterfaceConfig", net_fields, true);
 
@@ -319,9 +326,11 @@ void net_iface_cfg_to_json(const struct net_iface_cfg *n, struct buf *b)
     else
         buf_puts(b, "null");
     buf_puts(b, ",\"rx_rate_limiter\":");
-    schemas_opt_rate_limiter_to_json(n->has_rx_rate_limiter, &n->rx_rate_limiter, b);
+    schemas_opt_rate_limiter_to_json(n->has_rx_rate_limiter,
+                                     &n->rx_rate_limiter, b);
     buf_puts(b, ",\"tx_rate_limiter\":");
-    schemas_opt_rate_limiter_to_json(n->has_tx_rate_limiter, &n->tx_rate_limiter, b);
+    schemas_opt_rate_limiter_to_json(n->has_tx_rate_limiter,
+                                     &n->tx_rate_limiter, b);
     buf_putc(b, '}');
 }
 
@@ -404,7 +413,8 @@ void vsock_cfg_to_json(const struct vsock_cfg *v, struct buf *b)
 
 static const struct json_field entropy_fields[] = {
     {FLD(struct entropy_cfg, "rate_limiter", JSON_F_STRUCT, OPT, rate_limiter),
-     HAS(struct entropy_cfg, has_rate_limiter), .sub = &schemas_rate_limiter_desc},
+     HAS(struct entropy_cfg, has_rate_limiter),
+     .sub = &schemas_rate_limiter_desc},
 };
 EDESC(schemas_entropy_desc, "EntropyDeviceConfig", entropy_fields, true);
 
@@ -436,7 +446,8 @@ static const struct json_field serial_fields[] = {
     {FLD(struct serial_cfg, "serial_out_path", JSON_F_PATH, OPT,
          serial_out_path)},
     {FLD(struct serial_cfg, "rate_limiter", JSON_F_STRUCT, OPT, rate_limiter),
-     HAS(struct serial_cfg, has_rate_limiter), .sub = &schemas_token_bucket_desc},
+     HAS(struct serial_cfg, has_rate_limiter),
+     .sub = &schemas_token_bucket_desc},
 };
 DESC(serial_desc, "SerialConfig", serial_fields, true);
 
@@ -494,9 +505,10 @@ int balloon_cfg_parse(const char *body, size_t len, struct balloon_cfg *out,
 
 void balloon_cfg_to_json(const struct balloon_cfg *c, struct buf *b)
 {
-    buf_printf(b, "{\"amount_mib\":%u,\"deflate_on_oom\":%s,"
-                  "\"stats_polling_interval_s\":%u,\"free_page_hinting\":%s,"
-                  "\"free_page_reporting\":%s}",
+    buf_printf(b,
+               "{\"amount_mib\":%u,\"deflate_on_oom\":%s,"
+               "\"stats_polling_interval_s\":%u,\"free_page_hinting\":%s,"
+               "\"free_page_reporting\":%s}",
                c->amount_mib, c->deflate_on_oom ? "true" : "false",
                c->stats_polling_interval_s,
                c->free_page_hinting ? "true" : "false",
@@ -525,8 +537,8 @@ int balloon_update_parse(const char *body, size_t len,
 }
 
 static const struct json_field balloon_stats_fields[] = {
-    {FLD(struct balloon_stats_update, "stats_polling_interval_s", JSON_F_U16,
-         0, stats_polling_interval_s)},
+    {FLD(struct balloon_stats_update, "stats_polling_interval_s", JSON_F_U16, 0,
+         stats_polling_interval_s)},
 };
 DESC(balloon_stats_desc, "BalloonUpdateStatsConfig", balloon_stats_fields,
      true);
@@ -577,7 +589,7 @@ int balloon_hinting_start_parse(const char *body, size_t len,
 /* Memory hotplug                                                          */
 
 #define HOTPLUG_DEFAULT_BLOCK_MIB 2
-#define HOTPLUG_DEFAULT_SLOT_MIB 128
+#define HOTPLUG_DEFAULT_SLOT_MIB  128
 
 static const struct json_field hotplug_fields[] = {
     {FLD(struct hotplug_memory_cfg, "total_size_mib", JSON_F_U32, 0,

@@ -13,7 +13,8 @@
 
 static bool rust_is_alphanumeric(uint32_t c)
 {
-    size_t lo = 0, hi = sizeof(rust_alnum_ranges) / sizeof(rust_alnum_ranges[0]);
+    size_t lo = 0,
+           hi = sizeof(rust_alnum_ranges) / sizeof(rust_alnum_ranges[0]);
 
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
@@ -58,7 +59,8 @@ static size_t utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
         c = (c << 6) | (s[i] & 0x3f);
     }
     /* overlong forms, surrogates, beyond U+10FFFF */
-    if ((len == 3 && c < 0x800) || (len == 4 && (c < 0x10000 || c > 0x10ffff)) ||
+    if ((len == 3 && c < 0x800) ||
+        (len == 4 && (c < 0x10000 || c > 0x10ffff)) ||
         (c >= 0xd800 && c <= 0xdfff))
         return 0;
     *cp = c;

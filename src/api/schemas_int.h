@@ -20,9 +20,9 @@
     .name = (key), .type = (ty), .flags = (fl), .offset = offsetof(T, member)
 #define HAS(T, member) .has_offset = JSON_OFF(T, member)
 #define LEN(T, member) .len_offset = JSON_OFF(T, member)
-#define VARIANTS(v) .variants = (v), .n_variants = ARRAY_LEN(v)
-#define OPT JSON_FIELD_OPTION
-#define DEF JSON_FIELD_DEFAULT
+#define VARIANTS(v)    .variants = (v), .n_variants = ARRAY_LEN(v)
+#define OPT            JSON_FIELD_OPTION
+#define DEF            JSON_FIELD_DEFAULT
 #define DESC(var, rust, fields_, strict)                                       \
     static const struct json_struct_desc var = {                               \
         .rust_name = (rust),                                                   \
@@ -95,7 +95,7 @@ void schemas_opt_rate_limiter_to_json(bool has,
                                       struct buf *b);
 
 /* Post-parse steps the config file shares with the API bodies. */
-void schemas_drive_fixup(struct drive_cfg *d);        /* io_engine mapping */
+void schemas_drive_fixup(struct drive_cfg *d);         /* io_engine mapping */
 void schemas_machine_put_fixup(struct machine_cfg *m); /* PUT -> update */
 void schemas_hotplug_defaults(struct hotplug_memory_cfg *h);
 

@@ -22,7 +22,8 @@ void instance_info_to_json(const struct instance_info *i, struct buf *b)
         [INSTANCE_STATE_RUNNING] = "Running",
         [INSTANCE_STATE_PAUSED] = "Paused",
     };
-    const char *state = (unsigned)i->state < 3 ? names[i->state] : "Not started";
+    const char *state =
+        (unsigned)i->state < 3 ? names[i->state] : "Not started";
 
     buf_puts(b, "{\"id\":");
     json_write_cstr(b, i->id ? i->id : "");
@@ -45,11 +46,11 @@ void version_to_json(const char *version, struct buf *b)
 void balloon_stats_to_json(const struct balloon_stats *s, struct buf *b)
 {
     static const char *const names[BALLOON_STAT_COUNT] = {
-        "swap_in",         "swap_out",         "major_faults",
-        "minor_faults",    "free_memory",      "total_memory",
-        "available_memory", "disk_caches",     "hugetlb_allocations",
-        "hugetlb_failures", "oom_kill",        "alloc_stall",
-        "async_scan",      "direct_scan",      "async_reclaim",
+        "swap_in",          "swap_out",    "major_faults",
+        "minor_faults",     "free_memory", "total_memory",
+        "available_memory", "disk_caches", "hugetlb_allocations",
+        "hugetlb_failures", "oom_kill",    "alloc_stall",
+        "async_scan",       "direct_scan", "async_reclaim",
         "direct_reclaim",
     };
     size_t i;

@@ -226,27 +226,35 @@ void machine_cfg_to_json(const struct machine_cfg *m, struct buf *b)
 static const char *pie_display(enum pie_kind k)
 {
     switch (k) {
-    case PIE_EMPTY: return "cannot parse integer from empty string";
-    case PIE_INVALID_DIGIT: return "invalid digit found in string";
-    case PIE_POS_OVERFLOW: return "number too large to fit in target type";
-    default: return "";
+    case PIE_EMPTY:
+        return "cannot parse integer from empty string";
+    case PIE_INVALID_DIGIT:
+        return "invalid digit found in string";
+    case PIE_POS_OVERFLOW:
+        return "number too large to fit in target type";
+    default:
+        return "";
     }
 }
 
 static const char *pie_debug(enum pie_kind k)
 {
     switch (k) {
-    case PIE_EMPTY: return "ParseIntError { kind: Empty }";
-    case PIE_INVALID_DIGIT: return "ParseIntError { kind: InvalidDigit }";
-    case PIE_POS_OVERFLOW: return "ParseIntError { kind: PosOverflow }";
-    default: return "";
+    case PIE_EMPTY:
+        return "ParseIntError { kind: Empty }";
+    case PIE_INVALID_DIGIT:
+        return "ParseIntError { kind: InvalidDigit }";
+    case PIE_POS_OVERFLOW:
+        return "ParseIntError { kind: PosOverflow }";
+    default:
+        return "";
     }
 }
 
 /* A custom error message with one embedded (possibly NUL-containing) user
  * string: pre + s + post. */
-static int custom3(struct json_dec *d, const char *pre, const char *s,
-                   size_t n, const char *post)
+static int custom3(struct json_dec *d, const char *pre, const char *s, size_t n,
+                   const char *post)
 {
     struct buf m = BUF_INIT;
     int rc;
@@ -260,7 +268,6 @@ static int custom3(struct json_dec *d, const char *pre, const char *s,
     buf_fini(&m);
     return rc;
 }
-
 
 /* deserialize_from_str_u32: "0b..." (binary) or "0x..." (hex). */
 static int dec_prefixed_u32(struct json_dec *d, void *field_ptr,
@@ -280,8 +287,8 @@ static int dec_prefixed_u32(struct json_dec *d, void *field_ptr,
     else if (n >= 2 && s[0] == '0' && s[1] == 'x')
         k = schemas_parse_uint(s + 2, n - 2, 16, UINT32_MAX, &v);
     else {
-        rc = custom3(d, "No supported number system prefix found in value [",
-                     s, n,
+        rc = custom3(d, "No supported number system prefix found in value [", s,
+                     n,
                      "]. Make sure to prefix the number with '0x' for "
                      "hexadecimal numbers or '0b' for binary numbers.");
         free(s);
@@ -334,8 +341,8 @@ static int parse_bitmap(struct json_dec *d, unsigned bits, uint64_t *mask,
         } else if (c != 'x') {
             char post[64];
 
-            snprintf(post, sizeof(post), "] as a bitmap - unknown character: %u",
-                     c);
+            snprintf(post, sizeof(post),
+                     "] as a bitmap - unknown character: %u", c);
             rc = custom3(d, "Failed to parse string [", s, n, post);
             break;
         }
@@ -401,8 +408,9 @@ DESC(cpuid_reg_desc, "CpuidRegisterModifier", cpuid_reg_fields, false);
 static int dec_cpuid_reg_vec(struct json_dec *d, void *field_ptr,
                              const struct json_field *f)
 {
-    return schemas_dec_vec_struct(d, field_ptr, f, sizeof(struct cpuid_reg_modifier),
-                          &cpuid_reg_desc, NULL);
+    return schemas_dec_vec_struct(d, field_ptr, f,
+                                  sizeof(struct cpuid_reg_modifier),
+                                  &cpuid_reg_desc, NULL);
 }
 
 static const struct json_field cpuid_leaf_fields[] = {
@@ -413,8 +421,7 @@ static const struct json_field cpuid_leaf_fields[] = {
     /* deserialize_kvm_cpuid_flags = u32::deserialize */
     {FLD(struct cpuid_leaf_modifier, "flags", JSON_F_U32, 0, flags)},
     {FLD(struct cpuid_leaf_modifier, "modifiers", JSON_F_CUSTOM, 0, modifiers),
-     LEN(struct cpuid_leaf_modifier, n_modifiers),
-     .custom = dec_cpuid_reg_vec},
+     LEN(struct cpuid_leaf_modifier, n_modifiers), .custom = dec_cpuid_reg_vec},
 };
 DESC(cpuid_leaf_desc, "CpuidLeafModifier", cpuid_leaf_fields, false);
 
@@ -472,15 +479,16 @@ static int dec_kvm_caps(struct json_dec *d, void *field_ptr,
 static int dec_cpuid_leaf_vec(struct json_dec *d, void *field_ptr,
                               const struct json_field *f)
 {
-    return schemas_dec_vec_struct(d, field_ptr, f, sizeof(struct cpuid_leaf_modifier),
-                          &cpuid_leaf_desc, NULL);
+    return schemas_dec_vec_struct(d, field_ptr, f,
+                                  sizeof(struct cpuid_leaf_modifier),
+                                  &cpuid_leaf_desc, NULL);
 }
 
 static int dec_msr_vec(struct json_dec *d, void *field_ptr,
                        const struct json_field *f)
 {
     return schemas_dec_vec_struct(d, field_ptr, f, sizeof(struct msr_modifier),
-                          &msr_desc, NULL);
+                                  &msr_desc, NULL);
 }
 
 static const struct json_field cpu_template_fields[] = {
@@ -491,7 +499,8 @@ static const struct json_field cpu_template_fields[] = {
     {FLD(struct cpu_template, "msr_modifiers", JSON_F_CUSTOM, DEF, msr),
      LEN(struct cpu_template, n_msr), .custom = dec_msr_vec},
 };
-EDESC(schemas_cpu_template_desc, "CustomCpuTemplate", cpu_template_fields, true);
+EDESC(schemas_cpu_template_desc, "CustomCpuTemplate", cpu_template_fields,
+      true);
 
 static int cpu_template_decode(const char *json, size_t len,
                                struct cpu_template *out, const char *prefix,
@@ -638,7 +647,8 @@ static int property_entry(struct json_dec *d, void *ctx, const char *key,
 static int dec_properties(struct json_dec *d, void *field_ptr,
                           const struct json_field *f)
 {
-    struct metrics_cfg *m = (struct metrics_cfg *)((char *)field_ptr - f->offset);
+    struct metrics_cfg *m =
+        (struct metrics_cfg *)((char *)field_ptr - f->offset);
 
     return json_dec_map(d, "a map", property_entry, m);
 }
@@ -693,8 +703,8 @@ static int string_elem(struct json_dec *d, void *ctx, size_t index)
     (void)index;
     if (json_dec_string(d, "a string", &s, NULL) < 0)
         return -1;
-    slot = schemas_vec_push((void **)&m->network_interfaces, &m->n_network_interfaces,
-                    sizeof(*slot));
+    slot = schemas_vec_push((void **)&m->network_interfaces,
+                            &m->n_network_interfaces, sizeof(*slot));
     *slot = s;
     return 0;
 }
@@ -901,12 +911,11 @@ struct snapshot_load_raw {
 };
 
 static const char *const mem_backend_type_variants[] = {"File", "Uffd"};
-static const char *const snapshot_huge_pages_variants[] = {
-    "Snapshot", "None", "Transparent", "2M"};
+static const char *const snapshot_huge_pages_variants[] = {"Snapshot", "None",
+                                                           "Transparent", "2M"};
 
 static const struct json_field mem_backend_fields[] = {
-    {FLD(struct mem_backend_raw, "backend_path", JSON_F_PATH, 0,
-         backend_path)},
+    {FLD(struct mem_backend_raw, "backend_path", JSON_F_PATH, 0, backend_path)},
     {FLD(struct mem_backend_raw, "backend_type", JSON_F_ENUM, 0, backend_type),
      VARIANTS(mem_backend_type_variants)},
 };
@@ -927,8 +936,9 @@ DESC(vsock_override_desc, "VsockOverride", vsock_override_fields, false);
 static int dec_network_overrides(struct json_dec *d, void *field_ptr,
                                  const struct json_field *f)
 {
-    return schemas_dec_vec_struct(d, field_ptr, f, sizeof(struct network_override),
-                          &network_override_desc, NULL);
+    return schemas_dec_vec_struct(d, field_ptr, f,
+                                  sizeof(struct network_override),
+                                  &network_override_desc, NULL);
 }
 
 static const struct json_field snapshot_load_fields[] = {
@@ -991,8 +1001,8 @@ void snapshot_load_fini(struct snapshot_load *s)
     memset(s, 0, sizeof(*s));
 }
 
-int snapshot_load_parse(const char *body, size_t len,
-                        struct snapshot_load *out, struct sq_err *err)
+int snapshot_load_parse(const char *body, size_t len, struct snapshot_load *out,
+                        struct sq_err *err)
 {
     struct snapshot_load_raw r;
     int rc;

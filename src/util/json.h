@@ -82,7 +82,7 @@ enum json_num_kind {
 };
 
 struct json_member {
-    char *key;              /* owned, UTF-8, may contain NUL */
+    char *key; /* owned, UTF-8, may contain NUL */
     size_t key_len;
     struct json_value *value; /* owned */
 };
@@ -100,7 +100,7 @@ struct json_value {
             };
         } num;
         struct {
-            char *ptr;      /* owned, NUL-terminated, may contain NUL */
+            char *ptr; /* owned, NUL-terminated, may contain NUL */
             size_t len;
         } str;
         struct {
@@ -171,7 +171,8 @@ size_t json_value_serialized_len(const struct json_value *v);
  * the target. `*target` may be replaced; patch is not modified (values are
  * copied).
  */
-void json_merge_patch(struct json_value **target, const struct json_value *patch);
+void json_merge_patch(struct json_value **target,
+                      const struct json_value *patch);
 
 /*
  * RFC 6901 JSON Pointer lookup as serde_json::Value::pointer: "" is the
@@ -187,16 +188,16 @@ const struct json_value *json_pointer(const struct json_value *root,
 
 /* The state of one decode; mirrors serde_json::Deserializer<SliceRead>. */
 struct json_dec {
-    const uint8_t *p;       /* input (borrowed) */
+    const uint8_t *p; /* input (borrowed) */
     size_t len;
-    size_t pos;             /* index of the next byte */
-    int remaining_depth;    /* serde_json's recursion limit, starts at 128 */
+    size_t pos;          /* index of the next byte */
+    int remaining_depth; /* serde_json's recursion limit, starts at 128 */
     /* the error, once one is raised */
     bool failed;
-    bool positioned;        /* false: a "custom" error with no position yet */
-    size_t err_index;       /* input index the line/column is computed at */
-    struct buf msg;         /* the error text without the position suffix */
-    struct buf scratch;     /* string decoding buffer */
+    bool positioned;    /* false: a "custom" error with no position yet */
+    size_t err_index;   /* input index the line/column is computed at */
+    struct buf msg;     /* the error text without the position suffix */
+    struct buf scratch; /* string decoding buffer */
 };
 
 void json_dec_init(struct json_dec *d, const char *text, size_t len);
@@ -207,26 +208,27 @@ void json_dec_error_text(const struct json_dec *d, struct buf *out);
 
 /* serde_json ErrorCode texts used by the decoder. */
 enum json_errcode {
-    JSON_E_EOF_VALUE,        /* EOF while parsing a value */
-    JSON_E_EOF_LIST,         /* EOF while parsing a list */
-    JSON_E_EOF_OBJECT,       /* EOF while parsing an object */
-    JSON_E_EOF_STRING,       /* EOF while parsing a string */
-    JSON_E_EXPECTED_COLON,   /* expected `:` */
+    JSON_E_EOF_VALUE,                    /* EOF while parsing a value */
+    JSON_E_EOF_LIST,                     /* EOF while parsing a list */
+    JSON_E_EOF_OBJECT,                   /* EOF while parsing an object */
+    JSON_E_EOF_STRING,                   /* EOF while parsing a string */
+    JSON_E_EXPECTED_COLON,               /* expected `:` */
     JSON_E_EXPECTED_LIST_COMMA_OR_END,   /* expected `,` or `]` */
     JSON_E_EXPECTED_OBJECT_COMMA_OR_END, /* expected `,` or `}` */
-    JSON_E_EXPECTED_IDENT,   /* expected ident */
-    JSON_E_EXPECTED_VALUE,   /* expected value */
-    JSON_E_INVALID_ESCAPE,   /* invalid escape */
-    JSON_E_INVALID_NUMBER,   /* invalid number */
-    JSON_E_NUMBER_OUT_OF_RANGE, /* number out of range */
-    JSON_E_INVALID_UNICODE,  /* invalid unicode code point */
-    JSON_E_CONTROL_CHAR,     /* control character (\u0000-\u001F) found while parsing a string */
+    JSON_E_EXPECTED_IDENT,               /* expected ident */
+    JSON_E_EXPECTED_VALUE,               /* expected value */
+    JSON_E_INVALID_ESCAPE,               /* invalid escape */
+    JSON_E_INVALID_NUMBER,               /* invalid number */
+    JSON_E_NUMBER_OUT_OF_RANGE,          /* number out of range */
+    JSON_E_INVALID_UNICODE,              /* invalid unicode code point */
+    JSON_E_CONTROL_CHAR,       /* control character (\u0000-\u001F) found while
+                                  parsing a string */
     JSON_E_KEY_MUST_BE_STRING, /* key must be a string */
     JSON_E_LONE_LEADING_SURROGATE, /* lone leading surrogate in hex escape */
-    JSON_E_TRAILING_COMMA,   /* trailing comma */
-    JSON_E_TRAILING_CHARS,   /* trailing characters */
-    JSON_E_UNEXPECTED_END_OF_HEX, /* unexpected end of hex escape */
-    JSON_E_RECURSION_LIMIT,  /* recursion limit exceeded */
+    JSON_E_TRAILING_COMMA,         /* trailing comma */
+    JSON_E_TRAILING_CHARS,         /* trailing characters */
+    JSON_E_UNEXPECTED_END_OF_HEX,  /* unexpected end of hex escape */
+    JSON_E_RECURSION_LIMIT,        /* recursion limit exceeded */
 };
 
 /* Raise errors (the first error wins; later calls are ignored).
@@ -303,24 +305,25 @@ int json_dec_end(struct json_dec *d);
 #define JSON_MAX_FIELDS 32
 
 enum json_field_type {
-    JSON_F_BOOL,    /* bool */
-    JSON_F_U8,      /* uint8_t,  expected "u8" */
-    JSON_F_U16,     /* uint16_t, expected "u16" */
-    JSON_F_U32,     /* uint32_t, expected "u32" */
-    JSON_F_U64,     /* uint64_t, expected "u64" */
-    JSON_F_USIZE,   /* uint64_t, expected "usize" */
-    JSON_F_STRING,  /* char * (+ optional size_t length), "a string" */
-    JSON_F_PATH,    /* char * (+ optional size_t length), "path string" */
-    JSON_F_ENUM,    /* int-sized C enum; variants in `variants` */
-    JSON_F_STRUCT,  /* nested struct described by `sub` */
-    JSON_F_CUSTOM,  /* decoded by `custom` */
+    JSON_F_BOOL,   /* bool */
+    JSON_F_U8,     /* uint8_t,  expected "u8" */
+    JSON_F_U16,    /* uint16_t, expected "u16" */
+    JSON_F_U32,    /* uint32_t, expected "u32" */
+    JSON_F_U64,    /* uint64_t, expected "u64" */
+    JSON_F_USIZE,  /* uint64_t, expected "usize" */
+    JSON_F_STRING, /* char * (+ optional size_t length), "a string" */
+    JSON_F_PATH,   /* char * (+ optional size_t length), "path string" */
+    JSON_F_ENUM,   /* int-sized C enum; variants in `variants` */
+    JSON_F_STRUCT, /* nested struct described by `sub` */
+    JSON_F_CUSTOM, /* decoded by `custom` */
 };
 
 /* Field flags. */
-#define JSON_FIELD_OPTION  0x1u /* Option<T>: null accepted; missing -> None */
-#define JSON_FIELD_DEFAULT 0x2u /* #[serde(default)]: missing -> default
-                                   (the value the struct was initialised
-                                   with); null NOT accepted */
+#define JSON_FIELD_OPTION 0x1u /* Option<T>: null accepted; missing -> None */
+#define JSON_FIELD_DEFAULT                                                     \
+    0x2u /* #[serde(default)]: missing -> default                              \
+            (the value the struct was initialised                              \
+            with); null NOT accepted */
 /* has_offset / len_offset hold offsetof(...) + 1, so that 0 means "none". */
 #define JSON_OFF(type, member) (offsetof(type, member) + 1)
 
@@ -329,23 +332,23 @@ typedef int json_custom_fn(struct json_dec *d, void *field_ptr,
                            const struct json_field *f);
 
 struct json_field {
-    const char *name;          /* JSON key */
+    const char *name; /* JSON key */
     enum json_field_type type;
     unsigned flags;
-    size_t offset;             /* value offset in the C struct */
-    size_t has_offset;         /* JSON_OFF of a bool set when the field is
-                                  present and not null; 0 = none */
-    size_t len_offset;         /* JSON_OFF of a size_t: the length of a
-                                  string, the count of a custom sequence;
-                                  0 = none */
+    size_t offset;               /* value offset in the C struct */
+    size_t has_offset;           /* JSON_OFF of a bool set when the field is
+                                    present and not null; 0 = none */
+    size_t len_offset;           /* JSON_OFF of a size_t: the length of a
+                                    string, the count of a custom sequence;
+                                    0 = none */
     const char *const *variants; /* JSON_F_ENUM */
     size_t n_variants;
     const struct json_struct_desc *sub; /* JSON_F_STRUCT */
-    json_custom_fn *custom;    /* JSON_F_CUSTOM */
+    json_custom_fn *custom;             /* JSON_F_CUSTOM */
 };
 
 struct json_struct_desc {
-    const char *rust_name;     /* for "expected struct X" / "invalid length" */
+    const char *rust_name; /* for "expected struct X" / "invalid length" */
     const struct json_field *fields; /* declaration order */
     size_t n_fields;
     bool deny_unknown_fields;

@@ -21,15 +21,24 @@
 static const char *field_expected(enum json_field_type t)
 {
     switch (t) {
-    case JSON_F_BOOL: return "a boolean";
-    case JSON_F_U8: return "u8";
-    case JSON_F_U16: return "u16";
-    case JSON_F_U32: return "u32";
-    case JSON_F_U64: return "u64";
-    case JSON_F_USIZE: return "usize";
-    case JSON_F_STRING: return "a string";
-    case JSON_F_PATH: return "path string";
-    default: return "";
+    case JSON_F_BOOL:
+        return "a boolean";
+    case JSON_F_U8:
+        return "u8";
+    case JSON_F_U16:
+        return "u16";
+    case JSON_F_U32:
+        return "u32";
+    case JSON_F_U64:
+        return "u64";
+    case JSON_F_USIZE:
+        return "usize";
+    case JSON_F_STRING:
+        return "a string";
+    case JSON_F_PATH:
+        return "path string";
+    default:
+        return "";
     }
 }
 
@@ -241,4 +250,3 @@ int json_dec_struct(struct json_dec *d, const struct json_struct_desc *desc,
         json_dec_fix_position(d);
     return rc;
 }
-

@@ -138,8 +138,8 @@ struct json_value *json_value_clone(const struct json_value *v)
         return c;
     case JSON_OBJECT:
         c = json_new_object();
-        c->obj.members = xmalloc((v->obj.n ? v->obj.n : 1) *
-                                 sizeof(*c->obj.members));
+        c->obj.members =
+            xmalloc((v->obj.n ? v->obj.n : 1) * sizeof(*c->obj.members));
         c->obj.cap = v->obj.n ? v->obj.n : 1;
         for (i = 0; i < v->obj.n; i++) {
             const struct json_member *m = &v->obj.members[i];
@@ -244,8 +244,7 @@ struct json_value *json_object_get(const struct json_value *obj,
     return found ? obj->obj.members[i].value : NULL;
 }
 
-bool json_object_remove(struct json_value *obj, const char *key,
-                        size_t key_len)
+bool json_object_remove(struct json_value *obj, const char *key, size_t key_len)
 {
     bool found;
     size_t i;
@@ -278,9 +277,12 @@ bool json_value_equal(const struct json_value *a, const struct json_value *b)
         if (a->num.kind != b->num.kind)
             return false;
         switch (a->num.kind) {
-        case JSON_NUM_U64: return a->num.u == b->num.u;
-        case JSON_NUM_I64: return a->num.i == b->num.i;
-        case JSON_NUM_F64: return a->num.f == b->num.f;
+        case JSON_NUM_U64:
+            return a->num.u == b->num.u;
+        case JSON_NUM_I64:
+            return a->num.i == b->num.i;
+        case JSON_NUM_F64:
+            return a->num.f == b->num.f;
         }
         return false;
     case JSON_STRING:
@@ -412,7 +414,8 @@ size_t json_value_serialized_len(const struct json_value *v)
 
 /* ---- RFC 7396 merge patch ---- */
 
-void json_merge_patch(struct json_value **target, const struct json_value *patch)
+void json_merge_patch(struct json_value **target,
+                      const struct json_value *patch)
 {
     size_t i;
 
@@ -577,8 +580,9 @@ static void finish_object(struct json_value *obj, struct member_sort *ms,
     obj->obj.members = xmalloc((n ? n : 1) * sizeof(*obj->obj.members));
     obj->obj.cap = n ? n : 1;
     for (i = 0; i < n; i++) {
-        if (i + 1 < n && json_key_cmp(ms[i].m.key, ms[i].m.key_len, ms[i + 1].m.key,
-                                 ms[i + 1].m.key_len) == 0) {
+        if (i + 1 < n &&
+            json_key_cmp(ms[i].m.key, ms[i].m.key_len, ms[i + 1].m.key,
+                         ms[i + 1].m.key_len) == 0) {
             free(ms[i].m.key);
             json_value_free(ms[i].m.value);
             continue;
@@ -669,8 +673,16 @@ static int parse_any(struct json_dec *d, struct json_value **out)
         v = json_new_bool(false);
         break;
     case '-':
-    case '0': case '1': case '2': case '3': case '4':
-    case '5': case '6': case '7': case '8': case '9':
+    case '0':
+    case '1':
+    case '2':
+    case '3':
+    case '4':
+    case '5':
+    case '6':
+    case '7':
+    case '8':
+    case '9':
         if (c == '-')
             json_eat(d);
         if (json_parse_integer(d, c != '-', &n) < 0)
@@ -750,5 +762,3 @@ int json_parse(const char *text, size_t len, struct json_value **out,
     *out = pc.v;
     return 0;
 }
-
-

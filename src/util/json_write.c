@@ -33,13 +33,27 @@ void json_write_str(struct buf *b, const char *s, size_t n)
         if (c >= 0x20 && c != '"' && c != '\\')
             continue;
         switch (c) {
-        case '"': esc = "\\\""; break;
-        case '\\': esc = "\\\\"; break;
-        case '\b': esc = "\\b"; break;
-        case '\f': esc = "\\f"; break;
-        case '\n': esc = "\\n"; break;
-        case '\r': esc = "\\r"; break;
-        case '\t': esc = "\\t"; break;
+        case '"':
+            esc = "\\\"";
+            break;
+        case '\\':
+            esc = "\\\\";
+            break;
+        case '\b':
+            esc = "\\b";
+            break;
+        case '\f':
+            esc = "\\f";
+            break;
+        case '\n':
+            esc = "\\n";
+            break;
+        case '\r':
+            esc = "\\r";
+            break;
+        case '\t':
+            esc = "\\t";
+            break;
         default:
             memcpy(ubuf, "\\u00", 4);
             ubuf[4] = hex[c >> 4];
@@ -220,12 +234,13 @@ static size_t utf8_decode(const unsigned char *s, size_t n, size_t i,
         return 2;
     }
     if (c < 0xf0 && i + 2 < n) {
-        *cp = ((uint32_t)(c & 0x0f) << 12) | ((uint32_t)(s[i + 1] & 0x3f) << 6) |
-              (s[i + 2] & 0x3f);
+        *cp = ((uint32_t)(c & 0x0f) << 12) |
+              ((uint32_t)(s[i + 1] & 0x3f) << 6) | (s[i + 2] & 0x3f);
         return 3;
     }
     if (i + 3 < n) {
-        *cp = ((uint32_t)(c & 0x07) << 18) | ((uint32_t)(s[i + 1] & 0x3f) << 12) |
+        *cp = ((uint32_t)(c & 0x07) << 18) |
+              ((uint32_t)(s[i + 1] & 0x3f) << 12) |
               ((uint32_t)(s[i + 2] & 0x3f) << 6) | (s[i + 3] & 0x3f);
         return 4;
     }
@@ -269,12 +284,24 @@ void json_rust_str_debug(struct buf *b, const char *s, size_t n)
             continue;
         }
         switch (c) {
-        case '\t': buf_puts(b, "\\t"); break;
-        case '\r': buf_puts(b, "\\r"); break;
-        case '\n': buf_puts(b, "\\n"); break;
-        case '\\': buf_puts(b, "\\\\"); break;
-        case '"': buf_puts(b, "\\\""); break;
-        case '\0': buf_puts(b, "\\0"); break;
+        case '\t':
+            buf_puts(b, "\\t");
+            break;
+        case '\r':
+            buf_puts(b, "\\r");
+            break;
+        case '\n':
+            buf_puts(b, "\\n");
+            break;
+        case '\\':
+            buf_puts(b, "\\\\");
+            break;
+        case '"':
+            buf_puts(b, "\\\"");
+            break;
+        case '\0':
+            buf_puts(b, "\\0");
+            break;
         default:
             if (rust_debug_escapes(c))
                 buf_printf(b, "\\u{%x}", (unsigned)c);
@@ -286,4 +313,3 @@ void json_rust_str_debug(struct buf *b, const char *s, size_t n)
     }
     buf_putc(b, '"');
 }
-

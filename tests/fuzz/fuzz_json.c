@@ -6,8 +6,9 @@
  * pointer lookups) and through every request-body parser and the config
  * file parser. Besides the sanitizers, it checks the invariants the rest of
  * squib relies on: a parser either succeeds or returns -EINVAL with a
- * non-empty message, and json_value_serialized_len() matches the bytes
- * json_value_write() produces.
+ * non-empty message, json_value_serialized_len() matches the bytes
+ * json_value_write() produces, and a parsed config file written back as
+ * GET /vm/config reads back and writes out to the same bytes.
  *
  * Build: clang -fsanitize=fuzzer,address -Isrc -D_GNU_SOURCE
  *        tests/fuzz/fuzz_json.c src/util/json_*.c src/api/schemas_*.c
@@ -116,8 +117,33 @@ static void fuzz_schemas(const char *in, size_t size)
     RUN(struct snapshot_create, snapshot_create_parse, snapshot_create_fini);
     RUN(struct snapshot_load, snapshot_load_parse, snapshot_load_fini);
     RUN(struct vm_state_req, vm_state_req_parse, vm_state_req_fini);
-    RUN(struct vmm_config_file, vmm_config_file_parse, vmm_config_file_fini);
 #undef RUN
+}
+
+/* What squib writes for GET /vm/config must read back as a config file,
+ * and writing that again must give the same bytes. */
+static void fuzz_config_roundtrip(const char *in, size_t size)
+{
+    struct vmm_config_file c, c2;
+    struct buf b1 = BUF_INIT, b2 = BUF_INIT;
+    struct sq_err err;
+    int rc;
+
+    sq_err_clear(&err);
+    rc = vmm_config_file_parse(in, size, &c, &err);
+    check_result(rc, &err);
+    if (rc) {
+        vmm_config_file_fini(&c);
+        return;
+    }
+    vmm_config_file_to_json(&c, &b1);
+    CHECK(vmm_config_file_parse(b1.data, b1.len, &c2, &err) == 0);
+    vmm_config_file_to_json(&c2, &b2);
+    CHECK(b1.len == b2.len && memcmp(b1.data, b2.data, b1.len) == 0);
+    vmm_config_file_fini(&c2);
+    vmm_config_file_fini(&c);
+    buf_fini(&b1);
+    buf_fini(&b2);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -131,6 +157,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memcpy(in, data, size);
     fuzz_dom(in, size);
     fuzz_schemas(in, size);
+    fuzz_config_roundtrip(in, size);
     free(in);
     return 0;
 }

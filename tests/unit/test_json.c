@@ -67,74 +67,53 @@ static const struct parse_case parse_cases[] = {
     {S("{\"b\": 1, \"a\": [true, false, null, -1, 18446744073709551615, 184"
        "46744073709551616, -9223372036854775808, 0.1, 1e-7, 1.5e300, -0.0, "
        "100, 1e16, 1e15, 123.456]}"),
-     false, "{\"a\":[true,false,null,-1,18446744073709551615,1.8446744073709552e+1"
+     false,
+     "{\"a\":[true,false,null,-1,18446744073709551615,1.8446744073709552e+1"
      "9,-9223372036854775808,0.1,1e-7,1.5e+300,-0.0,100,1e+16,1000000000000"
      "000.0,123.456],\"b\":1}"},
     {S("\"\\u0000\\u001f\\u007f\\b\\f\\n\\r\\t\\\"\\\\\\/\\u00e9\\ud83d\\ud"
        "e00\""),
-     false, "\"\\u0000\\u001f\177\\b\\f\\n\\r\\t\\\"\\\\/\303\251\360\237\230\200"
+     false,
+     "\"\\u0000\\u001f\177\\b\\f\\n\\r\\t\\\"\\\\/\303\251\360\237\230\200"
      "\""},
-    {S("[1, 2"),
-     true, "EOF while parsing a list at line 1 column 5"},
-    {S("{\"a\" 1}"),
-     true, "expected `:` at line 1 column 6"},
-    {S("{\"a\": 1,}"),
-     true, "trailing comma at line 1 column 9"},
-    {S("[1, 2,]"),
-     true, "trailing comma at line 1 column 7"},
-    {S("[1 2]"),
-     true, "expected `,` or `]` at line 1 column 4"},
-    {S("{1: 2}"),
-     true, "key must be a string at line 1 column 2"},
-    {S("01"),
-     true, "invalid number at line 1 column 2"},
-    {S("-"),
-     true, "EOF while parsing a value at line 1 column 1"},
-    {S("1."),
-     true, "EOF while parsing a value at line 1 column 2"},
-    {S("1.e5"),
-     true, "invalid number at line 1 column 3"},
-    {S("1e"),
-     true, "EOF while parsing a value at line 1 column 2"},
-    {S("1e+"),
-     true, "EOF while parsing a value at line 1 column 3"},
-    {S("-a"),
-     true, "invalid number at line 1 column 2"},
-    {S("nul"),
-     true, "EOF while parsing a value at line 1 column 3"},
-    {S("nulx"),
-     true, "expected ident at line 1 column 4"},
-    {S("tru"),
-     true, "EOF while parsing a value at line 1 column 3"},
-    {S("\"abc"),
-     true, "EOF while parsing a string at line 1 column 4"},
-    {S("\"\\u12\""),
-     true, "EOF while parsing a string at line 1 column 6"},
-    {S("\"\\x\""),
-     true, "invalid escape at line 1 column 3"},
-    {S("\"\\ud800\""),
-     true, "unexpected end of hex escape at line 1 column 8"},
-    {S("\"\\ud800x\""),
-     true, "unexpected end of hex escape at line 1 column 8"},
-    {S("\"\\ud800\\u0041\""),
-     true, "lone leading surrogate in hex escape at line 1 column 13"},
-    {S("\"\\udc00\""),
-     true, "lone leading surrogate in hex escape at line 1 column 7"},
-    {S("\"\303(\""),
-     true, "invalid unicode code point at line 1 column 4"},
-    {S("1e309"),
-     true, "number out of range at line 1 column 5"},
-    {S("-1e309"),
-     true, "number out of range at line 1 column 6"},
-    {S("1e-400"),
-     false, "0.0"},
-    {S("123456789012345678901234567890e300"),
-     true, "number out of range at line 1 column 34"},
+    {S("[1, 2"), true, "EOF while parsing a list at line 1 column 5"},
+    {S("{\"a\" 1}"), true, "expected `:` at line 1 column 6"},
+    {S("{\"a\": 1,}"), true, "trailing comma at line 1 column 9"},
+    {S("[1, 2,]"), true, "trailing comma at line 1 column 7"},
+    {S("[1 2]"), true, "expected `,` or `]` at line 1 column 4"},
+    {S("{1: 2}"), true, "key must be a string at line 1 column 2"},
+    {S("01"), true, "invalid number at line 1 column 2"},
+    {S("-"), true, "EOF while parsing a value at line 1 column 1"},
+    {S("1."), true, "EOF while parsing a value at line 1 column 2"},
+    {S("1.e5"), true, "invalid number at line 1 column 3"},
+    {S("1e"), true, "EOF while parsing a value at line 1 column 2"},
+    {S("1e+"), true, "EOF while parsing a value at line 1 column 3"},
+    {S("-a"), true, "invalid number at line 1 column 2"},
+    {S("nul"), true, "EOF while parsing a value at line 1 column 3"},
+    {S("nulx"), true, "expected ident at line 1 column 4"},
+    {S("tru"), true, "EOF while parsing a value at line 1 column 3"},
+    {S("\"abc"), true, "EOF while parsing a string at line 1 column 4"},
+    {S("\"\\u12\""), true, "EOF while parsing a string at line 1 column 6"},
+    {S("\"\\x\""), true, "invalid escape at line 1 column 3"},
+    {S("\"\\ud800\""), true, "unexpected end of hex escape at line 1 column 8"},
+    {S("\"\\ud800x\""), true,
+     "unexpected end of hex escape at line 1 column 8"},
+    {S("\"\\ud800\\u0041\""), true,
+     "lone leading surrogate in hex escape at line 1 column 13"},
+    {S("\"\\udc00\""), true,
+     "lone leading surrogate in hex escape at line 1 column 7"},
+    {S("\"\303(\""), true, "invalid unicode code point at line 1 column 4"},
+    {S("1e309"), true, "number out of range at line 1 column 5"},
+    {S("-1e309"), true, "number out of range at line 1 column 6"},
+    {S("1e-400"), false, "0.0"},
+    {S("123456789012345678901234567890e300"), true,
+     "number out of range at line 1 column 34"},
     {S("[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
        "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]"
        "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"
        "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"),
-     false, "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
+     false,
+     "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
      "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]"
      "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"
      "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"},
@@ -143,31 +122,20 @@ static const struct parse_case parse_cases[] = {
        "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"
        "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"),
      true, "recursion limit exceeded at line 1 column 128"},
-    {S("{\"a\": 1}   "),
-     false, "{\"a\":1}"},
-    {S("{\"a\": 1} 2"),
-     true, "trailing characters at line 1 column 10"},
-    {S("\n\n  [1,\n   2,\n   x]"),
-     true, "expected value at line 5 column 4"},
-    {S("{\"k\":\"v\",\"k\":\"w\"}"),
-     false, "{\"k\":\"w\"}"},
-    {S(""),
-     true, "EOF while parsing a value at line 1 column 0"},
-    {S("  "),
-     true, "EOF while parsing a value at line 1 column 2"},
-    {S("true"),
-     false, "true"},
-    {S("\"\011\""),
-     true, "control character (\\u0000-\\u001F) found while parsing a string at l"
+    {S("{\"a\": 1}   "), false, "{\"a\":1}"},
+    {S("{\"a\": 1} 2"), true, "trailing characters at line 1 column 10"},
+    {S("\n\n  [1,\n   2,\n   x]"), true, "expected value at line 5 column 4"},
+    {S("{\"k\":\"v\",\"k\":\"w\"}"), false, "{\"k\":\"w\"}"},
+    {S(""), true, "EOF while parsing a value at line 1 column 0"},
+    {S("  "), true, "EOF while parsing a value at line 1 column 2"},
+    {S("true"), false, "true"},
+    {S("\"\011\""), true,
+     "control character (\\u0000-\\u001F) found while parsing a string at l"
      "ine 1 column 2"},
-    {S("0.30000000000000004"),
-     false, "0.30000000000000004"},
-    {S("5e-324"),
-     false, "5e-324"},
-    {S("1.7976931348623157e308"),
-     false, "1.7976931348623157e+308"},
-    {S("2.2250738585072014e-308"),
-     false, "2.2250738585072014e-308"},
+    {S("0.30000000000000004"), false, "0.30000000000000004"},
+    {S("5e-324"), false, "5e-324"},
+    {S("1.7976931348623157e308"), false, "1.7976931348623157e+308"},
+    {S("2.2250738585072014e-308"), false, "2.2250738585072014e-308"},
 };
 
 /* Parse through the guard page; returns the serialization or the error. */
@@ -288,8 +256,8 @@ static void test_writers(void **state)
 
     (void)state;
     json_write_str(&b, "a\"b\\c\n\r\t\b\f\x01\x1f\x7f\xc3\xa9/", 16);
-    assert_string_equal(b.data,
-                        "\"a\\\"b\\\\c\\n\\r\\t\\b\\f\\u0001\\u001f\x7f\xc3\xa9/\"");
+    assert_string_equal(
+        b.data, "\"a\\\"b\\\\c\\n\\r\\t\\b\\f\\u0001\\u001f\x7f\xc3\xa9/\"");
     buf_reset(&b);
     json_write_str(&b, "a\0b", 3);
     assert_string_equal(b.data, "\"a\\u0000b\"");
@@ -406,8 +374,8 @@ static void test_pointer(void **state)
     (void)state;
     assert_ptr_equal(json_pointer(doc, "", 0), doc);
     for (i = 1; i < sizeof(p) / sizeof(p[0]); i++) {
-        const struct json_value *v = json_pointer(doc, p[i].ptr,
-                                                  strlen(p[i].ptr));
+        const struct json_value *v =
+            json_pointer(doc, p[i].ptr, strlen(p[i].ptr));
 
         if (!p[i].want) {
             assert_null(v);
@@ -434,8 +402,9 @@ static void test_dom_ops(void **state)
     json_array_push(a, json_new_str("x\0y", 3));
     json_array_push(a, json_new_f64(INFINITY));
     json_object_set(o, "arr", 3, a);
-    assert_value_text(o, "{\"A\":null,\"a\":-3,\"ab\":0.5,\"arr\":[\"x\\u0000y\","
-                         "null],\"b\":2,\"\xc3\xa9\":true}");
+    assert_value_text(o,
+                      "{\"A\":null,\"a\":-3,\"ab\":0.5,\"arr\":[\"x\\u0000y\","
+                      "null],\"b\":2,\"\xc3\xa9\":true}");
     json_object_set(o, "b", 1, json_new_str("new", 3));
     assert_non_null(json_object_get(o, "b", 1));
     assert_int_equal(json_object_get(o, "b", 1)->type, JSON_STRING);
@@ -505,7 +474,8 @@ static void test_decoder_primitives(void **state)
     json_dec_init(&d, "fals", 4);
     assert_int_equal(json_dec_bool(&d, &b), -1);
     json_dec_error_text(&d, &msg);
-    assert_string_equal(msg.data, "EOF while parsing a value at line 1 column 4");
+    assert_string_equal(msg.data,
+                        "EOF while parsing a value at line 1 column 4");
     json_dec_fini(&d);
 
     /* ignored values skip syntax checks serde_json does not do there */

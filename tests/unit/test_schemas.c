@@ -155,11 +155,12 @@ static void test_table(void **state)
         rc = parse_by_name(c->type, g.p, c->len, &err);
         guard_fini(&g);
         if (!c->expect && rc != 0) {
-            printf("case %zu (%s): unexpected error: %s\n", i, c->type, err.msg);
+            printf("case %zu (%s): unexpected error: %s\n", i, c->type,
+                   err.msg);
             failures++;
         } else if (c->expect && (rc != -EINVAL || strcmp(err.msg, c->expect))) {
-            printf("case %zu (%s): rc %d\n  got:  %s\n  want: %s\n", i,
-                   c->type, rc, rc ? err.msg : "(accepted)", c->expect);
+            printf("case %zu (%s): rc %d\n  got:  %s\n  want: %s\n", i, c->type,
+                   rc, rc ? err.msg : "(accepted)", c->expect);
             failures++;
         }
     }
@@ -177,8 +178,8 @@ static void test_table(void **state)
         rc_;                                                                   \
     })
 
-static void assert_json(const char *want, void (*fn)(const void *, struct buf *),
-                        const void *obj)
+static void assert_json(const char *want,
+                        void (*fn)(const void *, struct buf *), const void *obj)
 {
     struct buf b = BUF_INIT;
 
@@ -234,11 +235,12 @@ static void test_drive_values(void **state)
     drive_cfg_fini(&d);
     assert_null(d.drive_id);
 
-    assert_int_equal(PARSE(drive_cfg_parse,
-                           "{\"drive_id\":\"a\\u0000b\",\"is_root_device\":false,"
-                           "\"socket\":\"/s\"}",
-                           &d, &err),
-                     0);
+    assert_int_equal(
+        PARSE(drive_cfg_parse,
+              "{\"drive_id\":\"a\\u0000b\",\"is_root_device\":false,"
+              "\"socket\":\"/s\"}",
+              &d, &err),
+        0);
     assert_int_equal(d.drive_id_len, 3);
     assert_memory_equal(d.drive_id, "a\0b", 3);
     assert_int_equal(d.cache_type, CACHE_TYPE_UNSAFE);
@@ -275,11 +277,12 @@ static void test_net_pmem_values(void **state)
     static const uint8_t mac[6] = {0xaa, 0xfc, 0x00, 0x00, 0x00, 0x01};
 
     (void)state;
-    assert_int_equal(PARSE(net_iface_cfg_parse,
-                           "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\", "
-                           "\"guest_mac\": \"AA:FC:00:00:00:01\", \"mtu\": 9000}",
-                           &n, &err),
-                     0);
+    assert_int_equal(
+        PARSE(net_iface_cfg_parse,
+              "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\", "
+              "\"guest_mac\": \"AA:FC:00:00:00:01\", \"mtu\": 9000}",
+              &n, &err),
+        0);
     assert_true(n.has_guest_mac);
     assert_memory_equal(n.guest_mac, mac, 6);
     assert_true(n.has_mtu);
@@ -300,16 +303,17 @@ static void test_net_pmem_values(void **state)
     assert_false(n.has_mtu);
     assert_false(n.has_rx_rate_limiter);
     assert_true(n.has_tx_rate_limiter);
-    ASSERT_JSON("{\"iface_id\":\"e\",\"host_dev_name\":\"t\",\"guest_mac\":null,"
-                "\"mtu\":null,\"rx_rate_limiter\":null,"
-                "\"tx_rate_limiter\":{\"bandwidth\":null,\"ops\":null}}",
-                net_iface_cfg_to_json, &n);
+    ASSERT_JSON(
+        "{\"iface_id\":\"e\",\"host_dev_name\":\"t\",\"guest_mac\":null,"
+        "\"mtu\":null,\"rx_rate_limiter\":null,"
+        "\"tx_rate_limiter\":{\"bandwidth\":null,\"ops\":null}}",
+        net_iface_cfg_to_json, &n);
     net_iface_cfg_fini(&n);
 
-    assert_int_equal(PARSE(net_iface_update_parse,
-                           "{\"iface_id\": \"eth0\", \"rx_rate_limiter\": null}",
-                           &nu, &err),
-                     0);
+    assert_int_equal(
+        PARSE(net_iface_update_parse,
+              "{\"iface_id\": \"eth0\", \"rx_rate_limiter\": null}", &nu, &err),
+        0);
     assert_string_equal(nu.iface_id, "eth0");
     assert_false(nu.has_rx_rate_limiter);
     net_iface_update_fini(&nu);
@@ -321,9 +325,10 @@ static void test_net_pmem_values(void **state)
                      0);
     assert_true(p.root_device);
     assert_false(p.read_only);
-    ASSERT_JSON("{\"id\":\"pmem0\",\"path_on_host\":\"/p\",\"root_device\":true,"
-                "\"read_only\":false,\"rate_limiter\":null}",
-                pmem_cfg_to_json, &p);
+    ASSERT_JSON(
+        "{\"id\":\"pmem0\",\"path_on_host\":\"/p\",\"root_device\":true,"
+        "\"read_only\":false,\"rate_limiter\":null}",
+        pmem_cfg_to_json, &p);
     pmem_cfg_fini(&p);
 
     assert_int_equal(PARSE(pmem_update_parse, "{\"id\": \"pmem0\"}", &pu, &err),
@@ -367,12 +372,13 @@ static void test_machine_config(void **state)
                 "\"track_dirty_pages\":false,\"huge_pages\":\"None\"}",
                 machine_cfg_to_json, &m);
 
-    assert_int_equal(PARSE(machine_cfg_parse,
-                           "{\"vcpu_count\": 2, \"mem_size_mib\": 128, \"smt\": "
-                           "true, \"cpu_template\": \"T2A\", "
-                           "\"track_dirty_pages\": true, \"huge_pages\": \"2M\"}",
-                           &m, &err),
-                     0);
+    assert_int_equal(
+        PARSE(machine_cfg_parse,
+              "{\"vcpu_count\": 2, \"mem_size_mib\": 128, \"smt\": "
+              "true, \"cpu_template\": \"T2A\", "
+              "\"track_dirty_pages\": true, \"huge_pages\": \"2M\"}",
+              &m, &err),
+        0);
     assert_int_equal(m.cpu_template, STATIC_CPU_TEMPLATE_T2A);
     ASSERT_JSON("{\"vcpu_count\":2,\"mem_size_mib\":128,\"smt\":true,"
                 "\"cpu_template\":\"T2A\",\"track_dirty_pages\":true,"
@@ -391,16 +397,17 @@ static void test_machine_config(void **state)
     assert_int_equal(m.huge_pages, HUGE_PAGES_TRANSPARENT);
     assert_false(m.deprecated);
 
-    assert_int_equal(PARSE(machine_cfg_update_parse, "{\"cpu_template\": "
-                                                     "\"C3\"}",
+    assert_int_equal(PARSE(machine_cfg_update_parse,
+                           "{\"cpu_template\": "
+                           "\"C3\"}",
                            &m, &err),
                      0);
     assert_true(m.deprecated);
     assert_int_equal(m.cpu_template, STATIC_CPU_TEMPLATE_C3);
 
-    assert_int_equal(PARSE(machine_cfg_update_parse, "{\"cpu_template\": null}",
-                           &m, &err),
-                     -EINVAL);
+    assert_int_equal(
+        PARSE(machine_cfg_update_parse, "{\"cpu_template\": null}", &m, &err),
+        -EINVAL);
     assert_string_equal(err.msg, "Empty PATCH request.");
     assert_string_equal(static_cpu_template_name(STATIC_CPU_TEMPLATE_T2CL),
                         "T2CL");
@@ -414,15 +421,16 @@ static void test_cpu_template(void **state)
 
     (void)state;
     assert_int_equal(
-        PARSE(cpu_config_parse,
-              "{\"kvm_capabilities\": [\"!56\", \"+7\"], \"cpuid_modifiers\": "
-              "[{\"leaf\": \"0x80000001\", \"subleaf\": \"0b11\", \"flags\": 1, "
-              "\"modifiers\": [{\"register\": \"ecx\", \"bitmap\": "
-              "\"0bx1_0\"}, {\"register\": \"edx\", \"bitmap\": "
-              "\"11111111111111111111111111111111\"}]}], \"msr_modifiers\": "
-              "[{\"addr\": \"0x10a\", \"bitmap\": \"0b1xxxxxxxxxxxxxxxxxxxxxxxxx"
-              "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx0\"}]}",
-              &t, &err),
+        PARSE(
+            cpu_config_parse,
+            "{\"kvm_capabilities\": [\"!56\", \"+7\"], \"cpuid_modifiers\": "
+            "[{\"leaf\": \"0x80000001\", \"subleaf\": \"0b11\", \"flags\": 1, "
+            "\"modifiers\": [{\"register\": \"ecx\", \"bitmap\": "
+            "\"0bx1_0\"}, {\"register\": \"edx\", \"bitmap\": "
+            "\"11111111111111111111111111111111\"}]}], \"msr_modifiers\": "
+            "[{\"addr\": \"0x10a\", \"bitmap\": \"0b1xxxxxxxxxxxxxxxxxxxxxxxxx"
+            "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx0\"}]}",
+            &t, &err),
         0);
     assert_int_equal(t.n_kvm_caps, 2);
     assert_int_equal(t.kvm_caps[0].cap, 56);
@@ -449,9 +457,9 @@ static void test_cpu_template(void **state)
     /* the file form: bare serde message */
     assert_int_equal(PARSE(cpu_template_json_parse, "{\"x\": 1}", &t, &err),
                      -EINVAL);
-    assert_string_equal(err.msg,
-                        "unknown field `x`, expected one of `kvm_capabilities`, "
-                        "`cpuid_modifiers`, `msr_modifiers` at line 1 column 4");
+    assert_string_equal(
+        err.msg, "unknown field `x`, expected one of `kvm_capabilities`, "
+                 "`cpuid_modifiers`, `msr_modifiers` at line 1 column 4");
     assert_int_equal(t.n_cpuid, 0);
 }
 
@@ -495,9 +503,8 @@ static void test_logger_metrics(void **state)
     assert_string_equal(m.properties[1].key, "zz");
     assert_string_equal(m.properties[1].value, "3");
     metrics_cfg_fini(&m);
-    assert_int_equal(PARSE(metrics_cfg_parse, "{\"metrics_path\": \"/m\"}", &m,
-                           &err),
-                     0);
+    assert_int_equal(
+        PARSE(metrics_cfg_parse, "{\"metrics_path\": \"/m\"}", &m, &err), 0);
     assert_false(m.has_properties);
     assert_false(m.emit_id);
     metrics_cfg_fini(&m);
@@ -521,9 +528,10 @@ static void test_mmds_vsock(void **state)
     assert_int_equal(m.n_network_interfaces, 2);
     assert_string_equal(m.network_interfaces[1], "eth1");
     assert_false(m.has_ipv4_address);
-    ASSERT_JSON("{\"version\":\"V1\",\"network_interfaces\":[\"eth0\",\"eth1\"],"
-                "\"ipv4_address\":\"169.254.169.254\",\"imds_compat\":false}",
-                mmds_cfg_to_json, &m);
+    ASSERT_JSON(
+        "{\"version\":\"V1\",\"network_interfaces\":[\"eth0\",\"eth1\"],"
+        "\"ipv4_address\":\"169.254.169.254\",\"imds_compat\":false}",
+        mmds_cfg_to_json, &m);
     mmds_cfg_fini(&m);
 
     assert_int_equal(PARSE(mmds_cfg_parse,
@@ -541,9 +549,9 @@ static void test_mmds_vsock(void **state)
                 mmds_cfg_to_json, &m);
     mmds_cfg_fini(&m);
 
-    assert_int_equal(PARSE(mmds_body_parse, "{\"b\": 1, \"a\": {\"c\": null}}",
-                           &doc, &err),
-                     0);
+    assert_int_equal(
+        PARSE(mmds_body_parse, "{\"b\": 1, \"a\": {\"c\": null}}", &doc, &err),
+        0);
     assert_int_equal(doc->type, JSON_OBJECT);
     assert_string_equal(doc->obj.members[0].key, "a");
     json_value_free(doc);
@@ -559,7 +567,8 @@ static void test_mmds_vsock(void **state)
                 &v);
     vsock_cfg_fini(&v);
     assert_int_equal(PARSE(vsock_cfg_parse,
-                           "{\"guest_cid\": 0, \"uds_path\": \"/v\"}", &v, &err),
+                           "{\"guest_cid\": 0, \"uds_path\": \"/v\"}", &v,
+                           &err),
                      0);
     assert_false(v.deprecated);
     vsock_cfg_fini(&v);
@@ -602,9 +611,9 @@ static void test_small_devices(void **state)
                 "\"stats_polling_interval_s\":0,\"free_page_hinting\":false,"
                 "\"free_page_reporting\":true}",
                 balloon_cfg_to_json, &b);
-    assert_int_equal(PARSE(balloon_update_parse, "{\"amount_mib\": 4294967295}",
-                           &bu, &err),
-                     0);
+    assert_int_equal(
+        PARSE(balloon_update_parse, "{\"amount_mib\": 4294967295}", &bu, &err),
+        0);
     assert_int_equal(bu.amount_mib, 4294967295u);
     assert_int_equal(PARSE(balloon_stats_update_parse,
                            "{\"stats_polling_interval_s\": 65535}", &bs, &err),
@@ -652,7 +661,8 @@ static void test_hotplug(void **state)
         {1024, 1, 128, "Block size must not be lower than 2 MiB"},
         {1024, 6, 128, "Block size must be a power of 2"},
         {1024, 2, 64, "Slot size must not be lower than 128 MiB"},
-        {1024, 256, 128, "Slot size must be a multiple of block size (256 MiB)"},
+        {1024, 256, 128,
+         "Slot size must be a multiple of block size (256 MiB)"},
         {64, 2, 128, "Total size must not be lower than slot size (128 MiB)"},
         {200, 2, 128, "Total size must be a multiple of slot size (128 MiB)"},
     };
@@ -662,9 +672,9 @@ static void test_hotplug(void **state)
     size_t i;
 
     (void)state;
-    assert_int_equal(PARSE(hotplug_memory_cfg_parse,
-                           "{\"total_size_mib\": 2048}", &h, &err),
-                     0);
+    assert_int_equal(
+        PARSE(hotplug_memory_cfg_parse, "{\"total_size_mib\": 2048}", &h, &err),
+        0);
     assert_int_equal(h.total_size_mib, 2048);
     assert_int_equal(h.block_size_mib, 2);
     assert_int_equal(h.slot_size_mib, 128);
@@ -722,14 +732,15 @@ static void test_snapshots(void **state)
     snapshot_load_fini(&l);
 
     assert_int_equal(
-        PARSE(snapshot_load_parse,
-              "{\"snapshot_path\": \"foo\", \"mem_backend\": {\"backend_path\": "
-              "\"bar\", \"backend_type\": \"Uffd\"}, \"resume_vm\": true, "
-              "\"network_overrides\": [{\"iface_id\": \"eth0\", "
-              "\"host_dev_name\": \"tap9\"}], \"vsock_override\": "
-              "{\"uds_path\": \"/v\"}, \"clock_realtime\": true, "
-              "\"huge_pages\": \"2M\"}",
-              &l, &err),
+        PARSE(
+            snapshot_load_parse,
+            "{\"snapshot_path\": \"foo\", \"mem_backend\": {\"backend_path\": "
+            "\"bar\", \"backend_type\": \"Uffd\"}, \"resume_vm\": true, "
+            "\"network_overrides\": [{\"iface_id\": \"eth0\", "
+            "\"host_dev_name\": \"tap9\"}], \"vsock_override\": "
+            "{\"uds_path\": \"/v\"}, \"clock_realtime\": true, "
+            "\"huge_pages\": \"2M\"}",
+            &l, &err),
         0);
     assert_false(l.deprecated);
     assert_int_equal(l.mem_backend_type, MEM_BACKEND_UFFD);
@@ -744,9 +755,8 @@ static void test_snapshots(void **state)
     assert_int_equal(l.huge_pages, SNAPSHOT_HUGE_PAGES_2M);
     snapshot_load_fini(&l);
 
-    assert_int_equal(PARSE(vm_state_req_parse, "{\"state\": \"Resumed\"}", &v,
-                           &err),
-                     0);
+    assert_int_equal(
+        PARSE(vm_state_req_parse, "{\"state\": \"Resumed\"}", &v, &err), 0);
     assert_int_equal(v.state, VM_STATE_REQ_RESUMED);
     assert_int_equal(PARSE(instance_action_parse,
                            "{\"action_type\": \"SendCtrlAltDel\"}", &a, &err),
@@ -764,10 +774,10 @@ static void test_boot_source(void **state)
     ASSERT_JSON("{\"kernel_image_path\":\"\",\"initrd_path\":null,"
                 "\"boot_args\":null}",
                 boot_source_cfg_to_json, &b);
-    assert_int_equal(PARSE(boot_source_cfg_parse,
-                           "{\"kernel_image_path\": \"/k\", \"boot_args\": \"\"}",
-                           &b, &err),
-                     0);
+    assert_int_equal(
+        PARSE(boot_source_cfg_parse,
+              "{\"kernel_image_path\": \"/k\", \"boot_args\": \"\"}", &b, &err),
+        0);
     assert_string_equal(b.boot_args, "");
     assert_null(b.initrd_path);
     ASSERT_JSON("{\"kernel_image_path\":\"/k\",\"initrd_path\":null,"
@@ -823,12 +833,13 @@ static void test_config_file(void **state)
     assert_int_equal(c.n_pmem, 0);
     vmm_config_file_fini(&c);
 
-    assert_int_equal(PARSE(vmm_config_file_parse,
-                           "{\"boot-source\": {\"kernel_image_path\": \"k\"}, "
-                           "\"drives\": [], \"cpu-config\": {\"msr_modifiers\": "
-                           "[{\"addr\": \"0x1\", \"bitmap\": \"0b1\"}]}}",
-                           &c, &err),
-                     0);
+    assert_int_equal(
+        PARSE(vmm_config_file_parse,
+              "{\"boot-source\": {\"kernel_image_path\": \"k\"}, "
+              "\"drives\": [], \"cpu-config\": {\"msr_modifiers\": "
+              "[{\"addr\": \"0x1\", \"bitmap\": \"0b1\"}]}}",
+              &c, &err),
+        0);
     assert_int_equal(c.cpu_config_kind, CPU_CONFIG_TEMPLATE);
     assert_int_equal(c.cpu_config.n_msr, 1);
     assert_int_equal(c.cpu_config.msr[0].addr, 1);
@@ -937,19 +948,22 @@ static void test_resource_ids(void **state)
     } ids[] = {
         {"rootfs_1", true},
         {"_", true},
-        {"\xc3\xb1" "and" "\xc3\xba", true}, /* n-tilde, "and", u-acute */
-        {"\xd9\xa3", true},              /* ARABIC-INDIC DIGIT THREE (Nd) */
-        {"\xc2\xbd", true},              /* VULGAR FRACTION ONE HALF (No) */
-        {"\xe2\x85\xab", true},          /* ROMAN NUMERAL TWELVE (Nl) */
-        {"a\xcd\x85", true},             /* U+0345, Other_Alphabetic */
-        {"\xf0\x9d\x9f\x98", true},     /* MATHEMATICAL DOUBLE-STRUCK ZERO */
-        {"a\xcc\x81", false},            /* U+0301 combining acute */
+        {"\xc3\xb1"
+         "and"
+         "\xc3\xba",
+         true},                     /* n-tilde, "and", u-acute */
+        {"\xd9\xa3", true},         /* ARABIC-INDIC DIGIT THREE (Nd) */
+        {"\xc2\xbd", true},         /* VULGAR FRACTION ONE HALF (No) */
+        {"\xe2\x85\xab", true},     /* ROMAN NUMERAL TWELVE (Nl) */
+        {"a\xcd\x85", true},        /* U+0345, Other_Alphabetic */
+        {"\xf0\x9d\x9f\x98", true}, /* MATHEMATICAL DOUBLE-STRUCK ZERO */
+        {"a\xcc\x81", false},       /* U+0301 combining acute */
         {"a-b", false},
         {"a.b", false},
         {"a b", false},
         {"\xff", false},
         {"\xc3", false},
-        {"\xed\xa0\x80", false},         /* an encoded surrogate */
+        {"\xed\xa0\x80", false}, /* an encoded surrogate */
     };
     struct sq_err err;
     size_t i;
