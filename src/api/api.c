@@ -171,7 +171,10 @@ static void log_received(const struct http_request *req)
                             "configure log-level to DEBUG");
         } else {
             buf_puts(&line, " with body ");
-            json_rust_str_debug(&line, req->body, req->body_len);
+            if (json_utf8_valid(req->body, req->body_len))
+                json_rust_str_debug(&line, req->body, req->body_len);
+            else
+                buf_puts(&line, "\"inconvertible to UTF-8\"");
         }
     }
     log_info("The API server received a %s.", line.data);

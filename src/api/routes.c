@@ -9,6 +9,8 @@
  */
 #include "api/routes.h"
 
+#include "api/schemas.h"
+
 #include <errno.h>
 #include <string.h>
 
@@ -120,30 +122,14 @@ static bool tok_is(struct tok t, const char *s)
     return t.present && t.len == strlen(s) && !memcmp(t.s, s, t.len);
 }
 
-/*
- * Rust's char::is_alphanumeric() or '_'. ASCII is exact; every valid
- * multi-byte UTF-8 sequence is accepted (upstream accepts Unicode letters
- * and digits; squib does not carry the Unicode tables: docs/compat.md).
- */
+/* Upstream's checked_id(): missing or empty, then Rust's
+ * char::is_alphanumeric() or '_' for every character (schemas.c has the
+ * Unicode table). */
 static int check_id(struct tok id, struct sq_err *err)
 {
-    const unsigned char *s = (const unsigned char *)id.s;
-
     if (!id.present || id.len == 0)
         return sq_errf(err, -EINVAL, "The ID cannot be empty.");
-    for (size_t i = 0; i < id.len; i++) {
-        unsigned char c = s[i];
-
-        if (c == '_' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-            (c >= 'A' && c <= 'Z'))
-            continue;
-        if (c >= 0x80)
-            continue;
-        return sq_errf(err, -EINVAL,
-                       "API Resource IDs can only contain alphanumeric "
-                       "characters and underscores.");
-    }
-    return 0;
+    return schemas_check_path_id(id.s, id.len, err);
 }
 
 static int with_id(struct api_route *out, enum api_op op, struct tok id,
