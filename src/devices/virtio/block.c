@@ -425,6 +425,7 @@ static void process_queue(struct block *b)
 static void reap_completions(struct block *b, bool wait)
 {
     struct virtq *q = &b->t.queues[0];
+    bool used_any = false;
     uint64_t tag;
     int32_t res;
 
@@ -440,8 +441,10 @@ static void reap_completions(struct block *b, bool wait)
         if (virtq_add_used(q, (uint16_t)tag, len) < 0)
             log_error_rl("Failed to add available descriptor head %u",
                          (unsigned)tag);
+        used_any = true;
     }
-    kick_guest(b, q);
+    if (used_any)
+        kick_guest(b, q);
 }
 
 /* ---- transport callbacks ------------------------------------------------- */
@@ -712,6 +715,11 @@ void block_update_rate_limiter(struct block *b,
                                const struct rate_limiter_params *p)
 {
     rate_limiter_patch(&b->rl, p);
+}
+
+unsigned block_in_flight(const struct block *b)
+{
+    return b->io.inflight;
 }
 
 uint64_t block_nsectors(const struct block *b)

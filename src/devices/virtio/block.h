@@ -144,6 +144,9 @@ void block_update_rate_limiter(struct block *b,
 void block_rate_limiter_event(struct block *b);
 void block_completion_event(struct block *b);
 
+/* Async requests submitted and not yet completed (0 for Sync). */
+unsigned block_in_flight(const struct block *b);
+
 /* For GET /vm/config and tests. */
 uint64_t block_nsectors(const struct block *b);
 const uint8_t *block_image_id(const struct block *b); /* BLOCK_ID_BYTES */
