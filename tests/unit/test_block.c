@@ -25,6 +25,8 @@
 #include <cmocka.h>
 
 #include "devices/virtio/block.h"
+#include "devices/virtio/from_api.h"
+#include "devices/virtio/rng.h"
 #include "obs/metrics.h"
 #include "virtq_driver.h"
 
@@ -859,6 +861,76 @@ static void test_batch(void **state)
     }
 }
 
+/* The API-facing constructors: drive_cfg / drive_update / entropy_cfg. */
+static void test_from_api(void **state)
+{
+    struct fx *f = *state;
+    struct drive_cfg d;
+    struct drive_update u;
+    struct entropy_cfg e;
+    struct rate_limiter_params got;
+    struct rate_limiter_cfg back;
+    struct block *b = NULL;
+    struct rng *r = NULL;
+    struct sq_err err;
+    char id[] = "apidrive", nopath[] = "/nonexistent", sock[] = "/tmp/sock";
+
+    write_file(f->path, DISK_SIZE, 0);
+    memset(&d, 0, sizeof(d));
+    d.drive_id = id;
+    d.path_on_host = f->path;
+    d.has_is_read_only = true;
+    d.is_read_only = true;
+    d.cache_type = CACHE_TYPE_WRITEBACK;
+    d.has_rate_limiter = true;
+    d.rate_limiter.has_ops = true;
+    d.rate_limiter.ops = (struct token_bucket_cfg){100, true, 7, 1000};
+    sq_err_clear(&err);
+    assert_int_equal(block_new_from_drive(&d, &b, &err), 0);
+    reg_wr(block_transport(b), 0x14, 0);
+    assert_int_equal(reg_rd(block_transport(b), 0x10),
+                     (1u << 29) | (1u << 9) | (1u << 5));
+    rate_limiter_get_params(block_rate_limiter(b), &got);
+    assert_false(got.has_bandwidth);
+    assert_true(got.has_ops);
+    assert_int_equal(got.ops.one_time_burst, 7);
+    rate_limiter_cfg_from_params(&got, &back);
+    assert_false(back.has_bandwidth);
+    assert_true(back.has_ops && back.ops.has_one_time_burst &&
+                back.ops.size == 100 && back.ops.refill_time == 1000);
+
+    /* PATCH: ops bucket with size 0 is removed; bandwidth absent is kept. */
+    memset(&u, 0, sizeof(u));
+    u.drive_id = id;
+    u.has_rate_limiter = true;
+    u.rate_limiter.has_ops = true;
+    u.rate_limiter.ops = (struct token_bucket_cfg){0, false, 0, 1000};
+    assert_int_equal(block_patch_from_update(b, &u, &err), 0);
+    rate_limiter_get_params(block_rate_limiter(b), &got);
+    assert_false(got.has_ops);
+    u.path_on_host = nopath;
+    assert_int_equal(block_patch_from_update(b, &u, &err), -ENOENT);
+    block_free(b);
+
+    /* vhost-user shapes are not ours. */
+    d.socket = sock;
+    assert_int_equal(block_new_from_drive(&d, &b, &err), -EINVAL);
+    assert_string_equal(err.msg, "Invalid block config.");
+
+    memset(&e, 0, sizeof(e));
+    assert_int_equal(rng_new_from_entropy(&e, &r, &err), 0);
+    rate_limiter_get_params(rng_rate_limiter(r), &got);
+    assert_false(got.has_bandwidth || got.has_ops);
+    rng_free(r);
+    e.has_rate_limiter = true;
+    e.rate_limiter.has_bandwidth = true;
+    e.rate_limiter.bandwidth = (struct token_bucket_cfg){4096, false, 0, 100};
+    assert_int_equal(rng_new_from_entropy(&e, &r, &err), 0);
+    rate_limiter_get_params(rng_rate_limiter(r), &got);
+    assert_true(got.has_bandwidth && got.bandwidth.size == 4096);
+    rng_free(r);
+}
+
 #define BOTH(fn)                                                              \
     cmocka_unit_test_setup_teardown(fn, setup_sync, teardown),               \
         cmocka_unit_test_setup_teardown(fn, setup_async, teardown)
@@ -882,6 +954,7 @@ int main(void)
         BOTH(test_update_path),
         BOTH(test_batch),
         cmocka_unit_test(test_create_errors),
+        cmocka_unit_test_setup_teardown(test_from_api, setup_sync, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
