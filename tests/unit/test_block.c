@@ -931,6 +931,63 @@ static void test_from_api(void **state)
     rng_free(r);
 }
 
+/* The Async ring only runs fixed-file read/write/fsync (upstream's
+ * restrictions): anything else the kernel refuses with EACCES. */
+static void test_uring_restrictions(void **state)
+{
+    struct fx *f = *state;
+    struct block_io io;
+    struct io_uring_sqe *sqe;
+    struct io_uring_cqe *cqe;
+    struct sq_err err;
+    char buf[512];
+    uint64_t tag;
+    int32_t res;
+    int fd;
+
+    if (!io_uring_usable())
+        skip();
+    write_file(f->path, DISK_SIZE, 3);
+    fd = open(f->path, O_RDWR | O_CLOEXEC);
+    assert_true(fd >= 0);
+    sq_err_clear(&err);
+    if (block_io_open(&io, fd, BLOCK_IO_ASYNC, &err) != 0)
+        fail_msg("block_io_open: %s", err.msg);
+
+    /* Allowed: a fixed-file read. */
+    assert_int_equal(block_io_submit(&io, BLOCK_IO_READ, 512, buf, 512, 7), 0);
+    assert_int_equal(block_io_kick(&io), 0);
+    assert_int_equal(block_io_reap(&io, true, &tag, &res), 1);
+    assert_int_equal(tag, 7);
+    assert_int_equal(res, 512);
+    assert_int_equal((uint8_t)buf[0], (uint8_t)(512 * 7 + 3));
+
+    /* A read on a plain fd, and a NOP: refused. */
+    for (int i = 0; i < 2; i++) {
+        int rc;
+
+        sqe = io_uring_get_sqe(&io.ring);
+        assert_non_null(sqe);
+        if (i == 0) {
+            io_uring_prep_read(sqe, fd, buf, 512, 0);
+        } else {
+            io_uring_prep_nop(sqe);
+            sqe->flags |= IOSQE_FIXED_FILE;
+        }
+        rc = io_uring_submit(&io.ring);
+        if (rc < 0) {
+            assert_int_equal(rc, -EACCES);
+            continue;
+        }
+        assert_int_equal(io_uring_wait_cqe(&io.ring, &cqe), 0);
+        assert_int_equal(cqe->res, -EACCES);
+        io_uring_cqe_seen(&io.ring, cqe);
+    }
+    block_io_close(&io);
+    block_io_close(&io); /* twice is fine */
+    close(fd);
+}
+
 #define BOTH(fn)                                                              \
     cmocka_unit_test_setup_teardown(fn, setup_sync, teardown),               \
         cmocka_unit_test_setup_teardown(fn, setup_async, teardown)
@@ -954,6 +1011,8 @@ int main(void)
         BOTH(test_update_path),
         BOTH(test_batch),
         cmocka_unit_test(test_create_errors),
+        cmocka_unit_test_setup_teardown(test_uring_restrictions, setup_sync,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_from_api, setup_sync, teardown),
     };
 

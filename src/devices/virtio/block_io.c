@@ -5,13 +5,36 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "util/evloop.h"
 
+#define URING_ERR "Error coming from the IO engine: Async error: IoUring: "
+
+/* Debian 12's liburing 2.3 exports no wrappers for these two; the raw
+ * io_uring_register(2) calls are stable kernel ABI (5.10+). */
+static int uring_register(struct io_uring *ring, unsigned op, void *arg,
+                          unsigned n)
+{
+    long rc = syscall(__NR_io_uring_register, ring->ring_fd, op, arg, n);
+
+    return rc < 0 ? -errno : 0;
+}
+
+/*
+ * Upstream's IoUring::new order: a disabled ring, feature and opcode
+ * checks, the completion eventfd, restrictions (only fixed files, only
+ * read/write/fsync, and among register calls only file updates for a
+ * PATCH), the file, then enable. A request the VMM builds wrongly can
+ * then never reach another fd or another operation.
+ */
 int block_io_open(struct block_io *io, int fd, enum block_io_engine kind,
                   struct sq_err *err)
 {
+    struct io_uring_restriction res[6];
+    struct io_uring_params params;
+    struct io_uring_probe *probe;
     char os[128];
     int rc;
 
@@ -21,21 +44,40 @@ int block_io_open(struct block_io *io, int fd, enum block_io_engine kind,
     io->completion_fd = -1;
     if (kind == BLOCK_IO_SYNC)
         return 0;
-    rc = io_uring_queue_init(BLOCK_IO_URING_ENTRIES, &io->ring, 0);
+    memset(&params, 0, sizeof(params));
+    params.flags = IORING_SETUP_R_DISABLED;
+    rc = io_uring_queue_init_params(BLOCK_IO_URING_ENTRIES, &io->ring,
+                                    &params);
     if (rc < 0)
         return sq_errf(err, rc,
-                       "Error coming from the IO engine: Async error: IoUring: "
-                       "Error calling io_uring_setup: %s",
+                       URING_ERR "Error calling io_uring_setup: %s",
                        sq_os_error(-rc, os, sizeof(os)));
     io->has_ring = true;
-    rc = io_uring_register_files(&io->ring, &fd, 1);
-    if (rc < 0) {
-        sq_errf(err, rc,
-                "Error coming from the IO engine: Async error: IoUring: "
-                "Could not register file: %s",
-                sq_os_error(-rc, os, sizeof(os)));
+    if (!(params.features & IORING_FEAT_NODROP)) {
+        rc = sq_errf(err, -EOPNOTSUPP,
+                     URING_ERR "Required feature is not supported on the host "
+                               "kernel: IORING_FEAT_NODROP");
         goto fail;
     }
+    probe = io_uring_get_probe_ring(&io->ring);
+    if (!probe) {
+        rc = sq_errf(err, -EOPNOTSUPP,
+                     URING_ERR "Error probing the io_uring subsystem: "
+                               "Operation not supported (os error 95)");
+        goto fail;
+    }
+    rc = 0;
+    if (!io_uring_opcode_supported(probe, IORING_OP_READ))
+        rc = sq_errf(err, -EOPNOTSUPP,
+                     URING_ERR "Required operation is not supported on the "
+                               "host kernel: Read");
+    else if (!io_uring_opcode_supported(probe, IORING_OP_WRITE))
+        rc = sq_errf(err, -EOPNOTSUPP,
+                     URING_ERR "Required operation is not supported on the "
+                               "host kernel: Write");
+    io_uring_free_probe(probe);
+    if (rc < 0)
+        goto fail;
     io->completion_fd = evloop_eventfd_new();
     if (io->completion_fd < 0) {
         rc = io->completion_fd;
@@ -46,9 +88,38 @@ int block_io_open(struct block_io *io, int fd, enum block_io_engine kind,
     }
     rc = io_uring_register_eventfd(&io->ring, io->completion_fd);
     if (rc < 0) {
-        sq_errf(err, rc,
-                "Error coming from the IO engine: Async error: IoUring: "
-                "Could not register eventfd: %s",
+        sq_errf(err, rc, URING_ERR "Could not register eventfd: %s",
+                sq_os_error(-rc, os, sizeof(os)));
+        goto fail;
+    }
+    memset(res, 0, sizeof(res));
+    res[0].opcode = IORING_RESTRICTION_SQE_FLAGS_REQUIRED;
+    res[0].sqe_flags = IOSQE_FIXED_FILE;
+    res[1].opcode = IORING_RESTRICTION_SQE_OP;
+    res[1].sqe_op = IORING_OP_READ;
+    res[2].opcode = IORING_RESTRICTION_SQE_OP;
+    res[2].sqe_op = IORING_OP_WRITE;
+    res[3].opcode = IORING_RESTRICTION_SQE_OP;
+    res[3].sqe_op = IORING_OP_FSYNC;
+    res[4].opcode = IORING_RESTRICTION_REGISTER_OP;
+    res[4].register_op = IORING_REGISTER_FILES_UPDATE;
+    res[5].opcode = IORING_RESTRICTION_REGISTER_OP;
+    res[5].register_op = IORING_REGISTER_FILES_UPDATE2;
+    rc = uring_register(&io->ring, IORING_REGISTER_RESTRICTIONS, res, 6);
+    if (rc < 0) {
+        sq_errf(err, rc, URING_ERR "Could not register restrictions: %s",
+                sq_os_error(-rc, os, sizeof(os)));
+        goto fail;
+    }
+    rc = io_uring_register_files(&io->ring, &fd, 1);
+    if (rc < 0) {
+        sq_errf(err, rc, URING_ERR "Could not register file: %s",
+                sq_os_error(-rc, os, sizeof(os)));
+        goto fail;
+    }
+    rc = uring_register(&io->ring, IORING_REGISTER_ENABLE_RINGS, NULL, 0);
+    if (rc < 0) {
+        sq_errf(err, rc, URING_ERR "Could not enable the ring: %s",
                 sq_os_error(-rc, os, sizeof(os)));
         goto fail;
     }
@@ -82,13 +153,17 @@ void block_io_close(struct block_io *io)
 
 int block_io_set_fd(struct block_io *io, int fd)
 {
+    int rc;
+
+    if (io->has_ring) {
+        block_io_kick(io);
+        drain(io);
+        rc = io_uring_register_files_update(&io->ring, 0, &fd, 1);
+        if (rc < 0)
+            return rc;
+    }
     io->fd = fd;
-    if (!io->has_ring)
-        return 0;
-    block_io_kick(io);
-    drain(io);
-    return io_uring_register_files_update(&io->ring, 0, &fd, 1) < 0 ? -EIO
-                                                                    : 0;
+    return 0;
 }
 
 long block_io_sync(struct block_io *io, enum block_io_op op, uint64_t off,

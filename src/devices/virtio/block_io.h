@@ -37,17 +37,22 @@ struct block_io {
 };
 
 /*
- * Set up the engine on `fd`. Async creates the ring (file registered as
- * fixed file 0) and its completion eventfd; a kernel without io_uring
- * gives -errno with err "Error coming from the IO engine: Async error:
- * IoUring: Error calling io_uring_setup: {os error}". Returns 0 or -errno.
+ * Set up the engine on `fd`. Async creates the ring as upstream does
+ * (disabled; NODROP and read/write opcodes checked; completion eventfd;
+ * restricted to fixed file 0 and read/write/fsync; file registered;
+ * enabled) and its completion eventfd. Errors carry upstream's text, e.g.
+ * a kernel without io_uring: "Error coming from the IO engine: Async
+ * error: IoUring: Error calling io_uring_setup: {os error}".
+ * Returns 0 or -errno; nothing is left open on failure.
  */
 int block_io_open(struct block_io *io, int fd, enum block_io_engine kind,
                   struct sq_err *err);
 /* Drain in-flight work (Async), tear the ring down. Safe twice. */
 void block_io_close(struct block_io *io);
 
-/* Swap the backing fd (PATCH): drains first, re-registers the file. */
+/* Swap the backing fd (PATCH): drains in-flight work first (their
+ * completions are consumed: the caller reaps them before), re-registers
+ * the file. 0 or -errno (the old fd stays in use). */
 int block_io_set_fd(struct block_io *io, int fd);
 
 /*
