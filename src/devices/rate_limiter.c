@@ -159,10 +159,10 @@ static void init_buckets(struct rate_limiter *rl,
                         token_bucket_init(&rl->bandwidth, p->bandwidth.size,
                                           p->bandwidth.one_time_burst,
                                           p->bandwidth.refill_time_ms, now);
-    rl->has_ops = p && p->has_ops &&
-                  token_bucket_init(&rl->ops, p->ops.size,
-                                    p->ops.one_time_burst,
-                                    p->ops.refill_time_ms, now);
+    rl->has_ops =
+        p && p->has_ops &&
+        token_bucket_init(&rl->ops, p->ops.size, p->ops.one_time_burst,
+                          p->ops.refill_time_ms, now);
 }
 
 int rate_limiter_init(struct rate_limiter *rl,
@@ -290,10 +290,9 @@ void rate_limiter_patch(struct rate_limiter *rl,
 {
     if (!p)
         return;
-    rate_limiter_update(rl, rate_limiter_update_kind(p->has_bandwidth,
-                                                     &p->bandwidth),
-                        &p->bandwidth,
-                        rate_limiter_update_kind(p->has_ops, &p->ops), &p->ops);
+    rate_limiter_update(
+        rl, rate_limiter_update_kind(p->has_bandwidth, &p->bandwidth),
+        &p->bandwidth, rate_limiter_update_kind(p->has_ops, &p->ops), &p->ops);
 }
 
 void rate_limiter_get_params(const struct rate_limiter *rl,

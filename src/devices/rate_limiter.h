@@ -30,7 +30,7 @@
 /* User-facing bucket parameters (TokenBucket in the API). */
 struct token_bucket_params {
     uint64_t size;
-    uint64_t one_time_burst;   /* 0 = none */
+    uint64_t one_time_burst; /* 0 = none */
     uint64_t refill_time_ms;
 };
 
@@ -46,7 +46,7 @@ struct token_bucket {
     uint64_t size;
     uint64_t initial_one_time_burst;
     uint64_t refill_time_ms;
-    uint64_t one_time_burst;       /* what is left of it */
+    uint64_t one_time_burst; /* what is left of it */
     uint64_t budget;
     uint64_t last_update_ns;
     /* size / refill_time_ns reduced by their gcd, so that replenishing
@@ -62,9 +62,9 @@ typedef uint64_t rate_limiter_clock_fn(void *opaque);
 struct rate_limiter {
     bool has_bandwidth, has_ops;
     struct token_bucket bandwidth, ops;
-    int timer_fd;                  /* owned timerfd; -1 after fini */
-    bool timer_active;             /* blocked until the timer fires */
-    rate_limiter_clock_fn *clock;  /* NULL = CLOCK_MONOTONIC */
+    int timer_fd;                 /* owned timerfd; -1 after fini */
+    bool timer_active;            /* blocked until the timer fires */
+    rate_limiter_clock_fn *clock; /* NULL = CLOCK_MONOTONIC */
     void *clock_opaque;
 };
 
@@ -114,9 +114,9 @@ int rate_limiter_timer_event(struct rate_limiter *rl);
 
 /* PATCH semantics for one bucket (digest 1.5). */
 enum rate_limiter_update_kind {
-    RL_UPDATE_KEEP,      /* bucket absent from the request */
-    RL_UPDATE_DISABLE,   /* present with size 0 or refill_time 0 */
-    RL_UPDATE_REPLACE,   /* present: a fresh, full bucket */
+    RL_UPDATE_KEEP,    /* bucket absent from the request */
+    RL_UPDATE_DISABLE, /* present with size 0 or refill_time 0 */
+    RL_UPDATE_REPLACE, /* present: a fresh, full bucket */
 };
 
 /* Classify a bucket of a PATCH body (present = has_*). */

@@ -123,9 +123,8 @@ static void fx_open(struct fx *f, bool read_only, enum block_cache_type cache,
     assert_int_equal(block_attach(f->b, &f->mem.gm, -1, 0xc0001000, NULL), 0);
     f->fake_ns = 1000000000ULL;
     rate_limiter_set_clock(block_rate_limiter(f->b), fake_clock, f);
-    assert_int_equal(drv_setup(&f->d, &f->mem, block_transport(f->b), 256,
-                               features),
-                     15);
+    assert_int_equal(
+        drv_setup(&f->d, &f->mem, block_transport(f->b), 256, features), 15);
 }
 
 static void fx_close(struct fx *f)
@@ -173,10 +172,10 @@ static int teardown(void **state)
 }
 
 /* Skip Async tests where io_uring does not work. */
-#define NEED_ENGINE(f)                                                        \
-    do {                                                                      \
-        if ((f)->engine == BLOCK_IO_ASYNC && !io_uring_usable())              \
-            skip();                                                           \
+#define NEED_ENGINE(f)                                                         \
+    do {                                                                       \
+        if ((f)->engine == BLOCK_IO_ASYNC && !io_uring_usable())               \
+            skip();                                                            \
     } while (0)
 
 static uint8_t *gp(struct fx *f, uint64_t gpa, uint64_t len)
@@ -286,7 +285,7 @@ static void test_features_and_config(void **state)
     reg_wr(t, 0x14, 0);
     assert_int_equal(reg_rd(t, 0x10), 1u << 29); /* EVENT_IDX only */
     reg_wr(t, 0x14, 1);
-    assert_int_equal(reg_rd(t, 0x10), 1);        /* VERSION_1 */
+    assert_int_equal(reg_rd(t, 0x10), 1); /* VERSION_1 */
     assert_int_equal(reg_rd(t, 0x34), 256);
     bus_dev_lock(&t->bus);
     virtio_mmio_read(&t->bus, 0x100, cap, sizeof(cap));
@@ -328,9 +327,9 @@ static void test_write_read_roundtrip(void **state)
     rb = cnt(&f->m->read_bytes);
     rc = cnt(&f->m->read_count);
 
-    assert_int_equal(request(f, SQ_VIRTIO_BLK_T_OUT, 10, BUF_GPA, 2048, true,
-                             &len),
-                     SQ_VIRTIO_BLK_S_OK);
+    assert_int_equal(
+        request(f, SQ_VIRTIO_BLK_T_OUT, 10, BUF_GPA, 2048, true, &len),
+        SQ_VIRTIO_BLK_S_OK);
     assert_int_equal(len, 1); /* only the status byte went to memory */
     read_file(f->path, 10 * 512, back, sizeof(back));
     assert_memory_equal(back, pattern, sizeof(pattern));
@@ -340,9 +339,9 @@ static void test_write_read_roundtrip(void **state)
         assert_int_equal(back[i], (uint8_t)((9 * 512 + i) * 7));
 
     memset(gp(f, BUF_GPA + 0x10000, 2048), 0, 2048);
-    assert_int_equal(request(f, SQ_VIRTIO_BLK_T_IN, 10, BUF_GPA + 0x10000,
-                             2048, true, &len),
-                     SQ_VIRTIO_BLK_S_OK);
+    assert_int_equal(
+        request(f, SQ_VIRTIO_BLK_T_IN, 10, BUF_GPA + 0x10000, 2048, true, &len),
+        SQ_VIRTIO_BLK_S_OK);
     assert_int_equal(len, 2048 + 1);
     assert_memory_equal(gp(f, BUF_GPA + 0x10000, 2048), pattern, 2048);
 
@@ -373,9 +372,9 @@ static void test_flush(void **state)
                      SQ_VIRTIO_BLK_S_OK);
     assert_int_equal(len, 1);
     /* With a data descriptor it is accepted too (upstream ignores it). */
-    assert_int_equal(request(f, SQ_VIRTIO_BLK_T_FLUSH, 0, BUF_GPA, 512, true,
-                             &len),
-                     SQ_VIRTIO_BLK_S_OK);
+    assert_int_equal(
+        request(f, SQ_VIRTIO_BLK_T_FLUSH, 0, BUF_GPA, 512, true, &len),
+        SQ_VIRTIO_BLK_S_OK);
     assert_int_equal(cnt(&f->m->flush_count) - before, 2);
 }
 
@@ -394,23 +393,22 @@ static void test_get_id(void **state)
     memcpy(expect, want,
            strlen(want) < BLOCK_ID_BYTES ? strlen(want) : BLOCK_ID_BYTES);
     memset(gp(f, BUF_GPA, 64), 0xee, 64);
-    assert_int_equal(request(f, SQ_VIRTIO_BLK_T_GET_ID, 0, BUF_GPA, 20, true,
-                             &len),
-                     SQ_VIRTIO_BLK_S_OK);
+    assert_int_equal(
+        request(f, SQ_VIRTIO_BLK_T_GET_ID, 0, BUF_GPA, 20, true, &len),
+        SQ_VIRTIO_BLK_S_OK);
     assert_int_equal(len, 21);
     assert_memory_equal(gp(f, BUF_GPA, 20), expect, 20);
     assert_memory_equal(block_image_id(f->b), expect, 20);
     assert_int_equal(gp(f, BUF_GPA, 21)[20], 0xee);
     /* A longer buffer still gets 20 bytes, and IOERR (upstream's partial
      * transfer rule). */
-    assert_int_equal(request(f, SQ_VIRTIO_BLK_T_GET_ID, 0, BUF_GPA, 64, true,
-                             &len),
-                     SQ_VIRTIO_BLK_S_IOERR);
+    assert_int_equal(
+        request(f, SQ_VIRTIO_BLK_T_GET_ID, 0, BUF_GPA, 64, true, &len),
+        SQ_VIRTIO_BLK_S_IOERR);
     assert_int_equal(len, 21);
     /* A shorter one is a malformed request: no status. */
-    assert_int_equal(request(f, SQ_VIRTIO_BLK_T_GET_ID, 0, BUF_GPA, 19, true,
-                             &len),
-                     0xAA);
+    assert_int_equal(
+        request(f, SQ_VIRTIO_BLK_T_GET_ID, 0, BUF_GPA, 19, true, &len), 0xAA);
     assert_int_equal(len, 0);
 }
 
@@ -424,15 +422,15 @@ static void test_read_only(void **state)
     fx_open(f, true, BLOCK_CACHE_UNSAFE, NULL, 1ULL << 5);
     read_file(f->path, 0, before, 512);
     memset(gp(f, BUF_GPA, 512), 0x11, 512);
-    assert_int_equal(request(f, SQ_VIRTIO_BLK_T_OUT, 0, BUF_GPA, 512, true,
-                             &len),
-                     SQ_VIRTIO_BLK_S_IOERR);
+    assert_int_equal(
+        request(f, SQ_VIRTIO_BLK_T_OUT, 0, BUF_GPA, 512, true, &len),
+        SQ_VIRTIO_BLK_S_IOERR);
     assert_int_equal(len, 1);
     read_file(f->path, 0, after, 512);
     assert_memory_equal(before, after, 512);
-    assert_int_equal(request(f, SQ_VIRTIO_BLK_T_IN, 0, BUF_GPA, 512, true,
-                             &len),
-                     SQ_VIRTIO_BLK_S_OK);
+    assert_int_equal(
+        request(f, SQ_VIRTIO_BLK_T_IN, 0, BUF_GPA, 512, true, &len),
+        SQ_VIRTIO_BLK_S_OK);
     assert_memory_equal(gp(f, BUF_GPA, 512), before, 512);
 }
 
@@ -472,31 +470,67 @@ static void test_malformed_requests(void **state)
         struct dsc ds[3];
         int n;
     } cases[] = {
-        {"header write-only", 0, 0,
-         {{HDR_GPA, 16, F_W}, {BUF_GPA, 512, F_W}, {STATUS_GPA, 1, F_W}}, 3},
-        {"header outside RAM", 0, 0,
-         {{MEM_SIZE - 8, 16, 0}, {BUF_GPA, 512, F_W}, {STATUS_GPA, 1, F_W}}, 3},
+        {"header write-only",
+         0,
+         0,
+         {{HDR_GPA, 16, F_W}, {BUF_GPA, 512, F_W}, {STATUS_GPA, 1, F_W}},
+         3},
+        {"header outside RAM",
+         0,
+         0,
+         {{MEM_SIZE - 8, 16, 0}, {BUF_GPA, 512, F_W}, {STATUS_GPA, 1, F_W}},
+         3},
         {"header only", 0, 0, {{HDR_GPA, 16, 0}}, 1},
-        {"read without data", 0, 0, {{HDR_GPA, 16, 0}, {STATUS_GPA, 1, F_W}},
+        {"read without data",
+         0,
+         0,
+         {{HDR_GPA, 16, 0}, {STATUS_GPA, 1, F_W}},
          2},
-        {"read into read-only data", 0, 0,
-         {{HDR_GPA, 16, 0}, {BUF_GPA, 512, 0}, {STATUS_GPA, 1, F_W}}, 3},
-        {"write from write-only data", 1, 0,
-         {{HDR_GPA, 16, 0}, {BUF_GPA, 512, F_W}, {STATUS_GPA, 1, F_W}}, 3},
-        {"get-id into read-only data", 8, 0,
-         {{HDR_GPA, 16, 0}, {BUF_GPA, 20, 0}, {STATUS_GPA, 1, F_W}}, 3},
-        {"length not a sector multiple", 0, 0,
-         {{HDR_GPA, 16, 0}, {BUF_GPA, 511, F_W}, {STATUS_GPA, 1, F_W}}, 3},
-        {"past the end", 0, DISK_SIZE / 512,
-         {{HDR_GPA, 16, 0}, {BUF_GPA, 512, F_W}, {STATUS_GPA, 1, F_W}}, 3},
-        {"straddles the end", 1, DISK_SIZE / 512 - 1,
-         {{HDR_GPA, 16, 0}, {BUF_GPA, 1024, 0}, {STATUS_GPA, 1, F_W}}, 3},
-        {"sector overflow", 0, UINT64_MAX,
-         {{HDR_GPA, 16, 0}, {BUF_GPA, 512, F_W}, {STATUS_GPA, 1, F_W}}, 3},
-        {"status read-only", 0, 0,
-         {{HDR_GPA, 16, 0}, {BUF_GPA, 512, F_W}, {STATUS_GPA, 1, 0}}, 3},
-        {"status zero-length", 0, 0,
-         {{HDR_GPA, 16, 0}, {BUF_GPA, 512, F_W}, {STATUS_GPA, 0, F_W}}, 3},
+        {"read into read-only data",
+         0,
+         0,
+         {{HDR_GPA, 16, 0}, {BUF_GPA, 512, 0}, {STATUS_GPA, 1, F_W}},
+         3},
+        {"write from write-only data",
+         1,
+         0,
+         {{HDR_GPA, 16, 0}, {BUF_GPA, 512, F_W}, {STATUS_GPA, 1, F_W}},
+         3},
+        {"get-id into read-only data",
+         8,
+         0,
+         {{HDR_GPA, 16, 0}, {BUF_GPA, 20, 0}, {STATUS_GPA, 1, F_W}},
+         3},
+        {"length not a sector multiple",
+         0,
+         0,
+         {{HDR_GPA, 16, 0}, {BUF_GPA, 511, F_W}, {STATUS_GPA, 1, F_W}},
+         3},
+        {"past the end",
+         0,
+         DISK_SIZE / 512,
+         {{HDR_GPA, 16, 0}, {BUF_GPA, 512, F_W}, {STATUS_GPA, 1, F_W}},
+         3},
+        {"straddles the end",
+         1,
+         DISK_SIZE / 512 - 1,
+         {{HDR_GPA, 16, 0}, {BUF_GPA, 1024, 0}, {STATUS_GPA, 1, F_W}},
+         3},
+        {"sector overflow",
+         0,
+         UINT64_MAX,
+         {{HDR_GPA, 16, 0}, {BUF_GPA, 512, F_W}, {STATUS_GPA, 1, F_W}},
+         3},
+        {"status read-only",
+         0,
+         0,
+         {{HDR_GPA, 16, 0}, {BUF_GPA, 512, F_W}, {STATUS_GPA, 1, 0}},
+         3},
+        {"status zero-length",
+         0,
+         0,
+         {{HDR_GPA, 16, 0}, {BUF_GPA, 512, F_W}, {STATUS_GPA, 0, F_W}},
+         3},
     };
     uint8_t disk[1024];
 
@@ -524,9 +558,9 @@ static void test_malformed_requests(void **state)
     for (int i = 0; i < 1024; i++)
         assert_int_equal(disk[i], (uint8_t)((DISK_SIZE - 1024 + i) * 7));
     /* Still serving. */
-    assert_int_equal(request(f, SQ_VIRTIO_BLK_T_IN, 0, BUF_GPA, 512, true,
-                             NULL),
-                     SQ_VIRTIO_BLK_S_OK);
+    assert_int_equal(
+        request(f, SQ_VIRTIO_BLK_T_IN, 0, BUF_GPA, 512, true, NULL),
+        SQ_VIRTIO_BLK_S_OK);
 }
 
 /* Failures on the backing file or guest buffers: IOERR, VMM keeps going. */
@@ -540,18 +574,17 @@ static void test_io_errors(void **state)
     NEED_ENGINE(f);
     fx_open(f, false, BLOCK_CACHE_UNSAFE, NULL, 0);
     /* Data buffer outside guest RAM. */
-    assert_int_equal(request(f, SQ_VIRTIO_BLK_T_IN, 0, MEM_SIZE - 256, 512,
-                             true, &len),
-                     SQ_VIRTIO_BLK_S_IOERR);
+    assert_int_equal(
+        request(f, SQ_VIRTIO_BLK_T_IN, 0, MEM_SIZE - 256, 512, true, &len),
+        SQ_VIRTIO_BLK_S_IOERR);
     assert_int_equal(len, 1);
-    assert_int_equal(request(f, SQ_VIRTIO_BLK_T_OUT, 0,
-                             0xfffffffffffffe00ULL, 512, true, &len),
+    assert_int_equal(request(f, SQ_VIRTIO_BLK_T_OUT, 0, 0xfffffffffffffe00ULL,
+                             512, true, &len),
                      SQ_VIRTIO_BLK_S_IOERR);
     /* Status byte outside guest RAM: the write happens, nothing to report. */
     {
-        struct dsc ds[3] = {{HDR_GPA, 16, 0},
-                            {BUF_GPA, 512, 0},
-                            {MEM_SIZE, 1, F_W}};
+        struct dsc ds[3] = {
+            {HDR_GPA, 16, 0}, {BUF_GPA, 512, 0}, {MEM_SIZE, 1, F_W}};
         uint16_t before = drv_used_idx(&f->d);
         uint32_t id;
 
@@ -564,9 +597,9 @@ static void test_io_errors(void **state)
     }
     /* The file shrinks behind our back: reads past its end fail. */
     assert_int_equal(truncate(f->path, 4096), 0);
-    assert_int_equal(request(f, SQ_VIRTIO_BLK_T_IN, 100, BUF_GPA, 512, true,
-                             &len),
-                     SQ_VIRTIO_BLK_S_IOERR);
+    assert_int_equal(
+        request(f, SQ_VIRTIO_BLK_T_IN, 100, BUF_GPA, 512, true, &len),
+        SQ_VIRTIO_BLK_S_IOERR);
     /* The file cannot grow (EFBIG, as ENOSPC would be): IOERR. */
     assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
     lim = old;
@@ -578,9 +611,9 @@ static void test_io_errors(void **state)
     signal(SIGXFSZ, SIG_DFL);
     assert_int_equal(st, SQ_VIRTIO_BLK_S_IOERR);
     /* And the device still works. */
-    assert_int_equal(request(f, SQ_VIRTIO_BLK_T_OUT, 1, BUF_GPA, 512, true,
-                             &len),
-                     SQ_VIRTIO_BLK_S_OK);
+    assert_int_equal(
+        request(f, SQ_VIRTIO_BLK_T_OUT, 1, BUF_GPA, 512, true, &len),
+        SQ_VIRTIO_BLK_S_OK);
 }
 
 static void test_event_idx_suppression(void **state)
@@ -728,9 +761,9 @@ static void test_hostile_ring(void **state)
     /* A reset and a new initialisation bring it back. */
     f->next_desc = 0;
     assert_int_equal(drv_setup(&f->d, &f->mem, t, 256, 0), 15);
-    assert_int_equal(request(f, SQ_VIRTIO_BLK_T_IN, 0, BUF_GPA, 512, true,
-                             NULL),
-                     SQ_VIRTIO_BLK_S_OK);
+    assert_int_equal(
+        request(f, SQ_VIRTIO_BLK_T_IN, 0, BUF_GPA, 512, true, NULL),
+        SQ_VIRTIO_BLK_S_OK);
 }
 
 static void test_buffers_before_driver_ok(void **state)
@@ -744,17 +777,17 @@ static void test_buffers_before_driver_ok(void **state)
     reg_wr(t, 0x70, 0);
     reg_wr(t, 0x70, SQ_VIRTIO_STATUS_ACK);
     reg_wr(t, 0x70, SQ_VIRTIO_STATUS_ACK | SQ_VIRTIO_STATUS_DRIVER);
-    reg_wr(t, 0x70, SQ_VIRTIO_STATUS_ACK | SQ_VIRTIO_STATUS_DRIVER |
-                        SQ_VIRTIO_STATUS_FEATURES_OK);
+    reg_wr(t, 0x70,
+           SQ_VIRTIO_STATUS_ACK | SQ_VIRTIO_STATUS_DRIVER |
+               SQ_VIRTIO_STATUS_FEATURES_OK);
     drv_queue_regs(&f->d, 256);
     memset(g2h(&f->mem, DRV_DESC, 0x3000), 0, 0x3000);
     f->d.avail_idx = 0;
     f->next_desc = 0;
     put_header(f, HDR_GPA, SQ_VIRTIO_BLK_T_IN, 0);
     {
-        struct dsc ds[3] = {{HDR_GPA, 16, 0},
-                            {BUF_GPA, 512, F_W},
-                            {STATUS_GPA, 1, F_W}};
+        struct dsc ds[3] = {
+            {HDR_GPA, 16, 0}, {BUF_GPA, 512, F_W}, {STATUS_GPA, 1, F_W}};
 
         publish(f, ds, 3);
     }
@@ -988,8 +1021,8 @@ static void test_uring_restrictions(void **state)
     close(fd);
 }
 
-#define BOTH(fn)                                                              \
-    cmocka_unit_test_setup_teardown(fn, setup_sync, teardown),               \
+#define BOTH(fn)                                                               \
+    cmocka_unit_test_setup_teardown(fn, setup_sync, teardown),                 \
         cmocka_unit_test_setup_teardown(fn, setup_async, teardown)
 
 int main(void)

@@ -165,8 +165,7 @@ static void test_over_consumption(void **state)
     assert_true(rate_limiter_consume(&rl, 3000, RL_TOKEN_BYTES));
     assert_true(rate_limiter_is_blocked(&rl));
     assert_int_equal(timerfd_gettime(rl.timer_fd, &its), 0);
-    assert_true(its.it_value.tv_sec == 0 &&
-                its.it_value.tv_nsec > 150000000 &&
+    assert_true(its.it_value.tv_sec == 0 && its.it_value.tv_nsec > 150000000 &&
                 its.it_value.tv_nsec <= 200000000);
     assert_false(rate_limiter_consume(&rl, 1, RL_TOKEN_BYTES));
     rate_limiter_fini(&rl);

@@ -21,7 +21,7 @@
 struct fx {
     struct drv_mem mem;
     struct virtq q;
-    struct drv d;            /* only the ring helpers are used */
+    struct drv d; /* only the ring helpers are used */
     struct virtq_chain c;
 };
 
@@ -51,7 +51,8 @@ static int teardown(void **state)
     return 0;
 }
 
-/* ---- activation ----------------------------------------------------------- */
+/* ---- activation -----------------------------------------------------------
+ */
 
 struct layout_case {
     const char *name;
@@ -71,9 +72,12 @@ static void test_activation_rules(void **state)
         {"size not pow2", true, 12, DRV_DESC, DRV_AVAIL, DRV_USED, -EINVAL},
         {"size > max", true, 512, DRV_DESC, DRV_AVAIL, DRV_USED, -EINVAL},
         {"huge size", true, 0x8000, DRV_DESC, DRV_AVAIL, DRV_USED, -EINVAL},
-        {"desc misaligned", true, 16, DRV_DESC + 8, DRV_AVAIL, DRV_USED, -EFAULT},
-        {"avail misaligned", true, 16, DRV_DESC, DRV_AVAIL + 1, DRV_USED, -EFAULT},
-        {"used misaligned", true, 16, DRV_DESC, DRV_AVAIL, DRV_USED + 2, -EFAULT},
+        {"desc misaligned", true, 16, DRV_DESC + 8, DRV_AVAIL, DRV_USED,
+         -EFAULT},
+        {"avail misaligned", true, 16, DRV_DESC, DRV_AVAIL + 1, DRV_USED,
+         -EFAULT},
+        {"used misaligned", true, 16, DRV_DESC, DRV_AVAIL, DRV_USED + 2,
+         -EFAULT},
         {"desc outside RAM", true, 16, MEM_SIZE, DRV_AVAIL, DRV_USED, -EFAULT},
         {"desc straddles end", true, 16, MEM_SIZE - 0x80, DRV_AVAIL, DRV_USED,
          -EFAULT},
@@ -102,7 +106,8 @@ static void test_activation_rules(void **state)
     }
 }
 
-/* ---- normal operation ----------------------------------------------------- */
+/* ---- normal operation -----------------------------------------------------
+ */
 
 static void test_pop_and_used(void **state)
 {
@@ -190,7 +195,7 @@ static void test_event_idx(void **state)
     assert_int_equal(virtq_pop_or_enable_notification(&f->q, &f->c), 1);
     virtq_add_used(&f->q, 0, 0);
     virtq_flush_used(&f->q);
-    assert_true(virtq_should_notify(&f->q));  /* 2 -> 3 crosses used_event */
+    assert_true(virtq_should_notify(&f->q)); /* 2 -> 3 crosses used_event */
     assert_int_equal(virtq_pop_or_enable_notification(&f->q, &f->c), 1);
     virtq_add_used(&f->q, 0, 0);
     virtq_flush_used(&f->q);
@@ -208,9 +213,8 @@ static void test_indirect_table(void **state)
     f->q.indirect = true;
     assert_int_equal(virtq_activate(&f->q, &f->mem.gm), 0);
     tbl[0] = (struct virtq_desc){DRV_DATA, 16, SQ_VIRTQ_DESC_F_NEXT, 2};
-    tbl[2] = (struct virtq_desc){DRV_DATA + 0x200, 512,
-                                 SQ_VIRTQ_DESC_F_NEXT | SQ_VIRTQ_DESC_F_WRITE,
-                                 1};
+    tbl[2] = (struct virtq_desc){
+        DRV_DATA + 0x200, 512, SQ_VIRTQ_DESC_F_NEXT | SQ_VIRTQ_DESC_F_WRITE, 1};
     tbl[1] = (struct virtq_desc){DRV_DATA + 0x800, 1, SQ_VIRTQ_DESC_F_WRITE, 0};
     drv_desc(&f->d, 5, 0x8000, 3 * 16, SQ_VIRTQ_DESC_F_INDIRECT, 0);
     drv_publish(&f->d, 5);
@@ -230,7 +234,8 @@ static void test_indirect_table(void **state)
     assert_int_equal(f->c.bufs[0].gpa, 0x8000);
 }
 
-/* ---- hostile chains ------------------------------------------------------- */
+/* ---- hostile chains -------------------------------------------------------
+ */
 
 struct hostile_case {
     const char *name;
@@ -239,8 +244,8 @@ struct hostile_case {
     /* indirect table at 0x8000 (or at the end of RAM for some cases) */
     struct virtq_desc ind[4];
     enum virtq_chain_err err;
-    uint16_t n;              /* buffers expected (when err is OK) */
-    bool buf0_unmapped;      /* first buffer translated to NULL */
+    uint16_t n;         /* buffers expected (when err is OK) */
+    bool buf0_unmapped; /* first buffer translated to NULL */
 };
 
 #define F_N SQ_VIRTQ_DESC_F_NEXT
@@ -250,47 +255,121 @@ struct hostile_case {
 static void test_hostile_chains(void **state)
 {
     static const struct hostile_case cases[] = {
-        {"addr past RAM", {{MEM_SIZE, 16, 0, 0}}, {{0}}, VIRTQ_CHAIN_OK, 1, true},
-        {"len past RAM", {{MEM_SIZE - 8, 16, 0, 0}}, {{0}}, VIRTQ_CHAIN_OK, 1,
+        {"addr past RAM",
+         {{MEM_SIZE, 16, 0, 0}},
+         {{0}},
+         VIRTQ_CHAIN_OK,
+         1,
          true},
-        {"wrapping length", {{0xfffffffffffff000ULL, 0x2000, 0, 0}}, {{0}},
-         VIRTQ_CHAIN_OK, 1, true},
-        {"max length", {{DRV_DATA, 0xffffffffu, 0, 0}}, {{0}}, VIRTQ_CHAIN_OK,
-         1, true},
+        {"len past RAM",
+         {{MEM_SIZE - 8, 16, 0, 0}},
+         {{0}},
+         VIRTQ_CHAIN_OK,
+         1,
+         true},
+        {"wrapping length",
+         {{0xfffffffffffff000ULL, 0x2000, 0, 0}},
+         {{0}},
+         VIRTQ_CHAIN_OK,
+         1,
+         true},
+        {"max length",
+         {{DRV_DATA, 0xffffffffu, 0, 0}},
+         {{0}},
+         VIRTQ_CHAIN_OK,
+         1,
+         true},
         {"zero length", {{DRV_DATA, 0, 0, 0}}, {{0}}, VIRTQ_CHAIN_OK, 1, false},
-        {"next out of range", {{DRV_DATA, 16, F_N, 16}}, {{0}},
-         VIRTQ_CHAIN_BAD_NEXT, 0, false},
-        {"next 0xffff", {{DRV_DATA, 16, F_N, 0xffff}}, {{0}},
-         VIRTQ_CHAIN_BAD_NEXT, 0, false},
-        {"self loop", {{DRV_DATA, 16, F_N, 0}}, {{0}}, VIRTQ_CHAIN_TOO_LONG, 0,
+        {"next out of range",
+         {{DRV_DATA, 16, F_N, 16}},
+         {{0}},
+         VIRTQ_CHAIN_BAD_NEXT,
+         0,
          false},
-        {"two-cycle", {{DRV_DATA, 16, F_N, 1}, {DRV_DATA, 16, F_N, 0}}, {{0}},
-         VIRTQ_CHAIN_TOO_LONG, 0, false},
-        {"indirect + next", {{0x8000, 32, F_I | F_N, 1}}, {{0}},
-         VIRTQ_CHAIN_BAD_INDIRECT, 0, false},
-        {"indirect len 0", {{0x8000, 0, F_I, 0}}, {{0}},
-         VIRTQ_CHAIN_BAD_INDIRECT, 0, false},
-        {"indirect len not x16", {{0x8000, 24, F_I, 0}}, {{0}},
-         VIRTQ_CHAIN_BAD_INDIRECT, 0, false},
-        {"indirect misaligned", {{0x8008, 32, F_I, 0}}, {{0}},
-         VIRTQ_CHAIN_BAD_INDIRECT, 0, false},
-        {"indirect oversized", {{0x8000, 17 * 16, F_I, 0}}, {{0}},
-         VIRTQ_CHAIN_BAD_INDIRECT, 0, false},
-        {"indirect huge", {{0x8000, 0xfffffff0u, F_I, 0}}, {{0}},
-         VIRTQ_CHAIN_BAD_INDIRECT, 0, false},
-        {"indirect past RAM", {{MEM_SIZE - 16, 32, F_I, 0}}, {{0}},
-         VIRTQ_CHAIN_BAD_INDIRECT, 0, false},
-        {"nested indirect", {{0x8000, 32, F_I, 0}},
-         {{DRV_DATA, 16, F_N, 1}, {0x9000, 16, F_I, 0}},
-         VIRTQ_CHAIN_NESTED_INDIRECT, 0, false},
-        {"indirect loop", {{0x8000, 32, F_I, 0}},
+        {"next 0xffff",
+         {{DRV_DATA, 16, F_N, 0xffff}},
+         {{0}},
+         VIRTQ_CHAIN_BAD_NEXT,
+         0,
+         false},
+        {"self loop",
+         {{DRV_DATA, 16, F_N, 0}},
+         {{0}},
+         VIRTQ_CHAIN_TOO_LONG,
+         0,
+         false},
+        {"two-cycle",
          {{DRV_DATA, 16, F_N, 1}, {DRV_DATA, 16, F_N, 0}},
-         VIRTQ_CHAIN_TOO_LONG, 0, false},
-        {"indirect next out of table", {{0x8000, 32, F_I, 0}},
-         {{DRV_DATA, 16, F_N, 2}}, VIRTQ_CHAIN_BAD_NEXT, 0, false},
-        {"prefix then indirect", {{DRV_DATA, 16, F_N, 1}, {0x8000, 32, F_I, 0}},
+         {{0}},
+         VIRTQ_CHAIN_TOO_LONG,
+         0,
+         false},
+        {"indirect + next",
+         {{0x8000, 32, F_I | F_N, 1}},
+         {{0}},
+         VIRTQ_CHAIN_BAD_INDIRECT,
+         0,
+         false},
+        {"indirect len 0",
+         {{0x8000, 0, F_I, 0}},
+         {{0}},
+         VIRTQ_CHAIN_BAD_INDIRECT,
+         0,
+         false},
+        {"indirect len not x16",
+         {{0x8000, 24, F_I, 0}},
+         {{0}},
+         VIRTQ_CHAIN_BAD_INDIRECT,
+         0,
+         false},
+        {"indirect misaligned",
+         {{0x8008, 32, F_I, 0}},
+         {{0}},
+         VIRTQ_CHAIN_BAD_INDIRECT,
+         0,
+         false},
+        {"indirect oversized",
+         {{0x8000, 17 * 16, F_I, 0}},
+         {{0}},
+         VIRTQ_CHAIN_BAD_INDIRECT,
+         0,
+         false},
+        {"indirect huge",
+         {{0x8000, 0xfffffff0u, F_I, 0}},
+         {{0}},
+         VIRTQ_CHAIN_BAD_INDIRECT,
+         0,
+         false},
+        {"indirect past RAM",
+         {{MEM_SIZE - 16, 32, F_I, 0}},
+         {{0}},
+         VIRTQ_CHAIN_BAD_INDIRECT,
+         0,
+         false},
+        {"nested indirect",
+         {{0x8000, 32, F_I, 0}},
+         {{DRV_DATA, 16, F_N, 1}, {0x9000, 16, F_I, 0}},
+         VIRTQ_CHAIN_NESTED_INDIRECT,
+         0,
+         false},
+        {"indirect loop",
+         {{0x8000, 32, F_I, 0}},
+         {{DRV_DATA, 16, F_N, 1}, {DRV_DATA, 16, F_N, 0}},
+         VIRTQ_CHAIN_TOO_LONG,
+         0,
+         false},
+        {"indirect next out of table",
+         {{0x8000, 32, F_I, 0}},
+         {{DRV_DATA, 16, F_N, 2}},
+         VIRTQ_CHAIN_BAD_NEXT,
+         0,
+         false},
+        {"prefix then indirect",
+         {{DRV_DATA, 16, F_N, 1}, {0x8000, 32, F_I, 0}},
          {{DRV_DATA + 16, 16, F_N, 1}, {DRV_DATA + 32, 1, F_W, 0}},
-         VIRTQ_CHAIN_OK, 3, false},
+         VIRTQ_CHAIN_OK,
+         3,
+         false},
     };
     struct fx *f = *state;
 

@@ -138,7 +138,8 @@ static void test_fills_buffers(void **state)
 {
     struct fx *f = *state;
     struct metrics_entropy *m = metrics_entropy();
-    uint64_t bytes = cnt(&m->entropy_bytes), events = cnt(&m->entropy_event_count);
+    uint64_t bytes = cnt(&m->entropy_bytes),
+             events = cnt(&m->entropy_event_count);
     uint8_t *b = g2h(&f->mem, BUF, 0x30000);
 
     fx_open(f, NULL);
@@ -155,9 +156,8 @@ static void test_fills_buffers(void **state)
     /* Three buffers: filled in order, exactly. */
     memset(b, 0, 0x30000);
     {
-        struct dsc ds[3] = {{BUF, 16, F_W},
-                            {BUF + 0x1000, 32, F_W},
-                            {BUF + 0x2000, 48, F_W}};
+        struct dsc ds[3] = {
+            {BUF, 16, F_W}, {BUF + 0x1000, 32, F_W}, {BUF + 0x2000, 48, F_W}};
 
         assert_int_equal(one(f, ds, 3), 96);
         assert_false(all_equal(b, 16, 0));

@@ -20,10 +20,10 @@
 #include "vmm/guest_mem.h"
 
 /* Guest layout used by every test. */
-#define DRV_DESC   0x1000ULL
-#define DRV_AVAIL  0x2000ULL
-#define DRV_USED   0x3000ULL
-#define DRV_DATA   0x10000ULL
+#define DRV_DESC  0x1000ULL
+#define DRV_AVAIL 0x2000ULL
+#define DRV_USED  0x3000ULL
+#define DRV_DATA  0x10000ULL
 
 /* Guest RAM [0, size) in one region whose mapping is followed by a
  * PROT_NONE page. */
@@ -54,7 +54,8 @@ static __attribute__((unused)) void drv_mem_fini(struct drv_mem *m)
     munmap(m->map, m->map_len);
 }
 
-static __attribute__((unused)) void *g2h(struct drv_mem *m, uint64_t gpa, uint64_t len)
+static __attribute__((unused)) void *g2h(struct drv_mem *m, uint64_t gpa,
+                                         uint64_t len)
 {
     void *p = NULL;
 
@@ -62,7 +63,8 @@ static __attribute__((unused)) void *g2h(struct drv_mem *m, uint64_t gpa, uint64
     return p;
 }
 
-static __attribute__((unused)) uint32_t reg_rd(struct virtio_mmio *t, uint64_t off)
+static __attribute__((unused)) uint32_t reg_rd(struct virtio_mmio *t,
+                                               uint64_t off)
 {
     uint8_t b[4] = {0};
 
@@ -73,7 +75,8 @@ static __attribute__((unused)) uint32_t reg_rd(struct virtio_mmio *t, uint64_t o
            (uint32_t)b[3] << 24;
 }
 
-static __attribute__((unused)) void reg_wr(struct virtio_mmio *t, uint64_t off, uint32_t v)
+static __attribute__((unused)) void reg_wr(struct virtio_mmio *t, uint64_t off,
+                                           uint32_t v)
 {
     uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16),
                     (uint8_t)(v >> 24)};
@@ -91,7 +94,8 @@ struct drv {
 };
 
 /* Program queue 0's layout (status must be FEATURES_OK). */
-static __attribute__((unused)) void drv_queue_regs(struct drv *d, uint16_t qsize)
+static __attribute__((unused)) void drv_queue_regs(struct drv *d,
+                                                   uint16_t qsize)
 {
     reg_wr(d->t, 0x30, 0);
     reg_wr(d->t, 0x38, qsize);
@@ -106,9 +110,9 @@ static __attribute__((unused)) void drv_queue_regs(struct drv *d, uint16_t qsize
 
 /* The Linux driver's init sequence up to DRIVER_OK, acking `features`
  * (VERSION_1 is always acked). Returns the final status register. */
-static __attribute__((unused)) uint32_t drv_setup(struct drv *d, struct drv_mem *mem,
-                          struct virtio_mmio *t, uint16_t qsize,
-                          uint64_t features)
+static __attribute__((unused)) uint32_t
+drv_setup(struct drv *d, struct drv_mem *mem, struct virtio_mmio *t,
+          uint16_t qsize, uint64_t features)
 {
     memset(d, 0, sizeof(*d));
     d->mem = mem;
@@ -123,19 +127,21 @@ static __attribute__((unused)) uint32_t drv_setup(struct drv *d, struct drv_mem 
     reg_wr(t, 0x20, (uint32_t)features);
     reg_wr(t, 0x24, 1);
     reg_wr(t, 0x20, (uint32_t)(features >> 32));
-    reg_wr(t, 0x70, SQ_VIRTIO_STATUS_ACK | SQ_VIRTIO_STATUS_DRIVER |
-                        SQ_VIRTIO_STATUS_FEATURES_OK);
+    reg_wr(t, 0x70,
+           SQ_VIRTIO_STATUS_ACK | SQ_VIRTIO_STATUS_DRIVER |
+               SQ_VIRTIO_STATUS_FEATURES_OK);
     drv_queue_regs(d, qsize);
-    reg_wr(t, 0x70, SQ_VIRTIO_STATUS_ACK | SQ_VIRTIO_STATUS_DRIVER |
-                        SQ_VIRTIO_STATUS_FEATURES_OK |
-                        SQ_VIRTIO_STATUS_DRIVER_OK);
+    reg_wr(t, 0x70,
+           SQ_VIRTIO_STATUS_ACK | SQ_VIRTIO_STATUS_DRIVER |
+               SQ_VIRTIO_STATUS_FEATURES_OK | SQ_VIRTIO_STATUS_DRIVER_OK);
     /* Activation re-signals the queue eventfds; start from a clean slate. */
     evloop_eventfd_drain(t->queue_fd[0]);
     return reg_rd(t, 0x70);
 }
 
-static __attribute__((unused)) void drv_desc(struct drv *d, uint16_t i, uint64_t addr, uint32_t len,
-                     uint16_t flags, uint16_t next)
+static __attribute__((unused)) void drv_desc(struct drv *d, uint16_t i,
+                                             uint64_t addr, uint32_t len,
+                                             uint16_t flags, uint16_t next)
 {
     struct virtq_desc *t = g2h(d->mem, DRV_DESC, 16ULL * d->qsize);
 
@@ -156,7 +162,8 @@ static __attribute__((unused)) void drv_publish(struct drv *d, uint16_t head)
 }
 
 /* Set the raw avail index (hostile tests). */
-static __attribute__((unused)) void drv_set_avail_idx(struct drv *d, uint16_t idx)
+static __attribute__((unused)) void drv_set_avail_idx(struct drv *d,
+                                                      uint16_t idx)
 {
     uint16_t *a = g2h(d->mem, DRV_AVAIL, 4);
 
@@ -164,7 +171,8 @@ static __attribute__((unused)) void drv_set_avail_idx(struct drv *d, uint16_t id
 }
 
 /* used_event, the last word of the avail ring (EVENT_IDX). */
-static __attribute__((unused)) void drv_set_used_event(struct drv *d, uint16_t v)
+static __attribute__((unused)) void drv_set_used_event(struct drv *d,
+                                                       uint16_t v)
 {
     uint16_t *a = g2h(d->mem, DRV_AVAIL, 4 + 2ULL * d->qsize + 2);
 
@@ -187,8 +195,8 @@ static __attribute__((unused)) uint16_t drv_used_idx(struct drv *d)
     return u[1];
 }
 
-static __attribute__((unused)) void drv_used_elem(struct drv *d, uint16_t i, uint32_t *id,
-                          uint32_t *len)
+static __attribute__((unused)) void drv_used_elem(struct drv *d, uint16_t i,
+                                                  uint32_t *id, uint32_t *len)
 {
     uint32_t *e = g2h(d->mem, DRV_USED + 4 + 8ULL * (i % d->qsize), 8);
 

@@ -42,22 +42,22 @@ struct pending {
 };
 
 struct block {
-    struct virtio_mmio t;            /* first: the transport's dev pointer */
-    char *id;                        /* owned */
-    char *path;                      /* owned */
+    struct virtio_mmio t; /* first: the transport's dev pointer */
+    char *id;             /* owned */
+    char *path;           /* owned */
     bool read_only;
     enum block_cache_type cache_type;
-    int fd;                          /* owned backing file */
+    int fd; /* owned backing file */
     struct block_io io;
     uint64_t nsectors;
     uint8_t image_id[BLOCK_ID_BYTES];
-    uint8_t config[8];               /* capacity, little-endian */
+    uint8_t config[8]; /* capacity, little-endian */
     struct rate_limiter rl;
     bool io_throttled;
-    struct evloop *loop;             /* borrowed; NULL in tests */
+    struct evloop *loop; /* borrowed; NULL in tests */
     struct evloop_handler rl_h, io_h;
-    struct metrics_block *m;         /* process-lifetime group */
-    struct virtq_chain chain;        /* scratch for the chain being parsed */
+    struct metrics_block *m;  /* process-lifetime group */
+    struct virtq_chain chain; /* scratch for the chain being parsed */
     struct pending pend[BLOCK_QUEUE_SIZE]; /* Async, indexed by head */
 };
 
@@ -124,7 +124,8 @@ static void set_capacity(struct block *b)
         b->config[i] = (uint8_t)(b->nsectors >> (8 * i));
 }
 
-/* ---- request parsing ------------------------------------------------------ */
+/* ---- request parsing ------------------------------------------------------
+ */
 
 enum block_parse_err block_request_parse(const struct guest_mem *gm,
                                          const struct virtq_chain *c,
@@ -171,9 +172,9 @@ enum block_parse_err block_request_parse(const struct guest_mem *gm,
     case SQ_VIRTIO_BLK_T_OUT:
         if (req->data_len % BLOCK_SECTOR_SIZE)
             return BLOCK_PARSE_BAD_DATA_LEN;
-        if (__builtin_add_overflow(req->sector,
-                                   (uint64_t)req->data_len >> BLOCK_SECTOR_SHIFT,
-                                   &top) ||
+        if (__builtin_add_overflow(
+                req->sector, (uint64_t)req->data_len >> BLOCK_SECTOR_SHIFT,
+                &top) ||
             top > nsectors)
             return BLOCK_PARSE_BAD_OFFSET;
         break;
@@ -195,20 +196,30 @@ enum block_parse_err block_request_parse(const struct guest_mem *gm,
 static const char *parse_err_name(enum block_parse_err e)
 {
     switch (e) {
-    case BLOCK_PARSE_OK: return "Ok";
-    case BLOCK_PARSE_MALFORMED_CHAIN: return "MalformedDescriptorChain";
-    case BLOCK_PARSE_WRITE_ONLY_DESC: return "UnexpectedWriteOnlyDescriptor";
-    case BLOCK_PARSE_READ_ONLY_DESC: return "UnexpectedReadOnlyDescriptor";
-    case BLOCK_PARSE_TOO_SHORT: return "DescriptorChainTooShort";
-    case BLOCK_PARSE_LEN_TOO_SMALL: return "DescriptorLengthTooSmall";
-    case BLOCK_PARSE_GUEST_MEMORY: return "GuestMemory";
-    case BLOCK_PARSE_BAD_DATA_LEN: return "InvalidDataLength";
-    case BLOCK_PARSE_BAD_OFFSET: return "InvalidOffset";
+    case BLOCK_PARSE_OK:
+        return "Ok";
+    case BLOCK_PARSE_MALFORMED_CHAIN:
+        return "MalformedDescriptorChain";
+    case BLOCK_PARSE_WRITE_ONLY_DESC:
+        return "UnexpectedWriteOnlyDescriptor";
+    case BLOCK_PARSE_READ_ONLY_DESC:
+        return "UnexpectedReadOnlyDescriptor";
+    case BLOCK_PARSE_TOO_SHORT:
+        return "DescriptorChainTooShort";
+    case BLOCK_PARSE_LEN_TOO_SMALL:
+        return "DescriptorLengthTooSmall";
+    case BLOCK_PARSE_GUEST_MEMORY:
+        return "GuestMemory";
+    case BLOCK_PARSE_BAD_DATA_LEN:
+        return "InvalidDataLength";
+    case BLOCK_PARSE_BAD_OFFSET:
+        return "InvalidOffset";
     }
     return "?";
 }
 
-/* ---- completing requests --------------------------------------------------- */
+/* ---- completing requests ---------------------------------------------------
+ */
 
 /* Status byte and used length for a request whose engine result is `res`
  * (bytes transferred, or -errno). */
@@ -254,7 +265,8 @@ static uint32_t finish(struct block *b, uint32_t type, uint32_t data_len,
     if (st == SQ_VIRTIO_BLK_S_IOERR) {
         metrics_counter_inc(&b->m->invalid_reqs_count);
         log_error_rl("Failed to execute virtio block request of type %u: "
-                     "result %lld", type, (long long)res);
+                     "result %lld",
+                     type, (long long)res);
     } else if (st == SQ_VIRTIO_BLK_S_UNSUPP) {
         metrics_counter_inc(&b->m->invalid_reqs_count);
         log_error_rl("Received unsupported virtio block request: %u", type);
@@ -466,7 +478,8 @@ static void blk_write_config(void *dev, uint64_t off, const uint8_t *data,
     (void)data;
     metrics_counter_inc(&b->m->cfg_fails);
     log_warn_rl("virtio-block: guest driver attempted to write device config "
-                "(offset=%#llx, len=%#x)", (unsigned long long)off, len);
+                "(offset=%#llx, len=%#x)",
+                (unsigned long long)off, len);
 }
 
 static int blk_activate(void *dev)
@@ -592,8 +605,10 @@ int block_new(const struct block_config *cfg, struct block **out,
         goto fail;
     rc = rate_limiter_init(&b->rl, cfg->rate_limiter);
     if (rc < 0) {
-        sq_errf(err, rc, "Virtio backend error: Error coming from the rate "
-                         "limiter: %s", sq_os_error(-rc, os, sizeof(os)));
+        sq_errf(err, rc,
+                "Virtio backend error: Error coming from the rate "
+                "limiter: %s",
+                sq_os_error(-rc, os, sizeof(os)));
         goto fail;
     }
     features = 1ULL << SQ_VIRTIO_F_RING_EVENT_IDX;
@@ -693,9 +708,10 @@ int block_update_path(struct block *b, const char *path, struct sq_err *err)
         bus_dev_unlock(&b->t.bus);
         close(fd);
         metrics_counter_inc(&b->m->update_fails);
-        return sq_errf(err, rc, "Virtio backend error: Error coming from the "
-                                "IO engine: Async error: IoUring: Could not "
-                                "register file");
+        return sq_errf(err, rc,
+                       "Virtio backend error: Error coming from the "
+                       "IO engine: Async error: IoUring: Could not "
+                       "register file");
     }
     close(b->fd);
     b->fd = fd;

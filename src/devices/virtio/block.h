@@ -53,15 +53,15 @@
 #define SQ_VIRTIO_BLK_T_GET_ID       8
 #define SQ_VIRTIO_BLK_T_DISCARD      11
 #define SQ_VIRTIO_BLK_T_WRITE_ZEROES 13
-#define SQ_VIRTIO_BLK_S_OK     0
-#define SQ_VIRTIO_BLK_S_IOERR  1
-#define SQ_VIRTIO_BLK_S_UNSUPP 2
+#define SQ_VIRTIO_BLK_S_OK           0
+#define SQ_VIRTIO_BLK_S_IOERR        1
+#define SQ_VIRTIO_BLK_S_UNSUPP       2
 
 enum block_cache_type { BLOCK_CACHE_UNSAFE = 0, BLOCK_CACHE_WRITEBACK };
 
 struct block_config {
-    const char *drive_id;                    /* borrowed; metrics key */
-    const char *path_on_host;                /* borrowed */
+    const char *drive_id;     /* borrowed; metrics key */
+    const char *path_on_host; /* borrowed */
     bool is_read_only;
     enum block_cache_type cache_type;
     enum block_io_engine io_engine;
@@ -71,14 +71,14 @@ struct block_config {
 /* Why upstream's parser rejected a chain (exposed for tests and fuzzing). */
 enum block_parse_err {
     BLOCK_PARSE_OK = 0,
-    BLOCK_PARSE_MALFORMED_CHAIN,     /* the queue flagged the chain */
-    BLOCK_PARSE_WRITE_ONLY_DESC,     /* UnexpectedWriteOnlyDescriptor */
-    BLOCK_PARSE_READ_ONLY_DESC,      /* UnexpectedReadOnlyDescriptor */
-    BLOCK_PARSE_TOO_SHORT,           /* DescriptorChainTooShort */
-    BLOCK_PARSE_LEN_TOO_SMALL,       /* DescriptorLengthTooSmall */
-    BLOCK_PARSE_GUEST_MEMORY,        /* header outside RAM */
-    BLOCK_PARSE_BAD_DATA_LEN,        /* InvalidDataLength */
-    BLOCK_PARSE_BAD_OFFSET,          /* InvalidOffset */
+    BLOCK_PARSE_MALFORMED_CHAIN, /* the queue flagged the chain */
+    BLOCK_PARSE_WRITE_ONLY_DESC, /* UnexpectedWriteOnlyDescriptor */
+    BLOCK_PARSE_READ_ONLY_DESC,  /* UnexpectedReadOnlyDescriptor */
+    BLOCK_PARSE_TOO_SHORT,       /* DescriptorChainTooShort */
+    BLOCK_PARSE_LEN_TOO_SMALL,   /* DescriptorLengthTooSmall */
+    BLOCK_PARSE_GUEST_MEMORY,    /* header outside RAM */
+    BLOCK_PARSE_BAD_DATA_LEN,    /* InvalidDataLength */
+    BLOCK_PARSE_BAD_OFFSET,      /* InvalidOffset */
 };
 
 struct block_request {

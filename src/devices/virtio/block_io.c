@@ -46,11 +46,9 @@ int block_io_open(struct block_io *io, int fd, enum block_io_engine kind,
         return 0;
     memset(&params, 0, sizeof(params));
     params.flags = IORING_SETUP_R_DISABLED;
-    rc = io_uring_queue_init_params(BLOCK_IO_URING_ENTRIES, &io->ring,
-                                    &params);
+    rc = io_uring_queue_init_params(BLOCK_IO_URING_ENTRIES, &io->ring, &params);
     if (rc < 0)
-        return sq_errf(err, rc,
-                       URING_ERR "Error calling io_uring_setup: %s",
+        return sq_errf(err, rc, URING_ERR "Error calling io_uring_setup: %s",
                        sq_os_error(-rc, os, sizeof(os)));
     io->has_ring = true;
     if (!(params.features & IORING_FEAT_NODROP)) {
@@ -82,8 +80,10 @@ int block_io_open(struct block_io *io, int fd, enum block_io_engine kind,
     if (io->completion_fd < 0) {
         rc = io->completion_fd;
         io->completion_fd = -1;
-        sq_errf(err, rc, "Error coming from the IO engine: Async error: "
-                         "EventFd: %s", sq_os_error(-rc, os, sizeof(os)));
+        sq_errf(err, rc,
+                "Error coming from the IO engine: Async error: "
+                "EventFd: %s",
+                sq_os_error(-rc, os, sizeof(os)));
         goto fail;
     }
     rc = io_uring_register_eventfd(&io->ring, io->completion_fd);

@@ -29,11 +29,11 @@ enum block_io_op { BLOCK_IO_READ, BLOCK_IO_WRITE, BLOCK_IO_FLUSH };
 
 struct block_io {
     enum block_io_engine kind;
-    int fd;                 /* borrowed backing file */
-    struct io_uring ring;   /* Async only */
+    int fd;               /* borrowed backing file */
+    struct io_uring ring; /* Async only */
     bool has_ring;
-    int completion_fd;      /* owned eventfd (Async), else -1 */
-    uint32_t inflight;      /* submitted, not yet reaped */
+    int completion_fd; /* owned eventfd (Async), else -1 */
+    uint32_t inflight; /* submitted, not yet reaped */
 };
 
 /*

@@ -44,8 +44,8 @@ void rate_limiter_cfg_from_params(const struct rate_limiter_params *in,
                          in->bandwidth.refill_time_ms != 0;
     if (out->has_bandwidth)
         bucket_to_cfg(&in->bandwidth, &out->bandwidth);
-    out->has_ops = in->has_ops && in->ops.size != 0 &&
-                   in->ops.refill_time_ms != 0;
+    out->has_ops =
+        in->has_ops && in->ops.size != 0 && in->ops.refill_time_ms != 0;
     if (out->has_ops)
         bucket_to_cfg(&in->ops, &out->ops);
 }

@@ -117,8 +117,8 @@ static void detach(struct virtio_mmio *t)
             evloop_del(t->loop, &t->queue_h[i]);
         t->queue_h[i].fn = NULL;
         if (t->ioeventfds_on && t->queue_fd[i] >= 0)
-            ioeventfd(t->vm_fd, t->queue_fd[i],
-                      t->addr + VIRTIO_MMIO_NOTIFY, (uint32_t)i, true);
+            ioeventfd(t->vm_fd, t->queue_fd[i], t->addr + VIRTIO_MMIO_NOTIFY,
+                      (uint32_t)i, true);
     }
     t->ioeventfds_on = false;
     t->loop = NULL;
@@ -142,8 +142,8 @@ void virtio_mmio_fini(struct virtio_mmio *t)
     t->bus.opaque = NULL;
 }
 
-void virtio_mmio_machine_dev(struct virtio_mmio *t, uint64_t addr,
-                             uint32_t gsi, struct machine_mmio_dev *out)
+void virtio_mmio_machine_dev(struct virtio_mmio *t, uint64_t addr, uint32_t gsi,
+                             struct machine_mmio_dev *out)
 {
     out->addr = addr;
     out->gsi = gsi;
@@ -178,8 +178,8 @@ int virtio_mmio_attach(struct virtio_mmio *t, const struct guest_mem *gm,
             if (rc < 0) {
                 /* Undo only those registered. */
                 for (size_t j = 0; j < i; j++)
-                    ioeventfd(vm_fd, t->queue_fd[j],
-                              addr + VIRTIO_MMIO_NOTIFY, (uint32_t)j, true);
+                    ioeventfd(vm_fd, t->queue_fd[j], addr + VIRTIO_MMIO_NOTIFY,
+                              (uint32_t)j, true);
                 t->ioeventfds_on = false;
                 return rc;
             }
@@ -379,10 +379,18 @@ void virtio_mmio_read(struct bus_dev *bd, uint64_t off, uint8_t *data,
         return;
     }
     switch (off) {
-    case 0x00: v = VIRTIO_MMIO_MAGIC; break;
-    case 0x04: v = VIRTIO_MMIO_VERSION; break;
-    case 0x08: v = t->ops->device_type; break;
-    case 0x0c: v = 0; break; /* vendor */
+    case 0x00:
+        v = VIRTIO_MMIO_MAGIC;
+        break;
+    case 0x04:
+        v = VIRTIO_MMIO_VERSION;
+        break;
+    case 0x08:
+        v = t->ops->device_type;
+        break;
+    case 0x0c: /* vendor */
+        v = 0;
+        break;
     case 0x10:
         if (t->features_select == 0)
             v = (uint32_t)t->avail_features;
@@ -391,11 +399,21 @@ void virtio_mmio_read(struct bus_dev *bd, uint64_t off, uint8_t *data,
         else
             v = 0;
         break;
-    case 0x34: v = q ? q->max_size : 0; break;
-    case 0x44: v = q ? q->ready : 0; break;
-    case 0x60: v = atomic_load(&t->irq_status); break;
-    case 0x70: v = t->status; break;
-    case 0xfc: v = t->config_generation; break;
+    case 0x34:
+        v = q ? q->max_size : 0;
+        break;
+    case 0x44:
+        v = q ? q->ready : 0;
+        break;
+    case 0x60:
+        v = atomic_load(&t->irq_status);
+        break;
+    case 0x70:
+        v = t->status;
+        break;
+    case 0xfc:
+        v = t->config_generation;
+        break;
     default:
         log_warn_rl("unknown virtio mmio register read: %#llx",
                     (unsigned long long)off);
@@ -448,7 +466,9 @@ void virtio_mmio_write(struct bus_dev *bd, uint64_t off, const uint8_t *data,
     }
     v = get_le32(data);
     switch (off) {
-    case 0x14: t->features_select = v; return;
+    case 0x14:
+        t->features_select = v;
+        return;
     case 0x20:
         if (status_is(t, ST_DRIVER,
                       ST_FEATURES_OK | ST_FAILED | ST_NEEDS_RESET))
@@ -456,15 +476,27 @@ void virtio_mmio_write(struct bus_dev *bd, uint64_t off, const uint8_t *data,
         else
             log_warn_rl("ack virtio features in invalid state %#x", t->status);
         return;
-    case 0x24: t->acked_features_select = v; return;
-    case 0x30: t->queue_select = v; return;
+    case 0x24:
+        t->acked_features_select = v;
+        return;
+    case 0x30:
+        t->queue_select = v;
+        return;
     case 0x64:
         if (status_is(t, ST_DRIVER_OK, 0))
             atomic_fetch_and(&t->irq_status, ~v);
         return;
-    case 0x70: set_status(t, v); return;
-    case 0x38: case 0x44: case 0x80: case 0x84:
-    case 0x90: case 0x94: case 0xa0: case 0xa4:
+    case 0x70:
+        set_status(t, v);
+        return;
+    case 0x38:
+    case 0x44:
+    case 0x80:
+    case 0x84:
+    case 0x90:
+    case 0x94:
+    case 0xa0:
+    case 0xa4:
         break;
     default:
         /* 0x50 lands here only without a matching ioeventfd. */
@@ -476,13 +508,29 @@ void virtio_mmio_write(struct bus_dev *bd, uint64_t off, const uint8_t *data,
     if (!q)
         return;
     switch (off) {
-    case 0x38: q->size = (uint16_t)(v & 0xffff); break;
-    case 0x44: q->ready = v == 1; break;
-    case 0x80: set_lo(&q->desc_addr, v); break;
-    case 0x84: set_hi(&q->desc_addr, v); break;
-    case 0x90: set_lo(&q->avail_addr, v); break;
-    case 0x94: set_hi(&q->avail_addr, v); break;
-    case 0xa0: set_lo(&q->used_addr, v); break;
-    case 0xa4: set_hi(&q->used_addr, v); break;
+    case 0x38:
+        q->size = (uint16_t)(v & 0xffff);
+        break;
+    case 0x44:
+        q->ready = v == 1;
+        break;
+    case 0x80:
+        set_lo(&q->desc_addr, v);
+        break;
+    case 0x84:
+        set_hi(&q->desc_addr, v);
+        break;
+    case 0x90:
+        set_lo(&q->avail_addr, v);
+        break;
+    case 0x94:
+        set_hi(&q->avail_addr, v);
+        break;
+    case 0xa0:
+        set_lo(&q->used_addr, v);
+        break;
+    case 0xa4:
+        set_hi(&q->used_addr, v);
+        break;
     }
 }

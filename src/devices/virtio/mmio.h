@@ -96,11 +96,11 @@ struct virtio_dev_ops {
 };
 
 struct virtio_mmio {
-    struct bus_dev bus;              /* embedded; bus.lock guards all below */
+    struct bus_dev bus; /* embedded; bus.lock guards all below */
     const struct virtio_dev_ops *ops;
-    void *dev;                       /* borrowed: the device owns us */
+    void *dev; /* borrowed: the device owns us */
 
-    uint64_t avail_features;         /* always includes VERSION_1 */
+    uint64_t avail_features; /* always includes VERSION_1 */
     uint64_t acked_features;
     uint32_t features_select;
     uint32_t acked_features_select;
@@ -109,19 +109,19 @@ struct virtio_mmio {
     uint32_t config_generation;
     bool activated;
 
-    _Atomic uint32_t irq_status;     /* any thread */
-    int irq_fd;                      /* owned eventfd (irqfd) */
+    _Atomic uint32_t irq_status; /* any thread */
+    int irq_fd;                  /* owned eventfd (irqfd) */
 
     size_t n_queues;
     struct virtq queues[VIRTIO_MMIO_MAX_QUEUES];
-    int queue_fd[VIRTIO_MMIO_MAX_QUEUES];      /* owned eventfds */
+    int queue_fd[VIRTIO_MMIO_MAX_QUEUES]; /* owned eventfds */
     struct evloop_handler queue_h[VIRTIO_MMIO_MAX_QUEUES];
 
     /* Set by virtio_mmio_attach(). */
-    const struct guest_mem *gm;      /* borrowed */
-    struct evloop *loop;             /* borrowed; NULL = not on a loop */
-    int vm_fd;                       /* borrowed; -1 = no ioeventfds */
-    uint64_t addr;                   /* window base */
+    const struct guest_mem *gm; /* borrowed */
+    struct evloop *loop;        /* borrowed; NULL = not on a loop */
+    int vm_fd;                  /* borrowed; -1 = no ioeventfds */
+    uint64_t addr;              /* window base */
     bool ioeventfds_on;
 };
 
@@ -145,8 +145,8 @@ void virtio_mmio_fini(struct virtio_mmio *t);
 
 /* Fill the machine's description of this device (window, GSI, bus
  * handlers, irqfd), for struct machine_config.mmio[]. */
-void virtio_mmio_machine_dev(struct virtio_mmio *t, uint64_t addr,
-                             uint32_t gsi, struct machine_mmio_dev *out);
+void virtio_mmio_machine_dev(struct virtio_mmio *t, uint64_t addr, uint32_t gsi,
+                             struct machine_mmio_dev *out);
 
 /*
  * Connect to a built machine (vmm thread): remember guest memory, register

@@ -112,8 +112,8 @@ static bool add_buf(const struct virtq *q, struct virtq_chain *c,
     b->gpa = d->addr;
     b->len = d->len;
     b->is_write = (d->flags & SQ_VIRTQ_DESC_F_WRITE) != 0;
-    b->hva = guest_mem_translate(q->gm, d->addr, d->len, &hva) == 0 ? hva
-                                                                     : NULL;
+    b->hva =
+        guest_mem_translate(q->gm, d->addr, d->len, &hva) == 0 ? hva : NULL;
     return true;
 }
 
@@ -222,8 +222,7 @@ static volatile uint16_t *used_u16(const struct virtq *q, size_t off)
     return (volatile uint16_t *)(q->used + off);
 }
 
-int virtq_pop_or_enable_notification(struct virtq *q,
-                                      struct virtq_chain *chain)
+int virtq_pop_or_enable_notification(struct virtq *q, struct virtq_chain *chain)
 {
     uint16_t pending;
 

@@ -38,7 +38,7 @@
 
 #include "vmm/guest_mem.h"
 
-#define VIRTQ_MAX_SIZE  256   /* FIRECRACKER_MAX_QUEUE_SIZE */
+#define VIRTQ_MAX_SIZE  256 /* FIRECRACKER_MAX_QUEUE_SIZE */
 #define VIRTQ_CHAIN_MAX VIRTQ_MAX_SIZE
 
 #define SQ_VIRTQ_DESC_F_NEXT     1
@@ -66,13 +66,13 @@ struct virtq_desc {
 struct virtq_buf {
     gpa_t gpa;
     uint32_t len;
-    bool is_write;     /* device-writable */
-    void *hva;         /* borrowed; NULL if [gpa, gpa+len) is not guest RAM */
+    bool is_write; /* device-writable */
+    void *hva;     /* borrowed; NULL if [gpa, gpa+len) is not guest RAM */
 };
 
 struct virtq_chain {
-    uint16_t head;                       /* index to return in the used ring */
-    uint16_t n;                          /* buffers in bufs[] */
+    uint16_t head; /* index to return in the used ring */
+    uint16_t n;    /* buffers in bufs[] */
     enum virtq_chain_err err;
     struct virtq_buf bufs[VIRTQ_CHAIN_MAX];
 };
@@ -90,13 +90,13 @@ struct virtq {
 
     /* Valid while activated (virtq_activate .. virtq_reset). */
     bool activated;
-    const struct guest_mem *gm;          /* borrowed */
+    const struct guest_mem *gm; /* borrowed */
     volatile struct virtq_desc *desc;
-    volatile uint16_t *avail;            /* flags, idx, ring[size], used_event */
-    volatile uint8_t *used;              /* flags, idx, ring[size], avail_event */
+    volatile uint16_t *avail; /* flags, idx, ring[size], used_event */
+    volatile uint8_t *used;   /* flags, idx, ring[size], avail_event */
     uint16_t next_avail;
     uint16_t next_used;
-    uint16_t num_added;                  /* used entries since the last kick */
+    uint16_t num_added; /* used entries since the last kick */
 };
 
 /* A fresh queue: size = max_size, not ready, addresses 0. */
@@ -133,7 +133,7 @@ int virtq_pop(struct virtq *q, struct virtq_chain *chain);
  * meanwhile (upstream's pop_or_enable_notification).
  */
 int virtq_pop_or_enable_notification(struct virtq *q,
-                                      struct virtq_chain *chain);
+                                     struct virtq_chain *chain);
 
 /* Put back the chain popped last (a throttled request). */
 void virtq_undo_pop(struct virtq *q);

@@ -16,10 +16,10 @@
 struct rng {
     struct virtio_mmio t;
     struct rate_limiter rl;
-    struct evloop *loop;            /* borrowed */
+    struct evloop *loop; /* borrowed */
     struct evloop_handler rl_h;
     struct metrics_entropy *m;
-    struct virtq_chain chain;       /* scratch */
+    struct virtq_chain chain; /* scratch */
 };
 
 /* Total writable length of a chain, or -EINVAL if it cannot take entropy. */

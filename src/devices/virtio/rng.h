@@ -26,9 +26,9 @@
 #include "util/evloop.h"
 #include "vmm/guest_mem.h"
 
-#define RNG_QUEUE_SIZE      256
+#define RNG_QUEUE_SIZE        256
 #define RNG_MAX_ENTROPY_BYTES (64u * 1024u)
-#define RNG_DEVICE_ID       "rng"
+#define RNG_DEVICE_ID         "rng"
 
 struct rng;
 
