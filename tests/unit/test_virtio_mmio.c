@@ -8,12 +8,13 @@
  * and notifications before DRIVER_OK.
  *
  * Part 2 builds a real machine (skipped, saying why, when /dev/kvm is not
- * usable) with an entropy device attached through the machine's public API
- * only (mmio_alloc_device, virtio_mmio_machine_dev, machine_create,
- * rng_attach), and runs hand-placed guest code that reads magic, version
- * and device id through the MMIO bus, initialises the device, notifies the
- * queue through the ioeventfd and waits for the used ring, which the vmm
- * loop fills.
+ * usable) with an entropy and a block device attached through the
+ * machine's public API only (mmio_alloc_device, virtio_mmio_machine_dev,
+ * machine_create, rng_attach, block_attach), and runs hand-placed guest
+ * code that, for each device, reads magic, version and device id through
+ * the MMIO bus, initialises it, notifies its queue through the ioeventfd
+ * and waits for the used ring, which the vmm loop fills (random bytes; a
+ * sector of the disk).
  */
 #include <elf.h>
 #include <errno.h>
@@ -30,6 +31,7 @@
 
 #include <cmocka.h>
 
+#include "devices/virtio/block.h"
 #include "devices/virtio/mmio.h"
 #include "devices/virtio/rng.h"
 #include "obs/metrics.h"
@@ -428,45 +430,48 @@ static void test_init_rejects_bad_queues(void **state)
 #define PT_GPA   0x30000
 
 /*
- *     mov $0xc0001000,%edi
- *     mov (%rdi),%eax;    mov %eax,0x5000     magic
- *     mov 4(%rdi),%eax;   mov %eax,0x5004     version
- *     mov 8(%rdi),%eax;   mov %eax,0x5008     device id
- *     movl $1,0x70(%rdi); movl $3,0x70(%rdi)  ACK, DRIVER
- *     movl $1,0x24(%rdi); movl $1,0x20(%rdi)  ack VERSION_1
- *     movl $11,0x70(%rdi)                     FEATURES_OK
- *     queue 0: size 16, desc 0x7000, avail 0x7100, used 0x7200, ready
- *     movl $15,0x70(%rdi)                     DRIVER_OK
- *     mov 0x70(%rdi),%eax; mov %eax,0x500c
- *     movl $0,0x50(%rdi)                      QueueNotify (ioeventfd)
- *     mov $0x40000000,%ecx
- * 1:  movzwl 0x7202,%eax; cmp $1,%eax; je 2f; dec %ecx; jnz 1b
- * 2:  mov %eax,0x5010                         used idx seen
- *     mov 0x60(%rdi),%eax; mov %eax,0x5014    InterruptStatus
- *     mov %eax,0x64(%rdi)                     InterruptACK
- *     mov $0xfe,%al; out %al,$0x64            reset
- * 3:  hlt; jmp 3b
+ * main:  mov $0xc0001000,%edi; mov $0x7000,%esi; mov $0x5000,%ebx; call init
+ *        mov $0xc0002000,%edi; mov $0x9000,%esi; mov $0x5020,%ebx; call init
+ *        mov $0xfe,%al; out %al,$0x64                 reset
+ *     3: hlt; jmp 3b
+ * init:  (%rdi = window, %rsi = rings, %rbx = results)
+ *        mov (%rdi),%eax;  mov %eax,(%rbx)             magic
+ *        mov 4(%rdi),%eax; mov %eax,4(%rbx)            version
+ *        mov 8(%rdi),%eax; mov %eax,8(%rbx)            device id
+ *        movl $1,0x70(%rdi); movl $3,0x70(%rdi)        ACK, DRIVER
+ *        movl $1,0x24(%rdi); movl $1,0x20(%rdi)        ack VERSION_1
+ *        movl $11,0x70(%rdi)                           FEATURES_OK
+ *        queue 0: size 16, desc %rsi, avail %rsi+0x100, used %rsi+0x200, ready
+ *        movl $15,0x70(%rdi)                           DRIVER_OK
+ *        mov 0x70(%rdi),%eax; mov %eax,12(%rbx)
+ *        movl $0,0x50(%rdi)                            QueueNotify (ioeventfd)
+ *        mov $0x40000000,%ecx
+ *     1: movzwl 0x202(%rsi),%eax; cmp $1,%eax; je 2f; dec %ecx; jnz 1b
+ *     2: mov %eax,16(%rbx)                             used idx seen
+ *        mov 0x60(%rdi),%eax; mov %eax,20(%rbx)        InterruptStatus
+ *        mov %eax,0x64(%rdi); ret                      InterruptACK
  */
 static const uint8_t g_virtio[] = {
-    0xbf, 0x00, 0x10, 0x00, 0xc0, 0x8b, 0x07, 0x89, 0x04, 0x25, 0x00, 0x50,
-    0x00, 0x00, 0x8b, 0x47, 0x04, 0x89, 0x04, 0x25, 0x04, 0x50, 0x00, 0x00,
-    0x8b, 0x47, 0x08, 0x89, 0x04, 0x25, 0x08, 0x50, 0x00, 0x00, 0xc7, 0x47,
-    0x70, 0x01, 0x00, 0x00, 0x00, 0xc7, 0x47, 0x70, 0x03, 0x00, 0x00, 0x00,
-    0xc7, 0x47, 0x24, 0x01, 0x00, 0x00, 0x00, 0xc7, 0x47, 0x20, 0x01, 0x00,
-    0x00, 0x00, 0xc7, 0x47, 0x70, 0x0b, 0x00, 0x00, 0x00, 0xc7, 0x47, 0x30,
-    0x00, 0x00, 0x00, 0x00, 0xc7, 0x47, 0x38, 0x10, 0x00, 0x00, 0x00, 0xc7,
-    0x87, 0x80, 0x00, 0x00, 0x00, 0x00, 0x70, 0x00, 0x00, 0xc7, 0x87, 0x84,
-    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xc7, 0x87, 0x90, 0x00, 0x00,
-    0x00, 0x00, 0x71, 0x00, 0x00, 0xc7, 0x87, 0x94, 0x00, 0x00, 0x00, 0x00,
-    0x00, 0x00, 0x00, 0xc7, 0x87, 0xa0, 0x00, 0x00, 0x00, 0x00, 0x72, 0x00,
-    0x00, 0xc7, 0x87, 0xa4, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xc7,
-    0x47, 0x44, 0x01, 0x00, 0x00, 0x00, 0xc7, 0x47, 0x70, 0x0f, 0x00, 0x00,
-    0x00, 0x8b, 0x47, 0x70, 0x89, 0x04, 0x25, 0x0c, 0x50, 0x00, 0x00, 0xc7,
-    0x47, 0x50, 0x00, 0x00, 0x00, 0x00, 0xb9, 0x00, 0x00, 0x00, 0x40, 0x0f,
-    0xb7, 0x04, 0x25, 0x02, 0x72, 0x00, 0x00, 0x83, 0xf8, 0x01, 0x74, 0x04,
-    0xff, 0xc9, 0x75, 0xef, 0x89, 0x04, 0x25, 0x10, 0x50, 0x00, 0x00, 0x8b,
-    0x47, 0x60, 0x89, 0x04, 0x25, 0x14, 0x50, 0x00, 0x00, 0x89, 0x47, 0x64,
-    0xb0, 0xfe, 0xe6, 0x64, 0xf4, 0xeb, 0xfd};
+    0xbf, 0x00, 0x10, 0x00, 0xc0, 0xbe, 0x00, 0x70, 0x00, 0x00, 0xbb, 0x00,
+    0x50, 0x00, 0x00, 0xe8, 0x1b, 0x00, 0x00, 0x00, 0xbf, 0x00, 0x20, 0x00,
+    0xc0, 0xbe, 0x00, 0x90, 0x00, 0x00, 0xbb, 0x20, 0x50, 0x00, 0x00, 0xe8,
+    0x07, 0x00, 0x00, 0x00, 0xb0, 0xfe, 0xe6, 0x64, 0xf4, 0xeb, 0xfd, 0x8b,
+    0x07, 0x89, 0x03, 0x8b, 0x47, 0x04, 0x89, 0x43, 0x04, 0x8b, 0x47, 0x08,
+    0x89, 0x43, 0x08, 0xc7, 0x47, 0x70, 0x01, 0x00, 0x00, 0x00, 0xc7, 0x47,
+    0x70, 0x03, 0x00, 0x00, 0x00, 0xc7, 0x47, 0x24, 0x01, 0x00, 0x00, 0x00,
+    0xc7, 0x47, 0x20, 0x01, 0x00, 0x00, 0x00, 0xc7, 0x47, 0x70, 0x0b, 0x00,
+    0x00, 0x00, 0xc7, 0x47, 0x30, 0x00, 0x00, 0x00, 0x00, 0xc7, 0x47, 0x38,
+    0x10, 0x00, 0x00, 0x00, 0x89, 0xb7, 0x80, 0x00, 0x00, 0x00, 0xc7, 0x87,
+    0x84, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x8d, 0x86, 0x00, 0x01,
+    0x00, 0x00, 0x89, 0x87, 0x90, 0x00, 0x00, 0x00, 0xc7, 0x87, 0x94, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x8d, 0x86, 0x00, 0x02, 0x00, 0x00,
+    0x89, 0x87, 0xa0, 0x00, 0x00, 0x00, 0xc7, 0x87, 0xa4, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0xc7, 0x47, 0x44, 0x01, 0x00, 0x00, 0x00, 0xc7,
+    0x47, 0x70, 0x0f, 0x00, 0x00, 0x00, 0x8b, 0x47, 0x70, 0x89, 0x43, 0x0c,
+    0xc7, 0x47, 0x50, 0x00, 0x00, 0x00, 0x00, 0xb9, 0x00, 0x00, 0x00, 0x40,
+    0x0f, 0xb7, 0x86, 0x02, 0x02, 0x00, 0x00, 0x83, 0xf8, 0x01, 0x74, 0x04,
+    0xff, 0xc9, 0x75, 0xf0, 0x89, 0x43, 0x10, 0x8b, 0x47, 0x60, 0x89, 0x43,
+    0x14, 0x89, 0x47, 0x64, 0xc3};
 
 static bool kvm_usable(void)
 {
@@ -580,27 +585,58 @@ static void on_exit_cb(void *opaque, int code)
     exit_code = code;
 }
 
-static void test_guest_drives_entropy_device(void **state)
+/* Results the guest stores per device (see init above). */
+struct guest_result {
+    uint32_t magic, version, device_id, status, used_idx, irq_status;
+};
+
+static void check_result(struct machine *m, uint64_t at, uint32_t dev_id)
+{
+    struct guest_result *g = gpa(m, at, sizeof(*g));
+
+    assert_int_equal(g->magic, 0x74726976);
+    assert_int_equal(g->version, 2);
+    assert_int_equal(g->device_id, dev_id);
+    assert_int_equal(g->status, 15);
+    assert_int_equal(g->used_idx, 1);
+    assert_int_equal(g->irq_status, SQ_VIRTIO_INT_VRING);
+}
+
+/* Two devices in two windows (the attach order is the controller's
+ * business; here entropy, then block): the guest initialises both and gets
+ * 64 random bytes and sector 1 of the disk. */
+static void test_guest_drives_two_devices(void **state)
 {
     struct machine_config cfg;
-    struct machine_mmio_dev dev;
+    struct machine_mmio_dev devs[2];
     struct mmio_alloc alloc;
     struct machine *m = NULL;
     struct evloop *loop;
     struct rng *r = NULL;
+    struct block *b = NULL;
+    struct block_config bcfg;
     struct sq_err err;
-    uint32_t *data;
     uint64_t bytes_before;
     char log_path[] = "/tmp/squib-virtio-mmio-log-XXXXXX";
-    int kernel_fd, log_fd;
+    char disk_path[] = "/tmp/squib-virtio-mmio-disk-XXXXXX";
+    uint8_t sector[512];
+    int kernel_fd, fd;
 
     (void)state;
     if (!kvm_usable())
         skip();
-    log_fd = mkstemp(log_path);
-    assert_true(log_fd >= 0);
-    close(log_fd);
+    fd = mkstemp(log_path);
+    assert_true(fd >= 0);
+    close(fd);
     assert_int_equal(log_set_target(log_path), 0);
+    fd = mkstemp(disk_path);
+    assert_true(fd >= 0);
+    for (int i = 0; i < 4 * 512; i++) {
+        uint8_t c = (uint8_t)(i * 13 + 1);
+
+        assert_int_equal(write(fd, &c, 1), 1);
+    }
+    close(fd);
     loop = evloop_new();
     assert_non_null(loop);
     kernel_fd = make_kernel();
@@ -608,10 +644,21 @@ static void test_guest_drives_entropy_device(void **state)
     /* Everything through public APIs, in the integrator's order. */
     sq_err_clear(&err);
     assert_int_equal(rng_new(NULL, &r, &err), 0);
+    memset(&bcfg, 0, sizeof(bcfg));
+    bcfg.drive_id = "kvmdisk";
+    bcfg.path_on_host = disk_path;
+    assert_int_equal(block_new(&bcfg, &b, &err), 0);
     mmio_alloc_init(&alloc);
-    assert_int_equal(mmio_alloc_device(&alloc, &dev.addr, &dev.gsi, &err), 0);
-    assert_int_equal(dev.addr, 0xc0001000ULL);
-    virtio_mmio_machine_dev(rng_transport(r), dev.addr, dev.gsi, &dev);
+    assert_int_equal(
+        mmio_alloc_device(&alloc, &devs[0].addr, &devs[0].gsi, &err), 0);
+    assert_int_equal(
+        mmio_alloc_device(&alloc, &devs[1].addr, &devs[1].gsi, &err), 0);
+    assert_int_equal(devs[0].addr, 0xc0001000ULL);
+    assert_int_equal(devs[1].addr, 0xc0002000ULL);
+    virtio_mmio_machine_dev(rng_transport(r), devs[0].addr, devs[0].gsi,
+                            &devs[0]);
+    virtio_mmio_machine_dev(block_transport(b), devs[1].addr, devs[1].gsi,
+                            &devs[1]);
     memset(&cfg, 0, sizeof(cfg));
     cfg.vcpu_count = 1;
     cfg.mem_size_mib = 64;
@@ -619,28 +666,49 @@ static void test_guest_drives_entropy_device(void **state)
     cfg.initrd_fd = -1;
     cfg.cmdline = "console=ttyS0 reboot=k panic=1";
     cfg.serial_out_fd = -1;
-    cfg.n_mmio = 1;
-    cfg.mmio = &dev;
+    cfg.n_mmio = 2;
+    cfg.mmio = devs;
     cfg.on_exit = on_exit_cb;
     exit_code = -1;
     if (machine_create(&cfg, loop, &m, &err) != 0)
         fail_msg("machine_create: %s", err.msg);
-    assert_int_equal(
-        rng_attach(r, machine_guest_mem(m), machine_vm_fd(m), dev.addr, loop),
-        0);
+    assert_int_equal(rng_attach(r, machine_guest_mem(m), machine_vm_fd(m),
+                                devs[0].addr, loop),
+                     0);
+    assert_int_equal(block_attach(b, machine_guest_mem(m), machine_vm_fd(m),
+                                  devs[1].addr, loop),
+                     0);
 
-    /* The ring the guest will hand over: one 64-byte writable buffer. */
+    /* The rings the guest hands over. Entropy: one 64-byte buffer. */
+    memset(gpa(m, 0x5000, 0x40), 0, 0x40);
+    memset(gpa(m, 0x6000, 64), 0, 64);
+    memset(gpa(m, 0x7000, 0x300), 0, 0x300);
+    memset(gpa(m, 0x9000, 0x300), 0, 0x300);
     {
         struct virtq_desc *d = gpa(m, 0x7000, 16 * 16);
         uint16_t *avail = gpa(m, 0x7100, 4 + 2 * 16 + 2);
 
-        memset(d, 0, 16 * 16);
         d[0] = (struct virtq_desc){0x6000, 64, SQ_VIRTQ_DESC_F_WRITE, 0};
         avail[2] = 0;
         avail[1] = 1;
-        memset(gpa(m, 0x6000, 64), 0, 64);
-        memset(gpa(m, 0x7200, 4 + 8 * 16 + 2), 0, 4 + 8 * 16 + 2);
-        memset(gpa(m, 0x5000, 0x20), 0, 0x20);
+    }
+    /* Block: read sector 1 into 0xb000, status at 0xa100. */
+    {
+        struct virtq_desc *d = gpa(m, 0x9000, 16 * 16);
+        uint16_t *avail = gpa(m, 0x9100, 4 + 2 * 16 + 2);
+        uint8_t *hdr = gpa(m, 0xa000, 16);
+        uint64_t sec = 1;
+
+        memset(hdr, 0, 16);
+        memcpy(hdr + 8, &sec, 8);
+        *(uint8_t *)gpa(m, 0xa100, 1) = 0xAA;
+        memset(gpa(m, 0xb000, 512), 0, 512);
+        d[0] = (struct virtq_desc){0xa000, 16, SQ_VIRTQ_DESC_F_NEXT, 1};
+        d[1] = (struct virtq_desc){
+            0xb000, 512, SQ_VIRTQ_DESC_F_NEXT | SQ_VIRTQ_DESC_F_WRITE, 2};
+        d[2] = (struct virtq_desc){0xa100, 1, SQ_VIRTQ_DESC_F_WRITE, 0};
+        avail[2] = 0;
+        avail[1] = 1;
     }
     memcpy(gpa(m, CODE_GPA, sizeof(g_virtio)), g_virtio, sizeof(g_virtio));
     enter_long_mode(m);
@@ -651,13 +719,8 @@ static void test_guest_drives_entropy_device(void **state)
         evloop_run_once(loop, 50);
     assert_int_equal(exit_code, 0);
 
-    data = gpa(m, 0x5000, 0x18);
-    assert_int_equal(data[0], 0x74726976);
-    assert_int_equal(data[1], 2);
-    assert_int_equal(data[2], SQ_VIRTIO_ID_RNG);
-    assert_int_equal(data[3], 15);
-    assert_int_equal(data[4], 1);                   /* used idx */
-    assert_int_equal(data[5], SQ_VIRTIO_INT_VRING); /* interrupt */
+    check_result(m, 0x5000, SQ_VIRTIO_ID_RNG);
+    check_result(m, 0x5020, SQ_VIRTIO_ID_BLOCK);
     {
         uint32_t *used = gpa(m, 0x7200 + 4, 8);
         uint8_t *buf = gpa(m, 0x6000, 64);
@@ -669,11 +732,24 @@ static void test_guest_drives_entropy_device(void **state)
     }
     assert_int_equal(
         atomic_load(&metrics_entropy()->entropy_bytes.v) - bytes_before, 64);
+    {
+        uint32_t *used = gpa(m, 0x9200 + 4, 8);
+
+        assert_int_equal(used[0], 0);
+        assert_int_equal(used[1], 513);
+        assert_int_equal(*(uint8_t *)gpa(m, 0xa100, 1), SQ_VIRTIO_BLK_S_OK);
+        fd = open(disk_path, O_RDONLY | O_CLOEXEC);
+        assert_int_equal(pread(fd, sector, 512, 512), 512);
+        close(fd);
+        assert_memory_equal(gpa(m, 0xb000, 512), sector, 512);
+    }
     machine_destroy(m);
     rng_free(r);
+    block_free(b);
     evloop_free(loop);
     close(kernel_fd);
     unlink(log_path);
+    unlink(disk_path);
 }
 
 int main(void)
@@ -688,7 +764,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_queue_layouts_need_reset,
                                         setup, teardown),
         cmocka_unit_test(test_init_rejects_bad_queues),
-        cmocka_unit_test(test_guest_drives_entropy_device),
+        cmocka_unit_test(test_guest_drives_two_devices),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
