@@ -1021,6 +1021,33 @@ static void test_uring_restrictions(void **state)
     close(fd);
 }
 
+/* Detaching before the machine goes completes every request in flight, so
+ * no I/O can land in guest memory afterwards, and stops notifications. */
+static void test_detach_completes_in_flight(void **state)
+{
+    struct fx *f = *state;
+
+    NEED_ENGINE(f);
+    fx_open(f, false, BLOCK_CACHE_UNSAFE, NULL, 0);
+    for (int i = 0; i < 32; i++) {
+        struct dsc ds[3] = {{HDR_GPA + 16 * (uint64_t)i, 16, 0},
+                            {BUF_GPA + 512 * (uint64_t)i, 512, F_W},
+                            {STATUS_GPA + (uint64_t)i, 1, F_W}};
+
+        put_header(f, HDR_GPA + 16 * (uint64_t)i, SQ_VIRTIO_BLK_T_IN,
+                   (uint64_t)i);
+        *gp(f, STATUS_GPA + (uint64_t)i, 1) = 0xAA;
+        publish(f, ds, 3);
+    }
+    virtio_mmio_notify(block_transport(f->b), 0); /* no pump */
+    block_detach(f->b);
+    assert_int_equal(block_in_flight(f->b), 0);
+    assert_int_equal(drv_used_idx(&f->d), 32);
+    for (int i = 0; i < 32; i++)
+        assert_int_equal(*gp(f, STATUS_GPA + (uint64_t)i, 1), 0);
+    block_detach(f->b); /* idempotent */
+}
+
 #define BOTH(fn)                                                               \
     cmocka_unit_test_setup_teardown(fn, setup_sync, teardown),                 \
         cmocka_unit_test_setup_teardown(fn, setup_async, teardown)
@@ -1043,6 +1070,7 @@ int main(void)
         BOTH(test_buffers_before_driver_ok),
         BOTH(test_update_path),
         BOTH(test_batch),
+        BOTH(test_detach_completes_in_flight),
         cmocka_unit_test(test_create_errors),
         cmocka_unit_test_setup_teardown(test_uring_restrictions, setup_sync,
                                         teardown),

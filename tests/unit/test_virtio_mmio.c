@@ -743,6 +743,8 @@ static void test_guest_drives_two_devices(void **state)
         close(fd);
         assert_memory_equal(gpa(m, 0xb000, 512), sector, 512);
     }
+    rng_detach(r);
+    block_detach(b);
     machine_destroy(m);
     rng_free(r);
     block_free(b);

@@ -631,16 +631,37 @@ fail:
     return rc;
 }
 
-void block_free(struct block *b)
+void block_detach(struct block *b)
 {
-    if (!b)
-        return;
     if (b->loop) {
         if (b->rl_h.fn)
             evloop_del(b->loop, &b->rl_h);
         if (b->io_h.fn)
             evloop_del(b->loop, &b->io_h);
+        b->rl_h.fn = NULL;
+        b->io_h.fn = NULL;
+        b->loop = NULL;
     }
+    virtio_mmio_detach(&b->t);
+    /* No I/O may still target guest memory once this returns. */
+    bus_dev_lock(&b->t.bus);
+    if (b->io.kind == BLOCK_IO_ASYNC && b->io.inflight > 0) {
+        if (b->t.activated) {
+            block_io_kick(&b->io);
+            reap_completions(b, true);
+        } else {
+            drop_in_flight(b);
+        }
+    }
+    bus_dev_unlock(&b->t.bus);
+}
+
+void block_free(struct block *b)
+{
+    if (!b)
+        return;
+    if (b->t.bus.opaque == &b->t)
+        block_detach(b);
     virtio_mmio_fini(&b->t);
     block_io_close(&b->io);
     if (b->cache_type == BLOCK_CACHE_WRITEBACK && b->fd >= 0 &&

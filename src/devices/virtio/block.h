@@ -22,7 +22,10 @@
  *
  * Lifecycle (vmm thread): block_new() -> virtio_mmio_machine_dev() on
  * block_transport() for machine_config.mmio[] -> machine_create() ->
- * block_attach() -> (guest drives it) -> machine_destroy() -> block_free().
+ * block_attach() -> (guest drives it) -> block_detach() -> machine_destroy()
+ * -> block_free(). block_detach() must come while guest memory and the VM
+ * fd still exist: it completes Async I/O that targets guest memory and
+ * deassigns the ioeventfds.
  */
 #ifndef SQUIB_DEVICES_VIRTIO_BLOCK_H
 #define SQUIB_DEVICES_VIRTIO_BLOCK_H
@@ -112,8 +115,8 @@ struct block;
 int block_new(const struct block_config *cfg, struct block **out,
               struct sq_err *err);
 
-/* Drain and close everything; NULL-safe. Detach from the machine first
- * (machine_destroy) so no vCPU can reach the registers. */
+/* Close everything; NULL-safe. The machine must be gone (machine_destroy)
+ * or its vCPUs stopped, so no vCPU can reach the registers. */
 void block_free(struct block *b);
 
 /* The device's transport (borrowed; lives as long as the device). */
@@ -126,6 +129,13 @@ struct virtio_mmio *block_transport(struct block *b);
  */
 int block_attach(struct block *b, const struct guest_mem *gm, int vm_fd,
                  uint64_t addr, struct evloop *loop);
+
+/*
+ * Leave the loop, deassign the ioeventfds and complete (or, for an
+ * inactive device, drop) every Async request in flight. Call before
+ * machine_destroy(); block_free() calls it if still attached. Idempotent.
+ */
+void block_detach(struct block *b);
 
 /*
  * PATCH path_on_host: open the new file with the drive's read-only mode,

@@ -110,7 +110,7 @@ static int ioeventfd(int vm_fd, int fd, uint64_t addr, uint32_t q,
     return ioctl(vm_fd, KVM_IOEVENTFD, &e) < 0 ? -errno : 0;
 }
 
-static void detach(struct virtio_mmio *t)
+void virtio_mmio_detach(struct virtio_mmio *t)
 {
     for (size_t i = 0; i < t->n_queues; i++) {
         if (t->loop && t->queue_h[i].fn)
@@ -128,7 +128,7 @@ void virtio_mmio_fini(struct virtio_mmio *t)
 {
     bool had_bus = t->ops != NULL && t->bus.opaque == t;
 
-    detach(t);
+    virtio_mmio_detach(t);
     for (size_t i = 0; i < VIRTIO_MMIO_MAX_QUEUES; i++) {
         if (t->queue_fd[i] >= 0)
             close(t->queue_fd[i]);
@@ -194,7 +194,7 @@ int virtio_mmio_attach(struct virtio_mmio *t, const struct guest_mem *gm,
             rc = evloop_add(loop, &t->queue_h[i], EPOLLIN);
             if (rc < 0) {
                 t->queue_h[i].fn = NULL;
-                detach(t);
+                virtio_mmio_detach(t);
                 return rc;
             }
         }

@@ -137,7 +137,7 @@ int virtio_mmio_init(struct virtio_mmio *t, const char *name,
                      const uint16_t *max_sizes);
 
 /*
- * Remove the ioeventfds and loop handlers, close the eventfds. Safe after
+ * Detach (if still attached) and close the eventfds. Safe after
  * a failed init and on a zeroed struct with fds -1 (fds 0 are never ours:
  * init sets them to -1 first).
  */
@@ -156,6 +156,12 @@ void virtio_mmio_machine_dev(struct virtio_mmio *t, uint64_t addr, uint32_t gsi,
  */
 int virtio_mmio_attach(struct virtio_mmio *t, const struct guest_mem *gm,
                        int vm_fd, uint64_t addr, struct evloop *loop);
+
+/*
+ * Undo virtio_mmio_attach(): leave the loop, deassign the ioeventfds. Call
+ * while the VM fd is still open (before machine_destroy()); idempotent.
+ */
+void virtio_mmio_detach(struct virtio_mmio *t);
 
 /*
  * What the loop does when queue `q`'s eventfd fires: drain it, and if the

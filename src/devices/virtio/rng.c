@@ -203,12 +203,20 @@ fail:
     return rc;
 }
 
+void rng_detach(struct rng *r)
+{
+    if (r->loop && r->rl_h.fn)
+        evloop_del(r->loop, &r->rl_h);
+    r->rl_h.fn = NULL;
+    r->loop = NULL;
+    virtio_mmio_detach(&r->t);
+}
+
 void rng_free(struct rng *r)
 {
     if (!r)
         return;
-    if (r->loop && r->rl_h.fn)
-        evloop_del(r->loop, &r->rl_h);
+    rng_detach(r);
     virtio_mmio_fini(&r->t);
     rate_limiter_fini(&r->rl);
     free(r);

@@ -13,7 +13,8 @@
  * loop. Metrics: the "entropy" group.
  *
  * Lifecycle as block.h: rng_new -> virtio_mmio_machine_dev(rng_transport)
- * -> machine_create -> rng_attach -> machine_destroy -> rng_free.
+ * -> machine_create -> rng_attach -> rng_detach -> machine_destroy ->
+ * rng_free.
  */
 #ifndef SQUIB_DEVICES_VIRTIO_RNG_H
 #define SQUIB_DEVICES_VIRTIO_RNG_H
@@ -41,6 +42,9 @@ struct virtio_mmio *rng_transport(struct rng *r);
 /* As block_attach(): ioeventfd, queue eventfd and limiter timer. */
 int rng_attach(struct rng *r, const struct guest_mem *gm, int vm_fd,
                uint64_t addr, struct evloop *loop);
+/* Leave the loop and deassign the ioeventfd; before machine_destroy().
+ * rng_free() calls it too. Idempotent. */
+void rng_detach(struct rng *r);
 /* The limiter's timer fired (what the loop runs; tests call it). */
 void rng_rate_limiter_event(struct rng *r);
 struct rate_limiter *rng_rate_limiter(struct rng *r);
