@@ -103,6 +103,8 @@ bool rate_limiter_consume(struct rate_limiter *rl, uint64_t tokens,
 /* Give back tokens taken by a consume() whose request did not go ahead. */
 void rate_limiter_replenish(struct rate_limiter *rl, uint64_t tokens,
                             enum rate_limiter_token kind);
+/* True from a refused (or over-consuming) consume() until the timer fired
+ * and rate_limiter_timer_event() ran. */
 bool rate_limiter_is_blocked(const struct rate_limiter *rl);
 
 /*

@@ -190,6 +190,7 @@ void virtio_mmio_read(struct bus_dev *bd, uint64_t off, uint8_t *data,
 void virtio_mmio_write(struct bus_dev *bd, uint64_t off, const uint8_t *data,
                        uint32_t len);
 
+/* Whether the driver acked feature `bit` (valid from FEATURES_OK on). */
 static inline bool virtio_mmio_has_feature(const struct virtio_mmio *t,
                                            unsigned bit)
 {

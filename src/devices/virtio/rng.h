@@ -37,7 +37,9 @@ struct rng;
  * -errno with err set. */
 int rng_new(const struct rate_limiter_params *rl, struct rng **out,
             struct sq_err *err);
-void rng_free(struct rng *r); /* NULL-safe */
+/* Detach if needed and free; NULL-safe. After machine_destroy(). */
+void rng_free(struct rng *r);
+/* The device's transport (borrowed; lives as long as the device). */
 struct virtio_mmio *rng_transport(struct rng *r);
 /* As block_attach(): ioeventfd, queue eventfd and limiter timer. */
 int rng_attach(struct rng *r, const struct guest_mem *gm, int vm_fd,
@@ -47,6 +49,7 @@ int rng_attach(struct rng *r, const struct guest_mem *gm, int vm_fd,
 void rng_detach(struct rng *r);
 /* The limiter's timer fired (what the loop runs; tests call it). */
 void rng_rate_limiter_event(struct rng *r);
+/* The device's limiter (borrowed), for GET /vm/config and tests. */
 struct rate_limiter *rng_rate_limiter(struct rng *r);
 
 #endif
