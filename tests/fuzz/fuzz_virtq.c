@@ -15,26 +15,75 @@
  *            avail ring at 0x1000, used ring at 0x2000, free for indirect
  *            tables and buffers from 0x3000.
  * Up to 16 chains are popped, parsed as block requests and returned.
+ *
+ * The same image is then handed, through the virtio-mmio registers, to a
+ * real block device (Sync engine, a 64 KiB memfd as its disk) and to an
+ * entropy device, which process the ring as they would for a guest: the
+ * whole request path, status writes and used ring included, runs on
+ * hostile input. Each device is reset and set up again for every input.
  */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "devices/virtio/block.h"
 #include "devices/virtio/queue.h"
+#include "devices/virtio/rng.h"
+#include "util/log.h"
 #include "vmm/guest_mem.h"
 
 #define FUZZ_RAM 0x10000ULL
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+static void reg(struct virtio_mmio *t, uint64_t off, uint32_t v)
+{
+    uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16),
+                    (uint8_t)(v >> 24)};
+
+    bus_dev_lock(&t->bus);
+    virtio_mmio_write(&t->bus, off, b, 4);
+    bus_dev_unlock(&t->bus);
+}
+
+/* Reset the device, load the RAM image, drive it to DRIVER_OK with the
+ * input's queue size and features, publish and notify. */
+static void run_device(struct virtio_mmio *t, uint8_t *ram, const uint8_t *data,
+                       size_t size, uint16_t qsize)
+{
+    memset(ram, 0, FUZZ_RAM);
+    memcpy(ram, data + 4, size - 4 < FUZZ_RAM ? size - 4 : FUZZ_RAM);
+    ram[0x1002] = data[1];
+    ram[0x1003] = 0;
+    reg(t, 0x70, 0);
+    reg(t, 0x70, 1);
+    reg(t, 0x70, 3);
+    reg(t, 0x24, 0);
+    reg(t, 0x20, (data[0] & 0x10) ? 1u << 29 : 0);
+    reg(t, 0x24, 1);
+    reg(t, 0x20, 1);
+    reg(t, 0x70, 11);
+    reg(t, 0x30, 0);
+    reg(t, 0x38, qsize);
+    reg(t, 0x80, 0);
+    reg(t, 0x90, 0x1000);
+    reg(t, 0xa0, 0x2000);
+    reg(t, 0x44, 1);
+    reg(t, 0x70, 15);
+    virtio_mmio_notify(t, 0);
+    evloop_eventfd_drain(t->irq_fd);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static uint8_t *ram;
     static struct virtq_chain chain;
-    struct guest_mem gm;
+    static struct guest_mem gm;
+    static struct block *blk;
+    static struct rng *rng;
     struct virtq q;
     uint8_t shift;
     uint16_t nsectors;
@@ -48,13 +97,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             __builtin_trap();
         if (mprotect(ram + FUZZ_RAM, (size_t)pg, PROT_NONE) != 0)
             __builtin_trap();
+        gm.n_regions = 1;
+        gm.regions[0].size = FUZZ_RAM;
+        gm.regions[0].hva = ram;
+        log_set_level(LOG_OFF);
+        {
+            struct block_config cfg = {0};
+            char path[64];
+            int fd = memfd_create("fuzzdisk", MFD_CLOEXEC);
+
+            if (fd < 0 || ftruncate(fd, 0x10000) != 0)
+                __builtin_trap();
+            snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+            cfg.drive_id = "fuzz";
+            cfg.path_on_host = path;
+            if (block_new(&cfg, &blk, NULL) != 0 ||
+                block_attach(blk, &gm, -1, 0xc0001000, NULL) != 0)
+                __builtin_trap();
+            close(fd);
+            if (rng_new(NULL, &rng, NULL) != 0 ||
+                rng_attach(rng, &gm, -1, 0xc0002000, NULL) != 0)
+                __builtin_trap();
+        }
     }
     if (size < 4)
         return 0;
-    memset(&gm, 0, sizeof(gm));
-    gm.n_regions = 1;
-    gm.regions[0].size = FUZZ_RAM;
-    gm.regions[0].hva = ram;
     memset(ram, 0, FUZZ_RAM);
     memcpy(ram, data + 4, size - 4 < FUZZ_RAM ? size - 4 : FUZZ_RAM);
 
@@ -69,7 +136,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     q.event_idx = (data[0] & 0x10) != 0;
     q.indirect = (data[0] & 0x20) != 0;
     if (virtq_activate(&q, &gm) != 0)
-        return 0;
+        goto devices;
     /* The driver's avail idx. */
     ram[0x1002] = data[1];
     ram[0x1003] = 0;
@@ -103,5 +170,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     virtq_flush_used(&q);
     (void)virtq_should_notify(&q);
+devices:
+    run_device(block_transport(blk), ram, data, size, q.size);
+    run_device(rng_transport(rng), ram, data, size, q.size);
     return 0;
 }
