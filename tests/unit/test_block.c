@@ -1048,6 +1048,51 @@ static void test_detach_completes_in_flight(void **state)
     block_detach(f->b); /* idempotent */
 }
 
+static void check_group(const char *start, const char *end)
+{
+    static char g[8192];
+    size_t n;
+
+    assert_non_null(end);
+    n = (size_t)(end - start);
+    assert_true(n < sizeof(g));
+    memcpy(g, start, n);
+    g[n] = '\0';
+    assert_non_null(strstr(g, "\"write_bytes\":1024,"));
+    assert_non_null(strstr(g, "\"read_bytes\":512,"));
+    assert_non_null(strstr(g, "\"read_count\":1,"));
+    assert_non_null(strstr(g, "\"write_count\":1,"));
+    assert_non_null(strstr(g, "\"invalid_reqs_count\":1,"));
+    assert_non_null(strstr(g, "\"queue_event_count\":3,"));
+    assert_non_null(strstr(g, "\"read_agg\":{\"min_us\":"));
+}
+
+/* The device's counters come out under upstream's keys, per device and in
+ * the "block" aggregate. */
+static void test_metrics_keys(void **state)
+{
+    struct fx *f = *state;
+    static char line[1 << 17];
+    char want[128];
+    const char *grp, *agg;
+
+    fx_open(f, false, BLOCK_CACHE_UNSAFE, NULL, 0);
+    assert_true(metrics_serialize(line, sizeof(line)) > 0); /* reset */
+    request(f, SQ_VIRTIO_BLK_T_OUT, 0, BUF_GPA, 1024, true, NULL);
+    request(f, SQ_VIRTIO_BLK_T_IN, 0, BUF_GPA, 512, true, NULL);
+    request(f, 77, 0, BUF_GPA, 512, true, NULL);
+    assert_true(metrics_serialize(line, sizeof(line)) > 0);
+    snprintf(want, sizeof(want), "\"block_%s\":{", f->id);
+    grp = strstr(line, want);
+    assert_non_null(grp);
+    agg = strstr(line, "\"block\":{");
+    assert_non_null(agg);
+    assert_true(agg > grp); /* per-device groups first, then the sum */
+    /* Each group's text ends where the next top-level key starts. */
+    check_group(grp, strstr(grp + 1, "\"block"));
+    check_group(agg, strstr(agg, "\"deprecated_api\""));
+}
+
 #define BOTH(fn)                                                               \
     cmocka_unit_test_setup_teardown(fn, setup_sync, teardown),                 \
         cmocka_unit_test_setup_teardown(fn, setup_async, teardown)
@@ -1072,6 +1117,8 @@ int main(void)
         BOTH(test_batch),
         BOTH(test_detach_completes_in_flight),
         cmocka_unit_test(test_create_errors),
+        cmocka_unit_test_setup_teardown(test_metrics_keys, setup_sync,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_uring_restrictions, setup_sync,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_from_api, setup_sync, teardown),
