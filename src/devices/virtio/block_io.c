@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "util/evloop.h"
+#include "util/log.h"
 
 #define URING_ERR "Error coming from the IO engine: Async error: IoUring: "
 
@@ -44,6 +45,7 @@ int block_io_open(struct block_io *io, int fd, enum block_io_engine kind,
     io->completion_fd = -1;
     if (kind == BLOCK_IO_SYNC)
         return 0;
+    log_warn("[DevPreview] Async file IO is in development preview.");
     memset(&params, 0, sizeof(params));
     params.flags = IORING_SETUP_R_DISABLED;
     rc = io_uring_queue_init_params(BLOCK_IO_URING_ENTRIES, &io->ring, &params);
