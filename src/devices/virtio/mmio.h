@@ -170,9 +170,11 @@ void virtio_mmio_detach(struct virtio_mmio *t);
  */
 void virtio_mmio_notify(struct virtio_mmio *t, uint16_t q);
 
-/* Raise the used-buffer / config-change interrupt (any thread): set the
- * InterruptStatus bit, signal the irqfd, count interrupts.triggers (as
- * upstream; config_updates belongs to MSI-X). 0 or -errno. */
+/* Raise the used-buffer / config-change interrupt: set the InterruptStatus
+ * bit, signal the irqfd, count interrupts.triggers (as upstream;
+ * config_updates belongs to MSI-X). signal_used may be called from any
+ * thread; signal_config also bumps ConfigGeneration and needs the lock
+ * held. 0 or -errno. */
 int virtio_mmio_signal_used(struct virtio_mmio *t);
 int virtio_mmio_signal_config(struct virtio_mmio *t);
 
