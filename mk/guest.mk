@@ -61,3 +61,9 @@ $(GUEST_DIR)/kvm-boot: $(GUEST_SRC)/kvm-boot.c $(BUILD)/libsquib.a
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libsquib.a $(LDLIBS)
 
 guests: $(GUEST_DIR)/kvm-boot
+
+# Boot every flavour under QEMU (TCG) and through kvm-boot (squib's loader
+# on real KVM) and check what the guests report. Skips what cannot run here.
+.PHONY: guest-check
+guest-check: guests
+	$(Q)$(PYTHON) tests/guest/check_guests.py $(GUEST_DIR)

@@ -23,11 +23,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <locale.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 #include <wctype.h>
@@ -737,7 +739,7 @@ int cli_setup_logger(const struct cli_args *a, int *exit_code)
         char display[SQ_ERR_MSG_MAX + 64], dbg[512], debug[600];
 
         snprintf(display, sizeof(display), "Could not initialize logger: %s",
-                 err.msg + strlen(LOG_ERR_PREFIX));
+                 err.msg);
         snprintf(debug, sizeof(debug),
                  "LoggerInitialization(LoggerUpdateError(%s))",
                  cli_rust_debug_os_error(-err.code, dbg, sizeof(dbg)));
@@ -745,6 +747,41 @@ int cli_setup_logger(const struct cli_args *a, int *exit_code)
         return 0;
     }
     log_info("Running Firecracker v%s", CLI_FIRECRACKER_VERSION);
+    return 1;
+}
+
+int cli_resize_fdtable(int *exit_code)
+{
+    struct rlimit rl;
+    int limit;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+        log_debug("Failed to resize fdtable: Failed to get RLIMIT_NOFILE");
+        return 1;
+    }
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > INT_MAX)
+        limit = 2048;
+    else
+        limit = (int)rl.rlim_cur;
+    if (limit <= 3)
+        return 1;
+    if (dup2(STDIN_FILENO, limit - 1) < 0) {
+        log_debug("Failed to resize fdtable: Failed to call dup2 to resize "
+                  "fdtable");
+        return 1;
+    }
+    if (close(limit - 1) < 0) {
+        char dbg[512], display[512], debug[700];
+        int e = errno;
+
+        snprintf(display, sizeof(display),
+                 "Failed to resize fd table: Failed to close dup2'd file "
+                 "descriptor");
+        snprintf(debug, sizeof(debug), "ResizeFdtable(Close(%s))",
+                 cli_rust_debug_os_error(e, dbg, sizeof(dbg)));
+        *exit_code = cli_fail(CLI_EXIT_GENERIC, display, debug);
+        return 0;
+    }
     return 1;
 }
 
@@ -782,14 +819,14 @@ int cli_init_metrics(const struct cli_args *a, int *exit_code)
     if (!a->metrics_path)
         return 1;
     if (metrics_init(a->metrics_path, false, NULL, 0, &err) < 0) {
-        static const char what[] = METRICS_ERR_PREFIX
+        static const char what[] =
             "Cannot initialize the metrics system due to bad user input: ";
         char display[SQ_ERR_MSG_MAX + 64], dbg[SQ_ERR_MSG_MAX];
         char debug[SQ_ERR_MSG_MAX + 96];
         const char *detail = err.msg + strlen(what);
 
         snprintf(display, sizeof(display), "Could not initialize metrics: %s",
-                 err.msg + strlen(METRICS_ERR_PREFIX));
+                 err.msg);
         cli_rust_debug_str(detail, dbg, sizeof(dbg));
         snprintf(debug, sizeof(debug),
                  "MetricsInitialization(InitializationFailure(%s))", dbg);

@@ -16,6 +16,7 @@
  *   if (!cli_parse(argc, argv, &args, &code)) return code;
  *   if (!cli_setup_logger(&args, &code))     return code;
  *   signals_install();
+ *   if (!cli_resize_fdtable(&code))          return code;
  *   if (!cli_init_metrics(&args, &code))     return code;
  *   ... seccomp, config file, API or --no-api run ...
  *   on error:  return cli_fail(1, "RunWithApiError error: ...", "RunWithApi(...)");
@@ -112,6 +113,18 @@ int cli_parse(int argc, char **argv, struct cli_args *out, int *exit_code);
  * after "Could not initialize logger: Failed to open target file: ...".
  */
 int cli_setup_logger(const struct cli_args *a, int *exit_code);
+
+/*
+ * Startup step 4, after the signal handlers: grow the fd table to
+ * RLIMIT_NOFILE (2048 when unlimited) by dup2(0, limit - 1) and closing it,
+ * as upstream, so that adding many eventfds later never reallocates it.
+ * Failing to read the limit or to dup2 is only logged at DEBUG
+ * ("Failed to resize fdtable: ..."); failing to close the duplicate is fatal:
+ * returns 0 with *exit_code = 1 after
+ * "Failed to resize fd table: Failed to close dup2'd file descriptor".
+ * Returns 1 otherwise.
+ */
+int cli_resize_fdtable(int *exit_code);
 
 /*
  * Startup step 5: --metrics-path (emit_id false, no properties). Returns 1

@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -151,20 +150,30 @@ static char *read_file(const char *path, size_t *len)
     return buf_steal(&b, len);
 }
 
-/*
- * Upstream resizes the fd table to RLIMIT_NOFILE (2048 when unlimited) by
- * dup2()ing stdin to the last slot and closing it, so that later fd
- * allocations never reallocate the table under the vCPUs.
- */
-static void pregrow_fd_table(void)
+/* FcExitCode's Debug names, for "MicroVM stopped with an error: {code:?}". */
+static const char *exit_code_name(int code)
 {
-    struct rlimit rl;
-    long target = 2048;
+    switch (code) {
+    case 0: return "Ok";
+    case 1: return "GenericError";
+    case 2: return "UnexpectedError";
+    case 148: return "BadSyscall";
+    case 149: return "SIGBUS";
+    case 150: return "SIGSEGV";
+    case 151: return "SIGXFSZ";
+    case 152: return "BadConfiguration";
+    case 153: return "ArgParsing";
+    case 154: return "SIGXCPU";
+    case 155: return "SIGPIPE";
+    case 156: return "SIGHUP";
+    case 157: return "SIGILL";
+    default: return "GenericError";
+    }
+}
 
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
-        target = (long)rl.rlim_cur;
-    if (target > 1 && dup2(STDIN_FILENO, (int)(target - 1)) >= 0)
-        close((int)(target - 1));
+static void report_times(void *arg)
+{
+    cli_report_process_times(arg);
 }
 
 static int fail(int code, const char *fmt, ...)
@@ -207,7 +216,8 @@ int main(int argc, char **argv)
     if (signals_install() < 0)
         return cli_fail(1, "Failed to register signal handlers",
                         "RegisterSignalHandlers");
-    pregrow_fd_table();
+    if (!cli_resize_fdtable(&code))
+        return code;
     if (!cli_init_metrics(&args, &code))
         return code;
 
@@ -291,6 +301,8 @@ int main(int argc, char **argv)
                 .listen_fd = listen_fd,
                 .max_payload = args.http_api_max_payload_size,
                 .ctl = m.ctl,
+                .on_started = report_times,
+                .on_started_arg = &args,
             };
             unsigned t = env_ms("SQUIB_TEST_ACTION_TIMEOUT_MS");
 
@@ -339,12 +351,21 @@ int main(int argc, char **argv)
     }
     evloop_run(m.loop, -1, NULL, NULL);
     code = m.vmm->exit_code;
-    if (vmm_is_started(m.vmm) || m.vmm->exit_requested)
-        metrics_flush_periodic();
-    if (code)
+    /* Upstream's order: stop the vCPUs and devices, flush the last metrics,
+     * stop the api thread, then the exit line. */
+    vmm_free(m.vmm);
+    m.vmm = NULL;
+    metrics_flush_periodic();
+    api_thread_stop(api);
+    api = NULL;
+    if (code) {
+        log_error("%s error: MicroVM stopped with an error: %s",
+                  args.no_api ? "RunWithoutApiError" : "RunWithApiError",
+                  exit_code_name(code));
         log_error("Firecracker exiting with error. exit_code=%d", code);
-    else
+    } else {
         cli_exit_success();
+    }
 
 out:
     api_thread_stop(api);

@@ -447,6 +447,8 @@ out:
         return NULL;
 
     log_info("API server started.");
+    if (t->opts.on_started)
+        t->opts.on_started(t->opts.on_started_arg);
     evloop_run(t->loop, -1, NULL, NULL);
     return NULL;
 }

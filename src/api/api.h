@@ -29,6 +29,10 @@ struct api_opts {
     size_t max_payload;         /* --http-api-max-payload-size */
     struct controller *ctl;     /* borrowed */
     uint32_t timeout_ms[ACTION_CLASS_COUNT]; /* 0 = default */
+    /* Called on the api thread right after "API server started." (upstream
+     * reports the process start-up times there); NULL = none. */
+    void (*on_started)(void *arg);
+    void *on_started_arg;
 };
 
 struct api_thread;

@@ -55,6 +55,32 @@
     "An error occurred when deserializing the json body of a request: "
 
 /* ---------------------------------------------------------------------- */
+/* Resource ids of PUT/PATCH /drives/{id}, /pmem/{id},
+ * /network-interfaces/{id} (digest 1.3). */
+
+/*
+ * Upstream's checked_id() on the path token, done before the body is
+ * parsed: empty (or missing: pass len 0) -> "The ID cannot be empty.";
+ * any character other than '_' and Rust's char::is_alphanumeric() (Unicode
+ * letters and numbers, so "-" and "." are refused) -> "API Resource IDs can
+ * only contain alphanumeric characters and underscores.". Bytes that are
+ * not UTF-8 are refused the same way. Returns 0 or -EINVAL.
+ */
+int schemas_check_path_id(const char *id, size_t len, struct sq_err *err);
+
+/* After parsing, drives and pmem: "The id from the path does not match the
+ * id from the body!" unless the two are byte-equal. */
+int schemas_check_body_id(const char *path_id, size_t path_len,
+                          const char *body_id, size_t body_len,
+                          struct sq_err *err);
+
+/* After parsing, network interfaces: "The id from the path [{path}] does
+ * not match the id from the body [{body}]!" unless byte-equal. */
+int schemas_check_iface_id(const char *path_id, size_t path_len,
+                           const char *body_id, size_t body_len,
+                           struct sq_err *err);
+
+/* ---------------------------------------------------------------------- */
 /* Shared: TokenBucketConfig (non-strict) and RateLimiterConfig (strict).  */
 
 struct token_bucket_cfg {
@@ -551,6 +577,87 @@ int vm_state_req_parse(const char *body, size_t len, struct vm_state_req *out,
 void vm_state_req_fini(struct vm_state_req *v);
 
 /* ---------------------------------------------------------------------- */
+/* Response bodies of GET requests that are not request types (digest 1.8).
+ * All append compact JSON exactly as upstream's serde Serialize does. */
+
+/* {"fault_message":"<msg>"} (ApiServer::json_fault_message). */
+void fault_message_to_json(const char *msg, struct buf *b);
+
+enum instance_state {
+    INSTANCE_STATE_NOT_STARTED, /* "Not started" */
+    INSTANCE_STATE_RUNNING,     /* "Running" */
+    INSTANCE_STATE_PAUSED,      /* "Paused" */
+};
+
+struct instance_info {
+    const char *id;             /* borrowed */
+    enum instance_state state;
+    const char *vmm_version;    /* borrowed, e.g. "1.17.0-dev" */
+    const char *app_name;       /* borrowed, "Firecracker" */
+};
+
+/* GET /: {"id":..,"state":..,"vmm_version":..,"app_name":..} */
+void instance_info_to_json(const struct instance_info *i, struct buf *b);
+/* GET /version: {"firecracker_version":".."} */
+void version_to_json(const char *version, struct buf *b);
+
+/* The optional balloon statistics, in upstream's field order. */
+enum balloon_stat {
+    BALLOON_STAT_SWAP_IN,
+    BALLOON_STAT_SWAP_OUT,
+    BALLOON_STAT_MAJOR_FAULTS,
+    BALLOON_STAT_MINOR_FAULTS,
+    BALLOON_STAT_FREE_MEMORY,
+    BALLOON_STAT_TOTAL_MEMORY,
+    BALLOON_STAT_AVAILABLE_MEMORY,
+    BALLOON_STAT_DISK_CACHES,
+    BALLOON_STAT_HUGETLB_ALLOCATIONS,
+    BALLOON_STAT_HUGETLB_FAILURES,
+    BALLOON_STAT_OOM_KILL,
+    BALLOON_STAT_ALLOC_STALL,
+    BALLOON_STAT_ASYNC_SCAN,
+    BALLOON_STAT_DIRECT_SCAN,
+    BALLOON_STAT_ASYNC_RECLAIM,
+    BALLOON_STAT_DIRECT_RECLAIM,
+    BALLOON_STAT_COUNT,
+};
+
+struct balloon_stats {
+    uint32_t target_pages;
+    uint32_t actual_pages;
+    uint32_t target_mib;
+    uint32_t actual_mib;
+    bool has[BALLOON_STAT_COUNT];      /* unknown ones are omitted */
+    uint64_t value[BALLOON_STAT_COUNT];
+};
+
+/* GET /balloon/statistics */
+void balloon_stats_to_json(const struct balloon_stats *s, struct buf *b);
+
+struct balloon_hinting_status {
+    uint32_t host_cmd;
+    bool has_guest_cmd;
+    uint32_t guest_cmd;
+};
+
+/* GET /balloon/hinting/status: {"host_cmd":N,"guest_cmd":N|null} */
+void balloon_hinting_status_to_json(const struct balloon_hinting_status *h,
+                                    struct buf *b);
+
+struct hotplug_memory_status {
+    uint32_t block_size_mib;
+    uint32_t total_size_mib;
+    uint32_t slot_size_mib;
+    uint32_t plugged_size_mib;
+    uint32_t requested_size_mib;
+};
+
+/* GET /hotplug/memory: {"block_size_mib","total_size_mib","slot_size_mib",
+ * "plugged_size_mib","requested_size_mib"} */
+void hotplug_memory_status_to_json(const struct hotplug_memory_status *h,
+                                   struct buf *b);
+
+/* ---------------------------------------------------------------------- */
 /* --config-file: VmmConfig (kebab-case keys, NOT strict). */
 
 enum cpu_config_kind {
@@ -596,5 +703,17 @@ struct vmm_config_file {
 int vmm_config_file_parse(const char *json, size_t len,
                           struct vmm_config_file *out, struct sq_err *err);
 void vmm_config_file_fini(struct vmm_config_file *c);
+
+/*
+ * GET /vm/config: the document upstream serializes from its resources,
+ * which is itself a valid config file. Keys in upstream's order: balloon,
+ * drives, boot-source, cpu-config, logger, machine-config, metrics,
+ * mmds-config, network-interfaces, vsock, entropy, pmem, memory-hotplug;
+ * absent sections are null. cpu-config, logger and metrics are always null
+ * (upstream never reports them). The caller fills *c from the VM state
+ * (has_machine_config is always true upstream; a missing boot source is
+ * written with kernel_image_path "").
+ */
+void vmm_config_file_to_json(const struct vmm_config_file *c, struct buf *b);
 
 #endif

@@ -24,7 +24,7 @@
 #include "util/json.h"
 
 /* Upstream's texts (MmdsDatastoreError's Display). */
-#define MMDS_ERR_LIMIT_EXCEEDED "The MMDS patch request doesn't fit."
+#define MMDS_ERR_LIMIT_EXCEEDED  "The MMDS patch request doesn't fit."
 #define MMDS_ERR_NOT_INITIALIZED "The MMDS data store is not initialized."
 
 struct mmds_store;
@@ -58,13 +58,17 @@ void mmds_store_render(const struct mmds_store *s, struct buf *b);
 const struct json_value *mmds_store_data(const struct mmds_store *s);
 bool mmds_store_is_initialized(const struct mmds_store *s);
 
+/* MMDS version (V1 until PUT /mmds/config says otherwise). */
 void mmds_store_set_version(struct mmds_store *s, enum mmds_version v);
 enum mmds_version mmds_store_version(const struct mmds_store *s);
+/* IMDS compatibility: text output whatever the Accept header. */
 void mmds_store_set_imds_compat(struct mmds_store *s, bool on);
 bool mmds_store_imds_compat(const struct mmds_store *s);
-/* The token AAD ("microvmid={id}" is built by the token code); copied. */
+/* The instance id for the token AAD ("microvmid={id}" is built by the token
+ * code); copied. mmds_store_aad() is NULL until set; borrowed. */
 void mmds_store_set_aad(struct mmds_store *s, const char *instance_id);
 const char *mmds_store_aad(const struct mmds_store *s);
+/* The size limit in bytes given at creation. */
 size_t mmds_store_limit(const struct mmds_store *s);
 
 #endif

@@ -43,7 +43,8 @@
 /* Periodic flush interval once the VM runs (upstream WRITE_METRICS_PERIOD_MS). */
 #define METRICS_FLUSH_INTERVAL_MS 60000
 
-/* Prefix of the PUT /metrics and config-file errors ("Metrics error: ..."). */
+/* What PUT /metrics and the config file put before metrics_init()'s
+ * message: "Metrics error: Cannot initialize the metrics system ...". */
 #define METRICS_ERR_PREFIX "Metrics error: "
 
 /*
@@ -343,12 +344,13 @@ struct metrics_property {
  * emit_id (adds "id": the logger's instance id) and the properties (copied;
  * emitted sorted by key, a repeated key keeps the last value, as a
  * BTreeMap built from JSON does). Returns 0, or -errno with err set to
- * "Metrics error: Cannot initialize the metrics system due to bad user
- * input: {detail}" where detail is the open error ("No such file or
- * directory (os error 2)") or, on any call after a successful one,
+ * upstream's MetricsConfigError text "Cannot initialize the metrics system
+ * due to bad user input: {detail}" where detail is the open error ("No such
+ * file or directory (os error 2)") or, on any call after a successful one,
  * "Reinitialization of metrics not allowed." (the file is opened, and
- * created, before that check, as upstream does). The CLI uses the text
- * after METRICS_ERR_PREFIX.
+ * created, before that check, as upstream does). The API and the config
+ * file show it after METRICS_ERR_PREFIX ("Metrics error: "), the CLI after
+ * "Could not initialize metrics: ".
  */
 int metrics_init(const char *path, bool emit_id,
                  const struct metrics_property *props, size_t n_props,

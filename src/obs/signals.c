@@ -13,8 +13,11 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -74,13 +77,27 @@ static void msg_puti(struct msg *m, long v)
     msg_puts(m, tmp + n);
 }
 
-/* Flush the metrics and leave, as upstream's exit_with_code(). */
+/*
+ * Flush the metrics and leave, as upstream's exit_with_code(). The error
+ * text comes from strerrordesc_np(), which returns a constant string (no
+ * locale, no buffer), so it is safe here.
+ */
 static void leave(int code)
 {
-    if (metrics_flush_signal_safe() < 0)
-        log_write_signal_safe(LOG_ERROR, __FILE__, __LINE__,
-                              "Failed to write metrics while stopping: "
-                              "write error");
+    int rc = metrics_flush_signal_safe();
+
+    if (rc < 0) {
+        struct msg m = {.len = 0};
+        const char *desc = strerrordesc_np(-rc);
+
+        msg_puts(&m, "Failed to write metrics while stopping: Failed to "
+                     "write metrics: ");
+        msg_puts(&m, desc ? desc : "Unknown error");
+        msg_puts(&m, " (os error ");
+        msg_puti(&m, -rc);
+        msg_puts(&m, ")");
+        log_write_signal_safe(LOG_ERROR, __FILE__, __LINE__, m.s);
+    }
     _exit(code);
 }
 
@@ -118,6 +135,14 @@ static void fatal_handler(int num, siginfo_t *info, void *ucontext)
     leave(f->exit_code);
 }
 
+/*
+ * Set when the SIGPIPE handler's own log line hit a broken pipe (the log
+ * target is a pipe whose reader went away, e.g. stdout into `head`): the
+ * kernel then queues another SIGPIPE for that write, which is counted but
+ * not logged, or every line would raise the next one forever.
+ */
+static volatile sig_atomic_t g_sigpipe_from_own_log;
+
 static void sigpipe_handler(int num, siginfo_t *info, void *ucontext)
 {
     struct msg m = {.len = 0};
@@ -128,13 +153,19 @@ static void sigpipe_handler(int num, siginfo_t *info, void *ucontext)
         msg_puts(&m, "Received invalid signal ");
     } else {
         metrics_inc(METRIC_signals_sigpipe);
+        if (g_sigpipe_from_own_log) {
+            g_sigpipe_from_own_log = 0;
+            errno = saved;
+            return;
+        }
         msg_puts(&m, "Received signal ");
     }
     msg_puti(&m, info->si_signo);
     msg_puts(&m, ", code ");
     msg_puti(&m, info->si_code);
     msg_puts(&m, ".");
-    log_write_signal_safe(LOG_ERROR, __FILE__, __LINE__, m.s);
+    if (log_write_signal_safe(LOG_ERROR, __FILE__, __LINE__, m.s) == -EPIPE)
+        g_sigpipe_from_own_log = 1;
     errno = saved;
 }
 
@@ -162,6 +193,23 @@ int signals_install(void)
             return rc;
     }
     return install(SIGPIPE, sigpipe_handler);
+}
+
+void signals_panic(const char *file, int line, const char *fmt, ...)
+{
+    char msg[1024];
+    struct sq_err err;
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    log_write(LOG_ERROR, file, line, "Firecracker panicked at %s:%d:\n%s",
+              file, line, msg);
+    metrics_store(METRIC_vmm_panic_count, 1);
+    if (metrics_flush(&err) < 0)
+        log_error("Failed to write metrics while panicking: %s", err.msg);
+    abort();
 }
 
 int signals_exit_code(int signo)

@@ -47,4 +47,17 @@ int signals_install(void);
  */
 int signals_exit_code(int signo);
 
+/*
+ * squib's equivalent of upstream's panic hook, for invariants whose failure
+ * must end the process: logs "Firecracker panicked at {file}:{line}:\n{msg}"
+ * at ERROR, stores vmm.panic_count = 1, flushes the metrics (logging
+ * "Failed to write metrics while panicking: {error}" on failure), then
+ * abort()s (SIGABRT, exit status 134 in a shell, as upstream). Not for
+ * errors a user or a guest can cause: those are reported, not fatal.
+ */
+void signals_panic(const char *file, int line, const char *fmt, ...)
+    __attribute__((noreturn, format(printf, 3, 4)));
+
+#define SQ_PANIC(...) signals_panic(__FILE__, __LINE__, __VA_ARGS__)
+
 #endif

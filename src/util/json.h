@@ -41,16 +41,23 @@ void json_write_i64(struct buf *b, int64_t v);
 /* serde_json float format (zmij: "1.0", "0.1", "1e+300", "1e-7"; also the
  * format of serde_json's "floating point `...`" messages). Non-finite
  * values are written as `null`, as serde_json does. The digits are the
- * shortest that round-trip, found with printf/strtod (see json.c). */
+ * shortest that round-trip, found with printf/strtod (see json_write.c). */
 void json_write_f64(struct buf *b, double v);
 void json_write_bool(struct buf *b, bool v);
 /* Append `"key":` (escaped key followed by a colon). */
 void json_write_key(struct buf *b, const char *key);
 
+/* Whether n bytes are valid UTF-8 by Rust's rules (str::from_utf8): no
+ * overlong forms, no surrogates, nothing above U+10FFFF. */
+bool json_utf8_valid(const void *s, size_t n);
+
 /* Rust's `{:?}` Debug for a str (with the quotes), appended to b. Escapes
  * \t \r \n \\ \" \0 and non-printable characters as \u{..}; printable
- * Unicode is copied raw. The printability table is an approximation of
- * Rust's (ASCII and the common non-printable ranges are exact). */
+ * Unicode is copied raw. Which characters are escaped comes from a table
+ * generated from Rust's standard library (util/json_debug_table.h). s should
+ * be valid UTF-8 (check with json_utf8_valid; upstream logs a non-UTF-8
+ * body as "inconvertible to UTF-8"); a byte that does not start a valid
+ * sequence is shown as \xNN. Never reads past n. */
 void json_rust_str_debug(struct buf *b, const char *s, size_t n);
 
 /* ====================================================================== */

@@ -349,8 +349,7 @@ int log_apply_config(const struct logger_config *cfg, struct sq_err *err)
         if (fd < 0) {
             char io[256];
 
-            return sq_errf(err, fd,
-                           LOG_ERR_PREFIX "Failed to open target file: %s",
+            return sq_errf(err, fd, "Failed to open target file: %s",
                            sq_os_error(-fd, io, sizeof(io)));
         }
     }
@@ -460,21 +459,24 @@ out:
     pthread_rwlock_unlock(&g_log.lock);
 }
 
-void log_write_signal_safe(enum log_level level, const char *file, int line,
-                           const char *msg)
+int log_write_signal_safe(enum log_level level, const char *file, int line,
+                          const char *msg)
 {
     char out[LOG_SIGNAL_LINE];
     struct sbuf b = {out, 0, sizeof(out) - 1};
     struct timespec ts;
+    int rc;
 
     if (!log_enabled(level))
-        return;
+        return 0;
     clock_gettime(CLOCK_REALTIME, &ts);
     put_prefix(&b, &ts, atomic_load(&g_log.gmtoff), level, file, line);
     sb_puts(&b, msg);
     out[b.len++] = '\n';
-    if (write_all(atomic_load(&g_log.fd), out, b.len) < 0)
+    rc = write_all(atomic_load(&g_log.fd), out, b.len);
+    if (rc < 0)
         metrics_inc(METRIC_logger_missed_log_count);
+    return rc;
 }
 
 /* ---- rate limiting (upstream's GCRA, same constants) ---- */

@@ -10,9 +10,10 @@
  *   :file:line   only with show_log_origin: squib's own source path
  *                ("src/vmm/vcpu.c:123"), where upstream shows its Rust one
  *
- * One logger per process (with the signal flags, the only file-scope state
- * squib has). Every record leaves in one write(), so threads never interleave.
- * The target is stdout until a path is configured; paths are opened
+ * One logger per process (with the metrics and the signal flags, the only
+ * file-scope state squib has). Every record leaves in one write(), so
+ * threads never interleave. The target is stdout until a path is
+ * configured; paths are opened
  * O_RDWR|O_CREAT|O_NONBLOCK (no truncate, no append: writes start at offset
  * 0, as upstream), so a FIFO without a reader never blocks the caller: a
  * record that cannot be written whole is dropped and counted in the
@@ -51,7 +52,8 @@ enum log_level {
 /* Longest instance id kept (upstream's --id limit is 64 bytes). */
 #define LOG_INSTANCE_ID_MAX 64
 
-/* Prefix of the PUT /logger and config-file errors ("Logger error: ..."). */
+/* What PUT /logger and the config file put before log_apply_config()'s
+ * message: "Logger error: Failed to open target file: ...". */
 #define LOG_ERR_PREFIX "Logger error: "
 
 /*
@@ -115,10 +117,11 @@ struct logger_config {
 #define LOGGER_CONFIG_INIT {NULL, false, LOG_INFO, -1, -1, NULL}
 
 /*
- * Apply `cfg`. Returns 0, or -errno with err set to
- * "Logger error: Failed to open target file: {io error}" (the io error as
- * Rust prints it: "No such file or directory (os error 2)"). The CLI uses
- * the text after LOG_ERR_PREFIX with its own prefix.
+ * Apply `cfg`. Returns 0, or -errno with err set to upstream's
+ * LoggerUpdateError text "Failed to open target file: {io error}" (the io
+ * error as Rust prints it: "No such file or directory (os error 2)"). The
+ * API and the config file show it after LOG_ERR_PREFIX ("Logger error: "),
+ * the CLI after "Could not initialize logger: ".
  */
 int log_apply_config(const struct logger_config *cfg, struct sq_err *err);
 
@@ -137,10 +140,11 @@ void log_write(enum log_level level, const char *file, int line,
  * Async-signal-safe variant for signal handlers: no locks, no allocation,
  * no stdio; the local-time offset is the one cached by the last ordinary
  * log call. `msg` is written as is (truncated to about 1 KiB); the module
- * filter is not applied.
+ * filter is not applied. Returns 0 (also when the level is disabled) or
+ * the -errno of the failed write (the record is then counted missed).
  */
-void log_write_signal_safe(enum log_level level, const char *file, int line,
-                           const char *msg);
+int log_write_signal_safe(enum log_level level, const char *file, int line,
+                          const char *msg);
 
 /*
  * The unrestricted macros: host-only paths (startup, API handling, snapshot

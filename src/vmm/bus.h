@@ -28,17 +28,17 @@ typedef void bus_write_fn(struct bus_dev *dev, uint64_t offset,
 
 /* Embedded in each device object; initialise with bus_dev_init(). */
 struct bus_dev {
-    const char *name;      /* static string, for logs */
-    bus_read_fn *read;     /* NULL: reads return zeros */
-    bus_write_fn *write;   /* NULL: writes are ignored */
-    void *opaque;          /* the device object */
-    pthread_mutex_t lock;  /* protects the device's register state */
+    const char *name;     /* static string, for logs */
+    bus_read_fn *read;    /* NULL: reads return zeros */
+    bus_write_fn *write;  /* NULL: writes are ignored */
+    void *opaque;         /* the device object */
+    pthread_mutex_t lock; /* protects the device's register state */
 };
 
 struct bus_range {
     uint64_t base;
     uint64_t len;
-    struct bus_dev *dev;   /* borrowed */
+    struct bus_dev *dev; /* borrowed */
 };
 
 struct bus {

@@ -151,8 +151,8 @@ static int replay(struct vmm *v, const struct vmm_config_file *cfg,
     if (cfg->has_balloon && res_set_balloon(r, &cfg->balloon, err))
         return wrap(err, "Balloon device error: ");
     if (metadata) {
-        rc = mmds_store_put(res_mmds_or_default(r),
-                            json_value_clone(metadata), err);
+        rc = mmds_store_put(res_mmds_or_default(r), json_value_clone(metadata),
+                            err);
         if (rc)
             return wrap(err, "MMDS error: ");
         log_info("Successfully added metadata to mmds from file");
@@ -195,9 +195,9 @@ int vmm_apply_config_file_with_metadata(struct vmm *v,
         sq_err_prefix(err, START_FAILED);
         return rc;
     }
+    /* The caller logs upstream's "Successfully started microvm that was
+     * configured from one single json" (it owns the outer wrapping too). */
     v->state = VMM_STATE_RUNNING;
-    log_info("Successfully started microvm that was configured from one "
-             "single json");
     return 0;
 }
 

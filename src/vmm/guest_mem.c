@@ -68,7 +68,8 @@ static const char *mmap_error_text(int errnum, char *buf, size_t len)
     return sq_os_error(errnum, buf, len);
 }
 
-/* Map `size` bytes aligned to 2 MiB. Returns the mapping or MAP_FAILED (errno set). */
+/* Map `size` bytes aligned to 2 MiB. Returns the mapping or MAP_FAILED (errno
+ * set). */
 static void *map_aligned(uint64_t size, enum guest_mem_huge_pages hp)
 {
     size_t len = (size_t)size;
@@ -81,12 +82,14 @@ static void *map_aligned(uint64_t size, enum guest_mem_huge_pages hp)
         errno = ENOMEM;
         return MAP_FAILED;
     }
-    /* Reserve address space, then place the real mapping on a 2 MiB boundary. */
+    /* Reserve address space, then place the real mapping on a 2 MiB boundary.
+     */
     resv = mmap(NULL, resv_len, PROT_NONE,
                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (resv == MAP_FAILED)
         return MAP_FAILED;
-    aligned = (uint8_t *)(((uintptr_t)resv + SZ_2M - 1) & ~(uintptr_t)(SZ_2M - 1));
+    aligned =
+        (uint8_t *)(((uintptr_t)resv + SZ_2M - 1) & ~(uintptr_t)(SZ_2M - 1));
     if (hp == GUEST_MEM_HUGE_2M)
         flags |= MAP_HUGETLB | MAP_HUGE_2MB; /* reserved now, not at fault */
     else
@@ -115,7 +118,8 @@ int guest_mem_new(uint64_t mem_size_mib, enum guest_mem_huge_pages huge_pages,
     int rc;
 
     *out = NULL;
-    if (mem_size_mib == 0 || __builtin_mul_overflow(mem_size_mib, 1ULL << 20, &mem_size))
+    if (mem_size_mib == 0 ||
+        __builtin_mul_overflow(mem_size_mib, 1ULL << 20, &mem_size))
         return sq_errf(err, -EINVAL, "Cannot create mmap region: %s",
                        sq_os_error(EINVAL, os, sizeof(os)));
     if (huge_pages != GUEST_MEM_HUGE_NONE && (mem_size % SZ_2M) != 0)

@@ -27,31 +27,31 @@
 
 typedef uint64_t gpa_t;
 
-#define GUEST_MEM_MAX_REGIONS 3
-#define GUEST_MEM_MMIO32_START 0xc0000000ULL /* 3 GiB */
-#define GUEST_MEM_MMIO32_END   0x100000000ULL /* 4 GiB */
+#define GUEST_MEM_MAX_REGIONS  3
+#define GUEST_MEM_MMIO32_START 0xc0000000ULL   /* 3 GiB */
+#define GUEST_MEM_MMIO32_END   0x100000000ULL  /* 4 GiB */
 #define GUEST_MEM_MMIO64_START 0x4000000000ULL /* 256 GiB */
 #define GUEST_MEM_MMIO64_END   0x8000000000ULL /* 512 GiB */
 
 /* machine-config huge_pages. */
 enum guest_mem_huge_pages {
-    GUEST_MEM_HUGE_NONE = 0,    /* "None": 4 KiB host pages */
-    GUEST_MEM_HUGE_THP,         /* "Transparent": madvise(MADV_HUGEPAGE) */
-    GUEST_MEM_HUGE_2M,          /* "2M": hugetlbfs, MAP_HUGETLB|MAP_HUGE_2MB */
+    GUEST_MEM_HUGE_NONE = 0, /* "None": 4 KiB host pages */
+    GUEST_MEM_HUGE_THP,      /* "Transparent": madvise(MADV_HUGEPAGE) */
+    GUEST_MEM_HUGE_2M,       /* "2M": hugetlbfs, MAP_HUGETLB|MAP_HUGE_2MB */
 };
 
 struct guest_region {
-    gpa_t gpa;        /* first guest address */
-    uint64_t size;    /* bytes of guest RAM */
-    uint8_t *hva;     /* owned mapping of `size` bytes, 2 MiB aligned */
-    uint32_t slot;    /* KVM memory slot */
+    gpa_t gpa;     /* first guest address */
+    uint64_t size; /* bytes of guest RAM */
+    uint8_t *hva;  /* owned mapping of `size` bytes, 2 MiB aligned */
+    uint32_t slot; /* KVM memory slot */
 };
 
 struct guest_mem {
     size_t n_regions;
     struct guest_region regions[GUEST_MEM_MAX_REGIONS];
     enum guest_mem_huge_pages huge_pages;
-    bool track_dirty;  /* slots registered with KVM_MEM_LOG_DIRTY_PAGES */
+    bool track_dirty; /* slots registered with KVM_MEM_LOG_DIRTY_PAGES */
 };
 
 /*

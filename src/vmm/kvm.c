@@ -178,8 +178,8 @@ int kvm_create_vcpu(int vm_fd, unsigned long id)
 
 int kvm_map_run(int vcpu_fd, int mmap_size, struct kvm_run **run)
 {
-    void *p = mmap(NULL, (size_t)mmap_size, PROT_READ | PROT_WRITE,
-                   MAP_SHARED, vcpu_fd, 0);
+    void *p = mmap(NULL, (size_t)mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+                   vcpu_fd, 0);
     if (p == MAP_FAILED)
         return -errno;
     *run = p;
@@ -267,25 +267,4 @@ int kvm_get_mp_state(int vcpu_fd, struct kvm_mp_state *mp)
 int kvm_kvmclock_ctrl(int vcpu_fd)
 {
     return xioctl(vcpu_fd, KVM_KVMCLOCK_CTRL, 0);
-}
-
-const char *kvm_cap_name(long cap)
-{
-    switch (cap) {
-    case KVM_CAP_IRQCHIP: return "Irqchip";
-    case KVM_CAP_IOEVENTFD: return "Ioeventfd";
-    case KVM_CAP_IRQFD: return "Irqfd";
-    case KVM_CAP_USER_MEMORY: return "UserMemory";
-    case KVM_CAP_SET_TSS_ADDR: return "SetTssAddr";
-    case KVM_CAP_PIT2: return "Pit2";
-    case KVM_CAP_PIT_STATE2: return "PitState2";
-    case KVM_CAP_ADJUST_CLOCK: return "AdjustClock";
-    case KVM_CAP_DEBUGREGS: return "Debugregs";
-    case KVM_CAP_MP_STATE: return "MpState";
-    case KVM_CAP_VCPU_EVENTS: return "VcpuEvents";
-    case KVM_CAP_XCRS: return "Xcrs";
-    case KVM_CAP_XSAVE: return "Xsave";
-    case KVM_CAP_EXT_CPUID: return "ExtCpuid";
-    default: return NULL;
-    }
 }

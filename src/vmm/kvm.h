@@ -17,14 +17,15 @@
 
 #include <linux/kvm.h>
 
-/* Upper bound of CPUID entries we ask KVM for (as upstream's KVM_MAX_CPUID_ENTRIES). */
+/* Upper bound of CPUID entries we ask KVM for (as upstream's
+ * KVM_MAX_CPUID_ENTRIES). */
 #define SQ_KVM_MAX_CPUID_ENTRIES 80
 
 /* The system fd (/dev/kvm) and what we learnt from it. */
 struct kvm_sys {
-    int fd;               /* owned; -1 if closed */
-    int vcpu_mmap_size;   /* KVM_GET_VCPU_MMAP_SIZE */
-    int max_memslots;     /* KVM_CAP_NR_MEMSLOTS (>= 1) */
+    int fd;             /* owned; -1 if closed */
+    int vcpu_mmap_size; /* KVM_GET_VCPU_MMAP_SIZE */
+    int max_memslots;   /* KVM_CAP_NR_MEMSLOTS (>= 1) */
 };
 
 /*
@@ -55,7 +56,7 @@ int kvm_get_supported_cpuid(const struct kvm_sys *k, struct kvm_cpuid2 *cpuid,
 int kvm_create_vm(const struct kvm_sys *k);
 
 /* VM ioctls. All return 0 or -errno. */
-int kvm_vm_check_extension(int vm_fd, long cap);     /* value >= 0 or -errno */
+int kvm_vm_check_extension(int vm_fd, long cap); /* value >= 0 or -errno */
 int kvm_set_tss_addr(int vm_fd, uint64_t addr);
 int kvm_create_irqchip(int vm_fd);
 int kvm_create_pit2(int vm_fd, uint32_t flags);
@@ -104,8 +105,5 @@ int kvm_get_msrs(int vcpu_fd, struct kvm_msrs *msrs);
 int kvm_get_mp_state(int vcpu_fd, struct kvm_mp_state *mp);
 /* KVM_KVMCLOCK_CTRL: tell the guest it was paused (EINVAL if no kvmclock). */
 int kvm_kvmclock_ctrl(int vcpu_fd);
-
-/* Name of a KVM_CAP_* number for error messages, or NULL if unknown. */
-const char *kvm_cap_name(long cap);
 
 #endif

@@ -46,39 +46,43 @@
 #include "vmm/kvm.h"
 #include "vmm/vcpu.h"
 
-#define KVM_TSS_ADDRESS 0xfffbd000ULL
-#define CPUID_CAPACITY  256  /* KVM's own limit for KVM_SET_CPUID2 */
-#define MAX_MSRS        64
-#define APIC_LVT0       0x350
-#define APIC_LVT1       0x360
-#define APIC_MODE_NMI   0x4
+#define KVM_TSS_ADDRESS  0xfffbd000ULL
+#define CPUID_CAPACITY   256 /* KVM's own limit for KVM_SET_CPUID2 */
+#define MAX_MSRS         64
+#define APIC_LVT0        0x350
+#define APIC_LVT1        0x360
+#define APIC_MODE_NMI    0x4
 #define APIC_MODE_EXTINT 0x7
 
 struct machine {
-    struct machine_config cfg;   /* copy; its pointers stay borrowed */
-    struct kvm_sys kvm;          /* owned */
-    int vm_fd;                   /* owned; -1 if none */
-    struct guest_mem *mem;       /* owned */
-    struct bus pio, mmio;        /* owned tables; devices owned below */
-    struct serial *serial;       /* owned */
-    int serial_out_fd;           /* borrowed (stdout or cfg) */
-    int serial_out_fl;           /* original flags of serial_out_fd, -1 = untouched */
-    struct i8042 *i8042;         /* owned */
+    struct machine_config cfg;       /* copy; its pointers stay borrowed */
+    struct kvm_sys kvm;              /* owned */
+    struct kvm_cpuid2 *supported;    /* owned: KVM_GET_SUPPORTED_CPUID */
+    struct cpu_template static_tmpl; /* owned: a static template's form */
+    const struct cpu_template *tmpl; /* effective template; NULL = none */
+    int vm_fd;                       /* owned; -1 if none */
+    struct guest_mem *mem;           /* owned */
+    struct bus pio, mmio;            /* owned tables; devices owned below */
+    struct serial *serial;           /* owned */
+    int serial_out_fd;               /* borrowed (stdout or cfg) */
+    int serial_out_fl;   /* original flags of serial_out_fd, -1 = untouched */
+    struct i8042 *i8042; /* owned */
     struct boot_timer boot_timer;
     bool has_boot_timer;
     struct vcpu *vcpus[MACHINE_MAX_VCPUS]; /* owned */
     uint32_t n_vcpus;
     bool started, paused;
 
-    int exit_fd;                 /* owned eventfd */
-    _Atomic int exit_code;       /* -1 until a stop is requested */
-    struct evloop *loop;         /* borrowed; may be NULL */
+    int exit_fd;           /* owned eventfd */
+    _Atomic int exit_code; /* -1 until a stop is requested */
+    struct evloop *loop;   /* borrowed; may be NULL */
     struct evloop_handler exit_h;
     bool exit_registered;
     bool stop_logged;
 };
 
-/* ---- virtio-mmio placement ------------------------------------------------ */
+/* ---- virtio-mmio placement ------------------------------------------------
+ */
 
 void mmio_alloc_init(struct mmio_alloc *a)
 {
@@ -91,8 +95,9 @@ int mmio_alloc_device(struct mmio_alloc *a, uint64_t *addr, uint32_t *gsi,
 {
     if (a->next_gsi > MMIO_GSI_LAST ||
         a->next_addr + MMIO_DEV_SIZE > GUEST_MEM_MMIO32_END)
-        return sq_errf(err, -ENOSPC, "Failed to allocate requested resource: "
-                                     "The requested resource is not available.");
+        return sq_errf(err, -ENOSPC,
+                       "Failed to allocate requested resource: "
+                       "The requested resource is not available.");
     *addr = a->next_addr;
     *gsi = a->next_gsi;
     a->next_addr += MMIO_DEV_SIZE;
@@ -103,13 +108,15 @@ int mmio_alloc_device(struct mmio_alloc *a, uint64_t *addr, uint32_t *gsi,
 int mmio_alloc_gsi(struct mmio_alloc *a, uint32_t *gsi, struct sq_err *err)
 {
     if (a->next_gsi > MMIO_GSI_LAST)
-        return sq_errf(err, -ENOSPC, "Could not allocate GSI: The requested "
-                                     "resource is not available.");
+        return sq_errf(err, -ENOSPC,
+                       "Could not allocate GSI: The requested "
+                       "resource is not available.");
     *gsi = a->next_gsi++;
     return 0;
 }
 
-/* ---- stopping ------------------------------------------------------------- */
+/* ---- stopping -------------------------------------------------------------
+ */
 
 void machine_request_stop(struct machine *m, int code)
 {
@@ -159,62 +166,62 @@ static void on_exit_fd(struct evloop *loop, struct evloop_handler *h,
         m->cfg.on_exit(m->cfg.exit_opaque, machine_exit_code(m));
 }
 
-/* ---- build steps ---------------------------------------------------------- */
+/* ---- build steps ----------------------------------------------------------
+ */
 
-static const long required_caps[] = {
-    KVM_CAP_IRQCHIP,   KVM_CAP_IOEVENTFD,    KVM_CAP_IRQFD,
-    KVM_CAP_USER_MEMORY, KVM_CAP_SET_TSS_ADDR, KVM_CAP_PIT2,
-    KVM_CAP_PIT_STATE2, KVM_CAP_ADJUST_CLOCK, KVM_CAP_DEBUGREGS,
-    KVM_CAP_MP_STATE,  KVM_CAP_VCPU_EVENTS,  KVM_CAP_XCRS,
-    KVM_CAP_XSAVE,     KVM_CAP_EXT_CPUID,
-};
+#define MAX_CAPS 64
 
-/* Is `cap` required, given the template's additions and removals? */
-static bool cap_removed(const struct cpu_template *t, long cap)
+static struct kvm_cpuid2 *cpuid_alloc(void)
 {
-    for (size_t i = 0; t && i < t->n_kvm_caps; i++)
-        if (t->kvm_caps[i].remove && t->kvm_caps[i].cap == (uint32_t)cap)
-            return true;
-    return false;
+    return xcalloc(1, sizeof(struct kvm_cpuid2) +
+                          CPUID_CAPACITY * sizeof(struct kvm_cpuid_entry2));
 }
 
-static int check_cap(struct machine *m, long cap, struct sq_err *err)
-{
-    if (kvm_check_extension(&m->kvm, cap) <= 0)
-        return sq_errf(err, -ENOTSUP, "Kvm error: Missing KVM capabilities: %#lx",
-                       cap);
-    return 0;
-}
-
+/*
+ * Open /dev/kvm, read the supported CPUID, resolve the CPU template (a
+ * custom one as given, a static one turned into its custom form, which
+ * checks it against this host) and check the capabilities it requires.
+ */
 static int open_kvm(struct machine *m, struct sq_err *err)
 {
-    const struct cpu_template *t = m->cfg.custom_template;
+    uint32_t caps[MAX_CAPS];
+    size_t n_caps = 0;
     char os[256];
     int rc = kvm_sys_open(&m->kvm);
 
     if (rc == -EINVAL && m->kvm.fd < 0)
-        return sq_errf(err, rc, "Kvm error: The host kernel reports an invalid "
-                                "KVM API version");
+        return sq_errf(err, rc,
+                       "Kvm error: The host kernel reports an invalid "
+                       "KVM API version");
     if (rc < 0)
         return sq_errf(err, rc,
                        "Kvm error: Error creating KVM object: %s Make sure the "
                        "user launching the firecracker process is configured "
                        "on the /dev/kvm file's ACL.",
                        sq_os_error(-rc, os, sizeof(os)));
-    for (size_t i = 0; i < sizeof(required_caps) / sizeof(required_caps[0]); i++) {
-        if (cap_removed(t, required_caps[i]))
-            continue;
-        rc = check_cap(m, required_caps[i], err);
+    m->supported = cpuid_alloc();
+    rc = kvm_get_supported_cpuid(&m->kvm, m->supported, CPUID_CAPACITY);
+    if (rc < 0)
+        return sq_errf(err, rc,
+                       "Kvm error: Architecture specific error: Failed "
+                       "to get supported cpuid: %s",
+                       sq_os_error(-rc, os, sizeof(os)));
+    if (m->cfg.custom_template) {
+        m->tmpl = m->cfg.custom_template;
+    } else if (m->cfg.cpu_template != CPU_TEMPLATE_NONE) {
+        rc = cpu_static_template_get(m->cfg.cpu_template, m->supported,
+                                     &m->static_tmpl, err);
         if (rc < 0)
             return rc;
+        m->tmpl = &m->static_tmpl;
     }
-    for (size_t i = 0; t && i < t->n_kvm_caps; i++) {
-        if (t->kvm_caps[i].remove)
-            continue;
-        rc = check_cap(m, t->kvm_caps[i].cap, err);
-        if (rc < 0)
-            return rc;
-    }
+    rc = cpu_template_kvm_caps(m->tmpl, caps, MAX_CAPS, &n_caps);
+    if (rc < 0)
+        return sq_errf(err, rc, "Kvm error: too many KVM capabilities");
+    for (size_t i = 0; i < n_caps; i++)
+        if (kvm_check_extension(&m->kvm, caps[i]) <= 0)
+            return sq_errf(err, -ENOTSUP,
+                           "Kvm error: Missing KVM capabilities: %#x", caps[i]);
     return 0;
 }
 
@@ -227,26 +234,30 @@ static int create_vm(struct machine *m, struct sq_err *err)
     if (m->vm_fd < 0) {
         rc = m->vm_fd;
         m->vm_fd = -1;
-        return sq_errf(err, rc, "Error with the KvmVm object: Failed to create "
-                                "VM: %s",
+        return sq_errf(err, rc,
+                       "Error with the KvmVm object: Failed to create "
+                       "VM: %s",
                        sq_os_error(-rc, os, sizeof(os)));
     }
     rc = kvm_set_tss_addr(m->vm_fd, KVM_TSS_ADDRESS);
     if (rc < 0)
-        return sq_errf(err, rc, "Error with the KvmVm object: Failed to set "
-                                "KVM TSS address: %s",
+        return sq_errf(err, rc,
+                       "Error with the KvmVm object: Failed to set "
+                       "KVM TSS address: %s",
                        sq_os_error(-rc, os, sizeof(os)));
     rc = kvm_create_irqchip(m->vm_fd);
     if (rc == 0)
         rc = kvm_create_pit2(m->vm_fd, KVM_PIT_SPEAKER_DUMMY);
     if (rc < 0)
-        return sq_errf(err, rc, "Error with the KvmVm object: Failed to set "
-                                "KVM vm irqchip: %s",
+        return sq_errf(err, rc,
+                       "Error with the KvmVm object: Failed to set "
+                       "KVM vm irqchip: %s",
                        sq_os_error(-rc, os, sizeof(os)));
     rc = guest_mem_register(m->mem, m->vm_fd, m->cfg.track_dirty_pages);
     if (rc < 0)
-        return sq_errf(err, rc, "Error with the KvmVm object: Cannot set the "
-                                "memory regions: %s",
+        return sq_errf(err, rc,
+                       "Error with the KvmVm object: Cannot set the "
+                       "memory regions: %s",
                        sq_os_error(-rc, os, sizeof(os)));
     return 0;
 }
@@ -257,8 +268,8 @@ static int add_devices(struct machine *m, struct sq_err *err)
     int rc;
 
     /* Serial output never blocks a vCPU: the fd is made non-blocking. */
-    m->serial_out_fd = m->cfg.serial_out_fd >= 0 ? m->cfg.serial_out_fd
-                                                 : STDOUT_FILENO;
+    m->serial_out_fd =
+        m->cfg.serial_out_fd >= 0 ? m->cfg.serial_out_fd : STDOUT_FILENO;
     m->serial_out_fl = fcntl(m->serial_out_fd, F_GETFL);
     if (m->serial_out_fl >= 0 && !(m->serial_out_fl & O_NONBLOCK))
         (void)fcntl(m->serial_out_fd, F_SETFL, m->serial_out_fl | O_NONBLOCK);
@@ -311,11 +322,12 @@ static int create_vcpus(struct machine *m, struct sq_err *err)
     char os[256];
 
     for (uint32_t i = 0; i < m->cfg.vcpu_count; i++) {
-        int rc = vcpu_new(m->vm_fd, i, m->kvm.vcpu_mmap_size, &m->pio,
-                          &m->mmio, on_vcpu_exit, m, &m->vcpus[i]);
+        int rc = vcpu_new(m->vm_fd, i, m->kvm.vcpu_mmap_size, &m->pio, &m->mmio,
+                          on_vcpu_exit, m, &m->vcpus[i]);
         if (rc < 0)
-            return sq_errf(err, rc, "Error with the KvmVm object: Failed to "
-                                    "create vcpu: %s",
+            return sq_errf(err, rc,
+                           "Error with the KvmVm object: Failed to "
+                           "create vcpu: %s",
                            sq_os_error(-rc, os, sizeof(os)));
         m->n_vcpus++;
     }
@@ -341,8 +353,9 @@ static int load_guest(struct machine *m, struct boot_result *res,
     if (rc < 0)
         return rc;
     if (m->cfg.n_mmio > sizeof(virtio) / sizeof(virtio[0]))
-        return sq_errf(err, -ENOSPC, "Failed to allocate requested resource: "
-                                     "The requested resource is not available.");
+        return sq_errf(err, -ENOSPC,
+                       "Failed to allocate requested resource: "
+                       "The requested resource is not available.");
     for (size_t i = 0; i < m->cfg.n_mmio; i++) {
         virtio[i].addr = m->cfg.mmio[i].addr;
         virtio[i].gsi = m->cfg.mmio[i].gsi;
@@ -356,12 +369,6 @@ static int load_guest(struct machine *m, struct boot_result *res,
     return fw_write_tables(r0->hva, r0->size, &fw, err);
 }
 
-static struct kvm_cpuid2 *cpuid_alloc(void)
-{
-    return xcalloc(1, sizeof(struct kvm_cpuid2) +
-                          CPUID_CAPACITY * sizeof(struct kvm_cpuid_entry2));
-}
-
 static size_t cpuid_bytes(const struct kvm_cpuid2 *c)
 {
     return sizeof(*c) + c->nent * sizeof(c->entries[0]);
@@ -372,31 +379,18 @@ static int templated_cpuid(struct machine *m, struct kvm_cpuid2 **out,
                            struct sq_err *err)
 {
     struct kvm_cpuid2 *c = cpuid_alloc();
-    char os[256];
     int rc;
 
-    rc = kvm_get_supported_cpuid(&m->kvm, c, CPUID_CAPACITY);
-    if (rc < 0) {
-        sq_errf(err, rc, "Kvm error: Architecture specific error: Failed to "
-                         "get supported cpuid: %s",
-                sq_os_error(-rc, os, sizeof(os)));
-        goto fail;
-    }
-    if (m->cfg.cpu_template != CPU_TEMPLATE_NONE) {
-        rc = cpuid_apply_static(c, CPUID_CAPACITY, m->cfg.cpu_template, err);
-        if (rc < 0)
-            goto fail;
-    }
-    if (m->cfg.custom_template) {
-        rc = cpuid_apply_custom(c, CPUID_CAPACITY, m->cfg.custom_template, err);
-        if (rc < 0)
-            goto fail;
+    memcpy(c, m->supported, cpuid_bytes(m->supported));
+    if (m->tmpl) {
+        rc = cpuid_apply_custom(c, CPUID_CAPACITY, m->tmpl, err);
+        if (rc < 0) {
+            free(c);
+            return rc;
+        }
     }
     *out = c;
     return 0;
-fail:
-    free(c);
-    return rc;
 }
 
 /* KVM_GET_MSRS for one MSR: 0, -ENOENT if KVM does not know it, -errno. */
@@ -404,7 +398,8 @@ static int get_one_msr(int fd, uint32_t index, uint64_t *value)
 {
     /* struct kvm_msrs plus one entry, suitably aligned. */
     uint64_t buf[(sizeof(struct kvm_msrs) + sizeof(struct kvm_msr_entry)) /
-                     sizeof(uint64_t) + 1];
+                     sizeof(uint64_t) +
+                 1];
     struct kvm_msrs *msrs = (struct kvm_msrs *)buf;
     int rc;
 
@@ -420,45 +415,60 @@ static int get_one_msr(int fd, uint32_t index, uint64_t *value)
     return 0;
 }
 
+/* Put (index, data) in the list, replacing an earlier entry for index. */
+static void msr_put(struct kvm_msrs *msrs, uint32_t index, uint64_t data)
+{
+    uint32_t j;
+
+    for (j = 0; j < msrs->nmsrs && msrs->entries[j].index != index; j++)
+        ;
+    if (j == msrs->nmsrs) {
+        if (j == MAX_MSRS)
+            return;
+        msrs->nmsrs++;
+    }
+    memset(&msrs->entries[j], 0, sizeof(msrs->entries[j]));
+    msrs->entries[j].index = index;
+    msrs->entries[j].data = data;
+}
+
 /*
- * MSR values every vCPU gets: the custom template's modifiers applied over
- * what vCPU 0 reports, then the boot MSRs (digest 6.2), which win.
+ * MSR values every vCPU gets: the template's MSRs as vCPU 0 reports them
+ * (after its CPUID is set), with the template's modifiers applied, then
+ * the boot MSRs (digest 6.2), which win.
  */
 static int boot_msr_list(struct machine *m, struct kvm_msrs *msrs,
                          struct sq_err *err)
 {
-    const struct cpu_template *t = m->cfg.custom_template;
+    uint32_t idx[MAX_MSRS];
     struct kvm_msr_entry boot[MAX_MSRS];
-    size_t n = 0, nb;
+    size_t n, nb;
     int rc;
 
-    for (size_t i = 0; t && i < t->n_msr && n < MAX_MSRS; i++) {
-        uint64_t cur;
-
-        rc = get_one_msr(m->vcpus[0]->fd, t->msr[i].addr, &cur);
+    memset(msrs, 0, sizeof(*msrs));
+    n = cpu_template_msr_indices(m->tmpl, idx, MAX_MSRS);
+    if (n > MAX_MSRS)
+        return sq_errf(err, -E2BIG,
+                       "System configuration error: Failed to "
+                       "create guest config: too many MSRs");
+    if (n > 0) {
+        msrs->nmsrs = (uint32_t)n;
+        for (size_t i = 0; i < n; i++)
+            msrs->entries[i].index = idx[i];
+        rc = kvm_get_msrs(m->vcpus[0]->fd, msrs);
+        if (rc < 0 || (size_t)rc < n)
+            return sq_errf(err, rc < 0 ? rc : -EINVAL,
+                           "System configuration error: Failed to create "
+                           "guest config: KVM vcpu ioctl failed: Failed to get "
+                           "KVM vcpu msr: %#x",
+                           idx[rc < 0 ? 0 : rc]);
+        rc = cpu_template_apply_msrs(m->tmpl, msrs->entries, n, err);
         if (rc < 0)
-            return sq_errf(err, rc, "Failed to create guest config: Failed to "
-                                    "get MSR %#x",
-                           t->msr[i].addr);
-        msrs->entries[n].index = t->msr[i].addr;
-        msrs->entries[n].data =
-            (cur & ~t->msr[i].mask) | (t->msr[i].value & t->msr[i].mask);
-        n++;
+            return rc;
     }
     nb = boot_msrs(boot, MAX_MSRS);
-    for (size_t i = 0; i < nb; i++) {
-        size_t j;
-
-        for (j = 0; j < n && msrs->entries[j].index != boot[i].index; j++)
-            ;
-        if (j == n) {
-            if (n == MAX_MSRS)
-                break;
-            n++;
-        }
-        msrs->entries[j] = boot[i];
-    }
-    msrs->nmsrs = (uint32_t)n;
+    for (size_t i = 0; i < nb; i++)
+        msr_put(msrs, boot[i].index, boot[i].data);
     return 0;
 }
 
@@ -499,17 +509,22 @@ static int configure_vcpus(struct machine *m, const struct boot_result *res,
         };
 
         memcpy(c, base, cpuid_bytes(base));
-        rc = cpuid_normalize(c, CPUID_CAPACITY, &ctx);
+        if (err)
+            sq_err_clear(err);
+        rc = cpuid_normalize_err(c, CPUID_CAPACITY, &ctx, err);
         if (rc < 0) {
-            sq_errf(err, rc, "Failed to create guest config: Failed to "
-                             "normalize CPUID: %s",
-                    sq_os_error(-rc, os, sizeof(os)));
+            if (err && err->msg[0] == '\0')
+                sq_errf(err, rc,
+                        "System configuration error: Failed to "
+                        "normalize CPUID: %s",
+                        sq_os_error(-rc, os, sizeof(os)));
             goto out;
         }
         rc = kvm_set_cpuid2(m->vcpus[i]->fd, c);
         if (rc < 0) {
-            sq_errf(err, rc, "System configuration error: Failed to set "
-                             "CPUID: %s",
+            sq_errf(err, rc,
+                    "System configuration error: Failed to set "
+                    "CPUID: %s",
                     sq_os_error(-rc, os, sizeof(os)));
             goto out;
         }
@@ -526,8 +541,9 @@ static int configure_vcpus(struct machine *m, const struct boot_result *res,
 
         rc = kvm_set_msrs(fd, msrs);
         if (rc >= 0 && (uint32_t)rc != msrs->nmsrs) {
-            sq_errf(err, -EINVAL, "System configuration error: Failed to set "
-                                  "all MSRs. Expected: %u, actual: %d",
+            sq_errf(err, -EINVAL,
+                    "System configuration error: Failed to set "
+                    "all MSRs. Expected: %u, actual: %d",
                     msrs->nmsrs, rc);
             rc = -EINVAL;
             goto out;
@@ -547,8 +563,9 @@ static int configure_vcpus(struct machine *m, const struct boot_result *res,
         if (rc >= 0)
             rc = set_lint(fd);
         if (rc < 0) {
-            sq_errf(err, rc, "System configuration error: Failed to configure "
-                             "vcpu %u: %s",
+            sq_errf(err, rc,
+                    "System configuration error: Failed to configure "
+                    "vcpu %u: %s",
                     i, sq_os_error(-rc, os, sizeof(os)));
             goto out;
         }
@@ -572,10 +589,11 @@ int machine_create(const struct machine_config *cfg, struct evloop *loop,
 
     *out = NULL;
     if (cfg->vcpu_count < 1 || cfg->vcpu_count > MACHINE_MAX_VCPUS)
-        return sq_errf(err, -EINVAL, "Cannot set vm resources: The number of "
-                                     "vCPUs must be greater than 0, less than "
-                                     "32 and must be 1 or an even number if "
-                                     "SMT is enabled.");
+        return sq_errf(err, -EINVAL,
+                       "Cannot set vm resources: The number of "
+                       "vCPUs must be greater than 0, less than "
+                       "32 and must be 1 or an even number if "
+                       "SMT is enabled.");
     m = xcalloc(1, sizeof(*m));
     m->cfg = *cfg;
     m->kvm.fd = -1;
@@ -590,7 +608,8 @@ int machine_create(const struct machine_config *cfg, struct evloop *loop,
     }
     m->exit_fd = evloop_eventfd_new();
     if (m->exit_fd < 0) {
-        rc = sq_errf(err, m->exit_fd, "Internal error while starting microVM: %s",
+        rc = sq_errf(err, m->exit_fd,
+                     "Internal error while starting microVM: %s",
                      sq_os_error(-m->exit_fd, os, sizeof(os)));
         goto fail;
     }
@@ -633,7 +652,8 @@ fail:
     return rc;
 }
 
-/* ---- running -------------------------------------------------------------- */
+/* ---- running --------------------------------------------------------------
+ */
 
 /*
  * Post `req` to every vCPU, then wait for each to reach `state` (or to have
@@ -674,8 +694,9 @@ int machine_start(struct machine *m, struct sq_err *err)
 
         m->started = true;
         if (rc < 0)
-            return sq_errf(err, rc, "Internal error while starting microVM: "
-                                    "Cannot spawn a new vCPU thread: %s",
+            return sq_errf(err, rc,
+                           "Internal error while starting microVM: "
+                           "Cannot spawn a new vCPU thread: %s",
                            sq_os_error(-rc, os, sizeof(os)));
     }
     m->paused = true;
@@ -743,13 +764,16 @@ void machine_destroy(struct machine *m)
     if (m->vm_fd >= 0)
         close(m->vm_fd);
     kvm_sys_close(&m->kvm);
+    free(m->supported);
+    cpu_template_fini(&m->static_tmpl);
     guest_mem_free(m->mem);
     if (m->exit_fd >= 0)
         close(m->exit_fd);
     free(m);
 }
 
-/* ---- accessors ------------------------------------------------------------ */
+/* ---- accessors ------------------------------------------------------------
+ */
 
 uint32_t machine_vcpu_count(const struct machine *m)
 {
@@ -809,6 +833,14 @@ int machine_vcpu_get_cpuid(struct machine *m, uint32_t idx,
     if (idx >= m->n_vcpus)
         return -EINVAL;
     return kvm_get_cpuid2(m->vcpus[idx]->fd, cpuid, max_entries);
+}
+
+int machine_vcpu_get_lapic(struct machine *m, uint32_t idx,
+                           struct kvm_lapic_state *lapic)
+{
+    if (idx >= m->n_vcpus)
+        return -EINVAL;
+    return kvm_get_lapic(m->vcpus[idx]->fd, lapic);
 }
 
 int machine_vcpu_get_msr(struct machine *m, uint32_t idx, uint32_t index,

@@ -36,16 +36,16 @@
 #include "vmm/guest_mem.h"
 
 #define MACHINE_ERR_PREFIX "Start microvm error: "
-#define MACHINE_MAX_VCPUS 32
+#define MACHINE_MAX_VCPUS  32
 /* How long pause/resume/start wait for every vCPU to ack (upstream: 30 s). */
 #define MACHINE_ACK_TIMEOUT_MS 30000
 
 /* ---- virtio-mmio placement (digest 6.4) -------------------------------- */
 
-#define MMIO_DEV_BASE   0xc0001000ULL /* first virtio-mmio window */
-#define MMIO_DEV_SIZE   0x1000ULL
-#define MMIO_GSI_FIRST  5
-#define MMIO_GSI_LAST   23            /* legacy GSIs 5..23: 19 lines */
+#define MMIO_DEV_BASE  0xc0001000ULL /* first virtio-mmio window */
+#define MMIO_DEV_SIZE  0x1000ULL
+#define MMIO_GSI_FIRST 5
+#define MMIO_GSI_LAST  23 /* legacy GSIs 5..23: 19 lines */
 
 /*
  * Address/GSI allocator for virtio-mmio devices, VMGenID and VMClock, in
@@ -73,30 +73,35 @@ int mmio_alloc_gsi(struct mmio_alloc *a, uint32_t *gsi, struct sq_err *err);
 
 /* A virtio-mmio device to map, with its placement from mmio_alloc_device(). */
 struct machine_mmio_dev {
-    uint64_t addr;          /* window base (4 KiB) */
+    uint64_t addr; /* window base (4 KiB) */
     uint32_t gsi;
-    struct bus_dev *regs;   /* borrowed: register handlers for the window */
-    int irq_fd;             /* borrowed eventfd, registered as irqfd for gsi */
+    struct bus_dev *regs; /* borrowed: register handlers for the window */
+    int irq_fd;           /* borrowed eventfd, registered as irqfd for gsi */
 };
 
 /* ---- the machine -------------------------------------------------------- */
 
-/* Called on the vmm thread once the machine asked to stop. */
+/*
+ * Called on the vmm thread once the machine asked to stop (once per
+ * machine). It may call machine_destroy() on the machine.
+ */
 typedef void machine_exit_fn(void *opaque, int exit_code);
 
 struct machine_config {
-    uint32_t vcpu_count;                 /* 1..32 */
-    uint64_t mem_size_mib;               /* > 0 */
+    uint32_t vcpu_count;   /* 1..32 */
+    uint64_t mem_size_mib; /* > 0 */
     bool smt;
     bool track_dirty_pages;
     enum guest_mem_huge_pages huge_pages;
-    int kernel_fd;                       /* borrowed */
-    int initrd_fd;                       /* borrowed; -1 = none */
-    const char *cmdline;                 /* composed (cmdline_build) */
-    int serial_out_fd;                   /* borrowed; -1 = stdout */
+    int kernel_fd;       /* borrowed */
+    int initrd_fd;       /* borrowed; -1 = none */
+    const char *cmdline; /* composed (cmdline_build) */
+    int serial_out_fd;   /* borrowed; -1 = stdout */
     const struct serial_rate_limit *serial_rate_limit; /* NULL = none */
-    bool serial_stdin;                   /* stdin feeds the serial port */
-    bool boot_timer;                     /* --boot-timer */
+    bool serial_stdin; /* stdin feeds the serial port */
+    bool boot_timer;   /* --boot-timer */
+    /* CPU template: a custom one wins over a static one (upstream keeps
+     * only one of them set). */
     enum cpu_static_template cpu_template;
     const struct cpu_template *custom_template; /* borrowed; NULL = none */
     size_t n_mmio;                       /* virtio-mmio devices, attach order */
@@ -109,14 +114,17 @@ struct machine_config {
 struct machine;
 
 /*
- * Build the machine in upstream's boot order: KVM (API version, required
- * capabilities plus/minus the custom template's kvm_capabilities), VM, TSS
+ * Build the machine in upstream's boot order: guest memory, KVM (API
+ * version; the CPU template resolved, a static one through
+ * cpu_static_template_get; required capabilities from
+ * cpu_template_kvm_caps), VM, TSS
  * at 0xfffbd000, in-kernel irqchip, PIT2 with dummy speaker, guest memory,
  * serial (0x3f8, GSI 4), i8042 (0x60, GSI 1), boot timer, virtio-mmio
  * windows, vCPUs, kernel/initrd/cmdline (boot_load), MPTable and ACPI
  * (fw_write_tables), then per vCPU: CPUID (supported -> template ->
- * cpuid_normalize -> KVM_SET_CPUID2), template MSRs and boot MSRs,
- * registers (boot_vcpu_setup) and LAPIC LINT0=ExtINT, LINT1=NMI.
+ * cpuid_normalize -> KVM_SET_CPUID2), MSRs (the template's over what vCPU 0
+ * reports, then the boot MSRs, which win), registers (boot_vcpu_setup) and
+ * LAPIC LINT0=ExtINT, LINT1=NMI.
  * vCPU threads are not started. `loop` (borrowed, may be NULL) is the vmm
  * thread's event loop; the machine registers its exit fd there.
  * Returns 0 and *out, or -errno with err set (text without MACHINE_ERR_PREFIX);
@@ -143,7 +151,11 @@ int machine_pause(struct machine *m, struct sq_err *err);
 int machine_resume(struct machine *m, struct sq_err *err);
 bool machine_is_paused(const struct machine *m);
 
-/* Inject Ctrl-Alt-Del through the i8042. 0 or -ENOSPC with err set. */
+/*
+ * Inject Ctrl-Alt-Del through the i8042. 0, or -ENOSPC with err set to
+ * "I8042 error: i8042 internal buffer full." (upstream shows it after
+ * "Internal VMM error: ", which the caller adds).
+ */
 int machine_send_ctrl_alt_del(struct machine *m, struct sq_err *err);
 
 /* Eventfd that becomes readable when the machine wants to stop (owned). */
@@ -181,6 +193,9 @@ int machine_vcpu_set_regs(struct machine *m, uint32_t idx,
 /* The CPUID table KVM holds for vCPU idx (KVM_GET_CPUID2). 0 or -errno. */
 int machine_vcpu_get_cpuid(struct machine *m, uint32_t idx,
                            struct kvm_cpuid2 *cpuid, uint32_t max_entries);
+/* vCPU idx's local APIC registers (KVM_GET_LAPIC). 0 or -errno. */
+int machine_vcpu_get_lapic(struct machine *m, uint32_t idx,
+                           struct kvm_lapic_state *lapic);
 /* One MSR of vCPU idx (KVM_GET_MSRS). 0 or -errno (-ENOENT if unreadable). */
 int machine_vcpu_get_msr(struct machine *m, uint32_t idx, uint32_t index,
                          uint64_t *value);

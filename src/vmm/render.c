@@ -2,11 +2,11 @@
  * render.c: the bodies of every GET, as upstream's serde output (digest 1.8,
  * 15), and the read mirror built from them.
  *
- * Key order is the Rust struct's field order; Option::None is written as
- * null except where upstream skips it (machine-config's cpu_template).
- * Everything is rendered from the configuration store, which holds each
- * device's configuration in the normalised form upstream reads back from
- * its devices (resources.h), so pre- and post-boot answers agree as
+ * The JSON itself is written by api/schemas.h's renderers (upstream's serde
+ * field order, nulls where upstream has them); this file decides *what* each
+ * GET answers in each phase. Everything comes from the configuration store,
+ * which holds each device's configuration in the normalised form upstream reads
+ * back from its devices (resources.h), so pre- and post-boot answers agree as
  * upstream's do.
  */
 #include <errno.h>
@@ -15,49 +15,16 @@
 #include <string.h>
 
 #include "mmds/store.h"
-#include "util/json.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 #include "vmm/vmm_int.h"
 
 /* ---------------------------------------------------------------------- */
-/* JSON writing (util/json.h has serde_json's escaping) */
-
-void vmm_json_str(struct buf *b, const char *s, size_t n)
-{
-    json_write_str(b, s, n);
-}
-
-void vmm_json_cstr(struct buf *b, const char *s)
-{
-    json_write_cstr(b, s);
-}
+/* Faults */
 
 void vmm_render_fault(struct buf *b, const char *msg)
 {
-    buf_puts(b, "{\"fault_message\":");
-    vmm_json_cstr(b, msg);
-    buf_putc(b, '}');
-}
-
-static void key(struct buf *b, const char *k, bool first)
-{
-    if (!first)
-        buf_putc(b, ',');
-    vmm_json_cstr(b, k);
-    buf_putc(b, ':');
-}
-
-static void ku64(struct buf *b, const char *k, uint64_t v, bool first)
-{
-    key(b, k, first);
-    buf_printf(b, "%llu", (unsigned long long)v);
-}
-
-static void kstr(struct buf *b, const char *k, const char *v, bool first)
-{
-    key(b, k, first);
-    vmm_json_cstr(b, v);
+    fault_message_to_json(msg, b);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -65,97 +32,74 @@ static void kstr(struct buf *b, const char *k, const char *v, bool first)
  * keeps them in the form upstream reads back (resources.h). */
 
 /* VmResources::mmds_config: present only when the store exists and some
- * NIC forwards to it; the address is the first such NIC's. */
-static void render_mmds_config(const struct vm_resources *r, struct buf *b)
+ * NIC forwards to it; the address is the first such NIC's. `ids` has room
+ * for every NIC and backs c->network_interfaces (borrowed strings). */
+static bool mmds_config_view(const struct vm_resources *r, struct mmds_cfg *c,
+                             char **ids)
 {
     const struct res_net *first = NULL;
-    struct mmds_cfg c;
-    char **ids;
 
-    if (!r->mmds || !res_mmds_attached(r)) {
-        buf_puts(b, "null");
-        return;
-    }
-    memset(&c, 0, sizeof(c));
-    ids = xcalloc(r->n_nets, sizeof(*ids));
+    memset(c, 0, sizeof(*c));
+    if (!r->mmds || !res_mmds_attached(r))
+        return false;
     for (size_t i = 0; i < r->n_nets; i++) {
         const struct res_net *n = &r->nets[i];
 
         if (!n->mmds)
             continue;
-        ids[c.n_network_interfaces++] = n->cfg.iface_id;
+        ids[c->n_network_interfaces++] = n->cfg.iface_id;
         if (!first)
             first = n;
     }
-    c.version = mmds_store_version(r->mmds);
-    c.network_interfaces = ids;
-    c.has_ipv4_address = true;
-    memcpy(c.ipv4_address, first->mmds_ipv4, 4);
-    c.imds_compat = mmds_store_imds_compat(r->mmds);
-    mmds_cfg_to_json(&c, b);
-    free(ids);
+    c->version = mmds_store_version(r->mmds);
+    c->network_interfaces = ids;
+    c->has_ipv4_address = true;
+    memcpy(c->ipv4_address, first->mmds_ipv4, 4);
+    c->imds_compat = mmds_store_imds_compat(r->mmds);
+    return true;
 }
 
+/*
+ * GET /vm/config: a borrowed view of the store as a config-file document
+ * (upstream's From<&VmResources> for VmmConfig), rendered by api/schemas.h.
+ * The structs are shallow copies; nothing here is freed through them.
+ */
 void vmm_render_vm_config(struct vmm *v, struct buf *b)
 {
     const struct vm_resources *r = &v->res;
+    struct vmm_config_file c;
+    char **ids = xcalloc(r->n_nets + 1, sizeof(*ids));
 
-    buf_puts(b, "{\"balloon\":");
-    if (r->has_balloon)
-        balloon_cfg_to_json(&r->balloon, b);
-    else
-        buf_puts(b, "null");
-
-    buf_puts(b, ",\"drives\":[");
-    for (size_t i = 0; i < r->n_drives; i++) {
-        if (i)
-            buf_putc(b, ',');
-        drive_cfg_to_json(&r->drives[i].cfg, b);
-    }
-    buf_putc(b, ']');
-
+    memset(&c, 0, sizeof(c));
+    c.has_balloon = r->has_balloon;
+    c.balloon = r->balloon;
+    c.n_drives = r->n_drives;
+    c.drives = xcalloc(r->n_drives + 1, sizeof(*c.drives));
+    for (size_t i = 0; i < r->n_drives; i++)
+        c.drives[i] = r->drives[i].cfg;
     /* boot_source is not an Option upstream: "" before any PUT. */
-    buf_puts(b, ",\"boot-source\":");
-    boot_source_cfg_to_json(&r->boot.cfg, b);
-    buf_puts(b, ",\"cpu-config\":null,\"logger\":null,\"machine-config\":");
-    machine_cfg_to_json(&r->machine, b);
-    buf_puts(b, ",\"metrics\":null,\"mmds-config\":");
-    render_mmds_config(r, b);
+    c.boot_source = r->boot.cfg;
+    c.has_machine_config = true;
+    c.machine_config = r->machine;
+    c.has_mmds_config = mmds_config_view(r, &c.mmds_config, ids);
+    c.n_network_interfaces = r->n_nets;
+    c.network_interfaces =
+        xcalloc(r->n_nets + 1, sizeof(*c.network_interfaces));
+    for (size_t i = 0; i < r->n_nets; i++)
+        c.network_interfaces[i] = r->nets[i].cfg;
+    c.has_vsock = r->has_vsock;
+    c.vsock = r->vsock.cfg;
+    c.has_entropy = r->has_entropy;
+    c.entropy = r->entropy;
+    c.n_pmem = r->n_pmems;
+    c.pmem = r->pmems;
+    c.has_memory_hotplug = r->has_memory_hotplug;
+    c.memory_hotplug = r->memory_hotplug;
 
-    buf_puts(b, ",\"network-interfaces\":[");
-    for (size_t i = 0; i < r->n_nets; i++) {
-        if (i)
-            buf_putc(b, ',');
-        net_iface_cfg_to_json(&r->nets[i].cfg, b);
-    }
-    buf_putc(b, ']');
-
-    buf_puts(b, ",\"vsock\":");
-    if (r->has_vsock)
-        vsock_cfg_to_json(&r->vsock.cfg, b);
-    else
-        buf_puts(b, "null");
-
-    buf_puts(b, ",\"entropy\":");
-    if (r->has_entropy)
-        entropy_cfg_to_json(&r->entropy, b);
-    else
-        buf_puts(b, "null");
-
-    buf_puts(b, ",\"pmem\":[");
-    for (size_t i = 0; i < r->n_pmems; i++) {
-        if (i)
-            buf_putc(b, ',');
-        pmem_cfg_to_json(&r->pmems[i], b);
-    }
-    buf_putc(b, ']');
-
-    buf_puts(b, ",\"memory-hotplug\":");
-    if (r->has_memory_hotplug)
-        hotplug_memory_cfg_to_json(&r->memory_hotplug, b);
-    else
-        buf_puts(b, "null");
-    buf_putc(b, '}');
+    vmm_config_file_to_json(&c, b);
+    free(c.drives);
+    free(c.network_interfaces);
+    free(ids);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -183,7 +127,7 @@ static int render_balloon_get(struct vmm *v, struct buf *b)
  * reported for the rest (nothing yet: no driver has talked to the device). */
 static int render_balloon_stats(struct vmm *v, struct buf *b)
 {
-    uint64_t target_pages;
+    struct balloon_stats st;
 
     if (!vmm_is_started(v))
         return fault(b, VMM_ERR_NS_PRE);
@@ -192,18 +136,17 @@ static int render_balloon_stats(struct vmm *v, struct buf *b)
     if (v->res.balloon.stats_polling_interval_s == 0)
         return fault(b, "Internal VMM error: Balloon: Received stats query "
                         "when stats are disabled.");
-    target_pages = (uint64_t)v->res.balloon.amount_mib << 8; /* 4 KiB pages */
-    buf_putc(b, '{');
-    ku64(b, "target_pages", target_pages, true);
-    ku64(b, "actual_pages", 0, false);
-    ku64(b, "target_mib", target_pages >> 8, false);
-    ku64(b, "actual_mib", 0, false);
-    buf_putc(b, '}');
+    memset(&st, 0, sizeof(st));
+    st.target_pages = v->res.balloon.amount_mib << 8; /* 4 KiB pages */
+    st.target_mib = st.target_pages >> 8;
+    balloon_stats_to_json(&st, b);
     return 200;
 }
 
 static int render_hinting_status(struct vmm *v, struct buf *b)
 {
+    const struct balloon_hinting_status hs = {0, false, 0};
+
     if (!vmm_is_started(v))
         return fault(b, VMM_ERR_NS_PRE);
     if (!v->res.has_balloon)
@@ -211,25 +154,27 @@ static int render_hinting_status(struct vmm *v, struct buf *b)
     if (!v->res.balloon.free_page_hinting)
         return fault(b, "Balloon update error: Balloon: Attempting to use "
                         "hinting when not enabled");
-    buf_puts(b, "{\"host_cmd\":0,\"guest_cmd\":null}");
+    /* HintingState::default(): STOP (0) from us, nothing from the guest. */
+    balloon_hinting_status_to_json(&hs, b);
     return 200;
 }
 
+/* VirtioMem::status of a device no guest driver has used: nothing plugged
+ * or requested yet. */
 static int render_hotplug_status(struct vmm *v, struct buf *b)
 {
     const struct hotplug_memory_cfg *h = &v->res.memory_hotplug;
+    struct hotplug_memory_status st;
 
     if (!vmm_is_started(v))
         return fault(b, VMM_ERR_NS_PRE);
     if (!v->res.has_memory_hotplug)
         return fault(b, "Internal VMM error: " DEVICE_NOT_FOUND);
-    buf_putc(b, '{');
-    ku64(b, "block_size_mib", h->block_size_mib, true);
-    ku64(b, "total_size_mib", h->total_size_mib, false);
-    ku64(b, "slot_size_mib", h->slot_size_mib, false);
-    ku64(b, "plugged_size_mib", 0, false);
-    ku64(b, "requested_size_mib", 0, false);
-    buf_putc(b, '}');
+    memset(&st, 0, sizeof(st));
+    st.block_size_mib = h->block_size_mib;
+    st.total_size_mib = h->total_size_mib;
+    st.slot_size_mib = h->slot_size_mib;
+    hotplug_memory_status_to_json(&st, b);
     return 200;
 }
 
@@ -245,16 +190,20 @@ static int render_mmds(struct vmm *v, struct buf *b)
 int vmm_render_get(struct vmm *v, enum api_op op, struct buf *b)
 {
     switch (op) {
-    case API_OP_GET_INSTANCE_INFO:
-        buf_putc(b, '{');
-        kstr(b, "id", v->instance_id, true);
-        kstr(b, "state", vmm_state_name(v->state), false);
-        kstr(b, "vmm_version", VMM_VERSION, false);
-        kstr(b, "app_name", VMM_APP_NAME, false);
-        buf_putc(b, '}');
+    case API_OP_GET_INSTANCE_INFO: {
+        static const enum instance_state states[] = {
+            [VMM_STATE_NOT_STARTED] = INSTANCE_STATE_NOT_STARTED,
+            [VMM_STATE_RUNNING] = INSTANCE_STATE_RUNNING,
+            [VMM_STATE_PAUSED] = INSTANCE_STATE_PAUSED,
+        };
+        struct instance_info ii = {v->instance_id, states[v->state],
+                                   VMM_VERSION, VMM_APP_NAME};
+
+        instance_info_to_json(&ii, b);
         return 200;
+    }
     case API_OP_GET_VERSION:
-        buf_puts(b, "{\"firecracker_version\":\"" VMM_VERSION "\"}");
+        version_to_json(VMM_VERSION, b);
         return 200;
     case API_OP_GET_MACHINE_CONFIG:
         machine_cfg_to_json(&v->res.machine, b);

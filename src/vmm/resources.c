@@ -60,12 +60,14 @@ static bool id_eq(const char *a, size_t a_len, const char *b, size_t b_len)
 /* ---------------------------------------------------------------------- */
 /* Rate limiters */
 
-/* TokenBucket::new returns None for size 0 or refill 0: the bucket is off. */
+/* TokenBucket::new returns None for size 0, refill 0, or a refill time
+ * whose nanoseconds overflow a u64: the bucket is off. */
 static bool bucket_normalise(bool *has, struct token_bucket_cfg *tb)
 {
     if (!*has)
         return false;
-    if (tb->size == 0 || tb->refill_time == 0) {
+    if (tb->size == 0 || tb->refill_time == 0 ||
+        tb->refill_time > UINT64_MAX / 1000000u) {
         *has = false;
         memset(tb, 0, sizeof(*tb));
         return false;
@@ -83,9 +85,32 @@ bool res_rate_limiter_normalise(struct rate_limiter_cfg *rl)
     return bw || ops;
 }
 
+static void bucket_update(bool *has, struct token_bucket_cfg *cur, bool upd_has,
+                          const struct token_bucket_cfg *upd)
+{
+    if (!upd_has)
+        return;
+    *cur = *upd;
+    *has = true;
+    bucket_normalise(has, cur);
+}
+
+void res_rate_limiter_update(bool *has, struct rate_limiter_cfg *cur,
+                             bool upd_has, const struct rate_limiter_cfg *upd)
+{
+    if (!upd_has)
+        return;
+    if (!*has)
+        memset(cur, 0, sizeof(*cur));
+    bucket_update(&cur->has_bandwidth, &cur->bandwidth, upd->has_bandwidth,
+                  &upd->bandwidth);
+    bucket_update(&cur->has_ops, &cur->ops, upd->has_ops, &upd->ops);
+    *has = cur->has_bandwidth || cur->has_ops;
+}
+
 /* A limiter as the device reports it back: `has` cleared when empty. */
-static void limiter_store(bool *has, struct rate_limiter_cfg *dst,
-                          bool src_has, const struct rate_limiter_cfg *src)
+static void limiter_store(bool *has, struct rate_limiter_cfg *dst, bool src_has,
+                          const struct rate_limiter_cfg *src)
 {
     memset(dst, 0, sizeof(*dst));
     *has = false;
@@ -253,8 +278,8 @@ struct res_drive *res_find_drive(struct vm_resources *r, const char *id,
                                  size_t id_len)
 {
     for (size_t i = 0; i < r->n_drives; i++) {
-        if (id_eq(r->drives[i].cfg.drive_id, r->drives[i].cfg.drive_id_len,
-                  id, id_len))
+        if (id_eq(r->drives[i].cfg.drive_id, r->drives[i].cfg.drive_id_len, id,
+                  id_len))
             return &r->drives[i];
     }
     return NULL;
@@ -309,8 +334,8 @@ static int block_new(const struct drive_cfg *cfg, struct res_drive *out,
         limiter_store(&out->cfg.has_rate_limiter, &out->cfg.rate_limiter,
                       cfg->has_rate_limiter, &cfg->rate_limiter);
         out->cfg.has_io_engine = true;
-        out->cfg.io_engine = cfg->has_io_engine ? cfg->io_engine
-                                                : IO_ENGINE_SYNC;
+        out->cfg.io_engine =
+            cfg->has_io_engine ? cfg->io_engine : IO_ENGINE_SYNC;
         return 0;
     }
     if (cfg->socket && !cfg->has_is_read_only && !cfg->path_on_host &&
@@ -322,8 +347,9 @@ static int block_new(const struct drive_cfg *cfg, struct res_drive *out,
                        "backend error: vhost-user block devices are not "
                        "supported by squib");
     }
-    return sq_errf(err, -EINVAL, "Unable to create the virtio block device: "
-                                 "Invalid block config.");
+    return sq_errf(err, -EINVAL,
+                   "Unable to create the virtio block device: "
+                   "Invalid block config.");
 }
 
 int res_set_drive(struct vm_resources *r, const struct drive_cfg *cfg,
@@ -385,7 +411,8 @@ struct res_net *res_find_net(struct vm_resources *r, const char *id,
     return NULL;
 }
 
-int res_tap_open(const char *name, int *fd_out, struct sq_err *err)
+int res_tap_open(const char *name, int *fd_out, char if_name[RES_IFNAMSIZ],
+                 struct sq_err *err)
 {
     struct ifreq ifr;
     char os[128];
@@ -424,6 +451,8 @@ int res_tap_open(const char *name, int *fd_out, struct sq_err *err)
                        "size of the vnet header: %s",
                        sq_os_error(e, os, sizeof(os)));
     }
+    memcpy(if_name, ifr.ifr_name, RES_IFNAMSIZ);
+    if_name[RES_IFNAMSIZ - 1] = '\0';
     *fd_out = fd;
     return 0;
 }
@@ -431,6 +460,7 @@ int res_tap_open(const char *name, int *fd_out, struct sq_err *err)
 int res_set_net(struct vm_resources *r, const struct net_iface_cfg *cfg,
                 struct sq_err *err)
 {
+    char if_name[RES_IFNAMSIZ] = "";
     struct res_net *old;
     struct res_net dev;
     int rc, fd = -1;
@@ -440,8 +470,7 @@ int res_set_net(struct vm_resources *r, const struct net_iface_cfg *cfg,
             const struct res_net *n = &r->nets[i];
             const uint8_t *m = cfg->guest_mac;
 
-            if (!n->cfg.has_guest_mac ||
-                memcmp(n->cfg.guest_mac, m, 6) != 0 ||
+            if (!n->cfg.has_guest_mac || memcmp(n->cfg.guest_mac, m, 6) != 0 ||
                 id_eq(n->cfg.iface_id, n->cfg.iface_id_len, cfg->iface_id,
                       cfg->iface_id_len))
                 continue;
@@ -465,7 +494,7 @@ int res_set_net(struct vm_resources *r, const struct net_iface_cfg *cfg,
         r->n_nets--;
     }
 
-    rc = r->tap_open(cfg->host_dev_name, &fd, err);
+    rc = r->tap_open(cfg->host_dev_name, &fd, if_name, err);
     if (rc) {
         if (err)
             sq_err_prefix(err, "Could not create the network device: ");
@@ -483,7 +512,7 @@ int res_set_net(struct vm_resources *r, const struct net_iface_cfg *cfg,
     dev.tap_fd = fd;
     dev.cfg.iface_id = dup_len(cfg->iface_id, cfg->iface_id_len);
     dev.cfg.iface_id_len = cfg->iface_id_len;
-    dev.cfg.host_dev_name = xstrdup(cfg->host_dev_name);
+    dev.cfg.host_dev_name = xstrdup(if_name);
     dev.cfg.has_guest_mac = cfg->has_guest_mac;
     memcpy(dev.cfg.guest_mac, cfg->guest_mac, 6);
     dev.cfg.has_mtu = cfg->has_mtu;
@@ -628,8 +657,7 @@ int res_set_balloon(struct vm_resources *r, const struct balloon_cfg *cfg,
                     struct sq_err *err)
 {
     if ((uint64_t)cfg->amount_mib > r->machine.mem_size_mib)
-        return sq_errf(err, -EINVAL,
-                       "Amount of pages requested is too large.");
+        return sq_errf(err, -EINVAL, "Amount of pages requested is too large.");
     r->has_balloon = true;
     r->balloon = *cfg;
     return 0;
@@ -649,13 +677,13 @@ int res_hotplug_memory_validate(const struct hotplug_memory_cfg *c,
     const uint32_t min_block = 2, min_slot = 128;
 
     if (c->block_size_mib < min_block)
-        return sq_errf(err, -EINVAL,
-                       "Block size must not be lower than %u MiB", min_block);
+        return sq_errf(err, -EINVAL, "Block size must not be lower than %u MiB",
+                       min_block);
     if (c->block_size_mib & (c->block_size_mib - 1))
         return sq_errf(err, -EINVAL, "Block size must be a power of 2");
     if (c->slot_size_mib < min_slot)
-        return sq_errf(err, -EINVAL,
-                       "Slot size must not be lower than %u MiB", min_slot);
+        return sq_errf(err, -EINVAL, "Slot size must not be lower than %u MiB",
+                       min_slot);
     if (c->slot_size_mib % c->block_size_mib)
         return sq_errf(err, -EINVAL,
                        "Slot size must be a multiple of block size (%u MiB)",

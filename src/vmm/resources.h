@@ -48,7 +48,8 @@ struct res_drive {
 };
 
 struct res_net {
-    struct net_iface_cfg cfg; /* owned strings; host_dev_name = TAP name */
+    struct net_iface_cfg cfg; /* owned strings; host_dev_name = the name the
+                                 kernel gave the TAP (upstream's iface_name) */
     int tap_fd;               /* owned /dev/net/tun fd */
     bool mmds;                /* MMDS network stack enabled on this NIC */
     uint8_t mmds_ipv4[4];     /* valid when mmds */
@@ -60,18 +61,21 @@ struct res_vsock {
 };
 
 struct res_boot {
-    bool configured;           /* a PUT /boot-source succeeded */
+    bool configured;            /* a PUT /boot-source succeeded */
     struct boot_source_cfg cfg; /* owned strings; kernel path "" if never set */
-    int kernel_fd;             /* owned, O_RDONLY; -1 if not configured */
-    int initrd_fd;             /* owned, O_RDONLY; -1 if none */
+    int kernel_fd;              /* owned, O_RDONLY; -1 if not configured */
+    int initrd_fd;              /* owned, O_RDONLY; -1 if none */
 };
 
 /*
  * Opens TAP `name` as upstream's Tap::open_named + set_vnet_hdr_size do and
- * returns the fd in *fd. On failure the detail text is the NetError part
- * ("Open tap device failed: ...", "Setting vnet header size failed: ...").
+ * returns the fd in *fd and the interface name the kernel reports (e.g.
+ * "tap0" for "tap%d"; NUL-terminated) in if_name. On failure the detail
+ * text is the NetError part ("Open tap device failed: ...", "Setting vnet
+ * header size failed: ...").
  */
-typedef int res_tap_open_fn(const char *name, int *fd, struct sq_err *err);
+typedef int res_tap_open_fn(const char *name, int *fd,
+                            char if_name[RES_IFNAMSIZ], struct sq_err *err);
 res_tap_open_fn res_tap_open;
 
 struct vm_resources {
@@ -140,7 +144,10 @@ int res_set_boot_source(struct vm_resources *r,
  * backing file opened read-only or read-write. */
 int res_set_drive(struct vm_resources *r, const struct drive_cfg *cfg,
                   struct sq_err *err);
+/* True if drives[0] is a root device (BlockBuilder::has_root_device). */
 bool res_has_root_block(const struct vm_resources *r);
+/* The drive with this id (exact bytes), or NULL. Borrowed; valid until the
+ * next drive change. */
 struct res_drive *res_find_drive(struct vm_resources *r, const char *id,
                                  size_t id_len);
 
@@ -149,12 +156,15 @@ struct res_drive *res_find_drive(struct vm_resources *r, const char *id,
  * open, MTU range. */
 int res_set_net(struct vm_resources *r, const struct net_iface_cfg *cfg,
                 struct sq_err *err);
+/* The NIC with this id (exact bytes), or NULL. Borrowed; valid until the
+ * next NIC change. */
 struct res_net *res_find_net(struct vm_resources *r, const char *id,
                              size_t id_len);
 
 /* PUT /pmem/{id} (PmemBuilder::build). The file is only opened at boot. */
 int res_set_pmem(struct vm_resources *r, const struct pmem_cfg *cfg,
                  struct sq_err *err);
+/* True if some pmem device is the root device. */
 bool res_has_root_pmem(const struct vm_resources *r);
 
 /* PUT /vsock: unlinks the previous uds_path, binds the new one. Detail:
@@ -194,6 +204,7 @@ void res_set_serial(struct vm_resources *r, const struct serial_cfg *cfg);
 int res_set_memory_hotplug(struct vm_resources *r,
                            const struct hotplug_memory_cfg *cfg,
                            struct sq_err *err);
+/* The checks alone (no state), for callers that only validate. */
 int res_hotplug_memory_validate(const struct hotplug_memory_cfg *cfg,
                                 struct sq_err *err);
 
@@ -214,5 +225,16 @@ bool res_mmds_attached(const struct vm_resources *r);
  * or refill_time 0 is disabled (removed), a one_time_burst of 0 is absent.
  * Returns false when no bucket is left (the limiter is reported as null). */
 bool res_rate_limiter_normalise(struct rate_limiter_cfg *rl);
+
+/*
+ * Apply a PATCH rate limiter (RateLimiterUpdate semantics) to a stored,
+ * normalised one: an absent update changes nothing; in a present update, an
+ * absent or null bucket is unchanged, a bucket with size 0 or refill_time 0
+ * is removed, any other bucket replaces the current one. *has is cleared
+ * when no bucket is left. For the devices' PATCH handlers, which update
+ * the running device and then the stored configuration.
+ */
+void res_rate_limiter_update(bool *has, struct rate_limiter_cfg *cur,
+                             bool upd_has, const struct rate_limiter_cfg *upd);
 
 #endif

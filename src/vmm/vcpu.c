@@ -29,6 +29,26 @@
 
 enum { RUN_AGAIN = 0, RUN_INTERRUPTED = 1, RUN_STOP = 2 };
 
+/*
+ * Exit-handling latencies (vcpu.exit_*_agg, {min_us,max_us,sum_us}). The
+ * aggregate API (metrics_agg_record, METRICS_GLOBAL_AGG) arrives with the
+ * metrics module's newer header; until it is in the tree, record nothing.
+ * Drop the fallback once it is.
+ */
+#ifdef METRICS_GLOBAL_AGG
+#define SQ_VCPU_AGG(field, us) metrics_agg_record(METRIC_AGG_vcpu_##field, (us))
+#else
+#define SQ_VCPU_AGG(field, us) ((void)(us))
+#endif
+
+static uint64_t now_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000ULL + (uint64_t)ts.tv_nsec / 1000;
+}
+
 static void kick_handler(int sig)
 {
     (void)sig;
@@ -119,19 +139,32 @@ static void set_state(struct vcpu *v, enum vcpu_state s)
 static const char *exit_name(uint32_t reason, char *buf, size_t len)
 {
     switch (reason) {
-    case KVM_EXIT_UNKNOWN: return "Unknown";
-    case KVM_EXIT_EXCEPTION: return "Exception";
-    case KVM_EXIT_HYPERCALL: return "Hypercall";
-    case KVM_EXIT_DEBUG: return "Debug";
-    case KVM_EXIT_HLT: return "Hlt";
-    case KVM_EXIT_IRQ_WINDOW_OPEN: return "IrqWindowOpen";
-    case KVM_EXIT_SHUTDOWN: return "Shutdown";
-    case KVM_EXIT_INTR: return "Intr";
-    case KVM_EXIT_SET_TPR: return "SetTpr";
-    case KVM_EXIT_TPR_ACCESS: return "TprAccess";
-    case KVM_EXIT_NMI: return "Nmi";
-    case KVM_EXIT_IOAPIC_EOI: return "IoapicEoi";
-    case KVM_EXIT_HYPERV: return "Hyperv";
+    case KVM_EXIT_UNKNOWN:
+        return "Unknown";
+    case KVM_EXIT_EXCEPTION:
+        return "Exception";
+    case KVM_EXIT_HYPERCALL:
+        return "Hypercall";
+    case KVM_EXIT_DEBUG:
+        return "Debug";
+    case KVM_EXIT_HLT:
+        return "Hlt";
+    case KVM_EXIT_IRQ_WINDOW_OPEN:
+        return "IrqWindowOpen";
+    case KVM_EXIT_SHUTDOWN:
+        return "Shutdown";
+    case KVM_EXIT_INTR:
+        return "Intr";
+    case KVM_EXIT_SET_TPR:
+        return "SetTpr";
+    case KVM_EXIT_TPR_ACCESS:
+        return "TprAccess";
+    case KVM_EXIT_NMI:
+        return "Nmi";
+    case KVM_EXIT_IOAPIC_EOI:
+        return "IoapicEoi";
+    case KVM_EXIT_HYPERV:
+        return "Hyperv";
     default:
         snprintf(buf, len, "Unsupported(%" PRIu32 ")", reason);
         return buf;
@@ -162,6 +195,7 @@ static int handle_io(struct vcpu *v)
     uint64_t total = (uint64_t)size * count;
     uint8_t *data;
     bool in = run->io.direction == KVM_EXIT_IO_IN;
+    uint64_t t0;
 
     /* KVM fills these, but stay inside the mapping whatever they say. */
     if (size == 0 || size > 8 || run->io.data_offset > (uint64_t)v->run_size ||
@@ -173,6 +207,8 @@ static int handle_io(struct vcpu *v)
         return RUN_STOP;
     }
     data = (uint8_t *)run + run->io.data_offset;
+    t0 = now_us();
+    /* A string instruction (rep ins/outs) is `count` accesses of `size`. */
     for (uint32_t i = 0; i < count; i++, data += size) {
         int rc;
 
@@ -184,8 +220,15 @@ static int handle_io(struct vcpu *v)
         }
         if (rc < 0 && log_ratelimit_ok(&v->io_warn_rl))
             log_warn("vcpu: IO %s @ %#x:%#x failed: %s", in ? "read" : "write",
-                     run->io.port, size, "Missing address range");
-        metrics_inc(in ? METRIC_vcpu_exit_io_in : METRIC_vcpu_exit_io_out);
+                     run->io.port, size, "Failed to find address range.");
+    }
+    /* One exit, counted once (as upstream). */
+    if (in) {
+        SQ_VCPU_AGG(exit_io_in_agg, now_us() - t0);
+        metrics_inc(METRIC_vcpu_exit_io_in);
+    } else {
+        SQ_VCPU_AGG(exit_io_out_agg, now_us() - t0);
+        metrics_inc(METRIC_vcpu_exit_io_out);
     }
     return RUN_AGAIN;
 }
@@ -194,26 +237,31 @@ static int handle_mmio(struct vcpu *v)
 {
     struct kvm_run *run = v->run;
     uint32_t len = run->mmio.len;
+    uint64_t t0;
     int rc;
 
     if (len == 0 || len > sizeof(run->mmio.data)) {
         metrics_inc(METRIC_vcpu_failures);
-        log_error("Unexpected exit reason on vcpu run: MMIO with length %u", len);
+        log_error("Unexpected exit reason on vcpu run: MMIO with length %u",
+                  len);
         return RUN_STOP;
     }
+    t0 = now_us();
     if (run->mmio.is_write) {
         rc = bus_write(v->mmio, run->mmio.phys_addr, run->mmio.data, len);
+        SQ_VCPU_AGG(exit_mmio_write_agg, now_us() - t0);
         metrics_inc(METRIC_vcpu_exit_mmio_write);
     } else {
         memset(run->mmio.data, 0, len);
         rc = bus_read(v->mmio, run->mmio.phys_addr, run->mmio.data, len);
+        SQ_VCPU_AGG(exit_mmio_read_agg, now_us() - t0);
         metrics_inc(METRIC_vcpu_exit_mmio_read);
     }
     /* Upstream's text says "read" for both directions. */
     if (rc < 0 && log_ratelimit_ok(&v->io_warn_rl))
         log_warn("Invalid MMIO read @ %#llx:%#x: %s",
                  (unsigned long long)run->mmio.phys_addr, len,
-                 "Missing address range");
+                 "Failed to find address range.");
     return RUN_AGAIN;
 }
 
@@ -246,9 +294,10 @@ int vcpu_handle_exit(struct vcpu *v, int run_rc, int *exit_code)
         return handle_mmio(v);
     case KVM_EXIT_FAIL_ENTRY:
         metrics_inc(METRIC_vcpu_failures);
-        log_error("Received KVM_EXIT_FAIL_ENTRY signal: %llu on cpu %u",
-                  (unsigned long long)run->fail_entry.hardware_entry_failure_reason,
-                  run->fail_entry.cpu);
+        log_error(
+            "Received KVM_EXIT_FAIL_ENTRY signal: %llu on cpu %u",
+            (unsigned long long)run->fail_entry.hardware_entry_failure_reason,
+            run->fail_entry.cpu);
         return RUN_STOP;
     case KVM_EXIT_INTERNAL_ERROR:
         metrics_inc(METRIC_vcpu_failures);
@@ -311,7 +360,6 @@ static void *vcpu_thread(void *arg)
     struct vcpu *v = arg;
     char name[128];
     int exit_code, rc;
-
     sigset_t kick;
 
     snprintf(name, sizeof(name), "fc_vcpu %u", v->index);

@@ -39,6 +39,7 @@
 #define SQUIB_VMM_VCPU_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -57,8 +58,8 @@ enum vcpu_state {
     VCPU_NOT_STARTED = 0,
     VCPU_PAUSED,
     VCPU_RUNNING,
-    VCPU_EXITED,    /* stopped by an exit; waits for FINISH */
-    VCPU_FINISHED,  /* thread done (joinable) */
+    VCPU_EXITED,   /* stopped by an exit; waits for FINISH */
+    VCPU_FINISHED, /* thread done (joinable) */
 };
 
 enum vcpu_req {
@@ -70,22 +71,22 @@ enum vcpu_req {
 
 struct vcpu {
     unsigned index;
-    int fd;                    /* owned; -1 if closed */
-    struct kvm_run *run;       /* owned mapping of run_size bytes */
+    int fd;              /* owned; -1 if closed */
+    struct kvm_run *run; /* owned mapping of run_size bytes */
     int run_size;
-    const struct bus *pio;     /* borrowed */
-    const struct bus *mmio;    /* borrowed */
+    const struct bus *pio;  /* borrowed */
+    const struct bus *mmio; /* borrowed */
     vcpu_exit_fn *on_exit;
     void *exit_opaque;
-    int ack_fd;                /* owned eventfd, written by the vCPU thread */
+    int ack_fd; /* owned eventfd, written by the vCPU thread */
     pthread_t thread;
-    bool thread_started;       /* vmm thread only */
+    bool thread_started; /* vmm thread only */
 
-    pthread_mutex_t lock;      /* protects req, state, exit_code */
-    pthread_cond_t cond;       /* signalled when req changes */
+    pthread_mutex_t lock; /* protects req, state, exit_code */
+    pthread_cond_t cond;  /* signalled when req changes */
     enum vcpu_req req;
     enum vcpu_state state;
-    int exit_code;             /* valid in EXITED */
+    int exit_code; /* valid in EXITED */
 
     struct log_ratelimit io_warn_rl; /* vCPU thread only */
 };

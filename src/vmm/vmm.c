@@ -4,26 +4,25 @@
  *
  * Lifecycle (digest 1.4, 7.4):
  *
- *                 PUT /actions InstanceStart
+ *                       InstanceStart
  *                 (handle_start -> ops->start)
- *   +-------------+ ----------------------------> +---------+
- *   | Not started |                               | Running | <--+
- *   +-------------+ ----------------------------> +---------+    |
- *      |   ^        PUT /snapshot/load                |          | PATCH /vm
- *      |   |        (not implemented: refused)        |          | Resumed
- *      |   |                                          v          | (ops->resume)
- *      |   | InstanceStart failed:        PATCH /vm Paused       |
- *      |   | stays Not started            (ops->pause)           |
- *      +---+                                      +--------+     |
- *                                                 | Paused | ----+
- *                                                 +--------+
+ *   +-------------+ ----------------------> +---------+  PATCH /vm Paused
+ *   | Not started |                         | Running | ------------+
+ *   +-------------+                         +---------+ (ops->pause) |
+ *      |      ^                                  ^                   v
+ *      +------+                                  |              +--------+
+ *   start failed, or                             +------------- | Paused |
+ *   PUT /snapshot/load                          PATCH /vm       +--------+
+ *   (refused: no snapshot                       Resumed
+ *   support yet)                                (ops->resume)
  *
  * "Not started" is upstream's pre-boot phase (PrebootApiController): the
  * configuration endpoints work and the runtime ones answer NSPre. Once the
  * machine is built (Running or Paused) the roles swap (RuntimeApiController).
  * Pausing a paused VM or resuming a running one succeeds (upstream does not
- * check either). There is no way back to Not started: a guest shutdown ends
- * the process.
+ * check either). There is no way back to Not started: when the machine
+ * stops (guest reset or shutdown, fatal vCPU exit) vmm_start.c's on_exit
+ * sets exit_requested and the process ends.
  *
  * Every handler returns 204 (or 200 with data in the response buffer), or a
  * negative errno with the full fault_message in err; err->http_status 413 is
@@ -32,15 +31,14 @@
 #include "vmm/vmm.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "mmds/store.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 #include "vmm/vmm_int.h"
+#include "vmm/vmm_metrics.h"
 
 #define DEFAULT_MMDS_LIMIT 51200
 
@@ -115,8 +113,7 @@ void vmm_note_metrics_initialised(struct vmm *v)
     v->metrics_initialised = true;
 }
 
-int vmm_put_metadata(struct vmm *v, struct json_value *doc,
-                     struct sq_err *err)
+int vmm_put_metadata(struct vmm *v, struct json_value *doc, struct sq_err *err)
 {
     return mmds_store_put(res_mmds_or_default(&v->res), doc, err);
 }
@@ -145,61 +142,43 @@ static enum log_level level_from_filter(enum log_level_filter f)
 int vmm_apply_logger(struct vmm *v, const struct logger_cfg *cfg,
                      struct sq_err *err)
 {
-    char os[128];
+    struct logger_config lc = LOGGER_CONFIG_INIT;
 
     (void)v;
-    /* Logger::update: the file is opened first, so a bad path changes
-     * nothing; then the level (Info when omitted, on every call), target,
-     * and the optional flags, which keep their value when omitted. */
-    if (cfg->log_path) {
-        int rc = log_set_target(cfg->log_path);
-
-        if (rc < 0)
-            return sq_errf(err, rc, "Failed to open target file: %s",
-                           sq_os_error(-rc, os, sizeof(os)));
-    }
-    log_set_level(cfg->has_level ? level_from_filter(cfg->level) : LOG_INFO);
-    if (cfg->has_show_level)
-        log_set_show_level(cfg->show_level);
-    if (cfg->has_show_log_origin)
-        log_set_show_origin(cfg->show_log_origin);
-    if (cfg->module)
-        log_set_module(cfg->module);
-    return 0;
-}
-
-/*
- * Adapter for the metrics system (obs: metrics_init() in obs/metrics.h, not
- * yet on a branch this one can merge). Until it is wired this opens the file
- * with upstream's flags, so that a bad path gets upstream's error, and
- * enforces the once-per-process rule; no metrics are written to it yet.
- */
-static int metrics_init_adapter(struct vmm *v, const struct metrics_cfg *cfg,
-                                struct sq_err *err)
-{
-    char os[128];
-    int fd;
-
-    fd = open(cfg->metrics_path, O_RDWR | O_CREAT | O_NONBLOCK | O_CLOEXEC,
-              0644);
-    if (fd < 0)
-        return sq_errf(err, -errno,
-                       "Cannot initialize the metrics system due to bad user "
-                       "input: %s",
-                       sq_os_error(errno, os, sizeof(os)));
-    close(fd);
-    if (v->metrics_initialised)
-        return sq_errf(err, -EALREADY,
-                       "Cannot initialize the metrics system due to bad user "
-                       "input: Reinitialization of metrics not allowed.");
-    v->metrics_initialised = true;
-    return 0;
+    /* Logger::update semantics live in the logger (log_apply_config): the
+     * file is opened first, an omitted level resets to Info, the other
+     * omitted fields keep their values. */
+    lc.log_path = cfg->log_path;
+    lc.has_level = cfg->has_level;
+    lc.level = cfg->has_level ? level_from_filter(cfg->level) : LOG_INFO;
+    lc.show_level = cfg->has_show_level ? cfg->show_level : -1;
+    lc.show_log_origin = cfg->has_show_log_origin ? cfg->show_log_origin : -1;
+    lc.module = cfg->module;
+    return log_apply_config(&lc, err);
 }
 
 int vmm_apply_metrics(struct vmm *v, const struct metrics_cfg *cfg,
                       struct sq_err *err)
 {
-    return metrics_init_adapter(v, cfg, err);
+    const char **keys = NULL, **values = NULL;
+    size_t n = cfg->has_properties ? cfg->n_properties : 0;
+    int rc;
+
+    if (n) {
+        keys = xcalloc(n, sizeof(*keys));
+        values = xcalloc(n, sizeof(*values));
+        for (size_t i = 0; i < n; i++) {
+            keys[i] = cfg->properties[i].key;
+            values[i] = cfg->properties[i].value;
+        }
+    }
+    rc =
+        vmm_metrics_init(cfg->metrics_path, cfg->emit_id, keys, values, n, err);
+    free(keys);
+    free(values);
+    if (rc == 0)
+        v->metrics_initialised = true;
+    return rc;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -429,8 +408,9 @@ static int hotplug(struct vmm *v, struct api_action *a, struct sq_err *err)
         if (res_find_drive(r, d->drive_id, d->drive_id_len))
             return sq_errf(err, -EEXIST, "Device ID in use");
         if (d->is_root_device)
-            return sq_errf(err, -EEXIST, "Drive config error: A root block "
-                                         "device already exists!");
+            return sq_errf(err, -EEXIST,
+                           "Drive config error: A root block "
+                           "device already exists!");
     } else if (a->op == API_OP_PUT_PMEM) {
         const struct pmem_cfg *p = a->body;
 
@@ -504,8 +484,8 @@ static int patch_drive(struct vmm *v, const struct drive_update *u,
 
     if (!d)
         return sq_errf(err, -ENODEV,
-                       "Drive config error: Unable to patch the block device: "
-                       DEVICE_NOT_FOUND " Please verify the request "
+                       "Drive config error: Unable to patch the block "
+                       "device: " DEVICE_NOT_FOUND " Please verify the request "
                        "arguments.");
     /* Neither field: a vhost-user config refresh, refused for virtio. */
     if (!u->path_on_host && !u->has_rate_limiter && !d->is_vhost_user)
@@ -529,8 +509,8 @@ static int patch_net(struct vmm *v, const struct net_iface_update *u,
 {
     if (!res_find_net(&v->res, u->iface_id, u->iface_id_len))
         return sq_errf(err, -ENODEV,
-                       "Network config error: Unable to update the net device: "
-                       DEVICE_NOT_FOUND);
+                       "Network config error: Unable to update the net "
+                       "device: " DEVICE_NOT_FOUND);
     return sq_errf(err, -EOPNOTSUPP,
                    "Network config error: Unable to update the net device: the "
                    "virtio-net device is not implemented by squib yet");
@@ -551,8 +531,8 @@ static int patch_pmem(struct vmm *v, const struct pmem_update *u,
     }
     if (!found)
         return sq_errf(err, -ENODEV,
-                       "Pmem config error: Unable to patch the pmem device: "
-                       DEVICE_NOT_FOUND " Please verify the request "
+                       "Pmem config error: Unable to patch the pmem "
+                       "device: " DEVICE_NOT_FOUND " Please verify the request "
                        "arguments.");
     return sq_errf(err, -EOPNOTSUPP,
                    "Pmem config error: Unable to patch the pmem device: the "
@@ -566,9 +546,10 @@ static int patch_hotplug_memory(struct vmm *v, struct sq_err *err)
         return sq_errf(err, -ENODEV,
                        "Memory hotplug update error: " DEVICE_NOT_FOUND);
     /* No virtio-mem device exists to be activated by the guest. */
-    return sq_errf(err, -EAGAIN, "Memory hotplug update error: Failed to "
-                                 "create memory hotplug device: Device is not "
-                                 "active");
+    return sq_errf(err, -EAGAIN,
+                   "Memory hotplug update error: Failed to "
+                   "create memory hotplug device: Device is not "
+                   "active");
 }
 
 static int snapshot_create(struct vmm *v, struct sq_err *err)
@@ -595,19 +576,21 @@ static int snapshot_create(struct vmm *v, struct sq_err *err)
 static int handle_vm_state(struct vmm *v, const struct vm_state_req *req,
                            struct sq_err *err)
 {
+    bool pause = req->state == VM_STATE_REQ_PAUSED;
+    uint64_t t0 = vmm_now_us(), us;
     int rc;
 
-    if (req->state == VM_STATE_REQ_PAUSED) {
-        rc = v->ops->pause(v, err);
-        if (rc < 0)
-            return fail(err, "Internal VMM error: ");
-        v->state = VMM_STATE_PAUSED;
-        return 204;
-    }
-    rc = v->ops->resume(v, err);
+    rc = pause ? v->ops->pause(v, err) : v->ops->resume(v, err);
     if (rc < 0)
         return fail(err, "Internal VMM error: ");
-    v->state = VMM_STATE_RUNNING;
+    v->state = pause ? VMM_STATE_PAUSED : VMM_STATE_RUNNING;
+    us = vmm_now_us() - t0;
+    if (pause)
+        vmm_metrics_pause_us(us);
+    else
+        vmm_metrics_resume_us(us);
+    log_info("'%s vm' VMM action took %llu us.", pause ? "pause" : "resume",
+             (unsigned long long)us);
     return 204;
 }
 
@@ -627,9 +610,9 @@ static int handle_postboot(struct vmm *v, struct api_action *a,
             rc = v->ops->ctrl_alt_del(v, err);
             return rc < 0 ? fail(err, "Internal VMM error: ") : 204;
         }
-        /* FlushMetrics: the metrics sink belongs to obs; nothing buffered
-         * here (upstream answers 204 also when no sink is configured). */
-        return 204;
+        /* FlushMetrics (204 also when no sink is configured, as upstream). */
+        rc = vmm_metrics_flush(err);
+        return rc < 0 ? fail(err, "Internal VMM error: ") : 204;
     }
     case API_OP_PATCH_VM:
         return handle_vm_state(v, b, err);

@@ -108,11 +108,14 @@ struct vmm {
     /* A boot-specific resource was configured (successfully or not):
      * snapshot load is refused from then on (digest 7.4). */
     bool boot_path;
-    /* Metrics were initialised (PUT /metrics, config file or
-     * --metrics-path through vmm_note_metrics_initialised). */
+    /* Metrics were initialised (PUT /metrics, config file, or --metrics-path
+     * through vmm_note_metrics_initialised). Informational: the
+     * once-per-process rule itself is obs/metrics.c's. */
     bool metrics_initialised;
-    /* Set when an error must end the process after its response is sent
-     * (failed snapshot restore); the main loop exits with exit_code. */
+    /* Set when the process must end: the machine stopped (guest reset or
+     * shutdown: 0; fatal vCPU exit: 1; the loop is also stopped then), or
+     * an error after which upstream exits once the response is sent. The
+     * main loop exits with exit_code. */
     bool exit_requested;
     int exit_code;
     const struct vmm_machine_ops *ops; /* borrowed */
@@ -157,8 +160,7 @@ int vmm_apply_config_file_with_metadata(struct vmm *v,
  * Takes ownership of `doc`. -EFBIG when it exceeds the limit (fatal for the
  * caller, as upstream).
  */
-int vmm_put_metadata(struct vmm *v, struct json_value *doc,
-                     struct sq_err *err);
+int vmm_put_metadata(struct vmm *v, struct json_value *doc, struct sq_err *err);
 
 /* --metrics-path was used: a later PUT /metrics is a reinitialisation. */
 void vmm_note_metrics_initialised(struct vmm *v);
@@ -168,7 +170,13 @@ bool vmm_is_started(const struct vmm *v);
 /* "Not started", "Running" or "Paused". */
 const char *vmm_state_name(enum vmm_state s);
 
-/* The machine layer's boot entry point (vmm_start.c). */
+/*
+ * The boot call behind InstanceStart (vmm_start.c): compose the command
+ * line, open the serial output, build the machine (vmm/machine.h) and start
+ * its vCPUs. On success v->machine is set; the machine's stop request sets
+ * v->exit_requested / v->exit_code. On failure nothing is left behind and
+ * err->msg is the detail after "Start microvm error: ".
+ */
 int vmm_start_machine(struct vmm *v, struct sq_err *err);
 
 #endif

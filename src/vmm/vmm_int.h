@@ -8,11 +8,6 @@
 #include "util/buf.h"
 #include "vmm/vmm.h"
 
-/* Append `s` (n bytes) as a JSON string literal, escaped as serde_json
- * does (\" \\ \n \r \t \b \f, \u00xx for other control bytes). */
-void vmm_json_str(struct buf *b, const char *s, size_t n);
-/* Same for a C string; NULL writes null. */
-void vmm_json_cstr(struct buf *b, const char *s);
 /* {"fault_message":"<msg>"} */
 void vmm_render_fault(struct buf *b, const char *msg);
 

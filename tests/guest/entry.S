@@ -158,13 +158,13 @@ save32:
 
     /* PML4[0] -> PDPT; PDPT[0..3] -> PD[0..3]; PD: 2048 x 2 MiB */
     movl $pdpt, %eax
-    orl $3, %eax
+    orl $7, %eax                /* user-accessible: see user_enter() */
     movl %eax, pml4
     xorl %ecx, %ecx
 1:  movl %ecx, %eax
     shll $12, %eax
     addl $pd, %eax
-    orl $3, %eax
+    orl $7, %eax
     movl %eax, pdpt(, %ecx, 8)
     incl %ecx
     cmpl $4, %ecx
@@ -172,7 +172,7 @@ save32:
     xorl %ecx, %ecx
 1:  movl %ecx, %eax
     shll $21, %eax
-    orl $0x83, %eax             /* present, writable, 2 MiB */
+    orl $0x87, %eax             /* present, writable, user, 2 MiB */
     cmpl $1536, %ecx            /* >= 3 GiB: MMIO, uncached */
     jb 2f
     orl $0x18, %eax
@@ -274,6 +274,54 @@ ap64:
     hlt
     jmp 2b
 
+/* ------------------------------------------------------ interrupts
+ * 256 stubs, 16 bytes apart (idt_setup() points gate n at isr_stubs + 16n).
+ * Each pushes a dummy error code where the CPU pushes none, then the vector,
+ * and goes to isr_common, which calls isr_handler(vector, error, frame).
+ */
+    .section .text
+    .balign 16
+    .globl isr_stubs
+isr_stubs:
+    .set vec, 0
+    .rept 256
+    .balign 16
+    .if (vec == 8) || ((vec >= 10) && (vec <= 14)) || (vec == 17) || (vec == 21) || (vec == 29) || (vec == 30)
+    .else
+    pushq $0
+    .endif
+    pushq $vec
+    jmp isr_common
+    .set vec, vec + 1
+    .endr
+
+isr_common:
+    pushq %rax
+    pushq %rcx
+    pushq %rdx
+    pushq %rsi
+    pushq %rdi
+    pushq %r8
+    pushq %r9
+    pushq %r10
+    pushq %r11
+    movq 72(%rsp), %rdi         /* vector */
+    movq 80(%rsp), %rsi         /* error code */
+    leaq 88(%rsp), %rdx         /* rip, cs, rflags, rsp, ss */
+    cld
+    call isr_handler
+    popq %r11
+    popq %r10
+    popq %r9
+    popq %r8
+    popq %rdi
+    popq %rsi
+    popq %rdx
+    popq %rcx
+    popq %rax
+    addq $16, %rsp
+    iretq
+
 /* ---------------------------------------------------------------- data */
     .section .data
     .balign 16
@@ -282,6 +330,11 @@ gdt64:
     .quad 0x00af9a000000ffff    /* 0x08: 64-bit code */
     .quad 0x00cf92000000ffff    /* 0x10: data */
     .quad 0x00cf9a000000ffff    /* 0x18: 32-bit code (AP trampoline) */
+    .quad 0x00affa000000ffff    /* 0x20: 64-bit user code (0x23) */
+    .quad 0x00cff2000000ffff    /* 0x28: user data (0x2b) */
+    .globl gdt64_tss
+gdt64_tss:
+    .quad 0, 0                  /* 0x30: TSS, filled in by user_enter() */
 gdt64_end:
     .balign 8
     .word 0, 0, 0

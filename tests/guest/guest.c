@@ -14,6 +14,9 @@
 #define LAPIC_SVR    0xf0
 #define LAPIC_ICR_LO 0x300
 #define LAPIC_ICR_HI 0x310
+#define LAPIC_LVT_TIMER  0x320
+#define LAPIC_TIMER_INIT 0x380
+#define LAPIC_TIMER_DIV  0x3e0
 
 #define CMDLINE_MAX 2048
 
@@ -27,6 +30,18 @@ struct boot_info {
 
 /* Written by APs, read by the BSP. */
 static volatile uint32_t ap_started;
+
+/* Counted by isr_handler (device interrupts taken). */
+static volatile uint64_t irq_count;
+
+struct idt_gate {
+    uint16_t off_lo, sel;
+    uint8_t ist, type;
+    uint16_t off_mid;
+    uint32_t off_hi, zero;
+} __attribute__((packed));
+
+static struct idt_gate idt[256] __attribute__((aligned(16)));
 
 static uint64_t er(int off)
 {
@@ -45,15 +60,91 @@ static uint16_t er16(int off)
 }
 
 /* Page tables for the 64-bit entry (the 32-bit entries build them in asm):
- * identity map of 4 GiB with 2 MiB pages, MMIO (>= 3 GiB) uncached. */
+ * identity map of 4 GiB with 2 MiB pages, MMIO (>= 3 GiB) uncached, all
+ * user-accessible so the counter loop can run in ring 3. */
 void paging_build(void)
 {
-    pml4[0] = (uint64_t)(uintptr_t)pdpt | 3;
+    pml4[0] = (uint64_t)(uintptr_t)pdpt | 7;
     for (int i = 0; i < 4; i++)
-        pdpt[i] = ((uint64_t)(uintptr_t)pd + 4096 * (uint64_t)i) | 3;
+        pdpt[i] = ((uint64_t)(uintptr_t)pd + 4096 * (uint64_t)i) | 7;
     for (uint64_t j = 0; j < 2048; j++)
-        pd[j] = (j << 21) | 0x83 | (j >= 1536 ? 0x18 : 0);
+        pd[j] = (j << 21) | 0x87 | (j >= 1536 ? 0x18 : 0);
 }
+
+static uint64_t counter_every;
+static void counter_tick(void);
+
+/*
+ * Exceptions are reported and stop the CPU; anything else is a device
+ * interrupt, acknowledged at the LAPIC (and the PIC for 0x20..0x2f).
+ */
+void isr_handler(uint64_t vector, uint64_t error, const uint64_t *frame)
+{
+    struct line l;
+
+    if (vector < 32) {
+        line_start(&l);
+        line_str(&l, "exception");
+        line_kv_dec(&l, "vector", vector);
+        line_kv_hex(&l, "error", error);
+        line_kv_hex(&l, "rip", frame[0]);
+        line_kv_hex(&l, "cs", frame[1]);
+        line_kv_hex(&l, "rflags", frame[2]);
+        line_end_nolock(&l); /* the interrupted code may hold the lock */
+        for (;;)
+            __asm__ volatile("cli; hlt");
+    }
+    irq_count++;
+    if (vector == 0x40 && counter_every)
+        counter_tick();
+    mmio_write32(0xfee000b0ULL, 0);
+    if (vector >= 0x20 && vector < 0x30) {
+        if (vector >= 0x28)
+            outb(0xa0, 0x20);
+        outb(0x20, 0x20);
+    }
+}
+
+/*
+ * Install an IDT and run with interrupts enabled. Besides catching stray
+ * exceptions, this matters on the nested hypervisor the tests run on, where
+ * guest kernel code that runs with interrupts off goes through KVM's
+ * instruction emulator and is very slow. The legacy PIC is moved to vectors
+ * 0x20..0x2f and masked; nothing else is programmed to interrupt.
+ */
+static void interrupts_on(void)
+{
+    static const uint8_t pic_init[][2] = {
+        {0x20, 0x11}, {0xa0, 0x11}, {0x21, 0x20}, {0xa1, 0x28},
+        {0x21, 0x04}, {0xa1, 0x02}, {0x21, 0x01}, {0xa1, 0x01},
+        {0x21, 0xff}, {0xa1, 0xff},
+    };
+    struct {
+        uint16_t limit;
+        uint64_t base;
+    } __attribute__((packed)) desc;
+
+    for (int i = 0; i < 256; i++) {
+        uint64_t a = (uint64_t)(uintptr_t)(isr_stubs + 16 * i);
+
+        idt[i].off_lo = (uint16_t)a;
+        idt[i].sel = 0x08;
+        idt[i].ist = 0;
+        idt[i].type = 0x8e; /* present, DPL 0, 64-bit interrupt gate */
+        idt[i].off_mid = (uint16_t)(a >> 16);
+        idt[i].off_hi = (uint32_t)(a >> 32);
+        idt[i].zero = 0;
+    }
+    desc.limit = sizeof(idt) - 1;
+    desc.base = (uint64_t)(uintptr_t)idt;
+    __asm__ volatile("lidt %0" : : "m"(desc));
+    for (unsigned i = 0; i < sizeof(pic_init) / sizeof(pic_init[0]); i++)
+        outb(pic_init[i][0], pic_init[i][1]);
+    __asm__ volatile("sti");
+}
+
+static uint32_t lapic_read(uint32_t reg);
+static void lapic_write(uint32_t reg, uint32_t v);
 
 static void report_entry(void)
 {
@@ -374,6 +465,17 @@ static void test_smp(const struct fw_info *fi)
     lapic_write(LAPIC_SVR, lapic_read(LAPIC_SVR) | 0x100);
     self = lapic_read(LAPIC_ID) >> 24;
     memcpy((void *)AP_TRAMPOLINE, ap_tramp_start, tlen);
+    if (n == 0) {
+        /* No MADT or MP table: wake every other CPU with the "all excluding
+         * self" shorthand and count whoever answers within the wait. */
+        lapic_ipi(0, 0xc4500);
+        delay_cycles(10000000ULL);
+        for (int k = 0; k < 2; k++) {
+            lapic_ipi(0, 0xc4600 | (AP_TRAMPOLINE >> 12));
+            delay_cycles(1000000ULL);
+        }
+        delay_cycles(2000000000ULL);
+    }
     for (uint32_t i = 0; i < n; i++) {
         if (ids[i] == self)
             continue;
@@ -391,9 +493,84 @@ static void test_smp(const struct fw_info *fi)
         cpu_relax();
     line_start(&l);
     line_str(&l, "smp");
+    line_str(&l, n == 0 ? " mode=broadcast"
+                        : fi->have_madt ? " mode=madt" : " mode=mptable");
     line_kv_dec(&l, "bsp_apic_id", self);
     line_kv_dec(&l, "expected", expected);
     line_kv_dec(&l, "started", __atomic_load_n(&ap_started, __ATOMIC_SEQ_CST));
+    line_end(&l);
+}
+
+struct tss64 {
+    uint32_t reserved0;
+    uint64_t rsp[3];
+    uint64_t reserved1;
+    uint64_t ist[7];
+    uint64_t reserved2;
+    uint16_t reserved3, iomap_base;
+} __attribute__((packed));
+
+static struct tss64 tss;
+static uint8_t irq_stack[8192] __attribute__((aligned(16)));
+static uint8_t user_stack[8192] __attribute__((aligned(16)));
+
+/*
+ * Continue in ring 3 at fn (which must not return), with IOPL 3 so it can
+ * use the serial port, and interrupts on. On the nested hypervisor the tests
+ * run on, ring-0 guest code can be left in KVM's instruction emulator (slow
+ * by orders of magnitude) while user-mode code runs on the CPU, so the
+ * long-running counter loop runs there.
+ */
+static void user_enter(void (*fn)(void)) __attribute__((noreturn));
+static void user_enter(void (*fn)(void))
+{
+    uint64_t base = (uint64_t)(uintptr_t)&tss, limit = sizeof(tss) - 1;
+
+    memset(&tss, 0, sizeof(tss));
+    tss.rsp[0] = (uint64_t)(uintptr_t)(irq_stack + sizeof(irq_stack));
+    tss.iomap_base = sizeof(tss);
+    gdt64_tss[0] = (limit & 0xffff) | ((base & 0xffffff) << 16) |
+                   (0x89ULL << 40) | (((limit >> 16) & 0xf) << 48) |
+                   (((base >> 24) & 0xff) << 56);
+    gdt64_tss[1] = base >> 32;
+    __asm__ volatile("ltr %w0" : : "r"(0x30));
+    __asm__ volatile("pushq $0x2b\n\t"
+                     "pushq %0\n\t"
+                     "pushq $0x3202\n\t" /* IF, IOPL 3 */
+                     "pushq $0x23\n\t"
+                     "pushq %1\n\t"
+                     "iretq"
+                     :
+                     : "r"((uint64_t)(uintptr_t)(user_stack + sizeof(user_stack))),
+                       "r"((uint64_t)(uintptr_t)fn)
+                     : "memory");
+    __builtin_unreachable();
+}
+
+static volatile uint64_t counter_value;  /* written in ring 3 */
+static uint64_t counter_printed;         /* last multiple reported */
+
+/* Ring 3: count, and nothing else (port I/O would need IOPL 3, which the
+ * nested hypervisor does not give user mode). */
+static void counter_loop(void) __attribute__((noreturn));
+static void counter_loop(void)
+{
+    for (;;)
+        counter_value = counter_value + 1;
+}
+
+/* Timer tick (ring 0): report the latest multiple of counter_every. */
+static void counter_tick(void)
+{
+    uint64_t v = counter_value / counter_every * counter_every;
+    struct line l;
+
+    if (v == counter_printed)
+        return;
+    counter_printed = v;
+    line_start(&l);
+    line_str(&l, "counter");
+    line_kv_dec(&l, "value", v);
     line_end(&l);
 }
 
@@ -401,22 +578,16 @@ static void test_counter(const struct boot_info *bi)
 {
     size_t n;
     const char *v = cmdline_get(bi, "squibevery=", &n);
-    uint64_t every = parse_u64(v, n, 1ULL << 24), count = 0;
+    uint64_t every = parse_u64(v, n, 1ULL << 24);
 
-    if (!every)
-        every = 1;
-    for (;;) {
-        count++;
-        if (count % every == 0) {
-            struct line l;
-
-            line_start(&l);
-            line_str(&l, "counter");
-            line_kv_dec(&l, "value", count);
-            line_end(&l);
-        }
-        __asm__ volatile("" ::: "memory");
-    }
+    counter_every = every ? every : 1;
+    /* A periodic LAPIC timer (vector 0x40, about 10 ms at KVM's and QEMU's
+     * 1 GHz APIC clock) drives the reporting. */
+    lapic_write(LAPIC_SVR, lapic_read(LAPIC_SVR) | 0x100);
+    lapic_write(LAPIC_TIMER_DIV, 0xb); /* divide by 1 */
+    lapic_write(LAPIC_LVT_TIMER, 0x40 | (1 << 17)); /* periodic */
+    lapic_write(LAPIC_TIMER_INIT, 10000000);
+    user_enter(counter_loop);
 }
 
 static void test_cad(void)
@@ -486,6 +657,10 @@ void guest_main(void)
     line_str(&l, "test=");
     line_strn(&l, test, tlen);
     line_end(&l);
+
+    /* hlt and triplefault keep the boot state (interrupts off). */
+    if (!word_is(test, tlen, "hlt") && !word_is(test, tlen, "triplefault"))
+        interrupts_on();
 
     if (word_is(test, tlen, "hlt")) {
         say("hlt");

@@ -56,6 +56,7 @@ extern uint32_t entry_kind;
 extern volatile uint32_t ap_next;
 extern uint64_t pml4[512], pdpt[512], pd[4 * 512];
 extern const uint8_t ap_tramp_start[], ap_tramp_end[];
+extern uint64_t gdt64_tss[2];
 
 /* lib.c: port I/O, serial output, formatting, memory helpers. */
 static inline void outb(uint16_t port, uint8_t v)
@@ -111,8 +112,10 @@ void line_hex(struct line *l, uint64_t v);    /* 0x... */
 void line_dec(struct line *l, uint64_t v);
 void line_kv_hex(struct line *l, const char *k, uint64_t v); /* " k=0x.." */
 void line_kv_dec(struct line *l, const char *k, uint64_t v);
+/* " k=<n bytes of s>": spaces become '_', other unprintables '?' */
 void line_kv_str(struct line *l, const char *k, const char *s, size_t n);
 void line_end(struct line *l);                /* newline + write out */
+void line_end_nolock(struct line *l);       /* for a dying CPU */
 void say(const char *text);                   /* whole line */
 
 void delay_cycles(uint64_t n);
@@ -127,6 +130,10 @@ struct fw_info {
 };
 void report_mptable(struct fw_info *fi);
 void report_acpi(uint64_t rsdp_hint, struct fw_info *fi);
+
+/* interrupts (guest.c, entry.S) */
+extern const uint8_t isr_stubs[];
+void isr_handler(uint64_t vector, uint64_t error, const uint64_t *frame);
 
 /* guest.c */
 void guest_main(void);

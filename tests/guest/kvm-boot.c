@@ -10,11 +10,18 @@
  *
  *   kvm-boot KERNEL [CMDLINE] [INITRD]
  *
+ * KVM_BOOT_VCPUS=N in the environment creates N vCPUs (default 1); the
+ * application processors wait for INIT-SIPI-SIPI in the in-kernel LAPIC.
+ *
+ * With the in-kernel irqchip, "cli; hlt" does not exit to user space: the
+ * vCPU stays halted (bound the run with timeout(1)).
+ *
  * Exit status: 0 after an i8042 reset, 1 on HLT/shutdown/any other exit,
  * 2 on setup errors, 77 when /dev/kvm cannot be used (a skip).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <linux/kvm.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +64,69 @@ static int set_msrs(int vcpu)
     return ioctl(vcpu, KVM_SET_MSRS, &m) == (int)m.hdr.nmsrs ? 0 : -1;
 }
 
+struct vcpu_ctx {
+    int fd;
+    struct kvm_run *run;
+};
+
+/* Run one vCPU until the guest stops; returns the process exit status. */
+static int vcpu_loop(struct vcpu_ctx *c)
+{
+    for (;;) {
+        if (ioctl(c->fd, KVM_RUN, 0) < 0) {
+            if (errno == EINTR || errno == EAGAIN)
+                continue;
+            perror("kvm-boot: KVM_RUN");
+            return 1;
+        }
+        switch (c->run->exit_reason) {
+        case KVM_EXIT_IO: {
+            uint8_t *data = (uint8_t *)c->run + c->run->io.data_offset;
+
+            if (c->run->io.direction == KVM_EXIT_IO_OUT) {
+                if (c->run->io.port == 0x3f8)
+                    fwrite(data, 1, c->run->io.size * c->run->io.count, stdout);
+                else if (c->run->io.port == 0x64 && data[0] == 0xfe) {
+                    fflush(stdout);
+                    fprintf(stderr, "kvm-boot: i8042 reset\n");
+                    return 0;
+                }
+            } else {
+                /* LSR: transmitter empty; everything else reads 0 */
+                memset(data, 0, c->run->io.size * c->run->io.count);
+                if (c->run->io.port == 0x3fd)
+                    data[0] = 0x60;
+            }
+            break;
+        }
+        case KVM_EXIT_MMIO:
+            if (!c->run->mmio.is_write)
+                memset(c->run->mmio.data, 0, sizeof(c->run->mmio.data));
+            break;
+        case KVM_EXIT_HLT:
+            fflush(stdout);
+            fprintf(stderr, "kvm-boot: hlt\n");
+            return 1;
+        case KVM_EXIT_SHUTDOWN:
+            fflush(stdout);
+            fprintf(stderr, "kvm-boot: shutdown (triple fault)\n");
+            return 1;
+        default:
+            fflush(stdout);
+            fprintf(stderr, "kvm-boot: exit reason %u\n", c->run->exit_reason);
+            if (c->run->exit_reason == KVM_EXIT_INTERNAL_ERROR)
+                fprintf(stderr, "kvm-boot: internal error suberror %u\n",
+                        c->run->internal.suberror);
+            return 1;
+        }
+    }
+}
+
+static void *vcpu_thread(void *arg)
+{
+    exit(vcpu_loop(arg)); /* a reset or crash on any vCPU ends the run */
+}
+
 int main(int argc, char **argv)
 {
     const char *cl_arg = argc > 2 ? argv[2] : "console=ttyS0 squibtest=report";
@@ -72,8 +142,11 @@ int main(int argc, char **argv)
     struct kvm_run *run;
     int kvm, vm, vcpu, kfd, ifd = -1;
     long run_size;
+    const char *nv = getenv("KVM_BOOT_VCPUS");
+    int n_vcpus = nv ? atoi(nv) : 1;
     uint8_t *ram;
 
+    setvbuf(stdout, NULL, _IONBF, 0); /* output survives a kill on timeout */
     if (argc < 2) {
         fprintf(stderr, "usage: %s KERNEL [CMDLINE] [INITRD]\n", argv[0]);
         return 2;
@@ -121,6 +194,8 @@ int main(int argc, char **argv)
         return 2;
     }
 
+    if (n_vcpus < 1 || n_vcpus > 64)
+        n_vcpus = 1;
     vcpu = ioctl(vm, KVM_CREATE_VCPU, 0);
     run_size = ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
     if (vcpu < 0 || run_size <= 0)
@@ -140,52 +215,24 @@ int main(int argc, char **argv)
         return 2;
     }
 
-    for (;;) {
-        if (ioctl(vcpu, KVM_RUN, 0) < 0) {
-            if (errno == EINTR || errno == EAGAIN)
-                continue;
-            perror("kvm-boot: KVM_RUN");
-            return 1;
-        }
-        switch (run->exit_reason) {
-        case KVM_EXIT_IO: {
-            uint8_t *data = (uint8_t *)run + run->io.data_offset;
+    for (int i = 1; i < n_vcpus; i++) {
+        struct vcpu_ctx *c = calloc(1, sizeof(*c));
+        pthread_t t;
 
-            if (run->io.direction == KVM_EXIT_IO_OUT) {
-                if (run->io.port == 0x3f8)
-                    fwrite(data, 1, run->io.size * run->io.count, stdout);
-                else if (run->io.port == 0x64 && data[0] == 0xfe) {
-                    fflush(stdout);
-                    fprintf(stderr, "kvm-boot: i8042 reset\n");
-                    return 0;
-                }
-            } else {
-                /* LSR: transmitter empty; everything else reads 0 */
-                memset(data, 0, run->io.size * run->io.count);
-                if (run->io.port == 0x3fd)
-                    data[0] = 0x60;
-            }
-            break;
-        }
-        case KVM_EXIT_MMIO:
-            if (!run->mmio.is_write)
-                memset(run->mmio.data, 0, sizeof(run->mmio.data));
-            break;
-        case KVM_EXIT_HLT:
-            fflush(stdout);
-            fprintf(stderr, "kvm-boot: hlt\n");
-            return 1;
-        case KVM_EXIT_SHUTDOWN:
-            fflush(stdout);
-            fprintf(stderr, "kvm-boot: shutdown (triple fault)\n");
-            return 1;
-        default:
-            fflush(stdout);
-            fprintf(stderr, "kvm-boot: exit reason %u\n", run->exit_reason);
-            if (run->exit_reason == KVM_EXIT_INTERNAL_ERROR)
-                fprintf(stderr, "kvm-boot: internal error suberror %u\n",
-                        run->internal.suberror);
-            return 1;
-        }
+        if (!c)
+            return 2;
+        c->fd = ioctl(vm, KVM_CREATE_VCPU, i);
+        if (c->fd < 0)
+            return 2;
+        c->run = mmap(NULL, (size_t)run_size, PROT_READ | PROT_WRITE,
+                      MAP_SHARED, c->fd, 0);
+        if (c->run == MAP_FAILED || set_cpuid(kvm, c->fd) < 0 ||
+            set_msrs(c->fd) < 0 ||
+            pthread_create(&t, NULL, vcpu_thread, c) != 0)
+            return 2;
+    }
+    {
+        struct vcpu_ctx bsp = {vcpu, run};
+        return vcpu_loop(&bsp);
     }
 }

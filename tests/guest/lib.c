@@ -126,7 +126,10 @@ void line_kv_str(struct line *l, const char *k, const char *s, size_t n)
     line_str(l, " ");
     line_str(l, k);
     line_str(l, "=");
-    line_strn(l, s, n);
+    for (size_t i = 0; i < n && l->len < sizeof(l->buf) - 2; i++) {
+        char c = s[i];
+        l->buf[l->len++] = c == ' ' ? '_' : (c > 0x20 && c <= 0x7e) ? c : '?';
+    }
 }
 
 void line_end(struct line *l)
@@ -137,6 +140,13 @@ void line_end(struct line *l)
     for (size_t i = 0; i < l->len; i++)
         serial_putc(l->buf[i]);
     __atomic_store_n(&serial_lock, 0, __ATOMIC_RELEASE);
+}
+
+void line_end_nolock(struct line *l)
+{
+    l->buf[l->len++] = '\n';
+    for (size_t i = 0; i < l->len; i++)
+        serial_putc(l->buf[i]);
 }
 
 void say(const char *text)

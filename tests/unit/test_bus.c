@@ -21,7 +21,8 @@ struct rec {
     int reads, writes;
 };
 
-static void rec_read(struct bus_dev *d, uint64_t off, uint8_t *data, uint32_t len)
+static void rec_read(struct bus_dev *d, uint64_t off, uint8_t *data,
+                     uint32_t len)
 {
     struct rec *r = d->opaque;
 

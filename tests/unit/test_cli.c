@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -644,6 +645,25 @@ static void test_report_process_times(void **state)
                 5000000000ULL);
 }
 
+static void test_resize_fdtable(void **state)
+{
+    struct rlimit rl, saved;
+    int code = -1;
+
+    (void)state;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &saved), 0);
+    if (saved.rlim_max < 64)
+        skip();
+    rl.rlim_cur = 64; /* only the soft limit: it can be raised back */
+    rl.rlim_max = saved.rlim_max;
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+    assert_int_equal(fcntl(63, F_GETFD), -1); /* free before */
+    assert_int_equal(cli_resize_fdtable(&code), 1);
+    assert_int_equal(fcntl(63, F_GETFD), -1); /* and closed again */
+    assert_int_equal(code, -1);
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &saved), 0);
+}
+
 static void test_rust_debug_forms(void **state)
 {
     char out[256];
@@ -677,6 +697,7 @@ int main(void)
         cmocka_unit_test(test_setup_logger),
         cmocka_unit_test(test_init_metrics),
         cmocka_unit_test(test_report_process_times),
+        cmocka_unit_test(test_resize_fdtable),
         cmocka_unit_test(test_rust_debug_forms),
     };
 

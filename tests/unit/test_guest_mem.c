@@ -132,7 +132,8 @@ static void test_errors(void **state)
     }
     if (pages == 0) {
         sq_err_clear(&err);
-        assert_int_equal(guest_mem_new(4, GUEST_MEM_HUGE_2M, &gm, &err), -ENOMEM);
+        assert_int_equal(guest_mem_new(4, GUEST_MEM_HUGE_2M, &gm, &err),
+                         -ENOMEM);
         assert_string_equal(err.msg, "Cannot create mmap region: Out of memory "
                                      "(os error 12)");
     } else if (pages >= 2) {
@@ -140,7 +141,8 @@ static void test_errors(void **state)
         if (guest_mem_new(4, GUEST_MEM_HUGE_2M, &gm, &err) == 0)
             guest_mem_free(gm);
     } else {
-        printf("note: hugetlbfs pool has %ld pages; 2M error case not run\n", pages);
+        printf("note: hugetlbfs pool has %ld pages; 2M error case not run\n",
+               pages);
     }
     /* 2M and THP need a size that is a multiple of 2 MiB. */
     assert_int_equal(guest_mem_new(3, GUEST_MEM_HUGE_2M, &gm, &err), -EINVAL);

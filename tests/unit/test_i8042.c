@@ -34,9 +34,9 @@ static void ifx_open(struct ifx *f)
     f->resets = 0;
     assert_int_equal(i8042_new(on_reset, f, &f->d), 0);
     bus_init(&f->bus);
-    assert_int_equal(bus_add(&f->bus, I8042_PORT_BASE, I8042_PORT_LEN,
-                             i8042_bus_dev(f->d)),
-                     0);
+    assert_int_equal(
+        bus_add(&f->bus, I8042_PORT_BASE, I8042_PORT_LEN, i8042_bus_dev(f->d)),
+        0);
 }
 
 static void ifx_close(struct ifx *f)

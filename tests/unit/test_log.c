@@ -383,7 +383,7 @@ static void test_apply_config(void **state)
     bad.has_level = true;
     bad.level = LOG_ERROR;
     assert_int_equal(log_apply_config(&bad, &err), -ENOENT);
-    assert_string_equal(err.msg, "Logger error: Failed to open target file: "
+    assert_string_equal(err.msg, "Failed to open target file: "
                                  "No such file or directory (os error 2)");
     assert_int_equal(log_get_level(), LOG_INFO);
 

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -36,10 +37,10 @@
 #include "vmm/kvm.h"
 #include "vmm/machine.h"
 
-#define CODE_GPA 0x10000
-#define DATA_GPA 0x5000
-#define PT_GPA   0x30000
-#define AP_GPA   0x40000
+#define CODE_GPA   0x10000
+#define DATA_GPA   0x5000
+#define PT_GPA     0x30000
+#define AP_GPA     0x40000
 #define TIMEOUT_MS 30000
 
 /* ---- guests (assembled with GNU as; source in the comments) ------------- */
@@ -54,8 +55,8 @@ static const uint8_t g_serial[] = {
     0x6f, 0x6d, 0x20, 0x67, 0x75, 0x65, 0x73, 0x74, 0x0a};
 
 /* 1: incq 0x5000; jmp 1b */
-static const uint8_t g_count[] = {0x48, 0xff, 0x04, 0x25, 0x00, 0x50,
-                                  0x00, 0x00, 0xeb, 0xf6};
+static const uint8_t g_count[] = {0x48, 0xff, 0x04, 0x25, 0x00,
+                                  0x50, 0x00, 0x00, 0xeb, 0xf6};
 
 /* mov $0x3f8,%dx; mov $'T',%al; out %al,%dx; ud2   (IDT limit 0) */
 static const uint8_t g_triple_fault[] = {0x66, 0xba, 0xf8, 0x03, 0xb0,
@@ -68,10 +69,10 @@ static const uint8_t g_hlt[] = {0x66, 0xba, 0xf8, 0x03, 0xb0, 0x48,
 /* mov $0x3f8,%dx; mov $'R',%al; out %al,%dx; xor %ecx,%ecx;
  * poll: in $0x64,%al; test $1,%al; jz poll; in $0x60,%al; out %al,%dx;
  * inc %ecx; cmp $4,%ecx; jne poll; mov $0xfe,%al; out %al,$0x64; hlt */
-static const uint8_t g_cad[] = {
-    0x66, 0xba, 0xf8, 0x03, 0xb0, 0x52, 0xee, 0x31, 0xc9, 0xe4, 0x64, 0xa8,
-    0x01, 0x74, 0xfa, 0xe4, 0x60, 0xee, 0xff, 0xc1, 0x83, 0xf9, 0x04, 0x75,
-    0xf0, 0xb0, 0xfe, 0xe6, 0x64, 0xf4};
+static const uint8_t g_cad[] = {0x66, 0xba, 0xf8, 0x03, 0xb0, 0x52, 0xee, 0x31,
+                                0xc9, 0xe4, 0x64, 0xa8, 0x01, 0x74, 0xfa, 0xe4,
+                                0x60, 0xee, 0xff, 0xc1, 0x83, 0xf9, 0x04, 0x75,
+                                0xf0, 0xb0, 0xfe, 0xe6, 0x64, 0xf4};
 
 /* mov $0xc0000000,%edi; movb $123,(%rdi); mov $0xfe,%al; out %al,$0x64; hlt */
 static const uint8_t g_boot_timer[] = {0xbf, 0x00, 0x00, 0x00, 0xc0, 0xc6, 0x07,
@@ -82,31 +83,82 @@ static const uint8_t g_boot_timer[] = {0xbf, 0x00, 0x00, 0x00, 0xc0, 0xc6, 0x07,
  * movl $0xc4640,0x300(%rdi) (SIPI, vector 0x40); mov $2000,%ecx; loop .;
  * movl $0xc4640,0x300(%rdi) (second SIPI);
  * 3: mov 0x5000,%eax; cmp 0x5004,%eax; jne 3b;
- * mov $0x3f8,%dx; mov $'S',%al; out %al,%dx; mov $0xfe,%al; out %al,$0x64; hlt */
+ * mov $0x3f8,%dx; mov $'S',%al; out %al,%dx; mov $0xfe,%al; out %al,$0x64; hlt
+ */
 static const uint8_t g_smp_bsp[] = {
-    0xbf, 0x00, 0x00, 0xe0, 0xfe, 0xc7, 0x87, 0xf0, 0x00, 0x00, 0x00, 0xff,
-    0x01, 0x00, 0x00, 0xc7, 0x87, 0x00, 0x03, 0x00, 0x00, 0x00, 0x45, 0x0c,
-    0x00, 0xb9, 0xd0, 0x07, 0x00, 0x00, 0xe2, 0xfe, 0xc7, 0x87, 0x00, 0x03,
-    0x00, 0x00, 0x40, 0x46, 0x0c, 0x00, 0xb9, 0xd0, 0x07, 0x00, 0x00, 0xe2,
-    0xfe, 0xc7, 0x87, 0x00, 0x03, 0x00, 0x00, 0x40, 0x46, 0x0c, 0x00, 0x8b,
-    0x04, 0x25, 0x00, 0x50, 0x00, 0x00, 0x3b, 0x04, 0x25, 0x04, 0x50, 0x00,
-    0x00, 0x75, 0xf0, 0x66, 0xba, 0xf8, 0x03, 0xb0, 0x53, 0xee, 0xb0, 0xfe,
-    0xe6, 0x64, 0xf4};
+    0xbf, 0x00, 0x00, 0xe0, 0xfe, 0xc7, 0x87, 0xf0, 0x00, 0x00, 0x00,
+    0xff, 0x01, 0x00, 0x00, 0xc7, 0x87, 0x00, 0x03, 0x00, 0x00, 0x00,
+    0x45, 0x0c, 0x00, 0xb9, 0xd0, 0x07, 0x00, 0x00, 0xe2, 0xfe, 0xc7,
+    0x87, 0x00, 0x03, 0x00, 0x00, 0x40, 0x46, 0x0c, 0x00, 0xb9, 0xd0,
+    0x07, 0x00, 0x00, 0xe2, 0xfe, 0xc7, 0x87, 0x00, 0x03, 0x00, 0x00,
+    0x40, 0x46, 0x0c, 0x00, 0x8b, 0x04, 0x25, 0x00, 0x50, 0x00, 0x00,
+    0x3b, 0x04, 0x25, 0x04, 0x50, 0x00, 0x00, 0x75, 0xf0, 0x66, 0xba,
+    0xf8, 0x03, 0xb0, 0x53, 0xee, 0xb0, 0xfe, 0xe6, 0x64, 0xf4};
 
 /* AP, real mode at 0x40000: xor %ax,%ax; mov %ax,%ds; lock incl 0x5000;
  * 1: cli; hlt; jmp 1b */
 static const uint8_t g_smp_ap[] = {0x31, 0xc0, 0x8e, 0xd8, 0x66, 0xf0, 0xff,
                                    0x06, 0x00, 0x50, 0xfa, 0xf4, 0xeb, 0xfc};
 
+/* Interrupt-driven keyboard: mask the 8259 PIC (out 0xff to 0x21 and 0xa1:
+ * an unprogrammed PIC would deliver IRQ 1 as vector 1 through LINT0, which
+ * KVM leaves as ExtINT on the BSP), build an IDT gate at 0x6000 for vector
+ * 0x21, lidt, enable the LAPIC (SVR 0x1ff), route IOAPIC pin 1 to vector 0x21
+ * on APIC 0 (edge, unmasked), print 'R', sti; hlt loop. The handler reads one
+ * byte from 0x60, prints it, EOIs, counts at 0x5000 and resets after 4:
+ *   handler: in $0x60,%al; mov $0x3f8,%dx; out %al,%dx;
+ *            movl $0,0xfee000b0; incl 0x5000; cmpl $4,0x5000; jne 1f;
+ *            mov $0xfe,%al; out %al,$0x64; 1: iretq
+ *   idtr: .word 4095; .quad 0x6000 */
+static const uint8_t g_kbd_irq[] = {
+    0xb0, 0xff, 0xe6, 0x21, 0xe6, 0xa1, 0x48, 0x8d, 0x05, 0x6a, 0x00, 0x00,
+    0x00, 0xbf, 0x10, 0x62, 0x00, 0x00, 0x66, 0x89, 0x07, 0x66, 0xc7, 0x47,
+    0x02, 0x08, 0x00, 0x66, 0xc7, 0x47, 0x04, 0x00, 0x8e, 0x48, 0xc1, 0xe8,
+    0x10, 0x66, 0x89, 0x47, 0x06, 0x48, 0xc1, 0xe8, 0x10, 0x89, 0x47, 0x08,
+    0xc7, 0x47, 0x0c, 0x00, 0x00, 0x00, 0x00, 0x0f, 0x01, 0x1d, 0x66, 0x00,
+    0x00, 0x00, 0xbf, 0x00, 0x00, 0xe0, 0xfe, 0xc7, 0x87, 0xf0, 0x00, 0x00,
+    0x00, 0xff, 0x01, 0x00, 0x00, 0xbe, 0x00, 0x00, 0xc0, 0xfe, 0xc7, 0x06,
+    0x12, 0x00, 0x00, 0x00, 0xc7, 0x46, 0x10, 0x21, 0x00, 0x00, 0x00, 0xc7,
+    0x06, 0x13, 0x00, 0x00, 0x00, 0xc7, 0x46, 0x10, 0x00, 0x00, 0x00, 0x00,
+    0x66, 0xba, 0xf8, 0x03, 0xb0, 0x52, 0xee, 0xfb, 0xf4, 0xeb, 0xfd, 0xe4,
+    0x60, 0x66, 0xba, 0xf8, 0x03, 0xee, 0xbf, 0x00, 0x00, 0xe0, 0xfe, 0xc7,
+    0x87, 0xb0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0x04, 0x25,
+    0x00, 0x50, 0x00, 0x00, 0x83, 0x3c, 0x25, 0x00, 0x50, 0x00, 0x00, 0x04,
+    0x75, 0x04, 0xb0, 0xfe, 0xe6, 0x64, 0x48, 0xcf, 0xff, 0x0f, 0x00, 0x60,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00};
+
+/* Serial echo: mask the PIC, IDT gate for vector 0x24, LAPIC on, IOAPIC
+ * pin 4 -> vector 0x24, IER = received data, print 'R', sti; hlt loop.
+ * Handler: read IIR; while LSR has data: read RBR, echo it to THR, reset
+ * (0xfe to 0x64) after a 'q'; EOI; iretq. */
+static const uint8_t g_serial_echo[] = {
+    0xb0, 0xff, 0xe6, 0x21, 0xe6, 0xa1, 0x48, 0x8d, 0x05, 0x71, 0x00, 0x00,
+    0x00, 0xbf, 0x40, 0x62, 0x00, 0x00, 0x66, 0x89, 0x07, 0x66, 0xc7, 0x47,
+    0x02, 0x08, 0x00, 0x66, 0xc7, 0x47, 0x04, 0x00, 0x8e, 0x48, 0xc1, 0xe8,
+    0x10, 0x66, 0x89, 0x47, 0x06, 0x48, 0xc1, 0xe8, 0x10, 0x89, 0x47, 0x08,
+    0xc7, 0x47, 0x0c, 0x00, 0x00, 0x00, 0x00, 0x0f, 0x01, 0x1d, 0x6d, 0x00,
+    0x00, 0x00, 0xbf, 0x00, 0x00, 0xe0, 0xfe, 0xc7, 0x87, 0xf0, 0x00, 0x00,
+    0x00, 0xff, 0x01, 0x00, 0x00, 0xbe, 0x00, 0x00, 0xc0, 0xfe, 0xc7, 0x06,
+    0x18, 0x00, 0x00, 0x00, 0xc7, 0x46, 0x10, 0x24, 0x00, 0x00, 0x00, 0xc7,
+    0x06, 0x19, 0x00, 0x00, 0x00, 0xc7, 0x46, 0x10, 0x00, 0x00, 0x00, 0x00,
+    0x66, 0xba, 0xf9, 0x03, 0xb0, 0x01, 0xee, 0x66, 0xba, 0xf8, 0x03, 0xb0,
+    0x52, 0xee, 0xfb, 0xf4, 0xeb, 0xfd, 0x66, 0xba, 0xfa, 0x03, 0xec, 0x66,
+    0xba, 0xfd, 0x03, 0xec, 0xa8, 0x01, 0x74, 0x0e, 0x66, 0xba, 0xf8, 0x03,
+    0xec, 0xee, 0x3c, 0x71, 0x75, 0xed, 0xb0, 0xfe, 0xe6, 0x64, 0xbf, 0x00,
+    0x00, 0xe0, 0xfe, 0xc7, 0x87, 0xb0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x48, 0xcf, 0xff, 0x0f, 0x00, 0x60, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00};
+
 /* ---- fixture ------------------------------------------------------------ */
 
 struct fx {
     struct machine *m;
-    int out_r, out_w;     /* serial output pipe */
+    int out_r, out_w; /* serial output pipe */
     int kernel_fd;
     char log_path[64];
     struct evloop *loop;
-    int exit_seen;        /* on_exit callback count */
+    int exit_seen;      /* on_exit callback count */
+    bool destroy_in_cb; /* on_exit destroys the machine, as a controller may */
     int exit_code_seen;
 };
 
@@ -161,10 +213,14 @@ static void on_exit_cb(void *opaque, int code)
 
     f->exit_seen++;
     f->exit_code_seen = code;
+    if (f->destroy_in_cb) {
+        machine_destroy(f->m);
+        f->m = NULL;
+    }
 }
 
-static void fx_open_dirty(struct fx *f, uint32_t vcpus, bool boot_timer,
-                          bool with_loop, bool track_dirty)
+static void fx_open_full(struct fx *f, uint32_t vcpus, bool boot_timer,
+                         bool with_loop, bool track_dirty, bool serial_stdin)
 {
     struct machine_config cfg;
     struct sq_err err;
@@ -195,6 +251,7 @@ static void fx_open_dirty(struct fx *f, uint32_t vcpus, bool boot_timer,
     cfg.serial_out_fd = f->out_w;
     cfg.boot_timer = boot_timer;
     cfg.track_dirty_pages = track_dirty;
+    cfg.serial_stdin = serial_stdin;
     cfg.on_exit = on_exit_cb;
     cfg.exit_opaque = f;
     sq_err_clear(&err);
@@ -205,7 +262,7 @@ static void fx_open_dirty(struct fx *f, uint32_t vcpus, bool boot_timer,
 static void fx_open(struct fx *f, uint32_t vcpus, bool boot_timer,
                     bool with_loop)
 {
-    fx_open_dirty(f, vcpus, boot_timer, with_loop, false);
+    fx_open_full(f, vcpus, boot_timer, with_loop, false, false);
 }
 
 static void fx_close(struct fx *f)
@@ -228,7 +285,8 @@ static void *gpa_ptr(struct fx *f, uint64_t gpa, uint64_t len)
 {
     void *p = NULL;
 
-    assert_int_equal(guest_mem_translate(machine_guest_mem(f->m), gpa, len, &p), 0);
+    assert_int_equal(guest_mem_translate(machine_guest_mem(f->m), gpa, len, &p),
+                     0);
     return p;
 }
 
@@ -237,7 +295,8 @@ static void put(struct fx *f, uint64_t gpa, const void *data, size_t len)
     memcpy(gpa_ptr(f, gpa, len), data, len);
 }
 
-static void set_seg(struct kvm_segment *s, uint16_t sel, uint8_t type, bool code64)
+static void set_seg(struct kvm_segment *s, uint16_t sel, uint8_t type,
+                    bool code64)
 {
     memset(s, 0, sizeof(*s));
     s->selector = sel;
@@ -273,9 +332,9 @@ static void enter_long_mode(struct fx *f, uint64_t rflags)
 
     assert_int_equal(machine_vcpu_get_regs(f->m, 0, NULL, &s), 0);
     s.cr3 = PT_GPA;
-    s.cr4 = 0x20;        /* PAE */
-    s.cr0 = 0x80050033;  /* PG WP NE ET MP PE */
-    s.efer = 0x500;      /* LME LMA */
+    s.cr4 = 0x20;       /* PAE */
+    s.cr0 = 0x80050033; /* PG WP NE ET MP PE */
+    s.efer = 0x500;     /* LME LMA */
     set_seg(&s.cs, 0x8, 0xb, true);
     set_seg(&s.ds, 0x10, 0x3, false);
     s.es = s.fs = s.gs = s.ss = s.ds;
@@ -305,7 +364,8 @@ static int wait_exit(struct fx *f, int timeout_ms)
     struct pollfd p = {.fd = machine_exit_fd(f->m), .events = POLLIN};
 
     if (f->loop) {
-        for (int waited = 0; !f->exit_seen && waited < timeout_ms; waited += 100)
+        for (int waited = 0; !f->exit_seen && waited < timeout_ms;
+             waited += 100)
             evloop_run_once(f->loop, 100);
         return f->exit_seen ? f->exit_code_seen : -1;
     }
@@ -314,7 +374,8 @@ static int wait_exit(struct fx *f, int timeout_ms)
     return machine_exit_code(f->m);
 }
 
-/* Read up to `len` bytes of serial output, waiting up to timeout_ms for them. */
+/* Read up to `len` bytes of serial output, waiting up to timeout_ms for them.
+ */
 static size_t read_out(struct fx *f, char *buf, size_t len, int timeout_ms)
 {
     size_t got = 0;
@@ -414,8 +475,9 @@ static void test_triple_fault_exits_1(void **state)
     fx_close(&f);
     /* A triple fault is KVM_EXIT_SHUTDOWN; a nested emulator that cannot
      * run ud2 reports an internal error instead. Both are fatal, logged. */
-    assert_true(log_contains(&f, "Unexpected exit reason on vcpu run: Shutdown") ||
-                log_contains(&f, "Received KVM_EXIT_INTERNAL_ERROR signal"));
+    assert_true(
+        log_contains(&f, "Unexpected exit reason on vcpu run: Shutdown") ||
+        log_contains(&f, "Received KVM_EXIT_INTERNAL_ERROR signal"));
     fx_done(&f);
 }
 
@@ -448,7 +510,8 @@ static void test_halted_guest_never_hangs_teardown(void **state)
 
 static uint64_t read_counter(struct fx *f)
 {
-    return __atomic_load_n((uint64_t *)gpa_ptr(f, DATA_GPA, 8), __ATOMIC_SEQ_CST);
+    return __atomic_load_n((uint64_t *)gpa_ptr(f, DATA_GPA, 8),
+                           __ATOMIC_SEQ_CST);
 }
 
 static void test_pause_resume_stops_counting(void **state)
@@ -481,7 +544,8 @@ static void test_pause_resume_stops_counting(void **state)
             struct kvm_regs r;
 
             assert_int_equal(machine_vcpu_get_regs(f.m, 0, &r, NULL), 0);
-            assert_true(r.rip >= CODE_GPA && r.rip < CODE_GPA + sizeof(g_count));
+            assert_true(r.rip >= CODE_GPA &&
+                        r.rip < CODE_GPA + sizeof(g_count));
         }
         assert_int_equal(machine_resume(f.m, &err), 0);
         assert_false(machine_is_paused(f.m));
@@ -515,7 +579,7 @@ static void test_pause_with_idle_aps_and_dirty_log(void **state)
         (void)state;
         if (!kvm_usable())
             skip();
-        fx_open_dirty(&f, 2, false, false, track);
+        fx_open_full(&f, 2, false, false, track, false);
         put(&f, CODE_GPA, g_count, sizeof(g_count));
         enter_long_mode(&f, 0x2);
         start(&f);
@@ -596,6 +660,81 @@ static void test_ctrl_alt_del_reaches_guest(void **state)
     fx_done(&f);
 }
 
+/* The i8042's interrupt travels eventfd -> KVM irqfd (GSI 1) -> IOAPIC ->
+ * LAPIC -> the guest's IDT handler, once per scan code. */
+static void test_keyboard_interrupt_delivered(void **state)
+{
+    struct fx f;
+    struct sq_err err;
+    unsigned char out[8] = {0};
+    static const unsigned char want[] = {'R', 0x14, 0x11, 0xe0, 0x71};
+
+    (void)state;
+    if (!kvm_usable())
+        skip();
+    fx_open(&f, 1, false, false);
+    put(&f, CODE_GPA, g_kbd_irq, sizeof(g_kbd_irq));
+    enter_long_mode(&f, 0x2);
+    start(&f);
+    assert_int_equal(read_out(&f, (char *)out, 1, TIMEOUT_MS), 1);
+    assert_int_equal(out[0], 'R');
+    assert_int_equal(machine_send_ctrl_alt_del(f.m, &err), 0);
+    assert_int_equal(wait_exit(&f, TIMEOUT_MS), 0);
+    assert_int_equal(read_out(&f, (char *)out + 1, 4, 1000), 4);
+    assert_memory_equal(out, want, sizeof(want));
+    assert_int_equal(*(uint32_t *)gpa_ptr(&f, DATA_GPA, 4), 4);
+    fx_close(&f);
+    fx_done(&f);
+}
+
+/* Host input reaches the guest: stdin (a FIFO here) is read by the vmm loop
+ * into the UART, whose interrupt goes out on GSI 4 to the guest's handler,
+ * which echoes each byte. */
+static void test_stdin_to_guest_serial_interrupt(void **state)
+{
+    char dir[] = "/tmp/squib-stdin-XXXXXX";
+    char path[64];
+    char out[8] = {0};
+    struct fx f;
+    int fifo, saved_stdin, fl;
+
+    (void)state;
+    if (!kvm_usable())
+        skip();
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/in", dir);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    fifo = open(path, O_RDWR | O_CLOEXEC);
+    assert_true(fifo >= 0);
+    saved_stdin = dup(STDIN_FILENO);
+    assert_true(saved_stdin >= 0);
+    assert_int_equal(dup2(fifo, STDIN_FILENO), STDIN_FILENO);
+    fl = fcntl(STDIN_FILENO, F_GETFL);
+
+    fx_open_full(&f, 1, false, true, false, true);
+    put(&f, CODE_GPA, g_serial_echo, sizeof(g_serial_echo));
+    enter_long_mode(&f, 0x2);
+    start(&f);
+    assert_true(fcntl(STDIN_FILENO, F_GETFL) & O_NONBLOCK);
+    for (int waited = 0; waited < TIMEOUT_MS && out[0] != 'R'; waited += 10)
+        if (read(f.out_r, out, 1) != 1)
+            evloop_run_once(f.loop, 10);
+    assert_int_equal(out[0], 'R');
+    assert_int_equal(write(fifo, "abq", 3), 3);
+    assert_int_equal(wait_exit(&f, TIMEOUT_MS), 0); /* runs the loop */
+    assert_int_equal(read_out(&f, out + 1, 3, 1000), 3);
+    assert_string_equal(out, "Rabq");
+    fx_close(&f);
+    fx_done(&f);
+    /* The machine gave stdin back as it found it. */
+    assert_int_equal(fcntl(STDIN_FILENO, F_GETFL), fl);
+    assert_int_equal(dup2(saved_stdin, STDIN_FILENO), STDIN_FILENO);
+    close(saved_stdin);
+    close(fifo);
+    unlink(path);
+    rmdir(dir);
+}
+
 static void test_boot_timer_line_and_loop_exit(void **state)
 {
     struct fx f;
@@ -606,11 +745,17 @@ static void test_boot_timer_line_and_loop_exit(void **state)
     fx_open(&f, 1, true, true);
     put(&f, CODE_GPA, g_boot_timer, sizeof(g_boot_timer));
     enter_long_mode(&f, 0x2);
+    f.destroy_in_cb = true;
     start(&f);
-    /* The exit reaches the vmm loop: "Vmm is stopping." and on_exit(0). */
+    /* The exit reaches the vmm loop: "Vmm is stopping." and on_exit(0),
+     * which tears the machine down from inside the loop callback. */
     assert_int_equal(wait_exit(&f, TIMEOUT_MS), 0);
     assert_int_equal(f.exit_seen, 1);
+    assert_null(f.m);
+    evloop_run_once(f.loop, 10); /* nothing left registered that fires */
+    assert_int_equal(f.exit_seen, 1);
     fx_close(&f);
+    assert_true(log_contains(&f, "Killing vCPU threads"));
     assert_true(log_contains(&f, "Guest-boot-time = "));
     assert_true(log_contains(&f, " CPU us "));
     assert_true(log_contains(&f, "Vmm is stopping."));
@@ -667,6 +812,17 @@ static void test_cpuid_and_msrs_per_vcpu(void **state)
         assert_int_equal(v, (1u << 11) | 6);
         assert_int_equal(machine_vcpu_get_msr(f.m, i, 0x1a0, &v), 0);
         assert_true(v & 1);
+        /* LAPIC: LINT0 delivers ExtINT (7), LINT1 NMI (4). */
+        {
+            struct kvm_lapic_state l;
+            uint32_t lvt0, lvt1;
+
+            assert_int_equal(machine_vcpu_get_lapic(f.m, i, &l), 0);
+            memcpy(&lvt0, &l.regs[0x350], 4);
+            memcpy(&lvt1, &l.regs[0x360], 4);
+            assert_int_equal((lvt0 >> 8) & 7, 7);
+            assert_int_equal((lvt1 >> 8) & 7, 4);
+        }
     }
     assert_int_equal(machine_vcpu_get_cpuid(f.m, n, c, 256), -EINVAL);
     free(c);
@@ -704,6 +860,107 @@ static void test_mmio_allocator(void **state)
                                  "requested resource is not available.");
 }
 
+/* Build with only the custom CPU template set; returns machine_create's rc. */
+static int create_with_template(const struct cpu_template *t,
+                                struct machine **m, struct sq_err *err)
+{
+    struct machine_config cfg;
+    int kernel = make_kernel();
+    int rc;
+
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.vcpu_count = 2;
+    cfg.mem_size_mib = 32;
+    cfg.kernel_fd = kernel;
+    cfg.initrd_fd = -1;
+    cfg.cmdline = "";
+    cfg.serial_out_fd = -1;
+    cfg.custom_template = t;
+    sq_err_clear(err);
+    rc = machine_create(&cfg, NULL, m, err);
+    close(kernel);
+    return rc;
+}
+
+static void test_template_caps_and_msrs(void **state)
+{
+    struct kvm_cap_modifier caps_missing[] = {{9999, false}};
+    struct kvm_cap_modifier caps_removed[] = {{KVM_CAP_XSAVE, true}};
+    /* PAT (0x277): the template makes entry 1 write-combining (0x01). */
+    struct msr_modifier pat_msrs[] = {{0x277, 0xff00, 0x0100}};
+    struct msr_modifier bad_msrs[] = {{0xdeadbeef, 1, 1}};
+    struct cpu_template t;
+    struct machine *m = NULL;
+    struct sq_err err;
+    uint64_t pat0 = 0, pat;
+
+    (void)state;
+    if (!kvm_usable())
+        skip();
+    memset(&t, 0, sizeof(t));
+
+    t.n_kvm_caps = 1;
+    t.kvm_caps = caps_missing;
+    assert_int_equal(create_with_template(&t, &m, &err), -ENOTSUP);
+    assert_null(m);
+    assert_string_equal(err.msg, "Kvm error: Missing KVM capabilities: 0x270f");
+
+    t.kvm_caps = caps_removed; /* removing a required one is allowed */
+    assert_int_equal(create_with_template(&t, &m, &err), 0);
+    assert_int_equal(machine_vcpu_get_msr(m, 0, 0x277, &pat0), 0);
+    machine_destroy(m);
+
+    t.n_kvm_caps = 0;
+    t.n_msr = 1;
+    t.msr = pat_msrs;
+    assert_int_equal(create_with_template(&t, &m, &err), 0);
+    for (uint32_t i = 0; i < 2; i++) {
+        assert_int_equal(machine_vcpu_get_msr(m, i, 0x277, &pat), 0);
+        assert_int_equal(pat, (pat0 & ~0xff00ULL) | 0x0100);
+    }
+    machine_destroy(m);
+
+    /* An MSR KVM does not know: upstream's text, nothing left behind. */
+    t.msr = bad_msrs;
+    assert_int_equal(create_with_template(&t, &m, &err), -EINVAL);
+    assert_null(m);
+    assert_string_equal(err.msg, "System configuration error: Failed to "
+                                 "create guest config: KVM vcpu ioctl failed: "
+                                 "Failed to get KVM vcpu msr: 0xdeadbeef");
+}
+
+/* The largest machine: 32 vCPU threads start, pause, resume and are joined. */
+static void test_max_vcpus(void **state)
+{
+    struct machine_config cfg;
+    struct machine *m = NULL;
+    struct sq_err err;
+    struct fx f;
+    char out[32] = {0};
+
+    (void)state;
+    if (!kvm_usable())
+        skip();
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.vcpu_count = MACHINE_MAX_VCPUS + 1;
+    cfg.mem_size_mib = 32;
+    cfg.kernel_fd = -1;
+    cfg.initrd_fd = -1;
+    assert_int_equal(machine_create(&cfg, NULL, &m, &err), -EINVAL);
+    assert_null(m);
+
+    fx_open(&f, MACHINE_MAX_VCPUS, false, false);
+    assert_int_equal(machine_vcpu_count(f.m), MACHINE_MAX_VCPUS);
+    put(&f, CODE_GPA, g_hlt, sizeof(g_hlt));
+    enter_long_mode(&f, 0x2);
+    start(&f);
+    assert_int_equal(read_out(&f, out, 1, TIMEOUT_MS), 1);
+    assert_int_equal(machine_pause(f.m, &err), 0);
+    assert_int_equal(machine_resume(f.m, &err), 0);
+    fx_close(&f);
+    fx_done(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -716,9 +973,13 @@ int main(void)
         cmocka_unit_test(test_pause_with_idle_aps_and_dirty_log),
         cmocka_unit_test(test_smp_aps_start_via_sipi),
         cmocka_unit_test(test_ctrl_alt_del_reaches_guest),
+        cmocka_unit_test(test_keyboard_interrupt_delivered),
+        cmocka_unit_test(test_stdin_to_guest_serial_interrupt),
         cmocka_unit_test(test_boot_timer_line_and_loop_exit),
         cmocka_unit_test(test_no_boot_timer_without_flag),
         cmocka_unit_test(test_cpuid_and_msrs_per_vcpu),
+        cmocka_unit_test(test_template_caps_and_msrs),
+        cmocka_unit_test(test_max_vcpus),
     };
 
     log_init();

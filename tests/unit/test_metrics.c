@@ -634,7 +634,7 @@ static void test_init_errors_and_once(void **state)
                                   &err),
                      -ENOENT);
     assert_string_equal(err.msg,
-                        "Metrics error: Cannot initialize the metrics system "
+                        "Cannot initialize the metrics system "
                         "due to bad user input: No such file or directory "
                         "(os error 2)");
     assert_false(metrics_is_initialized());
@@ -655,7 +655,7 @@ static void test_init_errors_and_once(void **state)
     snprintf(second, sizeof(second), "%s/second", g_dir);
     assert_int_equal(metrics_init(second, false, NULL, 0, &err), -EALREADY);
     assert_string_equal(err.msg,
-                        "Metrics error: Cannot initialize the metrics system "
+                        "Cannot initialize the metrics system "
                         "due to bad user input: Reinitialization of metrics "
                         "not allowed.");
     assert_int_equal(access(second, F_OK), 0);

@@ -78,8 +78,9 @@ static void test_sorted_and_merge(void **state)
 
     (void)state;
     assert_int_equal(
-        mmds_store_put(s, parse("{\"z\":1,\"a\":{\"y\":true,\"x\":[3,2]},"
-                                "\"m\":\"s\"}"),
+        mmds_store_put(s,
+                       parse("{\"z\":1,\"a\":{\"y\":true,\"x\":[3,2]},"
+                             "\"m\":\"s\"}"),
                        &err),
         0);
     assert_string_equal(render(s),

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -62,7 +63,7 @@ static int teardown(void **state)
     return 0;
 }
 
-enum how { BY_RAISE, BY_FAULT, BY_SECCOMP };
+enum how { BY_RAISE, BY_FAULT, BY_SECCOMP, BY_PANIC, BY_FULL_SINK };
 
 /* In the child: logger and metrics to files, handlers on, then the signal. */
 static void child(int signo, enum how how)
@@ -87,13 +88,24 @@ static void child(int signo, enum how how)
             seccomp_load(ctx))
             _exit(98);
         syscall(SYS_getppid);
+    } else if (how == BY_FULL_SINK) {
+        /* g_metrics is a FIFO: hold a reader, never read, fill it up. */
+        int rfd = open(g_metrics, O_RDONLY | O_NONBLOCK);
+
+        if (rfd < 0)
+            _exit(96);
+        for (int i = 0; i < 1000 && metrics_flush(&err) == 1; i++)
+            ;
+        raise(signo);
+    } else if (how == BY_PANIC) {
+        SQ_PANIC("bad state %d", 7);
     } else {
         raise(signo);
     }
     _exit(97); /* the handler should have ended the process */
 }
 
-static int run_child(int signo, enum how how)
+static int run_child_status(int signo, enum how how)
 {
     int status;
     pid_t pid;
@@ -104,6 +116,13 @@ static int run_child(int signo, enum how how)
     if (pid == 0)
         child(signo, how);
     assert_int_equal(waitpid(pid, &status, 0), pid);
+    return status;
+}
+
+static int run_child(int signo, enum how how)
+{
+    int status = run_child_status(signo, how);
+
     assert_true(WIFEXITED(status));
     return WEXITSTATUS(status);
 }
@@ -196,6 +215,79 @@ static void test_sigsys_not_seccomp(void **state)
     teardown(state);
 }
 
+/*
+ * The log target is a pipe nobody reads (stdout into a closed reader): the
+ * SIGPIPE line itself raises SIGPIPE; that one is counted, not logged, and
+ * the process carries on instead of looping.
+ */
+static void test_sigpipe_on_broken_log_pipe(void **state)
+{
+    int status, fds[2];
+    uint64_t base = metrics_read(METRIC_signals_sigpipe);
+    pid_t pid;
+
+    (void)state;
+    fflush(stdout);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        alarm(5); /* a loop would end here, by SIGALRM */
+        if (pipe(fds) < 0 || dup2(fds[1], STDOUT_FILENO) < 0)
+            _exit(99);
+        close(fds[0]);
+        close(fds[1]);
+        log_init(); /* target: stdout, now a pipe without a reader */
+        if (signals_install() < 0)
+            _exit(98);
+        raise(SIGPIPE);
+        log_info("ordinary record"); /* EPIPE + SIGPIPE, not logged */
+        _exit((int)(40 + metrics_read(METRIC_signals_sigpipe) - base));
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    /* raise + own line; ordinary record + handler's own line */
+    assert_int_equal(WEXITSTATUS(status), 44);
+}
+
+/* The metrics cannot be written on the way out: said so, same exit. */
+static void test_flush_failure_while_stopping(void **state)
+{
+    char *log;
+
+    setup(state);
+    assert_int_equal(mkfifo(g_metrics, 0600), 0);
+    assert_int_equal(run_child(SIGHUP, BY_FULL_SINK), 156);
+    log = slurp(g_log);
+    assert_non_null(strstr(log, "] Shutting down VM after intercepting "
+                                "signal 1, code -6.\n"));
+    assert_non_null(strstr(log, "] Failed to write metrics while stopping: "
+                                "Failed to write metrics: Resource "
+                                "temporarily unavailable (os error 11)\n"));
+    free(log);
+    teardown(state);
+}
+
+/* The panic path: log, panic_count 1, metrics flushed, SIGABRT. */
+static void test_panic(void **state)
+{
+    char *log, *m;
+    int status;
+
+    setup(state);
+    status = run_child_status(0, BY_PANIC);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGABRT);
+    log = slurp(g_log);
+    assert_non_null(strstr(log, "] Firecracker panicked at "
+                                "tests/unit/test_signals.c:"));
+    assert_non_null(strstr(log, ":\nbad state 7\n"));
+    m = slurp(g_metrics);
+    assert_non_null(strstr(m, "\"vmm\":{\"panic_count\":1}"));
+    free(log);
+    free(m);
+    teardown(state);
+}
+
 /* SIGPIPE is counted and logged; the process carries on. */
 static void test_sigpipe_ignored(void **state)
 {
@@ -227,6 +319,9 @@ int main(void)
         cmocka_unit_test(test_seccomp_kill),
         cmocka_unit_test(test_sigsys_not_seccomp),
         cmocka_unit_test(test_sigpipe_ignored),
+        cmocka_unit_test(test_panic),
+        cmocka_unit_test(test_sigpipe_on_broken_log_pipe),
+        cmocka_unit_test(test_flush_failure_while_stopping),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -8,6 +8,7 @@
  * through vm_resources.tap_open, the machine through struct vmm_machine_ops.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,6 +23,7 @@
 
 #include "api/controller.h"
 #include "mmds/store.h"
+#include "util/log.h"
 #include "vmm/resources.h"
 #include "vmm/vmm.h"
 
@@ -42,8 +44,10 @@ struct fx {
     int fail_start;
 };
 
-static int fake_tap_open(const char *name, int *fd, struct sq_err *err)
+static int fake_tap_open(const char *name, int *fd, char if_name[RES_IFNAMSIZ],
+                         struct sq_err *err)
 {
+    snprintf(if_name, RES_IFNAMSIZ, "%s", name);
     if (!strncmp(name, "bad", 3))
         return sq_errf(err, -EBUSY,
                        "Open tap device failed: Error while creating ifreq "
@@ -292,19 +296,30 @@ static void test_start_errors(void **state)
                  "the microVM.");
 }
 
+/* The real machine layer (vmm_start.c): what it refuses before KVM is
+ * touched. */
 static void test_default_machine_layer_refuses(void **state)
 {
     struct fx *f = *state;
     struct instance_action start = {ACTION_INSTANCE_START};
     struct boot_source_cfg b = boot(f->kernel);
-    int st;
+    struct drive_cfg d = drive("rootfs", f->disk, true);
+    struct serial_cfg s;
 
     f->v->ops = &vmm_default_machine_ops;
     assert_int_equal(act(f->v, API_OP_PUT_BOOT_SOURCE, NULL, &b), 204);
-    st = act(f->v, API_OP_PUT_ACTIONS, NULL, &start);
-    assert_int_equal(st, 400);
-    assert_non_null(strstr(g_resp, "\"Start microvm error: "));
+    memset(&s, 0, sizeof(s));
+    s.serial_out_path = MUT("/nonexistent/dir/serial.out");
+    assert_int_equal(act(f->v, API_OP_PUT_SERIAL, NULL, &s), 204);
+    expect_fault(act(f->v, API_OP_PUT_ACTIONS, NULL, &start),
+                 "Start microvm error: Failed to create device manager: Error "
+                 "with EventFd: No such file or directory (os error 2)");
+    assert_int_equal(act(f->v, API_OP_PUT_DRIVE, "rootfs", &d), 204);
+    expect_fault(act(f->v, API_OP_PUT_ACTIONS, NULL, &start),
+                 "Start microvm error: Could not attach device: the "
+                 "virtio-block device is not implemented by squib yet");
     assert_false(vmm_is_started(f->v));
+    assert_null(f->v->machine);
     f->v->ops = &fake_ops;
 }
 
@@ -428,8 +443,7 @@ static void test_preboot_matrix(void **state)
         struct instance_action cad = {ACTION_SEND_CTRL_ALT_DEL};
 
         expect_fault(act(f->v, API_OP_PUT_ACTIONS, NULL, &fm), VMM_ERR_NS_PRE);
-        expect_fault(act(f->v, API_OP_PUT_ACTIONS, NULL, &cad),
-                     VMM_ERR_NS_PRE);
+        expect_fault(act(f->v, API_OP_PUT_ACTIONS, NULL, &cad), VMM_ERR_NS_PRE);
     }
 }
 
@@ -517,8 +531,8 @@ static void test_boot_source(void **state)
     assert_int_equal(act(f->v, API_OP_PUT_BOOT_SOURCE, NULL, &b), 204);
     assert_true(f->v->res.boot.kernel_fd >= 0);
     assert_int_equal(f->v->res.boot.initrd_fd, -1);
-    assert_non_null(strstr(get(f->v, API_OP_GET_VM_CONFIG, &st),
-                           "\"boot_args\":\"\""));
+    assert_non_null(
+        strstr(get(f->v, API_OP_GET_VM_CONFIG, &st), "\"boot_args\":\"\""));
 }
 
 /* ---------------------------------------------------------------------- */
@@ -741,6 +755,45 @@ static void test_real_tap_name_too_long(void **state)
                             "failed: Invalid interface name\"}");
 }
 
+/* The real TAP path: the kernel names "sqv%d", and upstream reports the
+ * name it got; a TAP held by another NIC is busy. Needs CAP_NET_ADMIN. */
+static void test_real_tap(void **state)
+{
+    struct fx *f = *state;
+    struct net_iface_cfg n = nic("a", "sqv%d", -1);
+    char want[512], name[RES_IFNAMSIZ];
+    int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+    int st;
+
+    if (fd < 0) {
+        print_message("skipped: /dev/net/tun: %s\n", strerror(errno));
+        skip();
+    }
+    close(fd);
+    f->v->res.tap_open = res_tap_open;
+    st = act(f->v, API_OP_PUT_NET, "a", &n);
+    if (st != 204 && strstr(g_resp, "Operation not permitted")) {
+        print_message("skipped: no CAP_NET_ADMIN\n");
+        skip();
+    }
+    assert_int_equal(st, 204);
+    snprintf(name, sizeof(name), "%s", f->v->res.nets[0].cfg.host_dev_name);
+    assert_int_equal(strncmp(name, "sqv", 3), 0);
+    assert_null(strchr(name, '%'));
+    snprintf(want, sizeof(want), "\"host_dev_name\":\"%s\"", name);
+    assert_non_null(strstr(get(f->v, API_OP_GET_VM_CONFIG, &st), want));
+
+    n = nic("b", name, -1);
+    snprintf(want, sizeof(want),
+             "Network config error: Could not create the network device: "
+             "Open tap device failed: Error while creating ifreq structure: "
+             "Device or resource busy (os error 16). Invalid TUN/TAP Backend "
+             "provided by %s. Check our documentation on setting up the "
+             "network devices.",
+             name);
+    expect_fault(act(f->v, API_OP_PUT_NET, "b", &n), want);
+}
+
 /* ---------------------------------------------------------------------- */
 /* Machine config, balloon, CPU templates */
 
@@ -926,7 +979,8 @@ static void test_hotplug_memory_rules(void **state)
         {1024, 1, 128, "Block size must not be lower than 2 MiB"},
         {1024, 6, 128, "Block size must be a power of 2"},
         {1024, 2, 64, "Slot size must not be lower than 128 MiB"},
-        {1024, 256, 384, "Slot size must be a multiple of block size (256 MiB)"},
+        {1024, 256, 384,
+         "Slot size must be a multiple of block size (256 MiB)"},
         {128, 2, 256, "Total size must not be lower than slot size (256 MiB)"},
         {1000, 2, 128, "Total size must be a multiple of slot size (128 MiB)"},
         {1024, 128, 1024, NULL},
@@ -968,6 +1022,25 @@ static void test_logger_and_metrics(void **state)
                  "Logger error: Failed to open target file: No such file or "
                  "directory (os error 2)");
 
+    /* A good target; the level resets to Info whenever it is omitted. */
+    snprintf(path, sizeof(path), "%s/log", f->dir);
+    l.log_path = path;
+    l.has_level = true;
+    l.level = LOG_FILTER_WARN;
+    assert_int_equal(act(f->v, API_OP_PUT_LOGGER, NULL, &l), 204);
+    assert_int_equal(log_get_level(), LOG_WARN);
+    memset(&l, 0, sizeof(l));
+    assert_int_equal(act(f->v, API_OP_PUT_LOGGER, NULL, &l), 204);
+    assert_int_equal(log_get_level(), LOG_INFO);
+    log_warn("into the file");
+    {
+        struct stat lst;
+
+        assert_int_equal(stat(path, &lst), 0);
+        assert_true(lst.st_size > 0);
+    }
+    log_init(); /* back to stdout for the other tests */
+
     memset(&mc, 0, sizeof(mc));
     mc.metrics_path = MUT("/nonexistent/dir/metrics");
     expect_fault(act(f->v, API_OP_PUT_METRICS, NULL, &mc),
@@ -981,6 +1054,19 @@ static void test_logger_and_metrics(void **state)
                  "bad user input: Reinitialization of metrics not allowed.");
     /* Neither is a boot-path resource. */
     assert_false(f->v->boot_path);
+
+    /* FlushMetrics writes a line to the sink. */
+    {
+        struct instance_action fm = {ACTION_FLUSH_METRICS};
+        struct stat st;
+
+        start_vm(f);
+        assert_int_equal(stat(path, &st), 0);
+        assert_int_equal(st.st_size, 0);
+        assert_int_equal(act(f->v, API_OP_PUT_ACTIONS, NULL, &fm), 204);
+        assert_int_equal(stat(path, &st), 0);
+        assert_true(st.st_size > 0);
+    }
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1123,7 +1209,8 @@ static void test_snapshot_load_gating(void **state)
 static void test_postboot_device_ops(void **state)
 {
     struct fx *f = *state;
-    struct balloon_cfg bc = {.amount_mib = 16, .deflate_on_oom = false,
+    struct balloon_cfg bc = {.amount_mib = 16,
+                             .deflate_on_oom = false,
                              .stats_polling_interval_s = 1};
     struct balloon_stats_update su = {5};
     struct balloon_update bu = {8};
@@ -1139,7 +1226,8 @@ static void test_postboot_device_ops(void **state)
 
     /* Hot-plug needs PCI. */
     d = drive("extra", f->disk, false);
-    expect_fault(act(f->v, API_OP_PUT_DRIVE, "extra", &d), "PCI is not enabled");
+    expect_fault(act(f->v, API_OP_PUT_DRIVE, "extra", &d),
+                 "PCI is not enabled");
     expect_fault(act(f->v, API_OP_DELETE_DRIVE, "rootfs", NULL),
                  "PCI is not enabled");
     f->v->res.pci_enabled = true;
@@ -1212,10 +1300,12 @@ static void test_vm_config_fresh(void **state)
 
     assert_string_equal(
         get(f->v, API_OP_GET_VM_CONFIG, &st),
-        "{\"balloon\":null,\"drives\":[],\"boot-source\":{\"kernel_image_path\":"
+        "{\"balloon\":null,\"drives\":[],\"boot-source\":{\"kernel_image_"
+        "path\":"
         "\"\",\"initrd_path\":null,\"boot_args\":null},\"cpu-config\":null,"
         "\"logger\":null,\"machine-config\":{\"vcpu_count\":1,\"mem_size_mib\":"
-        "128,\"smt\":false,\"track_dirty_pages\":false,\"huge_pages\":\"None\"},"
+        "128,\"smt\":false,\"track_dirty_pages\":false,\"huge_pages\":\"None\"}"
+        ","
         "\"metrics\":null,\"mmds-config\":null,\"network-interfaces\":[],"
         "\"vsock\":null,\"entropy\":null,\"pmem\":[],\"memory-hotplug\":null}");
     assert_int_equal(st, 200);
@@ -1285,9 +1375,11 @@ static void test_vm_config_full(void **state)
         "\"is_read_only\":true,\"path_on_host\":\"%s\",\"rate_limiter\":null,"
         "\"io_engine\":\"Sync\",\"socket\":null}],\"boot-source\":{"
         "\"kernel_image_path\":\"%s\",\"initrd_path\":null,\"boot_args\":\"\"},"
-        "\"cpu-config\":null,\"logger\":null,\"machine-config\":{\"vcpu_count\":"
+        "\"cpu-config\":null,\"logger\":null,\"machine-config\":{\"vcpu_"
+        "count\":"
         "2,\"mem_size_mib\":256,\"smt\":false,\"track_dirty_pages\":false,"
-        "\"huge_pages\":\"None\"},\"metrics\":null,\"mmds-config\":{\"version\":"
+        "\"huge_pages\":\"None\"},\"metrics\":null,\"mmds-config\":{"
+        "\"version\":"
         "\"V2\",\"network_interfaces\":[\"1\"],\"ipv4_address\":"
         "\"169.254.169.250\",\"imds_compat\":true},\"network-interfaces\":[{"
         "\"iface_id\":\"1\",\"host_dev_name\":\"tap1\",\"guest_mac\":"
@@ -1343,7 +1435,75 @@ static void test_vm_config_options(void **state)
                                 "\"refill_time\":1}},\"io_engine\":\"Async\","
                                 "\"socket\":null}]"));
     assert_non_null(strstr(got, "\"entropy\":{\"rate_limiter\":null}"));
+    /* A refill time whose nanoseconds overflow disables the bucket too. */
+    e.has_rate_limiter = true;
+    e.rate_limiter.has_bandwidth = true;
+    e.rate_limiter.bandwidth.size = 1;
+    e.rate_limiter.bandwidth.refill_time = UINT64_MAX / 1000000u + 1;
+    e.rate_limiter.has_ops = true;
+    e.rate_limiter.ops.size = 1;
+    e.rate_limiter.ops.refill_time = UINT64_MAX / 1000000u;
+    assert_int_equal(act(f->v, API_OP_PUT_ENTROPY, NULL, &e), 204);
+    got = get(f->v, API_OP_GET_VM_CONFIG, &st);
+    assert_non_null(strstr(got, "\"entropy\":{\"rate_limiter\":{"
+                                "\"bandwidth\":null,\"ops\":{\"size\":1,"
+                                "\"one_time_burst\":null,\"refill_time\":"
+                                "18446744073709}}}"));
     assert_non_null(strstr(got, "\"guest_mac\":null,\"mtu\":9000,"));
+}
+
+/* PATCH rate limiter rules (digest 1.5, "Common: TokenBucket"). */
+static void test_rate_limiter_update(void **state)
+{
+    struct rate_limiter_cfg cur, upd;
+    bool has = true;
+
+    (void)state;
+    memset(&cur, 0, sizeof(cur));
+    cur.has_bandwidth = true;
+    cur.bandwidth.size = 100;
+    cur.bandwidth.refill_time = 10;
+    cur.has_ops = true;
+    cur.ops.size = 5;
+    cur.ops.refill_time = 1;
+
+    /* Absent limiter: no change. */
+    memset(&upd, 0, sizeof(upd));
+    res_rate_limiter_update(&has, &cur, false, &upd);
+    assert_true(has);
+    assert_int_equal(cur.bandwidth.size, 100);
+
+    /* Present limiter, null buckets: no change either. */
+    res_rate_limiter_update(&has, &cur, true, &upd);
+    assert_true(has && cur.has_bandwidth && cur.has_ops);
+
+    /* Replace bandwidth (burst 0 reported as absent), keep ops. */
+    upd.has_bandwidth = true;
+    upd.bandwidth.size = 7;
+    upd.bandwidth.refill_time = 3;
+    upd.bandwidth.has_one_time_burst = true;
+    res_rate_limiter_update(&has, &cur, true, &upd);
+    assert_int_equal(cur.bandwidth.size, 7);
+    assert_false(cur.bandwidth.has_one_time_burst);
+    assert_int_equal(cur.ops.size, 5);
+
+    /* Size 0 removes a bucket; removing both leaves no limiter. */
+    upd.bandwidth.size = 0;
+    upd.has_ops = true;
+    upd.ops.size = 1;
+    upd.ops.refill_time = 0;
+    res_rate_limiter_update(&has, &cur, true, &upd);
+    assert_false(cur.has_bandwidth);
+    assert_false(cur.has_ops);
+    assert_false(has);
+
+    /* From nothing, a bucket creates the limiter. */
+    memset(&upd, 0, sizeof(upd));
+    upd.has_ops = true;
+    upd.ops.size = 9;
+    upd.ops.refill_time = 9;
+    res_rate_limiter_update(&has, &cur, true, &upd);
+    assert_true(has && cur.has_ops && !cur.has_bandwidth);
 }
 
 int main(void)
@@ -1362,6 +1522,7 @@ int main(void)
         T(test_drive_read_only_open),
         T(test_net_swap_remove_and_errors),
         T(test_real_tap_name_too_long),
+        T(test_real_tap),
         T(test_machine_config_rules),
         T(test_cpu_template_keep_clear),
         T(test_vsock),
@@ -1375,6 +1536,7 @@ int main(void)
         T(test_vm_config_fresh),
         T(test_vm_config_full),
         T(test_vm_config_options),
+        cmocka_unit_test(test_rate_limiter_update),
 #undef T
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -59,8 +59,10 @@ static const struct vmm_machine_ops fake_ops = {
     fake_start, fake_ok, fake_ok, fake_ok, fake_stop,
 };
 
-static int fake_tap_open(const char *name, int *fd, struct sq_err *err)
+static int fake_tap_open(const char *name, int *fd, char if_name[RES_IFNAMSIZ],
+                         struct sq_err *err)
 {
+    snprintf(if_name, RES_IFNAMSIZ, "%s", name);
     (void)name;
     *fd = dup(0);
     return *fd < 0 ? sq_errf(err, -errno, "dup") : 0;
@@ -238,6 +240,39 @@ static void test_cpu_config_file_missing(void **state)
                                         "directory (os error 2)");
 }
 
+static void test_cpu_config_file(void **state)
+{
+    struct fx *f = *state;
+    char path[160];
+    struct sq_err err;
+    FILE *fp;
+
+    snprintf(path, sizeof(path), "%s/template.json", f->dir);
+    fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs("{\"kvm_capabilities\": [\"!56\", \"170\"]}", fp);
+    fclose(fp);
+    f->c.cpu_config_kind = CPU_CONFIG_PATH;
+    f->c.cpu_config_path = path;
+    assert_int_equal(apply(f, &err), 0);
+    assert_true(f->v->res.has_custom_template);
+    assert_int_equal(f->v->res.custom_template.n_kvm_caps, 2);
+    assert_int_equal(f->v->res.custom_template.kvm_caps[0].cap, 56);
+    assert_true(f->v->res.custom_template.kvm_caps[0].remove);
+    assert_int_equal(f->v->res.custom_template.kvm_caps[1].cap, 170);
+
+    /* A broken file: serde's bare message under "Invalid JSON: ". */
+    fp = fopen(path, "w");
+    fputs("{", fp);
+    fclose(fp);
+    vmm_free(f->v);
+    f->v = vmm_new(NULL, &(struct vmm_opts){.instance_id = "x"});
+    f->v->ops = &fake_ops;
+    assert_true(apply(f, &err) < 0);
+    assert_string_equal(err.msg, FAILED "Invalid JSON: EOF while parsing an "
+                                        "object at line 1 column 1");
+}
+
 static void test_drive_and_net_errors(void **state)
 {
     struct fx *f = *state;
@@ -403,6 +438,7 @@ int main(void)
         T(test_order_machine_before_boot),
         T(test_logger_first),
         T(test_cpu_config_file_missing),
+        T(test_cpu_config_file),
         T(test_drive_and_net_errors),
         T(test_mmds_config_and_metadata),
         T(test_metadata_too_big),

@@ -43,8 +43,10 @@ static const struct vmm_machine_ops fake_ops = {
     fake_start, fake_start, fake_start, fake_start, fake_stop,
 };
 
-static int fake_tap_open(const char *name, int *fd, struct sq_err *err)
+static int fake_tap_open(const char *name, int *fd,
+                         char if_name[RES_IFNAMSIZ], struct sq_err *err)
 {
+    snprintf(if_name, RES_IFNAMSIZ, "%s", name);
     (void)name;
     *fd = dup(0);
     return *fd < 0 ? sq_errf(err, -errno, "dup") : 0;
@@ -96,12 +98,12 @@ static int teardown(void **state)
 static char g_resp[4096];
 static bool g_deprecated;
 
-#define PARSE(type, fn)                                                      \
-    do {                                                                     \
-        struct type *x = calloc(1, sizeof(*x));                              \
-        assert_int_equal(fn(json, strlen(json), x, &err), 0);                \
-        body = x;                                                            \
-        fini = (void (*)(void *))type##_fini;                                \
+#define PARSE(type, fn)                                                        \
+    do {                                                                       \
+        struct type *x = calloc(1, sizeof(*x));                                \
+        assert_int_equal(fn(json, strlen(json), x, &err), 0);                  \
+        body = x;                                                              \
+        fini = (void (*)(void *))type##_fini;                                  \
     } while (0)
 
 static void cpu_template_free(void *p)
@@ -225,9 +227,11 @@ static const char *const full_config_steps[][2] = {
 };
 
 static const enum api_op full_config_ops[] = {
-    API_OP_PUT_BOOT_SOURCE, API_OP_PUT_MACHINE_CONFIG, API_OP_PUT_DRIVE,
-    API_OP_PUT_PMEM,        API_OP_PUT_BALLOON,        API_OP_PUT_VSOCK,
-    API_OP_PUT_HOTPLUG_MEMORY, API_OP_PUT_NET,         API_OP_PUT_MMDS_CONFIG,
+    API_OP_PUT_BOOT_SOURCE,    API_OP_PUT_MACHINE_CONFIG,
+    API_OP_PUT_DRIVE,          API_OP_PUT_PMEM,
+    API_OP_PUT_BALLOON,        API_OP_PUT_VSOCK,
+    API_OP_PUT_HOTPLUG_MEMORY, API_OP_PUT_NET,
+    API_OP_PUT_MMDS_CONFIG,
 };
 
 static const char full_config_expected[] =
@@ -272,9 +276,9 @@ static void test_get_full_config(void **state)
     s = get(f->v, API_OP_GET_VM_CONFIG);
     assert_string_equal(s, full_config_expected);
     free(s);
-    assert_int_equal(run(f->v, API_OP_PUT_ACTIONS,
-                         "{\"action_type\":\"InstanceStart\"}"),
-                     204);
+    assert_int_equal(
+        run(f->v, API_OP_PUT_ACTIONS, "{\"action_type\":\"InstanceStart\"}"),
+        204);
     s = get(f->v, API_OP_GET_VM_CONFIG);
     assert_string_equal(s, full_config_expected);
     free(s);
@@ -320,35 +324,34 @@ static void test_machine_config_flow(void **state)
                          "\"cpu_template\":\"C3\"}"),
                      204);
     assert_true(g_deprecated);
-    assert_int_equal(run(f->v, API_OP_PATCH_MACHINE_CONFIG,
-                         "{\"vcpu_count\":4}"),
-                     204);
+    assert_int_equal(
+        run(f->v, API_OP_PATCH_MACHINE_CONFIG, "{\"vcpu_count\":4}"), 204);
     assert_false(g_deprecated);
     s = get(f->v, API_OP_GET_MACHINE_CONFIG);
-    assert_string_equal(s, "{\"vcpu_count\":4,\"mem_size_mib\":256,\"smt\":"
-                           "false,\"cpu_template\":\"C3\",\"track_dirty_pages\":"
-                           "false,\"huge_pages\":\"None\"}");
+    assert_string_equal(s,
+                        "{\"vcpu_count\":4,\"mem_size_mib\":256,\"smt\":"
+                        "false,\"cpu_template\":\"C3\",\"track_dirty_pages\":"
+                        "false,\"huge_pages\":\"None\"}");
     free(s);
-    assert_int_equal(run(f->v, API_OP_PATCH_MACHINE_CONFIG,
-                         "{\"cpu_template\":\"None\"}"),
-                     204);
+    assert_int_equal(
+        run(f->v, API_OP_PATCH_MACHINE_CONFIG, "{\"cpu_template\":\"None\"}"),
+        204);
     assert_true(g_deprecated);
     s = get(f->v, API_OP_GET_MACHINE_CONFIG);
     assert_null(strstr(s, "cpu_template"));
     free(s);
     /* A custom template from PUT /cpu-config is not shown either. */
-    assert_int_equal(run(f->v, API_OP_PUT_CPU_CONFIG,
-                         "{\"kvm_capabilities\":[\"!56\"]}"),
-                     204);
+    assert_int_equal(
+        run(f->v, API_OP_PUT_CPU_CONFIG, "{\"kvm_capabilities\":[\"!56\"]}"),
+        204);
     assert_true(f->v->res.has_custom_template);
     assert_int_equal(run(f->v, API_OP_PUT_MACHINE_CONFIG,
                          "{\"vcpu_count\":1,\"mem_size_mib\":128,"
                          "\"huge_pages\":\"2M\"}"),
                      204);
     assert_true(f->v->res.has_custom_template);
-    assert_int_equal(run(f->v, API_OP_PATCH_MACHINE_CONFIG,
-                         "{\"mem_size_mib\":129}"),
-                     400);
+    assert_int_equal(
+        run(f->v, API_OP_PATCH_MACHINE_CONFIG, "{\"mem_size_mib\":129}"), 400);
     assert_string_equal(g_resp, "{\"fault_message\":\"Machine config error: "
                                 "The memory size (MiB) is either 0, or not a "
                                 "multiple of the configured page size.\"}");
@@ -382,9 +385,9 @@ static void test_mmds_v1_deprecation_and_data(void **state)
     assert_int_equal(run(f->v, API_OP_PUT_BOOT_SOURCE,
                          "{\"kernel_image_path\":\"vmlinux.bin\"}"),
                      204);
-    assert_int_equal(run(f->v, API_OP_PUT_ACTIONS,
-                         "{\"action_type\":\"InstanceStart\"}"),
-                     204);
+    assert_int_equal(
+        run(f->v, API_OP_PUT_ACTIONS, "{\"action_type\":\"InstanceStart\"}"),
+        204);
     assert_int_equal(run(f->v, API_OP_PATCH_MMDS, "{\"new\":true}"), 204);
     s = get(f->v, API_OP_GET_MMDS);
     assert_non_null(strstr(s, "\"new\":true"));

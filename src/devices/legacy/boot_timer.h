@@ -14,8 +14,8 @@
 
 #include "vmm/bus.h"
 
-#define BOOT_TIMER_ADDR 0xc0000000ULL
-#define BOOT_TIMER_LEN  0x1000ULL
+#define BOOT_TIMER_ADDR  0xc0000000ULL
+#define BOOT_TIMER_LEN   0x1000ULL
 #define BOOT_TIMER_MAGIC 123
 
 /* A point in time: CLOCK_MONOTONIC and CLOCK_PROCESS_CPUTIME_ID, in us. */

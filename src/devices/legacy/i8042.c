@@ -22,11 +22,11 @@
 #define OFS_DATA   0
 #define OFS_STATUS 4
 
-#define CMD_READ_CTR  0x20
-#define CMD_WRITE_CTR 0x60
-#define CMD_READ_OUTP 0xd0
+#define CMD_READ_CTR   0x20
+#define CMD_WRITE_CTR  0x60
+#define CMD_READ_OUTP  0xd0
 #define CMD_WRITE_OUTP 0xd1
-#define CMD_RESET_CPU 0xfe
+#define CMD_RESET_CPU  0xfe
 
 #define SB_OUT_DATA_AVAIL 0x01
 #define SB_I8042_CMD_DATA 0x08
@@ -89,7 +89,8 @@ static int kbd_interrupt(struct i8042 *d)
 {
     if (!(d->control & CB_KBD_INT)) {
         if (log_ratelimit_ok(&d->warn_rl))
-            log_warn("Failed to trigger i8042 kbd interrupt (disabled by guest OS)");
+            log_warn(
+                "Failed to trigger i8042 kbd interrupt (disabled by guest OS)");
         return -EPERM;
     }
     evloop_eventfd_signal(d->irq_fd);

@@ -4,8 +4,9 @@
  * See serial.h for the threading and fd rules.
  *
  * Register model (offsets from 0x3f8; DLAB = LCR bit 7):
- *   0 THR/RBR (DLL with DLAB)   1 IER (DLM with DLAB)   2 IIR (FCR on write,
- *   ignored)   3 LCR   4 MCR   5 LSR   6 MSR   7 SCR
+ *   0 THR/RBR (DLL with DLAB)   1 IER (DLM with DLAB)   2 IIR (FCR on write:
+ *   only the receive-FIFO flush bit acts)   3 LCR   4 MCR   5 LSR   6 MSR
+ *   7 SCR
  * Interrupt causes: THR empty after every transmitted byte (if IER bit 1)
  * and received data available (if IER bit 0). Reading IIR returns the cause
  * with the FIFO bits (0xc0) and clears it; reading RBR clears RDA.
@@ -28,30 +29,37 @@
 #include "util/xalloc.h"
 
 enum {
-    REG_DATA = 0, REG_IER = 1, REG_IIR = 2, REG_LCR = 3,
-    REG_MCR = 4, REG_LSR = 5, REG_MSR = 6, REG_SCR = 7,
+    REG_DATA = 0,
+    REG_IER = 1,
+    REG_IIR = 2,
+    REG_LCR = 3,
+    REG_MCR = 4,
+    REG_LSR = 5,
+    REG_MSR = 6,
+    REG_SCR = 7,
 };
 
-#define IER_RDA      0x01
-#define IER_THR      0x02
-#define IER_MASK     0x0f
-#define IIR_NONE     0x01
-#define IIR_THR      0x02
-#define IIR_RDA      0x04
-#define IIR_FIFO     0xc0
-#define LCR_DLAB     0x80
-#define LSR_DR       0x01
-#define LSR_THRE     0x20
-#define LSR_TEMT     0x40
-#define MCR_DTR      0x01
-#define MCR_RTS      0x02
-#define MCR_OUT1     0x04
-#define MCR_OUT2     0x08
-#define MCR_LOOP     0x10
-#define MSR_CTS      0x10
-#define MSR_DSR      0x20
-#define MSR_RI       0x40
-#define MSR_DCD      0x80
+#define IER_RDA         0x01
+#define IER_THR         0x02
+#define IER_MASK        0x0f
+#define IIR_NONE        0x01
+#define IIR_THR         0x02
+#define IIR_RDA         0x04
+#define IIR_FIFO        0xc0
+#define FCR_FLUSH_IN    0x02
+#define LCR_DLAB        0x80
+#define LSR_DR          0x01
+#define LSR_THRE        0x20
+#define LSR_TEMT        0x40
+#define MCR_DTR         0x01
+#define MCR_RTS         0x02
+#define MCR_OUT1        0x04
+#define MCR_OUT2        0x08
+#define MCR_LOOP        0x10
+#define MSR_CTS         0x10
+#define MSR_DSR         0x20
+#define MSR_RI          0x40
+#define MSR_DCD         0x80
 #define DEFAULT_DIVISOR 12 /* 9600 baud */
 
 struct token_bucket {
@@ -61,22 +69,22 @@ struct token_bucket {
 };
 
 struct serial {
-    struct bus_dev bus;     /* bus.lock protects everything below */
+    struct bus_dev bus; /* bus.lock protects everything below */
     uint8_t ier, iir, lcr, mcr, lsr, msr, scr, dll, dlm;
     uint8_t fifo[SERIAL_FIFO_SIZE];
     size_t fifo_head, fifo_len;
-    int out_fd;             /* borrowed */
-    int irq_fd;             /* owned eventfd (irqfd GSI 4) */
+    int out_fd; /* borrowed */
+    int irq_fd; /* owned eventfd (irqfd GSI 4) */
     struct token_bucket rl;
 
     /* Input side: touched only by the vmm thread (attach/detach/handlers). */
-    int buffer_ready_fd;    /* owned eventfd, written by vCPUs */
-    struct evloop *loop;    /* borrowed; NULL when no input attached */
+    int buffer_ready_fd; /* owned eventfd, written by vCPUs */
+    struct evloop *loop; /* borrowed; NULL when no input attached */
     struct evloop_handler in_h, ready_h;
     bool in_registered;
     bool tty_saved;
     struct termios tty_orig;
-    int in_fl_orig;         /* -1 if flags were not changed */
+    int in_fl_orig; /* -1 if flags were not changed */
     struct log_ratelimit write_err_rl;
 };
 
@@ -107,8 +115,9 @@ static bool bucket_reduce(struct token_bucket *b, uint64_t n)
             (unsigned __int128)(now - b->last_ns) * b->size / b->refill_ns;
 
         if (add > 0) {
-            b->budget = (uint64_t)((b->budget + add > b->size) ? b->size
-                                                                : b->budget + add);
+            b->budget =
+                (uint64_t)((b->budget + add > b->size) ? b->size
+                                                       : b->budget + add);
             b->last_ns = now;
         }
         if (n > b->budget)
@@ -130,15 +139,16 @@ static void add_intr(struct serial *s, uint8_t bit)
     raise_irq(s);
 }
 
+/* Raise a cause only if it is not pending already (not yet read from IIR). */
 static void thr_empty_intr(struct serial *s)
 {
-    if (s->ier & IER_THR)
+    if ((s->ier & IER_THR) && !(s->iir & IIR_THR))
         add_intr(s, IIR_THR);
 }
 
 static void rda_intr(struct serial *s)
 {
-    if (s->ier & IER_RDA)
+    if ((s->ier & IER_RDA) && !(s->iir & IIR_RDA))
         add_intr(s, IIR_RDA);
 }
 
@@ -153,6 +163,33 @@ static void fifo_push(struct serial *s, const uint8_t *data, size_t len)
     rda_intr(s);
 }
 
+/* Upstream logs vm-superio's error with Rust's {:?}. */
+static void log_write_error(int errnum)
+{
+    const char *kind;
+
+    switch (errnum) {
+    case EAGAIN:
+        kind = "WouldBlock";
+        break;
+    case EPIPE:
+        kind = "BrokenPipe";
+        break;
+    case ENOSPC:
+        kind = "StorageFull";
+        break;
+    case EBADF:
+        kind = "Uncategorized";
+        break;
+    default:
+        kind = "Other";
+        break;
+    }
+    log_error("Failed the write to serial: IOError(Os { code: %d, kind: %s, "
+              "message: \"%s\" })",
+              errnum, kind, strerror(errnum));
+}
+
 static void transmit(struct serial *s, uint8_t byte)
 {
     ssize_t n;
@@ -163,7 +200,9 @@ static void transmit(struct serial *s, uint8_t byte)
         return;
     }
     if (!bucket_reduce(&s->rl, 1)) {
+        /* Dropped on purpose: upstream still counts it as written. */
         metrics_add(METRIC_uart_rate_limiter_dropped_bytes, 1);
+        metrics_inc(METRIC_uart_write_count);
     } else {
         do {
             n = write(s->out_fd, &byte, 1);
@@ -175,8 +214,7 @@ static void transmit(struct serial *s, uint8_t byte)
             metrics_inc(METRIC_uart_missed_write_count);
             metrics_inc(METRIC_uart_error_count);
             if (log_ratelimit_ok(&s->write_err_rl))
-                log_error("Failed the write to serial: %s",
-                          n < 0 ? strerror(errno) : "short write");
+                log_write_error(n < 0 ? errno : EIO);
         }
     }
     thr_empty_intr(s);
@@ -214,7 +252,15 @@ static void serial_reg_write(struct bus_dev *dev, uint64_t offset,
     case REG_SCR:
         s->scr = v;
         break;
-    default: /* FCR, LSR, MSR: ignored */
+    case REG_IIR: /* FCR on write: only "clear the receive FIFO" matters */
+        if (v & FCR_FLUSH_IN) {
+            s->fifo_len = 0;
+            s->fifo_head = 0;
+            s->lsr &= (uint8_t)~LSR_DR;
+            evloop_eventfd_signal(s->buffer_ready_fd);
+        }
+        break;
+    default: /* LSR, MSR: read-only */
         break;
     }
 }
@@ -226,7 +272,7 @@ static uint8_t read_msr(const struct serial *s)
     if (!(s->mcr & MCR_LOOP))
         return s->msr;
     /* Loopback: the modem inputs reflect the modem control outputs. */
-    msr = s->msr & (uint8_t)~(MSR_CTS | MSR_DSR | MSR_RI | MSR_DCD);
+    msr = s->msr & (uint8_t) ~(MSR_CTS | MSR_DSR | MSR_RI | MSR_DCD);
     if (s->mcr & MCR_RTS)
         msr |= MSR_CTS;
     if (s->mcr & MCR_DTR)
@@ -238,8 +284,8 @@ static uint8_t read_msr(const struct serial *s)
     return msr;
 }
 
-static void serial_reg_read(struct bus_dev *dev, uint64_t offset,
-                            uint8_t *data, uint32_t len)
+static void serial_reg_read(struct bus_dev *dev, uint64_t offset, uint8_t *data,
+                            uint32_t len)
 {
     struct serial *s = dev->opaque;
     uint8_t v = 0;
@@ -368,7 +414,7 @@ int serial_enqueue(struct serial *s, const uint8_t *data, size_t len)
     bus_dev_lock(&s->bus);
     if (len > SERIAL_FIFO_SIZE - s->fifo_len)
         rc = -ENOBUFS;
-    else if (len > 0)
+    else if (len > 0 && !(s->mcr & MCR_LOOP)) /* loopback: line is cut */
         fifo_push(s, data, len);
     bus_dev_unlock(&s->bus);
     return rc;
@@ -468,7 +514,8 @@ int serial_attach_input(struct serial *s, struct evloop *loop, int in_fd)
         if (tcsetattr(in_fd, TCSANOW, &raw) == 0)
             s->tty_saved = true;
         else
-            log_warn("Cannot set raw mode for the terminal. %s", strerror(errno));
+            log_warn("Cannot set raw mode for the terminal. %s",
+                     strerror(errno));
     }
     s->in_fl_orig = fcntl(in_fd, F_GETFL);
     if (s->in_fl_orig >= 0 &&
@@ -476,11 +523,13 @@ int serial_attach_input(struct serial *s, struct evloop *loop, int in_fd)
         log_warn("Cannot set non block for the terminal. %s", strerror(errno));
     s->loop = loop;
     s->in_h = (struct evloop_handler){in_fd, on_input_ready, s};
-    s->ready_h = (struct evloop_handler){s->buffer_ready_fd, on_buffer_ready, s};
+    s->ready_h =
+        (struct evloop_handler){s->buffer_ready_fd, on_buffer_ready, s};
     rc = evloop_add(loop, &s->ready_h, EPOLLIN);
     if (rc < 0) {
         s->ready_h.fd = -1;
-        log_warn("Failed to register serial buffer ready event: %s", strerror(-rc));
+        log_warn("Failed to register serial buffer ready event: %s",
+                 strerror(-rc));
     }
     input_register(s);
     if (!s->in_registered)

@@ -71,7 +71,8 @@ void serial_detach_input(struct serial *s);
 
 /*
  * Queue host bytes for the guest (as if received on the line). Fails with
- * -ENOBUFS, queuing nothing, if they do not all fit. Takes the device lock.
+ * -ENOBUFS, queuing nothing, if they do not all fit. In loopback mode the
+ * bytes are discarded (0). Takes the device lock.
  */
 int serial_enqueue(struct serial *s, const uint8_t *data, size_t len);
 

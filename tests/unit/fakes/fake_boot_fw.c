@@ -44,18 +44,24 @@ __attribute__((weak)) void boot_vcpu_setup(const struct boot_result *res,
     fpu->mxcsr = 0x1f80;
 }
 
-__attribute__((weak)) size_t boot_msrs(struct kvm_msr_entry *entries, size_t max)
+__attribute__((weak)) size_t boot_msrs(struct kvm_msr_entry *entries,
+                                       size_t max)
 {
     static const struct {
         uint32_t index;
         uint64_t data;
     } list[] = {
-        {0x174, 0}, {0x175, 0}, {0x176, 0},             /* SYSENTER_CS/ESP/EIP */
-        {0xc0000081, 0}, {0xc0000082, 0}, {0xc0000083, 0}, /* STAR LSTAR CSTAR */
-        {0xc0000102, 0}, {0xc0000084, 0},                /* KERNEL_GS_BASE, SFMASK */
-        {0x10, 0},                                        /* TSC */
-        {0x1a0, 1},                                       /* MISC_ENABLE fast strings */
-        {0x2ff, (1u << 11) | 6},                          /* MTRRdefType */
+        {0x174, 0},
+        {0x175, 0},
+        {0x176, 0}, /* SYSENTER_CS/ESP/EIP */
+        {0xc0000081, 0},
+        {0xc0000082, 0},
+        {0xc0000083, 0}, /* STAR LSTAR CSTAR */
+        {0xc0000102, 0},
+        {0xc0000084, 0},         /* KERNEL_GS_BASE, SFMASK */
+        {0x10, 0},               /* TSC */
+        {0x1a0, 1},              /* MISC_ENABLE fast strings */
+        {0x2ff, (1u << 11) | 6}, /* MTRRdefType */
     };
     size_t n = sizeof(list) / sizeof(list[0]);
 
@@ -71,6 +77,9 @@ __attribute__((weak)) size_t boot_msrs(struct kvm_msr_entry *entries, size_t max
 #endif
 
 #if !__has_include("../../../src/vmm/cpuid.h")
+#include <errno.h>
+#include <string.h>
+
 #include "vmm/acpi.h"
 #include "vmm/cpuid.h"
 
@@ -98,6 +107,97 @@ __attribute__((weak)) int cpuid_normalize(struct kvm_cpuid2 *cpuid,
         e->ebx = (e->ebx & 0x00ffffffu) | (ctx->vcpu_index << 24);
         e->ecx |= 1u << 31;
     }
+    return 0;
+}
+
+__attribute__((weak)) int cpuid_normalize_err(struct kvm_cpuid2 *cpuid,
+                                              uint32_t max_entries,
+                                              const struct cpuid_ctx *ctx,
+                                              struct sq_err *err)
+{
+    (void)err;
+    return cpuid_normalize(cpuid, max_entries, ctx);
+}
+
+/* Static templates are empty here (no CPUID or MSR changes). */
+__attribute__((weak)) int
+cpu_static_template_get(enum cpu_static_template t,
+                        const struct kvm_cpuid2 *cpuid,
+                        struct cpu_template *out, struct sq_err *err)
+{
+    (void)cpuid;
+    memset(out, 0, sizeof(*out));
+    if (t == CPU_TEMPLATE_NONE)
+        return sq_errf(err, -EINVAL,
+                       "Failed to get CPU template: Invalid "
+                       "static CPU template: None");
+    return 0;
+}
+
+__attribute__((weak)) size_t
+cpu_template_msr_indices(const struct cpu_template *t, uint32_t *out,
+                         size_t max)
+{
+    for (size_t i = 0; t && i < t->n_msr && i < max; i++)
+        out[i] = t->msr[i].addr;
+    return t ? t->n_msr : 0;
+}
+
+__attribute__((weak)) int cpu_template_apply_msrs(const struct cpu_template *t,
+                                                  struct kvm_msr_entry *entries,
+                                                  size_t n, struct sq_err *err)
+{
+    for (size_t i = 0; t && i < t->n_msr; i++) {
+        size_t j;
+
+        for (j = 0; j < n && entries[j].index != t->msr[i].addr; j++)
+            ;
+        if (j == n)
+            return sq_errf(err, -EINVAL,
+                           "System configuration error: Failed "
+                           "to create guest config: Template "
+                           "changes an MSR entry not supported "
+                           "by KVM: Register Address: %#x",
+                           t->msr[i].addr);
+        entries[j].data = (entries[j].data & ~t->msr[i].mask) | t->msr[i].value;
+    }
+    return 0;
+}
+
+/* Firecracker's defaults, then add (append) / remove (swap_remove). */
+__attribute__((weak)) int cpu_template_kvm_caps(const struct cpu_template *t,
+                                                uint32_t *out, size_t max,
+                                                size_t *n_out)
+{
+    static const uint32_t defaults[] = {
+        KVM_CAP_IRQCHIP,     KVM_CAP_IOEVENTFD,    KVM_CAP_IRQFD,
+        KVM_CAP_USER_MEMORY, KVM_CAP_SET_TSS_ADDR, KVM_CAP_PIT2,
+        KVM_CAP_PIT_STATE2,  KVM_CAP_ADJUST_CLOCK, KVM_CAP_DEBUGREGS,
+        KVM_CAP_MP_STATE,    KVM_CAP_VCPU_EVENTS,  KVM_CAP_XCRS,
+        KVM_CAP_XSAVE,       KVM_CAP_EXT_CPUID,
+    };
+    size_t n = sizeof(defaults) / sizeof(defaults[0]);
+
+    *n_out = 0;
+    if (max < n)
+        return -ENOSPC;
+    memcpy(out, defaults, sizeof(defaults));
+    for (size_t i = 0; t && i < t->n_kvm_caps; i++) {
+        size_t pos = n;
+
+        for (size_t j = 0; j < n; j++)
+            if (out[j] == t->kvm_caps[i].cap)
+                pos = j;
+        if (t->kvm_caps[i].remove) {
+            if (pos < n)
+                out[pos] = out[--n];
+        } else if (pos == n) {
+            if (n >= max)
+                return -ENOSPC;
+            out[n++] = t->kvm_caps[i].cap;
+        }
+    }
+    *n_out = n;
     return 0;
 }
 

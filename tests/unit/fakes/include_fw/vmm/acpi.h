@@ -5,6 +5,7 @@
 #ifndef SQUIB_VMM_ACPI_H
 #define SQUIB_VMM_ACPI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -20,6 +21,7 @@ struct fw_config {
     size_t n_virtio;
     const struct fw_virtio_dev *virtio;
     uint32_t vmgenid_gsi, vmclock_gsi;
+    bool pci_enabled;
 };
 
 /* MPTable at 0x9fc00 and the ACPI tables into guest RAM. */

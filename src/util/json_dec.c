@@ -1,5 +1,6 @@
 /*
- * json.c: JSON with serde_json's exact behaviour (see json.h).
+ * json_dec.c: the streaming decoder with serde_json's exact behaviour (see
+ * json.h; derived structs are in json_derive.c, the DOM in json_dom.c).
  *
  * The decoder below is a transcription of the *behaviour* of serde_json's
  * Deserializer over a byte slice (serde_json 1.0.15x, SliceRead, default
@@ -31,268 +32,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/json_int.h"
 #include "util/xalloc.h"
-
-/* ====================================================================== */
-/* Writers                                                                 */
-
-void json_write_str(struct buf *b, const char *s, size_t n)
-{
-    static const char hex[] = "0123456789abcdef";
-    const unsigned char *p = (const unsigned char *)s;
-    size_t start = 0, i;
-
-    buf_putc(b, '"');
-    for (i = 0; i < n; i++) {
-        unsigned char c = p[i];
-        const char *esc = NULL;
-        char ubuf[7];
-
-        if (c >= 0x20 && c != '"' && c != '\\')
-            continue;
-        switch (c) {
-        case '"': esc = "\\\""; break;
-        case '\\': esc = "\\\\"; break;
-        case '\b': esc = "\\b"; break;
-        case '\f': esc = "\\f"; break;
-        case '\n': esc = "\\n"; break;
-        case '\r': esc = "\\r"; break;
-        case '\t': esc = "\\t"; break;
-        default:
-            memcpy(ubuf, "\\u00", 4);
-            ubuf[4] = hex[c >> 4];
-            ubuf[5] = hex[c & 0xf];
-            ubuf[6] = '\0';
-            esc = ubuf;
-            break;
-        }
-        buf_append(b, s + start, i - start);
-        buf_puts(b, esc);
-        start = i + 1;
-    }
-    buf_append(b, s + start, n - start);
-    buf_putc(b, '"');
-}
-
-void json_write_cstr(struct buf *b, const char *s)
-{
-    if (!s)
-        buf_puts(b, "null");
-    else
-        json_write_str(b, s, strlen(s));
-}
-
-void json_write_u64(struct buf *b, uint64_t v)
-{
-    buf_printf(b, "%llu", (unsigned long long)v);
-}
-
-void json_write_i64(struct buf *b, int64_t v)
-{
-    buf_printf(b, "%lld", (long long)v);
-}
-
-void json_write_bool(struct buf *b, bool v)
-{
-    buf_puts(b, v ? "true" : "false");
-}
-
-void json_write_key(struct buf *b, const char *key)
-{
-    json_write_cstr(b, key);
-    buf_putc(b, ':');
-}
-
-/*
- * Shortest round-trip digits of a finite, non-zero |v|: *digits gets 1..17
- * decimal digits (no leading/trailing zeros) and the value is
- * 0.DIGITS * 10^(*kk). We ask printf for 1, 2, ... significant digits and
- * keep the first that strtod reads back exactly. printf rounds correctly,
- * so this is the closest shortest candidate, which is what Ryu/Schubfach
- * print, except in rare ties at a power-of-two boundary where the two can
- * pick different (both shortest, both round-tripping) digit strings.
- */
-static void shortest_digits(double v, char digits[24], int *n_digits, int *kk)
-{
-    char tmp[40];
-    int prec, n = 0, exp10 = 0;
-    const char *e;
-
-    for (prec = 1; prec <= 17; prec++) {
-        snprintf(tmp, sizeof(tmp), "%.*e", prec - 1, v);
-        if (strtod(tmp, NULL) == v)
-            break;
-    }
-    /* tmp is "d[.ddd]e[+-]XX" */
-    for (const char *p = tmp; *p && *p != 'e'; p++)
-        if (*p >= '0' && *p <= '9')
-            digits[n++] = *p;
-    while (n > 1 && digits[n - 1] == '0')
-        n--;
-    digits[n] = '\0';
-    e = strchr(tmp, 'e');
-    if (e)
-        exp10 = atoi(e + 1);
-    *n_digits = n;
-    *kk = exp10 + 1;
-}
-
-/* Format like zmij/ryu's format_finite (serde_json's float output). */
-static size_t format_f64(double v, char *out)
-{
-    char digits[24];
-    int len, kk, k, i;
-    size_t o = 0;
-
-    if (signbit(v)) {
-        out[o++] = '-';
-        v = -v;
-    }
-    if (v == 0.0) {
-        memcpy(out + o, "0.0", 4);
-        return o + 3;
-    }
-    shortest_digits(v, digits, &len, &kk);
-    k = kk - len;
-    if (k >= 0 && kk <= 16) {
-        /* 1234e7 -> 12340000000.0 */
-        memcpy(out + o, digits, (size_t)len);
-        o += (size_t)len;
-        for (i = len; i < kk; i++)
-            out[o++] = '0';
-        out[o++] = '.';
-        out[o++] = '0';
-    } else if (kk > 0 && kk <= 16) {
-        /* 1234e-2 -> 12.34 */
-        memcpy(out + o, digits, (size_t)kk);
-        o += (size_t)kk;
-        out[o++] = '.';
-        memcpy(out + o, digits + kk, (size_t)(len - kk));
-        o += (size_t)(len - kk);
-    } else if (kk > -5 && kk <= 0) {
-        /* 1234e-6 -> 0.001234 */
-        out[o++] = '0';
-        out[o++] = '.';
-        for (i = kk; i < 0; i++)
-            out[o++] = '0';
-        memcpy(out + o, digits, (size_t)len);
-        o += (size_t)len;
-    } else {
-        /* 1e30, 1.234e33, 1e-7 */
-        out[o++] = digits[0];
-        if (len > 1) {
-            out[o++] = '.';
-            memcpy(out + o, digits + 1, (size_t)(len - 1));
-            o += (size_t)(len - 1);
-        }
-        o += (size_t)sprintf(out + o, "e%c%d", kk - 1 < 0 ? '-' : '+',
-                             abs(kk - 1));
-    }
-    out[o] = '\0';
-    return o;
-}
-
-void json_write_f64(struct buf *b, double v)
-{
-    char tmp[64];
-
-    if (!isfinite(v)) {
-        buf_puts(b, "null");
-        return;
-    }
-    buf_append(b, tmp, format_f64(v, tmp));
-}
-
-/* Decode one UTF-8 scalar at s[i] (input known valid); returns its length. */
-static size_t utf8_decode(const unsigned char *s, size_t n, size_t i,
-                          uint32_t *cp)
-{
-    unsigned char c = s[i];
-
-    if (c < 0x80 || i + 1 >= n) {
-        *cp = c;
-        return 1;
-    }
-    if (c < 0xe0) {
-        *cp = ((uint32_t)(c & 0x1f) << 6) | (s[i + 1] & 0x3f);
-        return 2;
-    }
-    if (c < 0xf0 && i + 2 < n) {
-        *cp = ((uint32_t)(c & 0x0f) << 12) | ((uint32_t)(s[i + 1] & 0x3f) << 6) |
-              (s[i + 2] & 0x3f);
-        return 3;
-    }
-    if (i + 3 < n) {
-        *cp = ((uint32_t)(c & 0x07) << 18) | ((uint32_t)(s[i + 1] & 0x3f) << 12) |
-              ((uint32_t)(s[i + 2] & 0x3f) << 6) | (s[i + 3] & 0x3f);
-        return 4;
-    }
-    *cp = c;
-    return 1;
-}
-
-/*
- * Rust's char::escape_debug decides between "print as is" and "\u{..}" with
- * Unicode tables (Grapheme_Extend, and a printability table). This is a
- * compact approximation: exact for ASCII and Latin-1, and covering the
- * common combining-mark, format, private-use and special ranges.
- */
-static bool rust_debug_escapes(uint32_t c)
-{
-    static const uint32_t ranges[][2] = {
-        {0x0000, 0x001f}, {0x007f, 0x009f}, {0x00ad, 0x00ad},
-        {0x0300, 0x036f}, {0x0378, 0x0379}, {0x0380, 0x0383},
-        {0x0483, 0x0489}, {0x0591, 0x05bd}, {0x05bf, 0x05bf},
-        {0x05c1, 0x05c2}, {0x05c4, 0x05c5}, {0x05c7, 0x05c7},
-        {0x0600, 0x0605}, {0x0610, 0x061a}, {0x061c, 0x061c},
-        {0x064b, 0x065f}, {0x0670, 0x0670}, {0x06d6, 0x06dd},
-        {0x06df, 0x06e4}, {0x06e7, 0x06e8}, {0x06ea, 0x06ed},
-        {0x070f, 0x070f}, {0x0e31, 0x0e31}, {0x0e34, 0x0e3a},
-        {0x0e47, 0x0e4e}, {0x180b, 0x180f}, {0x1ab0, 0x1aff},
-        {0x1dc0, 0x1dff}, {0x200b, 0x200f}, {0x2028, 0x202e},
-        {0x2060, 0x206f}, {0x20d0, 0x20f0}, {0x2cef, 0x2cf1},
-        {0x302a, 0x302f}, {0x3099, 0x309a}, {0xd800, 0xdfff},
-        {0xe000, 0xf8ff}, {0xfe00, 0xfe0f}, {0xfe20, 0xfe2f},
-        {0xfeff, 0xfeff}, {0xfff0, 0xfffb}, {0xfffe, 0xffff},
-        {0x1d165, 0x1d169}, {0x1d16d, 0x1d182}, {0x1f3fb, 0x1f3ff},
-        {0xe0000, 0xe0fff}, {0xf0000, 0x10ffff},
-    };
-    size_t i;
-
-    for (i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++)
-        if (c >= ranges[i][0] && c <= ranges[i][1])
-            return true;
-    return false;
-}
-
-void json_rust_str_debug(struct buf *b, const char *s, size_t n)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    size_t i = 0;
-
-    buf_putc(b, '"');
-    while (i < n) {
-        uint32_t c;
-        size_t l = utf8_decode(p, n, i, &c);
-
-        switch (c) {
-        case '\t': buf_puts(b, "\\t"); break;
-        case '\r': buf_puts(b, "\\r"); break;
-        case '\n': buf_puts(b, "\\n"); break;
-        case '\\': buf_puts(b, "\\\\"); break;
-        case '"': buf_puts(b, "\\\""); break;
-        case '\0': buf_puts(b, "\\0"); break;
-        default:
-            if (rust_debug_escapes(c))
-                buf_printf(b, "\\u{%x}", (unsigned)c);
-            else
-                buf_append(b, s + i, l);
-            break;
-        }
-        i += l;
-    }
-    buf_putc(b, '"');
-}
 
 /* ====================================================================== */
 /* Decoder core                                                            */
@@ -411,7 +152,7 @@ int json_dec_custom(struct json_dec *d, const char *fmt, ...)
 
 /* Start a custom error whose text the caller appends to d->msg. Returns
  * false if an error was already raised (then append nothing). */
-static bool custom_begin(struct json_dec *d)
+bool json_custom_begin(struct json_dec *d)
 {
     if (!begin_error(d))
         return false;
@@ -437,7 +178,7 @@ static int peek_or_null(const struct json_dec *d)
     return d->pos < d->len ? d->p[d->pos] : 0;
 }
 
-static void eat(struct json_dec *d)
+void json_eat(struct json_dec *d)
 {
     d->pos++;
 }
@@ -460,7 +201,7 @@ int json_dec_peek_ws(struct json_dec *d)
 }
 
 /* check_recursion!: enter one nesting level (before eating the bracket). */
-static int enter(struct json_dec *d)
+int json_enter(struct json_dec *d)
 {
     d->remaining_depth--;
     if (d->remaining_depth == 0)
@@ -468,12 +209,12 @@ static int enter(struct json_dec *d)
     return 0;
 }
 
-static void leave(struct json_dec *d)
+void json_leave(struct json_dec *d)
 {
     d->remaining_depth++;
 }
 
-static int parse_ident(struct json_dec *d, const char *ident)
+int json_parse_ident(struct json_dec *d, const char *ident)
 {
     for (; *ident; ident++) {
         int c = next_char(d);
@@ -575,17 +316,17 @@ static int parse_escape(struct json_dec *d, struct buf *out)
     if (peek(d) < 0)
         return json_dec_error(d, JSON_E_EOF_STRING);
     if (peek(d) != '\\') {
-        eat(d);
+        json_eat(d);
         return json_dec_error(d, JSON_E_UNEXPECTED_END_OF_HEX);
     }
-    eat(d);
+    json_eat(d);
     if (peek(d) < 0)
         return json_dec_error(d, JSON_E_EOF_STRING);
     if (peek(d) != 'u') {
-        eat(d);
+        json_eat(d);
         return json_dec_error(d, JSON_E_UNEXPECTED_END_OF_HEX);
     }
-    eat(d);
+    json_eat(d);
     if (decode_hex_escape(d, &n2) < 0)
         return -1;
     if (n2 < 0xdc00 || n2 > 0xdfff)
@@ -596,8 +337,9 @@ static int parse_escape(struct json_dec *d, struct buf *out)
 }
 
 /* Rust's str::from_utf8 acceptance. */
-static bool utf8_valid(const uint8_t *s, size_t n)
+bool json_utf8_valid(const void *buf, size_t n)
 {
+    const uint8_t *s = buf;
     size_t i = 0;
 
     while (i < n) {
@@ -642,7 +384,7 @@ static bool utf8_valid(const uint8_t *s, size_t n)
  * SliceRead::parse_str: the opening quote has been eaten. The decoded
  * string is left in d->scratch (NUL-terminated).
  */
-static int parse_str(struct json_dec *d)
+int json_parse_str(struct json_dec *d)
 {
     size_t start = d->pos;
 
@@ -662,7 +404,7 @@ static int parse_str(struct json_dec *d)
         case '"':
             buf_append(&d->scratch, d->p + start, d->pos - start);
             d->pos++;
-            if (!utf8_valid((const uint8_t *)d->scratch.data, d->scratch.len))
+            if (!json_utf8_valid(d->scratch.data, d->scratch.len))
                 return json_dec_error(d, JSON_E_INVALID_UNICODE);
             return 0;
         case '\\':
@@ -812,12 +554,12 @@ static int parse_exponent(struct json_dec *d, bool positive, uint64_t sig,
     int32_t exp, final_exp;
     int c;
 
-    eat(d); /* 'e' or 'E' */
+    json_eat(d); /* 'e' or 'E' */
     c = peek_or_null(d);
     if (c == '+') {
-        eat(d);
+        json_eat(d);
     } else if (c == '-') {
-        eat(d);
+        json_eat(d);
         positive_exp = false;
     }
     c = next_char(d);
@@ -832,14 +574,14 @@ static int parse_exponent(struct json_dec *d, bool positive, uint64_t sig,
         c = peek_or_null(d);
         if (c < '0' || c > '9')
             break;
-        eat(d);
+        json_eat(d);
         digit = c - '0';
         if (I32_OVERFLOW(exp, digit)) {
             /* parse_exponent_overflow */
             if (sig != 0 && positive_exp)
                 return json_dec_error(d, JSON_E_NUMBER_OUT_OF_RANGE);
             while ((c = peek_or_null(d)) >= '0' && c <= '9')
-                eat(d);
+                json_eat(d);
             *out = positive ? 0.0 : -0.0;
             return 0;
         }
@@ -862,7 +604,7 @@ static int parse_decimal(struct json_dec *d, bool positive, uint64_t sig,
     int32_t exp_after = 0;
     int c;
 
-    eat(d); /* '.' */
+    json_eat(d); /* '.' */
     for (;;) {
         int digit;
 
@@ -873,7 +615,7 @@ static int parse_decimal(struct json_dec *d, bool positive, uint64_t sig,
         if (U64_OVERFLOW(sig, (uint64_t)digit)) {
             /* parse_decimal_overflow: ignore the remaining digits */
             while ((c = peek_or_null(d)) >= '0' && c <= '9')
-                eat(d);
+                json_eat(d);
             c = peek_or_null(d);
             if (c == 'e' || c == 'E')
                 return parse_exponent(d, positive, sig, exp_before + exp_after,
@@ -881,7 +623,7 @@ static int parse_decimal(struct json_dec *d, bool positive, uint64_t sig,
             return f64_from_parts(d, positive, sig, exp_before + exp_after,
                                   out);
         }
-        eat(d);
+        json_eat(d);
         sig = sig * 10 + (uint64_t)digit;
         exp_after--;
     }
@@ -929,7 +671,7 @@ static int parse_number_tail(struct json_dec *d, bool positive, uint64_t sig,
 
 /* parse_integer (= parse_any_number without arbitrary_precision); the
  * leading '-' has already been eaten when !positive. */
-static int parse_integer(struct json_dec *d, bool positive,
+int json_parse_integer(struct json_dec *d, bool positive,
                          struct json_number *n)
 {
     int c = next_char(d);
@@ -960,7 +702,7 @@ static int parse_integer(struct json_dec *d, bool positive,
             for (;;) {
                 c = peek_or_null(d);
                 if (c >= '0' && c <= '9') {
-                    eat(d);
+                    json_eat(d);
                     exponent++;
                 } else {
                     break;
@@ -973,7 +715,7 @@ static int parse_integer(struct json_dec *d, bool positive,
                 return parse_exponent(d, positive, sig, exponent, &n->f);
             return f64_from_parts(d, positive, sig, exponent, &n->f);
         }
-        eat(d);
+        json_eat(d);
         sig = sig * 10 + digit;
     }
 }
@@ -990,15 +732,15 @@ static int ignore_number(struct json_dec *d)
             return json_dec_peek_error(d, JSON_E_INVALID_NUMBER);
     } else if (c >= '1' && c <= '9') {
         while ((c = peek_or_null(d)) >= '0' && c <= '9')
-            eat(d);
+            json_eat(d);
     } else {
         return json_dec_error(d, JSON_E_INVALID_NUMBER);
     }
     c = peek_or_null(d);
     if (c == '.') {
-        eat(d);
+        json_eat(d);
         while ((c = peek_or_null(d)) >= '0' && c <= '9') {
-            eat(d);
+            json_eat(d);
             digit = true;
         }
         if (!digit)
@@ -1006,15 +748,15 @@ static int ignore_number(struct json_dec *d)
         c = peek_or_null(d);
     }
     if (c == 'e' || c == 'E') {
-        eat(d);
+        json_eat(d);
         c = peek_or_null(d);
         if (c == '+' || c == '-')
-            eat(d);
+            json_eat(d);
         c = d->pos < d->len ? d->p[d->pos++] : 0;
         if (c < '0' || c > '9')
             return json_dec_error(d, JSON_E_INVALID_NUMBER);
         while ((c = peek_or_null(d)) >= '0' && c <= '9')
-            eat(d);
+            json_eat(d);
     }
     return 0;
 }
@@ -1025,14 +767,14 @@ static void append_float(struct buf *b, double f)
 {
     char tmp[64];
 
-    buf_append(b, tmp, format_f64(f, tmp));
+    buf_append(b, tmp, json_format_f64(f, tmp));
 }
 
 /* Raise "invalid type: <number>, expected <exp>" (custom, unpositioned). */
 static int number_invalid_type(struct json_dec *d, const struct json_number *n,
                                const char *exp)
 {
-    if (!custom_begin(d))
+    if (!json_custom_begin(d))
         return -1;
     buf_puts(&d->msg, "invalid type: ");
     switch (n->kind) {
@@ -1060,47 +802,47 @@ static int simple_invalid_type(struct json_dec *d, const char *unexp,
 
 /* Deserializer::peek_invalid_type: consume the offending scalar (so the
  * position ends up after it) and raise invalid type, or a syntax error. */
-static int peek_invalid_type(struct json_dec *d, const char *exp)
+int json_peek_invalid_type(struct json_dec *d, const char *exp)
 {
     struct json_number n;
     int c = peek_or_null(d);
 
     switch (c) {
     case 'n':
-        eat(d);
-        if (parse_ident(d, "ull") < 0)
+        json_eat(d);
+        if (json_parse_ident(d, "ull") < 0)
             return -1;
         simple_invalid_type(d, "null", exp);
         break;
     case 't':
-        eat(d);
-        if (parse_ident(d, "rue") < 0)
+        json_eat(d);
+        if (json_parse_ident(d, "rue") < 0)
             return -1;
         simple_invalid_type(d, "boolean `true`", exp);
         break;
     case 'f':
-        eat(d);
-        if (parse_ident(d, "alse") < 0)
+        json_eat(d);
+        if (json_parse_ident(d, "alse") < 0)
             return -1;
         simple_invalid_type(d, "boolean `false`", exp);
         break;
     case '-':
-        eat(d);
-        if (parse_integer(d, false, &n) < 0)
+        json_eat(d);
+        if (json_parse_integer(d, false, &n) < 0)
             return -1;
         number_invalid_type(d, &n, exp);
         break;
     case '0': case '1': case '2': case '3': case '4':
     case '5': case '6': case '7': case '8': case '9':
-        if (parse_integer(d, true, &n) < 0)
+        if (json_parse_integer(d, true, &n) < 0)
             return -1;
         number_invalid_type(d, &n, exp);
         break;
     case '"':
-        eat(d);
-        if (parse_str(d) < 0)
+        json_eat(d);
+        if (json_parse_str(d) < 0)
             return -1;
-        if (custom_begin(d)) {
+        if (json_custom_begin(d)) {
             buf_puts(&d->msg, "invalid type: string ");
             json_rust_str_debug(&d->msg, d->scratch.data, d->scratch.len);
             buf_printf(&d->msg, ", expected %s", exp);
@@ -1130,15 +872,15 @@ int json_dec_bool(struct json_dec *d, bool *out)
     if (c < 0)
         return json_dec_peek_error(d, JSON_E_EOF_VALUE);
     if (c == 't') {
-        eat(d);
-        rc = parse_ident(d, "rue");
+        json_eat(d);
+        rc = json_parse_ident(d, "rue");
         *out = true;
     } else if (c == 'f') {
-        eat(d);
-        rc = parse_ident(d, "alse");
+        json_eat(d);
+        rc = json_parse_ident(d, "alse");
         *out = false;
     } else {
-        rc = peek_invalid_type(d, "a boolean");
+        rc = json_peek_invalid_type(d, "a boolean");
     }
     if (rc < 0)
         json_dec_fix_position(d);
@@ -1155,14 +897,14 @@ int json_dec_uint(struct json_dec *d, uint64_t max, const char *expected,
     if (c < 0)
         return json_dec_peek_error(d, JSON_E_EOF_VALUE);
     if (c == '-') {
-        eat(d);
-        if (parse_integer(d, false, &n) < 0)
+        json_eat(d);
+        if (json_parse_integer(d, false, &n) < 0)
             return -1;
     } else if (c >= '0' && c <= '9') {
-        if (parse_integer(d, true, &n) < 0)
+        if (json_parse_integer(d, true, &n) < 0)
             return -1;
     } else {
-        return peek_invalid_type(d, expected);
+        return json_peek_invalid_type(d, expected);
     }
     /* the visitor: visit_u64 / visit_i64 / (default) visit_f64 */
     switch (n.kind) {
@@ -1194,9 +936,9 @@ int json_dec_string(struct json_dec *d, const char *expected, char **out,
     if (c < 0)
         return json_dec_peek_error(d, JSON_E_EOF_VALUE);
     if (c != '"')
-        return peek_invalid_type(d, expected);
-    eat(d);
-    if (parse_str(d) < 0)
+        return json_peek_invalid_type(d, expected);
+    json_eat(d);
+    if (json_parse_str(d) < 0)
         return -1;
     *out = xmalloc(d->scratch.len + 1);
     memcpy(*out, d->scratch.data, d->scratch.len + 1);
@@ -1209,8 +951,8 @@ int json_dec_option(struct json_dec *d, bool *is_null)
 {
     *is_null = false;
     if (json_dec_peek_ws(d) == 'n') {
-        eat(d);
-        if (parse_ident(d, "ull") < 0)
+        json_eat(d);
+        if (json_parse_ident(d, "ull") < 0)
             return -1;
         *is_null = true;
     }
@@ -1226,10 +968,10 @@ static int dec_unit(struct json_dec *d)
     if (c < 0)
         return json_dec_peek_error(d, JSON_E_EOF_VALUE);
     if (c == 'n') {
-        eat(d);
-        rc = parse_ident(d, "ull");
+        json_eat(d);
+        rc = json_parse_ident(d, "ull");
     } else {
-        rc = peek_invalid_type(d, "unit");
+        rc = json_peek_invalid_type(d, "unit");
     }
     if (rc < 0)
         json_dec_fix_position(d);
@@ -1237,7 +979,7 @@ static int dec_unit(struct json_dec *d)
 }
 
 /* " `a`", " `a` or `b`", " one of `a`, `b`, `c`" (serde's OneOf). */
-static void append_one_of(struct buf *b, const char *const *names, size_t n)
+void json_append_one_of(struct buf *b, const char *const *names, size_t n)
 {
     size_t i;
 
@@ -1269,7 +1011,7 @@ static int match_variant(struct json_dec *d, const char *const *variants,
             return 0;
         }
     }
-    if (custom_begin(d)) {
+    if (json_custom_begin(d)) {
         buf_puts(&d->msg, "unknown variant `");
         buf_append(&d->msg, d->scratch.data, d->scratch.len);
         buf_puts(&d->msg, "`, ");
@@ -1277,18 +1019,18 @@ static int match_variant(struct json_dec *d, const char *const *variants,
             buf_puts(&d->msg, "there are no variants");
         } else {
             buf_puts(&d->msg, "expected ");
-            append_one_of(&d->msg, variants, n_variants);
+            json_append_one_of(&d->msg, variants, n_variants);
         }
     }
     return -1;
 }
 
-static int parse_object_colon(struct json_dec *d)
+int json_parse_object_colon(struct json_dec *d)
 {
     int c = json_dec_peek_ws(d);
 
     if (c == ':') {
-        eat(d);
+        json_eat(d);
         return 0;
     }
     if (c < 0)
@@ -1304,8 +1046,8 @@ int json_dec_enum(struct json_dec *d, const char *const *variants,
 
     if (c == '"') {
         /* UnitVariantAccess: the identifier through deserialize_str */
-        eat(d);
-        if (parse_str(d) < 0)
+        json_eat(d);
+        if (json_parse_str(d) < 0)
             return -1;
         rc = match_variant(d, variants, n_variants, out);
         if (rc < 0)
@@ -1317,9 +1059,9 @@ int json_dec_enum(struct json_dec *d, const char *const *variants,
     if (c != '{')
         return json_dec_peek_error(d, JSON_E_EXPECTED_VALUE);
     /* {"Variant": null} through VariantAccess */
-    if (enter(d) < 0)
+    if (json_enter(d) < 0)
         return -1;
-    eat(d);
+    json_eat(d);
     c = json_dec_peek_ws(d);
     if (c == '}')
         return json_dec_peek_error(d, JSON_E_EXPECTED_VALUE);
@@ -1327,21 +1069,21 @@ int json_dec_enum(struct json_dec *d, const char *const *variants,
         return json_dec_peek_error(d, JSON_E_EOF_OBJECT);
     if (c != '"')
         return json_dec_peek_error(d, JSON_E_KEY_MUST_BE_STRING);
-    eat(d);
-    if (parse_str(d) < 0)
+    json_eat(d);
+    if (json_parse_str(d) < 0)
         return -1;
     if (match_variant(d, variants, n_variants, out) < 0) {
         json_dec_fix_position(d);
         return -1;
     }
-    if (parse_object_colon(d) < 0)
+    if (json_parse_object_colon(d) < 0)
         return -1;
     if (dec_unit(d) < 0)
         return -1;
-    leave(d);
+    json_leave(d);
     c = json_dec_peek_ws(d);
     if (c == '}') {
-        eat(d);
+        json_eat(d);
         return 0;
     }
     if (c < 0)
@@ -1368,22 +1110,22 @@ int json_dec_ignore(struct json_dec *d)
         }
         switch (c) {
         case 'n':
-            eat(d);
-            if (parse_ident(d, "ull") < 0)
+            json_eat(d);
+            if (json_parse_ident(d, "ull") < 0)
                 goto out;
             break;
         case 't':
-            eat(d);
-            if (parse_ident(d, "rue") < 0)
+            json_eat(d);
+            if (json_parse_ident(d, "rue") < 0)
                 goto out;
             break;
         case 'f':
-            eat(d);
-            if (parse_ident(d, "alse") < 0)
+            json_eat(d);
+            if (json_parse_ident(d, "alse") < 0)
                 goto out;
             break;
         case '-':
-            eat(d);
+            json_eat(d);
             if (ignore_number(d) < 0)
                 goto out;
             break;
@@ -1393,7 +1135,7 @@ int json_dec_ignore(struct json_dec *d)
                 goto out;
             break;
         case '"':
-            eat(d);
+            json_eat(d);
             if (ignore_str(d) < 0)
                 goto out;
             break;
@@ -1402,7 +1144,7 @@ int json_dec_ignore(struct json_dec *d)
             if (enclosing)
                 buf_putc(&stack, (char)enclosing);
             enclosing = 0;
-            eat(d);
+            json_eat(d);
             frame = c;
             break;
         default:
@@ -1427,11 +1169,11 @@ int json_dec_ignore(struct json_dec *d)
         for (;;) {
             c = json_dec_peek_ws(d);
             if (c == ',' && accept_comma) {
-                eat(d);
+                json_eat(d);
                 break;
             }
             if ((c == ']' && frame == '[') || (c == '}' && frame == '{')) {
-                eat(d);
+                json_eat(d);
                 if (!stack.len) {
                     rc = 0;
                     goto out;
@@ -1457,7 +1199,7 @@ int json_dec_ignore(struct json_dec *d)
         if (frame == '{') {
             c = json_dec_peek_ws(d);
             if (c == '"') {
-                eat(d);
+                json_eat(d);
             } else if (c < 0) {
                 json_dec_peek_error(d, JSON_E_EOF_OBJECT);
                 goto out;
@@ -1469,7 +1211,7 @@ int json_dec_ignore(struct json_dec *d)
                 goto out;
             c = json_dec_peek_ws(d);
             if (c == ':') {
-                eat(d);
+                json_eat(d);
             } else if (c < 0) {
                 json_dec_peek_error(d, JSON_E_EOF_OBJECT);
                 goto out;
@@ -1488,7 +1230,7 @@ out:
 /* ---- sequences and maps ---- */
 
 /* SeqAccess::has_next_element: 1 = an element follows, 0 = `]`, -1 = error */
-static int has_next_element(struct json_dec *d, bool *first)
+int json_has_next_element(struct json_dec *d, bool *first)
 {
     int c = json_dec_peek_ws(d);
 
@@ -1502,7 +1244,7 @@ static int has_next_element(struct json_dec *d, bool *first)
     }
     if (c != ',')
         return json_dec_peek_error(d, JSON_E_EXPECTED_LIST_COMMA_OR_END);
-    eat(d);
+    json_eat(d);
     c = json_dec_peek_ws(d);
     if (c == ']')
         return json_dec_peek_error(d, JSON_E_TRAILING_COMMA);
@@ -1512,7 +1254,7 @@ static int has_next_element(struct json_dec *d, bool *first)
 }
 
 /* MapAccess::has_next_key */
-static int has_next_key(struct json_dec *d, bool *first)
+int json_has_next_key(struct json_dec *d, bool *first)
 {
     int c = json_dec_peek_ws(d);
 
@@ -1528,7 +1270,7 @@ static int has_next_key(struct json_dec *d, bool *first)
     }
     if (c != ',')
         return json_dec_peek_error(d, JSON_E_EXPECTED_OBJECT_COMMA_OR_END);
-    eat(d);
+    json_eat(d);
     c = json_dec_peek_ws(d);
     if (c == '"')
         return 1;
@@ -1541,24 +1283,24 @@ static int has_next_key(struct json_dec *d, bool *first)
 
 /* MapKey::deserialize_any for a string key: eat the quote, decode into
  * d->scratch. */
-static int parse_key(struct json_dec *d)
+int json_parse_key(struct json_dec *d)
 {
-    eat(d);
-    return parse_str(d);
+    json_eat(d);
+    return json_parse_str(d);
 }
 
 /* end_seq / end_map: run after the visitor even when it failed (their own
  * errors then are ignored, their input consumption is not). */
-static int end_seq(struct json_dec *d)
+int json_end_seq(struct json_dec *d)
 {
     int c = json_dec_peek_ws(d);
 
     if (c == ']') {
-        eat(d);
+        json_eat(d);
         return 0;
     }
     if (c == ',') {
-        eat(d);
+        json_eat(d);
         if (json_dec_peek_ws(d) == ']')
             return json_dec_peek_error(d, JSON_E_TRAILING_COMMA);
         return json_dec_peek_error(d, JSON_E_TRAILING_CHARS);
@@ -1568,12 +1310,12 @@ static int end_seq(struct json_dec *d)
     return json_dec_peek_error(d, JSON_E_TRAILING_CHARS);
 }
 
-static int end_map(struct json_dec *d)
+int json_end_map(struct json_dec *d)
 {
     int c = json_dec_peek_ws(d);
 
     if (c == '}') {
-        eat(d);
+        json_eat(d);
         return 0;
     }
     if (c == ',')
@@ -1594,12 +1336,12 @@ int json_dec_seq(struct json_dec *d, const char *expected, json_elem_fn *elem,
     if (c < 0)
         return json_dec_peek_error(d, JSON_E_EOF_VALUE);
     if (c != '[')
-        return peek_invalid_type(d, expected);
-    if (enter(d) < 0)
+        return json_peek_invalid_type(d, expected);
+    if (json_enter(d) < 0)
         return -1;
-    eat(d);
+    json_eat(d);
     for (;;) {
-        int r = has_next_element(d, &first);
+        int r = json_has_next_element(d, &first);
 
         if (r <= 0) {
             rc = r;
@@ -1610,8 +1352,8 @@ int json_dec_seq(struct json_dec *d, const char *expected, json_elem_fn *elem,
             break;
         }
     }
-    leave(d);
-    if (end_seq(d) < 0)
+    json_leave(d);
+    if (json_end_seq(d) < 0)
         rc = -1;
     if (rc < 0)
         json_dec_fix_position(d);
@@ -1628,12 +1370,12 @@ int json_dec_map(struct json_dec *d, const char *expected, json_entry_fn *entry,
     if (c < 0)
         return json_dec_peek_error(d, JSON_E_EOF_VALUE);
     if (c != '{')
-        return peek_invalid_type(d, expected);
-    if (enter(d) < 0)
+        return json_peek_invalid_type(d, expected);
+    if (json_enter(d) < 0)
         return -1;
-    eat(d);
+    json_eat(d);
     for (;;) {
-        int r = has_next_key(d, &first);
+        int r = json_has_next_key(d, &first);
         char *key;
         size_t klen;
 
@@ -1641,249 +1383,23 @@ int json_dec_map(struct json_dec *d, const char *expected, json_entry_fn *entry,
             rc = r;
             break;
         }
-        if (parse_key(d) < 0) {
+        if (json_parse_key(d) < 0) {
             rc = -1;
             break;
         }
         klen = d->scratch.len;
         key = xmalloc(klen + 1);
         memcpy(key, d->scratch.data, klen + 1);
-        if (parse_object_colon(d) < 0 || entry(d, ctx, key, klen) < 0) {
+        if (json_parse_object_colon(d) < 0 || entry(d, ctx, key, klen) < 0) {
             free(key);
             rc = -1;
             break;
         }
         free(key);
     }
-    leave(d);
-    if (end_map(d) < 0)
+    json_leave(d);
+    if (json_end_map(d) < 0)
         rc = -1;
-    if (rc < 0)
-        json_dec_fix_position(d);
-    return rc;
-}
-
-/* ---- derived structs ---- */
-
-static const char *field_expected(enum json_field_type t)
-{
-    switch (t) {
-    case JSON_F_BOOL: return "a boolean";
-    case JSON_F_U8: return "u8";
-    case JSON_F_U16: return "u16";
-    case JSON_F_U32: return "u32";
-    case JSON_F_U64: return "u64";
-    case JSON_F_USIZE: return "usize";
-    case JSON_F_STRING: return "a string";
-    case JSON_F_PATH: return "path string";
-    default: return "";
-    }
-}
-
-static int decode_field(struct json_dec *d, const struct json_field *f,
-                        void *out)
-{
-    char *base = out;
-    void *ptr = base + f->offset;
-    uint64_t u;
-    char *s;
-    size_t slen;
-    int e;
-
-    if (f->flags & JSON_FIELD_OPTION) {
-        bool is_null;
-
-        if (json_dec_option(d, &is_null) < 0)
-            return -1;
-        if (is_null) {
-            if (f->has_offset)
-                *(bool *)(base + f->has_offset - 1) = false;
-            return 0;
-        }
-    }
-    switch (f->type) {
-    case JSON_F_BOOL:
-        if (json_dec_bool(d, ptr) < 0)
-            return -1;
-        break;
-    case JSON_F_U8:
-        if (json_dec_uint(d, UINT8_MAX, "u8", &u) < 0)
-            return -1;
-        *(uint8_t *)ptr = (uint8_t)u;
-        break;
-    case JSON_F_U16:
-        if (json_dec_uint(d, UINT16_MAX, "u16", &u) < 0)
-            return -1;
-        *(uint16_t *)ptr = (uint16_t)u;
-        break;
-    case JSON_F_U32:
-        if (json_dec_uint(d, UINT32_MAX, "u32", &u) < 0)
-            return -1;
-        *(uint32_t *)ptr = (uint32_t)u;
-        break;
-    case JSON_F_U64:
-    case JSON_F_USIZE:
-        if (json_dec_uint(d, UINT64_MAX, field_expected(f->type), &u) < 0)
-            return -1;
-        *(uint64_t *)ptr = u;
-        break;
-    case JSON_F_STRING:
-    case JSON_F_PATH:
-        if (json_dec_string(d, field_expected(f->type), &s, &slen) < 0)
-            return -1;
-        free(*(char **)ptr);
-        *(char **)ptr = s;
-        if (f->len_offset)
-            *(size_t *)(base + f->len_offset - 1) = slen;
-        break;
-    case JSON_F_ENUM:
-        if (json_dec_enum(d, f->variants, f->n_variants, &e) < 0)
-            return -1;
-        *(int *)ptr = e;
-        break;
-    case JSON_F_STRUCT:
-        if (json_dec_struct(d, f->sub, ptr) < 0)
-            return -1;
-        break;
-    case JSON_F_CUSTOM:
-        if (f->custom(d, ptr, f) < 0)
-            return -1;
-        break;
-    }
-    if (f->has_offset)
-        *(bool *)(base + f->has_offset - 1) = true;
-    return 0;
-}
-
-static bool field_required(const struct json_field *f)
-{
-    return !(f->flags & (JSON_FIELD_OPTION | JSON_FIELD_DEFAULT));
-}
-
-/* The visit_map serde derive generates. */
-static int visit_struct_map(struct json_dec *d,
-                            const struct json_struct_desc *desc, void *out)
-{
-    bool seen[JSON_MAX_FIELDS] = {false};
-    bool first = true;
-    size_t i;
-
-    for (;;) {
-        int r = has_next_key(d, &first);
-        const struct json_field *f = NULL;
-
-        if (r < 0)
-            return -1;
-        if (r == 0)
-            break;
-        if (parse_key(d) < 0)
-            return -1;
-        for (i = 0; i < desc->n_fields; i++) {
-            const char *name = desc->fields[i].name;
-
-            if (strlen(name) == d->scratch.len &&
-                memcmp(name, d->scratch.data, d->scratch.len) == 0) {
-                f = &desc->fields[i];
-                break;
-            }
-        }
-        if (!f) {
-            if (desc->deny_unknown_fields) {
-                if (custom_begin(d)) {
-                    buf_puts(&d->msg, "unknown field `");
-                    buf_append(&d->msg, d->scratch.data, d->scratch.len);
-                    buf_puts(&d->msg, "`, ");
-                    if (desc->n_fields == 0) {
-                        buf_puts(&d->msg, "there are no fields");
-                    } else {
-                        const char *names[JSON_MAX_FIELDS];
-
-                        for (i = 0; i < desc->n_fields; i++)
-                            names[i] = desc->fields[i].name;
-                        buf_puts(&d->msg, "expected ");
-                        append_one_of(&d->msg, names, desc->n_fields);
-                    }
-                }
-                return -1;
-            }
-            if (parse_object_colon(d) < 0 || json_dec_ignore(d) < 0)
-                return -1;
-            continue;
-        }
-        if (seen[i])
-            return json_dec_custom(d, "duplicate field `%s`", f->name);
-        seen[i] = true;
-        if (parse_object_colon(d) < 0)
-            return -1;
-        if (decode_field(d, f, out) < 0)
-            return -1;
-    }
-    for (i = 0; i < desc->n_fields; i++)
-        if (!seen[i] && field_required(&desc->fields[i]))
-            return json_dec_custom(d, "missing field `%s`",
-                                   desc->fields[i].name);
-    return 0;
-}
-
-/* The visit_seq serde derive generates: the fields in declaration order;
- * a missing trailing element is an error unless the field has a default. */
-static int visit_struct_seq(struct json_dec *d,
-                            const struct json_struct_desc *desc, void *out)
-{
-    bool first = true;
-    size_t i;
-
-    for (i = 0; i < desc->n_fields; i++) {
-        const struct json_field *f = &desc->fields[i];
-        int r = has_next_element(d, &first);
-
-        if (r < 0)
-            return -1;
-        if (r == 0) {
-            if (f->flags & JSON_FIELD_DEFAULT)
-                continue;
-            return json_dec_custom(d,
-                                   "invalid length %zu, expected struct %s "
-                                   "with %zu element%s",
-                                   i, desc->rust_name, desc->n_fields,
-                                   desc->n_fields == 1 ? "" : "s");
-        }
-        if (decode_field(d, f, out) < 0)
-            return -1;
-    }
-    return 0;
-}
-
-int json_dec_struct(struct json_dec *d, const struct json_struct_desc *desc,
-                    void *out)
-{
-    int c = json_dec_peek_ws(d);
-    int rc;
-
-    if (c < 0)
-        return json_dec_peek_error(d, JSON_E_EOF_VALUE);
-    if (c == '[') {
-        if (enter(d) < 0)
-            return -1;
-        eat(d);
-        rc = visit_struct_seq(d, desc, out);
-        leave(d);
-        if (end_seq(d) < 0)
-            rc = -1;
-    } else if (c == '{') {
-        if (enter(d) < 0)
-            return -1;
-        eat(d);
-        rc = visit_struct_map(d, desc, out);
-        leave(d);
-        if (end_map(d) < 0)
-            rc = -1;
-    } else {
-        char exp[128];
-
-        snprintf(exp, sizeof(exp), "struct %s", desc->rust_name);
-        rc = peek_invalid_type(d, exp);
-    }
     if (rc < 0)
         json_dec_fix_position(d);
     return rc;
@@ -1919,672 +1435,3 @@ int json_decode(const char *text, size_t len, json_top_fn *top, void *ctx,
     return rc;
 }
 
-/* ====================================================================== */
-/* DOM                                                                     */
-
-static struct json_value *new_value(enum json_type t)
-{
-    struct json_value *v = xcalloc(1, sizeof(*v));
-
-    v->type = t;
-    return v;
-}
-
-struct json_value *json_new_null(void)
-{
-    return new_value(JSON_NULL);
-}
-
-struct json_value *json_new_bool(bool b)
-{
-    struct json_value *v = new_value(JSON_BOOL);
-
-    v->boolean = b;
-    return v;
-}
-
-struct json_value *json_new_u64(uint64_t u)
-{
-    struct json_value *v = new_value(JSON_NUMBER);
-
-    v->num.kind = JSON_NUM_U64;
-    v->num.u = u;
-    return v;
-}
-
-struct json_value *json_new_i64(int64_t i)
-{
-    struct json_value *v;
-
-    if (i >= 0)
-        return json_new_u64((uint64_t)i);
-    v = new_value(JSON_NUMBER);
-    v->num.kind = JSON_NUM_I64;
-    v->num.i = i;
-    return v;
-}
-
-struct json_value *json_new_f64(double f)
-{
-    struct json_value *v;
-
-    if (!isfinite(f))
-        return json_new_null();
-    v = new_value(JSON_NUMBER);
-    v->num.kind = JSON_NUM_F64;
-    v->num.f = f;
-    return v;
-}
-
-struct json_value *json_new_str(const char *s, size_t n)
-{
-    struct json_value *v = new_value(JSON_STRING);
-
-    v->str.ptr = xmalloc(n + 1);
-    if (n)
-        memcpy(v->str.ptr, s, n);
-    v->str.ptr[n] = '\0';
-    v->str.len = n;
-    return v;
-}
-
-struct json_value *json_new_array(void)
-{
-    return new_value(JSON_ARRAY);
-}
-
-struct json_value *json_new_object(void)
-{
-    return new_value(JSON_OBJECT);
-}
-
-void json_value_free(struct json_value *v)
-{
-    size_t i;
-
-    if (!v)
-        return;
-    switch (v->type) {
-    case JSON_STRING:
-        free(v->str.ptr);
-        break;
-    case JSON_ARRAY:
-        for (i = 0; i < v->arr.n; i++)
-            json_value_free(v->arr.items[i]);
-        free(v->arr.items);
-        break;
-    case JSON_OBJECT:
-        for (i = 0; i < v->obj.n; i++) {
-            free(v->obj.members[i].key);
-            json_value_free(v->obj.members[i].value);
-        }
-        free(v->obj.members);
-        break;
-    default:
-        break;
-    }
-    free(v);
-}
-
-struct json_value *json_value_clone(const struct json_value *v)
-{
-    struct json_value *c;
-    size_t i;
-
-    switch (v->type) {
-    case JSON_STRING:
-        return json_new_str(v->str.ptr, v->str.len);
-    case JSON_ARRAY:
-        c = json_new_array();
-        for (i = 0; i < v->arr.n; i++)
-            json_array_push(c, json_value_clone(v->arr.items[i]));
-        return c;
-    case JSON_OBJECT:
-        c = json_new_object();
-        c->obj.members = xmalloc((v->obj.n ? v->obj.n : 1) *
-                                 sizeof(*c->obj.members));
-        c->obj.cap = v->obj.n ? v->obj.n : 1;
-        for (i = 0; i < v->obj.n; i++) {
-            const struct json_member *m = &v->obj.members[i];
-
-            c->obj.members[i].key = xmalloc(m->key_len + 1);
-            memcpy(c->obj.members[i].key, m->key, m->key_len + 1);
-            c->obj.members[i].key_len = m->key_len;
-            c->obj.members[i].value = json_value_clone(m->value);
-        }
-        c->obj.n = v->obj.n;
-        return c;
-    default:
-        c = new_value(v->type);
-        *c = *v;
-        return c;
-    }
-}
-
-void json_array_push(struct json_value *arr, struct json_value *item)
-{
-    if (arr->arr.n == arr->arr.cap) {
-        arr->arr.cap = arr->arr.cap ? arr->arr.cap * 2 : 4;
-        arr->arr.items =
-            xrealloc(arr->arr.items, arr->arr.cap * sizeof(*arr->arr.items));
-    }
-    arr->arr.items[arr->arr.n++] = item;
-}
-
-/* Bytewise key order (Rust's String Ord). */
-static int key_cmp(const char *a, size_t alen, const char *b, size_t blen)
-{
-    size_t n = alen < blen ? alen : blen;
-    int c = n ? memcmp(a, b, n) : 0;
-
-    if (c)
-        return c;
-    return alen < blen ? -1 : alen > blen ? 1 : 0;
-}
-
-/* Binary search: index of key, or where it would go (*found = false). */
-static size_t obj_find(const struct json_value *obj, const char *key,
-                       size_t key_len, bool *found)
-{
-    size_t lo = 0, hi = obj->obj.n;
-
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        const struct json_member *m = &obj->obj.members[mid];
-        int c = key_cmp(m->key, m->key_len, key, key_len);
-
-        if (c == 0) {
-            *found = true;
-            return mid;
-        }
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    *found = false;
-    return lo;
-}
-
-void json_object_set(struct json_value *obj, const char *key, size_t key_len,
-                     struct json_value *value)
-{
-    bool found;
-    size_t i = obj_find(obj, key, key_len, &found);
-    struct json_member *m;
-
-    if (found) {
-        json_value_free(obj->obj.members[i].value);
-        obj->obj.members[i].value = value;
-        return;
-    }
-    if (obj->obj.n == obj->obj.cap) {
-        obj->obj.cap = obj->obj.cap ? obj->obj.cap * 2 : 4;
-        obj->obj.members = xrealloc(obj->obj.members,
-                                    obj->obj.cap * sizeof(*obj->obj.members));
-    }
-    memmove(&obj->obj.members[i + 1], &obj->obj.members[i],
-            (obj->obj.n - i) * sizeof(*obj->obj.members));
-    m = &obj->obj.members[i];
-    m->key = xmalloc(key_len + 1);
-    if (key_len)
-        memcpy(m->key, key, key_len);
-    m->key[key_len] = '\0';
-    m->key_len = key_len;
-    m->value = value;
-    obj->obj.n++;
-}
-
-struct json_value *json_object_get(const struct json_value *obj,
-                                   const char *key, size_t key_len)
-{
-    bool found;
-    size_t i;
-
-    if (!obj || obj->type != JSON_OBJECT)
-        return NULL;
-    i = obj_find(obj, key, key_len, &found);
-    return found ? obj->obj.members[i].value : NULL;
-}
-
-bool json_object_remove(struct json_value *obj, const char *key,
-                        size_t key_len)
-{
-    bool found;
-    size_t i;
-
-    if (!obj || obj->type != JSON_OBJECT)
-        return false;
-    i = obj_find(obj, key, key_len, &found);
-    if (!found)
-        return false;
-    free(obj->obj.members[i].key);
-    json_value_free(obj->obj.members[i].value);
-    memmove(&obj->obj.members[i], &obj->obj.members[i + 1],
-            (obj->obj.n - i - 1) * sizeof(*obj->obj.members));
-    obj->obj.n--;
-    return true;
-}
-
-bool json_value_equal(const struct json_value *a, const struct json_value *b)
-{
-    size_t i;
-
-    if (a->type != b->type)
-        return false;
-    switch (a->type) {
-    case JSON_NULL:
-        return true;
-    case JSON_BOOL:
-        return a->boolean == b->boolean;
-    case JSON_NUMBER:
-        if (a->num.kind != b->num.kind)
-            return false;
-        switch (a->num.kind) {
-        case JSON_NUM_U64: return a->num.u == b->num.u;
-        case JSON_NUM_I64: return a->num.i == b->num.i;
-        case JSON_NUM_F64: return a->num.f == b->num.f;
-        }
-        return false;
-    case JSON_STRING:
-        return a->str.len == b->str.len &&
-               memcmp(a->str.ptr, b->str.ptr, a->str.len) == 0;
-    case JSON_ARRAY:
-        if (a->arr.n != b->arr.n)
-            return false;
-        for (i = 0; i < a->arr.n; i++)
-            if (!json_value_equal(a->arr.items[i], b->arr.items[i]))
-                return false;
-        return true;
-    case JSON_OBJECT:
-        if (a->obj.n != b->obj.n)
-            return false;
-        for (i = 0; i < a->obj.n; i++) {
-            const struct json_member *x = &a->obj.members[i];
-            const struct json_member *y = &b->obj.members[i];
-
-            if (key_cmp(x->key, x->key_len, y->key, y->key_len) != 0 ||
-                !json_value_equal(x->value, y->value))
-                return false;
-        }
-        return true;
-    }
-    return false;
-}
-
-/* ---- parse: Value's Deserialize through deserialize_any ---- */
-
-static int parse_any(struct json_dec *d, struct json_value **out);
-
-static int parse_any_array(struct json_dec *d, struct json_value *arr)
-{
-    bool first = true;
-
-    for (;;) {
-        struct json_value *item = NULL;
-        int r = has_next_element(d, &first);
-
-        if (r <= 0)
-            return r;
-        if (parse_any(d, &item) < 0)
-            return -1;
-        json_array_push(arr, item);
-    }
-}
-
-static int parse_any_object(struct json_dec *d, struct json_value *obj)
-{
-    bool first = true;
-
-    for (;;) {
-        struct json_value *val = NULL;
-        char *key;
-        size_t klen;
-        int r = has_next_key(d, &first);
-
-        if (r <= 0)
-            return r;
-        if (parse_key(d) < 0)
-            return -1;
-        klen = d->scratch.len;
-        key = xmalloc(klen + 1);
-        memcpy(key, d->scratch.data, klen + 1);
-        if (parse_object_colon(d) < 0 || parse_any(d, &val) < 0) {
-            free(key);
-            return -1;
-        }
-        json_object_set(obj, key, klen, val);
-        free(key);
-    }
-}
-
-static int parse_any(struct json_dec *d, struct json_value **out)
-{
-    struct json_number n;
-    struct json_value *v = NULL;
-    int c = json_dec_peek_ws(d);
-    int rc = 0;
-
-    *out = NULL;
-    if (c < 0)
-        return json_dec_peek_error(d, JSON_E_EOF_VALUE);
-    switch (c) {
-    case 'n':
-        eat(d);
-        if (parse_ident(d, "ull") < 0)
-            return -1;
-        v = json_new_null();
-        break;
-    case 't':
-        eat(d);
-        if (parse_ident(d, "rue") < 0)
-            return -1;
-        v = json_new_bool(true);
-        break;
-    case 'f':
-        eat(d);
-        if (parse_ident(d, "alse") < 0)
-            return -1;
-        v = json_new_bool(false);
-        break;
-    case '-':
-    case '0': case '1': case '2': case '3': case '4':
-    case '5': case '6': case '7': case '8': case '9':
-        if (c == '-')
-            eat(d);
-        if (parse_integer(d, c != '-', &n) < 0)
-            return -1;
-        v = new_value(JSON_NUMBER);
-        v->num.kind = n.kind;
-        if (n.kind == JSON_NUM_U64)
-            v->num.u = n.u;
-        else if (n.kind == JSON_NUM_I64)
-            v->num.i = n.i;
-        else
-            v->num.f = n.f;
-        break;
-    case '"':
-        eat(d);
-        if (parse_str(d) < 0)
-            return -1;
-        v = json_new_str(d->scratch.data, d->scratch.len);
-        break;
-    case '[':
-        if (enter(d) < 0)
-            return -1;
-        eat(d);
-        v = json_new_array();
-        rc = parse_any_array(d, v);
-        leave(d);
-        if (end_seq(d) < 0)
-            rc = -1;
-        break;
-    case '{':
-        if (enter(d) < 0)
-            return -1;
-        eat(d);
-        v = json_new_object();
-        rc = parse_any_object(d, v);
-        leave(d);
-        if (end_map(d) < 0)
-            rc = -1;
-        break;
-    default:
-        return json_dec_peek_error(d, JSON_E_EXPECTED_VALUE);
-    }
-    if (rc < 0) {
-        json_dec_fix_position(d);
-        json_value_free(v);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-int json_dec_value(struct json_dec *d, struct json_value **out)
-{
-    return parse_any(d, out);
-}
-
-struct parse_ctx {
-    struct json_value *v;
-};
-
-static int parse_top(struct json_dec *d, void *ctx)
-{
-    struct parse_ctx *pc = ctx;
-
-    return parse_any(d, &pc->v);
-}
-
-int json_parse(const char *text, size_t len, struct json_value **out,
-               struct sq_err *err)
-{
-    struct parse_ctx pc = {NULL};
-    int rc = json_decode(text, len, parse_top, &pc, NULL, NULL, err);
-
-    if (rc < 0) {
-        json_value_free(pc.v);
-        *out = NULL;
-        return rc;
-    }
-    *out = pc.v;
-    return 0;
-}
-
-/* ---- serialization ---- */
-
-void json_value_write(const struct json_value *v, struct buf *b)
-{
-    size_t i;
-
-    switch (v->type) {
-    case JSON_NULL:
-        buf_puts(b, "null");
-        break;
-    case JSON_BOOL:
-        json_write_bool(b, v->boolean);
-        break;
-    case JSON_NUMBER:
-        if (v->num.kind == JSON_NUM_U64)
-            json_write_u64(b, v->num.u);
-        else if (v->num.kind == JSON_NUM_I64)
-            json_write_i64(b, v->num.i);
-        else
-            json_write_f64(b, v->num.f);
-        break;
-    case JSON_STRING:
-        json_write_str(b, v->str.ptr, v->str.len);
-        break;
-    case JSON_ARRAY:
-        buf_putc(b, '[');
-        for (i = 0; i < v->arr.n; i++) {
-            if (i)
-                buf_putc(b, ',');
-            json_value_write(v->arr.items[i], b);
-        }
-        buf_putc(b, ']');
-        break;
-    case JSON_OBJECT:
-        buf_putc(b, '{');
-        for (i = 0; i < v->obj.n; i++) {
-            if (i)
-                buf_putc(b, ',');
-            json_write_str(b, v->obj.members[i].key, v->obj.members[i].key_len);
-            buf_putc(b, ':');
-            json_value_write(v->obj.members[i].value, b);
-        }
-        buf_putc(b, '}');
-        break;
-    }
-}
-
-static size_t str_serialized_len(const char *s, size_t n)
-{
-    size_t len = 2, i;
-
-    for (i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-
-        if (c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' ||
-            c == '\r' || c == '\t')
-            len += 2;
-        else if (c < 0x20)
-            len += 6;
-        else
-            len += 1;
-    }
-    return len;
-}
-
-size_t json_value_serialized_len(const struct json_value *v)
-{
-    char tmp[64];
-    size_t len = 0, i;
-
-    switch (v->type) {
-    case JSON_NULL:
-        return 4;
-    case JSON_BOOL:
-        return v->boolean ? 4 : 5;
-    case JSON_NUMBER:
-        if (v->num.kind == JSON_NUM_U64)
-            return (size_t)snprintf(tmp, sizeof(tmp), "%llu",
-                                    (unsigned long long)v->num.u);
-        if (v->num.kind == JSON_NUM_I64)
-            return (size_t)snprintf(tmp, sizeof(tmp), "%lld",
-                                    (long long)v->num.i);
-        return isfinite(v->num.f) ? format_f64(v->num.f, tmp) : 4;
-    case JSON_STRING:
-        return str_serialized_len(v->str.ptr, v->str.len);
-    case JSON_ARRAY:
-        len = 2 + (v->arr.n ? v->arr.n - 1 : 0);
-        for (i = 0; i < v->arr.n; i++)
-            len += json_value_serialized_len(v->arr.items[i]);
-        return len;
-    case JSON_OBJECT:
-        len = 2 + (v->obj.n ? v->obj.n - 1 : 0);
-        for (i = 0; i < v->obj.n; i++)
-            len += str_serialized_len(v->obj.members[i].key,
-                                      v->obj.members[i].key_len) +
-                   1 + json_value_serialized_len(v->obj.members[i].value);
-        return len;
-    }
-    return 0;
-}
-
-/* ---- RFC 7396 merge patch ---- */
-
-void json_merge_patch(struct json_value **target, const struct json_value *patch)
-{
-    size_t i;
-
-    if (patch->type != JSON_OBJECT) {
-        json_value_free(*target);
-        *target = json_value_clone(patch);
-        return;
-    }
-    if (!*target || (*target)->type != JSON_OBJECT) {
-        json_value_free(*target);
-        *target = json_new_object();
-    }
-    for (i = 0; i < patch->obj.n; i++) {
-        const struct json_member *m = &patch->obj.members[i];
-
-        if (m->value->type == JSON_NULL) {
-            json_object_remove(*target, m->key, m->key_len);
-        } else {
-            bool found;
-            size_t j = obj_find(*target, m->key, m->key_len, &found);
-
-            if (found) {
-                json_merge_patch(&(*target)->obj.members[j].value, m->value);
-            } else {
-                struct json_value *nv = json_new_null();
-
-                json_merge_patch(&nv, m->value);
-                json_object_set(*target, m->key, m->key_len, nv);
-            }
-        }
-    }
-}
-
-/* ---- JSON Pointer (serde_json::Value::pointer) ---- */
-
-/* Unescape one token as `.replace("~1", "/").replace("~0", "~")`. */
-static size_t pointer_unescape(const char *s, size_t n, char *out)
-{
-    char *tmp = xmalloc(n + 1);
-    size_t i, o = 0, t = 0;
-
-    for (i = 0; i < n; i++) {
-        if (s[i] == '~' && i + 1 < n && s[i + 1] == '1') {
-            tmp[t++] = '/';
-            i++;
-        } else {
-            tmp[t++] = s[i];
-        }
-    }
-    for (i = 0; i < t; i++) {
-        if (tmp[i] == '~' && i + 1 < t && tmp[i + 1] == '0') {
-            out[o++] = '~';
-            i++;
-        } else {
-            out[o++] = tmp[i];
-        }
-    }
-    free(tmp);
-    return o;
-}
-
-static bool pointer_index(const char *s, size_t n, size_t *out)
-{
-    size_t v = 0, i;
-
-    if (n == 0 || s[0] == '+' || (s[0] == '0' && n != 1))
-        return false;
-    for (i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-        if (v > (SIZE_MAX - (size_t)(s[i] - '0')) / 10)
-            return false;
-        v = v * 10 + (size_t)(s[i] - '0');
-    }
-    *out = v;
-    return true;
-}
-
-const struct json_value *json_pointer(const struct json_value *root,
-                                      const char *ptr, size_t len)
-{
-    const struct json_value *cur = root;
-    char *tok;
-    size_t pos = 1;
-
-    if (len == 0)
-        return root;
-    if (ptr[0] != '/')
-        return NULL;
-    tok = xmalloc(len + 1);
-    for (;;) {
-        size_t end = pos, tlen, idx;
-
-        while (end < len && ptr[end] != '/')
-            end++;
-        tlen = pointer_unescape(ptr + pos, end - pos, tok);
-        if (cur->type == JSON_OBJECT) {
-            cur = json_object_get(cur, tok, tlen);
-        } else if (cur->type == JSON_ARRAY) {
-            cur = (pointer_index(tok, tlen, &idx) && idx < cur->arr.n)
-                      ? cur->arr.items[idx]
-                      : NULL;
-        } else {
-            cur = NULL;
-        }
-        if (!cur || end >= len)
-            break;
-        pos = end + 1;
-    }
-    free(tok);
-    return cur;
-}

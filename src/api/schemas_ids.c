@@ -1,0 +1,113 @@
+/*
+ * schemas_ids.c: the resource-id rules of the drives, pmem and network
+ * interface routes (digest 1.3): upstream's checked_id() on the path token,
+ * run before the body is parsed, and the path-id / body-id comparison run
+ * after it (see schemas.h).
+ */
+#include "api/schemas.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "api/schemas_alnum_table.h"
+
+static bool rust_is_alphanumeric(uint32_t c)
+{
+    size_t lo = 0, hi = sizeof(rust_alnum_ranges) / sizeof(rust_alnum_ranges[0]);
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (c < rust_alnum_ranges[mid][0])
+            hi = mid;
+        else if (c > rust_alnum_ranges[mid][1])
+            lo = mid + 1;
+        else
+            return true;
+    }
+    return false;
+}
+
+/* Decode one UTF-8 scalar value; 0 on malformed input. */
+static size_t utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
+{
+    uint32_t c;
+    size_t len, i;
+
+    if (s[0] < 0x80) {
+        *cp = s[0];
+        return 1;
+    }
+    if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+        len = 2;
+        c = s[0] & 0x1f;
+    } else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+        len = 3;
+        c = s[0] & 0x0f;
+    } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+        len = 4;
+        c = s[0] & 0x07;
+    } else {
+        return 0;
+    }
+    if (n < len)
+        return 0;
+    for (i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        c = (c << 6) | (s[i] & 0x3f);
+    }
+    /* overlong forms, surrogates, beyond U+10FFFF */
+    if ((len == 3 && c < 0x800) || (len == 4 && (c < 0x10000 || c > 0x10ffff)) ||
+        (c >= 0xd800 && c <= 0xdfff))
+        return 0;
+    *cp = c;
+    return len;
+}
+
+int schemas_check_path_id(const char *id, size_t len, struct sq_err *err)
+{
+    const unsigned char *p = (const unsigned char *)id;
+    size_t i = 0;
+
+    if (!id || len == 0)
+        return sq_errf(err, -EINVAL, "The ID cannot be empty.");
+    while (i < len) {
+        uint32_t c;
+        size_t l = utf8_next(p + i, len - i, &c);
+
+        if (l == 0 || (c != '_' && !rust_is_alphanumeric(c)))
+            return sq_errf(err, -EINVAL,
+                           "API Resource IDs can only contain alphanumeric "
+                           "characters and underscores.");
+        i += l;
+    }
+    return 0;
+}
+
+static bool same_id(const char *a, size_t alen, const char *b, size_t blen)
+{
+    return alen == blen && (alen == 0 || memcmp(a, b, alen) == 0);
+}
+
+int schemas_check_body_id(const char *path_id, size_t path_len,
+                          const char *body_id, size_t body_len,
+                          struct sq_err *err)
+{
+    if (same_id(path_id, path_len, body_id, body_len))
+        return 0;
+    return sq_errf(err, -EINVAL,
+                   "The id from the path does not match the id from the body!");
+}
+
+int schemas_check_iface_id(const char *path_id, size_t path_len,
+                           const char *body_id, size_t body_len,
+                           struct sq_err *err)
+{
+    if (same_id(path_id, path_len, body_id, body_len))
+        return 0;
+    return sq_errf(err, -EINVAL,
+                   "The id from the path [%.*s] does not match the id from "
+                   "the body [%.*s]!",
+                   (int)path_len, path_id, (int)body_len, body_id);
+}

@@ -1,0 +1,1076 @@
+/*
+ * schemas_vm.c: request bodies about the machine and its lifecycle:
+ * actions, boot source, machine configuration, custom CPU templates,
+ * logger, metrics, MMDS configuration and data, snapshots and PATCH /vm
+ * (see schemas.h). Custom decoders reproduce upstream's hand-written
+ * Deserialize impls, raising their errors where upstream does (inside or
+ * after serde_json's deserialize_str), which decides the reported column.
+ */
+#include "api/schemas.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/schemas_int.h"
+#include "util/xalloc.h"
+
+/* ====================================================================== */
+/* PUT /actions                                                            */
+
+static const char *const action_variants[] = {"FlushMetrics", "InstanceStart",
+                                              "SendCtrlAltDel"};
+static const struct json_field action_fields[] = {
+    {FLD(struct instance_action, "action_type", JSON_F_ENUM, 0, action_type),
+     VARIANTS(action_variants)},
+};
+DESC(action_desc, "ActionBody", action_fields, true);
+
+int instance_action_parse(const char *body, size_t len,
+                          struct instance_action *out, struct sq_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    if (schemas_api_parse(body, len, &action_desc, out, err)) {
+        memset(out, 0, sizeof(*out));
+        return -EINVAL;
+    }
+    return 0;
+}
+
+void instance_action_fini(struct instance_action *a)
+{
+    (void)a;
+}
+
+/* ====================================================================== */
+/* PUT /boot-source                                                        */
+
+static const struct json_field boot_source_fields[] = {
+    {FLD(struct boot_source_cfg, "kernel_image_path", JSON_F_STRING, 0,
+         kernel_image_path)},
+    {FLD(struct boot_source_cfg, "initrd_path", JSON_F_STRING, OPT,
+         initrd_path)},
+    {FLD(struct boot_source_cfg, "boot_args", JSON_F_STRING, OPT, boot_args)},
+};
+EDESC(schemas_boot_source_desc, "BootSourceConfig", boot_source_fields, true);
+
+void boot_source_cfg_fini(struct boot_source_cfg *c)
+{
+    if (!c)
+        return;
+    free(c->kernel_image_path);
+    free(c->initrd_path);
+    free(c->boot_args);
+    memset(c, 0, sizeof(*c));
+}
+
+int boot_source_cfg_parse(const char *body, size_t len,
+                          struct boot_source_cfg *out, struct sq_err *err)
+{
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    rc = schemas_api_parse(body, len, &schemas_boot_source_desc, out, err);
+    if (rc)
+        boot_source_cfg_fini(out);
+    return rc;
+}
+
+void boot_source_cfg_to_json(const struct boot_source_cfg *c, struct buf *b)
+{
+    buf_puts(b, "{\"kernel_image_path\":");
+    json_write_cstr(b, c->kernel_image_path ? c->kernel_image_path : "");
+    buf_puts(b, ",\"initrd_path\":");
+    json_write_cstr(b, c->initrd_path);
+    buf_puts(b, ",\"boot_args\":");
+    json_write_cstr(b, c->boot_args);
+    buf_putc(b, '}');
+}
+
+/* ====================================================================== */
+/* Machine configuration                                                   */
+
+/* StaticCpuTemplate and HugePageConfig, in declaration order (= C enums). */
+static const char *const static_cpu_template_variants[] = {
+    "C3", "T2", "T2S", "None", "T2CL", "T2A"};
+static const char *const huge_pages_variants[] = {"None", "Transparent", "2M"};
+
+const char *static_cpu_template_name(enum static_cpu_template t)
+{
+    if ((size_t)t >= ARRAY_LEN(static_cpu_template_variants))
+        return "None";
+    return static_cpu_template_variants[t];
+}
+
+const char *huge_pages_name(enum huge_pages h)
+{
+    if ((size_t)h >= ARRAY_LEN(huge_pages_variants))
+        return "None";
+    return huge_pages_variants[h];
+}
+
+static const struct json_field machine_fields[] = {
+    {FLD(struct machine_cfg, "vcpu_count", JSON_F_U8, 0, vcpu_count),
+     HAS(struct machine_cfg, has_vcpu_count)},
+    {FLD(struct machine_cfg, "mem_size_mib", JSON_F_USIZE, 0, mem_size_mib),
+     HAS(struct machine_cfg, has_mem_size_mib)},
+    {FLD(struct machine_cfg, "smt", JSON_F_BOOL, DEF, smt)},
+    /* default + deserialize_with = Option::<StaticCpuTemplate>::deserialize */
+    {FLD(struct machine_cfg, "cpu_template", JSON_F_ENUM, OPT | DEF,
+         cpu_template),
+     HAS(struct machine_cfg, has_cpu_template),
+     VARIANTS(static_cpu_template_variants)},
+    {FLD(struct machine_cfg, "track_dirty_pages", JSON_F_BOOL, DEF,
+         track_dirty_pages)},
+    {FLD(struct machine_cfg, "huge_pages", JSON_F_ENUM, DEF, huge_pages),
+     VARIANTS(huge_pages_variants)},
+};
+EDESC(schemas_machine_desc, "MachineConfig", machine_fields, true);
+
+static const struct json_field machine_update_fields[] = {
+    {FLD(struct machine_cfg, "vcpu_count", JSON_F_U8, OPT | DEF, vcpu_count),
+     HAS(struct machine_cfg, has_vcpu_count)},
+    {FLD(struct machine_cfg, "mem_size_mib", JSON_F_USIZE, OPT | DEF,
+         mem_size_mib),
+     HAS(struct machine_cfg, has_mem_size_mib)},
+    {FLD(struct machine_cfg, "smt", JSON_F_BOOL, OPT | DEF, smt),
+     HAS(struct machine_cfg, has_smt)},
+    {FLD(struct machine_cfg, "cpu_template", JSON_F_ENUM, OPT | DEF,
+         cpu_template),
+     HAS(struct machine_cfg, has_cpu_template),
+     VARIANTS(static_cpu_template_variants)},
+    {FLD(struct machine_cfg, "track_dirty_pages", JSON_F_BOOL, OPT | DEF,
+         track_dirty_pages),
+     HAS(struct machine_cfg, has_track_dirty_pages)},
+    {FLD(struct machine_cfg, "huge_pages", JSON_F_ENUM, OPT | DEF, huge_pages),
+     HAS(struct machine_cfg, has_huge_pages), VARIANTS(huge_pages_variants)},
+};
+DESC(machine_update_desc, "MachineConfigUpdate", machine_update_fields, true);
+
+/* MachineConfig -> MachineConfigUpdate, as upstream converts a PUT. */
+void schemas_machine_put_fixup(struct machine_cfg *m)
+{
+    m->has_vcpu_count = true;
+    m->has_mem_size_mib = true;
+    m->has_smt = true;
+    m->has_track_dirty_pages = true;
+    m->has_huge_pages = true;
+    m->deprecated = m->has_cpu_template;
+}
+
+void machine_cfg_fini(struct machine_cfg *m)
+{
+    if (m)
+        memset(m, 0, sizeof(*m));
+}
+
+int machine_cfg_parse(const char *body, size_t len, struct machine_cfg *out,
+                      struct sq_err *err)
+{
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    rc = schemas_api_parse(body, len, &schemas_machine_desc, out, err);
+    if (rc) {
+        machine_cfg_fini(out);
+        return rc;
+    }
+    schemas_machine_put_fixup(out);
+    return 0;
+}
+
+int machine_cfg_update_parse(const char *body, size_t len,
+                             struct machine_cfg *out, struct sq_err *err)
+{
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    rc = schemas_api_parse(body, len, &machine_update_desc, out, err);
+    if (rc) {
+        machine_cfg_fini(out);
+        return rc;
+    }
+    if (!out->has_vcpu_count && !out->has_mem_size_mib && !out->has_smt &&
+        !out->has_cpu_template && !out->has_track_dirty_pages &&
+        !out->has_huge_pages) {
+        machine_cfg_fini(out);
+        return sq_errf(err, -EINVAL, "Empty PATCH request.");
+    }
+    out->deprecated = out->has_cpu_template;
+    return 0;
+}
+
+void machine_cfg_to_json(const struct machine_cfg *m, struct buf *b)
+{
+    buf_puts(b, "{\"vcpu_count\":");
+    json_write_u64(b, m->vcpu_count);
+    buf_puts(b, ",\"mem_size_mib\":");
+    json_write_u64(b, m->mem_size_mib);
+    buf_puts(b, ",\"smt\":");
+    json_write_bool(b, m->smt);
+    if (m->has_cpu_template && m->cpu_template != STATIC_CPU_TEMPLATE_NONE) {
+        buf_puts(b, ",\"cpu_template\":");
+        json_write_cstr(b, static_cpu_template_name(m->cpu_template));
+    }
+    buf_puts(b, ",\"track_dirty_pages\":");
+    json_write_bool(b, m->track_dirty_pages);
+    buf_puts(b, ",\"huge_pages\":");
+    json_write_cstr(b, huge_pages_name(m->huge_pages));
+    buf_putc(b, '}');
+}
+
+/* ====================================================================== */
+/* Custom CPU template                                                     */
+
+static const char *pie_display(enum pie_kind k)
+{
+    switch (k) {
+    case PIE_EMPTY: return "cannot parse integer from empty string";
+    case PIE_INVALID_DIGIT: return "invalid digit found in string";
+    case PIE_POS_OVERFLOW: return "number too large to fit in target type";
+    default: return "";
+    }
+}
+
+static const char *pie_debug(enum pie_kind k)
+{
+    switch (k) {
+    case PIE_EMPTY: return "ParseIntError { kind: Empty }";
+    case PIE_INVALID_DIGIT: return "ParseIntError { kind: InvalidDigit }";
+    case PIE_POS_OVERFLOW: return "ParseIntError { kind: PosOverflow }";
+    default: return "";
+    }
+}
+
+/* A custom error message with one embedded (possibly NUL-containing) user
+ * string: pre + s + post. */
+static int custom3(struct json_dec *d, const char *pre, const char *s,
+                   size_t n, const char *post)
+{
+    struct buf m = BUF_INIT;
+    int rc;
+
+    buf_puts(&m, pre);
+    buf_append(&m, s, n);
+    buf_puts(&m, post);
+    /* json_dec_custom formats; pass the text through "%s" (a NUL inside
+     * the user string ends the message there, see schemas.h). */
+    rc = json_dec_custom(d, "%s", m.data);
+    buf_fini(&m);
+    return rc;
+}
+
+
+/* deserialize_from_str_u32: "0b..." (binary) or "0x..." (hex). */
+static int dec_prefixed_u32(struct json_dec *d, void *field_ptr,
+                            const struct json_field *f)
+{
+    char *s;
+    size_t n;
+    uint64_t v = 0;
+    enum pie_kind k;
+    int rc = 0;
+
+    (void)f;
+    if (json_dec_string(d, "a string", &s, &n) < 0)
+        return -1;
+    if (n >= 2 && s[0] == '0' && s[1] == 'b')
+        k = schemas_parse_uint(s + 2, n - 2, 2, UINT32_MAX, &v);
+    else if (n >= 2 && s[0] == '0' && s[1] == 'x')
+        k = schemas_parse_uint(s + 2, n - 2, 16, UINT32_MAX, &v);
+    else {
+        rc = custom3(d, "No supported number system prefix found in value [",
+                     s, n,
+                     "]. Make sure to prefix the number with '0x' for "
+                     "hexadecimal numbers or '0b' for binary numbers.");
+        free(s);
+        return rc;
+    }
+    if (k != PIE_OK) {
+        struct buf post = BUF_INIT;
+
+        buf_printf(&post, "] as a number for CPU template - %s", pie_debug(k));
+        rc = custom3(d, "Failed to parse string [", s, n, post.data);
+        buf_fini(&post);
+    } else {
+        *(uint32_t *)field_ptr = (uint32_t)v;
+    }
+    free(s);
+    return rc;
+}
+
+/* RegisterValueFilter: optional "0b", then one of 0/1/x per bit from the
+ * least significant end; '_' is skipped; at most `bits` bits. */
+static int parse_bitmap(struct json_dec *d, unsigned bits, uint64_t *mask,
+                        uint64_t *value)
+{
+    char *s;
+    size_t n, i, start = 0;
+    unsigned bit = 0;
+    int rc = 0;
+
+    if (json_dec_string(d, "a string", &s, &n) < 0)
+        return -1;
+    *mask = 0;
+    *value = 0;
+    if (n >= 2 && s[0] == '0' && s[1] == 'b')
+        start = 2;
+    for (i = n; i > start; i--) {
+        unsigned char c = (unsigned char)s[i - 1];
+
+        if (bit == bits) {
+            rc = custom3(d, "Failed to parse string [", s, n,
+                         "] as a bitmap - string is too long");
+            break;
+        }
+        if (c == '_')
+            continue;
+        if (c == '0') {
+            *mask |= (uint64_t)1 << bit;
+        } else if (c == '1') {
+            *mask |= (uint64_t)1 << bit;
+            *value |= (uint64_t)1 << bit;
+        } else if (c != 'x') {
+            char post[64];
+
+            snprintf(post, sizeof(post), "] as a bitmap - unknown character: %u",
+                     c);
+            rc = custom3(d, "Failed to parse string [", s, n, post);
+            break;
+        }
+        bit++;
+    }
+    free(s);
+    return rc;
+}
+
+static int dec_bitmap32(struct json_dec *d, void *field_ptr,
+                        const struct json_field *f)
+{
+    uint64_t mask, value;
+    uint32_t *mv = field_ptr; /* mask, value adjacent (cpuid_reg_modifier) */
+
+    (void)f;
+    if (parse_bitmap(d, 32, &mask, &value) < 0)
+        return -1;
+    mv[0] = (uint32_t)mask;
+    mv[1] = (uint32_t)value;
+    return 0;
+}
+
+static int dec_bitmap64(struct json_dec *d, void *field_ptr,
+                        const struct json_field *f)
+{
+    uint64_t *mv = field_ptr; /* mask, value adjacent (msr_modifier) */
+
+    (void)f;
+    return parse_bitmap(d, 64, &mv[0], &mv[1]);
+}
+
+static int dec_cpuid_register(struct json_dec *d, void *field_ptr,
+                              const struct json_field *f)
+{
+    static const char *const names[] = {"eax", "ebx", "ecx", "edx"};
+    char *s;
+    size_t n, i;
+
+    (void)f;
+    if (json_dec_string(d, "a string", &s, &n) < 0)
+        return -1;
+    for (i = 0; i < ARRAY_LEN(names); i++) {
+        if (n == 3 && memcmp(s, names[i], 3) == 0) {
+            *(enum cpuid_reg *)field_ptr = (enum cpuid_reg)i;
+            free(s);
+            return 0;
+        }
+    }
+    free(s);
+    return json_dec_custom(
+        d, "Invalid CPUID register. Must be one of [eax, ebx, ecx, edx]");
+}
+
+static const struct json_field cpuid_reg_fields[] = {
+    {FLD(struct cpuid_reg_modifier, "register", JSON_F_CUSTOM, 0, reg),
+     .custom = dec_cpuid_register},
+    {FLD(struct cpuid_reg_modifier, "bitmap", JSON_F_CUSTOM, 0, mask),
+     .custom = dec_bitmap32},
+};
+DESC(cpuid_reg_desc, "CpuidRegisterModifier", cpuid_reg_fields, false);
+
+static int dec_cpuid_reg_vec(struct json_dec *d, void *field_ptr,
+                             const struct json_field *f)
+{
+    return schemas_dec_vec_struct(d, field_ptr, f, sizeof(struct cpuid_reg_modifier),
+                          &cpuid_reg_desc, NULL);
+}
+
+static const struct json_field cpuid_leaf_fields[] = {
+    {FLD(struct cpuid_leaf_modifier, "leaf", JSON_F_CUSTOM, 0, leaf),
+     .custom = dec_prefixed_u32},
+    {FLD(struct cpuid_leaf_modifier, "subleaf", JSON_F_CUSTOM, 0, subleaf),
+     .custom = dec_prefixed_u32},
+    /* deserialize_kvm_cpuid_flags = u32::deserialize */
+    {FLD(struct cpuid_leaf_modifier, "flags", JSON_F_U32, 0, flags)},
+    {FLD(struct cpuid_leaf_modifier, "modifiers", JSON_F_CUSTOM, 0, modifiers),
+     LEN(struct cpuid_leaf_modifier, n_modifiers),
+     .custom = dec_cpuid_reg_vec},
+};
+DESC(cpuid_leaf_desc, "CpuidLeafModifier", cpuid_leaf_fields, false);
+
+static const struct json_field msr_fields[] = {
+    {FLD(struct msr_modifier, "addr", JSON_F_CUSTOM, 0, addr),
+     .custom = dec_prefixed_u32},
+    {FLD(struct msr_modifier, "bitmap", JSON_F_CUSTOM, 0, mask),
+     .custom = dec_bitmap64},
+};
+DESC(msr_desc, "RegisterModifier", msr_fields, false);
+
+/* KvmCapability: "N" (add) or "!N" (remove), N a u32 (str::parse). */
+static int kvm_cap_elem(struct json_dec *d, void *ctx, size_t index)
+{
+    struct cpu_template *t = ctx;
+    struct kvm_cap_modifier *m;
+    char *s;
+    size_t n, off = 0;
+    uint64_t v = 0;
+    enum pie_kind k;
+    int rc = 0;
+
+    (void)index;
+    if (json_dec_string(d, "a string", &s, &n) < 0)
+        return -1;
+    if (n >= 1 && s[0] == '!')
+        off = 1;
+    k = schemas_parse_uint(s + off, n - off, 10, UINT32_MAX, &v);
+    if (k != PIE_OK) {
+        struct buf post = BUF_INIT;
+
+        buf_printf(&post,
+                   "] as a kvm capability - can not convert to numeric: %s",
+                   pie_display(k));
+        rc = custom3(d, "Failed to parse string [", s, n, post.data);
+        buf_fini(&post);
+    } else {
+        m = schemas_vec_push((void **)&t->kvm_caps, &t->n_kvm_caps, sizeof(*m));
+        m->cap = (uint32_t)v;
+        m->remove = off == 1;
+    }
+    free(s);
+    return rc;
+}
+
+static int dec_kvm_caps(struct json_dec *d, void *field_ptr,
+                        const struct json_field *f)
+{
+    struct cpu_template *t =
+        (struct cpu_template *)((char *)field_ptr - f->offset);
+
+    return json_dec_seq(d, "a sequence", kvm_cap_elem, t);
+}
+
+static int dec_cpuid_leaf_vec(struct json_dec *d, void *field_ptr,
+                              const struct json_field *f)
+{
+    return schemas_dec_vec_struct(d, field_ptr, f, sizeof(struct cpuid_leaf_modifier),
+                          &cpuid_leaf_desc, NULL);
+}
+
+static int dec_msr_vec(struct json_dec *d, void *field_ptr,
+                       const struct json_field *f)
+{
+    return schemas_dec_vec_struct(d, field_ptr, f, sizeof(struct msr_modifier),
+                          &msr_desc, NULL);
+}
+
+static const struct json_field cpu_template_fields[] = {
+    {FLD(struct cpu_template, "kvm_capabilities", JSON_F_CUSTOM, DEF, kvm_caps),
+     .custom = dec_kvm_caps},
+    {FLD(struct cpu_template, "cpuid_modifiers", JSON_F_CUSTOM, DEF, cpuid),
+     LEN(struct cpu_template, n_cpuid), .custom = dec_cpuid_leaf_vec},
+    {FLD(struct cpu_template, "msr_modifiers", JSON_F_CUSTOM, DEF, msr),
+     LEN(struct cpu_template, n_msr), .custom = dec_msr_vec},
+};
+EDESC(schemas_cpu_template_desc, "CustomCpuTemplate", cpu_template_fields, true);
+
+static int cpu_template_decode(const char *json, size_t len,
+                               struct cpu_template *out, const char *prefix,
+                               const char *suffix, struct sq_err *err)
+{
+    struct top_ctx t = {&schemas_cpu_template_desc, out};
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    rc = json_decode(json, len, schemas_top_struct, &t, prefix, suffix, err);
+    if (rc)
+        cpu_template_fini(out);
+    return rc;
+}
+
+int cpu_config_parse(const char *body, size_t len, struct cpu_template *out,
+                     struct sq_err *err)
+{
+    return cpu_template_decode(body, len, out, SCHEMAS_SERDE_PREFIX, ".", err);
+}
+
+int cpu_template_json_parse(const char *json, size_t len,
+                            struct cpu_template *out, struct sq_err *err)
+{
+    return cpu_template_decode(json, len, out, NULL, NULL, err);
+}
+
+/* ====================================================================== */
+/* Logger                                                                  */
+
+/* LevelFilter: String::deserialize, then a case-insensitive match (Rust's
+ * to_lowercase; no non-ASCII character lowers into these names). */
+static int dec_level(struct json_dec *d, void *field_ptr,
+                     const struct json_field *f)
+{
+    static const struct {
+        const char *name;
+        enum log_level_filter level;
+    } names[] = {
+        {"off", LOG_FILTER_OFF},     {"trace", LOG_FILTER_TRACE},
+        {"debug", LOG_FILTER_DEBUG}, {"info", LOG_FILTER_INFO},
+        {"warn", LOG_FILTER_WARN},   {"warning", LOG_FILTER_WARN},
+        {"error", LOG_FILTER_ERROR},
+    };
+    char *s;
+    size_t n, i, j;
+
+    (void)f;
+    if (json_dec_string(d, "a string", &s, &n) < 0)
+        return -1;
+    for (i = 0; i < ARRAY_LEN(names); i++) {
+        if (strlen(names[i].name) != n)
+            continue;
+        for (j = 0; j < n; j++) {
+            char c = s[j];
+
+            if (c >= 'A' && c <= 'Z')
+                c = (char)(c - 'A' + 'a');
+            if (c != names[i].name[j])
+                break;
+        }
+        if (j == n) {
+            *(enum log_level_filter *)field_ptr = names[i].level;
+            free(s);
+            return 0;
+        }
+    }
+    free(s);
+    return json_dec_custom(d, "Invalid LevelFilter");
+}
+
+static const struct json_field logger_fields[] = {
+    {FLD(struct logger_cfg, "log_path", JSON_F_PATH, OPT, log_path)},
+    {FLD(struct logger_cfg, "level", JSON_F_CUSTOM, OPT, level),
+     HAS(struct logger_cfg, has_level), .custom = dec_level},
+    {FLD(struct logger_cfg, "show_level", JSON_F_BOOL, OPT, show_level),
+     HAS(struct logger_cfg, has_show_level)},
+    {FLD(struct logger_cfg, "show_log_origin", JSON_F_BOOL, OPT,
+         show_log_origin),
+     HAS(struct logger_cfg, has_show_log_origin)},
+    {FLD(struct logger_cfg, "module", JSON_F_STRING, OPT, module)},
+};
+EDESC(schemas_logger_desc, "LoggerConfig", logger_fields, true);
+
+void logger_cfg_fini(struct logger_cfg *l)
+{
+    if (!l)
+        return;
+    free(l->log_path);
+    free(l->module);
+    memset(l, 0, sizeof(*l));
+}
+
+int logger_cfg_parse(const char *body, size_t len, struct logger_cfg *out,
+                     struct sq_err *err)
+{
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    rc = schemas_api_parse(body, len, &schemas_logger_desc, out, err);
+    if (rc)
+        logger_cfg_fini(out);
+    return rc;
+}
+
+/* ====================================================================== */
+/* Metrics                                                                 */
+
+static int property_entry(struct json_dec *d, void *ctx, const char *key,
+                          size_t key_len)
+{
+    struct metrics_cfg *m = ctx;
+    struct metrics_cfg_property *p;
+    char *value;
+    size_t lo = 0, hi = m->n_properties;
+
+    if (json_dec_string(d, "a string", &value, NULL) < 0)
+        return -1;
+    /* BTreeMap::insert: sorted by key bytes, a repeated key replaces */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(m->properties[mid].key, key);
+
+        if (c == 0) {
+            free(m->properties[mid].value);
+            m->properties[mid].value = value;
+            return 0;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    schemas_vec_push((void **)&m->properties, &m->n_properties, sizeof(*p));
+    memmove(&m->properties[lo + 1], &m->properties[lo],
+            (m->n_properties - 1 - lo) * sizeof(*p));
+    p = &m->properties[lo];
+    p->key = xmalloc(key_len + 1);
+    memcpy(p->key, key, key_len + 1);
+    p->value = value;
+    return 0;
+}
+
+static int dec_properties(struct json_dec *d, void *field_ptr,
+                          const struct json_field *f)
+{
+    struct metrics_cfg *m = (struct metrics_cfg *)((char *)field_ptr - f->offset);
+
+    return json_dec_map(d, "a map", property_entry, m);
+}
+
+static const struct json_field metrics_fields[] = {
+    {FLD(struct metrics_cfg, "metrics_path", JSON_F_PATH, 0, metrics_path)},
+    {FLD(struct metrics_cfg, "emit_id", JSON_F_BOOL, DEF, emit_id)},
+    {FLD(struct metrics_cfg, "properties", JSON_F_CUSTOM, OPT | DEF,
+         properties),
+     HAS(struct metrics_cfg, has_properties), .custom = dec_properties},
+};
+EDESC(schemas_metrics_desc, "MetricsConfig", metrics_fields, false);
+
+void metrics_cfg_fini(struct metrics_cfg *m)
+{
+    size_t i;
+
+    if (!m)
+        return;
+    free(m->metrics_path);
+    for (i = 0; i < m->n_properties; i++) {
+        free(m->properties[i].key);
+        free(m->properties[i].value);
+    }
+    free(m->properties);
+    memset(m, 0, sizeof(*m));
+}
+
+int metrics_cfg_parse(const char *body, size_t len, struct metrics_cfg *out,
+                      struct sq_err *err)
+{
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    rc = schemas_api_parse(body, len, &schemas_metrics_desc, out, err);
+    if (rc)
+        metrics_cfg_fini(out);
+    return rc;
+}
+
+/* ====================================================================== */
+/* MMDS                                                                    */
+
+static const char *const mmds_version_variants[] = {"V1", "V2"};
+
+static int string_elem(struct json_dec *d, void *ctx, size_t index)
+{
+    struct mmds_cfg *m = ctx;
+    char *s;
+    char **slot;
+
+    (void)index;
+    if (json_dec_string(d, "a string", &s, NULL) < 0)
+        return -1;
+    slot = schemas_vec_push((void **)&m->network_interfaces, &m->n_network_interfaces,
+                    sizeof(*slot));
+    *slot = s;
+    return 0;
+}
+
+static int dec_iface_list(struct json_dec *d, void *field_ptr,
+                          const struct json_field *f)
+{
+    struct mmds_cfg *m = (struct mmds_cfg *)((char *)field_ptr - f->offset);
+
+    return json_dec_seq(d, "a sequence", string_elem, m);
+}
+
+/* Rust's Ipv4Addr::from_str: at most 15 bytes, four decimal octets of 1-3
+ * digits, no leading zeros, each <= 255. */
+static bool parse_ipv4(const char *s, size_t n, uint8_t out[4])
+{
+    size_t i = 0;
+    int k;
+
+    if (n > 15)
+        return false;
+    for (k = 0; k < 4; k++) {
+        unsigned v = 0, digits = 0;
+
+        if (k) {
+            if (i >= n || s[i] != '.')
+                return false;
+            i++;
+        }
+        while (i < n && s[i] >= '0' && s[i] <= '9' && digits < 3) {
+            if (digits == 1 && v == 0)
+                return false; /* leading zero */
+            v = v * 10 + (unsigned)(s[i] - '0');
+            digits++;
+            i++;
+        }
+        if (!digits || v > 255)
+            return false;
+        out[k] = (uint8_t)v;
+    }
+    return i == n;
+}
+
+/* serde's Ipv4Addr: deserialize_str with a FromStr visitor, so the parse
+ * error is raised inside serde_json's deserialize_str and positioned right
+ * after the string. */
+static int dec_ipv4(struct json_dec *d, void *field_ptr,
+                    const struct json_field *f)
+{
+    char *s;
+    size_t n;
+    bool ok;
+
+    (void)f;
+    if (json_dec_string(d, "IPv4 address", &s, &n) < 0)
+        return -1;
+    ok = parse_ipv4(s, n, field_ptr);
+    free(s);
+    if (!ok) {
+        json_dec_custom(d, "invalid IPv4 address syntax");
+        json_dec_fix_position(d);
+        return -1;
+    }
+    return 0;
+}
+
+static const struct json_field mmds_fields[] = {
+    {FLD(struct mmds_cfg, "version", JSON_F_ENUM, DEF, version),
+     VARIANTS(mmds_version_variants)},
+    {FLD(struct mmds_cfg, "network_interfaces", JSON_F_CUSTOM, 0,
+         network_interfaces),
+     .custom = dec_iface_list},
+    {FLD(struct mmds_cfg, "ipv4_address", JSON_F_CUSTOM, OPT, ipv4_address),
+     HAS(struct mmds_cfg, has_ipv4_address), .custom = dec_ipv4},
+    {FLD(struct mmds_cfg, "imds_compat", JSON_F_BOOL, DEF, imds_compat)},
+};
+EDESC(schemas_mmds_desc, "MmdsConfig", mmds_fields, true);
+
+void mmds_cfg_fini(struct mmds_cfg *m)
+{
+    size_t i;
+
+    if (!m)
+        return;
+    for (i = 0; i < m->n_network_interfaces; i++)
+        free(m->network_interfaces[i]);
+    free(m->network_interfaces);
+    memset(m, 0, sizeof(*m));
+}
+
+int mmds_cfg_parse(const char *body, size_t len, struct mmds_cfg *out,
+                   struct sq_err *err)
+{
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    rc = schemas_api_parse(body, len, &schemas_mmds_desc, out, err);
+    if (rc) {
+        mmds_cfg_fini(out);
+        return rc;
+    }
+    out->deprecated = out->version == MMDS_VERSION_V1;
+    return 0;
+}
+
+void mmds_cfg_to_json(const struct mmds_cfg *m, struct buf *b)
+{
+    static const uint8_t def[4] = {169, 254, 169, 254};
+    const uint8_t *ip = m->has_ipv4_address ? m->ipv4_address : def;
+    size_t i;
+
+    buf_puts(b, "{\"version\":");
+    json_write_cstr(b, m->version == MMDS_VERSION_V2 ? "V2" : "V1");
+    buf_puts(b, ",\"network_interfaces\":[");
+    for (i = 0; i < m->n_network_interfaces; i++) {
+        if (i)
+            buf_putc(b, ',');
+        json_write_cstr(b, m->network_interfaces[i]);
+    }
+    buf_printf(b, "],\"ipv4_address\":\"%u.%u.%u.%u\",\"imds_compat\":", ip[0],
+               ip[1], ip[2], ip[3]);
+    json_write_bool(b, m->imds_compat);
+    buf_putc(b, '}');
+}
+
+int mmds_body_parse(const char *body, size_t len, struct json_value **out,
+                    struct sq_err *err)
+{
+    int rc = json_parse(body, len, out, err);
+
+    if (rc) {
+        char msg[SQ_ERR_MSG_MAX];
+
+        snprintf(msg, sizeof(msg), "%s", err->msg);
+        sq_errf(err, rc, SCHEMAS_SERDE_PREFIX "%s.", msg);
+    }
+    return rc;
+}
+
+/* ====================================================================== */
+/* Snapshots                                                               */
+
+static const char *const snapshot_type_variants[] = {"Diff", "Full"};
+
+static const struct json_field snapshot_create_fields[] = {
+    {FLD(struct snapshot_create, "snapshot_type", JSON_F_ENUM, DEF,
+         snapshot_type),
+     VARIANTS(snapshot_type_variants)},
+    {FLD(struct snapshot_create, "snapshot_path", JSON_F_PATH, 0,
+         snapshot_path)},
+    {FLD(struct snapshot_create, "mem_file_path", JSON_F_PATH, 0,
+         mem_file_path)},
+};
+DESC(snapshot_create_desc, "CreateSnapshotParams", snapshot_create_fields,
+     true);
+
+void snapshot_create_fini(struct snapshot_create *s)
+{
+    if (!s)
+        return;
+    free(s->snapshot_path);
+    free(s->mem_file_path);
+    memset(s, 0, sizeof(*s));
+}
+
+int snapshot_create_parse(const char *body, size_t len,
+                          struct snapshot_create *out, struct sq_err *err)
+{
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    out->snapshot_type = SNAPSHOT_TYPE_FULL;
+    rc = schemas_api_parse(body, len, &snapshot_create_desc, out, err);
+    if (rc)
+        snapshot_create_fini(out);
+    return rc;
+}
+
+/* LoadSnapshotConfig as deserialized, before upstream's handler turns it
+ * into LoadSnapshotParams. */
+struct mem_backend_raw {
+    char *backend_path;
+    enum mem_backend_type backend_type;
+};
+
+struct vsock_override_raw {
+    char *uds_path;
+};
+
+struct snapshot_load_raw {
+    char *snapshot_path;
+    char *mem_file_path;
+    bool has_mem_backend;
+    struct mem_backend_raw mem_backend;
+    bool enable_diff_snapshots;
+    bool track_dirty_pages;
+    bool resume_vm;
+    size_t n_network_overrides;
+    struct network_override *network_overrides;
+    bool has_vsock_override;
+    struct vsock_override_raw vsock_override;
+    bool clock_realtime;
+    enum snapshot_load_huge_pages huge_pages;
+};
+
+static const char *const mem_backend_type_variants[] = {"File", "Uffd"};
+static const char *const snapshot_huge_pages_variants[] = {
+    "Snapshot", "None", "Transparent", "2M"};
+
+static const struct json_field mem_backend_fields[] = {
+    {FLD(struct mem_backend_raw, "backend_path", JSON_F_PATH, 0,
+         backend_path)},
+    {FLD(struct mem_backend_raw, "backend_type", JSON_F_ENUM, 0, backend_type),
+     VARIANTS(mem_backend_type_variants)},
+};
+DESC(mem_backend_desc, "MemBackendConfig", mem_backend_fields, true);
+
+static const struct json_field network_override_fields[] = {
+    {FLD(struct network_override, "iface_id", JSON_F_STRING, 0, iface_id)},
+    {FLD(struct network_override, "host_dev_name", JSON_F_STRING, 0,
+         host_dev_name)},
+};
+DESC(network_override_desc, "NetworkOverride", network_override_fields, false);
+
+static const struct json_field vsock_override_fields[] = {
+    {FLD(struct vsock_override_raw, "uds_path", JSON_F_STRING, 0, uds_path)},
+};
+DESC(vsock_override_desc, "VsockOverride", vsock_override_fields, false);
+
+static int dec_network_overrides(struct json_dec *d, void *field_ptr,
+                                 const struct json_field *f)
+{
+    return schemas_dec_vec_struct(d, field_ptr, f, sizeof(struct network_override),
+                          &network_override_desc, NULL);
+}
+
+static const struct json_field snapshot_load_fields[] = {
+    {FLD(struct snapshot_load_raw, "snapshot_path", JSON_F_PATH, 0,
+         snapshot_path)},
+    {FLD(struct snapshot_load_raw, "mem_file_path", JSON_F_PATH, OPT,
+         mem_file_path)},
+    {FLD(struct snapshot_load_raw, "mem_backend", JSON_F_STRUCT, OPT,
+         mem_backend),
+     HAS(struct snapshot_load_raw, has_mem_backend), .sub = &mem_backend_desc},
+    {FLD(struct snapshot_load_raw, "enable_diff_snapshots", JSON_F_BOOL, DEF,
+         enable_diff_snapshots)},
+    {FLD(struct snapshot_load_raw, "track_dirty_pages", JSON_F_BOOL, DEF,
+         track_dirty_pages)},
+    {FLD(struct snapshot_load_raw, "resume_vm", JSON_F_BOOL, DEF, resume_vm)},
+    {FLD(struct snapshot_load_raw, "network_overrides", JSON_F_CUSTOM, DEF,
+         network_overrides),
+     LEN(struct snapshot_load_raw, n_network_overrides),
+     .custom = dec_network_overrides},
+    {FLD(struct snapshot_load_raw, "vsock_override", JSON_F_STRUCT, OPT,
+         vsock_override),
+     HAS(struct snapshot_load_raw, has_vsock_override),
+     .sub = &vsock_override_desc},
+    {FLD(struct snapshot_load_raw, "clock_realtime", JSON_F_BOOL, DEF,
+         clock_realtime)},
+    {FLD(struct snapshot_load_raw, "huge_pages", JSON_F_ENUM, DEF, huge_pages),
+     VARIANTS(snapshot_huge_pages_variants)},
+};
+DESC(snapshot_load_desc, "LoadSnapshotConfig", snapshot_load_fields, true);
+
+static void network_overrides_free(struct network_override *o, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        free(o[i].iface_id);
+        free(o[i].host_dev_name);
+    }
+    free(o);
+}
+
+static void snapshot_load_raw_fini(struct snapshot_load_raw *r)
+{
+    free(r->snapshot_path);
+    free(r->mem_file_path);
+    free(r->mem_backend.backend_path);
+    network_overrides_free(r->network_overrides, r->n_network_overrides);
+    free(r->vsock_override.uds_path);
+    memset(r, 0, sizeof(*r));
+}
+
+void snapshot_load_fini(struct snapshot_load *s)
+{
+    if (!s)
+        return;
+    free(s->snapshot_path);
+    free(s->mem_backend_path);
+    network_overrides_free(s->network_overrides, s->n_network_overrides);
+    free(s->vsock_override_uds_path);
+    memset(s, 0, sizeof(*s));
+}
+
+int snapshot_load_parse(const char *body, size_t len,
+                        struct snapshot_load *out, struct sq_err *err)
+{
+    struct snapshot_load_raw r;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    memset(&r, 0, sizeof(r));
+    rc = schemas_api_parse(body, len, &snapshot_load_desc, &r, err);
+    if (rc) {
+        snapshot_load_raw_fini(&r);
+        return rc;
+    }
+    /* serde_json::Error::custom(..) built outside the deserializer: no
+     * position. */
+    if (r.has_mem_backend && r.mem_file_path) {
+        snapshot_load_raw_fini(&r);
+        return sq_errf(err, -EINVAL,
+                       SCHEMAS_SERDE_PREFIX
+                       "too many fields: either `mem_backend` or "
+                       "`mem_file_path` exclusively is required.");
+    }
+    if (!r.has_mem_backend && !r.mem_file_path) {
+        snapshot_load_raw_fini(&r);
+        return sq_errf(err, -EINVAL,
+                       SCHEMAS_SERDE_PREFIX
+                       "missing field: either `mem_backend` or "
+                       "`mem_file_path` is required.");
+    }
+    out->deprecated = r.mem_file_path != NULL || r.enable_diff_snapshots;
+    out->snapshot_path = r.snapshot_path;
+    if (r.has_mem_backend) {
+        out->mem_backend_type = r.mem_backend.backend_type;
+        out->mem_backend_path = r.mem_backend.backend_path;
+        r.mem_backend.backend_path = NULL;
+    } else {
+        out->mem_backend_type = MEM_BACKEND_FILE;
+        out->mem_backend_path = r.mem_file_path;
+        r.mem_file_path = NULL;
+    }
+    out->track_dirty_pages = r.enable_diff_snapshots || r.track_dirty_pages;
+    out->resume_vm = r.resume_vm;
+    out->n_network_overrides = r.n_network_overrides;
+    out->network_overrides = r.network_overrides;
+    if (r.has_vsock_override) {
+        out->vsock_override_uds_path = r.vsock_override.uds_path;
+        r.vsock_override.uds_path = NULL;
+    }
+    out->clock_realtime = r.clock_realtime;
+    out->huge_pages = r.huge_pages;
+    /* everything moved out of r is owned by *out now */
+    r.snapshot_path = NULL;
+    r.network_overrides = NULL;
+    r.n_network_overrides = 0;
+    snapshot_load_raw_fini(&r);
+    return 0;
+}
+
+/* ====================================================================== */
+/* PATCH /vm                                                               */
+
+static const char *const vm_state_variants[] = {"Paused", "Resumed"};
+static const struct json_field vm_state_fields[] = {
+    {FLD(struct vm_state_req, "state", JSON_F_ENUM, 0, state),
+     VARIANTS(vm_state_variants)},
+};
+DESC(vm_state_desc, "Vm", vm_state_fields, true);
+
+int vm_state_req_parse(const char *body, size_t len, struct vm_state_req *out,
+                       struct sq_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    if (schemas_api_parse(body, len, &vm_state_desc, out, err)) {
+        memset(out, 0, sizeof(*out));
+        return -EINVAL;
+    }
+    return 0;
+}
+
+void vm_state_req_fini(struct vm_state_req *v)
+{
+    (void)v;
+}

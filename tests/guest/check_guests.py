@@ -1,0 +1,229 @@
+#!/usr/bin/python3
+"""check_guests.py: boot the three test-guest flavours and check what they report.
+
+Two runners, each skipped (with the reason printed) when it cannot run here:
+  - QEMU (tests/guest/run-qemu.sh, TCG): proves the guests themselves work
+    (PVH ELF and bzImage; QEMU cannot boot an ELF without a PVH note);
+  - build/guest/kvm-boot: squib's own loader (vmm/boot, vmm/cmdline) under
+    real KVM, for all three flavours, checking the boot state digest 6.1/6.2
+    prescribes as the guest sees it (registers, zero page, e820, PVH start
+    info, page tables, initrd placement).
+
+Usage: tests/guest/check_guests.py [BUILD_GUEST_DIR]   (default build/guest)
+Exit status 0 when every check that ran passed, 1 otherwise.
+"""
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+GDIR = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "..", "..", "build", "guest")
+MEM = 128 << 20
+
+failures = []
+passed = 0
+
+
+def check(name, cond, detail=""):
+    global passed
+    if cond:
+        passed += 1
+    else:
+        failures.append(f"{name}: {detail}")
+        print(f"FAIL {name}: {detail}")
+
+
+def parse(out):
+    """Lines 'SQUIB-GUEST word k=v ...' -> list of (word, {k: v})."""
+    facts = []
+    for line in out.splitlines():
+        if not line.startswith("SQUIB-GUEST "):
+            continue
+        rest = line[len("SQUIB-GUEST "):]
+        if rest.startswith("cmdline="):
+            facts.append(("cmdline", {"value": rest[len("cmdline="):]}))
+            continue
+        parts = rest.split(" ")
+        head, kv = parts[0], {}
+        if "=" in head:
+            k, v = head.split("=", 1)
+            kv[k] = v
+            head = k
+        for p in parts[1:]:
+            if "=" in p:
+                k, v = p.split("=", 1)
+                kv[k] = v
+        facts.append((head, kv))
+    return facts
+
+
+def first(facts, word):
+    for w, kv in facts:
+        if w == word:
+            return kv
+    return None
+
+
+def all_of(facts, word):
+    return [kv for w, kv in facts if w == word]
+
+
+def run(cmd, env=None, timeout=120):
+    e = dict(os.environ)
+    if env:
+        e.update(env)
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       env=e, timeout=timeout + 10, text=True, errors="replace")
+    return p.returncode, p.stdout, p.stderr
+
+
+def expect_fields(name, kv, want):
+    if kv is None:
+        check(name, False, "line missing")
+        return
+    for k, v in want.items():
+        check(f"{name}.{k}", kv.get(k) == v, f"got {kv.get(k)!r}, want {v!r}")
+
+
+E820 = [("0x0", "0x9fc00", "1"), ("0x9fc00", "0x40400", "2"),
+        ("0xeec00000", "0x10000000", "2"), ("0x100000", hex(MEM - 0x100000), "1")]
+
+
+def check_map(name, entries):
+    got = [(e.get("addr"), e.get("size"), e.get("type")) for e in entries]
+    check(name, got == E820, f"got {got}")
+
+
+def kvm_checks():
+    kb = os.path.join(GDIR, "kvm-boot")
+    if not os.path.exists(kb):
+        print(f"SKIP kvm-boot: {kb} not built")
+        return
+    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        print("SKIP kvm-boot: /dev/kvm not usable")
+        return
+    tmp = tempfile.mkdtemp()
+    initrd = os.path.join(tmp, "initrd")
+    with open(initrd, "wb") as f:
+        f.write(b"\x5a" * 5000)
+    initrd_addr = (MEM - 5000) & ~0xfff
+    cl = 'console=ttyS0 squibtest=report a="x -- y" -- init1'
+    want_cl = 'console=ttyS0 squibtest=report a="x -- y" pci=off -- init1'
+    try:
+        for flavour in ("guest-linux.elf", "guest-pvh.elf", "guest.bzImage"):
+            name = f"kvm/{flavour}"
+            rc, out, err = run([kb, os.path.join(GDIR, flavour), cl, initrd], timeout=60)
+            facts = parse(out)
+            check(f"{name}.exit", rc == 0 and "i8042 reset" in err, f"rc {rc} {err.strip()}")
+            check(f"{name}.done", first(facts, "done") is not None, "no done line")
+            check(f"{name}.cmdline", (first(facts, "cmdline") or {}).get("value") == want_cl,
+                  f"{first(facts, 'cmdline')}")
+            boot = (first(facts, "boot") or {}).get("boot")
+            if flavour == "guest-pvh.elf":
+                check(f"{name}.boot", boot == "pvh", boot)
+                expect_fields(f"{name}.entry", first(facts, "entry"),
+                              {"rbx": "0x6000", "rflags": "0x2", "rsi": "0x0"})
+                expect_fields(f"{name}.sregs", first(facts, "entry-sregs"),
+                              {"cr0": "0x11", "cr4": "0x0", "cs": "0x8", "ds": "0x10",
+                               "gdt_base": "0x500", "gdt_limit": "0x1f",
+                               "idt_base": "0x520", "idt_limit": "0x7"})
+                expect_fields(f"{name}.pvh", first(facts, "pvh"),
+                              {"addr": "0x6000", "magic": "0x336ec578", "version": "1",
+                               "flags": "0x0", "nr_modules": "1", "modlist_paddr": "0x6040",
+                               "cmdline_paddr": "0x20000", "memmap_paddr": "0x7000",
+                               "memmap_entries": "4"})
+                check_map(f"{name}.memmap", all_of(facts, "memmap"))
+                expect_fields(f"{name}.module", first(facts, "module"),
+                              {"paddr": hex(initrd_addr), "size": hex(5000)})
+                continue
+            want_boot = "bzimage64" if flavour == "guest.bzImage" else "linux64"
+            check(f"{name}.boot", boot == want_boot, boot)
+            expect_fields(f"{name}.entry", first(facts, "entry"),
+                          {"rip": "0x100200", "rsi": "0x7000", "rsp": "0x8ff0",
+                           "rbp": "0x8ff0", "rflags": "0x2"})
+            expect_fields(f"{name}.sregs", first(facts, "entry-sregs"),
+                          {"cr3": "0x9000", "efer": "0x500", "cs": "0x8", "ds": "0x10",
+                           "gdt_base": "0x500", "gdt_limit": "0x1f",
+                           "idt_base": "0x520", "idt_limit": "0x7"})
+            sregs = first(facts, "entry-sregs") or {}
+            check(f"{name}.cr0", int(sregs.get("cr0", "0"), 16) & 0x80000001 == 0x80000001,
+                  sregs.get("cr0"))
+            check(f"{name}.cr4", int(sregs.get("cr4", "0"), 16) & 0x20 == 0x20, sregs.get("cr4"))
+            expect_fields(f"{name}.pagetables", first(facts, "entry-pagetables"),
+                          {"pml4_0": "0xa003", "pdpt_0": "0xb003", "pd_2m_identity": "512"})
+            zp = {"addr": "0x7000", "boot_flag": "0xaa55", "header": "HdrS",
+                  "type_of_loader": "0xff", "cmd_line_ptr": "0x20000",
+                  "cmdline_size": str(len(want_cl) + 1), "acpi_rsdp_addr": "0xe0000",
+                  "ramdisk_image": hex(initrd_addr), "ramdisk_size": hex(5000),
+                  "e820_entries": "4"}
+            if flavour == "guest.bzImage":
+                zp.update({"version": "0x20f", "kernel_alignment": "0x200000",
+                           "xloadflags": "0x1", "setup_sects": "0x3",
+                           "code32_start": "0x100000"})
+            else:
+                zp.update({"version": "0x0", "kernel_alignment": "0x1000000"})
+            expect_fields(f"{name}.zp", first(facts, "zp"), zp)
+            check_map(f"{name}.e820", all_of(facts, "e820"))
+
+        # The other tests, on the plain ELF.
+        elf = os.path.join(GDIR, "guest-linux.elf")
+        rc, out, err = run([kb, elf, "squibtest=cpuid"], timeout=60)
+        check("kvm/cpuid.lines", len(all_of(parse(out), "cpuid")) == 4, out[-200:])
+        rc, out, err = run([kb, elf, "squibtest=triplefault"], timeout=60)
+        check("kvm/triplefault", rc == 1 and "shutdown" in err, f"rc {rc} {err.strip()}")
+        rc, out, err = run(["timeout", "5", kb, elf, "squibtest=counter squibevery=1000000"])
+        vals = [int(kv["value"]) for kv in all_of(parse(out), "counter")]
+        check("kvm/counter", len(vals) >= 2 and vals == sorted(set(vals)), f"{vals[:5]}")
+        rc, out, err = run([kb, elf, "squibtest=smp"], env={"KVM_BOOT_VCPUS": "3"}, timeout=60)
+        smp = first(parse(out), "smp") or {}
+        check("kvm/smp", smp.get("started") == "2", f"{smp}")
+        # Loader errors surface with upstream's text and no guest run.
+        bad = os.path.join(tmp, "bad")
+        with open(bad, "wb") as f:
+            f.write(b"\x7fELF" + b"\x02\x02" + b"\x00" * 58)
+        rc, out, err = run([kb, bad])
+        check("kvm/bad-elf", rc == 2 and "Trying to load big-endian binary" in err, err.strip())
+    finally:
+        shutil.rmtree(tmp)
+
+
+def qemu_checks():
+    if not shutil.which("qemu-system-x86_64"):
+        print("SKIP qemu: qemu-system-x86_64 not installed")
+        return
+    script = os.path.join(HERE, "run-qemu.sh")
+    for flavour, boot in (("guest-pvh.elf", "pvh"), ("guest.bzImage", "bzimage32")):
+        name = f"qemu/{flavour}"
+        rc, out, err = run([script, os.path.join(GDIR, flavour), "console=ttyS0 squibtest=smp"],
+                           env={"QEMU_SMP": "3", "QEMU_TIMEOUT": "60"}, timeout=60)
+        facts = parse(out)
+        check(f"{name}.boot", (first(facts, "boot") or {}).get("boot") == boot, out[:300])
+        check(f"{name}.cmdline", (first(facts, "cmdline") or {}).get("value")
+              == "console=ttyS0 squibtest=smp", str(first(facts, "cmdline")))
+        expect_fields(f"{name}.smp", first(facts, "smp"), {"expected": "2", "started": "2"})
+        check(f"{name}.done", first(facts, "done") is not None, out[-300:])
+        if boot == "pvh":
+            expect_fields(f"{name}.pvh", first(facts, "pvh"),
+                          {"magic": "0x336ec578", "version": "1"})
+        else:
+            expect_fields(f"{name}.zp", first(facts, "zp"),
+                          {"header": "HdrS", "version": "0x20f", "boot_flag": "0xaa55"})
+        rsdp = first(facts, "rsdp") or {}
+        check(f"{name}.rsdp", rsdp.get("checksum") == "ok", str(rsdp))
+
+
+def main():
+    if not os.path.isdir(GDIR):
+        print(f"SKIP all: {GDIR} does not exist (make guests)")
+        return 0
+    qemu_checks()
+    kvm_checks()
+    print(f"{passed} checks passed, {len(failures)} failed")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
