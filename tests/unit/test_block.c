@@ -919,7 +919,7 @@ static void test_from_api(void **state)
     d.rate_limiter.has_ops = true;
     d.rate_limiter.ops = (struct token_bucket_cfg){100, true, 7, 1000};
     sq_err_clear(&err);
-    assert_int_equal(block_new_from_drive(&d, &b, &err), 0);
+    assert_int_equal(block_new_from_drive(&d, -1, &b, &err), 0);
     reg_wr(block_transport(b), 0x14, 0);
     assert_int_equal(reg_rd(block_transport(b), 0x10),
                      (1u << 29) | (1u << 9) | (1u << 5));
@@ -947,7 +947,7 @@ static void test_from_api(void **state)
 
     /* vhost-user shapes are not ours. */
     d.socket = sock;
-    assert_int_equal(block_new_from_drive(&d, &b, &err), -EINVAL);
+    assert_int_equal(block_new_from_drive(&d, -1, &b, &err), -EINVAL);
     assert_string_equal(err.msg, "Invalid block config.");
 
     memset(&e, 0, sizeof(e));
@@ -1093,6 +1093,53 @@ static void test_metrics_keys(void **state)
     check_group(agg, strstr(agg, "\"deprecated_api\""));
 }
 
+/* A backing file opened at PUT time: the device keeps its own duplicate,
+ * so the caller may close its fd and the path may vanish. */
+static void test_backing_fd(void **state)
+{
+    struct fx *f = *state;
+    struct block_config cfg;
+    struct sq_err err;
+    uint8_t back[512];
+    int fd;
+
+    NEED_ENGINE(f);
+    write_file(f->path, DISK_SIZE, 5);
+    fd = open(f->path, O_RDWR | O_CLOEXEC);
+    assert_true(fd >= 0);
+    memset(&cfg, 0, sizeof(cfg));
+    snprintf(f->id, sizeof(f->id), "fd-drive");
+    cfg.drive_id = f->id;
+    cfg.path_on_host = f->path;
+    cfg.has_fd = true;
+    cfg.fd = fd;
+    cfg.io_engine = f->engine;
+    sq_err_clear(&err);
+    assert_int_equal(block_new(&cfg, &f->b, &err), 0);
+    close(fd);
+    read_file(f->path, 3 * 512, back, 512);
+    unlink(f->path);
+    f->m = metrics_block_get(f->id);
+    assert_int_equal(block_attach(f->b, &f->mem.gm, -1, 0xc0001000, NULL), 0);
+    assert_int_equal(drv_setup(&f->d, &f->mem, block_transport(f->b), 256, 0),
+                     15);
+    assert_int_equal(block_nsectors(f->b), DISK_SIZE / 512);
+    assert_int_equal(
+        request(f, SQ_VIRTIO_BLK_T_IN, 3, BUF_GPA, 512, true, NULL),
+        SQ_VIRTIO_BLK_S_OK);
+    assert_memory_equal(gp(f, BUF_GPA, 512), back, 512);
+
+    /* A bad fd is reported with the path. */
+    cfg.fd = 987654;
+    {
+        struct block *b = NULL;
+
+        assert_int_equal(block_new(&cfg, &b, &err), -EBADF);
+        assert_null(b);
+        assert_non_null(strstr(err.msg, "Bad file descriptor (os error 9)"));
+    }
+}
+
 #define BOTH(fn)                                                               \
     cmocka_unit_test_setup_teardown(fn, setup_sync, teardown),                 \
         cmocka_unit_test_setup_teardown(fn, setup_async, teardown)
@@ -1115,6 +1162,7 @@ int main(void)
         BOTH(test_buffers_before_driver_ok),
         BOTH(test_update_path),
         BOTH(test_batch),
+        BOTH(test_backing_fd),
         BOTH(test_detach_completes_in_flight),
         cmocka_unit_test(test_create_errors),
         cmocka_unit_test_setup_teardown(test_metrics_keys, setup_sync,

@@ -81,10 +81,11 @@ static int backing_err(struct sq_err *err, int rc, const char *path)
                    sq_os_error(-rc, os, sizeof(os)), path);
 }
 
-/* Open, size and identify a backing file. */
-static int open_backing(const char *path, bool read_only, int *fd_out,
-                        uint64_t *nsectors, uint8_t id[BLOCK_ID_BYTES],
-                        struct sq_err *err)
+/* Open (or duplicate `given_fd` when >= 0), size and identify a backing
+ * file. */
+static int open_backing(const char *path, int given_fd, bool read_only,
+                        int *fd_out, uint64_t *nsectors,
+                        uint8_t id[BLOCK_ID_BYTES], struct sq_err *err)
 {
     struct stat st;
     char buf[96];
@@ -92,7 +93,10 @@ static int open_backing(const char *path, bool read_only, int *fd_out,
     int fd, rc;
     size_t n;
 
-    fd = open(path, (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+    if (given_fd >= 0)
+        fd = fcntl(given_fd, F_DUPFD_CLOEXEC, 0);
+    else
+        fd = open(path, (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
     if (fd < 0)
         return backing_err(err, -errno, path);
     size = lseek(fd, 0, SEEK_END);
@@ -595,8 +599,9 @@ int block_new(const struct block_config *cfg, struct block **out,
     b->path = xstrdup(cfg->path_on_host);
     b->read_only = cfg->is_read_only;
     b->cache_type = cfg->cache_type;
-    rc = open_backing(cfg->path_on_host, cfg->is_read_only, &b->fd,
-                      &b->nsectors, b->image_id, err);
+    rc =
+        open_backing(cfg->path_on_host, cfg->has_fd ? cfg->fd : -1,
+                     cfg->is_read_only, &b->fd, &b->nsectors, b->image_id, err);
     if (rc < 0)
         goto fail;
     set_capacity(b);
@@ -713,7 +718,7 @@ int block_update_path(struct block *b, const char *path, struct sq_err *err)
     uint64_t nsectors;
     int fd = -1, rc;
 
-    rc = open_backing(path, b->read_only, &fd, &nsectors, id, err);
+    rc = open_backing(path, -1, b->read_only, &fd, &nsectors, id, err);
     if (rc < 0) {
         metrics_counter_inc(&b->m->update_fails);
         return rc;

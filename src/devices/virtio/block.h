@@ -64,7 +64,12 @@ enum block_cache_type { BLOCK_CACHE_UNSAFE = 0, BLOCK_CACHE_WRITEBACK };
 
 struct block_config {
     const char *drive_id;     /* borrowed; metrics key */
-    const char *path_on_host; /* borrowed */
+    const char *path_on_host; /* borrowed; also named in errors */
+    /* The backing file already opened at PUT /drives (upstream opens it
+     * then): has_fd with a borrowed fd, which the device duplicates.
+     * Otherwise path_on_host is opened now. */
+    bool has_fd;
+    int fd;
     bool is_read_only;
     enum block_cache_type cache_type;
     enum block_io_engine io_engine;
@@ -105,7 +110,8 @@ enum block_parse_err block_request_parse(const struct guest_mem *gm,
 struct block;
 
 /*
- * Open the backing file and build the device (not yet on a machine).
+ * Open (or duplicate) the backing file and build the device (not yet on a
+ * machine). Capacity and serial come from the file as it is now.
  * Returns 0 and *out (owned by the caller), or -errno with err set to the
  * VirtioBlockError text, e.g. "Virtio backend error: Error manipulating
  * the backing file: No such file or directory (os error 2) {path}"; the

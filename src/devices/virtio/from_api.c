@@ -50,7 +50,7 @@ void rate_limiter_cfg_from_params(const struct rate_limiter_params *in,
         bucket_to_cfg(&in->ops, &out->ops);
 }
 
-int block_new_from_drive(const struct drive_cfg *d, struct block **out,
+int block_new_from_drive(const struct drive_cfg *d, int fd, struct block **out,
                          struct sq_err *err)
 {
     struct rate_limiter_params rl;
@@ -61,6 +61,8 @@ int block_new_from_drive(const struct drive_cfg *d, struct block **out,
     memset(&cfg, 0, sizeof(cfg));
     cfg.drive_id = d->drive_id;
     cfg.path_on_host = d->path_on_host;
+    cfg.has_fd = fd >= 0;
+    cfg.fd = fd;
     cfg.is_read_only = d->has_is_read_only && d->is_read_only;
     cfg.cache_type = d->cache_type == CACHE_TYPE_WRITEBACK
                          ? BLOCK_CACHE_WRITEBACK

@@ -7,7 +7,7 @@
  * order (root first):
  *
  *   struct block *b;
- *   if (block_new_from_drive(&drive, &b, &err) < 0)
+ *   if (block_new_from_drive(&rd->cfg, rd->fd, &b, &err) < 0)
  *       -> "Drive config error: Unable to create the virtio block device: "
  *          + err.msg
  *   mmio_alloc_device(&alloc, &addr, &gsi, &err);
@@ -38,11 +38,13 @@ void rate_limiter_cfg_from_params(const struct rate_limiter_params *in,
 
 /*
  * Create a virtio-block device for a PUT /drives body that selected the
- * virtio backend (path_on_host set, no socket). Returns 0 and *out, or
- * -errno with err as block_new() (-EINVAL with "Invalid block config."
- * when path_on_host is missing).
+ * virtio backend (path_on_host set, no socket). `fd` is the backing file
+ * the configuration store opened at PUT time (struct res_drive.fd;
+ * borrowed, duplicated), or -1 to open path_on_host now. Returns 0 and
+ * *out, or -errno with err as block_new() (-EINVAL with "Invalid block
+ * config." when path_on_host is missing).
  */
-int block_new_from_drive(const struct drive_cfg *d, struct block **out,
+int block_new_from_drive(const struct drive_cfg *d, int fd, struct block **out,
                          struct sq_err *err);
 
 /*
