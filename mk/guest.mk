@@ -53,17 +53,19 @@ $(GUEST_DIR)/guest.bzImage: $(GUEST_SRC)/setup.S $(GUEST_DIR)/guest.bin
 	    -Wa,--defsym,INIT_END=0x$$end $< -o $(GUEST_DIR)/setup.o && \
 	objcopy -O binary -j .text $(GUEST_DIR)/setup.o $@
 
-# kvm-boot: a one-vCPU runner built on squib's loader, to check the boot
-# path end to end with real KVM (see tests/guest/kvm-boot.c).
-$(GUEST_DIR)/kvm-boot: $(GUEST_SRC)/kvm-boot.c $(BUILD)/libsquib.a
-	@mkdir -p $(GUEST_DIR)
+# kvm-boot: a small KVM runner built on squib's loader, to check the boot
+# path end to end with real KVM (see tests/guest/kvm-boot.c). It links
+# libsquib.a, so it lives in the build flavour's directory.
+KVM_BOOT := $(BUILD)/tests/guest/kvm-boot
+$(KVM_BOOT): $(GUEST_SRC)/kvm-boot.c $(BUILD)/libsquib.a
+	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libsquib.a $(LDLIBS)
 
-guests: $(GUEST_DIR)/kvm-boot
+guests: $(KVM_BOOT)
 
 # Boot every flavour under QEMU (TCG) and through kvm-boot (squib's loader
 # on real KVM) and check what the guests report. Skips what cannot run here.
 .PHONY: guest-check
 guest-check: guests
-	$(Q)$(PYTHON) tests/guest/check_guests.py $(GUEST_DIR)
+	$(Q)$(PYTHON) tests/guest/check_guests.py $(GUEST_DIR) $(KVM_BOOT)

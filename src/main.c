@@ -64,8 +64,13 @@ static void sleep_ms(unsigned ms)
 
 static void publish(struct vmm_main *m)
 {
-    if (m->ctl)
-        controller_publish(m->ctl, vmm_render_mirror(m->vmm));
+    struct mirror *mi;
+
+    if (!m->ctl)
+        return;
+    mi = vmm_render_mirror(m->vmm);
+    mi->pre_boot = !vmm_is_started(m->vmm);
+    controller_publish(m->ctl, mi);
 }
 
 /* Start the periodic metrics flush once the VM runs (digest 4.1). */
@@ -294,27 +299,6 @@ int main(int argc, char **argv)
                         strerror(errno));
             goto out;
         }
-        /* GETs can be answered as soon as the api thread runs. */
-        publish(&m);
-        {
-            struct api_opts ao = {
-                .listen_fd = listen_fd,
-                .max_payload = args.http_api_max_payload_size,
-                .ctl = m.ctl,
-                .on_started = report_times,
-                .on_started_arg = &args,
-            };
-            unsigned t = env_ms("SQUIB_TEST_ACTION_TIMEOUT_MS");
-
-            for (int i = 0; i < ACTION_CLASS_COUNT; i++)
-                ao.timeout_ms[i] = t;
-            rc = api_thread_start(&ao, &api);
-            if (rc < 0) {
-                code = fail(1, "RunWithApiError error: Failed to bind and run "
-                               "the HTTP server: %s", strerror(-rc));
-                goto out;
-            }
-        }
     }
 
     if (have_cfg) {
@@ -343,7 +327,30 @@ int main(int argc, char **argv)
     publish(&m);
     maybe_start_metrics(&m);
 
+    /*
+     * The api thread starts only now, after the config file and --metadata
+     * were applied: a client that connected meanwhile waits in the listen
+     * backlog, as upstream's clients wait while its vmm thread builds the VM,
+     * and its first GET sees the result (docs/compat.md).
+     */
     if (m.ctl) {
+        struct api_opts ao = {
+            .listen_fd = listen_fd,
+            .max_payload = args.http_api_max_payload_size,
+            .ctl = m.ctl,
+            .on_started = report_times,
+            .on_started_arg = &args,
+        };
+        unsigned t = env_ms("SQUIB_TEST_ACTION_TIMEOUT_MS");
+
+        for (int i = 0; i < ACTION_CLASS_COUNT; i++)
+            ao.timeout_ms[i] = t;
+        rc = api_thread_start(&ao, &api);
+        if (rc < 0) {
+            code = fail(1, "RunWithApiError error: Failed to bind and run the "
+                           "HTTP server: %s", strerror(-rc));
+            goto out;
+        }
         m.action_h.fd = controller_vmm_fd(m.ctl);
         m.action_h.fn = on_actions;
         m.action_h.opaque = &m;

@@ -63,8 +63,9 @@ class Guest:
     """What to boot: a kernel and how its root is provided."""
 
     def __init__(self, kernel, root_disk=None, data_disk=None, initrd=None,
-                 name=None):
+                 name=None, rng=False):
         self.kernel = kernel
+        self.rng = rng                  # attach a virtio-rng (entropy) device
         self.root_disk = root_disk      # first virtio-blk (vda), read-write
         self.data_disk = data_disk      # second virtio-blk (vdb), read-write
         self.initrd = initrd
@@ -203,6 +204,9 @@ def run_qemu(image, cmdline, opts):
     for i, disk in enumerate(d for d in (image.root_disk, image.data_disk) if d):
         argv += ["-drive", "id=d%d,file=%s,format=raw,if=none" % (i, disk),
                  "-device", "virtio-blk-device,drive=d%d" % i]
+    if image.rng:
+        argv += ["-object", "rng-random,id=rng0,filename=/dev/urandom",
+                 "-device", "virtio-rng-device,rng=rng0"]
     return watch("qemu", argv, opts)
 
 
@@ -215,6 +219,8 @@ def _squib_config(image, cmdline, opts):
     }
     if image.initrd:
         cfg["boot-source"]["initrd_path"] = image.initrd
+    if image.rng:
+        cfg["entropy"] = {}
     if image.root_disk:
         cfg["drives"].append({"drive_id": "rootfs", "path_on_host": image.root_disk,
                               "is_root_device": False, "is_read_only": False})
@@ -297,6 +303,8 @@ def main(argv=None):
                     help="real Linux: root on virtio-blk (default) or an initramfs")
     ap.add_argument("--test", default="marker",
                     help="squib.test= for the real-Linux /init (default marker)")
+    ap.add_argument("--rng", action="store_true",
+                    help="attach a virtio-rng device (implied by --test hwrng)")
     ap.add_argument("--guest", help="boot this image instead of Linux (e.g. one of "
                     "the project's test guests in build/guest/); no root, no "
                     "required command line")
@@ -324,7 +332,7 @@ def main(argv=None):
 
     tmp = tempfile.TemporaryDirectory(prefix="boot-bench-")
     if args.guest:
-        image = Guest(os.path.abspath(args.guest))
+        image = Guest(os.path.abspath(args.guest), rng=args.rng)
         cmdline = args.cmdline if args.cmdline is not None else "console=ttyS0 reboot=k panic=1"
         marker = args.marker or "SQUIB-GUEST"
         timeout = args.timeout or 10.0
@@ -334,7 +342,8 @@ def main(argv=None):
         if not kernel:
             print("boot bench: skipped: " + linux_guest.kernel_unavailable())
             return 0
-        image = Guest(kernel, name="linux-" + args.root)
+        image = Guest(kernel, name="linux-" + args.root,
+                      rng=args.rng or args.test == "hwrng")
         if args.root == "ext4":
             image.root_disk = linux_guest.rootfs_copy("ext4", tmp.name)
             if args.test == "blkrw":

@@ -241,6 +241,10 @@ static void answer_read(struct api_thread *t, struct api_conn_ref conn,
     struct mirror *m = controller_mirror_acquire(t->opts.ctl);
     const struct mirror_entry *e = m ? &m->get[op] : NULL;
 
+    if (op == API_OP_GET_VM_CONFIG && m && m->pre_boot)
+        log_warn("If the VM was restored from snapshot, boot-source, "
+                 "machine-config.smt, and machine-config.cpu_template will all "
+                 "be empty.");
     if (!e || !e->status) {
         respond_fault(t, conn, 400, "The VMM is not ready yet.");
     } else {

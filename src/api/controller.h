@@ -81,6 +81,7 @@ struct mirror_entry {
 
 struct mirror {
     _Atomic int refs;  /* see controller_mirror_acquire */
+    bool pre_boot;     /* the VM was not started when this was rendered */
     struct mirror_entry get[API_OP_COUNT]; /* read ops only */
 };
 

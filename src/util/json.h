@@ -7,13 +7,15 @@
  *      struct descriptors) that mirrors serde_json's Deserializer and serde
  *      derive call for call, so that every error has serde's text, is found
  *      in the same order, and carries the same "at line L column C" suffix.
- *      The API schemas (api/schemas.c) are built on it.
+ *      The API schemas (api/schemas_*.c) are built on it. Files:
+ *      json_dec.c (the Deserializer), json_derive.c (derived structs).
  *  (b) A DOM (struct json_value) for arbitrary documents (the MMDS data
  *      store): parsed like serde_json::Value (objects are BTreeMaps: keys
  *      sorted bytewise, a duplicate key keeps the last value), serialized
  *      compactly exactly like serde_json::to_string, RFC 7396 merge patch,
- *      serialized length, JSON Pointer lookup.
- *  (c) Writer helpers for building compact JSON output into a struct buf.
+ *      serialized length, JSON Pointer lookup (json_dom.c).
+ *  (c) Writer helpers for building compact JSON output into a struct buf
+ *      (json_write.c).
  *
  * Nothing here keeps state at file scope; every function is reentrant.
  */

@@ -26,50 +26,48 @@
 /* ---- error texts (linux-loader, Firecracker ConfigurationError) ---- */
 
 #define PFX_SYS "System configuration error: "
-#define PFX_KL                                                                \
-    PFX_SYS "Cannot load kernel due to invalid memory configuration or "      \
+#define PFX_KL                                                                 \
+    PFX_SYS "Cannot load kernel due to invalid memory configuration or "       \
             "invalid kernel image: Kernel Loader: "
 #define PFX_ELF PFX_KL "failed to load ELF kernel image: Kernel Loader: "
 #define PFX_BZ  PFX_KL "failed to load bzImage kernel image: Kernel Loader: "
 
-#define E_ELF_MAGIC     "Invalid Elf magic number"
-#define E_ELF_ENDIAN    "Trying to load big-endian binary on little-endian machine"
-#define E_ELF_PHSIZE    "Invalid program header size"
-#define E_ELF_PHOFF     "Invalid program header offset"
-#define E_ELF_PHADDR    "Invalid Program Header Address"
-#define E_ELF_ENTRY     "Invalid entry address"
-#define E_ELF_OVERFLOW  "Overflow occurred during an arithmetic operation"
-#define E_ELF_READHDR   "Unable to read elf header"
-#define E_ELF_READIMG   "Unable to read kernel image"
-#define E_ELF_READPH    "Unable to read program header"
-#define E_ELF_READNOTE  "Unable to read note header"
-#define E_ELF_PVHNOTE   "Invalid PVH note header"
-#define E_BZ_INVALID    "Invalid bzImage"
-#define E_BZ_OVERFLOW   "Overflow occurred during an arithmetic operation"
-#define E_BZ_UNDERFLOW  "Underflow occurred during an arithmetic operation"
-#define E_BZ_READKERN   "Unable to read bzImage compressed kernel"
-#define E_KL_START      "invalid kernel start address"
-#define E_KL_MEMORY     "memory to load kernel image is not enough"
-#define E_BZ_NO64 PFX_SYS "bzImage does not provide a 64-bit entry point"
-#define PFX_INITRD "Error with initrd initialization: "
+#define E_ELF_ENDIAN   "Trying to load big-endian binary on little-endian machine"
+#define E_ELF_PHSIZE   "Invalid program header size"
+#define E_ELF_PHOFF    "Invalid program header offset"
+#define E_ELF_PHADDR   "Invalid Program Header Address"
+#define E_ELF_ENTRY    "Invalid entry address"
+#define E_ELF_OVERFLOW "Overflow occurred during an arithmetic operation"
+#define E_ELF_READHDR  "Unable to read elf header"
+#define E_ELF_READIMG  "Unable to read kernel image"
+#define E_ELF_READPH   "Unable to read program header"
+#define E_ELF_READNOTE "Unable to read note header"
+#define E_ELF_PVHNOTE  "Invalid PVH note header"
+#define E_BZ_INVALID   "Invalid bzImage"
+#define E_BZ_UNDERFLOW "Underflow occurred during an arithmetic operation"
+#define E_BZ_READKERN  "Unable to read bzImage compressed kernel"
+#define E_KL_START     "invalid kernel start address"
+#define E_KL_MEMORY    "memory to load kernel image is not enough"
+#define E_BZ_NO64      PFX_SYS "bzImage does not provide a 64-bit entry point"
+#define PFX_INITRD     "Error with initrd initialization: "
 
 /* ---- ELF64 and boot protocol constants ---- */
 
-#define EHDR_SIZE         64
-#define PHDR_SIZE         56
-#define NHDR_SIZE         12
-#define PT_LOAD           1
-#define PT_NOTE           4
+#define EHDR_SIZE                64
+#define PHDR_SIZE                56
+#define NHDR_SIZE                12
+#define PT_LOAD                  1
+#define PT_NOTE                  4
 #define XEN_ELFNOTE_PHYS32_ENTRY 18
 
-#define SETUP_HDR_OFF     0x1f1 /* in the bzImage file and in boot_params */
-#define SETUP_HDR_SIZE    0x7b  /* up to kernel_info_offset, as linux-loader */
-#define HDRS_MAGIC        0x53726448U /* "HdrS" */
-#define XLF_KERNEL_64     0x1
-#define BZ_ENTRY_64_OFF   0x200
-#define ZERO_PAGE_SIZE    4096
-#define KERNEL_ALIGN_ELF  0x1000000U
-#define GUEST_PAGE_SIZE   4096ULL
+#define SETUP_HDR_OFF    0x1f1 /* in the bzImage file and in boot_params */
+#define SETUP_HDR_SIZE   0x7b  /* up to kernel_info_offset, as linux-loader */
+#define HDRS_MAGIC       0x53726448U /* "HdrS" */
+#define XLF_KERNEL_64    0x1
+#define BZ_ENTRY_64_OFF  0x200
+#define ZERO_PAGE_SIZE   4096
+#define KERNEL_ALIGN_ELF 0x1000000U
+#define GUEST_PAGE_SIZE  4096ULL
 
 /* boot_params offsets (arch/x86/include/uapi/asm/bootparam.h). */
 #define BP_ACPI_RSDP      0x070
@@ -90,17 +88,17 @@
 #define BP_SETUP_SECTS    0x1f1
 
 /* MSR indices. */
-#define MSR_IA32_TSC           0x10
-#define MSR_IA32_SYSENTER_CS   0x174
-#define MSR_IA32_SYSENTER_ESP  0x175
-#define MSR_IA32_SYSENTER_EIP  0x176
-#define MSR_IA32_MISC_ENABLE   0x1a0
-#define MSR_MTRR_DEF_TYPE      0x2ff
-#define MSR_STAR               0xc0000081
-#define MSR_LSTAR              0xc0000082
-#define MSR_CSTAR              0xc0000083
-#define MSR_SYSCALL_MASK       0xc0000084
-#define MSR_KERNEL_GS_BASE     0xc0000102
+#define MSR_IA32_TSC            0x10
+#define MSR_IA32_SYSENTER_CS    0x174
+#define MSR_IA32_SYSENTER_ESP   0x175
+#define MSR_IA32_SYSENTER_EIP   0x176
+#define MSR_IA32_MISC_ENABLE    0x1a0
+#define MSR_MTRR_DEF_TYPE       0x2ff
+#define MSR_STAR                0xc0000081
+#define MSR_LSTAR               0xc0000082
+#define MSR_CSTAR               0xc0000083
+#define MSR_SYSCALL_MASK        0xc0000084
+#define MSR_KERNEL_GS_BASE      0xc0000102
 #define MISC_ENABLE_FAST_STRING 0x1
 
 #define X86_CR0_PE  0x1ULL
@@ -193,8 +191,8 @@ static ssize_t pread_some(int fd, void *dst, size_t len, uint64_t off)
     size_t got = 0;
 
     while (got < len) {
-        ssize_t n = pread(fd, (uint8_t *)dst + got, len - got,
-                          (off_t)(off + got));
+        ssize_t n =
+            pread(fd, (uint8_t *)dst + got, len - got, (off_t)(off + got));
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -271,7 +269,10 @@ static int elf_load(const struct boot_mem *m, int fd, struct boot_result *out,
 
     if (pread_exact(fd, eh, EHDR_SIZE, 0))
         return sq_errf(err, -EINVAL, PFX_ELF E_ELF_READHDR);
-    if (memcmp(eh, "\x7f" "ELF", 4) != 0)
+    if (memcmp(eh,
+               "\x7f"
+               "ELF",
+               4) != 0)
         return ELF_NOT_ELF;
     if (eh[5] != 1) /* EI_DATA != ELFDATA2LSB */
         return sq_errf(err, -EINVAL, PFX_ELF E_ELF_ENDIAN);
@@ -308,8 +309,8 @@ static int elf_load(const struct boot_mem *m, int fd, struct boot_result *out,
         if (p_type != PT_LOAD || p_filesz == 0) {
             if (p_type == PT_NOTE) {
                 /* the last PT_NOTE decides, as upstream */
-                rc = elf_pvh_note(fd, p_offset, p_filesz, &pvh, &pvh_entry,
-                                  err);
+                rc =
+                    elf_pvh_note(fd, p_offset, p_filesz, &pvh, &pvh_entry, err);
                 if (rc)
                     return rc;
             }
@@ -357,7 +358,7 @@ static int bz_load(const struct boot_mem *m, int fd, uint8_t *hdr,
     n = pread_some(fd, hdr, SETUP_HDR_SIZE, SETUP_HDR_OFF);
     if (n < 0)
         return sq_errf(err, (int)n, PFX_BZ "Unable to read bzImage header");
-#define H(off) (hdr + (off) - SETUP_HDR_OFF)
+#define H(off) (hdr + (off)-SETUP_HDR_OFF)
     if (get32(H(BP_HEADER)) != HDRS_MAGIC)
         return sq_errf(err, -EINVAL, PFX_BZ E_BZ_INVALID);
     if (get16(H(BP_VERSION)) < 0x200 || !(*H(BP_LOADFLAGS) & 0x1))
@@ -379,7 +380,8 @@ static int bz_load(const struct boot_mem *m, int fd, uint8_t *hdr,
         return sq_errf(err, -EOVERFLOW, PFX_KL E_KL_MEMORY);
     /* Firecracker jumps to the 64-bit entry, present from protocol 2.12
      * with XLF_KERNEL_64. */
-    if (get16(H(BP_VERSION)) < 0x20c || !(get16(H(BP_XLOADFLAGS)) & XLF_KERNEL_64))
+    if (get16(H(BP_VERSION)) < 0x20c ||
+        !(get16(H(BP_XLOADFLAGS)) & XLF_KERNEL_64))
         return sq_errf(err, -EINVAL, E_BZ_NO64);
 #undef H
     out->proto = BOOT_PROTO_BZIMAGE;
@@ -411,12 +413,14 @@ static int initrd_load(const struct boot_mem *m, int fd,
     addr = (m->ram_len - size) & ~(GUEST_PAGE_SIZE - 1);
     dst = gpa_ptr(m, addr, size);
     if (!dst)
-        return sq_errf(err, -ENOMEM, PFX_INITRD "Cannot load initrd due to "
-                                                "an invalid memory configuration..");
+        return sq_errf(err, -ENOMEM,
+                       PFX_INITRD "Cannot load initrd due to "
+                                  "an invalid memory configuration..");
     rc = pread_exact(fd, dst, size, 0);
     if (rc)
-        return sq_errf(err, rc, PFX_INITRD "Cannot load initrd due to an "
-                                           "invalid image: %s.",
+        return sq_errf(err, rc,
+                       PFX_INITRD "Cannot load initrd due to an "
+                                  "invalid image: %s.",
                        rc == -ENODATA ? "failed to fill whole buffer"
                                       : sq_os_error(rc, os, sizeof(os)));
     out->has_initrd = true;
@@ -427,8 +431,7 @@ static int initrd_load(const struct boot_mem *m, int fd,
 
 /* ---- memory map ---- */
 
-size_t boot_e820_map(uint64_t mem_size, struct boot_e820_entry *e,
-                     size_t max)
+size_t boot_e820_map(uint64_t mem_size, struct boot_e820_entry *e, size_t max)
 {
     struct boot_e820_entry all[6];
     uint64_t low = mem_size < BOOT_LOWMEM_MAX ? mem_size : BOOT_LOWMEM_MAX;
@@ -438,9 +441,8 @@ size_t boot_e820_map(uint64_t mem_size, struct boot_e820_entry *e,
     all[n++] = (struct boot_e820_entry){0, BOOT_SYSTEM_MEM, BOOT_E820_RAM};
     all[n++] = (struct boot_e820_entry){
         BOOT_SYSTEM_MEM, BOOT_RSDP_ADDR - BOOT_SYSTEM_MEM, BOOT_E820_RESERVED};
-    all[n++] = (struct boot_e820_entry){BOOT_PCI_MMCFG_START,
-                                        BOOT_PCI_MMCFG_SIZE,
-                                        BOOT_E820_RESERVED};
+    all[n++] = (struct boot_e820_entry){
+        BOOT_PCI_MMCFG_START, BOOT_PCI_MMCFG_SIZE, BOOT_E820_RESERVED};
     /* The first 1 MiB is reserved for the kernel: RAM starts at HIMEM. */
     if (low > BOOT_HIMEM_START)
         all[n++] = (struct boot_e820_entry){
@@ -453,8 +455,8 @@ size_t boot_e820_map(uint64_t mem_size, struct boot_e820_entry *e,
         rest -= r2;
     }
     if (rest)
-        all[n++] = (struct boot_e820_entry){BOOT_MMIO64_END, rest,
-                                            BOOT_E820_RAM};
+        all[n++] =
+            (struct boot_e820_entry){BOOT_MMIO64_END, rest, BOOT_E820_RAM};
     for (size_t i = 0; i < n && i < max; i++)
         e[i] = all[i];
     return n;
@@ -489,8 +491,8 @@ static void boot_gdt(enum boot_protocol p, uint64_t gdt[4])
 static struct kvm_segment seg_from_gdt(uint64_t e, uint8_t index)
 {
     struct kvm_segment s;
-    uint32_t limit = (uint32_t)(((e & 0x000f000000000000ULL) >> 32) |
-                                (e & 0xffffULL));
+    uint32_t limit =
+        (uint32_t)(((e & 0x000f000000000000ULL) >> 32) | (e & 0xffffULL));
 
     memset(&s, 0, sizeof(s));
     s.base = ((e & 0xff00000000000000ULL) >> 32) |
@@ -546,8 +548,9 @@ static int write_gdt_idt_pt(const struct boot_mem *m, enum boot_protocol p,
     put64(q, 0);
     if (p == BOOT_PROTO_PVH)
         return 0; /* PVH enters with paging off */
-    rc = write_low(m, BOOT_PML4_ADDR, BOOT_PD_ADDR + 4096 - BOOT_PML4_ADDR, &q,
-                   "Error configuring the vcpu for boot: WritePML4Address", err);
+    rc =
+        write_low(m, BOOT_PML4_ADDR, BOOT_PD_ADDR + 4096 - BOOT_PML4_ADDR, &q,
+                  "Error configuring the vcpu for boot: WritePML4Address", err);
     if (rc)
         return rc;
     /* PML4[0] -> PDPT, PDPT[0] -> PD, PD: 512 x 2 MiB = identity 1 GiB.
@@ -655,8 +658,7 @@ const char *boot_protocol_name(enum boot_protocol p)
 }
 
 int boot_load(const struct boot_mem *mem, int kernel_fd, int initrd_fd,
-              const char *cmdline, struct boot_result *out,
-              struct sq_err *err)
+              const char *cmdline, struct boot_result *out, struct sq_err *err)
 {
     uint8_t bz_hdr[SETUP_HDR_SIZE];
     bool is_bz = false;

@@ -67,8 +67,8 @@ enum boot_protocol { BOOT_PROTO_LINUX64, BOOT_PROTO_PVH, BOOT_PROTO_BZIMAGE };
 
 struct boot_result {
     enum boot_protocol proto;
-    uint64_t entry;       /* RIP of the boot vCPU */
-    uint64_t kernel_end;  /* first byte after the highest loaded segment */
+    uint64_t entry;      /* RIP of the boot vCPU */
+    uint64_t kernel_end; /* first byte after the highest loaded segment */
     bool has_initrd;
     uint64_t initrd_addr; /* valid when has_initrd */
     uint64_t initrd_size;
@@ -94,11 +94,13 @@ struct boot_e820_entry {
  * on failure.
  */
 int boot_load(const struct boot_mem *mem, int kernel_fd, int initrd_fd,
-              const char *cmdline, struct boot_result *out,
-              struct sq_err *err);
+              const char *cmdline, struct boot_result *out, struct sq_err *err);
 
 /*
- * Register state of the boot vCPU for res->proto (digest 6.2). regs and fpu
+ * Register state of the boot vCPU for res->proto (digest 6.2). Upstream
+ * applies the same state to every vCPU; the application processors then
+ * sit in wait-for-SIPI (in-kernel LAPIC) and the guest restarts them with
+ * INIT-SIPI-SIPI, which replaces this state. regs and fpu
  * are overwritten entirely. *sregs is in/out: pass what KVM_GET_SREGS
  * returned (as upstream does); only the boot fields are changed (segments,
  * GDT/IDT, CR0, CR3, CR4, EFER). FPU: fcw 0x37f, mxcsr 0x1f80. Pure.
@@ -118,8 +120,7 @@ size_t boot_msrs(struct kvm_msr_entry *entries, size_t max);
  * each DRAM region as RAM (the first from 1 MiB). Writes at most max
  * entries; returns the number of entries the map has (may exceed max).
  */
-size_t boot_e820_map(uint64_t mem_size, struct boot_e820_entry *e,
-                     size_t max);
+size_t boot_e820_map(uint64_t mem_size, struct boot_e820_entry *e, size_t max);
 
 /* Name used in the debug log line "Kernel loaded using ...". */
 const char *boot_protocol_name(enum boot_protocol p);

@@ -24,8 +24,8 @@
 
 /* Upstream's prefixes (builder.rs StartMicrovmError, mmio.rs MmioError). */
 #define PFX_CMDLINE "Invalid kernel command line: "
-#define PFX_MMIO                                                              \
-    "Could not attach device: MMIO transport error: Failed to allocate "      \
+#define PFX_MMIO                                                               \
+    "Could not attach device: MMIO transport error: Failed to allocate "       \
     "requested resourc: "
 
 struct cl {

@@ -28,8 +28,8 @@
 #define CMDLINE_MAX_SIZE 2048
 
 /* Upstream's DEFAULT_KERNEL_CMDLINE, used when boot_args is absent (null). */
-#define CMDLINE_DEFAULT                                                       \
-    "reboot=k panic=1 nomodule 8250.nr_uarts=0 i8042.noaux i8042.nomux "      \
+#define CMDLINE_DEFAULT                                                        \
+    "reboot=k panic=1 nomodule 8250.nr_uarts=0 i8042.noaux i8042.nomux "       \
     "i8042.dumbkbd swiotlb=noforce"
 
 /*
@@ -62,11 +62,11 @@ struct cmdline_extras {
     bool pci_enabled;       /* true: no "pci=off" */
     const char *root_block; /* NULL, "/dev/vda" or "PARTUUID=..." */
     bool root_block_ro;
-    size_t root_block_at;   /* see above */
-    int root_pmem_index;    /* -1: no root pmem; else N in root=/dev/pmemN */
+    size_t root_block_at; /* see above */
+    int root_pmem_index;  /* -1: no root pmem; else N in root=/dev/pmemN */
     bool root_pmem_ro;
-    size_t root_pmem_at;    /* see above */
-    size_t n_virtio;        /* entries in virtio[], in attach order */
+    size_t root_pmem_at; /* see above */
+    size_t n_virtio;     /* entries in virtio[], in attach order */
     const struct cmdline_dev *virtio;
 };
 
@@ -76,8 +76,8 @@ struct cmdline_extras {
  * string into out (out_len must be >= CMDLINE_MAX_SIZE). Returns 0, or a
  * negative errno with err->msg set to the detail upstream puts after
  * "Start microvm error: ", e.g.
- * "Invalid kernel command line: Inserting string would make command line too long."
- * On failure out holds an empty string.
+ * "Invalid kernel command line: Inserting string would make command line too
+ * long." On failure out holds an empty string.
  */
 int cmdline_build(const char *boot_args, const struct cmdline_extras *x,
                   char *out, size_t out_len, struct sq_err *err);

@@ -114,13 +114,13 @@ struct machine_config {
 struct machine;
 
 /*
- * Build the machine in upstream's boot order: guest memory, KVM (API
+ * Build the machine in upstream's boot order: guest memory (mmap), KVM (API
  * version; the CPU template resolved, a static one through
  * cpu_static_template_get; required capabilities from
- * cpu_template_kvm_caps), VM, TSS
- * at 0xfffbd000, in-kernel irqchip, PIT2 with dummy speaker, guest memory,
- * serial (0x3f8, GSI 4), i8042 (0x60, GSI 1), boot timer, virtio-mmio
- * windows, vCPUs, kernel/initrd/cmdline (boot_load), MPTable and ACPI
+ * cpu_template_kvm_caps), VM, TSS at 0xfffbd000, in-kernel irqchip, PIT2
+ * with dummy speaker, memory slots, vCPUs, serial (0x3f8, GSI 4), i8042
+ * (0x60, GSI 1), boot timer, virtio-mmio windows (their irq_fd as irqfds),
+ * kernel/initrd/cmdline (boot_load), MPTable and ACPI
  * (fw_write_tables), then per vCPU: CPUID (supported -> template ->
  * cpuid_normalize -> KVM_SET_CPUID2), MSRs (the template's over what vCPU 0
  * reports, then the boot MSRs, which win), registers (boot_vcpu_setup) and
@@ -135,8 +135,9 @@ int machine_create(const struct machine_config *cfg, struct evloop *loop,
 
 /*
  * Start the vCPU threads and let them run (upstream's start_vcpus +
- * resume_vm); attach stdin to the serial port if configured (TTY into raw
- * mode). Returns 0, or -errno with err set; on failure call machine_destroy.
+ * resume_vm); attach stdin to the serial port if configured and a loop was
+ * given (TTY into raw mode). Returns 0, or -errno with err set; on failure
+ * call machine_destroy.
  */
 int machine_start(struct machine *m, struct sq_err *err);
 

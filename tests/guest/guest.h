@@ -10,7 +10,8 @@
 #define SQUIB_GUEST_H
 
 /* How the guest was entered (entry_kind). */
-#define BOOT_KIND_64   1 /* startup_64: Linux 64-bit protocol (ELF or bzImage) */
+#define BOOT_KIND_64 1   /* startup_64: Linux 64-bit protocol (ELF or bzImage) \
+                          */
 #define BOOT_KIND_BZ32 2 /* startup_32: 32-bit protocol (bzImage) */
 #define BOOT_KIND_PVH  3 /* pvh_start: PVH */
 
@@ -105,18 +106,18 @@ struct line {
     char buf[512];
     size_t len;
 };
-void line_start(struct line *l);              /* "SQUIB-GUEST " */
+void line_start(struct line *l); /* "SQUIB-GUEST " */
 void line_str(struct line *l, const char *s);
 void line_strn(struct line *l, const char *s, size_t n); /* printable only */
-void line_hex(struct line *l, uint64_t v);    /* 0x... */
+void line_hex(struct line *l, uint64_t v);               /* 0x... */
 void line_dec(struct line *l, uint64_t v);
 void line_kv_hex(struct line *l, const char *k, uint64_t v); /* " k=0x.." */
 void line_kv_dec(struct line *l, const char *k, uint64_t v);
 /* " k=<n bytes of s>": spaces become '_', other unprintables '?' */
 void line_kv_str(struct line *l, const char *k, const char *s, size_t n);
-void line_end(struct line *l);                /* newline + write out */
-void line_end_nolock(struct line *l);       /* for a dying CPU */
-void say(const char *text);                   /* whole line */
+void line_end(struct line *l);        /* newline + write out */
+void line_end_nolock(struct line *l); /* for a dying CPU */
+void say(const char *text);           /* whole line */
 
 void delay_cycles(uint64_t n);
 

@@ -1,5 +1,5 @@
 /*
- * kvm-boot.c: a minimal single-vCPU KVM runner for the test guests, built
+ * kvm-boot.c: a minimal KVM runner for the test guests, built
  * on squib's own loader (vmm/boot, vmm/cmdline). It exists to check the
  * boot path end to end before the full machine is assembled: it loads a
  * kernel with boot_load(), sets the boot vCPU state with boot_vcpu_setup()
@@ -21,8 +21,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <linux/kvm.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +38,8 @@
 
 static int set_cpuid(int kvm, int vcpu)
 {
-    size_t sz = sizeof(struct kvm_cpuid2) + 256 * sizeof(struct kvm_cpuid_entry2);
+    size_t sz =
+        sizeof(struct kvm_cpuid2) + 256 * sizeof(struct kvm_cpuid_entry2);
     struct kvm_cpuid2 *c = calloc(1, sz);
     int rc = -1;
 
@@ -200,8 +201,8 @@ int main(int argc, char **argv)
     run_size = ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
     if (vcpu < 0 || run_size <= 0)
         return 2;
-    run = mmap(NULL, (size_t)run_size, PROT_READ | PROT_WRITE, MAP_SHARED,
-               vcpu, 0);
+    run = mmap(NULL, (size_t)run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu,
+               0);
     if (run == MAP_FAILED || set_cpuid(kvm, vcpu) < 0 || set_msrs(vcpu) < 0 ||
         ioctl(vcpu, KVM_GET_SREGS, &sregs) < 0) {
         perror("kvm-boot: vcpu setup");

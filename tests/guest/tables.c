@@ -14,13 +14,22 @@
 
 #define RAM_LIMIT 0xc0000000ULL
 
-static uint16_t rd16(uint64_t a) { return *(volatile uint16_t *)a; }
-static uint32_t rd32(uint64_t a) { return *(volatile uint32_t *)a; }
+static uint16_t rd16(uint64_t a)
+{
+    return *(volatile uint16_t *)a;
+}
+static uint32_t rd32(uint64_t a)
+{
+    return *(volatile uint32_t *)a;
+}
 static uint64_t rd64(uint64_t a)
 {
     return (uint64_t)rd32(a) | ((uint64_t)rd32(a + 4) << 32);
 }
-static uint8_t rd8(uint64_t a) { return *(volatile uint8_t *)a; }
+static uint8_t rd8(uint64_t a)
+{
+    return *(volatile uint8_t *)a;
+}
 
 static int ok_range(uint64_t addr, uint64_t len)
 {
@@ -300,8 +309,9 @@ void report_acpi(uint64_t rsdp_hint, struct fw_info *fi)
     if (rev >= 2) {
         line_kv_dec(&l, "length", rd32(r + 20));
         line_kv_hex(&l, "xsdt", rd64(r + 24));
-        kv_ok(&l, "xchecksum", rd32(r + 20) >= 36 && rd32(r + 20) < 4096 &&
-                                   sum8(r, rd32(r + 20)) == 0);
+        kv_ok(&l, "xchecksum",
+              rd32(r + 20) >= 36 && rd32(r + 20) < 4096 &&
+                  sum8(r, rd32(r + 20)) == 0);
     }
     line_end(&l);
 

@@ -102,7 +102,7 @@ def test_report(squib, flavour):
     args = configure(api, kernel, "report", vcpus=2, mem=256)
     start(api)
     assert api.get("/").json()["state"] in ("Running",)
-    assert squib.wait(30) == 0
+    assert_exit(squib, 0, 30)
     out = squib.output()
     lines = guest_lines(out)
     boot = first(lines, "boot")["boot"]
@@ -182,11 +182,20 @@ def test_smp_all_vcpus_come_up(squib):
     api = squib.client()
     configure(api, os.path.join(GUEST_DIR, "guest-linux.elf"), "smp", vcpus=4)
     start(api)
-    assert squib.wait(60) == 0
+    assert_exit(squib, 0, 60)
     lines = guest_lines(squib.output())
     smp = first(lines, "smp")
     assert smp["expected"] == "3" and smp["started"] == "3"
     assert sorted(int(a["apic_id"]) for a in every(lines, "ap")) == [1, 2, 3]
+
+
+def assert_exit(s, code, timeout=30):
+    """Wait for squib to exit and check its code, showing its output if not."""
+    try:
+        got = s.wait(timeout)
+    except Exception:
+        raise AssertionError("squib did not exit within %ss; output:\n%s" % (timeout, s.output()[-4000:]))
+    assert got == code, "exit code %d, expected %d; output:\n%s" % (got, code, s.output()[-4000:])
 
 
 def counter_values(squib):
@@ -227,7 +236,7 @@ def test_send_ctrl_alt_del(squib):
     wait_for(squib, r"SQUIB-GUEST cad waiting")
     r = api.put("/actions", {"action_type": "SendCtrlAltDel"})
     assert r.status == 204, r.raw
-    assert squib.wait(30) == 0
+    assert_exit(squib, 0, 30)
     out = squib.output()
     assert "SQUIB-GUEST cad seen=yes" in out
     assert "Firecracker exiting successfully. exit_code=0" in out
@@ -237,7 +246,7 @@ def test_triple_fault_exits_1(squib):
     api = squib.client()
     configure(api, os.path.join(GUEST_DIR, "guest-linux.elf"), "triplefault")
     start(api)
-    assert squib.wait(30) == 1
+    assert_exit(squib, 1, 30)
     out = squib.output()
     assert "SQUIB-GUEST triplefault" in out
     assert "Firecracker exiting with error. exit_code=1" in out
@@ -248,7 +257,7 @@ def test_boot_timer(squib_factory):
     api = s.client()
     configure(api, os.path.join(GUEST_DIR, "guest-linux.elf"), "boottimer")
     start(api)
-    assert s.wait(30) == 0
+    assert_exit(s, 0, 30)
     assert re.search(r"Guest-boot-time = +\d+ us \d+ ms, +\d+ CPU us \d+ CPU ms", s.output())
 
 
@@ -293,7 +302,7 @@ def test_cpuid_seen_by_guest(squib):
     # leaf 1 must not pass for a normalised one.
     configure(api, os.path.join(GUEST_DIR, "guest-linux.elf"), "cpuid", vcpus=4)
     start(api)
-    assert squib.wait(30) == 0
+    assert_exit(squib, 0, 30)
     leaves = {(int(c["leaf"], 16), int(c["subleaf"], 16)): c for c in every(guest_lines(squib.output()), "cpuid")}
     l1 = leaves[(1, 0)]
     ebx, ecx = int(l1["ebx"], 16), int(l1["ecx"], 16)

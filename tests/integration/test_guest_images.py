@@ -250,3 +250,56 @@ def test_qemu_boots_linux_and_writes_the_data_disk(tmp_path):
     out = subprocess.run(["debugfs", "-R", "cat /out.txt", img.data_disk],
                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     assert out.stdout.startswith("written by the guest at uptime ")
+
+
+def bench_module():
+    import sys
+    path = os.path.join(linux_guest.ROOT, "bench", "boot")
+    if path not in sys.path:
+        sys.path.insert(0, path)
+    import run as bench
+    return bench
+
+
+def test_bench_watch_times_a_vmm_that_exits():
+    """watch() on a stand-in VMM: times are ordered, the exit is seen."""
+    bench = bench_module()
+    script = ("sleep 0.2; echo early; echo SQUIB-INIT-START; sleep 0.1; "
+              "echo SQUIB-LINUX-INIT-OK; sleep 0.1; exit 3")
+    opts = bench.Options(timeout=20, linger=20)
+    res = bench.watch("fake", ["sh", "-c", script], opts)
+    assert res.error is None
+    assert 0.15 <= res.first_byte <= res.init_start <= res.marker <= res.exit
+    assert res.marker - res.init_start >= 0.05
+    assert res.exit_code == 3
+    assert res.max_rss_kib > 0
+    assert res.output.splitlines() == ["early", "SQUIB-INIT-START", "SQUIB-LINUX-INIT-OK"]
+
+
+def test_bench_watch_kills_a_silent_vmm():
+    bench = bench_module()
+    opts = bench.Options(timeout=0.5, linger=0)
+    t0 = __import__("time").monotonic()
+    res = bench.watch("fake", ["sh", "-c", "echo booting; exec sleep 60"], opts)
+    assert __import__("time").monotonic() - t0 < 20
+    assert res.marker is None and res.exit is None
+    assert res.exit_code == -9
+    assert "no 'SQUIB-LINUX-INIT-OK' within" in res.error
+    assert res.first_byte is not None and res.output == "booting"
+
+
+def test_bench_squib_config_and_skip(capsys):
+    bench = bench_module()
+    img = bench.Guest("/k/vmlinux", root_disk="/r/root.ext4", data_disk="/r/data.ext4",
+                      initrd="/r/initrd", rng=True)
+    cfg = bench._squib_config(img, "console=ttyS0", bench.Options(mem_mib=256, vcpus=1))
+    assert cfg["boot-source"] == {"kernel_image_path": "/k/vmlinux",
+                                  "boot_args": "console=ttyS0",
+                                  "initrd_path": "/r/initrd"}
+    assert cfg["machine-config"] == {"vcpu_count": 1, "mem_size_mib": 256}
+    assert [d["path_on_host"] for d in cfg["drives"]] == ["/r/root.ext4", "/r/data.ext4"]
+    assert all(d["is_root_device"] is False for d in cfg["drives"])
+    assert cfg["entropy"] == {}
+    if not bench.SQUIB_CAN_BOOT:
+        assert bench.run_squib(img, "x", bench.Options()) is None
+        assert "squib: not yet able to boot" in capsys.readouterr().out

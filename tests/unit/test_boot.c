@@ -27,8 +27,8 @@
 
 #define RAM_SIZE (64ULL << 20)
 
-#define PFX_KL                                                                \
-    "System configuration error: Cannot load kernel due to invalid memory "   \
+#define PFX_KL                                                                 \
+    "System configuration error: Cannot load kernel due to invalid memory "    \
     "configuration or invalid kernel image: Kernel Loader: "
 #define PFX_ELF PFX_KL "failed to load ELF kernel image: Kernel Loader: "
 #define PFX_BZ  PFX_KL "failed to load bzImage kernel image: Kernel Loader: "
@@ -41,13 +41,15 @@ struct ram {
 
 static void ram_init(struct ram *r, uint64_t len, uint64_t mem_size)
 {
-    long pg = sysconf(_SC_PAGESIZE);
+    size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+    size_t up = ((size_t)len + pg - 1) & ~(pg - 1);
 
-    r->map_len = len + (size_t)pg;
+    /* The guard page follows the page holding the last byte of RAM. */
+    r->map_len = up + pg;
     r->base = mmap(NULL, r->map_len, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     assert_true(r->base != MAP_FAILED);
-    assert_int_equal(mprotect(r->base + len, (size_t)pg, PROT_NONE), 0);
+    assert_int_equal(mprotect(r->base + up, pg, PROT_NONE), 0);
     r->mem.ram = r->base;
     r->mem.ram_len = len;
     r->mem.mem_size = mem_size;
@@ -67,12 +69,36 @@ static int mkfd(const void *data, size_t len)
     return fd;
 }
 
-static void p16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
-static void p32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
-static void p64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
-static uint16_t g16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
-static uint32_t g32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
-static uint64_t g64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
+static void p16(uint8_t *p, uint16_t v)
+{
+    memcpy(p, &v, 2);
+}
+static void p32(uint8_t *p, uint32_t v)
+{
+    memcpy(p, &v, 4);
+}
+static void p64(uint8_t *p, uint64_t v)
+{
+    memcpy(p, &v, 8);
+}
+static uint16_t g16(const uint8_t *p)
+{
+    uint16_t v;
+    memcpy(&v, p, 2);
+    return v;
+}
+static uint32_t g32(const uint8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+static uint64_t g64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
 
 /* ---- synthetic ELF ---- */
 
@@ -91,14 +117,17 @@ static void elf_init(struct elf *e, uint64_t entry, const struct seg *s,
                      size_t n)
 {
     memset(e->buf, 0, sizeof(e->buf));
-    memcpy(e->buf, "\x7f" "ELF", 4);
+    memcpy(e->buf,
+           "\x7f"
+           "ELF",
+           4);
     e->buf[4] = 2; /* ELFCLASS64 */
     e->buf[5] = 1; /* little endian */
     e->buf[6] = 1;
-    p16(e->buf + 16, 2);    /* ET_EXEC */
-    p16(e->buf + 18, 62);   /* EM_X86_64 */
+    p16(e->buf + 16, 2);  /* ET_EXEC */
+    p16(e->buf + 18, 62); /* EM_X86_64 */
     p64(e->buf + 24, entry);
-    p64(e->buf + 32, 64);   /* e_phoff */
+    p64(e->buf + 32, 64); /* e_phoff */
     p16(e->buf + 52, 64);
     p16(e->buf + 54, 56);
     p16(e->buf + 56, (uint16_t)n);
@@ -160,12 +189,10 @@ static void check_e820_zero_page(const uint8_t *zp, uint64_t mem_size)
 
 static void check_gdt(const uint8_t *ram, bool pvh)
 {
-    static const uint64_t lin[4] = {0, 0x00af9b000000ffffULL,
-                                    0x00cf93000000ffffULL,
-                                    0x008f8b000000ffffULL};
-    static const uint64_t pv[4] = {0, 0x00cf9b000000ffffULL,
-                                   0x00cf93000000ffffULL,
-                                   0x00008b0000000067ULL};
+    static const uint64_t lin[4] = {
+        0, 0x00af9b000000ffffULL, 0x00cf93000000ffffULL, 0x008f8b000000ffffULL};
+    static const uint64_t pv[4] = {
+        0, 0x00cf9b000000ffffULL, 0x00cf93000000ffffULL, 0x00008b0000000067ULL};
     for (int i = 0; i < 4; i++)
         assert_int_equal(g64(ram + 0x500 + 8 * i), pvh ? pv[i] : lin[i]);
     assert_int_equal(g64(ram + 0x520), 0);
@@ -201,16 +228,16 @@ static void test_elf_linux64(void **state)
 
     assert_string_equal((char *)r.base + 0x20000, cl);
     zp = r.base + 0x7000;
-    assert_int_equal(zp[0x210], 0xff);               /* type_of_loader */
-    assert_int_equal(g16(zp + 0x1fe), 0xaa55);       /* boot_flag */
-    assert_memory_equal(zp + 0x202, "HdrS", 4);      /* header */
-    assert_int_equal(g32(zp + 0x228), 0x20000);      /* cmd_line_ptr */
+    assert_int_equal(zp[0x210], 0xff);                 /* type_of_loader */
+    assert_int_equal(g16(zp + 0x1fe), 0xaa55);         /* boot_flag */
+    assert_memory_equal(zp + 0x202, "HdrS", 4);        /* header */
+    assert_int_equal(g32(zp + 0x228), 0x20000);        /* cmd_line_ptr */
     assert_int_equal(g32(zp + 0x238), strlen(cl) + 1); /* cmdline_size */
-    assert_int_equal(g32(zp + 0x230), 0x1000000);    /* kernel_alignment */
-    assert_int_equal(g32(zp + 0x218), 0);            /* ramdisk_image */
+    assert_int_equal(g32(zp + 0x230), 0x1000000);      /* kernel_alignment */
+    assert_int_equal(g32(zp + 0x218), 0);              /* ramdisk_image */
     assert_int_equal(g32(zp + 0x21c), 0);
-    assert_int_equal(g64(zp + 0x70), 0xe0000);       /* acpi_rsdp_addr */
-    assert_int_equal(g16(zp + 0x206), 0);            /* no bzImage header */
+    assert_int_equal(g64(zp + 0x70), 0xe0000); /* acpi_rsdp_addr */
+    assert_int_equal(g16(zp + 0x206), 0);      /* no bzImage header */
     check_e820_zero_page(zp, RAM_SIZE);
     check_gdt(r.base, false);
 
@@ -302,9 +329,9 @@ static void test_vcpu_setup(void **state)
 static void test_msrs(void **state)
 {
     struct kvm_msr_entry m[16];
-    static const uint32_t idx[] = {0x174, 0x175, 0x176, 0xc0000081,
-                                   0xc0000083, 0xc0000102, 0xc0000084,
-                                   0xc0000082, 0x10, 0x1a0, 0x2ff};
+    static const uint32_t idx[] = {
+        0x174,      0x175,      0x176, 0xc0000081, 0xc0000083, 0xc0000102,
+        0xc0000084, 0xc0000082, 0x10,  0x1a0,      0x2ff};
     (void)state;
     assert_int_equal(boot_msrs(m, 16), 11);
     for (int i = 0; i < 11; i++) {
@@ -351,13 +378,13 @@ static void test_pvh(void **state)
     si = r.base + 0x6000;
     assert_int_equal(g32(si), 0x336ec578);
     assert_int_equal(g32(si + 4), 1);
-    assert_int_equal(g32(si + 8), 0);          /* flags */
-    assert_int_equal(g32(si + 12), 1);         /* nr_modules */
-    assert_int_equal(g64(si + 16), 0x6040);    /* modlist_paddr */
-    assert_int_equal(g64(si + 24), 0x20000);   /* cmdline_paddr */
-    assert_int_equal(g64(si + 32), 0);         /* rsdp_paddr */
-    assert_int_equal(g64(si + 40), 0x7000);    /* memmap_paddr */
-    assert_int_equal(g32(si + 48), 4);         /* memmap_entries */
+    assert_int_equal(g32(si + 8), 0);        /* flags */
+    assert_int_equal(g32(si + 12), 1);       /* nr_modules */
+    assert_int_equal(g64(si + 16), 0x6040);  /* modlist_paddr */
+    assert_int_equal(g64(si + 24), 0x20000); /* cmdline_paddr */
+    assert_int_equal(g64(si + 32), 0);       /* rsdp_paddr */
+    assert_int_equal(g64(si + 40), 0x7000);  /* memmap_paddr */
+    assert_int_equal(g32(si + 48), 4);       /* memmap_entries */
     assert_int_equal(g64(r.base + 0x6040), res.initrd_addr);
     assert_int_equal(g64(r.base + 0x6048), 5000);
     assert_int_equal(g64(r.base + 0x7000), 0);
@@ -408,16 +435,16 @@ static void bz_init(struct bz *b, uint16_t version, uint16_t xlf)
     uint8_t *h = b->buf;
 
     memset(b->buf, 0, sizeof(b->buf));
-    h[0x1f1] = 3;               /* setup_sects: setup = 4 * 512 bytes */
+    h[0x1f1] = 3; /* setup_sects: setup = 4 * 512 bytes */
     p16(h + 0x1fe, 0xaa55);
     p32(h + 0x202, 0x53726448); /* HdrS */
     p16(h + 0x206, version);
-    h[0x211] = 0x01;            /* LOADED_HIGH */
-    p32(h + 0x214, 0x100000);   /* code32_start */
-    p32(h + 0x230, 0x200000);   /* kernel_alignment */
-    h[0x234] = 1;               /* relocatable */
+    h[0x211] = 0x01;          /* LOADED_HIGH */
+    p32(h + 0x214, 0x100000); /* code32_start */
+    p32(h + 0x230, 0x200000); /* kernel_alignment */
+    h[0x234] = 1;             /* relocatable */
     p16(h + 0x236, xlf);
-    p32(h + 0x260, 0x123000);   /* init_size */
+    p32(h + 0x260, 0x123000); /* init_size */
     for (size_t i = 0x800; i < 0x2800; i++)
         b->buf[i] = (uint8_t)(i ^ 0x5a);
     b->len = 0x2800;
@@ -463,6 +490,16 @@ static void test_bzimage(void **state)
     check_e820_zero_page(zp, RAM_SIZE);
     check_gdt(r.base, false);
     assert_int_equal(g64(r.base + 0x9000), 0xa003);
+    /* the protected-mode part goes to code32_start, the entry follows it;
+     * setup code after the header (0x26c on) does not reach the zero page */
+    p32(b.buf + 0x214, 0x400000);
+    memset(b.buf + 0x26c, 0xcc, 0x800 - 0x26c);
+    assert_int_equal(load(&r, b.buf, b.len, -1, "", &res, &err), 0);
+    assert_int_equal(res.entry, 0x400200);
+    assert_memory_equal(r.base + 0x400000, b.buf + 0x800, 0x2000);
+    assert_int_equal(g32(zp + 0x214), 0x400000);
+    for (size_t i = 0x26c; i < 0x2d0; i++)
+        assert_int_equal(zp[i], 0);
     ram_fini(&r);
 }
 
@@ -474,14 +511,39 @@ struct err_case {
     const char *want;
 };
 
-static void bz_no_hdrs(struct bz *b) { b->buf[0x202] = 'X'; }
-static void bz_not_high(struct bz *b) { b->buf[0x211] = 0; }
-static void bz_low_start(struct bz *b) { p32(b->buf + 0x214, 0xff000); }
-static void bz_short(struct bz *b) { b->len = 0x700; }
-static void bz_too_short(struct bz *b) { b->len = 0x204; }
-static void bz_hole(struct bz *b) { p32(b->buf + 0x214, 0xc0000000); }
-static void bz_edge(struct bz *b) { p32(b->buf + 0x214, RAM_SIZE - 0x1fff); }
-static void bz_zero_sects(struct bz *b) { b->buf[0x1f1] = 0; b->len = 0x9ff; }
+static void bz_no_hdrs(struct bz *b)
+{
+    b->buf[0x202] = 'X';
+}
+static void bz_not_high(struct bz *b)
+{
+    b->buf[0x211] = 0;
+}
+static void bz_low_start(struct bz *b)
+{
+    p32(b->buf + 0x214, 0xff000);
+}
+static void bz_short(struct bz *b)
+{
+    b->len = 0x700;
+}
+static void bz_too_short(struct bz *b)
+{
+    b->len = 0x204;
+}
+static void bz_hole(struct bz *b)
+{
+    p32(b->buf + 0x214, 0xc0000000);
+}
+static void bz_edge(struct bz *b)
+{
+    p32(b->buf + 0x214, RAM_SIZE - 0x1fff);
+}
+static void bz_zero_sects(struct bz *b)
+{
+    b->buf[0x1f1] = 0;
+    b->len = 0x9ff;
+}
 
 static void test_bzimage_errors(void **state)
 {
@@ -540,14 +602,38 @@ struct elf_case {
     const char *want;
 };
 
-static void e_trunc(struct elf *e) { e->len = 10; }
-static void e_big_endian(struct elf *e) { e->buf[5] = 2; }
-static void e_phentsize(struct elf *e) { p16(e->buf + 54, 32); }
-static void e_phoff_low(struct elf *e) { p64(e->buf + 32, 63); }
-static void e_phoff_eof(struct elf *e) { p64(e->buf + 32, 0x100000); }
-static void e_phoff_huge(struct elf *e) { p64(e->buf + 32, UINT64_MAX - 8); }
-static void e_phnum_many(struct elf *e) { p16(e->buf + 56, 0xffff); }
-static void e_file_short(struct elf *e) { e->len = 0x1100; }
+static void e_trunc(struct elf *e)
+{
+    e->len = 10;
+}
+static void e_big_endian(struct elf *e)
+{
+    e->buf[5] = 2;
+}
+static void e_phentsize(struct elf *e)
+{
+    p16(e->buf + 54, 32);
+}
+static void e_phoff_low(struct elf *e)
+{
+    p64(e->buf + 32, 63);
+}
+static void e_phoff_eof(struct elf *e)
+{
+    p64(e->buf + 32, 0x100000);
+}
+static void e_phoff_huge(struct elf *e)
+{
+    p64(e->buf + 32, UINT64_MAX - 8);
+}
+static void e_phnum_many(struct elf *e)
+{
+    p16(e->buf + 56, 0xffff);
+}
+static void e_file_short(struct elf *e)
+{
+    e->len = 0x1100;
+}
 static void e_pvh_small_desc(struct elf *e)
 {
     put_note(e->buf + 0x1000, "Xen", 4, 2, 18, 0);
@@ -564,55 +650,110 @@ static void e_note_trunc(struct elf *e)
 static void test_elf_errors(void **state)
 {
     static const struct elf_case cases[] = {
-        {"truncated header", 0x100000, {PT_LOAD, 0x1000, 0x100000, 16, 16},
-         e_trunc, PFX_ELF "Unable to read elf header"},
-        {"big endian", 0x100000, {PT_LOAD, 0x1000, 0x100000, 16, 16},
+        {"truncated header",
+         0x100000,
+         {PT_LOAD, 0x1000, 0x100000, 16, 16},
+         e_trunc,
+         PFX_ELF "Unable to read elf header"},
+        {"big endian",
+         0x100000,
+         {PT_LOAD, 0x1000, 0x100000, 16, 16},
          e_big_endian,
          PFX_ELF "Trying to load big-endian binary on little-endian machine"},
-        {"phentsize", 0x100000, {PT_LOAD, 0x1000, 0x100000, 16, 16},
-         e_phentsize, PFX_ELF "Invalid program header size"},
-        {"phoff inside ehdr", 0x100000, {PT_LOAD, 0x1000, 0x100000, 16, 16},
-         e_phoff_low, PFX_ELF "Invalid program header offset"},
-        {"entry below 1 MiB", 0xfffff, {PT_LOAD, 0x1000, 0x100000, 16, 16},
-         NULL, PFX_ELF "Invalid entry address"},
-        {"phdrs past EOF", 0x100000, {PT_LOAD, 0x1000, 0x100000, 16, 16},
-         e_phoff_eof, PFX_ELF "Unable to read program header"},
-        {"phoff overflows", 0x100000, {PT_LOAD, 0x1000, 0x100000, 16, 16},
-         e_phoff_huge, PFX_ELF "Unable to read program header"},
-        {"65535 phdrs", 0x100000, {PT_LOAD, 0x1000, 0x100000, 16, 16},
-         e_phnum_many, PFX_ELF "Unable to read program header"},
-        {"segment below 1 MiB", 0x100000, {PT_LOAD, 0x1000, 0x7000, 16, 16},
-         NULL, PFX_ELF "Invalid Program Header Address"},
-        {"segment at 0", 0x100000, {PT_LOAD, 0x1000, 0, 16, 16}, NULL,
+        {"phentsize",
+         0x100000,
+         {PT_LOAD, 0x1000, 0x100000, 16, 16},
+         e_phentsize,
+         PFX_ELF "Invalid program header size"},
+        {"phoff inside ehdr",
+         0x100000,
+         {PT_LOAD, 0x1000, 0x100000, 16, 16},
+         e_phoff_low,
+         PFX_ELF "Invalid program header offset"},
+        {"entry below 1 MiB",
+         0xfffff,
+         {PT_LOAD, 0x1000, 0x100000, 16, 16},
+         NULL,
+         PFX_ELF "Invalid entry address"},
+        {"phdrs past EOF",
+         0x100000,
+         {PT_LOAD, 0x1000, 0x100000, 16, 16},
+         e_phoff_eof,
+         PFX_ELF "Unable to read program header"},
+        {"phoff overflows",
+         0x100000,
+         {PT_LOAD, 0x1000, 0x100000, 16, 16},
+         e_phoff_huge,
+         PFX_ELF "Unable to read program header"},
+        {"65535 phdrs",
+         0x100000,
+         {PT_LOAD, 0x1000, 0x100000, 16, 16},
+         e_phnum_many,
+         PFX_ELF "Unable to read program header"},
+        {"segment below 1 MiB",
+         0x100000,
+         {PT_LOAD, 0x1000, 0x7000, 16, 16},
+         NULL,
          PFX_ELF "Invalid Program Header Address"},
-        {"segment in MMIO hole", 0x100000,
-         {PT_LOAD, 0x1000, 0xc0000000, 16, 16}, NULL,
+        {"segment at 0",
+         0x100000,
+         {PT_LOAD, 0x1000, 0, 16, 16},
+         NULL,
+         PFX_ELF "Invalid Program Header Address"},
+        {"segment in MMIO hole",
+         0x100000,
+         {PT_LOAD, 0x1000, 0xc0000000, 16, 16},
+         NULL,
          PFX_ELF "Unable to read kernel image"},
-        {"segment straddles end of RAM", 0x100000,
-         {PT_LOAD, 0x1000, RAM_SIZE - 8, 16, 16}, NULL,
+        {"segment straddles end of RAM",
+         0x100000,
+         {PT_LOAD, 0x1000, RAM_SIZE - 8, 16, 16},
+         NULL,
          PFX_ELF "Unable to read kernel image"},
-        {"huge p_filesz", 0x100000,
-         {PT_LOAD, 0x1000, 0x100000, UINT64_MAX, UINT64_MAX}, NULL,
+        {"huge p_filesz",
+         0x100000,
+         {PT_LOAD, 0x1000, 0x100000, UINT64_MAX, UINT64_MAX},
+         NULL,
          PFX_ELF "Unable to read kernel image"},
-        {"paddr + filesz overflows", 0x100000,
-         {PT_LOAD, 0x1000, UINT64_MAX - 4, 16, 16}, NULL,
+        {"paddr + filesz overflows",
+         0x100000,
+         {PT_LOAD, 0x1000, UINT64_MAX - 4, 16, 16},
+         NULL,
          PFX_ELF "Unable to read kernel image"},
-        {"p_offset + filesz overflows", 0x100000,
-         {PT_LOAD, UINT64_MAX - 4, 0x100000, 16, 16}, NULL,
+        {"p_offset + filesz overflows",
+         0x100000,
+         {PT_LOAD, UINT64_MAX - 4, 0x100000, 16, 16},
+         NULL,
          PFX_ELF "Unable to read kernel image"},
-        {"segment past EOF", 0x100000, {PT_LOAD, 0x1000, 0x100000, 0x1000, 0x1000},
-         e_file_short, PFX_ELF "Unable to read kernel image"},
-        {"memsz overflows", 0x100000,
-         {PT_LOAD, 0x1000, 0x100000, 16, UINT64_MAX}, NULL,
+        {"segment past EOF",
+         0x100000,
+         {PT_LOAD, 0x1000, 0x100000, 0x1000, 0x1000},
+         e_file_short,
+         PFX_ELF "Unable to read kernel image"},
+        {"memsz overflows",
+         0x100000,
+         {PT_LOAD, 0x1000, 0x100000, 16, UINT64_MAX},
+         NULL,
          PFX_KL "memory to load kernel image is not enough"},
-        {"PVH desc too small", 0x100000, {PT_NOTE, 0x1000, 0, 20, 0},
-         e_pvh_small_desc, PFX_ELF "Invalid PVH note header"},
-        {"note namesz overflows", 0x100000, {PT_NOTE, 0x1000, 0, 20, 0},
+        {"PVH desc too small",
+         0x100000,
+         {PT_NOTE, 0x1000, 0, 20, 0},
+         e_pvh_small_desc,
+         PFX_ELF "Invalid PVH note header"},
+        {"note namesz overflows",
+         0x100000,
+         {PT_NOTE, 0x1000, 0, 20, 0},
          e_note_overflow,
          PFX_ELF "Overflow occurred during an arithmetic operation"},
-        {"note runs past EOF", 0x100000, {PT_NOTE, 0x1000, 0, 0x100000, 0},
-         e_note_trunc, PFX_ELF "Unable to read note header"},
-        {"note segment past EOF", 0x100000, {PT_NOTE, 0x9000, 0, 20, 0}, NULL,
+        {"note runs past EOF",
+         0x100000,
+         {PT_NOTE, 0x1000, 0, 0x100000, 0},
+         e_note_trunc,
+         PFX_ELF "Unable to read note header"},
+        {"note segment past EOF",
+         0x100000,
+         {PT_NOTE, 0x9000, 0, 20, 0},
+         NULL,
          PFX_ELF "Unable to read note header"},
     };
     struct ram r;
@@ -705,6 +846,52 @@ static void test_misc_errors(void **state)
     ram_fini(&r);
 }
 
+static void test_bad_memory(void **state)
+{
+    struct seg s = {PT_LOAD, 0x1000, 0x100000, 16, 16};
+    struct boot_result res;
+    struct sq_err err;
+    struct boot_mem m;
+    struct elf e;
+    struct ram r;
+    int fd;
+
+    (void)state;
+    elf_init(&e, 0x100000, &s, 1);
+    fd = mkfd(e.buf, e.len);
+
+    /* 64 KiB of RAM: the kernel does not fit, nothing is written past it */
+    ram_init(&r, 64 << 10, 64 << 10);
+    sq_err_clear(&err);
+    assert_int_equal(boot_load(&r.mem, fd, -1, "", &res, &err), -EINVAL);
+    assert_string_equal(err.msg, PFX_ELF "Unable to read kernel image");
+    ram_fini(&r);
+
+    /* exactly up to the end of the segment is enough */
+    ram_init(&r, 0x100000 + 16, 0x100000 + 16);
+    sq_err_clear(&err);
+    assert_int_equal(boot_load(&r.mem, fd, -1, "x", &res, &err), 0);
+    ram_fini(&r);
+
+    /* inconsistent views are refused */
+    m.ram = NULL;
+    m.ram_len = 1 << 20;
+    m.mem_size = 1 << 20;
+    assert_true(boot_load(&m, fd, -1, "", &res, &err) < 0);
+    ram_init(&r, 2 << 20, 1 << 20); /* mem_size < ram_len */
+    assert_true(boot_load(&r.mem, fd, -1, "", &res, &err) < 0);
+    ram_fini(&r);
+    close(fd);
+
+    /* an ELF without program headers loads nothing and still boots */
+    ram_init(&r, 2 << 20, 2 << 20);
+    elf_init(&e, 0x100000, &s, 0);
+    assert_int_equal(load(&r, e.buf, e.len, -1, "", &res, &err), 0);
+    assert_int_equal(res.kernel_end, 0);
+    assert_int_equal(res.entry, 0x100000);
+    ram_fini(&r);
+}
+
 struct e820_case {
     uint64_t mem;
     size_t n;
@@ -714,20 +901,35 @@ struct e820_case {
 static void test_e820(void **state)
 {
     static const struct e820_case cases[] = {
-        {128ULL << 20, 4,
-         {{0, 0x9fc00, 1}, {0x9fc00, 0x40400, 2}, {0xeec00000, 256 << 20, 2},
+        {128ULL << 20,
+         4,
+         {{0, 0x9fc00, 1},
+          {0x9fc00, 0x40400, 2},
+          {0xeec00000, 256 << 20, 2},
           {0x100000, (128ULL << 20) - 0x100000, 1}}},
-        {3ULL << 30, 4,
-         {{0, 0x9fc00, 1}, {0x9fc00, 0x40400, 2}, {0xeec00000, 256 << 20, 2},
+        {3ULL << 30,
+         4,
+         {{0, 0x9fc00, 1},
+          {0x9fc00, 0x40400, 2},
+          {0xeec00000, 256 << 20, 2},
           {0x100000, (3ULL << 30) - 0x100000, 1}}},
-        {4ULL << 30, 5,
-         {{0, 0x9fc00, 1}, {0x9fc00, 0x40400, 2}, {0xeec00000, 256 << 20, 2},
-          {0x100000, (3ULL << 30) - 0x100000, 1}, {4ULL << 30, 1ULL << 30, 1}}},
-        {300ULL << 30, 6,
-         {{0, 0x9fc00, 1}, {0x9fc00, 0x40400, 2}, {0xeec00000, 256 << 20, 2},
+        {4ULL << 30,
+         5,
+         {{0, 0x9fc00, 1},
+          {0x9fc00, 0x40400, 2},
+          {0xeec00000, 256 << 20, 2},
           {0x100000, (3ULL << 30) - 0x100000, 1},
-          {4ULL << 30, 252ULL << 30, 1}, {512ULL << 30, 45ULL << 30, 1}}},
-        {1ULL << 20, 3,
+          {4ULL << 30, 1ULL << 30, 1}}},
+        {300ULL << 30,
+         6,
+         {{0, 0x9fc00, 1},
+          {0x9fc00, 0x40400, 2},
+          {0xeec00000, 256 << 20, 2},
+          {0x100000, (3ULL << 30) - 0x100000, 1},
+          {4ULL << 30, 252ULL << 30, 1},
+          {512ULL << 30, 45ULL << 30, 1}}},
+        {1ULL << 20,
+         3,
          {{0, 0x9fc00, 1}, {0x9fc00, 0x40400, 2}, {0xeec00000, 256 << 20, 2}}},
     };
     (void)state;
@@ -762,6 +964,7 @@ int main(void)
         cmocka_unit_test(test_elf_errors),
         cmocka_unit_test(test_misc_errors),
         cmocka_unit_test(test_e820),
+        cmocka_unit_test(test_bad_memory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -105,42 +105,78 @@ static void test_build_table(void **state)
 {
     static const struct build_case cases[] = {
         {"default, no extras", NULL, false, {0}, CMDLINE_DEFAULT},
-        {"default + pci=off", NULL, true, {.root_pmem_index = -1},
+        {"default + pci=off",
+         NULL,
+         true,
+         {.root_pmem_index = -1},
          CMDLINE_DEFAULT " pci=off"},
         {"empty string stays empty", "", false, {0}, ""},
         {"empty + pci", "", true, {.root_pmem_index = -1}, "pci=off"},
-        {"pci enabled adds nothing", "console=ttyS0", true,
-         {.pci_enabled = true, .root_pmem_index = -1}, "console=ttyS0"},
+        {"pci enabled adds nothing",
+         "console=ttyS0",
+         true,
+         {.pci_enabled = true, .root_pmem_index = -1},
+         "console=ttyS0"},
         {"trimmed", "  a b  ", true, {.root_pmem_index = -1}, "a b pci=off"},
-        {"init args stay last", "console=ttyS0 -- init1 init2", true,
+        {"init args stay last",
+         "console=ttyS0 -- init1 init2",
+         true,
          {.root_pmem_index = -1, .n_virtio = 1, .virtio = devs3},
          "console=ttyS0 pci=off virtio_mmio.device=4K@0xc0001000:5 -- "
          "init1 init2"},
-        {"separator in quotes is not a split", "a=\"x -- y\" -- z", true,
-         {.root_pmem_index = -1}, "a=\"x -- y\" pci=off -- z"},
-        {"odd quotes: no split", "a=\"x -- y", true, {.root_pmem_index = -1},
+        {"separator in quotes is not a split",
+         "a=\"x -- y\" -- z",
+         true,
+         {.root_pmem_index = -1},
+         "a=\"x -- y\" pci=off -- z"},
+        {"odd quotes: no split",
+         "a=\"x -- y",
+         true,
+         {.root_pmem_index = -1},
          "a=\"x -- y pci=off"},
-        {"first unquoted separator wins", "a -- b -- c", true,
-         {.root_pmem_index = -1}, "a pci=off -- b -- c"},
-        {"root block first, then its entry", "ro0", true,
-         {.root_block = "/dev/vda", .root_block_ro = false,
-          .root_pmem_index = -1, .n_virtio = 2, .virtio = devs3},
+        {"first unquoted separator wins",
+         "a -- b -- c",
+         true,
+         {.root_pmem_index = -1},
+         "a pci=off -- b -- c"},
+        {"root block first, then its entry",
+         "ro0",
+         true,
+         {.root_block = "/dev/vda",
+          .root_block_ro = false,
+          .root_pmem_index = -1,
+          .n_virtio = 2,
+          .virtio = devs3},
          "ro0 pci=off root=/dev/vda rw virtio_mmio.device=4K@0xc0001000:5 "
          "virtio_mmio.device=4K@0xc0002000:6"},
-        {"root block after the balloon", "x", true,
-         {.root_block = "PARTUUID=1234-01", .root_block_ro = true,
-          .root_block_at = 1, .root_pmem_index = -1, .n_virtio = 2,
+        {"root block after the balloon",
+         "x",
+         true,
+         {.root_block = "PARTUUID=1234-01",
+          .root_block_ro = true,
+          .root_block_at = 1,
+          .root_pmem_index = -1,
+          .n_virtio = 2,
           .virtio = devs3},
          "x pci=off virtio_mmio.device=4K@0xc0001000:5 root=PARTUUID=1234-01 "
          "ro virtio_mmio.device=4K@0xc0002000:6"},
-        {"root pmem before its entry", "x", true,
-         {.root_pmem_index = 0, .root_pmem_ro = true, .root_pmem_at = 2,
-          .n_virtio = 3, .virtio = devs3},
+        {"root pmem before its entry",
+         "x",
+         true,
+         {.root_pmem_index = 0,
+          .root_pmem_ro = true,
+          .root_pmem_at = 2,
+          .n_virtio = 3,
+          .virtio = devs3},
          "x pci=off virtio_mmio.device=4K@0xc0001000:5 "
          "virtio_mmio.device=4K@0xc0002000:6 root=/dev/pmem0 ro "
          "virtio_mmio.device=4K@0xc0003000:7"},
-        {"pci: roots appended in order", "x", true,
-         {.pci_enabled = true, .root_block = "/dev/vda", .root_pmem_index = 3,
+        {"pci: roots appended in order",
+         "x",
+         true,
+         {.pci_enabled = true,
+          .root_block = "/dev/vda",
+          .root_pmem_index = 3,
           .root_pmem_ro = false},
          "x root=/dev/vda rw root=/dev/pmem3 rw"},
         {"only separator", " -- ", true, {.root_pmem_index = -1}, "pci=off"},
@@ -222,7 +258,8 @@ static void test_build_overflow(void **state)
 
 static void test_build_errors(void **state)
 {
-    struct cmdline_extras x = {.pci_enabled = true, .root_pmem_index = -1,
+    struct cmdline_extras x = {.pci_enabled = true,
+                               .root_pmem_index = -1,
                                .root_block = "PARTUUID=\x01"};
     char out[CMDLINE_MAX_SIZE];
     struct sq_err err;
@@ -243,9 +280,9 @@ static void test_build_errors(void **state)
 
     /* Non-ASCII user text is passed through untouched. */
     sq_err_clear(&err);
-    assert_int_equal(cmdline_build("\tk=\xc3\xa4\xe3\x80\x80", &x, out,
-                                   sizeof(out), &err),
-                     0);
+    assert_int_equal(
+        cmdline_build("\tk=\xc3\xa4\xe3\x80\x80", &x, out, sizeof(out), &err),
+        0);
     assert_string_equal(out, "k=\xc3\xa4");
 }
 

@@ -149,6 +149,26 @@ static const uint8_t g_serial_echo[] = {
     0x00, 0x48, 0xcf, 0xff, 0x0f, 0x00, 0x60, 0x00, 0x00, 0x00, 0x00, 0x00,
     0x00};
 
+/* A virtio-mmio window from the guest's side: mask the PIC, IDT gate for
+ * vector 0x25, LAPIC on, IOAPIC pin 5 -> 0x25; read the 32-bit register at
+ * 0xc0001000 and write the value back at 0xc0001050 (QueueNotify's offset);
+ * sti; hlt loop. Handler: EOI, print 'I', reset. */
+static const uint8_t g_mmio_dev[] = {
+    0xb0, 0xff, 0xe6, 0x21, 0xe6, 0xa1, 0x48, 0x8d, 0x05, 0x6d, 0x00, 0x00,
+    0x00, 0xbf, 0x50, 0x62, 0x00, 0x00, 0x66, 0x89, 0x07, 0x66, 0xc7, 0x47,
+    0x02, 0x08, 0x00, 0x66, 0xc7, 0x47, 0x04, 0x00, 0x8e, 0x48, 0xc1, 0xe8,
+    0x10, 0x66, 0x89, 0x47, 0x06, 0x48, 0xc1, 0xe8, 0x10, 0x89, 0x47, 0x08,
+    0xc7, 0x47, 0x0c, 0x00, 0x00, 0x00, 0x00, 0x0f, 0x01, 0x1d, 0x58, 0x00,
+    0x00, 0x00, 0xbf, 0x00, 0x00, 0xe0, 0xfe, 0xc7, 0x87, 0xf0, 0x00, 0x00,
+    0x00, 0xff, 0x01, 0x00, 0x00, 0xbe, 0x00, 0x00, 0xc0, 0xfe, 0xc7, 0x06,
+    0x1a, 0x00, 0x00, 0x00, 0xc7, 0x46, 0x10, 0x25, 0x00, 0x00, 0x00, 0xc7,
+    0x06, 0x1b, 0x00, 0x00, 0x00, 0xc7, 0x46, 0x10, 0x00, 0x00, 0x00, 0x00,
+    0xbf, 0x00, 0x10, 0x00, 0xc0, 0x8b, 0x07, 0x89, 0x47, 0x50, 0xfb, 0xf4,
+    0xeb, 0xfd, 0xbf, 0x00, 0x00, 0xe0, 0xfe, 0xc7, 0x87, 0xb0, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x66, 0xba, 0xf8, 0x03, 0xb0, 0x49, 0xee,
+    0xb0, 0xfe, 0xe6, 0x64, 0x48, 0xcf, 0xff, 0x0f, 0x00, 0x60, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00};
+
 /* ---- fixture ------------------------------------------------------------ */
 
 struct fx {
@@ -735,6 +755,113 @@ static void test_stdin_to_guest_serial_interrupt(void **state)
     rmdir(dir);
 }
 
+/* A device plugged in the way virtio-mmio devices will be: a register
+ * window from mmio_alloc_device() and an interrupt eventfd. */
+struct fake_mmio {
+    struct bus_dev bus;
+    uint64_t last_write_off;
+    uint32_t last_write_val;
+    int writes;
+};
+
+static void fake_mmio_read(struct bus_dev *d, uint64_t off, uint8_t *data,
+                           uint32_t len)
+{
+    uint32_t magic = 0x74726976; /* "virt" */
+
+    (void)d;
+    if (off == 0 && len == 4)
+        memcpy(data, &magic, 4);
+}
+
+static void fake_mmio_write(struct bus_dev *d, uint64_t off,
+                            const uint8_t *data, uint32_t len)
+{
+    struct fake_mmio *f = d->opaque;
+
+    f->last_write_off = off;
+    f->last_write_val = 0;
+    memcpy(&f->last_write_val, data, len < 4 ? len : 4);
+    f->writes++;
+}
+
+static void test_mmio_device_window_and_irq(void **state)
+{
+    struct machine_config cfg;
+    struct machine_mmio_dev dev;
+    struct fake_mmio fm;
+    struct mmio_alloc a;
+    struct sq_err err;
+    struct machine *m = NULL;
+    int p[2], kernel, irq, writes = 0;
+    char out = 0;
+    struct pollfd pfd;
+
+    (void)state;
+    if (!kvm_usable())
+        skip();
+    memset(&fm, 0, sizeof(fm));
+    bus_dev_init(&fm.bus, "fake-virtio", fake_mmio_read, fake_mmio_write, &fm);
+    irq = evloop_eventfd_new();
+    assert_true(irq >= 0);
+    mmio_alloc_init(&a);
+    memset(&dev, 0, sizeof(dev));
+    assert_int_equal(mmio_alloc_device(&a, &dev.addr, &dev.gsi, &err), 0);
+    dev.regs = &fm.bus;
+    dev.irq_fd = irq;
+
+    assert_int_equal(pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
+    kernel = make_kernel();
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.vcpu_count = 1;
+    cfg.mem_size_mib = 64;
+    cfg.kernel_fd = kernel;
+    cfg.initrd_fd = -1;
+    cfg.cmdline = "";
+    cfg.serial_out_fd = p[1];
+    cfg.n_mmio = 1;
+    cfg.mmio = &dev;
+    sq_err_clear(&err);
+    if (machine_create(&cfg, NULL, &m, &err) != 0)
+        fail_msg("machine_create: %s", err.msg);
+    {
+        struct fx f; /* reuse the long-mode helpers */
+
+        memset(&f, 0, sizeof(f));
+        f.m = m;
+        put(&f, CODE_GPA, g_mmio_dev, sizeof(g_mmio_dev));
+        enter_long_mode(&f, 0x2);
+    }
+    if (machine_start(m, &err) != 0)
+        fail_msg("machine_start: %s", err.msg);
+    /* The guest's MMIO read got the magic and its write came back. */
+    for (uint64_t t0 = now_ms(); writes == 0 && now_ms() - t0 < TIMEOUT_MS;) {
+        bus_dev_lock(&fm.bus);
+        writes = fm.writes;
+        bus_dev_unlock(&fm.bus);
+        usleep(1000);
+    }
+    assert_int_equal(writes, 1);
+    assert_int_equal(fm.last_write_off, 0x50);
+    assert_int_equal(fm.last_write_val, 0x74726976);
+    /* The device interrupts: eventfd -> irqfd (GSI 5) -> guest handler.
+     * The IOAPIC route was set before the write we saw, so the edge is
+     * latched even if the guest has not reached sti yet. */
+    evloop_eventfd_signal(irq);
+    pfd.fd = machine_exit_fd(m);
+    pfd.events = POLLIN;
+    assert_int_equal(poll(&pfd, 1, TIMEOUT_MS), 1);
+    assert_int_equal(machine_exit_code(m), 0);
+    assert_int_equal(read(p[0], &out, 1), 1);
+    assert_int_equal(out, 'I');
+    machine_destroy(m);
+    bus_dev_fini(&fm.bus);
+    close(irq);
+    close(kernel);
+    close(p[0]);
+    close(p[1]);
+}
+
 static void test_boot_timer_line_and_loop_exit(void **state)
 {
     struct fx f;
@@ -975,6 +1102,7 @@ int main(void)
         cmocka_unit_test(test_ctrl_alt_del_reaches_guest),
         cmocka_unit_test(test_keyboard_interrupt_delivered),
         cmocka_unit_test(test_stdin_to_guest_serial_interrupt),
+        cmocka_unit_test(test_mmio_device_window_and_irq),
         cmocka_unit_test(test_boot_timer_line_and_loop_exit),
         cmocka_unit_test(test_no_boot_timer_without_flag),
         cmocka_unit_test(test_cpuid_and_msrs_per_vcpu),
