@@ -1,0 +1,62 @@
+/*
+ * from_api.h: build and patch the virtio devices from the API's validated
+ * request types (api/schemas.h), so that the VMM layer needs no knowledge
+ * of device internals and the devices none of JSON.
+ *
+ * Typical use on the vmm thread at InstanceStart, per drive in attach
+ * order (root first):
+ *
+ *   struct block *b;
+ *   if (block_new_from_drive(&rd->cfg, rd->fd, &b, &err) < 0)
+ *       -> "Drive config error: Unable to create the virtio block device: "
+ *          + err.msg
+ *   mmio_alloc_device(&alloc, &addr, &gsi, &err);
+ *   virtio_mmio_machine_dev(block_transport(b), addr, gsi, &cfg.mmio[i]);
+ *   ... machine_create(&cfg, loop, &m, &err) ...
+ *   block_attach(b, machine_guest_mem(m), machine_vm_fd(m), addr, loop);
+ *
+ * and the same with rng_new_from_entropy()/rng_transport()/rng_attach().
+ */
+#ifndef SQUIB_DEVICES_VIRTIO_FROM_API_H
+#define SQUIB_DEVICES_VIRTIO_FROM_API_H
+
+#include "api/schemas.h"
+#include "devices/rate_limiter.h"
+#include "devices/virtio/block.h"
+#include "devices/virtio/rng.h"
+
+/* RateLimiterConfig -> limiter parameters (absent buckets stay absent; a
+ * bucket with size 0 or refill 0 is kept as given: the limiter treats it
+ * as disabled on creation and as "remove" in a PATCH). */
+void rate_limiter_params_from_cfg(const struct rate_limiter_cfg *in,
+                                  struct rate_limiter_params *out);
+
+/* The reverse, for GET /vm/config: disabled buckets become absent and a
+ * one_time_burst of 0 becomes null (has_one_time_burst false). */
+void rate_limiter_cfg_from_params(const struct rate_limiter_params *in,
+                                  struct rate_limiter_cfg *out);
+
+/*
+ * Create a virtio-block device for a PUT /drives body that selected the
+ * virtio backend (path_on_host set, no socket). `fd` is the backing file
+ * the configuration store opened at PUT time (struct res_drive.fd;
+ * borrowed, duplicated), or -1 to open path_on_host now. Returns 0 and
+ * *out, or -errno with err as block_new() (-EINVAL with "Invalid block
+ * config." when path_on_host is missing).
+ */
+int block_new_from_drive(const struct drive_cfg *d, int fd, struct block **out,
+                         struct sq_err *err);
+
+/*
+ * PATCH /drives/{id} on a virtio-block device: path_on_host (reopen, new
+ * capacity, config interrupt) then rate_limiter. Returns 0 or -errno with
+ * err as block_update_path().
+ */
+int block_patch_from_update(struct block *b, const struct drive_update *u,
+                            struct sq_err *err);
+
+/* PUT /entropy. 0 and *out or -errno with err set. */
+int rng_new_from_entropy(const struct entropy_cfg *e, struct rng **out,
+                         struct sq_err *err);
+
+#endif
