@@ -1212,9 +1212,9 @@ static void rng_rate(struct venv *e, struct vdrv *v, uint64_t timeout)
     line_kv_dec(&l, "chunk", chunk);
     line_kv_dec(&l, "tsc_ticks", now - t0);
     line_kv_dec(&l, "tsc_hz", e->tsc_hz);
-    line_kv_dec(&l, "ms", (now - t0) * 1000 / e->tsc_hz);
-    line_kv_dec(&l, "bytes_per_sec",
-                 (now - t0) ? total * e->tsc_hz / (now - t0) : 0);
+    ms = (now - t0) / (e->tsc_hz / 1000);
+    line_kv_dec(&l, "ms", ms);
+    line_kv_dec(&l, "bytes_per_sec", ms ? total / ms * 1000 : 0);
     line_end(&l);
 }
 
