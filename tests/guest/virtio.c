@@ -132,6 +132,10 @@ static volatile uint8_t req_status __attribute__((aligned(16)));
 
 /* Interrupt bookkeeping, written by virtio_isr(). */
 static struct vdrv *volatile irq_drv;
+
+/* TSC ticks between two Status reads while polling (about 1 ms): every
+ * read is a VM exit that competes with the device for its lock. */
+static uint64_t status_poll_ticks = 1000000;
 static volatile uint64_t irq_seen;
 static volatile uint32_t irq_isr_bits;
 
@@ -783,6 +787,7 @@ static void vq_wait(struct vdrv *v, uint64_t t0, uint64_t timeout,
                     uint64_t irq_before, struct vres *r)
 {
     struct vq *q = &v->q;
+    uint64_t next_status = t0 + status_poll_ticks;
 
     memset(r, 0, sizeof(*r));
     for (;;) {
@@ -800,10 +805,13 @@ static void vq_wait(struct vdrv *v, uint64_t t0, uint64_t timeout,
             q->last_used++;
             break;
         }
-        r->status = vr(v->dev, VM_STATUS);
-        if (r->status & ST_NEEDS_RESET) {
-            r->needs_reset = 1;
-            break;
+        if (rdtsc() - next_status < (1ULL << 63)) {
+            next_status += status_poll_ticks;
+            r->status = vr(v->dev, VM_STATUS);
+            if (r->status & ST_NEEDS_RESET) {
+                r->needs_reset = 1;
+                break;
+            }
         }
         if (rdtsc() - t0 > timeout)
             break;
@@ -1526,6 +1534,7 @@ int virtio_run_test(const char *name, size_t name_len, const char *cmdline,
     e->cmdline_len = cmdline_len;
     e->rsdp_hint = rsdp_hint;
     e->tsc_hz = calibrate_tsc();
+    status_poll_ticks = e->tsc_hz / 1000;
     timeout = e->tsc_hz * param_u64(e, "squibtimeout=", 2000) / 1000;
     discover(e);
     switch (which) {
