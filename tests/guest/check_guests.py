@@ -185,11 +185,18 @@ def kvm_checks():
         check("kvm/triplefault", rc == 1 and "shutdown" in err, f"rc {rc} {err.strip()}")
         rc, out, err = run(["timeout", "5", kb, elf, "squibtest=counter squibevery=1000000"])
         # The run is killed: drop a last line that may be cut short.
-        vals = [int(kv["value"]) for kv in all_of(parse(out), "counter")][:-1]
+        vals = [int(kv["value"]) for kv in all_of(parse(out), "counter")[:-1]]
         check("kvm/counter", len(vals) >= 2 and vals == sorted(set(vals)), f"{vals[:5]}")
         rc, out, err = run([kb, elf, "squibtest=smp"], env={"KVM_BOOT_VCPUS": "3"}, timeout=60)
         smp = first(parse(out), "smp") or {}
         check("kvm/smp", smp.get("started") == "2", f"{smp}")
+        # No virtio devices (kvm-boot has none): reported, no hang, clean stop.
+        rc, out, err = run([kb, elf, "squibtest=blk-rw"], timeout=60)
+        facts = parse(out)
+        expect_fields("kvm/virtio-none", first(facts, "virtio"),
+                      {"devices": "0", "cmdline": "0", "dsdt": "0"})
+        check("kvm/virtio-none.blk", "SQUIB-GUEST virtio-blk found=no" in out.splitlines()
+              and rc == 0, f"rc {rc} {out[-300:]}")
         # Loader errors surface with upstream's text and no guest run.
         bad = os.path.join(tmp, "bad")
         with open(bad, "wb") as f:

@@ -419,9 +419,16 @@ static void scan_dsdt(struct venv *e)
             continue;
         while (body < end && (a[body] == '\\' || a[body] == '^'))
             body++;
+        if (body + 2 <= end && a[body] == 0x2e) /* DualNamePath */
+            body += 1 + 4;
+        else if (body + 2 <= end && a[body] == 0x2f && a[body + 1]) /* Multi */
+            body += 2 + 4 * (uint32_t)(a[body + 1] - 1);
         if (body + 4 > end)
             continue;
         memcpy(name, a + body, 4);
+        /* Only this device's own objects: stop at a nested Device(). */
+        if (!find_bytes(a + body, end - body, "\x5b\x82", 2, &at))
+            end = body + (uint32_t)at;
         if (find_bytes(a + body, end - body, "LNRO0005", 8, &at))
             continue;
         if (!find_bytes(a + body, end - body, "\x86\x09\x00", 3, &at) &&
@@ -446,7 +453,6 @@ static void scan_dsdt(struct venv *e)
         line_end(&l);
         if (base && gsi != ~0ULL)
             add_dev(e, base, size, (uint32_t)gsi, 2);
-        i = end - 1;
     }
     e->n_dsdt = found;
     line_start(&l);
