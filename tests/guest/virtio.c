@@ -1378,8 +1378,10 @@ static int h_case(const struct vdev *d, int blk,
         uint16_t first = blk ? 2 : 0;
 
         for (uint16_t i = first; i < v.q.size; i++)
-            set_desc(&v.q, i, addr_of(data_buf + 64 * i), blk && i == 2 ? 1 : 64,
+            set_desc(&v.q, i, addr_of(data_buf + 1024 + 64 * i), 64,
                      D_WRITE | D_NEXT, (uint16_t)((i + 1) % v.q.size));
+        if (blk) /* the status descriptor, with NEXT on */
+            set_desc(&v.q, 2, addr_of(&req_status), 1, D_WRITE | D_NEXT, 3);
     } else if (word_eq(name, "next-out-of-range")) {
         v.q.desc[dd].flags |= D_NEXT;
         v.q.desc[dd].next = (uint16_t)(v.q.size + 5);
