@@ -3,7 +3,10 @@
 
 Two runners, each skipped (with the reason printed) when it cannot run here:
   - QEMU (tests/guest/run-qemu.sh, TCG): proves the guests themselves work
-    (PVH ELF and bzImage; QEMU cannot boot an ELF without a PVH note);
+    (PVH ELF and bzImage; QEMU cannot boot an ELF without a PVH note),
+    including the virtio drivers against QEMU microvm's virtio-mmio v2
+    block and entropy devices (disk bytes checked on the host afterwards)
+    and the hostile runs;
   - build/guest/kvm-boot: squib's own loader (vmm/boot, vmm/cmdline) under
     real KVM, for all three flavours, checking the boot state digest 6.1/6.2
     prescribes as the guest sees it (registers, zero page, e820, PVH start
