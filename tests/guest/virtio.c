@@ -1084,8 +1084,9 @@ static void blk_ro(struct venv *e, struct vdrv *v, uint64_t timeout)
     memset(data_buf, 0, 512);
     blk_request(v, timeout, BLK_T_IN, s, data_buf, 512, &r);
     before = fnv1a(data_buf, 512);
+    /* The inverse of what is there, so a write that got through shows. */
     for (uint32_t i = 0; i < 512; i++)
-        data_buf[i] = pattern_byte(s, i);
+        data_buf[i] = (uint8_t)~data_buf[i];
     st = blk_request(v, timeout, BLK_T_OUT, s, data_buf, 512, &r);
     line_start(&l);
     line_str(&l, "blk-ro");
