@@ -121,7 +121,7 @@ int seccomp_setup(bool no_seccomp, const char *filter_path,
  * Returns 0 or -errno from seccomp_prog_install().
  *
  * Test hook: when SQUIB_TEST_SECCOMP_TRAP named this kind at setup, the
- * thread then issues getppid(), which no built-in list allows, so the
+ * thread then issues getpgrp(), which no built-in list allows, so the
  * process ends with exit code 148 (or, under --no-seccomp, carries on).
  */
 int seccomp_enter(enum seccomp_thread kind);
