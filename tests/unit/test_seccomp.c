@@ -367,6 +367,13 @@ static void test_trap_hook(void **state)
 /* ---------------------------------------------------------------------- */
 /* Custom JSON filters                                                     */
 
+/* ASan's _exit() interceptor tears the alternate signal stack down. */
+#ifdef __SANITIZE_ADDRESS__
+#define SAN_EXIT_RULES "{\"syscall\": \"sigaltstack\"},{\"syscall\": \"munmap\"},"
+#else
+#define SAN_EXIT_RULES ""
+#endif
+
 /* A category that allows what a forked child needs to run a probe and
  * exit, plus `extra` rules (a JSON fragment starting with a comma). */
 static char *category(const char *def, const char *extra)
@@ -375,7 +382,7 @@ static char *category(const char *def, const char *extra)
 
     assert_true(asprintf(&s,
                          "{\"default_action\": %s, \"filter_action\": "
-                         "\"allow\", \"filter\": ["
+                         "\"allow\", \"filter\": [" SAN_EXIT_RULES
                          "{\"syscall\": \"exit_group\"},"
                          "{\"syscall\": \"write\", \"comment\": "
                          "\"the test's SIGSYS report\"},"
