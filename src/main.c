@@ -128,7 +128,6 @@ static void on_actions(struct evloop *loop, struct evloop_handler *h,
 {
     struct vmm_main *m = h->opaque;
     struct api_action *a;
-    bool any = false;
 
     (void)events;
     evloop_eventfd_drain(h->fd);
@@ -140,12 +139,12 @@ static void on_actions(struct evloop *loop, struct evloop_handler *h,
          * write in the next GET (read-your-writes through the mirror). */
         publish(m);
         controller_complete(m->ctl, a);
-        any = true;
+        /* Right after the action that started the VM, before the next
+         * one: the vmm filter must cover every later action. */
+        maybe_start_metrics(m);
         if (m->vmm->exit_requested)
             break;
     }
-    if (any)
-        maybe_start_metrics(m);
     if (m->vmm->exit_requested)
         evloop_stop(loop);
 }

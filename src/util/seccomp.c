@@ -373,6 +373,7 @@ static const struct rule rules_sanitizer[] = {
      * (clone below) lists /proc/self/task, attaches to every thread with
      * ptrace and watches its parent with getppid. */
     R0(ptrace),
+    R0(getdents),
     R0(getdents64),
     R0(getppid),
     /* A report may run an external symbolizer. */
@@ -528,14 +529,16 @@ out:
 }
 
 /* A fresh context for the native architecture with `def` as its default
- * action. A call from another ABI (x32, i386 int 0x80) gets `def` too. */
+ * action. A call through another ABI (x32, i386 int 0x80) always traps,
+ * whatever the default: no squib thread uses them, and a custom
+ * "allow by default" list must not open them either. */
 static scmp_filter_ctx new_ctx(uint32_t def)
 {
     scmp_filter_ctx ctx = seccomp_init(def);
 
     if (!ctx)
         return NULL;
-    if (seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, def) < 0 ||
+    if (seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_TRAP) < 0 ||
         seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0) < 0) {
         seccomp_release(ctx);
         return NULL;

@@ -49,6 +49,7 @@ enum probe {
     P_OPENAT,          /* vmm only */
     P_THREAD_KICK,     /* vmm: tgkill with the kick signal */
     P_CLOCK_GETTIME,   /* the real syscall, not the vDSO */
+    P_X32_GETPID,      /* getpid through the x32 ABI */
 };
 
 /* The child's end of the report pipe (a forked child's own copy). */
@@ -153,6 +154,9 @@ static void run_probe(enum probe p)
     case P_THREAD_KICK:
         /* To a thread id that does not exist: the filter decides first. */
         syscall(SYS_tgkill, getpid(), 0x7fffffff, SIGRTMIN);
+        break;
+    case P_X32_GETPID:
+        syscall(0x40000000 | SYS_getpid);
         break;
     case P_CLOCK_GETTIME: {
         struct timespec ts;
@@ -441,6 +445,27 @@ static void test_json_custom_filter_semantics(void **state)
     free(doc);
 }
 
+static void test_json_other_abi_always_traps(void **state)
+{
+    static const char allow_all[] =
+        "{\"default_action\": \"allow\", \"filter_action\": \"trap\", "
+        "\"filter\": []}";
+    char *doc = document(allow_all, allow_all, allow_all);
+    struct seccomp_filters f;
+    struct sq_err err;
+
+    (void)state;
+    assert_int_equal(parse(doc, &f, &err), 0);
+    assert_int_equal(in_child(&f.prog[0], 0, P_GETPGRP), 0);
+    assert_int_equal(in_child(&f.prog[0], 0, P_X32_GETPID),
+                     TRAPPED(0x40000000 | SYS_getpid));
+    /* The built-in lists too. */
+    assert_int_equal(in_child(&g_def.prog[0], 0, P_X32_GETPID),
+                     TRAPPED(0x40000000 | SYS_getpid));
+    seccomp_filters_fini(&f);
+    free(doc);
+}
+
 static void test_json_upstream_shape(void **state)
 {
     /* An excerpt in the exact shape of upstream's
@@ -626,6 +651,7 @@ int main(void)
         cmocka_unit_test(test_setup_default_and_no_seccomp),
         cmocka_unit_test(test_trap_hook),
         cmocka_unit_test(test_json_custom_filter_semantics),
+        cmocka_unit_test(test_json_other_abi_always_traps),
         cmocka_unit_test(test_json_upstream_shape),
         cmocka_unit_test(test_json_errors),
         cmocka_unit_test(test_file_errors),
