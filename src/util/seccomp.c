@@ -62,9 +62,10 @@ struct cond {
 
 #define MAX_CONDS 4
 
-/* A rule of the built-in lists. `name` is resolved with libseccomp for the
- * native architecture. kick: the single condition's value is the vCPU kick
- * signal (SIGRTMIN is not a constant in glibc). */
+/* A rule of the built-in lists: `name` (resolved with libseccomp for the
+ * native architecture) is allowed when all n conditions hold. A condition
+ * whose value is KICK_SIGNAL compares with the vCPU kick signal instead
+ * (SIGRTMIN is not a constant in glibc). */
 struct rule {
     const char *name;
     unsigned n;
@@ -280,9 +281,7 @@ static const struct rule rules_api[] = {
     R0(sendmsg),
     R0(sendto),
     R0(writev),
-    /* The api loop's own eventfd and timerfd (action timeouts) are created
-     * after the filter only if the loop is rebuilt; arming the timer is
-     * constant. */
+    /* Arming the action-timeout timerfd (created before the filter). */
     R0(timerfd_settime),
     /* MMDS V2 session tokens are random. */
     R0(getrandom),

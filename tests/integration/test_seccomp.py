@@ -236,3 +236,46 @@ def test_missing_filter_file_exits_1(squib_factory, tmp_path):
     assert s.wait(10) == 1
     assert ("Seccomp error: Filter file open error: No such file or directory "
             "(os error 2)") in s.output()
+
+
+def write_config(tmp_path, test):
+    cfg = {
+        "boot-source": {
+            "kernel_image_path": os.path.join(GUEST_DIR, "guest-linux.elf"),
+            "boot_args": "console=ttyS0 reboot=k panic=1 squibtest=%s" % test,
+        },
+        "drives": [],
+        "machine-config": {"vcpu_count": 2, "mem_size_mib": 128},
+    }
+    path = os.path.join(str(tmp_path), "vm.json")
+    with open(path, "w") as f:
+        json.dump(cfg, f)
+    return path
+
+
+@NEED_KVM
+def test_config_file_no_api_boot_under_filters(squib_factory, tmp_path):
+    # --config-file --no-api: the vmm filter goes on right after the
+    # config-file boot; the guest reports and resets, squib exits 0.
+    s = squib_factory(args=("--no-api", "--config-file",
+                            write_config(tmp_path, "report")), wait=False)
+    assert s.wait(30) == 0, s.output()[-3000:]
+    out = s.output()
+    assert "Successfully started microvm that was configured from one single json" in out
+    assert "SQUIB-GUEST boot=linux64" in out
+    assert "bad syscall" not in out
+
+
+@NEED_KVM
+@pytest.mark.parametrize("api_mode", [False, True])
+def test_config_file_boot_installs_vmm_filter(squib_factory, tmp_path, api_mode):
+    args = ("--config-file", write_config(tmp_path, "counter"))
+    if not api_mode:
+        args = ("--no-api",) + args
+    s = squib_factory(args=args, env={"SQUIB_TEST_SECCOMP_TRAP": "vmm"},
+                      wait=False)
+    assert s.wait(30) == 148
+    out = s.output()
+    assert "[anonymous-instance:main] " + BAD_SYSCALL_LINE % GETPGRP in out, out[-3000:]
+    # Installed after the VM was built (upstream's order).
+    assert out.index("Successfully started microvm") < out.index("bad syscall")
