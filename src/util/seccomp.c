@@ -321,23 +321,24 @@ static const struct rule rules_vcpu[] = {
     R0(timerfd_settime),
 };
 
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define SQ_SANITIZED 1
 #elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
 #define SQ_SANITIZED 1
 #endif
 #endif
 
 #ifdef SQ_SANITIZED
 /*
- * Sanitizer builds only (make SAN=1: ASan + UBSan, compiled in when the
- * compiler says -fsanitize=address is on). The ASan runtime runs inside
- * every thread: its allocator maps and unmaps shadow and chunk memory with
- * flags of its own, its thread registry reads the thread's stack bounds,
- * and a report (which must never be hidden by a SIGSYS) reads
- * /proc/self/maps, symbolizes, and may start a symbolizer process. None of
- * this is in a release build; the release lists above stay exact.
+ * Sanitizer builds only (make SAN=1: ASan + UBSan; make tsan: TSan),
+ * compiled in when the compiler says -fsanitize=address or =thread is on.
+ * The sanitizer runtime runs inside every thread: its allocator and shadow
+ * memory are mapped and unmapped with flags of its own, its thread
+ * registry reads the thread's stack bounds, and a report (which must never
+ * be hidden by a SIGSYS) reads /proc/self/maps, symbolizes, and may start a
+ * symbolizer process. None of this is in a release build; the release
+ * lists above stay exact.
  */
 static const struct rule rules_sanitizer[] = {
     /* The ASan allocator and shadow: any mapping flags, still never

@@ -30,6 +30,11 @@
 
 #include "util/seccomp.h"
 
+/* Sanitizer builds widen every list (docs/seccomp.md). */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SANITIZED 1
+#endif
+
 /* What the child does after installing its filter. */
 enum probe {
     P_NOTHING,
@@ -258,7 +263,7 @@ static void check_kind(enum seccomp_thread kind)
                                                     : cases[i].vcpu;
         int got = in_child(&g_def.prog[kind], kind, cases[i].p);
 
-#ifdef __SANITIZE_ADDRESS__
+#ifdef SANITIZED
         /* The sanitizer list widens openat and mmap flags for the ASan
          * runtime (docs/seccomp.md); exec mappings stay refused. */
         if (cases[i].p == P_OPENAT)
@@ -296,7 +301,7 @@ static void test_vmm_kicks_vcpus_only(void **state)
      * but not by the api or vcpu threads. */
     assert_int_equal(in_child(&g_def.prog[SECCOMP_THREAD_VMM],
                               SECCOMP_THREAD_VMM, P_THREAD_KICK), 0);
-#ifndef __SANITIZE_ADDRESS__
+#ifndef SANITIZED
     /* (Sanitizer builds allow tgkill everywhere: docs/seccomp.md.) */
     assert_int_equal(in_child(&g_def.prog[SECCOMP_THREAD_API],
                               SECCOMP_THREAD_API, P_THREAD_KICK),
@@ -372,7 +377,7 @@ static void test_trap_hook(void **state)
 /* Custom JSON filters                                                     */
 
 /* ASan's _exit() interceptor tears the alternate signal stack down. */
-#ifdef __SANITIZE_ADDRESS__
+#ifdef SANITIZED
 #define SAN_EXIT_RULES "{\"syscall\": \"sigaltstack\"},{\"syscall\": \"munmap\"},"
 #else
 #define SAN_EXIT_RULES ""
