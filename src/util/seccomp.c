@@ -546,31 +546,39 @@ static scmp_filter_ctx new_ctx(uint32_t def)
     return ctx;
 }
 
+/* The tables that make up the built-in list of `kind`, in order. */
+static size_t default_tables(enum seccomp_thread kind,
+                             const struct rule *t[3], size_t n[3])
+{
+    size_t k = 0;
+
+#define TABLE(x) (t[k] = (x), n[k] = sizeof(x) / sizeof((x)[0]), k++)
+    TABLE(rules_common);
+    if (kind == SECCOMP_THREAD_VMM)
+        TABLE(rules_vmm);
+    else if (kind == SECCOMP_THREAD_API)
+        TABLE(rules_api);
+    else
+        TABLE(rules_vcpu);
+#ifdef SQ_SANITIZED
+    TABLE(rules_sanitizer);
+#endif
+#undef TABLE
+    return k;
+}
+
 static int build_default(enum seccomp_thread kind, struct seccomp_prog *p,
                          struct sq_err *err)
 {
     scmp_filter_ctx ctx = new_ctx(SCMP_ACT_TRAP);
-    int rc;
+    const struct rule *t[3];
+    size_t n[3], k = default_tables(kind, t, n);
+    int rc = 0;
 
     if (!ctx)
         return sq_errf(err, -ENOMEM, "cannot create a seccomp context");
-    rc = add_table(ctx, rules_common,
-                   sizeof(rules_common) / sizeof(rules_common[0]), err);
-    if (rc == 0 && kind == SECCOMP_THREAD_VMM)
-        rc = add_table(ctx, rules_vmm, sizeof(rules_vmm) / sizeof(rules_vmm[0]),
-                       err);
-    if (rc == 0 && kind == SECCOMP_THREAD_API)
-        rc = add_table(ctx, rules_api, sizeof(rules_api) / sizeof(rules_api[0]),
-                       err);
-    if (rc == 0 && kind == SECCOMP_THREAD_VCPU)
-        rc = add_table(ctx, rules_vcpu,
-                       sizeof(rules_vcpu) / sizeof(rules_vcpu[0]), err);
-#ifdef SQ_SANITIZED
-    if (rc == 0)
-        rc = add_table(ctx, rules_sanitizer,
-                       sizeof(rules_sanitizer) / sizeof(rules_sanitizer[0]),
-                       err);
-#endif
+    for (size_t i = 0; rc == 0 && i < k; i++)
+        rc = add_table(ctx, t[i], n[i], err);
     if (rc == 0)
         rc = export_prog(ctx, p, err);
     seccomp_release(ctx);
@@ -600,6 +608,78 @@ int seccomp_filters_default(struct seccomp_filters *out, struct sq_err *err)
         }
     }
     return 0;
+}
+
+static void write_cond(struct buf *b, const struct cond *c)
+{
+    static const char *const ops[] = {"eq", "ne", "lt", "le", "gt", "ge"};
+    uint64_t val = c->val == KICK_SIGNAL ? (uint64_t)SQ_SIG_VCPU_KICK : c->val;
+
+    buf_append(b, "{", 1);
+    json_write_key(b, "index");
+    json_write_u64(b, c->idx);
+    buf_append(b, ",", 1);
+    json_write_key(b, "type");
+    json_write_cstr(b, c->qword ? "qword" : "dword");
+    buf_append(b, ",", 1);
+    json_write_key(b, "op");
+    if (c->op == OP_MASKED_EQ) {
+        buf_append(b, "{", 1);
+        json_write_key(b, "masked_eq");
+        json_write_u64(b, c->mask);
+        buf_append(b, "}", 1);
+    } else {
+        json_write_cstr(b, ops[c->op]);
+    }
+    buf_append(b, ",", 1);
+    json_write_key(b, "val");
+    json_write_u64(b, val);
+    buf_append(b, "}", 1);
+}
+
+void seccomp_defaults_json(struct buf *out)
+{
+    for (int kind = 0; kind < SECCOMP_THREAD_COUNT; kind++) {
+        const struct rule *t[3];
+        size_t n[3], k = default_tables((enum seccomp_thread)kind, t, n);
+        bool first = true;
+
+        buf_append(out, kind ? ",\n" : "{\n", 2);
+        json_write_key(out, thread_names[kind]);
+        buf_append(out, "{", 1);
+        json_write_key(out, "default_action");
+        json_write_cstr(out, "trap");
+        buf_append(out, ",", 1);
+        json_write_key(out, "filter_action");
+        json_write_cstr(out, "allow");
+        buf_append(out, ",", 1);
+        json_write_key(out, "filter");
+        buf_append(out, "[", 1);
+        for (size_t i = 0; i < k; i++)
+            for (size_t j = 0; j < n[i]; j++) {
+                const struct rule *r = &t[i][j];
+
+                buf_append(out, first ? "\n  " : ",\n  ", first ? 3 : 4);
+                first = false;
+                buf_append(out, "{", 1);
+                json_write_key(out, "syscall");
+                json_write_cstr(out, r->name);
+                if (r->n) {
+                    buf_append(out, ",", 1);
+                    json_write_key(out, "args");
+                    buf_append(out, "[", 1);
+                    for (unsigned c = 0; c < r->n; c++) {
+                        if (c)
+                            buf_append(out, ",", 1);
+                        write_cond(out, &r->c[c]);
+                    }
+                    buf_append(out, "]", 1);
+                }
+                buf_append(out, "}", 1);
+            }
+        buf_append(out, "]}", 2);
+    }
+    buf_append(out, "\n}\n", 3);
 }
 
 /* ---------------------------------------------------------------------- */

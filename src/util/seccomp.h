@@ -31,6 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/buf.h"
 #include "util/err.h"
 
 /* The thread kinds, named as upstream's filter categories. */
@@ -89,6 +90,15 @@ int seccomp_filters_from_json(const char *text, size_t len,
  */
 int seccomp_filters_from_file(const char *path, struct seccomp_filters *out,
                               struct sq_err *err);
+
+/*
+ * Append squib's built-in lists (those of this build, so a sanitizer build
+ * includes its sanitizer rules) to `out` as a custom-filter JSON document:
+ * a starting point for a --seccomp-filter file that runs squib.
+ * seccomp_filters_from_json() of the output compiles to the same programs
+ * as seccomp_filters_default().
+ */
+void seccomp_defaults_json(struct buf *out);
 
 /* Free the programs (the struct itself is the caller's). NULL-safe. */
 void seccomp_filters_fini(struct seccomp_filters *f);

@@ -14,6 +14,9 @@ import re
 
 import pytest
 
+import subprocess
+
+from conftest import BUILD
 from test_boot_guest import GUEST_DIR, configure, kvm_skip_reason, start, wait_for
 
 NEED_KVM = pytest.mark.skipif(kvm_skip_reason() is not None,
@@ -279,3 +282,36 @@ def test_config_file_boot_installs_vmm_filter(squib_factory, tmp_path, api_mode)
     assert "[anonymous-instance:main] " + BAD_SYSCALL_LINE % GETPGRP in out, out[-3000:]
     # Installed after the VM was built (upstream's order).
     assert out.index("Successfully started microvm") < out.index("bad syscall")
+
+
+def defaults_file(tmp_path):
+    """squib's built-in lists as a --seccomp-filter file (build/seccomp-defaults)."""
+    tool = os.path.join(BUILD, "seccomp-defaults")
+    if not os.path.exists(tool):
+        pytest.skip("the seccomp-defaults tool is not built (make seccomp-defaults)")
+    doc = subprocess.run([tool], check=True, stdout=subprocess.PIPE).stdout
+    json.loads(doc)  # a valid JSON document
+    return write_filter(tmp_path, doc.decode(), name="defaults.json")
+
+
+@NEED_KVM
+def test_exported_defaults_as_custom_filter_run_a_guest(squib_factory, tmp_path):
+    # The custom-filter path compiles the exported built-in lists into the
+    # same programs: squib boots, pauses, resumes and shuts down cleanly.
+    s = squib_factory(args=("--seccomp-filter", defaults_file(tmp_path)))
+    api = s.client()
+    configure(api, os.path.join(GUEST_DIR, "guest-linux.elf"), "cad", vcpus=2)
+    start(api)
+    wait_for(s, r"SQUIB-GUEST cad waiting")
+    assert api.patch("/vm", {"state": "Paused"}).status == 204
+    assert api.patch("/vm", {"state": "Resumed"}).status == 204
+    assert api.put("/actions", {"action_type": "SendCtrlAltDel"}).status == 204
+    assert s.wait(30) == 0, s.output()[-3000:]
+    assert "bad syscall" not in s.output()
+
+
+def test_exported_defaults_still_trap(squib_factory, tmp_path):
+    s = squib_factory(args=("--seccomp-filter", defaults_file(tmp_path)),
+                      env={"SQUIB_TEST_SECCOMP_TRAP": "api"}, wait=False)
+    assert s.wait(10) == 148
+    assert BAD_SYSCALL_LINE % GETPGRP in s.output()

@@ -28,6 +28,7 @@
 
 #include <cmocka.h>
 
+#include "util/buf.h"
 #include "util/seccomp.h"
 
 /* Sanitizer builds widen every list (docs/seccomp.md). */
@@ -471,6 +472,27 @@ static void test_json_other_abi_always_traps(void **state)
     free(doc);
 }
 
+static void test_defaults_json_round_trip(void **state)
+{
+    struct buf b = BUF_INIT;
+    struct seccomp_filters f;
+    struct sq_err err;
+
+    (void)state;
+    seccomp_defaults_json(&b);
+    sq_err_clear(&err);
+    if (seccomp_filters_from_json(b.data, b.len, &f, &err) != 0)
+        fail_msg("%s", err.msg);
+    /* The same rules in the same order: the same BPF, byte for byte. */
+    for (int i = 0; i < SECCOMP_THREAD_COUNT; i++) {
+        assert_int_equal(f.prog[i].n_insns, g_def.prog[i].n_insns);
+        assert_memory_equal(f.prog[i].insns, g_def.prog[i].insns,
+                            g_def.prog[i].n_insns * 8);
+    }
+    seccomp_filters_fini(&f);
+    buf_fini(&b);
+}
+
 static void test_json_upstream_shape(void **state)
 {
     /* An excerpt in the exact shape of upstream's
@@ -657,6 +679,7 @@ int main(void)
         cmocka_unit_test(test_trap_hook),
         cmocka_unit_test(test_json_custom_filter_semantics),
         cmocka_unit_test(test_json_other_abi_always_traps),
+        cmocka_unit_test(test_defaults_json_round_trip),
         cmocka_unit_test(test_json_upstream_shape),
         cmocka_unit_test(test_json_errors),
         cmocka_unit_test(test_file_errors),
