@@ -24,7 +24,6 @@
 #include <linux/futex.h>
 #include <linux/kvm.h>
 #include <linux/seccomp.h>
-#include <linux/if_tun.h>
 #include <seccomp.h>
 #include <signal.h>
 #include <stdio.h>
