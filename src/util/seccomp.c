@@ -318,6 +318,10 @@ static const struct rule rules_vcpu[] = {
      * timers. */
     R0(io_uring_enter),
     R0(timerfd_settime),
+    /* A device activated or reset by a guest register write may (re)create
+     * its notification eventfds there (upstream allows it for MSI-X
+     * vectors recreated on a PCI device reset). */
+    R0(eventfd2),
 };
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
