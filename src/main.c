@@ -32,6 +32,7 @@
 #include "util/evloop.h"
 #include "util/json.h"
 #include "util/log.h"
+#include "util/seccomp.h"
 #include "util/xalloc.h"
 #include "vmm/vmm.h"
 
@@ -43,6 +44,7 @@ struct vmm_main {
     struct evloop_handler action_h;
     struct evloop_handler metrics_h;
     int metrics_timer_fd;          /* owned; -1 until the VM runs */
+    bool vmm_filter_on;            /* the vmm seccomp filter is installed */
     unsigned test_delay_ms;        /* SQUIB_TEST_VMM_DELAY_MS */
 };
 
@@ -83,9 +85,35 @@ static void on_metrics_timer(struct evloop *loop, struct evloop_handler *h,
     metrics_flush_periodic();
 }
 
+/* Install the vmm thread's filter; on failure end the process with exit
+ * code 1 (upstream: "Failed to install vmm seccomp filter"). Returns 0 or
+ * -errno. */
+static int seccomp_vmm_enter_or_stop(struct vmm_main *m)
+{
+    char os[128];
+    int rc = seccomp_enter(SECCOMP_THREAD_VMM);
+
+    if (rc < 0) {
+        log_error("Failed to install vmm seccomp filter: prctl` syscall "
+                  "failed with error code: %s",
+                  sq_os_error(-rc, os, sizeof(os)));
+        m->vmm->exit_requested = true;
+        m->vmm->exit_code = 1;
+        evloop_stop(m->loop);
+        return rc;
+    }
+    m->vmm_filter_on = true;
+    return 0;
+}
+
 static void maybe_start_metrics(struct vmm_main *m)
 {
     if (m->metrics_timer_fd >= 0 || !vmm_is_started(m->vmm))
+        return;
+    /* The VM is built: install the vmm filter before any more guest-facing
+     * work, then start the metrics (upstream's order). Pre-boot requests
+     * were served unfiltered, as upstream's pre-boot loop is. */
+    if (!m->vmm_filter_on && seccomp_vmm_enter_or_stop(m))
         return;
     m->metrics_timer_fd = evloop_timerfd_new();
     if (m->metrics_timer_fd < 0)
@@ -105,7 +133,6 @@ static void on_actions(struct evloop *loop, struct evloop_handler *h,
 {
     struct vmm_main *m = h->opaque;
     struct api_action *a;
-    bool any = false;
 
     (void)events;
     evloop_eventfd_drain(h->fd);
@@ -117,12 +144,12 @@ static void on_actions(struct evloop *loop, struct evloop_handler *h,
          * write in the next GET (read-your-writes through the mirror). */
         publish(m);
         controller_complete(m->ctl, a);
-        any = true;
+        /* Right after the action that started the VM, before the next
+         * one: the vmm filter must cover every later action. */
+        maybe_start_metrics(m);
         if (m->vmm->exit_requested)
             break;
     }
-    if (any)
-        maybe_start_metrics(m);
     if (m->vmm->exit_requested)
         evloop_stop(loop);
 }
@@ -225,6 +252,9 @@ int main(int argc, char **argv)
         return code;
     if (!cli_init_metrics(&args, &code))
         return code;
+    sq_err_clear(&err);
+    if (seccomp_setup(args.no_seccomp, args.seccomp_filter, &err) < 0)
+        return fail(1, "Seccomp error: %s", err.msg);
 
     if (args.config_file) {
         config_json = read_file(args.config_file, &config_len);

@@ -22,10 +22,12 @@
 #include "api/schemas.h"
 #include "api/server.h"
 #include "obs/metrics.h"
+#include "obs/signals.h"
 #include "util/buf.h"
 #include "util/evloop.h"
 #include "util/json.h"
 #include "util/log.h"
+#include "util/seccomp.h"
 #include "util/xalloc.h"
 
 #define API_MAX_PENDING API_QUEUE_CAP
@@ -443,6 +445,12 @@ static void *api_main(void *arg)
         rc = -ENOMEM;
         goto out;
     }
+    /* Everything the loop needs exists: filter before serving (upstream). */
+    rc = seccomp_enter(SECCOMP_THREAD_API);
+    if (rc < 0)
+        signals_panic(__FILE__, __LINE__, "Failed to set the requested "
+                      "seccomp filters on the API thread: prctl` syscall "
+                      "failed with error code: %s", strerror(-rc));
 
 out:
     pthread_mutex_lock(&t->start_lock);

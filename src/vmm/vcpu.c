@@ -22,8 +22,10 @@
 #include <unistd.h>
 
 #include "obs/metrics.h"
+#include "obs/signals.h"
 #include "util/err.h"
 #include "util/evloop.h"
+#include "util/seccomp.h"
 #include "util/xalloc.h"
 #include "vmm/kvm.h"
 
@@ -369,6 +371,12 @@ static void *vcpu_thread(void *arg)
     sigemptyset(&kick);
     sigaddset(&kick, SQ_SIG_VCPU_KICK);
     pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
+    /* The vCPU filter, before the first KVM_RUN (upstream's Vcpu::run). */
+    rc = seccomp_enter(SECCOMP_THREAD_VCPU);
+    if (rc < 0)
+        signals_panic(__FILE__, __LINE__, "Failed to set the requested "
+                      "seccomp filters on vCPU %u: Error: prctl` syscall "
+                      "failed with error code: %s", v->index, strerror(-rc));
 
     pthread_mutex_lock(&v->lock);
     set_state(v, VCPU_PAUSED);
