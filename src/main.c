@@ -355,7 +355,6 @@ int main(int argc, char **argv)
         log_info("Successfully added metadata to mmds from file");
     }
     publish(&m);
-    maybe_start_metrics(&m);
 
     /*
      * The api thread starts only now, after the config file and --metadata
@@ -386,6 +385,9 @@ int main(int argc, char **argv)
         m.action_h.opaque = &m;
         evloop_add(m.loop, &m.action_h, EPOLLIN);
     }
+    /* A VM built from the config file runs: the vmm seccomp filter goes on
+     * (after the last thread was created) and the metrics start. */
+    maybe_start_metrics(&m);
     evloop_run(m.loop, -1, NULL, NULL);
     code = m.vmm->exit_code;
     /* Upstream's order: stop the vCPUs and devices, flush the last metrics,

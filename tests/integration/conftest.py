@@ -129,13 +129,24 @@ class _BufferedSock:
 
 
 class Squib:
+    """A squib process. Its logger writes to a file of its own (--log-path,
+    unless the test passes one), so that log lines never land inside the
+    guest's serial output on stdout; output() returns both."""
+
     def __init__(self, tmpdir, args=(), env=None, wait=True):
         self.tmpdir = str(tmpdir)
-        self.sock_path = os.path.join(self.tmpdir, "api.sock")
-        self.log_path = os.path.join(self.tmpdir, "squib.out")
+        n = 0
+        while os.path.exists(os.path.join(self.tmpdir, "squib%d.out" % n)):
+            n += 1
+        self.sock_path = os.path.join(self.tmpdir, "api%d.sock" % n)
+        self.log_path = os.path.join(self.tmpdir, "squib%d.out" % n)
+        self.logger_path = None
         cmd = [SQUIB]
         if "--api-sock" not in args and "--no-api" not in args:
             cmd += ["--api-sock", self.sock_path]
+        if "--log-path" not in args and "--help" not in args and "-h" not in args:
+            self.logger_path = os.path.join(self.tmpdir, "squib%d.log" % n)
+            cmd += ["--log-path", self.logger_path]
         cmd += list(args)
         self.out = open(self.log_path, "wb")
         e = dict(os.environ)
@@ -166,10 +177,22 @@ class Squib:
         self._clients.append(c)
         return c
 
-    def output(self):
+    def serial(self):
+        """What squib wrote to stdout/stderr (the guest's serial console)."""
         self.out.flush()
         with open(self.log_path, "rb") as f:
             return f.read().decode(errors="replace")
+
+    def logs(self):
+        """squib's log file ("" if it has none yet)."""
+        if not self.logger_path or not os.path.exists(self.logger_path):
+            return ""
+        with open(self.logger_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def output(self):
+        """stdout/stderr followed by the log file."""
+        return self.serial() + self.logs()
 
     def wait(self, timeout=10.0):
         return self.proc.wait(timeout)
