@@ -31,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/fdio.h"
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/xalloc.h"
@@ -285,22 +286,6 @@ struct jw {
     int err;          /* first error: -errno (chunk write) or -ENOSPC */
 };
 
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n) {
-        ssize_t r = write(fd, p, n);
-
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        p += r;
-        n -= (size_t)r;
-    }
-    return 0;
-}
-
 static void jw_put(struct jw *w, const char *s, size_t n)
 {
     if (w->mode == JW_HEAP) {
@@ -316,7 +301,7 @@ static void jw_put(struct jw *w, const char *s, size_t n)
                 return;
             }
             if (!w->err)
-                w->err = write_all(w->fd, w->p, w->len);
+                w->err = fd_write_all(w->fd, w->p, w->len);
             w->len = 0;
             continue;
         }
@@ -681,7 +666,7 @@ int metrics_flush(struct sq_err *err)
     }
     serialize(&w);
     buf_putc(&w.heap, '\n');
-    rc = write_all(g_m.fd, w.heap.data, w.heap.len);
+    rc = fd_write_all(g_m.fd, w.heap.data, w.heap.len);
     pthread_mutex_unlock(&g_m.flush_lock);
     buf_fini(&w.heap);
     if (rc < 0) {
@@ -717,7 +702,7 @@ int metrics_flush_signal_safe(void)
     serialize(&w);
     jw_put(&w, "\n", 1);
     if (!w.err && w.len)
-        w.err = write_all(w.fd, w.p, w.len);
+        w.err = fd_write_all(w.fd, w.p, w.len);
     if (locked)
         pthread_mutex_unlock(&g_m.flush_lock);
     return w.err < 0 ? w.err : 1;

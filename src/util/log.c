@@ -13,6 +13,7 @@
  * from the UTC offset cached by the last ordinary record (localtime_r is not
  * async-signal-safe).
  */
+#include "util/fdio.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -178,26 +179,6 @@ static void put_prefix(struct sbuf *b, const struct timespec *ts, long gmtoff,
         sb_puti(b, line);
     }
     sb_puts(b, "] ");
-}
-
-/*
- * Write all of p[0..n) to fd. A non-blocking target that is full (EAGAIN)
- * or any other error ends the attempt: the caller counts the record missed.
- */
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n) {
-        ssize_t r = write(fd, p, n);
-
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        p += r;
-        n -= (size_t)r;
-    }
-    return 0;
 }
 
 /* ---- configuration ---- */
@@ -452,7 +433,7 @@ void log_write(enum log_level level, const char *file, int line,
     }
     out[total++] = '\n';
 
-    if (write_all(atomic_load(&g_log.fd), out, total) < 0)
+    if (fd_write_all(atomic_load(&g_log.fd), out, total) < 0)
         metrics_inc(METRIC_logger_missed_log_count);
     free(heap);
 out:
@@ -473,7 +454,7 @@ int log_write_signal_safe(enum log_level level, const char *file, int line,
     put_prefix(&b, &ts, atomic_load(&g_log.gmtoff), level, file, line);
     sb_puts(&b, msg);
     out[b.len++] = '\n';
-    rc = write_all(atomic_load(&g_log.fd), out, b.len);
+    rc = fd_write_all(atomic_load(&g_log.fd), out, b.len);
     if (rc < 0)
         metrics_inc(METRIC_logger_missed_log_count);
     return rc;

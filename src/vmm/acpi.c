@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util/le.h"
 #include "vmm/aml.h"
 #include "vmm/mptable.h"
 
@@ -540,52 +541,25 @@ int fw_build_dsdt_aml(const struct fw_config *cfg, uint64_t vmgenid_addr,
 
 /* ---- SDTs ---------------------------------------------------------------- */
 
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint8_t sum8(const uint8_t *p, size_t n)
-{
-    uint8_t s = 0;
-
-    for (size_t i = 0; i < n; i++)
-        s = (uint8_t)(s + p[i]);
-    return s;
-}
-
 /* Fill the 36-byte SDT header (checksum left 0). */
 static void sdt_header(uint8_t *p, const char sig[4], uint32_t len, uint8_t rev,
                        const char table_id[8])
 {
     memcpy(p, sig, 4);
-    put32(p + 4, len);
+    le_put32(p + 4, len);
     p[8] = rev;
     p[9] = 0;
     memcpy(p + 10, OEM_ID, 6);
     memcpy(p + 16, table_id, 8);
-    put32(p + 24, 0); /* OEM revision */
+    le_put32(p + 24, 0); /* OEM revision */
     memcpy(p + 28, CREATOR_ID, 4);
-    put32(p + 32, CREATOR_REVISION);
+    le_put32(p + 32, CREATOR_REVISION);
 }
 
 static void sdt_checksum(uint8_t *p, size_t len)
 {
     p[9] = 0;
-    p[9] = (uint8_t)-sum8(p, len);
+    p[9] = (uint8_t)-byte_sum8(p, len);
 }
 
 int fw_write_tables(uint8_t *ram, uint64_t ram_len, const struct fw_config *cfg,
@@ -664,19 +638,19 @@ int fw_write_tables_layout(uint8_t *ram, uint64_t ram_len,
 
     /* DSDT: header checksum covers header and AML. */
     sdt_header(hdr, "DSDT", (uint32_t)l.dsdt_len, 2, "FCVMDSDT");
-    hdr[9] = (uint8_t) - (uint8_t)(sum8(hdr, sizeof(hdr)) +
-                                   sum8((const uint8_t *)dsdt.data, dsdt.len));
+    hdr[9] = (uint8_t) - (uint8_t)(byte_sum8(hdr, sizeof(hdr)) +
+                                   byte_sum8((const uint8_t *)dsdt.data, dsdt.len));
     memcpy(ram + l.dsdt_addr, hdr, sizeof(hdr));
     memcpy(ram + l.dsdt_addr + SDT_HEADER_LEN, dsdt.data, dsdt.len);
 
     memset(fadt, 0, sizeof(fadt));
     sdt_header(fadt, "FACP", FADT_LEN, 6, "FCVMFADT");
-    put16(fadt + 109, 1u << IAPC_BOOT_ARG_FLAGS_VGA_NOT_PRESENT);
-    put32(fadt + 112, (1u << FADT_F_HW_REDUCED_ACPI) |
+    le_put16(fadt + 109, 1u << IAPC_BOOT_ARG_FLAGS_VGA_NOT_PRESENT);
+    le_put32(fadt + 112, (1u << FADT_F_HW_REDUCED_ACPI) |
                           (1u << FADT_F_PWR_BUTTON) |
                           (1u << FADT_F_SLP_BUTTON));
     fadt[131] = 5;                  /* FADT minor version */
-    put64(fadt + 140, l.dsdt_addr); /* X_DSDT */
+    le_put64(fadt + 140, l.dsdt_addr); /* X_DSDT */
     memcpy(fadt + 268, "FIRECKVM", 8);
     sdt_checksum(fadt, sizeof(fadt));
     memcpy(ram + l.fadt_addr, fadt, sizeof(fadt));
@@ -684,33 +658,33 @@ int fw_write_tables_layout(uint8_t *ram, uint64_t ram_len,
     madt = ram + l.madt_addr;
     memset(madt, 0, l.madt_len);
     sdt_header(madt, "APIC", (uint32_t)l.madt_len, 6, "FCVMMADT");
-    put32(madt + 36, FW_LAPIC_ADDR);
-    put32(madt + 40, 0);
+    le_put32(madt + 36, FW_LAPIC_ADDR);
+    le_put32(madt + 40, 0);
     madt[44] = 1; /* I/O APIC */
     madt[45] = 12;
     madt[46] = 0; /* IOAPIC id */
-    put32(madt + 48, FW_IOAPIC_ADDR);
-    put32(madt + 52, 0); /* GSI base */
+    le_put32(madt + 48, FW_IOAPIC_ADDR);
+    le_put32(madt + 52, 0); /* GSI base */
     for (uint32_t i = 0; i < cfg->vcpu_count; i++) {
         uint8_t *e = madt + 56 + 8 * i;
         e[0] = 0; /* processor local APIC */
         e[1] = 8;
         e[2] = (uint8_t)i;
         e[3] = (uint8_t)i;
-        put32(e + 4, 1); /* enabled */
+        le_put32(e + 4, 1); /* enabled */
     }
     sdt_checksum(madt, l.madt_len);
 
     memset(mcfg, 0, sizeof(mcfg));
     sdt_header(mcfg, "MCFG", MCFG_LEN, 1, "FCMVMCFG");
-    put64(mcfg + 44, FW_PCI_MMCONFIG_START);
+    le_put64(mcfg + 44, FW_PCI_MMCONFIG_START);
     sdt_checksum(mcfg, sizeof(mcfg));
     memcpy(ram + l.mcfg_addr, mcfg, sizeof(mcfg));
 
     sdt_header(xsdt, "XSDT", sizeof(xsdt), 1, "FCMVXSDT");
-    put64(xsdt + 36, l.fadt_addr);
-    put64(xsdt + 44, l.madt_addr);
-    put64(xsdt + 52, l.mcfg_addr);
+    le_put64(xsdt + 36, l.fadt_addr);
+    le_put64(xsdt + 44, l.madt_addr);
+    le_put64(xsdt + 52, l.mcfg_addr);
     sdt_checksum(xsdt, sizeof(xsdt));
     memcpy(ram + l.xsdt_addr, xsdt, sizeof(xsdt));
 
@@ -718,10 +692,10 @@ int fw_write_tables_layout(uint8_t *ram, uint64_t ram_len,
     memcpy(rsdp, "RSD PTR ", 8);
     memcpy(rsdp + 9, OEM_ID, 6);
     rsdp[15] = 2;
-    put32(rsdp + 20, FW_RSDP_SIZE);
-    put64(rsdp + 24, l.xsdt_addr);
-    rsdp[8] = (uint8_t)-sum8(rsdp, 20);
-    rsdp[32] = (uint8_t)-sum8(rsdp, FW_RSDP_SIZE);
+    le_put32(rsdp + 20, FW_RSDP_SIZE);
+    le_put64(rsdp + 24, l.xsdt_addr);
+    rsdp[8] = (uint8_t)-byte_sum8(rsdp, 20);
+    rsdp[32] = (uint8_t)-byte_sum8(rsdp, FW_RSDP_SIZE);
     memcpy(ram + FW_RSDP_ADDR, rsdp, sizeof(rsdp));
     rc = 0;
 out:

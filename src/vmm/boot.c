@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/le.h"
 #include "util/log.h"
 
 /* ---- error texts (linux-loader, Firecracker ConfigurationError) ---- */
@@ -109,24 +110,6 @@
 #define EFER_LMA    0x400ULL
 
 /* ---- little-endian accessors ---- */
-
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
 
 static uint16_t get16(const uint8_t *p)
 {
@@ -538,14 +521,14 @@ static int write_gdt_idt_pt(const struct boot_mem *m, enum boot_protocol p,
     if (rc)
         return rc;
     for (int i = 0; i < 4; i++)
-        put64(q + 8 * i, gdt[i]);
+        le_put64(q + 8 * i, gdt[i]);
     rc = write_low(m, BOOT_IDT_ADDR, 8, &q,
                    "Error configuring the vcpu for boot: Writing the IDT to "
                    "RAM failed",
                    err);
     if (rc)
         return rc;
-    put64(q, 0);
+    le_put64(q, 0);
     if (p == BOOT_PROTO_PVH)
         return 0; /* PVH enters with paging off */
     rc =
@@ -555,10 +538,10 @@ static int write_gdt_idt_pt(const struct boot_mem *m, enum boot_protocol p,
         return rc;
     /* PML4[0] -> PDPT, PDPT[0] -> PD, PD: 512 x 2 MiB = identity 1 GiB.
      * Only the entries upstream writes are touched. */
-    put64(q, BOOT_PDPT_ADDR | 0x03);
-    put64(q + (BOOT_PDPT_ADDR - BOOT_PML4_ADDR), BOOT_PD_ADDR | 0x03);
+    le_put64(q, BOOT_PDPT_ADDR | 0x03);
+    le_put64(q + (BOOT_PDPT_ADDR - BOOT_PML4_ADDR), BOOT_PD_ADDR | 0x03);
     for (uint64_t i = 0; i < 512; i++)
-        put64(q + (BOOT_PD_ADDR - BOOT_PML4_ADDR) + i * 8, (i << 21) + 0x83);
+        le_put64(q + (BOOT_PD_ADDR - BOOT_PML4_ADDR) + i * 8, (i << 21) + 0x83);
     return 0;
 }
 
@@ -579,26 +562,26 @@ static int write_zero_page(const struct boot_mem *m, const uint8_t *bz_hdr,
     if (bz_hdr)
         memcpy(zp + SETUP_HDR_OFF, bz_hdr, SETUP_HDR_SIZE);
     else
-        put32(zp + BP_KERNEL_ALIGN, KERNEL_ALIGN_ELF);
+        le_put32(zp + BP_KERNEL_ALIGN, KERNEL_ALIGN_ELF);
     zp[BP_TYPE_OF_LOADER] = 0xff;
-    put16(zp + BP_BOOT_FLAG, 0xaa55);
-    put32(zp + BP_HEADER, HDRS_MAGIC);
-    put32(zp + BP_CMD_LINE_PTR, (uint32_t)BOOT_CMDLINE_ADDR);
-    put32(zp + BP_CMDLINE_SIZE, (uint32_t)cmdline_size);
+    le_put16(zp + BP_BOOT_FLAG, 0xaa55);
+    le_put32(zp + BP_HEADER, HDRS_MAGIC);
+    le_put32(zp + BP_CMD_LINE_PTR, (uint32_t)BOOT_CMDLINE_ADDR);
+    le_put32(zp + BP_CMDLINE_SIZE, (uint32_t)cmdline_size);
     if (r->has_initrd) {
-        put32(zp + BP_RAMDISK_IMAGE, (uint32_t)r->initrd_addr);
-        put32(zp + BP_RAMDISK_SIZE, (uint32_t)r->initrd_size);
+        le_put32(zp + BP_RAMDISK_IMAGE, (uint32_t)r->initrd_addr);
+        le_put32(zp + BP_RAMDISK_SIZE, (uint32_t)r->initrd_size);
     }
-    put64(zp + BP_ACPI_RSDP, BOOT_RSDP_ADDR);
+    le_put64(zp + BP_ACPI_RSDP, BOOT_RSDP_ADDR);
     n = boot_e820_map(m->mem_size, e820, BOOT_E820_MAX);
     if (n > BOOT_E820_MAX)
         return sq_errf(err, -ENOSPC, PFX_SYS "Invalid e820 setup params.");
     zp[BP_E820_ENTRIES] = (uint8_t)n;
     for (size_t i = 0; i < n; i++) {
         uint8_t *q = zp + BP_E820_TABLE + 20 * i;
-        put64(q, e820[i].addr);
-        put64(q + 8, e820[i].size);
-        put32(q + 16, e820[i].type);
+        le_put64(q, e820[i].addr);
+        le_put64(q + 8, e820[i].size);
+        le_put32(q + 16, e820[i].type);
     }
     return 0;
 }
@@ -622,24 +605,24 @@ static int write_pvh(const struct boot_mem *m, const struct boot_result *r,
     if (rc)
         return rc;
     memset(si, 0, 56);
-    put32(si + 0, BOOT_PVH_MAGIC);
-    put32(si + 4, 1);                      /* version */
-    put32(si + 12, r->has_initrd ? 1 : 0); /* nr_modules */
-    put64(si + 16, r->has_initrd ? BOOT_PVH_MODLIST : 0);
-    put64(si + 24, BOOT_CMDLINE_ADDR);
-    put64(si + 40, BOOT_PVH_MEMMAP_ADDR);
-    put32(si + 48, (uint32_t)n);
+    le_put32(si + 0, BOOT_PVH_MAGIC);
+    le_put32(si + 4, 1);                      /* version */
+    le_put32(si + 12, r->has_initrd ? 1 : 0); /* nr_modules */
+    le_put64(si + 16, r->has_initrd ? BOOT_PVH_MODLIST : 0);
+    le_put64(si + 24, BOOT_CMDLINE_ADDR);
+    le_put64(si + 40, BOOT_PVH_MEMMAP_ADDR);
+    le_put32(si + 48, (uint32_t)n);
     for (size_t i = 0; i < n; i++) {
         uint8_t *q = mm + 24 * i;
-        put64(q, map[i].addr);
-        put64(q + 8, map[i].size);
-        put32(q + 16, map[i].type);
-        put32(q + 20, 0);
+        le_put64(q, map[i].addr);
+        le_put64(q + 8, map[i].size);
+        le_put32(q + 16, map[i].type);
+        le_put32(q + 20, 0);
     }
     if (r->has_initrd) {
         memset(ml, 0, 32);
-        put64(ml, r->initrd_addr);
-        put64(ml + 8, r->initrd_size);
+        le_put64(ml, r->initrd_addr);
+        le_put64(ml + 8, r->initrd_size);
     }
     return 0;
 }

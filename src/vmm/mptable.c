@@ -24,6 +24,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "util/le.h"
+
 #define MP_PROCESSOR 0
 #define MP_BUS       1
 #define MP_IOAPIC    2
@@ -45,27 +47,6 @@
 #define MPC_SIZE   44
 #define CPU_SIZE   20
 #define SMALL_SIZE 8
-
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint8_t sum8(const uint8_t *p, size_t n)
-{
-    uint8_t s = 0;
-
-    for (size_t i = 0; i < n; i++)
-        s = (uint8_t)(s + p[i]);
-    return s;
-}
 
 size_t mptable_size(uint32_t n_cpus)
 {
@@ -98,10 +79,10 @@ int mptable_write(uint8_t *out, size_t out_len, uint64_t gpa, uint32_t n_cpus,
 
     /* Floating pointer structure. */
     memcpy(out, "_MP_", 4);
-    put32(out + 4, (uint32_t)(gpa + MPF_SIZE));
+    le_put32(out + 4, (uint32_t)(gpa + MPF_SIZE));
     out[8] = 1; /* length in 16-byte paragraphs */
     out[9] = 4; /* MP spec 1.4 */
-    out[10] = (uint8_t)-sum8(out, MPF_SIZE);
+    out[10] = (uint8_t)-byte_sum8(out, MPF_SIZE);
     n_entries++;
 
     mpc = out + MPF_SIZE;
@@ -113,8 +94,8 @@ int mptable_write(uint8_t *out, size_t out_len, uint64_t gpa, uint32_t n_cpus,
         e[1] = (uint8_t)i;
         e[2] = APIC_VERSION;
         e[3] = CPU_ENABLED | (i == 0 ? CPU_BOOTPROCESSOR : 0);
-        put32(e + 4, CPU_STEPPING);
-        put32(e + 8, CPU_FEATURE_APIC | CPU_FEATURE_FPU);
+        le_put32(e + 4, CPU_STEPPING);
+        le_put32(e + 8, CPU_FEATURE_APIC | CPU_FEATURE_FPU);
         off += CPU_SIZE;
         n_entries++;
     }
@@ -131,7 +112,7 @@ int mptable_write(uint8_t *out, size_t out_len, uint64_t gpa, uint32_t n_cpus,
     e[1] = ioapic_id;
     e[2] = APIC_VERSION;
     e[3] = 1; /* usable */
-    put32(e + 4, MPTABLE_IOAPIC_ADDR);
+    le_put32(e + 4, MPTABLE_IOAPIC_ADDR);
     off += SMALL_SIZE;
     n_entries++;
 
@@ -140,7 +121,7 @@ int mptable_write(uint8_t *out, size_t out_len, uint64_t gpa, uint32_t n_cpus,
         e = out + off;
         e[0] = MP_INTSRC;
         e[1] = MP_IRQ_INT;
-        put16(e + 2, 0); /* conforming polarity and trigger */
+        le_put16(e + 2, 0); /* conforming polarity and trigger */
         e[4] = 0;        /* ISA bus */
         e[5] = (uint8_t)irq;
         e[6] = ioapic_id;
@@ -167,12 +148,12 @@ int mptable_write(uint8_t *out, size_t out_len, uint64_t gpa, uint32_t n_cpus,
 
     /* Configuration table header, now that its length is known. */
     memcpy(mpc, "PCMP", 4);
-    put16(mpc + 4, (uint16_t)(off - MPF_SIZE));
+    le_put16(mpc + 4, (uint16_t)(off - MPF_SIZE));
     mpc[6] = 4;
     memcpy(mpc + 8, "FC      ", 8);
     memcpy(mpc + 16, "000000000000", 12);
-    put16(mpc + 34, n_entries);
-    put32(mpc + 36, MPTABLE_LAPIC_ADDR);
-    mpc[7] = (uint8_t)-sum8(mpc, off - MPF_SIZE);
+    le_put16(mpc + 34, n_entries);
+    le_put32(mpc + 36, MPTABLE_LAPIC_ADDR);
+    mpc[7] = (uint8_t)-byte_sum8(mpc, off - MPF_SIZE);
     return 0;
 }
