@@ -182,8 +182,12 @@ def watch(vmm, argv, opts, cwd=None):
     if not hit:
         stderr.seek(0)
         err = stderr.read().decode(errors="replace").strip()
-        res.error = "no %r within %.0f s (exit %s)%s" % (
-            opts.marker, opts.timeout, res.exit_code, (": " + err[-500:]) if err else "")
+        if serial.closed and time.monotonic() - t0 < opts.timeout:
+            how = "output ended after %.0f s" % (time.monotonic() - t0)
+        else:
+            how = "not within %.0f s" % opts.timeout
+        res.error = "no %r: %s (exit %s)%s" % (
+            opts.marker, how, res.exit_code, (": " + err[-500:]) if err else "")
     stderr.close()
     return res
 
