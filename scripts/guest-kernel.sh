@@ -145,6 +145,12 @@ from_build() {
         return 0
     fi
     [ "$CHECK_ONLY" = 1 ] && exit 1
+    # One build at a time per cache: a second caller waits, then finds the
+    # result below.
+    mkdir -p "$CACHE"
+    exec 9>"$CACHE/.kernel-build.lock"
+    flock 9
+    [ -f "$out" ] && { echo "$out"; return 0; }
     ensure_build_packages
     # The version is part of the key; re-read it now the package is in.
     ver=$(dpkg-query -W -f='${Version}' linux-source-6.1)

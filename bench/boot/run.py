@@ -73,7 +73,7 @@ class Guest:
 
 
 class Options:
-    def __init__(self, mem_mib=128, vcpus=1, timeout=600.0, marker=None,
+    def __init__(self, mem_mib=128, vcpus=1, timeout=1200.0, marker=None,
                  linger=5.0, log_dir=None):
         self.mem_mib = mem_mib
         self.vcpus = vcpus
@@ -182,8 +182,12 @@ def watch(vmm, argv, opts, cwd=None):
     if not hit:
         stderr.seek(0)
         err = stderr.read().decode(errors="replace").strip()
-        res.error = "no %r within %.0f s (exit %s)%s" % (
-            opts.marker, opts.timeout, res.exit_code, (": " + err[-500:]) if err else "")
+        if serial.closed and time.monotonic() - t0 < opts.timeout:
+            how = "output ended after %.0f s" % (time.monotonic() - t0)
+        else:
+            how = "not within %.0f s" % opts.timeout
+        res.error = "no %r: %s (exit %s)%s" % (
+            opts.marker, how, res.exit_code, (": " + err[-500:]) if err else "")
     stderr.close()
     return res
 
@@ -315,7 +319,7 @@ def main(argv=None):
     ap.add_argument("--mem", type=int, default=128, help="MiB (default 128)")
     ap.add_argument("--vcpus", type=int, default=1)
     ap.add_argument("--timeout", type=float, default=None,
-                    help="seconds to wait for the marker (default 600 for "
+                    help="seconds to wait for the marker (default 1200 for "
                     "Linux, 10 with --guest)")
     ap.add_argument("--linger", type=float, default=None,
                     help="seconds to wait for the VMM to exit after the marker")
