@@ -16,7 +16,7 @@ output for marker lines with timestamps.
 
 A real-Linux boot takes minutes on the nested development machines (150 s to
 /init under QEMU when the machine is quiet, 600 s when it is busy), so give
-such tests BOOT_TIMEOUT, start them early (a session fixture can start the VMM
+such tests BOOT_TIMEOUT, start them early (a fixture scoped to the whole run can start the VMM
 and let other tests run while it boots), and keep them few. Environment overrides:
 
     SQUIB_GUEST_KERNEL  use this kernel file instead of the script's
