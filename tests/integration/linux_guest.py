@@ -16,8 +16,8 @@ output for marker lines with timestamps.
 
 A real-Linux boot takes minutes on the nested development machines (150 s to
 /init under QEMU when the machine is quiet, 600 s when it is busy), so give
-such tests BOOT_TIMEOUT, start them early (a fixture scoped to the whole run can start the VMM
-and let other tests run while it boots), and keep them few. Environment overrides:
+such tests BOOT_TIMEOUT, start them early (a fixture scoped to the whole run
+can start the VMM and let other tests run while it boots), and keep them few. Environment overrides:
 
     SQUIB_GUEST_KERNEL  use this kernel file instead of the script's
     SQUIB_GUEST_BUILD=1 allow kernel_path() to build the kernel from source
