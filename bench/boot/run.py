@@ -92,6 +92,7 @@ class Result:
         self.exit = None                # None: killed after linger
         self.exit_code = None
         self.rss_at_marker_kib = None
+        self.vmm_rss_kib = None         # at the marker, guest RAM excluded
         self.max_rss_kib = None
         self.error = None               # set when the marker never came
         self.output = ""                # all serial lines
@@ -102,10 +103,30 @@ class Result:
             return "%.3f" % v if v is not None else "-"
         return [self.vmm, f(self.first_byte), f(self.init_start), f(self.marker),
                 f(self.exit), str(self.rss_at_marker_kib or "-"),
-                str(self.max_rss_kib or "-")]
+                str(self.vmm_rss_kib or "-"), str(self.max_rss_kib or "-")]
 
     def as_dict(self):
         return {k: v for k, v in vars(self).items() if k not in ("tail", "output")}
+
+
+def _vmm_rss_kib(pid, mem_mib):
+    """RSS of pid without its guest RAM: the sum of Rss over every mapping
+    in /proc/PID/smaps except those at least as large as the guest memory
+    (the RAM block(s) a VMM maps for its guest). The VMM's own overhead."""
+    total = 0
+    size = None
+    try:
+        with open("/proc/%d/smaps" % pid) as f:
+            for line in f:
+                if line.startswith("Size:"):
+                    size = int(line.split()[1])
+                elif line.startswith("Rss:") and size is not None:
+                    if size < mem_mib * 1024:
+                        total += int(line.split()[1])
+                    size = None
+    except OSError:
+        return None
+    return total
 
 
 def _rss_kib(pid):
@@ -165,6 +186,7 @@ def watch(vmm, argv, opts, cwd=None):
     if hit:
         res.marker = hit[0]
         res.rss_at_marker_kib = _rss_kib(proc.pid)
+        res.vmm_rss_kib = _vmm_rss_kib(proc.pid, opts.mem_mib)
         _HWM_SEEN[proc.pid] = _hwm_kib(proc.pid)
     reaped = _wait4(proc.pid, opts.linger if hit else 0)
     hwm = 0
@@ -288,7 +310,7 @@ def _summary(results):
         return None
     out = Result(rows[0].vmm + " median")
     for field in ("first_byte", "init_start", "marker", "exit",
-                  "rss_at_marker_kib", "max_rss_kib"):
+                  "rss_at_marker_kib", "vmm_rss_kib", "max_rss_kib"):
         vals = [getattr(r, field) for r in rows if getattr(r, field) is not None]
         if vals:
             m = statistics.median(vals)
@@ -298,7 +320,7 @@ def _summary(results):
 
 def _print_table(rows):
     head = ["vmm", "first byte s", "init start s", "marker s", "exit s",
-            "RSS@marker KiB", "max RSS KiB"]
+            "RSS@marker KiB", "VMM RSS KiB (no guest RAM)", "max RSS KiB"]
     table = [head] + [r.row() for r in rows]
     widths = [max(len(row[i]) for row in table) for i in range(len(head))]
     for row in table:
