@@ -183,13 +183,6 @@ static void log_received(const struct http_request *req)
     buf_fini(&line);
 }
 
-static void fault_body(struct buf *b, const char *msg)
-{
-    buf_puts(b, "{\"fault_message\":");
-    json_write_cstr(b, msg);
-    buf_putc(b, '}');
-}
-
 static void respond(struct api_thread *t, struct api_conn_ref conn, int status,
                     bool deprecation, const char *body, size_t body_len)
 {
@@ -234,7 +227,7 @@ static void respond_fault(struct api_thread *t, struct api_conn_ref conn,
 {
     struct buf b = BUF_INIT;
 
-    fault_body(&b, msg);
+    fault_message_to_json(msg, &b);
     log_outcome(status, b.data, b.len);
     respond(t, conn, status, false, b.data, b.len);
     buf_fini(&b);
