@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -239,6 +240,16 @@ int main(int argc, char **argv)
     struct sq_err err;
     int code = 0, listen_fd = -1, rc;
 
+    /*
+     * One malloc arena for every thread. glibc opens files on its own from
+     * inside malloc when it runs several arenas: it reads
+     * /sys/devices/system/cpu/online to size the pool the first time threads
+     * contend, and /proc/sys/vm/overcommit_memory when a thread's arena
+     * shrinks. Those openat() calls come at moments no one chooses (seen on
+     * the api thread under load) and no seccomp filter allows them. The
+     * main arena grows and shrinks with brk only.
+     */
+    mallopt(M_ARENA_MAX, 1);
     log_init();
     log_set_thread_name("main");
     if (!cli_parse(argc, argv, &args, &code))
