@@ -1,0 +1,39 @@
+/*
+ * virtio.h: the test guest's virtio-mmio drivers (tests/guest/virtio.c).
+ *
+ * Small polled/interrupt-driven drivers for virtio-mmio version 2 devices:
+ * discovery from the "virtio_mmio.device=" command-line words and the ACPI
+ * DSDT (LNRO0005 devices), virtio-blk (read, write, flush, get-id),
+ * virtio-rng, and a hostile mode that feeds devices malformed queues one
+ * case at a time. The tests and their output lines are documented in
+ * README.md ("virtio tests").
+ */
+#ifndef SQUIB_GUEST_VIRTIO_H
+#define SQUIB_GUEST_VIRTIO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* First IDT vector used for virtio interrupts (one per device slot). */
+#define VIRTIO_VECTOR_BASE 0x50
+#define VIRTIO_VECTOR_MAX  0x5f
+
+/*
+ * Run the virtio test named (name, name_len) if it is one: blk-rw, blk-ro,
+ * blk-id, blk-poll, blk-irq, rng, rng-rate, hostile-blk, hostile-rng,
+ * virtio (discovery only). cmdline is the kernel command line (parameters
+ * squibsector=, squibcount=, squibbytes=, squibms=, squibreqs=, squibcase=,
+ * squibtimeout= are read from it); rsdp_hint is the RSDP address the boot protocol gave
+ * (0: scan the BIOS area). Returns 1 when the test ran (the caller then
+ * prints "done" and resets the machine), 0 when the name is not a virtio
+ * test.
+ */
+int virtio_run_test(const char *name, size_t name_len, const char *cmdline,
+                    size_t cmdline_len, uint64_t rsdp_hint);
+
+/* Called by the interrupt handler for vectors VIRTIO_VECTOR_BASE..MAX
+ * before the LAPIC EOI: reads the device's InterruptStatus, acknowledges
+ * it through InterruptACK and counts the interrupt. */
+void virtio_isr(uint64_t vector);
+
+#endif
