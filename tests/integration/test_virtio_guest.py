@@ -235,6 +235,29 @@ def test_too_many_devices_refused(squib, tmp_path, drives, text):
     assert squib.proc.poll() is None
 
 
+def test_failed_machine_build_unwinds_devices(squib, tmp_path):
+    """A failure after the devices were built (here: a kernel that does not
+    load) frees them; a later InstanceStart builds them again and boots."""
+    api = squib.client()
+    disk = make_file(tmp_path, "d.img", 1 << 20)
+    args = configure_guest(api, "blk-rw", " squibsector=5", kernel=disk)
+    put_drive(api, "rootfs", disk, root=True, io_engine="Async")
+    assert api.put("/entropy", {}).status == 204
+    fds = fd_count(squib.proc.pid)
+    r = api.put("/actions", {"action_type": "InstanceStart"})
+    assert r.status == 400 and r.fault.startswith(START_ERR), r.raw
+    assert api.get("/").json()["state"] == "Not started"
+    assert fd_count(squib.proc.pid) == fds
+    r = api.put("/boot-source", {"kernel_image_path": KERNEL, "boot_args": args})
+    assert r.status == 204, r.raw
+    start(api)
+    lines = run_guest(squib)
+    assert first(lines, "blk-readback")["match"] == "yes"
+    with open(disk, "rb") as f:
+        f.seek(5 * 512)
+        assert f.read(512) == pattern(5)
+
+
 def test_unimplemented_devices_still_refused(squib, tmp_path):
     api = squib.client()
     configure_guest(api, "virtio")
