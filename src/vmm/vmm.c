@@ -350,7 +350,7 @@ static int handle_preboot(struct vmm *v, struct api_action *a,
 
 /* Upstream's VmmError::FindDeviceError(DeviceNotFound). */
 #define DEVICE_NOT_FOUND "Failed perform action on device: Device not found"
-/* The machine has no virtio devices yet, so no driver ever activated one:
+/* squib has no balloon device yet, so no driver ever activated one:
  * what upstream answers for a device the guest has not activated. */
 #define BALLOON_NOT_ACTIVE "Balloon: Device not activated yet."
 
