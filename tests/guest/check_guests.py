@@ -392,6 +392,15 @@ def qemu_virtio_checks():
         with open(disk, "rb") as f:
             check("qemu-virtio/blk-ro.host-file", f.read() == bytes(expect), "file changed")
 
+        # EVENT_IDX: no interrupt while used_event is far away, one per
+        # completion when it is the current used index.
+        facts, out = boot("guest-pvh.elf", "microvm,ioapic2=off",
+                          "console=ttyS0 squibtest=blk-eventidx squibreqs=16", blk)
+        expect_fields("qemu-virtio/blk-eventidx", first(facts, "blk-eventidx"),
+                      {"negotiated": "1", "reqs": "16", "ok_suppressed": "16",
+                       "irqs_suppressed": "0", "ok_enabled": "16", "irqs_enabled": "16",
+                       "avail_idx": "33", "avail_event": "33"})
+
         # Entropy: the bytes asked for, as hex, not all zero.
         facts, out = boot("guest-pvh.elf", "microvm,ioapic2=off",
                           "console=ttyS0 squibtest=rng squibbytes=100", rng)

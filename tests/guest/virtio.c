@@ -826,7 +826,7 @@ static void vq_wait(struct vdrv *v, uint64_t t0, uint64_t timeout,
     r->ticks = rdtsc() - t0;
     r->status = vr(v->dev, VM_STATUS);
     r->needs_reset |= !!(r->status & ST_NEEDS_RESET);
-    if (!v->irq) {
+    if (!v->irq && irq_drv != v) {
         uint32_t isr = vr(v->dev, VM_ISR);
 
         if (isr && (r->status & ST_DRIVER_OK))
@@ -877,6 +877,8 @@ static uint32_t blk_request(struct vdrv *v, uint64_t timeout, uint32_t type,
         i = 1;
     }
     set_desc(q, i, addr_of(&req_status), 1, D_WRITE, 0);
+    if (v->irq && (v->drv_features & F_EVENT_IDX))
+        q->avail[2 + q->size] = q->last_used; /* interrupt for this one */
     vq_publish(q, 0);
     t0 = rdtsc();
     notify(v);
@@ -932,7 +934,7 @@ static uint8_t pattern_byte(uint64_t s, uint32_t i)
     return (uint8_t)((i * 7U) + (uint32_t)(s * 3U) + 0x5aU);
 }
 
-static int blk_open(struct venv *e, struct vdrv *v, int irq)
+static int blk_open(struct venv *e, struct vdrv *v, int irq, int event_idx)
 {
     const struct vdev *d = find_dev(e, ID_BLK);
     struct line l;
@@ -941,7 +943,10 @@ static int blk_open(struct venv *e, struct vdrv *v, int irq)
         say("virtio-blk found=no");
         return -1;
     }
-    if (drv_init(v, d, F_BLK_RO | F_BLK_FLUSH, 128, NULL, 0))
+    if (drv_init(v, d,
+                 F_BLK_RO | F_BLK_FLUSH |
+                     (event_idx ? F_EVENT_IDX : 0),
+                 128, NULL, 0))
         return -1;
     line_start(&l);
     line_str(&l, "virtio-blk");
@@ -950,6 +955,7 @@ static int blk_open(struct venv *e, struct vdrv *v, int irq)
     line_kv_dec(&l, "ro", !!(v->drv_features & F_BLK_RO));
     line_kv_dec(&l, "flush", !!(v->drv_features & F_BLK_FLUSH));
     line_kv_dec(&l, "event_idx_offered", !!(v->dev_features & F_EVENT_IDX));
+    line_kv_dec(&l, "event_idx", !!(v->drv_features & F_EVENT_IDX));
     line_kv_dec(&l, "indirect_offered", !!(v->dev_features & F_INDIRECT));
     line_str(&l, irq ? " mode=irq" : " mode=poll");
     line_end(&l);
@@ -1078,8 +1084,9 @@ static void blk_ro(struct venv *e, struct vdrv *v, uint64_t timeout)
     memset(data_buf, 0, 512);
     blk_request(v, timeout, BLK_T_IN, s, data_buf, 512, &r);
     before = fnv1a(data_buf, 512);
+    /* The inverse of what is there, so a write that got through shows. */
     for (uint32_t i = 0; i < 512; i++)
-        data_buf[i] = pattern_byte(s, i);
+        data_buf[i] = (uint8_t)~data_buf[i];
     st = blk_request(v, timeout, BLK_T_OUT, s, data_buf, 512, &r);
     line_start(&l);
     line_str(&l, "blk-ro");
@@ -1121,6 +1128,79 @@ static void blk_batch(struct venv *e, struct vdrv *v, uint64_t timeout)
     line_kv_dec(&l, "irqs", irq_seen - irq0);
     line_kv_hex(&l, "isr_bits", irq_isr_bits);
     line_kv_dec(&l, "tsc_ticks", ticks);
+    line_end(&l);
+}
+
+/* Let a late interrupt land (about 10 ms). */
+static void settle(uint64_t tsc_hz)
+{
+    delay_cycles(tsc_hz / 100);
+}
+
+/*
+ * VIRTIO_RING_F_EVENT_IDX: with used_event far from the used index the
+ * device must not interrupt; with used_event = the current used index it
+ * interrupts for every completion. Completions are polled; the interrupt
+ * handler only counts. Also shows the avail_event the device published.
+ */
+static void blk_eventidx(struct venv *e, struct vdrv *v, uint64_t timeout)
+{
+    uint64_t reqs = param_u64(e, "squibreqs=", 32);
+    volatile uint16_t *used_event = &v->q.avail[2 + v->q.size];
+    const volatile uint16_t *avail_event =
+        (const volatile uint16_t *)&v->q.used[1 + 2 * v->q.size];
+    uint64_t ok[2] = {0, 0}, irqs[2] = {0, 0};
+    struct line l;
+
+    line_start(&l);
+    line_str(&l, "blk-eventidx");
+    line_kv_dec(&l, "negotiated", !!(v->drv_features & F_EVENT_IDX));
+    if (!(v->drv_features & F_EVENT_IDX)) {
+        line_end(&l);
+        return;
+    }
+    v->irq = 0; /* poll; the handler (irq_drv) still acknowledges */
+    {
+        /* One request first: a device may interrupt for the first used
+         * buffer after a reset whatever used_event says (QEMU does). */
+        struct vres r;
+
+        blk_request(v, timeout, BLK_T_IN, 0, data_buf, 512, &r);
+    }
+    for (int phase = 0; phase < 2; phase++) {
+        uint64_t irq0;
+
+        settle(e->tsc_hz);
+        irq0 = irq_seen;
+        for (uint64_t i = 0; i < reqs; i++) {
+            struct vres r;
+            uint64_t before;
+            uint32_t st;
+
+            *used_event = phase ? v->q.last_used
+                                : (uint16_t)(v->q.last_used + 0x8000);
+            mb();
+            before = irq_seen;
+            st = blk_request(v, timeout, BLK_T_IN, 0, data_buf, 512, &r);
+            ok[phase] += st == 0 && r.answered && r.len == 513;
+            if (!r.answered)
+                break;
+            /* Enabled: wait for this completion's interrupt (up to 50 ms)
+             * so that two interrupts never merge into one. */
+            for (uint64_t t0 = rdtsc();
+                 phase && irq_seen == before && rdtsc() - t0 < e->tsc_hz / 20;)
+                cpu_relax();
+        }
+        settle(e->tsc_hz);
+        irqs[phase] = irq_seen - irq0;
+    }
+    line_kv_dec(&l, "reqs", reqs);
+    line_kv_dec(&l, "ok_suppressed", ok[0]);
+    line_kv_dec(&l, "irqs_suppressed", irqs[0]);
+    line_kv_dec(&l, "ok_enabled", ok[1]);
+    line_kv_dec(&l, "irqs_enabled", irqs[1]);
+    line_kv_dec(&l, "avail_idx", v->q.avail_idx);
+    line_kv_dec(&l, "avail_event", *avail_event);
     line_end(&l);
 }
 
@@ -1523,13 +1603,13 @@ int virtio_run_test(const char *name, size_t name_len, const char *cmdline,
 {
     static const char *const names[] = {
         "virtio", "blk-rw", "blk-ro", "blk-id", "blk-poll", "blk-irq",
-        "rng", "rng-rate", "hostile-blk", "hostile-rng",
+        "rng", "rng-rate", "hostile-blk", "hostile-rng", "blk-eventidx",
     };
     static struct venv env;
     static struct vdrv drv;
     struct venv *e = &env;
     uint64_t timeout;
-    int which = -1;
+    int which = -1, eidx;
 
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         if (name_len == strlen(names[i]) && memcmp(name, names[i], name_len) == 0)
@@ -1544,12 +1624,13 @@ int virtio_run_test(const char *name, size_t name_len, const char *cmdline,
     e->tsc_hz = calibrate_tsc();
     status_poll_ticks = e->tsc_hz / 1000;
     timeout = e->tsc_hz * param_u64(e, "squibtimeout=", 2000) / 1000;
+    eidx = param_u64(e, "squibeventidx=", 0) != 0;
     discover(e);
     switch (which) {
     case 0:
         break;
     case 1: case 3: case 4: case 5:
-        if (blk_open(e, &drv, which == 5))
+        if (blk_open(e, &drv, which == 5, eidx))
             break;
         if (which == 3)
             blk_get_id(&drv, timeout);
@@ -1560,7 +1641,7 @@ int virtio_run_test(const char *name, size_t name_len, const char *cmdline,
         blk_close(&drv);
         break;
     case 2:
-        if (blk_open(e, &drv, 0) == 0) {
+        if (blk_open(e, &drv, 0, eidx) == 0) {
             blk_ro(e, &drv, timeout);
             blk_close(&drv);
         }
@@ -1573,6 +1654,12 @@ int virtio_run_test(const char *name, size_t name_len, const char *cmdline,
                 rng_rate(e, &drv, timeout);
             dev_reset(drv.dev);
         }
+        break;
+    case 10:
+        if (blk_open(e, &drv, 1, 1))
+            break;
+        blk_eventidx(e, &drv, timeout);
+        blk_close(&drv);
         break;
     case 8: case 9:
         hostile(e, which == 8, param_u64(e, "squibtimeout=", 300) * e->tsc_hz / 1000);
