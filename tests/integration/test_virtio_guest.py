@@ -145,6 +145,41 @@ def test_devices_placed_and_described(squib, tmp_path, kernel):
     assert img[:3 * 512] == bytes(3 * 512) and img[4 * 512:] == bytes(len(img) - 4 * 512)
 
 
+def test_blk_event_idx(squib, tmp_path):
+    """VIRTIO_RING_F_EVENT_IDX through the real irqfd: no interrupt while
+    used_event is far away, one per completion when it asks, and the
+    device publishes avail_event once it drained the ring."""
+    api = squib.client()
+    configure_guest(api, "blk-eventidx", " squibreqs=24")
+    put_drive(api, "rootfs", make_file(tmp_path, "d.img", 64 << 10), root=True)
+    start(api)
+    lines = run_guest(squib)
+    assert first(lines, "virtio-blk")["event_idx_offered"] == "1"
+    ev = first(lines, "blk-eventidx")
+    assert ev["negotiated"] == "1"
+    assert ev["ok_suppressed"] == ev["reqs"] == "24" and ev["irqs_suppressed"] == "0"
+    assert ev["ok_enabled"] == ev["irqs_enabled"] == "24"
+    assert ev["avail_event"] == ev["avail_idx"]
+
+
+@pytest.mark.parametrize("engine", ["Sync", "Async"])
+def test_blk_rw_with_event_idx(squib, tmp_path, engine):
+    api = squib.client()
+    configure_guest(api, "blk-irq", " squibsector=7 squibeventidx=1")
+    disk = make_file(tmp_path, "d.img", 1 << 20)
+    put_drive(api, "rootfs", disk, root=True, io_engine=engine, cache_type="Writeback")
+    start(api)
+    lines = run_guest(squib)
+    assert first(lines, "virtio-blk")["event_idx"] == "1"
+    assert first(lines, "blk-readback")["match"] == "yes"
+    assert first(lines, "blk-flush")["status"] == "0x0"
+    irq = first(lines, "blk-irq")
+    assert irq["ok"] == irq["reqs"] == "32" and int(irq["irqs"]) >= 32
+    with open(disk, "rb") as f:
+        f.seek(7 * 512)
+        assert f.read(512) == pattern(7)
+
+
 def test_root_partuuid_read_only(squib, tmp_path):
     api = squib.client()
     args = configure_guest(api, "blk-ro", " squibsector=2")
