@@ -524,3 +524,33 @@ def test_patch_drive_after_boot(squib, tmp_path):
     assert metric_total(ms, "block_rootfs", "update_fails") == 1
     assert metric_total(ms, "block", "update_count") == 1
     assert api.get("/").json()["state"] == "Running"
+
+
+def test_config_file_with_drives_and_entropy(squib_factory, tmp_path):
+    """--config-file builds the same devices (upstream applies the file's
+    drives and entropy before booting)."""
+    disk = make_file(tmp_path, "root.img", 1 << 20)
+    data = make_file(tmp_path, "data.img", 8192)
+    cfg = {
+        "boot-source": {"kernel_image_path": KERNEL,
+                        "boot_args": boot_args("blk-rw", " squibsector=4")},
+        "drives": [
+            {"drive_id": "data", "path_on_host": data, "is_root_device": False},
+            {"drive_id": "rootfs", "path_on_host": disk, "is_root_device": True,
+             "partuuid": "12345678-02"},
+        ],
+        "entropy": {"rate_limiter": {"ops": {"size": 100, "refill_time": 1000}}},
+        "machine-config": {"vcpu_count": 1, "mem_size_mib": 64},
+    }
+    path = os.path.join(str(tmp_path), "vm.json")
+    with open(path, "w") as f:
+        json.dump(cfg, f)
+    squib = squib_factory(["--no-api", "--config-file", path], wait=False)
+    lines = run_guest(squib)
+    assert first(lines, "cmdline")["text"] == boot_args("blk-rw", " squibsector=4") + \
+        " pci=off root=PARTUUID=12345678-02 rw " + mmio_words(3)
+    assert [d["id"] for d in every(lines, "virtio-dev")] == ["2", "2", "4"]
+    assert first(lines, "virtio-blk")["capacity"] == "2048"
+    with open(disk, "rb") as f:
+        f.seek(4 * 512)
+        assert f.read(512) == pattern(4)
