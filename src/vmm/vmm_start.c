@@ -161,6 +161,23 @@ static void vmm_machine_free(struct vmm_machine *vm)
     free(vm);
 }
 
+/* Upstream's error chains around the allocator's texts (StartMicrovmError::
+ * AttachDevice over AttachDeviceError::MmioTransport / AttachAcpiDevice). */
+#define ERR_ATTACH_MMIO "Could not attach device: MMIO transport error: "
+#define ERR_ATTACH_ACPI                                                        \
+    "Could not attach device: Error while registering ACPI with KVM: "
+
+/* Next virtio-mmio window and GSI, with upstream's full error text. */
+static int alloc_device(struct mmio_alloc *alloc, uint64_t *addr,
+                        uint32_t *gsi, struct sq_err *err)
+{
+    int rc = mmio_alloc_device(alloc, addr, gsi, err);
+
+    if (rc)
+        sq_err_prefix(err, ERR_ATTACH_MMIO);
+    return rc;
+}
+
 /*
  * Build the virtio devices (not yet on a machine) in attach order, place
  * them (window, GSI) and describe them for the machine and the command
@@ -185,7 +202,7 @@ static int devices_create(struct vm_resources *r, struct vmm_machine *vm,
         if (rc)
             return rc;
         vm->n_blocks++;
-        rc = mmio_alloc_device(alloc, &addr, &gsi, err);
+        rc = alloc_device(alloc, &addr, &gsi, err);
         if (rc)
             return rc;
         virtio_mmio_machine_dev(block_transport(vm->blocks[i]), addr, gsi,
@@ -198,7 +215,7 @@ static int devices_create(struct vm_resources *r, struct vmm_machine *vm,
         rc = rng_new_from_entropy(&r->entropy, &vm->rng, err);
         if (rc)
             return rc;
-        rc = mmio_alloc_device(alloc, &addr, &gsi, err);
+        rc = alloc_device(alloc, &addr, &gsi, err);
         if (rc)
             return rc;
         virtio_mmio_machine_dev(rng_transport(vm->rng), addr, gsi,
@@ -234,9 +251,7 @@ static int devices_attach(struct vmm_machine *vm,
     return 0;
 fail:
     /* Upstream's ioeventfd registration error (RegisterIoEvent). */
-    return sq_errf(err, rc,
-                   "Error creating the MMIO device: Failed to register IO "
-                   "event: %s",
+    return sq_errf(err, rc, ERR_ATTACH_MMIO "Failed to register IO event: %s",
                    sq_os_error(-rc, os, sizeof(os)));
 }
 
@@ -273,12 +288,18 @@ int vmm_start_machine(struct vmm *v, struct sq_err *err)
     /* virtio devices in attach order, then VMGenID and VMClock take the
      * next free legacy GSIs (digest 6.4). */
     rc = devices_create(r, vm, &alloc, mmio, dev, &n_dev, err);
-    if (!rc)
-        rc = mmio_alloc_gsi(&alloc, &cfg.vmgenid_gsi, err);
-    if (!rc)
-        rc = mmio_alloc_gsi(&alloc, &cfg.vmclock_gsi, err);
     if (rc)
         goto fail;
+    rc = mmio_alloc_gsi(&alloc, &cfg.vmgenid_gsi, err);
+    if (rc) {
+        sq_err_prefix(err, ERR_ATTACH_ACPI "VMGenID: ");
+        goto fail;
+    }
+    rc = mmio_alloc_gsi(&alloc, &cfg.vmclock_gsi, err);
+    if (rc) {
+        sq_err_prefix(err, ERR_ATTACH_ACPI "VMClock: ");
+        goto fail;
+    }
 
     memset(&x, 0, sizeof(x));
     x.pci_enabled = r->pci_enabled;

@@ -241,11 +241,18 @@ def test_seventeen_devices_boot(squib, tmp_path):
     assert all(d["source"] == "both" for d in devs)
 
 
+ACPI_ERR = "Could not attach device: Error while registering ACPI with KVM: "
+MMIO_ERR = "Could not attach device: MMIO transport error: "
+
+
 @pytest.mark.parametrize("drives,text", [
-    (17, "Could not allocate GSI: The requested resource is not available."),
-    (18, "Could not allocate GSI: The requested resource is not available."),
-    (19, "Failed to allocate requested resource: The requested resource is not available."),
-    (25, "Failed to allocate requested resource: The requested resource is not available."),
+    # 18 virtio devices: GSIs 5..22, VMGenID takes 23, VMClock finds none.
+    (17, ACPI_ERR + "VMClock: Could not allocate GSI: The requested resource is not available."),
+    # 19: VMGenID finds none.
+    (18, ACPI_ERR + "VMGenID: Could not allocate GSI: The requested resource is not available."),
+    # 20 and more: the 20th virtio device itself.
+    (19, MMIO_ERR + "Failed to allocate requested resource: The requested resource is not available."),
+    (25, MMIO_ERR + "Failed to allocate requested resource: The requested resource is not available."),
 ])
 def test_too_many_devices_refused(squib, tmp_path, drives, text):
     """17 drives + entropy = 18 devices and more: InstanceStart fails with
