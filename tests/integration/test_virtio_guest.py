@@ -561,3 +561,26 @@ def test_config_file_with_drives_and_entropy(squib_factory, tmp_path):
     with open(disk, "rb") as f:
         f.seek(4 * 512)
         assert f.read(512) == pattern(4)
+
+
+def test_patch_rate_limiter_takes_effect(squib, tmp_path):
+    """A guest held to 50 requests per second by its ops bucket speeds up
+    once PATCH /drives removes the bucket while it runs."""
+    api = squib.client()
+    configure_guest(api, "blk-poll", " squibreqs=1500 squibtimeout=5000")
+    put_drive(api, "rootfs", make_file(tmp_path, "d.img", 64 << 10), root=True,
+              rate_limiter={"ops": {"size": 5, "refill_time": 100}})
+    start(api)
+    time.sleep(1.0)
+    assert squib.proc.poll() is None
+    r = api.patch("/drives/rootfs", {"drive_id": "rootfs",
+                                     "rate_limiter": {"ops": {"size": 0, "refill_time": 0}}})
+    assert r.status == 204, r.raw
+    assert api.get("/vm/config").json()["drives"][0]["rate_limiter"] is None
+    lines = run_guest(squib, 60)
+    poll = first(lines, "blk-poll")
+    assert poll["ok"] == poll["reqs"] == "1500"
+    secs = int(poll["tsc_ticks"]) / int(first(lines, "tsc")["hz"])
+    # Limited all the way it would take 30 s; the batch began well before
+    # the PATCH (sent 1 s after InstanceStart), so part of it was held.
+    assert 0.3 <= secs < 10, poll
