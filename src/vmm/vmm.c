@@ -31,6 +31,7 @@
 #include "vmm/vmm.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -349,7 +350,7 @@ static int handle_preboot(struct vmm *v, struct api_action *a,
 
 /* Upstream's VmmError::FindDeviceError(DeviceNotFound). */
 #define DEVICE_NOT_FOUND "Failed perform action on device: Device not found"
-/* The machine has no virtio devices yet, so no driver ever activated one:
+/* squib has no balloon device yet, so no driver ever activated one:
  * what upstream answers for a device the guest has not activated. */
 #define BALLOON_NOT_ACTIVE "Balloon: Device not activated yet."
 
@@ -481,6 +482,7 @@ static int patch_drive(struct vmm *v, const struct drive_update *u,
                        struct sq_err *err)
 {
     struct res_drive *d = res_find_drive(&v->res, u->drive_id, u->drive_id_len);
+    int rc;
 
     if (!d)
         return sq_errf(err, -ENODEV,
@@ -498,10 +500,33 @@ static int patch_drive(struct vmm *v, const struct drive_update *u,
                        "Drive config error: Unable to patch the block device: "
                        "Block: Running method expected different backend. "
                        "Please verify the request arguments.");
-    return sq_errf(err, -EOPNOTSUPP,
-                   "Drive config error: Unable to patch the block device: the "
-                   "virtio-block device is not implemented by squib yet "
-                   "Please verify the request arguments.");
+    if (!v->ops->patch_drive)
+        return sq_errf(err, -EOPNOTSUPP,
+                       "Drive config error: Unable to patch the block device: "
+                       "The requested operation is not supported after "
+                       "starting the microVM. Please verify the request "
+                       "arguments.");
+    rc = v->ops->patch_drive(v, (size_t)(d - v->res.drives), u, err);
+    if (rc < 0) {
+        char detail[SQ_ERR_MSG_MAX];
+
+        snprintf(detail, sizeof(detail), "%s", err->msg);
+        return sq_errf(err, rc,
+                       "Drive config error: Unable to patch the block device: "
+                       "Block: %s Please verify the request arguments.",
+                       detail);
+    }
+    /* GET /vm/config reports the device as it now is (upstream renders
+     * the live device's config). */
+    if (u->path_on_host) {
+        free(d->cfg.path_on_host);
+        d->cfg.path_on_host = xstrdup(u->path_on_host);
+    }
+    if (u->has_rate_limiter)
+        res_rate_limiter_update(&d->cfg.has_rate_limiter,
+                                &d->cfg.rate_limiter, true,
+                                &u->rate_limiter);
+    return 204;
 }
 
 static int patch_net(struct vmm *v, const struct net_iface_update *u,

@@ -93,6 +93,12 @@ struct vmm_machine_ops {
     int (*ctrl_alt_del)(struct vmm *v, struct sq_err *err);
     /* Tear the machine down (vmm_free). */
     void (*stop)(struct vmm *v);
+    /* PATCH /drives/{id} on the running virtio-block device of
+     * res.drives[idx]: path_on_host, then rate_limiter (either may be
+     * absent). Detail after "... Unable to patch the block device: Block: "
+     * (e.g. "Virtio backend error: ..."). NULL: refused as unsupported. */
+    int (*patch_drive)(struct vmm *v, size_t idx, const struct drive_update *u,
+                       struct sq_err *err);
 };
 
 /* The default ops, backed by the machine layer (vmm_start.c). */

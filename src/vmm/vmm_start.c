@@ -10,10 +10,18 @@
  * machine_start(). Errors carry upstream's detail text; the caller adds
  * "Start microvm error: ".
  *
- * squib has no virtio devices yet. A configuration that needs one (a drive,
- * NIC, pmem, vsock, entropy device, balloon or memory hot-plug) is refused
- * at InstanceStart rather than booted without the device the guest was
- * promised.
+ * The virtio devices (docs/virtio.md) are built in upstream's attach order:
+ * block devices (root first, then insertion order), then entropy; each gets
+ * the next 4 KiB window from 0xc0001000 and the next GSI from 5, a
+ * virtio_mmio.device= entry and a DSDT device (the machine writes the
+ * tables from cfg.mmio). Devices squib does not have yet (balloon,
+ * vhost-user block, net, pmem, vsock, virtio-mem) are refused at
+ * InstanceStart rather than booted without the device the guest was
+ * promised. Any failure unwinds everything: no machine, devices freed,
+ * serial output closed.
+ *
+ * Teardown (stop): pause the vCPUs, detach the devices while guest memory
+ * and the VM fd exist, destroy the machine, free the devices.
  *
  * The other entry points (pause, resume, Ctrl+Alt+Del, stop) forward to the
  * machine; the machine's stop request (guest reset, fatal vCPU exit) comes
@@ -26,6 +34,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "devices/virtio/from_api.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 #include "vmm/cmdline.h"
@@ -34,8 +43,11 @@
 
 /* What the controller keeps of a built machine (v->machine). */
 struct vmm_machine {
-    struct machine *m; /* owned */
-    int serial_fd;     /* owned; -1 = stdout */
+    struct machine *m;     /* owned */
+    int serial_fd;         /* owned; -1 = stdout */
+    struct block **blocks; /* owned; blocks[i] is res.drives[i] */
+    size_t n_blocks;
+    struct rng *rng; /* owned; NULL = no entropy device */
 };
 
 static struct machine *machine_of(struct vmm *v)
@@ -89,24 +101,143 @@ static enum guest_mem_huge_pages huge_pages(enum huge_pages h)
     }
 }
 
-/* The first configured device squib cannot build yet, or NULL. */
+/*
+ * The first configured device squib cannot build yet, in upstream's attach
+ * order (balloon, block, net, pmem, vsock, entropy, virtio-mem), or NULL.
+ */
 static const char *missing_device(const struct vm_resources *r)
 {
-    if (r->n_drives)
-        return "virtio-block";
+    if (r->has_balloon)
+        return "virtio-balloon";
+    for (size_t i = 0; i < r->n_drives; i++) {
+        if (r->drives[i].is_vhost_user)
+            return "vhost-user-block";
+    }
     if (r->n_nets)
         return "virtio-net";
     if (r->n_pmems)
         return "virtio-pmem";
     if (r->has_vsock)
         return "virtio-vsock";
-    if (r->has_entropy)
-        return "virtio-rng";
-    if (r->has_balloon)
-        return "virtio-balloon";
     if (r->has_memory_hotplug)
         return "virtio-mem";
     return NULL;
+}
+
+/* Detach every attached device (vCPUs stopped or about to be joined, VM fd
+ * and guest memory still there). */
+static void devices_detach(struct vmm_machine *vm)
+{
+    for (size_t i = 0; i < vm->n_blocks; i++)
+        block_detach(vm->blocks[i]);
+    if (vm->rng)
+        rng_detach(vm->rng);
+}
+
+/* Free the devices (after machine_destroy, or before any machine). */
+static void devices_free(struct vmm_machine *vm)
+{
+    for (size_t i = 0; i < vm->n_blocks; i++)
+        block_free(vm->blocks[i]);
+    free(vm->blocks);
+    vm->blocks = NULL;
+    vm->n_blocks = 0;
+    rng_free(vm->rng);
+    vm->rng = NULL;
+}
+
+/* Everything a failed start or a stop releases, in docs/virtio.md's order. */
+static void vmm_machine_free(struct vmm_machine *vm)
+{
+    if (!vm)
+        return;
+    if (vm->m)
+        devices_detach(vm);
+    machine_destroy(vm->m);
+    vm->m = NULL;
+    devices_free(vm);
+    if (vm->serial_fd >= 0)
+        close(vm->serial_fd);
+    free(vm);
+}
+
+/*
+ * Build the virtio devices (not yet on a machine) in attach order, place
+ * them (window, GSI) and describe them for the machine and the command
+ * line. dev[] and mmio[] have room for n_drives + 1 entries.
+ */
+static int devices_create(struct vm_resources *r, struct vmm_machine *vm,
+                          struct mmio_alloc *alloc,
+                          struct machine_mmio_dev *mmio,
+                          struct cmdline_dev *dev, size_t *n_dev,
+                          struct sq_err *err)
+{
+    uint64_t addr;
+    uint32_t gsi;
+    int rc;
+
+    *n_dev = 0;
+    vm->blocks = xcalloc(r->n_drives ? r->n_drives : 1, sizeof(*vm->blocks));
+    for (size_t i = 0; i < r->n_drives; i++) {
+        struct res_drive *rd = &r->drives[i];
+
+        rc = block_new_from_drive(&rd->cfg, rd->fd, &vm->blocks[i], err);
+        if (rc)
+            return rc;
+        vm->n_blocks++;
+        rc = mmio_alloc_device(alloc, &addr, &gsi, err);
+        if (rc)
+            return rc;
+        virtio_mmio_machine_dev(block_transport(vm->blocks[i]), addr, gsi,
+                                &mmio[*n_dev]);
+        dev[*n_dev].addr = addr;
+        dev[*n_dev].gsi = gsi;
+        (*n_dev)++;
+    }
+    if (r->has_entropy) {
+        rc = rng_new_from_entropy(&r->entropy, &vm->rng, err);
+        if (rc)
+            return rc;
+        rc = mmio_alloc_device(alloc, &addr, &gsi, err);
+        if (rc)
+            return rc;
+        virtio_mmio_machine_dev(rng_transport(vm->rng), addr, gsi,
+                                &mmio[*n_dev]);
+        dev[*n_dev].addr = addr;
+        dev[*n_dev].gsi = gsi;
+        (*n_dev)++;
+    }
+    return 0;
+}
+
+/* Connect every device to the built machine and the vmm loop. */
+static int devices_attach(struct vmm_machine *vm,
+                          const struct machine_mmio_dev *mmio,
+                          struct evloop *loop, struct sq_err *err)
+{
+    struct guest_mem *gm = machine_guest_mem(vm->m);
+    int vm_fd = machine_vm_fd(vm->m);
+    char os[128];
+    size_t k = 0;
+    int rc;
+
+    for (size_t i = 0; i < vm->n_blocks; i++, k++) {
+        rc = block_attach(vm->blocks[i], gm, vm_fd, mmio[k].addr, loop);
+        if (rc)
+            goto fail;
+    }
+    if (vm->rng) {
+        rc = rng_attach(vm->rng, gm, vm_fd, mmio[k].addr, loop);
+        if (rc)
+            goto fail;
+    }
+    return 0;
+fail:
+    /* Upstream's ioeventfd registration error (RegisterIoEvent). */
+    return sq_errf(err, rc,
+                   "Error creating the MMIO device: Failed to register IO "
+                   "event: %s",
+                   sq_os_error(-rc, os, sizeof(os)));
 }
 
 int vmm_start_machine(struct vmm *v, struct sq_err *err)
@@ -117,10 +248,14 @@ int vmm_start_machine(struct vmm *v, struct sq_err *err)
     struct serial_rate_limit srl;
     struct mmio_alloc alloc;
     struct vmm_machine *vm;
+    struct machine_mmio_dev *mmio;
+    struct cmdline_dev *dev;
     const char *missing = missing_device(r);
     char cmdline[CMDLINE_MAX_SIZE];
+    char root[CMDLINE_MAX_SIZE + 16];
     char os[128];
-    int rc, serial_fd = -1;
+    size_t n_dev = 0;
+    int rc;
 
     if (missing)
         return sq_errf(err, -EOPNOTSUPP,
@@ -128,33 +263,65 @@ int vmm_start_machine(struct vmm *v, struct sq_err *err)
                        "implemented by squib yet",
                        missing);
 
-    memset(&x, 0, sizeof(x));
-    x.pci_enabled = r->pci_enabled;
-    x.root_pmem_index = -1;
-    rc =
-        cmdline_build(r->boot.cfg.boot_args, &x, cmdline, sizeof(cmdline), err);
-    if (rc)
-        return rc;
-
-    /* VMGenID and VMClock take the next free legacy GSIs (digest 6.4). */
+    vm = xcalloc(1, sizeof(*vm));
+    vm->serial_fd = -1;
+    mmio = xcalloc(r->n_drives + 1, sizeof(*mmio));
+    dev = xcalloc(r->n_drives + 1, sizeof(*dev));
     memset(&cfg, 0, sizeof(cfg));
     mmio_alloc_init(&alloc);
-    rc = mmio_alloc_gsi(&alloc, &cfg.vmgenid_gsi, err);
+
+    /* virtio devices in attach order, then VMGenID and VMClock take the
+     * next free legacy GSIs (digest 6.4). */
+    rc = devices_create(r, vm, &alloc, mmio, dev, &n_dev, err);
+    if (!rc)
+        rc = mmio_alloc_gsi(&alloc, &cfg.vmgenid_gsi, err);
     if (!rc)
         rc = mmio_alloc_gsi(&alloc, &cfg.vmclock_gsi, err);
     if (rc)
-        return rc;
+        goto fail;
+
+    memset(&x, 0, sizeof(x));
+    x.pci_enabled = r->pci_enabled;
+    x.root_pmem_index = -1;
+    x.n_virtio = n_dev;
+    x.virtio = dev;
+    if (res_has_root_block(r)) {
+        const struct drive_cfg *d = &r->drives[0].cfg;
+
+        /* root=PARTUUID=... or root=/dev/vda, then ro/rw, just before the
+         * root drive's own virtio_mmio entry (it is the first device). */
+        if (d->partuuid && strlen(d->partuuid) >= CMDLINE_MAX_SIZE) {
+            /* Too long for the buffer: certainly too long for the line. */
+            rc = sq_errf(err, -E2BIG,
+                         "Invalid kernel command line: Inserting string "
+                         "would make command line too long.");
+            goto fail;
+        }
+        if (d->partuuid)
+            snprintf(root, sizeof(root), "PARTUUID=%s", d->partuuid);
+        else
+            snprintf(root, sizeof(root), "/dev/vda");
+        x.root_block = root;
+        x.root_block_ro = d->has_is_read_only && d->is_read_only;
+        x.root_block_at = 0;
+    }
+    rc =
+        cmdline_build(r->boot.cfg.boot_args, &x, cmdline, sizeof(cmdline), err);
+    if (rc)
+        goto fail;
 
     if (r->serial_out_path) {
-        serial_fd = open(r->serial_out_path,
-                         O_RDWR | O_CREAT | O_NONBLOCK | O_CLOEXEC, 0644);
+        vm->serial_fd = open(r->serial_out_path,
+                             O_RDWR | O_CREAT | O_NONBLOCK | O_CLOEXEC, 0644);
         /* Upstream's DeviceManager::new maps this io::Error to its EventFd
          * variant, hence the odd text. */
-        if (serial_fd < 0)
-            return sq_errf(err, -errno,
-                           "Failed to create device manager: Error with "
-                           "EventFd: %s",
-                           sq_os_error(errno, os, sizeof(os)));
+        if (vm->serial_fd < 0) {
+            rc = sq_errf(err, -errno,
+                         "Failed to create device manager: Error with "
+                         "EventFd: %s",
+                         sq_os_error(errno, os, sizeof(os)));
+            goto fail;
+        }
     }
     /* TokenBucket::new: size 0, refill 0 or an overflowing refill time in
      * nanoseconds means no limit. */
@@ -177,30 +344,35 @@ int vmm_start_machine(struct vmm *v, struct sq_err *err)
     cfg.kernel_fd = r->boot.kernel_fd;
     cfg.initrd_fd = r->boot.initrd_fd;
     cfg.cmdline = cmdline;
-    cfg.serial_out_fd = serial_fd;
-    cfg.serial_stdin = serial_fd < 0; /* stdin feeds COM1 only with stdout */
+    cfg.serial_out_fd = vm->serial_fd;
+    /* stdin feeds COM1 only with stdout */
+    cfg.serial_stdin = vm->serial_fd < 0;
     cfg.boot_timer = r->boot_timer;
     cfg.cpu_template = static_template(r);
     cfg.custom_template = r->has_custom_template ? &r->custom_template : NULL;
     /* The machine resolves the static template's CPUID and MSRs. */
+    cfg.n_mmio = n_dev;
+    cfg.mmio = mmio;
     cfg.on_exit = on_machine_exit;
     cfg.exit_opaque = v;
 
-    vm = xcalloc(1, sizeof(*vm));
-    vm->serial_fd = serial_fd;
     rc = machine_create(&cfg, v->loop, &vm->m, err);
+    if (rc)
+        goto fail;
+    rc = devices_attach(vm, mmio, v->loop, err);
     if (rc)
         goto fail;
     rc = machine_start(vm->m, err);
     if (rc)
         goto fail;
+    free(mmio);
+    free(dev);
     v->machine = vm;
     return 0;
 fail:
-    machine_destroy(vm->m);
-    if (vm->serial_fd >= 0)
-        close(vm->serial_fd);
-    free(vm);
+    vmm_machine_free(vm);
+    free(mmio);
+    free(dev);
     return rc;
 }
 
@@ -234,14 +406,28 @@ static int machine_op_ctrl_alt_del(struct vmm *v, struct sq_err *err)
 static void machine_op_stop(struct vmm *v)
 {
     struct vmm_machine *vm = v->machine;
+    struct sq_err err;
 
     if (!vm)
         return;
-    machine_destroy(vm->m);
-    if (vm->serial_fd >= 0)
-        close(vm->serial_fd);
-    free(vm);
+    /* docs/virtio.md: vCPUs stopped, devices detached while memory and
+     * the VM fd exist, machine destroyed, devices freed. */
+    if (machine_pause(vm->m, &err) < 0)
+        log_warn("Failed to pause the vCPUs before teardown: %s", err.msg);
+    vmm_machine_free(vm);
     v->machine = NULL;
+}
+
+static int machine_op_patch_drive(struct vmm *v, size_t idx,
+                                  const struct drive_update *u,
+                                  struct sq_err *err)
+{
+    struct vmm_machine *vm = v->machine;
+
+    if (!vm || idx >= vm->n_blocks)
+        return sq_errf(err, -ENODEV, "Failed perform action on device: "
+                                     "Device not found");
+    return block_patch_from_update(vm->blocks[idx], u, err);
 }
 
 const struct vmm_machine_ops vmm_default_machine_ops = {
@@ -250,4 +436,5 @@ const struct vmm_machine_ops vmm_default_machine_ops = {
     .resume = machine_op_resume,
     .ctrl_alt_del = machine_op_ctrl_alt_del,
     .stop = machine_op_stop,
+    .patch_drive = machine_op_patch_drive,
 };

@@ -304,6 +304,7 @@ static void test_default_machine_layer_refuses(void **state)
     struct instance_action start = {ACTION_INSTANCE_START};
     struct boot_source_cfg b = boot(f->kernel);
     struct drive_cfg d = drive("rootfs", f->disk, true);
+    struct balloon_cfg bc = {.amount_mib = 1};
     struct serial_cfg s;
 
     f->v->ops = &vmm_default_machine_ops;
@@ -315,9 +316,12 @@ static void test_default_machine_layer_refuses(void **state)
                  "Start microvm error: Failed to create device manager: Error "
                  "with EventFd: No such file or directory (os error 2)");
     assert_int_equal(act(f->v, API_OP_PUT_DRIVE, "rootfs", &d), 204);
+    /* Balloon comes first in upstream's attach order and is refused before
+     * the drive's device is built. */
+    assert_int_equal(act(f->v, API_OP_PUT_BALLOON, NULL, &bc), 204);
     expect_fault(act(f->v, API_OP_PUT_ACTIONS, NULL, &start),
                  "Start microvm error: Could not attach device: the "
-                 "virtio-block device is not implemented by squib yet");
+                 "virtio-balloon device is not implemented by squib yet");
     assert_false(vmm_is_started(f->v));
     assert_null(f->v->machine);
     f->v->ops = &fake_ops;

@@ -40,7 +40,7 @@ static void fake_stop(struct vmm *v)
 }
 
 static const struct vmm_machine_ops fake_ops = {
-    fake_start, fake_start, fake_start, fake_start, fake_stop,
+    fake_start, fake_start, fake_start, fake_start, fake_stop, NULL,
 };
 
 static int fake_tap_open(const char *name, int *fd,
