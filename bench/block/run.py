@@ -297,7 +297,8 @@ def run_squib(disk, args, engine, mode, mib, qd, tmp):
         watch(run, proc, args.timeout)
         if run.error and not any(l.startswith("SQUIB-GUEST") for l in run.tail):
             with open(log, errors="replace") as f:
-                text = f.read().strip().splitlines()
+                text = [l.split("] ", 1)[-1] for l in f.read().splitlines()
+                        if "rror" in l and "exiting with error" not in l]
             if text:
                 run.error = "drive: " + text[-1]
         return run
@@ -476,8 +477,8 @@ def main(argv=None):
                             r = run_squib(disk, args, engine, mode, mib, qd, tmp)
                             if r.error and r.error.startswith("drive:"):
                                 squib_refused[engine] = r.error[len("drive:"):].strip()
-                                print("squib: cannot attach drives in this build "
-                                      "(io_engine %s): %s" % (engine, squib_refused[engine]))
+                                print("squib: cannot attach drives in this build: "
+                                      "%s (io_engine %s)" % (squib_refused[engine], engine))
                                 continue
                         runs[name].append(r)
                         status = ("error: " + r.error) if r.error else (
@@ -496,8 +497,8 @@ def main(argv=None):
 
     for engine in engines:
         if "squib" in vmms and engine in squib_refused:
-            print("\nsquib io_engine %s: cannot attach drives in this build: %s"
-                  % (engine, squib_refused[engine]))
+            print("\nsquib: cannot attach drives in this build: %s (io_engine %s)"
+                  % (squib_refused[engine], engine))
         rows = [(m, q, results.get(("squib-" + engine, m, q)),
                  results.get(("qemu", m, q))) for m in modes for q in qds]
         print_table("squib io_engine=%s vs QEMU (%s):" % (engine, args.qemu_cache), rows)
