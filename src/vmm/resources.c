@@ -23,6 +23,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "devices/virtio/from_api.h"
 #include "mmds/store.h"
 #include "util/log.h"
 #include "util/xalloc.h"
@@ -286,7 +287,7 @@ struct res_drive *res_find_drive(struct vm_resources *r, const char *id,
 }
 
 /* Block::new: pick the backend and build the stored form of the drive. */
-static int block_new(const struct drive_cfg *cfg, struct res_drive *out,
+static int drive_new(const struct drive_cfg *cfg, struct res_drive *out,
                      struct sq_err *err)
 {
     char os[128];
@@ -297,6 +298,7 @@ static int block_new(const struct drive_cfg *cfg, struct res_drive *out,
     out->fd = -1;
     if (cfg->path_on_host && !cfg->socket) {
         bool ro = cfg->has_is_read_only && cfg->is_read_only;
+        bool async = cfg->has_io_engine && cfg->io_engine == IO_ENGINE_ASYNC;
 
         fd = open(cfg->path_on_host, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
         if (fd < 0)
@@ -317,10 +319,25 @@ static int block_new(const struct drive_cfg *cfg, struct res_drive *out,
                            "file: %s %s",
                            sq_os_error(e, os, sizeof(os)), cfg->path_on_host);
         }
-        if (end % 512)
+        if (async) {
+            /* Upstream builds the device (and its io_uring) now, so an IO
+             * engine that cannot be set up fails this request, not the
+             * later InstanceStart. Build one to find out; the machine
+             * builder makes the real one from the same fd. */
+            struct block *b;
+
+            if (block_new_from_drive(cfg, fd, &b, err) < 0) {
+                close(fd);
+                sq_err_prefix(err,
+                              "Unable to create the virtio block device: ");
+                return err->code;
+            }
+            block_free(b); /* it warned about a partial sector */
+        } else if (end % 512) {
             log_warn("Disk size %lld is not a multiple of sector size 512; "
                      "the remainder will not be visible to the guest.",
                      (long long)end);
+        }
         out->fd = fd;
         out->size = (uint64_t)end;
         out->cfg.drive_id = dup_len(cfg->drive_id, cfg->drive_id_len);
@@ -368,7 +385,7 @@ int res_set_drive(struct vm_resources *r, const struct drive_cfg *cfg,
     if (cfg->is_root_device && res_has_root_block(r) && (!old || pos != 0))
         return sq_errf(err, -EEXIST, "A root block device already exists!");
 
-    rc = block_new(cfg, &dev, err);
+    rc = drive_new(cfg, &dev, err);
     if (rc)
         return rc;
 

@@ -2,12 +2,12 @@
  * vmm_start.c: the one place where the controller meets the machine layer
  * (vmm/machine.h: KVM, guest memory, vCPUs, legacy devices).
  *
- * vmm_start_machine() is InstanceStart's boot call, in upstream's
- * build_microvm_for_boot order as far as squib has the parts: command line
- * (cmdline_build: default or user args, root=, virtio entries), serial
- * output (opened now, O_RDWR|O_CREAT|O_NONBLOCK), GSIs for VMGenID and
- * VMClock after the virtio devices, then machine_create() and
- * machine_start(). Errors carry upstream's detail text; the caller adds
+ * vmm_start_machine() is InstanceStart's boot call: the virtio devices
+ * (built and placed), GSIs for VMGenID and VMClock after them, the command
+ * line (cmdline_build: default or user args, pci=off, root=, virtio
+ * entries), serial output (opened now, O_RDWR|O_CREAT|O_NONBLOCK), then
+ * machine_create(), the devices attached to the machine and the vmm loop,
+ * and machine_start(). Errors carry upstream's detail text; the caller adds
  * "Start microvm error: ".
  *
  * The virtio devices (docs/virtio.md) are built in upstream's attach order:
