@@ -584,3 +584,45 @@ def test_patch_rate_limiter_takes_effect(squib, tmp_path):
     # Limited all the way it would take 30 s; the batch began well before
     # the PATCH (sent 1 s after InstanceStart), so part of it was held.
     assert 0.3 <= secs < 10, poll
+
+
+# ---------------------------------------------------------------------------
+# A backing file that cannot take the guest's writes
+
+
+@pytest.fixture
+def tiny_fs(tmp_path):
+    """A 64 KiB tmpfs: writes beyond what it holds fail with ENOSPC."""
+    import subprocess
+    mnt = tmp_path / "tiny"
+    mnt.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if r.returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here (needs root): %s" % r.stdout.decode().strip())
+    yield mnt
+    subprocess.run(["umount", "-l", str(mnt)])
+
+
+@pytest.mark.parametrize("engine", ["Sync", "Async"])
+def test_full_disk_gives_ioerr_and_squib_keeps_running(squib, tiny_fs, engine):
+    api = squib.client()
+    # Sector 4096 is 2 MiB into a sparse 4 MiB file on a 64 KiB file system.
+    configure_guest(api, "blk-rw", " squibsector=4096")
+    disk = os.path.join(str(tiny_fs), "sparse.img")
+    with open(disk, "wb") as f:
+        f.truncate(4 << 20)
+    put_drive(api, "data", disk, io_engine=engine)
+    with open(os.path.join(str(tiny_fs), "filler"), "wb") as f:
+        try:
+            f.write(b"\0" * (64 << 10))  # fill what is left of the file system
+        except OSError:
+            pass
+    start(api)
+    lines = run_guest(squib)
+    w = first(lines, "blk-write")
+    assert w["sector"] == "4096"
+    assert w["status"] == "0x1", w  # VIRTIO_BLK_S_IOERR
+    # The device and the VMM went on: the guest finished its test and reset.
+    assert first(lines, "done") is not None
+    assert "Firecracker exiting successfully. exit_code=0" in squib.output()
