@@ -223,7 +223,7 @@ static const struct rule rules_vmm[] = {
     /* Kicking a vCPU out of KVM_RUN for pause and teardown (pthread_kill
      * of SQ_SIG_VCPU_KICK). */
     R1(tgkill, EQ(2, KICK_SIGNAL)),
-    /* Randomness for MMDS session tokens (V2). */
+    /* Randomness for MMDS V2 tokens. */
     R0(getrandom),
     /* Waiting for a vCPU's pause/resume acknowledgement (vcpu_wait polls
      * its ack eventfd with a timeout); flushing API answers at exit. */
@@ -282,7 +282,7 @@ static const struct rule rules_api[] = {
     R0(writev),
     /* Arming the action-timeout timerfd (created before the filter). */
     R0(timerfd_settime),
-    /* MMDS V2 session tokens are random. */
+    /* MMDS V2 tokens are random. */
     R0(getrandom),
     /* Flushing queued answers before a connection closes
      * (api_server_flush waits for POLLOUT). */
