@@ -33,7 +33,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "util/log.h"
+#include "obs/log.h"
 
 #define CLI_FIRECRACKER_VERSION "1.17.0-dev" /* the version squib claims */
 #define CLI_SQUIB_VERSION       "0.1.0"      /* squib's own version */

@@ -23,7 +23,7 @@
 
 #include "api/api.h"
 #include "api/controller.h"
-#include "api/schemas.h"
+#include "config/config.h"
 #include "api/server.h"
 #include "cli.h"
 #include "obs/metrics.h"
@@ -32,7 +32,7 @@
 #include "util/err.h"
 #include "util/evloop.h"
 #include "util/json.h"
-#include "util/log.h"
+#include "obs/log.h"
 #include "util/seccomp.h"
 #include "util/xalloc.h"
 #include "vmm/vmm.h"

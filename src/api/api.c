@@ -19,14 +19,14 @@
 #include <unistd.h>
 
 #include "api/parse.h"
-#include "api/schemas.h"
+#include "config/config.h"
 #include "api/server.h"
 #include "obs/metrics.h"
 #include "obs/signals.h"
 #include "util/buf.h"
 #include "util/evloop.h"
 #include "util/json.h"
-#include "util/log.h"
+#include "obs/log.h"
 #include "util/seccomp.h"
 #include "util/xalloc.h"
 

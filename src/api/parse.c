@@ -40,7 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/schemas.h"
+#include "config/config.h"
 #include "util/json.h"
 #include "util/xalloc.h"
 

@@ -1,7 +1,7 @@
 /*
  * parse.h: turn a routed write request into a typed, validated body.
  *
- * For each write operation this picks the schema parser (api/schemas.h),
+ * For each write operation this picks the schema parser (config/config.h),
  * runs it, applies the path-id rules that need the body (id mismatch), and
  * stores the result in the action: a->body points at the struct named in
  * the table in parse.c (the vmm thread relies on that pairing), with

@@ -9,7 +9,7 @@
  */
 #include "api/routes.h"
 
-#include "api/schemas.h"
+#include "config/config.h"
 
 #include <errno.h>
 #include <string.h>

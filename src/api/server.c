@@ -36,7 +36,7 @@
 #include "util/buf.h"
 #include "util/err.h"
 #include "util/evloop.h"
-#include "util/log.h"
+#include "obs/log.h"
 #include "util/xalloc.h"
 
 #define READ_CHUNK  16384

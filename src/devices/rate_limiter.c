@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "util/log.h"
+#include "obs/log.h"
 
 #define NS_PER_MS 1000000ULL
 

@@ -18,7 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "api/schemas.h"
+#include "config/config.h"
 #include "util/buf.h"
 #include "util/err.h"
 #include "util/json.h"

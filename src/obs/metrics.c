@@ -33,7 +33,7 @@
 
 #include "util/fdio.h"
 #include "util/buf.h"
-#include "util/log.h"
+#include "obs/log.h"
 #include "util/xalloc.h"
 
 enum field_kind { FK_COUNTER, FK_GAUGE, FK_LATENCY };

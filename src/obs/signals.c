@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "obs/metrics.h"
-#include "util/log.h"
+#include "obs/log.h"
 
 #ifndef SYS_SECCOMP
 #define SYS_SECCOMP 1

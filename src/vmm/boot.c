@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "util/le.h"
-#include "util/log.h"
+#include "obs/log.h"
 
 /* ---- error texts (linux-loader, Firecracker ConfigurationError) ---- */
 

@@ -2,7 +2,7 @@
  * config_file.c: --config-file replay (upstream's VmResources::from_json
  * followed by build_and_boot_microvm; digest 3.5).
  *
- * The document was parsed and validated by api/schemas.h. Here each section
+ * The document was parsed and validated by config/config.h. Here each section
  * goes through the same configuration-store setters as the HTTP handlers, in
  * upstream's fixed order (logger, metrics, machine-config, cpu-config,
  * boot-source, drives, network-interfaces, vsock, balloon, --metadata,
@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "mmds/store.h"
-#include "util/log.h"
+#include "obs/log.h"
 #include "vmm/vmm_int.h"
 
 #define CONFIG_FAILED "Configuration for VMM from one single json failed: "

@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "vmm/cpu_template.h"
+#include "config/cpu_template.h"
 #include "vmm/cpuid.h"
 
 /* Family/model/stepping fields of CPUID.1:EAX. */

@@ -39,7 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/log.h"
+#include "obs/log.h"
 #include "util/xalloc.h"
 #include "vmm/cpu_templates_static.h"
 

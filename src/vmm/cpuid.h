@@ -31,7 +31,7 @@
 #include <linux/kvm.h>
 
 #include "util/err.h"
-#include "vmm/cpu_template.h"
+#include "config/cpu_template.h"
 
 /* Largest table squib asks KVM for (KVM_MAX_CPUID_ENTRIES in Firecracker). */
 #define CPUID_MAX_ENTRIES 80

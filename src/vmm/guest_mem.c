@@ -13,7 +13,7 @@
 
 #include <linux/kvm.h>
 
-#include "util/log.h"
+#include "obs/log.h"
 #include "util/xalloc.h"
 #include "vmm/kvm.h"
 

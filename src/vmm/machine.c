@@ -40,7 +40,7 @@
 
 #include "devices/legacy/boot_timer.h"
 #include "devices/legacy/i8042.h"
-#include "util/log.h"
+#include "obs/log.h"
 #include "util/xalloc.h"
 #include "vmm/acpi.h"
 #include "vmm/boot.h"

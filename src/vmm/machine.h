@@ -31,7 +31,7 @@
 #include "util/err.h"
 #include "util/evloop.h"
 #include "vmm/bus.h"
-#include "vmm/cpu_template.h"
+#include "config/cpu_template.h"
 #include "vmm/cpuid.h"
 #include "vmm/guest_mem.h"
 

@@ -2,7 +2,7 @@
  * render.c: the bodies of every GET, as upstream's serde output (digest 1.8,
  * 15), and the read mirror built from them.
  *
- * The JSON itself is written by api/schemas.h's renderers (upstream's serde
+ * The JSON itself is written by config/config.h's renderers (upstream's serde
  * field order, nulls where upstream has them); this file decides *what* each
  * GET answers in each phase. Everything comes from the configuration store,
  * which holds each device's configuration in the normalised form upstream reads
@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "mmds/store.h"
-#include "util/log.h"
+#include "obs/log.h"
 #include "util/xalloc.h"
 #include "vmm/vmm_int.h"
 
@@ -28,7 +28,7 @@ void vmm_render_fault(struct buf *b, const char *msg)
 }
 
 /* ---------------------------------------------------------------------- */
-/* Config objects: api/schemas.h renders each upstream struct; the store
+/* Config objects: config/config.h renders each upstream struct; the store
  * keeps them in the form upstream reads back (resources.h). */
 
 /* VmResources::mmds_config: present only when the store exists and some
@@ -61,7 +61,7 @@ static bool mmds_config_view(const struct vm_resources *r, struct mmds_cfg *c,
 
 /*
  * GET /vm/config: a borrowed view of the store as a config-file document
- * (upstream's From<&VmResources> for VmmConfig), rendered by api/schemas.h.
+ * (upstream's From<&VmResources> for VmmConfig), rendered by config/config.h.
  * The structs are shallow copies; nothing here is freed through them.
  */
 void vmm_render_vm_config(struct vmm *v, struct buf *b)

@@ -7,7 +7,7 @@
  * before it drops the old device, and drops the old device before it opens
  * the TAP, so a failed re-PUT loses the previous NIC: upstream does that
  * too). The checks that do not need state happened while parsing
- * (api/schemas.h).
+ * (config/config.h).
  */
 #include "vmm/resources.h"
 
@@ -23,9 +23,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "devices/virtio/from_api.h"
+#include "vmm/device_cfg.h"
 #include "mmds/store.h"
-#include "util/log.h"
+#include "obs/log.h"
 #include "util/xalloc.h"
 #include "vmm/cmdline.h"
 

@@ -27,9 +27,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "api/schemas.h"
+#include "config/config.h"
 #include "util/err.h"
-#include "vmm/cpu_template.h"
+#include "config/cpu_template.h"
 
 struct mmds_store;
 

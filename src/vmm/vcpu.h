@@ -45,7 +45,7 @@
 
 #include <linux/kvm.h>
 
-#include "util/log.h"
+#include "obs/log.h"
 #include "vmm/bus.h"
 
 /* The kick signal: SIGRTMIN + 0, as upstream's VCPU_RTSIG_OFFSET. */

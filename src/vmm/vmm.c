@@ -36,7 +36,7 @@
 #include <string.h>
 
 #include "mmds/store.h"
-#include "util/log.h"
+#include "obs/log.h"
 #include "util/xalloc.h"
 #include "vmm/vmm_int.h"
 #include "vmm/vmm_metrics.h"

@@ -9,7 +9,7 @@
  * text. After each action the vmm thread publishes vmm_render_mirror(), from
  * which the api thread answers every GET without waiting for this thread.
  *
- * Body types per operation (a->body, as api/schemas.h produces them):
+ * Body types per operation (a->body, as config/config.h produces them):
  *
  *   PUT_ACTIONS                 struct instance_action
  *   PUT_BALLOON                 struct balloon_cfg
@@ -49,7 +49,7 @@
 #include <stddef.h>
 
 #include "api/controller.h"
-#include "api/schemas.h"
+#include "config/config.h"
 #include "util/err.h"
 #include "util/evloop.h"
 #include "vmm/resources.h"

@@ -1,7 +1,7 @@
 /*
  * vmm_metrics.h: the controller's bridge to the metrics sink (obs/metrics.h).
  *
- * A separate translation unit because obs/metrics.h and api/schemas.h both
+ * A separate translation unit because obs/metrics.h and config/config.h both
  * declare a `struct metrics_property` (with const and non-const members);
  * no file may include both until the two are unified. This header uses
  * neither type.

@@ -34,8 +34,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "devices/virtio/from_api.h"
-#include "util/log.h"
+#include "vmm/device_cfg.h"
+#include "obs/log.h"
 #include "util/xalloc.h"
 #include "vmm/cmdline.h"
 #include "vmm/machine.h"

@@ -7,7 +7,7 @@
  * goes to boot_load() through a memfd, over 32 MiB of guest RAM followed by
  * a PROT_NONE guard page, so any write outside RAM crashes. Build:
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Isrc \
- *     tests/fuzz/fuzz_boot.c src/vmm/boot.c src/util/err.c src/util/log.c \
+ *     tests/fuzz/fuzz_boot.c src/vmm/boot.c src/util/err.c src/obs/log.c \
  *     src/obs/metrics.c -lpthread
  */
 #include <stddef.h>

@@ -12,7 +12,7 @@
  *
  * Build: clang -fsanitize=fuzzer,address -Isrc -D_GNU_SOURCE
  *        tests/fuzz/fuzz_json.c src/util/json_*.c src/api/schemas_*.c
- *        src/util/buf.c src/util/err.c src/util/xalloc.c src/util/log.c
+ *        src/util/buf.c src/util/err.c src/util/xalloc.c src/obs/log.c
  *        src/obs/metrics.c src/vmm/cpu_template.c -lpthread
  */
 #include <errno.h>
@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/schemas.h"
+#include "config/config.h"
 #include "util/json.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -32,7 +32,7 @@
 #include "devices/virtio/block.h"
 #include "devices/virtio/queue.h"
 #include "devices/virtio/rng.h"
-#include "util/log.h"
+#include "obs/log.h"
 #include "vmm/guest_mem.h"
 
 #define FUZZ_RAM 0x10000ULL

@@ -25,7 +25,7 @@
 #include <cmocka.h>
 
 #include "devices/virtio/block.h"
-#include "devices/virtio/from_api.h"
+#include "vmm/device_cfg.h"
 #include "devices/virtio/rng.h"
 #include "obs/metrics.h"
 #include "virtq_driver.h"

@@ -22,7 +22,7 @@
 
 #include "cli.h"
 #include "obs/metrics.h"
-#include "util/log.h"
+#include "obs/log.h"
 
 static char g_dir[64];
 

@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "util/log.h"
+#include "obs/log.h"
 #include "vmm/guest_mem.h"
 
 #define MiB (1ULL << 20)

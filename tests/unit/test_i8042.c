@@ -15,7 +15,7 @@
 #include "devices/legacy/i8042.h"
 #include "metrics_spy.h"
 #include "util/evloop.h"
-#include "util/log.h"
+#include "obs/log.h"
 
 struct ifx {
     struct i8042 *d;

@@ -20,7 +20,7 @@
 #include <cmocka.h>
 
 #include "obs/metrics.h"
-#include "util/log.h"
+#include "obs/log.h"
 
 /* One line: timestamp, [id:thread{:LEVEL}{:file:line}], message. */
 #define TS_RE "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{9} "

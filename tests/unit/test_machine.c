@@ -34,7 +34,7 @@
 #include <cmocka.h>
 
 #include "util/evloop.h"
-#include "util/log.h"
+#include "obs/log.h"
 #include "vmm/guest_mem.h"
 #include "vmm/kvm.h"
 #include "vmm/machine.h"

@@ -28,7 +28,7 @@
 #include <cmocka.h>
 
 #include "util/evloop.h"
-#include "util/log.h"
+#include "obs/log.h"
 #include "vmm/machine.h"
 
 #if __has_include("../../src/vmm/boot.h") &&                                   \

@@ -23,7 +23,7 @@
 #include <cmocka.h>
 
 #include "obs/metrics.h"
-#include "util/log.h"
+#include "obs/log.h"
 
 /* ---- a small JSON reader: records every key path and its value ---- */
 

@@ -26,7 +26,7 @@
 
 #include "guard.h"
 
-#include "api/schemas.h"
+#include "config/config.h"
 
 #define S(x) x, sizeof(x) - 1
 

@@ -21,7 +21,7 @@
 #include "devices/legacy/serial.h"
 #include "metrics_spy.h"
 #include "util/evloop.h"
-#include "util/log.h"
+#include "obs/log.h"
 
 struct sfx {
     struct serial *s;

@@ -22,7 +22,7 @@
 
 #include "obs/metrics.h"
 #include "obs/signals.h"
-#include "util/log.h"
+#include "obs/log.h"
 
 static char g_dir[64], g_log[128], g_metrics[128];
 

@@ -18,7 +18,7 @@
 #include <cmocka.h>
 
 #include "metrics_spy.h"
-#include "util/log.h"
+#include "obs/log.h"
 #include "vmm/vcpu.h"
 
 #define RUN_SIZE 4096

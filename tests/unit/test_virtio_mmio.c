@@ -35,7 +35,7 @@
 #include "devices/virtio/mmio.h"
 #include "devices/virtio/rng.h"
 #include "obs/metrics.h"
-#include "util/log.h"
+#include "obs/log.h"
 #include "virtq_driver.h"
 #include "vmm/machine.h"
 

@@ -23,7 +23,7 @@
 
 #include "api/controller.h"
 #include "mmds/store.h"
-#include "util/log.h"
+#include "obs/log.h"
 #include "vmm/resources.h"
 #include "vmm/vmm.h"
 

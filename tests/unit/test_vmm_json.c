@@ -1,6 +1,6 @@
 /*
  * test_vmm_json.c: the controller fed with request bodies as clients send
- * them (JSON parsed by api/schemas.h, as the api thread does), following
+ * them (JSON parsed by config/config.h, as the api thread does), following
  * upstream's test_api.py flows, and the GET /vm/config -> --config-file
  * round trip ("GET /vm/config output is itself a valid config file").
  */
@@ -17,7 +17,7 @@
 #include <cmocka.h>
 
 #include "api/controller.h"
-#include "api/schemas.h"
+#include "config/config.h"
 #include "vmm/vmm.h"
 
 struct fx {

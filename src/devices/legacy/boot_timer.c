@@ -5,7 +5,7 @@
 
 #include <time.h>
 
-#include "util/log.h"
+#include "obs/log.h"
 
 static uint64_t clock_us(clockid_t id)
 {

@@ -16,7 +16,7 @@
 
 #include "obs/metrics.h"
 #include "util/evloop.h"
-#include "util/log.h"
+#include "obs/log.h"
 #include "util/xalloc.h"
 
 #define OFS_DATA   0

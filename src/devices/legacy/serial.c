@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 #include "obs/metrics.h"
-#include "util/log.h"
+#include "obs/log.h"
 #include "util/xalloc.h"
 
 enum {

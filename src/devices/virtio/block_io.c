@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "util/evloop.h"
-#include "util/log.h"
+#include "obs/log.h"
 
 #define URING_ERR "Error coming from the IO engine: Async error: IoUring: "
 

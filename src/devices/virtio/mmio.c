@@ -18,7 +18,7 @@
 #include <linux/kvm.h>
 
 #include "obs/metrics.h"
-#include "util/log.h"
+#include "obs/log.h"
 
 #define ST_ACK         SQ_VIRTIO_STATUS_ACK
 #define ST_DRIVER      SQ_VIRTIO_STATUS_DRIVER

@@ -10,7 +10,7 @@
 #include <sys/random.h>
 
 #include "obs/metrics.h"
-#include "util/log.h"
+#include "obs/log.h"
 #include "util/xalloc.h"
 
 struct rng {

@@ -1,10 +1,10 @@
 /*
- * schemas_responses.c: the JSON bodies of GET responses that are not
+ * responses.c: the JSON bodies of GET responses that are not
  * request types (digest 1.8), written the way upstream's serde Serialize
  * derives write them: fields in declaration order, Option::None as null
- * unless the field skips it (see schemas.h).
+ * unless the field skips it (see config.h).
  */
-#include "api/schemas.h"
+#include "config/config.h"
 
 #include <stdio.h>
 

@@ -1,16 +1,16 @@
 /*
- * schemas_config.c: the --config-file document (upstream's VmmConfig:
+ * vm_config.c: the --config-file document (upstream's VmmConfig:
  * kebab-case keys, unknown keys ignored, cpu-config as a path or an inline
  * template through an untagged enum), built from the API body tables.
  */
-#include "api/schemas.h"
+#include "config/config.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/schemas_int.h"
+#include "config/config_int.h"
 #include "util/xalloc.h"
 
 /* ====================================================================== */

@@ -1,6 +1,6 @@
 /*
- * from_api.h: build and patch the virtio devices from the API's validated
- * request types (api/schemas.h), so that the VMM layer needs no knowledge
+ * device_cfg.h: build and patch the virtio devices from the API's validated
+ * request types (config/config.h), so that the VMM layer needs no knowledge
  * of device internals and the devices none of JSON.
  *
  * Typical use on the vmm thread at InstanceStart, per drive in attach
@@ -17,10 +17,10 @@
  *
  * and the same with rng_new_from_entropy()/rng_transport()/rng_attach().
  */
-#ifndef SQUIB_DEVICES_VIRTIO_FROM_API_H
-#define SQUIB_DEVICES_VIRTIO_FROM_API_H
+#ifndef SQUIB_VMM_DEVICE_CFG_H
+#define SQUIB_VMM_DEVICE_CFG_H
 
-#include "api/schemas.h"
+#include "config/config.h"
 #include "devices/rate_limiter.h"
 #include "devices/virtio/block.h"
 #include "devices/virtio/rng.h"

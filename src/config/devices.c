@@ -1,17 +1,17 @@
 /*
- * schemas_devices.c: request bodies of the devices: drives, pmem, network
+ * devices.c: request bodies of the devices: drives, pmem, network
  * interfaces, vsock, entropy, serial, balloon and memory hotplug (see
- * schemas.h). Field tables follow upstream's declaration order, which
+ * config.h). Field tables follow upstream's declaration order, which
  * decides the first missing field and the "expected one of" lists.
  */
-#include "api/schemas.h"
+#include "config/config.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/schemas_int.h"
+#include "config/config_int.h"
 #include "util/xalloc.h"
 
 /* ====================================================================== */

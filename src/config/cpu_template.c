@@ -1,7 +1,7 @@
 /*
  * cpu_template.c: lifetime of struct cpu_template (see cpu_template.h).
  */
-#include "vmm/cpu_template.h"
+#include "config/cpu_template.h"
 
 #include <stdlib.h>
 #include <string.h>

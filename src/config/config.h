@@ -1,5 +1,5 @@
 /*
- * schemas.h: the validated request bodies of the HTTP API and the
+ * config.h: the validated request bodies of the HTTP API and the
  * --config-file document.
  *
  * Each type here is the C form of one upstream serde struct. Its parser is a
@@ -40,8 +40,8 @@
  *
  * x86_64 only.
  */
-#ifndef SQUIB_API_SCHEMAS_H
-#define SQUIB_API_SCHEMAS_H
+#ifndef SQUIB_CONFIG_CONFIG_H
+#define SQUIB_CONFIG_CONFIG_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -50,7 +50,7 @@
 #include "util/buf.h"
 #include "util/err.h"
 #include "util/json.h"
-#include "vmm/cpu_template.h"
+#include "config/cpu_template.h"
 
 /* The prefix upstream's RequestError::SerdeJson puts before serde's message
  * (and it appends "."). */

@@ -29,8 +29,8 @@
  * with log_set_thread_name(); tools match on them. The process's initial
  * thread is "main" without being told, like a Rust main thread.
  */
-#ifndef SQUIB_UTIL_LOG_H
-#define SQUIB_UTIL_LOG_H
+#ifndef SQUIB_OBS_LOG_H
+#define SQUIB_OBS_LOG_H
 
 #include <stdbool.h>
 #include <stdint.h>

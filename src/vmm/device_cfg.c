@@ -1,8 +1,8 @@
 /*
- * from_api.c: API request types -> virtio device creation and updates
- * (from_api.h).
+ * device_cfg.c: API request types -> virtio device creation and updates
+ * (device_cfg.h).
  */
-#include "devices/virtio/from_api.h"
+#include "vmm/device_cfg.h"
 
 #include <errno.h>
 #include <string.h>

@@ -1,19 +1,19 @@
 /*
- * schemas_vm.c: request bodies about the machine and its lifecycle:
+ * vm.c: request bodies about the machine and its lifecycle:
  * actions, boot source, machine configuration, custom CPU templates,
  * logger, metrics, MMDS configuration and data, snapshots and PATCH /vm
- * (see schemas.h). Custom decoders reproduce upstream's hand-written
+ * (see config.h). Custom decoders reproduce upstream's hand-written
  * Deserialize impls, raising their errors where upstream does (inside or
  * after serde_json's deserialize_str), which decides the reported column.
  */
-#include "api/schemas.h"
+#include "config/config.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/schemas_int.h"
+#include "config/config_int.h"
 #include "util/xalloc.h"
 
 /* ====================================================================== */
@@ -263,7 +263,7 @@ static int custom3(struct json_dec *d, const char *pre, const char *s, size_t n,
     buf_append(&m, s, n);
     buf_puts(&m, post);
     /* json_dec_custom formats; pass the text through "%s" (a NUL inside
-     * the user string ends the message there, see schemas.h). */
+     * the user string ends the message there, see config.h). */
     rc = json_dec_custom(d, "%s", m.data);
     buf_fini(&m);
     return rc;

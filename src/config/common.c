@@ -1,16 +1,16 @@
 /*
- * schemas_common.c: helpers shared by the schema files (the top-level
+ * common.c: helpers shared by the schema files (the top-level
  * decode, vectors of described structs, Rust's unsigned from_str_radix) and
- * the shared TokenBucketConfig / RateLimiterConfig types (see schemas.h).
+ * the shared TokenBucketConfig / RateLimiterConfig types (see config.h).
  */
-#include "api/schemas.h"
+#include "config/config.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/schemas_int.h"
+#include "config/config_int.h"
 #include "util/xalloc.h"
 
 /* ====================================================================== */
@@ -88,7 +88,7 @@ int schemas_dec_vec_struct(struct json_dec *d, void *field_ptr,
     return json_dec_seq(d, "a sequence", vec_struct_elem, &v);
 }
 
-/* Rust's from_str_radix for unsigned types (see schemas_int.h). */
+/* Rust's from_str_radix for unsigned types (see config_int.h). */
 enum pie_kind schemas_parse_uint(const char *s, size_t n, unsigned radix,
                                  uint64_t max, uint64_t *out)
 {

@@ -14,7 +14,7 @@
  * async-signal-safe).
  */
 #include "util/fdio.h"
-#include "util/log.h"
+#include "obs/log.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,15 +1,15 @@
 /*
- * schemas_ids.c: the resource-id rules of the drives, pmem and network
+ * ids.c: the resource-id rules of the drives, pmem and network
  * interface routes (digest 1.3): upstream's checked_id() on the path token,
  * run before the body is parsed, and the path-id / body-id comparison run
- * after it (see schemas.h).
+ * after it (see config.h).
  */
-#include "api/schemas.h"
+#include "config/config.h"
 
 #include <errno.h>
 #include <string.h>
 
-#include "api/schemas_alnum_table.h"
+#include "config/alnum_table.h"
 
 static bool rust_is_alphanumeric(uint32_t c)
 {

@@ -7,8 +7,8 @@
  * are set in `mask`, and their value in `value`; 'x' bits are kept as KVM
  * gave them: result = (orig & ~mask) | value.
  */
-#ifndef SQUIB_VMM_CPU_TEMPLATE_H
-#define SQUIB_VMM_CPU_TEMPLATE_H
+#ifndef SQUIB_CONFIG_CPU_TEMPLATE_H
+#define SQUIB_CONFIG_CPU_TEMPLATE_H
 
 #include <stdbool.h>
 #include <stddef.h>

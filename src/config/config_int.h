@@ -1,16 +1,16 @@
 /*
- * schemas_int.h: internals shared by the api/schemas_*.c files: field
+ * config_int.h: internals shared by the config/ files: field
  * table shorthands, the descriptors the config file reuses, and helpers.
  * Not for other modules.
  */
-#ifndef SQUIB_API_SCHEMAS_INT_H
-#define SQUIB_API_SCHEMAS_INT_H
+#ifndef SQUIB_CONFIG_CONFIG_INT_H
+#define SQUIB_CONFIG_CONFIG_INT_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "api/schemas.h"
+#include "config/config.h"
 #include "util/json.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
