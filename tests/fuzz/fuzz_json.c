@@ -11,9 +11,9 @@
  * GET /vm/config reads back and writes out to the same bytes.
  *
  * Build: clang -fsanitize=fuzzer,address -Isrc -D_GNU_SOURCE
- *        tests/fuzz/fuzz_json.c src/util/json_*.c src/api/schemas_*.c
+ *        tests/fuzz/fuzz_json.c src/util/json_*.c src/config/*.c
  *        src/util/buf.c src/util/err.c src/util/xalloc.c src/obs/log.c
- *        src/obs/metrics.c src/vmm/cpu_template.c -lpthread
+ *        src/obs/metrics.c -lpthread
  */
 #include <errno.h>
 #include <stdint.h>
