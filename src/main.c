@@ -65,13 +65,18 @@ static void sleep_ms(unsigned ms)
         ;
 }
 
+static void query(void *ctx, enum vmm_op op, struct vmm_reply *rep)
+{
+    vmm_query(ctx, op, rep);
+}
+
 static void publish(struct vmm_main *m)
 {
     struct mirror *mi;
 
     if (!m->ctl)
         return;
-    mi = vmm_render_mirror(m->vmm);
+    mi = mirror_render(query, m->vmm);
     mi->pre_boot = !vmm_is_started(m->vmm);
     controller_publish(m->ctl, mi);
 }
@@ -140,7 +145,7 @@ static void on_actions(struct evloop *loop, struct evloop_handler *h,
     while ((a = controller_take(m->ctl))) {
         if (m->test_delay_ms)
             sleep_ms(m->test_delay_ms);
-        vmm_handle_action(m->vmm, a);
+        vmm_handle(m->vmm, &a->req, &a->rep);
         /* Publish before answering: a client that saw the 204 must see its
          * write in the next GET (read-your-writes through the mirror). */
         publish(m);

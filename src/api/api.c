@@ -36,7 +36,7 @@ struct pending {
     struct api_action *a;      /* NULL = free slot; never dereferenced */
     struct api_conn_ref conn;
     uint64_t deadline_ms;
-    enum api_op op;
+    enum vmm_op op;
     bool answered;             /* 504 sent */
 };
 
@@ -61,71 +61,6 @@ static uint64_t now_ms(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/* Per-operation request counters (digest 4.2): count and parse-time fails. */
-struct op_metrics {
-    int count;  /* enum metric_id or -1 */
-    int fails;
-};
-
-static struct op_metrics op_metrics(enum api_op op)
-{
-#define M(c, f) (struct op_metrics){METRIC_##c, METRIC_##f}
-    switch (op) {
-    case API_OP_GET_INSTANCE_INFO:
-        return (struct op_metrics){METRIC_get_api_requests_instance_info_count, -1};
-    case API_OP_GET_MACHINE_CONFIG:
-        return (struct op_metrics){METRIC_get_api_requests_machine_cfg_count, -1};
-    case API_OP_GET_MMDS:
-        return (struct op_metrics){METRIC_get_api_requests_mmds_count, -1};
-    case API_OP_GET_VERSION:
-        return (struct op_metrics){METRIC_get_api_requests_vmm_version_count, -1};
-    case API_OP_GET_HOTPLUG_MEMORY:
-        return (struct op_metrics){METRIC_get_api_requests_hotplug_memory_count, -1};
-    case API_OP_PUT_ACTIONS:
-        return M(put_api_requests_actions_count, put_api_requests_actions_fails);
-    case API_OP_PUT_BOOT_SOURCE:
-        return M(put_api_requests_boot_source_count, put_api_requests_boot_source_fails);
-    case API_OP_PUT_DRIVE:
-        return M(put_api_requests_drive_count, put_api_requests_drive_fails);
-    case API_OP_PUT_LOGGER:
-        return M(put_api_requests_logger_count, put_api_requests_logger_fails);
-    case API_OP_PUT_MACHINE_CONFIG:
-        return M(put_api_requests_machine_cfg_count, put_api_requests_machine_cfg_fails);
-    case API_OP_PUT_CPU_CONFIG:
-        return M(put_api_requests_cpu_cfg_count, put_api_requests_cpu_cfg_fails);
-    case API_OP_PUT_METRICS:
-        return M(put_api_requests_metrics_count, put_api_requests_metrics_fails);
-    case API_OP_PUT_NET:
-        return M(put_api_requests_network_count, put_api_requests_network_fails);
-    case API_OP_PUT_MMDS:
-    case API_OP_PUT_MMDS_CONFIG:
-        return M(put_api_requests_mmds_count, put_api_requests_mmds_fails);
-    case API_OP_PUT_VSOCK:
-        return M(put_api_requests_vsock_count, put_api_requests_vsock_fails);
-    case API_OP_PUT_PMEM:
-        return M(put_api_requests_pmem_count, put_api_requests_pmem_fails);
-    case API_OP_PUT_SERIAL:
-        return M(put_api_requests_serial_count, put_api_requests_serial_fails);
-    case API_OP_PUT_HOTPLUG_MEMORY:
-        return M(put_api_requests_hotplug_memory_count, put_api_requests_hotplug_memory_fails);
-    case API_OP_PATCH_DRIVE:
-        return M(patch_api_requests_drive_count, patch_api_requests_drive_fails);
-    case API_OP_PATCH_NET:
-        return M(patch_api_requests_network_count, patch_api_requests_network_fails);
-    case API_OP_PATCH_MACHINE_CONFIG:
-        return M(patch_api_requests_machine_cfg_count, patch_api_requests_machine_cfg_fails);
-    case API_OP_PATCH_MMDS:
-        return M(patch_api_requests_mmds_count, patch_api_requests_mmds_fails);
-    case API_OP_PATCH_HOTPLUG_MEMORY:
-        return M(patch_api_requests_hotplug_memory_count, patch_api_requests_hotplug_memory_fails);
-    case API_OP_PATCH_PMEM:
-        return M(patch_api_requests_pmem_count, patch_api_requests_pmem_fails);
-    default:
-        return (struct op_metrics){-1, -1};
-    }
-#undef M
 }
 
 static const char *method_debug(enum http_method m)
@@ -234,12 +169,12 @@ static void respond_fault(struct api_thread *t, struct api_conn_ref conn,
 }
 
 static void answer_read(struct api_thread *t, struct api_conn_ref conn,
-                        enum api_op op)
+                        enum vmm_op op)
 {
     struct mirror *m = controller_mirror_acquire(t->opts.ctl);
     const struct mirror_entry *e = m ? &m->get[op] : NULL;
 
-    if (op == API_OP_GET_VM_CONFIG && m && m->pre_boot)
+    if (op == VMM_OP_GET_VM_CONFIG && m && m->pre_boot)
         log_warn("If the VM was restored from snapshot, boot-source, "
                  "machine-config.smt, and machine-config.cpu_template will all "
                  "be empty.");
@@ -275,26 +210,16 @@ static uint32_t class_timeout(const struct api_thread *t, enum action_class c)
                                  : controller_default_timeout_ms[c];
 }
 
-static enum action_class action_class(const struct api_action *a)
-{
-    if (a->op == API_OP_PUT_ACTIONS) {
-        const struct instance_action *ia = a->body;
-
-        return ia->action_type == ACTION_INSTANCE_START ? ACTION_CLASS_START
-                                                        : ACTION_CLASS_VCPU;
-    }
-    return controller_op_class(a->op);
-}
-
 static void on_request(void *opaque, struct api_server *srv,
                        struct api_conn_ref conn, const struct http_request *req)
 {
     struct api_thread *t = opaque;
+    const struct vmm_op_info *info;
     struct api_route r;
     struct api_action *a;
-    struct op_metrics om;
     struct sq_err err;
     struct pending *slot = NULL;
+    enum action_class cls;
 
     (void)srv;
     log_received(req);
@@ -304,27 +229,26 @@ static void on_request(void *opaque, struct api_server *srv,
         respond_fault(t, conn, 400, err.msg);
         return;
     }
-    om = op_metrics(r.op);
-    if (om.count >= 0)
-        metrics_inc((enum metric_id)om.count);
+    info = vmm_op_info(r.op);
+    if (info->count != VMM_NO_METRIC)
+        metrics_inc(info->count);
 
-    if (api_op_is_read(r.op)) {
+    if (vmm_op_is_read(r.op)) {
         answer_read(t, conn, r.op);
         return;
     }
 
     a = controller_action_new(r.op);
-    if (r.id)
-        a->id = xstrndup(r.id, r.id_len);
-    if (api_parse_body(&r, req->body, req->body_len, a, &err)) {
-        if (om.fails >= 0)
-            metrics_inc((enum metric_id)om.fails);
+    if (api_parse_body(&r, req->body, req->body_len, &a->req, &err)) {
+        if (info->fails != VMM_NO_METRIC)
+            metrics_inc(info->fails);
         controller_action_free(a);
         respond_fault(t, conn, 400, err.msg);
         return;
     }
-    if (a->deprecated)
+    if (vmm_request_deprecated(&a->req))
         metrics_inc(METRIC_deprecated_api_deprecated_http_api_calls);
+    cls = vmm_request_class(&a->req);
 
     for (int i = 0; i < API_MAX_PENDING; i++) {
         if (!t->pending[i].a) {
@@ -343,7 +267,7 @@ static void on_request(void *opaque, struct api_server *srv,
     slot->conn = conn;
     slot->op = r.op;
     slot->answered = false;
-    slot->deadline_ms = now_ms() + class_timeout(t, action_class(a));
+    slot->deadline_ms = now_ms() + class_timeout(t, cls);
     arm_timer(t);
 }
 
@@ -352,6 +276,7 @@ static void on_done(struct evloop *loop, struct evloop_handler *h,
 {
     struct api_thread *t = h->opaque;
     struct api_action *a, *next;
+    struct buf wire = BUF_INIT;
 
     (void)loop;
     (void)events;
@@ -367,14 +292,19 @@ static void on_done(struct evloop *loop, struct evloop_handler *h,
             }
         }
         if (p && !p->answered) {
-            log_outcome(a->status, a->resp.data, a->resp.len);
-            respond(t, p->conn, a->status, a->deprecated || a->resp_deprecated,
-                    a->resp.data, a->resp.len);
+            int status;
+
+            buf_reset(&wire);
+            status = controller_reply_wire(&a->rep, &wire);
+            log_outcome(status, wire.data, wire.len);
+            respond(t, p->conn, status, a->rep.deprecated, wire.data,
+                    wire.len);
         }
         if (p)
             p->a = NULL;
         controller_action_free(a);
     }
+    buf_fini(&wire);
     arm_timer(t);
 }
 
@@ -398,7 +328,7 @@ static void on_timer(struct evloop *loop, struct evloop_handler *h,
         snprintf(msg, sizeof(msg),
                  "The VMM did not complete the %s request in time; it will "
                  "still be applied or rejected as a whole.",
-                 api_op_name(p->op));
+                 vmm_op_name(p->op));
         respond_fault(t, p->conn, 504, msg);
         p->answered = true;
     }

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "config/config.h"
 #include "util/evloop.h"
 #include "util/xalloc.h"
 
@@ -39,35 +40,6 @@ struct controller {
     pthread_mutex_t mirror_lock;
     struct mirror *mirror;               /* under mirror_lock; holds one ref */
 };
-
-enum action_class controller_op_class(enum api_op op)
-{
-    switch (op) {
-    case API_OP_PUT_ACTIONS:
-        /* InstanceStart is START; the others are short vCPU/device work.
-         * The api thread refines this once the action type is known. */
-        return ACTION_CLASS_START;
-    case API_OP_PATCH_VM:
-        return ACTION_CLASS_VCPU;
-    case API_OP_PUT_SNAPSHOT_CREATE:
-    case API_OP_PUT_SNAPSHOT_LOAD:
-        return ACTION_CLASS_SNAPSHOT;
-    case API_OP_PATCH_DRIVE:
-    case API_OP_PATCH_NET:
-    case API_OP_PATCH_PMEM:
-    case API_OP_PATCH_BALLOON:
-    case API_OP_PATCH_BALLOON_STATS:
-    case API_OP_PATCH_BALLOON_HINTING_START:
-    case API_OP_PATCH_BALLOON_HINTING_STOP:
-    case API_OP_PATCH_HOTPLUG_MEMORY:
-    case API_OP_DELETE_DRIVE:
-    case API_OP_DELETE_NET:
-    case API_OP_DELETE_PMEM:
-        return ACTION_CLASS_DEVICE;
-    default:
-        return ACTION_CLASS_CONFIG;
-    }
-}
 
 struct controller *controller_new(unsigned queue_cap)
 {
@@ -129,12 +101,12 @@ int controller_api_fd(const struct controller *c)
     return c->api_fd;
 }
 
-struct api_action *controller_action_new(enum api_op op)
+struct api_action *controller_action_new(enum vmm_op op)
 {
     struct api_action *a = xcalloc(1, sizeof(*a));
 
-    a->op = op;
-    buf_init(&a->resp);
+    a->req.op = op;
+    buf_init(&a->rep.body);
     return a;
 }
 
@@ -142,10 +114,8 @@ void controller_action_free(struct api_action *a)
 {
     if (!a)
         return;
-    if (a->body && a->body_free)
-        a->body_free(a->body);
-    free(a->id);
-    buf_fini(&a->resp);
+    vmm_request_fini(&a->req);
+    vmm_reply_fini(&a->rep);
     free(a);
 }
 
@@ -230,7 +200,47 @@ struct mirror *mirror_new(void)
     return m;
 }
 
-void mirror_set(struct mirror *m, enum api_op op, int status, const char *body,
+int controller_reply_wire(const struct vmm_reply *rep, struct buf *out)
+{
+    switch (rep->kind) {
+    case VMM_REPLY_EMPTY:
+        return 204;
+    case VMM_REPLY_DATA:
+        buf_append(out, rep->body.data, rep->body.len);
+        return 200;
+    case VMM_REPLY_ERROR:
+        fault_message_to_json(rep->body.data ? rep->body.data : "", out);
+        return 400;
+    case VMM_REPLY_TOO_LARGE:
+        fault_message_to_json(rep->body.data ? rep->body.data : "", out);
+        return 413;
+    }
+    return 400;
+}
+
+struct mirror *mirror_render(mirror_query_fn *fn, void *ctx)
+{
+    struct mirror *m = mirror_new();
+    struct vmm_reply rep = {.kind = VMM_REPLY_EMPTY, .body = BUF_INIT};
+    struct buf wire = BUF_INIT;
+
+    for (int op = 0; op < VMM_OP_COUNT; op++) {
+        int status;
+
+        if (!vmm_op_is_read((enum vmm_op)op))
+            continue;
+        buf_reset(&rep.body);
+        buf_reset(&wire);
+        fn(ctx, (enum vmm_op)op, &rep);
+        status = controller_reply_wire(&rep, &wire);
+        mirror_set(m, (enum vmm_op)op, status, wire.data, wire.len);
+    }
+    vmm_reply_fini(&rep);
+    buf_fini(&wire);
+    return m;
+}
+
+void mirror_set(struct mirror *m, enum vmm_op op, int status, const char *body,
                 size_t body_len)
 {
     struct mirror_entry *e = &m->get[op];
@@ -247,7 +257,7 @@ void mirror_release(struct mirror *m)
         return;
     if (atomic_fetch_sub(&m->refs, 1) != 1)
         return;
-    for (int i = 0; i < API_OP_COUNT; i++)
+    for (int i = 0; i < VMM_OP_COUNT; i++)
         free(m->get[i].body);
     free(m);
 }

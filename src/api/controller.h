@@ -37,39 +37,21 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "api/routes.h"
 #include "util/buf.h"
-
-/* Timeout classes: each write operation belongs to one. */
-enum action_class {
-    ACTION_CLASS_CONFIG,   /* pre-boot configuration, logger, metrics, MMDS */
-    ACTION_CLASS_START,    /* InstanceStart */
-    ACTION_CLASS_VCPU,     /* pause, resume, Ctrl-Alt-Del, FlushMetrics */
-    ACTION_CLASS_DEVICE,   /* post-boot device updates (PATCH drives, ...) */
-    ACTION_CLASS_SNAPSHOT, /* snapshot create and load */
-    ACTION_CLASS_COUNT
-};
+#include "vmm/action.h"
 
 /* Default per-class timeouts in milliseconds (docs/compat.md). */
 extern const uint32_t controller_default_timeout_ms[ACTION_CLASS_COUNT];
 
-enum action_class controller_op_class(enum api_op op);
-
+/*
+ * One write in flight: the vmm's request and, once answered, its reply.
+ * The api thread fills `req` before submit and reads `rep` after drain; in
+ * between both belong to the vmm thread.
+ */
 struct api_action {
-    /* Request: written by the api thread before submit, then read-only. */
-    enum api_op op;
-    char *id;                   /* owned; path id or NULL */
-    void *body;                 /* owned typed request, see api/parse.h */
-    void (*body_free)(void *);  /* frees body; NULL if body is NULL */
-    bool deprecated;            /* parse-time Deprecation header */
-    const char *description;    /* static, e.g. "PUT /machine-config" */
-
-    /* Response: written by the vmm thread before complete. */
-    int status;                 /* 200, 204, 400, 413 */
-    struct buf resp;            /* JSON body (data or fault_message) */
-    bool resp_deprecated;       /* Deprecation header decided by the vmm */
-
-    struct api_action *next;    /* queue / list link (owner's lock) */
+    struct vmm_request req;
+    struct vmm_reply rep;
+    struct api_action *next; /* queue / list link (owner's lock) */
 };
 
 /* One pre-rendered GET response. */
@@ -82,7 +64,7 @@ struct mirror_entry {
 struct mirror {
     _Atomic int refs;  /* see controller_mirror_acquire */
     bool pre_boot;     /* the VM was not started when this was rendered */
-    struct mirror_entry get[API_OP_COUNT]; /* read ops only */
+    struct mirror_entry get[VMM_OP_COUNT]; /* read ops only */
 };
 
 struct controller;
@@ -95,8 +77,8 @@ void controller_free(struct controller *c);
 int controller_vmm_fd(const struct controller *c);
 int controller_api_fd(const struct controller *c);
 
-/* api thread: allocate a zeroed action for `op`. */
-struct api_action *controller_action_new(enum api_op op);
+/* api thread: allocate a zeroed action whose request is `op`. */
+struct api_action *controller_action_new(enum vmm_op op);
 /* Free an action and everything it owns. */
 void controller_action_free(struct api_action *a);
 
@@ -122,8 +104,21 @@ void controller_publish(struct controller *c, struct mirror *m);
 struct mirror *controller_mirror_acquire(struct controller *c);
 
 struct mirror *mirror_new(void);
+
+/* The vmm's answer to GET `op` now (vmm_query), as the mirror asks it. */
+typedef void mirror_query_fn(void *ctx, enum vmm_op op, struct vmm_reply *rep);
+
+/* Build a mirror holding every GET's answer from `fn` (refs = 1). */
+struct mirror *mirror_render(mirror_query_fn *fn, void *ctx);
+
+/*
+ * Put a reply on the wire: returns its HTTP status (204, 200, 400, 413) and
+ * writes the body to `out` (the data, or {"fault_message":...} for an
+ * error; nothing for 204).
+ */
+int controller_reply_wire(const struct vmm_reply *rep, struct buf *out);
 /* Set entry `op` (copies body). */
-void mirror_set(struct mirror *m, enum api_op op, int status, const char *body,
+void mirror_set(struct mirror *m, enum vmm_op op, int status, const char *body,
                 size_t body_len);
 void mirror_release(struct mirror *m);
 

@@ -14,35 +14,6 @@
 #include <errno.h>
 #include <string.h>
 
-static const char *const op_names[] = {
-#define SQ_API_OP_NAME(op) #op,
-    API_OPS(SQ_API_OP_NAME)
-#undef SQ_API_OP_NAME
-};
-
-const char *api_op_name(enum api_op op)
-{
-    return (unsigned)op < API_OP_COUNT ? op_names[op] : "?";
-}
-
-bool api_op_is_read(enum api_op op)
-{
-    switch (op) {
-    case API_OP_GET_INSTANCE_INFO:
-    case API_OP_GET_BALLOON:
-    case API_OP_GET_BALLOON_STATS:
-    case API_OP_GET_BALLOON_HINTING_STATUS:
-    case API_OP_GET_MACHINE_CONFIG:
-    case API_OP_GET_MMDS:
-    case API_OP_GET_HOTPLUG_MEMORY:
-    case API_OP_GET_VERSION:
-    case API_OP_GET_VM_CONFIG:
-        return true;
-    default:
-        return false;
-    }
-}
-
 const char *api_method_name(enum api_method m)
 {
     switch (m) {
@@ -132,7 +103,7 @@ static int check_id(struct tok id, struct sq_err *err)
     return schemas_check_path_id(id.s, id.len, err);
 }
 
-static int with_id(struct api_route *out, enum api_op op, struct tok id,
+static int with_id(struct api_route *out, enum vmm_op op, struct tok id,
                    struct sq_err *err)
 {
     int rc = check_id(id, err);
@@ -145,7 +116,7 @@ static int with_id(struct api_route *out, enum api_op op, struct tok id,
     return 0;
 }
 
-static int ok(struct api_route *out, enum api_op op)
+static int ok(struct api_route *out, enum vmm_op op)
 {
     out->op = op;
     out->id = NULL;
@@ -166,18 +137,18 @@ static int route_get(struct tokens *t, struct tok first, struct api_route *out,
     struct tok second;
 
     if (first.len == 0)
-        return ok(out, API_OP_GET_INSTANCE_INFO);
+        return ok(out, VMM_OP_GET_INSTANCE_INFO);
     if (tok_is(first, "balloon")) {
         second = next_tok(t);
         if (!second.present)
-            return ok(out, API_OP_GET_BALLOON);
+            return ok(out, VMM_OP_GET_BALLOON);
         if (tok_is(second, "statistics"))
-            return ok(out, API_OP_GET_BALLOON_STATS);
+            return ok(out, VMM_OP_GET_BALLOON_STATS);
         if (tok_is(second, "hinting")) {
             struct tok third = next_tok(t);
 
             if (tok_is(third, "status"))
-                return ok(out, API_OP_GET_BALLOON_HINTING_STATUS);
+                return ok(out, VMM_OP_GET_BALLOON_HINTING_STATUS);
             if (third.present)
                 return sq_errf(err, -EINVAL,
                                "Unrecognized GET request path `/hinting/%.*s`.",
@@ -189,15 +160,15 @@ static int route_get(struct tokens *t, struct tok first, struct api_route *out,
                        (int)second.len, second.s);
     }
     if (tok_is(first, "version"))
-        return ok(out, API_OP_GET_VERSION);
+        return ok(out, VMM_OP_GET_VERSION);
     if (tok_is(first, "vm") && tok_is(next_tok(t), "config"))
-        return ok(out, API_OP_GET_VM_CONFIG);
+        return ok(out, VMM_OP_GET_VM_CONFIG);
     if (tok_is(first, "machine-config"))
-        return ok(out, API_OP_GET_MACHINE_CONFIG);
+        return ok(out, VMM_OP_GET_MACHINE_CONFIG);
     if (tok_is(first, "mmds"))
-        return ok(out, API_OP_GET_MMDS);
+        return ok(out, VMM_OP_GET_MMDS);
     if (tok_is(first, "hotplug") && tok_is(next_tok(t), "memory"))
-        return ok(out, API_OP_GET_HOTPLUG_MEMORY);
+        return ok(out, VMM_OP_GET_HOTPLUG_MEMORY);
     return invalid(API_GET, first, err);
 }
 
@@ -206,18 +177,18 @@ static int route_put(struct tokens *t, struct tok first, struct api_route *out,
 {
     static const struct {
         const char *name;
-        enum api_op op;
+        enum vmm_op op;
     } simple[] = {
-        {"actions", API_OP_PUT_ACTIONS},
-        {"balloon", API_OP_PUT_BALLOON},
-        {"boot-source", API_OP_PUT_BOOT_SOURCE},
-        {"cpu-config", API_OP_PUT_CPU_CONFIG},
-        {"logger", API_OP_PUT_LOGGER},
-        {"serial", API_OP_PUT_SERIAL},
-        {"machine-config", API_OP_PUT_MACHINE_CONFIG},
-        {"metrics", API_OP_PUT_METRICS},
-        {"vsock", API_OP_PUT_VSOCK},
-        {"entropy", API_OP_PUT_ENTROPY},
+        {"actions", VMM_OP_PUT_ACTIONS},
+        {"balloon", VMM_OP_PUT_BALLOON},
+        {"boot-source", VMM_OP_PUT_BOOT_SOURCE},
+        {"cpu-config", VMM_OP_PUT_CPU_CONFIG},
+        {"logger", VMM_OP_PUT_LOGGER},
+        {"serial", VMM_OP_PUT_SERIAL},
+        {"machine-config", VMM_OP_PUT_MACHINE_CONFIG},
+        {"metrics", VMM_OP_PUT_METRICS},
+        {"vsock", VMM_OP_PUT_VSOCK},
+        {"entropy", VMM_OP_PUT_ENTROPY},
     };
     struct tok second;
 
@@ -226,17 +197,17 @@ static int route_put(struct tokens *t, struct tok first, struct api_route *out,
             return ok(out, simple[i].op);
     }
     if (tok_is(first, "drives"))
-        return with_id(out, API_OP_PUT_DRIVE, next_tok(t), err);
+        return with_id(out, VMM_OP_PUT_DRIVE, next_tok(t), err);
     if (tok_is(first, "pmem"))
-        return with_id(out, API_OP_PUT_PMEM, next_tok(t), err);
+        return with_id(out, VMM_OP_PUT_PMEM, next_tok(t), err);
     if (tok_is(first, "network-interfaces"))
-        return with_id(out, API_OP_PUT_NET, next_tok(t), err);
+        return with_id(out, VMM_OP_PUT_NET, next_tok(t), err);
     if (tok_is(first, "mmds")) {
         second = next_tok(t);
         if (!second.present)
-            return ok(out, API_OP_PUT_MMDS);
+            return ok(out, VMM_OP_PUT_MMDS);
         if (tok_is(second, "config"))
-            return ok(out, API_OP_PUT_MMDS_CONFIG);
+            return ok(out, VMM_OP_PUT_MMDS_CONFIG);
         return sq_errf(err, -EINVAL, "Unrecognized PUT request path `%.*s`.",
                        (int)second.len, second.s);
     }
@@ -245,15 +216,15 @@ static int route_put(struct tokens *t, struct tok first, struct api_route *out,
         if (!second.present)
             return sq_errf(err, -EINVAL, "Missing snapshot operation type.");
         if (tok_is(second, "create"))
-            return ok(out, API_OP_PUT_SNAPSHOT_CREATE);
+            return ok(out, VMM_OP_PUT_SNAPSHOT_CREATE);
         if (tok_is(second, "load"))
-            return ok(out, API_OP_PUT_SNAPSHOT_LOAD);
+            return ok(out, VMM_OP_PUT_SNAPSHOT_LOAD);
         return sq_errf(err, -EINVAL,
                        "Invalid request method and/or path: PUT /snapshot/%.*s.",
                        (int)second.len, second.s);
     }
     if (tok_is(first, "hotplug") && tok_is(next_tok(t), "memory"))
-        return ok(out, API_OP_PUT_HOTPLUG_MEMORY);
+        return ok(out, VMM_OP_PUT_HOTPLUG_MEMORY);
     return invalid(API_PUT, first, err);
 }
 
@@ -266,13 +237,13 @@ static int route_patch(struct tokens *t, struct tok first, bool has_body,
         struct tok second = next_tok(t), third;
 
         if (tok_is(second, "statistics") && has_body)
-            return ok(out, API_OP_PATCH_BALLOON_STATS);
+            return ok(out, VMM_OP_PATCH_BALLOON_STATS);
         if (tok_is(second, "hinting")) {
             third = next_tok(t);
             if (tok_is(third, "start"))
-                return ok(out, API_OP_PATCH_BALLOON_HINTING_START);
+                return ok(out, VMM_OP_PATCH_BALLOON_HINTING_START);
             if (tok_is(third, "stop"))
-                return ok(out, API_OP_PATCH_BALLOON_HINTING_STOP);
+                return ok(out, VMM_OP_PATCH_BALLOON_HINTING_STOP);
             if (third.present)
                 return sq_errf(err, -EINVAL,
                                "Unrecognized PATCH request path `/hinting/%.*s`.",
@@ -281,26 +252,26 @@ static int route_patch(struct tokens *t, struct tok first, bool has_body,
                            "Unrecognized PATCH request path `/hinting/`.");
         }
         if (has_body)
-            return ok(out, API_OP_PATCH_BALLOON);
+            return ok(out, VMM_OP_PATCH_BALLOON);
         return sq_errf(err, -EINVAL, "Empty PATCH request.");
     }
     if (!has_body) {
         return sq_errf(err, -EINVAL, "Empty PATCH request.");
     }
     if (tok_is(first, "drives"))
-        return with_id(out, API_OP_PATCH_DRIVE, next_tok(t), err);
+        return with_id(out, VMM_OP_PATCH_DRIVE, next_tok(t), err);
     if (tok_is(first, "machine-config"))
-        return ok(out, API_OP_PATCH_MACHINE_CONFIG);
+        return ok(out, VMM_OP_PATCH_MACHINE_CONFIG);
     if (tok_is(first, "mmds"))
-        return ok(out, API_OP_PATCH_MMDS);
+        return ok(out, VMM_OP_PATCH_MMDS);
     if (tok_is(first, "network-interfaces"))
-        return with_id(out, API_OP_PATCH_NET, next_tok(t), err);
+        return with_id(out, VMM_OP_PATCH_NET, next_tok(t), err);
     if (tok_is(first, "pmem"))
-        return with_id(out, API_OP_PATCH_PMEM, next_tok(t), err);
+        return with_id(out, VMM_OP_PATCH_PMEM, next_tok(t), err);
     if (tok_is(first, "vm"))
-        return ok(out, API_OP_PATCH_VM);
+        return ok(out, VMM_OP_PATCH_VM);
     if (tok_is(first, "hotplug") && tok_is(next_tok(t), "memory"))
-        return ok(out, API_OP_PATCH_HOTPLUG_MEMORY);
+        return ok(out, VMM_OP_PATCH_HOTPLUG_MEMORY);
     return invalid(API_PATCH, first, err);
 }
 
@@ -346,11 +317,11 @@ int api_route(enum api_method method, const char *uri, size_t uri_len,
         if (has_body)
             return sq_errf(err, -EINVAL, "Empty Delete request.");
         if (tok_is(first, "drives"))
-            return with_id(out, API_OP_DELETE_DRIVE, next_tok(&t), err);
+            return with_id(out, VMM_OP_DELETE_DRIVE, next_tok(&t), err);
         if (tok_is(first, "pmem"))
-            return with_id(out, API_OP_DELETE_PMEM, next_tok(&t), err);
+            return with_id(out, VMM_OP_DELETE_PMEM, next_tok(&t), err);
         if (tok_is(first, "network-interfaces"))
-            return with_id(out, API_OP_DELETE_NET, next_tok(&t), err);
+            return with_id(out, VMM_OP_DELETE_NET, next_tok(&t), err);
         return invalid(API_DELETE, first, err);
     }
     return invalid(method, first, err);

@@ -1,7 +1,8 @@
 /*
  * routes.h: Firecracker's request routing (digest 1.2, 1.3).
  *
- * Maps (method, URI, has-body) to one of the 41 API operations plus the path
+ * Maps (method, URI, has-body) to one of the 41 operations of vmm/action.h
+ * (the table whose method and path columns this code follows) plus the path
  * id, or to the exact error upstream's router gives. Routing looks at the
  * first path segment only; later segments are consumed where an operation
  * needs them and otherwise ignored; query strings are not stripped. Path ids
@@ -14,73 +15,17 @@
 #include <stddef.h>
 
 #include "util/err.h"
+#include "vmm/action.h"
 
 enum api_method { API_GET, API_PUT, API_PATCH, API_DELETE };
 
-/* X(op, metric-name-for-logs) in the digest's route-table order. */
-#define API_OPS(X)                                                           \
-    X(GET_INSTANCE_INFO)                                                     \
-    X(PUT_ACTIONS)                                                           \
-    X(GET_BALLOON)                                                           \
-    X(PUT_BALLOON)                                                           \
-    X(PATCH_BALLOON)                                                         \
-    X(GET_BALLOON_STATS)                                                     \
-    X(PATCH_BALLOON_STATS)                                                   \
-    X(PATCH_BALLOON_HINTING_START)                                           \
-    X(GET_BALLOON_HINTING_STATUS)                                            \
-    X(PATCH_BALLOON_HINTING_STOP)                                            \
-    X(PUT_BOOT_SOURCE)                                                       \
-    X(PUT_CPU_CONFIG)                                                        \
-    X(PUT_DRIVE)                                                             \
-    X(PATCH_DRIVE)                                                           \
-    X(DELETE_DRIVE)                                                          \
-    X(PUT_PMEM)                                                              \
-    X(PATCH_PMEM)                                                            \
-    X(DELETE_PMEM)                                                           \
-    X(PUT_LOGGER)                                                            \
-    X(GET_MACHINE_CONFIG)                                                    \
-    X(PUT_MACHINE_CONFIG)                                                    \
-    X(PATCH_MACHINE_CONFIG)                                                  \
-    X(PUT_METRICS)                                                           \
-    X(GET_MMDS)                                                              \
-    X(PUT_MMDS)                                                              \
-    X(PATCH_MMDS)                                                            \
-    X(PUT_MMDS_CONFIG)                                                       \
-    X(PUT_ENTROPY)                                                           \
-    X(PUT_SERIAL)                                                            \
-    X(GET_HOTPLUG_MEMORY)                                                    \
-    X(PUT_HOTPLUG_MEMORY)                                                    \
-    X(PATCH_HOTPLUG_MEMORY)                                                  \
-    X(PUT_NET)                                                               \
-    X(PATCH_NET)                                                             \
-    X(DELETE_NET)                                                            \
-    X(PUT_SNAPSHOT_CREATE)                                                   \
-    X(PUT_SNAPSHOT_LOAD)                                                     \
-    X(GET_VERSION)                                                           \
-    X(PATCH_VM)                                                              \
-    X(GET_VM_CONFIG)                                                         \
-    X(PUT_VSOCK)
-
-enum api_op {
-#define SQ_API_OP_ENUM(op) API_OP_##op,
-    API_OPS(SQ_API_OP_ENUM)
-#undef SQ_API_OP_ENUM
-    API_OP_COUNT
-};
-
-/* Longest path id we accept; longer ids are still routed (upstream has no
- * limit) but the id view is what callers copy. */
+/* A routed request: the operation and, for the routes with {id}, a view of
+ * the path id (no length limit, as upstream). */
 struct api_route {
-    enum api_op op;
+    enum vmm_op op;
     const char *id;   /* view into the URI; NULL when the op takes no id */
     size_t id_len;
 };
-
-/* "OP_NAME" for logs and tests. */
-const char *api_op_name(enum api_op op);
-
-/* True for operations answered from the read mirror (the GETs). */
-bool api_op_is_read(enum api_op op);
 
 /* Method name as the digest prints it in errors: "GET", "PUT", ... */
 const char *api_method_name(enum api_method m);

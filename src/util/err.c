@@ -10,7 +10,6 @@
 void sq_err_clear(struct sq_err *err)
 {
     err->code = 0;
-    err->http_status = 0;
     err->msg[0] = '\0';
 }
 
@@ -21,7 +20,6 @@ int sq_errf(struct sq_err *err, int code, const char *fmt, ...)
     if (!err)
         return code;
     err->code = code;
-    err->http_status = 0;
     va_start(ap, fmt);
     vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
     va_end(ap);

@@ -15,7 +15,6 @@
 
 struct sq_err {
     int code;                 /* negative errno; 0 if no error was set */
-    int http_status;          /* 0 = default (400); e.g. 413 for MMDS limits */
     char msg[SQ_ERR_MSG_MAX]; /* NUL-terminated, truncated if longer */
 };
 

@@ -24,9 +24,11 @@
  * stops (guest reset or shutdown, fatal vCPU exit) vmm_start.c's on_exit
  * sets exit_requested and the process ends.
  *
- * Every handler returns 204 (or 200 with data in the response buffer), or a
- * negative errno with the full fault_message in err; err->http_status 413 is
- * kept for the MMDS limit.
+ * Which operation runs in which phase is the table of operations
+ * (vmm/action.h: the pre and post columns); handle_write() then runs it.
+ * Every write handler returns 204 or a negative errno with the full
+ * fault_message in err (-EFBIG from /mmds is the data store limit, which
+ * the api answers with 413). No write returns data.
  */
 #include "vmm/vmm.h"
 
@@ -202,37 +204,27 @@ static int handle_start(struct vmm *v, struct sq_err *err)
     return 204;
 }
 
-static int handle_mmds_put(struct vmm *v, struct api_action *a,
-                           struct sq_err *err)
+/* PUT and PATCH /mmds. -EFBIG is the data store limit (the 413). After
+ * boot upstream reaches the store only through a NIC with MMDS. */
+static int handle_mmds(struct vmm *v, struct vmm_request *req,
+                       struct sq_err *err)
 {
-    struct json_value *doc = a->body;
+    struct mmds_store *store;
     int rc;
 
-    if (!doc)
-        return sq_errf(err, -EINVAL, "MMDS error: missing body");
-    a->body = NULL; /* the store takes the document */
-    rc = mmds_store_put(res_mmds_or_default(&v->res), doc, err);
-    if (rc == -EFBIG) {
-        fail(err, "MMDS limit exceeded error: ");
-        err->http_status = 413;
-        return rc;
-    }
-    return rc < 0 ? fail(err, "MMDS error: ") : 204;
-}
+    if (vmm_is_started(v) && !res_mmds_attached(&v->res))
+        return sq_errf(err, -ENODATA, "MMDS error: " MMDS_ERR_NOT_INITIALIZED);
+    store = res_mmds_or_default(&v->res);
+    if (req->op == VMM_OP_PUT_MMDS) {
+        struct json_value *doc = req->body.mmds_data;
 
-static int handle_mmds_patch(struct vmm *v, struct api_action *a,
-                             struct sq_err *err)
-{
-    int rc;
-
-    if (!a->body)
-        return sq_errf(err, -EINVAL, "MMDS error: missing body");
-    rc = mmds_store_patch(res_mmds_or_default(&v->res), a->body, err);
-    if (rc == -EFBIG) {
-        fail(err, "MMDS limit exceeded error: ");
-        err->http_status = 413;
-        return rc;
+        req->body.mmds_data = NULL; /* the store takes the document */
+        rc = mmds_store_put(store, doc, err);
+    } else {
+        rc = mmds_store_patch(store, req->body.mmds_data, err);
     }
+    if (rc == -EFBIG)
+        return fail(err, "MMDS limit exceeded error: ");
     return rc < 0 ? fail(err, "MMDS error: ") : 204;
 }
 
@@ -250,99 +242,6 @@ static int handle_snapshot_load(struct vmm *v, struct sq_err *err)
     return sq_errf(err, -EOPNOTSUPP,
                    "Load snapshot error: Failed to restore from snapshot: "
                    "snapshot restore is not supported by squib yet");
-}
-
-static int handle_preboot(struct vmm *v, struct api_action *a,
-                          struct sq_err *err)
-{
-    struct vm_resources *r = &v->res;
-    void *b = a->body;
-    int rc;
-
-    switch (a->op) {
-    case API_OP_PUT_ACTIONS: {
-        const struct instance_action *act = b;
-
-        if (act->action_type == ACTION_INSTANCE_START)
-            return handle_start(v, err);
-        return ns_pre(err);
-    }
-    case API_OP_PUT_BOOT_SOURCE:
-        v->boot_path = true;
-        rc = res_set_boot_source(r, b, err);
-        return rc < 0 ? fail(err, "Boot source error: ") : 204;
-    case API_OP_PUT_DRIVE:
-        v->boot_path = true;
-        rc = res_set_drive(r, b, err);
-        return rc < 0 ? fail(err, "Drive config error: ") : 204;
-    case API_OP_PUT_PMEM:
-        v->boot_path = true;
-        rc = res_set_pmem(r, b, err);
-        return rc < 0 ? fail(err, "Pmem config error: ") : 204;
-    case API_OP_PUT_NET:
-        v->boot_path = true;
-        rc = res_set_net(r, b, err);
-        return rc < 0 ? fail(err, "Network config error: ") : 204;
-    case API_OP_PUT_VSOCK:
-        v->boot_path = true;
-        rc = res_set_vsock(r, b, err);
-        return rc < 0 ? fail(err, "Vsock config error: ") : 204;
-    case API_OP_PUT_ENTROPY:
-        v->boot_path = true;
-        rc = res_set_entropy(r, b, err);
-        return rc < 0 ? fail(err, "Entropy config error: ") : 204;
-    case API_OP_PUT_BALLOON:
-        v->boot_path = true;
-        rc = res_set_balloon(r, b, err);
-        return rc < 0 ? fail(err, "Balloon config error: ") : 204;
-    case API_OP_PUT_MACHINE_CONFIG:
-    case API_OP_PATCH_MACHINE_CONFIG:
-        v->boot_path = true;
-        rc = res_update_machine_config(r, b, err);
-        return rc < 0 ? fail(err, "Machine config error: ") : 204;
-    case API_OP_PUT_MMDS_CONFIG:
-        v->boot_path = true;
-        rc = res_set_mmds_config(r, b, v->instance_id, err);
-        return rc < 0 ? fail(err, "MMMDS config error: ") : 204;
-    case API_OP_PUT_HOTPLUG_MEMORY:
-        v->boot_path = true;
-        rc = res_set_memory_hotplug(r, b, err);
-        return rc < 0 ? fail(err, "Memory hotplug config error: ") : 204;
-    case API_OP_PUT_CPU_CONFIG:
-        res_set_custom_cpu_template(r, b);
-        return 204;
-    case API_OP_PUT_SERIAL:
-        res_set_serial(r, b);
-        return 204;
-    case API_OP_PUT_LOGGER:
-        rc = vmm_apply_logger(v, b, err);
-        return rc < 0 ? fail(err, "Logger error: ") : 204;
-    case API_OP_PUT_METRICS:
-        rc = vmm_apply_metrics(v, b, err);
-        return rc < 0 ? fail(err, "Metrics error: ") : 204;
-    case API_OP_PUT_MMDS:
-        return handle_mmds_put(v, a, err);
-    case API_OP_PATCH_MMDS:
-        return handle_mmds_patch(v, a, err);
-    case API_OP_PUT_SNAPSHOT_LOAD:
-        return handle_snapshot_load(v, err);
-    case API_OP_PATCH_BALLOON:
-    case API_OP_PATCH_BALLOON_STATS:
-    case API_OP_PATCH_BALLOON_HINTING_START:
-    case API_OP_PATCH_BALLOON_HINTING_STOP:
-    case API_OP_PATCH_DRIVE:
-    case API_OP_DELETE_DRIVE:
-    case API_OP_PATCH_PMEM:
-    case API_OP_DELETE_PMEM:
-    case API_OP_PATCH_NET:
-    case API_OP_DELETE_NET:
-    case API_OP_PATCH_HOTPLUG_MEMORY:
-    case API_OP_PUT_SNAPSHOT_CREATE:
-    case API_OP_PATCH_VM:
-        return ns_pre(err);
-    default:
-        return sq_errf(err, -EINVAL, "Invalid request method and/or path.");
-    }
 }
 
 /* ---------------------------------------------------------------------- */
@@ -397,14 +296,15 @@ static int balloon_hinting(struct vmm *v, struct sq_err *err)
 /* PUT /drives, /pmem, /network-interfaces after boot: PCI hot-plug
  * (DeviceManager::hotplug_device: PCI, id in use, then the per-type checks
  * that come before the device is created). */
-static int hotplug(struct vmm *v, struct api_action *a, struct sq_err *err)
+static int hotplug(struct vmm *v, const struct vmm_request *req,
+                   struct sq_err *err)
 {
     struct vm_resources *r = &v->res;
 
     if (!r->pci_enabled)
         return sq_errf(err, -EOPNOTSUPP, "PCI is not enabled");
-    if (a->op == API_OP_PUT_DRIVE) {
-        const struct drive_cfg *d = a->body;
+    if (req->op == VMM_OP_PUT_DRIVE) {
+        const struct drive_cfg *d = &req->body.drive;
 
         if (res_find_drive(r, d->drive_id, d->drive_id_len))
             return sq_errf(err, -EEXIST, "Device ID in use");
@@ -412,8 +312,8 @@ static int hotplug(struct vmm *v, struct api_action *a, struct sq_err *err)
             return sq_errf(err, -EEXIST,
                            "Drive config error: A root block "
                            "device already exists!");
-    } else if (a->op == API_OP_PUT_PMEM) {
-        const struct pmem_cfg *p = a->body;
+    } else if (req->op == VMM_OP_PUT_PMEM) {
+        const struct pmem_cfg *p = &req->body.pmem;
 
         for (size_t i = 0; i < r->n_pmems; i++) {
             if (r->pmems[i].id_len == p->id_len &&
@@ -426,7 +326,7 @@ static int hotplug(struct vmm *v, struct api_action *a, struct sq_err *err)
                            "device while the root device defined as a block "
                            "device");
     } else {
-        const struct net_iface_cfg *n = a->body;
+        const struct net_iface_cfg *n = &req->body.net;
 
         if (res_find_net(r, n->iface_id, n->iface_id_len))
             return sq_errf(err, -EEXIST, "Device ID in use");
@@ -447,19 +347,20 @@ static int hotplug(struct vmm *v, struct api_action *a, struct sq_err *err)
                    "hot-plug is not implemented by squib yet");
 }
 
-static int hot_unplug(struct vmm *v, struct api_action *a, struct sq_err *err)
+static int hot_unplug(struct vmm *v, const struct vmm_request *req,
+                      struct sq_err *err)
 {
-    const char *id = a->id ? a->id : "";
+    const char *id = req->id ? req->id : "";
     bool found = false, root = false;
 
     if (!v->res.pci_enabled)
         return sq_errf(err, -EOPNOTSUPP, "PCI is not enabled");
-    if (a->op == API_OP_DELETE_DRIVE) {
+    if (req->op == VMM_OP_DELETE_DRIVE) {
         struct res_drive *d = res_find_drive(&v->res, id, strlen(id));
 
         found = d != NULL;
         root = d && d->cfg.is_root_device;
-    } else if (a->op == API_OP_DELETE_NET) {
+    } else if (req->op == VMM_OP_DELETE_NET) {
         found = res_find_net(&v->res, id, strlen(id)) != NULL;
     } else {
         for (size_t i = 0; i < v->res.n_pmems; i++) {
@@ -619,142 +520,192 @@ static int handle_vm_state(struct vmm *v, const struct vm_state_req *req,
     return 204;
 }
 
-static int handle_postboot(struct vmm *v, struct api_action *a,
-                           struct sq_err *err)
-{
-    void *b = a->body;
-    int rc;
-
-    switch (a->op) {
-    case API_OP_PUT_ACTIONS: {
-        const struct instance_action *act = b;
-
-        if (act->action_type == ACTION_INSTANCE_START)
-            return ns_post(err);
-        if (act->action_type == ACTION_SEND_CTRL_ALT_DEL) {
-            rc = v->ops->ctrl_alt_del(v, err);
-            return rc < 0 ? fail(err, "Internal VMM error: ") : 204;
-        }
-        /* FlushMetrics (204 also when no sink is configured, as upstream). */
-        rc = vmm_metrics_flush(err);
-        return rc < 0 ? fail(err, "Internal VMM error: ") : 204;
-    }
-    case API_OP_PATCH_VM:
-        return handle_vm_state(v, b, err);
-    case API_OP_PUT_MMDS:
-        if (!res_mmds_attached(&v->res))
-            return sq_errf(err, -ENODATA,
-                           "MMDS error: " MMDS_ERR_NOT_INITIALIZED);
-        return handle_mmds_put(v, a, err);
-    case API_OP_PATCH_MMDS:
-        if (!res_mmds_attached(&v->res))
-            return sq_errf(err, -ENODATA,
-                           "MMDS error: " MMDS_ERR_NOT_INITIALIZED);
-        return handle_mmds_patch(v, a, err);
-    case API_OP_PATCH_BALLOON:
-        return balloon_update(v, b, err);
-    case API_OP_PATCH_BALLOON_STATS:
-        return balloon_stats_update(v, b, err);
-    case API_OP_PATCH_BALLOON_HINTING_START:
-    case API_OP_PATCH_BALLOON_HINTING_STOP:
-        return balloon_hinting(v, err);
-    case API_OP_PUT_DRIVE:
-    case API_OP_PUT_PMEM:
-    case API_OP_PUT_NET:
-        return hotplug(v, a, err);
-    case API_OP_DELETE_DRIVE:
-    case API_OP_DELETE_PMEM:
-    case API_OP_DELETE_NET:
-        return hot_unplug(v, a, err);
-    case API_OP_PATCH_DRIVE:
-        return patch_drive(v, b, err);
-    case API_OP_PATCH_NET:
-        return patch_net(v, b, err);
-    case API_OP_PATCH_PMEM:
-        return patch_pmem(v, b, err);
-    case API_OP_PATCH_HOTPLUG_MEMORY:
-        return patch_hotplug_memory(v, err);
-    case API_OP_PUT_SNAPSHOT_CREATE:
-        return snapshot_create(v, err);
-    case API_OP_PUT_BOOT_SOURCE:
-    case API_OP_PUT_LOGGER:
-    case API_OP_PUT_METRICS:
-    case API_OP_PUT_SERIAL:
-    case API_OP_PUT_SNAPSHOT_LOAD:
-    case API_OP_PUT_CPU_CONFIG:
-    case API_OP_PUT_BALLOON:
-    case API_OP_PUT_VSOCK:
-    case API_OP_PUT_MMDS_CONFIG:
-    case API_OP_PUT_ENTROPY:
-    case API_OP_PUT_HOTPLUG_MEMORY:
-    case API_OP_PUT_MACHINE_CONFIG:
-    case API_OP_PATCH_MACHINE_CONFIG:
-        return ns_post(err);
-    default:
-        return sq_errf(err, -EINVAL, "Invalid request method and/or path.");
-    }
-}
-
 /* ---------------------------------------------------------------------- */
 /* Dispatch */
 
-/* Deprecation decided from the parsed body (digest 1.6): cpu_template in
- * machine-config, vsock_id, MMDS V1, snapshot-load's old fields. */
-static bool body_deprecated(const struct api_action *a)
+/* PUT /actions: InstanceStart before boot; SendCtrlAltDel and FlushMetrics
+ * after it (upstream's PrebootApiController answers NSPre for those). */
+static int handle_actions(struct vmm *v, const struct instance_action *act,
+                          struct sq_err *err)
 {
-    if (!a->body)
-        return false;
-    switch (a->op) {
-    case API_OP_PUT_MACHINE_CONFIG:
-    case API_OP_PATCH_MACHINE_CONFIG:
-        return ((const struct machine_cfg *)a->body)->deprecated;
-    case API_OP_PUT_VSOCK:
-        return ((const struct vsock_cfg *)a->body)->deprecated;
-    case API_OP_PUT_MMDS_CONFIG:
-        return ((const struct mmds_cfg *)a->body)->deprecated;
-    case API_OP_PUT_SNAPSHOT_LOAD:
-        return ((const struct snapshot_load *)a->body)->deprecated;
-    default:
-        return false;
+    int rc;
+
+    if (!vmm_is_started(v))
+        return act->action_type == ACTION_INSTANCE_START ? handle_start(v, err)
+                                                         : ns_pre(err);
+    if (act->action_type == ACTION_INSTANCE_START)
+        return ns_post(err);
+    if (act->action_type == ACTION_SEND_CTRL_ALT_DEL) {
+        rc = v->ops->ctrl_alt_del(v, err);
+        return rc < 0 ? fail(err, "Internal VMM error: ") : 204;
     }
+    /* FlushMetrics (204 also when no sink is configured, as upstream). */
+    rc = vmm_metrics_flush(err);
+    return rc < 0 ? fail(err, "Internal VMM error: ") : 204;
 }
 
-void vmm_handle_action(struct vmm *v, struct api_action *a)
+/* A pre-boot setter's result: 204, or its error behind `prefix`. */
+static int set_result(int rc, struct sq_err *err, const char *prefix)
 {
+    return rc < 0 ? fail(err, prefix) : 204;
+}
+
+/*
+ * One write whose phase rule (the table's pre/post columns) allows it now:
+ * 204/200, or a negative errno with the full text in err.
+ */
+static int handle_write(struct vmm *v, struct vmm_request *req,
+                        struct sq_err *err)
+{
+    struct vm_resources *r = &v->res;
+    union vmm_body *b = &req->body;
+    bool started = vmm_is_started(v);
+
+    switch (req->op) {
+    case VMM_OP_PUT_ACTIONS:
+        return handle_actions(v, &b->instance_action, err);
+    case VMM_OP_PUT_BOOT_SOURCE:
+        v->boot_path = true;
+        return set_result(res_set_boot_source(r, &b->boot_source, err), err,
+                          "Boot source error: ");
+    case VMM_OP_PUT_DRIVE:
+        if (started)
+            return hotplug(v, req, err);
+        v->boot_path = true;
+        return set_result(res_set_drive(r, &b->drive, err), err,
+                          "Drive config error: ");
+    case VMM_OP_PUT_PMEM:
+        if (started)
+            return hotplug(v, req, err);
+        v->boot_path = true;
+        return set_result(res_set_pmem(r, &b->pmem, err), err,
+                          "Pmem config error: ");
+    case VMM_OP_PUT_NET:
+        if (started)
+            return hotplug(v, req, err);
+        v->boot_path = true;
+        return set_result(res_set_net(r, &b->net, err), err,
+                          "Network config error: ");
+    case VMM_OP_PUT_VSOCK:
+        v->boot_path = true;
+        return set_result(res_set_vsock(r, &b->vsock, err), err,
+                          "Vsock config error: ");
+    case VMM_OP_PUT_ENTROPY:
+        v->boot_path = true;
+        return set_result(res_set_entropy(r, &b->entropy, err), err,
+                          "Entropy config error: ");
+    case VMM_OP_PUT_BALLOON:
+        v->boot_path = true;
+        return set_result(res_set_balloon(r, &b->balloon, err), err,
+                          "Balloon config error: ");
+    case VMM_OP_PUT_MACHINE_CONFIG:
+    case VMM_OP_PATCH_MACHINE_CONFIG:
+        v->boot_path = true;
+        return set_result(res_update_machine_config(r, &b->machine, err), err,
+                          "Machine config error: ");
+    case VMM_OP_PUT_MMDS_CONFIG:
+        v->boot_path = true;
+        return set_result(res_set_mmds_config(r, &b->mmds_config,
+                                              v->instance_id, err),
+                          err, "MMMDS config error: ");
+    case VMM_OP_PUT_HOTPLUG_MEMORY:
+        v->boot_path = true;
+        return set_result(res_set_memory_hotplug(r, &b->hotplug_memory, err),
+                          err, "Memory hotplug config error: ");
+    case VMM_OP_PUT_CPU_CONFIG:
+        res_set_custom_cpu_template(r, &b->cpu_config);
+        return 204;
+    case VMM_OP_PUT_SERIAL:
+        res_set_serial(r, &b->serial);
+        return 204;
+    case VMM_OP_PUT_LOGGER:
+        return set_result(vmm_apply_logger(v, &b->logger, err), err,
+                          "Logger error: ");
+    case VMM_OP_PUT_METRICS:
+        return set_result(vmm_apply_metrics(v, &b->metrics, err), err,
+                          "Metrics error: ");
+    case VMM_OP_PUT_MMDS:
+    case VMM_OP_PATCH_MMDS:
+        return handle_mmds(v, req, err);
+    case VMM_OP_PUT_SNAPSHOT_LOAD:
+        return handle_snapshot_load(v, err);
+    case VMM_OP_PATCH_VM:
+        return handle_vm_state(v, &b->vm_state, err);
+    case VMM_OP_PATCH_BALLOON:
+        return balloon_update(v, &b->balloon_update, err);
+    case VMM_OP_PATCH_BALLOON_STATS:
+        return balloon_stats_update(v, &b->balloon_stats_update, err);
+    case VMM_OP_PATCH_BALLOON_HINTING_START:
+    case VMM_OP_PATCH_BALLOON_HINTING_STOP:
+        return balloon_hinting(v, err);
+    case VMM_OP_DELETE_DRIVE:
+    case VMM_OP_DELETE_PMEM:
+    case VMM_OP_DELETE_NET:
+        return hot_unplug(v, req, err);
+    case VMM_OP_PATCH_DRIVE:
+        return patch_drive(v, &b->drive_update, err);
+    case VMM_OP_PATCH_NET:
+        return patch_net(v, &b->net_update, err);
+    case VMM_OP_PATCH_PMEM:
+        return patch_pmem(v, &b->pmem_update, err);
+    case VMM_OP_PATCH_HOTPLUG_MEMORY:
+        return patch_hotplug_memory(v, err);
+    case VMM_OP_PUT_SNAPSHOT_CREATE:
+        return snapshot_create(v, err);
+    case VMM_OP_GET_INSTANCE_INFO:
+    case VMM_OP_GET_BALLOON:
+    case VMM_OP_GET_BALLOON_STATS:
+    case VMM_OP_GET_BALLOON_HINTING_STATUS:
+    case VMM_OP_GET_MACHINE_CONFIG:
+    case VMM_OP_GET_MMDS:
+    case VMM_OP_GET_HOTPLUG_MEMORY:
+    case VMM_OP_GET_VERSION:
+    case VMM_OP_GET_VM_CONFIG:
+    case VMM_OP_COUNT:
+        break;
+    }
+    /* Reads never get here (vmm_handle answers them with vmm_query). */
+    return sq_errf(err, -EINVAL, "Invalid request method and/or path.");
+}
+
+static void reply_error(struct vmm_reply *rep, enum vmm_reply_kind kind,
+                        const char *msg)
+{
+    rep->kind = kind;
+    buf_reset(&rep->body);
+    buf_puts(&rep->body, msg);
+}
+
+void vmm_handle(struct vmm *v, struct vmm_request *req, struct vmm_reply *rep)
+{
+    const struct vmm_op_info *info = vmm_op_info(req->op);
+    enum vmm_phase_rule rule;
     struct sq_err err;
     int rc;
 
     sq_err_clear(&err);
-    buf_reset(&a->resp);
-    a->resp_deprecated = a->deprecated || body_deprecated(a);
+    buf_reset(&rep->body);
+    rep->deprecated = vmm_request_deprecated(req);
 
-    if (api_op_is_read(a->op)) {
+    if (vmm_op_is_read(req->op)) {
         /* The api thread logs this when it serves the mirror's copy. */
-        if (a->op == API_OP_GET_VM_CONFIG && !vmm_is_started(v))
+        if (req->op == VMM_OP_GET_VM_CONFIG && !vmm_is_started(v))
             log_warn("If the VM was restored from snapshot, boot-source, "
                      "machine-config.smt, and machine-config.cpu_template "
                      "will all be empty.");
-        a->status = vmm_render_get(v, a->op, &a->resp);
+        vmm_query(v, req->op, rep);
         return;
     }
-    if (!a->body && a->op != API_OP_PATCH_BALLOON_HINTING_STOP &&
-        a->op != API_OP_PATCH_BALLOON_HINTING_START &&
-        a->op != API_OP_DELETE_DRIVE && a->op != API_OP_DELETE_PMEM &&
-        a->op != API_OP_DELETE_NET) {
-        /* The api layer always attaches the parsed body; a missing one is
-         * a wiring bug, answered like upstream's empty-body error. */
-        rc = sq_errf(&err, -EINVAL, "Empty %s request.",
-                     a->op == API_OP_PUT_ACTIONS ? "PUT" : "PUT/PATCH");
-    } else if (vmm_is_started(v)) {
-        rc = handle_postboot(v, a, &err);
-    } else {
-        rc = handle_preboot(v, a, &err);
-    }
-    if (rc < 0) {
-        a->status = err.http_status ? err.http_status : 400;
-        buf_reset(&a->resp);
-        vmm_render_fault(&a->resp, err.msg);
-        return;
-    }
-    a->status = rc;
+    rule = vmm_is_started(v) ? info->post : info->pre;
+    if (rule == VMM_NS)
+        rc = vmm_is_started(v) ? ns_post(&err) : ns_pre(&err);
+    else
+        rc = handle_write(v, req, &err);
+    if (rc == -EFBIG &&
+        (req->op == VMM_OP_PUT_MMDS || req->op == VMM_OP_PATCH_MMDS))
+        reply_error(rep, VMM_REPLY_TOO_LARGE, err.msg);
+    else if (rc < 0)
+        reply_error(rep, VMM_REPLY_ERROR, err.msg);
+    else
+        rep->kind = VMM_REPLY_EMPTY;
 }

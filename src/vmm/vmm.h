@@ -2,41 +2,14 @@
  * vmm.h: the VMM controller on the vmm thread (upstream's PrebootApiController
  * + RuntimeApiController + the VmResources they drive).
  *
- * The api thread turns every request into a typed struct api_action; the vmm
- * thread hands each write to vmm_handle_action(), which decides whether the
- * operation is legal in the current phase (digest 1.4: pre-boot, post-boot),
- * applies it with upstream's rules and answers with upstream's status and
- * text. After each action the vmm thread publishes vmm_render_mirror(), from
- * which the api thread answers every GET without waiting for this thread.
- *
- * Body types per operation (a->body, as config/config.h produces them):
- *
- *   PUT_ACTIONS                 struct instance_action
- *   PUT_BALLOON                 struct balloon_cfg
- *   PATCH_BALLOON               struct balloon_update
- *   PATCH_BALLOON_STATS         struct balloon_stats_update
- *   PATCH_BALLOON_HINTING_START struct balloon_hinting_start (or NULL)
- *   PATCH_BALLOON_HINTING_STOP  none
- *   PUT_BOOT_SOURCE             struct boot_source_cfg
- *   PUT_CPU_CONFIG              struct cpu_template
- *   PUT_DRIVE / PATCH_DRIVE     struct drive_cfg / struct drive_update
- *   PUT_PMEM / PATCH_PMEM       struct pmem_cfg / struct pmem_update
- *   DELETE_DRIVE/_PMEM/_NET     none (a->id)
- *   PUT_LOGGER                  struct logger_cfg
- *   PUT/PATCH_MACHINE_CONFIG    struct machine_cfg
- *   PUT_METRICS                 struct metrics_cfg
- *   PUT_MMDS / PATCH_MMDS       struct json_value (the document itself; PUT
- *                               takes it: a->body is set to NULL)
- *   PUT_MMDS_CONFIG             struct mmds_cfg
- *   PUT_ENTROPY                 struct entropy_cfg
- *   PUT_SERIAL                  struct serial_cfg
- *   PUT/PATCH_HOTPLUG_MEMORY    struct hotplug_memory_cfg / _update
- *   PUT_NET / PATCH_NET         struct net_iface_cfg / struct net_iface_update
- *   PUT_SNAPSHOT_CREATE         struct snapshot_create
- *   PUT_SNAPSHOT_LOAD           struct snapshot_load
- *   PATCH_VM                    struct vm_state_req
- *   PUT_VSOCK                   struct vsock_cfg
- *   GET_*                       none (answered like the mirror would)
+ * The api thread turns every request into a struct vmm_request (vmm/action.h:
+ * the operation and its typed body); the vmm thread hands each write to
+ * vmm_handle(), which decides from the table of operations whether the
+ * operation is legal in the current phase (digest 1.4: pre-boot,
+ * post-boot), applies it with upstream's rules and answers with a
+ * struct vmm_reply (empty, data or upstream's error text). GETs are
+ * vmm_query(): what each GET says now, from which the api's read mirror is
+ * rendered after every change, so a GET never waits for this thread.
  *
  * Metrics: upstream increments put/patch_api_requests.*_fails and
  * deprecated_api.deprecated_http_api_calls only while parsing (api side);
@@ -48,10 +21,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "api/controller.h"
 #include "config/config.h"
 #include "util/err.h"
 #include "util/evloop.h"
+#include "vmm/action.h"
 #include "vmm/resources.h"
 
 #define VMM_VERSION  "1.17.0-dev"
@@ -135,17 +108,21 @@ struct vmm *vmm_new(struct evloop *loop, const struct vmm_opts *opts);
 void vmm_free(struct vmm *v);
 
 /*
- * Handle one write action on the vmm thread: read a->op, a->id, a->body (see
- * the table above), fill a->status (200, 204, 400 or 413), a->resp (the JSON
- * data, or {"fault_message":"..."} with upstream's full text) and
- * a->resp_deprecated. Blocks at most for bounded file I/O (opening files,
- * binding a socket).
+ * Handle one request on the vmm thread and answer it in `rep` (whose body
+ * buffer the caller owns): VMM_REPLY_EMPTY, or an error kind with
+ * upstream's full text. A GET is answered as vmm_query() does. The request
+ * stays the caller's; the vmm may take parts of its body (the MMDS document
+ * of PUT /mmds, leaving NULL). Blocks at most for bounded file I/O (opening
+ * files, binding a socket).
  */
-void vmm_handle_action(struct vmm *v, struct api_action *a);
+void vmm_handle(struct vmm *v, struct vmm_request *req, struct vmm_reply *rep);
 
-/* Build the read mirror for the current state: every GET op with its status
- * and body, errors included. Caller owns the result (refs = 1). */
-struct mirror *vmm_render_mirror(struct vmm *v);
+/*
+ * What GET `op` says now: VMM_REPLY_DATA with the JSON body, or
+ * VMM_REPLY_ERROR with upstream's text. Pure with respect to the state;
+ * the mirror calls it for every GET after each change.
+ */
+void vmm_query(struct vmm *v, enum vmm_op op, struct vmm_reply *rep);
 
 /*
  * Apply a parsed --config-file in upstream's order (digest 3.5), with the

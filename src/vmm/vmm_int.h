@@ -1,21 +1,11 @@
 /*
- * vmm_int.h: internals shared by vmm.c, render.c and config_file.c only.
+ * vmm_int.h: internals shared by vmm.c, query.c and config_file.c only.
  */
 #ifndef SQUIB_VMM_VMM_INT_H
 #define SQUIB_VMM_VMM_INT_H
 
-#include "api/routes.h"
 #include "util/buf.h"
 #include "vmm/vmm.h"
-
-/* {"fault_message":"<msg>"} */
-void vmm_render_fault(struct buf *b, const char *msg);
-
-/*
- * Render GET `op` for the current state into b (body) and return its HTTP
- * status (200 or 400; a 400 body is a fault_message).
- */
-int vmm_render_get(struct vmm *v, enum api_op op, struct buf *b);
 
 /* The GET /vm/config document (digest 1.8 and 15). */
 void vmm_render_vm_config(struct vmm *v, struct buf *b);

@@ -24,7 +24,7 @@ static void test_queue_order_and_bound(void **state)
     (void)state;
     assert_non_null(c);
     for (int i = 0; i < 4; i++)
-        a[i] = controller_action_new(API_OP_PUT_MACHINE_CONFIG);
+        a[i] = controller_action_new(VMM_OP_PUT_MACHINE_CONFIG);
     assert_int_equal(controller_submit(c, a[0]), 0);
     assert_int_equal(controller_submit(c, a[1]), 0);
     assert_int_equal(controller_submit(c, a[2]), 0);
@@ -35,7 +35,7 @@ static void test_queue_order_and_bound(void **state)
     for (int i = 0; i < 3; i++) {
         got = controller_take(c);
         assert_ptr_equal(got, a[i]);
-        got->status = 204;
+        got->rep.kind = VMM_REPLY_EMPTY;
         controller_complete(c, got);
     }
     assert_null(controller_take(c));
@@ -69,7 +69,7 @@ static void *publisher(void *arg)
         char body[32];
         int n = snprintf(body, sizeof(body), "{\"v\":%d}", i);
 
-        mirror_set(m, API_OP_GET_VERSION, 200, body, (size_t)n);
+        mirror_set(m, VMM_OP_GET_VERSION, 200, body, (size_t)n);
         controller_publish(p->c, m);
     }
     return NULL;
@@ -91,8 +91,8 @@ static void test_mirror_concurrent(void **state)
 
         if (!m)
             continue;
-        assert_int_equal(m->get[API_OP_GET_VERSION].status, 200);
-        assert_int_equal(sscanf(m->get[API_OP_GET_VERSION].body, "{\"v\":%d}", &v), 1);
+        assert_int_equal(m->get[VMM_OP_GET_VERSION].status, 200);
+        assert_int_equal(sscanf(m->get[VMM_OP_GET_VERSION].body, "{\"v\":%d}", &v), 1);
         assert_true(v >= last); /* never goes back in time */
         last = v;
         mirror_release(m);
@@ -102,7 +102,7 @@ static void test_mirror_concurrent(void **state)
         struct mirror *m = controller_mirror_acquire(c);
 
         assert_non_null(m);
-        assert_string_equal(m->get[API_OP_GET_VERSION].body, "{\"v\":19999}");
+        assert_string_equal(m->get[VMM_OP_GET_VERSION].body, "{\"v\":19999}");
         mirror_release(m);
     }
     controller_free(c);
@@ -111,10 +111,10 @@ static void test_mirror_concurrent(void **state)
 static void test_classes(void **state)
 {
     (void)state;
-    assert_int_equal(controller_op_class(API_OP_PUT_SNAPSHOT_LOAD), ACTION_CLASS_SNAPSHOT);
-    assert_int_equal(controller_op_class(API_OP_PATCH_VM), ACTION_CLASS_VCPU);
-    assert_int_equal(controller_op_class(API_OP_PUT_MACHINE_CONFIG), ACTION_CLASS_CONFIG);
-    assert_int_equal(controller_op_class(API_OP_PATCH_DRIVE), ACTION_CLASS_DEVICE);
+    assert_int_equal(vmm_op_info(VMM_OP_PUT_SNAPSHOT_LOAD)->cls, ACTION_CLASS_SNAPSHOT);
+    assert_int_equal(vmm_op_info(VMM_OP_PATCH_VM)->cls, ACTION_CLASS_VCPU);
+    assert_int_equal(vmm_op_info(VMM_OP_PUT_MACHINE_CONFIG)->cls, ACTION_CLASS_CONFIG);
+    assert_int_equal(vmm_op_info(VMM_OP_PATCH_DRIVE)->cls, ACTION_CLASS_DEVICE);
     for (int i = 0; i < ACTION_CLASS_COUNT; i++)
         assert_true(controller_default_timeout_ms[i] > 0);
 }

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -20,7 +21,7 @@ struct route_case {
     const char *msg;  /* expected error text */
 };
 
-#define OK(m, u, b, o, i) {API_##m, u, b, API_OP_##o, i, NULL}
+#define OK(m, u, b, o, i) {API_##m, u, b, VMM_OP_##o, i, NULL}
 #define ERR(m, u, b, e)   {API_##m, u, b, -1, NULL, e}
 
 static const struct route_case cases[] = {
@@ -134,7 +135,7 @@ static void test_route_table(void **state)
         if (c->op < 0) {
             if (rc == 0)
                 fail_msg("case %zu (%s): routed to %s, expected error", i,
-                         c->uri, api_op_name(r.op));
+                         c->uri, vmm_op_name(r.op));
             assert_string_equal(err.msg, c->msg);
         } else {
             if (rc != 0)
@@ -154,10 +155,46 @@ static void test_route_table(void **state)
 static void test_op_names(void **state)
 {
     (void)state;
-    assert_string_equal(api_op_name(API_OP_PUT_VSOCK), "PUT_VSOCK");
-    assert_true(api_op_is_read(API_OP_GET_VM_CONFIG));
-    assert_false(api_op_is_read(API_OP_PUT_ACTIONS));
-    assert_int_equal(API_OP_COUNT, 41);
+    assert_string_equal(vmm_op_name(VMM_OP_PUT_VSOCK), "PUT_VSOCK");
+    assert_true(vmm_op_is_read(VMM_OP_GET_VM_CONFIG));
+    assert_false(vmm_op_is_read(VMM_OP_PUT_ACTIONS));
+    assert_int_equal(VMM_OP_COUNT, 41);
+}
+
+/* Every row of the table of operations (vmm/action.h) routes, by its own
+ * method and path, to its own operation: the table and the router agree. */
+static void test_op_table_routes(void **state)
+{
+    (void)state;
+    for (int op = 0; op < VMM_OP_COUNT; op++) {
+        const struct vmm_op_info *info = vmm_op_info((enum vmm_op)op);
+        enum api_method m = !strcmp(info->method, "GET")     ? API_GET
+                            : !strcmp(info->method, "PUT")   ? API_PUT
+                            : !strcmp(info->method, "PATCH") ? API_PATCH
+                                                             : API_DELETE;
+        bool has_body = (m == API_PUT || m == API_PATCH) &&
+                        info->body != VMM_BODY_NONE;
+        char uri[128];
+        const char *brace = strstr(info->path, "{id}");
+        struct api_route r;
+        struct sq_err err;
+
+        if (brace)
+            snprintf(uri, sizeof(uri), "%.*sx%s", (int)(brace - info->path),
+                     info->path, brace + 4);
+        else
+            snprintf(uri, sizeof(uri), "%s", info->path);
+        sq_err_clear(&err);
+        assert_int_equal(api_route(m, uri, strlen(uri), has_body, &r, &err),
+                         0);
+        assert_int_equal(r.op, op);
+        assert_int_equal(r.id != NULL, brace != NULL);
+        assert_string_equal(vmm_op_name((enum vmm_op)op), info->name);
+        /* Reads are GETs, and only they have no timeout worth a class. */
+        assert_int_equal(vmm_op_is_read((enum vmm_op)op), m == API_GET);
+        if (m == API_GET)
+            assert_int_equal(info->body, VMM_BODY_NONE);
+    }
 }
 
 int main(void)
@@ -165,6 +202,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_route_table),
         cmocka_unit_test(test_op_names),
+        cmocka_unit_test(test_op_table_routes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

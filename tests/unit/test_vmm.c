@@ -1,5 +1,5 @@
 /*
- * test_vmm.c: the VMM controller through vmm_handle_action() and the read
+ * test_vmm.c: the VMM controller through vmm_handle() and the read
  * mirror: pre/post-boot legality, every VMM-side error text, device list
  * orders, GET bodies byte for byte (upstream's test_api.py expectations).
  *
@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "api/controller.h"
+#include "vmm_harness.h"
 #include "mmds/store.h"
 #include "obs/log.h"
 #include "vmm/resources.h"
@@ -137,23 +138,20 @@ static int teardown(void **state)
     return 0;
 }
 
-/* Run one action; returns the status, response text in *resp (static). */
+/* Run one action; returns the status, the response in g_resp, the last
+ * call in g_last (bodies live on the test's stack). */
 static const char *g_resp;
-static struct api_action *g_last;
+static struct vmm_call g_last_call;
+static struct vmm_call *g_last;
 
-static int act(struct vmm *v, enum api_op op, const char *id, void *body)
+static int act(struct vmm *v, enum vmm_op op, const char *id, void *body)
 {
-    struct api_action *a = controller_action_new(op);
-
-    a->id = id ? strdup(id) : NULL;
-    a->body = body;
-    a->body_free = NULL; /* bodies live on the test's stack */
-    vmm_handle_action(v, a);
     if (g_last)
-        controller_action_free(g_last);
-    g_last = a;
-    g_resp = a->resp.data ? a->resp.data : "";
-    return a->status;
+        harness_call_fini(g_last);
+    g_last = &g_last_call;
+    harness_call(v, op, id, body, g_last);
+    g_resp = g_last->wire.data ? g_last->wire.data : "";
+    return g_last->status;
 }
 
 static void expect_fault(int status, const char *msg)
@@ -165,10 +163,10 @@ static void expect_fault(int status, const char *msg)
     assert_string_equal(g_resp, want);
 }
 
-static const char *get(struct vmm *v, enum api_op op, int *status)
+static const char *get(struct vmm *v, enum vmm_op op, int *status)
 {
     static char body[8192];
-    struct mirror *m = vmm_render_mirror(v);
+    struct mirror *m = harness_mirror(v);
 
     *status = m->get[op].status;
     snprintf(body, sizeof(body), "%s", m->get[op].body);
@@ -231,8 +229,8 @@ static void start_vm(struct fx *f)
     struct instance_action start = {ACTION_INSTANCE_START};
 
     if (!f->v->res.boot.configured)
-        assert_int_equal(act(f->v, API_OP_PUT_BOOT_SOURCE, NULL, &b), 204);
-    assert_int_equal(act(f->v, API_OP_PUT_ACTIONS, NULL, &start), 204);
+        assert_int_equal(act(f->v, VMM_OP_PUT_BOOT_SOURCE, NULL, &b), 204);
+    assert_int_equal(act(f->v, VMM_OP_PUT_ACTIONS, NULL, &start), 204);
     assert_true(vmm_is_started(f->v));
 }
 
@@ -244,15 +242,15 @@ static void test_instance_info_and_version(void **state)
     struct fx *f = *state;
     int st;
 
-    assert_string_equal(get(f->v, API_OP_GET_INSTANCE_INFO, &st),
+    assert_string_equal(get(f->v, VMM_OP_GET_INSTANCE_INFO, &st),
                         "{\"id\":\"test-id\",\"state\":\"Not started\","
                         "\"vmm_version\":\"1.17.0-dev\",\"app_name\":"
                         "\"Firecracker\"}");
     assert_int_equal(st, 200);
-    assert_string_equal(get(f->v, API_OP_GET_VERSION, &st),
+    assert_string_equal(get(f->v, VMM_OP_GET_VERSION, &st),
                         "{\"firecracker_version\":\"1.17.0-dev\"}");
     start_vm(f);
-    assert_string_equal(get(f->v, API_OP_GET_INSTANCE_INFO, &st),
+    assert_string_equal(get(f->v, VMM_OP_GET_INSTANCE_INFO, &st),
                         "{\"id\":\"test-id\",\"state\":\"Running\","
                         "\"vmm_version\":\"1.17.0-dev\",\"app_name\":"
                         "\"Firecracker\"}");
@@ -260,14 +258,14 @@ static void test_instance_info_and_version(void **state)
         struct vm_state_req p = {VM_STATE_REQ_PAUSED};
         struct vm_state_req r = {VM_STATE_REQ_RESUMED};
 
-        assert_int_equal(act(f->v, API_OP_PATCH_VM, NULL, &p), 204);
-        assert_int_equal(act(f->v, API_OP_PATCH_VM, NULL, &p), 204);
-        assert_string_equal(get(f->v, API_OP_GET_INSTANCE_INFO, &st),
+        assert_int_equal(act(f->v, VMM_OP_PATCH_VM, NULL, &p), 204);
+        assert_int_equal(act(f->v, VMM_OP_PATCH_VM, NULL, &p), 204);
+        assert_string_equal(get(f->v, VMM_OP_GET_INSTANCE_INFO, &st),
                             "{\"id\":\"test-id\",\"state\":\"Paused\","
                             "\"vmm_version\":\"1.17.0-dev\",\"app_name\":"
                             "\"Firecracker\"}");
-        assert_int_equal(act(f->v, API_OP_PATCH_VM, NULL, &r), 204);
-        assert_int_equal(act(f->v, API_OP_PATCH_VM, NULL, &r), 204);
+        assert_int_equal(act(f->v, VMM_OP_PATCH_VM, NULL, &r), 204);
+        assert_int_equal(act(f->v, VMM_OP_PATCH_VM, NULL, &r), 204);
         assert_int_equal(f->v->state, VMM_STATE_RUNNING);
     }
 }
@@ -278,20 +276,20 @@ static void test_start_errors(void **state)
     struct instance_action start = {ACTION_INSTANCE_START};
     struct boot_source_cfg b = boot(f->kernel);
 
-    expect_fault(act(f->v, API_OP_PUT_ACTIONS, NULL, &start),
+    expect_fault(act(f->v, VMM_OP_PUT_ACTIONS, NULL, &start),
                  "Start microvm error: Cannot start microvm without kernel "
                  "configuration.");
     assert_int_equal(f->starts, 0);
-    assert_int_equal(act(f->v, API_OP_PUT_BOOT_SOURCE, NULL, &b), 204);
+    assert_int_equal(act(f->v, VMM_OP_PUT_BOOT_SOURCE, NULL, &b), 204);
     f->fail_start = 1;
-    expect_fault(act(f->v, API_OP_PUT_ACTIONS, NULL, &start),
+    expect_fault(act(f->v, VMM_OP_PUT_ACTIONS, NULL, &start),
                  "Start microvm error: Invalid Memory Configuration: Cannot "
                  "create mmap region: Out of memory (os error 12)");
     assert_false(vmm_is_started(f->v));
     f->fail_start = 0;
-    assert_int_equal(act(f->v, API_OP_PUT_ACTIONS, NULL, &start), 204);
+    assert_int_equal(act(f->v, VMM_OP_PUT_ACTIONS, NULL, &start), 204);
     assert_int_equal(f->starts, 2);
-    expect_fault(act(f->v, API_OP_PUT_ACTIONS, NULL, &start),
+    expect_fault(act(f->v, VMM_OP_PUT_ACTIONS, NULL, &start),
                  "The requested operation is not supported after starting "
                  "the microVM.");
 }
@@ -308,18 +306,18 @@ static void test_default_machine_layer_refuses(void **state)
     struct serial_cfg s;
 
     f->v->ops = &vmm_default_machine_ops;
-    assert_int_equal(act(f->v, API_OP_PUT_BOOT_SOURCE, NULL, &b), 204);
+    assert_int_equal(act(f->v, VMM_OP_PUT_BOOT_SOURCE, NULL, &b), 204);
     memset(&s, 0, sizeof(s));
     s.serial_out_path = MUT("/nonexistent/dir/serial.out");
-    assert_int_equal(act(f->v, API_OP_PUT_SERIAL, NULL, &s), 204);
-    expect_fault(act(f->v, API_OP_PUT_ACTIONS, NULL, &start),
+    assert_int_equal(act(f->v, VMM_OP_PUT_SERIAL, NULL, &s), 204);
+    expect_fault(act(f->v, VMM_OP_PUT_ACTIONS, NULL, &start),
                  "Start microvm error: Failed to create device manager: Error "
                  "with EventFd: No such file or directory (os error 2)");
-    assert_int_equal(act(f->v, API_OP_PUT_DRIVE, "rootfs", &d), 204);
+    assert_int_equal(act(f->v, VMM_OP_PUT_DRIVE, "rootfs", &d), 204);
     /* Balloon comes first in upstream's attach order and is refused before
      * the drive's device is built. */
-    assert_int_equal(act(f->v, API_OP_PUT_BALLOON, NULL, &bc), 204);
-    expect_fault(act(f->v, API_OP_PUT_ACTIONS, NULL, &start),
+    assert_int_equal(act(f->v, VMM_OP_PUT_BALLOON, NULL, &bc), 204);
+    expect_fault(act(f->v, VMM_OP_PUT_ACTIONS, NULL, &start),
                  "Start microvm error: Could not attach device: the "
                  "virtio-balloon device is not implemented by squib yet");
     assert_false(vmm_is_started(f->v));
@@ -331,38 +329,38 @@ static void test_default_machine_layer_refuses(void **state)
 /* Pre/post-boot matrix (digest 1.4) */
 
 struct matrix_row {
-    enum api_op op;
+    enum vmm_op op;
     int pre;  /* 1: NSPre expected before boot */
     int post; /* 1: NSPost expected after boot */
 };
 
 static const struct matrix_row matrix[] = {
-    {API_OP_PUT_BALLOON, 0, 1},
-    {API_OP_PATCH_BALLOON, 1, 0},
-    {API_OP_PATCH_BALLOON_STATS, 1, 0},
-    {API_OP_PATCH_BALLOON_HINTING_START, 1, 0},
-    {API_OP_PATCH_BALLOON_HINTING_STOP, 1, 0},
-    {API_OP_PUT_BOOT_SOURCE, 0, 1},
-    {API_OP_PUT_CPU_CONFIG, 0, 1},
-    {API_OP_PATCH_DRIVE, 1, 0},
-    {API_OP_DELETE_DRIVE, 1, 0},
-    {API_OP_PATCH_PMEM, 1, 0},
-    {API_OP_DELETE_PMEM, 1, 0},
-    {API_OP_PUT_LOGGER, 0, 1},
-    {API_OP_PUT_MACHINE_CONFIG, 0, 1},
-    {API_OP_PATCH_MACHINE_CONFIG, 0, 1},
-    {API_OP_PUT_METRICS, 0, 1},
-    {API_OP_PUT_MMDS_CONFIG, 0, 1},
-    {API_OP_PUT_ENTROPY, 0, 1},
-    {API_OP_PUT_SERIAL, 0, 1},
-    {API_OP_PUT_HOTPLUG_MEMORY, 0, 1},
-    {API_OP_PATCH_HOTPLUG_MEMORY, 1, 0},
-    {API_OP_PATCH_NET, 1, 0},
-    {API_OP_DELETE_NET, 1, 0},
-    {API_OP_PUT_SNAPSHOT_CREATE, 1, 0},
-    {API_OP_PUT_SNAPSHOT_LOAD, 0, 1},
-    {API_OP_PATCH_VM, 1, 0},
-    {API_OP_PUT_VSOCK, 0, 1},
+    {VMM_OP_PUT_BALLOON, 0, 1},
+    {VMM_OP_PATCH_BALLOON, 1, 0},
+    {VMM_OP_PATCH_BALLOON_STATS, 1, 0},
+    {VMM_OP_PATCH_BALLOON_HINTING_START, 1, 0},
+    {VMM_OP_PATCH_BALLOON_HINTING_STOP, 1, 0},
+    {VMM_OP_PUT_BOOT_SOURCE, 0, 1},
+    {VMM_OP_PUT_CPU_CONFIG, 0, 1},
+    {VMM_OP_PATCH_DRIVE, 1, 0},
+    {VMM_OP_DELETE_DRIVE, 1, 0},
+    {VMM_OP_PATCH_PMEM, 1, 0},
+    {VMM_OP_DELETE_PMEM, 1, 0},
+    {VMM_OP_PUT_LOGGER, 0, 1},
+    {VMM_OP_PUT_MACHINE_CONFIG, 0, 1},
+    {VMM_OP_PATCH_MACHINE_CONFIG, 0, 1},
+    {VMM_OP_PUT_METRICS, 0, 1},
+    {VMM_OP_PUT_MMDS_CONFIG, 0, 1},
+    {VMM_OP_PUT_ENTROPY, 0, 1},
+    {VMM_OP_PUT_SERIAL, 0, 1},
+    {VMM_OP_PUT_HOTPLUG_MEMORY, 0, 1},
+    {VMM_OP_PATCH_HOTPLUG_MEMORY, 1, 0},
+    {VMM_OP_PATCH_NET, 1, 0},
+    {VMM_OP_DELETE_NET, 1, 0},
+    {VMM_OP_PUT_SNAPSHOT_CREATE, 1, 0},
+    {VMM_OP_PUT_SNAPSHOT_LOAD, 0, 1},
+    {VMM_OP_PATCH_VM, 1, 0},
+    {VMM_OP_PUT_VSOCK, 0, 1},
 };
 
 /* A body that parses for every op (contents irrelevant for the check). */
@@ -394,30 +392,30 @@ union any_body {
     struct vsock_cfg vc;
 };
 
-static void fill_any(union any_body *b, enum api_op op, const struct fx *f)
+static void fill_any(union any_body *b, enum vmm_op op, const struct fx *f)
 {
     memset(b, 0, sizeof(*b));
     /* Bodies that make the pre-boot variants fail in their own way (or
      * succeed) rather than with NSPre, which is what the test looks for. */
     switch (op) {
-    case API_OP_PUT_BOOT_SOURCE:
+    case VMM_OP_PUT_BOOT_SOURCE:
         b->boot.kernel_image_path = MUT(f->kernel);
         break;
-    case API_OP_PUT_METRICS:
+    case VMM_OP_PUT_METRICS:
         b->mc.metrics_path = MUT("/nonexistent/dir/m");
         break;
-    case API_OP_PUT_VSOCK:
+    case VMM_OP_PUT_VSOCK:
         b->vc.uds_path = MUT("/nonexistent/dir/s");
         break;
-    case API_OP_PATCH_DRIVE:
+    case VMM_OP_PATCH_DRIVE:
         b->du.drive_id = MUT("x");
         b->du.drive_id_len = 1;
         break;
-    case API_OP_PATCH_NET:
+    case VMM_OP_PATCH_NET:
         b->nu.iface_id = MUT("x");
         b->nu.iface_id_len = 1;
         break;
-    case API_OP_PATCH_PMEM:
+    case VMM_OP_PATCH_PMEM:
         b->pu.id = MUT("x");
         b->pu.id_len = 1;
         break;
@@ -446,8 +444,8 @@ static void test_preboot_matrix(void **state)
         struct instance_action fm = {ACTION_FLUSH_METRICS};
         struct instance_action cad = {ACTION_SEND_CTRL_ALT_DEL};
 
-        expect_fault(act(f->v, API_OP_PUT_ACTIONS, NULL, &fm), VMM_ERR_NS_PRE);
-        expect_fault(act(f->v, API_OP_PUT_ACTIONS, NULL, &cad), VMM_ERR_NS_PRE);
+        expect_fault(act(f->v, VMM_OP_PUT_ACTIONS, NULL, &fm), VMM_ERR_NS_PRE);
+        expect_fault(act(f->v, VMM_OP_PUT_ACTIONS, NULL, &cad), VMM_ERR_NS_PRE);
     }
 }
 
@@ -471,13 +469,13 @@ static void test_postboot_matrix(void **state)
         struct instance_action fm = {ACTION_FLUSH_METRICS};
         struct instance_action cad = {ACTION_SEND_CTRL_ALT_DEL};
 
-        assert_int_equal(act(f->v, API_OP_PUT_ACTIONS, NULL, &fm), 204);
-        assert_int_equal(act(f->v, API_OP_PUT_ACTIONS, NULL, &cad), 204);
+        assert_int_equal(act(f->v, VMM_OP_PUT_ACTIONS, NULL, &fm), 204);
+        assert_int_equal(act(f->v, VMM_OP_PUT_ACTIONS, NULL, &cad), 204);
     }
     /* Pre-boot-only GETs answer after boot, and vice versa. */
-    get(f->v, API_OP_GET_BALLOON_STATS, &st);
+    get(f->v, VMM_OP_GET_BALLOON_STATS, &st);
     assert_int_equal(st, 400);
-    assert_string_equal(get(f->v, API_OP_GET_BALLOON, &st),
+    assert_string_equal(get(f->v, VMM_OP_GET_BALLOON, &st),
                         "{\"fault_message\":\"Internal VMM error: Failed "
                         "perform action on device: Device not found\"}");
 }
@@ -489,12 +487,12 @@ static void test_preboot_only_gets(void **state)
     char want[256];
 
     snprintf(want, sizeof(want), "{\"fault_message\":\"%s\"}", VMM_ERR_NS_PRE);
-    assert_string_equal(get(f->v, API_OP_GET_BALLOON_STATS, &st), want);
+    assert_string_equal(get(f->v, VMM_OP_GET_BALLOON_STATS, &st), want);
     assert_int_equal(st, 400);
-    assert_string_equal(get(f->v, API_OP_GET_BALLOON_HINTING_STATUS, &st),
+    assert_string_equal(get(f->v, VMM_OP_GET_BALLOON_HINTING_STATUS, &st),
                         want);
-    assert_string_equal(get(f->v, API_OP_GET_HOTPLUG_MEMORY, &st), want);
-    assert_string_equal(get(f->v, API_OP_GET_BALLOON, &st),
+    assert_string_equal(get(f->v, VMM_OP_GET_HOTPLUG_MEMORY, &st), want);
+    assert_string_equal(get(f->v, VMM_OP_GET_BALLOON, &st),
                         "{\"fault_message\":\"Balloon config error: No "
                         "balloon device found.\"}");
     assert_int_equal(st, 400);
@@ -510,12 +508,12 @@ static void test_boot_source(void **state)
     char big[3000];
     int st;
 
-    expect_fault(act(f->v, API_OP_PUT_BOOT_SOURCE, NULL, &b),
+    expect_fault(act(f->v, VMM_OP_PUT_BOOT_SOURCE, NULL, &b),
                  "Boot source error: The kernel file cannot be opened: No "
                  "such file or directory (os error 2)");
     b = boot(f->kernel);
     b.initrd_path = MUT("/nonexistent/initrd");
-    expect_fault(act(f->v, API_OP_PUT_BOOT_SOURCE, NULL, &b),
+    expect_fault(act(f->v, VMM_OP_PUT_BOOT_SOURCE, NULL, &b),
                  "Boot source error: The initrd file cannot be opened due to "
                  "invalid path or invalid permissions. No such file or "
                  "directory (os error 2)");
@@ -523,7 +521,7 @@ static void test_boot_source(void **state)
     big[sizeof(big) - 1] = '\0';
     b = boot(f->kernel);
     b.boot_args = big;
-    st = act(f->v, API_OP_PUT_BOOT_SOURCE, NULL, &b);
+    st = act(f->v, VMM_OP_PUT_BOOT_SOURCE, NULL, &b);
     assert_int_equal(st, 400);
     assert_non_null(strstr(g_resp, "{\"fault_message\":\"Boot source error: "
                                    "The kernel command line is invalid: "));
@@ -532,11 +530,11 @@ static void test_boot_source(void **state)
 
     b = boot(f->kernel);
     b.boot_args = MUT("");
-    assert_int_equal(act(f->v, API_OP_PUT_BOOT_SOURCE, NULL, &b), 204);
+    assert_int_equal(act(f->v, VMM_OP_PUT_BOOT_SOURCE, NULL, &b), 204);
     assert_true(f->v->res.boot.kernel_fd >= 0);
     assert_int_equal(f->v->res.boot.initrd_fd, -1);
     assert_non_null(
-        strstr(get(f->v, API_OP_GET_VM_CONFIG, &st), "\"boot_args\":\"\""));
+        strstr(get(f->v, VMM_OP_GET_VM_CONFIG, &st), "\"boot_args\":\"\""));
 }
 
 /* ---------------------------------------------------------------------- */
@@ -562,41 +560,41 @@ static void test_drive_root_ordering(void **state)
     struct drive_cfg d;
 
     d = drive("a", f->disk, false);
-    assert_int_equal(act(f->v, API_OP_PUT_DRIVE, "a", &d), 204);
+    assert_int_equal(act(f->v, VMM_OP_PUT_DRIVE, "a", &d), 204);
     d = drive("b", f->disk, false);
-    assert_int_equal(act(f->v, API_OP_PUT_DRIVE, "b", &d), 204);
+    assert_int_equal(act(f->v, VMM_OP_PUT_DRIVE, "b", &d), 204);
     d = drive("c", f->disk, false);
-    assert_int_equal(act(f->v, API_OP_PUT_DRIVE, "c", &d), 204);
+    assert_int_equal(act(f->v, VMM_OP_PUT_DRIVE, "c", &d), 204);
     assert_string_equal(drive_order(f->v), "a b c ");
 
     /* Re-PUT keeps the slot. */
     d = drive("b", f->disk2, false);
-    assert_int_equal(act(f->v, API_OP_PUT_DRIVE, "b", &d), 204);
+    assert_int_equal(act(f->v, VMM_OP_PUT_DRIVE, "b", &d), 204);
     assert_string_equal(drive_order(f->v), "a b c ");
 
     /* Turning c into the root swaps it with the first drive. */
     d = drive("c", f->disk, true);
-    assert_int_equal(act(f->v, API_OP_PUT_DRIVE, "c", &d), 204);
+    assert_int_equal(act(f->v, VMM_OP_PUT_DRIVE, "c", &d), 204);
     assert_string_equal(drive_order(f->v), "c* b a ");
 
     /* A second root is refused, a new root too. */
     d = drive("a", f->disk, true);
-    expect_fault(act(f->v, API_OP_PUT_DRIVE, "a", &d),
+    expect_fault(act(f->v, VMM_OP_PUT_DRIVE, "a", &d),
                  "Drive config error: A root block device already exists!");
     d = drive("r", f->disk, true);
-    expect_fault(act(f->v, API_OP_PUT_DRIVE, "r", &d),
+    expect_fault(act(f->v, VMM_OP_PUT_DRIVE, "r", &d),
                  "Drive config error: A root block device already exists!");
 
     /* Replacing the root itself is fine, also as a non-root. */
     d = drive("c", f->disk2, true);
-    assert_int_equal(act(f->v, API_OP_PUT_DRIVE, "c", &d), 204);
+    assert_int_equal(act(f->v, VMM_OP_PUT_DRIVE, "c", &d), 204);
     d = drive("c", f->disk2, false);
-    assert_int_equal(act(f->v, API_OP_PUT_DRIVE, "c", &d), 204);
+    assert_int_equal(act(f->v, VMM_OP_PUT_DRIVE, "c", &d), 204);
     assert_string_equal(drive_order(f->v), "c b a ");
 
     /* New root on a list without root goes in front. */
     d = drive("r", f->disk, true);
-    assert_int_equal(act(f->v, API_OP_PUT_DRIVE, "r", &d), 204);
+    assert_int_equal(act(f->v, VMM_OP_PUT_DRIVE, "r", &d), 204);
     assert_string_equal(drive_order(f->v), "r* c b a ");
 }
 
@@ -613,21 +611,21 @@ static void test_drive_errors(void **state)
              "Virtio backend error: Error manipulating the backing file: No "
              "such file or directory (os error 2) %s",
              "/nonexistent/disk");
-    expect_fault(act(f->v, API_OP_PUT_DRIVE, "a", &d), want);
+    expect_fault(act(f->v, VMM_OP_PUT_DRIVE, "a", &d), want);
 
     d = drive("a", NULL, false);
-    expect_fault(act(f->v, API_OP_PUT_DRIVE, "a", &d),
+    expect_fault(act(f->v, VMM_OP_PUT_DRIVE, "a", &d),
                  "Drive config error: Unable to create the virtio block "
                  "device: Invalid block config.");
     d = drive("a", f->disk, false);
     d.socket = MUT("/tmp/vhost.sock");
-    expect_fault(act(f->v, API_OP_PUT_DRIVE, "a", &d),
+    expect_fault(act(f->v, VMM_OP_PUT_DRIVE, "a", &d),
                  "Drive config error: Unable to create the virtio block "
                  "device: Invalid block config.");
     d = drive("a", NULL, false);
     d.socket = MUT("/tmp/vhost.sock");
     d.has_is_read_only = true;
-    expect_fault(act(f->v, API_OP_PUT_DRIVE, "a", &d),
+    expect_fault(act(f->v, VMM_OP_PUT_DRIVE, "a", &d),
                  "Drive config error: Unable to create the virtio block "
                  "device: Invalid block config.");
     assert_int_equal(f->v->res.n_drives, 0);
@@ -638,23 +636,23 @@ static void test_drive_errors(void **state)
     p.id_len = 2;
     p.path_on_host = f->disk;
     p.root_device = true;
-    assert_int_equal(act(f->v, API_OP_PUT_PMEM, "pm", &p), 204);
+    assert_int_equal(act(f->v, VMM_OP_PUT_PMEM, "pm", &p), 204);
     d = drive("a", f->disk, true);
-    expect_fault(act(f->v, API_OP_PUT_DRIVE, "a", &d),
+    expect_fault(act(f->v, VMM_OP_PUT_DRIVE, "a", &d),
                  "Drive config error: Attempt to add block as a root device "
                  "while the root device defined as a pmem device");
     p.id = MUT("pm2");
     p.id_len = 3;
-    expect_fault(act(f->v, API_OP_PUT_PMEM, "pm2", &p),
+    expect_fault(act(f->v, VMM_OP_PUT_PMEM, "pm2", &p),
                  "Pmem config error: A root pmem device already exist");
     p.id = MUT("pm");
     p.id_len = 2;
     p.root_device = false;
-    assert_int_equal(act(f->v, API_OP_PUT_PMEM, "pm", &p), 204);
+    assert_int_equal(act(f->v, VMM_OP_PUT_PMEM, "pm", &p), 204);
     d = drive("a", f->disk, true);
-    assert_int_equal(act(f->v, API_OP_PUT_DRIVE, "a", &d), 204);
+    assert_int_equal(act(f->v, VMM_OP_PUT_DRIVE, "a", &d), 204);
     p.root_device = true;
-    expect_fault(act(f->v, API_OP_PUT_PMEM, "pm", &p),
+    expect_fault(act(f->v, VMM_OP_PUT_PMEM, "pm", &p),
                  "Pmem config error: Attempt to add pmem as a root device "
                  "while the root device defined as a block device");
 }
@@ -667,12 +665,12 @@ static void test_drive_read_only_open(void **state)
     assert_int_equal(chmod(f->disk, 0444), 0);
     d.has_is_read_only = true;
     d.is_read_only = true;
-    assert_int_equal(act(f->v, API_OP_PUT_DRIVE, "ro", &d), 204);
+    assert_int_equal(act(f->v, VMM_OP_PUT_DRIVE, "ro", &d), 204);
     assert_int_equal(f->v->res.drives[0].size, 1 << 20);
     if (geteuid() != 0) {
         /* Read-write open of a read-only file fails (root bypasses it). */
         d.is_read_only = false;
-        assert_int_equal(act(f->v, API_OP_PUT_DRIVE, "ro", &d), 400);
+        assert_int_equal(act(f->v, VMM_OP_PUT_DRIVE, "ro", &d), 400);
         assert_non_null(strstr(g_resp, "Permission denied (os error 13)"));
     }
 }
@@ -698,41 +696,41 @@ static void test_net_swap_remove_and_errors(void **state)
     struct net_iface_cfg n;
 
     n = nic("a", "tapa", 1);
-    assert_int_equal(act(f->v, API_OP_PUT_NET, "a", &n), 204);
+    assert_int_equal(act(f->v, VMM_OP_PUT_NET, "a", &n), 204);
     n = nic("b", "tapb", 2);
-    assert_int_equal(act(f->v, API_OP_PUT_NET, "b", &n), 204);
+    assert_int_equal(act(f->v, VMM_OP_PUT_NET, "b", &n), 204);
     n = nic("c", "tapc", 3);
-    assert_int_equal(act(f->v, API_OP_PUT_NET, "c", &n), 204);
+    assert_int_equal(act(f->v, VMM_OP_PUT_NET, "c", &n), 204);
     assert_string_equal(net_order(f->v), "a b c ");
 
     /* [a,b,c] re-PUT a -> [c,b,a] (swap_remove + push). */
     n = nic("a", "tapa", 1);
-    assert_int_equal(act(f->v, API_OP_PUT_NET, "a", &n), 204);
+    assert_int_equal(act(f->v, VMM_OP_PUT_NET, "a", &n), 204);
     assert_string_equal(net_order(f->v), "c b a ");
 
     /* Same MAC on another id. */
     n = nic("d", "tapd", 2);
-    expect_fault(act(f->v, API_OP_PUT_NET, "d", &n),
+    expect_fault(act(f->v, VMM_OP_PUT_NET, "d", &n),
                  "Network config error: The MAC address is already in use: "
                  "06:00:00:00:00:02");
     /* Same MAC on the same id is a replacement. */
     n = nic("b", "tapb", 2);
-    assert_int_equal(act(f->v, API_OP_PUT_NET, "b", &n), 204);
+    assert_int_equal(act(f->v, VMM_OP_PUT_NET, "b", &n), 204);
     assert_string_equal(net_order(f->v), "c a b ");
 
     /* MTU range. */
     n = nic("e", "tape", -1);
     n.has_mtu = true;
     n.mtu = 67;
-    expect_fault(act(f->v, API_OP_PUT_NET, "e", &n),
+    expect_fault(act(f->v, VMM_OP_PUT_NET, "e", &n),
                  "Network config error: Could not create the network device: "
                  "MTU 67 is out of range [68, 65535]");
     n.mtu = 68;
-    assert_int_equal(act(f->v, API_OP_PUT_NET, "e", &n), 204);
+    assert_int_equal(act(f->v, VMM_OP_PUT_NET, "e", &n), 204);
 
     /* TAP failure; a failed re-PUT loses the old NIC, as upstream. */
     n = nic("c", "badtap", -1);
-    expect_fault(act(f->v, API_OP_PUT_NET, "c", &n),
+    expect_fault(act(f->v, VMM_OP_PUT_NET, "c", &n),
                  "Network config error: Could not create the network device: "
                  "Open tap device failed: Error while creating ifreq "
                  "structure: Device or resource busy (os error 16). Invalid "
@@ -749,7 +747,7 @@ static void test_real_tap_name_too_long(void **state)
 
     (void)f;
     f->v->res.tap_open = res_tap_open;
-    st = act(f->v, API_OP_PUT_NET, "a", &n);
+    st = act(f->v, VMM_OP_PUT_NET, "a", &n);
     assert_int_equal(st, 400);
     /* Depending on /dev/net/tun access, one of upstream's two texts. */
     if (!strstr(g_resp, "Couldn't open /dev/net/tun"))
@@ -775,7 +773,7 @@ static void test_real_tap(void **state)
     }
     close(fd);
     f->v->res.tap_open = res_tap_open;
-    st = act(f->v, API_OP_PUT_NET, "a", &n);
+    st = act(f->v, VMM_OP_PUT_NET, "a", &n);
     if (st != 204 && strstr(g_resp, "Operation not permitted")) {
         print_message("skipped: no CAP_NET_ADMIN\n");
         skip();
@@ -785,7 +783,7 @@ static void test_real_tap(void **state)
     assert_int_equal(strncmp(name, "sqv", 3), 0);
     assert_null(strchr(name, '%'));
     snprintf(want, sizeof(want), "\"host_dev_name\":\"%s\"", name);
-    assert_non_null(strstr(get(f->v, API_OP_GET_VM_CONFIG, &st), want));
+    assert_non_null(strstr(get(f->v, VMM_OP_GET_VM_CONFIG, &st), want));
 
     n = nic("b", name, -1);
     snprintf(want, sizeof(want),
@@ -795,7 +793,7 @@ static void test_real_tap(void **state)
              "provided by %s. Check our documentation on setting up the "
              "network devices.",
              name);
-    expect_fault(act(f->v, API_OP_PUT_NET, "b", &n), want);
+    expect_fault(act(f->v, VMM_OP_PUT_NET, "b", &n), want);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -816,25 +814,25 @@ static void test_machine_config_rules(void **state)
         "multiple of the configured page size.";
 
     m = machine_put(0, 128);
-    expect_fault(act(f->v, API_OP_PUT_MACHINE_CONFIG, NULL, &m), vcpu_err);
+    expect_fault(act(f->v, VMM_OP_PUT_MACHINE_CONFIG, NULL, &m), vcpu_err);
     m = machine_put(33, 128);
-    expect_fault(act(f->v, API_OP_PUT_MACHINE_CONFIG, NULL, &m), vcpu_err);
+    expect_fault(act(f->v, VMM_OP_PUT_MACHINE_CONFIG, NULL, &m), vcpu_err);
     m = machine_put(3, 128);
     m.smt = true;
-    expect_fault(act(f->v, API_OP_PUT_MACHINE_CONFIG, NULL, &m), vcpu_err);
+    expect_fault(act(f->v, VMM_OP_PUT_MACHINE_CONFIG, NULL, &m), vcpu_err);
     m = machine_put(32, 128);
     m.smt = true;
-    assert_int_equal(act(f->v, API_OP_PUT_MACHINE_CONFIG, NULL, &m), 204);
+    assert_int_equal(act(f->v, VMM_OP_PUT_MACHINE_CONFIG, NULL, &m), 204);
     m = machine_put(1, 0);
-    expect_fault(act(f->v, API_OP_PUT_MACHINE_CONFIG, NULL, &m), mem_err);
+    expect_fault(act(f->v, VMM_OP_PUT_MACHINE_CONFIG, NULL, &m), mem_err);
     m = machine_put(1, 129);
     m.huge_pages = HUGE_PAGES_2M;
-    expect_fault(act(f->v, API_OP_PUT_MACHINE_CONFIG, NULL, &m), mem_err);
+    expect_fault(act(f->v, VMM_OP_PUT_MACHINE_CONFIG, NULL, &m), mem_err);
     m.huge_pages = HUGE_PAGES_TRANSPARENT;
-    expect_fault(act(f->v, API_OP_PUT_MACHINE_CONFIG, NULL, &m), mem_err);
+    expect_fault(act(f->v, VMM_OP_PUT_MACHINE_CONFIG, NULL, &m), mem_err);
     m.mem_size_mib = 130;
-    assert_int_equal(act(f->v, API_OP_PUT_MACHINE_CONFIG, NULL, &m), 204);
-    assert_string_equal(get(f->v, API_OP_GET_MACHINE_CONFIG, &st),
+    assert_int_equal(act(f->v, VMM_OP_PUT_MACHINE_CONFIG, NULL, &m), 204);
+    assert_string_equal(get(f->v, VMM_OP_GET_MACHINE_CONFIG, &st),
                         "{\"vcpu_count\":1,\"mem_size_mib\":130,\"smt\":false,"
                         "\"track_dirty_pages\":false,\"huge_pages\":"
                         "\"Transparent\"}");
@@ -843,26 +841,26 @@ static void test_machine_config_rules(void **state)
     memset(&m, 0, sizeof(m));
     m.has_vcpu_count = true;
     m.vcpu_count = 3;
-    assert_int_equal(act(f->v, API_OP_PATCH_MACHINE_CONFIG, NULL, &m), 204);
+    assert_int_equal(act(f->v, VMM_OP_PATCH_MACHINE_CONFIG, NULL, &m), 204);
     memset(&m, 0, sizeof(m));
     m.has_smt = true;
     m.smt = true;
-    expect_fault(act(f->v, API_OP_PATCH_MACHINE_CONFIG, NULL, &m), vcpu_err);
+    expect_fault(act(f->v, VMM_OP_PATCH_MACHINE_CONFIG, NULL, &m), vcpu_err);
 
     /* Balloon interplay, both directions. */
     bc.amount_mib = 131;
-    expect_fault(act(f->v, API_OP_PUT_BALLOON, NULL, &bc),
+    expect_fault(act(f->v, VMM_OP_PUT_BALLOON, NULL, &bc),
                  "Balloon config error: Amount of pages requested is too "
                  "large.");
     bc.amount_mib = 100;
-    assert_int_equal(act(f->v, API_OP_PUT_BALLOON, NULL, &bc), 204);
+    assert_int_equal(act(f->v, VMM_OP_PUT_BALLOON, NULL, &bc), 204);
     m = machine_put(1, 64);
-    expect_fault(act(f->v, API_OP_PUT_MACHINE_CONFIG, NULL, &m),
+    expect_fault(act(f->v, VMM_OP_PUT_MACHINE_CONFIG, NULL, &m),
                  "Machine config error: The memory size (MiB) is smaller than "
                  "the previously set balloon device target size.");
     m = machine_put(1, 100);
-    assert_int_equal(act(f->v, API_OP_PUT_MACHINE_CONFIG, NULL, &m), 204);
-    assert_string_equal(get(f->v, API_OP_GET_BALLOON, &st),
+    assert_int_equal(act(f->v, VMM_OP_PUT_MACHINE_CONFIG, NULL, &m), 204);
+    assert_string_equal(get(f->v, VMM_OP_GET_BALLOON, &st),
                         "{\"amount_mib\":100,\"deflate_on_oom\":true,"
                         "\"stats_polling_interval_s\":0,\"free_page_hinting\":"
                         "false,\"free_page_reporting\":false}");
@@ -875,16 +873,16 @@ static void test_cpu_template_keep_clear(void **state)
     struct machine_cfg m = machine_put(2, 256);
     struct cpu_template custom;
     struct kvm_cap_modifier cap = {42, true};
-    struct api_action *a;
+    struct vmm_call *a;
     int st;
 
     /* PUT with a static template; response deprecated. */
     m.has_cpu_template = true;
     m.cpu_template = STATIC_CPU_TEMPLATE_T2;
     m.deprecated = true;
-    assert_int_equal(act(f->v, API_OP_PUT_MACHINE_CONFIG, NULL, &m), 204);
-    assert_true(g_last->resp_deprecated);
-    assert_string_equal(get(f->v, API_OP_GET_MACHINE_CONFIG, &st),
+    assert_int_equal(act(f->v, VMM_OP_PUT_MACHINE_CONFIG, NULL, &m), 204);
+    assert_true(g_last->deprecated);
+    assert_string_equal(get(f->v, VMM_OP_GET_MACHINE_CONFIG, &st),
                         "{\"vcpu_count\":2,\"mem_size_mib\":256,\"smt\":false,"
                         "\"cpu_template\":\"T2\",\"track_dirty_pages\":false,"
                         "\"huge_pages\":\"None\"}");
@@ -892,11 +890,11 @@ static void test_cpu_template_keep_clear(void **state)
     /* PUT without cpu_template keeps it, resets the other defaults. */
     m = machine_put(2, 256);
     m.smt = true;
-    assert_int_equal(act(f->v, API_OP_PUT_MACHINE_CONFIG, NULL, &m), 204);
-    assert_false(g_last->resp_deprecated);
+    assert_int_equal(act(f->v, VMM_OP_PUT_MACHINE_CONFIG, NULL, &m), 204);
+    assert_false(g_last->deprecated);
     m = machine_put(2, 256);
-    assert_int_equal(act(f->v, API_OP_PUT_MACHINE_CONFIG, NULL, &m), 204);
-    assert_string_equal(get(f->v, API_OP_GET_MACHINE_CONFIG, &st),
+    assert_int_equal(act(f->v, VMM_OP_PUT_MACHINE_CONFIG, NULL, &m), 204);
+    assert_string_equal(get(f->v, VMM_OP_GET_MACHINE_CONFIG, &st),
                         "{\"vcpu_count\":2,\"mem_size_mib\":256,\"smt\":false,"
                         "\"cpu_template\":\"T2\",\"track_dirty_pages\":false,"
                         "\"huge_pages\":\"None\"}");
@@ -905,24 +903,24 @@ static void test_cpu_template_keep_clear(void **state)
     memset(&custom, 0, sizeof(custom));
     custom.n_kvm_caps = 1;
     custom.kvm_caps = &cap;
-    assert_int_equal(act(f->v, API_OP_PUT_CPU_CONFIG, NULL, &custom), 204);
+    assert_int_equal(act(f->v, VMM_OP_PUT_CPU_CONFIG, NULL, &custom), 204);
     assert_true(f->v->res.has_custom_template);
     assert_int_equal(f->v->res.custom_template.kvm_caps[0].cap, 42);
-    assert_string_equal(get(f->v, API_OP_GET_MACHINE_CONFIG, &st),
+    assert_string_equal(get(f->v, VMM_OP_GET_MACHINE_CONFIG, &st),
                         "{\"vcpu_count\":2,\"mem_size_mib\":256,\"smt\":false,"
                         "\"track_dirty_pages\":false,\"huge_pages\":\"None\"}");
     /* ... and survives a PUT without cpu_template ... */
-    assert_int_equal(act(f->v, API_OP_PUT_MACHINE_CONFIG, NULL, &m), 204);
+    assert_int_equal(act(f->v, VMM_OP_PUT_MACHINE_CONFIG, NULL, &m), 204);
     assert_true(f->v->res.has_custom_template);
     /* ... but "None" clears it. */
     m.has_cpu_template = true;
     m.cpu_template = STATIC_CPU_TEMPLATE_NONE;
     m.deprecated = true;
-    assert_int_equal(act(f->v, API_OP_PUT_MACHINE_CONFIG, NULL, &m), 204);
+    assert_int_equal(act(f->v, VMM_OP_PUT_MACHINE_CONFIG, NULL, &m), 204);
     assert_false(f->v->res.has_custom_template);
     assert_false(f->v->res.machine.has_cpu_template);
     a = g_last;
-    assert_true(a->resp_deprecated);
+    assert_true(a->deprecated);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -941,21 +939,21 @@ static void test_vsock(void **state)
     vc.uds_path = p1;
     vc.vsock_id = MUT("vsock0");
     vc.deprecated = true;
-    assert_int_equal(act(f->v, API_OP_PUT_VSOCK, NULL, &vc), 204);
-    assert_true(g_last->resp_deprecated);
+    assert_int_equal(act(f->v, VMM_OP_PUT_VSOCK, NULL, &vc), 204);
+    assert_true(g_last->deprecated);
     assert_int_equal(access(p1, F_OK), 0);
 
     /* Re-PUT: the old socket file goes away, the new one is bound. */
     vc.uds_path = p2;
     vc.guest_cid = 15;
-    assert_int_equal(act(f->v, API_OP_PUT_VSOCK, NULL, &vc), 204);
+    assert_int_equal(act(f->v, VMM_OP_PUT_VSOCK, NULL, &vc), 204);
     assert_int_equal(access(p1, F_OK), -1);
     assert_int_equal(access(p2, F_OK), 0);
 
     /* Binding to an existing path fails (after the old one is removed). */
     make_file(p1, 0);
     vc.uds_path = p1;
-    expect_fault(act(f->v, API_OP_PUT_VSOCK, NULL, &vc),
+    expect_fault(act(f->v, VMM_OP_PUT_VSOCK, NULL, &vc),
                  "Vsock config error: Cannot create backend for vsock device: "
                  "Error binding to the host-side Unix socket: Address already "
                  "in use (os error 98)");
@@ -963,13 +961,13 @@ static void test_vsock(void **state)
     assert_int_equal(access(p2, F_OK), -1);
 
     vc.uds_path = p2;
-    assert_int_equal(act(f->v, API_OP_PUT_VSOCK, NULL, &vc), 204);
+    assert_int_equal(act(f->v, VMM_OP_PUT_VSOCK, NULL, &vc), 204);
     snprintf(want, sizeof(want),
              "\"vsock\":{\"guest_cid\":15,\"uds_path\":\"%s\"}", p2);
     {
         int st;
 
-        assert_non_null(strstr(get(f->v, API_OP_GET_VM_CONFIG, &st), want));
+        assert_non_null(strstr(get(f->v, VMM_OP_GET_VM_CONFIG, &st), want));
     }
 }
 
@@ -996,7 +994,7 @@ static void test_hotplug_memory_rules(void **state)
                                        cases[i].slot};
         char want[256];
 
-        st = act(f->v, API_OP_PUT_HOTPLUG_MEMORY, NULL, &h);
+        st = act(f->v, VMM_OP_PUT_HOTPLUG_MEMORY, NULL, &h);
         if (!cases[i].err) {
             assert_int_equal(st, 204);
             continue;
@@ -1006,7 +1004,7 @@ static void test_hotplug_memory_rules(void **state)
         expect_fault(st, want);
     }
     start_vm(f);
-    assert_string_equal(get(f->v, API_OP_GET_HOTPLUG_MEMORY, &st),
+    assert_string_equal(get(f->v, VMM_OP_GET_HOTPLUG_MEMORY, &st),
                         "{\"block_size_mib\":128,\"total_size_mib\":1024,"
                         "\"slot_size_mib\":1024,\"plugged_size_mib\":0,"
                         "\"requested_size_mib\":0}");
@@ -1022,7 +1020,7 @@ static void test_logger_and_metrics(void **state)
 
     memset(&l, 0, sizeof(l));
     l.log_path = MUT("/nonexistent/dir/log");
-    expect_fault(act(f->v, API_OP_PUT_LOGGER, NULL, &l),
+    expect_fault(act(f->v, VMM_OP_PUT_LOGGER, NULL, &l),
                  "Logger error: Failed to open target file: No such file or "
                  "directory (os error 2)");
 
@@ -1031,10 +1029,10 @@ static void test_logger_and_metrics(void **state)
     l.log_path = path;
     l.has_level = true;
     l.level = LOG_FILTER_WARN;
-    assert_int_equal(act(f->v, API_OP_PUT_LOGGER, NULL, &l), 204);
+    assert_int_equal(act(f->v, VMM_OP_PUT_LOGGER, NULL, &l), 204);
     assert_int_equal(log_get_level(), LOG_WARN);
     memset(&l, 0, sizeof(l));
-    assert_int_equal(act(f->v, API_OP_PUT_LOGGER, NULL, &l), 204);
+    assert_int_equal(act(f->v, VMM_OP_PUT_LOGGER, NULL, &l), 204);
     assert_int_equal(log_get_level(), LOG_INFO);
     log_warn("into the file");
     {
@@ -1047,13 +1045,13 @@ static void test_logger_and_metrics(void **state)
 
     memset(&mc, 0, sizeof(mc));
     mc.metrics_path = MUT("/nonexistent/dir/metrics");
-    expect_fault(act(f->v, API_OP_PUT_METRICS, NULL, &mc),
+    expect_fault(act(f->v, VMM_OP_PUT_METRICS, NULL, &mc),
                  "Metrics error: Cannot initialize the metrics system due to "
                  "bad user input: No such file or directory (os error 2)");
     snprintf(path, sizeof(path), "%s/metrics", f->dir);
     mc.metrics_path = path;
-    assert_int_equal(act(f->v, API_OP_PUT_METRICS, NULL, &mc), 204);
-    expect_fault(act(f->v, API_OP_PUT_METRICS, NULL, &mc),
+    assert_int_equal(act(f->v, VMM_OP_PUT_METRICS, NULL, &mc), 204);
+    expect_fault(act(f->v, VMM_OP_PUT_METRICS, NULL, &mc),
                  "Metrics error: Cannot initialize the metrics system due to "
                  "bad user input: Reinitialization of metrics not allowed.");
     /* Neither is a boot-path resource. */
@@ -1067,7 +1065,7 @@ static void test_logger_and_metrics(void **state)
         start_vm(f);
         assert_int_equal(stat(path, &st), 0);
         assert_int_equal(st.st_size, 0);
-        assert_int_equal(act(f->v, API_OP_PUT_ACTIONS, NULL, &fm), 204);
+        assert_int_equal(act(f->v, VMM_OP_PUT_ACTIONS, NULL, &fm), 204);
         assert_int_equal(stat(path, &st), 0);
         assert_true(st.st_size > 0);
     }
@@ -1085,21 +1083,21 @@ static void test_mmds_api(void **state)
     struct net_iface_cfg n = nic("1", "tap1", 1);
     int st;
 
-    assert_string_equal(get(f->v, API_OP_GET_MMDS, &st), "{}");
+    assert_string_equal(get(f->v, VMM_OP_GET_MMDS, &st), "{}");
     assert_int_equal(st, 200);
 
     patch = json_new_object();
     json_object_set(patch, "a", 1, json_new_u64(1));
-    expect_fault(act(f->v, API_OP_PATCH_MMDS, NULL, patch),
+    expect_fault(act(f->v, VMM_OP_PATCH_MMDS, NULL, patch),
                  "MMDS error: The MMDS data store is not initialized.");
 
     doc = json_new_object();
     json_object_set(doc, "z", 1, json_new_str("last", 4));
     json_object_set(doc, "b", 1, json_new_str("x", 1));
-    assert_int_equal(act(f->v, API_OP_PUT_MMDS, NULL, doc), 204);
-    assert_null(g_last->body); /* the store took it */
-    assert_int_equal(act(f->v, API_OP_PATCH_MMDS, NULL, patch), 204);
-    assert_string_equal(get(f->v, API_OP_GET_MMDS, &st),
+    assert_int_equal(act(f->v, VMM_OP_PUT_MMDS, NULL, doc), 204);
+    assert_true(g_last->body_taken); /* the store took it */
+    assert_int_equal(act(f->v, VMM_OP_PATCH_MMDS, NULL, patch), 204);
+    assert_string_equal(get(f->v, VMM_OP_GET_MMDS, &st),
                         "{\"a\":1,\"b\":\"x\",\"z\":\"last\"}");
     json_value_free(patch);
     /* PUT/PATCH /mmds are not boot-path resources. */
@@ -1109,25 +1107,25 @@ static void test_mmds_api(void **state)
     memset(&mc, 0, sizeof(mc));
     mc.has_ipv4_address = true;
     memcpy(mc.ipv4_address, (uint8_t[]){169, 254, 0, 1}, 4);
-    expect_fault(act(f->v, API_OP_PUT_MMDS_CONFIG, NULL, &mc),
+    expect_fault(act(f->v, VMM_OP_PUT_MMDS_CONFIG, NULL, &mc),
                  "MMMDS config error: The MMDS IPv4 address is not link "
                  "local.");
     mc.has_ipv4_address = false;
-    expect_fault(act(f->v, API_OP_PUT_MMDS_CONFIG, NULL, &mc),
+    expect_fault(act(f->v, VMM_OP_PUT_MMDS_CONFIG, NULL, &mc),
                  "MMMDS config error: The list of network interface IDs that "
                  "allow forwarding MMDS requests is empty.");
     mc.n_network_interfaces = 2;
     mc.network_interfaces = ids;
-    assert_int_equal(act(f->v, API_OP_PUT_NET, "1", &n), 204);
-    expect_fault(act(f->v, API_OP_PUT_MMDS_CONFIG, NULL, &mc),
+    assert_int_equal(act(f->v, VMM_OP_PUT_NET, "1", &n), 204);
+    expect_fault(act(f->v, VMM_OP_PUT_MMDS_CONFIG, NULL, &mc),
                  "MMMDS config error: The list of network interface IDs "
                  "provided contains at least one ID that does not correspond "
                  "to any existing network interface.");
     mc.n_network_interfaces = 1;
     mc.deprecated = true; /* V1 by default */
-    assert_int_equal(act(f->v, API_OP_PUT_MMDS_CONFIG, NULL, &mc), 204);
-    assert_true(g_last->resp_deprecated);
-    assert_non_null(strstr(get(f->v, API_OP_GET_VM_CONFIG, &st),
+    assert_int_equal(act(f->v, VMM_OP_PUT_MMDS_CONFIG, NULL, &mc), 204);
+    assert_true(g_last->deprecated);
+    assert_non_null(strstr(get(f->v, VMM_OP_GET_VM_CONFIG, &st),
                            "\"mmds-config\":{\"version\":\"V1\","
                            "\"network_interfaces\":[\"1\"],\"ipv4_address\":"
                            "\"169.254.169.254\",\"imds_compat\":false}"));
@@ -1144,20 +1142,20 @@ static void test_mmds_limit_413(void **state)
     (void)f;
     /* {"k":"12"} is exactly 10 bytes: fits. */
     json_object_set(doc, "k", 1, json_new_str("12", 2));
-    st = act(v, API_OP_PUT_MMDS, NULL, doc);
+    st = act(v, VMM_OP_PUT_MMDS, NULL, doc);
     assert_int_equal(st, 204);
     patch = json_new_object();
     json_object_set(patch, "k", 1, json_new_str("123", 3));
-    st = act(v, API_OP_PATCH_MMDS, NULL, patch);
+    st = act(v, VMM_OP_PATCH_MMDS, NULL, patch);
     assert_int_equal(st, 413);
     assert_string_equal(g_resp, "{\"fault_message\":\"MMDS limit exceeded "
                                 "error: The MMDS patch request doesn't "
                                 "fit.\"}");
     json_value_free(patch);
     doc = json_new_str("0123456789", 10);
-    st = act(v, API_OP_PUT_MMDS, NULL, doc);
+    st = act(v, VMM_OP_PUT_MMDS, NULL, doc);
     assert_int_equal(st, 413);
-    assert_string_equal(get(v, API_OP_GET_MMDS, &st), "{\"k\":\"12\"}");
+    assert_string_equal(get(v, VMM_OP_GET_MMDS, &st), "{\"k\":\"12\"}");
     vmm_free(v);
 }
 
@@ -1167,14 +1165,14 @@ static void test_mmds_post_boot_needs_nic(void **state)
     struct json_value *doc = json_new_object();
     int st;
 
-    assert_int_equal(act(f->v, API_OP_PUT_MMDS, NULL, doc), 204);
+    assert_int_equal(act(f->v, VMM_OP_PUT_MMDS, NULL, doc), 204);
     start_vm(f);
-    assert_string_equal(get(f->v, API_OP_GET_MMDS, &st),
+    assert_string_equal(get(f->v, VMM_OP_GET_MMDS, &st),
                         "{\"fault_message\":\"MMDS error: The MMDS data store "
                         "is not initialized.\"}");
     assert_int_equal(st, 400);
     doc = json_new_object();
-    expect_fault(act(f->v, API_OP_PUT_MMDS, NULL, doc),
+    expect_fault(act(f->v, VMM_OP_PUT_MMDS, NULL, doc),
                  "MMDS error: The MMDS data store is not initialized.");
     json_value_free(doc);
 }
@@ -1194,15 +1192,15 @@ static void test_snapshot_load_gating(void **state)
     memset(&sl, 0, sizeof(sl));
     memset(&l, 0, sizeof(l));
     memset(&s, 0, sizeof(s));
-    assert_int_equal(act(f->v, API_OP_PUT_LOGGER, NULL, &l), 204);
-    assert_int_equal(act(f->v, API_OP_PUT_SERIAL, NULL, &s), 204);
-    st = act(f->v, API_OP_PUT_SNAPSHOT_LOAD, NULL, &sl);
+    assert_int_equal(act(f->v, VMM_OP_PUT_LOGGER, NULL, &l), 204);
+    assert_int_equal(act(f->v, VMM_OP_PUT_SERIAL, NULL, &s), 204);
+    st = act(f->v, VMM_OP_PUT_SNAPSHOT_LOAD, NULL, &sl);
     assert_int_equal(st, 400);
     assert_null(strstr(g_resp, "not allowed after configuring"));
 
     /* Even a failed boot-path PUT closes the door. */
-    assert_int_equal(act(f->v, API_OP_PUT_BOOT_SOURCE, NULL, &b), 400);
-    expect_fault(act(f->v, API_OP_PUT_SNAPSHOT_LOAD, NULL, &sl),
+    assert_int_equal(act(f->v, VMM_OP_PUT_BOOT_SOURCE, NULL, &b), 400);
+    expect_fault(act(f->v, VMM_OP_PUT_SNAPSHOT_LOAD, NULL, &sl),
                  "Load snapshot error: Loading a microVM snapshot not allowed "
                  "after configuring boot-specific resources.");
 }
@@ -1224,72 +1222,72 @@ static void test_postboot_device_ops(void **state)
     struct vm_state_req pause = {VM_STATE_REQ_PAUSED};
     int st;
 
-    assert_int_equal(act(f->v, API_OP_PUT_BALLOON, NULL, &bc), 204);
-    assert_int_equal(act(f->v, API_OP_PUT_DRIVE, "rootfs", &d), 204);
+    assert_int_equal(act(f->v, VMM_OP_PUT_BALLOON, NULL, &bc), 204);
+    assert_int_equal(act(f->v, VMM_OP_PUT_DRIVE, "rootfs", &d), 204);
     start_vm(f);
 
     /* Hot-plug needs PCI. */
     d = drive("extra", f->disk, false);
-    expect_fault(act(f->v, API_OP_PUT_DRIVE, "extra", &d),
+    expect_fault(act(f->v, VMM_OP_PUT_DRIVE, "extra", &d),
                  "PCI is not enabled");
-    expect_fault(act(f->v, API_OP_DELETE_DRIVE, "rootfs", NULL),
+    expect_fault(act(f->v, VMM_OP_DELETE_DRIVE, "rootfs", NULL),
                  "PCI is not enabled");
     f->v->res.pci_enabled = true;
     d = drive("rootfs", f->disk, false);
-    expect_fault(act(f->v, API_OP_PUT_DRIVE, "rootfs", &d), "Device ID in use");
+    expect_fault(act(f->v, VMM_OP_PUT_DRIVE, "rootfs", &d), "Device ID in use");
     d = drive("extra", f->disk, true);
-    expect_fault(act(f->v, API_OP_PUT_DRIVE, "extra", &d),
+    expect_fault(act(f->v, VMM_OP_PUT_DRIVE, "extra", &d),
                  "Drive config error: A root block device already exists!");
     d = drive("extra", f->disk, false);
-    assert_int_equal(act(f->v, API_OP_PUT_DRIVE, "extra", &d), 400);
+    assert_int_equal(act(f->v, VMM_OP_PUT_DRIVE, "extra", &d), 400);
     assert_int_equal(f->v->res.n_drives, 1); /* never a fake success */
-    expect_fault(act(f->v, API_OP_DELETE_DRIVE, "nope", NULL),
+    expect_fault(act(f->v, VMM_OP_DELETE_DRIVE, "nope", NULL),
                  "Device not found");
-    expect_fault(act(f->v, API_OP_DELETE_DRIVE, "rootfs", NULL),
+    expect_fault(act(f->v, VMM_OP_DELETE_DRIVE, "rootfs", NULL),
                  "Cannot unplug root device");
 
     /* PATCH drive. */
     memset(&du, 0, sizeof(du));
     du.drive_id = MUT("nope");
     du.drive_id_len = 4;
-    expect_fault(act(f->v, API_OP_PATCH_DRIVE, "nope", &du),
+    expect_fault(act(f->v, VMM_OP_PATCH_DRIVE, "nope", &du),
                  "Drive config error: Unable to patch the block device: "
                  "Failed perform action on device: Device not found Please "
                  "verify the request arguments.");
     du.drive_id = MUT("rootfs");
     du.drive_id_len = 6;
-    expect_fault(act(f->v, API_OP_PATCH_DRIVE, "rootfs", &du),
+    expect_fault(act(f->v, VMM_OP_PATCH_DRIVE, "rootfs", &du),
                  "Drive config error: Unable to patch the block device: "
                  "Block: Running method expected different backend. Please "
                  "verify the request arguments.");
 
     /* Balloon. */
-    assert_string_equal(get(f->v, API_OP_GET_BALLOON_STATS, &st),
+    assert_string_equal(get(f->v, VMM_OP_GET_BALLOON_STATS, &st),
                         "{\"target_pages\":4096,\"actual_pages\":0,"
                         "\"target_mib\":16,\"actual_mib\":0}");
-    assert_int_equal(act(f->v, API_OP_PATCH_BALLOON_STATS, NULL, &su), 204);
+    assert_int_equal(act(f->v, VMM_OP_PATCH_BALLOON_STATS, NULL, &su), 204);
     assert_int_equal(f->v->res.balloon.stats_polling_interval_s, 5);
     su.stats_polling_interval_s = 0;
-    expect_fault(act(f->v, API_OP_PATCH_BALLOON_STATS, NULL, &su),
+    expect_fault(act(f->v, VMM_OP_PATCH_BALLOON_STATS, NULL, &su),
                  "Balloon update error: Balloon: Statistics cannot be "
                  "enabled/disabled after activation.");
-    expect_fault(act(f->v, API_OP_PATCH_BALLOON_HINTING_START, NULL, NULL),
+    expect_fault(act(f->v, VMM_OP_PATCH_BALLOON_HINTING_START, NULL, NULL),
                  "Balloon update error: Balloon: Attempting to use hinting "
                  "when not enabled");
-    assert_string_equal(get(f->v, API_OP_GET_BALLOON_HINTING_STATUS, &st),
+    assert_string_equal(get(f->v, VMM_OP_GET_BALLOON_HINTING_STATUS, &st),
                         "{\"fault_message\":\"Balloon update error: Balloon: "
                         "Attempting to use hinting when not enabled\"}");
-    st = act(f->v, API_OP_PATCH_BALLOON, NULL, &bu);
+    st = act(f->v, VMM_OP_PATCH_BALLOON, NULL, &bu);
     assert_int_equal(st, 400); /* never a fake 204 */
 
     /* Snapshot create needs a paused VM. */
     memset(&sc, 0, sizeof(sc));
-    expect_fault(act(f->v, API_OP_PUT_SNAPSHOT_CREATE, NULL, &sc),
+    expect_fault(act(f->v, VMM_OP_PUT_SNAPSHOT_CREATE, NULL, &sc),
                  "Create snapshot error: Cannot save the microVM state: "
                  "Operation not allowed: save/restore unavailable while "
                  "running");
-    assert_int_equal(act(f->v, API_OP_PATCH_VM, NULL, &pause), 204);
-    st = act(f->v, API_OP_PUT_SNAPSHOT_CREATE, NULL, &sc);
+    assert_int_equal(act(f->v, VMM_OP_PATCH_VM, NULL, &pause), 204);
+    st = act(f->v, VMM_OP_PUT_SNAPSHOT_CREATE, NULL, &sc);
     assert_int_equal(st, 400);
     assert_null(strstr(g_resp, "while running"));
 }
@@ -1303,7 +1301,7 @@ static void test_vm_config_fresh(void **state)
     int st;
 
     assert_string_equal(
-        get(f->v, API_OP_GET_VM_CONFIG, &st),
+        get(f->v, VMM_OP_GET_VM_CONFIG, &st),
         "{\"balloon\":null,\"drives\":[],\"boot-source\":{\"kernel_image_"
         "path\":"
         "\"\",\"initrd_path\":null,\"boot_args\":null},\"cpu-config\":null,"
@@ -1334,25 +1332,25 @@ static void test_vm_config_full(void **state)
     int st;
 
     b.boot_args = MUT("");
-    assert_int_equal(act(f->v, API_OP_PUT_BOOT_SOURCE, NULL, &b), 204);
-    assert_int_equal(act(f->v, API_OP_PUT_MACHINE_CONFIG, NULL, &m), 204);
+    assert_int_equal(act(f->v, VMM_OP_PUT_BOOT_SOURCE, NULL, &b), 204);
+    assert_int_equal(act(f->v, VMM_OP_PUT_MACHINE_CONFIG, NULL, &m), 204);
     d.has_is_read_only = true;
     d.is_read_only = true;
     d.has_io_engine = true;
     d.io_engine = IO_ENGINE_SYNC;
-    assert_int_equal(act(f->v, API_OP_PUT_DRIVE, "rootfs", &d), 204);
+    assert_int_equal(act(f->v, VMM_OP_PUT_DRIVE, "rootfs", &d), 204);
     memset(&p, 0, sizeof(p));
     p.id = MUT("pmem");
     p.id_len = 4;
     p.path_on_host = f->disk;
-    assert_int_equal(act(f->v, API_OP_PUT_PMEM, "pmem", &p), 204);
-    assert_int_equal(act(f->v, API_OP_PUT_BALLOON, NULL, &bc), 204);
+    assert_int_equal(act(f->v, VMM_OP_PUT_PMEM, "pmem", &p), 204);
+    assert_int_equal(act(f->v, VMM_OP_PUT_BALLOON, NULL, &bc), 204);
     snprintf(sock, sizeof(sock), "%s/vsock.sock", f->dir);
     memset(&vc, 0, sizeof(vc));
     vc.guest_cid = 15;
     vc.uds_path = sock;
-    assert_int_equal(act(f->v, API_OP_PUT_VSOCK, NULL, &vc), 204);
-    assert_int_equal(act(f->v, API_OP_PUT_HOTPLUG_MEMORY, NULL, &h), 204);
+    assert_int_equal(act(f->v, VMM_OP_PUT_VSOCK, NULL, &vc), 204);
+    assert_int_equal(act(f->v, VMM_OP_PUT_HOTPLUG_MEMORY, NULL, &h), 204);
     n.has_tx_rate_limiter = true;
     n.tx_rate_limiter.has_bandwidth = true;
     n.tx_rate_limiter.bandwidth.size = 1000000;
@@ -1360,7 +1358,7 @@ static void test_vm_config_full(void **state)
     /* A disabled ops bucket and an empty rx limiter are reported as null. */
     n.tx_rate_limiter.has_ops = true;
     n.has_rx_rate_limiter = true;
-    assert_int_equal(act(f->v, API_OP_PUT_NET, "1", &n), 204);
+    assert_int_equal(act(f->v, VMM_OP_PUT_NET, "1", &n), 204);
     memset(&mc, 0, sizeof(mc));
     mc.version = MMDS_VERSION_V2;
     mc.has_ipv4_address = true;
@@ -1368,7 +1366,7 @@ static void test_vm_config_full(void **state)
     mc.n_network_interfaces = 1;
     mc.network_interfaces = ids;
     mc.imds_compat = true;
-    assert_int_equal(act(f->v, API_OP_PUT_MMDS_CONFIG, NULL, &mc), 204);
+    assert_int_equal(act(f->v, VMM_OP_PUT_MMDS_CONFIG, NULL, &mc), 204);
 
     snprintf(
         want, sizeof(want),
@@ -1396,11 +1394,11 @@ static void test_vm_config_full(void **state)
         "\"total_size_mib\":1024,\"block_size_mib\":128,\"slot_size_mib\":"
         "1024}}",
         f->disk, f->kernel, sock, f->disk);
-    got = get(f->v, API_OP_GET_VM_CONFIG, &st);
+    got = get(f->v, VMM_OP_GET_VM_CONFIG, &st);
     assert_string_equal(got, want);
     /* Post-boot it is the same document. */
     start_vm(f);
-    assert_string_equal(get(f->v, API_OP_GET_VM_CONFIG, &st), want);
+    assert_string_equal(get(f->v, VMM_OP_GET_VM_CONFIG, &st), want);
 }
 
 static void test_vm_config_options(void **state)
@@ -1422,13 +1420,13 @@ static void test_vm_config_options(void **state)
     d.rate_limiter.ops.refill_time = 1;
     d.rate_limiter.ops.has_one_time_burst = true;
     d.rate_limiter.ops.one_time_burst = 5;
-    assert_int_equal(act(f->v, API_OP_PUT_DRIVE, "x", &d), 204);
+    assert_int_equal(act(f->v, VMM_OP_PUT_DRIVE, "x", &d), 204);
     memset(&e, 0, sizeof(e));
-    assert_int_equal(act(f->v, API_OP_PUT_ENTROPY, NULL, &e), 204);
+    assert_int_equal(act(f->v, VMM_OP_PUT_ENTROPY, NULL, &e), 204);
     n.has_mtu = true;
     n.mtu = 9000;
-    assert_int_equal(act(f->v, API_OP_PUT_NET, "n", &n), 204);
-    got = get(f->v, API_OP_GET_VM_CONFIG, &st);
+    assert_int_equal(act(f->v, VMM_OP_PUT_NET, "n", &n), 204);
+    got = get(f->v, VMM_OP_GET_VM_CONFIG, &st);
     assert_non_null(strstr(got,
                            "\"drives\":[{\"drive_id\":\"d\\\"1\",\"partuuid\":"
                            "\"0eaa91a0-01\",\"is_root_device\":false,"
@@ -1447,8 +1445,8 @@ static void test_vm_config_options(void **state)
     e.rate_limiter.has_ops = true;
     e.rate_limiter.ops.size = 1;
     e.rate_limiter.ops.refill_time = UINT64_MAX / 1000000u;
-    assert_int_equal(act(f->v, API_OP_PUT_ENTROPY, NULL, &e), 204);
-    got = get(f->v, API_OP_GET_VM_CONFIG, &st);
+    assert_int_equal(act(f->v, VMM_OP_PUT_ENTROPY, NULL, &e), 204);
+    got = get(f->v, VMM_OP_GET_VM_CONFIG, &st);
     assert_non_null(strstr(got, "\"entropy\":{\"rate_limiter\":{"
                                 "\"bandwidth\":null,\"ops\":{\"size\":1,"
                                 "\"one_time_burst\":null,\"refill_time\":"
@@ -1545,6 +1543,7 @@ int main(void)
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
 
-    controller_action_free(g_last);
+    if (g_last)
+        harness_call_fini(g_last);
     return rc;
 }

@@ -23,6 +23,7 @@
 #include <cpuid.h>
 
 #include "api/controller.h"
+#include "vmm_harness.h"
 #include "util/evloop.h"
 #include "vmm/vmm.h"
 
@@ -93,17 +94,13 @@ static bool can_run(const struct fx *f)
 
 static char g_resp[1024];
 
-static int act(struct vmm *v, enum api_op op, void *body)
+static int act(struct vmm *v, enum vmm_op op, void *body)
 {
-    struct api_action *a = controller_action_new(op);
-    int st;
+    struct vmm_call c;
+    int st = harness_call(v, op, NULL, body, &c);
 
-    a->body = body;
-    vmm_handle_action(v, a);
-    snprintf(g_resp, sizeof(g_resp), "%s", a->resp.data ? a->resp.data : "");
-    st = a->status;
-    a->body = NULL;
-    controller_action_free(a);
+    snprintf(g_resp, sizeof(g_resp), "%s", c.wire.data ? c.wire.data : "");
+    harness_call_fini(&c);
     return st;
 }
 
@@ -147,9 +144,9 @@ static void configure(struct fx *f, const char *boot_args)
     m.has_vcpu_count = m.has_mem_size_mib = true;
     m.vcpu_count = 1;
     m.mem_size_mib = 128;
-    assert_int_equal(act(f->v, API_OP_PUT_BOOT_SOURCE, &b), 204);
-    assert_int_equal(act(f->v, API_OP_PUT_SERIAL, &s), 204);
-    assert_int_equal(act(f->v, API_OP_PATCH_MACHINE_CONFIG, &m), 204);
+    assert_int_equal(act(f->v, VMM_OP_PUT_BOOT_SOURCE, &b), 204);
+    assert_int_equal(act(f->v, VMM_OP_PUT_SERIAL, &s), 204);
+    assert_int_equal(act(f->v, VMM_OP_PATCH_MACHINE_CONFIG, &m), 204);
 }
 
 static void test_boot_report_and_reset(void **state)
@@ -161,7 +158,7 @@ static void test_boot_report_and_reset(void **state)
     if (!can_run(f))
         skip();
     configure(f, "squibtest=report");
-    assert_int_equal(act(f->v, API_OP_PUT_ACTIONS, &start), 204);
+    assert_int_equal(act(f->v, VMM_OP_PUT_ACTIONS, &start), 204);
     assert_true(vmm_is_started(f->v));
     assert_true(wait_for(f, NULL));
     assert_int_equal(f->v->exit_code, 0);
@@ -183,16 +180,16 @@ static void test_pause_resume_and_ctrl_alt_del(void **state)
     if (!can_run(f))
         skip();
     configure(f, "squibtest=cad");
-    assert_int_equal(act(f->v, API_OP_PUT_ACTIONS, &start), 204);
+    assert_int_equal(act(f->v, VMM_OP_PUT_ACTIONS, &start), 204);
     assert_true(wait_for(f, "SQUIB-GUEST cad waiting"));
     assert_false(f->v->exit_requested);
 
-    assert_int_equal(act(f->v, API_OP_PATCH_VM, &pause), 204);
+    assert_int_equal(act(f->v, VMM_OP_PATCH_VM, &pause), 204);
     assert_int_equal(f->v->state, VMM_STATE_PAUSED);
-    assert_int_equal(act(f->v, API_OP_PATCH_VM, &resume), 204);
+    assert_int_equal(act(f->v, VMM_OP_PATCH_VM, &resume), 204);
     assert_int_equal(f->v->state, VMM_STATE_RUNNING);
 
-    assert_int_equal(act(f->v, API_OP_PUT_ACTIONS, &cad), 204);
+    assert_int_equal(act(f->v, VMM_OP_PUT_ACTIONS, &cad), 204);
     assert_true(wait_for(f, "SQUIB-GUEST cad seen=yes"));
     assert_true(wait_for(f, NULL));
     assert_int_equal(f->v->exit_code, 0);
@@ -212,8 +209,8 @@ static void test_smp_from_machine_config(void **state)
     memset(&m, 0, sizeof(m));
     m.has_vcpu_count = true;
     m.vcpu_count = 4;
-    assert_int_equal(act(f->v, API_OP_PATCH_MACHINE_CONFIG, &m), 204);
-    assert_int_equal(act(f->v, API_OP_PUT_ACTIONS, &start), 204);
+    assert_int_equal(act(f->v, VMM_OP_PATCH_MACHINE_CONFIG, &m), 204);
+    assert_int_equal(act(f->v, VMM_OP_PUT_ACTIONS, &start), 204);
     assert_true(wait_for(f, NULL));
     assert_int_equal(f->v->exit_code, 0);
     assert_non_null(strstr(serial_text(f), "expected=3 started=3"));
@@ -245,8 +242,8 @@ static void test_static_template_vendor_mismatch(void **state)
         m.cpu_template = STATIC_CPU_TEMPLATE_T2A;
     else
         skip();
-    assert_int_equal(act(f->v, API_OP_PATCH_MACHINE_CONFIG, &m), 204);
-    assert_int_equal(act(f->v, API_OP_PUT_ACTIONS, &start), 400);
+    assert_int_equal(act(f->v, VMM_OP_PATCH_MACHINE_CONFIG, &m), 204);
+    assert_int_equal(act(f->v, VMM_OP_PUT_ACTIONS, &start), 400);
     assert_string_equal(g_resp, "{\"fault_message\":\"Start microvm error: "
                                 "Failed to get CPU template: CPU vendor "
                                 "mismatched between actual CPU and CPU "

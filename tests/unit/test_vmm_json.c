@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "api/controller.h"
+#include "vmm_harness.h"
 #include "config/config.h"
 #include "vmm/vmm.h"
 
@@ -98,103 +99,86 @@ static int teardown(void **state)
 static char g_resp[4096];
 static bool g_deprecated;
 
-#define PARSE(type, fn)                                                        \
+#define PARSE(member, fn)                                                      \
     do {                                                                       \
-        struct type *x = calloc(1, sizeof(*x));                                \
-        assert_int_equal(fn(json, strlen(json), x, &err), 0);                  \
-        body = x;                                                              \
-        fini = (void (*)(void *))type##_fini;                                  \
+        assert_int_equal(fn(json, strlen(json), &req.body.member, &err), 0);   \
+        body = &req.body.member;                                               \
     } while (0)
 
-static void cpu_template_free(void *p)
+static int run(struct vmm *v, enum vmm_op op, const char *json)
 {
-    cpu_template_fini(p);
-}
-
-static int run(struct vmm *v, enum api_op op, const char *json)
-{
-    struct api_action *a = controller_action_new(op);
-    void (*fini)(void *) = NULL;
+    struct vmm_request req;
+    struct vmm_call c;
     void *body = NULL;
     struct sq_err err;
     int status;
 
+    memset(&req, 0, sizeof(req));
+    req.op = op;
     switch (op) {
-    case API_OP_PUT_ACTIONS:
+    case VMM_OP_PUT_ACTIONS:
         PARSE(instance_action, instance_action_parse);
         break;
-    case API_OP_PUT_BOOT_SOURCE:
-        PARSE(boot_source_cfg, boot_source_cfg_parse);
+    case VMM_OP_PUT_BOOT_SOURCE:
+        PARSE(boot_source, boot_source_cfg_parse);
         break;
-    case API_OP_PUT_DRIVE:
-        PARSE(drive_cfg, drive_cfg_parse);
+    case VMM_OP_PUT_DRIVE:
+        PARSE(drive, drive_cfg_parse);
         break;
-    case API_OP_PUT_NET:
-        PARSE(net_iface_cfg, net_iface_cfg_parse);
+    case VMM_OP_PUT_NET:
+        PARSE(net, net_iface_cfg_parse);
         break;
-    case API_OP_PUT_PMEM:
-        PARSE(pmem_cfg, pmem_cfg_parse);
+    case VMM_OP_PUT_PMEM:
+        PARSE(pmem, pmem_cfg_parse);
         break;
-    case API_OP_PUT_MACHINE_CONFIG:
-        PARSE(machine_cfg, machine_cfg_parse);
+    case VMM_OP_PUT_MACHINE_CONFIG:
+        PARSE(machine, machine_cfg_parse);
         break;
-    case API_OP_PATCH_MACHINE_CONFIG:
-        PARSE(machine_cfg, machine_cfg_update_parse);
+    case VMM_OP_PATCH_MACHINE_CONFIG:
+        PARSE(machine, machine_cfg_update_parse);
         break;
-    case API_OP_PUT_BALLOON:
-        PARSE(balloon_cfg, balloon_cfg_parse);
+    case VMM_OP_PUT_BALLOON:
+        PARSE(balloon, balloon_cfg_parse);
         break;
-    case API_OP_PUT_VSOCK:
-        PARSE(vsock_cfg, vsock_cfg_parse);
+    case VMM_OP_PUT_VSOCK:
+        PARSE(vsock, vsock_cfg_parse);
         break;
-    case API_OP_PUT_MMDS_CONFIG:
-        PARSE(mmds_cfg, mmds_cfg_parse);
+    case VMM_OP_PUT_MMDS_CONFIG:
+        PARSE(mmds_config, mmds_cfg_parse);
         break;
-    case API_OP_PUT_HOTPLUG_MEMORY:
-        PARSE(hotplug_memory_cfg, hotplug_memory_cfg_parse);
+    case VMM_OP_PUT_HOTPLUG_MEMORY:
+        PARSE(hotplug_memory, hotplug_memory_cfg_parse);
         break;
-    case API_OP_PUT_ENTROPY:
-        PARSE(entropy_cfg, entropy_cfg_parse);
+    case VMM_OP_PUT_ENTROPY:
+        PARSE(entropy, entropy_cfg_parse);
         break;
-    case API_OP_PUT_CPU_CONFIG: {
-        struct cpu_template *t = calloc(1, sizeof(*t));
-
-        assert_int_equal(cpu_config_parse(json, strlen(json), t, &err), 0);
-        body = t;
-        fini = cpu_template_free;
+    case VMM_OP_PUT_CPU_CONFIG:
+        PARSE(cpu_config, cpu_config_parse);
         break;
-    }
-    case API_OP_PUT_MMDS:
-    case API_OP_PATCH_MMDS: {
-        struct json_value *doc = NULL;
-
-        assert_int_equal(mmds_body_parse(json, strlen(json), &doc, &err), 0);
-        body = doc;
-        fini = (void (*)(void *))json_value_free;
+    case VMM_OP_PUT_MMDS:
+    case VMM_OP_PATCH_MMDS:
+        assert_int_equal(mmds_body_parse(json, strlen(json),
+                                         &req.body.mmds_data, &err),
+                         0);
+        body = req.body.mmds_data;
         break;
-    }
     default:
         fail_msg("op %d not covered", op);
     }
-    a->body = body;
-    vmm_handle_action(v, a);
-    /* The action's owner frees what the vmm did not take. */
-    if (a->body && fini) {
-        fini(a->body);
-        if (op != API_OP_PUT_MMDS && op != API_OP_PATCH_MMDS)
-            free(a->body);
-    }
-    a->body = NULL;
-    snprintf(g_resp, sizeof(g_resp), "%s", a->resp.data ? a->resp.data : "");
-    g_deprecated = a->resp_deprecated;
-    status = a->status;
-    controller_action_free(a);
+    status = harness_call(v, op, NULL, body, &c);
+    /* The request's owner frees what the vmm did not take. */
+    if (c.body_taken)
+        req.body.mmds_data = NULL;
+    vmm_request_fini(&req);
+    snprintf(g_resp, sizeof(g_resp), "%s", c.wire.data ? c.wire.data : "");
+    g_deprecated = c.deprecated;
+    harness_call_fini(&c);
     return status;
 }
 
-static char *get(struct vmm *v, enum api_op op)
+static char *get(struct vmm *v, enum vmm_op op)
 {
-    struct mirror *m = vmm_render_mirror(v);
+    struct mirror *m = harness_mirror(v);
     char *s = strdup(m->get[op].body);
 
     assert_int_equal(m->get[op].status, 200);
@@ -226,12 +210,12 @@ static const char *const full_config_steps[][2] = {
      "\"network_interfaces\":[\"1\"],\"imds_compat\":true}"},
 };
 
-static const enum api_op full_config_ops[] = {
-    API_OP_PUT_BOOT_SOURCE,    API_OP_PUT_MACHINE_CONFIG,
-    API_OP_PUT_DRIVE,          API_OP_PUT_PMEM,
-    API_OP_PUT_BALLOON,        API_OP_PUT_VSOCK,
-    API_OP_PUT_HOTPLUG_MEMORY, API_OP_PUT_NET,
-    API_OP_PUT_MMDS_CONFIG,
+static const enum vmm_op full_config_ops[] = {
+    VMM_OP_PUT_BOOT_SOURCE,    VMM_OP_PUT_MACHINE_CONFIG,
+    VMM_OP_PUT_DRIVE,          VMM_OP_PUT_PMEM,
+    VMM_OP_PUT_BALLOON,        VMM_OP_PUT_VSOCK,
+    VMM_OP_PUT_HOTPLUG_MEMORY, VMM_OP_PUT_NET,
+    VMM_OP_PUT_MMDS_CONFIG,
 };
 
 static const char full_config_expected[] =
@@ -273,13 +257,13 @@ static void test_get_full_config(void **state)
     char *s;
 
     configure_full(f->v);
-    s = get(f->v, API_OP_GET_VM_CONFIG);
+    s = get(f->v, VMM_OP_GET_VM_CONFIG);
     assert_string_equal(s, full_config_expected);
     free(s);
     assert_int_equal(
-        run(f->v, API_OP_PUT_ACTIONS, "{\"action_type\":\"InstanceStart\"}"),
+        run(f->v, VMM_OP_PUT_ACTIONS, "{\"action_type\":\"InstanceStart\"}"),
         204);
-    s = get(f->v, API_OP_GET_VM_CONFIG);
+    s = get(f->v, VMM_OP_GET_VM_CONFIG);
     assert_string_equal(s, full_config_expected);
     free(s);
 }
@@ -294,7 +278,7 @@ static void test_vm_config_round_trip(void **state)
     char *doc, *again;
 
     configure_full(f->v);
-    doc = get(f->v, API_OP_GET_VM_CONFIG);
+    doc = get(f->v, VMM_OP_GET_VM_CONFIG);
     /* The vsock socket path is bound: free it for the second VM. */
     vmm_free(f->v);
     f->v = new_vmm();
@@ -305,7 +289,7 @@ static void test_vm_config_round_trip(void **state)
     v2 = new_vmm();
     assert_int_equal(vmm_apply_config_file(v2, &cfg, &err), 0);
     assert_true(vmm_is_started(v2));
-    again = get(v2, API_OP_GET_VM_CONFIG);
+    again = get(v2, VMM_OP_GET_VM_CONFIG);
     assert_string_equal(again, doc);
     vmm_config_file_fini(&cfg);
     vmm_free(v2);
@@ -319,39 +303,39 @@ static void test_machine_config_flow(void **state)
     char *s;
 
     /* test_api_machine_config: PATCH with cpu_template is deprecated. */
-    assert_int_equal(run(f->v, API_OP_PUT_MACHINE_CONFIG,
+    assert_int_equal(run(f->v, VMM_OP_PUT_MACHINE_CONFIG,
                          "{\"vcpu_count\":2,\"mem_size_mib\":256,"
                          "\"cpu_template\":\"C3\"}"),
                      204);
     assert_true(g_deprecated);
     assert_int_equal(
-        run(f->v, API_OP_PATCH_MACHINE_CONFIG, "{\"vcpu_count\":4}"), 204);
+        run(f->v, VMM_OP_PATCH_MACHINE_CONFIG, "{\"vcpu_count\":4}"), 204);
     assert_false(g_deprecated);
-    s = get(f->v, API_OP_GET_MACHINE_CONFIG);
+    s = get(f->v, VMM_OP_GET_MACHINE_CONFIG);
     assert_string_equal(s,
                         "{\"vcpu_count\":4,\"mem_size_mib\":256,\"smt\":"
                         "false,\"cpu_template\":\"C3\",\"track_dirty_pages\":"
                         "false,\"huge_pages\":\"None\"}");
     free(s);
     assert_int_equal(
-        run(f->v, API_OP_PATCH_MACHINE_CONFIG, "{\"cpu_template\":\"None\"}"),
+        run(f->v, VMM_OP_PATCH_MACHINE_CONFIG, "{\"cpu_template\":\"None\"}"),
         204);
     assert_true(g_deprecated);
-    s = get(f->v, API_OP_GET_MACHINE_CONFIG);
+    s = get(f->v, VMM_OP_GET_MACHINE_CONFIG);
     assert_null(strstr(s, "cpu_template"));
     free(s);
     /* A custom template from PUT /cpu-config is not shown either. */
     assert_int_equal(
-        run(f->v, API_OP_PUT_CPU_CONFIG, "{\"kvm_capabilities\":[\"!56\"]}"),
+        run(f->v, VMM_OP_PUT_CPU_CONFIG, "{\"kvm_capabilities\":[\"!56\"]}"),
         204);
     assert_true(f->v->res.has_custom_template);
-    assert_int_equal(run(f->v, API_OP_PUT_MACHINE_CONFIG,
+    assert_int_equal(run(f->v, VMM_OP_PUT_MACHINE_CONFIG,
                          "{\"vcpu_count\":1,\"mem_size_mib\":128,"
                          "\"huge_pages\":\"2M\"}"),
                      204);
     assert_true(f->v->res.has_custom_template);
     assert_int_equal(
-        run(f->v, API_OP_PATCH_MACHINE_CONFIG, "{\"mem_size_mib\":129}"), 400);
+        run(f->v, VMM_OP_PATCH_MACHINE_CONFIG, "{\"mem_size_mib\":129}"), 400);
     assert_string_equal(g_resp, "{\"fault_message\":\"Machine config error: "
                                 "The memory size (MiB) is either 0, or not a "
                                 "multiple of the configured page size.\"}");
@@ -362,34 +346,34 @@ static void test_mmds_v1_deprecation_and_data(void **state)
     struct fx *f = *state;
     char *s;
 
-    assert_int_equal(run(f->v, API_OP_PUT_NET,
+    assert_int_equal(run(f->v, VMM_OP_PUT_NET,
                          "{\"iface_id\":\"eth0\",\"host_dev_name\":\"tap0\"}"),
                      204);
-    assert_int_equal(run(f->v, API_OP_PUT_MMDS_CONFIG,
+    assert_int_equal(run(f->v, VMM_OP_PUT_MMDS_CONFIG,
                          "{\"network_interfaces\":[\"eth0\"]}"),
                      204);
     assert_true(g_deprecated);
-    assert_int_equal(run(f->v, API_OP_PUT_MMDS,
+    assert_int_equal(run(f->v, VMM_OP_PUT_MMDS,
                          "{\"latest\":{\"meta-data\":{\"ami-id\":\"ami-1\","
                          "\"reservation-id\":\"r-1\"}}}"),
                      204);
-    assert_int_equal(run(f->v, API_OP_PATCH_MMDS,
+    assert_int_equal(run(f->v, VMM_OP_PATCH_MMDS,
                          "{\"latest\":{\"meta-data\":{\"ami-id\":null,"
                          "\"b\":[1,2.5,\"x\"]}}}"),
                      204);
-    s = get(f->v, API_OP_GET_MMDS);
+    s = get(f->v, VMM_OP_GET_MMDS);
     assert_string_equal(s, "{\"latest\":{\"meta-data\":{\"b\":[1,2.5,\"x\"],"
                            "\"reservation-id\":\"r-1\"}}}");
     free(s);
     /* After boot the NIC carries the store: still reachable. */
-    assert_int_equal(run(f->v, API_OP_PUT_BOOT_SOURCE,
+    assert_int_equal(run(f->v, VMM_OP_PUT_BOOT_SOURCE,
                          "{\"kernel_image_path\":\"vmlinux.bin\"}"),
                      204);
     assert_int_equal(
-        run(f->v, API_OP_PUT_ACTIONS, "{\"action_type\":\"InstanceStart\"}"),
+        run(f->v, VMM_OP_PUT_ACTIONS, "{\"action_type\":\"InstanceStart\"}"),
         204);
-    assert_int_equal(run(f->v, API_OP_PATCH_MMDS, "{\"new\":true}"), 204);
-    s = get(f->v, API_OP_GET_MMDS);
+    assert_int_equal(run(f->v, VMM_OP_PATCH_MMDS, "{\"new\":true}"), 204);
+    s = get(f->v, VMM_OP_GET_MMDS);
     assert_non_null(strstr(s, "\"new\":true"));
     free(s);
 }

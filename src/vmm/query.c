@@ -1,6 +1,6 @@
 /*
- * render.c: the bodies of every GET, as upstream's serde output (digest 1.8,
- * 15), and the read mirror built from them.
+ * query.c: the answer to every GET, as upstream's serde output (digest 1.8,
+ * 15): vmm_query(), from which the api's read mirror is rendered.
  *
  * The JSON itself is written by config/config.h's renderers (upstream's serde
  * field order, nulls where upstream has them); this file decides *what* each
@@ -18,14 +18,6 @@
 #include "obs/log.h"
 #include "util/xalloc.h"
 #include "vmm/vmm_int.h"
-
-/* ---------------------------------------------------------------------- */
-/* Faults */
-
-void vmm_render_fault(struct buf *b, const char *msg)
-{
-    fault_message_to_json(msg, b);
-}
 
 /* ---------------------------------------------------------------------- */
 /* Config objects: config/config.h renders each upstream struct; the store
@@ -107,9 +99,10 @@ void vmm_render_vm_config(struct vmm *v, struct buf *b)
 
 #define DEVICE_NOT_FOUND "Failed perform action on device: Device not found"
 
+/* An error answer: its text (the api puts it in a fault_message). */
 static int fault(struct buf *b, const char *msg)
 {
-    vmm_render_fault(b, msg);
+    buf_puts(b, msg);
     return 400;
 }
 
@@ -187,10 +180,11 @@ static int render_mmds(struct vmm *v, struct buf *b)
     return 200;
 }
 
-int vmm_render_get(struct vmm *v, enum api_op op, struct buf *b)
+/* The body of GET `op` into b; 200, or 400 with the error text in b. */
+static int query_get(struct vmm *v, enum vmm_op op, struct buf *b)
 {
     switch (op) {
-    case API_OP_GET_INSTANCE_INFO: {
+    case VMM_OP_GET_INSTANCE_INFO: {
         static const enum instance_state states[] = {
             [VMM_STATE_NOT_STARTED] = INSTANCE_STATE_NOT_STARTED,
             [VMM_STATE_RUNNING] = INSTANCE_STATE_RUNNING,
@@ -202,44 +196,69 @@ int vmm_render_get(struct vmm *v, enum api_op op, struct buf *b)
         instance_info_to_json(&ii, b);
         return 200;
     }
-    case API_OP_GET_VERSION:
+    case VMM_OP_GET_VERSION:
         version_to_json(VMM_VERSION, b);
         return 200;
-    case API_OP_GET_MACHINE_CONFIG:
+    case VMM_OP_GET_MACHINE_CONFIG:
         machine_cfg_to_json(&v->res.machine, b);
         return 200;
-    case API_OP_GET_VM_CONFIG:
+    case VMM_OP_GET_VM_CONFIG:
         vmm_render_vm_config(v, b);
         return 200;
-    case API_OP_GET_BALLOON:
+    case VMM_OP_GET_BALLOON:
         return render_balloon_get(v, b);
-    case API_OP_GET_BALLOON_STATS:
+    case VMM_OP_GET_BALLOON_STATS:
         return render_balloon_stats(v, b);
-    case API_OP_GET_BALLOON_HINTING_STATUS:
+    case VMM_OP_GET_BALLOON_HINTING_STATUS:
         return render_hinting_status(v, b);
-    case API_OP_GET_HOTPLUG_MEMORY:
+    case VMM_OP_GET_HOTPLUG_MEMORY:
         return render_hotplug_status(v, b);
-    case API_OP_GET_MMDS:
+    case VMM_OP_GET_MMDS:
         return render_mmds(v, b);
-    default:
-        return fault(b, "Invalid request method and/or path.");
+    case VMM_OP_PUT_ACTIONS:
+    case VMM_OP_PUT_BALLOON:
+    case VMM_OP_PATCH_BALLOON:
+    case VMM_OP_PATCH_BALLOON_STATS:
+    case VMM_OP_PATCH_BALLOON_HINTING_START:
+    case VMM_OP_PATCH_BALLOON_HINTING_STOP:
+    case VMM_OP_PUT_BOOT_SOURCE:
+    case VMM_OP_PUT_CPU_CONFIG:
+    case VMM_OP_PUT_DRIVE:
+    case VMM_OP_PATCH_DRIVE:
+    case VMM_OP_DELETE_DRIVE:
+    case VMM_OP_PUT_PMEM:
+    case VMM_OP_PATCH_PMEM:
+    case VMM_OP_DELETE_PMEM:
+    case VMM_OP_PUT_LOGGER:
+    case VMM_OP_PUT_MACHINE_CONFIG:
+    case VMM_OP_PATCH_MACHINE_CONFIG:
+    case VMM_OP_PUT_METRICS:
+    case VMM_OP_PUT_MMDS:
+    case VMM_OP_PATCH_MMDS:
+    case VMM_OP_PUT_MMDS_CONFIG:
+    case VMM_OP_PUT_ENTROPY:
+    case VMM_OP_PUT_SERIAL:
+    case VMM_OP_PUT_HOTPLUG_MEMORY:
+    case VMM_OP_PATCH_HOTPLUG_MEMORY:
+    case VMM_OP_PUT_NET:
+    case VMM_OP_PATCH_NET:
+    case VMM_OP_DELETE_NET:
+    case VMM_OP_PUT_SNAPSHOT_CREATE:
+    case VMM_OP_PUT_SNAPSHOT_LOAD:
+    case VMM_OP_PATCH_VM:
+    case VMM_OP_PUT_VSOCK:
+    case VMM_OP_COUNT:
+        break;
     }
+    return fault(b, "Invalid request method and/or path.");
 }
 
-struct mirror *vmm_render_mirror(struct vmm *v)
+void vmm_query(struct vmm *v, enum vmm_op op, struct vmm_reply *rep)
 {
-    struct mirror *m = mirror_new();
-    struct buf b = BUF_INIT;
-
-    for (int op = 0; op < API_OP_COUNT; op++) {
-        int status;
-
-        if (!api_op_is_read((enum api_op)op))
-            continue;
-        buf_reset(&b);
-        status = vmm_render_get(v, (enum api_op)op, &b);
-        mirror_set(m, (enum api_op)op, status, b.data, b.len);
-    }
-    buf_fini(&b);
-    return m;
+    buf_reset(&rep->body);
+    rep->deprecated = false;
+    rep->kind = query_get(v, op, &rep->body) == 200 ? VMM_REPLY_DATA
+                                                     : VMM_REPLY_ERROR;
 }
+
+
