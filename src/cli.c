@@ -3,6 +3,8 @@
  *
  * The parser follows upstream's utils/arg_parser.rs step by step, because
  * its order decides which error a bad command line gets:
+ *   0. every argument must be UTF-8 (upstream's env::args() panics
+ *      otherwise; squib reports the panic's message and exits 1);
  *   1. split argv at the first bare "--" (the rest are extra arguments);
  *   2. "--help" or "-h" anywhere in the first part: help, nothing else is
  *      looked at; then the same for "--version";
@@ -24,7 +26,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <locale.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,10 +33,11 @@
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
-#include <wctype.h>
 
+#include "config/ids.h"
 #include "obs/metrics.h"
 #include "util/err.h"
+#include "util/utf8.h"
 
 #define MSG_MAX 1024
 
@@ -197,6 +199,51 @@ const char *cli_rust_debug_str(const char *s, char *out, size_t out_len)
     return out;
 }
 
+/*
+ * The Debug form of an OsString that is not UTF-8 (Rust's Utf8Chunks
+ * Debug): the valid characters escaped as char::escape_debug escapes ASCII
+ * (other characters are copied), each byte of an invalid sequence as \xNN.
+ * Written into out (NUL-terminated, truncated).
+ */
+static void debug_os_str(const char *s, char *out, size_t out_len)
+{
+    size_t len = strlen(s), n = 0;
+
+#define PUTS(...)                                                            \
+    do {                                                                     \
+        int r_ = snprintf(out + n, out_len - n, __VA_ARGS__);               \
+        if (r_ > 0)                                                          \
+            n = n + (size_t)r_ < out_len ? n + (size_t)r_ : out_len - 1;     \
+    } while (0)
+    PUTS("\"");
+    while (len > 0) {
+        size_t valid, invalid, step = utf8_chunk(s, len, &valid, &invalid);
+
+        for (size_t i = 0; i < valid; i++) {
+            unsigned char c = (unsigned char)s[i];
+
+            if (c == '"' || c == '\'' || c == '\\')
+                PUTS("\\%c", c);
+            else if (c == '\n')
+                PUTS("\\n");
+            else if (c == '\r')
+                PUTS("\\r");
+            else if (c == '\t')
+                PUTS("\\t");
+            else if (c < 0x20 || c == 0x7f)
+                PUTS("\\u{%x}", c);
+            else
+                PUTS("%c", c);
+        }
+        for (size_t i = valid; i < step; i++)
+            PUTS("\\x%02X", (unsigned char)s[i]);
+        s += step;
+        len -= step;
+    }
+    PUTS("\"");
+#undef PUTS
+}
+
 /* Rust's io::ErrorKind for an errno (std's decode_error_kind). */
 static const char *rust_error_kind(int e)
 {
@@ -349,78 +396,28 @@ long cli_format_help(char *out, size_t out_len)
 /* ---- value checks ---- */
 
 /*
- * Decode one UTF-8 sequence at s (NUL-terminated); returns its length and
- * the code point (U+FFFD and length 1 for a malformed byte).
- */
-static size_t utf8_next(const unsigned char *s, uint32_t *cp)
-{
-    size_t len;
-    uint32_t c = s[0];
-
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-    if ((c & 0xe0) == 0xc0) {
-        len = 2;
-        c &= 0x1f;
-    } else if ((c & 0xf0) == 0xe0) {
-        len = 3;
-        c &= 0x0f;
-    } else if ((c & 0xf8) == 0xf0) {
-        len = 4;
-        c &= 0x07;
-    } else {
-        *cp = 0xfffd;
-        return 1;
-    }
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80) {
-            *cp = 0xfffd;
-            return 1;
-        }
-        c = (c << 6) | (s[i] & 0x3f);
-    }
-    *cp = c;
-    return len;
-}
-
-/* Rust's char::is_alphanumeric, through glibc's Unicode tables. */
-static bool is_alphanumeric(uint32_t cp)
-{
-    locale_t loc;
-    bool ok;
-
-    if (cp < 0x80)
-        return (cp >= '0' && cp <= '9') || (cp >= 'a' && cp <= 'z') ||
-               (cp >= 'A' && cp <= 'Z');
-    loc = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
-    if (!loc)
-        return false;
-    ok = iswalnum_l((wint_t)cp, loc) != 0;
-    freelocale(loc);
-    return ok;
-}
-
-/*
- * upstream's validate_instance_id(): 1..64 bytes, each char alphanumeric or
- * '-'. On failure, `why` gets the Debug form of its ValidatorError.
+ * upstream's validate_instance_id(): 1..64 bytes (Rust's str::len), each
+ * char '-' or alphanumeric by Rust's char::is_alphanumeric (the table in
+ * config/ids.h, not the C library's locale data). `id` is valid UTF-8
+ * (cli_parse checked every argument). On failure, `why` gets the Debug form
+ * of its ValidatorError.
  */
 static bool valid_instance_id(const char *id, char *why, size_t why_len)
 {
-    size_t len = strlen(id), pos = 0;
-    const unsigned char *p = (const unsigned char *)id;
+    size_t len = strlen(id), i = 0, pos = 0;
 
     if (len < 1 || len > LOG_INSTANCE_ID_MAX) {
         snprintf(why, why_len, "InvalidLen(%zu, 1, %d)", len,
                  LOG_INSTANCE_ID_MAX);
         return false;
     }
-    while (*p) {
-        uint32_t cp;
-        size_t n = utf8_next(p, &cp);
+    while (i < len) {
+        uint32_t cp = 0xfffd;
+        size_t n = utf8_decode(id + i, len - i, &cp);
 
-        if (cp != '-' && !is_alphanumeric(cp)) {
+        if (n == 0)
+            n = 1; /* not reached: the arguments are valid UTF-8 */
+        if (cp != '-' && !ids_is_alphanumeric(cp)) {
             char ch[16];
 
             if (cp == '\'')
@@ -437,14 +434,12 @@ static bool valid_instance_id(const char *id, char *why, size_t why_len)
                 snprintf(ch, sizeof(ch), "\\0");
             else if (cp < 0x20 || cp == 0x7f)
                 snprintf(ch, sizeof(ch), "\\u{%x}", (unsigned)cp);
-            else if (cp == 0xfffd && n == 1)
-                snprintf(ch, sizeof(ch), "\xef\xbf\xbd");
             else
-                snprintf(ch, sizeof(ch), "%.*s", (int)n, (const char *)p);
+                snprintf(ch, sizeof(ch), "%.*s", (int)n, id + i);
             snprintf(why, why_len, "InvalidChar('%s', %zu)", ch, pos);
             return false;
         }
-        p += n;
+        i += n;
         pos++;
     }
     return true;
@@ -572,6 +567,21 @@ int cli_parse(int argc, char **argv, struct cli_args *out, int *exit_code)
     memset(&p, 0, sizeof(p));
     memset(out, 0, sizeof(*out));
     *exit_code = CLI_EXIT_OK;
+
+    /* 0. Every argument, argv[0] included, is a Rust String: upstream's
+     * env::args() unwraps each conversion and panics on the first one
+     * that is not UTF-8, before it looks at any of them. */
+    for (int i = 0; i < argc; i++) {
+        if (!utf8_valid(argv[i], strlen(argv[i]))) {
+            char dbg[MSG_MAX];
+
+            debug_os_str(argv[i], dbg, sizeof(dbg));
+            snprintf(msg, sizeof(msg),
+                     "called `Result::unwrap()` on an `Err` value: %s", dbg);
+            *exit_code = cli_fail(CLI_EXIT_GENERIC, msg, msg);
+            return 0;
+        }
+    }
 
     /* 1. Extra arguments after the first bare "--". */
     for (int i = 0; i < n; i++) {

@@ -28,6 +28,7 @@
 #include "util/json.h"
 #include "obs/log.h"
 #include "util/seccomp.h"
+#include "util/utf8.h"
 #include "util/xalloc.h"
 
 #define API_MAX_PENDING API_QUEUE_CAP
@@ -108,7 +109,7 @@ static void log_received(const struct http_request *req)
                             "configure log-level to DEBUG");
         } else {
             buf_puts(&line, " with body ");
-            if (json_utf8_valid(req->body, req->body_len))
+            if (utf8_valid(req->body, req->body_len))
                 json_rust_str_debug(&line, req->body, req->body_len);
             else
                 buf_puts(&line, "\"inconvertible to UTF-8\"");

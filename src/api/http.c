@@ -26,6 +26,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util/utf8.h"
+
 const char http_server_full_response[] =
     "HTTP/1.1 503\r\n"
     "Server: Firecracker API\r\n"
@@ -78,160 +80,20 @@ static enum http_parse_result fail(struct http_error *err, const char *msg)
 
 /* ---- Rust string semantics ---------------------------------------------- */
 
-/* Width of a UTF-8 sequence by its first byte, 0 if it cannot start one
- * (core::str::utf8_char_width). */
-static int utf8_width(uint8_t b)
-{
-    if (b < 0x80)
-        return 1;
-    if (b >= 0xC2 && b <= 0xDF)
-        return 2;
-    if (b >= 0xE0 && b <= 0xEF)
-        return 3;
-    if (b >= 0xF0 && b <= 0xF4)
-        return 4;
-    return 0;
-}
-
-static bool is_cont(uint8_t b)
-{
-    return (b & 0xC0) == 0x80;
-}
-
-/*
- * Validate UTF-8 as core::str::from_utf8 does. Returns true if valid.
- * Otherwise *valid_up_to is the offset of the bad sequence and *error_len its
- * length (1..3), or 0 when the input ends inside a sequence.
- */
-static bool utf8_validate(const uint8_t *s, size_t n, size_t *valid_up_to,
-                          int *error_len)
-{
-    size_t i = 0;
-
-    while (i < n) {
-        size_t start = i;
-        uint8_t first = s[i];
-        int w = utf8_width(first);
-        int bad = -1; /* -1: fine, 0: incomplete, k: k bytes invalid */
-
-        if (w == 1) {
-            i++;
-            continue;
-        }
-        if (w == 0) {
-            bad = 1;
-        } else if (i + 1 >= n) {
-            bad = 0;
-        } else {
-            uint8_t second = s[i + 1];
-            bool ok2;
-
-            if (w == 2) {
-                ok2 = is_cont(second);
-            } else if (w == 3) {
-                ok2 = (first == 0xE0 && second >= 0xA0 && second <= 0xBF) ||
-                      (first >= 0xE1 && first <= 0xEC && is_cont(second)) ||
-                      (first == 0xED && second >= 0x80 && second <= 0x9F) ||
-                      (first >= 0xEE && is_cont(second));
-            } else {
-                ok2 = (first == 0xF0 && second >= 0x90 && second <= 0xBF) ||
-                      (first >= 0xF1 && first <= 0xF3 && is_cont(second)) ||
-                      (first == 0xF4 && second >= 0x80 && second <= 0x8F);
-            }
-            if (!ok2) {
-                bad = 1;
-            } else {
-                for (int k = 2; k < w && bad < 0; k++) {
-                    if (i + (size_t)k >= n)
-                        bad = 0;
-                    else if (!is_cont(s[i + (size_t)k]))
-                        bad = k;
-                }
-            }
-        }
-        if (bad >= 0) {
-            *valid_up_to = start;
-            *error_len = bad;
-            return false;
-        }
-        i += (size_t)w;
-    }
-    return true;
-}
-
-/* String::from_utf8_lossy: invalid sequences become U+FFFD. */
+/* String::from_utf8_lossy (util/utf8.h): each invalid sequence becomes one
+ * U+FFFD. */
 static void utf8_lossy_append(struct http_error *err, const uint8_t *s,
                               size_t n)
 {
-    static const char repl[] = "\xEF\xBF\xBD";
-
     while (n > 0) {
-        size_t good;
-        int bad;
+        size_t valid, invalid, step = utf8_chunk(s, n, &valid, &invalid);
 
-        if (utf8_validate(s, n, &good, &bad)) {
-            err_append(err, s, n);
-            return;
-        }
-        err_append(err, s, good);
-        err_append(err, repl, 3);
-        if (bad == 0)
-            return; /* truncated sequence at the end: one replacement */
-        s += good + (size_t)bad;
-        n -= good + (size_t)bad;
+        err_append(err, s, valid);
+        if (invalid)
+            err_puts(err, UTF8_REPLACEMENT);
+        s += step;
+        n -= step;
     }
-}
-
-/* Decode the code point at s (valid UTF-8); *w gets its width. */
-static uint32_t utf8_decode(const uint8_t *s, size_t *w)
-{
-    if (s[0] < 0x80) {
-        *w = 1;
-        return s[0];
-    }
-    if (s[0] < 0xE0) {
-        *w = 2;
-        return ((uint32_t)(s[0] & 0x1F) << 6) | (s[1] & 0x3F);
-    }
-    if (s[0] < 0xF0) {
-        *w = 3;
-        return ((uint32_t)(s[0] & 0x0F) << 12) |
-               ((uint32_t)(s[1] & 0x3F) << 6) | (s[2] & 0x3F);
-    }
-    *w = 4;
-    return ((uint32_t)(s[0] & 0x07) << 18) | ((uint32_t)(s[1] & 0x3F) << 12) |
-           ((uint32_t)(s[2] & 0x3F) << 6) | (s[3] & 0x3F);
-}
-
-/* char::is_whitespace (Unicode White_Space). */
-static bool is_unicode_ws(uint32_t c)
-{
-    return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0x85 || c == 0xA0 ||
-           c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 ||
-           c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
-}
-
-/* str::trim on valid UTF-8: shrink [*s, *s + *n). */
-static void utf8_trim(const char **s, size_t *n)
-{
-    const uint8_t *p = (const uint8_t *)*s;
-    size_t len = *n, w;
-
-    while (len > 0 && is_unicode_ws(utf8_decode(p, &w))) {
-        p += w;
-        len -= w;
-    }
-    while (len > 0) {
-        size_t start = len - 1;
-
-        while (start > 0 && is_cont(p[start]))
-            start--;
-        if (!is_unicode_ws(utf8_decode(p + start, &w)))
-            break;
-        len = start;
-    }
-    *s = (const char *)p;
-    *n = len;
 }
 
 /* u32::from_str: optional '+', then at least one ASCII digit, no overflow. */
@@ -313,8 +175,7 @@ static enum http_parse_result parse_request_line(struct http_parser *p,
                                                  struct http_error *err)
 {
     const char *sp1 = memchr_c(line, ' ', n), *sp2, *uri, *ver;
-    size_t method_len, uri_len, ver_len, good;
-    int bad;
+    size_t method_len, uri_len, ver_len;
 
     if (!sp1)
         return fail(err, "Invalid request.");
@@ -340,7 +201,7 @@ static enum http_parse_result parse_request_line(struct http_parser *p,
 
     if (uri_len == 0)
         return fail(err, "Invalid URI: Empty URI not allowed.");
-    if (!utf8_validate((const uint8_t *)uri, uri_len, &good, &bad))
+    if (!utf8_valid(uri, uri_len))
         return fail(err, "Invalid URI: Cannot parse URI as UTF-8.");
 
     if (eq(ver, ver_len, "HTTP/1.0"))
@@ -456,21 +317,22 @@ static enum http_parse_result parse_header_line(struct http_parser *p,
                                                 struct http_error *err)
 {
     const char *colon, *name = line, *val, *tv;
-    size_t name_len, val_len, tv_len, good;
+    size_t name_len, val_len, tv_len;
     enum http_media media;
     uint32_t cl;
-    int bad;
+    struct utf8_error bad;
 
-    if (!utf8_validate((const uint8_t *)line, n, &good, &bad)) {
+    if (!utf8_validate(line, n, &bad)) {
         err->len = 0;
         err_puts(err, "Invalid header. Reason: Header contains invalid "
                       "characters. Key: ");
-        if (bad)
-            err_printf(err, "invalid utf-8 sequence of %d bytes from index %zu",
-                       bad, good);
+        if (bad.error_len)
+            err_printf(err,
+                       "invalid utf-8 sequence of %zu bytes from index %zu",
+                       bad.error_len, bad.valid_up_to);
         else
             err_printf(err, "incomplete utf-8 byte sequence from index %zu",
-                       good);
+                       bad.valid_up_to);
         return HTTP_PARSE_ERROR;
     }
     colon = memchr_c(line, ':', n);

@@ -2,7 +2,8 @@
  * ids.c: the resource-id rules of the drives, pmem and network
  * interface routes (digest 1.3): upstream's checked_id() on the path token,
  * run before the body is parsed, and the path-id / body-id comparison run
- * after it (see config.h).
+ * after it (see config.h); and Rust's char::is_alphanumeric() (ids.h),
+ * which the command line's --id check uses too.
  */
 #include "config/config.h"
 
@@ -10,8 +11,10 @@
 #include <string.h>
 
 #include "config/alnum_table.h"
+#include "config/ids.h"
+#include "util/utf8.h"
 
-static bool rust_is_alphanumeric(uint32_t c)
+bool ids_is_alphanumeric(uint32_t c)
 {
     size_t lo = 0,
            hi = sizeof(rust_alnum_ranges) / sizeof(rust_alnum_ranges[0]);
@@ -29,44 +32,6 @@ static bool rust_is_alphanumeric(uint32_t c)
     return false;
 }
 
-/* Decode one UTF-8 scalar value; 0 on malformed input. */
-static size_t utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
-{
-    uint32_t c;
-    size_t len, i;
-
-    if (s[0] < 0x80) {
-        *cp = s[0];
-        return 1;
-    }
-    if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-        len = 2;
-        c = s[0] & 0x1f;
-    } else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-        len = 3;
-        c = s[0] & 0x0f;
-    } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-        len = 4;
-        c = s[0] & 0x07;
-    } else {
-        return 0;
-    }
-    if (n < len)
-        return 0;
-    for (i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        c = (c << 6) | (s[i] & 0x3f);
-    }
-    /* overlong forms, surrogates, beyond U+10FFFF */
-    if ((len == 3 && c < 0x800) ||
-        (len == 4 && (c < 0x10000 || c > 0x10ffff)) ||
-        (c >= 0xd800 && c <= 0xdfff))
-        return 0;
-    *cp = c;
-    return len;
-}
-
 int schemas_check_path_id(const char *id, size_t len, struct sq_err *err)
 {
     const unsigned char *p = (const unsigned char *)id;
@@ -76,9 +41,9 @@ int schemas_check_path_id(const char *id, size_t len, struct sq_err *err)
         return sq_errf(err, -EINVAL, "The ID cannot be empty.");
     while (i < len) {
         uint32_t c;
-        size_t l = utf8_next(p + i, len - i, &c);
+        size_t l = utf8_decode(p + i, len - i, &c);
 
-        if (l == 0 || (c != '_' && !rust_is_alphanumeric(c)))
+        if (l == 0 || (c != '_' && !ids_is_alphanumeric(c)))
             return sq_errf(err, -EINVAL,
                            "API Resource IDs can only contain alphanumeric "
                            "characters and underscores.");

@@ -85,17 +85,15 @@ static void bucket_replenish_auto(struct token_bucket *b, uint64_t now)
         b->budget += (uint64_t)tokens;
 }
 
-enum reduction { RED_FAIL, RED_OK, RED_OVER };
-
-/* Upstream's TokenBucket::reduce; *over_ns is the debt's refill time. */
-static enum reduction bucket_reduce(struct token_bucket *b, uint64_t tokens,
-                                    uint64_t now, uint64_t *over_ns)
+enum token_bucket_reduction token_bucket_reduce(struct token_bucket *b,
+                                                uint64_t tokens, uint64_t now,
+                                                uint64_t *over_ns)
 {
     if (b->one_time_burst > 0) {
         if (b->one_time_burst >= tokens) {
             b->one_time_burst -= tokens;
             b->last_update_ns = now;
-            return RED_OK;
+            return TOKEN_BUCKET_SUCCESS;
         }
         tokens -= b->one_time_burst;
         b->one_time_burst = 0;
@@ -113,13 +111,13 @@ static enum reduction bucket_reduce(struct token_bucket *b, uint64_t tokens,
             debt = (unsigned __int128)tokens * b->refill_time_ms * NS_PER_MS /
                    b->size;
             *over_ns = debt > UINT64_MAX ? UINT64_MAX : (uint64_t)debt;
-            return RED_OVER;
+            return TOKEN_BUCKET_OVER_CONSUMPTION;
         }
         if (tokens > b->budget)
-            return RED_FAIL;
+            return TOKEN_BUCKET_FAILURE;
     }
     b->budget -= tokens;
-    return RED_OK;
+    return TOKEN_BUCKET_SUCCESS;
 }
 
 static void bucket_force_replenish(struct token_bucket *b, uint64_t tokens)
@@ -205,13 +203,13 @@ bool rate_limiter_consume(struct rate_limiter *rl, uint64_t tokens,
     has = kind == RL_TOKEN_BYTES ? rl->has_bandwidth : rl->has_ops;
     if (!has)
         return true;
-    switch (bucket_reduce(b, tokens, now_ns(rl), &over_ns)) {
-    case RED_OK:
+    switch (token_bucket_reduce(b, tokens, now_ns(rl), &over_ns)) {
+    case TOKEN_BUCKET_SUCCESS:
         return true;
-    case RED_OVER:
+    case TOKEN_BUCKET_OVER_CONSUMPTION:
         arm_timer(rl, over_ns);
         return true;
-    case RED_FAIL:
+    case TOKEN_BUCKET_FAILURE:
     default:
         arm_timer(rl, RATE_LIMITER_REFILL_TIMER_MS * NS_PER_MS);
         return false;

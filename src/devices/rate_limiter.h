@@ -1,5 +1,6 @@
 /*
- * rate_limiter.h: token buckets for block, entropy (and later net) devices.
+ * rate_limiter.h: token buckets for block, entropy (and later net) devices,
+ * and the bare bucket of the serial port's output.
  *
  * Upstream's RateLimiter (digest 1.5): up to two buckets, one counting
  * bytes ("bandwidth") and one counting operations ("ops"). A bucket holds
@@ -17,6 +18,10 @@
  *
  * A rate limiter is used by one thread (the vmm thread) and is not locked.
  * The clock is CLOCK_MONOTONIC unless a test installs its own.
+ *
+ * A token bucket can also be used on its own, as upstream's serial port
+ * uses its TokenBucket: token_bucket_init() and token_bucket_reduce() with
+ * the caller's clock, no timer; its owner does the locking.
  */
 #ifndef SQUIB_DEVICES_RATE_LIMITER_H
 #define SQUIB_DEVICES_RATE_LIMITER_H
@@ -75,6 +80,27 @@ struct rate_limiter {
 bool token_bucket_init(struct token_bucket *b, uint64_t size,
                        uint64_t one_time_burst, uint64_t refill_time_ms,
                        uint64_t now_ns);
+
+/* What token_bucket_reduce() did (upstream's BucketReduction). */
+enum token_bucket_reduction {
+    TOKEN_BUCKET_FAILURE,          /* too few tokens now; nothing taken */
+    TOKEN_BUCKET_SUCCESS,          /* taken */
+    TOKEN_BUCKET_OVER_CONSUMPTION, /* more than `size`: bucket emptied */
+};
+
+/*
+ * Upstream's TokenBucket::reduce: take `tokens` from an initialized
+ * bucket at time `now_ns` (the clock token_bucket_init was given). The
+ * one-time burst pays first; a budget that falls short is refilled for the
+ * time since the last update, and the last update then advances only by
+ * the time the new tokens cost, so the fractions in between are kept. A
+ * request larger than the whole bucket empties it and returns
+ * OVER_CONSUMPTION with *debt_ns set to the time the rest takes to refill.
+ */
+enum token_bucket_reduction token_bucket_reduce(struct token_bucket *b,
+                                                uint64_t tokens,
+                                                uint64_t now_ns,
+                                                uint64_t *debt_ns);
 
 /*
  * Set up `rl` from `p` (NULL = no limits) and open its timerfd. Returns 0

@@ -49,15 +49,11 @@ void json_write_bool(struct buf *b, bool v);
 /* Append `"key":` (escaped key followed by a colon). */
 void json_write_key(struct buf *b, const char *key);
 
-/* Whether n bytes are valid UTF-8 by Rust's rules (str::from_utf8): no
- * overlong forms, no surrogates, nothing above U+10FFFF. */
-bool json_utf8_valid(const void *s, size_t n);
-
 /* Rust's `{:?}` Debug for a str (with the quotes), appended to b. Escapes
  * \t \r \n \\ \" \0 and non-printable characters as \u{..}; printable
  * Unicode is copied raw. Which characters are escaped comes from a table
  * generated from Rust's standard library (util/json_debug_table.h). s should
- * be valid UTF-8 (check with json_utf8_valid; upstream logs a non-UTF-8
+ * be valid UTF-8 (check with utf8_valid; upstream logs a non-UTF-8
  * body as "inconvertible to UTF-8"); a byte that does not start a valid
  * sequence is shown as \xNN. Never reads past n. */
 void json_rust_str_debug(struct buf *b, const char *s, size_t n);

@@ -33,6 +33,7 @@
 #include <string.h>
 
 #include "util/json_int.h"
+#include "util/utf8.h"
 #include "util/xalloc.h"
 
 /* ====================================================================== */
@@ -354,50 +355,6 @@ static int parse_escape(struct json_dec *d, struct buf *out)
     return 0;
 }
 
-/* Rust's str::from_utf8 acceptance. */
-bool json_utf8_valid(const void *buf, size_t n)
-{
-    const uint8_t *s = buf;
-    size_t i = 0;
-
-    while (i < n) {
-        uint8_t c = s[i];
-
-        if (c < 0x80) {
-            i++;
-        } else if (c >= 0xc2 && c <= 0xdf) {
-            if (i + 1 >= n || (s[i + 1] & 0xc0) != 0x80)
-                return false;
-            i += 2;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            uint8_t lo = 0x80, hi = 0xbf;
-
-            if (c == 0xe0)
-                lo = 0xa0;
-            if (c == 0xed)
-                hi = 0x9f;
-            if (i + 2 >= n || s[i + 1] < lo || s[i + 1] > hi ||
-                (s[i + 2] & 0xc0) != 0x80)
-                return false;
-            i += 3;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            uint8_t lo = 0x80, hi = 0xbf;
-
-            if (c == 0xf0)
-                lo = 0x90;
-            if (c == 0xf4)
-                hi = 0x8f;
-            if (i + 3 >= n || s[i + 1] < lo || s[i + 1] > hi ||
-                (s[i + 2] & 0xc0) != 0x80 || (s[i + 3] & 0xc0) != 0x80)
-                return false;
-            i += 4;
-        } else {
-            return false;
-        }
-    }
-    return true;
-}
-
 /*
  * SliceRead::parse_str: the opening quote has been eaten. The decoded
  * string is left in d->scratch (NUL-terminated).
@@ -422,7 +379,7 @@ int json_parse_str(struct json_dec *d)
         case '"':
             buf_append(&d->scratch, d->p + start, d->pos - start);
             d->pos++;
-            if (!json_utf8_valid(d->scratch.data, d->scratch.len))
+            if (!utf8_valid(d->scratch.data, d->scratch.len))
                 return json_dec_error(d, JSON_E_INVALID_UNICODE);
             return 0;
         case '\\':

@@ -14,6 +14,7 @@
 
 #include "util/json_debug_table.h"
 #include "util/json_int.h"
+#include "util/utf8.h"
 
 /* ====================================================================== */
 /* Writers                                                                 */
@@ -219,35 +220,6 @@ void json_write_f64(struct buf *b, double v)
     buf_append(b, tmp, json_format_f64(v, tmp));
 }
 
-/* Decode one UTF-8 scalar at s[i] (input known valid); returns its length. */
-static size_t utf8_decode(const unsigned char *s, size_t n, size_t i,
-                          uint32_t *cp)
-{
-    unsigned char c = s[i];
-
-    if (c < 0x80 || i + 1 >= n) {
-        *cp = c;
-        return 1;
-    }
-    if (c < 0xe0) {
-        *cp = ((uint32_t)(c & 0x1f) << 6) | (s[i + 1] & 0x3f);
-        return 2;
-    }
-    if (c < 0xf0 && i + 2 < n) {
-        *cp = ((uint32_t)(c & 0x0f) << 12) |
-              ((uint32_t)(s[i + 1] & 0x3f) << 6) | (s[i + 2] & 0x3f);
-        return 3;
-    }
-    if (i + 3 < n) {
-        *cp = ((uint32_t)(c & 0x07) << 18) |
-              ((uint32_t)(s[i + 1] & 0x3f) << 12) |
-              ((uint32_t)(s[i + 2] & 0x3f) << 6) | (s[i + 3] & 0x3f);
-        return 4;
-    }
-    *cp = c;
-    return 1;
-}
-
 /* Does Rust's str Debug print c as \u{..}? (binary search in the table) */
 static bool rust_debug_escapes(uint32_t c)
 {
@@ -275,9 +247,9 @@ void json_rust_str_debug(struct buf *b, const char *s, size_t n)
     buf_putc(b, '"');
     while (i < n) {
         uint32_t c;
-        size_t l = utf8_decode(p, n, i, &c);
+        size_t l = utf8_decode(p + i, n - i, &c);
 
-        if (!json_utf8_valid(p + i, l)) {
+        if (l == 0) {
             /* not UTF-8 (a Rust str cannot hold it): show the byte */
             buf_printf(b, "\\x%02x", p[i]);
             i++;

@@ -162,6 +162,34 @@ def test_errors(args, code, message, debug):
     ]
 
 
+# Alphanumeric for Rust's char::is_alphanumeric (upstream's --id rule) but
+# not for the C library's iswalnum: U+00B2, U+00B9, U+00BD, U+2160, U+2460.
+@pytest.mark.parametrize("vm_id", ["a\u00b2", "\u00b9", "x\u00bd-1", "\u2160", "vm-\u2460"])
+def test_id_rust_alphanumeric(squib_factory, vm_id):
+    s = squib_factory(["--id", vm_id])
+    r = s.client().get("/")
+    assert r.status == 200
+    assert r.json()["id"] == vm_id
+    assert "[%s:main] Running Firecracker v1.17.0-dev" % vm_id in s.logs()
+
+
+# Upstream's env::args() panics on an argument that is not UTF-8, before it
+# parses anything; squib reports the panic's message and exits 1.
+@pytest.mark.parametrize("args, shown", [
+    ([b"--id", b"a\xff" b"b"], r'"a\xFFb"'),
+    ([b"--help", b"--api-sock", b"/tmp/s\xed\xa0\x80"], r'"/tmp/s\xED\xA0\x80"'),
+])
+def test_argument_not_utf8(args, shown):
+    p = run(args)
+    message = "called `Result::unwrap()` on an `Err` value: " + shown
+    assert p.returncode == 1
+    assert p.stderr.decode() == "Error: %s\n" % message
+    assert log_lines(p.stdout.decode()) == [
+        ("anonymous-instance", "main", "", message),
+        ("anonymous-instance", "main", "", "Firecracker exiting with error. exit_code=1"),
+    ]
+
+
 def test_log_path_bad():
     p = run(["--log-path", "/nonexistent-dir/log"])
     assert p.returncode == 1

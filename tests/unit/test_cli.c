@@ -389,6 +389,103 @@ static void test_unicode_id(void **state)
     free_run(&r);
 }
 
+/* Alphanumeric for Rust (Numeric: No / Nl) but not for glibc's iswalnum,
+ * which the --id check used to ask: U+00B2 '²', U+00B9 '¹', U+00BD '½',
+ * U+2160 'Ⅰ', U+2460 '①', U+1F100 '🄀'. */
+static void test_id_rust_alphanumeric(void **state)
+{
+    static const char *const ids[] = {
+        "a\xc2\xb2",     "\xc2\xb9",         "x\xc2\xbd-1",
+        "\xe2\x85\xa0",  "\xe2\x91\xa0",     "\xf0\x9f\x84\x80",
+        "a\xc2\xb2\xc2\xb9\xe2\x85\xa0-vm",
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+        struct run r;
+
+        run_cli(&r, A("--id", ids[i]));
+        assert_int_equal(r.rc, 1);
+        assert_string_equal(r.a.id, ids[i]);
+        assert_string_equal(r.err, "");
+        free_run(&r);
+    }
+}
+
+/* Neither Alphabetic nor Numeric: refused, the char shown raw. */
+static void test_id_not_alphanumeric(void **state)
+{
+    struct run r;
+
+    (void)state;
+    /* U+00B7 MIDDLE DOT (punctuation), after "a²" */
+    run_cli(&r, A("--id", "a\xc2\xb2\xc2\xb7"));
+    assert_int_equal(r.rc, 0);
+    assert_int_equal(r.code, 1);
+    assert_string_equal(r.err,
+                        "Error: Invalid instance ID: InvalidChar('\xc2\xb7', "
+                        "2)\n");
+    free_run(&r);
+    /* the length is counted in bytes, as Rust's str::len: 32 x U+00E9 is
+     * 64 bytes (accepted), 33 of them 66 */
+    run_cli(&r, A("--id", "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+                          "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+                          "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+                          "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"));
+    assert_int_equal(r.rc, 1);
+    free_run(&r);
+    run_cli(&r, A("--id", "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+                          "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+                          "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+                          "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+                          "\xc3\xa9"));
+    assert_int_equal(r.rc, 0);
+    assert_string_equal(r.err,
+                        "Error: Invalid instance ID: InvalidLen(66, 1, 64)\n");
+    free_run(&r);
+}
+
+/* Upstream's env::args() panics on the first argument that is not UTF-8,
+ * before anything is parsed (even --help); squib reports the panic's
+ * message (the OsString's Debug form) and exits 1. */
+static void test_argument_not_utf8(void **state)
+{
+    const struct {
+        const char *const *args;
+        const char *err;
+    } cases[] = {
+        {A("--id", "a\xff" "b"),
+         "Error: called `Result::unwrap()` on an `Err` value: \"a\\xFFb\"\n"},
+        /* overlong and surrogate forms are not UTF-8 either */
+        {A("--id", "a\xc0\xaf"),
+         "Error: called `Result::unwrap()` on an `Err` value: "
+         "\"a\\xC0\\xAF\"\n"},
+        {A("--id", "\xed\xa0\x80"),
+         "Error: called `Result::unwrap()` on an `Err` value: "
+         "\"\\xED\\xA0\\x80\"\n"},
+        /* any argument, checked before --help; escapes as char's Debug */
+        {A("--help", "--api-sock", "/tmp/'x\"\xe2\x82"),
+         "Error: called `Result::unwrap()` on an `Err` value: "
+         "\"/tmp/\\'x\\\"\\xE2\\x82\"\n"},
+        {A("--", "\xc3\xa9\xe9"),
+         "Error: called `Result::unwrap()` on an `Err` value: "
+         "\"\xc3\xa9\\xE9\"\n"},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct run r;
+
+        run_cli(&r, cases[i].args);
+        assert_int_equal(r.rc, 0);
+        assert_int_equal(r.code, 1);
+        assert_string_equal(r.out, "");
+        assert_string_equal(r.err, cases[i].err);
+        assert_non_null(strstr(r.log, "called `Result::unwrap()`"));
+        free_run(&r);
+    }
+}
+
 static void check_exit_success(const char *log)
 {
     const char *b = strchr(log, '[');
@@ -688,6 +785,9 @@ int main(void)
         cmocka_unit_test(test_all_values),
         cmocka_unit_test(test_no_api_ignores_timing_values),
         cmocka_unit_test(test_unicode_id),
+        cmocka_unit_test(test_id_rust_alphanumeric),
+        cmocka_unit_test(test_id_not_alphanumeric),
+        cmocka_unit_test(test_argument_not_utf8),
         cmocka_unit_test(test_help_wins),
         cmocka_unit_test(test_help_after_separator_is_extra),
         cmocka_unit_test(test_version),

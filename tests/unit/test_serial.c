@@ -202,6 +202,56 @@ static void test_rate_limiter_drops(void **state)
     sfx_close(&f);
 }
 
+static uint64_t fake_now;
+
+static uint64_t fake_clock(void *opaque)
+{
+    (void)opaque;
+    return fake_now;
+}
+
+/*
+ * The output bucket keeps the fractions of a token between refills, as
+ * upstream's TokenBucket::auto_replenish does: its last update advances
+ * only by the time the granted tokens cost, not to "now". A 1 KiB/s bucket
+ * (size 1024, refill 1000 ms) offered one byte every 0.7 ms for 20 s: the
+ * offers outrun the refill, so the bucket never fills up again and, by
+ * upstream's rule, the bytes passed by time t are the initial 1024 plus
+ * floor(t * size / refill_time). (Its rounding of each grant's cost up to
+ * the ns loses under 0.02 tokens over these 20 s.) The serial port's old
+ * private bucket set its last update to "now" and passed 16,080.
+ */
+static void test_rate_limiter_keeps_fractions(void **state)
+{
+    const uint64_t size = 1024, refill_ns = 1000 * 1000000ULL;
+    const uint64_t step_ns = 700000, total_ns = 20 * 1000000000ULL;
+    struct serial_rate_limit rl = {.size = size, .refill_time_ms = 1000};
+    uint64_t offered = 0, passed = 0, t = 0, expected;
+    struct sfx f;
+    char buf[4096];
+
+    (void)state;
+    sfx_open(&f, &rl);
+    fake_now = 5000 * 1000000000ULL;
+    serial_set_clock(f.s, fake_clock, NULL);
+    while (t + step_ns <= total_ns) {
+        t += step_ns;
+        fake_now += step_ns;
+        out8(&f, 0, 'x');
+        offered++;
+        if (offered % 1024 == 0)
+            passed += (uint64_t)drain(&f, buf, sizeof(buf));
+    }
+    passed += (uint64_t)drain(&f, buf, sizeof(buf));
+    expected = size + t * size / refill_ns;
+    assert_int_equal(offered, 28571);
+    assert_int_equal(expected, 21503);
+    assert_int_equal(passed, expected);
+    assert_int_equal(spy_get(METRIC_uart_rate_limiter_dropped_bytes),
+                     offered - passed);
+    sfx_close(&f);
+}
+
 static void test_full_output_never_blocks(void **state)
 {
     struct sfx f;
@@ -347,6 +397,7 @@ int main(void)
         cmocka_unit_test(test_loopback),
         cmocka_unit_test(test_input_fifo),
         cmocka_unit_test(test_rate_limiter_drops),
+        cmocka_unit_test(test_rate_limiter_keeps_fractions),
         cmocka_unit_test(test_full_output_never_blocks),
         cmocka_unit_test(test_bad_access_sizes),
         cmocka_unit_test(test_fifo_input_through_loop),

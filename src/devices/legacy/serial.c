@@ -1,6 +1,8 @@
 /*
  * serial.c: 16550A UART register model (vm-superio's behaviour), output with
- * an optional token bucket, and stdin input through the vmm event loop.
+ * an optional token bucket (the shared one of devices/rate_limiter.h, as
+ * upstream's serial uses its TokenBucket), and stdin input through the vmm
+ * event loop.
  * See serial.h for the threading and fd rules.
  *
  * Register model (offsets from 0x3f8; DLAB = LCR bit 7):
@@ -24,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "devices/rate_limiter.h"
 #include "obs/metrics.h"
 #include "obs/log.h"
 #include "util/xalloc.h"
@@ -62,12 +65,6 @@ enum {
 #define MSR_DCD         0x80
 #define DEFAULT_DIVISOR 12 /* 9600 baud */
 
-struct token_bucket {
-    bool enabled;
-    uint64_t size, budget, burst, refill_ns;
-    uint64_t last_ns;
-};
-
 struct serial {
     struct bus_dev bus; /* bus.lock protects everything below */
     uint8_t ier, iir, lcr, mcr, lsr, msr, scr, dll, dlm;
@@ -75,7 +72,10 @@ struct serial {
     size_t fifo_head, fifo_len;
     int out_fd; /* borrowed */
     int irq_fd; /* owned eventfd (irqfd GSI 4) */
-    struct token_bucket rl;
+    bool has_rl;            /* output rate limited by rl */
+    struct token_bucket rl; /* upstream's TokenBucket, no timer */
+    rate_limiter_clock_fn *clock; /* NULL = CLOCK_MONOTONIC */
+    void *clock_opaque;
 
     /* Input side: touched only by the vmm thread (attach/detach/handlers). */
     int buffer_ready_fd; /* owned eventfd, written by vCPUs */
@@ -88,43 +88,24 @@ struct serial {
     struct log_ratelimit write_err_rl;
 };
 
-static uint64_t now_ns(void)
+static uint64_t now_ns(const struct serial *s)
 {
     struct timespec ts;
 
+    if (s->clock)
+        return s->clock(s->clock_opaque);
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-/* Upstream's TokenBucket::reduce for `n` tokens: true if allowed. */
-static bool bucket_reduce(struct token_bucket *b, uint64_t n)
+/* May the next output byte go out? Upstream's SerialOut::write drops the
+ * write on Failure and on OverConsumption alike. */
+static bool output_allowed(struct serial *s)
 {
-    if (!b->enabled)
-        return true;
-    if (b->burst > 0) {
-        if (b->burst >= n) {
-            b->burst -= n;
-            return true;
-        }
-        n -= b->burst;
-        b->burst = 0;
-    }
-    if (n > b->budget) {
-        uint64_t now = now_ns();
-        unsigned __int128 add =
-            (unsigned __int128)(now - b->last_ns) * b->size / b->refill_ns;
+    uint64_t debt_ns;
 
-        if (add > 0) {
-            b->budget =
-                (uint64_t)((b->budget + add > b->size) ? b->size
-                                                       : b->budget + add);
-            b->last_ns = now;
-        }
-        if (n > b->budget)
-            return false;
-    }
-    b->budget -= n;
-    return true;
+    return !s->has_rl || token_bucket_reduce(&s->rl, 1, now_ns(s),
+                                             &debt_ns) == TOKEN_BUCKET_SUCCESS;
 }
 
 static void raise_irq(struct serial *s)
@@ -199,7 +180,7 @@ static void transmit(struct serial *s, uint8_t byte)
             fifo_push(s, &byte, 1);
         return;
     }
-    if (!bucket_reduce(&s->rl, 1)) {
+    if (!output_allowed(s)) {
         /* Dropped on purpose: upstream still counts it as written. */
         metrics_add(METRIC_uart_rate_limiter_dropped_bytes, 1);
         metrics_inc(METRIC_uart_write_count);
@@ -358,14 +339,11 @@ int serial_new(int out_fd, const struct serial_rate_limit *rl,
     s->lsr = LSR_THRE | LSR_TEMT;
     s->msr = MSR_DSR | MSR_CTS | MSR_DCD;
     s->dll = DEFAULT_DIVISOR;
-    if (rl && rl->size > 0 && rl->refill_time_ms > 0) {
-        s->rl.enabled = true;
-        s->rl.size = rl->size;
-        s->rl.budget = rl->size; /* buckets start full */
-        s->rl.burst = rl->one_time_burst;
-        s->rl.refill_ns = rl->refill_time_ms * 1000000ULL;
-        s->rl.last_ns = now_ns();
-    }
+    /* Disabled (as upstream's TokenBucket::new gives None) for size 0,
+     * refill time 0, or a refill time beyond u64 nanoseconds. */
+    if (rl)
+        s->has_rl = token_bucket_init(&s->rl, rl->size, rl->one_time_burst,
+                                      rl->refill_time_ms, now_ns(s));
     bus_dev_init(&s->bus, "serial", serial_reg_read, serial_reg_write, s);
     s->irq_fd = evloop_eventfd_new();
     if (s->irq_fd < 0) {
@@ -405,6 +383,16 @@ struct bus_dev *serial_bus_dev(struct serial *s)
 int serial_irq_fd(const struct serial *s)
 {
     return s->irq_fd;
+}
+
+void serial_set_clock(struct serial *s, rate_limiter_clock_fn *fn,
+                      void *opaque)
+{
+    bus_dev_lock(&s->bus);
+    s->clock = fn;
+    s->clock_opaque = opaque;
+    s->rl.last_update_ns = now_ns(s);
+    bus_dev_unlock(&s->bus);
 }
 
 int serial_enqueue(struct serial *s, const uint8_t *data, size_t len)

@@ -5,8 +5,9 @@
  * Output: each byte the guest writes to THR goes to `out_fd` with one
  * non-blocking write(); a byte that cannot be written (EAGAIN, full pipe)
  * is lost and counted, so a slow reader never blocks a vCPU. An optional
- * token bucket limits the output: bytes over the budget are dropped and
- * counted in uart.rate_limiter_dropped_bytes.
+ * token bucket (rate_limiter.h's, without a timer) limits the output:
+ * bytes over the budget are dropped and counted in
+ * uart.rate_limiter_dropped_bytes.
  *
  * Input: serial_attach_input() registers an input fd (stdin) with the vmm
  * event loop, only when it is a TTY or a FIFO; a TTY is put in raw mode
@@ -27,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "devices/rate_limiter.h"
 #include "util/evloop.h"
 #include "vmm/bus.h"
 
@@ -58,6 +60,11 @@ void serial_free(struct serial *s);
 struct bus_dev *serial_bus_dev(struct serial *s);
 /* The interrupt eventfd (owned by the serial) to register as irqfd. */
 int serial_irq_fd(const struct serial *s);
+
+/* Use `fn` (with `opaque`) as the output token bucket's clock, for tests.
+ * Re-bases the bucket's last update to the new clock's now. */
+void serial_set_clock(struct serial *s, rate_limiter_clock_fn *fn,
+                      void *opaque);
 
 /*
  * Use `in_fd` (borrowed; usually STDIN_FILENO) as the input, registered with
