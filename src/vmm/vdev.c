@@ -19,9 +19,8 @@
 #include "vmm/device_cfg.h"
 
 const struct vdev_class *const vdev_attach_order[] = {
-    &vdev_class_balloon, &vdev_class_block, &vdev_class_net,
-    &vdev_class_pmem,    &vdev_class_vsock, &vdev_class_entropy,
-    &vdev_class_mem,
+    &vdev_class_balloon, &vdev_class_block,   &vdev_class_net, &vdev_class_pmem,
+    &vdev_class_vsock,   &vdev_class_entropy, &vdev_class_mem,
 };
 const size_t vdev_attach_order_len =
     sizeof(vdev_attach_order) / sizeof(vdev_attach_order[0]);
@@ -84,8 +83,8 @@ int vdev_list_create(struct vdev_list *l, const struct vm_resources *r,
     return 0;
 }
 
-int vdev_list_attach(struct vdev_list *l, const struct guest_mem *gm,
-                     int vm_fd, struct evloop *loop, struct sq_err *err)
+int vdev_list_attach(struct vdev_list *l, const struct guest_mem *gm, int vm_fd,
+                     struct evloop *loop, struct sq_err *err)
 {
     char os[128];
     int rc;
@@ -95,10 +94,9 @@ int vdev_list_attach(struct vdev_list *l, const struct guest_mem *gm,
 
         rc = d->cls->attach(d->dev, gm, vm_fd, d->addr, loop);
         if (rc)
-            return sq_errf(err, rc,
-                           VDEV_ERR_ATTACH_MMIO
-                           "Failed to register IO event: %s",
-                           sq_os_error(-rc, os, sizeof(os)));
+            return sq_errf(
+                err, rc, VDEV_ERR_ATTACH_MMIO "Failed to register IO event: %s",
+                sq_os_error(-rc, os, sizeof(os)));
     }
     return 0;
 }

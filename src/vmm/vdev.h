@@ -74,8 +74,7 @@ struct vdev_class {
     /* Snapshot hooks, NULL until snapshots exist: append the device's
      * state to out / restore it from (p, len). 0 or -errno. */
     int (*save)(void *dev, struct buf *out, struct sq_err *err);
-    int (*restore)(void *dev, const uint8_t *p, size_t len,
-                   struct sq_err *err);
+    int (*restore)(void *dev, const uint8_t *p, size_t len, struct sq_err *err);
 };
 
 /* One built device. */
@@ -121,8 +120,8 @@ int vdev_list_create(struct vdev_list *l, const struct vm_resources *r,
  * vmm loop, in order. Returns 0, or -errno with upstream's
  * RegisterIoEvent text; the caller then detaches the whole list.
  */
-int vdev_list_attach(struct vdev_list *l, const struct guest_mem *gm,
-                     int vm_fd, struct evloop *loop, struct sq_err *err);
+int vdev_list_attach(struct vdev_list *l, const struct guest_mem *gm, int vm_fd,
+                     struct evloop *loop, struct sq_err *err);
 
 /* Detach every device (also those never attached). */
 void vdev_list_detach(struct vdev_list *l);

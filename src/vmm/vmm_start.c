@@ -44,8 +44,8 @@
 
 /* What the controller keeps of a built machine (v->machine). */
 struct vmm_machine {
-    struct machine *m;       /* owned */
-    int serial_fd;           /* owned; -1 = stdout */
+    struct machine *m;      /* owned */
+    int serial_fd;          /* owned; -1 = stdout */
     struct vdev_list vdevs; /* owned; in attach order */
 };
 
