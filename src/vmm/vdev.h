@@ -39,12 +39,12 @@
  * AttachDeviceError::MmioTransport: placement and ioeventfd failures. */
 #define VDEV_ERR_ATTACH_MMIO "Could not attach device: MMIO transport error: "
 
+struct vmm_vdev;
+
 /*
  * One device kind. `dev` is the kind's own device (struct block *, struct
  * rng *, ...). Every operation runs on the vmm thread.
  */
-struct vmm_vdev;
-
 struct vdev_class {
     /* The kind's name in "the %s device is not implemented by squib yet". */
     const char *name;
