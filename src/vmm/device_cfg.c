@@ -1,11 +1,13 @@
 /*
- * device_cfg.c: API request types -> virtio device creation and updates
- * (device_cfg.h).
+ * device_cfg.c: API request types -> virtio device creation and updates,
+ * and each device kind's class for the device list (device_cfg.h).
  */
 #include "vmm/device_cfg.h"
 
 #include <errno.h>
 #include <string.h>
+
+#include "util/xalloc.h"
 
 static void bucket_from_cfg(const struct token_bucket_cfg *in,
                             struct token_bucket_params *out)
@@ -105,3 +107,161 @@ int rng_new_from_entropy(const struct entropy_cfg *e, struct rng **out,
     rate_limiter_params_from_cfg(&e->rate_limiter, &rl);
     return rng_new(&rl, out, err);
 }
+
+/* ---- the device kinds (vmm/vdev.h), in attach order ---------------------- */
+
+static size_t balloon_count(const struct vm_resources *r)
+{
+    return r->has_balloon;
+}
+
+const struct vdev_class vdev_class_balloon = {
+    .name = "virtio-balloon",
+    .count = balloon_count,
+};
+
+static size_t block_count(const struct vm_resources *r)
+{
+    return r->n_drives;
+}
+
+static const char *block_unsupported(const struct vm_resources *r)
+{
+    for (size_t i = 0; i < r->n_drives; i++) {
+        if (r->drives[i].is_vhost_user)
+            return "vhost-user-block";
+    }
+    return NULL;
+}
+
+static int block_create(const struct vm_resources *r, size_t i,
+                        struct vmm_vdev *d, struct sq_err *err)
+{
+    const struct res_drive *rd = &r->drives[i];
+    struct block *b;
+    int rc = block_new_from_drive(&rd->cfg, rd->fd, &b, err);
+
+    if (rc)
+        return rc;
+    d->dev = b;
+    d->t = block_transport(b);
+    d->id = xstrdup(rd->cfg.drive_id);
+    return 0;
+}
+
+static int block_vattach(void *dev, const struct guest_mem *gm, int vm_fd,
+                         uint64_t addr, struct evloop *loop)
+{
+    return block_attach(dev, gm, vm_fd, addr, loop);
+}
+
+static void block_vdetach(void *dev)
+{
+    block_detach(dev);
+}
+
+static void block_vfree(void *dev)
+{
+    block_free(dev);
+}
+
+static int block_vpatch(void *dev, const void *update, struct sq_err *err)
+{
+    return block_patch_from_update(dev, update, err);
+}
+
+const struct vdev_class vdev_class_block = {
+    .name = "virtio-block",
+    .count = block_count,
+    .unsupported = block_unsupported,
+    .create = block_create,
+    .attach = block_vattach,
+    .detach = block_vdetach,
+    .free = block_vfree,
+    .patch = block_vpatch,
+};
+
+static size_t net_count(const struct vm_resources *r)
+{
+    return r->n_nets;
+}
+
+const struct vdev_class vdev_class_net = {
+    .name = "virtio-net",
+    .count = net_count,
+};
+
+static size_t pmem_count(const struct vm_resources *r)
+{
+    return r->n_pmems;
+}
+
+const struct vdev_class vdev_class_pmem = {
+    .name = "virtio-pmem",
+    .count = pmem_count,
+};
+
+static size_t vsock_count(const struct vm_resources *r)
+{
+    return r->has_vsock;
+}
+
+const struct vdev_class vdev_class_vsock = {
+    .name = "virtio-vsock",
+    .count = vsock_count,
+};
+
+static size_t entropy_count(const struct vm_resources *r)
+{
+    return r->has_entropy;
+}
+
+static int entropy_create(const struct vm_resources *r, size_t i,
+                          struct vmm_vdev *d, struct sq_err *err)
+{
+    struct rng *rng;
+    int rc = rng_new_from_entropy(&r->entropy, &rng, err);
+
+    (void)i; /* at most one */
+    if (rc)
+        return rc;
+    d->dev = rng;
+    d->t = rng_transport(rng);
+    d->id = xstrdup(RNG_DEVICE_ID);
+    return 0;
+}
+
+static int rng_vattach(void *dev, const struct guest_mem *gm, int vm_fd,
+                       uint64_t addr, struct evloop *loop)
+{
+    return rng_attach(dev, gm, vm_fd, addr, loop);
+}
+
+static void rng_vdetach(void *dev)
+{
+    rng_detach(dev);
+}
+
+static void rng_vfree(void *dev)
+{
+    rng_free(dev);
+}
+
+const struct vdev_class vdev_class_entropy = {
+    .name = "virtio-rng",
+    .count = entropy_count,
+    .create = entropy_create,
+    .attach = rng_vattach,
+    .detach = rng_vdetach,
+    .free = rng_vfree,
+};
+
+static size_t mem_count(const struct vm_resources *r)
+{
+    return r->has_memory_hotplug;
+}
+
+const struct vdev_class vdev_class_mem = {
+    .name = "virtio-mem",
+    .count = mem_count,
+};

@@ -10,15 +10,15 @@
  * and machine_start(). Errors carry upstream's detail text; the caller adds
  * "Start microvm error: ".
  *
- * The virtio devices (docs/virtio.md) are built in upstream's attach order:
- * block devices (root first, then insertion order), then entropy; each gets
- * the next 4 KiB window from 0xc0001000 and the next GSI from 5, a
- * virtio_mmio.device= entry and a DSDT device (the machine writes the
- * tables from cfg.mmio). Devices squib does not have yet (balloon,
- * vhost-user block, net, pmem, vsock, virtio-mem) are refused at
- * InstanceStart rather than booted without the device the guest was
- * promised. Any failure unwinds everything: no machine, devices freed,
- * serial output closed.
+ * The virtio devices (docs/virtio.md) are one list (vmm/vdev.h) built in
+ * upstream's attach order: today block devices (root first, then insertion
+ * order), then entropy; each gets the next 4 KiB window from 0xc0001000
+ * and the next GSI from 5, a virtio_mmio.device= entry and a DSDT device
+ * (the machine writes the tables from cfg.mmio). Devices squib does not
+ * have yet (balloon, vhost-user block, net, pmem, vsock, virtio-mem) are
+ * refused at InstanceStart rather than booted without the device the
+ * guest was promised. Any failure unwinds everything: no machine, devices
+ * freed, serial output closed.
  *
  * Teardown (stop): pause the vCPUs, detach the devices while guest memory
  * and the VM fd exist, destroy the machine, free the devices.
@@ -34,20 +34,19 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "vmm/device_cfg.h"
 #include "obs/log.h"
 #include "util/xalloc.h"
 #include "vmm/cmdline.h"
+#include "vmm/device_cfg.h"
 #include "vmm/machine.h"
+#include "vmm/vdev.h"
 #include "vmm/vmm.h"
 
 /* What the controller keeps of a built machine (v->machine). */
 struct vmm_machine {
-    struct machine *m;     /* owned */
-    int serial_fd;         /* owned; -1 = stdout */
-    struct block **blocks; /* owned; blocks[i] is res.drives[i] */
-    size_t n_blocks;
-    struct rng *rng; /* owned; NULL = no entropy device */
+    struct machine *m;      /* owned */
+    int serial_fd;          /* owned; -1 = stdout */
+    struct vdev_list vdevs; /* owned; in attach order */
 };
 
 static struct machine *machine_of(struct vmm *v)
@@ -101,158 +100,49 @@ static enum guest_mem_huge_pages huge_pages(enum huge_pages h)
     }
 }
 
-/*
- * The first configured device squib cannot build yet, in upstream's attach
- * order (balloon, block, net, pmem, vsock, entropy, virtio-mem), or NULL.
- */
-static const char *missing_device(const struct vm_resources *r)
-{
-    if (r->has_balloon)
-        return "virtio-balloon";
-    for (size_t i = 0; i < r->n_drives; i++) {
-        if (r->drives[i].is_vhost_user)
-            return "vhost-user-block";
-    }
-    if (r->n_nets)
-        return "virtio-net";
-    if (r->n_pmems)
-        return "virtio-pmem";
-    if (r->has_vsock)
-        return "virtio-vsock";
-    if (r->has_memory_hotplug)
-        return "virtio-mem";
-    return NULL;
-}
-
-/* Detach every attached device (vCPUs stopped or about to be joined, VM fd
- * and guest memory still there). */
-static void devices_detach(struct vmm_machine *vm)
-{
-    for (size_t i = 0; i < vm->n_blocks; i++)
-        block_detach(vm->blocks[i]);
-    if (vm->rng)
-        rng_detach(vm->rng);
-}
-
-/* Free the devices (after machine_destroy, or before any machine). */
-static void devices_free(struct vmm_machine *vm)
-{
-    for (size_t i = 0; i < vm->n_blocks; i++)
-        block_free(vm->blocks[i]);
-    free(vm->blocks);
-    vm->blocks = NULL;
-    vm->n_blocks = 0;
-    rng_free(vm->rng);
-    vm->rng = NULL;
-}
-
 /* Everything a failed start or a stop releases, in docs/virtio.md's order. */
 static void vmm_machine_free(struct vmm_machine *vm)
 {
     if (!vm)
         return;
     if (vm->m)
-        devices_detach(vm);
+        vdev_list_detach(&vm->vdevs);
     machine_destroy(vm->m);
     vm->m = NULL;
-    devices_free(vm);
+    vdev_list_free(&vm->vdevs);
     if (vm->serial_fd >= 0)
         close(vm->serial_fd);
     free(vm);
 }
 
-/* Upstream's error chains around the allocator's texts (StartMicrovmError::
- * AttachDevice over AttachDeviceError::MmioTransport / AttachAcpiDevice). */
-#define ERR_ATTACH_MMIO "Could not attach device: MMIO transport error: "
+/* Upstream's error chain around the allocator's text for VMGenID and VMClock
+ * (StartMicrovmError::AttachDevice over AttachDeviceError::AttachAcpiDevice;
+ * the virtio devices' MmioTransport chain is vdev.h's). */
 #define ERR_ATTACH_ACPI                                                        \
     "Could not attach device: Error while registering ACPI with KVM: "
 
-/* Next virtio-mmio window and GSI, with upstream's full error text. */
-static int alloc_device(struct mmio_alloc *alloc, uint64_t *addr,
-                        uint32_t *gsi, struct sq_err *err)
-{
-    int rc = mmio_alloc_device(alloc, addr, gsi, err);
-
-    if (rc)
-        sq_err_prefix(err, ERR_ATTACH_MMIO);
-    return rc;
-}
-
 /*
- * Build the virtio devices (not yet on a machine) in attach order, place
- * them (window, GSI) and describe them for the machine and the command
- * line. dev[] and mmio[] have room for n_drives + 1 entries.
+ * Describe the placed devices for the machine (mmio[]) and the command
+ * line (dev[]), both with room for l->n entries. Returns the index of the
+ * root drive's device in attach order (l->n if there is none).
  */
-static int devices_create(struct vm_resources *r, struct vmm_machine *vm,
-                          struct mmio_alloc *alloc,
-                          struct machine_mmio_dev *mmio,
-                          struct cmdline_dev *dev, size_t *n_dev,
-                          struct sq_err *err)
+static size_t devices_describe(const struct vm_resources *r,
+                               const struct vdev_list *l,
+                               struct machine_mmio_dev *mmio,
+                               struct cmdline_dev *dev)
 {
-    uint64_t addr;
-    uint32_t gsi;
-    int rc;
+    const struct vmm_vdev *root = NULL;
 
-    *n_dev = 0;
-    vm->blocks = xcalloc(r->n_drives ? r->n_drives : 1, sizeof(*vm->blocks));
-    for (size_t i = 0; i < r->n_drives; i++) {
-        struct res_drive *rd = &r->drives[i];
+    for (size_t i = 0; i < l->n; i++) {
+        const struct vmm_vdev *d = &l->devs[i];
 
-        rc = block_new_from_drive(&rd->cfg, rd->fd, &vm->blocks[i], err);
-        if (rc)
-            return rc;
-        vm->n_blocks++;
-        rc = alloc_device(alloc, &addr, &gsi, err);
-        if (rc)
-            return rc;
-        virtio_mmio_machine_dev(block_transport(vm->blocks[i]), addr, gsi,
-                                &mmio[*n_dev]);
-        dev[*n_dev].addr = addr;
-        dev[*n_dev].gsi = gsi;
-        (*n_dev)++;
+        virtio_mmio_machine_dev(d->t, d->addr, d->gsi, &mmio[i]);
+        dev[i].addr = d->addr;
+        dev[i].gsi = d->gsi;
     }
-    if (r->has_entropy) {
-        rc = rng_new_from_entropy(&r->entropy, &vm->rng, err);
-        if (rc)
-            return rc;
-        rc = alloc_device(alloc, &addr, &gsi, err);
-        if (rc)
-            return rc;
-        virtio_mmio_machine_dev(rng_transport(vm->rng), addr, gsi,
-                                &mmio[*n_dev]);
-        dev[*n_dev].addr = addr;
-        dev[*n_dev].gsi = gsi;
-        (*n_dev)++;
-    }
-    return 0;
-}
-
-/* Connect every device to the built machine and the vmm loop. */
-static int devices_attach(struct vmm_machine *vm,
-                          const struct machine_mmio_dev *mmio,
-                          struct evloop *loop, struct sq_err *err)
-{
-    struct guest_mem *gm = machine_guest_mem(vm->m);
-    int vm_fd = machine_vm_fd(vm->m);
-    char os[128];
-    size_t k = 0;
-    int rc;
-
-    for (size_t i = 0; i < vm->n_blocks; i++, k++) {
-        rc = block_attach(vm->blocks[i], gm, vm_fd, mmio[k].addr, loop);
-        if (rc)
-            goto fail;
-    }
-    if (vm->rng) {
-        rc = rng_attach(vm->rng, gm, vm_fd, mmio[k].addr, loop);
-        if (rc)
-            goto fail;
-    }
-    return 0;
-fail:
-    /* Upstream's ioeventfd registration error (RegisterIoEvent). */
-    return sq_errf(err, rc, ERR_ATTACH_MMIO "Failed to register IO event: %s",
-                   sq_os_error(-rc, os, sizeof(os)));
+    if (res_has_root_block(r))
+        root = vdev_find(l, &vdev_class_block, r->drives[0].cfg.drive_id);
+    return root ? (size_t)(root - l->devs) : l->n;
 }
 
 int vmm_start_machine(struct vmm *v, struct sq_err *err)
@@ -263,13 +153,13 @@ int vmm_start_machine(struct vmm *v, struct sq_err *err)
     struct serial_rate_limit srl;
     struct mmio_alloc alloc;
     struct vmm_machine *vm;
-    struct machine_mmio_dev *mmio;
-    struct cmdline_dev *dev;
-    const char *missing = missing_device(r);
+    struct machine_mmio_dev *mmio = NULL;
+    struct cmdline_dev *dev = NULL;
+    const char *missing = vdev_unsupported(r);
     char cmdline[CMDLINE_MAX_SIZE];
     char root[CMDLINE_MAX_SIZE + 16];
     char os[128];
-    size_t n_dev = 0;
+    size_t root_at;
     int rc;
 
     if (missing)
@@ -280,16 +170,17 @@ int vmm_start_machine(struct vmm *v, struct sq_err *err)
 
     vm = xcalloc(1, sizeof(*vm));
     vm->serial_fd = -1;
-    mmio = xcalloc(r->n_drives + 1, sizeof(*mmio));
-    dev = xcalloc(r->n_drives + 1, sizeof(*dev));
     memset(&cfg, 0, sizeof(cfg));
     mmio_alloc_init(&alloc);
 
     /* virtio devices in attach order, then VMGenID and VMClock take the
      * next free legacy GSIs (digest 6.4). */
-    rc = devices_create(r, vm, &alloc, mmio, dev, &n_dev, err);
+    rc = vdev_list_create(&vm->vdevs, r, &alloc, err);
     if (rc)
         goto fail;
+    mmio = xcalloc(vm->vdevs.n + 1, sizeof(*mmio));
+    dev = xcalloc(vm->vdevs.n + 1, sizeof(*dev));
+    root_at = devices_describe(r, &vm->vdevs, mmio, dev);
     rc = mmio_alloc_gsi(&alloc, &cfg.vmgenid_gsi, err);
     if (rc) {
         sq_err_prefix(err, ERR_ATTACH_ACPI "VMGenID: ");
@@ -304,13 +195,14 @@ int vmm_start_machine(struct vmm *v, struct sq_err *err)
     memset(&x, 0, sizeof(x));
     x.pci_enabled = r->pci_enabled;
     x.root_pmem_index = -1;
-    x.n_virtio = n_dev;
+    x.n_virtio = vm->vdevs.n;
     x.virtio = dev;
     if (res_has_root_block(r)) {
         const struct drive_cfg *d = &r->drives[0].cfg;
 
         /* root=PARTUUID=... or root=/dev/vda, then ro/rw, just before the
-         * root drive's own virtio_mmio entry (it is the first device). */
+         * root drive's own virtio_mmio entry (upstream appends them as it
+         * attaches that drive; it is the first block device). */
         if (d->partuuid && strlen(d->partuuid) >= CMDLINE_MAX_SIZE) {
             /* Too long for the buffer: certainly too long for the line. */
             rc = sq_errf(err, -E2BIG,
@@ -324,7 +216,7 @@ int vmm_start_machine(struct vmm *v, struct sq_err *err)
             snprintf(root, sizeof(root), "/dev/vda");
         x.root_block = root;
         x.root_block_ro = d->has_is_read_only && d->is_read_only;
-        x.root_block_at = 0;
+        x.root_block_at = root_at;
     }
     rc =
         cmdline_build(r->boot.cfg.boot_args, &x, cmdline, sizeof(cmdline), err);
@@ -372,7 +264,7 @@ int vmm_start_machine(struct vmm *v, struct sq_err *err)
     cfg.cpu_template = static_template(r);
     cfg.custom_template = r->has_custom_template ? &r->custom_template : NULL;
     /* The machine resolves the static template's CPUID and MSRs. */
-    cfg.n_mmio = n_dev;
+    cfg.n_mmio = vm->vdevs.n;
     cfg.mmio = mmio;
     cfg.on_exit = on_machine_exit;
     cfg.exit_opaque = v;
@@ -380,7 +272,8 @@ int vmm_start_machine(struct vmm *v, struct sq_err *err)
     rc = machine_create(&cfg, v->loop, &vm->m, err);
     if (rc)
         goto fail;
-    rc = devices_attach(vm, mmio, v->loop, err);
+    rc = vdev_list_attach(&vm->vdevs, machine_guest_mem(vm->m),
+                          machine_vm_fd(vm->m), v->loop, err);
     if (rc)
         goto fail;
     rc = machine_start(vm->m, err);
@@ -444,11 +337,15 @@ static int machine_op_patch_drive(struct vmm *v, size_t idx,
                                   struct sq_err *err)
 {
     struct vmm_machine *vm = v->machine;
+    struct vmm_vdev *d = NULL;
 
-    if (!vm || idx >= vm->n_blocks)
+    if (vm && idx < v->res.n_drives)
+        d = vdev_find(&vm->vdevs, &vdev_class_block,
+                      v->res.drives[idx].cfg.drive_id);
+    if (!d || !d->cls->patch)
         return sq_errf(err, -ENODEV, "Failed perform action on device: "
                                      "Device not found");
-    return block_patch_from_update(vm->blocks[idx], u, err);
+    return d->cls->patch(d->dev, u, err);
 }
 
 const struct vmm_machine_ops vmm_default_machine_ops = {

@@ -7,6 +7,7 @@
  * them. Host paths are temp files made per test; TAP devices are faked
  * through vm_resources.tap_open, the machine through struct vmm_machine_ops.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -322,6 +323,72 @@ static void test_default_machine_layer_refuses(void **state)
                  "virtio-balloon device is not implemented by squib yet");
     assert_false(vmm_is_started(f->v));
     assert_null(f->v->machine);
+    f->v->ops = &fake_ops;
+}
+
+static int fd_count(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    int n = 0;
+
+    assert_non_null(d);
+    while (readdir(d))
+        n++;
+    closedir(d);
+    return n;
+}
+
+/* The real machine layer refuses too many virtio devices with upstream's
+ * chains before KVM is touched (GSIs 5..23: VMGenID and VMClock take the
+ * two after the devices), and frees every device it built. */
+static void test_default_machine_layer_device_limits(void **state)
+{
+    static const struct {
+        int drives; /* plus entropy */
+        const char *text;
+    } rows[] = {
+        {17, "Could not attach device: Error while registering ACPI with "
+             "KVM: VMClock: Could not allocate GSI: The requested resource "
+             "is not available."},
+        {18, "Could not attach device: Error while registering ACPI with "
+             "KVM: VMGenID: Could not allocate GSI: The requested resource "
+             "is not available."},
+        {19, "Could not attach device: MMIO transport error: Failed to "
+             "allocate requested resource: The requested resource is not "
+             "available."},
+        {25, "Could not attach device: MMIO transport error: Failed to "
+             "allocate requested resource: The requested resource is not "
+             "available."},
+    };
+    struct fx *f = *state;
+    struct instance_action start = {ACTION_INSTANCE_START};
+    struct boot_source_cfg b = boot(f->kernel);
+    struct entropy_cfg e;
+    char want[512];
+    int have = 0;
+
+    f->v->ops = &vmm_default_machine_ops;
+    assert_int_equal(act(f->v, API_OP_PUT_BOOT_SOURCE, NULL, &b), 204);
+    memset(&e, 0, sizeof(e));
+    assert_int_equal(act(f->v, API_OP_PUT_ENTROPY, NULL, &e), 204);
+    for (size_t k = 0; k < sizeof(rows) / sizeof(rows[0]); k++) {
+        int fds;
+
+        for (; have < rows[k].drives; have++) {
+            char id[16];
+            struct drive_cfg d;
+
+            snprintf(id, sizeof(id), "d%02d", have);
+            d = drive(id, f->disk2, false);
+            assert_int_equal(act(f->v, API_OP_PUT_DRIVE, id, &d), 204);
+        }
+        fds = fd_count();
+        snprintf(want, sizeof(want), "Start microvm error: %s", rows[k].text);
+        expect_fault(act(f->v, API_OP_PUT_ACTIONS, NULL, &start), want);
+        assert_false(vmm_is_started(f->v));
+        assert_null(f->v->machine);
+        assert_int_equal(fd_count(), fds);
+    }
     f->v->ops = &fake_ops;
 }
 
@@ -1515,6 +1582,7 @@ int main(void)
         T(test_instance_info_and_version),
         T(test_start_errors),
         T(test_default_machine_layer_refuses),
+        T(test_default_machine_layer_device_limits),
         T(test_preboot_matrix),
         T(test_postboot_matrix),
         T(test_preboot_only_gets),

@@ -25,11 +25,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "devices/virtio/virtio_dev.h"
 #include "obs/metrics.h"
 #include "obs/log.h"
 #include "util/xalloc.h"
@@ -54,7 +54,8 @@ struct block {
     uint8_t config[8]; /* capacity, little-endian */
     struct rate_limiter rl;
     bool io_throttled;
-    struct evloop *loop; /* borrowed; NULL in tests */
+    /* The limiter's timer and the Async completion fd, on the vmm loop
+     * while attached (virtio_dev.h). */
     struct evloop_handler rl_h, io_h;
     struct metrics_block *m;  /* process-lifetime group */
     struct virtq_chain chain; /* scratch for the chain being parsed */
@@ -638,16 +639,9 @@ fail:
 
 void block_detach(struct block *b)
 {
-    if (b->loop) {
-        if (b->rl_h.fn)
-            evloop_del(b->loop, &b->rl_h);
-        if (b->io_h.fn)
-            evloop_del(b->loop, &b->io_h);
-        b->rl_h.fn = NULL;
-        b->io_h.fn = NULL;
-        b->loop = NULL;
-    }
-    virtio_mmio_detach(&b->t);
+    struct evloop_handler *hs[] = {&b->rl_h, &b->io_h};
+
+    virtio_dev_detach(&b->t, hs, 2);
     /* No I/O may still target guest memory once this returns. */
     bus_dev_lock(&b->t.bus);
     if (b->io.kind == BLOCK_IO_ASYNC && b->io.inflight > 0) {
@@ -688,28 +682,12 @@ struct virtio_mmio *block_transport(struct block *b)
 int block_attach(struct block *b, const struct guest_mem *gm, int vm_fd,
                  uint64_t addr, struct evloop *loop)
 {
-    int rc = virtio_mmio_attach(&b->t, gm, vm_fd, addr, loop);
+    struct evloop_handler *hs[] = {&b->rl_h, &b->io_h};
 
-    if (rc < 0 || !loop)
-        return rc;
-    b->loop = loop;
-    b->rl_h.fd = b->rl.timer_fd;
-    b->rl_h.fn = on_rl_timer;
-    b->rl_h.opaque = b;
-    rc = evloop_add(loop, &b->rl_h, EPOLLIN);
-    if (rc < 0) {
-        b->rl_h.fn = NULL;
-        return rc;
-    }
-    if (b->io.completion_fd >= 0) {
-        b->io_h.fd = b->io.completion_fd;
-        b->io_h.fn = on_completion;
-        b->io_h.opaque = b;
-        rc = evloop_add(loop, &b->io_h, EPOLLIN);
-        if (rc < 0)
-            b->io_h.fn = NULL;
-    }
-    return rc;
+    b->rl_h = (struct evloop_handler){b->rl.timer_fd, on_rl_timer, b};
+    /* -1 (skipped) for the Sync engine. */
+    b->io_h = (struct evloop_handler){b->io.completion_fd, on_completion, b};
+    return virtio_dev_attach(&b->t, gm, vm_fd, addr, loop, hs, 2);
 }
 
 int block_update_path(struct block *b, const char *path, struct sq_err *err)

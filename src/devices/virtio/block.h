@@ -131,7 +131,8 @@ struct virtio_mmio *block_transport(struct block *b);
 /*
  * Connect to a built machine's memory, VM fd (-1: no ioeventfds, for tests)
  * and vmm loop (NULL: tests drive block_* by hand): ioeventfds, queue
- * eventfd, rate-limiter timer and io_uring completion fd. 0 or -errno.
+ * eventfd, rate-limiter timer and io_uring completion fd
+ * (virtio_dev_attach). 0, or -errno with nothing left registered.
  */
 int block_attach(struct block *b, const struct guest_mem *gm, int vm_fd,
                  uint64_t addr, struct evloop *loop);

@@ -6,9 +6,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/random.h>
 
+#include "devices/virtio/virtio_dev.h"
 #include "obs/metrics.h"
 #include "obs/log.h"
 #include "util/xalloc.h"
@@ -16,8 +16,7 @@
 struct rng {
     struct virtio_mmio t;
     struct rate_limiter rl;
-    struct evloop *loop; /* borrowed */
-    struct evloop_handler rl_h;
+    struct evloop_handler rl_h; /* the limiter's timer (virtio_dev.h) */
     struct metrics_entropy *m;
     struct virtq_chain chain; /* scratch */
 };
@@ -205,11 +204,9 @@ fail:
 
 void rng_detach(struct rng *r)
 {
-    if (r->loop && r->rl_h.fn)
-        evloop_del(r->loop, &r->rl_h);
-    r->rl_h.fn = NULL;
-    r->loop = NULL;
-    virtio_mmio_detach(&r->t);
+    struct evloop_handler *hs[] = {&r->rl_h};
+
+    virtio_dev_detach(&r->t, hs, 1);
 }
 
 void rng_free(struct rng *r)
@@ -230,18 +227,10 @@ struct virtio_mmio *rng_transport(struct rng *r)
 int rng_attach(struct rng *r, const struct guest_mem *gm, int vm_fd,
                uint64_t addr, struct evloop *loop)
 {
-    int rc = virtio_mmio_attach(&r->t, gm, vm_fd, addr, loop);
+    struct evloop_handler *hs[] = {&r->rl_h};
 
-    if (rc < 0 || !loop)
-        return rc;
-    r->loop = loop;
-    r->rl_h.fd = r->rl.timer_fd;
-    r->rl_h.fn = on_rl_timer;
-    r->rl_h.opaque = r;
-    rc = evloop_add(loop, &r->rl_h, EPOLLIN);
-    if (rc < 0)
-        r->rl_h.fn = NULL;
-    return rc;
+    r->rl_h = (struct evloop_handler){r->rl.timer_fd, on_rl_timer, r};
+    return virtio_dev_attach(&r->t, gm, vm_fd, addr, loop, hs, 1);
 }
 
 struct rate_limiter *rng_rate_limiter(struct rng *r)

@@ -41,7 +41,8 @@ int rng_new(const struct rate_limiter_params *rl, struct rng **out,
 void rng_free(struct rng *r);
 /* The device's transport (borrowed; lives as long as the device). */
 struct virtio_mmio *rng_transport(struct rng *r);
-/* As block_attach(): ioeventfd, queue eventfd and limiter timer. */
+/* As block_attach(): ioeventfd, queue eventfd and limiter timer; 0, or
+ * -errno with nothing left registered. */
 int rng_attach(struct rng *r, const struct guest_mem *gm, int vm_fd,
                uint64_t addr, struct evloop *loop);
 /* Leave the loop and deassign the ioeventfd; before machine_destroy().

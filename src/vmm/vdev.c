@@ -1,0 +1,129 @@
+/*
+ * vdev.c: the virtio device list and its attach-order table (vdev.h).
+ *
+ * The order decides each device's MMIO window, its GSI, its place on the
+ * kernel command line and in the DSDT, so it is upstream's to the letter:
+ * build_microvm_for_boot (firecracker src/vmm/src/builder.rs:229-290)
+ * attaches the balloon, then the block devices (root first, then in
+ * insertion order; vhost-user ones among them), the network interfaces,
+ * the pmem devices, vsock, entropy and last virtio-mem, each taking the
+ * next window and GSI as it is attached (attach_boot_virtio_device).
+ */
+#include "vmm/vdev.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/xalloc.h"
+#include "vmm/device_cfg.h"
+
+const struct vdev_class *const vdev_attach_order[] = {
+    &vdev_class_balloon, &vdev_class_block,   &vdev_class_net, &vdev_class_pmem,
+    &vdev_class_vsock,   &vdev_class_entropy, &vdev_class_mem,
+};
+const size_t vdev_attach_order_len =
+    sizeof(vdev_attach_order) / sizeof(vdev_attach_order[0]);
+
+const char *vdev_unsupported(const struct vm_resources *r)
+{
+    for (size_t k = 0; k < vdev_attach_order_len; k++) {
+        const struct vdev_class *c = vdev_attach_order[k];
+        const char *name = c->unsupported ? c->unsupported(r) : NULL;
+
+        if (name)
+            return name;
+        if (!c->create && c->count(r))
+            return c->name;
+    }
+    return NULL;
+}
+
+/* Build the i-th device of kind c into the next entry, then place it. */
+static int create_one(struct vdev_list *l, const struct vdev_class *c,
+                      const struct vm_resources *r, size_t i,
+                      struct mmio_alloc *alloc, struct sq_err *err)
+{
+    struct vmm_vdev *d = &l->devs[l->n];
+    int rc;
+
+    rc = c->create(r, i, d, err);
+    if (rc)
+        return rc;
+    d->cls = c;
+    l->n++;
+    rc = mmio_alloc_device(alloc, &d->addr, &d->gsi, err);
+    if (rc)
+        sq_err_prefix(err, VDEV_ERR_ATTACH_MMIO);
+    return rc;
+}
+
+int vdev_list_create(struct vdev_list *l, const struct vm_resources *r,
+                     struct mmio_alloc *alloc, struct sq_err *err)
+{
+    size_t total = 0;
+    int rc;
+
+    for (size_t k = 0; k < vdev_attach_order_len; k++) {
+        if (vdev_attach_order[k]->create)
+            total += vdev_attach_order[k]->count(r);
+    }
+    l->devs = xcalloc(total ? total : 1, sizeof(*l->devs));
+    l->n = 0;
+    for (size_t k = 0; k < vdev_attach_order_len; k++) {
+        const struct vdev_class *c = vdev_attach_order[k];
+        size_t n = c->create ? c->count(r) : 0;
+
+        for (size_t i = 0; i < n; i++) {
+            rc = create_one(l, c, r, i, alloc, err);
+            if (rc)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+int vdev_list_attach(struct vdev_list *l, const struct guest_mem *gm, int vm_fd,
+                     struct evloop *loop, struct sq_err *err)
+{
+    char os[128];
+    int rc;
+
+    for (size_t i = 0; i < l->n; i++) {
+        struct vmm_vdev *d = &l->devs[i];
+
+        rc = d->cls->attach(d->dev, gm, vm_fd, d->addr, loop);
+        if (rc)
+            return sq_errf(
+                err, rc, VDEV_ERR_ATTACH_MMIO "Failed to register IO event: %s",
+                sq_os_error(-rc, os, sizeof(os)));
+    }
+    return 0;
+}
+
+void vdev_list_detach(struct vdev_list *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        l->devs[i].cls->detach(l->devs[i].dev);
+}
+
+void vdev_list_free(struct vdev_list *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        l->devs[i].cls->free(l->devs[i].dev);
+        free(l->devs[i].id);
+    }
+    free(l->devs);
+    l->devs = NULL;
+    l->n = 0;
+}
+
+struct vmm_vdev *vdev_find(const struct vdev_list *l,
+                           const struct vdev_class *cls, const char *id)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        if (l->devs[i].cls == cls && strcmp(l->devs[i].id, id) == 0)
+            return &l->devs[i];
+    }
+    return NULL;
+}

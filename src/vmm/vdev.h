@@ -1,0 +1,136 @@
+/*
+ * vdev.h: the virtio device list that InstanceStart builds, one entry per
+ * device in upstream's attach order, each driven through its kind's
+ * operations (struct vdev_class).
+ *
+ * The attach order is one static table, vdev_attach_order[] (vdev.c),
+ * following upstream's build_microvm_for_boot: balloon, block, net, pmem,
+ * vsock, entropy, virtio-mem. Each kind's class lives beside its
+ * config -> device function in device_cfg.c; a kind squib cannot build yet
+ * has a class with only a name and a count, and is refused at InstanceStart
+ * (vdev_unsupported) rather than booted without the device the guest was
+ * promised. docs/adding-a-device.md says what a new kind touches.
+ *
+ * Lifecycle of a list (vmm thread), as vmm_start.c drives it:
+ *
+ *   vdev_list_create()  devices built from the configuration and placed
+ *                       (4 KiB window from 0xc0001000, GSI from 5), in order
+ *   ... the machine is built from each entry's transport and placement ...
+ *   vdev_list_attach()  each device on guest memory, the VM fd and the loop
+ *   vdev_find() + cls->patch   post-boot updates (PATCH /drives)
+ *   vdev_list_detach()  before machine_destroy() (vCPUs stopped)
+ *   vdev_list_free()    after machine_destroy(), or after a failed create
+ */
+#ifndef SQUIB_VMM_VDEV_H
+#define SQUIB_VMM_VDEV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "devices/virtio/mmio.h"
+#include "util/buf.h"
+#include "util/err.h"
+#include "util/evloop.h"
+#include "vmm/guest_mem.h"
+#include "vmm/machine.h"
+#include "vmm/resources.h"
+
+/* Upstream's StartMicrovmError::AttachDevice over
+ * AttachDeviceError::MmioTransport: placement and ioeventfd failures. */
+#define VDEV_ERR_ATTACH_MMIO "Could not attach device: MMIO transport error: "
+
+struct vmm_vdev;
+
+/*
+ * One device kind. `dev` is the kind's own device (struct block *, struct
+ * rng *, ...). Every operation runs on the vmm thread.
+ */
+struct vdev_class {
+    /* The kind's name in "the %s device is not implemented by squib yet". */
+    const char *name;
+    /* How many devices of this kind the configuration asks for. */
+    size_t (*count)(const struct vm_resources *r);
+    /* Optional: the name of the first configured device of this kind that
+     * squib cannot build yet (e.g. a vhost-user drive), or NULL. */
+    const char *(*unsupported)(const struct vm_resources *r);
+    /* Build the i-th configured device (not on a machine yet) through the
+     * kind's device_cfg function and fill d->dev, d->t and d->id (the
+     * list owns them from then on). 0, or -errno with err as that
+     * function sets it and d untouched. NULL: the kind is not
+     * implemented yet; the operations below may be NULL too. */
+    int (*create)(const struct vm_resources *r, size_t i, struct vmm_vdev *d,
+                  struct sq_err *err);
+    /* Connect to the built machine and the vmm loop. 0 or -errno. */
+    int (*attach)(void *dev, const struct guest_mem *gm, int vm_fd,
+                  uint64_t addr, struct evloop *loop);
+    /* Undo attach, while guest memory and the VM fd exist. Idempotent. */
+    void (*detach)(void *dev);
+    /* Free the device (NULL-safe), after machine_destroy(). */
+    void (*free)(void *dev);
+    /* Optional: apply a post-boot update of the kind's own body type
+     * (block: struct drive_update). 0 or -errno with err set to the
+     * detail text. NULL: the kind has no such update. */
+    int (*patch)(void *dev, const void *update, struct sq_err *err);
+    /* Snapshot hooks, NULL until snapshots exist: append the device's
+     * state to out / restore it from (p, len). 0 or -errno. */
+    int (*save)(void *dev, struct buf *out, struct sq_err *err);
+    int (*restore)(void *dev, const uint8_t *p, size_t len, struct sq_err *err);
+};
+
+/* One built device. */
+struct vmm_vdev {
+    const struct vdev_class *cls;
+    void *dev;             /* owned: cls->free */
+    struct virtio_mmio *t; /* borrowed from dev */
+    char *id;              /* owned copy of the configured id */
+    uint64_t addr;         /* 4 KiB window base */
+    uint32_t gsi;
+};
+
+/* The devices of one machine, in attach order. Zero-initialise. */
+struct vdev_list {
+    struct vmm_vdev *devs; /* owned array */
+    size_t n;
+};
+
+/* Upstream's attach order (vdev.c cites it). */
+extern const struct vdev_class *const vdev_attach_order[];
+extern const size_t vdev_attach_order_len;
+
+/*
+ * The first configured device squib cannot build yet, in attach order, by
+ * name ("virtio-balloon", "vhost-user-block", ...), or NULL when every
+ * configured device can be built.
+ */
+const char *vdev_unsupported(const struct vm_resources *r);
+
+/*
+ * Build every configured device in attach order and place each one right
+ * after building it (mmio_alloc_device on `alloc`). Call after
+ * vdev_unsupported() found nothing. Returns 0, or -errno with err set
+ * (placement failures with VDEV_ERR_ATTACH_MMIO before the allocator's
+ * text); on failure the devices built so far stay in l for
+ * vdev_list_free().
+ */
+int vdev_list_create(struct vdev_list *l, const struct vm_resources *r,
+                     struct mmio_alloc *alloc, struct sq_err *err);
+
+/*
+ * Attach every device to a built machine's memory and VM fd and to the
+ * vmm loop, in order. Returns 0, or -errno with upstream's
+ * RegisterIoEvent text; the caller then detaches the whole list.
+ */
+int vdev_list_attach(struct vdev_list *l, const struct guest_mem *gm, int vm_fd,
+                     struct evloop *loop, struct sq_err *err);
+
+/* Detach every device (also those never attached). */
+void vdev_list_detach(struct vdev_list *l);
+
+/* Free every device and the array; l is empty (and reusable) after. */
+void vdev_list_free(struct vdev_list *l);
+
+/* The device of kind `cls` with this id, or NULL. Borrowed. */
+struct vmm_vdev *vdev_find(const struct vdev_list *l,
+                           const struct vdev_class *cls, const char *id);
+
+#endif

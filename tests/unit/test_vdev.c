@@ -1,0 +1,297 @@
+/*
+ * test_vdev.c: the virtio device list (vmm/vdev.h) without a machine: the
+ * attach-order table, the refusal of kinds squib cannot build yet in that
+ * order, placement of the built devices (window and GSI in attach order),
+ * attach and detach without KVM or a loop, PATCH through the class, and a
+ * failed create that leaves the devices built so far for the caller.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "vmm/device_cfg.h"
+#include "vmm/resources.h"
+#include "vmm/vdev.h"
+
+#define MUT(s) ((char *)(uintptr_t)(s))
+
+struct fx {
+    struct vm_resources r;
+    char dir[64];
+    char disk[96];
+};
+
+static int setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof(*f));
+    FILE *fp;
+
+    strcpy(f->dir, "/tmp/squib-vdev-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->disk, sizeof(f->disk), "%s/disk.img", f->dir);
+    fp = fopen(f->disk, "w");
+    assert_non_null(fp);
+    assert_int_equal(fseek(fp, 4095, SEEK_SET), 0);
+    fputc(0, fp);
+    fclose(fp);
+    res_init(&f->r, 0, false, false);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+    char cmd[160];
+
+    res_fini(&f->r);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+    assert_int_equal(system(cmd), 0);
+    free(f);
+    return 0;
+}
+
+static void add_drive(struct fx *f, const char *id, bool root)
+{
+    struct drive_cfg d;
+    struct sq_err err;
+
+    memset(&d, 0, sizeof(d));
+    d.drive_id = MUT(id);
+    d.drive_id_len = strlen(id);
+    d.is_root_device = root;
+    d.path_on_host = f->disk;
+    sq_err_clear(&err);
+    assert_int_equal(res_set_drive(&f->r, &d, &err), 0);
+}
+
+static void add_entropy(struct fx *f)
+{
+    struct entropy_cfg e;
+    struct sq_err err;
+
+    memset(&e, 0, sizeof(e));
+    sq_err_clear(&err);
+    assert_int_equal(res_set_entropy(&f->r, &e, &err), 0);
+}
+
+/* Upstream's build_microvm_for_boot order. */
+static void test_attach_order_table(void **state)
+{
+    static const char *const want[] = {
+        "virtio-balloon", "virtio-block", "virtio-net", "virtio-pmem",
+        "virtio-vsock",   "virtio-rng",   "virtio-mem",
+    };
+
+    (void)state;
+    assert_int_equal(vdev_attach_order_len, 7);
+    for (size_t i = 0; i < vdev_attach_order_len; i++)
+        assert_string_equal(vdev_attach_order[i]->name, want[i]);
+    assert_ptr_equal(vdev_attach_order[1], &vdev_class_block);
+    assert_ptr_equal(vdev_attach_order[5], &vdev_class_entropy);
+    /* Built kinds have the whole lifecycle; snapshots come later. */
+    for (size_t i = 0; i < vdev_attach_order_len; i++) {
+        const struct vdev_class *c = vdev_attach_order[i];
+
+        assert_non_null(c->count);
+        if (c->create) {
+            assert_non_null(c->attach);
+            assert_non_null(c->detach);
+            assert_non_null(c->free);
+        }
+        assert_null(c->save);
+        assert_null(c->restore);
+    }
+}
+
+/* The first kind squib cannot build, in attach order. The flags are set
+ * by hand: only the counts matter, and nothing is opened. */
+static void test_unsupported_in_attach_order(void **state)
+{
+    struct fx *f = *state;
+    struct vm_resources *r = &f->r;
+
+    add_drive(f, "rootfs", true);
+    add_entropy(f);
+    assert_null(vdev_unsupported(r));
+    r->has_memory_hotplug = true;
+    assert_string_equal(vdev_unsupported(r), "virtio-mem");
+    r->has_vsock = true;
+    assert_string_equal(vdev_unsupported(r), "virtio-vsock");
+    r->n_pmems = 1;
+    assert_string_equal(vdev_unsupported(r), "virtio-pmem");
+    r->n_nets = 1;
+    assert_string_equal(vdev_unsupported(r), "virtio-net");
+    r->drives[0].is_vhost_user = true;
+    assert_string_equal(vdev_unsupported(r), "vhost-user-block");
+    r->has_balloon = true;
+    assert_string_equal(vdev_unsupported(r), "virtio-balloon");
+    r->has_balloon = false;
+    r->drives[0].is_vhost_user = false;
+    r->n_nets = 0;
+    r->n_pmems = 0;
+    r->has_vsock = false;
+    r->has_memory_hotplug = false;
+}
+
+/* Block devices (root first, then insertion order), then entropy: each the
+ * next 4 KiB window from 0xc0001000 and the next GSI from 5. */
+static void test_placement_in_attach_order(void **state)
+{
+    static const char *const ids[] = {"root", "a", "b", "rng"};
+    struct fx *f = *state;
+    struct vdev_list l = {NULL, 0};
+    struct mmio_alloc alloc;
+    struct sq_err err;
+    uint32_t gsi;
+
+    add_entropy(f);
+    add_drive(f, "a", false);
+    add_drive(f, "b", false);
+    add_drive(f, "root", true);
+    mmio_alloc_init(&alloc);
+    sq_err_clear(&err);
+    assert_int_equal(vdev_list_create(&l, &f->r, &alloc, &err), 0);
+    assert_int_equal(l.n, 4);
+    for (size_t i = 0; i < l.n; i++) {
+        assert_string_equal(l.devs[i].id, ids[i]);
+        assert_int_equal(l.devs[i].addr, 0xc0001000ULL + 0x1000ULL * i);
+        assert_int_equal(l.devs[i].gsi, 5 + i);
+        assert_non_null(l.devs[i].t);
+        assert_ptr_equal(l.devs[i].t->dev, l.devs[i].dev);
+        assert_ptr_equal(l.devs[i].cls,
+                         i < 3 ? &vdev_class_block : &vdev_class_entropy);
+    }
+    /* VMGenID and VMClock follow the devices. */
+    assert_int_equal(mmio_alloc_gsi(&alloc, &gsi, &err), 0);
+    assert_int_equal(gsi, 9);
+
+    assert_ptr_equal(vdev_find(&l, &vdev_class_block, "a"), &l.devs[1]);
+    assert_null(vdev_find(&l, &vdev_class_entropy, "a"));
+    assert_null(vdev_find(&l, &vdev_class_block, "rng"));
+    assert_null(vdev_find(&l, &vdev_class_block, "c"));
+
+    /* No VM fd and no loop: the transports remember their windows. */
+    assert_int_equal(vdev_list_attach(&l, NULL, -1, NULL, &err), 0);
+    assert_int_equal(l.devs[3].t->addr, 0xc0004000ULL);
+    vdev_list_detach(&l);
+    vdev_list_detach(&l); /* idempotent */
+    vdev_list_free(&l);
+    assert_null(l.devs);
+    assert_int_equal(l.n, 0);
+}
+
+/* PATCH /drives goes through the block class; entropy has no patch. */
+static void test_patch_through_class(void **state)
+{
+    struct fx *f = *state;
+    struct vdev_list l = {NULL, 0};
+    struct mmio_alloc alloc;
+    struct drive_update u;
+    struct rate_limiter_params got;
+    struct vmm_vdev *d;
+    struct sq_err err;
+    char nopath[] = "/nonexistent/disk";
+
+    add_drive(f, "a", false);
+    add_entropy(f);
+    mmio_alloc_init(&alloc);
+    sq_err_clear(&err);
+    assert_int_equal(vdev_list_create(&l, &f->r, &alloc, &err), 0);
+    assert_null(vdev_class_entropy.patch);
+    d = vdev_find(&l, &vdev_class_block, "a");
+    assert_non_null(d);
+    memset(&u, 0, sizeof(u));
+    u.drive_id = MUT("a");
+    u.drive_id_len = 1;
+    u.has_rate_limiter = true;
+    u.rate_limiter.has_ops = true;
+    u.rate_limiter.ops.size = 10;
+    u.rate_limiter.ops.refill_time = 100;
+    assert_int_equal(d->cls->patch(d->dev, &u, &err), 0);
+    rate_limiter_get_params(block_rate_limiter(d->dev), &got);
+    assert_true(got.has_ops && got.ops.size == 10);
+    u.has_rate_limiter = false;
+    u.path_on_host = nopath;
+    assert_int_equal(d->cls->patch(d->dev, &u, &err), -ENOENT);
+    assert_non_null(strstr(err.msg, "/nonexistent/disk"));
+    vdev_list_free(&l);
+}
+
+/* 19 drives and entropy: the 20th device is built, then finds no GSI. The
+ * list keeps all 20 for the caller to free. */
+static void test_create_failure_keeps_built_devices(void **state)
+{
+    struct fx *f = *state;
+    struct vdev_list l = {NULL, 0};
+    struct mmio_alloc alloc;
+    struct sq_err err;
+
+    for (int i = 0; i < 19; i++) {
+        char id[16];
+
+        snprintf(id, sizeof(id), "d%02d", i);
+        add_drive(f, id, false);
+    }
+    add_entropy(f);
+    mmio_alloc_init(&alloc);
+    sq_err_clear(&err);
+    assert_int_equal(vdev_list_create(&l, &f->r, &alloc, &err), -ENOSPC);
+    assert_string_equal(err.msg, "Could not attach device: MMIO transport "
+                                 "error: Failed to allocate requested "
+                                 "resource: The requested resource is not "
+                                 "available.");
+    assert_int_equal(l.n, 20);
+    assert_string_equal(l.devs[19].id, "rng");
+    vdev_list_free(&l);
+}
+
+/* A device that cannot be built stops the walk with its own error. */
+static void test_create_error_from_device(void **state)
+{
+    struct fx *f = *state;
+    struct vdev_list l = {NULL, 0};
+    struct mmio_alloc alloc;
+    struct sq_err err;
+    char path[128];
+
+    add_drive(f, "a", false);
+    add_drive(f, "b", false);
+    /* Without the fd opened at PUT, "b" opens its path now: gone. */
+    snprintf(path, sizeof(path), "%s/gone.img", f->dir);
+    free(f->r.drives[1].cfg.path_on_host);
+    f->r.drives[1].cfg.path_on_host = strdup(path);
+    close(f->r.drives[1].fd);
+    f->r.drives[1].fd = -1;
+    mmio_alloc_init(&alloc);
+    sq_err_clear(&err);
+    assert_int_equal(vdev_list_create(&l, &f->r, &alloc, &err), -ENOENT);
+    assert_non_null(strstr(err.msg, "gone.img"));
+    assert_int_equal(l.n, 1);
+    assert_string_equal(l.devs[0].id, "a");
+    vdev_list_free(&l);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+        T(test_attach_order_table),
+        T(test_unsupported_in_attach_order),
+        T(test_placement_in_attach_order),
+        T(test_patch_through_class),
+        T(test_create_failure_keeps_built_devices),
+        T(test_create_error_from_device),
+#undef T
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
