@@ -368,9 +368,9 @@ static void test_default_machine_layer_device_limits(void **state)
     int have = 0;
 
     f->v->ops = &vmm_default_machine_ops;
-    assert_int_equal(act(f->v, API_OP_PUT_BOOT_SOURCE, NULL, &b), 204);
+    assert_int_equal(act(f->v, VMM_OP_PUT_BOOT_SOURCE, NULL, &b), 204);
     memset(&e, 0, sizeof(e));
-    assert_int_equal(act(f->v, API_OP_PUT_ENTROPY, NULL, &e), 204);
+    assert_int_equal(act(f->v, VMM_OP_PUT_ENTROPY, NULL, &e), 204);
     for (size_t k = 0; k < sizeof(rows) / sizeof(rows[0]); k++) {
         int fds;
 
@@ -380,11 +380,11 @@ static void test_default_machine_layer_device_limits(void **state)
 
             snprintf(id, sizeof(id), "d%02d", have);
             d = drive(id, f->disk2, false);
-            assert_int_equal(act(f->v, API_OP_PUT_DRIVE, id, &d), 204);
+            assert_int_equal(act(f->v, VMM_OP_PUT_DRIVE, id, &d), 204);
         }
         fds = fd_count();
         snprintf(want, sizeof(want), "Start microvm error: %s", rows[k].text);
-        expect_fault(act(f->v, API_OP_PUT_ACTIONS, NULL, &start), want);
+        expect_fault(act(f->v, VMM_OP_PUT_ACTIONS, NULL, &start), want);
         assert_false(vmm_is_started(f->v));
         assert_null(f->v->machine);
         assert_int_equal(fd_count(), fds);
