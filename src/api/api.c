@@ -249,7 +249,7 @@ static void answer_read(struct api_thread *t, struct api_conn_ref conn,
         log_outcome(e->status, e->body, e->body_len);
         respond(t, conn, e->status, false, e->body, e->body_len);
     }
-    mirror_release(m);
+    controller_mirror_release(t->opts.ctl, m);
 }
 
 static void arm_timer(struct api_thread *t)
