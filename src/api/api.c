@@ -286,17 +286,15 @@ static enum action_class action_class(const struct api_action *a)
     return controller_op_class(a->op);
 }
 
-static void on_request(void *opaque, struct api_server *srv,
-                       struct api_conn_ref conn, const struct http_request *req)
+static void handle_request(struct api_thread *t, struct api_conn_ref conn,
+                           const struct http_request *req)
 {
-    struct api_thread *t = opaque;
     struct api_route r;
     struct api_action *a;
     struct op_metrics om;
     struct sq_err err;
     struct pending *slot = NULL;
 
-    (void)srv;
     log_received(req);
     sq_err_clear(&err);
     if (api_route(to_api_method(req->method), req->uri, req->uri_len,
@@ -332,6 +330,9 @@ static void on_request(void *opaque, struct api_server *srv,
             break;
         }
     }
+    /* The "received" line leaves before the vmm thread can log anything
+     * about the action. */
+    log_release();
     if (!slot || controller_submit(t->opts.ctl, a) < 0) {
         controller_action_free(a);
         respond_fault(t, conn, 504,
@@ -345,6 +346,21 @@ static void on_request(void *opaque, struct api_server *srv,
     slot->answered = false;
     slot->deadline_ms = now_ms() + class_timeout(t, action_class(a));
     arm_timer(t);
+}
+
+/*
+ * The server's callback. A request answered at once (a GET, an error) logs
+ * two records, "received" and the outcome: they are held and leave in one
+ * write(), before the response does (the server sends it when this
+ * returns), so a client that reads the log after the answer finds both.
+ */
+static void on_request(void *opaque, struct api_server *srv,
+                       struct api_conn_ref conn, const struct http_request *req)
+{
+    (void)srv;
+    log_hold();
+    handle_request(opaque, conn, req);
+    log_release();
 }
 
 static void on_done(struct evloop *loop, struct evloop_handler *h,
