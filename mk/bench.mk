@@ -3,7 +3,7 @@ BENCH_API := $(BUILD)/bench/bench_api
 
 $(BENCH_API): bench/api/bench_api.c
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -o $@ $< -lpthread
+	$(Q)$(CC) -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -o $@ $<
 
 .PHONY: bench bench-api
 bench: bench-api

@@ -7,7 +7,8 @@
  *      otherwise; squib reports the panic's message and exits 1);
  *   1. split argv at the first bare "--" (the rest are extra arguments);
  *   2. "--help" or "-h" anywhere in the first part: help, nothing else is
- *      looked at; then the same for "--version";
+ *      looked at; then the same for "--version", then for squib's own
+ *      "--squib-version";
  *   3. left to right: an argument must start with "--" (else it is reported
  *      verbatim as unexpected), name a known option (else reported without
  *      its dashes), not repeat, and an option taking a value must be
@@ -593,14 +594,20 @@ int cli_parse(int argc, char **argv, struct cli_args *out, int *exit_code)
         }
     }
 
-    /* 2. --help / -h, then --version, win over everything else. */
+    /* 2. --help / -h, then --version, win over everything else. Then
+     * squib's own --squib-version: upstream would call it unexpected; it
+     * comes after the two upstream flags so their output never changes. */
     if (args_contain(n, args, "--help") || args_contain(n, args, "-h"))
         return print_help(exit_code);
     if (args_contain(n, args, "--version")) {
-        printf("Firecracker v%s\n\nsquib v%s\n", CLI_FIRECRACKER_VERSION,
-               CLI_SQUIB_VERSION);
+        printf("Firecracker v%s\n\n", CLI_FIRECRACKER_VERSION);
         fflush(stdout);
         cli_exit_success();
+        return 0;
+    }
+    if (args_contain(n, args, "--squib-version")) {
+        printf("squib v%s\n", CLI_SQUIB_VERSION);
+        fflush(stdout);
         return 0;
     }
 

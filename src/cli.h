@@ -4,7 +4,8 @@
  * Argument syntax is upstream's own parser (utils/arg_parser.rs), not
  * getopt: only `--name value` and `--flag`; everything after a bare `--` is
  * kept as extra arguments; `--help`/`-h` anywhere before `--` prints the
- * help and wins over everything, then `--version`; a value may not start
+ * help and wins over everything, then `--version`, then squib's own
+ * `--squib-version` (in no help text); a value may not start
  * with `--`; repeated arguments, unknown ones, positionals, `--name=value`
  * and short options are errors with upstream's texts, exit code 153.
  *
@@ -88,8 +89,10 @@ struct cli_args {
  * the process must exit now with *exit_code:
  *   --help/-h   prints "Firecracker v1.17.0-dev", a blank line and the help
  *               (stdout), exit 0;
- *   --version   prints "Firecracker v1.17.0-dev", a blank line, then
- *               "squib v0.1.0", exit 0;
+ *   --version   prints "Firecracker v1.17.0-dev" and a blank line (upstream's
+ *               bytes exactly; the exit log line follows), exit 0;
+ *   --squib-version  squib-only, not in the help: prints "squib v0.1.0"
+ *               and nothing else (no log line), exit 0 (docs/compat.md);
  *   --snapshot-version  prints "v11.0.0", exit 0;
  *   --describe-snapshot FILE  exit 1: reading snapshot files is not
  *               available yet (an unopenable FILE gets upstream's error);

@@ -74,11 +74,26 @@ static void publish(struct vmm_main *m)
 {
     struct mirror *mi;
 
+    m->vmm->mirror_stale = false;
     if (!m->ctl)
         return;
     mi = mirror_render(query, m->vmm);
     mi->pre_boot = !vmm_is_started(m->vmm);
     controller_publish(m->ctl, mi);
+}
+
+/*
+ * The vmm loop's idle hook, run after each batch of events: device-driven
+ * changes (vmm->mirror_stale) reach the read mirror here, once per batch
+ * however many events changed state, and without waiting for an API write.
+ */
+static void on_loop_idle(struct evloop *loop, void *arg)
+{
+    struct vmm_main *m = arg;
+
+    (void)loop;
+    if (m->vmm->mirror_stale)
+        publish(m);
 }
 
 /* Start the periodic metrics flush once the VM runs (digest 4.1). */
@@ -404,7 +419,7 @@ int main(int argc, char **argv)
     /* A VM built from the config file runs: the vmm seccomp filter goes on
      * (after the last thread was created) and the metrics start. */
     maybe_start_metrics(&m);
-    evloop_run(m.loop, -1, NULL, NULL);
+    evloop_run(m.loop, -1, on_loop_idle, &m);
     code = m.vmm->exit_code;
     /* Upstream's order: stop the vCPUs and devices, flush the last metrics,
      * stop the api thread, then the exit line. */

@@ -185,7 +185,7 @@ static void answer_read(struct api_thread *t, struct api_conn_ref conn,
         log_outcome(e->status, e->body, e->body_len);
         respond(t, conn, e->status, false, e->body, e->body_len);
     }
-    mirror_release(m);
+    controller_mirror_release(t->opts.ctl, m);
 }
 
 static void arm_timer(struct api_thread *t)
@@ -211,10 +211,9 @@ static uint32_t class_timeout(const struct api_thread *t, enum action_class c)
                                  : controller_default_timeout_ms[c];
 }
 
-static void on_request(void *opaque, struct api_server *srv,
-                       struct api_conn_ref conn, const struct http_request *req)
+static void handle_request(struct api_thread *t, struct api_conn_ref conn,
+                           const struct http_request *req)
 {
-    struct api_thread *t = opaque;
     const struct vmm_op_info *info;
     struct api_route r;
     struct api_action *a;
@@ -222,7 +221,6 @@ static void on_request(void *opaque, struct api_server *srv,
     struct pending *slot = NULL;
     enum action_class cls;
 
-    (void)srv;
     log_received(req);
     sq_err_clear(&err);
     if (api_route(to_api_method(req->method), req->uri, req->uri_len,
@@ -257,6 +255,9 @@ static void on_request(void *opaque, struct api_server *srv,
             break;
         }
     }
+    /* The "received" line leaves before the vmm thread can log anything
+     * about the action. */
+    log_release();
     if (!slot || controller_submit(t->opts.ctl, a) < 0) {
         controller_action_free(a);
         respond_fault(t, conn, 504,
@@ -270,6 +271,21 @@ static void on_request(void *opaque, struct api_server *srv,
     slot->answered = false;
     slot->deadline_ms = now_ms() + class_timeout(t, cls);
     arm_timer(t);
+}
+
+/*
+ * The server's callback. A request answered at once (a GET, an error) logs
+ * two records, "received" and the outcome: they are held and leave in one
+ * write(), before the response does (the server sends it when this
+ * returns), so a client that reads the log after the answer finds both.
+ */
+static void on_request(void *opaque, struct api_server *srv,
+                       struct api_conn_ref conn, const struct http_request *req)
+{
+    (void)srv;
+    log_hold();
+    handle_request(opaque, conn, req);
+    log_release();
 }
 
 static void on_done(struct evloop *loop, struct evloop_handler *h,

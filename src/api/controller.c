@@ -3,9 +3,9 @@
  * controller.h for the picture and the ownership rules).
  *
  * Both lists are short and touched briefly, so each has a plain mutex; the
- * eventfds carry the wakeups. The mirror pointer has its own mutex, held only
- * to copy the pointer and bump its count, so a reader can never see a mirror
- * freed under it and never waits for more than that.
+ * eventfds carry the wakeups. The mirror pointer takes no lock at all: it is
+ * protected by hazard slots (controller.h draws the protocol; the memory
+ * orders are explained at each atomic operation below).
  */
 #include "api/controller.h"
 
@@ -37,8 +37,10 @@ struct controller {
     struct api_action *done;             /* under done_lock (LIFO, reversed on drain) */
     int api_fd;                          /* owned eventfd */
 
-    pthread_mutex_t mirror_lock;
-    struct mirror *mirror;               /* under mirror_lock; holds one ref */
+    /* The read mirror (lock-free; see controller.h). */
+    _Atomic(struct mirror *) mirror;     /* current; owned */
+    _Atomic(struct mirror *) hazard[CONTROLLER_MIRROR_READERS]; /* NULL = free */
+    struct mirror *retired;              /* publisher only: replaced, maybe held */
 };
 
 struct controller *controller_new(unsigned queue_cap)
@@ -49,7 +51,6 @@ struct controller *controller_new(unsigned queue_cap)
         return NULL;
     pthread_mutex_init(&c->q_lock, NULL);
     pthread_mutex_init(&c->done_lock, NULL);
-    pthread_mutex_init(&c->mirror_lock, NULL);
     c->q_cap = queue_cap;
     c->vmm_fd = evloop_eventfd_new();
     c->api_fd = evloop_eventfd_new();
@@ -79,15 +80,20 @@ void controller_free(struct controller *c)
         return;
     free_list(c->q_head);
     free_list(c->done);
-    if (c->mirror)
-        mirror_release(c->mirror);
+    /* No reader may hold a mirror any more (contract): free them all. */
+    mirror_free(atomic_load_explicit(&c->mirror, memory_order_relaxed));
+    while (c->retired) {
+        struct mirror *n = c->retired->retired_next;
+
+        mirror_free(c->retired);
+        c->retired = n;
+    }
     if (c->vmm_fd >= 0)
         close(c->vmm_fd);
     if (c->api_fd >= 0)
         close(c->api_fd);
     pthread_mutex_destroy(&c->q_lock);
     pthread_mutex_destroy(&c->done_lock);
-    pthread_mutex_destroy(&c->mirror_lock);
     free(c);
 }
 
@@ -194,10 +200,7 @@ struct api_action *controller_drain(struct controller *c)
 
 struct mirror *mirror_new(void)
 {
-    struct mirror *m = xcalloc(1, sizeof(*m));
-
-    atomic_init(&m->refs, 1);
-    return m;
+    return xcalloc(1, sizeof(struct mirror));
 }
 
 int controller_reply_wire(const struct vmm_reply *rep, struct buf *out)
@@ -251,36 +254,108 @@ void mirror_set(struct mirror *m, enum vmm_op op, int status, const char *body,
     e->body_len = body_len;
 }
 
-void mirror_release(struct mirror *m)
+void mirror_free(struct mirror *m)
 {
     if (!m)
-        return;
-    if (atomic_fetch_sub(&m->refs, 1) != 1)
         return;
     for (int i = 0; i < VMM_OP_COUNT; i++)
         free(m->get[i].body);
     free(m);
 }
 
+/* Publisher: does a hazard slot name `m`? */
+static bool mirror_held(struct controller *c, const struct mirror *m)
+{
+    for (int i = 0; i < CONTROLLER_MIRROR_READERS; i++) {
+        /*
+         * seq_cst, paired with the reader's seq_cst claim and re-check: in
+         * the single total order either this load sees the reader's claim
+         * (we keep `m`), or the claim comes after it, hence after our
+         * exchange, and the reader's re-check sees the new pointer and
+         * drops `m` unread. It also acquires the reader's release store of
+         * NULL, so every read the reader made of `m` happens before our
+         * free.
+         */
+        if (atomic_load_explicit(&c->hazard[i], memory_order_seq_cst) == m)
+            return true;
+    }
+    return false;
+}
+
 void controller_publish(struct controller *c, struct mirror *m)
 {
-    struct mirror *old;
+    struct mirror *old, **pp;
 
-    pthread_mutex_lock(&c->mirror_lock);
-    old = c->mirror;
-    c->mirror = m;
-    pthread_mutex_unlock(&c->mirror_lock);
-    mirror_release(old);
+    /*
+     * seq_cst: a release for the mirror's contents (a reader that loads `m`
+     * sees it fully built) and a point in the total order that
+     * mirror_held()'s argument relies on.
+     */
+    old = atomic_exchange_explicit(&c->mirror, m, memory_order_seq_cst);
+    if (old) {
+        old->retired_next = c->retired;
+        c->retired = old;
+    }
+    /* Free what no reader can hold any more; the rest waits for a later
+     * publish. At most CONTROLLER_MIRROR_READERS stay behind. */
+    for (pp = &c->retired; *pp;) {
+        struct mirror *r = *pp;
+
+        if (mirror_held(c, r)) {
+            pp = &r->retired_next;
+            continue;
+        }
+        *pp = r->retired_next;
+        mirror_free(r);
+    }
 }
 
 struct mirror *controller_mirror_acquire(struct controller *c)
 {
-    struct mirror *m;
+    for (;;) {
+        /* acquire: pairs with the publisher's exchange, so the contents of
+         * the mirror we may return are visible. */
+        struct mirror *m = atomic_load_explicit(&c->mirror,
+                                                memory_order_acquire);
 
-    pthread_mutex_lock(&c->mirror_lock);
-    m = c->mirror;
-    if (m)
-        atomic_fetch_add(&m->refs, 1);
-    pthread_mutex_unlock(&c->mirror_lock);
-    return m;
+        if (!m)
+            return NULL;
+        for (int i = 0; i < CONTROLLER_MIRROR_READERS; i++) {
+            struct mirror *expect = NULL;
+
+            /* seq_cst claim (see mirror_held) ... */
+            if (!atomic_compare_exchange_strong_explicit(
+                    &c->hazard[i], &expect, m, memory_order_seq_cst,
+                    memory_order_relaxed))
+                continue;
+            /* ... then a seq_cst re-check: if `m` is still current, the
+             * publisher's scan that could free it must see our claim. */
+            if (atomic_load_explicit(&c->mirror, memory_order_seq_cst) == m)
+                return m;
+            /* Replaced meanwhile (and maybe freed): let go, try again. */
+            atomic_store_explicit(&c->hazard[i], NULL, memory_order_relaxed);
+            break;
+        }
+        /* Every slot busy, or a lost race: retry at once. */
+    }
+}
+
+void controller_mirror_release(struct controller *c, struct mirror *m)
+{
+    if (!m)
+        return;
+    for (int i = 0; i < CONTROLLER_MIRROR_READERS; i++) {
+        struct mirror *expect = m;
+
+        /*
+         * release: our reads of `m` happen before the publisher's load that
+         * sees the slot free, hence before its free. Any slot naming `m`
+         * will do: several readers holding the same mirror each claimed
+         * one slot, and the publisher only asks whether any slot names it.
+         */
+        if (atomic_compare_exchange_strong_explicit(
+                &c->hazard[i], &expect, NULL, memory_order_release,
+                memory_order_relaxed))
+            return;
+    }
 }

@@ -7,6 +7,7 @@
  *                                                controller_complete(a)
  *   controller_drain() <--[done list + eventfd]--
  *   GET: controller_mirror_acquire()  <--------  controller_publish(mirror)
+ *        controller_mirror_release()
  *
  * Writes travel as `struct api_action` through a bounded queue. The api
  * thread never blocks on the vmm thread: it keeps serving other connections
@@ -14,11 +15,28 @@
  * timeout passes (the action still completes, or fails, whole on the vmm
  * side; its late result is dropped).
  *
- * Reads are answered from the read mirror: an immutable, reference-counted
- * set of pre-rendered GET responses that the vmm thread publishes after
- * every change. Publishing swaps one pointer under a mutex held for a few
- * instructions; the previous mirror is freed by whoever drops its last
- * reference. A GET therefore never waits for a busy vmm thread.
+ * Reads are answered from the read mirror: an immutable set of pre-rendered
+ * GET responses that the vmm thread publishes after every change. The read
+ * path takes no lock and makes no system call (as Rust's ArcSwap): a reader
+ * loads the current pointer and announces it in a hazard slot; the publisher
+ * swaps the pointer and frees an old mirror only once no hazard slot names
+ * it, keeping it on a retired list otherwise (freed at a later publish, or
+ * by controller_free). A GET therefore never waits for a busy vmm thread,
+ * and the vmm thread never waits for a reader either:
+ *
+ *   reader (any thread)                      publisher (one thread)
+ *   -------------------                      ----------------------
+ *   p = load(current)                        old = exchange(current, new)
+ *   claim a free slot: slot = p              retire(old)
+ *   load(current) == p ? use p : retry       for each retired r:
+ *   ... read *p ...                              no slot == r ? free(r)
+ *   slot = NULL (release)                                     : keep r
+ *
+ * Contract: controller_publish() is called by one thread at a time (the
+ * vmm thread; tests publish from one thread of their own). Readers may be
+ * any threads, at most CONTROLLER_MIRROR_READERS holding a mirror at the
+ * same moment (squib has one, the api thread; a further reader spins until
+ * a slot frees, so holds must stay short: render and copy, no blocking).
  *
  * Action lifecycle (owner in brackets):
  *
@@ -62,10 +80,13 @@ struct mirror_entry {
 };
 
 struct mirror {
-    _Atomic int refs;  /* see controller_mirror_acquire */
     bool pre_boot;     /* the VM was not started when this was rendered */
     struct mirror_entry get[VMM_OP_COUNT]; /* read ops only */
+    struct mirror *retired_next; /* the publisher's retired list */
 };
+
+/* How many readers may hold a mirror at the same moment. */
+#define CONTROLLER_MIRROR_READERS 4
 
 struct controller;
 
@@ -97,18 +118,30 @@ void controller_complete(struct controller *c, struct api_action *a);
 /* api thread: detach the list of completed actions (linked by ->next). */
 struct api_action *controller_drain(struct controller *c);
 
-/* vmm thread: publish a new mirror (takes ownership, refs must be 1). */
+/*
+ * vmm thread (one publisher at a time): make `m` the current mirror (takes
+ * ownership; `m` is read-only from now on). The previous mirror is freed
+ * now if no reader holds it, else at a later publish. Never blocks.
+ */
 void controller_publish(struct controller *c, struct mirror *m);
-/* any thread: take a reference to the current mirror (NULL before the first
- * publish); release it with mirror_release(). */
+/*
+ * Any thread: the current mirror (NULL before the first publish), valid
+ * until controller_mirror_release(c, m). Takes no lock and makes no system
+ * call; spins only while CONTROLLER_MIRROR_READERS other holds are active.
+ * A thread holds at most one mirror at a time.
+ */
 struct mirror *controller_mirror_acquire(struct controller *c);
+/* Any thread: end the hold taken by controller_mirror_acquire(); NULL is a
+ * no-op. `m` must not be used afterwards. */
+void controller_mirror_release(struct controller *c, struct mirror *m);
 
 struct mirror *mirror_new(void);
 
 /* The vmm's answer to GET `op` now (vmm_query), as the mirror asks it. */
 typedef void mirror_query_fn(void *ctx, enum vmm_op op, struct vmm_reply *rep);
 
-/* Build a mirror holding every GET's answer from `fn` (refs = 1). */
+/* Build a mirror holding every GET's answer from `fn` (the caller owns
+ * it until controller_publish or mirror_free). */
 struct mirror *mirror_render(mirror_query_fn *fn, void *ctx);
 
 /*
@@ -120,6 +153,7 @@ int controller_reply_wire(const struct vmm_reply *rep, struct buf *out);
 /* Set entry `op` (copies body). */
 void mirror_set(struct mirror *m, enum vmm_op op, int status, const char *body,
                 size_t body_len);
-void mirror_release(struct mirror *m);
+/* Free a mirror the caller owns (one never published). NULL is a no-op. */
+void mirror_free(struct mirror *m);
 
 #endif

@@ -25,7 +25,9 @@
 #include "api/server.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -70,21 +72,93 @@ struct api_server {
     struct log_ratelimit accept_rl;
 };
 
-int api_socket_bind(const char *path, int *fd_out)
+/*
+ * The temporary name the socket is bound to before it takes its real name:
+ * ".squib-<pid>.sock" beside `path`. Its directory must be the same so the
+ * rename stays within one file system; the pid keeps two processes starting
+ * on the same directory apart. Returns 0, or -ENAMETOOLONG if it does not fit
+ * in sun_path (the caller then binds `path` directly).
+ */
+static int tmp_sock_name(const char *path, char *out, size_t out_cap)
+{
+    const char *slash = strrchr(path, '/');
+    int dir_len = slash ? (int)(slash - path + 1) : 0;
+    int n = snprintf(out, out_cap, "%.*s.squib-%ld.sock", dir_len, path,
+                     (long)getpid());
+
+    return n < 0 || (size_t)n >= out_cap ? -ENAMETOOLONG : 0;
+}
+
+/* socket + bind(name) + listen; returns the fd or -errno. */
+static int bind_listen(const char *name)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    size_t len = strlen(path);
     int fd, rc;
 
-    if (len == 0 || len >= sizeof(sa.sun_path))
-        return len ? -ENAMETOOLONG : -EINVAL;
-    memcpy(sa.sun_path, path, len);
+    memcpy(sa.sun_path, name, strlen(name));
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0)
         return -errno;
-    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-        listen(fd, SOMAXCONN) < 0) {
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
         rc = -errno;
+        close(fd);
+        return rc;
+    }
+    if (listen(fd, SOMAXCONN) < 0) {
+        rc = -errno;
+        close(fd);
+        unlink(name);
+        return rc;
+    }
+    return fd;
+}
+
+/*
+ * Give the listening socket at `tmp` the name `path`, unless `path` exists.
+ * renameat2(RENAME_NOREPLACE) does both atomically; file systems without it
+ * (EINVAL) get link() + unlink(), which is just as atomic about an existing
+ * `path` (link() never replaces) and leaves the same single name behind.
+ */
+static int publish_name(const char *tmp, const char *path)
+{
+    int rc = renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE);
+
+    if (rc < 0 && (errno == EINVAL || errno == ENOSYS)) {
+        rc = link(tmp, path);
+        if (rc == 0)
+            unlink(tmp);
+    }
+    if (rc < 0)
+        return errno == EEXIST ? -EADDRINUSE : -errno;
+    return 0;
+}
+
+int api_socket_bind(const char *path, int *fd_out)
+{
+    char tmp[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    size_t len = strlen(path);
+    int fd, rc;
+
+    if (len == 0 || len >= sizeof(tmp))
+        return len ? -ENAMETOOLONG : -EINVAL;
+    if (tmp_sock_name(path, tmp, sizeof(tmp)) < 0) {
+        /* No room for the temporary name: bind in place (a client may then
+         * see the path a moment before it accepts). */
+        fd = bind_listen(path);
+        if (fd < 0)
+            return fd;
+        *fd_out = fd;
+        return 0;
+    }
+    /* A name with our pid can only be left over from a dead process that
+     * had the same pid: it is stale. */
+    unlink(tmp);
+    fd = bind_listen(tmp);
+    if (fd < 0)
+        return fd;
+    rc = publish_name(tmp, path);
+    if (rc < 0) {
+        unlink(tmp);
         close(fd);
         return rc;
     }

@@ -52,11 +52,18 @@ typedef void api_server_request_fn(void *opaque, struct api_server *srv,
                                    const struct http_request *req);
 
 /*
- * Create the API socket: socket(AF_UNIX, SOCK_STREAM) + bind(path) + listen,
- * non-blocking and close-on-exec. The path is never unlinked (not before,
- * as upstream: an existing path fails with -EADDRINUSE). Returns 0 and the
- * fd (owned by the caller) in *fd_out, or -errno (-ENAMETOOLONG if the path
- * does not fit in sun_path).
+ * Create the API socket: socket(AF_UNIX, SOCK_STREAM), non-blocking and
+ * close-on-exec, listening at `path`. The path appears only once the socket
+ * accepts connections: the socket is bound to a temporary name in the same
+ * directory (".squib-<pid>.sock"), listens, and is then renamed to `path`, so
+ * a client that connects as soon as the path exists is never refused. Should
+ * the temporary name not fit in sun_path, `path` is bound directly.
+ *
+ * As upstream, the path is never unlinked, neither before nor at exit: an
+ * existing path (a socket or anything else) fails with -EADDRINUSE, also when
+ * it appears while the socket is being set up. The temporary name is removed
+ * on every failure. Returns 0 and the fd (owned by the caller) in *fd_out, or
+ * -errno (-ENAMETOOLONG if `path` does not fit in sun_path).
  */
 int api_socket_bind(const char *path, int *fd_out);
 

@@ -18,6 +18,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -55,6 +56,18 @@ static struct {
 };
 
 static _Thread_local char t_name[32];
+
+/*
+ * Records held back by log_hold() on this thread. PIPE_BUF bounds a batch:
+ * a write of at most PIPE_BUF bytes to a FIFO is all-or-nothing, so a batch
+ * is dropped whole or written whole, as a single record is.
+ */
+static _Thread_local struct {
+    bool on;
+    unsigned n;  /* records in buf */
+    size_t len;  /* bytes in buf */
+    char buf[PIPE_BUF];
+} t_hold;
 
 /* ---- small formatting helpers (no stdio, async-signal-safe) ---- */
 
@@ -384,6 +397,50 @@ static bool module_matches(const char *filter, const char *file)
     return !strncmp(mod, filter, strlen(filter));
 }
 
+/* Write the held records in one write(); called under the read lock (or
+ * from a signal handler on the holding thread). */
+static void hold_write(void)
+{
+    if (!t_hold.len)
+        return;
+    if (fd_write_all(atomic_load(&g_log.fd), t_hold.buf, t_hold.len) < 0)
+        metrics_add(METRIC_logger_missed_log_count, t_hold.n);
+    t_hold.len = 0;
+    t_hold.n = 0;
+}
+
+/* Write one whole record, or hold it (log_hold). Under the read lock. */
+static void emit(const char *rec, size_t len)
+{
+    if (t_hold.on) {
+        if (t_hold.len + len > sizeof(t_hold.buf))
+            hold_write();
+        if (len <= sizeof(t_hold.buf)) {
+            memcpy(t_hold.buf + t_hold.len, rec, len);
+            t_hold.len += len; /* after the copy: see log_write_signal_safe */
+            t_hold.n++;
+            return;
+        }
+    }
+    if (fd_write_all(atomic_load(&g_log.fd), rec, len) < 0)
+        metrics_inc(METRIC_logger_missed_log_count);
+}
+
+void log_hold(void)
+{
+    t_hold.on = true;
+}
+
+void log_release(void)
+{
+    t_hold.on = false;
+    if (!t_hold.len)
+        return;
+    pthread_rwlock_rdlock(&g_log.lock);
+    hold_write();
+    pthread_rwlock_unlock(&g_log.lock);
+}
+
 void log_write(enum log_level level, const char *file, int line,
                const char *fmt, ...)
 {
@@ -433,8 +490,7 @@ void log_write(enum log_level level, const char *file, int line,
     }
     out[total++] = '\n';
 
-    if (fd_write_all(atomic_load(&g_log.fd), out, total) < 0)
-        metrics_inc(METRIC_logger_missed_log_count);
+    emit(out, total);
     free(heap);
 out:
     pthread_rwlock_unlock(&g_log.lock);
@@ -454,6 +510,10 @@ int log_write_signal_safe(enum log_level level, const char *file, int line,
     put_prefix(&b, &ts, atomic_load(&g_log.gmtoff), level, file, line);
     sb_puts(&b, msg);
     out[b.len++] = '\n';
+    /* Records this thread held back come first (a fatal signal must not
+     * lose the request being handled). Only whole records are counted in
+     * t_hold.len, so an interrupted emit() leaves nothing torn. */
+    hold_write();
     rc = fd_write_all(atomic_load(&g_log.fd), out, b.len);
     if (rc < 0)
         metrics_inc(METRIC_logger_missed_log_count);

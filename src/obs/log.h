@@ -137,6 +137,22 @@ void log_write(enum log_level level, const char *file, int line,
                const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /*
+ * Hold this thread's records back, from log_hold() to log_release(), and
+ * write them then in one write() (earlier if the next record would take the
+ * batch past PIPE_BUF bytes): a thread that logs several records for one
+ * event, as the api thread does for a request answered at once ("received"
+ * and the outcome), pays one system call for them. Content is unchanged:
+ * each record keeps its own timestamp, stays whole and contiguous, and never
+ * interleaves with another thread's; a batch of at most PIPE_BUF bytes is
+ * written or dropped whole on a FIFO (every record in a dropped batch counts
+ * logger.missed_log_count). Held records go to the target current at
+ * release time. Not nested; a fatal-signal record written by this thread
+ * writes the held ones first.
+ */
+void log_hold(void);
+void log_release(void);
+
+/*
  * Async-signal-safe variant for signal handlers: no locks, no allocation,
  * no stdio; the local-time offset is the one cached by the last ordinary
  * log call. `msg` is written as is (truncated to about 1 KiB); the module

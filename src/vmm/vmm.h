@@ -97,6 +97,12 @@ struct vmm {
      * main loop exits with exit_code. */
     bool exit_requested;
     int exit_code;
+    /* State that GETs show changed outside an API action (device-driven:
+     * balloon statistics, a device's own state). Whoever changes it on the
+     * vmm thread sets this; the main loop re-renders and publishes the read
+     * mirror once the current batch of events is handled, and clears it.
+     * vmm thread only. */
+    bool mirror_stale;
     const struct vmm_machine_ops *ops; /* borrowed */
     void *machine;                     /* owned by the machine layer */
 };

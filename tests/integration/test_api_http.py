@@ -1,10 +1,11 @@
 """HTTP-layer conformance of the API socket (digest 1.1, 1.6, 2.x), byte for byte."""
 import os
 import socket
+import subprocess
 import threading
 import time
 
-from conftest import Client
+from conftest import SQUIB, Client
 
 HDR = b"HTTP/1.1 %d \r\nServer: Firecracker API\r\nConnection: keep-alive\r\n"
 
@@ -176,3 +177,32 @@ def test_concurrent_clients(squib):
     for t in threads:
         t.join()
     assert not errors
+
+
+def test_socket_accepts_once_path_exists(tmp_path):
+    """The API socket's path appears only once it accepts connections: a
+    client that polls for the path and connects at once is never refused.
+    Many starts, since the window used to be a few microseconds wide."""
+    refused = 0
+    for i in range(40):
+        path = str(tmp_path / ("api%d.sock" % i))
+        proc = subprocess.Popen([SQUIB, "--api-sock", path, "--level", "Error"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                stdin=subprocess.DEVNULL, cwd=str(tmp_path))
+        try:
+            deadline = time.time() + 10
+            while not os.path.exists(path):
+                assert proc.poll() is None and time.time() < deadline
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                s.connect(path)
+            except ConnectionRefusedError:
+                refused += 1
+            s.close()
+        finally:
+            proc.kill()
+            proc.wait()
+        # Only the final name is left: no temporary name behind.
+        assert sorted(os.listdir(str(tmp_path))) == sorted(
+            "api%d.sock" % j for j in range(i + 1))
+    assert refused == 0

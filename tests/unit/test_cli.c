@@ -539,8 +539,17 @@ static void test_version(void **state)
     run_cli(&r, A("--id", "bad_id", "--version"));
     assert_int_equal(r.rc, 0);
     assert_int_equal(r.code, 0);
-    assert_string_equal(r.out, "Firecracker v1.17.0-dev\n\nsquib v0.1.0\n");
+    assert_string_equal(r.out, "Firecracker v1.17.0-dev\n\n");
     check_exit_success(r.log);
+    free_run(&r);
+    /* --version wins over squib's own flag, which prints only its line. */
+    run_cli(&r, A("--squib-version", "--version"));
+    assert_string_equal(r.out, "Firecracker v1.17.0-dev\n\n");
+    free_run(&r);
+    run_cli(&r, A("--squib-version", "--id", "bad_id"));
+    assert_int_equal(r.rc, 0);
+    assert_int_equal(r.code, 0);
+    assert_string_equal(r.out, "squib v0.1.0\n");
     free_run(&r);
 }
 

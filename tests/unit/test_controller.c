@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -58,54 +59,116 @@ static void test_queue_order_and_bound(void **state)
 struct pub_arg {
     struct controller *c;
     int rounds;
+    _Atomic int readers_done; /* publish until every reader finished */
+    int n_readers;
 };
+
+static struct mirror *numbered_mirror(int i)
+{
+    struct mirror *m = mirror_new();
+    char body[32];
+    int n = snprintf(body, sizeof(body), "{\"v\":%d}", i);
+
+    mirror_set(m, VMM_OP_GET_VERSION, 200, body, (size_t)n);
+    return m;
+}
 
 static void *publisher(void *arg)
 {
     struct pub_arg *p = arg;
 
-    for (int i = 0; i < p->rounds; i++) {
-        struct mirror *m = mirror_new();
-        char body[32];
-        int n = snprintf(body, sizeof(body), "{\"v\":%d}", i);
-
-        mirror_set(m, VMM_OP_GET_VERSION, 200, body, (size_t)n);
-        controller_publish(p->c, m);
-    }
+    for (int i = 0; i < p->rounds ||
+                    atomic_load(&p->readers_done) < p->n_readers; i++)
+        controller_publish(p->c, numbered_mirror(i < p->rounds ? i : p->rounds - 1));
     return NULL;
 }
 
-static void test_mirror_concurrent(void **state)
+/* Acquire, read every byte of the body (ASan sees any freed byte), check
+ * the number never goes back, release. */
+static void read_rounds(struct controller *c, int rounds)
 {
-    struct controller *c = controller_new(8);
-    struct pub_arg p = {c, 20000};
-    pthread_t tid;
     int last = -1;
 
-    (void)state;
-    assert_null(controller_mirror_acquire(c));
-    pthread_create(&tid, NULL, publisher, &p);
-    for (int i = 0; i < 20000; i++) {
+    for (int i = 0; i < rounds; i++) {
         struct mirror *m = controller_mirror_acquire(c);
+        const struct mirror_entry *e;
         int v;
 
         if (!m)
             continue;
-        assert_int_equal(m->get[VMM_OP_GET_VERSION].status, 200);
-        assert_int_equal(sscanf(m->get[VMM_OP_GET_VERSION].body, "{\"v\":%d}", &v), 1);
+        e = &m->get[VMM_OP_GET_VERSION];
+        assert_int_equal(e->status, 200);
+        assert_int_equal(strlen(e->body), e->body_len);
+        assert_int_equal(sscanf(e->body, "{\"v\":%d}", &v), 1);
         assert_true(v >= last); /* never goes back in time */
         last = v;
-        mirror_release(m);
+        controller_mirror_release(c, m);
     }
-    pthread_join(tid, NULL);
+}
+
+static void *reader(void *arg)
+{
+    struct pub_arg *p = arg;
+
+    read_rounds(p->c, p->rounds);
+    atomic_fetch_add(&p->readers_done, 1);
+    return NULL;
+}
+
+/*
+ * One publisher hammering controller_publish() against readers hammering
+ * acquire/release: the api thread's pattern, plus extra readers that share
+ * the hazard slots. Run under ASan (use after free) and TSan (races).
+ */
+static void test_mirror_concurrent(void **state)
+{
+    enum { READERS = CONTROLLER_MIRROR_READERS };
+    struct controller *c = controller_new(8);
+    struct pub_arg p = {.c = c, .rounds = 20000, .n_readers = READERS};
+    pthread_t pub, rd[READERS - 1];
+
+    (void)state;
+    assert_null(controller_mirror_acquire(c));
+    controller_mirror_release(c, NULL);
+    pthread_create(&pub, NULL, publisher, &p);
+    for (int i = 0; i < READERS - 1; i++)
+        pthread_create(&rd[i], NULL, reader, &p);
+    reader(&p);
+    for (int i = 0; i < READERS - 1; i++)
+        pthread_join(rd[i], NULL);
+    pthread_join(pub, NULL);
     {
         struct mirror *m = controller_mirror_acquire(c);
 
         assert_non_null(m);
         assert_string_equal(m->get[VMM_OP_GET_VERSION].body, "{\"v\":19999}");
-        mirror_release(m);
+        controller_mirror_release(c, m);
     }
     controller_free(c);
+}
+
+/* A held mirror outlives any number of publishes and is freed by the first
+ * publish after its release (ASan: a leak or a use after free fails). */
+static void test_mirror_held_across_publishes(void **state)
+{
+    struct controller *c = controller_new(8);
+    struct mirror *held, *again;
+
+    (void)state;
+    controller_publish(c, numbered_mirror(0));
+    held = controller_mirror_acquire(c);
+    assert_non_null(held);
+    for (int i = 1; i <= 100; i++)
+        controller_publish(c, numbered_mirror(i));
+    assert_string_equal(held->get[VMM_OP_GET_VERSION].body, "{\"v\":0}");
+    /* A second hold on the current mirror while the old one is still held. */
+    again = controller_mirror_acquire(c);
+    assert_string_equal(again->get[VMM_OP_GET_VERSION].body, "{\"v\":100}");
+    controller_mirror_release(c, held);
+    controller_publish(c, numbered_mirror(101)); /* frees `held` */
+    assert_string_equal(again->get[VMM_OP_GET_VERSION].body, "{\"v\":100}");
+    controller_mirror_release(c, again);
+    controller_free(c); /* frees the current one and `again` */
 }
 
 static void test_classes(void **state)
@@ -124,6 +187,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_queue_order_and_bound),
         cmocka_unit_test(test_mirror_concurrent),
+        cmocka_unit_test(test_mirror_held_across_publishes),
         cmocka_unit_test(test_classes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -271,6 +271,45 @@ static void test_thread_names(void **state)
     free(out);
 }
 
+/*
+ * Held records: nothing reaches the target until log_release(), then all of
+ * them, whole and in order, with the bytes they would have had unheld; a
+ * batch that would pass PIPE_BUF is written early, never split in a record.
+ */
+static void test_hold_release(void **state)
+{
+    struct fixture *f = *state;
+    char big[3000];
+    char *out;
+
+    log_hold();
+    log_info("first");
+    log_warn("second %d", 2);
+    out = slurp(f->path);
+    assert_string_equal(out, "");
+    free(out);
+    log_release();
+    out = slurp(f->path);
+    assert_int_equal(count_lines(out), 2);
+    assert_matches(out, TS_RE "\\[anonymous-instance:main\\] first\n" TS_RE
+                        "\\[anonymous-instance:main\\] second 2\n$");
+    free(out);
+    log_release(); /* nothing held: no-op */
+
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    log_hold();
+    log_info("%s", big);
+    log_info("%s", big); /* past PIPE_BUF together: the first one leaves */
+    out = slurp(f->path);
+    assert_int_equal(count_lines(out), 3);
+    free(out);
+    log_release();
+    out = slurp(f->path);
+    assert_int_equal(count_lines(out), 4);
+    free(out);
+}
+
 /* Opened without O_TRUNC or O_APPEND: writes start at offset 0. */
 static void test_target_not_truncated(void **state)
 {
@@ -531,6 +570,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_module_path_of_sources, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_thread_names, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hold_release, setup, teardown),
         cmocka_unit_test_setup_teardown(test_target_not_truncated, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_long_message_whole, setup,

@@ -8,6 +8,7 @@
  * request outstanding for the test to answer later with api_server_respond().
  * Everything runs on one thread, so the order of events is deterministic.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -18,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -305,6 +307,78 @@ static void test_bind_never_unlinks(void **state)
     longpath[0] = '/';
     longpath[sizeof(longpath) - 1] = '\0';
     assert_int_equal(api_socket_bind(longpath, &fd), -ENAMETOOLONG);
+}
+
+/* Entries of `dir` other than "." and "..", as a count. */
+static int dir_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int n = 0;
+
+    assert_non_null(d);
+    while ((e = readdir(d)))
+        n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+    closedir(d);
+    return n;
+}
+
+/*
+ * The socket is bound under a temporary name and renamed into place: the
+ * final path is a listening socket from the moment it exists, and no
+ * temporary name is left behind, on success or failure.
+ */
+static void test_bind_renames_into_place(void **state)
+{
+    struct fixture *f = *state;
+    char path[sizeof(f->path) + 16], edge[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    struct stat st;
+    int fd = -1, cfd;
+
+    /* The fixture's socket is the only entry: the temporary name is gone. */
+    assert_int_equal(dir_entries(f->dir), 1);
+    assert_int_equal(stat(f->path, &st), 0);
+    assert_true(S_ISSOCK(st.st_mode));
+
+    /* A regular file at the path: refused as upstream's bind() would, the
+     * file untouched, no temporary name left. */
+    snprintf(path, sizeof(path), "%s/file", f->dir);
+    cfd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+    assert_true(cfd >= 0);
+    close(cfd);
+    assert_int_equal(api_socket_bind(path, &fd), -EADDRINUSE);
+    assert_int_equal(stat(path, &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+    assert_int_equal(dir_entries(f->dir), 2);
+    unlink(path);
+
+    /* A missing directory: the temporary bind fails, nothing is created. */
+    snprintf(path, sizeof(path), "%s/none/api.sock", f->dir);
+    assert_int_equal(api_socket_bind(path, &fd), -ENOENT);
+    assert_int_equal(dir_entries(f->dir), 1);
+
+    /* A path that fits sun_path in a directory whose name leaves no room
+     * for the temporary name: bound in place. */
+    {
+        size_t dlen = strlen(f->dir), sub = sizeof(edge) - 1 - dlen - 3;
+        char subdir[sizeof(edge)];
+
+        memcpy(edge, f->dir, dlen);
+        edge[dlen] = '/';
+        memset(edge + dlen + 1, 'y', sub);
+        edge[dlen + 1 + sub] = '\0';
+        strcpy(subdir, edge);
+        assert_int_equal(mkdir(subdir, 0700), 0);
+        strcat(edge, "/a");
+        assert_int_equal(strlen(edge), sizeof(edge) - 1);
+        assert_int_equal(api_socket_bind(edge, &fd), 0);
+        assert_int_equal(stat(edge, &st), 0);
+        assert_true(S_ISSOCK(st.st_mode));
+        assert_int_equal(dir_entries(subdir), 1);
+        close(fd);
+        unlink(edge);
+        rmdir(subdir);
+    }
 }
 
 static void test_keep_alive(void **state)
@@ -792,6 +866,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_bind_never_unlinks, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_bind_renames_into_place, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_keep_alive, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pipelining_in_order, setup,

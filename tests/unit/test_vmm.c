@@ -171,7 +171,7 @@ static const char *get(struct vmm *v, enum vmm_op op, int *status)
 
     *status = m->get[op].status;
     snprintf(body, sizeof(body), "%s", m->get[op].body);
-    mirror_release(m);
+    mirror_free(m);
     return body;
 }
 

@@ -182,7 +182,7 @@ static char *get(struct vmm *v, enum vmm_op op)
     char *s = strdup(m->get[op].body);
 
     assert_int_equal(m->get[op].status, 200);
-    mirror_release(m);
+    mirror_free(m);
     return s;
 }
 
