@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,6 +36,7 @@
 #include "obs/log.h"
 #include "util/seccomp.h"
 #include "util/xalloc.h"
+#include "vmm/seccomp_rules.h"
 #include "vmm/vmm.h"
 
 /* The vmm thread's state, handed to its loop callbacks. */
@@ -54,6 +56,32 @@ static unsigned env_ms(const char *name)
     const char *s = getenv(name);
 
     return s ? (unsigned)strtoul(s, NULL, 10) : 0;
+}
+
+/* Test hook SQUIB_TEST_SECCOMP_TRAP=vmm|api|vcpu: the named thread kind
+ * calls getpgrp(), which no built-in list allows, right after its filter. */
+static int g_trap_kind = -1;
+
+static void seccomp_entered(enum seccomp_thread kind)
+{
+    if ((int)kind == g_trap_kind)
+        (void)syscall(SYS_getpgrp);
+}
+
+static int seccomp_setup_default(bool no_seccomp, const char *filter_path,
+                                 struct sq_err *err)
+{
+    struct seccomp_policy pol = {0};
+    const char *hook = getenv("SQUIB_TEST_SECCOMP_TRAP");
+    int rc;
+
+    for (int t = 0; hook && t < SECCOMP_THREAD_COUNT; t++)
+        if (strcmp(hook, seccomp_thread_name((enum seccomp_thread)t)) == 0)
+            g_trap_kind = t;
+    seccomp_rules_default(&pol);
+    rc = seccomp_setup(no_seccomp, filter_path, &pol, seccomp_entered, err);
+    seccomp_policy_fini(&pol);
+    return rc;
 }
 
 static void sleep_ms(unsigned ms)
@@ -264,7 +292,7 @@ int main(int argc, char **argv)
     if (!cli_init_metrics(&args, &code))
         return code;
     sq_err_clear(&err);
-    if (seccomp_setup(args.no_seccomp, args.seccomp_filter, &err) < 0)
+    if (seccomp_setup_default(args.no_seccomp, args.seccomp_filter, &err) < 0)
         return fail(1, "Seccomp error: %s", err.msg);
 
     if (args.config_file) {
