@@ -18,7 +18,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,6 +26,7 @@
 #include "config/config.h"
 #include "api/server.h"
 #include "cli.h"
+#include "hooks.h"
 #include "obs/metrics.h"
 #include "obs/signals.h"
 #include "util/buf.h"
@@ -48,49 +48,22 @@ struct vmm_main {
     struct evloop_handler metrics_h;
     int metrics_timer_fd;          /* owned; -1 until the VM runs */
     bool vmm_filter_on;            /* the vmm seccomp filter is installed */
-    unsigned test_delay_ms;        /* SQUIB_TEST_VMM_DELAY_MS */
 };
 
-static unsigned env_ms(const char *name)
-{
-    const char *s = getenv(name);
-
-    return s ? (unsigned)strtoul(s, NULL, 10) : 0;
-}
-
-/* Test hook SQUIB_TEST_SECCOMP_TRAP=vmm|api|vcpu: the named thread kind
- * calls getpgrp(), which no built-in list allows, right after its filter. */
-static int g_trap_kind = -1;
-
-static void seccomp_entered(enum seccomp_thread kind)
-{
-    if ((int)kind == g_trap_kind)
-        (void)syscall(SYS_getpgrp);
-}
-
+/* The built-in seccomp policy (plus what the test build's hooks need),
+ * compiled unless --no-seccomp or --seccomp-filter says otherwise. */
 static int seccomp_setup_default(bool no_seccomp, const char *filter_path,
                                  struct sq_err *err)
 {
     struct seccomp_policy pol = {0};
-    const char *hook = getenv("SQUIB_TEST_SECCOMP_TRAP");
     int rc;
 
-    for (int t = 0; hook && t < SECCOMP_THREAD_COUNT; t++)
-        if (strcmp(hook, seccomp_thread_name((enum seccomp_thread)t)) == 0)
-            g_trap_kind = t;
     seccomp_rules_default(&pol);
-    rc = seccomp_setup(no_seccomp, filter_path, &pol, seccomp_entered, err);
+    hooks_seccomp_policy(&pol);
+    rc = seccomp_setup(no_seccomp, filter_path, &pol, hooks_seccomp_entered,
+                       err);
     seccomp_policy_fini(&pol);
     return rc;
-}
-
-static void sleep_ms(unsigned ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000,
-                          .tv_nsec = (long)(ms % 1000) * 1000000};
-
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
 }
 
 static void publish(struct vmm_main *m)
@@ -166,8 +139,7 @@ static void on_actions(struct evloop *loop, struct evloop_handler *h,
     (void)events;
     evloop_eventfd_drain(h->fd);
     while ((a = controller_take(m->ctl))) {
-        if (m->test_delay_ms)
-            sleep_ms(m->test_delay_ms);
+        hooks_before_action();
         vmm_handle_action(m->vmm, a);
         /* Publish before answering: a client that saw the 204 must see its
          * write in the next GET (read-your-writes through the mirror). */
@@ -278,6 +250,7 @@ int main(int argc, char **argv)
      * main arena grows and shrinks with brk only.
      */
     mallopt(M_ARENA_MAX, 1);
+    hooks_init();
     log_init();
     log_set_thread_name("main");
     if (!cli_parse(argc, argv, &args, &code))
@@ -323,7 +296,6 @@ int main(int argc, char **argv)
     vopts.enable_pci = args.enable_pci;
     vopts.boot_timer = args.boot_timer;
     m.vmm = vmm_new(m.loop, &vopts);
-    m.test_delay_ms = env_ms("SQUIB_TEST_VMM_DELAY_MS");
     if (args.metrics_path)
         vmm_note_metrics_initialised(m.vmm);
 
@@ -409,7 +381,7 @@ int main(int argc, char **argv)
             .on_started = report_times,
             .on_started_arg = &args,
         };
-        unsigned t = env_ms("SQUIB_TEST_ACTION_TIMEOUT_MS");
+        unsigned t = hooks_action_timeout_ms();
 
         for (int i = 0; i < ACTION_CLASS_COUNT; i++)
             ao.timeout_ms[i] = t;

@@ -189,9 +189,6 @@ static const struct seccomp_rule rules_vmm[] = {
      * its ack eventfd with a timeout); flushing API answers at exit. */
     R0(poll),
     R0(ppoll),
-    /* Short sleeps: the SQUIB_TEST_VMM_DELAY_MS test hook. */
-    R0(nanosleep),
-    R0(clock_nanosleep),
     /* Terminal: the TTY put in raw mode at start is restored at teardown
      * (tcgetattr, tcsetattr); vsock sockets are made non-blocking. */
     R1(ioctl, EQ(1, TCGETS)),
