@@ -39,6 +39,7 @@
 #include "util/xalloc.h"
 #include "vmm/cmdline.h"
 #include "vmm/machine.h"
+#include "vmm/mmio_attach.h"
 #include "vmm/vmm.h"
 
 /* What the controller keeps of a built machine (v->machine). */
