@@ -26,6 +26,7 @@
 
 #include "obs/metrics.h"
 #include "obs/log.h"
+#include "util/time.h"
 #include "util/xalloc.h"
 
 enum {
@@ -88,14 +89,6 @@ struct serial {
     struct log_ratelimit write_err_rl;
 };
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 /* Upstream's TokenBucket::reduce for `n` tokens: true if allowed. */
 static bool bucket_reduce(struct token_bucket *b, uint64_t n)
 {
@@ -110,7 +103,7 @@ static bool bucket_reduce(struct token_bucket *b, uint64_t n)
         b->burst = 0;
     }
     if (n > b->budget) {
-        uint64_t now = now_ns();
+        uint64_t now = time_mono_ns();
         unsigned __int128 add =
             (unsigned __int128)(now - b->last_ns) * b->size / b->refill_ns;
 
@@ -364,7 +357,7 @@ int serial_new(int out_fd, const struct serial_rate_limit *rl,
         s->rl.budget = rl->size; /* buckets start full */
         s->rl.burst = rl->one_time_burst;
         s->rl.refill_ns = rl->refill_time_ms * 1000000ULL;
-        s->rl.last_ns = now_ns();
+        s->rl.last_ns = time_mono_ns();
     }
     bus_dev_init(&s->bus, "serial", serial_reg_read, serial_reg_write, s);
     s->irq_fd = evloop_eventfd_new();
