@@ -6,8 +6,8 @@
 # It is linked exactly as build/squib, from the same objects, with
 # tests/support/hooks.o placed before libsquib.a: its hook functions take
 # the place of src/hooks.o, which the linker then never pulls from the
-# archive. The product binary thus carries no test code. A prerequisite of
-# `guests`, so `make check` (and `make SAN=1 check`) builds it.
+# archive. The product binary thus carries no test code. Built by `all`
+# and, as a prerequisite of `guests`, by `make check` (SAN=1: build/san/).
 
 .PHONY: squib-test
 squib-test: $(BUILD)/squib-test
@@ -17,4 +17,4 @@ $(BUILD)/squib-test: $(BUILD)/src/main.o $(BUILD)/tests/support/hooks.o \
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) $(SQUIB_LDFLAGS) -o $@ $^ $(LDLIBS)
 
-guests: $(BUILD)/squib-test
+all guests: $(BUILD)/squib-test
