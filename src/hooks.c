@@ -2,7 +2,7 @@
  * hooks.c: the product's hooks (hooks.h): none of them does anything.
  * build/squib-test replaces this file with tests/support/hooks.c; keep the
  * two defining the same functions, or the linker would pull this object
- * into the test build as well and report duplicates.
+ * into the test build as well and report multiple definitions.
  */
 #include "hooks.h"
 

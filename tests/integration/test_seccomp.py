@@ -4,9 +4,9 @@ With the default filters squib must serve the API and boot and run a test
 guest without ever tripping its own filters; a forbidden syscall from any
 thread kind ends the process with exit code 148 and upstream's log line;
 --no-seccomp installs nothing; --seccomp-filter loads squib's JSON format.
-The forbidden syscalls are provoked with the SQUIB_TEST_SECCOMP_TRAP hook
-(docs/compat.md, Test hooks): the named thread kind calls getpgrp() right
-after installing its filter.
+The forbidden syscalls are provoked with the SQUIB_TEST_SECCOMP_TRAP hook of
+build/squib-test (docs/threads.md, "The test build"): the named thread kind
+calls getpgrp() right after installing its filter.
 """
 import json
 import os
