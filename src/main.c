@@ -26,6 +26,7 @@
 #include "config/config.h"
 #include "api/server.h"
 #include "cli.h"
+#include "hooks.h"
 #include "obs/metrics.h"
 #include "obs/signals.h"
 #include "util/buf.h"
@@ -35,6 +36,7 @@
 #include "obs/log.h"
 #include "util/seccomp.h"
 #include "util/xalloc.h"
+#include "vmm/seccomp_rules.h"
 #include "vmm/vmm.h"
 
 /* The vmm thread's state, handed to its loop callbacks. */
@@ -46,23 +48,22 @@ struct vmm_main {
     struct evloop_handler metrics_h;
     int metrics_timer_fd;          /* owned; -1 until the VM runs */
     bool vmm_filter_on;            /* the vmm seccomp filter is installed */
-    unsigned test_delay_ms;        /* SQUIB_TEST_VMM_DELAY_MS */
 };
 
-static unsigned env_ms(const char *name)
+/* The built-in seccomp policy (plus what the test build's hooks need),
+ * compiled unless --no-seccomp or --seccomp-filter says otherwise. */
+static int seccomp_setup_default(bool no_seccomp, const char *filter_path,
+                                 struct sq_err *err)
 {
-    const char *s = getenv(name);
+    struct seccomp_policy pol = {0};
+    int rc;
 
-    return s ? (unsigned)strtoul(s, NULL, 10) : 0;
-}
-
-static void sleep_ms(unsigned ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000,
-                          .tv_nsec = (long)(ms % 1000) * 1000000};
-
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
+    seccomp_rules_default(&pol);
+    hooks_seccomp_policy(&pol);
+    rc = seccomp_setup(no_seccomp, filter_path, &pol, hooks_seccomp_entered,
+                       err);
+    seccomp_policy_fini(&pol);
+    return rc;
 }
 
 static void query(void *ctx, enum vmm_op op, struct vmm_reply *rep)
@@ -158,8 +159,7 @@ static void on_actions(struct evloop *loop, struct evloop_handler *h,
     (void)events;
     evloop_eventfd_drain(h->fd);
     while ((a = controller_take(m->ctl))) {
-        if (m->test_delay_ms)
-            sleep_ms(m->test_delay_ms);
+        hooks_before_action();
         vmm_handle(m->vmm, &a->req, &a->rep);
         /* Publish before answering: a client that saw the 204 must see its
          * write in the next GET (read-your-writes through the mirror). */
@@ -270,6 +270,7 @@ int main(int argc, char **argv)
      * main arena grows and shrinks with brk only.
      */
     mallopt(M_ARENA_MAX, 1);
+    hooks_init();
     log_init();
     log_set_thread_name("main");
     if (!cli_parse(argc, argv, &args, &code))
@@ -284,7 +285,7 @@ int main(int argc, char **argv)
     if (!cli_init_metrics(&args, &code))
         return code;
     sq_err_clear(&err);
-    if (seccomp_setup(args.no_seccomp, args.seccomp_filter, &err) < 0)
+    if (seccomp_setup_default(args.no_seccomp, args.seccomp_filter, &err) < 0)
         return fail(1, "Seccomp error: %s", err.msg);
 
     if (args.config_file) {
@@ -315,7 +316,6 @@ int main(int argc, char **argv)
     vopts.enable_pci = args.enable_pci;
     vopts.boot_timer = args.boot_timer;
     m.vmm = vmm_new(m.loop, &vopts);
-    m.test_delay_ms = env_ms("SQUIB_TEST_VMM_DELAY_MS");
     if (args.metrics_path)
         vmm_note_metrics_initialised(m.vmm);
 
@@ -401,7 +401,7 @@ int main(int argc, char **argv)
             .on_started = report_times,
             .on_started_arg = &args,
         };
-        unsigned t = env_ms("SQUIB_TEST_ACTION_TIMEOUT_MS");
+        unsigned t = hooks_action_timeout_ms();
 
         for (int i = 0; i < ACTION_CLASS_COUNT; i++)
             ao.timeout_ms[i] = t;

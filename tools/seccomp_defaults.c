@@ -8,13 +8,17 @@
 
 #include "util/buf.h"
 #include "util/seccomp.h"
+#include "vmm/seccomp_rules.h"
 
 int main(void)
 {
+    struct seccomp_policy pol = {0};
     struct buf b = BUF_INIT;
     int rc = 0;
 
-    seccomp_defaults_json(&b);
+    seccomp_rules_default(&pol);
+    seccomp_policy_json(&pol, &b);
+    seccomp_policy_fini(&pol);
     if (fwrite(b.data, 1, b.len, stdout) != b.len || fflush(stdout) != 0) {
         perror("seccomp-defaults");
         rc = 1;

@@ -15,17 +15,15 @@
 #include <unistd.h>
 
 #include "obs/log.h"
+#include "util/time.h"
 
 #define NS_PER_MS 1000000ULL
 
 static uint64_t now_ns(const struct rate_limiter *rl)
 {
-    struct timespec ts;
-
     if (rl->clock)
         return rl->clock(rl->clock_opaque);
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+    return time_mono_ns();
 }
 
 static uint64_t gcd(uint64_t x, uint64_t y)

@@ -14,6 +14,7 @@
  * async-signal-safe).
  */
 #include "util/fdio.h"
+#include "util/time.h"
 #include "obs/log.h"
 
 #include <errno.h>
@@ -567,11 +568,8 @@ bool log_ratelimit_check(struct log_ratelimit *rl, uint64_t now_ms,
 static uint64_t rl_now_ms(void)
 {
     static _Atomic uint64_t epoch_ms; /* 0 = not yet set */
-    struct timespec ts;
-    uint64_t now, zero = 0;
+    uint64_t now = time_mono_ms() + 1, zero = 0;
 
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000 + 1;
     atomic_compare_exchange_strong(&epoch_ms, &zero, now);
     return now - atomic_load(&epoch_ms);
 }

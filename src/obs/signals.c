@@ -82,7 +82,7 @@ static void msg_puti(struct msg *m, long v)
  * text comes from strerrordesc_np(), which returns a constant string (no
  * locale, no buffer), so it is safe here.
  */
-static void leave(int code)
+static _Noreturn void leave(int code)
 {
     int rc = metrics_flush_signal_safe();
 

@@ -13,17 +13,12 @@ void sq_err_clear(struct sq_err *err)
     err->msg[0] = '\0';
 }
 
-int sq_errf(struct sq_err *err, int code, const char *fmt, ...)
+void sq_err_vset(struct sq_err *err, int code, const char *fmt, va_list ap)
 {
-    va_list ap;
-
     if (!err)
-        return code;
+        return;
     err->code = code;
-    va_start(ap, fmt);
     vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-    va_end(ap);
-    return code;
 }
 
 int sq_err_prefix(struct sq_err *err, const char *prefix)

@@ -9,6 +9,7 @@
 #ifndef SQUIB_UTIL_ERR_H
 #define SQUIB_UTIL_ERR_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 #define SQ_ERR_MSG_MAX 4096
@@ -21,12 +22,28 @@ struct sq_err {
 /* Reset to "no error". */
 void sq_err_clear(struct sq_err *err);
 
+/* Set the error (overwrites any previous one) from a va_list. `err` may be
+ * NULL. */
+void sq_err_vset(struct sq_err *err, int code, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
 /*
  * Set the error (overwrites any previous one) and return `code`, so that
  * callers can write `return sq_errf(err, -EINVAL, "...")`. `err` may be NULL.
+ * Inline so that static analysers see the return value is `code` (the
+ * message is formatted out of line); `code` is evaluated once, before the
+ * message is formatted, so `-errno` is safe.
  */
-int sq_errf(struct sq_err *err, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+__attribute__((format(printf, 3, 4))) static inline int
+sq_errf(struct sq_err *err, int code, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    sq_err_vset(err, code, fmt, ap);
+    va_end(ap);
+    return code;
+}
 
 /*
  * Prepend `prefix` to the message already in `err` (for upstream's

@@ -1,14 +1,8 @@
 /*
- * seccomp.c: squib's seccomp allow-lists and their installation (see
- * seccomp.h and docs/seccomp.md).
- *
- * The lists below are upstream's x86_64 musl lists (resources/seccomp/
- * x86_64-unknown-linux-musl.json) translated to what squib, a C program
- * linked with glibc, actually calls: glibc opens with openat, stats with
- * newfstatat, signals a thread with tgkill and waits with epoll_wait, and
- * its malloc grows per-thread arenas with mprotect. Each row says why the
- * call is needed; a row with argument conditions allows the call only when
- * all of them hold, and several rows for one syscall are alternatives.
+ * seccomp.c: the seccomp mechanism (see seccomp.h and docs/seccomp.md):
+ * allow-lists compiled to classic BPF, custom filter files in upstream's
+ * seccompiler JSON shape, and per-thread installation. The lists themselves
+ * are VMM policy, in vmm/seccomp_rules.c.
  *
  * Rules are compiled with libseccomp into classic BPF once, at startup, and
  * kept as plain instruction arrays: each thread then installs its array
@@ -21,381 +15,18 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/filter.h>
-#include <linux/futex.h>
-#include <linux/kvm.h>
 #include <linux/seccomp.h>
 #include <seccomp.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/syscall.h>
-#include <sys/timerfd.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include "util/buf.h"
 #include "util/json.h"
 #include "util/xalloc.h"
-#include "vmm/vcpu.h"
-
-/* ---------------------------------------------------------------------- */
-/* Rules                                                                   */
-
-/* One argument condition, as in upstream's JSON: a "dword" compares the low
- * 32 bits only (the kernel passes int arguments with undefined upper
- * halves), a "qword" all 64. MASKED_EQ is (arg & mask) == val. */
-enum cond_op { OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE, OP_MASKED_EQ };
-
-struct cond {
-    unsigned idx; /* argument index, 0..5 */
-    bool qword;
-    enum cond_op op;
-    uint64_t mask; /* OP_MASKED_EQ only */
-    uint64_t val;
-};
-
-#define MAX_CONDS 4
-
-/* A rule of the built-in lists: `name` (resolved with libseccomp for the
- * native architecture) is allowed when all n conditions hold. A condition
- * whose value is KICK_SIGNAL compares with the vCPU kick signal instead
- * (SIGRTMIN is not a constant in glibc). */
-struct rule {
-    const char *name;
-    unsigned n;
-    struct cond c[MAX_CONDS];
-};
-
-#define EQ(i, v)     {.idx = (i), .op = OP_EQ, .val = (v)}
-#define MEQ(i, m, v) {.idx = (i), .op = OP_MASKED_EQ, .mask = (m), .val = (v)}
-#define R0(nm)       {.name = #nm, .n = 0}
-#define R1(nm, a)    {.name = #nm, .n = 1, .c = {a}}
-#define R2(nm, a, b) {.name = #nm, .n = 2, .c = {a, b}}
-
-/* Marker value replaced by SQ_SIG_VCPU_KICK when the rules are compiled. */
-#define KICK_SIGNAL 0xffffffffu
-
-/* futex commands without the PRIVATE and CLOCK_REALTIME flag bits. */
-#define FUTEX_CMD_BITS 0x7fu
-/* No PROT_EXEC: no thread may create executable memory. */
-#define NO_EXEC(i) MEQ(i, PROT_EXEC, 0)
-
-/*
- * Calls every squib thread makes, whatever its kind. These come from the
- * C library and from squib's shared utilities (logger, metrics, xalloc).
- */
-static const struct rule rules_common[] = {
-    /* The logger and metrics: every record is one write() to the log fd,
-     * the metrics file, a FIFO, or stdout/stderr. */
-    R0(write),
-    /* Eventfd reads (evloop_eventfd_drain) and socket/pipe reads. */
-    R0(read),
-    /* Closing fds the thread owns (connections, eventfds, files). */
-    R0(close),
-    /* Thread exit (pthread) and process exit (exit, _exit in the fatal
-     * signal handlers). */
-    R0(exit),
-    R0(exit_group),
-    /* The kernel restarts an interrupted sleep (e.g. after SIGSTOP). */
-    R0(restart_syscall),
-    /* Returning from a signal handler (SIGSYS, SIGPIPE, the vCPU kick);
-     * without it a handled signal would fault again forever. */
-    R0(rt_sigreturn),
-    /* pthread_sigmask (vCPU threads unblock the kick signal), abort(). */
-    R0(rt_sigprocmask),
-    /* glibc removes a thread's alternate signal stack when it exits. */
-    R0(sigaltstack),
-    /* abort() resets the SIGABRT handler before raising it (signals_panic,
-     * failed assertions). */
-    R1(rt_sigaction, EQ(0, SIGABRT)),
-    /* abort() raises SIGABRT on the calling thread. */
-    R1(tgkill, EQ(2, SIGABRT)),
-    /* The logger tags records with the thread: gettid() != getpid() marks
-     * a non-main thread. glibc's getpid() is a real syscall. */
-    R0(gettid),
-    R0(getpid),
-    /* Timestamps (logger, metrics, timeouts) when the vDSO is not used. */
-    R0(clock_gettime),
-    R0(gettimeofday),
-    /* malloc: the heap grows with brk on the main arena. */
-    R0(brk),
-    /* malloc: large blocks and per-thread arenas are anonymous private
-     * mappings, arenas reserved with MAP_NORESERVE; never executable. */
-    R2(mmap, EQ(3, MAP_PRIVATE | MAP_ANONYMOUS), NO_EXEC(2)),
-    R2(mmap, EQ(3, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE), NO_EXEC(2)),
-    /* malloc: a thread arena is committed piecewise with mprotect(READ |
-     * WRITE); never executable. */
-    R1(mprotect, NO_EXEC(2)),
-    /* free() of large blocks, arena trimming, thread stack release. */
-    R0(munmap),
-    /* realloc() of large blocks. */
-    R0(mremap),
-    /* free() returns arena pages (and glibc a dead thread's stack) with
-     * MADV_DONTNEED. */
-    R1(madvise, EQ(2, MADV_DONTNEED)),
-    /* pthread mutexes, condition variables (timed waits use
-     * WAIT_BITSET|CLOCK_REALTIME) and pthread_join; private or not. */
-    R1(futex, MEQ(1, FUTEX_CMD_BITS, FUTEX_WAIT)),
-    R1(futex, MEQ(1, FUTEX_CMD_BITS, FUTEX_WAKE)),
-    R1(futex, MEQ(1, FUTEX_CMD_BITS, FUTEX_WAIT_BITSET)),
-    R1(futex, MEQ(1, FUTEX_CMD_BITS, FUTEX_WAKE_BITSET)),
-    /* sched_yield: spin-then-yield in the C library's locks. */
-    R0(sched_yield),
-    /* Each thread waits in its own event loop (util/evloop.c uses
-     * epoll_wait; epoll_pwait is glibc's fallback) and edits it. */
-    R0(epoll_wait),
-    R0(epoll_pwait),
-    R0(epoll_ctl),
-};
-
-/*
- * The vmm thread, from the moment the VM is built: the event loop serving
- * post-boot requests (pause, resume, device updates, metrics, snapshots),
- * the device backends, the serial console, and teardown.
- */
-static const struct rule rules_vmm[] = {
-    /* Reopening a block device's host file on PATCH /drives, snapshot
-     * files, the serial output file: always through openat in glibc. */
-    R0(openat),
-    /* File sizes and types of reopened drives and snapshot files (glibc's
-     * fstat() and stat() both use newfstatat). */
-    R0(newfstatat),
-    R0(fstat),
-    /* Block I/O: seek and positional reads and writes on host files. */
-    R0(lseek),
-    R0(pread64),
-    R0(pwrite64),
-    R0(preadv),
-    R0(pwritev),
-    /* virtio-net reads and writes frames from/to the tap as iovecs. */
-    R0(readv),
-    R0(writev),
-    /* Block device flush (VIRTIO_BLK_T_FLUSH) and snapshot files. */
-    R0(fsync),
-    R0(fdatasync),
-    /* Snapshot memory files are sized before they are written. */
-    R0(ftruncate),
-    /* Diff snapshots ask which pages are resident. */
-    R0(mincore),
-    /* pmem: flush the mapping to its backing file. */
-    R1(msync, EQ(2, MS_SYNC)),
-    /* The device backends and guest memory hot-plug map files and shared
-     * memory (io_uring rings, pmem files, guest memory regions), never
-     * executable. */
-    R1(mmap, NO_EXEC(2)),
-    /* Balloon and memory hot-plug give guest memory back (MADV_DONTNEED,
-     * MADV_REMOVE); the io_uring engine and glibc as for every thread. */
-    R0(madvise),
-    /* The async block engine: io_uring set-up on drive patch, submission,
-     * and its completion eventfd. */
-    R0(io_uring_setup),
-    R0(io_uring_enter),
-    R0(io_uring_register),
-    R0(eventfd2),
-    /* Rate limiters and the periodic metrics flush (started right after
-     * this filter, as upstream) are timerfds. */
-    R2(timerfd_create, EQ(0, CLOCK_MONOTONIC),
-       EQ(1, TFD_CLOEXEC | TFD_NONBLOCK)),
-    R0(timerfd_settime),
-    /* vsock: the device connects to and accepts from the host's Unix
-     * sockets, and exchanges data and fds with them. */
-    R2(socket, EQ(0, AF_UNIX), EQ(1, SOCK_STREAM | SOCK_CLOEXEC)),
-    R2(socket, EQ(0, AF_UNIX),
-       EQ(1, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK)),
-    R0(connect),
-    R1(accept4, EQ(3, SOCK_CLOEXEC)),
-    R1(accept4, EQ(3, SOCK_CLOEXEC | SOCK_NONBLOCK)),
-    R0(sendmsg),
-    R0(recvmsg),
-    R0(sendto),
-    R0(recvfrom),
-    /* The serial output fd is made O_NONBLOCK while the machine lives and
-     * its flags are restored at teardown; fds get FD_CLOEXEC. */
-    R1(fcntl, EQ(1, F_GETFL)),
-    R1(fcntl, EQ(1, F_SETFL)),
-    R1(fcntl, EQ(1, F_GETFD)),
-    R2(fcntl, EQ(1, F_SETFD), EQ(2, FD_CLOEXEC)),
-    /* Kicking a vCPU out of KVM_RUN for pause and teardown (pthread_kill
-     * of SQ_SIG_VCPU_KICK). */
-    R1(tgkill, EQ(2, KICK_SIGNAL)),
-    /* Randomness for MMDS V2 tokens. */
-    R0(getrandom),
-    /* Waiting for a vCPU's pause/resume acknowledgement (vcpu_wait polls
-     * its ack eventfd with a timeout); flushing API answers at exit. */
-    R0(poll),
-    R0(ppoll),
-    /* Short sleeps: the SQUIB_TEST_VMM_DELAY_MS test hook. */
-    R0(nanosleep),
-    R0(clock_nanosleep),
-    /* Terminal: the TTY put in raw mode at start is restored at teardown
-     * (tcgetattr, tcsetattr); vsock sockets are made non-blocking. */
-    R1(ioctl, EQ(1, TCGETS)),
-    R1(ioctl, EQ(1, TCSETS)),
-    R1(ioctl, EQ(1, TCSETSW)),
-    R1(ioctl, EQ(1, TIOCGWINSZ)),
-    R1(ioctl, EQ(1, FIONBIO)),
-    /* VM-level KVM calls after boot: legacy interrupt lines, registering
-     * and removing ioeventfds and irqfds (device activation, teardown),
-     * memory slots (hot-plug), dirty-page logs (diff snapshots). */
-    R1(ioctl, EQ(1, KVM_IRQ_LINE)),
-    R1(ioctl, EQ(1, KVM_IOEVENTFD)),
-    R1(ioctl, EQ(1, KVM_IRQFD)),
-    R1(ioctl, EQ(1, KVM_SET_USER_MEMORY_REGION)),
-    R1(ioctl, EQ(1, KVM_GET_DIRTY_LOG)),
-    /* Snapshot creation saves VM state on the vmm thread. */
-    R1(ioctl, EQ(1, KVM_GET_CLOCK)),
-    R1(ioctl, EQ(1, KVM_GET_IRQCHIP)),
-    R1(ioctl, EQ(1, KVM_GET_PIT2)),
-    /* Registers of a paused vCPU, read by the vmm thread while the vCPU
-     * thread waits (snapshots, diagnostics). */
-    R1(ioctl, EQ(1, KVM_GET_REGS)),
-    R1(ioctl, EQ(1, KVM_GET_SREGS)),
-    R1(ioctl, EQ(1, KVM_GET_FPU)),
-    R1(ioctl, EQ(1, KVM_GET_LAPIC)),
-    R1(ioctl, EQ(1, KVM_GET_MSRS)),
-    R1(ioctl, EQ(1, KVM_GET_MP_STATE)),
-    R1(ioctl, EQ(1, KVM_GET_CPUID2)),
-    R1(ioctl, EQ(1, KVM_GET_VCPU_EVENTS)),
-    R1(ioctl, EQ(1, KVM_GET_XSAVE)),
-    R1(ioctl, EQ(1, KVM_GET_XCRS)),
-    R1(ioctl, EQ(1, KVM_GET_DEBUGREGS)),
-    R1(ioctl, EQ(1, KVM_GET_TSC_KHZ)),
-};
-
-/*
- * The api thread, from before it serves the socket: accept, read, parse,
- * answer; everything else goes to the vmm thread through the controller.
- */
-static const struct rule rules_api[] = {
-    /* New API connections (api/server.c), non-blocking and close-on-exec. */
-    R1(accept4, EQ(3, SOCK_CLOEXEC | SOCK_NONBLOCK)),
-    /* Reading requests and writing responses on the connections. */
-    R0(recvmsg),
-    R0(recvfrom),
-    R0(sendmsg),
-    R0(sendto),
-    R0(writev),
-    /* Arming the action-timeout timerfd (created before the filter). */
-    R0(timerfd_settime),
-    /* MMDS V2 tokens are random. */
-    R0(getrandom),
-    /* Flushing queued answers before a connection closes
-     * (api_server_flush waits for POLLOUT). */
-    R0(poll),
-    R0(ppoll),
-};
-
-/*
- * A vCPU thread, from before its first KVM_RUN: run the guest, dispatch
- * port I/O and MMIO exits to device register handlers, pause and resume.
- */
-static const struct rule rules_vcpu[] = {
-    /* Running the guest. */
-    R1(ioctl, EQ(1, KVM_RUN)),
-    /* After a pause: tell a kvmclock guest it was stopped. */
-    R1(ioctl, EQ(1, KVM_KVMCLOCK_CTRL)),
-    /* Saving the vCPU's own state (snapshots) while paused. */
-    R1(ioctl, EQ(1, KVM_GET_REGS)),
-    R1(ioctl, EQ(1, KVM_GET_SREGS)),
-    R1(ioctl, EQ(1, KVM_GET_FPU)),
-    R1(ioctl, EQ(1, KVM_GET_LAPIC)),
-    R1(ioctl, EQ(1, KVM_GET_MSRS)),
-    R1(ioctl, EQ(1, KVM_GET_MP_STATE)),
-    R1(ioctl, EQ(1, KVM_GET_CPUID2)),
-    R1(ioctl, EQ(1, KVM_GET_VCPU_EVENTS)),
-    R1(ioctl, EQ(1, KVM_GET_XSAVE)),
-    R1(ioctl, EQ(1, KVM_GET_XCRS)),
-    R1(ioctl, EQ(1, KVM_GET_DEBUGREGS)),
-    R1(ioctl, EQ(1, KVM_GET_TSC_KHZ)),
-    /* Device register writes that signal the vmm loop or raise an
-     * interrupt only write eventfds (write, in the common list); a device
-     * reset from the guest may drain the io_uring engine and rearm its
-     * timers. */
-    R0(io_uring_enter),
-    R0(timerfd_settime),
-    /* A device activated or reset by a guest register write may (re)create
-     * its notification eventfds there (upstream allows it for MSI-X
-     * vectors recreated on a PCI device reset). */
-    R0(eventfd2),
-};
-
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define SQ_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define SQ_SANITIZED 1
-#endif
-#endif
-
-#ifdef SQ_SANITIZED
-/*
- * Sanitizer builds only (make SAN=1: ASan + UBSan; make tsan: TSan),
- * compiled in when the compiler says -fsanitize=address or =thread is on.
- * The sanitizer runtime runs inside every thread: its allocator and shadow
- * memory are mapped and unmapped with flags of its own, its thread
- * registry reads the thread's stack bounds, and a report (which must never
- * be hidden by a SIGSYS) reads /proc/self/maps, symbolizes, and may start a
- * symbolizer process. None of this is in a release build; the release
- * lists above stay exact.
- */
-static const struct rule rules_sanitizer[] = {
-    /* The ASan allocator and shadow: any mapping flags, still never
-     * executable. */
-    R1(mmap, NO_EXEC(2)),
-    /* ASan releases and poisons memory with madvise of its own advice. */
-    R0(madvise),
-    /* Alternate signal stacks for ASan's deadly-signal handler. */
-    R0(sigaltstack),
-    /* Thread names and dumpable state queried by the runtime. */
-    R0(prctl),
-    /* Reports: /proc/self/maps, the binary's path, its symbols. */
-    R0(openat),
-    R0(open),
-    R0(readlink),
-    R0(readlinkat),
-    R0(newfstatat),
-    R0(fstat),
-    R0(stat),
-    R0(lseek),
-    R0(pread64),
-    R0(getcwd),
-    R0(uname),
-    R0(sched_getaffinity),
-    R0(getrlimit),
-    R0(prlimit64),
-    R0(rt_sigaction),
-    R0(tgkill),
-    R0(tkill),
-    R0(kill),
-    /* LeakSanitizer's exit-time check stops the world: a tracer task
-     * (clone below) lists /proc/self/task, attaches to every thread with
-     * ptrace and watches its parent with getppid. */
-    R0(ptrace),
-    R0(getdents),
-    R0(getdents64),
-    R0(getppid),
-    /* A report may run an external symbolizer. */
-    R0(pipe2),
-    R0(pipe),
-    R0(dup2),
-    R0(dup3),
-    R0(fork),
-    R0(vfork),
-    R0(clone),
-    R0(clone3),
-    R0(execve),
-    R0(wait4),
-    R0(waitid),
-    R0(nanosleep),
-    R0(clock_nanosleep),
-    R0(sched_yield),
-};
-#endif
 
 /* ---------------------------------------------------------------------- */
 /* Compiling                                                               */
@@ -411,29 +42,29 @@ const char *seccomp_thread_name(enum seccomp_thread kind)
     return (unsigned)kind < SECCOMP_THREAD_COUNT ? thread_names[kind] : "?";
 }
 
-static int to_scmp(const struct cond *c, struct scmp_arg_cmp *out)
+static int to_scmp(const struct seccomp_cond *c, struct scmp_arg_cmp *out)
 {
     uint64_t width = c->qword ? UINT64_MAX : 0xffffffffu;
 
     memset(out, 0, sizeof(*out));
     out->arg = c->idx;
     switch (c->op) {
-    case OP_EQ:
+    case SECCOMP_CMP_EQ:
         /* A dword compares the low half only. */
         out->op = SCMP_CMP_MASKED_EQ;
         out->datum_a = width;
         out->datum_b = c->val & width;
         break;
-    case OP_MASKED_EQ:
+    case SECCOMP_CMP_MASKED_EQ:
         out->op = SCMP_CMP_MASKED_EQ;
         out->datum_a = c->mask & width;
         out->datum_b = c->val & width;
         break;
-    case OP_NE: out->op = SCMP_CMP_NE; out->datum_a = c->val; break;
-    case OP_LT: out->op = SCMP_CMP_LT; out->datum_a = c->val; break;
-    case OP_LE: out->op = SCMP_CMP_LE; out->datum_a = c->val; break;
-    case OP_GT: out->op = SCMP_CMP_GT; out->datum_a = c->val; break;
-    case OP_GE: out->op = SCMP_CMP_GE; out->datum_a = c->val; break;
+    case SECCOMP_CMP_NE: out->op = SCMP_CMP_NE; out->datum_a = c->val; break;
+    case SECCOMP_CMP_LT: out->op = SCMP_CMP_LT; out->datum_a = c->val; break;
+    case SECCOMP_CMP_LE: out->op = SCMP_CMP_LE; out->datum_a = c->val; break;
+    case SECCOMP_CMP_GT: out->op = SCMP_CMP_GT; out->datum_a = c->val; break;
+    case SECCOMP_CMP_GE: out->op = SCMP_CMP_GE; out->datum_a = c->val; break;
     default: return -EINVAL;
     }
     return 0;
@@ -441,12 +72,12 @@ static int to_scmp(const struct cond *c, struct scmp_arg_cmp *out)
 
 /* Add one rule (nr, conditions) with `action` to ctx. */
 static int add_rule(scmp_filter_ctx ctx, uint32_t action, int nr,
-                    const struct cond *c, unsigned n)
+                    const struct seccomp_cond *c, unsigned n)
 {
-    struct scmp_arg_cmp cmp[MAX_CONDS];
+    struct scmp_arg_cmp cmp[SECCOMP_MAX_CONDS];
     int rc;
 
-    if (n > MAX_CONDS)
+    if (n > SECCOMP_MAX_CONDS)
         return -E2BIG;
     for (unsigned i = 0; i < n; i++) {
         rc = to_scmp(&c[i], &cmp[i]);
@@ -456,21 +87,17 @@ static int add_rule(scmp_filter_ctx ctx, uint32_t action, int nr,
     return seccomp_rule_add_array(ctx, action, nr, n, cmp);
 }
 
-static int add_table(scmp_filter_ctx ctx, const struct rule *t, size_t n,
-                     struct sq_err *err)
+/* Add the allow rules t[0..n) to ctx. */
+static int add_rules(scmp_filter_ctx ctx, const struct seccomp_rule *t,
+                     size_t n, struct sq_err *err)
 {
     for (size_t i = 0; i < n; i++) {
-        struct cond c[MAX_CONDS];
         int nr = seccomp_syscall_resolve_name(t[i].name);
         int rc;
 
         if (nr == __NR_SCMP_ERROR)
             return sq_errf(err, -EINVAL, "unknown syscall %s", t[i].name);
-        memcpy(c, t[i].c, sizeof(c));
-        for (unsigned j = 0; j < t[i].n; j++)
-            if (c[j].val == KICK_SIGNAL)
-                c[j].val = (uint64_t)SQ_SIG_VCPU_KICK;
-        rc = add_rule(ctx, SCMP_ACT_ALLOW, nr, c, t[i].n);
+        rc = add_rule(ctx, SCMP_ACT_ALLOW, nr, t[i].c, t[i].n);
         if (rc < 0)
             return sq_errf(err, rc, "cannot add the %s rule: %s", t[i].name,
                            strerror(-rc));
@@ -549,43 +176,41 @@ static scmp_filter_ctx new_ctx(uint32_t def)
     return ctx;
 }
 
-/* The tables that make up the built-in list of `kind`, in order. */
-static size_t default_tables(enum seccomp_thread kind,
-                             const struct rule *t[3], size_t n[3])
-{
-    size_t k = 0;
-
-#define TABLE(x) (t[k] = (x), n[k] = sizeof(x) / sizeof((x)[0]), k++)
-    TABLE(rules_common);
-    if (kind == SECCOMP_THREAD_VMM)
-        TABLE(rules_vmm);
-    else if (kind == SECCOMP_THREAD_API)
-        TABLE(rules_api);
-    else
-        TABLE(rules_vcpu);
-#ifdef SQ_SANITIZED
-    TABLE(rules_sanitizer);
-#endif
-#undef TABLE
-    return k;
-}
-
-static int build_default(enum seccomp_thread kind, struct seccomp_prog *p,
-                         struct sq_err *err)
+static int compile_list(const struct seccomp_rule *t, size_t n,
+                        struct seccomp_prog *p, struct sq_err *err)
 {
     scmp_filter_ctx ctx = new_ctx(SCMP_ACT_TRAP);
-    const struct rule *t[3];
-    size_t n[3], k = default_tables(kind, t, n);
-    int rc = 0;
+    int rc;
 
     if (!ctx)
         return sq_errf(err, -ENOMEM, "cannot create a seccomp context");
-    for (size_t i = 0; rc == 0 && i < k; i++)
-        rc = add_table(ctx, t[i], n[i], err);
+    rc = add_rules(ctx, t, n, err);
     if (rc == 0)
         rc = export_prog(ctx, p, err);
     seccomp_release(ctx);
     return rc;
+}
+
+void seccomp_policy_add(struct seccomp_policy *p, enum seccomp_thread kind,
+                        const struct seccomp_rule *rules, size_t n)
+{
+    size_t have = p->n_rules[kind];
+
+    p->rules[kind] =
+        xrealloc(p->rules[kind], (have + n) * sizeof(*p->rules[kind]));
+    memcpy(p->rules[kind] + have, rules, n * sizeof(*rules));
+    p->n_rules[kind] = have + n;
+}
+
+void seccomp_policy_fini(struct seccomp_policy *p)
+{
+    if (!p)
+        return;
+    for (int i = 0; i < SECCOMP_THREAD_COUNT; i++) {
+        free(p->rules[i]);
+        p->rules[i] = NULL;
+        p->n_rules[i] = 0;
+    }
 }
 
 void seccomp_filters_fini(struct seccomp_filters *f)
@@ -599,11 +224,12 @@ void seccomp_filters_fini(struct seccomp_filters *f)
     }
 }
 
-int seccomp_filters_default(struct seccomp_filters *out, struct sq_err *err)
+int seccomp_policy_compile(const struct seccomp_policy *p,
+                           struct seccomp_filters *out, struct sq_err *err)
 {
     memset(out, 0, sizeof(*out));
     for (int i = 0; i < SECCOMP_THREAD_COUNT; i++) {
-        int rc = build_default((enum seccomp_thread)i, &out->prog[i], err);
+        int rc = compile_list(p->rules[i], p->n_rules[i], &out->prog[i], err);
 
         if (rc < 0) {
             seccomp_filters_fini(out);
@@ -613,10 +239,9 @@ int seccomp_filters_default(struct seccomp_filters *out, struct sq_err *err)
     return 0;
 }
 
-static void write_cond(struct buf *b, const struct cond *c)
+static void write_cond(struct buf *b, const struct seccomp_cond *c)
 {
     static const char *const ops[] = {"eq", "ne", "lt", "le", "gt", "ge"};
-    uint64_t val = c->val == KICK_SIGNAL ? (uint64_t)SQ_SIG_VCPU_KICK : c->val;
 
     buf_append(b, "{", 1);
     json_write_key(b, "index");
@@ -626,7 +251,7 @@ static void write_cond(struct buf *b, const struct cond *c)
     json_write_cstr(b, c->qword ? "qword" : "dword");
     buf_append(b, ",", 1);
     json_write_key(b, "op");
-    if (c->op == OP_MASKED_EQ) {
+    if (c->op == SECCOMP_CMP_MASKED_EQ) {
         buf_append(b, "{", 1);
         json_write_key(b, "masked_eq");
         json_write_u64(b, c->mask);
@@ -636,15 +261,13 @@ static void write_cond(struct buf *b, const struct cond *c)
     }
     buf_append(b, ",", 1);
     json_write_key(b, "val");
-    json_write_u64(b, val);
+    json_write_u64(b, c->val);
     buf_append(b, "}", 1);
 }
 
-void seccomp_defaults_json(struct buf *out)
+void seccomp_policy_json(const struct seccomp_policy *p, struct buf *out)
 {
     for (int kind = 0; kind < SECCOMP_THREAD_COUNT; kind++) {
-        const struct rule *t[3];
-        size_t n[3], k = default_tables((enum seccomp_thread)kind, t, n);
         bool first = true;
 
         buf_append(out, kind ? ",\n" : "{\n", 2);
@@ -658,28 +281,27 @@ void seccomp_defaults_json(struct buf *out)
         buf_append(out, ",", 1);
         json_write_key(out, "filter");
         buf_append(out, "[", 1);
-        for (size_t i = 0; i < k; i++)
-            for (size_t j = 0; j < n[i]; j++) {
-                const struct rule *r = &t[i][j];
+        for (size_t i = 0; i < p->n_rules[kind]; i++) {
+            const struct seccomp_rule *r = &p->rules[kind][i];
 
-                buf_append(out, first ? "\n  " : ",\n  ", first ? 3 : 4);
-                first = false;
-                buf_append(out, "{", 1);
-                json_write_key(out, "syscall");
-                json_write_cstr(out, r->name);
-                if (r->n) {
-                    buf_append(out, ",", 1);
-                    json_write_key(out, "args");
-                    buf_append(out, "[", 1);
-                    for (unsigned c = 0; c < r->n; c++) {
-                        if (c)
-                            buf_append(out, ",", 1);
-                        write_cond(out, &r->c[c]);
-                    }
-                    buf_append(out, "]", 1);
+            buf_append(out, first ? "\n  " : ",\n  ", first ? 3 : 4);
+            first = false;
+            buf_append(out, "{", 1);
+            json_write_key(out, "syscall");
+            json_write_cstr(out, r->name);
+            if (r->n) {
+                buf_append(out, ",", 1);
+                json_write_key(out, "args");
+                buf_append(out, "[", 1);
+                for (unsigned c = 0; c < r->n; c++) {
+                    if (c)
+                        buf_append(out, ",", 1);
+                    write_cond(out, &r->c[c]);
                 }
-                buf_append(out, "}", 1);
+                buf_append(out, "]", 1);
             }
+            buf_append(out, "}", 1);
+        }
         buf_append(out, "]}", 2);
     }
     buf_append(out, "\n}\n", 3);
@@ -750,7 +372,7 @@ static int parse_action(const struct json_value *v, const char *where,
 }
 
 static int parse_cond(const struct json_value *v, const char *where,
-                      struct cond *c, struct sq_err *err)
+                      struct seccomp_cond *c, struct sq_err *err)
 {
     const struct json_value *idx = json_object_get(v, "index", 5);
     const struct json_value *type = json_object_get(v, "type", 4);
@@ -783,13 +405,13 @@ static int parse_cond(const struct json_value *v, const char *where,
     if (op && op->type == JSON_STRING) {
         for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
             if (strcmp(op->str.ptr, ops[i]) == 0) {
-                c->op = (enum cond_op)i; /* same order as enum cond_op */
+                c->op = (enum seccomp_cmp)i; /* same order as enum seccomp_cmp */
                 return 0;
             }
     } else if (op && op->type == JSON_OBJECT && op->obj.n == 1 &&
                key_is(&op->obj.members[0], "masked_eq") &&
                json_u64(op->obj.members[0].value, &c->mask)) {
-        c->op = OP_MASKED_EQ;
+        c->op = SECCOMP_CMP_MASKED_EQ;
         return 0;
     }
     return sq_errf(err, -EINVAL, DESER "%s: \"op\" must be one of \"eq\", "
@@ -833,7 +455,7 @@ static int parse_category(const struct json_value *v, const char *cat,
         const struct json_value *r = filter->arr.items[i];
         const struct json_value *name = json_object_get(r, "syscall", 7);
         const struct json_value *args = json_object_get(r, "args", 4);
-        struct cond c[MAX_CONDS];
+        struct seccomp_cond c[SECCOMP_MAX_CONDS];
         size_t n = 0;
         int nr;
 
@@ -851,11 +473,11 @@ static int parse_category(const struct json_value *v, const char *cat,
             goto out;
         }
         if (args && args->type != JSON_NULL) {
-            if (args->type != JSON_ARRAY || args->arr.n > MAX_CONDS) {
+            if (args->type != JSON_ARRAY || args->arr.n > SECCOMP_MAX_CONDS) {
                 rc = sq_errf(err, -EINVAL, DESER "%s: \"args\" must be an "
                                                  "array of at most %d "
                                                  "conditions",
-                             where, MAX_CONDS);
+                             where, SECCOMP_MAX_CONDS);
                 goto out;
             }
             n = args->arr.n;
@@ -1015,12 +637,13 @@ int seccomp_prog_install(const struct seccomp_prog *p)
 static struct {
     bool configured;
     struct seccomp_filters filters; /* empty programs under --no-seccomp */
-    int trap_kind;                  /* SQUIB_TEST_SECCOMP_TRAP, or -1 */
-} g_seccomp = {.trap_kind = -1};
+    seccomp_entered_fn *entered;    /* may be NULL */
+} g_seccomp;
 
-int seccomp_setup(bool no_seccomp, const char *filter_path, struct sq_err *err)
+int seccomp_setup(bool no_seccomp, const char *filter_path,
+                  const struct seccomp_policy *defaults,
+                  seccomp_entered_fn *entered, struct sq_err *err)
 {
-    const char *hook = getenv("SQUIB_TEST_SECCOMP_TRAP");
     int rc = 0;
 
     memset(&g_seccomp.filters, 0, sizeof(g_seccomp.filters));
@@ -1029,13 +652,10 @@ int seccomp_setup(bool no_seccomp, const char *filter_path, struct sq_err *err)
     else if (filter_path)
         rc = seccomp_filters_from_file(filter_path, &g_seccomp.filters, err);
     else
-        rc = seccomp_filters_default(&g_seccomp.filters, err);
+        rc = seccomp_policy_compile(defaults, &g_seccomp.filters, err);
     if (rc < 0)
         return rc;
-    g_seccomp.trap_kind = -1;
-    for (int t = 0; hook && t < SECCOMP_THREAD_COUNT; t++)
-        if (strcmp(hook, thread_names[t]) == 0)
-            g_seccomp.trap_kind = t;
+    g_seccomp.entered = entered;
     g_seccomp.configured = true;
     return 0;
 }
@@ -1049,7 +669,7 @@ int seccomp_enter(enum seccomp_thread kind)
     rc = seccomp_prog_install(&g_seccomp.filters.prog[kind]);
     if (rc < 0)
         return rc;
-    if (g_seccomp.trap_kind == (int)kind)
-        (void)syscall(SYS_getpgrp); /* test hook: a call no list allows */
+    if (g_seccomp.entered)
+        g_seccomp.entered(kind);
     return 0;
 }

@@ -1,5 +1,7 @@
 /*
- * seccomp.h: the per-thread-kind seccomp filters (digest 10; docs/seccomp.md).
+ * seccomp.h: the seccomp mechanism (digest 10; docs/seccomp.md): compile
+ * allow-lists to classic BPF, read custom filter files, install a filter
+ * per thread kind.
  *
  * squib, like Firecracker, runs three kinds of thread and gives each its own
  * allow-list: the vmm thread (the main thread, once the VM is built), the
@@ -8,14 +10,15 @@
  * "trap"), which obs/signals.c turns into the log line
  * "Shutting down VM after intercepting a bad syscall ({nr})." and exit 148.
  *
- * The filters are compiled to classic BPF once at startup
- * (seccomp_setup()), from the built-in lists in seccomp.c or from a custom
- * JSON file (--seccomp-filter, in upstream's seccompiler JSON shape). Each
- * thread then installs its own program with seccomp_enter(); nothing is
- * synchronised across threads (no TSYNC), so a thread only ever carries the
- * filter of its kind, plus whatever it inherited from the thread that
- * created it (vCPU threads are created by the vmm thread before the vmm
- * filter is installed, exactly as upstream).
+ * What each kind may call is VMM policy and lives in vmm/seccomp_rules.c,
+ * which hands it here as a struct seccomp_policy. This module knows no
+ * syscall by name: it compiles a policy (or a custom JSON file,
+ * --seccomp-filter, in upstream's seccompiler JSON shape) once at startup
+ * (seccomp_setup()). Each thread then installs its own program with
+ * seccomp_enter(); nothing is synchronised across threads (no TSYNC), so a
+ * thread only ever carries the filter of its kind, plus whatever it
+ * inherited from the thread that created it (vCPU threads are created by
+ * the vmm thread before the vmm filter is installed, exactly as upstream).
  *
  * The compiled set is process-wide and written once, by seccomp_setup() on
  * the main thread before any other thread exists; it is read-only after.
@@ -63,13 +66,76 @@ struct seccomp_filters {
 /* "vmm", "api", "vcpu". */
 const char *seccomp_thread_name(enum seccomp_thread kind);
 
+/* An argument comparison, as in upstream's JSON ("eq", "ne", "lt", "le",
+ * "gt", "ge", {"masked_eq": mask}), in that order. */
+enum seccomp_cmp {
+    SECCOMP_CMP_EQ,
+    SECCOMP_CMP_NE,
+    SECCOMP_CMP_LT,
+    SECCOMP_CMP_LE,
+    SECCOMP_CMP_GT,
+    SECCOMP_CMP_GE,
+    SECCOMP_CMP_MASKED_EQ, /* (arg & mask) == val */
+};
+
+/* One argument condition. A "dword" compares the low 32 bits only (the
+ * kernel passes int arguments with undefined upper halves), a "qword" all
+ * 64. */
+struct seccomp_cond {
+    unsigned idx; /* argument index, 0..5 */
+    bool qword;
+    enum seccomp_cmp op;
+    uint64_t mask; /* SECCOMP_CMP_MASKED_EQ only */
+    uint64_t val;
+};
+
+#define SECCOMP_MAX_CONDS 4
+
+/* One allow rule: syscall `name` (resolved with libseccomp for the native
+ * architecture) is allowed when all n conditions hold. Several rules for one
+ * syscall are alternatives. */
+struct seccomp_rule {
+    const char *name; /* borrowed; a string literal in practice */
+    unsigned n;
+    struct seccomp_cond c[SECCOMP_MAX_CONDS];
+};
+
 /*
- * Compile squib's built-in allow-lists (seccomp.c) into *out. Sanitizer
- * builds (-fsanitize=address) get a wider list, see docs/seccomp.md.
- * Returns 0, or a negative errno with a message in err (libseccomp
- * failures; never expected). On failure *out holds nothing to free.
+ * An allow-list per thread kind; everything else traps. Start from
+ * {0} (empty lists), fill with seccomp_policy_add(), release with
+ * seccomp_policy_fini(). Rules keep their order, and the order is part of
+ * the compiled program: the same rules added in the same order compile to
+ * the same BPF, byte for byte.
  */
-int seccomp_filters_default(struct seccomp_filters *out, struct sq_err *err);
+struct seccomp_policy {
+    struct seccomp_rule *rules[SECCOMP_THREAD_COUNT]; /* owned */
+    size_t n_rules[SECCOMP_THREAD_COUNT];
+};
+
+/* Append copies of rules[0..n) to the list of `kind` (xalloc: aborts on
+ * out of memory). */
+void seccomp_policy_add(struct seccomp_policy *p, enum seccomp_thread kind,
+                        const struct seccomp_rule *rules, size_t n);
+
+/* Free the lists (the struct itself is the caller's); leaves it empty.
+ * NULL-safe. */
+void seccomp_policy_fini(struct seccomp_policy *p);
+
+/*
+ * Compile `p` into *out, one program per kind: default action trap, each
+ * rule allowed. Returns 0, or a negative errno with a message in err (an
+ * unknown syscall name, libseccomp failures). On failure *out holds nothing
+ * to free.
+ */
+int seccomp_policy_compile(const struct seccomp_policy *p,
+                           struct seccomp_filters *out, struct sq_err *err);
+
+/*
+ * Append `p` to `out` as a custom-filter JSON document (default action
+ * "trap", filter action "allow"): seccomp_filters_from_json() of the output
+ * compiles to the same programs as seccomp_policy_compile(p).
+ */
+void seccomp_policy_json(const struct seccomp_policy *p, struct buf *out);
 
 /*
  * Compile a custom filter document (docs/seccomp.md: upstream's seccompiler
@@ -91,15 +157,6 @@ int seccomp_filters_from_json(const char *text, size_t len,
 int seccomp_filters_from_file(const char *path, struct seccomp_filters *out,
                               struct sq_err *err);
 
-/*
- * Append squib's built-in lists (those of this build, so a sanitizer build
- * includes its sanitizer rules) to `out` as a custom-filter JSON document:
- * a starting point for a --seccomp-filter file that runs squib.
- * seccomp_filters_from_json() of the output compiles to the same programs
- * as seccomp_filters_default().
- */
-void seccomp_defaults_json(struct buf *out);
-
 /* Free the programs (the struct itself is the caller's). NULL-safe. */
 void seccomp_filters_fini(struct seccomp_filters *f);
 
@@ -112,27 +169,30 @@ void seccomp_filters_fini(struct seccomp_filters *f);
  */
 int seccomp_prog_install(const struct seccomp_prog *p);
 
+/* Called by seccomp_enter() on the calling thread once its filter is in
+ * place (see seccomp_setup()). */
+typedef void seccomp_entered_fn(enum seccomp_thread kind);
+
 /*
  * Process-wide setup, on the main thread before any other thread exists
  * (startup step 5). no_seccomp: nothing will be installed. Otherwise
- * `filter_path` (may be NULL) names a custom filter file, or the built-in
- * lists are used. Returns 0, or a negative errno with upstream's
- * FilterError text in err (the caller prefixes "Seccomp error: " and exits
- * 1). Also reads the test hook SQUIB_TEST_SECCOMP_TRAP (docs/compat.md).
- * Call at most once.
+ * `filter_path` (may be NULL) names a custom filter file, or `defaults`
+ * (borrowed; read during the call only) is compiled. `entered` (may be
+ * NULL) is called by every later seccomp_enter(), whether or not a filter
+ * was installed. Returns 0, or a negative errno with upstream's FilterError
+ * text in err (the caller prefixes "Seccomp error: " and exits 1). Call at
+ * most once.
  */
 int seccomp_setup(bool no_seccomp, const char *filter_path,
-                  struct sq_err *err);
+                  const struct seccomp_policy *defaults,
+                  seccomp_entered_fn *entered, struct sq_err *err);
 
 /*
  * Install the filter of `kind` on the calling thread, as configured by
- * seccomp_setup(). Does nothing (returns 0) if seccomp_setup() was never
- * called (unit tests that run vCPU or api threads) or after --no-seccomp.
- * Returns 0 or -errno from seccomp_prog_install().
- *
- * Test hook: when SQUIB_TEST_SECCOMP_TRAP named this kind at setup, the
- * thread then issues getpgrp(), which no built-in list allows, so the
- * process ends with exit code 148 (or, under --no-seccomp, carries on).
+ * seccomp_setup(), then call its `entered` function. Does nothing (returns
+ * 0) if seccomp_setup() was never called (unit tests that run vCPU or api
+ * threads); installs nothing after --no-seccomp. Returns 0 or -errno from
+ * seccomp_prog_install() (then `entered` is not called).
  */
 int seccomp_enter(enum seccomp_thread kind);
 

@@ -145,8 +145,8 @@ int kvm_irqfd(int vm_fd, int efd, uint32_t gsi, int deassign)
     return xioctl(vm_fd, KVM_IRQFD, (unsigned long)&f);
 }
 
-int kvm_ioeventfd(int vm_fd, int efd, uint64_t addr, uint32_t len, int is_pio,
-                  int deassign)
+static int ioeventfd(int vm_fd, int efd, uint64_t addr, uint32_t len,
+                     uint32_t flags, uint64_t datamatch)
 {
     struct kvm_ioeventfd e;
 
@@ -154,11 +154,27 @@ int kvm_ioeventfd(int vm_fd, int efd, uint64_t addr, uint32_t len, int is_pio,
     e.addr = addr;
     e.len = len;
     e.fd = efd;
-    if (is_pio)
-        e.flags |= KVM_IOEVENTFD_FLAG_PIO;
-    if (deassign)
-        e.flags |= KVM_IOEVENTFD_FLAG_DEASSIGN;
+    e.flags = flags;
+    e.datamatch = datamatch;
     return xioctl(vm_fd, KVM_IOEVENTFD, (unsigned long)&e);
+}
+
+int kvm_ioeventfd(int vm_fd, int efd, uint64_t addr, uint32_t len, int is_pio,
+                  int deassign)
+{
+    return ioeventfd(vm_fd, efd, addr, len,
+                     (is_pio ? KVM_IOEVENTFD_FLAG_PIO : 0) |
+                         (deassign ? KVM_IOEVENTFD_FLAG_DEASSIGN : 0),
+                     0);
+}
+
+int kvm_ioeventfd_datamatch(int vm_fd, int efd, uint64_t addr, uint32_t len,
+                            uint64_t datamatch, int deassign)
+{
+    return ioeventfd(vm_fd, efd, addr, len,
+                     KVM_IOEVENTFD_FLAG_DATAMATCH |
+                         (deassign ? KVM_IOEVENTFD_FLAG_DEASSIGN : 0),
+                     datamatch);
 }
 
 int kvm_get_dirty_log(int vm_fd, uint32_t slot, void *bitmap)

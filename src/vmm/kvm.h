@@ -71,6 +71,14 @@ int kvm_irqfd(int vm_fd, int efd, uint32_t gsi, int deassign);
  */
 int kvm_ioeventfd(int vm_fd, int efd, uint64_t addr, uint32_t len, int is_pio,
                   int deassign);
+/*
+ * The same for an MMIO write of exactly `len` bytes (1, 2, 4 or 8) whose
+ * value is `datamatch`, e.g. virtio-mmio's QueueNotify with one eventfd per
+ * queue index. With deassign, remove the registration made with the same
+ * arguments. 0 or -errno.
+ */
+int kvm_ioeventfd_datamatch(int vm_fd, int efd, uint64_t addr, uint32_t len,
+                            uint64_t datamatch, int deassign);
 /* KVM_GET_DIRTY_LOG for `slot`; `bitmap` must hold one bit per 4 KiB page. */
 int kvm_get_dirty_log(int vm_fd, uint32_t slot, void *bitmap);
 

@@ -26,30 +26,14 @@
 #include "util/err.h"
 #include "util/evloop.h"
 #include "util/seccomp.h"
+#include "util/time.h"
 #include "util/xalloc.h"
 #include "vmm/kvm.h"
 
 enum { RUN_AGAIN = 0, RUN_INTERRUPTED = 1, RUN_STOP = 2 };
 
-/*
- * Exit-handling latencies (vcpu.exit_*_agg, {min_us,max_us,sum_us}). The
- * aggregate API (metrics_agg_record, METRICS_GLOBAL_AGG) arrives with the
- * metrics module's newer header; until it is in the tree, record nothing.
- * Drop the fallback once it is.
- */
-#ifdef METRICS_GLOBAL_AGG
+/* Exit-handling latencies (vcpu.exit_*_agg, {min_us,max_us,sum_us}). */
 #define SQ_VCPU_AGG(field, us) metrics_agg_record(METRIC_AGG_vcpu_##field, (us))
-#else
-#define SQ_VCPU_AGG(field, us) ((void)(us))
-#endif
-
-static uint64_t now_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000ULL + (uint64_t)ts.tv_nsec / 1000;
-}
 
 static void kick_handler(int sig)
 {
@@ -209,7 +193,7 @@ static int handle_io(struct vcpu *v)
         return RUN_STOP;
     }
     data = (uint8_t *)run + run->io.data_offset;
-    t0 = now_us();
+    t0 = time_mono_us();
     /* A string instruction (rep ins/outs) is `count` accesses of `size`. */
     for (uint32_t i = 0; i < count; i++, data += size) {
         int rc;
@@ -226,10 +210,10 @@ static int handle_io(struct vcpu *v)
     }
     /* One exit, counted once (as upstream). */
     if (in) {
-        SQ_VCPU_AGG(exit_io_in_agg, now_us() - t0);
+        SQ_VCPU_AGG(exit_io_in_agg, time_mono_us() - t0);
         metrics_inc(METRIC_vcpu_exit_io_in);
     } else {
-        SQ_VCPU_AGG(exit_io_out_agg, now_us() - t0);
+        SQ_VCPU_AGG(exit_io_out_agg, time_mono_us() - t0);
         metrics_inc(METRIC_vcpu_exit_io_out);
     }
     return RUN_AGAIN;
@@ -248,15 +232,15 @@ static int handle_mmio(struct vcpu *v)
                   len);
         return RUN_STOP;
     }
-    t0 = now_us();
+    t0 = time_mono_us();
     if (run->mmio.is_write) {
         rc = bus_write(v->mmio, run->mmio.phys_addr, run->mmio.data, len);
-        SQ_VCPU_AGG(exit_mmio_write_agg, now_us() - t0);
+        SQ_VCPU_AGG(exit_mmio_write_agg, time_mono_us() - t0);
         metrics_inc(METRIC_vcpu_exit_mmio_write);
     } else {
         memset(run->mmio.data, 0, len);
         rc = bus_read(v->mmio, run->mmio.phys_addr, run->mmio.data, len);
-        SQ_VCPU_AGG(exit_mmio_read_agg, now_us() - t0);
+        SQ_VCPU_AGG(exit_mmio_read_agg, time_mono_us() - t0);
         metrics_inc(METRIC_vcpu_exit_mmio_read);
     }
     /* Upstream's text says "read" for both directions. */
@@ -470,17 +454,9 @@ enum vcpu_state vcpu_get_state(struct vcpu *v)
     return s;
 }
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int vcpu_wait(struct vcpu *v, enum vcpu_state want, int timeout_ms)
 {
-    int64_t deadline = mono_ms() + timeout_ms;
+    int64_t deadline = (int64_t)time_mono_ms() + timeout_ms;
 
     for (;;) {
         enum vcpu_state s;
@@ -497,7 +473,7 @@ int vcpu_wait(struct vcpu *v, enum vcpu_state want, int timeout_ms)
             return 0;
         if (s == VCPU_EXITED || s == VCPU_FINISHED)
             return want == s ? 0 : -ESRCH;
-        left = deadline - mono_ms();
+        left = deadline - (int64_t)time_mono_ms();
         if (left <= 0)
             return -ETIMEDOUT;
         if (poll(&p, 1, (int)left) > 0)

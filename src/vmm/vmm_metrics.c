@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "obs/metrics.h"
+#include "util/time.h"
 #include "util/xalloc.h"
 
 int vmm_metrics_init(const char *path, bool emit_id, const char *const *keys,
@@ -47,8 +48,5 @@ void vmm_metrics_resume_us(uint64_t us)
 
 uint64_t vmm_now_us(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+    return time_mono_us();
 }

@@ -39,6 +39,7 @@
 #include "vmm/cmdline.h"
 #include "vmm/device_cfg.h"
 #include "vmm/machine.h"
+#include "vmm/mmio_attach.h"
 #include "vmm/vdev.h"
 #include "vmm/vmm.h"
 

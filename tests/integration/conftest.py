@@ -3,6 +3,10 @@
 `squib` starts build/squib (or $SQUIB_BUILD/squib) on a fresh socket in a
 temporary directory and yields a handle with a raw HTTP/1.1 client, so tests
 can check responses byte for byte.
+
+`squib_test_factory` starts build/squib-test instead: the same program linked
+with the test hooks (tests/support/hooks.c), which read the SQUIB_TEST_*
+environment variables. The product binary ignores them.
 """
 import os
 import socket
@@ -14,6 +18,7 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.environ.get("SQUIB_BUILD", os.path.join(ROOT, "build"))
 SQUIB = os.path.join(BUILD, "squib")
+SQUIB_TEST = os.path.join(BUILD, "squib-test")
 
 
 class Response:
@@ -133,7 +138,7 @@ class Squib:
     unless the test passes one), so that log lines never land inside the
     guest's serial output on stdout; output() returns both."""
 
-    def __init__(self, tmpdir, args=(), env=None, wait=True):
+    def __init__(self, tmpdir, args=(), env=None, wait=True, binary=SQUIB):
         self.tmpdir = str(tmpdir)
         n = 0
         while os.path.exists(os.path.join(self.tmpdir, "squib%d.out" % n)):
@@ -141,7 +146,7 @@ class Squib:
         self.sock_path = os.path.join(self.tmpdir, "api%d.sock" % n)
         self.log_path = os.path.join(self.tmpdir, "squib%d.out" % n)
         self.logger_path = None
-        cmd = [SQUIB]
+        cmd = [binary]
         if "--api-sock" not in args and "--no-api" not in args:
             cmd += ["--api-sock", self.sock_path]
         if "--log-path" not in args and "--help" not in args and "-h" not in args:
@@ -209,18 +214,31 @@ class Squib:
         self.out.close()
 
 
-@pytest.fixture
-def squib_factory(tmp_path):
+def _factory(tmp_path, binary):
+    """Yield a function that starts `binary`; stop all it started after."""
     started = []
 
     def make(args=(), env=None, wait=True):
-        s = Squib(tmp_path, args, env, wait)
+        s = Squib(tmp_path, args, env, wait, binary)
         started.append(s)
         return s
 
     yield make
     for s in started:
         s.stop()
+
+
+@pytest.fixture
+def squib_factory(tmp_path):
+    yield from _factory(tmp_path, SQUIB)
+
+
+@pytest.fixture
+def squib_test_factory(tmp_path):
+    """Like squib_factory, for build/squib-test (the test hooks)."""
+    if not os.path.exists(SQUIB_TEST):
+        raise RuntimeError(SQUIB_TEST + " is not built (make squib-test)")
+    yield from _factory(tmp_path, SQUIB_TEST)
 
 
 @pytest.fixture

@@ -3,9 +3,9 @@ and still complete whole (docs/compat.md)."""
 import time
 
 
-def test_get_served_while_vmm_busy(squib_factory):
+def test_get_served_while_vmm_busy(squib_test_factory):
     # Every write keeps the vmm thread busy for 1.5 s.
-    s = squib_factory(env={"SQUIB_TEST_VMM_DELAY_MS": "1500"})
+    s = squib_test_factory(env={"SQUIB_TEST_VMM_DELAY_MS": "1500"})
     writer, reader = s.client(), s.client()
     writer.send_raw(b"PUT /machine-config HTTP/1.1\r\nContent-Length: 38\r\n\r\n"
                     b'{"vcpu_count": 2, "mem_size_mib": 256}')
@@ -23,8 +23,8 @@ def test_get_served_while_vmm_busy(squib_factory):
     assert reader.get("/machine-config").json()["vcpu_count"] == 2
 
 
-def test_write_timeout_504_then_completes(squib_factory):
-    s = squib_factory(env={"SQUIB_TEST_VMM_DELAY_MS": "800",
+def test_write_timeout_504_then_completes(squib_test_factory):
+    s = squib_test_factory(env={"SQUIB_TEST_VMM_DELAY_MS": "800",
                            "SQUIB_TEST_ACTION_TIMEOUT_MS": "200"})
     c = s.client()
     r = c.put("/machine-config", {"vcpu_count": 4, "mem_size_mib": 512})

@@ -4,9 +4,9 @@ With the default filters squib must serve the API and boot and run a test
 guest without ever tripping its own filters; a forbidden syscall from any
 thread kind ends the process with exit code 148 and upstream's log line;
 --no-seccomp installs nothing; --seccomp-filter loads squib's JSON format.
-The forbidden syscalls are provoked with the SQUIB_TEST_SECCOMP_TRAP hook
-(docs/compat.md, Test hooks): the named thread kind calls getpgrp() right
-after installing its filter.
+The forbidden syscalls are provoked with the SQUIB_TEST_SECCOMP_TRAP hook of
+build/squib-test (docs/threads.md, "The test build"): the named thread kind
+calls getpgrp() right after installing its filter.
 """
 import json
 import os
@@ -97,9 +97,9 @@ def test_default_filters_clean_guest_shutdown(squib):
     assert "Firecracker exiting successfully. exit_code=0" in squib.output()
 
 
-def test_api_thread_bad_syscall_exits_148(squib_factory, tmp_path):
+def test_api_thread_bad_syscall_exits_148(squib_test_factory, tmp_path):
     metrics = os.path.join(str(tmp_path), "metrics.json")
-    s = squib_factory(args=("--metrics-path", metrics),
+    s = squib_test_factory(args=("--metrics-path", metrics),
                       env={"SQUIB_TEST_SECCOMP_TRAP": "api"}, wait=False)
     assert s.wait(10) == 148
     out = s.output()
@@ -112,11 +112,19 @@ def test_api_thread_bad_syscall_exits_148(squib_factory, tmp_path):
                for m in metrics_lines(metrics))
 
 
+def test_product_binary_ignores_test_hooks(squib_factory):
+    # The hooks are in build/squib-test only: build/squib does not read
+    # SQUIB_TEST_*, so its api thread serves instead of trapping.
+    s = squib_factory(env={"SQUIB_TEST_SECCOMP_TRAP": "api"})
+    assert s.client().get("/").status == 200
+    assert s.proc.poll() is None
+
+
 @NEED_KVM
 @pytest.mark.parametrize("kind,thread", [("vcpu", "fc_vcpu 0"),
                                          ("vmm", "main")])
-def test_guest_side_bad_syscall_exits_148(squib_factory, kind, thread):
-    s = squib_factory(env={"SQUIB_TEST_SECCOMP_TRAP": kind})
+def test_guest_side_bad_syscall_exits_148(squib_test_factory, kind, thread):
+    s = squib_test_factory(env={"SQUIB_TEST_SECCOMP_TRAP": kind})
     api = s.client()
     configure(api, os.path.join(GUEST_DIR, "guest-linux.elf"), "counter")
     # The vmm filter goes on once InstanceStart built the VM; the vCPU's as
@@ -131,10 +139,10 @@ def test_guest_side_bad_syscall_exits_148(squib_factory, kind, thread):
     assert "[anonymous-instance:%s] " % thread + BAD_SYSCALL_LINE % GETPGRP in out, out[-3000:]
 
 
-def test_pre_boot_vmm_work_is_not_filtered(squib_factory):
+def test_pre_boot_vmm_work_is_not_filtered(squib_test_factory):
     # Upstream installs the vmm filter only once the VM is built: before
     # that, the vmm thread serves configuration requests unfiltered.
-    s = squib_factory(env={"SQUIB_TEST_SECCOMP_TRAP": "vmm"})
+    s = squib_test_factory(env={"SQUIB_TEST_SECCOMP_TRAP": "vmm"})
     api = s.client()
     r = api.put("/machine-config", {"vcpu_count": 1, "mem_size_mib": 64})
     assert r.status == 204, r.raw
@@ -142,8 +150,8 @@ def test_pre_boot_vmm_work_is_not_filtered(squib_factory):
     assert s.proc.poll() is None
 
 
-def test_no_seccomp_installs_nothing(squib_factory):
-    s = squib_factory(args=("--no-seccomp",),
+def test_no_seccomp_installs_nothing(squib_test_factory):
+    s = squib_test_factory(args=("--no-seccomp",),
                       env={"SQUIB_TEST_SECCOMP_TRAP": "api"})
     api = s.client()
     assert api.get("/").status == 200
@@ -152,8 +160,8 @@ def test_no_seccomp_installs_nothing(squib_factory):
 
 
 @NEED_KVM
-def test_no_seccomp_boots_with_trap_hook(squib_factory):
-    s = squib_factory(args=("--no-seccomp",),
+def test_no_seccomp_boots_with_trap_hook(squib_test_factory):
+    s = squib_test_factory(args=("--no-seccomp",),
                       env={"SQUIB_TEST_SECCOMP_TRAP": "vcpu"})
     boot_counter(s)
     wait_for(s, r"SQUIB-GUEST counter value=\d+")
@@ -177,11 +185,11 @@ def deny_list(api_rules=(), vmm_rules=(), vcpu_rules=()):
             "vcpu": category("allow", "trap", rules(vcpu_rules))}
 
 
-def test_custom_filter_is_applied(squib_factory, tmp_path):
+def test_custom_filter_is_applied(squib_test_factory, tmp_path):
     # A deny-list that lets the api thread do anything but getpgrp: the
     # hook then trips it, so the file (not the built-in list) is in force.
     path = write_filter(tmp_path, deny_list(api_rules=["getpgrp"]))
-    s = squib_factory(args=("--seccomp-filter", path),
+    s = squib_test_factory(args=("--seccomp-filter", path),
                       env={"SQUIB_TEST_SECCOMP_TRAP": "api"}, wait=False)
     assert s.wait(10) == 148
     assert BAD_SYSCALL_LINE % GETPGRP in s.output()
@@ -271,11 +279,11 @@ def test_config_file_no_api_boot_under_filters(squib_factory, tmp_path):
 
 @NEED_KVM
 @pytest.mark.parametrize("api_mode", [False, True])
-def test_config_file_boot_installs_vmm_filter(squib_factory, tmp_path, api_mode):
+def test_config_file_boot_installs_vmm_filter(squib_test_factory, tmp_path, api_mode):
     args = ("--config-file", write_config(tmp_path, "counter"))
     if not api_mode:
         args = ("--no-api",) + args
-    s = squib_factory(args=args, env={"SQUIB_TEST_SECCOMP_TRAP": "vmm"},
+    s = squib_test_factory(args=args, env={"SQUIB_TEST_SECCOMP_TRAP": "vmm"},
                       wait=False)
     assert s.wait(30) == 148
     out = s.output()
@@ -310,8 +318,8 @@ def test_exported_defaults_as_custom_filter_run_a_guest(squib_factory, tmp_path)
     assert "bad syscall" not in s.output()
 
 
-def test_exported_defaults_still_trap(squib_factory, tmp_path):
-    s = squib_factory(args=("--seccomp-filter", defaults_file(tmp_path)),
+def test_exported_defaults_still_trap(squib_test_factory, tmp_path):
+    s = squib_test_factory(args=("--seccomp-filter", defaults_file(tmp_path)),
                       env={"SQUIB_TEST_SECCOMP_TRAP": "api"}, wait=False)
     assert s.wait(10) == 148
     assert BAD_SYSCALL_LINE % GETPGRP in s.output()

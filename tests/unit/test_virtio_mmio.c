@@ -38,6 +38,7 @@
 #include "obs/log.h"
 #include "virtq_driver.h"
 #include "vmm/machine.h"
+#include "vmm/mmio_attach.h"
 
 #define MEM_SIZE 0x100000ULL
 
@@ -753,10 +754,85 @@ static void test_guest_drives_two_devices(void **state)
     unlink(disk_path);
 }
 
+/* A registrar in place of KVM's: records each call. */
+static struct {
+    int n_calls, fail_at; /* fail_at: the call that fails, or -1 */
+    int vm_fd[8], fd[8];
+    uint64_t addr[8];
+    uint32_t datamatch[8];
+    bool deassign[8];
+} g_ioev;
+
+static int fake_ioeventfd(int vm_fd, int fd, uint64_t addr, uint32_t datamatch,
+                          bool deassign)
+{
+    int i = g_ioev.n_calls++;
+
+    assert_true(i < 8);
+    g_ioev.vm_fd[i] = vm_fd;
+    g_ioev.fd[i] = fd;
+    g_ioev.addr[i] = addr;
+    g_ioev.datamatch[i] = datamatch;
+    g_ioev.deassign[i] = deassign;
+    return i == g_ioev.fail_at ? -ENOSPC : 0;
+}
+
+/* The transport registers one ioeventfd per queue (QueueNotify, datamatch =
+ * index) through the VMM's registrar, removes them on detach, undoes a
+ * partial registration, and refuses a VM fd without a registrar. */
+static void test_ioeventfds_through_the_registrar(void **state)
+{
+    static const uint16_t sizes[2] = {16, 256};
+    struct fx *f = *state;
+    struct virtio_mmio t;
+    struct machine_mmio_dev md;
+
+    (void)f;
+    assert_int_equal(virtio_mmio_init(&t, "stub", &stub_ops, NULL, 0, 2, sizes),
+                     0);
+    assert_int_equal(virtio_mmio_attach(&t, &f->mem.gm, 42, 0xd0000000, NULL),
+                     -EINVAL);
+    virtio_mmio_machine_dev(&t, 0xd0000000, 5, &md);
+    assert_non_null(t.ioeventfd); /* the KVM one, never called here */
+    assert_int_equal(md.addr, 0xd0000000);
+    assert_int_equal(md.gsi, 5);
+    assert_ptr_equal(md.regs, &t.bus);
+    assert_int_equal(md.irq_fd, t.irq_fd);
+
+    t.ioeventfd = fake_ioeventfd;
+    memset(&g_ioev, 0, sizeof(g_ioev));
+    g_ioev.fail_at = -1;
+    assert_int_equal(virtio_mmio_attach(&t, &f->mem.gm, 42, 0xd0000000, NULL),
+                     0);
+    virtio_mmio_detach(&t);
+    assert_int_equal(g_ioev.n_calls, 4);
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(g_ioev.vm_fd[i], 42);
+        assert_int_equal(g_ioev.fd[i], t.queue_fd[i % 2]);
+        assert_int_equal(g_ioev.addr[i], 0xd0000000 + VIRTIO_MMIO_NOTIFY);
+        assert_int_equal(g_ioev.datamatch[i], i % 2);
+        assert_int_equal(g_ioev.deassign[i], i >= 2);
+    }
+
+    /* Queue 1 fails: queue 0's registration is removed again. */
+    memset(&g_ioev, 0, sizeof(g_ioev));
+    g_ioev.fail_at = 1;
+    assert_int_equal(virtio_mmio_attach(&t, &f->mem.gm, 42, 0xd0000000, NULL),
+                     -ENOSPC);
+    assert_int_equal(g_ioev.n_calls, 3);
+    assert_int_equal(g_ioev.datamatch[2], 0);
+    assert_true(g_ioev.deassign[2]);
+    virtio_mmio_detach(&t);
+    assert_int_equal(g_ioev.n_calls, 3);
+    virtio_mmio_fini(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_identification, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ioeventfds_through_the_registrar,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_status_machine, setup, teardown),
         cmocka_unit_test_setup_teardown(test_activation_and_reset, setup,
                                         teardown),

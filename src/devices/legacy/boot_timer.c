@@ -6,21 +6,13 @@
 #include <time.h>
 
 #include "obs/log.h"
-
-static uint64_t clock_us(clockid_t id)
-{
-    struct timespec ts;
-
-    if (clock_gettime(id, &ts) < 0)
-        return 0;
-    return (uint64_t)ts.tv_sec * 1000000ULL + (uint64_t)ts.tv_nsec / 1000;
-}
+#include "util/time.h"
 
 struct boot_timestamp boot_timestamp_now(void)
 {
     struct boot_timestamp t = {
-        .time_us = clock_us(CLOCK_MONOTONIC),
-        .cputime_us = clock_us(CLOCK_PROCESS_CPUTIME_ID),
+        .time_us = time_clock_us(CLOCK_MONOTONIC),
+        .cputime_us = time_clock_us(CLOCK_PROCESS_CPUTIME_ID),
     };
     return t;
 }

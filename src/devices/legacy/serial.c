@@ -29,6 +29,7 @@
 #include "devices/rate_limiter.h"
 #include "obs/metrics.h"
 #include "obs/log.h"
+#include "util/time.h"
 #include "util/xalloc.h"
 
 enum {
@@ -90,12 +91,7 @@ struct serial {
 
 static uint64_t now_ns(const struct serial *s)
 {
-    struct timespec ts;
-
-    if (s->clock)
-        return s->clock(s->clock_opaque);
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+    return s->clock ? s->clock(s->clock_opaque) : time_mono_ns();
 }
 
 /* May the next output byte go out? Upstream's SerialOut::write drops the

@@ -32,6 +32,7 @@
 #include "devices/virtio/virtio_dev.h"
 #include "obs/metrics.h"
 #include "obs/log.h"
+#include "util/time.h"
 #include "util/xalloc.h"
 
 struct pending {
@@ -61,14 +62,6 @@ struct block {
     struct virtq_chain chain; /* scratch for the chain being parsed */
     struct pending pend[BLOCK_QUEUE_SIZE]; /* Async, indexed by head */
 };
-
-static uint64_t mono_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
 
 /* ---- the backing file ---------------------------------------------------- */
 
@@ -339,13 +332,13 @@ static enum outcome execute(struct block *b, const struct block_request *r,
         *used_len = finish(b, r->type, r->data_len, r->status_gpa, rc);
         return DONE;
     }
-    t0 = mono_us();
+    t0 = time_mono_us();
     res = block_io_sync(&b->io, op, r->sector << BLOCK_SECTOR_SHIFT, hva,
                         r->data_len);
     if (op == BLOCK_IO_READ)
-        metrics_latency_record(&b->m->read_agg, mono_us() - t0);
+        metrics_latency_record(&b->m->read_agg, time_mono_us() - t0);
     else if (op == BLOCK_IO_WRITE)
-        metrics_latency_record(&b->m->write_agg, mono_us() - t0);
+        metrics_latency_record(&b->m->write_agg, time_mono_us() - t0);
     /* The sync engine reads and writes exactly (upstream read_exact). */
     if (op != BLOCK_IO_FLUSH && res >= 0 && res != r->data_len)
         res = -EIO;

@@ -12,10 +12,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/ioctl.h>
 #include <unistd.h>
-
-#include <linux/kvm.h>
 
 #include "obs/metrics.h"
 #include "obs/log.h"
@@ -93,21 +90,11 @@ int virtio_mmio_init(struct virtio_mmio *t, const char *name,
     return 0;
 }
 
-static int ioeventfd(int vm_fd, int fd, uint64_t addr, uint32_t q,
-                     bool deassign)
+/* (De)register queue q's notify eventfd through the VMM's registrar. */
+static int ioeventfd(const struct virtio_mmio *t, uint32_t q, bool deassign)
 {
-    struct kvm_ioeventfd e;
-
-    /* kvm.h's wrapper has no datamatch; one ioeventfd per queue needs it. */
-    memset(&e, 0, sizeof(e));
-    e.addr = addr;
-    e.len = 4;
-    e.fd = fd;
-    e.datamatch = q;
-    e.flags = KVM_IOEVENTFD_FLAG_DATAMATCH;
-    if (deassign)
-        e.flags |= KVM_IOEVENTFD_FLAG_DEASSIGN;
-    return ioctl(vm_fd, KVM_IOEVENTFD, &e) < 0 ? -errno : 0;
+    return t->ioeventfd(t->vm_fd, t->queue_fd[q], t->addr + VIRTIO_MMIO_NOTIFY,
+                        q, deassign);
 }
 
 void virtio_mmio_detach(struct virtio_mmio *t)
@@ -117,8 +104,7 @@ void virtio_mmio_detach(struct virtio_mmio *t)
             evloop_del(t->loop, &t->queue_h[i]);
         t->queue_h[i].fn = NULL;
         if (t->ioeventfds_on && t->queue_fd[i] >= 0)
-            ioeventfd(t->vm_fd, t->queue_fd[i], t->addr + VIRTIO_MMIO_NOTIFY,
-                      (uint32_t)i, true);
+            ioeventfd(t, (uint32_t)i, true);
     }
     t->ioeventfds_on = false;
     t->loop = NULL;
@@ -142,15 +128,6 @@ void virtio_mmio_fini(struct virtio_mmio *t)
     t->bus.opaque = NULL;
 }
 
-void virtio_mmio_machine_dev(struct virtio_mmio *t, uint64_t addr, uint32_t gsi,
-                             struct machine_mmio_dev *out)
-{
-    out->addr = addr;
-    out->gsi = gsi;
-    out->regs = &t->bus;
-    out->irq_fd = t->irq_fd;
-}
-
 static void on_queue_event(struct evloop *loop, struct evloop_handler *h,
                            uint32_t events)
 {
@@ -171,15 +148,15 @@ int virtio_mmio_attach(struct virtio_mmio *t, const struct guest_mem *gm,
     t->addr = addr;
     t->vm_fd = vm_fd;
     if (vm_fd >= 0) {
+        if (!t->ioeventfd)
+            return -EINVAL;
         t->ioeventfds_on = true;
         for (size_t i = 0; i < t->n_queues; i++) {
-            rc = ioeventfd(vm_fd, t->queue_fd[i], addr + VIRTIO_MMIO_NOTIFY,
-                           (uint32_t)i, false);
+            rc = ioeventfd(t, (uint32_t)i, false);
             if (rc < 0) {
                 /* Undo only those registered. */
                 for (size_t j = 0; j < i; j++)
-                    ioeventfd(vm_fd, t->queue_fd[j], addr + VIRTIO_MMIO_NOTIFY,
-                              (uint32_t)j, true);
+                    ioeventfd(t, (uint32_t)j, true);
                 t->ioeventfds_on = false;
                 return rc;
             }

@@ -45,7 +45,6 @@
 #include "util/evloop.h"
 #include "vmm/bus.h"
 #include "vmm/guest_mem.h"
-#include "vmm/machine.h"
 
 #define VIRTIO_MMIO_MAX_QUEUES 8
 #define VIRTIO_MMIO_MAGIC      0x74726976u /* "virt" */
@@ -95,6 +94,17 @@ struct virtio_dev_ops {
     void (*queue_notify)(void *dev, uint16_t q);
 };
 
+/*
+ * Registers (or, with deassign, removes) an eventfd that a guest write of
+ * 4 bytes with value `datamatch` at `addr` signals instead of trapping:
+ * KVM_IOEVENTFD with datamatch, for a QueueNotify per queue index. `vm_fd`
+ * is the handle given to virtio_mmio_attach(). 0 or -errno. The VMM, which
+ * owns KVM, provides it (vmm/mmio_attach.h); the transport never issues a
+ * KVM ioctl itself.
+ */
+typedef int virtio_mmio_ioeventfd_fn(int vm_fd, int fd, uint64_t addr,
+                                     uint32_t datamatch, bool deassign);
+
 struct virtio_mmio {
     struct bus_dev bus; /* embedded; bus.lock guards all below */
     const struct virtio_dev_ops *ops;
@@ -116,6 +126,10 @@ struct virtio_mmio {
     struct virtq queues[VIRTIO_MMIO_MAX_QUEUES];
     int queue_fd[VIRTIO_MMIO_MAX_QUEUES]; /* owned eventfds */
     struct evloop_handler queue_h[VIRTIO_MMIO_MAX_QUEUES];
+
+    /* Set by the VMM before virtio_mmio_attach() with a vm_fd; NULL until
+     * then. */
+    virtio_mmio_ioeventfd_fn *ioeventfd;
 
     /* Set by virtio_mmio_attach(). */
     const struct guest_mem *gm; /* borrowed */
@@ -143,16 +157,12 @@ int virtio_mmio_init(struct virtio_mmio *t, const char *name,
  */
 void virtio_mmio_fini(struct virtio_mmio *t);
 
-/* Fill the machine's description of this device (window, GSI, bus
- * handlers, irqfd), for struct machine_config.mmio[]. */
-void virtio_mmio_machine_dev(struct virtio_mmio *t, uint64_t addr, uint32_t gsi,
-                             struct machine_mmio_dev *out);
-
 /*
  * Connect to a built machine (vmm thread): remember guest memory, register
- * one KVM_IOEVENTFD per queue on addr + 0x50 with datamatch = index when
- * vm_fd >= 0, and watch the queue eventfds on `loop` when not NULL.
- * Returns 0 or -errno (everything registered so far is undone).
+ * one ioeventfd per queue on addr + 0x50 with datamatch = index through
+ * t->ioeventfd when vm_fd >= 0 (-EINVAL if the VMM set none), and watch the
+ * queue eventfds on `loop` when not NULL. Returns 0 or -errno (everything
+ * registered so far is undone).
  */
 int virtio_mmio_attach(struct virtio_mmio *t, const struct guest_mem *gm,
                        int vm_fd, uint64_t addr, struct evloop *loop);
