@@ -51,6 +51,7 @@
 #include "util/err.h"
 #include "util/json.h"
 #include "config/cpu_template.h"
+#include "config/rate_limiter.h"
 
 /* The prefix upstream's RequestError::SerdeJson puts before serde's message
  * (and it appends "."). */
@@ -82,28 +83,6 @@ int schemas_check_body_id(const char *path_id, size_t path_len,
 int schemas_check_iface_id(const char *path_id, size_t path_len,
                            const char *body_id, size_t body_len,
                            struct sq_err *err);
-
-/* ---------------------------------------------------------------------- */
-/* Shared: TokenBucketConfig (non-strict) and RateLimiterConfig (strict).  */
-
-struct token_bucket_cfg {
-    uint64_t size;
-    bool has_one_time_burst; /* Option<u64>: absent/null -> false */
-    uint64_t one_time_burst;
-    uint64_t refill_time; /* ms */
-};
-
-struct rate_limiter_cfg {
-    bool has_bandwidth; /* Option<TokenBucketConfig> */
-    struct token_bucket_cfg bandwidth;
-    bool has_ops;
-    struct token_bucket_cfg ops;
-};
-
-/* {"size":N,"one_time_burst":N|null,"refill_time":N} */
-void token_bucket_cfg_to_json(const struct token_bucket_cfg *tb, struct buf *b);
-/* {"bandwidth":{..}|null,"ops":{..}|null} */
-void rate_limiter_cfg_to_json(const struct rate_limiter_cfg *rl, struct buf *b);
 
 /* ---------------------------------------------------------------------- */
 /* PUT /actions: ActionBody (strict). */
