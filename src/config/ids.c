@@ -2,11 +2,13 @@
  * ids.c: the resource-id rules of the drives, pmem and network
  * interface routes (digest 1.3): upstream's checked_id() on the path token,
  * run before the body is parsed, and the path-id / body-id comparison run
- * after it (see config.h).
+ * after it (see ids.h).
  */
-#include "config/config.h"
+#include "config/ids.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "config/alnum_table.h"
