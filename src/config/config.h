@@ -50,6 +50,7 @@
 #include "util/buf.h"
 #include "util/err.h"
 #include "util/json.h"
+#include "config/actions.h"
 #include "config/cpu_template.h"
 #include "config/ids.h"
 #include "config/rate_limiter.h"
@@ -58,23 +59,6 @@
  * (and it appends "."). */
 #define SCHEMAS_SERDE_PREFIX                                                   \
     "An error occurred when deserializing the json body of a request: "
-
-/* ---------------------------------------------------------------------- */
-/* PUT /actions: ActionBody (strict). */
-
-enum action_type {
-    ACTION_FLUSH_METRICS,    /* "FlushMetrics" */
-    ACTION_INSTANCE_START,   /* "InstanceStart" */
-    ACTION_SEND_CTRL_ALT_DEL /* "SendCtrlAltDel" */
-};
-
-struct instance_action {
-    enum action_type action_type;
-};
-
-int instance_action_parse(const char *body, size_t len,
-                          struct instance_action *out, struct sq_err *err);
-void instance_action_fini(struct instance_action *a);
 
 /* ---------------------------------------------------------------------- */
 /* PUT /boot-source: BootSourceConfig (strict). */
@@ -522,19 +506,6 @@ struct snapshot_load {
 int snapshot_load_parse(const char *body, size_t len, struct snapshot_load *out,
                         struct sq_err *err);
 void snapshot_load_fini(struct snapshot_load *s);
-
-/* ---------------------------------------------------------------------- */
-/* PATCH /vm: Vm (strict). */
-
-enum vm_state_req_state { VM_STATE_REQ_PAUSED, VM_STATE_REQ_RESUMED };
-
-struct vm_state_req {
-    enum vm_state_req_state state;
-};
-
-int vm_state_req_parse(const char *body, size_t len, struct vm_state_req *out,
-                       struct sq_err *err);
-void vm_state_req_fini(struct vm_state_req *v);
 
 /* ---------------------------------------------------------------------- */
 /* Response bodies of GET requests that are not request types (digest 1.8).
