@@ -51,6 +51,7 @@
 #include "util/err.h"
 #include "util/json.h"
 #include "config/actions.h"
+#include "config/boot.h"
 #include "config/cpu_template.h"
 #include "config/ids.h"
 #include "config/rate_limiter.h"
@@ -59,22 +60,6 @@
  * (and it appends "."). */
 #define SCHEMAS_SERDE_PREFIX                                                   \
     "An error occurred when deserializing the json body of a request: "
-
-/* ---------------------------------------------------------------------- */
-/* PUT /boot-source: BootSourceConfig (strict). */
-
-struct boot_source_cfg {
-    char *kernel_image_path; /* owned; never NULL after parse ("" allowed) */
-    char *initrd_path;       /* owned; NULL = None */
-    char *boot_args;         /* owned; NULL = None ("" is kept as "") */
-};
-
-int boot_source_cfg_parse(const char *body, size_t len,
-                          struct boot_source_cfg *out, struct sq_err *err);
-void boot_source_cfg_fini(struct boot_source_cfg *c);
-/* {"kernel_image_path":"..","initrd_path":..|null,"boot_args":..|null};
- * a NULL kernel_image_path is written as "" (GET /vm/config before any PUT). */
-void boot_source_cfg_to_json(const struct boot_source_cfg *c, struct buf *b);
 
 /* ---------------------------------------------------------------------- */
 /* PUT /drives/{id}: BlockDeviceConfig (strict);
