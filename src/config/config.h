@@ -175,18 +175,6 @@ int net_iface_update_parse(const char *body, size_t len,
 void net_iface_update_fini(struct net_iface_update *n);
 
 /* ---------------------------------------------------------------------- */
-/* PUT /cpu-config: CustomCpuTemplate (x86_64, strict). */
-
-/* API form: error text carries SCHEMAS_SERDE_PREFIX. Release with
- * cpu_template_fini(). */
-int cpu_config_parse(const char *body, size_t len, struct cpu_template *out,
-                     struct sq_err *err);
-/* Same parser, bare serde_json message (no prefix, no final "."): for a
- * template read from a file named by the config file's "cpu-config". */
-int cpu_template_json_parse(const char *json, size_t len,
-                            struct cpu_template *out, struct sq_err *err);
-
-/* ---------------------------------------------------------------------- */
 /* PUT /logger: LoggerConfig (strict). */
 
 enum log_level_filter {
