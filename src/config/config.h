@@ -54,6 +54,7 @@
 #include "config/boot.h"
 #include "config/cpu_template.h"
 #include "config/ids.h"
+#include "config/logger.h"
 #include "config/machine.h"
 #include "config/rate_limiter.h"
 
@@ -173,33 +174,6 @@ struct net_iface_update {
 int net_iface_update_parse(const char *body, size_t len,
                            struct net_iface_update *out, struct sq_err *err);
 void net_iface_update_fini(struct net_iface_update *n);
-
-/* ---------------------------------------------------------------------- */
-/* PUT /logger: LoggerConfig (strict). */
-
-enum log_level_filter {
-    LOG_FILTER_OFF,
-    LOG_FILTER_TRACE,
-    LOG_FILTER_DEBUG,
-    LOG_FILTER_INFO,
-    LOG_FILTER_WARN,
-    LOG_FILTER_ERROR,
-};
-
-struct logger_cfg {
-    char *log_path; /* owned; NULL = None */
-    bool has_level;
-    enum log_level_filter level; /* case-insensitive; "warning" = WARN */
-    bool has_show_level;
-    bool show_level;
-    bool has_show_log_origin;
-    bool show_log_origin;
-    char *module; /* owned; NULL = None */
-};
-
-int logger_cfg_parse(const char *body, size_t len, struct logger_cfg *out,
-                     struct sq_err *err);
-void logger_cfg_fini(struct logger_cfg *l);
 
 /* ---------------------------------------------------------------------- */
 /* PUT /metrics: MetricsConfig (NOT strict: unknown keys ignored). */
