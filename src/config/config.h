@@ -56,6 +56,7 @@
 #include "config/ids.h"
 #include "config/logger.h"
 #include "config/machine.h"
+#include "config/metrics.h"
 #include "config/rate_limiter.h"
 
 /* The prefix upstream's RequestError::SerdeJson puts before serde's message
@@ -174,27 +175,6 @@ struct net_iface_update {
 int net_iface_update_parse(const char *body, size_t len,
                            struct net_iface_update *out, struct sq_err *err);
 void net_iface_update_fini(struct net_iface_update *n);
-
-/* ---------------------------------------------------------------------- */
-/* PUT /metrics: MetricsConfig (NOT strict: unknown keys ignored). */
-
-struct metrics_cfg_property {
-    char *key;   /* owned */
-    char *value; /* owned */
-};
-
-struct metrics_cfg {
-    char *metrics_path;  /* owned, never NULL after parse */
-    bool emit_id;        /* default false */
-    bool has_properties; /* Option<BTreeMap<String,String>> */
-    size_t n_properties;
-    struct metrics_cfg_property *properties; /* owned; sorted bytewise by key,
-                                            unique (last duplicate wins) */
-};
-
-int metrics_cfg_parse(const char *body, size_t len, struct metrics_cfg *out,
-                      struct sq_err *err);
-void metrics_cfg_fini(struct metrics_cfg *m);
 
 /* ---------------------------------------------------------------------- */
 /* PUT /mmds/config: MmdsConfig (strict). PUT/PATCH /mmds: any JSON value. */
