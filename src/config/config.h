@@ -63,27 +63,12 @@
 #include "config/pmem.h"
 #include "config/rate_limiter.h"
 #include "config/snapshot.h"
+#include "config/vsock.h"
 
 /* The prefix upstream's RequestError::SerdeJson puts before serde's message
  * (and it appends "."). */
 #define SCHEMAS_SERDE_PREFIX                                                   \
     "An error occurred when deserializing the json body of a request: "
-
-/* ---------------------------------------------------------------------- */
-/* PUT /vsock: VsockDeviceConfig (strict). */
-
-struct vsock_cfg {
-    char *vsock_id; /* owned; NULL = None (deprecated, never echoed) */
-    uint32_t guest_cid;
-    char *uds_path;  /* owned, never NULL after parse */
-    bool deprecated; /* vsock_id given */
-};
-
-int vsock_cfg_parse(const char *body, size_t len, struct vsock_cfg *out,
-                    struct sq_err *err);
-void vsock_cfg_fini(struct vsock_cfg *v);
-/* {"guest_cid":N,"uds_path":".."} (vsock_id is never written). */
-void vsock_cfg_to_json(const struct vsock_cfg *v, struct buf *b);
 
 /* ---------------------------------------------------------------------- */
 /* PUT /entropy: EntropyDeviceConfig (strict). */
