@@ -54,6 +54,7 @@
 #include "config/boot.h"
 #include "config/cpu_template.h"
 #include "config/drive.h"
+#include "config/entropy.h"
 #include "config/ids.h"
 #include "config/logger.h"
 #include "config/machine.h"
@@ -69,20 +70,6 @@
  * (and it appends "."). */
 #define SCHEMAS_SERDE_PREFIX                                                   \
     "An error occurred when deserializing the json body of a request: "
-
-/* ---------------------------------------------------------------------- */
-/* PUT /entropy: EntropyDeviceConfig (strict). */
-
-struct entropy_cfg {
-    bool has_rate_limiter;
-    struct rate_limiter_cfg rate_limiter;
-};
-
-int entropy_cfg_parse(const char *body, size_t len, struct entropy_cfg *out,
-                      struct sq_err *err);
-void entropy_cfg_fini(struct entropy_cfg *e);
-/* {"rate_limiter":..|null} */
-void entropy_cfg_to_json(const struct entropy_cfg *e, struct buf *b);
 
 /* ---------------------------------------------------------------------- */
 /* PUT /serial: SerialConfig (strict). */
