@@ -63,6 +63,7 @@
 #include "config/net.h"
 #include "config/pmem.h"
 #include "config/rate_limiter.h"
+#include "config/serial.h"
 #include "config/snapshot.h"
 #include "config/vsock.h"
 
@@ -70,19 +71,6 @@
  * (and it appends "."). */
 #define SCHEMAS_SERDE_PREFIX                                                   \
     "An error occurred when deserializing the json body of a request: "
-
-/* ---------------------------------------------------------------------- */
-/* PUT /serial: SerialConfig (strict). */
-
-struct serial_cfg {
-    char *serial_out_path; /* owned; NULL = None */
-    bool has_rate_limiter; /* a TokenBucketConfig, not a RateLimiterConfig */
-    struct token_bucket_cfg rate_limiter;
-};
-
-int serial_cfg_parse(const char *body, size_t len, struct serial_cfg *out,
-                     struct sq_err *err);
-void serial_cfg_fini(struct serial_cfg *s);
 
 /* ---------------------------------------------------------------------- */
 /* Balloon: PUT /balloon (BalloonDeviceConfig, strict), PATCH /balloon
