@@ -59,6 +59,7 @@
 #include "config/ids.h"
 #include "config/logger.h"
 #include "config/machine.h"
+#include "config/memory_hotplug.h"
 #include "config/metrics.h"
 #include "config/mmds.h"
 #include "config/net.h"
@@ -72,39 +73,6 @@
  * (and it appends "."). */
 #define SCHEMAS_SERDE_PREFIX                                                   \
     "An error occurred when deserializing the json body of a request: "
-
-/* ---------------------------------------------------------------------- */
-/* PUT /hotplug/memory: MemoryHotplugConfig (strict);
- * PATCH: MemoryHotplugSizeUpdate (strict). The size rules of digest 1.5 are
- * checked by upstream in the VMM, not while parsing: see
- * hotplug_memory_cfg_validate(). */
-
-struct hotplug_memory_cfg {
-    uint32_t total_size_mib;
-    uint32_t block_size_mib; /* default 2 */
-    uint32_t slot_size_mib;  /* default 128 */
-};
-
-int hotplug_memory_cfg_parse(const char *body, size_t len,
-                             struct hotplug_memory_cfg *out,
-                             struct sq_err *err);
-void hotplug_memory_cfg_fini(struct hotplug_memory_cfg *h);
-/* The VMM-side checks, in upstream order, with upstream's texts (without the
- * "Memory hotplug config error: " prefix, which the caller adds). */
-int hotplug_memory_cfg_validate(const struct hotplug_memory_cfg *h,
-                                struct sq_err *err);
-/* {"total_size_mib","block_size_mib","slot_size_mib"} */
-void hotplug_memory_cfg_to_json(const struct hotplug_memory_cfg *h,
-                                struct buf *b);
-
-struct hotplug_memory_update {
-    uint32_t requested_size_mib;
-};
-
-int hotplug_memory_update_parse(const char *body, size_t len,
-                                struct hotplug_memory_update *out,
-                                struct sq_err *err);
-void hotplug_memory_update_fini(struct hotplug_memory_update *h);
 
 /* ---------------------------------------------------------------------- */
 /* Response bodies of GET requests that are not request types (digest 1.8).
