@@ -57,8 +57,9 @@ struct cpu_template {
 /* Free everything the template owns (not the struct itself); NULL-safe. */
 void cpu_template_fini(struct cpu_template *t);
 
-/* API form: error text carries SCHEMAS_SERDE_PREFIX. Release with
- * cpu_template_fini(). */
+/* API form: the error text carries upstream's RequestError::SerdeJson
+ * prefix ("An error occurred when deserializing the json body of a request:
+ * ", then "."). Release with cpu_template_fini(). */
 int cpu_config_parse(const char *body, size_t len, struct cpu_template *out,
                      struct sq_err *err);
 /* Same parser, bare serde_json message (no prefix, no final "."): for a
