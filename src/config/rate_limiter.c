@@ -1,9 +1,12 @@
 /*
  * rate_limiter.c: the token bucket and rate limiter configuration: field
- * tables (shared with every device that takes a limiter) and serializers
- * (see rate_limiter.h).
+ * tables (shared with every device that takes a limiter), serializers, and
+ * the rules upstream applies when it builds or patches a limiter (see
+ * rate_limiter.h).
  */
 #include "config/rate_limiter.h"
+
+#include <string.h>
 
 #include "config/config_int.h"
 
@@ -64,4 +67,66 @@ void schemas_opt_rate_limiter_to_json(bool has,
         rate_limiter_cfg_to_json(rl, b);
     else
         buf_puts(b, "null");
+}
+
+/* ====================================================================== */
+/* Building and patching a limiter                                         */
+
+/* TokenBucket::new returns None for size 0, refill 0, or a refill time
+ * whose nanoseconds overflow a u64: the bucket is off. */
+static bool bucket_normalise(bool *has, struct token_bucket_cfg *tb)
+{
+    if (!*has)
+        return false;
+    if (tb->size == 0 || tb->refill_time == 0 ||
+        tb->refill_time > UINT64_MAX / 1000000u) {
+        *has = false;
+        memset(tb, 0, sizeof(*tb));
+        return false;
+    }
+    if (tb->has_one_time_burst && tb->one_time_burst == 0)
+        tb->has_one_time_burst = false;
+    return true;
+}
+
+bool rate_limiter_cfg_normalise(struct rate_limiter_cfg *rl)
+{
+    bool bw = bucket_normalise(&rl->has_bandwidth, &rl->bandwidth);
+    bool ops = bucket_normalise(&rl->has_ops, &rl->ops);
+
+    return bw || ops;
+}
+
+static void bucket_update(bool *has, struct token_bucket_cfg *cur, bool upd_has,
+                          const struct token_bucket_cfg *upd)
+{
+    if (!upd_has)
+        return;
+    *cur = *upd;
+    *has = true;
+    bucket_normalise(has, cur);
+}
+
+void rate_limiter_cfg_update(bool *has, struct rate_limiter_cfg *cur,
+                            bool upd_has, const struct rate_limiter_cfg *upd)
+{
+    if (!upd_has)
+        return;
+    if (!*has)
+        memset(cur, 0, sizeof(*cur));
+    bucket_update(&cur->has_bandwidth, &cur->bandwidth, upd->has_bandwidth,
+                  &upd->bandwidth);
+    bucket_update(&cur->has_ops, &cur->ops, upd->has_ops, &upd->ops);
+    *has = cur->has_bandwidth || cur->has_ops;
+}
+
+void rate_limiter_cfg_store(bool *has, struct rate_limiter_cfg *dst,
+                           bool src_has, const struct rate_limiter_cfg *src)
+{
+    memset(dst, 0, sizeof(*dst));
+    *has = false;
+    if (!src_has)
+        return;
+    *dst = *src;
+    *has = rate_limiter_cfg_normalise(dst);
 }

@@ -31,4 +31,28 @@ void token_bucket_cfg_to_json(const struct token_bucket_cfg *tb, struct buf *b);
 /* {"bandwidth":{..}|null,"ops":{..}|null} */
 void rate_limiter_cfg_to_json(const struct rate_limiter_cfg *rl, struct buf *b);
 
+/* Normalise a rate limiter the way upstream reports it: a bucket with size 0
+ * or refill_time 0 (or whose refill time in nanoseconds overflows a u64:
+ * TokenBucket::new returns None) is disabled (removed), a one_time_burst of
+ * 0 is absent. Returns false when no bucket is left (the limiter is
+ * reported as null). */
+bool rate_limiter_cfg_normalise(struct rate_limiter_cfg *rl);
+
+/*
+ * Apply a PATCH rate limiter (RateLimiterUpdate semantics) to a stored,
+ * normalised one: an absent update changes nothing; in a present update, an
+ * absent or null bucket is unchanged, a bucket with size 0 or refill_time 0
+ * is removed, any other bucket replaces the current one. *has is cleared
+ * when no bucket is left. For the devices' PATCH handlers, which update
+ * the running device and then the stored configuration.
+ */
+void rate_limiter_cfg_update(bool *has, struct rate_limiter_cfg *cur,
+                             bool upd_has, const struct rate_limiter_cfg *upd);
+
+/* Store a limiter as the device reports it back: *dst becomes a normalised
+ * copy of *src (zeroed when !src_has), and *has says whether any bucket is
+ * left. */
+void rate_limiter_cfg_store(bool *has, struct rate_limiter_cfg *dst,
+                            bool src_has, const struct rate_limiter_cfg *src);
+
 #endif
