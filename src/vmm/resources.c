@@ -629,39 +629,11 @@ void res_set_serial(struct vm_resources *r, const struct serial_cfg *cfg)
     r->serial_rate_limiter = cfg->rate_limiter;
 }
 
-int res_hotplug_memory_validate(const struct hotplug_memory_cfg *c,
-                                struct sq_err *err)
-{
-    const uint32_t min_block = 2, min_slot = 128;
-
-    if (c->block_size_mib < min_block)
-        return sq_errf(err, -EINVAL, "Block size must not be lower than %u MiB",
-                       min_block);
-    if (c->block_size_mib & (c->block_size_mib - 1))
-        return sq_errf(err, -EINVAL, "Block size must be a power of 2");
-    if (c->slot_size_mib < min_slot)
-        return sq_errf(err, -EINVAL, "Slot size must not be lower than %u MiB",
-                       min_slot);
-    if (c->slot_size_mib % c->block_size_mib)
-        return sq_errf(err, -EINVAL,
-                       "Slot size must be a multiple of block size (%u MiB)",
-                       c->block_size_mib);
-    if (c->total_size_mib < c->slot_size_mib)
-        return sq_errf(err, -EINVAL,
-                       "Total size must not be lower than slot size (%u MiB)",
-                       c->slot_size_mib);
-    if (c->total_size_mib % c->slot_size_mib)
-        return sq_errf(err, -EINVAL,
-                       "Total size must be a multiple of slot size (%u MiB)",
-                       c->slot_size_mib);
-    return 0;
-}
-
 int res_set_memory_hotplug(struct vm_resources *r,
                            const struct hotplug_memory_cfg *cfg,
                            struct sq_err *err)
 {
-    int rc = res_hotplug_memory_validate(cfg, err);
+    int rc = hotplug_memory_cfg_validate(cfg, err);
 
     if (rc)
         return rc;

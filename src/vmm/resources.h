@@ -200,13 +200,11 @@ void res_set_custom_cpu_template(struct vm_resources *r,
 void res_set_serial(struct vm_resources *r, const struct serial_cfg *cfg);
 
 /* PUT /hotplug/memory: the size rules of digest 1.5 in upstream's order
- * (details without the "Memory hotplug config error: " prefix). */
+ * (hotplug_memory_cfg_validate(); details without the "Memory hotplug
+ * config error: " prefix). */
 int res_set_memory_hotplug(struct vm_resources *r,
                            const struct hotplug_memory_cfg *cfg,
                            struct sq_err *err);
-/* The checks alone (no state), for callers that only validate. */
-int res_hotplug_memory_validate(const struct hotplug_memory_cfg *cfg,
-                                struct sq_err *err);
 
 /* PUT /mmds/config: IPv4 check, non-empty list, every id an existing NIC;
  * then enables MMDS on the listed NICs (and disables it on the others) and
