@@ -1,5 +1,5 @@
 /*
- * fuzz_json.c: libFuzzer harness for util/json and api/schemas.
+ * fuzz_json.c: libFuzzer harness for util/json and config/.
  *
  * Each input goes through the DOM parser (and, when it parses, through
  * serialization, the length computation, a re-parse, merge patch and
