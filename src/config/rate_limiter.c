@@ -108,7 +108,7 @@ static void bucket_update(bool *has, struct token_bucket_cfg *cur, bool upd_has,
 }
 
 void rate_limiter_cfg_update(bool *has, struct rate_limiter_cfg *cur,
-                            bool upd_has, const struct rate_limiter_cfg *upd)
+                             bool upd_has, const struct rate_limiter_cfg *upd)
 {
     if (!upd_has)
         return;
@@ -121,7 +121,7 @@ void rate_limiter_cfg_update(bool *has, struct rate_limiter_cfg *cur,
 }
 
 void rate_limiter_cfg_store(bool *has, struct rate_limiter_cfg *dst,
-                           bool src_has, const struct rate_limiter_cfg *src)
+                            bool src_has, const struct rate_limiter_cfg *src)
 {
     memset(dst, 0, sizeof(*dst));
     *has = false;
