@@ -8,38 +8,23 @@
 #include "api/parse.h"
 
 #include <errno.h>
-#include <string.h>
 
 #include "config/config.h"
 #include "util/json.h"
 #include "util/xalloc.h"
 
-/* Compare the path id with the body id (both may hold any bytes). */
-static bool same_id(const struct api_route *r, const char *id, size_t id_len)
-{
-    return r->id_len == id_len && !memcmp(r->id, id, id_len);
-}
-
-/* Drives and pmem: upstream's generic text. */
+/* Drives and pmem: upstream's generic mismatch text. */
 static int check_id(const struct api_route *r, const char *id, size_t id_len,
                     struct sq_err *err)
 {
-    if (same_id(r, id, id_len))
-        return 0;
-    return sq_errf(err, -EINVAL,
-                   "The id from the path does not match the id from the body!");
+    return schemas_check_body_id(r->id, r->id_len, id, id_len, err);
 }
 
 /* Network interfaces: upstream names both ids. */
 static int check_iface_id(const struct api_route *r, const char *id,
                           size_t id_len, struct sq_err *err)
 {
-    if (same_id(r, id, id_len))
-        return 0;
-    return sq_errf(err, -EINVAL,
-                   "The id from the path [%.*s] does not match the id from "
-                   "the body [%.*s]!",
-                   (int)r->id_len, r->id, (int)id_len, id);
+    return schemas_check_iface_id(r->id, r->id_len, id, id_len, err);
 }
 
 static int parse_kind(const struct api_route *r, const char *p, size_t n,

@@ -99,7 +99,7 @@ static bool tok_is(struct tok t, const char *s)
 static int check_id(struct tok id, struct sq_err *err)
 {
     if (!id.present || id.len == 0)
-        return sq_errf(err, -EINVAL, "The ID cannot be empty.");
+        return sq_errf(err, -EINVAL, IDS_ERR_EMPTY);
     return schemas_check_path_id(id.s, id.len, err);
 }
 

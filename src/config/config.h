@@ -1,8 +1,33 @@
 /*
  * config.h: the validated request bodies of the HTTP API and the
- * --config-file document.
+ * --config-file document: one include for the whole configuration
+ * vocabulary. Each resource has its own header and source file, as
+ * upstream's vmm_config/ has one .rs file per resource:
  *
- * Each type here is the C form of one upstream serde struct. Its parser is a
+ *   actions         PUT /actions, PATCH /vm
+ *   balloon         PUT/PATCH /balloon, /balloon/statistics, hinting
+ *   boot            PUT /boot-source
+ *   cpu_template    PUT /cpu-config (custom CPU template)
+ *   drive           PUT/PATCH /drives/{id}
+ *   entropy         PUT /entropy
+ *   ids             the resource-id rules of the {id} routes
+ *   logger          PUT /logger
+ *   machine         PUT/PATCH /machine-config (static CPU templates)
+ *   memory_hotplug  PUT/PATCH /hotplug/memory
+ *   metrics         PUT /metrics
+ *   mmds            PUT /mmds/config, PUT/PATCH /mmds
+ *   net             PUT/PATCH /network-interfaces/{id}
+ *   pmem            PUT/PATCH /pmem/{id}
+ *   rate_limiter    TokenBucketConfig, RateLimiterConfig
+ *   responses       GET bodies that are not request types
+ *   serial          PUT /serial
+ *   snapshot        PUT /snapshot/create, /snapshot/load
+ *   vm_config       --config-file and GET /vm/config
+ *   vsock           PUT /vsock
+ *
+ * config_int.h holds what the files share and nobody else uses.
+ *
+ * Each type is the C form of one upstream serde struct. Its parser is a
  * schema-driven streaming decoder (util/json.h) that behaves like
  * serde_json + serde derive: same accepted inputs, same error texts, same
  * "at line L column C" positions, and errors found in the same order as a
@@ -14,7 +39,7 @@
  *
  * Conventions for every body type X:
  *
- *   int X_parse(const char *body, size_t len, struct X *out,
+ *   int             X_parse(const char *body, size_t len, struct X *out,
  *               struct sq_err *err);
  *       Parses `len` bytes (not NUL-terminated; may contain any bytes).
  *       On success returns 0 and fills *out (which the caller must release
@@ -23,9 +48,9 @@
  *       exact fault_message, e.g. "An error occurred when deserializing the
  *       json body of a request: missing field `vcpu_count` at line 1
  *       column 21."
- *   void X_fini(struct X *);
+ *   void            X_fini(struct X *);
  *       Frees owned members; NULL-safe; idempotent.
- *   void X_to_json(const struct X *, struct buf *);
+ *   void            X_to_json(const struct X *, struct buf *);
  *       Appends the compact serde_json serialization upstream emits (fields
  *       in upstream's order; Option::None as null unless upstream skips it).
  *
@@ -43,683 +68,28 @@
 #ifndef SQUIB_CONFIG_CONFIG_H
 #define SQUIB_CONFIG_CONFIG_H
 
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
-
+#include "config/actions.h"
+#include "config/balloon.h"
+#include "config/boot.h"
+#include "config/cpu_template.h"
+#include "config/drive.h"
+#include "config/entropy.h"
+#include "config/ids.h"
+#include "config/logger.h"
+#include "config/machine.h"
+#include "config/memory_hotplug.h"
+#include "config/metrics.h"
+#include "config/mmds.h"
+#include "config/net.h"
+#include "config/pmem.h"
+#include "config/rate_limiter.h"
+#include "config/responses.h"
+#include "config/serial.h"
+#include "config/snapshot.h"
+#include "config/vm_config.h"
+#include "config/vsock.h"
 #include "util/buf.h"
 #include "util/err.h"
 #include "util/json.h"
-#include "config/cpu_template.h"
-
-/* The prefix upstream's RequestError::SerdeJson puts before serde's message
- * (and it appends "."). */
-#define SCHEMAS_SERDE_PREFIX                                                   \
-    "An error occurred when deserializing the json body of a request: "
-
-/* ---------------------------------------------------------------------- */
-/* Resource ids of PUT/PATCH /drives/{id}, /pmem/{id},
- * /network-interfaces/{id} (digest 1.3). */
-
-/*
- * Upstream's checked_id() on the path token, done before the body is
- * parsed: empty (or missing: pass len 0) -> "The ID cannot be empty.";
- * any character other than '_' and Rust's char::is_alphanumeric() (Unicode
- * letters and numbers, so "-" and "." are refused) -> "API Resource IDs can
- * only contain alphanumeric characters and underscores.". Bytes that are
- * not UTF-8 are refused the same way. Returns 0 or -EINVAL.
- */
-int schemas_check_path_id(const char *id, size_t len, struct sq_err *err);
-
-/* After parsing, drives and pmem: "The id from the path does not match the
- * id from the body!" unless the two are byte-equal. */
-int schemas_check_body_id(const char *path_id, size_t path_len,
-                          const char *body_id, size_t body_len,
-                          struct sq_err *err);
-
-/* After parsing, network interfaces: "The id from the path [{path}] does
- * not match the id from the body [{body}]!" unless byte-equal. */
-int schemas_check_iface_id(const char *path_id, size_t path_len,
-                           const char *body_id, size_t body_len,
-                           struct sq_err *err);
-
-/* ---------------------------------------------------------------------- */
-/* Shared: TokenBucketConfig (non-strict) and RateLimiterConfig (strict).  */
-
-struct token_bucket_cfg {
-    uint64_t size;
-    bool has_one_time_burst; /* Option<u64>: absent/null -> false */
-    uint64_t one_time_burst;
-    uint64_t refill_time; /* ms */
-};
-
-struct rate_limiter_cfg {
-    bool has_bandwidth; /* Option<TokenBucketConfig> */
-    struct token_bucket_cfg bandwidth;
-    bool has_ops;
-    struct token_bucket_cfg ops;
-};
-
-/* {"size":N,"one_time_burst":N|null,"refill_time":N} */
-void token_bucket_cfg_to_json(const struct token_bucket_cfg *tb, struct buf *b);
-/* {"bandwidth":{..}|null,"ops":{..}|null} */
-void rate_limiter_cfg_to_json(const struct rate_limiter_cfg *rl, struct buf *b);
-
-/* ---------------------------------------------------------------------- */
-/* PUT /actions: ActionBody (strict). */
-
-enum action_type {
-    ACTION_FLUSH_METRICS,    /* "FlushMetrics" */
-    ACTION_INSTANCE_START,   /* "InstanceStart" */
-    ACTION_SEND_CTRL_ALT_DEL /* "SendCtrlAltDel" */
-};
-
-struct instance_action {
-    enum action_type action_type;
-};
-
-int instance_action_parse(const char *body, size_t len,
-                          struct instance_action *out, struct sq_err *err);
-void instance_action_fini(struct instance_action *a);
-
-/* ---------------------------------------------------------------------- */
-/* PUT /boot-source: BootSourceConfig (strict). */
-
-struct boot_source_cfg {
-    char *kernel_image_path; /* owned; never NULL after parse ("" allowed) */
-    char *initrd_path;       /* owned; NULL = None */
-    char *boot_args;         /* owned; NULL = None ("" is kept as "") */
-};
-
-int boot_source_cfg_parse(const char *body, size_t len,
-                          struct boot_source_cfg *out, struct sq_err *err);
-void boot_source_cfg_fini(struct boot_source_cfg *c);
-/* {"kernel_image_path":"..","initrd_path":..|null,"boot_args":..|null};
- * a NULL kernel_image_path is written as "" (GET /vm/config before any PUT). */
-void boot_source_cfg_to_json(const struct boot_source_cfg *c, struct buf *b);
-
-/* ---------------------------------------------------------------------- */
-/* PUT /drives/{id}: BlockDeviceConfig (strict);
- * PATCH: BlockDeviceUpdateConfig (strict). */
-
-enum cache_type { CACHE_TYPE_UNSAFE = 0, CACHE_TYPE_WRITEBACK };
-enum io_engine { IO_ENGINE_SYNC = 0, IO_ENGINE_ASYNC };
-
-struct drive_cfg {
-    char *drive_id;             /* owned, never NULL after parse */
-    size_t drive_id_len;        /* exact length (may contain NUL bytes) */
-    char *partuuid;             /* owned; NULL = None */
-    bool is_root_device;        /* required */
-    enum cache_type cache_type; /* default Unsafe */
-    bool has_is_read_only;
-    bool is_read_only;
-    char *path_on_host; /* owned; NULL = None */
-    bool has_rate_limiter;
-    struct rate_limiter_cfg rate_limiter;
-    bool has_io_engine; /* JSON key "io_engine" */
-    enum io_engine io_engine;
-    char *socket; /* owned; NULL = None (vhost-user socket) */
-};
-
-int drive_cfg_parse(const char *body, size_t len, struct drive_cfg *out,
-                    struct sq_err *err);
-void drive_cfg_fini(struct drive_cfg *d);
-/* All nine keys in upstream order, null for None:
- * drive_id, partuuid, is_root_device, cache_type, is_read_only,
- * path_on_host, rate_limiter, io_engine, socket. */
-void drive_cfg_to_json(const struct drive_cfg *d, struct buf *b);
-
-struct drive_update {
-    char *drive_id; /* owned, never NULL after parse */
-    size_t drive_id_len;
-    char *path_on_host; /* owned; NULL = None */
-    bool has_rate_limiter;
-    struct rate_limiter_cfg rate_limiter;
-};
-
-int drive_update_parse(const char *body, size_t len, struct drive_update *out,
-                       struct sq_err *err);
-void drive_update_fini(struct drive_update *d);
-
-/* ---------------------------------------------------------------------- */
-/* PUT /pmem/{id}: PmemConfig (strict);
- * PATCH: PmemDeviceUpdateConfig (strict). */
-
-struct pmem_cfg {
-    char *id; /* owned, never NULL after parse */
-    size_t id_len;
-    char *path_on_host; /* owned, never NULL after parse (required) */
-    bool root_device;   /* default false */
-    bool read_only;     /* default false */
-    bool has_rate_limiter;
-    struct rate_limiter_cfg rate_limiter;
-};
-
-int pmem_cfg_parse(const char *body, size_t len, struct pmem_cfg *out,
-                   struct sq_err *err);
-void pmem_cfg_fini(struct pmem_cfg *p);
-/* {"id","path_on_host","root_device","read_only","rate_limiter"} */
-void pmem_cfg_to_json(const struct pmem_cfg *p, struct buf *b);
-
-struct pmem_update {
-    char *id; /* owned, never NULL after parse */
-    size_t id_len;
-    bool has_rate_limiter;
-    struct rate_limiter_cfg rate_limiter;
-};
-
-int pmem_update_parse(const char *body, size_t len, struct pmem_update *out,
-                      struct sq_err *err);
-void pmem_update_fini(struct pmem_update *p);
-
-/* ---------------------------------------------------------------------- */
-/* PUT /network-interfaces/{id}: NetworkInterfaceConfig (strict);
- * PATCH: NetworkInterfaceUpdateConfig (strict). */
-
-struct net_iface_cfg {
-    char *iface_id; /* owned, never NULL after parse */
-    size_t iface_id_len;
-    char *host_dev_name; /* owned, never NULL after parse */
-    bool has_guest_mac;
-    uint8_t guest_mac[6]; /* parsed "xx:xx:xx:xx:xx:xx" */
-    bool has_mtu;
-    uint16_t mtu; /* any u16 here; the 68..65535 rule is VMM-side */
-    bool has_rx_rate_limiter;
-    struct rate_limiter_cfg rx_rate_limiter;
-    bool has_tx_rate_limiter;
-    struct rate_limiter_cfg tx_rate_limiter;
-};
-
-int net_iface_cfg_parse(const char *body, size_t len, struct net_iface_cfg *out,
-                        struct sq_err *err);
-void net_iface_cfg_fini(struct net_iface_cfg *n);
-/* {"iface_id","host_dev_name","guest_mac":"aa:bb:..."|null,"mtu":N|null,
- *  "rx_rate_limiter":..|null,"tx_rate_limiter":..|null}; MAC lower-case. */
-void net_iface_cfg_to_json(const struct net_iface_cfg *n, struct buf *b);
-
-struct net_iface_update {
-    char *iface_id; /* owned, never NULL after parse */
-    size_t iface_id_len;
-    bool has_rx_rate_limiter;
-    struct rate_limiter_cfg rx_rate_limiter;
-    bool has_tx_rate_limiter;
-    struct rate_limiter_cfg tx_rate_limiter;
-};
-
-int net_iface_update_parse(const char *body, size_t len,
-                           struct net_iface_update *out, struct sq_err *err);
-void net_iface_update_fini(struct net_iface_update *n);
-
-/* ---------------------------------------------------------------------- */
-/* PUT /machine-config: MachineConfig (strict); PATCH: MachineConfigUpdate. */
-
-/* StaticCpuTemplate, in upstream declaration order. */
-enum static_cpu_template {
-    STATIC_CPU_TEMPLATE_C3,
-    STATIC_CPU_TEMPLATE_T2,
-    STATIC_CPU_TEMPLATE_T2S,
-    STATIC_CPU_TEMPLATE_NONE, /* "None": clears the template */
-    STATIC_CPU_TEMPLATE_T2CL,
-    STATIC_CPU_TEMPLATE_T2A,
-};
-
-enum huge_pages {
-    HUGE_PAGES_NONE = 0,    /* "None" */
-    HUGE_PAGES_TRANSPARENT, /* "Transparent" */
-    HUGE_PAGES_2M,          /* "2M" */
-};
-
-/* The one machine-config type: PUT fills every has_* that upstream's
- * MachineConfig -> MachineConfigUpdate conversion sets (vcpu_count,
- * mem_size_mib, smt, track_dirty_pages, huge_pages always; cpu_template only
- * when given), PATCH only the fields present. */
-struct machine_cfg {
-    bool has_vcpu_count;
-    uint8_t vcpu_count;
-    bool has_mem_size_mib;
-    uint64_t mem_size_mib; /* usize */
-    bool has_smt;
-    bool smt;
-    bool has_cpu_template;
-    enum static_cpu_template cpu_template;
-    bool has_track_dirty_pages;
-    bool track_dirty_pages;
-    bool has_huge_pages;
-    enum huge_pages huge_pages;
-    bool deprecated; /* cpu_template given: send "Deprecation: true" */
-};
-
-/* PUT: vcpu_count and mem_size_mib required, the rest defaulted. */
-int machine_cfg_parse(const char *body, size_t len, struct machine_cfg *out,
-                      struct sq_err *err);
-/* PATCH: all optional; no field set -> "Empty PATCH request." (no prefix). */
-int machine_cfg_update_parse(const char *body, size_t len,
-                             struct machine_cfg *out, struct sq_err *err);
-void machine_cfg_fini(struct machine_cfg *m);
-/* GET /machine-config and vm/config:
- * {"vcpu_count":N,"mem_size_mib":N,"smt":b,["cpu_template":"T2",]
- *  "track_dirty_pages":b,"huge_pages":"None"}. Uses the values, ignores
- * has_*; cpu_template written only if has_cpu_template and not NONE. */
-void machine_cfg_to_json(const struct machine_cfg *m, struct buf *b);
-
-/* Names used in the JSON for the enums above. */
-const char *static_cpu_template_name(enum static_cpu_template t);
-const char *huge_pages_name(enum huge_pages h);
-
-/* ---------------------------------------------------------------------- */
-/* PUT /cpu-config: CustomCpuTemplate (x86_64, strict). */
-
-/* API form: error text carries SCHEMAS_SERDE_PREFIX. Release with
- * cpu_template_fini(). */
-int cpu_config_parse(const char *body, size_t len, struct cpu_template *out,
-                     struct sq_err *err);
-/* Same parser, bare serde_json message (no prefix, no final "."): for a
- * template read from a file named by the config file's "cpu-config". */
-int cpu_template_json_parse(const char *json, size_t len,
-                            struct cpu_template *out, struct sq_err *err);
-
-/* ---------------------------------------------------------------------- */
-/* PUT /logger: LoggerConfig (strict). */
-
-enum log_level_filter {
-    LOG_FILTER_OFF,
-    LOG_FILTER_TRACE,
-    LOG_FILTER_DEBUG,
-    LOG_FILTER_INFO,
-    LOG_FILTER_WARN,
-    LOG_FILTER_ERROR,
-};
-
-struct logger_cfg {
-    char *log_path; /* owned; NULL = None */
-    bool has_level;
-    enum log_level_filter level; /* case-insensitive; "warning" = WARN */
-    bool has_show_level;
-    bool show_level;
-    bool has_show_log_origin;
-    bool show_log_origin;
-    char *module; /* owned; NULL = None */
-};
-
-int logger_cfg_parse(const char *body, size_t len, struct logger_cfg *out,
-                     struct sq_err *err);
-void logger_cfg_fini(struct logger_cfg *l);
-
-/* ---------------------------------------------------------------------- */
-/* PUT /metrics: MetricsConfig (NOT strict: unknown keys ignored). */
-
-struct metrics_cfg_property {
-    char *key;   /* owned */
-    char *value; /* owned */
-};
-
-struct metrics_cfg {
-    char *metrics_path;  /* owned, never NULL after parse */
-    bool emit_id;        /* default false */
-    bool has_properties; /* Option<BTreeMap<String,String>> */
-    size_t n_properties;
-    struct metrics_cfg_property *properties; /* owned; sorted bytewise by key,
-                                            unique (last duplicate wins) */
-};
-
-int metrics_cfg_parse(const char *body, size_t len, struct metrics_cfg *out,
-                      struct sq_err *err);
-void metrics_cfg_fini(struct metrics_cfg *m);
-
-/* ---------------------------------------------------------------------- */
-/* PUT /mmds/config: MmdsConfig (strict). PUT/PATCH /mmds: any JSON value. */
-
-enum mmds_version { MMDS_VERSION_V1 = 0, MMDS_VERSION_V2 };
-
-struct mmds_cfg {
-    enum mmds_version version; /* default V1 */
-    size_t n_network_interfaces;
-    char **network_interfaces; /* owned array of owned strings; may be empty
-                                  (the non-empty rule is VMM-side) */
-    bool has_ipv4_address;
-    uint8_t ipv4_address[4]; /* network order: a.b.c.d -> {a,b,c,d} */
-    bool imds_compat;        /* default false */
-    bool deprecated;         /* version resolved to V1 */
-};
-
-int mmds_cfg_parse(const char *body, size_t len, struct mmds_cfg *out,
-                   struct sq_err *err);
-void mmds_cfg_fini(struct mmds_cfg *m);
-/* {"version":"V1","network_interfaces":[..],"ipv4_address":"a.b.c.d",
- *  "imds_compat":b}; a missing address is written as 169.254.169.254. */
-void mmds_cfg_to_json(const struct mmds_cfg *m, struct buf *b);
-
-/* PUT/PATCH /mmds body: any JSON value (serde_json::Value). On success *out
- * is a new DOM owned by the caller (json_value_free). */
-int mmds_body_parse(const char *body, size_t len, struct json_value **out,
-                    struct sq_err *err);
-
-/* ---------------------------------------------------------------------- */
-/* PUT /vsock: VsockDeviceConfig (strict). */
-
-struct vsock_cfg {
-    char *vsock_id; /* owned; NULL = None (deprecated, never echoed) */
-    uint32_t guest_cid;
-    char *uds_path;  /* owned, never NULL after parse */
-    bool deprecated; /* vsock_id given */
-};
-
-int vsock_cfg_parse(const char *body, size_t len, struct vsock_cfg *out,
-                    struct sq_err *err);
-void vsock_cfg_fini(struct vsock_cfg *v);
-/* {"guest_cid":N,"uds_path":".."} (vsock_id is never written). */
-void vsock_cfg_to_json(const struct vsock_cfg *v, struct buf *b);
-
-/* ---------------------------------------------------------------------- */
-/* PUT /entropy: EntropyDeviceConfig (strict). */
-
-struct entropy_cfg {
-    bool has_rate_limiter;
-    struct rate_limiter_cfg rate_limiter;
-};
-
-int entropy_cfg_parse(const char *body, size_t len, struct entropy_cfg *out,
-                      struct sq_err *err);
-void entropy_cfg_fini(struct entropy_cfg *e);
-/* {"rate_limiter":..|null} */
-void entropy_cfg_to_json(const struct entropy_cfg *e, struct buf *b);
-
-/* ---------------------------------------------------------------------- */
-/* PUT /serial: SerialConfig (strict). */
-
-struct serial_cfg {
-    char *serial_out_path; /* owned; NULL = None */
-    bool has_rate_limiter; /* a TokenBucketConfig, not a RateLimiterConfig */
-    struct token_bucket_cfg rate_limiter;
-};
-
-int serial_cfg_parse(const char *body, size_t len, struct serial_cfg *out,
-                     struct sq_err *err);
-void serial_cfg_fini(struct serial_cfg *s);
-
-/* ---------------------------------------------------------------------- */
-/* Balloon: PUT /balloon (BalloonDeviceConfig, strict), PATCH /balloon
- * (BalloonUpdateConfig, strict), PATCH /balloon/statistics
- * (BalloonUpdateStatsConfig, strict), PATCH /balloon/hinting/start
- * (StartHintingCmd, non-strict, optional body). */
-
-struct balloon_cfg {
-    uint32_t amount_mib;
-    bool deflate_on_oom;
-    uint16_t stats_polling_interval_s; /* default 0 */
-    bool free_page_hinting;            /* default false */
-    bool free_page_reporting;          /* default false */
-};
-
-int balloon_cfg_parse(const char *body, size_t len, struct balloon_cfg *out,
-                      struct sq_err *err);
-void balloon_cfg_fini(struct balloon_cfg *b);
-/* {"amount_mib","deflate_on_oom","stats_polling_interval_s",
- *  "free_page_hinting","free_page_reporting"} */
-void balloon_cfg_to_json(const struct balloon_cfg *c, struct buf *b);
-
-struct balloon_update {
-    uint32_t amount_mib;
-};
-
-int balloon_update_parse(const char *body, size_t len,
-                         struct balloon_update *out, struct sq_err *err);
-void balloon_update_fini(struct balloon_update *b);
-
-struct balloon_stats_update {
-    uint16_t stats_polling_interval_s;
-};
-
-int balloon_stats_update_parse(const char *body, size_t len,
-                               struct balloon_stats_update *out,
-                               struct sq_err *err);
-void balloon_stats_update_fini(struct balloon_stats_update *b);
-
-struct balloon_hinting_start {
-    bool acknowledge_on_stop; /* default true */
-};
-
-/* body may be NULL or len 0: the default command (upstream allows no body). */
-int balloon_hinting_start_parse(const char *body, size_t len,
-                                struct balloon_hinting_start *out,
-                                struct sq_err *err);
-void balloon_hinting_start_fini(struct balloon_hinting_start *b);
-
-/* ---------------------------------------------------------------------- */
-/* PUT /hotplug/memory: MemoryHotplugConfig (strict);
- * PATCH: MemoryHotplugSizeUpdate (strict). The size rules of digest 1.5 are
- * checked by upstream in the VMM, not while parsing: see
- * hotplug_memory_cfg_validate(). */
-
-struct hotplug_memory_cfg {
-    uint32_t total_size_mib;
-    uint32_t block_size_mib; /* default 2 */
-    uint32_t slot_size_mib;  /* default 128 */
-};
-
-int hotplug_memory_cfg_parse(const char *body, size_t len,
-                             struct hotplug_memory_cfg *out,
-                             struct sq_err *err);
-void hotplug_memory_cfg_fini(struct hotplug_memory_cfg *h);
-/* The VMM-side checks, in upstream order, with upstream's texts (without the
- * "Memory hotplug config error: " prefix, which the caller adds). */
-int hotplug_memory_cfg_validate(const struct hotplug_memory_cfg *h,
-                                struct sq_err *err);
-/* {"total_size_mib","block_size_mib","slot_size_mib"} */
-void hotplug_memory_cfg_to_json(const struct hotplug_memory_cfg *h,
-                                struct buf *b);
-
-struct hotplug_memory_update {
-    uint32_t requested_size_mib;
-};
-
-int hotplug_memory_update_parse(const char *body, size_t len,
-                                struct hotplug_memory_update *out,
-                                struct sq_err *err);
-void hotplug_memory_update_fini(struct hotplug_memory_update *h);
-
-/* ---------------------------------------------------------------------- */
-/* PUT /snapshot/create: CreateSnapshotParams (strict). */
-
-enum snapshot_type { SNAPSHOT_TYPE_DIFF, SNAPSHOT_TYPE_FULL };
-
-struct snapshot_create {
-    enum snapshot_type snapshot_type; /* default Full */
-    char *snapshot_path;              /* owned, never NULL after parse */
-    char *mem_file_path;              /* owned, never NULL after parse */
-};
-
-int snapshot_create_parse(const char *body, size_t len,
-                          struct snapshot_create *out, struct sq_err *err);
-void snapshot_create_fini(struct snapshot_create *s);
-
-/* ---------------------------------------------------------------------- */
-/* PUT /snapshot/load: LoadSnapshotConfig (strict) turned into
- * LoadSnapshotParams, as upstream's handler does. */
-
-enum mem_backend_type { MEM_BACKEND_FILE, MEM_BACKEND_UFFD };
-
-enum snapshot_load_huge_pages {
-    SNAPSHOT_HUGE_PAGES_SNAPSHOT = 0, /* "Snapshot" (default) */
-    SNAPSHOT_HUGE_PAGES_NONE,         /* "None" */
-    SNAPSHOT_HUGE_PAGES_TRANSPARENT,  /* "Transparent" */
-    SNAPSHOT_HUGE_PAGES_2M,           /* "2M" */
-};
-
-struct network_override {
-    char *iface_id;      /* owned */
-    char *host_dev_name; /* owned */
-};
-
-struct snapshot_load {
-    char *snapshot_path;                    /* owned, never NULL after parse */
-    enum mem_backend_type mem_backend_type; /* File when mem_file_path used */
-    char *mem_backend_path;                 /* owned, never NULL after parse */
-    bool track_dirty_pages; /* track_dirty_pages || enable_diff_snapshots */
-    bool resume_vm;
-    size_t n_network_overrides;
-    struct network_override *network_overrides; /* owned */
-    char *vsock_override_uds_path; /* owned; NULL = no vsock_override */
-    bool clock_realtime;
-    enum snapshot_load_huge_pages huge_pages;
-    bool deprecated; /* mem_file_path or enable_diff_snapshots */
-};
-
-int snapshot_load_parse(const char *body, size_t len, struct snapshot_load *out,
-                        struct sq_err *err);
-void snapshot_load_fini(struct snapshot_load *s);
-
-/* ---------------------------------------------------------------------- */
-/* PATCH /vm: Vm (strict). */
-
-enum vm_state_req_state { VM_STATE_REQ_PAUSED, VM_STATE_REQ_RESUMED };
-
-struct vm_state_req {
-    enum vm_state_req_state state;
-};
-
-int vm_state_req_parse(const char *body, size_t len, struct vm_state_req *out,
-                       struct sq_err *err);
-void vm_state_req_fini(struct vm_state_req *v);
-
-/* ---------------------------------------------------------------------- */
-/* Response bodies of GET requests that are not request types (digest 1.8).
- * All append compact JSON exactly as upstream's serde Serialize does. */
-
-/* {"fault_message":"<msg>"} (ApiServer::json_fault_message). */
-void fault_message_to_json(const char *msg, struct buf *b);
-
-enum instance_state {
-    INSTANCE_STATE_NOT_STARTED, /* "Not started" */
-    INSTANCE_STATE_RUNNING,     /* "Running" */
-    INSTANCE_STATE_PAUSED,      /* "Paused" */
-};
-
-struct instance_info {
-    const char *id; /* borrowed */
-    enum instance_state state;
-    const char *vmm_version; /* borrowed, e.g. "1.17.0-dev" */
-    const char *app_name;    /* borrowed, "Firecracker" */
-};
-
-/* GET /: {"id":..,"state":..,"vmm_version":..,"app_name":..} */
-void instance_info_to_json(const struct instance_info *i, struct buf *b);
-/* GET /version: {"firecracker_version":".."} */
-void version_to_json(const char *version, struct buf *b);
-
-/* The optional balloon statistics, in upstream's field order. */
-enum balloon_stat {
-    BALLOON_STAT_SWAP_IN,
-    BALLOON_STAT_SWAP_OUT,
-    BALLOON_STAT_MAJOR_FAULTS,
-    BALLOON_STAT_MINOR_FAULTS,
-    BALLOON_STAT_FREE_MEMORY,
-    BALLOON_STAT_TOTAL_MEMORY,
-    BALLOON_STAT_AVAILABLE_MEMORY,
-    BALLOON_STAT_DISK_CACHES,
-    BALLOON_STAT_HUGETLB_ALLOCATIONS,
-    BALLOON_STAT_HUGETLB_FAILURES,
-    BALLOON_STAT_OOM_KILL,
-    BALLOON_STAT_ALLOC_STALL,
-    BALLOON_STAT_ASYNC_SCAN,
-    BALLOON_STAT_DIRECT_SCAN,
-    BALLOON_STAT_ASYNC_RECLAIM,
-    BALLOON_STAT_DIRECT_RECLAIM,
-    BALLOON_STAT_COUNT,
-};
-
-struct balloon_stats {
-    uint32_t target_pages;
-    uint32_t actual_pages;
-    uint32_t target_mib;
-    uint32_t actual_mib;
-    bool has[BALLOON_STAT_COUNT]; /* unknown ones are omitted */
-    uint64_t value[BALLOON_STAT_COUNT];
-};
-
-/* GET /balloon/statistics */
-void balloon_stats_to_json(const struct balloon_stats *s, struct buf *b);
-
-struct balloon_hinting_status {
-    uint32_t host_cmd;
-    bool has_guest_cmd;
-    uint32_t guest_cmd;
-};
-
-/* GET /balloon/hinting/status: {"host_cmd":N,"guest_cmd":N|null} */
-void balloon_hinting_status_to_json(const struct balloon_hinting_status *h,
-                                    struct buf *b);
-
-struct hotplug_memory_status {
-    uint32_t block_size_mib;
-    uint32_t total_size_mib;
-    uint32_t slot_size_mib;
-    uint32_t plugged_size_mib;
-    uint32_t requested_size_mib;
-};
-
-/* GET /hotplug/memory: {"block_size_mib","total_size_mib","slot_size_mib",
- * "plugged_size_mib","requested_size_mib"} */
-void hotplug_memory_status_to_json(const struct hotplug_memory_status *h,
-                                   struct buf *b);
-
-/* ---------------------------------------------------------------------- */
-/* --config-file: VmmConfig (kebab-case keys, NOT strict). */
-
-enum cpu_config_kind {
-    CPU_CONFIG_NONE = 0, /* key absent or null */
-    CPU_CONFIG_PATH,     /* a string: path of a template JSON file */
-    CPU_CONFIG_TEMPLATE, /* an inline template object */
-};
-
-struct vmm_config_file {
-    bool has_balloon;
-    struct balloon_cfg balloon;
-    size_t n_drives;
-    struct drive_cfg *drives;           /* owned */
-    struct boot_source_cfg boot_source; /* required */
-    enum cpu_config_kind cpu_config_kind;
-    char *cpu_config_path;          /* owned; set for CPU_CONFIG_PATH */
-    struct cpu_template cpu_config; /* set for CPU_CONFIG_TEMPLATE */
-    bool has_logger;
-    struct logger_cfg logger;
-    bool has_machine_config;
-    struct machine_cfg machine_config; /* as parsed by PUT (has_* set) */
-    bool has_metrics;
-    struct metrics_cfg metrics;
-    bool has_mmds_config;
-    struct mmds_cfg mmds_config;
-    size_t n_network_interfaces;
-    struct net_iface_cfg *network_interfaces; /* owned */
-    bool has_vsock;
-    struct vsock_cfg vsock;
-    bool has_entropy;
-    struct entropy_cfg entropy;
-    size_t n_pmem;
-    struct pmem_cfg *pmem; /* owned */
-    bool has_memory_hotplug;
-    struct hotplug_memory_cfg memory_hotplug;
-};
-
-/*
- * Parse a --config-file document. On failure returns -EINVAL with err->msg =
- * upstream's ResourcesError text "Invalid JSON: {serde message}"; the caller
- * adds "Configuration for VMM from one single json failed: " etc.
- */
-int vmm_config_file_parse(const char *json, size_t len,
-                          struct vmm_config_file *out, struct sq_err *err);
-void vmm_config_file_fini(struct vmm_config_file *c);
-
-/*
- * GET /vm/config: the document upstream serializes from its resources,
- * which is itself a valid config file. Keys in upstream's order: balloon,
- * drives, boot-source, cpu-config, logger, machine-config, metrics,
- * mmds-config, network-interfaces, vsock, entropy, pmem, memory-hotplug;
- * absent sections are null. cpu-config, logger and metrics are always null
- * (upstream never reports them). The caller fills *c from the VM state
- * (has_machine_config is always true upstream; a missing boot source is
- * written with kernel_image_path "").
- */
-void vmm_config_file_to_json(const struct vmm_config_file *c, struct buf *b);
 
 #endif

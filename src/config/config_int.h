@@ -13,6 +13,11 @@
 #include "config/config.h"
 #include "util/json.h"
 
+/* The prefix upstream's RequestError::SerdeJson puts before serde's message
+ * (and it appends "."). */
+#define SCHEMAS_SERDE_PREFIX                                                   \
+    "An error occurred when deserializing the json body of a request: "
+
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Field table shorthands. T is the C struct type of the table. */

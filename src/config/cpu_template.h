@@ -1,5 +1,7 @@
 /*
- * cpu_template.h: a custom CPU template (PUT /cpu-config, x86_64).
+ * cpu_template.h: a custom CPU template (PUT /cpu-config, x86_64):
+ * upstream's CustomCpuTemplate (strict; cpu_config/x86_64/
+ * custom_cpu_template.rs) and its JSON form.
  *
  * This is the validated form the API layer produces from the request body
  * and the vmm applies at boot, before CPUID normalisation (digest 6.7).
@@ -13,6 +15,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "util/err.h"
 
 enum cpuid_reg { CPUID_EAX = 0, CPUID_EBX = 1, CPUID_ECX = 2, CPUID_EDX = 3 };
 
@@ -52,5 +56,15 @@ struct cpu_template {
 
 /* Free everything the template owns (not the struct itself); NULL-safe. */
 void cpu_template_fini(struct cpu_template *t);
+
+/* API form: the error text carries upstream's RequestError::SerdeJson
+ * prefix ("An error occurred when deserializing the json body of a request:
+ * ", then "."). Release with cpu_template_fini(). */
+int cpu_config_parse(const char *body, size_t len, struct cpu_template *out,
+                     struct sq_err *err);
+/* Same parser, bare serde_json message (no prefix, no final "."): for a
+ * template read from a file named by the config file's "cpu-config". */
+int cpu_template_json_parse(const char *json, size_t len,
+                            struct cpu_template *out, struct sq_err *err);
 
 #endif

@@ -2,12 +2,14 @@
  * ids.c: the resource-id rules of the drives, pmem and network
  * interface routes (digest 1.3): upstream's checked_id() on the path token,
  * run before the body is parsed, and the path-id / body-id comparison run
- * after it (see config.h); and Rust's char::is_alphanumeric() (ids.h),
+ * after it (see ids.h); and Rust's char::is_alphanumeric() (ids.h),
  * which the command line's --id check uses too.
  */
-#include "config/config.h"
+#include "config/ids.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "config/alnum_table.h"
@@ -38,15 +40,13 @@ int schemas_check_path_id(const char *id, size_t len, struct sq_err *err)
     size_t i = 0;
 
     if (!id || len == 0)
-        return sq_errf(err, -EINVAL, "The ID cannot be empty.");
+        return sq_errf(err, -EINVAL, IDS_ERR_EMPTY);
     while (i < len) {
         uint32_t c;
         size_t l = utf8_decode(p + i, len - i, &c);
 
         if (l == 0 || (c != '_' && !ids_is_alphanumeric(c)))
-            return sq_errf(err, -EINVAL,
-                           "API Resource IDs can only contain alphanumeric "
-                           "characters and underscores.");
+            return sq_errf(err, -EINVAL, IDS_ERR_CHARS);
         i += l;
     }
     return 0;
@@ -63,8 +63,7 @@ int schemas_check_body_id(const char *path_id, size_t path_len,
 {
     if (same_id(path_id, path_len, body_id, body_len))
         return 0;
-    return sq_errf(err, -EINVAL,
-                   "The id from the path does not match the id from the body!");
+    return sq_errf(err, -EINVAL, IDS_ERR_BODY_MISMATCH);
 }
 
 int schemas_check_iface_id(const char *path_id, size_t path_len,
@@ -73,8 +72,6 @@ int schemas_check_iface_id(const char *path_id, size_t path_len,
 {
     if (same_id(path_id, path_len, body_id, body_len))
         return 0;
-    return sq_errf(err, -EINVAL,
-                   "The id from the path [%.*s] does not match the id from "
-                   "the body [%.*s]!",
-                   (int)path_len, path_id, (int)body_len, body_id);
+    return sq_errf(err, -EINVAL, IDS_ERR_IFACE_MISMATCH_FMT, (int)path_len,
+                   path_id, (int)body_len, body_id);
 }

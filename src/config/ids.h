@@ -1,21 +1,56 @@
 /*
- * ids.h: the character rule shared by upstream's id checks.
+ * ids.h: upstream's id rules: the resource ids of PUT/PATCH /drives/{id},
+ * /pmem/{id} and /network-interfaces/{id} (digest 1.3), and the character
+ * rule they share with the --id command-line flag.
  *
  * Firecracker validates ids with Rust's char::is_alphanumeric(): the
- * resource ids of the drive, pmem and network-interface routes
- * (checked_id(), see config.h) and the --id command-line flag
- * (validate_instance_id()). Both use this one table, generated from
- * Rust's standard library, so they agree with upstream and with each
- * other whatever the host's locale data says.
+ * resource ids (checked_id()) and --id (validate_instance_id()). Both use
+ * the one table here, generated from Rust's standard library, so they agree
+ * with upstream and with each other whatever the host's locale data says.
  */
 #ifndef SQUIB_CONFIG_IDS_H
 #define SQUIB_CONFIG_IDS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+#include "util/err.h"
 
 /* Rust's char::is_alphanumeric() (Unicode Alphabetic or Numeric) for the
  * code point cp; false for anything that is not a Unicode scalar value. */
 bool ids_is_alphanumeric(uint32_t cp);
+
+/* Upstream's texts for the rules below. */
+#define IDS_ERR_EMPTY "The ID cannot be empty."
+#define IDS_ERR_CHARS                                                          \
+    "API Resource IDs can only contain alphanumeric characters and "           \
+    "underscores."
+#define IDS_ERR_BODY_MISMATCH                                                  \
+    "The id from the path does not match the id from the body!"
+/* printf format: path id, then body id, each as "%.*s" (int len, ptr). */
+#define IDS_ERR_IFACE_MISMATCH_FMT                                             \
+    "The id from the path [%.*s] does not match the id from the body [%.*s]!"
+
+/*
+ * Upstream's checked_id() on the path token, done before the body is
+ * parsed: empty (or missing: pass len 0) -> IDS_ERR_EMPTY; any character
+ * other than '_' and Rust's char::is_alphanumeric() (Unicode letters and
+ * numbers, so "-" and "." are refused) -> IDS_ERR_CHARS. Bytes that are not
+ * UTF-8 are refused the same way. Returns 0 or -EINVAL.
+ */
+int schemas_check_path_id(const char *id, size_t len, struct sq_err *err);
+
+/* After parsing, drives and pmem: IDS_ERR_BODY_MISMATCH unless the two are
+ * byte-equal. */
+int schemas_check_body_id(const char *path_id, size_t path_len,
+                          const char *body_id, size_t body_len,
+                          struct sq_err *err);
+
+/* After parsing, network interfaces: IDS_ERR_IFACE_MISMATCH_FMT unless
+ * byte-equal. */
+int schemas_check_iface_id(const char *path_id, size_t path_len,
+                           const char *body_id, size_t body_len,
+                           struct sq_err *err);
 
 #endif

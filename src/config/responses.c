@@ -2,11 +2,13 @@
  * responses.c: the JSON bodies of GET responses that are not
  * request types (digest 1.8), written the way upstream's serde Serialize
  * derives write them: fields in declaration order, Option::None as null
- * unless the field skips it (see config.h).
+ * unless the field skips it (see responses.h).
  */
-#include "config/config.h"
+#include "config/responses.h"
 
 #include <stdio.h>
+
+#include "util/json.h"
 
 void fault_message_to_json(const char *msg, struct buf *b)
 {

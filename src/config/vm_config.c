@@ -1,9 +1,10 @@
 /*
  * vm_config.c: the --config-file document (upstream's VmmConfig:
  * kebab-case keys, unknown keys ignored, cpu-config as a path or an inline
- * template through an untagged enum), built from the API body tables.
+ * template through an untagged enum), built from the API body tables
+ * (see vm_config.h).
  */
-#include "config/config.h"
+#include "config/vm_config.h"
 
 #include <errno.h>
 #include <stdio.h>

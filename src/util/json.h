@@ -7,7 +7,7 @@
  *      struct descriptors) that mirrors serde_json's Deserializer and serde
  *      derive call for call, so that every error has serde's text, is found
  *      in the same order, and carries the same "at line L column C" suffix.
- *      The API schemas (api/schemas_*.c) are built on it. Files:
+ *      The configuration types (config/) are built on it. Files:
  *      json_dec.c (the Deserializer), json_derive.c (derived structs).
  *  (b) A DOM (struct json_value) for arbitrary documents (the MMDS data
  *      store): parsed like serde_json::Value (objects are BTreeMaps: keys

@@ -59,69 +59,6 @@ static bool id_eq(const char *a, size_t a_len, const char *b, size_t b_len)
 }
 
 /* ---------------------------------------------------------------------- */
-/* Rate limiters */
-
-/* TokenBucket::new returns None for size 0, refill 0, or a refill time
- * whose nanoseconds overflow a u64: the bucket is off. */
-static bool bucket_normalise(bool *has, struct token_bucket_cfg *tb)
-{
-    if (!*has)
-        return false;
-    if (tb->size == 0 || tb->refill_time == 0 ||
-        tb->refill_time > UINT64_MAX / 1000000u) {
-        *has = false;
-        memset(tb, 0, sizeof(*tb));
-        return false;
-    }
-    if (tb->has_one_time_burst && tb->one_time_burst == 0)
-        tb->has_one_time_burst = false;
-    return true;
-}
-
-bool res_rate_limiter_normalise(struct rate_limiter_cfg *rl)
-{
-    bool bw = bucket_normalise(&rl->has_bandwidth, &rl->bandwidth);
-    bool ops = bucket_normalise(&rl->has_ops, &rl->ops);
-
-    return bw || ops;
-}
-
-static void bucket_update(bool *has, struct token_bucket_cfg *cur, bool upd_has,
-                          const struct token_bucket_cfg *upd)
-{
-    if (!upd_has)
-        return;
-    *cur = *upd;
-    *has = true;
-    bucket_normalise(has, cur);
-}
-
-void res_rate_limiter_update(bool *has, struct rate_limiter_cfg *cur,
-                             bool upd_has, const struct rate_limiter_cfg *upd)
-{
-    if (!upd_has)
-        return;
-    if (!*has)
-        memset(cur, 0, sizeof(*cur));
-    bucket_update(&cur->has_bandwidth, &cur->bandwidth, upd->has_bandwidth,
-                  &upd->bandwidth);
-    bucket_update(&cur->has_ops, &cur->ops, upd->has_ops, &upd->ops);
-    *has = cur->has_bandwidth || cur->has_ops;
-}
-
-/* A limiter as the device reports it back: `has` cleared when empty. */
-static void limiter_store(bool *has, struct rate_limiter_cfg *dst, bool src_has,
-                          const struct rate_limiter_cfg *src)
-{
-    memset(dst, 0, sizeof(*dst));
-    *has = false;
-    if (!src_has)
-        return;
-    *dst = *src;
-    *has = res_rate_limiter_normalise(dst);
-}
-
-/* ---------------------------------------------------------------------- */
 /* Lifetime */
 
 static void drive_cfg_release(struct drive_cfg *d)
@@ -348,8 +285,9 @@ static int drive_new(const struct drive_cfg *cfg, struct res_drive *out,
         out->cfg.has_is_read_only = true;
         out->cfg.is_read_only = ro;
         out->cfg.path_on_host = xstrdup(cfg->path_on_host);
-        limiter_store(&out->cfg.has_rate_limiter, &out->cfg.rate_limiter,
-                      cfg->has_rate_limiter, &cfg->rate_limiter);
+        rate_limiter_cfg_store(&out->cfg.has_rate_limiter,
+                               &out->cfg.rate_limiter, cfg->has_rate_limiter,
+                               &cfg->rate_limiter);
         out->cfg.has_io_engine = true;
         out->cfg.io_engine =
             cfg->has_io_engine ? cfg->io_engine : IO_ENGINE_SYNC;
@@ -534,10 +472,12 @@ int res_set_net(struct vm_resources *r, const struct net_iface_cfg *cfg,
     memcpy(dev.cfg.guest_mac, cfg->guest_mac, 6);
     dev.cfg.has_mtu = cfg->has_mtu;
     dev.cfg.mtu = cfg->mtu;
-    limiter_store(&dev.cfg.has_rx_rate_limiter, &dev.cfg.rx_rate_limiter,
-                  cfg->has_rx_rate_limiter, &cfg->rx_rate_limiter);
-    limiter_store(&dev.cfg.has_tx_rate_limiter, &dev.cfg.tx_rate_limiter,
-                  cfg->has_tx_rate_limiter, &cfg->tx_rate_limiter);
+    rate_limiter_cfg_store(&dev.cfg.has_rx_rate_limiter,
+                           &dev.cfg.rx_rate_limiter, cfg->has_rx_rate_limiter,
+                           &cfg->rx_rate_limiter);
+    rate_limiter_cfg_store(&dev.cfg.has_tx_rate_limiter,
+                           &dev.cfg.tx_rate_limiter, cfg->has_tx_rate_limiter,
+                           &cfg->tx_rate_limiter);
     r->nets = xrealloc(r->nets, (r->n_nets + 1) * sizeof(*r->nets));
     r->nets[r->n_nets++] = dev;
     return 0;
@@ -665,8 +605,9 @@ int res_set_entropy(struct vm_resources *r, const struct entropy_cfg *cfg,
 {
     (void)err;
     r->has_entropy = true;
-    limiter_store(&r->entropy.has_rate_limiter, &r->entropy.rate_limiter,
-                  cfg->has_rate_limiter, &cfg->rate_limiter);
+    rate_limiter_cfg_store(&r->entropy.has_rate_limiter,
+                           &r->entropy.rate_limiter, cfg->has_rate_limiter,
+                           &cfg->rate_limiter);
     return 0;
 }
 
@@ -688,39 +629,11 @@ void res_set_serial(struct vm_resources *r, const struct serial_cfg *cfg)
     r->serial_rate_limiter = cfg->rate_limiter;
 }
 
-int res_hotplug_memory_validate(const struct hotplug_memory_cfg *c,
-                                struct sq_err *err)
-{
-    const uint32_t min_block = 2, min_slot = 128;
-
-    if (c->block_size_mib < min_block)
-        return sq_errf(err, -EINVAL, "Block size must not be lower than %u MiB",
-                       min_block);
-    if (c->block_size_mib & (c->block_size_mib - 1))
-        return sq_errf(err, -EINVAL, "Block size must be a power of 2");
-    if (c->slot_size_mib < min_slot)
-        return sq_errf(err, -EINVAL, "Slot size must not be lower than %u MiB",
-                       min_slot);
-    if (c->slot_size_mib % c->block_size_mib)
-        return sq_errf(err, -EINVAL,
-                       "Slot size must be a multiple of block size (%u MiB)",
-                       c->block_size_mib);
-    if (c->total_size_mib < c->slot_size_mib)
-        return sq_errf(err, -EINVAL,
-                       "Total size must not be lower than slot size (%u MiB)",
-                       c->slot_size_mib);
-    if (c->total_size_mib % c->slot_size_mib)
-        return sq_errf(err, -EINVAL,
-                       "Total size must be a multiple of slot size (%u MiB)",
-                       c->slot_size_mib);
-    return 0;
-}
-
 int res_set_memory_hotplug(struct vm_resources *r,
                            const struct hotplug_memory_cfg *cfg,
                            struct sq_err *err)
 {
-    int rc = res_hotplug_memory_validate(cfg, err);
+    int rc = hotplug_memory_cfg_validate(cfg, err);
 
     if (rc)
         return rc;

@@ -200,13 +200,11 @@ void res_set_custom_cpu_template(struct vm_resources *r,
 void res_set_serial(struct vm_resources *r, const struct serial_cfg *cfg);
 
 /* PUT /hotplug/memory: the size rules of digest 1.5 in upstream's order
- * (details without the "Memory hotplug config error: " prefix). */
+ * (hotplug_memory_cfg_validate(); details without the "Memory hotplug
+ * config error: " prefix). */
 int res_set_memory_hotplug(struct vm_resources *r,
                            const struct hotplug_memory_cfg *cfg,
                            struct sq_err *err);
-/* The checks alone (no state), for callers that only validate. */
-int res_hotplug_memory_validate(const struct hotplug_memory_cfg *cfg,
-                                struct sq_err *err);
 
 /* PUT /mmds/config: IPv4 check, non-empty list, every id an existing NIC;
  * then enables MMDS on the listed NICs (and disables it on the others) and
@@ -221,20 +219,14 @@ struct mmds_store *res_mmds_or_default(struct vm_resources *r);
 /* True if some NIC has MMDS enabled (post-boot MMDS access needs one). */
 bool res_mmds_attached(const struct vm_resources *r);
 
-/* Normalise a rate limiter the way upstream reports it: a bucket with size 0
- * or refill_time 0 is disabled (removed), a one_time_burst of 0 is absent.
- * Returns false when no bucket is left (the limiter is reported as null). */
-bool res_rate_limiter_normalise(struct rate_limiter_cfg *rl);
-
-/*
- * Apply a PATCH rate limiter (RateLimiterUpdate semantics) to a stored,
- * normalised one: an absent update changes nothing; in a present update, an
- * absent or null bucket is unchanged, a bucket with size 0 or refill_time 0
- * is removed, any other bucket replaces the current one. *has is cleared
- * when no bucket is left. For the devices' PATCH handlers, which update
- * the running device and then the stored configuration.
- */
-void res_rate_limiter_update(bool *has, struct rate_limiter_cfg *cur,
-                             bool upd_has, const struct rate_limiter_cfg *upd);
+/* PATCH rate limiter semantics (rate_limiter_cfg_update(), config/
+ * rate_limiter.h), under the name the devices' PATCH handlers use. */
+static inline void res_rate_limiter_update(bool *has,
+                                           struct rate_limiter_cfg *cur,
+                                           bool upd_has,
+                                           const struct rate_limiter_cfg *upd)
+{
+    rate_limiter_cfg_update(has, cur, upd_has, upd);
+}
 
 #endif

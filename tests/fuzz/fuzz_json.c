@@ -1,5 +1,5 @@
 /*
- * fuzz_json.c: libFuzzer harness for util/json and api/schemas.
+ * fuzz_json.c: libFuzzer harness for util/json and config/.
  *
  * Each input goes through the DOM parser (and, when it parses, through
  * serialization, the length computation, a re-parse, merge patch and
@@ -10,10 +10,11 @@
  * json_value_write() produces, and a parsed config file written back as
  * GET /vm/config reads back and writes out to the same bytes.
  *
- * Build: clang -fsanitize=fuzzer,address -Isrc -D_GNU_SOURCE
- *        tests/fuzz/fuzz_json.c src/util/json_*.c src/config/*.c
- *        src/util/buf.c src/util/err.c src/util/xalloc.c src/obs/log.c
- *        src/obs/metrics.c -lpthread
+ * Build: `make fuzz-build`, or by hand:
+ *        clang -fsanitize=fuzzer,address -Isrc -D_GNU_SOURCE
+ *        tests/fuzz/fuzz_json.c src/util/json_*.c src/config/[a-z]*.c
+ *        src/util/buf.c src/util/err.c src/util/fdio.c src/util/xalloc.c
+ *        src/obs/log.c src/obs/metrics.c -lpthread
  */
 #include <errno.h>
 #include <stdint.h>

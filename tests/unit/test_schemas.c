@@ -1,5 +1,5 @@
 /*
- * test_schemas.c: unit tests for the API request schemas (api/schemas.c).
+ * test_schemas.c: unit tests for the configuration vocabulary (config/).
  *
  * The big table holds request bodies and the exact fault_message each one
  * must produce (NULL = accepted). The expected texts are serde_json's and
