@@ -312,7 +312,7 @@ int cli_fail(int exit_code, const char *display, const char *debug)
     log_error("%s", display);
     fprintf(stderr, "Error: %s\n", debug);
     fflush(stderr);
-    log_error("Firecracker exiting with error. exit_code=%d", exit_code);
+    log_error(CLI_MSG_EXIT_ERROR, exit_code);
     return exit_code;
 }
 
@@ -836,11 +836,9 @@ int cli_init_metrics(const struct cli_args *a, int *exit_code)
     if (!a->metrics_path)
         return 1;
     if (metrics_init(a->metrics_path, false, NULL, 0, &err) < 0) {
-        static const char what[] =
-            "Cannot initialize the metrics system due to bad user input: ";
         char display[SQ_ERR_MSG_MAX + 64], dbg[SQ_ERR_MSG_MAX];
         char debug[SQ_ERR_MSG_MAX + 96];
-        const char *detail = err.msg + strlen(what);
+        const char *detail = err.msg + strlen(METRICS_ERR_INIT);
 
         snprintf(display, sizeof(display), "Could not initialize metrics: %s",
                  err.msg);

@@ -179,4 +179,7 @@ const char *cli_rust_debug_str(const char *s, char *out, size_t out_len);
  */
 const char *cli_rust_debug_os_error(int errnum, char *out, size_t out_len);
 
+/* The last log line of a failed run (printf format: the exit code). */
+#define CLI_MSG_EXIT_ERROR "Firecracker exiting with error. exit_code=%d"
+
 #endif

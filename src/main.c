@@ -242,7 +242,7 @@ static int fail(int code, const char *fmt, ...)
     va_end(ap);
     log_error("%s", msg);
     fprintf(stderr, "Error: %s\n", msg);
-    log_error("Firecracker exiting with error. exit_code=%d", code);
+    log_error(CLI_MSG_EXIT_ERROR, code);
     return code;
 }
 
@@ -325,7 +325,7 @@ int main(int argc, char **argv)
             char msg[SQ_ERR_MSG_MAX + 128];
 
             snprintf(msg, sizeof(msg),
-                     "Configuration for VMM from one single json failed: %s",
+                     VMM_ERR_CONFIG_FILE "%s",
                      err.msg);
             code = fail(1, "%s error: Failed to build MicroVM from Json: %s",
                         args.no_api ? "RunWithoutApiError" : "RunWithApiError",
@@ -383,7 +383,7 @@ int main(int argc, char **argv)
                         err.msg);
             goto out;
         }
-        log_info("Successfully added metadata to mmds from file");
+        log_info("%s", VMM_MSG_METADATA_ADDED);
     }
     publish(&m);
 
@@ -432,7 +432,7 @@ int main(int argc, char **argv)
         log_error("%s error: MicroVM stopped with an error: %s",
                   args.no_api ? "RunWithoutApiError" : "RunWithApiError",
                   exit_code_name(code));
-        log_error("Firecracker exiting with error. exit_code=%d", code);
+        log_error(CLI_MSG_EXIT_ERROR, code);
     } else {
         cli_exit_success();
     }

@@ -176,9 +176,7 @@ static void answer_read(struct api_thread *t, struct api_conn_ref conn,
     const struct mirror_entry *e = m ? &m->get[op] : NULL;
 
     if (op == VMM_OP_GET_VM_CONFIG && m && m->pre_boot)
-        log_warn("If the VM was restored from snapshot, boot-source, "
-                 "machine-config.smt, and machine-config.cpu_template will all "
-                 "be empty.");
+        log_warn("%s", VMM_WARN_VM_CONFIG_PRE_BOOT);
     if (!e || !e->status) {
         respond_fault(t, conn, 400, "The VMM is not ready yet.");
     } else {

@@ -41,4 +41,7 @@ int hotplug_memory_update_parse(const char *body, size_t len,
                                 struct sq_err *err);
 void hotplug_memory_update_fini(struct hotplug_memory_update *h);
 
+/* The prefix of the store's refusals of PUT /hotplug/memory. */
+#define MEMORY_HOTPLUG_ERR_CONFIG "Memory hotplug config error: "
+
 #endif

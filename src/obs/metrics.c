@@ -598,8 +598,7 @@ int metrics_init(const char *path, bool emit_id,
                  const struct metrics_property *props, size_t n_props,
                  struct sq_err *err)
 {
-    static const char what[] =
-        "Cannot initialize the metrics system due to bad user input: ";
+    static const char what[] = METRICS_ERR_INIT;
     struct metrics_prop *copy = NULL;
     size_t n = 0;
     char io[256];

@@ -352,6 +352,8 @@ struct metrics_property {
  * file show it after METRICS_ERR_PREFIX ("Metrics error: "), the CLI after
  * "Could not initialize metrics: ".
  */
+#define METRICS_ERR_INIT                                                       \
+    "Cannot initialize the metrics system due to bad user input: "
 int metrics_init(const char *path, bool emit_id,
                  const struct metrics_property *props, size_t n_props,
                  struct sq_err *err);

@@ -30,6 +30,7 @@
 #include "util/le.h"
 #include "vmm/aml.h"
 #include "vmm/mptable.h"
+#include "vmm/errors.h"
 
 #define OEM_ID           "FIRECK"
 #define CREATOR_ID       "FCAT"
@@ -44,7 +45,7 @@
 
 #define MCFG_LEN (SDT_HEADER_LEN + 8 + 16)
 
-#define ERR_SYS     "System configuration error: "
+#define ERR_SYS     VMM_ERR_SYS_CONFIG
 #define ERR_MPTABLE ERR_SYS "Error writing MP table to memory: "
 #define ERR_ACPI    ERR_SYS "Error configuring ACPI: "
 
@@ -178,8 +179,7 @@ static int validate(const struct fw_config *cfg, struct sq_err *err)
 
     if (cfg->vcpu_count == 0 || cfg->vcpu_count > FW_MAX_VCPUS)
         return sq_errf(err, -EINVAL,
-                       ERR_MPTABLE
-                       "Number of CPUs exceeds the maximum supported CPUs");
+                       ERR_MPTABLE MPTABLE_ERR_TOO_MANY_CPUS);
     if (cfg->pci_enabled && cfg->n_virtio)
         return sq_errf(err, -EINVAL,
                        ERR_ACPI "Error creating AML bytecode: "
@@ -187,8 +187,7 @@ static int validate(const struct fw_config *cfg, struct sq_err *err)
     if (cfg->n_virtio > FW_GSI_LEGACY_END - FW_GSI_LEGACY_START + 1 ||
         (cfg->n_virtio && !cfg->virtio))
         return sq_errf(err, -EINVAL,
-                       "Failed to allocate requested resource: "
-                       "The requested resource is not available.");
+                       VMM_ERR_NO_RESOURCE);
     for (size_t i = 0; i < cfg->n_virtio; i++) {
         const struct fw_virtio_dev *d = &cfg->virtio[i];
         if (!gsi_ok(d->gsi) || (used & (1u << d->gsi)))
@@ -587,8 +586,7 @@ int fw_write_tables_layout(uint8_t *ram, uint64_t ram_len,
         return rc;
     if (!ram || ram_len < FW_RSDP_ADDR + FW_RSDP_SIZE)
         return sq_errf(err, -ENOSPC,
-                       ERR_MPTABLE "There was too little guest "
-                                   "memory to store the entire MP table.");
+                       ERR_MPTABLE MPTABLE_ERR_NOT_ENOUGH_MEMORY);
 
     sysmem_init(&m);
     rc = place_acpi_devs(&m, cfg, &l.vmgenid_addr, &l.vmclock_addr);

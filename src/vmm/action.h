@@ -24,6 +24,12 @@
 #include "obs/metrics.h"
 #include "util/buf.h"
 
+/* Upstream's warning when GET /vm/config is answered before boot (both the
+ * api thread, serving the mirror, and the vmm log it). */
+#define VMM_WARN_VM_CONFIG_PRE_BOOT                                            \
+    "If the VM was restored from snapshot, boot-source, "                      \
+    "machine-config.smt, and machine-config.cpu_template will all be empty."
+
 /* Timeout classes: how long the vmm thread may take over an operation
  * (defaults and the 504 in docs/compat.md). */
 enum action_class {

@@ -23,10 +23,11 @@
 
 #include "util/le.h"
 #include "obs/log.h"
+#include "vmm/errors.h"
 
 /* ---- error texts (linux-loader, Firecracker ConfigurationError) ---- */
 
-#define PFX_SYS "System configuration error: "
+#define PFX_SYS VMM_ERR_SYS_CONFIG
 #define PFX_KL                                                                 \
     PFX_SYS "Cannot load kernel due to invalid memory configuration or "       \
             "invalid kernel image: Kernel Loader: "

@@ -25,7 +25,6 @@
 #include "obs/log.h"
 #include "vmm/vmm_int.h"
 
-#define CONFIG_FAILED "Configuration for VMM from one single json failed: "
 #define START_FAILED  "Could not Start MicroVM from one single json: "
 
 /* Template files are small; anything larger is not a CPU template. */
@@ -34,7 +33,7 @@
 static int wrap(struct sq_err *err, const char *category)
 {
     sq_err_prefix(err, category);
-    sq_err_prefix(err, CONFIG_FAILED);
+    sq_err_prefix(err, VMM_ERR_CONFIG_FILE);
     return err->code ? err->code : -EINVAL;
 }
 
@@ -155,7 +154,7 @@ static int replay(struct vmm *v, const struct vmm_config_file *cfg,
                             err);
         if (rc)
             return wrap(err, "MMDS error: ");
-        log_info("Successfully added metadata to mmds from file");
+        log_info("%s", VMM_MSG_METADATA_ADDED);
     }
     if (cfg->has_mmds_config &&
         res_set_mmds_config(r, &cfg->mmds_config, v->instance_id, err))
@@ -168,7 +167,7 @@ static int replay(struct vmm *v, const struct vmm_config_file *cfg,
     }
     if (cfg->has_memory_hotplug &&
         res_set_memory_hotplug(r, &cfg->memory_hotplug, err))
-        return wrap(err, "Memory hotplug config error: ");
+        return wrap(err, MEMORY_HOTPLUG_ERR_CONFIG);
     return 0;
 }
 
@@ -180,7 +179,7 @@ int vmm_apply_config_file_with_metadata(struct vmm *v,
     int rc;
 
     if (vmm_is_started(v))
-        return sq_errf(err, -EALREADY, CONFIG_FAILED "%s", VMM_ERR_NS_POST);
+        return sq_errf(err, -EALREADY, VMM_ERR_CONFIG_FILE "%s", VMM_ERR_NS_POST);
     rc = replay(v, cfg, metadata, err);
     if (rc)
         return rc;

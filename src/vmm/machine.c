@@ -46,6 +46,7 @@
 #include "vmm/boot.h"
 #include "vmm/kvm.h"
 #include "vmm/vcpu.h"
+#include "vmm/errors.h"
 
 #define KVM_TSS_ADDRESS  0xfffbd000ULL
 #define CPUID_CAPACITY   256 /* KVM's own limit for KVM_SET_CPUID2 */
@@ -99,8 +100,7 @@ int mmio_alloc_device(struct mmio_alloc *a, uint64_t *addr, uint32_t *gsi,
     if (a->next_gsi > MMIO_GSI_LAST ||
         a->next_addr + MMIO_DEV_SIZE > GUEST_MEM_MMIO32_END)
         return sq_errf(err, -ENOSPC,
-                       "Failed to allocate requested resource: "
-                       "The requested resource is not available.");
+                       VMM_ERR_NO_RESOURCE);
     *addr = a->next_addr;
     *gsi = a->next_gsi;
     a->next_addr += MMIO_DEV_SIZE;
@@ -357,8 +357,7 @@ static int load_guest(struct machine *m, struct boot_result *res,
         return rc;
     if (m->cfg.n_mmio > sizeof(virtio) / sizeof(virtio[0]))
         return sq_errf(err, -ENOSPC,
-                       "Failed to allocate requested resource: "
-                       "The requested resource is not available.");
+                       VMM_ERR_NO_RESOURCE);
     for (size_t i = 0; i < m->cfg.n_mmio; i++) {
         virtio[i].addr = m->cfg.mmio[i].addr;
         virtio[i].gsi = m->cfg.mmio[i].gsi;
@@ -452,7 +451,7 @@ static int boot_msr_list(struct machine *m, struct kvm_msrs *msrs,
     n = cpu_template_msr_indices(m->tmpl, idx, MAX_MSRS);
     if (n > MAX_MSRS)
         return sq_errf(err, -E2BIG,
-                       "System configuration error: Failed to "
+                       VMM_ERR_SYS_CONFIG "Failed to "
                        "create guest config: too many MSRs");
     if (n > 0) {
         msrs->nmsrs = (uint32_t)n;
@@ -461,7 +460,7 @@ static int boot_msr_list(struct machine *m, struct kvm_msrs *msrs,
         rc = kvm_get_msrs(m->vcpus[0]->fd, msrs);
         if (rc < 0 || (size_t)rc < n)
             return sq_errf(err, rc < 0 ? rc : -EINVAL,
-                           "System configuration error: Failed to create "
+                           VMM_ERR_SYS_CONFIG "Failed to create "
                            "guest config: KVM vcpu ioctl failed: Failed to get "
                            "KVM vcpu msr: %#x",
                            idx[rc < 0 ? 0 : rc]);
@@ -518,7 +517,7 @@ static int configure_vcpus(struct machine *m, const struct boot_result *res,
         if (rc < 0) {
             if (err && err->msg[0] == '\0')
                 sq_errf(err, rc,
-                        "System configuration error: Failed to "
+                        VMM_ERR_SYS_CONFIG "Failed to "
                         "normalize CPUID: %s",
                         sq_os_error(-rc, os, sizeof(os)));
             goto out;
@@ -526,7 +525,7 @@ static int configure_vcpus(struct machine *m, const struct boot_result *res,
         rc = kvm_set_cpuid2(m->vcpus[i]->fd, c);
         if (rc < 0) {
             sq_errf(err, rc,
-                    "System configuration error: Failed to set "
+                    VMM_ERR_SYS_CONFIG "Failed to set "
                     "CPUID: %s",
                     sq_os_error(-rc, os, sizeof(os)));
             goto out;
@@ -545,7 +544,7 @@ static int configure_vcpus(struct machine *m, const struct boot_result *res,
         rc = kvm_set_msrs(fd, msrs);
         if (rc >= 0 && (uint32_t)rc != msrs->nmsrs) {
             sq_errf(err, -EINVAL,
-                    "System configuration error: Failed to set "
+                    VMM_ERR_SYS_CONFIG "Failed to set "
                     "all MSRs. Expected: %u, actual: %d",
                     msrs->nmsrs, rc);
             rc = -EINVAL;
@@ -567,7 +566,7 @@ static int configure_vcpus(struct machine *m, const struct boot_result *res,
             rc = set_lint(fd);
         if (rc < 0) {
             sq_errf(err, rc,
-                    "System configuration error: Failed to configure "
+                    VMM_ERR_SYS_CONFIG "Failed to configure "
                     "vcpu %u: %s",
                     i, sq_os_error(-rc, os, sizeof(os)));
             goto out;
@@ -680,7 +679,7 @@ static int vcpus_transition(struct machine *m, enum vcpu_req req,
             rc = r;
     }
     if (rc < 0)
-        return sq_errf(err, rc, "Failed to message the vCPUs.");
+        return sq_errf(err, rc, VMM_ERR_VCPU_MESSAGE);
     return 0;
 }
 
@@ -700,7 +699,7 @@ static void tty_raw_on(struct machine *m)
     if (tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0)
         m->tty_raw = true;
     else
-        log_warn("Cannot set raw mode for the terminal. %s", strerror(errno));
+        log_warn(SERIAL_WARN_RAW_MODE, strerror(errno));
 }
 
 static void tty_restore(struct machine *m)
@@ -708,7 +707,7 @@ static void tty_restore(struct machine *m)
     if (!m->tty_raw)
         return;
     if (tcsetattr(STDIN_FILENO, TCSANOW, &m->tty_orig) < 0)
-        log_warn("Cannot set canonical mode for the terminal. %s",
+        log_warn(SERIAL_WARN_CANONICAL_MODE,
                  strerror(errno));
     m->tty_raw = false;
 }

@@ -63,13 +63,10 @@ int mptable_write(uint8_t *out, size_t out_len, uint64_t gpa, uint32_t n_cpus,
     uint8_t ioapic_id;
 
     if (n_cpus == 0 || n_cpus > MPTABLE_MAX_CPUS)
-        return sq_errf(err, -EINVAL,
-                       "Number of CPUs exceeds the maximum supported CPUs");
+        return sq_errf(err, -EINVAL, MPTABLE_ERR_TOO_MANY_CPUS);
     size = mptable_size(n_cpus);
     if (out_len < size)
-        return sq_errf(err, -ENOSPC,
-                       "There was too little guest memory to "
-                       "store the entire MP table.");
+        return sq_errf(err, -ENOSPC, MPTABLE_ERR_NOT_ENOUGH_MEMORY);
     if (gpa + size > UINT32_MAX)
         return sq_errf(err, -EINVAL,
                        "The MP table has too little address "

@@ -19,6 +19,12 @@
 
 /* xAPIC ids are 8 bits and the IOAPIC takes one: Firecracker's limit. */
 #define MPTABLE_MAX_CPUS 254
+
+/* Upstream's MptableError texts that acpi.c's checks share. */
+#define MPTABLE_ERR_TOO_MANY_CPUS                                              \
+    "Number of CPUs exceeds the maximum supported CPUs"
+#define MPTABLE_ERR_NOT_ENOUGH_MEMORY                                          \
+    "There was too little guest memory to store the entire MP table."
 /* Number of 1:1 legacy IRQ entries (GSI 0..23). */
 #define MPTABLE_NUM_IRQS    24
 #define MPTABLE_IOAPIC_ADDR 0xfec00000u

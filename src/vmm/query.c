@@ -97,7 +97,6 @@ void vmm_render_vm_config(struct vmm *v, struct buf *b)
 /* ---------------------------------------------------------------------- */
 /* GET endpoints */
 
-#define DEVICE_NOT_FOUND "Failed perform action on device: Device not found"
 
 /* An error answer: its text (the api puts it in a fault_message). */
 static int fault(struct buf *b, const char *msg)
@@ -110,7 +109,7 @@ static int render_balloon_get(struct vmm *v, struct buf *b)
 {
     if (!v->res.has_balloon)
         return fault(b, vmm_is_started(v)
-                            ? "Internal VMM error: " DEVICE_NOT_FOUND
+                            ? "Internal VMM error: " VMM_ERR_DEVICE_NOT_FOUND
                             : "Balloon config error: No balloon device found.");
     balloon_cfg_to_json(&v->res.balloon, b);
     return 200;
@@ -125,7 +124,7 @@ static int render_balloon_stats(struct vmm *v, struct buf *b)
     if (!vmm_is_started(v))
         return fault(b, VMM_ERR_NS_PRE);
     if (!v->res.has_balloon)
-        return fault(b, "Internal VMM error: " DEVICE_NOT_FOUND);
+        return fault(b, "Internal VMM error: " VMM_ERR_DEVICE_NOT_FOUND);
     if (v->res.balloon.stats_polling_interval_s == 0)
         return fault(b, "Internal VMM error: Balloon: Received stats query "
                         "when stats are disabled.");
@@ -143,10 +142,9 @@ static int render_hinting_status(struct vmm *v, struct buf *b)
     if (!vmm_is_started(v))
         return fault(b, VMM_ERR_NS_PRE);
     if (!v->res.has_balloon)
-        return fault(b, "Balloon update error: " DEVICE_NOT_FOUND);
+        return fault(b, "Balloon update error: " VMM_ERR_DEVICE_NOT_FOUND);
     if (!v->res.balloon.free_page_hinting)
-        return fault(b, "Balloon update error: Balloon: Attempting to use "
-                        "hinting when not enabled");
+        return fault(b, VMM_ERR_HINTING_NOT_ENABLED);
     /* HintingState::default(): STOP (0) from us, nothing from the guest. */
     balloon_hinting_status_to_json(&hs, b);
     return 200;
@@ -162,7 +160,7 @@ static int render_hotplug_status(struct vmm *v, struct buf *b)
     if (!vmm_is_started(v))
         return fault(b, VMM_ERR_NS_PRE);
     if (!v->res.has_memory_hotplug)
-        return fault(b, "Internal VMM error: " DEVICE_NOT_FOUND);
+        return fault(b, "Internal VMM error: " VMM_ERR_DEVICE_NOT_FOUND);
     memset(&st, 0, sizeof(st));
     st.block_size_mib = h->block_size_mib;
     st.total_size_mib = h->total_size_mib;
@@ -250,7 +248,7 @@ static int query_get(struct vmm *v, enum vmm_op op, struct buf *b)
     case VMM_OP_COUNT:
         break;
     }
-    return fault(b, "Invalid request method and/or path.");
+    return fault(b, VMM_ERR_INVALID_REQUEST);
 }
 
 void vmm_query(struct vmm *v, enum vmm_op op, struct vmm_reply *rep)

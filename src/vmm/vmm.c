@@ -248,7 +248,6 @@ static int handle_snapshot_load(struct vmm *v, struct sq_err *err)
 /* Post-boot handlers */
 
 /* Upstream's VmmError::FindDeviceError(DeviceNotFound). */
-#define DEVICE_NOT_FOUND "Failed perform action on device: Device not found"
 /* squib has no balloon device yet, so no driver ever activated one:
  * what upstream answers for a device the guest has not activated. */
 #define BALLOON_NOT_ACTIVE "Balloon: Device not activated yet."
@@ -258,7 +257,7 @@ static int balloon_update(struct vmm *v, const struct balloon_update *u,
 {
     (void)u;
     if (!v->res.has_balloon)
-        return sq_errf(err, -ENODEV, "Balloon update error: " DEVICE_NOT_FOUND);
+        return sq_errf(err, -ENODEV, "Balloon update error: " VMM_ERR_DEVICE_NOT_FOUND);
     return sq_errf(err, -EAGAIN, "Balloon update error: " BALLOON_NOT_ACTIVE);
 }
 
@@ -269,7 +268,7 @@ static int balloon_stats_update(struct vmm *v,
     struct balloon_cfg *bc = &v->res.balloon;
 
     if (!v->res.has_balloon)
-        return sq_errf(err, -ENODEV, "Balloon update error: " DEVICE_NOT_FOUND);
+        return sq_errf(err, -ENODEV, "Balloon update error: " VMM_ERR_DEVICE_NOT_FOUND);
     if (bc->stats_polling_interval_s == u->stats_polling_interval_s)
         return 204;
     if (bc->stats_polling_interval_s == 0 || u->stats_polling_interval_s == 0)
@@ -285,11 +284,9 @@ static int balloon_stats_update(struct vmm *v,
 static int balloon_hinting(struct vmm *v, struct sq_err *err)
 {
     if (!v->res.has_balloon)
-        return sq_errf(err, -ENODEV, "Balloon update error: " DEVICE_NOT_FOUND);
+        return sq_errf(err, -ENODEV, "Balloon update error: " VMM_ERR_DEVICE_NOT_FOUND);
     if (!v->res.balloon.free_page_hinting)
-        return sq_errf(err, -EINVAL,
-                       "Balloon update error: Balloon: Attempting to use "
-                       "hinting when not enabled");
+        return sq_errf(err, -EINVAL, VMM_ERR_HINTING_NOT_ENABLED);
     return sq_errf(err, -EAGAIN, "Balloon update error: " BALLOON_NOT_ACTIVE);
 }
 
@@ -388,7 +385,7 @@ static int patch_drive(struct vmm *v, const struct drive_update *u,
     if (!d)
         return sq_errf(err, -ENODEV,
                        "Drive config error: Unable to patch the block "
-                       "device: " DEVICE_NOT_FOUND " Please verify the request "
+                       "device: " VMM_ERR_DEVICE_NOT_FOUND " Please verify the request "
                        "arguments.");
     /* Neither field: a vhost-user config refresh, refused for virtio. */
     if (!u->path_on_host && !u->has_rate_limiter && !d->is_vhost_user)
@@ -436,7 +433,7 @@ static int patch_net(struct vmm *v, const struct net_iface_update *u,
     if (!res_find_net(&v->res, u->iface_id, u->iface_id_len))
         return sq_errf(err, -ENODEV,
                        "Network config error: Unable to update the net "
-                       "device: " DEVICE_NOT_FOUND);
+                       "device: " VMM_ERR_DEVICE_NOT_FOUND);
     return sq_errf(err, -EOPNOTSUPP,
                    "Network config error: Unable to update the net device: the "
                    "virtio-net device is not implemented by squib yet");
@@ -458,7 +455,7 @@ static int patch_pmem(struct vmm *v, const struct pmem_update *u,
     if (!found)
         return sq_errf(err, -ENODEV,
                        "Pmem config error: Unable to patch the pmem "
-                       "device: " DEVICE_NOT_FOUND " Please verify the request "
+                       "device: " VMM_ERR_DEVICE_NOT_FOUND " Please verify the request "
                        "arguments.");
     return sq_errf(err, -EOPNOTSUPP,
                    "Pmem config error: Unable to patch the pmem device: the "
@@ -470,7 +467,7 @@ static int patch_hotplug_memory(struct vmm *v, struct sq_err *err)
 {
     if (!v->res.has_memory_hotplug)
         return sq_errf(err, -ENODEV,
-                       "Memory hotplug update error: " DEVICE_NOT_FOUND);
+                       "Memory hotplug update error: " VMM_ERR_DEVICE_NOT_FOUND);
     /* No virtio-mem device exists to be activated by the guest. */
     return sq_errf(err, -EAGAIN,
                    "Memory hotplug update error: Failed to "
@@ -611,7 +608,7 @@ static int handle_write(struct vmm *v, struct vmm_request *req,
     case VMM_OP_PUT_HOTPLUG_MEMORY:
         v->boot_path = true;
         return set_result(res_set_memory_hotplug(r, &b->hotplug_memory, err),
-                          err, "Memory hotplug config error: ");
+                          err, MEMORY_HOTPLUG_ERR_CONFIG);
     case VMM_OP_PUT_CPU_CONFIG:
         res_set_custom_cpu_template(r, &b->cpu_config);
         return 204;
@@ -665,7 +662,7 @@ static int handle_write(struct vmm *v, struct vmm_request *req,
         break;
     }
     /* Reads never get here (vmm_handle answers them with vmm_query). */
-    return sq_errf(err, -EINVAL, "Invalid request method and/or path.");
+    return sq_errf(err, -EINVAL, VMM_ERR_INVALID_REQUEST);
 }
 
 static void reply_error(struct vmm_reply *rep, enum vmm_reply_kind kind,
@@ -690,9 +687,7 @@ void vmm_handle(struct vmm *v, struct vmm_request *req, struct vmm_reply *rep)
     if (vmm_op_is_read(req->op)) {
         /* The api thread logs this when it serves the mirror's copy. */
         if (req->op == VMM_OP_GET_VM_CONFIG && !vmm_is_started(v))
-            log_warn("If the VM was restored from snapshot, boot-source, "
-                     "machine-config.smt, and machine-config.cpu_template "
-                     "will all be empty.");
+            log_warn("%s", VMM_WARN_VM_CONFIG_PRE_BOOT);
         vmm_query(v, req->op, rep);
         return;
     }

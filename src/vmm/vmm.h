@@ -36,6 +36,11 @@
 #define VMM_ERR_NS_POST                                                        \
     "The requested operation is not supported after starting the microVM."
 
+/* The prefix of a --config-file that could not be applied (upstream's
+ * BuildFromJson), and the log line after --metadata is stored. */
+#define VMM_ERR_CONFIG_FILE "Configuration for VMM from one single json failed: "
+#define VMM_MSG_METADATA_ADDED "Successfully added metadata to mmds from file"
+
 struct vmm_opts {
     const char *instance_id; /* copied; NULL = "anonymous-instance" */
     size_t mmds_size_limit;  /* 0 = 51200 */

@@ -5,6 +5,7 @@
 #define SQUIB_VMM_VMM_INT_H
 
 #include "util/buf.h"
+#include "vmm/errors.h"
 #include "vmm/vmm.h"
 
 /* The GET /vm/config document (digest 1.8 and 15). */

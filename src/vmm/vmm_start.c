@@ -42,6 +42,7 @@
 #include "vmm/mmio_attach.h"
 #include "vmm/vdev.h"
 #include "vmm/vmm.h"
+#include "vmm/errors.h"
 
 /* What the controller keeps of a built machine (v->machine). */
 struct vmm_machine {
@@ -314,7 +315,7 @@ static int machine_op_ctrl_alt_del(struct vmm *v, struct sq_err *err)
     struct machine *m = machine_of(v);
 
     if (!m)
-        return sq_errf(err, -ENODEV, "Failed to message the vCPUs.");
+        return sq_errf(err, -ENODEV, VMM_ERR_VCPU_MESSAGE);
     return machine_send_ctrl_alt_del(m, err);
 }
 
@@ -344,8 +345,7 @@ static int machine_op_patch_drive(struct vmm *v, size_t idx,
         d = vdev_find(&vm->vdevs, &vdev_class_block,
                       v->res.drives[idx].cfg.drive_id);
     if (!d || !d->cls->patch)
-        return sq_errf(err, -ENODEV, "Failed perform action on device: "
-                                     "Device not found");
+        return sq_errf(err, -ENODEV, VMM_ERR_DEVICE_NOT_FOUND);
     return d->cls->patch(d->dev, u, err);
 }
 

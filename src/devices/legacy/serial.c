@@ -498,7 +498,7 @@ int serial_attach_input(struct serial *s, struct evloop *loop, int in_fd)
         if (tcsetattr(in_fd, TCSANOW, &raw) == 0)
             s->tty_saved = true;
         else
-            log_warn("Cannot set raw mode for the terminal. %s",
+            log_warn(SERIAL_WARN_RAW_MODE,
                      strerror(errno));
     }
     s->in_fl_orig = fcntl(in_fd, F_GETFL);
@@ -528,7 +528,7 @@ void serial_detach_input(struct serial *s)
     detach_sources(s, NULL);
     if (s->tty_saved) {
         if (tcsetattr(s->in_h.fd, TCSANOW, &s->tty_orig) < 0)
-            log_warn("Cannot set canonical mode for the terminal. %s",
+            log_warn(SERIAL_WARN_CANONICAL_MODE,
                      strerror(errno));
         s->tty_saved = false;
     }
