@@ -106,3 +106,14 @@ def test_same_folder_and_relative_includes_pass(tmp_path):
     files["devices/virtio/block.c"] = '#include "queue.h"\n'
     r = run(make_tree(tmp_path, files))
     assert r.returncode == 0, r.stderr
+
+
+def test_find_cycles():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("check_layers", SCRIPT)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.find_cycles({"a": {"b"}, "b": {"c"}}) == []
+    assert mod.find_cycles({"a": {"b"}, "b": {"a"}}) == [["a", "b", "a"]]
+    # The layer table itself has no cycle.
+    assert mod.find_cycles(mod.USES) == []
