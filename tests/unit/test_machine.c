@@ -1047,12 +1047,13 @@ static void test_cpuid_and_msrs_per_vcpu(void **state)
 {
     const uint32_t n = 3;
     struct fx f;
-    struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + 256 * sizeof(c->entries[0]));
+    struct kvm_cpuid2 *c;
     uint64_t v;
 
     (void)state;
     if (!kvm_usable())
         skip();
+    c = calloc(1, sizeof(*c) + 256 * sizeof(c->entries[0]));
     assert_non_null(c);
     fx_open(&f, n, false, false);
     for (uint32_t i = 0; i < n; i++) {
