@@ -1,9 +1,19 @@
 # squib: one non-recursive Makefile.
 #
 #   make                 build/squib
-#   make check           unit tests (cmocka) + integration tests (pytest)
+#   make check           include-layer check, unit tests (cmocka), integration
+#                        tests (pytest)
 #   make SAN=1 check     the same under ASan+UBSan, in build/san/
+#   make SAN=thread check  the same under ThreadSanitizer, in build/tsan/
+#   make SAN=thread unit   only the unit tests under TSan (the CI step)
 #   make fuzz            libFuzzer harnesses (clang), bounded runs over the corpus
+#   make layers          include-layer check (scripts/check-layers.py and its
+#                        tests); known violations in scripts/layers-known.txt
+#   make tidy            clang-tidy with .clang-tidy over src/ (scripts/tidy.py);
+#                        known reports in scripts/tidy-known.txt
+#   make format          clang-format -i with .clang-format (scripts/reformat.sh)
+#   make format-check    fail if any file differs from .clang-format
+#   make compdb          compile_commands.json for clangd and other tools
 #   make WERROR=0        keep warnings as warnings (local hacking only)
 #   make V=1             show the commands
 #
@@ -17,19 +27,29 @@ PYTHON  ?= /usr/bin/python3
 WERROR  ?= 1
 SAN     ?= 0
 
+SANWARN :=
 ifeq ($(SAN),1)
 BUILD   := $(BUILD)/san
 SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all \
             -fno-omit-frame-pointer
 OPTFLAGS := -O1
-else
+else ifeq ($(SAN),thread)
+BUILD   := $(BUILD)/tsan
+SANFLAGS := -fsanitize=thread -fno-omit-frame-pointer
+OPTFLAGS := -O1
+# The virtqueue fences order our ring accesses against the guest, which TSan
+# cannot see anyway; gcc warns that it does not model them.
+SANWARN := -Wno-tsan
+else ifeq ($(SAN),0)
 SANFLAGS :=
 OPTFLAGS := -O2 -D_FORTIFY_SOURCE=2
+else
+$(error SAN=$(SAN): use SAN=1 (ASan+UBSan) or SAN=thread (TSan))
 endif
 
 WARNFLAGS := -Wall -Wextra -Wshadow -Wpointer-arith -Wcast-qual \
              -Wwrite-strings -Wstrict-prototypes -Wmissing-prototypes \
-             -Wformat=2 -Wvla -Wimplicit-fallthrough
+             -Wformat=2 -Wvla -Wimplicit-fallthrough $(SANWARN)
 ifeq ($(WERROR),1)
 WARNFLAGS += -Werror
 endif
@@ -43,10 +63,10 @@ LDLIBS   := -lpthread -luring -lseccomp
 # no shared libraries to find at run time (a jail needs none), and only the
 # pages of libc squib touches are resident (about 0.7 MiB less RSS). The
 # sanitizer runtimes need dynamic linking, so SAN builds stay dynamic.
-ifeq ($(SAN),1)
-SQUIB_LDFLAGS :=
-else
+ifeq ($(SAN),0)
 SQUIB_LDFLAGS := -static-pie
+else
+SQUIB_LDFLAGS :=
 endif
 
 ifeq ($(V),1)
@@ -64,7 +84,8 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 FAKE_SRCS := $(sort $(wildcard tests/unit/fakes/*.c))
 FAKE_OBJS := $(FAKE_SRCS:%.c=$(BUILD)/%.o)
 
-.PHONY: all check unit integration clean format tidy guests
+.PHONY: all check unit integration clean format format-check tidy guests \
+        layers compdb
 # Keep intermediate objects (test .o files are built by a chained rule).
 .SECONDARY:
 all: $(BUILD)/squib
@@ -89,20 +110,24 @@ $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(FAKE_OBJS) $(BUILD)/libsquib.a
 	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(FAKE_OBJS) $(BUILD)/libsquib.a \
 	    $(LDLIBS) -lcmocka
 
+# Sanitizer reports fail the run (each runtime reads only its own variable).
+SAN_ENV := UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+           TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+
 unit: $(UNIT_BINS)
 	$(Q)set -e; for t in $(UNIT_BINS); do \
-	    echo "== $$t"; UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $$t; \
+	    echo "== $$t"; $(SAN_ENV) $$t; \
 	done
 
 # Integration tests drive the real binary over its API socket (and boot the
 # test guests where /dev/kvm works). SQUIB_BUILD tells them which build to use.
 integration: $(BUILD)/squib guests
-	$(Q)SQUIB_BUILD=$(abspath $(BUILD)) \
-	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	$(Q)SQUIB_BUILD=$(abspath $(BUILD)) $(SAN_ENV) \
 	    $(PYTHON) -m pytest -q -ra tests/integration $(PYTEST_ARGS)
 
-# Unit tests first, then integration; sequential even under -j.
+# The layer check, then unit tests, then integration; sequential even under -j.
 check:
+	$(Q)$(MAKE) --no-print-directory layers
 	$(Q)$(MAKE) --no-print-directory unit
 	$(Q)$(MAKE) --no-print-directory integration
 
@@ -110,11 +135,45 @@ check:
 # here from mk/*.mk.
 guests:
 
+# DESIGN.md's folder layers, checked on the #include lines of src/ (the
+# script's own tests first; both take about a second).
+layers:
+	$(Q)$(PYTHON) -m pytest -q -p no:cacheprovider tests/tools
+	$(Q)$(PYTHON) scripts/check-layers.py
+
+# Formatting (.clang-format, clang-format 14). scripts/reformat.sh holds the
+# file list: src/, tests/, tools/, bench/ *.c *.h, minus the generated
+# code-point tables. `make format` rewrites files in place; `format-check`
+# only reports. To reformat the whole tree once: scripts/reformat.sh, check
+# that `make format-check` passes, commit, and add that commit's hash to
+# .git-blame-ignore-revs.
 format:
-	$(Q)clang-format -i $$(find src tests -name '*.[ch]')
+	$(Q)scripts/reformat.sh
+
+format-check:
+	$(Q)scripts/reformat.sh --check
+
+# clang-tidy (.clang-tidy) over every source of src/, TIDY_JOBS at a time.
+# Reports listed in scripts/tidy-known.txt are allowed; the run fails on a
+# new one and on a listed one that has gone.
+TIDY_JOBS ?= $(shell nproc)
+TIDY_FLAGS = $(filter-out -MMD -MP,$(CPPFLAGS)) -std=c11
 
 tidy:
-	$(Q)clang-tidy $(LIB_SRCS) -- $(CPPFLAGS) -std=c11
+	$(Q)$(PYTHON) scripts/tidy.py -j$(TIDY_JOBS) \
+	    $$(find src -name '*.c' | LC_ALL=C sort) -- $(TIDY_FLAGS)
+
+# compile_commands.json at the top of the checkout, from the same flags the
+# rules below use (nothing is built): src/, unit tests, fakes and tools with
+# CC; fuzz harnesses with FUZZ_CC; the test guests with GUEST_CC.
+compdb:
+	$(Q)$(PYTHON) scripts/compdb.py -o compile_commands.json --build $(BUILD) \
+	    --cmd "$(CC) $(filter-out -MMD -MP,$(CPPFLAGS)) $(CFLAGS)" \
+	        $(SRCS) $(wildcard src/jailer/*.c) $(UNIT_SRCS) $(FAKE_SRCS) \
+	        $(wildcard tools/*.c) \
+	    --cmd "$(FUZZ_CC) $(filter-out -MMD -MP,$(CPPFLAGS)) $(FUZZ_CFLAGS) \
+	           -fsanitize=fuzzer-no-link,$(FUZZ_SAN)" $(FUZZ_SRCS) \
+	    --cmd "$(GUEST_CC) $(GUEST_CFLAGS)" $(wildcard tests/guest/*.c)
 
 clean:
 	rm -rf build

@@ -8,12 +8,10 @@ $(SQ_MACHINE_WRAP_TESTS:%=$(BUILD)/tests/unit/%): LDFLAGS += \
     -Wl,--wrap=metrics_inc -Wl,--wrap=metrics_add
 
 # ThreadSanitizer run of the unit tests (the vCPU/vmm handshake is the point):
-#   make tsan
-# A separate build tree; the variables given here override the Makefile's.
+#   make tsan    the same as make SAN=thread unit (build/tsan/)
 .PHONY: tsan
 tsan:
-	$(Q)$(MAKE) --no-print-directory BUILD=build/tsan \
-	    OPTFLAGS=-O1 SANFLAGS="-fsanitize=thread -fno-omit-frame-pointer" unit
+	$(Q)$(MAKE) --no-print-directory SAN=thread unit
 
 # The boot-path test (test_machine_boot) boots the test guests that
 # mk/guest.mk builds, when that file is in the tree (GUEST_OUTS is empty

@@ -8,6 +8,8 @@ PKGS=(
     gcc make pkg-config libseccomp-dev liburing-dev linux-libc-dev
     # fuzzing and the second compiler
     clang libclang-rt-14-dev
+    # lint and layout (make tidy, make format-check)
+    clang-tidy clang-format
     # tests
     libcmocka-dev python3 python3-pytest curl socat e2fsprogs busybox-static
     iproute2 acpica-tools xz-utils cpio

@@ -238,6 +238,8 @@ void metrics_agg_record(enum metric_agg_id id, uint64_t us);
  * Device groups: F(C, G, L) lists the fields in upstream's order, with
  * C = counter, G = gauge, L = latency aggregate.
  */
+/* Several fields a line, which clang-format 14 cannot lay out stably. */
+/* clang-format off */
 #define METRICS_BLOCK_FIELDS(C, G, L)                                        \
     C(activate_fails) C(cfg_fails) C(no_avail_buffer) C(event_fails)        \
     C(execute_fails) C(invalid_reqs_count) C(flush_count)                    \
@@ -292,6 +294,7 @@ void metrics_agg_record(enum metric_agg_id id, uint64_t us);
     C(unplug_bytes) C(unplug_fails) C(unplug_discard_fails)                  \
     L(unplug_all_agg) C(unplug_all_count) C(unplug_all_fails) L(state_agg)   \
     C(state_count) C(state_fails)
+/* clang-format on */
 
 #define SQ_METRICS_FIELD_C(f) struct metrics_counter f;
 #define SQ_METRICS_FIELD_G(f) struct metrics_gauge f;

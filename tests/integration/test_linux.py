@@ -12,7 +12,7 @@ from conftest import BUILD
 
 @pytest.fixture
 def linux():
-    if os.path.basename(os.path.normpath(BUILD)) == "san":
+    if os.path.basename(os.path.normpath(BUILD)) in ("san", "tsan"):
         # Each boot takes many minutes here; the sanitizer build runs the
         # same VMM paths with the test guests (test_boot_guest.py).
         pytest.skip("real-Linux boots run in the normal build only (minutes each on nested hosts)")

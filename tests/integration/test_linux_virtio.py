@@ -25,7 +25,7 @@ from conftest import BUILD
 
 @pytest.fixture
 def linux():
-    if os.path.basename(os.path.normpath(BUILD)) == "san":
+    if os.path.basename(os.path.normpath(BUILD)) in ("san", "tsan"):
         pytest.skip("real-Linux boots run in the normal build only (minutes each on nested hosts)")
     linux_guest.require()
     if not shutil.which("debugfs") and not os.path.exists("/sbin/debugfs"):
