@@ -149,7 +149,7 @@ void utf8_trim(const char **str, size_t *n)
 {
     const uint8_t *p = (const uint8_t *)*str;
     size_t len = *n, w;
-    uint32_t c;
+    uint32_t c = 0;
 
     while (len > 0 && (w = utf8_decode(p, len, &c)) > 0 &&
            utf8_is_whitespace(c)) {

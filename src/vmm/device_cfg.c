@@ -138,7 +138,7 @@ static int block_create(const struct vm_resources *r, size_t i,
                         struct vmm_vdev *d, struct sq_err *err)
 {
     const struct res_drive *rd = &r->drives[i];
-    struct block *b;
+    struct block *b = NULL;
     int rc = block_new_from_drive(&rd->cfg, rd->fd, &b, err);
 
     if (rc)

@@ -43,6 +43,8 @@ static bool mmds_config_view(const struct vm_resources *r, struct mmds_cfg *c,
         if (!first)
             first = n;
     }
+    if (!first) /* res_mmds_attached() said some NIC has MMDS */
+        return false;
     c->version = mmds_store_version(r->mmds);
     c->network_interfaces = ids;
     c->has_ipv4_address = true;
