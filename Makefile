@@ -99,16 +99,25 @@ $(BUILD)/libsquib.a: $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/squib: $(BUILD)/src/main.o $(BUILD)/libsquib.a
+# Generated sources (build/gen/, per build directory: mk/seccomp.mk).
+$(BUILD)/gen/%.o: $(BUILD)/gen/%.c
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+# The built-in seccomp filters, compiled to BPF at build time, are linked
+# beside libsquib.a (mk/seccomp.mk).
+$(BUILD)/squib: $(BUILD)/src/main.o $(BUILD)/gen/seccomp_default_bpf.o \
+                $(BUILD)/libsquib.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) $(SQUIB_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Unit tests: one cmocka binary per tests/unit/test_<module>.c, linked against
 # the fakes first (so a fake replaces the real object) and then libsquib.a.
+# Objects a test names as extra prerequisites (mk/*.mk) come before the fakes.
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(FAKE_OBJS) $(BUILD)/libsquib.a
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(FAKE_OBJS) $(BUILD)/libsquib.a \
-	    $(LDLIBS) -lcmocka
+	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(filter-out $< $(FAKE_OBJS) %.a,$^) \
+	    $(FAKE_OBJS) $(BUILD)/libsquib.a $(LDLIBS) -lcmocka
 
 # Sanitizer reports fail the run (each runtime reads only its own variable).
 SAN_ENV := UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \

@@ -1,11 +1,28 @@
 # Benchmarks: figures only, never pass/fail on a time.
 BENCH_API := $(BUILD)/bench/bench_api
 
+BENCH_FLOOR := $(BUILD)/bench/startup_floor
+
 $(BENCH_API): bench/api/bench_api.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -o $@ $<
 
-.PHONY: bench bench-api
+# Linked as squib is (static PIE): the start-up floor.
+$(BENCH_FLOOR): bench/api/startup_floor.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra $(SQUIB_LDFLAGS) \
+	    -o $@ $< -lpthread
+
+.PHONY: bench bench-api bench-startup
 bench: bench-api
 bench-api: $(BENCH_API) $(BUILD)/squib
 	$(Q)$(BENCH_API) $(BUILD)/squib $(BENCH_ROUNDS)
+
+# Start-up CPU only: squib with and without seccomp beside the floor,
+# interleaved (BENCH_STARTUP_ROUNDS, default 101; BENCH_STARTUP_EXTRA adds
+# LABEL=BINARY[,ARG...] specs, e.g. an older build).
+BENCH_STARTUP_ROUNDS ?= 101
+bench-startup: $(BENCH_API) $(BENCH_FLOOR) $(BUILD)/squib
+	$(Q)$(BENCH_API) --startup $(BENCH_STARTUP_ROUNDS) \
+	    squib=$(BUILD)/squib squib-no-seccomp=$(BUILD)/squib,--no-seccomp \
+	    floor=$(BENCH_FLOOR) $(BENCH_STARTUP_EXTRA)

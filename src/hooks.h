@@ -9,8 +9,8 @@
  * with tests/support/hooks.c in front of them, whose definitions of these
  * functions take the place of src/hooks.c's (link-time substitution, as the
  * unit tests' fakes): the product contains no test code and no #ifdef.
- * main.c is the only caller; every hook runs on the main (vmm) thread unless
- * it says otherwise.
+ * main.c is the only caller (apart from hooks_seccomp_policy()); every hook
+ * runs on the main (vmm) thread unless it says otherwise.
  */
 #ifndef SQUIB_HOOKS_H
 #define SQUIB_HOOKS_H
@@ -21,7 +21,9 @@
 void hooks_init(void);
 
 /* Add the rules the hooks themselves need to the built-in seccomp policy
- * `p`, before it is compiled. */
+ * `p`, before it is compiled. Called by the generator that compiles the
+ * built-in filters when squib is built (tools/seccomp_bpf_gen.c), not at
+ * run time: each binary links the programs generated with its own hooks. */
 void hooks_seccomp_policy(struct seccomp_policy *p);
 
 /* Given to seccomp_setup() as its seccomp_entered_fn: runs on each thread

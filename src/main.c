@@ -50,22 +50,6 @@ struct vmm_main {
     bool vmm_filter_on;            /* the vmm seccomp filter is installed */
 };
 
-/* The built-in seccomp policy (plus what the test build's hooks need),
- * compiled unless --no-seccomp or --seccomp-filter says otherwise. */
-static int seccomp_setup_default(bool no_seccomp, const char *filter_path,
-                                 struct sq_err *err)
-{
-    struct seccomp_policy pol = {0};
-    int rc;
-
-    seccomp_rules_default(&pol);
-    hooks_seccomp_policy(&pol);
-    rc = seccomp_setup(no_seccomp, filter_path, &pol, hooks_seccomp_entered,
-                       err);
-    seccomp_policy_fini(&pol);
-    return rc;
-}
-
 static void query(void *ctx, enum vmm_op op, struct vmm_reply *rep)
 {
     vmm_query(ctx, op, rep);
@@ -285,7 +269,10 @@ int main(int argc, char **argv)
     if (!cli_init_metrics(&args, &code))
         return code;
     sq_err_clear(&err);
-    if (seccomp_setup_default(args.no_seccomp, args.seccomp_filter, &err) < 0)
+    /* The built-in filters were compiled when squib was built
+     * (seccomp_default_bpf); only a --seccomp-filter file is compiled now. */
+    if (seccomp_setup(args.no_seccomp, args.seccomp_filter,
+                      &seccomp_default_bpf, hooks_seccomp_entered, &err) < 0)
         return fail(1, "Seccomp error: %s", err.msg);
 
     if (args.config_file) {

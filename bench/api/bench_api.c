@@ -21,6 +21,12 @@
  * Never fails on a time: figures only.
  *
  * usage: bench_api SQUIB_BINARY [ROUNDS]
+ *        bench_api --startup ROUNDS LABEL=BINARY[,ARG...] ...
+ *
+ * The second form measures (b) only, for several binaries or argument sets
+ * in interleaved rounds (e.g. before=old/squib now=build/squib
+ * off=build/squib,--no-seccomp), and prints the median and quartiles of
+ * each.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -200,6 +206,128 @@ static double proc_cpu_ms(pid_t pid)
     return (double)total / 1e6;
 }
 
+/*
+ * Start squib (args[0..n_args): the binary and its own arguments, plus
+ * "--api-sock sock"), its output on /dev/null, and wait for its socket.
+ * Then answer one GET /machine-config (the api thread installs its filter
+ * before it serves) into resp, let every thread go idle (50 ms), and read
+ * the CPU time the process has used. Returns the pid (the caller kills and
+ * reaps it; *fd is the connection), or -1 with a message on stderr.
+ */
+static pid_t start_squib(char *const *args, int n_args, const char *sock,
+                         int *fd, uint64_t *ready_ns, double *cpu_ms,
+                         char *resp, size_t resp_cap, ssize_t *resp_len)
+{
+    static const char get_req[] =
+        "GET /machine-config HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    char *argv[32];
+    uint64_t t0;
+    pid_t pid;
+
+    if (n_args > 28)
+        return -1;
+    memcpy(argv, args, (size_t)n_args * sizeof(*argv));
+    argv[n_args] = (char *)"--api-sock";
+    argv[n_args + 1] = (char *)sock;
+    argv[n_args + 2] = NULL;
+    *fd = -1;
+    t0 = now_ns();
+    pid = fork();
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+
+        dup2(devnull, 1);
+        dup2(devnull, 2);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    while (*fd < 0) {
+        *fd = connect_unix(sock);
+        if (*fd < 0 && now_ns() - t0 > 5000000000ull) {
+            fprintf(stderr, "squib did not come up\n");
+            kill(pid, SIGKILL);
+            waitpid(pid, NULL, 0);
+            return -1;
+        }
+    }
+    *ready_ns = now_ns() - t0;
+    /* Both threads idle, filters on: one GET answered, then let them sleep. */
+    if (!round_trip(*fd, get_req, strlen(get_req), resp, resp_cap,
+                    resp_len)) {
+        fprintf(stderr, "squib stopped answering\n");
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        return -1;
+    }
+    usleep(50000);
+    *cpu_ms = proc_cpu_ms(pid);
+    return pid;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+/*
+ * --startup ROUNDS LABEL=BINARY[,ARG...] ...: start-up CPU only. Each round
+ * starts every binary once (the order rotating from round to round, so all
+ * see the same load), as start_squib() does; prints the median and the
+ * quartiles of each.
+ */
+static int startup_only(int rounds, int n_specs, char **specs,
+                        const char *dir)
+{
+    char *args[8][16], *labels[8], sock[100], resp[4096];
+    int n_args[8];
+    double *cpu[8];
+
+    if (n_specs < 1 || n_specs > 8 || rounds < 1)
+        return 2;
+    for (int i = 0; i < n_specs; i++) {
+        char *eq = strchr(specs[i], '='), *tok, *save = NULL;
+
+        if (!eq)
+            return 2;
+        *eq = '\0';
+        labels[i] = specs[i];
+        n_args[i] = 0;
+        for (tok = strtok_r(eq + 1, ",", &save); tok && n_args[i] < 16;
+             tok = strtok_r(NULL, ",", &save))
+            args[i][n_args[i]++] = tok;
+        cpu[i] = calloc((size_t)rounds, sizeof(double));
+    }
+    snprintf(sock, sizeof(sock), "%s/api.sock", dir);
+    for (int r = 0; r < rounds; r++) {
+        for (int j = 0; j < n_specs; j++) {
+            int i = (r + j) % n_specs, fd;
+            uint64_t ready;
+            ssize_t len;
+            pid_t pid = start_squib(args[i], n_args[i], sock, &fd, &ready,
+                                    &cpu[i][r], resp, sizeof(resp), &len);
+
+            if (pid < 0)
+                return 1;
+            close(fd);
+            kill(pid, SIGKILL);
+            waitpid(pid, NULL, 0);
+            unlink(sock);
+        }
+    }
+    printf("start-up CPU until both threads idle, filters on (ms; %d "
+           "interleaved rounds)\n", rounds);
+    for (int i = 0; i < n_specs; i++) {
+        qsort(cpu[i], (size_t)rounds, sizeof(double), cmp_double);
+        printf("%-16s median %6.3f  p25 %6.3f  p75 %6.3f  min %6.3f\n",
+               labels[i], cpu[i][rounds / 2], cpu[i][rounds / 4],
+               cpu[i][(rounds * 3) / 4], cpu[i][0]);
+        free(cpu[i]);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const char get_req[] =
@@ -210,7 +338,7 @@ int main(int argc, char **argv)
     ssize_t get_len = -1, put_len = -1;
     int rounds = argc > 2 ? atoi(argv[2]) : 20000, fd = -1, efd = -1;
     struct stats sg, sp, eg, ep;
-    uint64_t t0, ready_ns;
+    uint64_t ready_ns;
     double cpu_ms;
     long rss_kb;
     pid_t pid, epid;
@@ -221,6 +349,17 @@ int main(int argc, char **argv)
     }
     if (!mkdtemp(dir))
         return 1;
+    if (strcmp(argv[1], "--startup") == 0) {
+        int rc = argc > 3 ? startup_only(atoi(argv[2]), argc - 3, argv + 3,
+                                         dir)
+                          : 2;
+
+        rmdir(dir);
+        if (rc == 2)
+            fprintf(stderr, "usage: %s --startup ROUNDS "
+                            "LABEL=BINARY[,ARG...] ...\n", argv[0]);
+        return rc;
+    }
     snprintf(sock, sizeof(sock), "%s/api.sock", dir);
     snprintf(esock, sizeof(esock), "%s/echo.sock", dir);
     snprintf(put_req, sizeof(put_req),
@@ -228,35 +367,15 @@ int main(int argc, char **argv)
              "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
              strlen(put_body), put_body);
 
-    /* (b) start to socket ready. */
-    t0 = now_ns();
-    pid = fork();
-    if (pid == 0) {
-        int devnull = open("/dev/null", O_WRONLY);
+    /* (b) start to socket ready, then the CPU time until idle. */
+    {
+        char *args[] = {argv[1], NULL};
 
-        dup2(devnull, 1);
-        dup2(devnull, 2);
-        execl(argv[1], argv[1], "--api-sock", sock, (char *)NULL);
-        _exit(127);
-    }
-    while (fd < 0) {
-        fd = connect_unix(sock);
-        if (fd < 0 && now_ns() - t0 > 5000000000ull) {
-            fprintf(stderr, "squib did not come up\n");
-            kill(pid, SIGKILL);
+        pid = start_squib(args, 1, sock, &fd, &ready_ns, &cpu_ms, resp_get,
+                          sizeof(resp_get), &get_len);
+        if (pid < 0)
             return 1;
-        }
     }
-    ready_ns = now_ns() - t0;
-    /* Both threads idle, filters on: one GET answered, then let them sleep. */
-    if (!round_trip(fd, get_req, strlen(get_req), resp_get, sizeof(resp_get),
-                    &get_len)) {
-        fprintf(stderr, "squib stopped answering\n");
-        kill(pid, SIGKILL);
-        return 1;
-    }
-    usleep(50000);
-    cpu_ms = proc_cpu_ms(pid);
     rss_kb = proc_field_kb(pid, "VmRSS:");
 
     /* The responses squib sends, for the floor to send back. */

@@ -4,11 +4,12 @@
  * seccompiler JSON shape, and per-thread installation. The lists themselves
  * are VMM policy, in vmm/seccomp_rules.c.
  *
- * Rules are compiled with libseccomp into classic BPF once, at startup, and
- * kept as plain instruction arrays: each thread then installs its array
- * with prctl(PR_SET_SECCOMP) like upstream's apply_filter(), without
- * touching libseccomp (whose contexts are not meant to be shared between
- * threads).
+ * Rules are compiled with libseccomp into classic BPF and kept as plain
+ * instruction arrays: the built-in policy when squib is built (the
+ * generator in tools/ calls seccomp_policy_compile()), a custom file once
+ * at startup. Each thread then installs its array with prctl(PR_SET_SECCOMP)
+ * like upstream's apply_filter(), without touching libseccomp (whose
+ * contexts are not meant to be shared between threads).
  */
 #include "util/seccomp.h"
 
@@ -17,6 +18,7 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <seccomp.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -610,16 +612,19 @@ out:
 /* ---------------------------------------------------------------------- */
 /* Installing                                                              */
 
-int seccomp_prog_install(const struct seccomp_prog *p)
+/* Install insns[0..n) on the calling thread (see seccomp_prog_install()). */
+static int install(const struct sock_filter *insns, size_t n)
 {
     struct sock_fprog prog;
 
-    if (!p || p->n_insns == 0)
+    if (n == 0)
         return 0;
-    if (p->n_insns > SECCOMP_MAX_INSNS)
+    if (n > SECCOMP_MAX_INSNS)
         return -E2BIG;
-    prog.len = (unsigned short)p->n_insns;
-    prog.filter = p->insns;
+    prog.len = (unsigned short)n;
+    /* struct sock_fprog has no const; the kernel only copies the program
+     * (the arrays compiled at build time are read-only data). */
+    prog.filter = (struct sock_filter *)(uintptr_t)insns;
     /* Required to install a filter without CAP_SYS_ADMIN, and what keeps
      * an exec'd child (none exists) from gaining privileges. */
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
@@ -629,6 +634,11 @@ int seccomp_prog_install(const struct seccomp_prog *p)
     return 0;
 }
 
+int seccomp_prog_install(const struct seccomp_prog *p)
+{
+    return p ? install(p->insns, p->n_insns) : 0;
+}
+
 /*
  * The process-wide configuration: written once by seccomp_setup() on the
  * main thread before any other thread exists, read-only afterwards (see
@@ -636,25 +646,32 @@ int seccomp_prog_install(const struct seccomp_prog *p)
  */
 static struct {
     bool configured;
-    struct seccomp_filters filters; /* empty programs under --no-seccomp */
-    seccomp_entered_fn *entered;    /* may be NULL */
+    /* What each kind installs: the built-in programs, or those of
+     * `custom`; empty under --no-seccomp. */
+    struct seccomp_static_filters active;
+    struct seccomp_filters custom; /* owned; a --seccomp-filter file */
+    seccomp_entered_fn *entered;   /* may be NULL */
 } g_seccomp;
 
 int seccomp_setup(bool no_seccomp, const char *filter_path,
-                  const struct seccomp_policy *defaults,
+                  const struct seccomp_static_filters *defaults,
                   seccomp_entered_fn *entered, struct sq_err *err)
 {
-    int rc = 0;
+    memset(&g_seccomp.active, 0, sizeof(g_seccomp.active));
+    memset(&g_seccomp.custom, 0, sizeof(g_seccomp.custom));
+    if (filter_path && !no_seccomp) {
+        int rc = seccomp_filters_from_file(filter_path, &g_seccomp.custom,
+                                           err);
 
-    memset(&g_seccomp.filters, 0, sizeof(g_seccomp.filters));
-    if (no_seccomp)
-        rc = 0;
-    else if (filter_path)
-        rc = seccomp_filters_from_file(filter_path, &g_seccomp.filters, err);
-    else
-        rc = seccomp_policy_compile(defaults, &g_seccomp.filters, err);
-    if (rc < 0)
-        return rc;
+        if (rc < 0)
+            return rc;
+        for (int i = 0; i < SECCOMP_THREAD_COUNT; i++) {
+            g_seccomp.active.prog[i].insns = g_seccomp.custom.prog[i].insns;
+            g_seccomp.active.prog[i].n_insns = g_seccomp.custom.prog[i].n_insns;
+        }
+    } else if (!no_seccomp && defaults) {
+        g_seccomp.active = *defaults;
+    }
     g_seccomp.entered = entered;
     g_seccomp.configured = true;
     return 0;
@@ -666,7 +683,8 @@ int seccomp_enter(enum seccomp_thread kind)
 
     if (!g_seccomp.configured || (unsigned)kind >= SECCOMP_THREAD_COUNT)
         return 0;
-    rc = seccomp_prog_install(&g_seccomp.filters.prog[kind]);
+    rc = install(g_seccomp.active.prog[kind].insns,
+                 g_seccomp.active.prog[kind].n_insns);
     if (rc < 0)
         return rc;
     if (g_seccomp.entered)

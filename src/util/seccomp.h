@@ -13,8 +13,11 @@
  * What each kind may call is VMM policy and lives in vmm/seccomp_rules.c,
  * which hands it here as a struct seccomp_policy. This module knows no
  * syscall by name: it compiles a policy (or a custom JSON file,
- * --seccomp-filter, in upstream's seccompiler JSON shape) once at startup
- * (seccomp_setup()). Each thread then installs its own program with
+ * --seccomp-filter, in upstream's seccompiler JSON shape) to BPF. The
+ * built-in policy is compiled when squib is built (tools/seccomp_bpf_gen.c,
+ * with the same functions), so at startup seccomp_setup() only takes those
+ * programs, and compiles nothing unless a custom file was given. Each
+ * thread then installs its own program with
  * seccomp_enter(); nothing is synchronised across threads (no TSYNC), so a
  * thread only ever carries the filter of its kind, plus whatever it
  * inherited from the thread that created it (vCPU threads are created by
@@ -33,6 +36,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <linux/filter.h>
 
 #include "util/buf.h"
 #include "util/err.h"
@@ -61,6 +65,19 @@ struct seccomp_prog {
 /* A program per thread kind. */
 struct seccomp_filters {
     struct seccomp_prog prog[SECCOMP_THREAD_COUNT];
+};
+
+/*
+ * Programs that are never freed, one per thread kind: the built-in filters,
+ * compiled to BPF when squib is built and linked in as read-only arrays
+ * (docs/seccomp.md, "How the built-in filters are built"). n_insns == 0
+ * means "install nothing".
+ */
+struct seccomp_static_filters {
+    struct {
+        const struct sock_filter *insns; /* static; NULL when n_insns == 0 */
+        size_t n_insns;
+    } prog[SECCOMP_THREAD_COUNT];
 };
 
 /* "vmm", "api", "vcpu". */
@@ -176,15 +193,17 @@ typedef void seccomp_entered_fn(enum seccomp_thread kind);
 /*
  * Process-wide setup, on the main thread before any other thread exists
  * (startup step 5). no_seccomp: nothing will be installed. Otherwise
- * `filter_path` (may be NULL) names a custom filter file, or `defaults`
- * (borrowed; read during the call only) is compiled. `entered` (may be
+ * `filter_path` (may be NULL) names a custom filter file, compiled here, or
+ * the programs of `defaults` (borrowed, and must outlive every thread: in
+ * squib the arrays compiled at build time) are installed as they are, with
+ * no compiling at all. `entered` (may be
  * NULL) is called by every later seccomp_enter(), whether or not a filter
  * was installed. Returns 0, or a negative errno with upstream's FilterError
  * text in err (the caller prefixes "Seccomp error: " and exits 1). Call at
  * most once.
  */
 int seccomp_setup(bool no_seccomp, const char *filter_path,
-                  const struct seccomp_policy *defaults,
+                  const struct seccomp_static_filters *defaults,
                   seccomp_entered_fn *entered, struct sq_err *err);
 
 /*

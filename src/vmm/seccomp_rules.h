@@ -18,4 +18,15 @@
  */
 void seccomp_rules_default(struct seccomp_policy *p);
 
+/*
+ * The built-in lists compiled to BPF, one program per thread kind: what
+ * seccomp_policy_compile() makes of seccomp_rules_default() plus
+ * hooks_seccomp_policy(), byte for byte. The definition is generated when
+ * squib is built (tools/seccomp_bpf_gen.c, mk/seccomp.mk) into the build
+ * directory, so a sanitizer build has its own; it is linked into the squib
+ * binaries beside libsquib.a, not inside it (the generator links libsquib.a
+ * itself). build/squib-test links its own, with the test hooks' rules.
+ */
+extern const struct seccomp_static_filters seccomp_default_bpf;
+
 #endif

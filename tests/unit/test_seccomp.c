@@ -211,6 +211,8 @@ static int in_child(const struct seccomp_prog *prog, enum seccomp_thread kind,
 
 static struct seccomp_policy g_pol;
 static struct seccomp_filters g_def;
+/* g_def's programs as seccomp_setup() takes them (borrowed from g_def). */
+static struct seccomp_static_filters g_def_static;
 
 static int setup_default(void **state)
 {
@@ -220,6 +222,10 @@ static int setup_default(void **state)
     sq_err_clear(&err);
     seccomp_rules_default(&g_pol);
     assert_int_equal(seccomp_policy_compile(&g_pol, &g_def, &err), 0);
+    for (int i = 0; i < SECCOMP_THREAD_COUNT; i++) {
+        g_def_static.prog[i].insns = g_def.prog[i].insns;
+        g_def_static.prog[i].n_insns = g_def.prog[i].n_insns;
+    }
     return 0;
 }
 
@@ -353,7 +359,8 @@ static int setup_then_enter(bool no_seccomp, const char *path,
         struct sq_err err;
 
         child_init(fds[1]);
-        if (seccomp_setup(no_seccomp, path, &g_pol, trap_entered, &err) < 0)
+        if (seccomp_setup(no_seccomp, path, &g_def_static, trap_entered,
+                          &err) < 0)
             _exit(253);
         if (seccomp_enter(kind) < 0)
             _exit(254);
