@@ -77,10 +77,10 @@ enum opt_id {
 static const struct cli_opt {
     const char *name;
     bool takes_value;
-    const char *def;      /* default value, or NULL */
+    const char *def; /* default value, or NULL */
     const char *help;
-    int requires;         /* OPT_* that must also be given, or -1 */
-    int forbids;          /* OPT_* that must not be given, or -1 */
+    int requires; /* OPT_* that must also be given, or -1 */
+    int forbids;  /* OPT_* that must not be given, or -1 */
 } opts[OPT_COUNT] = {
     [OPT_API_SOCK] = {"api-sock", true, CLI_DEFAULT_API_SOCK,
                       "Path to unix domain socket used by the API.", -1, -1},
@@ -90,30 +90,36 @@ static const struct cli_opt {
                         -1, -1},
     [OPT_CONFIG_FILE] = {"config-file", true, NULL,
                          "Path to a file that contains the microVM "
-                         "configuration in JSON format.", -1, -1},
+                         "configuration in JSON format.",
+                         -1, -1},
     [OPT_DESCRIBE_SNAPSHOT] = {"describe-snapshot", true, NULL,
                                "Print the data format version of the "
-                               "provided snapshot state file.", -1, -1},
-    [OPT_ENABLE_PCI] = {"enable-pci", false, NULL, "Enables PCIe support.",
-                        -1, -1},
+                               "provided snapshot state file.",
+                               -1, -1},
+    [OPT_ENABLE_PCI] = {"enable-pci", false, NULL, "Enables PCIe support.", -1,
+                        -1},
     /* Listed only when help is asked for, as upstream adds it then. */
     [OPT_HELP] = {"help", false, NULL, "Show the help message.", -1, -1},
     [OPT_HTTP_API_MAX_PAYLOAD_SIZE] = {"http-api-max-payload-size", true,
                                        STR(CLI_DEFAULT_MAX_PAYLOAD),
                                        "Http API request payload max size, "
-                                       "in bytes.", -1, -1},
+                                       "in bytes.",
+                                       -1, -1},
     [OPT_ID] = {"id", true, LOG_DEFAULT_INSTANCE_ID,
                 "MicroVM unique identifier.", -1, -1},
     [OPT_LEVEL] = {"level", true, NULL, "Set the logger level.", -1, -1},
     [OPT_LOG_PATH] = {"log-path", true, NULL,
                       "Path to a fifo or a file used for configuring the "
-                      "logger on startup.", -1, -1},
+                      "logger on startup.",
+                      -1, -1},
     [OPT_METADATA] = {"metadata", true, NULL,
                       "Path to a file that contains metadata in JSON format "
-                      "to add to the mmds.", -1, -1},
+                      "to add to the mmds.",
+                      -1, -1},
     [OPT_METRICS_PATH] = {"metrics-path", true, NULL,
                           "Path to a fifo or a file used for configuring the "
-                          "metrics on startup.", -1, -1},
+                          "metrics on startup.",
+                          -1, -1},
     [OPT_MMDS_SIZE_LIMIT] = {"mmds-size-limit", true, NULL,
                              "Mmds data store limit, in bytes.", -1, -1},
     [OPT_MODULE] = {"module", true, NULL, "Set the logger module filter.", -1,
@@ -133,13 +139,15 @@ static const struct cli_opt {
     [OPT_SECCOMP_FILTER] = {"seccomp-filter", true, NULL,
                             "Optional parameter which allows specifying the "
                             "path to a custom seccomp filter. For advanced "
-                            "users.", -1, OPT_NO_SECCOMP},
+                            "users.",
+                            -1, OPT_NO_SECCOMP},
     [OPT_SHOW_LEVEL] = {"show-level", false, NULL,
                         "Whether or not to output the level in the logs.", -1,
                         -1},
     [OPT_SHOW_LOG_ORIGIN] = {"show-log-origin", false, NULL,
                              "Whether or not to include the file path and "
-                             "line number of the log's origin.", -1, -1},
+                             "line number of the log's origin.",
+                             -1, -1},
     [OPT_SNAPSHOT_VERSION] = {"snapshot-version", false, NULL,
                               "Print the supported data format version.", -1,
                               -1},
@@ -149,9 +157,10 @@ static const struct cli_opt {
                                -1, -1},
     [OPT_START_TIME_US] = {"start-time-us", true, NULL,
                            "Process start time (wall clock, microseconds). "
-                           "This parameter is optional.", -1, -1},
-    [OPT_VERSION] = {"version", false, NULL,
-                     "Print the binary version number.", -1, -1},
+                           "This parameter is optional.",
+                           -1, -1},
+    [OPT_VERSION] = {"version", false, NULL, "Print the binary version number.",
+                     -1, -1},
 };
 
 /* What the user gave: values[i] for options, seen[i] for all. */
@@ -168,10 +177,10 @@ const char *cli_rust_debug_str(const char *s, char *out, size_t out_len)
 
     if (!out_len)
         return out;
-#define PUT(c)                                                               \
-    do {                                                                     \
-        if (n + 1 < out_len)                                                 \
-            out[n++] = (c);                                                  \
+#define PUT(c)                                                                 \
+    do {                                                                       \
+        if (n + 1 < out_len)                                                   \
+            out[n++] = (c);                                                    \
     } while (0)
     PUT('"');
     for (; *s; s++) {
@@ -179,11 +188,26 @@ const char *cli_rust_debug_str(const char *s, char *out, size_t out_len)
         char tmp[12];
 
         switch (c) {
-        case '"': PUT('\\'); PUT('"'); break;
-        case '\\': PUT('\\'); PUT('\\'); break;
-        case '\n': PUT('\\'); PUT('n'); break;
-        case '\r': PUT('\\'); PUT('r'); break;
-        case '\t': PUT('\\'); PUT('t'); break;
+        case '"':
+            PUT('\\');
+            PUT('"');
+            break;
+        case '\\':
+            PUT('\\');
+            PUT('\\');
+            break;
+        case '\n':
+            PUT('\\');
+            PUT('n');
+            break;
+        case '\r':
+            PUT('\\');
+            PUT('r');
+            break;
+        case '\t':
+            PUT('\\');
+            PUT('t');
+            break;
         default:
             if (c < 0x20 || c == 0x7f) {
                 snprintf(tmp, sizeof(tmp), "\\u{%x}", c);
@@ -210,11 +234,11 @@ static void debug_os_str(const char *s, char *out, size_t out_len)
 {
     size_t len = strlen(s), n = 0;
 
-#define PUTS(...)                                                            \
-    do {                                                                     \
-        int r_ = snprintf(out + n, out_len - n, __VA_ARGS__);               \
-        if (r_ > 0)                                                          \
-            n = n + (size_t)r_ < out_len ? n + (size_t)r_ : out_len - 1;     \
+#define PUTS(...)                                                              \
+    do {                                                                       \
+        int r_ = snprintf(out + n, out_len - n, __VA_ARGS__);                  \
+        if (r_ > 0)                                                            \
+            n = n + (size_t)r_ < out_len ? n + (size_t)r_ : out_len - 1;       \
     } while (0)
     PUTS("\"");
     while (len > 0) {
@@ -249,45 +273,83 @@ static void debug_os_str(const char *s, char *out, size_t out_len)
 static const char *rust_error_kind(int e)
 {
     switch (e) {
-    case E2BIG: return "ArgumentListTooLong";
-    case EADDRINUSE: return "AddrInUse";
-    case EADDRNOTAVAIL: return "AddrNotAvailable";
-    case EBUSY: return "ResourceBusy";
-    case ECONNABORTED: return "ConnectionAborted";
-    case ECONNREFUSED: return "ConnectionRefused";
-    case ECONNRESET: return "ConnectionReset";
-    case EDEADLK: return "Deadlock";
-    case EDQUOT: return "QuotaExceeded";
-    case EEXIST: return "AlreadyExists";
-    case EFBIG: return "FileTooLarge";
-    case EHOSTUNREACH: return "HostUnreachable";
-    case EINTR: return "Interrupted";
-    case EINVAL: return "InvalidInput";
-    case EISDIR: return "IsADirectory";
-    case ELOOP: return "FilesystemLoop";
-    case ENOENT: return "NotFound";
-    case ENOMEM: return "OutOfMemory";
-    case ENOSPC: return "StorageFull";
-    case ENOSYS: return "Unsupported";
-    case EMLINK: return "TooManyLinks";
-    case ENAMETOOLONG: return "InvalidFilename";
-    case ENETDOWN: return "NetworkDown";
-    case ENETUNREACH: return "NetworkUnreachable";
-    case ENOTCONN: return "NotConnected";
-    case ENOTDIR: return "NotADirectory";
-    case ENOTEMPTY: return "DirectoryNotEmpty";
-    case EPIPE: return "BrokenPipe";
-    case EROFS: return "ReadOnlyFilesystem";
-    case ESPIPE: return "NotSeekable";
-    case ESTALE: return "StaleNetworkFileHandle";
-    case ETIMEDOUT: return "TimedOut";
-    case ETXTBSY: return "ExecutableFileBusy";
-    case EXDEV: return "CrossesDevices";
-    case EINPROGRESS: return "InProgress";
+    case E2BIG:
+        return "ArgumentListTooLong";
+    case EADDRINUSE:
+        return "AddrInUse";
+    case EADDRNOTAVAIL:
+        return "AddrNotAvailable";
+    case EBUSY:
+        return "ResourceBusy";
+    case ECONNABORTED:
+        return "ConnectionAborted";
+    case ECONNREFUSED:
+        return "ConnectionRefused";
+    case ECONNRESET:
+        return "ConnectionReset";
+    case EDEADLK:
+        return "Deadlock";
+    case EDQUOT:
+        return "QuotaExceeded";
+    case EEXIST:
+        return "AlreadyExists";
+    case EFBIG:
+        return "FileTooLarge";
+    case EHOSTUNREACH:
+        return "HostUnreachable";
+    case EINTR:
+        return "Interrupted";
+    case EINVAL:
+        return "InvalidInput";
+    case EISDIR:
+        return "IsADirectory";
+    case ELOOP:
+        return "FilesystemLoop";
+    case ENOENT:
+        return "NotFound";
+    case ENOMEM:
+        return "OutOfMemory";
+    case ENOSPC:
+        return "StorageFull";
+    case ENOSYS:
+        return "Unsupported";
+    case EMLINK:
+        return "TooManyLinks";
+    case ENAMETOOLONG:
+        return "InvalidFilename";
+    case ENETDOWN:
+        return "NetworkDown";
+    case ENETUNREACH:
+        return "NetworkUnreachable";
+    case ENOTCONN:
+        return "NotConnected";
+    case ENOTDIR:
+        return "NotADirectory";
+    case ENOTEMPTY:
+        return "DirectoryNotEmpty";
+    case EPIPE:
+        return "BrokenPipe";
+    case EROFS:
+        return "ReadOnlyFilesystem";
+    case ESPIPE:
+        return "NotSeekable";
+    case ESTALE:
+        return "StaleNetworkFileHandle";
+    case ETIMEDOUT:
+        return "TimedOut";
+    case ETXTBSY:
+        return "ExecutableFileBusy";
+    case EXDEV:
+        return "CrossesDevices";
+    case EINPROGRESS:
+        return "InProgress";
     case EACCES:
-    case EPERM: return "PermissionDenied";
-    case EAGAIN: return "WouldBlock";
-    default: return "Uncategorized";
+    case EPERM:
+        return "PermissionDenied";
+    case EAGAIN:
+        return "WouldBlock";
+    default:
+        return "Uncategorized";
     }
 }
 
@@ -330,7 +392,8 @@ static int parse_error(int *exit_code, const char *text, const char *variant,
 
     snprintf(display, sizeof(display),
              "Arguments parsing error: %s \\n\\nFor more information try "
-             "--help.", text);
+             "--help.",
+             text);
     cli_rust_debug_str(a, da, sizeof(da));
     if (b) {
         cli_rust_debug_str(b, db, sizeof(db));
@@ -349,7 +412,8 @@ static int unexpected(int *exit_code, const char *what)
 
     snprintf(text, sizeof(text),
              "Found argument '%s' which wasn't expected, or isn't valid in "
-             "this context.", what);
+             "this context.",
+             what);
     return parse_error(exit_code, text, "UnexpectedArgument", what, NULL);
 }
 
@@ -370,10 +434,10 @@ long cli_format_help(char *out, size_t out_len)
         if (name_width(&opts[i]) > width)
             width = name_width(&opts[i]);
 
-#define APPEND(...)                                                          \
-    do {                                                                     \
-        r = snprintf(out + n, n < out_len ? out_len - n : 0, __VA_ARGS__);  \
-        n += (size_t)(r > 0 ? r : 0);                                        \
+#define APPEND(...)                                                            \
+    do {                                                                       \
+        r = snprintf(out + n, n < out_len ? out_len - n : 0, __VA_ARGS__);     \
+        n += (size_t)(r > 0 ? r : 0);                                          \
     } while (0)
     APPEND("optional arguments:");
     for (int i = 0; i < OPT_COUNT; i++) {
@@ -491,7 +555,8 @@ static int number_opt(const struct parsed *p, int opt, const char *type,
     if (!parse_unsigned(s, max, out, &kind)) {
         snprintf(msg, sizeof(msg),
                  "'%s' parameter expected to be of '%s' type.: "
-                 "ParseIntError { kind: %s }", opts[opt].name, type, kind);
+                 "ParseIntError { kind: %s }",
+                 opts[opt].name, type, kind);
         *exit_code = cli_fail(CLI_EXIT_GENERIC, msg, msg);
         return 0;
     }
@@ -541,7 +606,8 @@ static int describe_snapshot(const char *path, int *exit_code)
 
         snprintf(display, sizeof(display),
                  "When printing Snapshot Data format: Unable to open snapshot "
-                 "state file: %s", sq_os_error(e, io, sizeof(io)));
+                 "state file: %s",
+                 sq_os_error(e, io, sizeof(io)));
         snprintf(debug, sizeof(debug),
                  "PrintSnapshotDataFormat(OpenSnapshot(%s))",
                  cli_rust_debug_os_error(e, dbg, sizeof(dbg)));
@@ -632,9 +698,10 @@ int cli_parse(int argc, char **argv, struct cli_args *out, int *exit_code)
             if (i + 1 >= n || !strncmp(args[i + 1], "--", 2)) {
                 snprintf(msg, sizeof(msg),
                          "The argument '%s' requires a value, but none was "
-                         "supplied.", opts[o].name);
-                return parse_error(exit_code, msg, "MissingValue",
-                                   opts[o].name, NULL);
+                         "supplied.",
+                         opts[o].name);
+                return parse_error(exit_code, msg, "MissingValue", opts[o].name,
+                                   NULL);
             }
             p.values[o] = args[++i];
         }
@@ -648,8 +715,8 @@ int cli_parse(int argc, char **argv, struct cli_args *out, int *exit_code)
         if (opts[o].requires >= 0 && !p.seen[opts[o].requires]) {
             const char *need = opts[opts[o].requires].name;
 
-            snprintf(msg, sizeof(msg),
-                     "Argument '%s' required, but not found.", need);
+            snprintf(msg, sizeof(msg), "Argument '%s' required, but not found.",
+                     need);
             return parse_error(exit_code, msg, "MissingArgument", need, NULL);
         }
         if (opts[o].forbids >= 0 && p.seen[opts[o].forbids]) {
@@ -657,7 +724,8 @@ int cli_parse(int argc, char **argv, struct cli_args *out, int *exit_code)
 
             snprintf(msg, sizeof(msg),
                      "Argument '%s' cannot be used together with argument "
-                     "'%s'.", other, opts[o].name);
+                     "'%s'.",
+                     other, opts[o].name);
             return parse_error(exit_code, msg, "ForbiddenArgument",
                                opts[o].name, other);
         }
@@ -687,7 +755,8 @@ int cli_parse(int argc, char **argv, struct cli_args *out, int *exit_code)
             snprintf(msg, sizeof(msg),
                      "Invalid value for logger level: Failed to parse string "
                      "to level filter: %s.Possible values: [Error, Warning, "
-                     "Info, Debug]", p.values[OPT_LEVEL]);
+                     "Info, Debug]",
+                     p.values[OPT_LEVEL]);
             cli_rust_debug_str(p.values[OPT_LEVEL], dbg, sizeof(dbg));
             snprintf(why, sizeof(why),
                      "InvalidLogLevel(LevelFilterFromStrError(%.200s))", dbg);
@@ -713,16 +782,15 @@ int cli_parse(int argc, char **argv, struct cli_args *out, int *exit_code)
     out->enable_pci = p.seen[OPT_ENABLE_PCI];
 
     /* The numbers, in the order upstream's main() reads them. */
-    if (!number_opt(&p, OPT_HTTP_API_MAX_PAYLOAD_SIZE, "usize", SIZE_MAX,
-                    NULL, &v, exit_code))
+    if (!number_opt(&p, OPT_HTTP_API_MAX_PAYLOAD_SIZE, "usize", SIZE_MAX, NULL,
+                    &v, exit_code))
         return 0;
     out->http_api_max_payload_size = (size_t)v;
     if (!number_opt(&p, OPT_MMDS_SIZE_LIMIT, "usize", SIZE_MAX,
                     &out->has_mmds_size_limit, &v, exit_code))
         return 0;
-    out->mmds_size_limit = out->has_mmds_size_limit
-                               ? (size_t)v
-                               : out->http_api_max_payload_size;
+    out->mmds_size_limit =
+        out->has_mmds_size_limit ? (size_t)v : out->http_api_max_payload_size;
     if (!out->no_api) {
         if (!number_opt(&p, OPT_START_TIME_US, "u64", UINT64_MAX,
                         &out->has_start_time_us, &out->start_time_us,
@@ -731,8 +799,8 @@ int cli_parse(int argc, char **argv, struct cli_args *out, int *exit_code)
                         &out->has_start_time_cpu_us, &out->start_time_cpu_us,
                         exit_code) ||
             !number_opt(&p, OPT_PARENT_CPU_TIME_US, "u64", UINT64_MAX,
-                        &out->has_parent_cpu_time_us,
-                        &out->parent_cpu_time_us, exit_code))
+                        &out->has_parent_cpu_time_us, &out->parent_cpu_time_us,
+                        exit_code))
             return 0;
     }
     return 1;
@@ -820,8 +888,8 @@ void cli_report_process_times(const struct cli_args *a)
     }
     if (a->has_start_time_cpu_us) {
         uint64_t now = clock_us(CLOCK_PROCESS_CPUTIME_ID);
-        uint64_t d = now > a->start_time_cpu_us ? now - a->start_time_cpu_us
-                                                : 0;
+        uint64_t d =
+            now > a->start_time_cpu_us ? now - a->start_time_cpu_us : 0;
 
         if (a->has_parent_cpu_time_us)
             d += a->parent_cpu_time_us;

@@ -20,8 +20,8 @@
  *   if (!cli_resize_fdtable(&code))          return code;
  *   if (!cli_init_metrics(&args, &code))     return code;
  *   ... seccomp, config file, API or --no-api run ...
- *   on error:  return cli_fail(1, "RunWithApiError error: ...", "RunWithApi(...)");
- *   on success: cli_exit_success(); return 0;
+ *   on error:  return cli_fail(1, "RunWithApiError error: ...",
+ * "RunWithApi(...)"); on success: cli_exit_success(); return 0;
  *
  * Every error path writes what upstream's main() writes: the message at
  * ERROR in the log, "Error: {debug form}" on stderr, then
@@ -40,7 +40,7 @@
 #define CLI_SQUIB_VERSION       "0.1.0"      /* squib's own version */
 #define CLI_SNAPSHOT_VERSION    "11.0.0"     /* snapshot data format */
 #define CLI_DEFAULT_API_SOCK    "/run/firecracker.socket"
-#define CLI_DEFAULT_MAX_PAYLOAD 51200        /* --http-api-max-payload-size */
+#define CLI_DEFAULT_MAX_PAYLOAD 51200 /* --http-api-max-payload-size */
 
 /* Exit codes (upstream FcExitCode). */
 #define CLI_EXIT_OK                0
@@ -53,12 +53,12 @@
  * the process); NULL when the argument was not given.
  */
 struct cli_args {
-    const char *api_sock;      /* default CLI_DEFAULT_API_SOCK */
-    const char *id;            /* default "anonymous-instance"; validated */
+    const char *api_sock; /* default CLI_DEFAULT_API_SOCK */
+    const char *id;       /* default "anonymous-instance"; validated */
     const char *config_file;
     const char *metadata;
     const char *log_path;
-    bool has_level;            /* --level given (validated into level) */
+    bool has_level; /* --level given (validated into level) */
     enum log_level level;
     const char *module;
     bool show_level;
@@ -67,7 +67,7 @@ struct cli_args {
     bool boot_timer;
     const char *seccomp_filter; /* never together with no_seccomp */
     bool no_seccomp;
-    bool no_api;                /* implies config_file != NULL */
+    bool no_api; /* implies config_file != NULL */
     /* The three timing values are read only in API mode, as upstream
      * (with --no-api they are ignored, even when malformed). */
     bool has_start_time_us;
@@ -78,9 +78,9 @@ struct cli_args {
     uint64_t parent_cpu_time_us;
     size_t http_api_max_payload_size; /* default 51200 */
     bool has_mmds_size_limit;
-    size_t mmds_size_limit;     /* = http_api_max_payload_size if absent */
+    size_t mmds_size_limit; /* = http_api_max_payload_size if absent */
     bool enable_pci;
-    char **extra_args;          /* after `--`; points into argv */
+    char **extra_args; /* after `--`; points into argv */
     int n_extra_args;
 };
 

@@ -10,9 +10,9 @@
  * that takes actions from the controller.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <fcntl.h>
 #include <malloc.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,17 +23,17 @@
 
 #include "api/api.h"
 #include "api/controller.h"
-#include "config/config.h"
 #include "api/server.h"
 #include "cli.h"
+#include "config/config.h"
 #include "hooks.h"
+#include "obs/log.h"
 #include "obs/metrics.h"
 #include "obs/signals.h"
 #include "util/buf.h"
 #include "util/err.h"
 #include "util/evloop.h"
 #include "util/json.h"
-#include "obs/log.h"
 #include "util/seccomp.h"
 #include "util/xalloc.h"
 #include "vmm/seccomp_rules.h"
@@ -46,8 +46,8 @@ struct vmm_main {
     struct evloop *loop;
     struct evloop_handler action_h;
     struct evloop_handler metrics_h;
-    int metrics_timer_fd;          /* owned; -1 until the VM runs */
-    bool vmm_filter_on;            /* the vmm seccomp filter is installed */
+    int metrics_timer_fd; /* owned; -1 until the VM runs */
+    bool vmm_filter_on;   /* the vmm seccomp filter is installed */
 };
 
 static void query(void *ctx, enum vmm_op op, struct vmm_reply *rep)
@@ -191,20 +191,34 @@ static char *read_file(const char *path, size_t *len)
 static const char *exit_code_name(int code)
 {
     switch (code) {
-    case 0: return "Ok";
-    case 1: return "GenericError";
-    case 2: return "UnexpectedError";
-    case 148: return "BadSyscall";
-    case 149: return "SIGBUS";
-    case 150: return "SIGSEGV";
-    case 151: return "SIGXFSZ";
-    case 152: return "BadConfiguration";
-    case 153: return "ArgParsing";
-    case 154: return "SIGXCPU";
-    case 155: return "SIGPIPE";
-    case 156: return "SIGHUP";
-    case 157: return "SIGILL";
-    default: return "GenericError";
+    case 0:
+        return "Ok";
+    case 1:
+        return "GenericError";
+    case 2:
+        return "UnexpectedError";
+    case 148:
+        return "BadSyscall";
+    case 149:
+        return "SIGBUS";
+    case 150:
+        return "SIGSEGV";
+    case 151:
+        return "SIGXFSZ";
+    case 152:
+        return "BadConfiguration";
+    case 153:
+        return "ArgParsing";
+    case 154:
+        return "SIGXCPU";
+    case 155:
+        return "SIGPIPE";
+    case 156:
+        return "SIGHUP";
+    case 157:
+        return "SIGILL";
+    default:
+        return "GenericError";
     }
 }
 
@@ -278,14 +292,18 @@ int main(int argc, char **argv)
     if (args.config_file) {
         config_json = read_file(args.config_file, &config_len);
         if (!config_json)
-            return fail(1, "Unable to open or read from the configuration "
-                           "file: %s", strerror(errno));
+            return fail(1,
+                        "Unable to open or read from the configuration "
+                        "file: %s",
+                        strerror(errno));
     }
     if (args.metadata) {
         metadata_json = read_file(args.metadata, &metadata_len);
         if (!metadata_json)
-            return fail(1, "Unable to open or read from the mmds content "
-                           "file: %s", strerror(errno));
+            return fail(1,
+                        "Unable to open or read from the mmds content "
+                        "file: %s",
+                        strerror(errno));
         sq_err_clear(&err);
         if (json_parse(metadata_json, metadata_len, &metadata, &err))
             return fail(1, "MMDS error: metadata provided not valid json: %s",
@@ -311,9 +329,7 @@ int main(int argc, char **argv)
         if (vmm_config_file_parse(config_json, config_len, &cfg, &err)) {
             char msg[SQ_ERR_MSG_MAX + 128];
 
-            snprintf(msg, sizeof(msg),
-                     VMM_ERR_CONFIG_FILE "%s",
-                     err.msg);
+            snprintf(msg, sizeof(msg), VMM_ERR_CONFIG_FILE "%s", err.msg);
             code = fail(1, "%s error: Failed to build MicroVM from Json: %s",
                         args.no_api ? "RunWithoutApiError" : "RunWithApiError",
                         msg);
@@ -326,12 +342,16 @@ int main(int argc, char **argv)
         rc = api_socket_bind(args.api_sock, &listen_fd);
         if (rc < 0) {
             if (rc == -EADDRINUSE)
-                code = fail(1, "RunWithApiError error: Failed to open the API "
-                               "socket at: %s. Check that it is not already "
-                               "used.", args.api_sock);
+                code = fail(1,
+                            "RunWithApiError error: Failed to open the API "
+                            "socket at: %s. Check that it is not already "
+                            "used.",
+                            args.api_sock);
             else
-                code = fail(1, "RunWithApiError error: Failed to bind and run "
-                               "the HTTP server: %s", strerror(-rc));
+                code = fail(1,
+                            "RunWithApiError error: Failed to bind and run "
+                            "the HTTP server: %s",
+                            strerror(-rc));
             goto out;
         }
         {
@@ -365,8 +385,9 @@ int main(int argc, char **argv)
         rc = vmm_put_metadata(m.vmm, metadata, &err);
         metadata = NULL; /* taken */
         if (rc) {
-            code = fail(1, "RunWithApiError error: Failed to build MicroVM: "
-                           "Populating MMDS from file failed: %s",
+            code = fail(1,
+                        "RunWithApiError error: Failed to build MicroVM: "
+                        "Populating MMDS from file failed: %s",
                         err.msg);
             goto out;
         }
@@ -394,8 +415,10 @@ int main(int argc, char **argv)
             ao.timeout_ms[i] = t;
         rc = api_thread_start(&ao, &api);
         if (rc < 0) {
-            code = fail(1, "RunWithApiError error: Failed to bind and run the "
-                           "HTTP server: %s", strerror(-rc));
+            code = fail(1,
+                        "RunWithApiError error: Failed to bind and run the "
+                        "HTTP server: %s",
+                        strerror(-rc));
             goto out;
         }
         m.action_h.fd = controller_vmm_fd(m.ctl);

@@ -252,8 +252,7 @@ static pid_t start_squib(char *const *args, int n_args, const char *sock,
     }
     *ready_ns = now_ns() - t0;
     /* Both threads idle, filters on: one GET answered, then let them sleep. */
-    if (!round_trip(*fd, get_req, strlen(get_req), resp, resp_cap,
-                    resp_len)) {
+    if (!round_trip(*fd, get_req, strlen(get_req), resp, resp_cap, resp_len)) {
         fprintf(stderr, "squib stopped answering\n");
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
@@ -277,8 +276,7 @@ static int cmp_double(const void *a, const void *b)
  * see the same load), as start_squib() does; prints the median and the
  * quartiles of each.
  */
-static int startup_only(int rounds, int n_specs, char **specs,
-                        const char *dir)
+static int startup_only(int rounds, int n_specs, char **specs, const char *dir)
 {
     char *args[8][16], *labels[8], sock[100], resp[4096];
     int n_args[8];
@@ -317,7 +315,8 @@ static int startup_only(int rounds, int n_specs, char **specs,
         }
     }
     printf("start-up CPU until both threads idle, filters on (ms; %d "
-           "interleaved rounds)\n", rounds);
+           "interleaved rounds)\n",
+           rounds);
     for (int i = 0; i < n_specs; i++) {
         qsort(cpu[i], (size_t)rounds, sizeof(double), cmp_double);
         printf("%-16s median %6.3f  p25 %6.3f  p75 %6.3f  min %6.3f\n",
@@ -350,14 +349,15 @@ int main(int argc, char **argv)
     if (!mkdtemp(dir))
         return 1;
     if (strcmp(argv[1], "--startup") == 0) {
-        int rc = argc > 3 ? startup_only(atoi(argv[2]), argc - 3, argv + 3,
-                                         dir)
-                          : 2;
+        int rc =
+            argc > 3 ? startup_only(atoi(argv[2]), argc - 3, argv + 3, dir) : 2;
 
         rmdir(dir);
         if (rc == 2)
-            fprintf(stderr, "usage: %s --startup ROUNDS "
-                            "LABEL=BINARY[,ARG...] ...\n", argv[0]);
+            fprintf(stderr,
+                    "usage: %s --startup ROUNDS "
+                    "LABEL=BINARY[,ARG...] ...\n",
+                    argv[0]);
         return rc;
     }
     snprintf(sock, sizeof(sock), "%s/api.sock", dir);
@@ -379,7 +379,8 @@ int main(int argc, char **argv)
     rss_kb = proc_field_kb(pid, "VmRSS:");
 
     /* The responses squib sends, for the floor to send back. */
-    round_trip(fd, put_req, strlen(put_req), resp_put, sizeof(resp_put), &put_len);
+    round_trip(fd, put_req, strlen(put_req), resp_put, sizeof(resp_put),
+               &put_len);
     if (get_len < 0 || put_len < 0) {
         fprintf(stderr, "squib stopped answering\n");
         kill(pid, SIGKILL);
@@ -395,7 +396,8 @@ int main(int argc, char **argv)
             return 1;
         epid = fork();
         if (epid == 0)
-            echo_floor(lfd, resp_get, (size_t)get_len, resp_put, (size_t)put_len);
+            echo_floor(lfd, resp_get, (size_t)get_len, resp_put,
+                       (size_t)put_len);
         close(lfd);
         efd = connect_unix(esock);
         if (efd < 0)
@@ -413,10 +415,14 @@ int main(int argc, char **argv)
             t[k] = calloc((size_t)rounds, sizeof(uint64_t));
         for (int i = -200; i < rounds && ok; i++) {
             uint64_t v[4] = {
-                round_trip(fd, get_req, strlen(get_req), scratch, sizeof(scratch), &sl),
-                round_trip(efd, get_req, strlen(get_req), scratch, sizeof(scratch), &sl),
-                round_trip(fd, put_req, strlen(put_req), scratch, sizeof(scratch), &sl),
-                round_trip(efd, put_req, strlen(put_req), scratch, sizeof(scratch), &sl),
+                round_trip(fd, get_req, strlen(get_req), scratch,
+                           sizeof(scratch), &sl),
+                round_trip(efd, get_req, strlen(get_req), scratch,
+                           sizeof(scratch), &sl),
+                round_trip(fd, put_req, strlen(put_req), scratch,
+                           sizeof(scratch), &sl),
+                round_trip(efd, put_req, strlen(put_req), scratch,
+                           sizeof(scratch), &sl),
             };
 
             for (int k = 0; k < 4; k++) {
@@ -449,13 +455,18 @@ int main(int argc, char **argv)
     rmdir(dir);
 
     printf("rounds per case: %d (one keep-alive connection each, squib and the "
-           "floor interleaved)\n", rounds);
-    printf("GET /machine-config  squib median %7.1f us p99 %7.1f us | echo floor median %7.1f us p99 %7.1f us | ratio median %.2fx p99 %.2fx\n",
-           sg.median_us, sg.p99_us, eg.median_us, eg.p99_us,
-           sg.median_us / eg.median_us, sg.p99_us / eg.p99_us);
-    printf("PUT /machine-config  squib median %7.1f us p99 %7.1f us | echo floor median %7.1f us p99 %7.1f us | ratio median %.2fx p99 %.2fx\n",
-           sp.median_us, sp.p99_us, ep.median_us, ep.p99_us,
-           sp.median_us / ep.median_us, sp.p99_us / ep.p99_us);
+           "floor interleaved)\n",
+           rounds);
+    printf(
+        "GET /machine-config  squib median %7.1f us p99 %7.1f us | echo floor "
+        "median %7.1f us p99 %7.1f us | ratio median %.2fx p99 %.2fx\n",
+        sg.median_us, sg.p99_us, eg.median_us, eg.p99_us,
+        sg.median_us / eg.median_us, sg.p99_us / eg.p99_us);
+    printf(
+        "PUT /machine-config  squib median %7.1f us p99 %7.1f us | echo floor "
+        "median %7.1f us p99 %7.1f us | ratio median %.2fx p99 %.2fx\n",
+        sp.median_us, sp.p99_us, ep.median_us, ep.p99_us,
+        sp.median_us / ep.median_us, sp.p99_us / ep.p99_us);
     printf("startup: process start to socket ready %.2f ms wall; %.2f ms CPU "
            "until both threads idle, filters on (target <= 2 ms)\n",
            (double)ready_ns / 1e6, cpu_ms);

@@ -19,14 +19,14 @@
 #include <unistd.h>
 
 #include "api/parse.h"
-#include "config/config.h"
 #include "api/server.h"
+#include "config/config.h"
+#include "obs/log.h"
 #include "obs/metrics.h"
 #include "obs/signals.h"
 #include "util/buf.h"
 #include "util/evloop.h"
 #include "util/json.h"
-#include "obs/log.h"
 #include "util/seccomp.h"
 #include "util/utf8.h"
 #include "util/xalloc.h"
@@ -34,11 +34,11 @@
 #define API_MAX_PENDING API_QUEUE_CAP
 
 struct pending {
-    struct api_action *a;      /* NULL = free slot; never dereferenced */
+    struct api_action *a; /* NULL = free slot; never dereferenced */
     struct api_conn_ref conn;
     uint64_t deadline_ms;
     enum vmm_op op;
-    bool answered;             /* 504 sent */
+    bool answered; /* 504 sent */
 };
 
 struct api_thread {
@@ -46,8 +46,8 @@ struct api_thread {
     pthread_t tid;
     struct evloop *loop;
     struct api_server *srv;
-    struct evloop_handler done_h;   /* controller's api eventfd */
-    struct evloop_handler timer_h;  /* timeouts */
+    struct evloop_handler done_h;  /* controller's api eventfd */
+    struct evloop_handler timer_h; /* timeouts */
     int timer_fd;
     struct pending pending[API_MAX_PENDING];
     int start_rc;
@@ -67,20 +67,28 @@ static uint64_t now_ms(void)
 static const char *method_debug(enum http_method m)
 {
     switch (m) {
-    case HTTP_GET: return "Get";
-    case HTTP_PUT: return "Put";
-    case HTTP_PATCH: return "Patch";
-    default: return "Delete";
+    case HTTP_GET:
+        return "Get";
+    case HTTP_PUT:
+        return "Put";
+    case HTTP_PATCH:
+        return "Patch";
+    default:
+        return "Delete";
     }
 }
 
 static enum api_method to_api_method(enum http_method m)
 {
     switch (m) {
-    case HTTP_GET: return API_GET;
-    case HTTP_PUT: return API_PUT;
-    case HTTP_PATCH: return API_PATCH;
-    default: return API_DELETE;
+    case HTTP_GET:
+        return API_GET;
+    case HTTP_PUT:
+        return API_PUT;
+    case HTTP_PATCH:
+        return API_PATCH;
+    default:
+        return API_DELETE;
     }
 }
 
@@ -135,12 +143,13 @@ static void respond(struct api_thread *t, struct api_conn_ref conn, int status,
 static void log_outcome(int status, const char *body, size_t body_len)
 {
     if (status == 204) {
-        log_info("The request was executed successfully. Status code: 204 No Content.");
+        log_info("The request was executed successfully. Status code: 204 No "
+                 "Content.");
     } else if (status == 200) {
         log_info("The request was executed successfully. Status code: 200 OK.");
     } else {
         /* Bodies of errors are {"fault_message":"..."}; log the text. */
-        const char *reason = status == 413 ? "413 Payload too large"
+        const char *reason = status == 413   ? "413 Payload too large"
                              : status == 504 ? "504 Gateway Timeout"
                                              : "400 Bad Request";
         struct json_value *v = NULL;
@@ -312,8 +321,7 @@ static void on_done(struct evloop *loop, struct evloop_handler *h,
             buf_reset(&wire);
             status = controller_reply_wire(&a->rep, &wire);
             log_outcome(status, wire.data, wire.len);
-            respond(t, p->conn, status, a->rep.deprecated, wire.data,
-                    wire.len);
+            respond(t, p->conn, status, a->rep.deprecated, wire.data, wire.len);
         }
         if (p)
             p->a = NULL;
@@ -386,9 +394,11 @@ static void *api_main(void *arg)
     /* Everything the loop needs exists: filter before serving (upstream). */
     rc = seccomp_enter(SECCOMP_THREAD_API);
     if (rc < 0)
-        signals_panic(__FILE__, __LINE__, "Failed to set the requested "
+        signals_panic(__FILE__, __LINE__,
+                      "Failed to set the requested "
                       "seccomp filters on the API thread: prctl` syscall "
-                      "failed with error code: %s", strerror(-rc));
+                      "failed with error code: %s",
+                      strerror(-rc));
 
 out:
     pthread_mutex_lock(&t->start_lock);

@@ -25,9 +25,9 @@
 #define API_QUEUE_CAP 32
 
 struct api_opts {
-    int listen_fd;              /* borrowed; bound and listening */
-    size_t max_payload;         /* --http-api-max-payload-size */
-    struct controller *ctl;     /* borrowed */
+    int listen_fd;                           /* borrowed; bound and listening */
+    size_t max_payload;                      /* --http-api-max-payload-size */
+    struct controller *ctl;                  /* borrowed */
     uint32_t timeout_ms[ACTION_CLASS_COUNT]; /* 0 = default */
     /* Called on the api thread right after "API server started." (upstream
      * reports the process start-up times there); NULL = none. */

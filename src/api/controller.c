@@ -20,27 +20,26 @@
 #include "util/xalloc.h"
 
 const uint32_t controller_default_timeout_ms[ACTION_CLASS_COUNT] = {
-    [ACTION_CLASS_CONFIG] = 10000,
-    [ACTION_CLASS_START] = 60000,
-    [ACTION_CLASS_VCPU] = 10000,
-    [ACTION_CLASS_DEVICE] = 30000,
+    [ACTION_CLASS_CONFIG] = 10000,    [ACTION_CLASS_START] = 60000,
+    [ACTION_CLASS_VCPU] = 10000,      [ACTION_CLASS_DEVICE] = 30000,
     [ACTION_CLASS_SNAPSHOT] = 300000,
 };
 
 struct controller {
     pthread_mutex_t q_lock;
     struct api_action *q_head, *q_tail; /* under q_lock */
-    unsigned q_len, q_cap;               /* under q_lock */
-    int vmm_fd;                          /* owned eventfd */
+    unsigned q_len, q_cap;              /* under q_lock */
+    int vmm_fd;                         /* owned eventfd */
 
     pthread_mutex_t done_lock;
-    struct api_action *done;             /* under done_lock (LIFO, reversed on drain) */
-    int api_fd;                          /* owned eventfd */
+    struct api_action *done; /* under done_lock (LIFO, reversed on drain) */
+    int api_fd;              /* owned eventfd */
 
     /* The read mirror (lock-free; see controller.h). */
-    _Atomic(struct mirror *) mirror;     /* current; owned */
-    _Atomic(struct mirror *) hazard[CONTROLLER_MIRROR_READERS]; /* NULL = free */
-    struct mirror *retired;              /* publisher only: replaced, maybe held */
+    _Atomic(struct mirror *) mirror; /* current; owned */
+    _Atomic(struct mirror *)
+        hazard[CONTROLLER_MIRROR_READERS]; /* NULL = free */
+    struct mirror *retired; /* publisher only: replaced, maybe held */
 };
 
 struct controller *controller_new(unsigned queue_cap)
@@ -315,8 +314,8 @@ struct mirror *controller_mirror_acquire(struct controller *c)
     for (;;) {
         /* acquire: pairs with the publisher's exchange, so the contents of
          * the mirror we may return are visible. */
-        struct mirror *m = atomic_load_explicit(&c->mirror,
-                                                memory_order_acquire);
+        struct mirror *m =
+            atomic_load_explicit(&c->mirror, memory_order_acquire);
 
         if (!m)
             return NULL;
@@ -353,9 +352,9 @@ void controller_mirror_release(struct controller *c, struct mirror *m)
          * will do: several readers holding the same mirror each claimed
          * one slot, and the publisher only asks whether any slot names it.
          */
-        if (atomic_compare_exchange_strong_explicit(
-                &c->hazard[i], &expect, NULL, memory_order_release,
-                memory_order_relaxed))
+        if (atomic_compare_exchange_strong_explicit(&c->hazard[i], &expect,
+                                                    NULL, memory_order_release,
+                                                    memory_order_relaxed))
             return;
     }
 }

@@ -74,15 +74,15 @@ struct api_action {
 
 /* One pre-rendered GET response. */
 struct mirror_entry {
-    int status;        /* 0 = not rendered (the api thread answers 400) */
-    char *body;        /* owned */
+    int status; /* 0 = not rendered (the api thread answers 400) */
+    char *body; /* owned */
     size_t body_len;
 };
 
 struct mirror {
-    bool pre_boot;     /* the VM was not started when this was rendered */
+    bool pre_boot; /* the VM was not started when this was rendered */
     struct mirror_entry get[VMM_OP_COUNT]; /* read ops only */
-    struct mirror *retired_next; /* the publisher's retired list */
+    struct mirror *retired_next;           /* the publisher's retired list */
 };
 
 /* How many readers may hold a mirror at the same moment. */

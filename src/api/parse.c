@@ -109,9 +109,8 @@ static int parse_kind(const struct api_route *r, const char *p, size_t n,
                    vmm_op_name(r->op));
 }
 
-int api_parse_body(const struct api_route *r, const char *body,
-                   size_t body_len, struct vmm_request *req,
-                   struct sq_err *err)
+int api_parse_body(const struct api_route *r, const char *body, size_t body_len,
+                   struct vmm_request *req, struct sq_err *err)
 {
     if (vmm_op_is_read(r->op))
         return sq_errf(err, -EINVAL, "internal: %s is not a write operation",

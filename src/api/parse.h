@@ -21,8 +21,7 @@
  * Sets req->id from the path. Returns 0, or -EINVAL with err->msg set; in
  * both cases the caller releases `req` with vmm_request_fini().
  */
-int api_parse_body(const struct api_route *r, const char *body,
-                   size_t body_len, struct vmm_request *req,
-                   struct sq_err *err);
+int api_parse_body(const struct api_route *r, const char *body, size_t body_len,
+                   struct vmm_request *req, struct sq_err *err);
 
 #endif

@@ -17,10 +17,14 @@
 const char *api_method_name(enum api_method m)
 {
     switch (m) {
-    case API_GET: return "GET";
-    case API_PUT: return "PUT";
-    case API_PATCH: return "PATCH";
-    default: return "DELETE";
+    case API_GET:
+        return "GET";
+    case API_PUT:
+        return "PUT";
+    case API_PATCH:
+        return "PATCH";
+    default:
+        return "DELETE";
     }
 }
 
@@ -126,8 +130,7 @@ static int ok(struct api_route *out, enum vmm_op op)
 
 static int invalid(enum api_method m, struct tok first, struct sq_err *err)
 {
-    return sq_errf(err, -EINVAL,
-                   "Invalid request method and/or path: %s %.*s.",
+    return sq_errf(err, -EINVAL, "Invalid request method and/or path: %s %.*s.",
                    api_method_name(m), (int)first.len, first.s ? first.s : "");
 }
 
@@ -219,9 +222,10 @@ static int route_put(struct tokens *t, struct tok first, struct api_route *out,
             return ok(out, VMM_OP_PUT_SNAPSHOT_CREATE);
         if (tok_is(second, "load"))
             return ok(out, VMM_OP_PUT_SNAPSHOT_LOAD);
-        return sq_errf(err, -EINVAL,
-                       "Invalid request method and/or path: PUT /snapshot/%.*s.",
-                       (int)second.len, second.s);
+        return sq_errf(
+            err, -EINVAL,
+            "Invalid request method and/or path: PUT /snapshot/%.*s.",
+            (int)second.len, second.s);
     }
     if (tok_is(first, "hotplug") && tok_is(next_tok(t), "memory"))
         return ok(out, VMM_OP_PUT_HOTPLUG_MEMORY);
@@ -245,9 +249,10 @@ static int route_patch(struct tokens *t, struct tok first, bool has_body,
             if (tok_is(third, "stop"))
                 return ok(out, VMM_OP_PATCH_BALLOON_HINTING_STOP);
             if (third.present)
-                return sq_errf(err, -EINVAL,
-                               "Unrecognized PATCH request path `/hinting/%.*s`.",
-                               (int)third.len, third.s);
+                return sq_errf(
+                    err, -EINVAL,
+                    "Unrecognized PATCH request path `/hinting/%.*s`.",
+                    (int)third.len, third.s);
             return sq_errf(err, -EINVAL,
                            "Unrecognized PATCH request path `/hinting/`.");
         }

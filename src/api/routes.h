@@ -23,7 +23,7 @@ enum api_method { API_GET, API_PUT, API_PATCH, API_DELETE };
  * the path id (no length limit, as upstream). */
 struct api_route {
     enum vmm_op op;
-    const char *id;   /* view into the URI; NULL when the op takes no id */
+    const char *id; /* view into the URI; NULL when the op takes no id */
     size_t id_len;
 };
 

@@ -35,10 +35,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "obs/log.h"
 #include "util/buf.h"
 #include "util/err.h"
 #include "util/evloop.h"
-#include "obs/log.h"
 #include "util/xalloc.h"
 
 #define READ_CHUNK  16384

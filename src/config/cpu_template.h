@@ -29,7 +29,7 @@ struct cpuid_reg_modifier {
 struct cpuid_leaf_modifier {
     uint32_t leaf;
     uint32_t subleaf;
-    uint32_t flags;                      /* KVM_CPUID_FLAG_* */
+    uint32_t flags; /* KVM_CPUID_FLAG_* */
     size_t n_modifiers;
     struct cpuid_reg_modifier *modifiers; /* owned */
 };
@@ -41,17 +41,17 @@ struct msr_modifier {
 };
 
 struct kvm_cap_modifier {
-    uint32_t cap;     /* KVM_CAP_* number */
-    bool remove;      /* "!N": the capability must not be required */
+    uint32_t cap; /* KVM_CAP_* number */
+    bool remove;  /* "!N": the capability must not be required */
 };
 
 struct cpu_template {
     size_t n_kvm_caps;
-    struct kvm_cap_modifier *kvm_caps;   /* owned */
+    struct kvm_cap_modifier *kvm_caps; /* owned */
     size_t n_cpuid;
-    struct cpuid_leaf_modifier *cpuid;   /* owned */
+    struct cpuid_leaf_modifier *cpuid; /* owned */
     size_t n_msr;
-    struct msr_modifier *msr;            /* owned */
+    struct msr_modifier *msr; /* owned */
 };
 
 /* Free everything the template owns (not the struct itself); NULL-safe. */

@@ -13,9 +13,9 @@
  * from the UTC offset cached by the last ordinary record (localtime_r is not
  * async-signal-safe).
  */
+#include "obs/log.h"
 #include "util/fdio.h"
 #include "util/time.h"
-#include "obs/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -40,15 +40,15 @@
 /* The logger's state: one per process (STYLE.md allows this one). */
 static struct {
     pthread_rwlock_t lock;
-    _Atomic int fd;          /* target; STDOUT_FILENO or owned (fd_owned) */
-    bool fd_owned;           /* under lock (write side) */
+    _Atomic int fd; /* target; STDOUT_FILENO or owned (fd_owned) */
+    bool fd_owned;  /* under lock (write side) */
     char id[LOG_INSTANCE_ID_MAX + 1];
     char module[LOG_MODULE_MAX]; /* under lock; "" = no filter */
     _Atomic bool has_module;
     _Atomic int level;
     _Atomic bool show_level;
     _Atomic bool show_origin;
-    _Atomic long gmtoff;     /* local time offset seen by the last record */
+    _Atomic long gmtoff; /* local time offset seen by the last record */
 } g_log = {
     .lock = PTHREAD_RWLOCK_INITIALIZER,
     .fd = STDOUT_FILENO,
@@ -65,8 +65,8 @@ static _Thread_local char t_name[32];
  */
 static _Thread_local struct {
     bool on;
-    unsigned n;  /* records in buf */
-    size_t len;  /* bytes in buf */
+    unsigned n; /* records in buf */
+    size_t len; /* bytes in buf */
     char buf[PIPE_BUF];
 } t_hold;
 
@@ -302,8 +302,8 @@ int log_level_parse(const char *s, enum log_level *out)
         const char *name;
         enum log_level level;
     } names[] = {
-        {"off", LOG_OFF},   {"trace", LOG_TRACE}, {"debug", LOG_DEBUG},
-        {"info", LOG_INFO}, {"warn", LOG_WARN},   {"warning", LOG_WARN},
+        {"off", LOG_OFF},     {"trace", LOG_TRACE}, {"debug", LOG_DEBUG},
+        {"info", LOG_INFO},   {"warn", LOG_WARN},   {"warning", LOG_WARN},
         {"error", LOG_ERROR},
     };
 
@@ -363,8 +363,8 @@ int log_apply_config(const struct logger_config *cfg, struct sq_err *err)
 bool log_enabled(enum log_level level)
 {
     return level != LOG_OFF &&
-           (int)level <= atomic_load_explicit(&g_log.level,
-                                              memory_order_relaxed);
+           (int)level <=
+               atomic_load_explicit(&g_log.level, memory_order_relaxed);
 }
 
 /* ---- records ---- */
@@ -523,11 +523,11 @@ int log_write_signal_safe(enum log_level level, const char *file, int line,
 
 /* ---- rate limiting (upstream's GCRA, same constants) ---- */
 
-#define RL_TAT_BITS   40
-#define RL_TAT_MASK   ((UINT64_C(1) << RL_TAT_BITS) - 1)
-#define RL_MAX_SUPP   (UINT64_MAX >> RL_TAT_BITS)
-#define RL_PERIOD_MS  (LOG_RATELIMIT_REFILL_MS / LOG_RATELIMIT_BURST)
-#define RL_CAS_TRIES  16
+#define RL_TAT_BITS  40
+#define RL_TAT_MASK  ((UINT64_C(1) << RL_TAT_BITS) - 1)
+#define RL_MAX_SUPP  (UINT64_MAX >> RL_TAT_BITS)
+#define RL_PERIOD_MS (LOG_RATELIMIT_REFILL_MS / LOG_RATELIMIT_BURST)
+#define RL_CAS_TRIES 16
 
 static uint64_t rl_pack(uint64_t tat, uint64_t suppressed)
 {
@@ -541,8 +541,7 @@ bool log_ratelimit_check(struct log_ratelimit *rl, uint64_t now_ms,
 {
     *suppressed = 0;
     for (int i = 0; i < RL_CAS_TRIES; i++) {
-        uint64_t state = atomic_load_explicit(&rl->state,
-                                              memory_order_relaxed);
+        uint64_t state = atomic_load_explicit(&rl->state, memory_order_relaxed);
         uint64_t tat = state & RL_TAT_MASK;
         uint64_t supp = state >> RL_TAT_BITS;
         uint64_t earliest = tat > now_ms ? tat : now_ms;

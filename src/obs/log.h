@@ -105,16 +105,19 @@ const char *log_level_name(enum log_level level);
  * changes nothing.
  */
 struct logger_config {
-    const char *log_path;     /* NULL: keep the current target */
-    bool has_level;           /* false: level becomes Info */
+    const char *log_path; /* NULL: keep the current target */
+    bool has_level;       /* false: level becomes Info */
     enum log_level level;
-    int show_level;           /* -1 keep, 0 off, 1 on */
-    int show_log_origin;      /* -1 keep, 0 off, 1 on */
-    const char *module;       /* NULL: keep the current filter */
+    int show_level;      /* -1 keep, 0 off, 1 on */
+    int show_log_origin; /* -1 keep, 0 off, 1 on */
+    const char *module;  /* NULL: keep the current filter */
 };
 
 /* A logger_config that changes nothing but the level (reset to Info). */
-#define LOGGER_CONFIG_INIT {NULL, false, LOG_INFO, -1, -1, NULL}
+#define LOGGER_CONFIG_INIT                                                     \
+    {                                                                          \
+        NULL, false, LOG_INFO, -1, -1, NULL                                    \
+    }
 
 /*
  * Apply `cfg`. Returns 0, or -errno with err set to upstream's
@@ -208,13 +211,13 @@ bool log_ratelimit_ok(struct log_ratelimit *rl);
 bool log_ratelimit_check(struct log_ratelimit *rl, uint64_t now_ms,
                          uint64_t *suppressed);
 
-#define SQ_LOG_RATELIMITED(level, ...)                                       \
-    do {                                                                     \
-        if (log_enabled(level)) {                                            \
-            static struct log_ratelimit sq_log_rl_;                          \
-            if (log_ratelimit_ok(&sq_log_rl_))                               \
-                log_write(level, __FILE__, __LINE__, __VA_ARGS__);           \
-        }                                                                    \
+#define SQ_LOG_RATELIMITED(level, ...)                                         \
+    do {                                                                       \
+        if (log_enabled(level)) {                                              \
+            static struct log_ratelimit sq_log_rl_;                            \
+            if (log_ratelimit_ok(&sq_log_rl_))                                 \
+                log_write(level, __FILE__, __LINE__, __VA_ARGS__);             \
+        }                                                                      \
     } while (0)
 
 #define log_error_rl(...) SQ_LOG_RATELIMITED(LOG_ERROR, __VA_ARGS__)

@@ -31,9 +31,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "util/fdio.h"
-#include "util/buf.h"
 #include "obs/log.h"
+#include "util/buf.h"
+#include "util/fdio.h"
 #include "util/xalloc.h"
 
 enum field_kind { FK_COUNTER, FK_GAUGE, FK_LATENCY };
@@ -48,8 +48,8 @@ enum dev_kind { DEV_BLOCK, DEV_NET, DEV_PMEM, DEV_VHOST_USER, DEV_KINDS };
 
 struct dev_entry {
     _Atomic(struct dev_entry *) next;
-    char *id;  /* owned */
-    void *m;   /* owned: struct metrics_block / _net / _pmem / _vhost_user */
+    char *id; /* owned */
+    void *m;  /* owned: struct metrics_block / _net / _pmem / _vhost_user */
 };
 
 struct metrics_prop {
@@ -69,7 +69,7 @@ static struct {
     pthread_mutex_t reg_lock;   /* serialises device registration */
     pthread_mutex_t flush_lock; /* serialises init and flushes */
     _Atomic bool initialized;
-    int fd;                     /* sink; valid once initialized */
+    int fd; /* sink; valid once initialized */
     bool emit_id;
     bool has_props;
     struct metrics_prop *props; /* sorted by key */
@@ -212,8 +212,7 @@ static void *dev_get(enum dev_kind kind, const char *id)
     struct dev_entry *e, *n;
 
     pthread_mutex_lock(&g_m.reg_lock);
-    for (link = &g_m.devs[kind]; (e = atomic_load(link));
-         link = &e->next) {
+    for (link = &g_m.devs[kind]; (e = atomic_load(link)); link = &e->next) {
         int c = strcmp(e->id, id);
 
         if (c == 0) {
@@ -279,11 +278,11 @@ enum jw_mode { JW_HEAP, JW_CHUNK, JW_FIXED };
 
 struct jw {
     enum jw_mode mode;
-    struct buf heap;  /* JW_HEAP */
-    char *p;          /* JW_CHUNK / JW_FIXED */
+    struct buf heap; /* JW_HEAP */
+    char *p;         /* JW_CHUNK / JW_FIXED */
     size_t len, cap;
-    int fd;           /* JW_CHUNK: where full chunks go */
-    int err;          /* first error: -errno (chunk write) or -ENOSPC */
+    int fd;  /* JW_CHUNK: where full chunks go */
+    int err; /* first error: -errno (chunk write) or -ENOSPC */
 };
 
 static void jw_put(struct jw *w, const char *s, size_t n)
@@ -358,13 +357,27 @@ static void jw_str_body(struct jw *w, const char *s)
         run = s + 1;
         esc[0] = '\\';
         switch (c) {
-        case '"': esc[1] = '"'; break;
-        case '\\': esc[1] = '\\'; break;
-        case '\b': esc[1] = 'b'; break;
-        case '\f': esc[1] = 'f'; break;
-        case '\n': esc[1] = 'n'; break;
-        case '\r': esc[1] = 'r'; break;
-        case '\t': esc[1] = 't'; break;
+        case '"':
+            esc[1] = '"';
+            break;
+        case '\\':
+            esc[1] = '\\';
+            break;
+        case '\b':
+            esc[1] = 'b';
+            break;
+        case '\f':
+            esc[1] = 'f';
+            break;
+        case '\n':
+            esc[1] = 'n';
+            break;
+        case '\r':
+            esc[1] = 'r';
+            break;
+        case '\t':
+            esc[1] = 't';
+            break;
         default:
             memcpy(esc + 1, "u00", 3);
             esc[4] = hex[c >> 4];
@@ -415,8 +428,8 @@ static void emit_latency(struct jw *w, struct metrics_latency *l)
     jw_put(w, "}", 1);
 }
 
-static void emit_struct(struct jw *w, void *base,
-                        const struct field_desc *d, size_t n)
+static void emit_struct(struct jw *w, void *base, const struct field_desc *d,
+                        size_t n)
 {
     bool first = true;
 
@@ -430,9 +443,9 @@ static void emit_struct(struct jw *w, void *base,
             emit_counter(w, (struct metrics_counter *)(void *)f);
             break;
         case FK_GAUGE:
-            jw_u64(w, atomic_load_explicit(
-                          &((struct metrics_gauge *)(void *)f)->v,
-                          memory_order_relaxed));
+            jw_u64(w,
+                   atomic_load_explicit(&((struct metrics_gauge *)(void *)f)->v,
+                                        memory_order_relaxed));
             break;
         default:
             emit_latency(w, (struct metrics_latency *)(void *)f);
@@ -504,11 +517,10 @@ static void emit_global_group(struct jw *w, bool *first, const char *group)
             continue;
         jw_key(w, &inner, global_desc[i].field);
         if (global_desc[i].kind == METRIC_GAUGE) {
-            jw_u64(w, atomic_load_explicit(&g_m.cur[i],
-                                           memory_order_relaxed));
+            jw_u64(w, atomic_load_explicit(&g_m.cur[i], memory_order_relaxed));
         } else {
-            uint64_t now = atomic_load_explicit(&g_m.cur[i],
-                                                memory_order_relaxed);
+            uint64_t now =
+                atomic_load_explicit(&g_m.cur[i], memory_order_relaxed);
 
             jw_u64(w, now - g_m.flushed[i]);
             g_m.flushed[i] = now;
@@ -523,8 +535,8 @@ static void emit_global_group(struct jw *w, bool *first, const char *group)
     jw_put(w, "}", 1);
 }
 
-static void emit_single(struct jw *w, bool *first, const char *name,
-                        void *base, const struct field_desc *d, size_t n)
+static void emit_single(struct jw *w, bool *first, const char *name, void *base,
+                        const struct field_desc *d, size_t n)
 {
     jw_key(w, first, name);
     emit_struct(w, base, d, n);
@@ -573,8 +585,7 @@ static void serialize(struct jw *w)
     emit_global_group(w, &first, "vcpu");
     emit_global_group(w, &first, "vmm");
     emit_global_group(w, &first, "signals");
-    emit_single(w, &first, "vsock", &g_m.vsock, vsock_desc,
-                NDESC(vsock_desc));
+    emit_single(w, &first, "vsock", &g_m.vsock, vsock_desc, NDESC(vsock_desc));
     emit_single(w, &first, "entropy", &g_m.entropy, entropy_desc,
                 NDESC(entropy_desc));
     emit_devices(w, &first, DEV_PMEM);
@@ -609,15 +620,16 @@ int metrics_init(const char *path, bool emit_id,
     if (fd < 0) {
         int rc = -errno;
 
-        return sq_errf(err, rc, "%s%s", what,
-                       sq_os_error(-rc, io, sizeof(io)));
+        return sq_errf(err, rc, "%s%s", what, sq_os_error(-rc, io, sizeof(io)));
     }
     pthread_mutex_lock(&g_m.flush_lock);
     if (atomic_load(&g_m.initialized)) {
         pthread_mutex_unlock(&g_m.flush_lock);
         close(fd);
-        return sq_errf(err, -EALREADY, "%sReinitialization of metrics not "
-                       "allowed.", what);
+        return sq_errf(err, -EALREADY,
+                       "%sReinitialization of metrics not "
+                       "allowed.",
+                       what);
     }
     if (props) {
         copy = xcalloc(n_props ? n_props : 1, sizeof(*copy));
@@ -709,7 +721,8 @@ int metrics_flush_signal_safe(void)
 
 long metrics_serialize(char *out, size_t out_len)
 {
-    struct jw w = {.mode = JW_FIXED, .p = out, .cap = out_len ? out_len - 1 : 0};
+    struct jw w = {
+        .mode = JW_FIXED, .p = out, .cap = out_len ? out_len - 1 : 0};
 
     pthread_mutex_lock(&g_m.flush_lock);
     serialize(&w);

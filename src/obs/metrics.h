@@ -40,7 +40,8 @@
 #define METRIC_COUNTER 0
 #define METRIC_GAUGE   1
 
-/* Periodic flush interval once the VM runs (upstream WRITE_METRICS_PERIOD_MS). */
+/* Periodic flush interval once the VM runs (upstream WRITE_METRICS_PERIOD_MS).
+ */
 #define METRICS_FLUSH_INTERVAL_MS 60000
 
 /* What PUT /metrics and the config file put before metrics_init()'s
@@ -53,121 +54,122 @@
  * the emitter (metrics.c), which interleaves these with the device groups.
  * signals.* are gauges (set to 1 by the fatal handlers) except sigpipe.
  */
-#define METRICS_GLOBAL(X)                                                    \
-    X(api_server, process_startup_time_us, METRIC_GAUGE)                     \
-    X(api_server, process_startup_time_cpu_us, METRIC_GAUGE)                 \
-    X(deprecated_api, deprecated_http_api_calls, METRIC_COUNTER)             \
-    X(get_api_requests, instance_info_count, METRIC_COUNTER)                 \
-    X(get_api_requests, machine_cfg_count, METRIC_COUNTER)                   \
-    X(get_api_requests, mmds_count, METRIC_COUNTER)                          \
-    X(get_api_requests, vmm_version_count, METRIC_COUNTER)                   \
-    X(get_api_requests, hotplug_memory_count, METRIC_COUNTER)                \
-    X(i8042, error_count, METRIC_COUNTER)                                    \
-    X(i8042, missed_read_count, METRIC_COUNTER)                              \
-    X(i8042, missed_write_count, METRIC_COUNTER)                             \
-    X(i8042, read_count, METRIC_COUNTER)                                     \
-    X(i8042, reset_count, METRIC_COUNTER)                                    \
-    X(i8042, write_count, METRIC_COUNTER)                                    \
-    X(uart, error_count, METRIC_COUNTER)                                     \
-    X(uart, flush_count, METRIC_COUNTER)                                     \
-    X(uart, missed_read_count, METRIC_COUNTER)                               \
-    X(uart, missed_write_count, METRIC_COUNTER)                              \
-    X(uart, read_count, METRIC_COUNTER)                                      \
-    X(uart, write_count, METRIC_COUNTER)                                     \
-    X(uart, rate_limiter_dropped_bytes, METRIC_COUNTER)                      \
-    X(latencies_us, full_create_snapshot, METRIC_GAUGE)                      \
-    X(latencies_us, diff_create_snapshot, METRIC_GAUGE)                      \
-    X(latencies_us, load_snapshot, METRIC_GAUGE)                             \
-    X(latencies_us, pause_vm, METRIC_GAUGE)                                  \
-    X(latencies_us, resume_vm, METRIC_GAUGE)                                 \
-    X(latencies_us, vmm_full_create_snapshot, METRIC_GAUGE)                  \
-    X(latencies_us, vmm_diff_create_snapshot, METRIC_GAUGE)                  \
-    X(latencies_us, vmm_load_snapshot, METRIC_GAUGE)                         \
-    X(latencies_us, vmm_pause_vm, METRIC_GAUGE)                              \
-    X(latencies_us, vmm_resume_vm, METRIC_GAUGE)                             \
-    X(logger, missed_metrics_count, METRIC_COUNTER)                          \
-    X(logger, metrics_fails, METRIC_COUNTER)                                 \
-    X(logger, missed_log_count, METRIC_COUNTER)                              \
-    X(logger, rate_limited_log_count, METRIC_COUNTER)                        \
-    X(mmds, rx_accepted, METRIC_COUNTER)                                     \
-    X(mmds, rx_accepted_err, METRIC_COUNTER)                                 \
-    X(mmds, rx_accepted_unusual, METRIC_COUNTER)                             \
-    X(mmds, rx_bad_eth, METRIC_COUNTER)                                      \
-    X(mmds, rx_invalid_token, METRIC_COUNTER)                                \
-    X(mmds, rx_no_token, METRIC_COUNTER)                                     \
-    X(mmds, rx_count, METRIC_COUNTER)                                        \
-    X(mmds, tx_bytes, METRIC_COUNTER)                                        \
-    X(mmds, tx_count, METRIC_COUNTER)                                        \
-    X(mmds, tx_errors, METRIC_COUNTER)                                       \
-    X(mmds, tx_frames, METRIC_COUNTER)                                       \
-    X(mmds, connections_created, METRIC_COUNTER)                             \
-    X(mmds, connections_destroyed, METRIC_COUNTER)                           \
-    X(patch_api_requests, drive_count, METRIC_COUNTER)                       \
-    X(patch_api_requests, drive_fails, METRIC_COUNTER)                       \
-    X(patch_api_requests, network_count, METRIC_COUNTER)                     \
-    X(patch_api_requests, network_fails, METRIC_COUNTER)                     \
-    X(patch_api_requests, machine_cfg_count, METRIC_COUNTER)                 \
-    X(patch_api_requests, machine_cfg_fails, METRIC_COUNTER)                 \
-    X(patch_api_requests, mmds_count, METRIC_COUNTER)                        \
-    X(patch_api_requests, mmds_fails, METRIC_COUNTER)                        \
-    X(patch_api_requests, hotplug_memory_count, METRIC_COUNTER)              \
-    X(patch_api_requests, hotplug_memory_fails, METRIC_COUNTER)              \
-    X(patch_api_requests, pmem_count, METRIC_COUNTER)                        \
-    X(patch_api_requests, pmem_fails, METRIC_COUNTER)                        \
-    X(put_api_requests, actions_count, METRIC_COUNTER)                       \
-    X(put_api_requests, actions_fails, METRIC_COUNTER)                       \
-    X(put_api_requests, boot_source_count, METRIC_COUNTER)                   \
-    X(put_api_requests, boot_source_fails, METRIC_COUNTER)                   \
-    X(put_api_requests, drive_count, METRIC_COUNTER)                         \
-    X(put_api_requests, drive_fails, METRIC_COUNTER)                         \
-    X(put_api_requests, logger_count, METRIC_COUNTER)                        \
-    X(put_api_requests, logger_fails, METRIC_COUNTER)                        \
-    X(put_api_requests, machine_cfg_count, METRIC_COUNTER)                   \
-    X(put_api_requests, machine_cfg_fails, METRIC_COUNTER)                   \
-    X(put_api_requests, cpu_cfg_count, METRIC_COUNTER)                       \
-    X(put_api_requests, cpu_cfg_fails, METRIC_COUNTER)                       \
-    X(put_api_requests, metrics_count, METRIC_COUNTER)                       \
-    X(put_api_requests, metrics_fails, METRIC_COUNTER)                       \
-    X(put_api_requests, network_count, METRIC_COUNTER)                       \
-    X(put_api_requests, network_fails, METRIC_COUNTER)                       \
-    X(put_api_requests, mmds_count, METRIC_COUNTER)                          \
-    X(put_api_requests, mmds_fails, METRIC_COUNTER)                          \
-    X(put_api_requests, vsock_count, METRIC_COUNTER)                         \
-    X(put_api_requests, vsock_fails, METRIC_COUNTER)                         \
-    X(put_api_requests, pmem_count, METRIC_COUNTER)                          \
-    X(put_api_requests, pmem_fails, METRIC_COUNTER)                          \
-    X(put_api_requests, serial_count, METRIC_COUNTER)                        \
-    X(put_api_requests, serial_fails, METRIC_COUNTER)                        \
-    X(put_api_requests, hotplug_memory_count, METRIC_COUNTER)                \
-    X(put_api_requests, hotplug_memory_fails, METRIC_COUNTER)                \
-    X(seccomp, num_faults, METRIC_GAUGE)                                     \
-    X(vcpu, exit_io_in, METRIC_COUNTER)                                      \
-    X(vcpu, exit_io_out, METRIC_COUNTER)                                     \
-    X(vcpu, exit_mmio_read, METRIC_COUNTER)                                  \
-    X(vcpu, exit_mmio_write, METRIC_COUNTER)                                 \
-    X(vcpu, failures, METRIC_COUNTER)                                        \
-    X(vcpu, kvmclock_ctrl_fails, METRIC_COUNTER)                             \
-    X(vmm, panic_count, METRIC_GAUGE)                                        \
-    X(signals, sigbus, METRIC_GAUGE)                                         \
-    X(signals, sigsegv, METRIC_GAUGE)                                        \
-    X(signals, sigxfsz, METRIC_GAUGE)                                        \
-    X(signals, sigxcpu, METRIC_GAUGE)                                        \
-    X(signals, sigpipe, METRIC_COUNTER)                                      \
-    X(signals, sighup, METRIC_GAUGE)                                         \
-    X(signals, sigill, METRIC_GAUGE)                                         \
-    X(interrupts, triggers, METRIC_COUNTER)                                  \
+#define METRICS_GLOBAL(X)                                                      \
+    X(api_server, process_startup_time_us, METRIC_GAUGE)                       \
+    X(api_server, process_startup_time_cpu_us, METRIC_GAUGE)                   \
+    X(deprecated_api, deprecated_http_api_calls, METRIC_COUNTER)               \
+    X(get_api_requests, instance_info_count, METRIC_COUNTER)                   \
+    X(get_api_requests, machine_cfg_count, METRIC_COUNTER)                     \
+    X(get_api_requests, mmds_count, METRIC_COUNTER)                            \
+    X(get_api_requests, vmm_version_count, METRIC_COUNTER)                     \
+    X(get_api_requests, hotplug_memory_count, METRIC_COUNTER)                  \
+    X(i8042, error_count, METRIC_COUNTER)                                      \
+    X(i8042, missed_read_count, METRIC_COUNTER)                                \
+    X(i8042, missed_write_count, METRIC_COUNTER)                               \
+    X(i8042, read_count, METRIC_COUNTER)                                       \
+    X(i8042, reset_count, METRIC_COUNTER)                                      \
+    X(i8042, write_count, METRIC_COUNTER)                                      \
+    X(uart, error_count, METRIC_COUNTER)                                       \
+    X(uart, flush_count, METRIC_COUNTER)                                       \
+    X(uart, missed_read_count, METRIC_COUNTER)                                 \
+    X(uart, missed_write_count, METRIC_COUNTER)                                \
+    X(uart, read_count, METRIC_COUNTER)                                        \
+    X(uart, write_count, METRIC_COUNTER)                                       \
+    X(uart, rate_limiter_dropped_bytes, METRIC_COUNTER)                        \
+    X(latencies_us, full_create_snapshot, METRIC_GAUGE)                        \
+    X(latencies_us, diff_create_snapshot, METRIC_GAUGE)                        \
+    X(latencies_us, load_snapshot, METRIC_GAUGE)                               \
+    X(latencies_us, pause_vm, METRIC_GAUGE)                                    \
+    X(latencies_us, resume_vm, METRIC_GAUGE)                                   \
+    X(latencies_us, vmm_full_create_snapshot, METRIC_GAUGE)                    \
+    X(latencies_us, vmm_diff_create_snapshot, METRIC_GAUGE)                    \
+    X(latencies_us, vmm_load_snapshot, METRIC_GAUGE)                           \
+    X(latencies_us, vmm_pause_vm, METRIC_GAUGE)                                \
+    X(latencies_us, vmm_resume_vm, METRIC_GAUGE)                               \
+    X(logger, missed_metrics_count, METRIC_COUNTER)                            \
+    X(logger, metrics_fails, METRIC_COUNTER)                                   \
+    X(logger, missed_log_count, METRIC_COUNTER)                                \
+    X(logger, rate_limited_log_count, METRIC_COUNTER)                          \
+    X(mmds, rx_accepted, METRIC_COUNTER)                                       \
+    X(mmds, rx_accepted_err, METRIC_COUNTER)                                   \
+    X(mmds, rx_accepted_unusual, METRIC_COUNTER)                               \
+    X(mmds, rx_bad_eth, METRIC_COUNTER)                                        \
+    X(mmds, rx_invalid_token, METRIC_COUNTER)                                  \
+    X(mmds, rx_no_token, METRIC_COUNTER)                                       \
+    X(mmds, rx_count, METRIC_COUNTER)                                          \
+    X(mmds, tx_bytes, METRIC_COUNTER)                                          \
+    X(mmds, tx_count, METRIC_COUNTER)                                          \
+    X(mmds, tx_errors, METRIC_COUNTER)                                         \
+    X(mmds, tx_frames, METRIC_COUNTER)                                         \
+    X(mmds, connections_created, METRIC_COUNTER)                               \
+    X(mmds, connections_destroyed, METRIC_COUNTER)                             \
+    X(patch_api_requests, drive_count, METRIC_COUNTER)                         \
+    X(patch_api_requests, drive_fails, METRIC_COUNTER)                         \
+    X(patch_api_requests, network_count, METRIC_COUNTER)                       \
+    X(patch_api_requests, network_fails, METRIC_COUNTER)                       \
+    X(patch_api_requests, machine_cfg_count, METRIC_COUNTER)                   \
+    X(patch_api_requests, machine_cfg_fails, METRIC_COUNTER)                   \
+    X(patch_api_requests, mmds_count, METRIC_COUNTER)                          \
+    X(patch_api_requests, mmds_fails, METRIC_COUNTER)                          \
+    X(patch_api_requests, hotplug_memory_count, METRIC_COUNTER)                \
+    X(patch_api_requests, hotplug_memory_fails, METRIC_COUNTER)                \
+    X(patch_api_requests, pmem_count, METRIC_COUNTER)                          \
+    X(patch_api_requests, pmem_fails, METRIC_COUNTER)                          \
+    X(put_api_requests, actions_count, METRIC_COUNTER)                         \
+    X(put_api_requests, actions_fails, METRIC_COUNTER)                         \
+    X(put_api_requests, boot_source_count, METRIC_COUNTER)                     \
+    X(put_api_requests, boot_source_fails, METRIC_COUNTER)                     \
+    X(put_api_requests, drive_count, METRIC_COUNTER)                           \
+    X(put_api_requests, drive_fails, METRIC_COUNTER)                           \
+    X(put_api_requests, logger_count, METRIC_COUNTER)                          \
+    X(put_api_requests, logger_fails, METRIC_COUNTER)                          \
+    X(put_api_requests, machine_cfg_count, METRIC_COUNTER)                     \
+    X(put_api_requests, machine_cfg_fails, METRIC_COUNTER)                     \
+    X(put_api_requests, cpu_cfg_count, METRIC_COUNTER)                         \
+    X(put_api_requests, cpu_cfg_fails, METRIC_COUNTER)                         \
+    X(put_api_requests, metrics_count, METRIC_COUNTER)                         \
+    X(put_api_requests, metrics_fails, METRIC_COUNTER)                         \
+    X(put_api_requests, network_count, METRIC_COUNTER)                         \
+    X(put_api_requests, network_fails, METRIC_COUNTER)                         \
+    X(put_api_requests, mmds_count, METRIC_COUNTER)                            \
+    X(put_api_requests, mmds_fails, METRIC_COUNTER)                            \
+    X(put_api_requests, vsock_count, METRIC_COUNTER)                           \
+    X(put_api_requests, vsock_fails, METRIC_COUNTER)                           \
+    X(put_api_requests, pmem_count, METRIC_COUNTER)                            \
+    X(put_api_requests, pmem_fails, METRIC_COUNTER)                            \
+    X(put_api_requests, serial_count, METRIC_COUNTER)                          \
+    X(put_api_requests, serial_fails, METRIC_COUNTER)                          \
+    X(put_api_requests, hotplug_memory_count, METRIC_COUNTER)                  \
+    X(put_api_requests, hotplug_memory_fails, METRIC_COUNTER)                  \
+    X(seccomp, num_faults, METRIC_GAUGE)                                       \
+    X(vcpu, exit_io_in, METRIC_COUNTER)                                        \
+    X(vcpu, exit_io_out, METRIC_COUNTER)                                       \
+    X(vcpu, exit_mmio_read, METRIC_COUNTER)                                    \
+    X(vcpu, exit_mmio_write, METRIC_COUNTER)                                   \
+    X(vcpu, failures, METRIC_COUNTER)                                          \
+    X(vcpu, kvmclock_ctrl_fails, METRIC_COUNTER)                               \
+    X(vmm, panic_count, METRIC_GAUGE)                                          \
+    X(signals, sigbus, METRIC_GAUGE)                                           \
+    X(signals, sigsegv, METRIC_GAUGE)                                          \
+    X(signals, sigxfsz, METRIC_GAUGE)                                          \
+    X(signals, sigxcpu, METRIC_GAUGE)                                          \
+    X(signals, sigpipe, METRIC_COUNTER)                                        \
+    X(signals, sighup, METRIC_GAUGE)                                           \
+    X(signals, sigill, METRIC_GAUGE)                                           \
+    X(interrupts, triggers, METRIC_COUNTER)                                    \
     X(interrupts, config_updates, METRIC_COUNTER)
 
 enum metric_id {
 #define SQ_METRIC_ENUM(g, f, k) METRIC_##g##_##f,
     METRICS_GLOBAL(SQ_METRIC_ENUM)
 #undef SQ_METRIC_ENUM
-    METRIC_COUNT
+        METRIC_COUNT
 };
 
 /* Upper-case aliases used by code that prefers them. */
-#define METRIC_LOGGER_MISSED_LOG_COUNT       METRIC_logger_missed_log_count
-#define METRIC_LOGGER_RATE_LIMITED_LOG_COUNT METRIC_logger_rate_limited_log_count
+#define METRIC_LOGGER_MISSED_LOG_COUNT METRIC_logger_missed_log_count
+#define METRIC_LOGGER_RATE_LIMITED_LOG_COUNT                                   \
+    METRIC_logger_rate_limited_log_count
 
 /* Add 1 / n to a process-wide counter; store a gauge. Any thread,
  * async-signal-safe. */
@@ -219,17 +221,17 @@ static inline void metrics_gauge_store(struct metrics_gauge *g, uint64_t v)
 void metrics_latency_record(struct metrics_latency *l, uint64_t us);
 
 /* Process-wide aggregates: X(group, field). */
-#define METRICS_GLOBAL_AGG(X)                                                \
-    X(vcpu, exit_io_in_agg)                                                  \
-    X(vcpu, exit_io_out_agg)                                                 \
-    X(vcpu, exit_mmio_read_agg)                                              \
+#define METRICS_GLOBAL_AGG(X)                                                  \
+    X(vcpu, exit_io_in_agg)                                                    \
+    X(vcpu, exit_io_out_agg)                                                   \
+    X(vcpu, exit_mmio_read_agg)                                                \
     X(vcpu, exit_mmio_write_agg)
 
 enum metric_agg_id {
 #define SQ_METRIC_AGG_ENUM(g, f) METRIC_AGG_##g##_##f,
     METRICS_GLOBAL_AGG(SQ_METRIC_AGG_ENUM)
 #undef SQ_METRIC_AGG_ENUM
-    METRIC_AGG_COUNT
+        METRIC_AGG_COUNT
 };
 
 void metrics_agg_record(enum metric_agg_id id, uint64_t us);
@@ -299,9 +301,9 @@ void metrics_agg_record(enum metric_agg_id id, uint64_t us);
 #define SQ_METRICS_FIELD_C(f) struct metrics_counter f;
 #define SQ_METRICS_FIELD_G(f) struct metrics_gauge f;
 #define SQ_METRICS_FIELD_L(f) struct metrics_latency f;
-#define SQ_METRICS_STRUCT(name, LIST)                                        \
-    struct name {                                                            \
-        LIST(SQ_METRICS_FIELD_C, SQ_METRICS_FIELD_G, SQ_METRICS_FIELD_L)     \
+#define SQ_METRICS_STRUCT(name, LIST)                                          \
+    struct name {                                                              \
+        LIST(SQ_METRICS_FIELD_C, SQ_METRICS_FIELD_G, SQ_METRICS_FIELD_L)       \
     }
 
 SQ_METRICS_STRUCT(metrics_block, METRICS_BLOCK_FIELDS);

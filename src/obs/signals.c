@@ -21,8 +21,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "obs/metrics.h"
 #include "obs/log.h"
+#include "obs/metrics.h"
 
 #ifndef SYS_SECCOMP
 #define SYS_SECCOMP 1
@@ -204,8 +204,8 @@ void signals_panic(const char *file, int line, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    log_write(LOG_ERROR, file, line, "Firecracker panicked at %s:%d:\n%s",
-              file, line, msg);
+    log_write(LOG_ERROR, file, line, "Firecracker panicked at %s:%d:\n%s", file,
+              line, msg);
     metrics_store(METRIC_vmm_panic_count, 1);
     if (metrics_flush(&err) < 0)
         log_error("Failed to write metrics while panicking: %s", err.msg);

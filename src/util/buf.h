@@ -18,11 +18,14 @@ struct buf {
     size_t cap; /* bytes allocated */
 };
 
-#define BUF_INIT {NULL, 0, 0}
+#define BUF_INIT                                                               \
+    {                                                                          \
+        NULL, 0, 0                                                             \
+    }
 
 void buf_init(struct buf *b);
-void buf_fini(struct buf *b);        /* frees data; b is reusable after */
-void buf_reset(struct buf *b);       /* len = 0, keeps the allocation */
+void buf_fini(struct buf *b);  /* frees data; b is reusable after */
+void buf_reset(struct buf *b); /* len = 0, keeps the allocation */
 void buf_reserve(struct buf *b, size_t extra);
 void buf_append(struct buf *b, const void *p, size_t n);
 void buf_puts(struct buf *b, const char *s);

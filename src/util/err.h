@@ -52,8 +52,8 @@ sq_errf(struct sq_err *err, int code, const char *fmt, ...)
 int sq_err_prefix(struct sq_err *err, const char *prefix);
 
 /*
- * Rust's io::Error Display for an errno: "No such file or directory (os error 2)".
- * Writes into `out` (NUL-terminated) and returns it.
+ * Rust's io::Error Display for an errno: "No such file or directory (os error
+ * 2)". Writes into `out` (NUL-terminated) and returns it.
  */
 const char *sq_os_error(int errnum, char *out, size_t out_len);
 

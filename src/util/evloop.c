@@ -20,9 +20,9 @@
 #define EVLOOP_BATCH 64
 
 struct evloop {
-    int epfd;                 /* owned */
+    int epfd; /* owned */
     struct evloop_handler stop_h;
-    int stop_fd;              /* owned eventfd */
+    int stop_fd; /* owned eventfd */
     _Atomic bool stopped;
     struct epoll_event batch[EVLOOP_BATCH];
     int n_batch;

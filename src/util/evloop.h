@@ -19,14 +19,15 @@
 struct evloop;
 struct evloop_handler;
 
-/* Called with the epoll events (EPOLLIN, EPOLLOUT, EPOLLHUP, ...) that fired. */
+/* Called with the epoll events (EPOLLIN, EPOLLOUT, EPOLLHUP, ...) that fired.
+ */
 typedef void evloop_fn(struct evloop *loop, struct evloop_handler *h,
                        uint32_t events);
 
 struct evloop_handler {
-    int fd;          /* borrowed: the owner of the object closes it */
+    int fd; /* borrowed: the owner of the object closes it */
     evloop_fn *fn;
-    void *opaque;    /* free for the owner */
+    void *opaque; /* free for the owner */
 };
 
 /* Create a loop. Returns NULL and sets errno on failure. */
@@ -56,10 +57,10 @@ void evloop_stop(struct evloop *loop);
 bool evloop_stopped(struct evloop *loop);
 
 /* Helpers that create the fds loops are made of (CLOEXEC|NONBLOCK). */
-int evloop_timerfd_new(void);                       /* CLOCK_MONOTONIC */
+int evloop_timerfd_new(void); /* CLOCK_MONOTONIC */
 int evloop_timerfd_arm(int fd, uint64_t first_ms, uint64_t interval_ms);
 int evloop_eventfd_new(void);
 void evloop_eventfd_signal(int fd);
-uint64_t evloop_eventfd_drain(int fd);               /* returns the count */
+uint64_t evloop_eventfd_drain(int fd); /* returns the count */
 
 #endif

@@ -62,12 +62,28 @@ static int to_scmp(const struct seccomp_cond *c, struct scmp_arg_cmp *out)
         out->datum_a = c->mask & width;
         out->datum_b = c->val & width;
         break;
-    case SECCOMP_CMP_NE: out->op = SCMP_CMP_NE; out->datum_a = c->val; break;
-    case SECCOMP_CMP_LT: out->op = SCMP_CMP_LT; out->datum_a = c->val; break;
-    case SECCOMP_CMP_LE: out->op = SCMP_CMP_LE; out->datum_a = c->val; break;
-    case SECCOMP_CMP_GT: out->op = SCMP_CMP_GT; out->datum_a = c->val; break;
-    case SECCOMP_CMP_GE: out->op = SCMP_CMP_GE; out->datum_a = c->val; break;
-    default: return -EINVAL;
+    case SECCOMP_CMP_NE:
+        out->op = SCMP_CMP_NE;
+        out->datum_a = c->val;
+        break;
+    case SECCOMP_CMP_LT:
+        out->op = SCMP_CMP_LT;
+        out->datum_a = c->val;
+        break;
+    case SECCOMP_CMP_LE:
+        out->op = SCMP_CMP_LE;
+        out->datum_a = c->val;
+        break;
+    case SECCOMP_CMP_GT:
+        out->op = SCMP_CMP_GT;
+        out->datum_a = c->val;
+        break;
+    case SECCOMP_CMP_GE:
+        out->op = SCMP_CMP_GE;
+        out->datum_a = c->val;
+        break;
+    default:
+        return -EINVAL;
     }
     return 0;
 }
@@ -142,13 +158,16 @@ static int export_prog(scmp_filter_ctx ctx, struct seccomp_prog *p,
     }
     len = b.len;
     if (len % sizeof(struct sock_filter) != 0) {
-        rc = sq_errf(err, -EINVAL, "compiled filter has a partial "
-                                   "instruction");
+        rc = sq_errf(err, -EINVAL,
+                     "compiled filter has a partial "
+                     "instruction");
         goto out;
     }
     if (len / sizeof(struct sock_filter) > SECCOMP_MAX_INSNS) {
-        rc = sq_errf(err, -E2BIG, "Filter length exceeds the maximum size "
-                                  "of %d instructions", SECCOMP_MAX_INSNS);
+        rc = sq_errf(err, -E2BIG,
+                     "Filter length exceeds the maximum size "
+                     "of %d instructions",
+                     SECCOMP_MAX_INSNS);
         goto out;
     }
     p->n_insns = len / sizeof(struct sock_filter);
@@ -385,29 +404,37 @@ static int parse_cond(const struct json_value *v, const char *where,
 
     memset(c, 0, sizeof(*c));
     if (!v || v->type != JSON_OBJECT)
-        return sq_errf(err, -EINVAL, DESER "%s: an argument condition must "
-                                           "be an object", where);
+        return sq_errf(err, -EINVAL,
+                       DESER "%s: an argument condition must "
+                             "be an object",
+                       where);
     if (!json_u64(idx, &n) || n > 5)
-        return sq_errf(err, -EINVAL, DESER "%s: \"index\" must be an "
-                                           "integer from 0 to 5", where);
+        return sq_errf(err, -EINVAL,
+                       DESER "%s: \"index\" must be an "
+                             "integer from 0 to 5",
+                       where);
     c->idx = (unsigned)n;
-    if (type && type->type == JSON_STRING && strcmp(type->str.ptr, "dword") == 0)
+    if (type && type->type == JSON_STRING &&
+        strcmp(type->str.ptr, "dword") == 0)
         c->qword = false;
     else if (type && type->type == JSON_STRING &&
              strcmp(type->str.ptr, "qword") == 0)
         c->qword = true;
     else
-        return sq_errf(err, -EINVAL, DESER "%s: \"type\" must be \"dword\" "
-                                           "or \"qword\"", where);
-    if (!json_u64(val, &c->val) ||
-        (!c->qword && c->val > 0xffffffffu))
-        return sq_errf(err, -EINVAL, DESER "%s: \"val\" must be an unsigned "
-                                           "integer that fits the type",
+        return sq_errf(err, -EINVAL,
+                       DESER "%s: \"type\" must be \"dword\" "
+                             "or \"qword\"",
+                       where);
+    if (!json_u64(val, &c->val) || (!c->qword && c->val > 0xffffffffu))
+        return sq_errf(err, -EINVAL,
+                       DESER "%s: \"val\" must be an unsigned "
+                             "integer that fits the type",
                        where);
     if (op && op->type == JSON_STRING) {
         for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
             if (strcmp(op->str.ptr, ops[i]) == 0) {
-                c->op = (enum seccomp_cmp)i; /* same order as enum seccomp_cmp */
+                c->op =
+                    (enum seccomp_cmp)i; /* same order as enum seccomp_cmp */
                 return 0;
             }
     } else if (op && op->type == JSON_OBJECT && op->obj.n == 1 &&
@@ -416,9 +443,10 @@ static int parse_cond(const struct json_value *v, const char *where,
         c->op = SECCOMP_CMP_MASKED_EQ;
         return 0;
     }
-    return sq_errf(err, -EINVAL, DESER "%s: \"op\" must be one of \"eq\", "
-                                       "\"ne\", \"lt\", \"le\", \"gt\", "
-                                       "\"ge\" or {\"masked_eq\": MASK}",
+    return sq_errf(err, -EINVAL,
+                   DESER "%s: \"op\" must be one of \"eq\", "
+                         "\"ne\", \"lt\", \"le\", \"gt\", "
+                         "\"ge\" or {\"masked_eq\": MASK}",
                    where);
 }
 
@@ -447,12 +475,16 @@ static int parse_category(const struct json_value *v, const char *cat,
         return sq_errf(err, -EINVAL, DESER "%s: \"filter\" must be an array",
                        cat);
     if (def == act)
-        return sq_errf(err, -EINVAL, DESER "%s: filter_action must differ "
-                                           "from default_action", cat);
+        return sq_errf(err, -EINVAL,
+                       DESER "%s: filter_action must differ "
+                             "from default_action",
+                       cat);
     ctx = new_ctx(def);
     if (!ctx)
-        return sq_errf(err, -ENOMEM, DESER "%s: cannot create a seccomp "
-                                           "context", cat);
+        return sq_errf(err, -ENOMEM,
+                       DESER "%s: cannot create a seccomp "
+                             "context",
+                       cat);
     for (size_t i = 0; i < filter->arr.n; i++) {
         const struct json_value *r = filter->arr.items[i];
         const struct json_value *name = json_object_get(r, "syscall", 7);
@@ -463,22 +495,26 @@ static int parse_category(const struct json_value *v, const char *cat,
 
         snprintf(where, sizeof(where), "%s: filter[%zu]", cat, i);
         if (!name || name->type != JSON_STRING) {
-            rc = sq_errf(err, -EINVAL, DESER "%s: \"syscall\" must be a "
-                                             "string", where);
+            rc = sq_errf(err, -EINVAL,
+                         DESER "%s: \"syscall\" must be a "
+                               "string",
+                         where);
             goto out;
         }
         nr = seccomp_syscall_resolve_name(name->str.ptr);
         if (nr == __NR_SCMP_ERROR || nr < 0) {
-            rc = sq_errf(err, -EINVAL, DESER "%s: unknown syscall \"%s\" "
-                                             "on x86_64",
+            rc = sq_errf(err, -EINVAL,
+                         DESER "%s: unknown syscall \"%s\" "
+                               "on x86_64",
                          where, name->str.ptr);
             goto out;
         }
         if (args && args->type != JSON_NULL) {
             if (args->type != JSON_ARRAY || args->arr.n > SECCOMP_MAX_CONDS) {
-                rc = sq_errf(err, -EINVAL, DESER "%s: \"args\" must be an "
-                                                 "array of at most %d "
-                                                 "conditions",
+                rc = sq_errf(err, -EINVAL,
+                             DESER "%s: \"args\" must be an "
+                                   "array of at most %d "
+                                   "conditions",
                              where, SECCOMP_MAX_CONDS);
                 goto out;
             }
@@ -491,8 +527,9 @@ static int parse_category(const struct json_value *v, const char *cat,
         }
         rc = add_rule(ctx, act, nr, c, (unsigned)n);
         if (rc < 0) {
-            rc = sq_errf(err, -EINVAL, DESER "%s: rule for \"%s\" rejected: "
-                                             "%s",
+            rc = sq_errf(err, -EINVAL,
+                         DESER "%s: rule for \"%s\" rejected: "
+                               "%s",
                          where, name->str.ptr, strerror(-rc));
             goto out;
         }
@@ -518,9 +555,10 @@ int seccomp_filters_from_json(const char *text, size_t len,
     if (rc < 0)
         return sq_err_prefix(err, DESER);
     if (root->type != JSON_OBJECT) {
-        rc = sq_errf(err, -EINVAL, DESER "the document must be an object "
-                                         "with keys \"vmm\", \"api\" and "
-                                         "\"vcpu\"");
+        rc = sq_errf(err, -EINVAL,
+                     DESER "the document must be an object "
+                           "with keys \"vmm\", \"api\" and "
+                           "\"vcpu\"");
         goto out;
     }
     /* Categories are matched lower-cased, as upstream; anything else is
@@ -596,8 +634,9 @@ int seccomp_filters_from_file(const char *path, struct seccomp_filters *out,
             break;
         buf_append(&b, chunk, (size_t)n);
         if (b.len > SECCOMP_MAX_FILE_SIZE) {
-            rc = sq_errf(err, -EFBIG, DESER "Input size %zu exceeds limit of "
-                                            "%d bytes",
+            rc = sq_errf(err, -EFBIG,
+                         DESER "Input size %zu exceeds limit of "
+                               "%d bytes",
                          b.len, SECCOMP_MAX_FILE_SIZE);
             goto out;
         }
@@ -660,8 +699,7 @@ int seccomp_setup(bool no_seccomp, const char *filter_path,
     memset(&g_seccomp.active, 0, sizeof(g_seccomp.active));
     memset(&g_seccomp.custom, 0, sizeof(g_seccomp.custom));
     if (filter_path && !no_seccomp) {
-        int rc = seccomp_filters_from_file(filter_path, &g_seccomp.custom,
-                                           err);
+        int rc = seccomp_filters_from_file(filter_path, &g_seccomp.custom, err);
 
         if (rc < 0)
             return rc;

@@ -33,10 +33,10 @@
 #ifndef SQUIB_UTIL_SECCOMP_H
 #define SQUIB_UTIL_SECCOMP_H
 
+#include <linux/filter.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <linux/filter.h>
 
 #include "util/buf.h"
 #include "util/err.h"

@@ -102,13 +102,13 @@ size_t utf8_decode(const void *buf, size_t n, uint32_t *cp)
         *cp = ((uint32_t)(s[0] & 0x1f) << 6) | (s[1] & 0x3f);
         break;
     case 3:
-        *cp = ((uint32_t)(s[0] & 0x0f) << 12) |
-              ((uint32_t)(s[1] & 0x3f) << 6) | (s[2] & 0x3f);
+        *cp = ((uint32_t)(s[0] & 0x0f) << 12) | ((uint32_t)(s[1] & 0x3f) << 6) |
+              (s[2] & 0x3f);
         break;
     case 4:
         *cp = ((uint32_t)(s[0] & 0x07) << 18) |
-              ((uint32_t)(s[1] & 0x3f) << 12) |
-              ((uint32_t)(s[2] & 0x3f) << 6) | (s[3] & 0x3f);
+              ((uint32_t)(s[1] & 0x3f) << 12) | ((uint32_t)(s[2] & 0x3f) << 6) |
+              (s[3] & 0x3f);
         break;
     default:
         break;

@@ -11,7 +11,8 @@
 void xalloc_die(size_t n)
 {
     char msg[96];
-    int len = snprintf(msg, sizeof(msg), "squib: out of memory allocating %zu bytes\n", n);
+    int len = snprintf(msg, sizeof(msg),
+                       "squib: out of memory allocating %zu bytes\n", n);
 
     if (len > 0)
         (void)!write(STDERR_FILENO, msg, (size_t)len);

@@ -29,8 +29,8 @@
 
 #include "util/le.h"
 #include "vmm/aml.h"
-#include "vmm/mptable.h"
 #include "vmm/errors.h"
+#include "vmm/mptable.h"
 
 #define OEM_ID           "FIRECK"
 #define CREATOR_ID       "FCAT"
@@ -178,16 +178,14 @@ static int validate(const struct fw_config *cfg, struct sq_err *err)
     uint32_t used = 0; /* bit per GSI */
 
     if (cfg->vcpu_count == 0 || cfg->vcpu_count > FW_MAX_VCPUS)
-        return sq_errf(err, -EINVAL,
-                       ERR_MPTABLE MPTABLE_ERR_TOO_MANY_CPUS);
+        return sq_errf(err, -EINVAL, ERR_MPTABLE MPTABLE_ERR_TOO_MANY_CPUS);
     if (cfg->pci_enabled && cfg->n_virtio)
         return sq_errf(err, -EINVAL,
                        ERR_ACPI "Error creating AML bytecode: "
                                 "virtio-mmio devices with PCI enabled");
     if (cfg->n_virtio > FW_GSI_LEGACY_END - FW_GSI_LEGACY_START + 1 ||
         (cfg->n_virtio && !cfg->virtio))
-        return sq_errf(err, -EINVAL,
-                       VMM_ERR_NO_RESOURCE);
+        return sq_errf(err, -EINVAL, VMM_ERR_NO_RESOURCE);
     for (size_t i = 0; i < cfg->n_virtio; i++) {
         const struct fw_virtio_dev *d = &cfg->virtio[i];
         if (!gsi_ok(d->gsi) || (used & (1u << d->gsi)))
@@ -585,8 +583,7 @@ int fw_write_tables_layout(uint8_t *ram, uint64_t ram_len,
     if (rc)
         return rc;
     if (!ram || ram_len < FW_RSDP_ADDR + FW_RSDP_SIZE)
-        return sq_errf(err, -ENOSPC,
-                       ERR_MPTABLE MPTABLE_ERR_NOT_ENOUGH_MEMORY);
+        return sq_errf(err, -ENOSPC, ERR_MPTABLE MPTABLE_ERR_NOT_ENOUGH_MEMORY);
 
     sysmem_init(&m);
     rc = place_acpi_devs(&m, cfg, &l.vmgenid_addr, &l.vmclock_addr);
@@ -636,8 +633,9 @@ int fw_write_tables_layout(uint8_t *ram, uint64_t ram_len,
 
     /* DSDT: header checksum covers header and AML. */
     sdt_header(hdr, "DSDT", (uint32_t)l.dsdt_len, 2, "FCVMDSDT");
-    hdr[9] = (uint8_t) - (uint8_t)(byte_sum8(hdr, sizeof(hdr)) +
-                                   byte_sum8((const uint8_t *)dsdt.data, dsdt.len));
+    hdr[9] =
+        (uint8_t) - (uint8_t)(byte_sum8(hdr, sizeof(hdr)) +
+                              byte_sum8((const uint8_t *)dsdt.data, dsdt.len));
     memcpy(ram + l.dsdt_addr, hdr, sizeof(hdr));
     memcpy(ram + l.dsdt_addr + SDT_HEADER_LEN, dsdt.data, dsdt.len);
 
@@ -645,9 +643,9 @@ int fw_write_tables_layout(uint8_t *ram, uint64_t ram_len,
     sdt_header(fadt, "FACP", FADT_LEN, 6, "FCVMFADT");
     le_put16(fadt + 109, 1u << IAPC_BOOT_ARG_FLAGS_VGA_NOT_PRESENT);
     le_put32(fadt + 112, (1u << FADT_F_HW_REDUCED_ACPI) |
-                          (1u << FADT_F_PWR_BUTTON) |
-                          (1u << FADT_F_SLP_BUTTON));
-    fadt[131] = 5;                  /* FADT minor version */
+                             (1u << FADT_F_PWR_BUTTON) |
+                             (1u << FADT_F_SLP_BUTTON));
+    fadt[131] = 5;                     /* FADT minor version */
     le_put64(fadt + 140, l.dsdt_addr); /* X_DSDT */
     memcpy(fadt + 268, "FIRECKVM", 8);
     sdt_checksum(fadt, sizeof(fadt));

@@ -9,9 +9,10 @@
 #include "util/json.h"
 
 static const struct vmm_op_info op_table[VMM_OP_COUNT] = {
-#define SQ_VMM_OP_ROW(op, m, p, b, c, pr, po, cnt, fl)                          \
-    [VMM_OP_##op] = {#op, m, p, VMM_BODY_##b, ACTION_CLASS_##c, VMM_##pr,     \
-                     VMM_##po, cnt, fl},
+#define SQ_VMM_OP_ROW(op, m, p, b, c, pr, po, cnt, fl)                         \
+    [VMM_OP_##                                                                 \
+        op] = {#op,      m,   p, VMM_BODY_##b, ACTION_CLASS_##c, VMM_##pr,     \
+               VMM_##po, cnt, fl},
     VMM_OPS(SQ_VMM_OP_ROW)
 #undef SQ_VMM_OP_ROW
 };

@@ -172,9 +172,8 @@ enum vmm_phase_rule { VMM_RUN, VMM_NS };
     X(PUT_HOTPLUG_MEMORY, "PUT", "/hotplug/memory", HOTPLUG_MEMORY, CONFIG,    \
       RUN, NS, VMM_M(put_api_requests, hotplug_memory_count),                  \
       VMM_M(put_api_requests, hotplug_memory_fails))                           \
-    X(PATCH_HOTPLUG_MEMORY, "PATCH", "/hotplug/memory",                        \
-      HOTPLUG_MEMORY_UPDATE, DEVICE, NS, RUN,                                  \
-      VMM_M(patch_api_requests, hotplug_memory_count),                         \
+    X(PATCH_HOTPLUG_MEMORY, "PATCH", "/hotplug/memory", HOTPLUG_MEMORY_UPDATE, \
+      DEVICE, NS, RUN, VMM_M(patch_api_requests, hotplug_memory_count),        \
       VMM_M(patch_api_requests, hotplug_memory_fails))                         \
     X(PUT_NET, "PUT", "/network-interfaces/{id}", NET, CONFIG, RUN, RUN,       \
       VMM_M(put_api_requests, network_count),                                  \
@@ -202,14 +201,14 @@ enum vmm_op {
 #define SQ_VMM_OP_ENUM(op, ...) VMM_OP_##op,
     VMM_OPS(SQ_VMM_OP_ENUM)
 #undef SQ_VMM_OP_ENUM
-    VMM_OP_COUNT
+        VMM_OP_COUNT
 };
 
 /* One row of the table. */
 struct vmm_op_info {
-    const char *name;        /* "PUT_DRIVE", for logs and tests */
-    const char *method;      /* "GET", "PUT", "PATCH", "DELETE" */
-    const char *path;        /* "/drives/{id}" */
+    const char *name;   /* "PUT_DRIVE", for logs and tests */
+    const char *method; /* "GET", "PUT", "PATCH", "DELETE" */
+    const char *path;   /* "/drives/{id}" */
     enum vmm_body_kind body;
     enum action_class cls;
     enum vmm_phase_rule pre, post;
@@ -261,7 +260,7 @@ union vmm_body {
  * body kind (nothing for VMM_BODY_NONE). */
 struct vmm_request {
     enum vmm_op op;
-    char *id;             /* owned; the path id, NULL when the op has none */
+    char *id; /* owned; the path id, NULL when the op has none */
     union vmm_body body;
 };
 
@@ -289,8 +288,8 @@ enum vmm_reply_kind {
 
 struct vmm_reply {
     enum vmm_reply_kind kind;
-    struct buf body;  /* see kind; NUL-terminated when non-empty */
-    bool deprecated;  /* upstream adds the Deprecation header */
+    struct buf body; /* see kind; NUL-terminated when non-empty */
+    bool deprecated; /* upstream adds the Deprecation header */
 };
 
 /* Release the reply's body (the struct is the caller's). */

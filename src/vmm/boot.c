@@ -21,8 +21,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "util/le.h"
 #include "obs/log.h"
+#include "util/le.h"
 #include "vmm/errors.h"
 
 /* ---- error texts (linux-loader, Firecracker ConfigurationError) ---- */

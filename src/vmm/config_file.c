@@ -25,7 +25,7 @@
 #include "obs/log.h"
 #include "vmm/vmm_int.h"
 
-#define START_FAILED  "Could not Start MicroVM from one single json: "
+#define START_FAILED "Could not Start MicroVM from one single json: "
 
 /* Template files are small; anything larger is not a CPU template. */
 #define CPU_TEMPLATE_FILE_MAX (16u << 20)
@@ -179,7 +179,8 @@ int vmm_apply_config_file_with_metadata(struct vmm *v,
     int rc;
 
     if (vmm_is_started(v))
-        return sq_errf(err, -EALREADY, VMM_ERR_CONFIG_FILE "%s", VMM_ERR_NS_POST);
+        return sq_errf(err, -EALREADY, VMM_ERR_CONFIG_FILE "%s",
+                       VMM_ERR_NS_POST);
     rc = replay(v, cfg, metadata, err);
     if (rc)
         return rc;

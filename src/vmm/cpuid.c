@@ -45,10 +45,9 @@
 #include "vmm/errors.h"
 
 #define ERR_NORM                                                               \
-    VMM_ERR_SYS_CONFIG "Error configuring the vcpu for boot: "        \
-    "Failed to apply modifications to CPUID: "
-#define ERR_GUEST_CONFIG                                                       \
-    VMM_ERR_SYS_CONFIG "Failed to create guest config: "
+    VMM_ERR_SYS_CONFIG "Error configuring the vcpu for boot: "                 \
+                       "Failed to apply modifications to CPUID: "
+#define ERR_GUEST_CONFIG VMM_ERR_SYS_CONFIG "Failed to create guest config: "
 #define ERR_RANGE                                                              \
     "Given value is greater than maximum storable value in bit range."
 
@@ -654,7 +653,8 @@ int cpuid_normalize_err(struct kvm_cpuid2 *cpuid, uint32_t max_entries,
                  : norm_amd(cpuid, max_entries, ctx, cpus_per_core, err);
     if (rc == -ENOSPC)
         sq_errf(err, rc,
-                VMM_ERR_SYS_CONFIG "Error configuring the "
+                VMM_ERR_SYS_CONFIG
+                "Error configuring the "
                 "vcpu for boot: Failed to convert `Cpuid` to "
                 "`kvm_bindings::CpuId`: The max size has been exceeded");
     sort_entries(cpuid);

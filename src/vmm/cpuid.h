@@ -30,8 +30,8 @@
 
 #include <linux/kvm.h>
 
-#include "util/err.h"
 #include "config/cpu_template.h"
+#include "util/err.h"
 
 /* Largest table squib asks KVM for (KVM_MAX_CPUID_ENTRIES in Firecracker). */
 #define CPUID_MAX_ENTRIES 80

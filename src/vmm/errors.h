@@ -10,7 +10,7 @@
 
 /* vm-allocator's ResourceNotAvailable (GSIs and MMIO windows). */
 #define VMM_ERR_NO_RESOURCE                                                    \
-    "Failed to allocate requested resource: The requested resource is not "   \
+    "Failed to allocate requested resource: The requested resource is not "    \
     "available."
 
 /* VmmError::FindDeviceError(DeviceNotFound). */
@@ -25,7 +25,7 @@
 
 /* BalloonError::HintingNotEnabled behind its prefix. */
 #define VMM_ERR_HINTING_NOT_ENABLED                                            \
-    "Balloon update error: Balloon: Attempting to use hinting when not "      \
+    "Balloon update error: Balloon: Attempting to use hinting when not "       \
     "enabled"
 
 #endif

@@ -44,9 +44,9 @@
 #include "util/xalloc.h"
 #include "vmm/acpi.h"
 #include "vmm/boot.h"
+#include "vmm/errors.h"
 #include "vmm/kvm.h"
 #include "vmm/vcpu.h"
-#include "vmm/errors.h"
 
 #define KVM_TSS_ADDRESS  0xfffbd000ULL
 #define CPUID_CAPACITY   256 /* KVM's own limit for KVM_SET_CPUID2 */
@@ -99,8 +99,7 @@ int mmio_alloc_device(struct mmio_alloc *a, uint64_t *addr, uint32_t *gsi,
 {
     if (a->next_gsi > MMIO_GSI_LAST ||
         a->next_addr + MMIO_DEV_SIZE > GUEST_MEM_MMIO32_END)
-        return sq_errf(err, -ENOSPC,
-                       VMM_ERR_NO_RESOURCE);
+        return sq_errf(err, -ENOSPC, VMM_ERR_NO_RESOURCE);
     *addr = a->next_addr;
     *gsi = a->next_gsi;
     a->next_addr += MMIO_DEV_SIZE;
@@ -356,8 +355,7 @@ static int load_guest(struct machine *m, struct boot_result *res,
     if (rc < 0)
         return rc;
     if (m->cfg.n_mmio > sizeof(virtio) / sizeof(virtio[0]))
-        return sq_errf(err, -ENOSPC,
-                       VMM_ERR_NO_RESOURCE);
+        return sq_errf(err, -ENOSPC, VMM_ERR_NO_RESOURCE);
     for (size_t i = 0; i < m->cfg.n_mmio; i++) {
         virtio[i].addr = m->cfg.mmio[i].addr;
         virtio[i].gsi = m->cfg.mmio[i].gsi;
@@ -452,7 +450,7 @@ static int boot_msr_list(struct machine *m, struct kvm_msrs *msrs,
     if (n > MAX_MSRS)
         return sq_errf(err, -E2BIG,
                        VMM_ERR_SYS_CONFIG "Failed to "
-                       "create guest config: too many MSRs");
+                                          "create guest config: too many MSRs");
     if (n > 0) {
         msrs->nmsrs = (uint32_t)n;
         for (size_t i = 0; i < n; i++)
@@ -460,7 +458,8 @@ static int boot_msr_list(struct machine *m, struct kvm_msrs *msrs,
         rc = kvm_get_msrs(m->vcpus[0]->fd, msrs);
         if (rc < 0 || (size_t)rc < n)
             return sq_errf(err, rc < 0 ? rc : -EINVAL,
-                           VMM_ERR_SYS_CONFIG "Failed to create "
+                           VMM_ERR_SYS_CONFIG
+                           "Failed to create "
                            "guest config: KVM vcpu ioctl failed: Failed to get "
                            "KVM vcpu msr: %#x",
                            idx[rc < 0 ? 0 : rc]);
@@ -518,7 +517,7 @@ static int configure_vcpus(struct machine *m, const struct boot_result *res,
             if (err && err->msg[0] == '\0')
                 sq_errf(err, rc,
                         VMM_ERR_SYS_CONFIG "Failed to "
-                        "normalize CPUID: %s",
+                                           "normalize CPUID: %s",
                         sq_os_error(-rc, os, sizeof(os)));
             goto out;
         }
@@ -526,7 +525,7 @@ static int configure_vcpus(struct machine *m, const struct boot_result *res,
         if (rc < 0) {
             sq_errf(err, rc,
                     VMM_ERR_SYS_CONFIG "Failed to set "
-                    "CPUID: %s",
+                                       "CPUID: %s",
                     sq_os_error(-rc, os, sizeof(os)));
             goto out;
         }
@@ -545,7 +544,7 @@ static int configure_vcpus(struct machine *m, const struct boot_result *res,
         if (rc >= 0 && (uint32_t)rc != msrs->nmsrs) {
             sq_errf(err, -EINVAL,
                     VMM_ERR_SYS_CONFIG "Failed to set "
-                    "all MSRs. Expected: %u, actual: %d",
+                                       "all MSRs. Expected: %u, actual: %d",
                     msrs->nmsrs, rc);
             rc = -EINVAL;
             goto out;
@@ -567,7 +566,7 @@ static int configure_vcpus(struct machine *m, const struct boot_result *res,
         if (rc < 0) {
             sq_errf(err, rc,
                     VMM_ERR_SYS_CONFIG "Failed to configure "
-                    "vcpu %u: %s",
+                                       "vcpu %u: %s",
                     i, sq_os_error(-rc, os, sizeof(os)));
             goto out;
         }
@@ -707,8 +706,7 @@ static void tty_restore(struct machine *m)
     if (!m->tty_raw)
         return;
     if (tcsetattr(STDIN_FILENO, TCSANOW, &m->tty_orig) < 0)
-        log_warn(SERIAL_WARN_CANONICAL_MODE,
-                 strerror(errno));
+        log_warn(SERIAL_WARN_CANONICAL_MODE, strerror(errno));
     m->tty_raw = false;
 }
 

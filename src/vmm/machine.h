@@ -27,11 +27,11 @@
 
 #include <linux/kvm.h>
 
+#include "config/cpu_template.h"
 #include "devices/legacy/serial.h"
 #include "util/err.h"
 #include "util/evloop.h"
 #include "vmm/bus.h"
-#include "config/cpu_template.h"
 #include "vmm/cpuid.h"
 #include "vmm/guest_mem.h"
 

@@ -119,7 +119,7 @@ int mptable_write(uint8_t *out, size_t out_len, uint64_t gpa, uint32_t n_cpus,
         e[0] = MP_INTSRC;
         e[1] = MP_IRQ_INT;
         le_put16(e + 2, 0); /* conforming polarity and trigger */
-        e[4] = 0;        /* ISA bus */
+        e[4] = 0;           /* ISA bus */
         e[5] = (uint8_t)irq;
         e[6] = ioapic_id;
         e[7] = (uint8_t)irq;

@@ -99,7 +99,6 @@ void vmm_render_vm_config(struct vmm *v, struct buf *b)
 /* ---------------------------------------------------------------------- */
 /* GET endpoints */
 
-
 /* An error answer: its text (the api puts it in a fault_message). */
 static int fault(struct buf *b, const char *msg)
 {
@@ -257,8 +256,6 @@ void vmm_query(struct vmm *v, enum vmm_op op, struct vmm_reply *rep)
 {
     buf_reset(&rep->body);
     rep->deprecated = false;
-    rep->kind = query_get(v, op, &rep->body) == 200 ? VMM_REPLY_DATA
-                                                     : VMM_REPLY_ERROR;
+    rep->kind =
+        query_get(v, op, &rep->body) == 200 ? VMM_REPLY_DATA : VMM_REPLY_ERROR;
 }
-
-

@@ -23,11 +23,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "vmm/device_cfg.h"
 #include "mmds/store.h"
 #include "obs/log.h"
 #include "util/xalloc.h"
 #include "vmm/cmdline.h"
+#include "vmm/device_cfg.h"
 
 /* struct virtio_net_hdr_v1 is 12 bytes: what upstream gives TUNSETVNETHDRSZ. */
 #define VNET_HDR_LEN 12

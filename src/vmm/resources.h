@@ -28,8 +28,8 @@
 #include <stdint.h>
 
 #include "config/config.h"
-#include "util/err.h"
 #include "config/cpu_template.h"
+#include "util/err.h"
 
 struct mmds_store;
 

@@ -30,12 +30,26 @@
  * low 32 bits (a "dword"), MEQ its masked low 32 bits. A condition whose
  * value is KICK_SIGNAL compares with the vCPU kick signal instead (SIGRTMIN
  * is not a constant in glibc); seccomp_rules_default() puts it in. */
-#define EQ(i, v)     {.idx = (i), .op = SECCOMP_CMP_EQ, .val = (v)}
-#define MEQ(i, m, v) \
-    {.idx = (i), .op = SECCOMP_CMP_MASKED_EQ, .mask = (m), .val = (v)}
-#define R0(nm)       {.name = #nm, .n = 0}
-#define R1(nm, a)    {.name = #nm, .n = 1, .c = {a}}
-#define R2(nm, a, b) {.name = #nm, .n = 2, .c = {a, b}}
+#define EQ(i, v)                                                               \
+    {                                                                          \
+        .idx = (i), .op = SECCOMP_CMP_EQ, .val = (v)                           \
+    }
+#define MEQ(i, m, v)                                                           \
+    {                                                                          \
+        .idx = (i), .op = SECCOMP_CMP_MASKED_EQ, .mask = (m), .val = (v)       \
+    }
+#define R0(nm)                                                                 \
+    {                                                                          \
+        .name = #nm, .n = 0                                                    \
+    }
+#define R1(nm, a)                                                              \
+    {                                                                          \
+        .name = #nm, .n = 1, .c = { a }                                        \
+    }
+#define R2(nm, a, b)                                                           \
+    {                                                                          \
+        .name = #nm, .n = 2, .c = { a, b }                                     \
+    }
 
 /* Marker value replaced by SQ_SIG_VCPU_KICK in seccomp_rules_default(). */
 #define KICK_SIGNAL 0xffffffffu

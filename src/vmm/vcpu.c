@@ -358,9 +358,11 @@ static void *vcpu_thread(void *arg)
     /* The vCPU filter, before the first KVM_RUN (upstream's Vcpu::run). */
     rc = seccomp_enter(SECCOMP_THREAD_VCPU);
     if (rc < 0)
-        signals_panic(__FILE__, __LINE__, "Failed to set the requested "
+        signals_panic(__FILE__, __LINE__,
+                      "Failed to set the requested "
                       "seccomp filters on vCPU %u: Error: prctl` syscall "
-                      "failed with error code: %s", v->index, strerror(-rc));
+                      "failed with error code: %s",
+                      v->index, strerror(-rc));
 
     pthread_mutex_lock(&v->lock);
     set_state(v, VCPU_PAUSED);

@@ -257,7 +257,8 @@ static int balloon_update(struct vmm *v, const struct balloon_update *u,
 {
     (void)u;
     if (!v->res.has_balloon)
-        return sq_errf(err, -ENODEV, "Balloon update error: " VMM_ERR_DEVICE_NOT_FOUND);
+        return sq_errf(err, -ENODEV,
+                       "Balloon update error: " VMM_ERR_DEVICE_NOT_FOUND);
     return sq_errf(err, -EAGAIN, "Balloon update error: " BALLOON_NOT_ACTIVE);
 }
 
@@ -268,7 +269,8 @@ static int balloon_stats_update(struct vmm *v,
     struct balloon_cfg *bc = &v->res.balloon;
 
     if (!v->res.has_balloon)
-        return sq_errf(err, -ENODEV, "Balloon update error: " VMM_ERR_DEVICE_NOT_FOUND);
+        return sq_errf(err, -ENODEV,
+                       "Balloon update error: " VMM_ERR_DEVICE_NOT_FOUND);
     if (bc->stats_polling_interval_s == u->stats_polling_interval_s)
         return 204;
     if (bc->stats_polling_interval_s == 0 || u->stats_polling_interval_s == 0)
@@ -284,7 +286,8 @@ static int balloon_stats_update(struct vmm *v,
 static int balloon_hinting(struct vmm *v, struct sq_err *err)
 {
     if (!v->res.has_balloon)
-        return sq_errf(err, -ENODEV, "Balloon update error: " VMM_ERR_DEVICE_NOT_FOUND);
+        return sq_errf(err, -ENODEV,
+                       "Balloon update error: " VMM_ERR_DEVICE_NOT_FOUND);
     if (!v->res.balloon.free_page_hinting)
         return sq_errf(err, -EINVAL, VMM_ERR_HINTING_NOT_ENABLED);
     return sq_errf(err, -EAGAIN, "Balloon update error: " BALLOON_NOT_ACTIVE);
@@ -385,7 +388,8 @@ static int patch_drive(struct vmm *v, const struct drive_update *u,
     if (!d)
         return sq_errf(err, -ENODEV,
                        "Drive config error: Unable to patch the block "
-                       "device: " VMM_ERR_DEVICE_NOT_FOUND " Please verify the request "
+                       "device: " VMM_ERR_DEVICE_NOT_FOUND
+                       " Please verify the request "
                        "arguments.");
     /* Neither field: a vhost-user config refresh, refused for virtio. */
     if (!u->path_on_host && !u->has_rate_limiter && !d->is_vhost_user)
@@ -421,9 +425,8 @@ static int patch_drive(struct vmm *v, const struct drive_update *u,
         d->cfg.path_on_host = xstrdup(u->path_on_host);
     }
     if (u->has_rate_limiter)
-        res_rate_limiter_update(&d->cfg.has_rate_limiter,
-                                &d->cfg.rate_limiter, true,
-                                &u->rate_limiter);
+        res_rate_limiter_update(&d->cfg.has_rate_limiter, &d->cfg.rate_limiter,
+                                true, &u->rate_limiter);
     return 204;
 }
 
@@ -455,7 +458,8 @@ static int patch_pmem(struct vmm *v, const struct pmem_update *u,
     if (!found)
         return sq_errf(err, -ENODEV,
                        "Pmem config error: Unable to patch the pmem "
-                       "device: " VMM_ERR_DEVICE_NOT_FOUND " Please verify the request "
+                       "device: " VMM_ERR_DEVICE_NOT_FOUND
+                       " Please verify the request "
                        "arguments.");
     return sq_errf(err, -EOPNOTSUPP,
                    "Pmem config error: Unable to patch the pmem device: the "
@@ -466,8 +470,9 @@ static int patch_pmem(struct vmm *v, const struct pmem_update *u,
 static int patch_hotplug_memory(struct vmm *v, struct sq_err *err)
 {
     if (!v->res.has_memory_hotplug)
-        return sq_errf(err, -ENODEV,
-                       "Memory hotplug update error: " VMM_ERR_DEVICE_NOT_FOUND);
+        return sq_errf(
+            err, -ENODEV,
+            "Memory hotplug update error: " VMM_ERR_DEVICE_NOT_FOUND);
     /* No virtio-mem device exists to be activated by the guest. */
     return sq_errf(err, -EAGAIN,
                    "Memory hotplug update error: Failed to "
@@ -602,9 +607,9 @@ static int handle_write(struct vmm *v, struct vmm_request *req,
                           "Machine config error: ");
     case VMM_OP_PUT_MMDS_CONFIG:
         v->boot_path = true;
-        return set_result(res_set_mmds_config(r, &b->mmds_config,
-                                              v->instance_id, err),
-                          err, "MMMDS config error: ");
+        return set_result(
+            res_set_mmds_config(r, &b->mmds_config, v->instance_id, err), err,
+            "MMMDS config error: ");
     case VMM_OP_PUT_HOTPLUG_MEMORY:
         v->boot_path = true;
         return set_result(res_set_memory_hotplug(r, &b->hotplug_memory, err),

@@ -38,7 +38,8 @@
 
 /* The prefix of a --config-file that could not be applied (upstream's
  * BuildFromJson), and the log line after --metadata is stored. */
-#define VMM_ERR_CONFIG_FILE "Configuration for VMM from one single json failed: "
+#define VMM_ERR_CONFIG_FILE                                                    \
+    "Configuration for VMM from one single json failed: "
 #define VMM_MSG_METADATA_ADDED "Successfully added metadata to mmds from file"
 
 struct vmm_opts {

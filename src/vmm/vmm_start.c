@@ -38,11 +38,11 @@
 #include "util/xalloc.h"
 #include "vmm/cmdline.h"
 #include "vmm/device_cfg.h"
+#include "vmm/errors.h"
 #include "vmm/machine.h"
 #include "vmm/mmio_attach.h"
 #include "vmm/vdev.h"
 #include "vmm/vmm.h"
-#include "vmm/errors.h"
 
 /* What the controller keeps of a built machine (v->machine). */
 struct vmm_machine {

@@ -20,8 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const struct cmdline_dev devs[] = {{0xc0001000, 5},
-                                              {0xc0002000, 6}};
+    static const struct cmdline_dev devs[] = {{0xc0001000, 5}, {0xc0002000, 6}};
     struct cmdline_extras x = {.root_block = "/dev/vda",
                                .root_pmem_index = -1,
                                .n_virtio = 2,

@@ -605,7 +605,8 @@ static void test_cad(void)
     outb(0x64, 0x20); /* read command byte */
     ctr = inb(0x60);
     outb(0x64, 0x60); /* write command byte */
-    outb(0x60, (uint8_t)((ctr | 0x01) & ~0x40)); /* kbd irq on, no translation */
+    outb(0x60,
+         (uint8_t)((ctr | 0x01) & ~0x40)); /* kbd irq on, no translation */
     say("cad waiting");
     for (;;) {
         struct line l;

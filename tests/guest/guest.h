@@ -10,7 +10,8 @@
 #define SQUIB_GUEST_H
 
 /* How the guest was entered (entry_kind). */
-#define BOOT_KIND_64 1   /* startup_64: Linux 64-bit protocol (ELF or bzImage) \
+#define BOOT_KIND_64                                                           \
+    1                    /* startup_64: Linux 64-bit protocol (ELF or bzImage) \
                           */
 #define BOOT_KIND_BZ32 2 /* startup_32: 32-bit protocol (bzImage) */
 #define BOOT_KIND_PVH  3 /* pvh_start: PVH */

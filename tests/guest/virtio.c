@@ -14,35 +14,35 @@
  * Everything the guest reads from the VMM (addresses, lengths, indices) is
  * bounds-checked before use. See README.md for the tests and line format.
  */
-#include "guest.h"
 #include "virtio.h"
+#include "guest.h"
 
 #define RAM_LIMIT 0xc0000000ULL
 
 /* virtio-mmio registers */
-#define VM_MAGIC       0x000
-#define VM_VERSION     0x004
-#define VM_DEVICE_ID   0x008
-#define VM_VENDOR_ID   0x00c
-#define VM_DEV_FEAT    0x010
+#define VM_MAGIC        0x000
+#define VM_VERSION      0x004
+#define VM_DEVICE_ID    0x008
+#define VM_VENDOR_ID    0x00c
+#define VM_DEV_FEAT     0x010
 #define VM_DEV_FEAT_SEL 0x014
-#define VM_DRV_FEAT    0x020
+#define VM_DRV_FEAT     0x020
 #define VM_DRV_FEAT_SEL 0x024
-#define VM_QUEUE_SEL   0x030
-#define VM_QUEUE_MAX   0x034
-#define VM_QUEUE_NUM   0x038
-#define VM_QUEUE_READY 0x044
+#define VM_QUEUE_SEL    0x030
+#define VM_QUEUE_MAX    0x034
+#define VM_QUEUE_NUM    0x038
+#define VM_QUEUE_READY  0x044
 #define VM_QUEUE_NOTIFY 0x050
-#define VM_ISR         0x060
-#define VM_ISR_ACK     0x064
-#define VM_STATUS      0x070
-#define VM_DESC_LO     0x080
-#define VM_DESC_HI     0x084
-#define VM_AVAIL_LO    0x090
-#define VM_AVAIL_HI    0x094
-#define VM_USED_LO     0x0a0
-#define VM_USED_HI     0x0a4
-#define VM_CONFIG      0x100
+#define VM_ISR          0x060
+#define VM_ISR_ACK      0x064
+#define VM_STATUS       0x070
+#define VM_DESC_LO      0x080
+#define VM_DESC_HI      0x084
+#define VM_AVAIL_LO     0x090
+#define VM_AVAIL_HI     0x094
+#define VM_USED_LO      0x0a0
+#define VM_USED_HI      0x0a4
+#define VM_CONFIG       0x100
 
 #define ST_ACK         1
 #define ST_DRIVER      2
@@ -51,11 +51,11 @@
 #define ST_NEEDS_RESET 0x40
 #define ST_FAILED      0x80
 
-#define F_BLK_RO      (1ULL << 5)
-#define F_BLK_FLUSH   (1ULL << 9)
-#define F_INDIRECT    (1ULL << 28)
-#define F_EVENT_IDX   (1ULL << 29)
-#define F_VERSION_1   (1ULL << 32)
+#define F_BLK_RO    (1ULL << 5)
+#define F_BLK_FLUSH (1ULL << 9)
+#define F_INDIRECT  (1ULL << 28)
+#define F_EVENT_IDX (1ULL << 29)
+#define F_VERSION_1 (1ULL << 32)
 
 #define D_NEXT     1
 #define D_WRITE    2
@@ -88,7 +88,7 @@ struct vdev {
     uint32_t gsi;
     uint32_t source; /* 1 = command line, 2 = DSDT */
     uint32_t id, version, vendor;
-    int good;        /* magic and version 2 */
+    int good; /* magic and version 2 */
 };
 
 struct vq {
@@ -105,7 +105,7 @@ struct vdrv {
     struct vq q;
     uint64_t dev_features, drv_features;
     uint32_t queue_max;
-    int irq;         /* completions by interrupt */
+    int irq; /* completions by interrupt */
     uint32_t vector;
 };
 
@@ -298,7 +298,7 @@ static void scan_cmdline(struct venv *e)
         e->n_cmdline++;
         add_dev(e, addr, size, (uint32_t)gsi, 1);
         continue;
-bad:
+    bad:
         line_str(&l, " parse=bad");
         line_end(&l);
     }
@@ -475,8 +475,7 @@ static void probe(struct venv *e)
         line_kv_hex(&l, "addr", d->base);
         line_kv_dec(&l, "gsi", d->gsi);
         /* Only windows in the MMIO hole below 4 GiB are touched. */
-        if (d->base < RAM_LIMIT || d->base >= 0x100000000ULL ||
-            (d->base & 3)) {
+        if (d->base < RAM_LIMIT || d->base >= 0x100000000ULL || (d->base & 3)) {
             line_str(&l, " probe=skipped");
             line_end(&l);
             continue;
@@ -538,7 +537,7 @@ static uint64_t calibrate_tsc(void)
     uint64_t t0, t1, hz;
     struct line l;
 
-    *div = 0xb;          /* divide by 1 */
+    *div = 0xb;            /* divide by 1 */
     *lvt = 0x10000 | 0xff; /* masked, one-shot */
     *init = 0xffffffffU;
     c0 = *cur;
@@ -653,9 +652,9 @@ static int dev_reset(const struct vdev *d)
 
 /* Queue placement and size for init; hostile cases override them. */
 struct qsetup {
-    uint32_t num;                 /* 0: min(max, want) */
-    uint64_t desc, avail, used;   /* 0: inside qmem */
-    int no_driver_ok;             /* stop at FEATURES_OK + queue ready */
+    uint32_t num;               /* 0: min(max, want) */
+    uint64_t desc, avail, used; /* 0: inside qmem */
+    int no_driver_ok;           /* stop at FEATURES_OK + queue ready */
 };
 
 /*
@@ -943,9 +942,7 @@ static int blk_open(struct venv *e, struct vdrv *v, int irq, int event_idx)
         say("virtio-blk found=no");
         return -1;
     }
-    if (drv_init(v, d,
-                 F_BLK_RO | F_BLK_FLUSH |
-                     (event_idx ? F_EVENT_IDX : 0),
+    if (drv_init(v, d, F_BLK_RO | F_BLK_FLUSH | (event_idx ? F_EVENT_IDX : 0),
                  128, NULL, 0))
         return -1;
     line_start(&l);
@@ -1156,10 +1153,10 @@ static volatile uint8_t bench_status[BENCH_MAX_QD] __attribute__((aligned(64)));
 
 struct bench_state {
     int write, rnd;
-    uint32_t size;          /* bytes per request */
-    uint64_t blocks;        /* request-sized blocks on the disk */
-    uint64_t next;          /* requests submitted so far */
-    uint64_t seed;          /* xorshift64 state */
+    uint32_t size;   /* bytes per request */
+    uint64_t blocks; /* request-sized blocks on the disk */
+    uint64_t next;   /* requests submitted so far */
+    uint64_t seed;   /* xorshift64 state */
 };
 
 static uint64_t bench_sector(struct bench_state *b)
@@ -1253,9 +1250,10 @@ static void blk_bench(struct venv *e, struct vdrv *v, const char *mode,
     if (b.blocks == 0 || total == 0 || qd == 0 ||
         (b.write && (v->drv_features & F_BLK_RO))) {
         line_kv_str(&l, "mode", modes[which], strlen(modes[which]));
-        line_str(&l, b.blocks == 0 ? " error=disk-too-small" :
-                 total == 0 ? " error=nothing-to-move" :
-                 qd == 0 ? " error=queue-too-small" : " error=read-only");
+        line_str(&l, b.blocks == 0 ? " error=disk-too-small"
+                     : total == 0  ? " error=nothing-to-move"
+                     : qd == 0     ? " error=queue-too-small"
+                                   : " error=read-only");
         line_end(&l);
         return;
     }
@@ -1335,7 +1333,8 @@ static void blk_bench(struct venv *e, struct vdrv *v, const char *mode,
     line_kv_dec(&l, "tsc_hz", hz);
     /* bytes * hz / ticks without overflowing: ticks and hz stay below 2^40
      * for any run shorter than ~10 minutes at a few GHz. */
-    line_kv_dec(&l, "mib_per_s", ticks ? (bytes >> 10) * (hz >> 10) / ticks : 0);
+    line_kv_dec(&l, "mib_per_s",
+                ticks ? (bytes >> 10) * (hz >> 10) / ticks : 0);
     line_kv_dec(&l, "kib_per_s", ticks ? bytes * (hz >> 10) / ticks : 0);
     line_kv_dec(&l, "iops", ticks ? done * hz / ticks : 0);
     line_end(&l);
@@ -1387,8 +1386,8 @@ static void blk_eventidx(struct venv *e, struct vdrv *v, uint64_t timeout)
             uint64_t before;
             uint32_t st;
 
-            *used_event = phase ? v->q.last_used
-                                : (uint16_t)(v->q.last_used + 0x8000);
+            *used_event =
+                phase ? v->q.last_used : (uint16_t)(v->q.last_used + 0x8000);
             mb();
             before = irq_seen;
             st = blk_request(v, timeout, BLK_T_IN, 0, data_buf, 512, &r);
@@ -1465,7 +1464,8 @@ static void rng_test(struct venv *e, struct vdrv *v, uint64_t timeout)
         line_start(&l);
         line_str(&l, "rng-data");
         line_kv_dec(&l, "off", off);
-        line_hexbytes(&l, "hex", data_buf + off, got - off < 64 ? got - off : 64);
+        line_hexbytes(&l, "hex", data_buf + off,
+                      got - off < 64 ? got - off : 64);
         line_end(&l);
     }
     for (uint64_t i = 0; i < got; i++)
@@ -1584,8 +1584,8 @@ static uint16_t h_data(int blk)
  * Run one case on a freshly reset device. Returns 1 when the device could
  * be reset and re-initialised cleanly afterwards.
  */
-static int h_case(const struct vdev *d, int blk,
-                  const char *name, uint64_t timeout)
+static int h_case(const struct vdev *d, int blk, const char *name,
+                  uint64_t timeout)
 {
     struct vdrv v;
     struct qsetup qs;
@@ -1617,8 +1617,9 @@ static int h_case(const struct vdev *d, int blk,
     req_status = BLK_S_NONE;
     memset(data_buf, 0, 4096);
     if (!setup_fail &&
-        drv_init(&v, d, blk ? F_BLK_RO | F_BLK_FLUSH : 0, 8,
-                 (qs.num || qs.avail || qs.used || qs.no_driver_ok) ? &qs : NULL, 1))
+        drv_init(
+            &v, d, blk ? F_BLK_RO | F_BLK_FLUSH : 0, 8,
+            (qs.num || qs.avail || qs.used || qs.no_driver_ok) ? &qs : NULL, 1))
         setup_fail = 1;
     line_start(&l);
     line_str(&l, "hostile-case");
@@ -1630,7 +1631,8 @@ static int h_case(const struct vdev *d, int blk,
         uint32_t st = vr(d, VM_STATUS);
 
         line_str(&l, " setup=refused");
-        line_str(&l, st & ST_NEEDS_RESET ? " needs_reset=yes" : " needs_reset=no");
+        line_str(&l,
+                 st & ST_NEEDS_RESET ? " needs_reset=yes" : " needs_reset=no");
         line_kv_hex(&l, "dev_status", st);
         goto reset;
     }
@@ -1700,7 +1702,7 @@ static int h_case(const struct vdev *d, int blk,
             ind[0].flags = D_INDIRECT;
             n = 1;
         }
-        set_desc(&v.q, 0,  at,
+        set_desc(&v.q, 0, at,
                  word_eq(name, "indirect-oversized") ? 16U * (v.q.size + 1U)
                                                      : 16U * n,
                  D_INDIRECT, 0);
@@ -1744,19 +1746,18 @@ report:
         line_kv_dec(&l, "used_id", r.id);
     if (blk)
         line_status(&l, "status", req_status);
-reset:
-    {
-        int rok = dev_reset(d) == 0;
-        struct vdrv again;
-        int reinit = rok && drv_init(&again, d, blk ? F_BLK_RO | F_BLK_FLUSH : 0,
-                                     8, NULL, 1) == 0;
+reset : {
+    int rok = dev_reset(d) == 0;
+    struct vdrv again;
+    int reinit = rok && drv_init(&again, d, blk ? F_BLK_RO | F_BLK_FLUSH : 0, 8,
+                                 NULL, 1) == 0;
 
-        line_str(&l, rok ? " reset_ok=yes" : " reset_ok=no");
-        line_str(&l, reinit ? " reinit_ok=yes" : " reinit_ok=no");
-        line_end(&l);
-        dev_reset(d);
-        return rok && reinit;
-    }
+    line_str(&l, rok ? " reset_ok=yes" : " reset_ok=no");
+    line_str(&l, reinit ? " reinit_ok=yes" : " reinit_ok=no");
+    line_end(&l);
+    dev_reset(d);
+    return rok && reinit;
+}
 }
 
 static void hostile(struct venv *e, int blk, uint64_t timeout)
@@ -1789,7 +1790,8 @@ static void hostile(struct venv *e, int blk, uint64_t timeout)
     /* A normal request on a clean device. */
     if (drv_init(&v, d, blk ? F_BLK_RO | F_BLK_FLUSH : 0, 8, NULL, 1) == 0) {
         if (blk) {
-            uint32_t st = blk_request(&v, timeout, BLK_T_IN, 0, data_buf, 512, &r);
+            uint32_t st =
+                blk_request(&v, timeout, BLK_T_IN, 0, data_buf, 512, &r);
 
             final = st == 0 && r.answered && r.len == 513;
         } else {
@@ -1812,9 +1814,9 @@ int virtio_run_test(const char *name, size_t name_len, const char *cmdline,
                     size_t cmdline_len, uint64_t rsdp_hint)
 {
     static const char *const names[] = {
-        "virtio", "blk-rw", "blk-ro", "blk-id", "blk-poll", "blk-irq",
-        "rng", "rng-rate", "hostile-blk", "hostile-rng", "blk-eventidx",
-        "blk-bench",
+        "virtio",      "blk-rw",      "blk-ro",       "blk-id",
+        "blk-poll",    "blk-irq",     "rng",          "rng-rate",
+        "hostile-blk", "hostile-rng", "blk-eventidx", "blk-bench",
     };
     static struct venv env;
     static struct vdrv drv;
@@ -1823,7 +1825,8 @@ int virtio_run_test(const char *name, size_t name_len, const char *cmdline,
     int which = -1, eidx;
 
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        if (name_len == strlen(names[i]) && memcmp(name, names[i], name_len) == 0)
+        if (name_len == strlen(names[i]) &&
+            memcmp(name, names[i], name_len) == 0)
             which = (int)i;
     }
     if (which < 0)
@@ -1840,7 +1843,10 @@ int virtio_run_test(const char *name, size_t name_len, const char *cmdline,
     switch (which) {
     case 0:
         break;
-    case 1: case 3: case 4: case 5:
+    case 1:
+    case 3:
+    case 4:
+    case 5:
         if (blk_open(e, &drv, which == 5, eidx))
             break;
         if (which == 3)
@@ -1857,7 +1863,8 @@ int virtio_run_test(const char *name, size_t name_len, const char *cmdline,
             blk_close(&drv);
         }
         break;
-    case 6: case 7:
+    case 6:
+    case 7:
         if (rng_open(e, &drv) == 0) {
             if (which == 6)
                 rng_test(e, &drv, timeout);
@@ -1885,8 +1892,10 @@ int virtio_run_test(const char *name, size_t name_len, const char *cmdline,
         blk_close(&drv);
         break;
     }
-    case 8: case 9:
-        hostile(e, which == 8, param_u64(e, "squibtimeout=", 300) * e->tsc_hz / 1000);
+    case 8:
+    case 9:
+        hostile(e, which == 8,
+                param_u64(e, "squibtimeout=", 300) * e->tsc_hz / 1000);
         break;
     }
     return 1;

@@ -484,8 +484,8 @@ static void check_pci_iasl(void)
 static void test_tables_iasl(void **state)
 {
     uint8_t *ram;
-    struct fw_config cfg = {.vcpu_count = 3, .vmgenid_gsi = 5,
-                            .vmclock_gsi = 6};
+    struct fw_config cfg = {
+        .vcpu_count = 3, .vmgenid_gsi = 5, .vmclock_gsi = 6};
     struct fw_layout l;
     struct sq_err err;
     char *dsl, *log, want[96];
@@ -506,8 +506,10 @@ static void test_tables_iasl(void **state)
     assert_contains(dsl, "VGA Not Present (V4) : 1");
     assert_contains(dsl, "FADT Minor Revision : 05");
     assert_contains(dsl, "Hypervisor ID : 4D564B4345524946"); /* FIRECKVM */
-    snprintf(want, sizeof(want), "[08Ch 0140   8]                 DSDT "
-             "Address : %016llX", (unsigned long long)l.dsdt_addr);
+    snprintf(want, sizeof(want),
+             "[08Ch 0140   8]                 DSDT "
+             "Address : %016llX",
+             (unsigned long long)l.dsdt_addr);
     assert_contains(dsl, want);
     free(dsl);
     free(log);

@@ -25,10 +25,10 @@
 #include <cmocka.h>
 
 #include "devices/virtio/block.h"
-#include "vmm/device_cfg.h"
 #include "devices/virtio/rng.h"
 #include "obs/metrics.h"
 #include "virtq_driver.h"
+#include "vmm/device_cfg.h"
 
 #define MEM_SIZE   0x400000ULL /* 4 MiB */
 #define DISK_SIZE  (1024 * 1024)

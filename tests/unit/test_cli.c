@@ -21,8 +21,8 @@
 #include <cmocka.h>
 
 #include "cli.h"
-#include "obs/metrics.h"
 #include "obs/log.h"
+#include "obs/metrics.h"
 
 static char g_dir[64];
 
@@ -133,7 +133,11 @@ static int teardown_group(void **state)
 /* ---- errors: the table ---- */
 
 #define PARSE_HINT " \\n\\nFor more information try --help."
-#define A(...) (const char *const[]){__VA_ARGS__, NULL}
+#define A(...)                                                                 \
+    (const char *const[])                                                      \
+    {                                                                          \
+        __VA_ARGS__, NULL                                                      \
+    }
 
 static const struct error_case {
     const char *const *args;
@@ -262,8 +266,7 @@ static const struct error_case {
 static void test_errors(void **state)
 {
     (void)state;
-    for (size_t i = 0; i < sizeof(error_cases) / sizeof(error_cases[0]);
-         i++) {
+    for (size_t i = 0; i < sizeof(error_cases) / sizeof(error_cases[0]); i++) {
         const struct error_case *c = &error_cases[i];
         char expect_log[1024], tail[128];
         struct run r;
@@ -285,7 +288,8 @@ static void test_errors(void **state)
                      expect_log);
         snprintf(tail, sizeof(tail),
                  "[anonymous-instance:main] Firecracker exiting with error. "
-                 "exit_code=%d\n", c->code);
+                 "exit_code=%d\n",
+                 c->code);
         assert_string_equal(strchr(line2 + 1, '['), tail);
         free_run(&r);
     }
@@ -324,14 +328,14 @@ static void test_all_values(void **state)
     struct run r;
 
     (void)state;
-    run_cli(&r, A("--api-sock", "/tmp/s.sock", "--id", "vm-01",
-                  "--config-file", "cfg.json", "--metadata", "md.json",
-                  "--log-path", "l", "--level", "Warning", "--module", "vmm",
-                  "--show-level", "--show-log-origin", "--metrics-path", "m",
-                  "--boot-timer", "--no-seccomp", "--start-time-us", "+12",
+    run_cli(&r, A("--api-sock", "/tmp/s.sock", "--id", "vm-01", "--config-file",
+                  "cfg.json", "--metadata", "md.json", "--log-path", "l",
+                  "--level", "Warning", "--module", "vmm", "--show-level",
+                  "--show-log-origin", "--metrics-path", "m", "--boot-timer",
+                  "--no-seccomp", "--start-time-us", "+12",
                   "--start-time-cpu-us", "34", "--parent-cpu-time-us",
-                  "18446744073709551615", "--http-api-max-payload-size",
-                  "1000", "--enable-pci", "--", "a", "--b"));
+                  "18446744073709551615", "--http-api-max-payload-size", "1000",
+                  "--enable-pci", "--", "a", "--b"));
     assert_int_equal(r.rc, 1);
     assert_string_equal(r.a.api_sock, "/tmp/s.sock");
     assert_string_equal(r.a.id, "vm-01");
@@ -395,8 +399,12 @@ static void test_unicode_id(void **state)
 static void test_id_rust_alphanumeric(void **state)
 {
     static const char *const ids[] = {
-        "a\xc2\xb2",     "\xc2\xb9",         "x\xc2\xbd-1",
-        "\xe2\x85\xa0",  "\xe2\x91\xa0",     "\xf0\x9f\x84\x80",
+        "a\xc2\xb2",
+        "\xc2\xb9",
+        "x\xc2\xbd-1",
+        "\xe2\x85\xa0",
+        "\xe2\x91\xa0",
+        "\xf0\x9f\x84\x80",
         "a\xc2\xb2\xc2\xb9\xe2\x85\xa0-vm",
     };
 
@@ -428,17 +436,22 @@ static void test_id_not_alphanumeric(void **state)
     free_run(&r);
     /* the length is counted in bytes, as Rust's str::len: 32 x U+00E9 is
      * 64 bytes (accepted), 33 of them 66 */
-    run_cli(&r, A("--id", "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
-                          "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
-                          "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
-                          "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"));
+    run_cli(
+        &r,
+        A("--id",
+          "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+          "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+          "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+          "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"));
     assert_int_equal(r.rc, 1);
     free_run(&r);
-    run_cli(&r, A("--id", "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
-                          "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
-                          "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
-                          "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
-                          "\xc3\xa9"));
+    run_cli(&r,
+            A("--id",
+              "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+              "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+              "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+              "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+              "\xc3\xa9"));
     assert_int_equal(r.rc, 0);
     assert_string_equal(r.err,
                         "Error: Invalid instance ID: InvalidLen(66, 1, 64)\n");
@@ -454,7 +467,8 @@ static void test_argument_not_utf8(void **state)
         const char *const *args;
         const char *err;
     } cases[] = {
-        {A("--id", "a\xff" "b"),
+        {A("--id", "a\xff"
+                   "b"),
          "Error: called `Result::unwrap()` on an `Err` value: \"a\\xFFb\"\n"},
         /* overlong and surrogate forms are not UTF-8 either */
         {A("--id", "a\xc0\xaf"),
@@ -498,8 +512,12 @@ static void check_exit_success(const char *log)
 static void test_help_wins(void **state)
 {
     const char *const *const cases[] = {
-        A("--help"), A("-h"), A("--bogus", "--help"), A("--id", "-h"),
-        A("--version", "--help"), A("--no-api", "-h", "x"),
+        A("--help"),
+        A("-h"),
+        A("--bogus", "--help"),
+        A("--id", "-h"),
+        A("--version", "--help"),
+        A("--no-api", "-h", "x"),
     };
     char help[8192];
     char expect[9000];
@@ -618,7 +636,7 @@ static void test_help_text_format(void **state)
     assert_int_equal(col, strlen("  --http-api-max-payload-size "
                                  "<http-api-max-payload-size>   "));
     assert_true(cli_format_help(help, sizeof(help)) > 0);
-    assert_non_null(strstr(help, "\n  --api-sock <api-sock>" ));
+    assert_non_null(strstr(help, "\n  --api-sock <api-sock>"));
     assert_non_null(strstr(help, "Path to unix domain socket used by the "
                                  "API. [default: \"/run/firecracker.socket\"]"
                                  "\n"));
@@ -775,8 +793,7 @@ static void test_rust_debug_forms(void **state)
     char out[256];
 
     (void)state;
-    assert_string_equal(cli_rust_debug_str("a\"b\\c\n\t\x01", out,
-                                           sizeof(out)),
+    assert_string_equal(cli_rust_debug_str("a\"b\\c\n\t\x01", out, sizeof(out)),
                         "\"a\\\"b\\\\c\\n\\t\\u{1}\"");
     assert_string_equal(cli_rust_debug_os_error(EACCES, out, sizeof(out)),
                         "Os { code: 13, kind: PermissionDenied, message: "

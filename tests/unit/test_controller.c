@@ -3,12 +3,12 @@
  * the read mirror under a concurrent publisher.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -77,9 +77,10 @@ static void *publisher(void *arg)
 {
     struct pub_arg *p = arg;
 
-    for (int i = 0; i < p->rounds ||
-                    atomic_load(&p->readers_done) < p->n_readers; i++)
-        controller_publish(p->c, numbered_mirror(i < p->rounds ? i : p->rounds - 1));
+    for (int i = 0;
+         i < p->rounds || atomic_load(&p->readers_done) < p->n_readers; i++)
+        controller_publish(p->c,
+                           numbered_mirror(i < p->rounds ? i : p->rounds - 1));
     return NULL;
 }
 
@@ -174,9 +175,11 @@ static void test_mirror_held_across_publishes(void **state)
 static void test_classes(void **state)
 {
     (void)state;
-    assert_int_equal(vmm_op_info(VMM_OP_PUT_SNAPSHOT_LOAD)->cls, ACTION_CLASS_SNAPSHOT);
+    assert_int_equal(vmm_op_info(VMM_OP_PUT_SNAPSHOT_LOAD)->cls,
+                     ACTION_CLASS_SNAPSHOT);
     assert_int_equal(vmm_op_info(VMM_OP_PATCH_VM)->cls, ACTION_CLASS_VCPU);
-    assert_int_equal(vmm_op_info(VMM_OP_PUT_MACHINE_CONFIG)->cls, ACTION_CLASS_CONFIG);
+    assert_int_equal(vmm_op_info(VMM_OP_PUT_MACHINE_CONFIG)->cls,
+                     ACTION_CLASS_CONFIG);
     assert_int_equal(vmm_op_info(VMM_OP_PATCH_DRIVE)->cls, ACTION_CLASS_DEVICE);
     for (int i = 0; i < ACTION_CLASS_COUNT; i++)
         assert_true(controller_default_timeout_ms[i] > 0);

@@ -687,8 +687,7 @@ static void test_static_data(void **state)
         assert_int_equal(d->cpuid[0].modifiers[0].value, want[i].leaf1_eax);
         for (size_t j = 0; j < d->n_cpuid; j++)
             for (size_t k = 0; k < d->cpuid[j].n_modifiers; k++) {
-                const struct cpuid_reg_modifier *m =
-                    &d->cpuid[j].modifiers[k];
+                const struct cpuid_reg_modifier *m = &d->cpuid[j].modifiers[k];
                 assert_int_equal(m->value & ~m->mask, 0);
             }
         for (size_t j = 0; j < d->n_msr; j++) {
@@ -696,7 +695,8 @@ static void test_static_data(void **state)
             assert_int_equal(d->msr[j].value & ~d->msr[j].mask, 0);
         }
     }
-    /* T2CL keeps the ARCH_CAPABILITIES bits outside its mask, clears the rest. */
+    /* T2CL keeps the ARCH_CAPABILITIES bits outside its mask, clears the rest.
+     */
     assert_int_equal(cpu_static_def(CPU_TEMPLATE_T2CL)->msr[0].mask,
                      0xffffffffe2f51e00ull);
     assert_int_equal(cpu_static_def(CPU_TEMPLATE_T2S)->msr[0].value,

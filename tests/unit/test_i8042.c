@@ -14,8 +14,8 @@
 
 #include "devices/legacy/i8042.h"
 #include "metrics_spy.h"
-#include "util/evloop.h"
 #include "obs/log.h"
+#include "util/evloop.h"
 
 struct ifx {
     struct i8042 *d;

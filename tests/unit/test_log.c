@@ -19,11 +19,12 @@
 
 #include <cmocka.h>
 
-#include "obs/metrics.h"
 #include "obs/log.h"
+#include "obs/metrics.h"
 
 /* One line: timestamp, [id:thread{:LEVEL}{:file:line}], message. */
-#define TS_RE "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{9} "
+#define TS_RE                                                                  \
+    "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{9} "
 
 struct fixture {
     char dir[64];
@@ -130,7 +131,7 @@ static void test_line_format_level_and_origin(void **state)
     assert_matches(out, re);
     assert_matches(out, TS_RE "\\[my-vm:main:ERROR\\] second$");
     assert_matches(out, TS_RE "\\[my-vm:main:tests/unit/test_log\\.c:[0-9]+\\] "
-                        "third$");
+                              "third$");
     assert_int_equal(count_lines(out), 3);
     free(out);
 }
@@ -189,10 +190,10 @@ static void test_level_parse(void **state)
         int rc;
         enum log_level level;
     } cases[] = {
-        {"off", 0, LOG_OFF},       {"Trace", 0, LOG_TRACE},
-        {"DEBUG", 0, LOG_DEBUG},   {"iNfO", 0, LOG_INFO},
-        {"warn", 0, LOG_WARN},     {"Warning", 0, LOG_WARN},
-        {"ERROR", 0, LOG_ERROR},   {"", -EINVAL, LOG_OFF},
+        {"off", 0, LOG_OFF},         {"Trace", 0, LOG_TRACE},
+        {"DEBUG", 0, LOG_DEBUG},     {"iNfO", 0, LOG_INFO},
+        {"warn", 0, LOG_WARN},       {"Warning", 0, LOG_WARN},
+        {"ERROR", 0, LOG_ERROR},     {"", -EINVAL, LOG_OFF},
         {"fatal", -EINVAL, LOG_OFF}, {"info ", -EINVAL, LOG_OFF},
     };
 
@@ -292,7 +293,7 @@ static void test_hold_release(void **state)
     out = slurp(f->path);
     assert_int_equal(count_lines(out), 2);
     assert_matches(out, TS_RE "\\[anonymous-instance:main\\] first\n" TS_RE
-                        "\\[anonymous-instance:main\\] second 2\n$");
+                              "\\[anonymous-instance:main\\] second 2\n$");
     free(out);
     log_release(); /* nothing held: no-op */
 
@@ -382,8 +383,9 @@ static void test_fifo_never_blocks(void **state)
         for (ssize_t i = 0; i < r; i++)
             lines += buf[i] == '\n';
     assert_true(lines > 0);
-    assert_int_equal((uint64_t)lines + metrics_read(
-                         METRIC_logger_missed_log_count) - missed0, 200);
+    assert_int_equal((uint64_t)lines +
+                         metrics_read(METRIC_logger_missed_log_count) - missed0,
+                     200);
     close(rfd);
 }
 
@@ -452,8 +454,9 @@ static void test_signal_safe_format(void **state)
     log_set_level(LOG_OFF);
     log_write_signal_safe(LOG_ERROR, "x.c", 1, "dropped");
     out = slurp(f->path);
-    assert_matches(out, TS_RE "\\[anonymous-instance:main:ERROR\\] Shutting "
-                        "down VM after intercepting signal 11, code 1\\.\n$");
+    assert_matches(out,
+                   TS_RE "\\[anonymous-instance:main:ERROR\\] Shutting "
+                         "down VM after intercepting signal 11, code 1\\.\n$");
     free(out);
 }
 
@@ -584,8 +587,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test(test_ratelimit_algorithm),
         cmocka_unit_test(test_ratelimit_call_sites_independent),
-        cmocka_unit_test_setup_teardown(test_ratelimit_macro_and_summary,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ratelimit_macro_and_summary, setup,
+                                        teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -33,8 +33,8 @@
 
 #include <cmocka.h>
 
-#include "util/evloop.h"
 #include "obs/log.h"
+#include "util/evloop.h"
 #include "vmm/guest_mem.h"
 #include "vmm/kvm.h"
 #include "vmm/machine.h"

@@ -27,8 +27,8 @@
 
 #include <cmocka.h>
 
-#include "util/evloop.h"
 #include "obs/log.h"
+#include "util/evloop.h"
 #include "vmm/machine.h"
 
 #if __has_include("../../src/vmm/boot.h") &&                                   \

@@ -22,8 +22,8 @@
 
 #include <cmocka.h>
 
-#include "obs/metrics.h"
 #include "obs/log.h"
+#include "obs/metrics.h"
 
 /* ---- a small JSON reader: records every key path and its value ---- */
 
@@ -60,13 +60,27 @@ static void jparse_string(const char **p, char *out, size_t out_len)
         if (c == '\\') {
             (*p)++;
             switch (**p) {
-            case 'n': c = '\n'; break;
-            case 't': c = '\t'; break;
-            case 'r': c = '\r'; break;
-            case 'b': c = '\b'; break;
-            case 'f': c = '\f'; break;
-            case '"': c = '"'; break;
-            case '\\': c = '\\'; break;
+            case 'n':
+                c = '\n';
+                break;
+            case 't':
+                c = '\t';
+                break;
+            case 'r':
+                c = '\r';
+                break;
+            case 'b':
+                c = '\b';
+                break;
+            case 'f':
+                c = '\f';
+                break;
+            case '"':
+                c = '"';
+                break;
+            case '\\':
+                c = '\\';
+                break;
             case 'u': {
                 unsigned v;
 
@@ -193,27 +207,58 @@ static struct jdoc *snapshot(void)
 static const char *const latency_fields[] = {"min_us", "max_us", "sum_us",
                                              NULL};
 
-static const char *const block_fields[] = {
-    "activate_fails", "cfg_fails", "no_avail_buffer", "event_fails",
-    "execute_fails", "invalid_reqs_count", "flush_count", "queue_event_count",
-    "rate_limiter_event_count", "update_count", "update_fails", "read_bytes",
-    "write_bytes", "read_count", "write_count",
-    "rate_limiter_throttled_events", "io_engine_throttled_events",
-    "remaining_reqs_count", "read_agg.*", "write_agg.*", NULL};
+static const char *const block_fields[] = {"activate_fails",
+                                           "cfg_fails",
+                                           "no_avail_buffer",
+                                           "event_fails",
+                                           "execute_fails",
+                                           "invalid_reqs_count",
+                                           "flush_count",
+                                           "queue_event_count",
+                                           "rate_limiter_event_count",
+                                           "update_count",
+                                           "update_fails",
+                                           "read_bytes",
+                                           "write_bytes",
+                                           "read_count",
+                                           "write_count",
+                                           "rate_limiter_throttled_events",
+                                           "io_engine_throttled_events",
+                                           "remaining_reqs_count",
+                                           "read_agg.*",
+                                           "write_agg.*",
+                                           NULL};
 
-static const char *const net_fields[] = {
-    "activate_fails", "cfg_fails", "no_rx_avail_buffer", "no_tx_avail_buffer",
-    "event_fails", "rx_queue_event_count", "rx_event_rate_limiter_count",
-    "rx_rate_limiter_throttled", "rx_tap_event_count", "rx_bytes_count",
-    "rx_packets_count", "rx_fails", "rx_count", "tap_read_fails",
-    "tap_write_fails", "tx_bytes_count", "tx_malformed_frames", "tx_fails",
-    "tx_count", "tx_packets_count", "tx_queue_event_count",
-    "tx_rate_limiter_event_count", "tx_rate_limiter_throttled",
-    "tx_spoofed_mac_count", "tx_remaining_reqs_count", "tap_write_agg.*",
-    NULL};
+static const char *const net_fields[] = {"activate_fails",
+                                         "cfg_fails",
+                                         "no_rx_avail_buffer",
+                                         "no_tx_avail_buffer",
+                                         "event_fails",
+                                         "rx_queue_event_count",
+                                         "rx_event_rate_limiter_count",
+                                         "rx_rate_limiter_throttled",
+                                         "rx_tap_event_count",
+                                         "rx_bytes_count",
+                                         "rx_packets_count",
+                                         "rx_fails",
+                                         "rx_count",
+                                         "tap_read_fails",
+                                         "tap_write_fails",
+                                         "tx_bytes_count",
+                                         "tx_malformed_frames",
+                                         "tx_fails",
+                                         "tx_count",
+                                         "tx_packets_count",
+                                         "tx_queue_event_count",
+                                         "tx_rate_limiter_event_count",
+                                         "tx_rate_limiter_throttled",
+                                         "tx_spoofed_mac_count",
+                                         "tx_remaining_reqs_count",
+                                         "tap_write_agg.*",
+                                         NULL};
 
 static const char *const vhost_user_fields[] = {
-    "activate_fails", "cfg_fails", "init_time_us", "activate_time_us",
+    "activate_fails",        "cfg_fails", "init_time_us", "activate_time_us",
     "config_change_time_us", NULL};
 
 static const struct group {
@@ -221,19 +266,17 @@ static const struct group {
     const char *const *fields; /* "x.*" = a latency aggregate */
 } groups[] = {
     {"api_server", (const char *const[]){"process_startup_time_us",
-                                         "process_startup_time_cpu_us",
-                                         NULL}},
+                                         "process_startup_time_cpu_us", NULL}},
     {"balloon",
-     (const char *const[]){"activate_fails", "inflate_count",
-                           "stats_updates_count", "stats_update_fails",
-                           "deflate_count", "event_fails",
-                           "free_page_report_count", "free_page_report_freed",
-                           "free_page_report_fails", "free_page_hint_count",
-                           "free_page_hint_freed", "free_page_hint_fails",
-                           NULL}},
+     (const char *const[]){
+         "activate_fails", "inflate_count", "stats_updates_count",
+         "stats_update_fails", "deflate_count", "event_fails",
+         "free_page_report_count", "free_page_report_freed",
+         "free_page_report_fails", "free_page_hint_count",
+         "free_page_hint_freed", "free_page_hint_fails", NULL}},
     {"block", block_fields},
-    {"deprecated_api", (const char *const[]){"deprecated_http_api_calls",
-                                             NULL}},
+    {"deprecated_api",
+     (const char *const[]){"deprecated_http_api_calls", NULL}},
     {"get_api_requests",
      (const char *const[]){"instance_info_count", "machine_cfg_count",
                            "mmds_count", "vmm_version_count",
@@ -247,16 +290,15 @@ static const struct group {
                            "vmm_full_create_snapshot",
                            "vmm_diff_create_snapshot", "vmm_load_snapshot",
                            "vmm_pause_vm", "vmm_resume_vm", NULL}},
-    {"logger", (const char *const[]){"missed_metrics_count", "metrics_fails",
-                                     "missed_log_count",
-                                     "rate_limited_log_count", NULL}},
+    {"logger",
+     (const char *const[]){"missed_metrics_count", "metrics_fails",
+                           "missed_log_count", "rate_limited_log_count", NULL}},
     {"mmds",
-     (const char *const[]){"rx_accepted", "rx_accepted_err",
-                           "rx_accepted_unusual", "rx_bad_eth",
-                           "rx_invalid_token", "rx_no_token", "rx_count",
-                           "tx_bytes", "tx_count", "tx_errors", "tx_frames",
-                           "connections_created", "connections_destroyed",
-                           NULL}},
+     (const char *const[]){
+         "rx_accepted", "rx_accepted_err", "rx_accepted_unusual", "rx_bad_eth",
+         "rx_invalid_token", "rx_no_token", "rx_count", "tx_bytes", "tx_count",
+         "tx_errors", "tx_frames", "connections_created",
+         "connections_destroyed", NULL}},
     {"net", net_fields},
     {"patch_api_requests",
      (const char *const[]){"drive_count", "drive_fails", "network_count",
@@ -265,52 +307,61 @@ static const struct group {
                            "hotplug_memory_count", "hotplug_memory_fails",
                            "pmem_count", "pmem_fails", NULL}},
     {"put_api_requests",
-     (const char *const[]){"actions_count", "actions_fails",
-                           "boot_source_count", "boot_source_fails",
-                           "drive_count", "drive_fails", "logger_count",
-                           "logger_fails", "machine_cfg_count",
-                           "machine_cfg_fails", "cpu_cfg_count",
-                           "cpu_cfg_fails", "metrics_count", "metrics_fails",
-                           "network_count", "network_fails", "mmds_count",
-                           "mmds_fails", "vsock_count", "vsock_fails",
-                           "pmem_count", "pmem_fails", "serial_count",
-                           "serial_fails", "hotplug_memory_count",
-                           "hotplug_memory_fails", NULL}},
+     (const char *const[]){
+         "actions_count",        "actions_fails",        "boot_source_count",
+         "boot_source_fails",    "drive_count",          "drive_fails",
+         "logger_count",         "logger_fails",         "machine_cfg_count",
+         "machine_cfg_fails",    "cpu_cfg_count",        "cpu_cfg_fails",
+         "metrics_count",        "metrics_fails",        "network_count",
+         "network_fails",        "mmds_count",           "mmds_fails",
+         "vsock_count",          "vsock_fails",          "pmem_count",
+         "pmem_fails",           "serial_count",         "serial_fails",
+         "hotplug_memory_count", "hotplug_memory_fails", NULL}},
     {"seccomp", (const char *const[]){"num_faults", NULL}},
-    {"vcpu", (const char *const[]){"exit_io_in", "exit_io_out",
-                                   "exit_mmio_read", "exit_mmio_write",
-                                   "failures", "kvmclock_ctrl_fails",
-                                   "exit_io_in_agg.*", "exit_io_out_agg.*",
-                                   "exit_mmio_read_agg.*",
-                                   "exit_mmio_write_agg.*", NULL}},
+    {"vcpu",
+     (const char *const[]){"exit_io_in", "exit_io_out", "exit_mmio_read",
+                           "exit_mmio_write", "failures", "kvmclock_ctrl_fails",
+                           "exit_io_in_agg.*", "exit_io_out_agg.*",
+                           "exit_mmio_read_agg.*", "exit_mmio_write_agg.*",
+                           NULL}},
     {"vmm", (const char *const[]){"panic_count", NULL}},
-    {"uart", (const char *const[]){"error_count", "flush_count",
-                                   "missed_read_count", "missed_write_count",
-                                   "read_count", "write_count",
-                                   "rate_limiter_dropped_bytes", NULL}},
-    {"signals", (const char *const[]){"sigbus", "sigsegv", "sigxfsz",
-                                      "sigxcpu", "sigpipe", "sighup",
-                                      "sigill", NULL}},
-    {"vsock",
-     (const char *const[]){"activate_fails", "cfg_fails",
-                           "rx_queue_event_fails", "tx_queue_event_fails",
-                           "ev_queue_event_fails", "muxer_event_fails",
-                           "conn_event_fails", "rx_queue_event_count",
-                           "tx_queue_event_count", "rx_bytes_count",
-                           "tx_bytes_count", "rx_packets_count",
-                           "tx_packets_count", "conns_added", "conns_killed",
-                           "conns_removed", "killq_resync", "tx_flush_fails",
-                           "tx_write_fails", "rx_read_fails", NULL}},
+    {"uart",
+     (const char *const[]){"error_count", "flush_count", "missed_read_count",
+                           "missed_write_count", "read_count", "write_count",
+                           "rate_limiter_dropped_bytes", NULL}},
+    {"signals", (const char *const[]){"sigbus", "sigsegv", "sigxfsz", "sigxcpu",
+                                      "sigpipe", "sighup", "sigill", NULL}},
+    {"vsock", (const char *const[]){"activate_fails",
+                                    "cfg_fails",
+                                    "rx_queue_event_fails",
+                                    "tx_queue_event_fails",
+                                    "ev_queue_event_fails",
+                                    "muxer_event_fails",
+                                    "conn_event_fails",
+                                    "rx_queue_event_count",
+                                    "tx_queue_event_count",
+                                    "rx_bytes_count",
+                                    "tx_bytes_count",
+                                    "rx_packets_count",
+                                    "tx_packets_count",
+                                    "conns_added",
+                                    "conns_killed",
+                                    "conns_removed",
+                                    "killq_resync",
+                                    "tx_flush_fails",
+                                    "tx_write_fails",
+                                    "rx_read_fails",
+                                    NULL}},
     {"entropy",
      (const char *const[]){"activate_fails", "entropy_event_fails",
                            "entropy_event_count", "entropy_bytes",
                            "host_rng_fails", "entropy_rate_limiter_throttled",
                            "rate_limiter_event_count", NULL}},
     {"interrupts", (const char *const[]){"triggers", "config_updates", NULL}},
-    {"pmem", (const char *const[]){"activate_fails", "cfg_fails",
-                                   "event_fails", "queue_event_count",
-                                   "rate_limiter_throttled_events",
-                                   "rate_limiter_event_count", NULL}},
+    {"pmem",
+     (const char *const[]){"activate_fails", "cfg_fails", "event_fails",
+                           "queue_event_count", "rate_limiter_throttled_events",
+                           "rate_limiter_event_count", NULL}},
     {"memory_hotplug",
      (const char *const[]){"activate_fails", "queue_event_fails",
                            "queue_event_count", "plug_count", "plug_bytes",
@@ -365,8 +416,7 @@ static size_t check_group(struct jdoc *d, const char *name,
         size_t below = 0, plen = strlen(name);
 
         for (size_t i = 0; i < d->n; i++)
-            if (!strncmp(d->e[i].path, name, plen) &&
-                d->e[i].path[plen] == '.')
+            if (!strncmp(d->e[i].path, name, plen) && d->e[i].path[plen] == '.')
                 below++;
         assert_int_equal(below + 1, covered);
     }
@@ -438,12 +488,30 @@ static void test_flush_before_init(void **state)
 
 static void test_shape_without_devices(void **state)
 {
-    static const char *const order[] = {
-        "utc_timestamp_ms", "api_server", "balloon", "block",
-        "deprecated_api", "get_api_requests", "i8042", "uart",
-        "latencies_us", "logger", "mmds", "net", "patch_api_requests",
-        "put_api_requests", "seccomp", "vcpu", "vmm", "signals", "vsock",
-        "entropy", "pmem", "interrupts", "memory_hotplug", NULL};
+    static const char *const order[] = {"utc_timestamp_ms",
+                                        "api_server",
+                                        "balloon",
+                                        "block",
+                                        "deprecated_api",
+                                        "get_api_requests",
+                                        "i8042",
+                                        "uart",
+                                        "latencies_us",
+                                        "logger",
+                                        "mmds",
+                                        "net",
+                                        "patch_api_requests",
+                                        "put_api_requests",
+                                        "seccomp",
+                                        "vcpu",
+                                        "vmm",
+                                        "signals",
+                                        "vsock",
+                                        "entropy",
+                                        "pmem",
+                                        "interrupts",
+                                        "memory_hotplug",
+                                        NULL};
     struct timespec ts;
     struct jdoc *d;
     long long now;
@@ -544,13 +612,36 @@ static void test_block_devices_and_aggregate(void **state)
 
 static void test_all_device_kinds(void **state)
 {
-    static const char *const order[] = {
-        "utc_timestamp_ms", "api_server", "balloon", "block_data",
-        "block_rootfs", "block", "deprecated_api", "get_api_requests",
-        "i8042", "uart", "latencies_us", "logger", "mmds", "net_eth0",
-        "net_eth1", "net", "patch_api_requests", "put_api_requests",
-        "seccomp", "vcpu", "vmm", "signals", "vsock", "entropy", "pmem_pm0",
-        "pmem", "vhost_user_vu1", "interrupts", "memory_hotplug", NULL};
+    static const char *const order[] = {"utc_timestamp_ms",
+                                        "api_server",
+                                        "balloon",
+                                        "block_data",
+                                        "block_rootfs",
+                                        "block",
+                                        "deprecated_api",
+                                        "get_api_requests",
+                                        "i8042",
+                                        "uart",
+                                        "latencies_us",
+                                        "logger",
+                                        "mmds",
+                                        "net_eth0",
+                                        "net_eth1",
+                                        "net",
+                                        "patch_api_requests",
+                                        "put_api_requests",
+                                        "seccomp",
+                                        "vcpu",
+                                        "vmm",
+                                        "signals",
+                                        "vsock",
+                                        "entropy",
+                                        "pmem_pm0",
+                                        "pmem",
+                                        "vhost_user_vu1",
+                                        "interrupts",
+                                        "memory_hotplug",
+                                        NULL};
     struct metrics_net *n1 = metrics_net_get("eth1");
     struct metrics_net *n0 = metrics_net_get("eth0");
     struct metrics_pmem *p = metrics_pmem_get("pm0");
@@ -630,9 +721,9 @@ static void test_init_errors_and_once(void **state)
     struct jdoc *d;
 
     (void)state;
-    assert_int_equal(metrics_init("/nonexistent-dir/metrics", false, NULL, 0,
-                                  &err),
-                     -ENOENT);
+    assert_int_equal(
+        metrics_init("/nonexistent-dir/metrics", false, NULL, 0, &err),
+        -ENOENT);
     assert_string_equal(err.msg,
                         "Cannot initialize the metrics system "
                         "due to bad user input: No such file or directory "

@@ -16,13 +16,19 @@ struct route_case {
     enum api_method method;
     const char *uri;
     bool has_body;
-    int op;           /* -1: error expected */
-    const char *id;   /* expected id or NULL */
-    const char *msg;  /* expected error text */
+    int op;          /* -1: error expected */
+    const char *id;  /* expected id or NULL */
+    const char *msg; /* expected error text */
 };
 
-#define OK(m, u, b, o, i) {API_##m, u, b, VMM_OP_##o, i, NULL}
-#define ERR(m, u, b, e)   {API_##m, u, b, -1, NULL, e}
+#define OK(m, u, b, o, i)                                                      \
+    {                                                                          \
+        API_##m, u, b, VMM_OP_##o, i, NULL                                     \
+    }
+#define ERR(m, u, b, e)                                                        \
+    {                                                                          \
+        API_##m, u, b, -1, NULL, e                                             \
+    }
 
 static const struct route_case cases[] = {
     OK(GET, "/", false, GET_INSTANCE_INFO, NULL),
@@ -44,12 +50,14 @@ static const struct route_case cases[] = {
     OK(GET, "/mmds", false, GET_MMDS, NULL),
     OK(GET, "/mmds/a/b", false, GET_MMDS, NULL),
     OK(GET, "/hotplug/memory", false, GET_HOTPLUG_MEMORY, NULL),
-    ERR(GET, "/hotplug", false, "Invalid request method and/or path: GET hotplug."),
+    ERR(GET, "/hotplug", false,
+        "Invalid request method and/or path: GET hotplug."),
     OK(GET, "/balloon", false, GET_BALLOON, NULL),
     OK(GET, "/balloon/statistics", false, GET_BALLOON_STATS, NULL),
     OK(GET, "/balloon/hinting/status", false, GET_BALLOON_HINTING_STATUS, NULL),
     ERR(GET, "/balloon/foo", false, "Unrecognized GET request path `foo`."),
-    ERR(GET, "/balloon/hinting", false, "Unrecognized GET request path `/hinting/`."),
+    ERR(GET, "/balloon/hinting", false,
+        "Unrecognized GET request path `/hinting/`."),
     ERR(GET, "/balloon/hinting/x", false,
         "Unrecognized GET request path `/hinting/x`."),
     ERR(GET, "/machine-config", true, "GET request cannot have a body."),
@@ -72,9 +80,11 @@ static const struct route_case cases[] = {
     ERR(PUT, "/drives/", true, "The ID cannot be empty."),
     ERR(PUT, "/drives//x", true, "The ID cannot be empty."),
     ERR(PUT, "/drives/a-b", true,
-        "API Resource IDs can only contain alphanumeric characters and underscores."),
+        "API Resource IDs can only contain alphanumeric characters and "
+        "underscores."),
     ERR(PUT, "/drives/a.b", true,
-        "API Resource IDs can only contain alphanumeric characters and underscores."),
+        "API Resource IDs can only contain alphanumeric characters and "
+        "underscores."),
     OK(PUT, "/pmem/p0", true, PUT_PMEM, "p0"),
     OK(PUT, "/network-interfaces/eth0", true, PUT_NET, "eth0"),
     OK(PUT, "/mmds", true, PUT_MMDS, NULL),
@@ -83,24 +93,30 @@ static const struct route_case cases[] = {
     OK(PUT, "/snapshot/create", true, PUT_SNAPSHOT_CREATE, NULL),
     OK(PUT, "/snapshot/load", true, PUT_SNAPSHOT_LOAD, NULL),
     ERR(PUT, "/snapshot", true, "Missing snapshot operation type."),
-    ERR(PUT, "/snapshot/x", true, "Invalid request method and/or path: PUT /snapshot/x."),
+    ERR(PUT, "/snapshot/x", true,
+        "Invalid request method and/or path: PUT /snapshot/x."),
     OK(PUT, "/hotplug/memory", true, PUT_HOTPLUG_MEMORY, NULL),
-    ERR(PUT, "/hotplug/foo", true, "Invalid request method and/or path: PUT hotplug."),
+    ERR(PUT, "/hotplug/foo", true,
+        "Invalid request method and/or path: PUT hotplug."),
     ERR(PUT, "/machine-config", false, "Empty PUT request."),
     ERR(PUT, "/nope", false, "Empty PUT request."),
     ERR(PUT, "/", true, "Invalid request method and/or path: PUT ."),
-    ERR(PUT, "/version", true, "Invalid request method and/or path: PUT version."),
+    ERR(PUT, "/version", true,
+        "Invalid request method and/or path: PUT version."),
     OK(PATCH, "/balloon", true, PATCH_BALLOON, NULL),
     OK(PATCH, "/balloon/foo", true, PATCH_BALLOON, NULL),
     ERR(PATCH, "/balloon", false, "Empty PATCH request."),
     OK(PATCH, "/balloon/statistics", true, PATCH_BALLOON_STATS, NULL),
     ERR(PATCH, "/balloon/statistics", false, "Empty PATCH request."),
-    OK(PATCH, "/balloon/hinting/start", false, PATCH_BALLOON_HINTING_START, NULL),
-    OK(PATCH, "/balloon/hinting/start", true, PATCH_BALLOON_HINTING_START, NULL),
+    OK(PATCH, "/balloon/hinting/start", false, PATCH_BALLOON_HINTING_START,
+       NULL),
+    OK(PATCH, "/balloon/hinting/start", true, PATCH_BALLOON_HINTING_START,
+       NULL),
     OK(PATCH, "/balloon/hinting/stop", false, PATCH_BALLOON_HINTING_STOP, NULL),
     ERR(PATCH, "/balloon/hinting/x", true,
         "Unrecognized PATCH request path `/hinting/x`."),
-    ERR(PATCH, "/balloon/hinting", true, "Unrecognized PATCH request path `/hinting/`."),
+    ERR(PATCH, "/balloon/hinting", true,
+        "Unrecognized PATCH request path `/hinting/`."),
     OK(PATCH, "/drives/d1", true, PATCH_DRIVE, "d1"),
     OK(PATCH, "/network-interfaces/n1", true, PATCH_NET, "n1"),
     OK(PATCH, "/pmem/p1", true, PATCH_PMEM, "p1"),
@@ -111,7 +127,8 @@ static const struct route_case cases[] = {
     ERR(PATCH, "/vm", false, "Empty PATCH request."),
     ERR(PATCH, "/boot-source", true,
         "Invalid request method and/or path: PATCH boot-source."),
-    ERR(PATCH, "/logger", true, "Invalid request method and/or path: PATCH logger."),
+    ERR(PATCH, "/logger", true,
+        "Invalid request method and/or path: PATCH logger."),
     OK(DELETE, "/drives/d1", false, DELETE_DRIVE, "d1"),
     OK(DELETE, "/pmem/p1", false, DELETE_PMEM, "p1"),
     OK(DELETE, "/network-interfaces/n1", false, DELETE_NET, "n1"),
@@ -131,7 +148,8 @@ static void test_route_table(void **state)
         int rc;
 
         sq_err_clear(&err);
-        rc = api_route(c->method, c->uri, strlen(c->uri), c->has_body, &r, &err);
+        rc =
+            api_route(c->method, c->uri, strlen(c->uri), c->has_body, &r, &err);
         if (c->op < 0) {
             if (rc == 0)
                 fail_msg("case %zu (%s): routed to %s, expected error", i,
@@ -172,8 +190,8 @@ static void test_op_table_routes(void **state)
                             : !strcmp(info->method, "PUT")   ? API_PUT
                             : !strcmp(info->method, "PATCH") ? API_PATCH
                                                              : API_DELETE;
-        bool has_body = (m == API_PUT || m == API_PATCH) &&
-                        info->body != VMM_BODY_NONE;
+        bool has_body =
+            (m == API_PUT || m == API_PATCH) && info->body != VMM_BODY_NONE;
         char uri[128];
         const char *brace = strstr(info->path, "{id}");
         struct api_route r;
@@ -185,8 +203,7 @@ static void test_op_table_routes(void **state)
         else
             snprintf(uri, sizeof(uri), "%s", info->path);
         sq_err_clear(&err);
-        assert_int_equal(api_route(m, uri, strlen(uri), has_body, &r, &err),
-                         0);
+        assert_int_equal(api_route(m, uri, strlen(uri), has_body, &r, &err), 0);
         assert_int_equal(r.op, op);
         assert_int_equal(r.id != NULL, brace != NULL);
         assert_string_equal(vmm_op_name((enum vmm_op)op), info->name);

@@ -5,8 +5,9 @@
  * Every filter is installed in a forked child (a filter cannot be removed),
  * which then makes one call and reports through its exit status: 0 when the
  * call went through (whatever the call itself returned), the syscall
- * number from a SIGSYS handler (through a pipe) when the filter trapped it. The custom
- * JSON format is checked for its accepted shapes and for each error text.
+ * number from a SIGSYS handler (through a pipe) when the filter trapped it. The
+ * custom JSON format is checked for its accepted shapes and for each error
+ * text.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -41,24 +42,24 @@
 /* What the child does after installing its filter. */
 enum probe {
     P_NOTHING,
-    P_GETPGRP,         /* in no built-in list */
-    P_WRITE,           /* everyone logs */
-    P_GETPID,          /* the logger's thread check */
-    P_MALLOC_BIG,      /* mmap(PRIVATE|ANONYMOUS) + munmap */
-    P_MMAP_EXEC,       /* never allowed */
-    P_KVM_RUN,         /* vcpu: allowed request number */
-    P_KVM_CREATE_VM,   /* nobody after boot */
-    P_FCNTL_SETFD,     /* vmm: F_SETFD FD_CLOEXEC */
-    P_FCNTL_DUPFD,     /* nobody */
-    P_SOCKET_UNIX,     /* vmm: AF_UNIX stream, cloexec */
-    P_SOCKET_INET,     /* nobody */
-    P_ACCEPT4_API,     /* api: CLOEXEC|NONBLOCK */
-    P_ACCEPT4_PLAIN,   /* api: flags 0 refused */
-    P_OPENAT,          /* vmm only */
-    P_THREAD_KICK,     /* vmm: tgkill with the kick signal */
-    P_CLOCK_GETTIME,   /* the real syscall, not the vDSO */
-    P_X32_GETPID,      /* getpid through the x32 ABI */
-    P_NANOSLEEP,       /* nobody (a test build's hook adds it) */
+    P_GETPGRP,       /* in no built-in list */
+    P_WRITE,         /* everyone logs */
+    P_GETPID,        /* the logger's thread check */
+    P_MALLOC_BIG,    /* mmap(PRIVATE|ANONYMOUS) + munmap */
+    P_MMAP_EXEC,     /* never allowed */
+    P_KVM_RUN,       /* vcpu: allowed request number */
+    P_KVM_CREATE_VM, /* nobody after boot */
+    P_FCNTL_SETFD,   /* vmm: F_SETFD FD_CLOEXEC */
+    P_FCNTL_DUPFD,   /* nobody */
+    P_SOCKET_UNIX,   /* vmm: AF_UNIX stream, cloexec */
+    P_SOCKET_INET,   /* nobody */
+    P_ACCEPT4_API,   /* api: CLOEXEC|NONBLOCK */
+    P_ACCEPT4_PLAIN, /* api: flags 0 refused */
+    P_OPENAT,        /* vmm only */
+    P_THREAD_KICK,   /* vmm: tgkill with the kick signal */
+    P_CLOCK_GETTIME, /* the real syscall, not the vDSO */
+    P_X32_GETPID,    /* getpid through the x32 ABI */
+    P_NANOSLEEP,     /* nobody (a test build's hook adds it) */
 };
 
 /* The child's end of the report pipe (a forked child's own copy). */
@@ -130,8 +131,8 @@ static void run_probe(enum probe p)
             munmap(m, 1 << 20);
         break;
     case P_MMAP_EXEC:
-        mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS,
-             -1, 0);
+        mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+             0);
         break;
     case P_KVM_RUN:
         ioctl(-1, KVM_RUN, 0);
@@ -320,7 +321,8 @@ static void test_vmm_kicks_vcpus_only(void **state)
     /* The kick signal may be sent to a thread (ESRCH here: no such tid),
      * but not by the api or vcpu threads. */
     assert_int_equal(in_child(&g_def.prog[SECCOMP_THREAD_VMM],
-                              SECCOMP_THREAD_VMM, P_THREAD_KICK), 0);
+                              SECCOMP_THREAD_VMM, P_THREAD_KICK),
+                     0);
 #ifndef SANITIZED
     /* (Sanitizer builds allow tgkill everywhere: docs/seccomp.md.) */
     assert_int_equal(in_child(&g_def.prog[SECCOMP_THREAD_API],
@@ -359,8 +361,8 @@ static int setup_then_enter(bool no_seccomp, const char *path,
         struct sq_err err;
 
         child_init(fds[1]);
-        if (seccomp_setup(no_seccomp, path, &g_def_static, trap_entered,
-                          &err) < 0)
+        if (seccomp_setup(no_seccomp, path, &g_def_static, trap_entered, &err) <
+            0)
             _exit(253);
         if (seccomp_enter(kind) < 0)
             _exit(254);
@@ -374,15 +376,13 @@ static void test_setup_default_and_no_seccomp(void **state)
 {
     (void)state;
     g_trap_kind = -1;
-    assert_int_equal(setup_then_enter(false, NULL, SECCOMP_THREAD_API,
-                                      P_GETPGRP),
-                     TRAPPED(SYS_getpgrp));
-    assert_int_equal(setup_then_enter(false, NULL, SECCOMP_THREAD_API,
-                                      P_WRITE),
+    assert_int_equal(
+        setup_then_enter(false, NULL, SECCOMP_THREAD_API, P_GETPGRP),
+        TRAPPED(SYS_getpgrp));
+    assert_int_equal(setup_then_enter(false, NULL, SECCOMP_THREAD_API, P_WRITE),
                      0);
-    assert_int_equal(setup_then_enter(true, NULL, SECCOMP_THREAD_API,
-                                      P_GETPGRP),
-                     0);
+    assert_int_equal(
+        setup_then_enter(true, NULL, SECCOMP_THREAD_API, P_GETPGRP), 0);
 }
 
 static void test_entered_hook(void **state)
@@ -391,16 +391,14 @@ static void test_entered_hook(void **state)
     /* seccomp_enter() calls the hook given to seccomp_setup() right after
      * the filter (here: getpgrp() in the vcpu kind only). */
     g_trap_kind = SECCOMP_THREAD_VCPU;
-    assert_int_equal(setup_then_enter(false, NULL, SECCOMP_THREAD_VCPU,
-                                      P_NOTHING),
-                     TRAPPED(SYS_getpgrp));
-    assert_int_equal(setup_then_enter(false, NULL, SECCOMP_THREAD_VMM,
-                                      P_NOTHING),
-                     0);
+    assert_int_equal(
+        setup_then_enter(false, NULL, SECCOMP_THREAD_VCPU, P_NOTHING),
+        TRAPPED(SYS_getpgrp));
+    assert_int_equal(
+        setup_then_enter(false, NULL, SECCOMP_THREAD_VMM, P_NOTHING), 0);
     /* Under --no-seccomp the forbidden call simply runs. */
-    assert_int_equal(setup_then_enter(true, NULL, SECCOMP_THREAD_VCPU,
-                                      P_NOTHING),
-                     0);
+    assert_int_equal(
+        setup_then_enter(true, NULL, SECCOMP_THREAD_VCPU, P_NOTHING), 0);
     g_trap_kind = -1;
 }
 
@@ -409,7 +407,8 @@ static void test_entered_hook(void **state)
 
 /* ASan's _exit() interceptor tears the alternate signal stack down. */
 #ifdef SANITIZED
-#define SAN_EXIT_RULES "{\"syscall\": \"sigaltstack\"},{\"syscall\": \"munmap\"},"
+#define SAN_EXIT_RULES                                                         \
+    "{\"syscall\": \"sigaltstack\"},{\"syscall\": \"munmap\"},"
 #else
 #define SAN_EXIT_RULES ""
 #endif
@@ -441,8 +440,7 @@ static char *document(const char *vmm, const char *api, const char *vcpu)
     return s;
 }
 
-static int parse(const char *doc, struct seccomp_filters *f,
-                 struct sq_err *err)
+static int parse(const char *doc, struct seccomp_filters *f, struct sq_err *err)
 {
     sq_err_clear(err);
     return seccomp_filters_from_json(doc, strlen(doc), f, err);
@@ -674,12 +672,11 @@ static void test_file_errors(void **state)
         free(d);
     }
     fclose(fp);
-    assert_int_equal(setup_then_enter(false, path, SECCOMP_THREAD_API,
-                                      P_GETPGRP),
-                     0);
-    assert_int_equal(setup_then_enter(false, path, SECCOMP_THREAD_API,
-                                      P_GETPID),
-                     TRAPPED(SYS_getpid));
+    assert_int_equal(
+        setup_then_enter(false, path, SECCOMP_THREAD_API, P_GETPGRP), 0);
+    assert_int_equal(
+        setup_then_enter(false, path, SECCOMP_THREAD_API, P_GETPID),
+        TRAPPED(SYS_getpid));
     unlink(path);
     rmdir(dir);
 }

@@ -41,8 +41,7 @@ static void test_generated_equals_runtime_compile(void **state)
         assert_true(f.prog[i].n_insns > 10);
         assert_int_equal(seccomp_default_bpf.prog[i].n_insns,
                          f.prog[i].n_insns);
-        assert_memory_equal(seccomp_default_bpf.prog[i].insns,
-                            f.prog[i].insns,
+        assert_memory_equal(seccomp_default_bpf.prog[i].insns, f.prog[i].insns,
                             f.prog[i].n_insns * sizeof(struct sock_filter));
     }
     seccomp_filters_fini(&f);
@@ -50,8 +49,8 @@ static void test_generated_equals_runtime_compile(void **state)
 }
 
 /* The program at insns[pc] returns `ret`. */
-static void assert_returns(const struct sock_filter *insns, size_t n,
-                           size_t pc, uint32_t ret)
+static void assert_returns(const struct sock_filter *insns, size_t n, size_t pc,
+                           uint32_t ret)
 {
     assert_true(pc < n);
     assert_int_equal(insns[pc].code, BPF_RET | BPF_K);

@@ -20,8 +20,8 @@
 
 #include "devices/legacy/serial.h"
 #include "metrics_spy.h"
-#include "util/evloop.h"
 #include "obs/log.h"
+#include "util/evloop.h"
 
 struct sfx {
     struct serial *s;

@@ -331,7 +331,8 @@ static int dir_entries(const char *dir)
 static void test_bind_renames_into_place(void **state)
 {
     struct fixture *f = *state;
-    char path[sizeof(f->path) + 16], edge[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    char path[sizeof(f->path) + 16],
+        edge[sizeof(((struct sockaddr_un *)0)->sun_path)];
     struct stat st;
     int fd = -1, cfd;
 

@@ -20,9 +20,9 @@
 
 #include <cmocka.h>
 
+#include "obs/log.h"
 #include "obs/metrics.h"
 #include "obs/signals.h"
-#include "obs/log.h"
 
 static char g_dir[64], g_log[128], g_metrics[128];
 
@@ -76,15 +76,15 @@ static void child(int signo, enum how how)
         signals_install() < 0)
         _exit(99);
     if (how == BY_FAULT) {
-        volatile int *p = mmap(NULL, 4096, PROT_NONE,
-                               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        volatile int *p =
+            mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
         *p = 1;
     } else if (how == BY_SECCOMP) {
         scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
 
-        if (!ctx || seccomp_rule_add(ctx, SCMP_ACT_TRAP, SCMP_SYS(getppid),
-                                     0) ||
+        if (!ctx ||
+            seccomp_rule_add(ctx, SCMP_ACT_TRAP, SCMP_SYS(getppid), 0) ||
             seccomp_load(ctx))
             _exit(98);
         syscall(SYS_getppid);

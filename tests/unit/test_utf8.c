@@ -37,21 +37,21 @@ static const struct {
     {S(""), true, 0, 0},
     {S("plain ascii\x7f"), true, 0, 0},
     {S("\xc3\xa9\xf0\x9f\x98\x80"), true, 0, 0},
-    {S("\xc2\x80\xdf\xbf"), true, 0, 0},             /* U+0080, U+07FF */
-    {S("\xe0\xa0\x80\xed\x9f\xbf"), true, 0, 0},     /* U+0800, U+D7FF */
-    {S("\xee\x80\x80\xef\xbf\xbf"), true, 0, 0},     /* U+E000, U+FFFF */
+    {S("\xc2\x80\xdf\xbf"), true, 0, 0},                 /* U+0080, U+07FF */
+    {S("\xe0\xa0\x80\xed\x9f\xbf"), true, 0, 0},         /* U+0800, U+D7FF */
+    {S("\xee\x80\x80\xef\xbf\xbf"), true, 0, 0},         /* U+E000, U+FFFF */
     {S("\xf0\x90\x80\x80\xf4\x8f\xbf\xbf"), true, 0, 0}, /* U+10000.. */
-    {S("\x80"), false, 0, 1},          /* lone continuation byte */
-    {S("ab\xff"), false, 2, 1},        /* never a first byte */
-    {S("\xc0\xaf"), false, 0, 1},      /* overlong '/' */
-    {S("\xc1\xbf"), false, 0, 1},      /* overlong */
-    {S("a\xe0\x80\x80"), false, 1, 1}, /* overlong 3-byte */
+    {S("\x80"), false, 0, 1},             /* lone continuation byte */
+    {S("ab\xff"), false, 2, 1},           /* never a first byte */
+    {S("\xc0\xaf"), false, 0, 1},         /* overlong '/' */
+    {S("\xc1\xbf"), false, 0, 1},         /* overlong */
+    {S("a\xe0\x80\x80"), false, 1, 1},    /* overlong 3-byte */
     {S("\xf0\x8f\xbf\xbf"), false, 0, 1}, /* overlong 4-byte */
-    {S("\xed\xa0\x80"), false, 0, 1},  /* surrogate U+D800 */
-    {S("\xed\xbf\xbf"), false, 0, 1},  /* surrogate U+DFFF */
+    {S("\xed\xa0\x80"), false, 0, 1},     /* surrogate U+D800 */
+    {S("\xed\xbf\xbf"), false, 0, 1},     /* surrogate U+DFFF */
     {S("\xf4\x90\x80\x80"), false, 0, 1}, /* U+110000 */
     {S("\xf5\x80\x80\x80"), false, 0, 1},
-    {S("\xc3"), false, 0, 0},              /* truncated: None */
+    {S("\xc3"), false, 0, 0}, /* truncated: None */
     {S("ab\xe2\x82"), false, 2, 0},
     {S("\xf0\x9f\x98"), false, 0, 0},
     {S("\xc3("), false, 0, 1},

@@ -23,11 +23,11 @@
 #include <cmocka.h>
 
 #include "api/controller.h"
-#include "vmm_harness.h"
 #include "mmds/store.h"
 #include "obs/log.h"
 #include "vmm/resources.h"
 #include "vmm/vmm.h"
+#include "vmm_harness.h"
 
 /* String literals into the request structs' char * fields (never freed:
  * the tests own the bodies). */

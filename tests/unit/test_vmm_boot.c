@@ -23,9 +23,9 @@
 #include <cpuid.h>
 
 #include "api/controller.h"
-#include "vmm_harness.h"
 #include "util/evloop.h"
 #include "vmm/vmm.h"
+#include "vmm_harness.h"
 
 #define MUT(s)        ((char *)(uintptr_t)(s))
 #define GUEST_DEFAULT "build/guest/guest-linux.elf"

@@ -17,9 +17,9 @@
 #include <cmocka.h>
 
 #include "api/controller.h"
-#include "vmm_harness.h"
 #include "config/config.h"
 #include "vmm/vmm.h"
+#include "vmm_harness.h"
 
 struct fx {
     struct vmm *v;
@@ -44,8 +44,8 @@ static const struct vmm_machine_ops fake_ops = {
     fake_start, fake_start, fake_start, fake_start, fake_stop, NULL,
 };
 
-static int fake_tap_open(const char *name, int *fd,
-                         char if_name[RES_IFNAMSIZ], struct sq_err *err)
+static int fake_tap_open(const char *name, int *fd, char if_name[RES_IFNAMSIZ],
+                         struct sq_err *err)
 {
     snprintf(if_name, RES_IFNAMSIZ, "%s", name);
     (void)name;
@@ -157,9 +157,8 @@ static int run(struct vmm *v, enum vmm_op op, const char *json)
         break;
     case VMM_OP_PUT_MMDS:
     case VMM_OP_PATCH_MMDS:
-        assert_int_equal(mmds_body_parse(json, strlen(json),
-                                         &req.body.mmds_data, &err),
-                         0);
+        assert_int_equal(
+            mmds_body_parse(json, strlen(json), &req.body.mmds_data, &err), 0);
         body = req.body.mmds_data;
         break;
     default:

@@ -28,35 +28,61 @@ static inline size_t harness_body_size(enum vmm_body_kind k)
     union vmm_body *b = NULL;
 
     switch (k) {
-    case VMM_BODY_NONE: return 0;
-    case VMM_BODY_INSTANCE_ACTION: return sizeof(b->instance_action);
-    case VMM_BODY_BOOT_SOURCE: return sizeof(b->boot_source);
-    case VMM_BODY_CPU_CONFIG: return sizeof(b->cpu_config);
-    case VMM_BODY_DRIVE: return sizeof(b->drive);
-    case VMM_BODY_DRIVE_UPDATE: return sizeof(b->drive_update);
-    case VMM_BODY_PMEM: return sizeof(b->pmem);
-    case VMM_BODY_PMEM_UPDATE: return sizeof(b->pmem_update);
-    case VMM_BODY_NET: return sizeof(b->net);
-    case VMM_BODY_NET_UPDATE: return sizeof(b->net_update);
+    case VMM_BODY_NONE:
+        return 0;
+    case VMM_BODY_INSTANCE_ACTION:
+        return sizeof(b->instance_action);
+    case VMM_BODY_BOOT_SOURCE:
+        return sizeof(b->boot_source);
+    case VMM_BODY_CPU_CONFIG:
+        return sizeof(b->cpu_config);
+    case VMM_BODY_DRIVE:
+        return sizeof(b->drive);
+    case VMM_BODY_DRIVE_UPDATE:
+        return sizeof(b->drive_update);
+    case VMM_BODY_PMEM:
+        return sizeof(b->pmem);
+    case VMM_BODY_PMEM_UPDATE:
+        return sizeof(b->pmem_update);
+    case VMM_BODY_NET:
+        return sizeof(b->net);
+    case VMM_BODY_NET_UPDATE:
+        return sizeof(b->net_update);
     case VMM_BODY_MACHINE:
-    case VMM_BODY_MACHINE_UPDATE: return sizeof(b->machine);
-    case VMM_BODY_LOGGER: return sizeof(b->logger);
-    case VMM_BODY_METRICS: return sizeof(b->metrics);
-    case VMM_BODY_MMDS_DATA: return sizeof(b->mmds_data);
-    case VMM_BODY_MMDS_CONFIG: return sizeof(b->mmds_config);
-    case VMM_BODY_VSOCK: return sizeof(b->vsock);
-    case VMM_BODY_ENTROPY: return sizeof(b->entropy);
-    case VMM_BODY_SERIAL: return sizeof(b->serial);
-    case VMM_BODY_BALLOON: return sizeof(b->balloon);
-    case VMM_BODY_BALLOON_UPDATE: return sizeof(b->balloon_update);
-    case VMM_BODY_BALLOON_STATS_UPDATE: return sizeof(b->balloon_stats_update);
-    case VMM_BODY_BALLOON_HINTING_START: return sizeof(b->hinting_start);
-    case VMM_BODY_HOTPLUG_MEMORY: return sizeof(b->hotplug_memory);
+    case VMM_BODY_MACHINE_UPDATE:
+        return sizeof(b->machine);
+    case VMM_BODY_LOGGER:
+        return sizeof(b->logger);
+    case VMM_BODY_METRICS:
+        return sizeof(b->metrics);
+    case VMM_BODY_MMDS_DATA:
+        return sizeof(b->mmds_data);
+    case VMM_BODY_MMDS_CONFIG:
+        return sizeof(b->mmds_config);
+    case VMM_BODY_VSOCK:
+        return sizeof(b->vsock);
+    case VMM_BODY_ENTROPY:
+        return sizeof(b->entropy);
+    case VMM_BODY_SERIAL:
+        return sizeof(b->serial);
+    case VMM_BODY_BALLOON:
+        return sizeof(b->balloon);
+    case VMM_BODY_BALLOON_UPDATE:
+        return sizeof(b->balloon_update);
+    case VMM_BODY_BALLOON_STATS_UPDATE:
+        return sizeof(b->balloon_stats_update);
+    case VMM_BODY_BALLOON_HINTING_START:
+        return sizeof(b->hinting_start);
+    case VMM_BODY_HOTPLUG_MEMORY:
+        return sizeof(b->hotplug_memory);
     case VMM_BODY_HOTPLUG_MEMORY_UPDATE:
         return sizeof(b->hotplug_memory_update);
-    case VMM_BODY_SNAPSHOT_CREATE: return sizeof(b->snapshot_create);
-    case VMM_BODY_SNAPSHOT_LOAD: return sizeof(b->snapshot_load);
-    case VMM_BODY_VM_STATE: return sizeof(b->vm_state);
+    case VMM_BODY_SNAPSHOT_CREATE:
+        return sizeof(b->snapshot_create);
+    case VMM_BODY_SNAPSHOT_LOAD:
+        return sizeof(b->snapshot_load);
+    case VMM_BODY_VM_STATE:
+        return sizeof(b->vm_state);
     }
     return 0;
 }

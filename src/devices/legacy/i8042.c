@@ -14,9 +14,9 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "obs/log.h"
 #include "obs/metrics.h"
 #include "util/evloop.h"
-#include "obs/log.h"
 #include "util/xalloc.h"
 
 #define OFS_DATA   0

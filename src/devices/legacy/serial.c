@@ -27,8 +27,8 @@
 #include <unistd.h>
 
 #include "devices/rate_limiter.h"
-#include "obs/metrics.h"
 #include "obs/log.h"
+#include "obs/metrics.h"
 #include "util/time.h"
 #include "util/xalloc.h"
 
@@ -71,10 +71,10 @@ struct serial {
     uint8_t ier, iir, lcr, mcr, lsr, msr, scr, dll, dlm;
     uint8_t fifo[SERIAL_FIFO_SIZE];
     size_t fifo_head, fifo_len;
-    int out_fd; /* borrowed */
-    int irq_fd; /* owned eventfd (irqfd GSI 4) */
-    bool has_rl;            /* output rate limited by rl */
-    struct token_bucket rl; /* upstream's TokenBucket, no timer */
+    int out_fd;                   /* borrowed */
+    int irq_fd;                   /* owned eventfd (irqfd GSI 4) */
+    bool has_rl;                  /* output rate limited by rl */
+    struct token_bucket rl;       /* upstream's TokenBucket, no timer */
     rate_limiter_clock_fn *clock; /* NULL = CLOCK_MONOTONIC */
     void *clock_opaque;
 
@@ -100,8 +100,8 @@ static bool output_allowed(struct serial *s)
 {
     uint64_t debt_ns;
 
-    return !s->has_rl || token_bucket_reduce(&s->rl, 1, now_ns(s),
-                                             &debt_ns) == TOKEN_BUCKET_SUCCESS;
+    return !s->has_rl || token_bucket_reduce(&s->rl, 1, now_ns(s), &debt_ns) ==
+                             TOKEN_BUCKET_SUCCESS;
 }
 
 static void raise_irq(struct serial *s)
@@ -381,8 +381,7 @@ int serial_irq_fd(const struct serial *s)
     return s->irq_fd;
 }
 
-void serial_set_clock(struct serial *s, rate_limiter_clock_fn *fn,
-                      void *opaque)
+void serial_set_clock(struct serial *s, rate_limiter_clock_fn *fn, void *opaque)
 {
     bus_dev_lock(&s->bus);
     s->clock = fn;
@@ -498,8 +497,7 @@ int serial_attach_input(struct serial *s, struct evloop *loop, int in_fd)
         if (tcsetattr(in_fd, TCSANOW, &raw) == 0)
             s->tty_saved = true;
         else
-            log_warn(SERIAL_WARN_RAW_MODE,
-                     strerror(errno));
+            log_warn(SERIAL_WARN_RAW_MODE, strerror(errno));
     }
     s->in_fl_orig = fcntl(in_fd, F_GETFL);
     if (s->in_fl_orig >= 0 &&
@@ -528,8 +526,7 @@ void serial_detach_input(struct serial *s)
     detach_sources(s, NULL);
     if (s->tty_saved) {
         if (tcsetattr(s->in_h.fd, TCSANOW, &s->tty_orig) < 0)
-            log_warn(SERIAL_WARN_CANONICAL_MODE,
-                     strerror(errno));
+            log_warn(SERIAL_WARN_CANONICAL_MODE, strerror(errno));
         s->tty_saved = false;
     }
     if (s->in_fl_orig >= 0)

@@ -39,8 +39,9 @@
 
 /* Upstream's warnings when a terminal's mode cannot be changed (printf
  * format: the strerror text); the machine writes them for stdin too. */
-#define SERIAL_WARN_RAW_MODE       "Cannot set raw mode for the terminal. %s"
-#define SERIAL_WARN_CANONICAL_MODE "Cannot set canonical mode for the terminal. %s"
+#define SERIAL_WARN_RAW_MODE "Cannot set raw mode for the terminal. %s"
+#define SERIAL_WARN_CANONICAL_MODE                                             \
+    "Cannot set canonical mode for the terminal. %s"
 
 /* PUT /serial rate_limiter (a TokenBucket); size 0 or refill 0 = disabled. */
 struct serial_rate_limit {

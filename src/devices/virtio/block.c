@@ -30,8 +30,8 @@
 #include <unistd.h>
 
 #include "devices/virtio/virtio_dev.h"
-#include "obs/metrics.h"
 #include "obs/log.h"
+#include "obs/metrics.h"
 #include "util/time.h"
 #include "util/xalloc.h"
 

@@ -8,8 +8,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "util/evloop.h"
 #include "obs/log.h"
+#include "util/evloop.h"
 
 #define URING_ERR "Error coming from the IO engine: Async error: IoUring: "
 

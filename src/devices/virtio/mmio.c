@@ -14,8 +14,8 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include "obs/metrics.h"
 #include "obs/log.h"
+#include "obs/metrics.h"
 
 #define ST_ACK         SQ_VIRTIO_STATUS_ACK
 #define ST_DRIVER      SQ_VIRTIO_STATUS_DRIVER

@@ -9,8 +9,8 @@
 #include <sys/random.h>
 
 #include "devices/virtio/virtio_dev.h"
-#include "obs/metrics.h"
 #include "obs/log.h"
+#include "obs/metrics.h"
 #include "util/xalloc.h"
 
 struct rng {
