@@ -262,6 +262,10 @@ void mirror_free(struct mirror *m)
     free(m);
 }
 
+/* The hazard slot the calling thread's hold occupies, -1 when it holds
+ * none (a thread holds at most one mirror at a time). */
+static _Thread_local int held_slot = -1;
+
 /* Publisher: does a hazard slot name `m`? */
 static bool mirror_held(struct controller *c, const struct mirror *m)
 {
@@ -329,10 +333,19 @@ struct mirror *controller_mirror_acquire(struct controller *c)
                 continue;
             /* ... then a seq_cst re-check: if `m` is still current, the
              * publisher's scan that could free it must see our claim. */
-            if (atomic_load_explicit(&c->mirror, memory_order_seq_cst) == m)
+            if (atomic_load_explicit(&c->mirror, memory_order_seq_cst) == m) {
+                held_slot = i;
                 return m;
-            /* Replaced meanwhile (and maybe freed): let go, try again. */
-            atomic_store_explicit(&c->hazard[i], NULL, memory_order_relaxed);
+            }
+            /*
+             * Replaced meanwhile (and maybe freed): let go, try again. A
+             * release store, not relaxed: our claim acquired the slot's
+             * previous release (another reader ending its hold), and a
+             * relaxed store here would cut that release sequence, so the
+             * publisher reading our NULL would not be ordered after that
+             * reader's reads (a race ThreadSanitizer reports).
+             */
+            atomic_store_explicit(&c->hazard[i], NULL, memory_order_release);
             break;
         }
         /* Every slot busy, or a lost race: retry at once. */
@@ -341,20 +354,15 @@ struct mirror *controller_mirror_acquire(struct controller *c)
 
 void controller_mirror_release(struct controller *c, struct mirror *m)
 {
+    int i = held_slot;
+
     if (!m)
         return;
-    for (int i = 0; i < CONTROLLER_MIRROR_READERS; i++) {
-        struct mirror *expect = m;
-
-        /*
-         * release: our reads of `m` happen before the publisher's load that
-         * sees the slot free, hence before its free. Any slot naming `m`
-         * will do: several readers holding the same mirror each claimed
-         * one slot, and the publisher only asks whether any slot names it.
-         */
-        if (atomic_compare_exchange_strong_explicit(&c->hazard[i], &expect,
-                                                    NULL, memory_order_release,
-                                                    memory_order_relaxed))
-            return;
-    }
+    /* The slot this thread claimed (a thread holds one mirror at a time).
+     * release: our reads of `m` happen before the publisher's load that
+     * sees the slot free, hence before its free. */
+    held_slot = -1;
+    if (i >= 0 &&
+        atomic_load_explicit(&c->hazard[i], memory_order_relaxed) == m)
+        atomic_store_explicit(&c->hazard[i], NULL, memory_order_release);
 }

@@ -131,8 +131,8 @@ void controller_publish(struct controller *c, struct mirror *m);
  * A thread holds at most one mirror at a time.
  */
 struct mirror *controller_mirror_acquire(struct controller *c);
-/* Any thread: end the hold taken by controller_mirror_acquire(); NULL is a
- * no-op. `m` must not be used afterwards. */
+/* The thread that acquired `m`: end its hold (it clears the hazard slot
+ * that thread claimed); NULL is a no-op. `m` must not be used afterwards. */
 void controller_mirror_release(struct controller *c, struct mirror *m);
 
 struct mirror *mirror_new(void);
