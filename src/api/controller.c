@@ -343,7 +343,7 @@ struct mirror *controller_mirror_acquire(struct controller *c)
              * previous release (another reader ending its hold), and a
              * relaxed store here would cut that release sequence, so the
              * publisher reading our NULL would not be ordered after that
-             * reader's reads (a race ThreadSanitizer reports).
+             * reader's reads.
              */
             atomic_store_explicit(&c->hazard[i], NULL, memory_order_release);
             break;
