@@ -654,6 +654,11 @@ out:
 /* Install insns[0..n) on the calling thread (see seccomp_prog_install()). */
 static int install(const struct sock_filter *insns, size_t n)
 {
+    /* Drops the const without an integer round trip. */
+    union {
+        const struct sock_filter *ro;
+        struct sock_filter *rw;
+    } filter = {.ro = insns};
     struct sock_fprog prog;
 
     if (n == 0)
@@ -663,7 +668,7 @@ static int install(const struct sock_filter *insns, size_t n)
     prog.len = (unsigned short)n;
     /* struct sock_fprog has no const; the kernel only copies the program
      * (the arrays compiled at build time are read-only data). */
-    prog.filter = (struct sock_filter *)(uintptr_t)insns;
+    prog.filter = filter.rw;
     /* Required to install a filter without CAP_SYS_ADMIN, and what keeps
      * an exec'd child (none exists) from gaining privileges. */
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
