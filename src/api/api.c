@@ -109,7 +109,9 @@ static void log_received(const struct http_request *req)
     api_abs_path(req->uri, req->uri_len, &path, &path_len);
     is_mmds = path_len == 5 && !memcmp(path, "/mmds", 5);
     is_cpu = path_len == 11 && !memcmp(path, "/cpu-config", 11);
-    buf_printf(&line, "%s request on ", method_debug(req->method));
+    buf_puts(&line, "The API server received a ");
+    buf_puts(&line, method_debug(req->method));
+    buf_puts(&line, " request on ");
     json_rust_str_debug(&line, path, path_len);
     if (req->body_len && !is_mmds) {
         if (is_cpu && !log_enabled(LOG_DEBUG)) {
@@ -123,7 +125,8 @@ static void log_received(const struct http_request *req)
                 buf_puts(&line, "\"inconvertible to UTF-8\"");
         }
     }
-    log_info("The API server received a %s.", line.data);
+    buf_putc(&line, '.');
+    log_info("%s", line.data);
     buf_fini(&line);
 }
 

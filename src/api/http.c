@@ -571,18 +571,27 @@ void http_write_response(struct buf *out, const struct http_response *resp)
     bool has_length =
         resp->body || (resp->status != 204 && resp->status != 100);
 
-    buf_printf(out, "HTTP/1.1 %03d \r\n", resp->status);
+    /* Appends, not printf: this runs for every response. */
+    buf_puts(out, "HTTP/1.1 ");
+    buf_put_u64(out, (unsigned)resp->status, 3);
+    buf_puts(out, " \r\n");
     write_common_headers(out);
-    if (resp->allow)
-        buf_printf(out, "Allow: %s\r\n", resp->allow);
+    if (resp->allow) {
+        buf_puts(out, "Allow: ");
+        buf_puts(out, resp->allow);
+        buf_puts(out, "\r\n");
+    }
     if (resp->deprecation)
         buf_puts(out, "Deprecation: true\r\n");
     if (resp->extra_headers)
         buf_puts(out, resp->extra_headers);
     if (has_length) {
-        buf_printf(out, "Content-Type: %s\r\nContent-Length: %zu\r\n",
-                   resp->content_type ? resp->content_type : "application/json",
-                   resp->body ? resp->body_len : 0);
+        buf_puts(out, "Content-Type: ");
+        buf_puts(out,
+                 resp->content_type ? resp->content_type : "application/json");
+        buf_puts(out, "\r\nContent-Length: ");
+        buf_put_u64(out, resp->body ? resp->body_len : 0, 1);
+        buf_puts(out, "\r\n");
     }
     buf_puts(out, "\r\n");
     if (resp->body)

@@ -138,10 +138,9 @@ static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
     *y = (int64_t)yoe + era * 400 + (*m <= 2);
 }
 
-/* YYYY-MM-DDTHH:MM:SS.nnnnnnnnn for `ts` shifted by `gmtoff` seconds. */
-static void sb_put_time(struct sbuf *b, const struct timespec *ts, long gmtoff)
+/* YYYY-MM-DDTHH:MM:SS. for `secs` (already shifted to local time). */
+static void sb_put_date(struct sbuf *b, int64_t secs)
 {
-    int64_t secs = (int64_t)ts->tv_sec + gmtoff;
     int64_t days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
     int64_t rem = secs - days * 86400;
     int64_t y;
@@ -160,6 +159,54 @@ static void sb_put_time(struct sbuf *b, const struct timespec *ts, long gmtoff)
     sb_putc(b, ':');
     sb_putu(b, (uint64_t)(rem % 60), 2);
     sb_putc(b, '.');
+}
+
+/* YYYY-MM-DDTHH:MM:SS.nnnnnnnnn for `ts` shifted by `gmtoff` seconds. */
+static void sb_put_time(struct sbuf *b, const struct timespec *ts, long gmtoff)
+{
+    sb_put_date(b, (int64_t)ts->tv_sec + gmtoff);
+    sb_putu(b, (uint64_t)ts->tv_nsec, 9);
+}
+
+/*
+ * The date part of this thread's last record, kept for the rest of its
+ * second under the same zone: localtime_r() and the calendar arithmetic then
+ * run once a second, not once a record. A UTC offset change such as DST
+ * happens on a second boundary, and a new TZ takes effect through tzset(),
+ * which changes `timezone` or `daylight`; either refreshes the cache.
+ */
+static _Thread_local struct {
+    bool valid;
+    time_t sec;
+    long zone;    /* `timezone` when cached */
+    int daylight; /* `daylight` when cached */
+    long gmtoff;
+    size_t len;
+    char text[32];
+} t_date;
+
+/* `ts` as sb_put_time() writes it, in local time, from the cache when
+ * this thread already logged in the same second. */
+static void sb_put_now(struct sbuf *b, const struct timespec *ts)
+{
+    if (!t_date.valid || t_date.sec != ts->tv_sec || t_date.zone != timezone ||
+        t_date.daylight != daylight) {
+        struct sbuf d = {t_date.text, 0, sizeof(t_date.text)};
+        struct tm tm;
+
+        t_date.gmtoff = localtime_r(&ts->tv_sec, &tm)
+                            ? tm.tm_gmtoff
+                            : atomic_load(&g_log.gmtoff);
+        atomic_store_explicit(&g_log.gmtoff, t_date.gmtoff,
+                              memory_order_relaxed);
+        sb_put_date(&d, (int64_t)ts->tv_sec + t_date.gmtoff);
+        t_date.len = d.len;
+        t_date.sec = ts->tv_sec;
+        t_date.zone = timezone; /* as localtime_r() left them */
+        t_date.daylight = daylight;
+        t_date.valid = true;
+    }
+    sb_putn(b, t_date.text, t_date.len);
     sb_putu(b, (uint64_t)ts->tv_nsec, 9);
 }
 
@@ -173,11 +220,11 @@ static const char *thread_name(void)
     return "-";
 }
 
-/* The "{time} [{id}:{thread}{:LEVEL}{:file:line}] " prefix. */
-static void put_prefix(struct sbuf *b, const struct timespec *ts, long gmtoff,
-                       enum log_level level, const char *file, int line)
+/* The " [{id}:{thread}{:LEVEL}{:file:line}] " that follows a record's time
+ * stamp. */
+static void put_prefix_rest(struct sbuf *b, enum log_level level,
+                            const char *file, int line)
 {
-    sb_put_time(b, ts, gmtoff);
     sb_puts(b, " [");
     sb_puts(b, g_log.id);
     sb_putc(b, ':');
@@ -449,8 +496,7 @@ void log_write(enum log_level level, const char *file, int line,
     struct sbuf b = {stack, 0, sizeof(stack) - 1};
     char *heap = NULL, *out = stack;
     struct timespec ts;
-    struct tm tm;
-    long gmtoff;
+    const char *text;
     va_list ap;
     size_t prefix_len, total;
     int r;
@@ -459,31 +505,54 @@ void log_write(enum log_level level, const char *file, int line,
         return;
 
     clock_gettime(CLOCK_REALTIME, &ts);
-    gmtoff = localtime_r(&ts.tv_sec, &tm) ? tm.tm_gmtoff
-                                          : atomic_load(&g_log.gmtoff);
-    atomic_store_explicit(&g_log.gmtoff, gmtoff, memory_order_relaxed);
-
     pthread_rwlock_rdlock(&g_log.lock);
     if (atomic_load_explicit(&g_log.has_module, memory_order_relaxed) &&
         !module_matches(g_log.module, file))
         goto out;
 
-    put_prefix(&b, &ts, gmtoff, level, file, line);
+    sb_put_now(&b, &ts);
+    put_prefix_rest(&b, level, file, line);
     prefix_len = b.len;
-    va_start(ap, fmt);
-    r = vsnprintf(stack + prefix_len, sizeof(stack) - prefix_len, fmt, ap);
-    va_end(ap);
-    if (r < 0)
-        r = 0;
+    /* A message without conversions, or "%s", needs no printf (the api
+     * thread logs two such records per request). */
+    text = NULL;
+    if (!strchr(fmt, '%')) {
+        text = fmt;
+    } else if (strcmp(fmt, "%s") == 0) {
+        va_start(ap, fmt);
+        text = va_arg(ap, const char *);
+        va_end(ap);
+        if (!text)
+            text = "(null)"; /* what glibc's printf shows */
+    }
+    if (text) {
+        size_t n = strlen(text);
+
+        r = n > INT_MAX ? INT_MAX : (int)n;
+        memcpy(stack + prefix_len, text,
+               n < sizeof(stack) - prefix_len - 1
+                   ? n
+                   : sizeof(stack) - prefix_len - 1);
+    } else {
+        va_start(ap, fmt);
+        r = vsnprintf(stack + prefix_len, sizeof(stack) - prefix_len, fmt, ap);
+        va_end(ap);
+        if (r < 0)
+            r = 0;
+    }
     total = prefix_len + (size_t)r;
     if (total + 1 >= sizeof(stack)) {
         /* Too long for the stack: format again on the heap, whole. */
         heap = malloc(total + 2);
         if (heap) {
             memcpy(heap, stack, prefix_len);
-            va_start(ap, fmt);
-            vsnprintf(heap + prefix_len, (size_t)r + 1, fmt, ap);
-            va_end(ap);
+            if (text) {
+                memcpy(heap + prefix_len, text, (size_t)r);
+            } else {
+                va_start(ap, fmt);
+                vsnprintf(heap + prefix_len, (size_t)r + 1, fmt, ap);
+                va_end(ap);
+            }
             out = heap;
         } else {
             total = sizeof(stack) - 2;
@@ -508,7 +577,8 @@ int log_write_signal_safe(enum log_level level, const char *file, int line,
     if (!log_enabled(level))
         return 0;
     clock_gettime(CLOCK_REALTIME, &ts);
-    put_prefix(&b, &ts, atomic_load(&g_log.gmtoff), level, file, line);
+    sb_put_time(&b, &ts, atomic_load(&g_log.gmtoff));
+    put_prefix_rest(&b, level, file, line);
     sb_puts(&b, msg);
     out[b.len++] = '\n';
     /* Records this thread held back come first (a fatal signal must not

@@ -88,6 +88,20 @@ void buf_printf(struct buf *b, const char *fmt, ...)
     va_end(ap);
 }
 
+void buf_put_u64(struct buf *b, unsigned long long v, int width)
+{
+    char tmp[24];
+    int n = 0;
+
+    do {
+        tmp[sizeof(tmp) - 1 - n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n < width && n < (int)sizeof(tmp))
+        tmp[sizeof(tmp) - 1 - n++] = '0';
+    buf_append(b, tmp + sizeof(tmp) - n, (size_t)n);
+}
+
 void buf_consume(struct buf *b, size_t n)
 {
     if (n >= b->len) {

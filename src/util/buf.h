@@ -34,6 +34,8 @@ void buf_printf(struct buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void buf_vprintf(struct buf *b, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
+/* Append `v` in decimal, at least `width` digits (zero-padded). */
+void buf_put_u64(struct buf *b, unsigned long long v, int width);
 /* Remove the first n bytes (n <= len), shifting the rest down. */
 void buf_consume(struct buf *b, size_t n);
 /* Take ownership of the data (NUL-terminated); the buffer becomes empty. */

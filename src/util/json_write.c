@@ -247,7 +247,18 @@ void json_rust_str_debug(struct buf *b, const char *s, size_t n)
     buf_putc(b, '"');
     while (i < n) {
         uint32_t c;
-        size_t l = utf8_decode(p + i, n - i, &c);
+        size_t l, run = i;
+
+        /* Printable ASCII other than '"' and '\\' stands for itself. */
+        while (run < n && p[run] >= 0x20 && p[run] < 0x7f && p[run] != '"' &&
+               p[run] != '\\')
+            run++;
+        if (run > i) {
+            buf_append(b, s + i, run - i);
+            i = run;
+            continue;
+        }
+        l = utf8_decode(p + i, n - i, &c);
 
         if (l == 0) {
             /* not UTF-8 (a Rust str cannot hold it): show the byte */
