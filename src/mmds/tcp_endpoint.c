@@ -153,8 +153,15 @@ bool tcp_endpoint_is_evictable(const struct tcp_endpoint *e, uint64_t now)
 enum tcp_next tcp_endpoint_next_status(const struct tcp_endpoint *e,
                                        uint64_t *timeout)
 {
+    uint32_t end = e->response_seq + (uint32_t)e->response.len;
+
+    /* Upstream only asks for a response and room in the guest's window, so
+     * an endpoint whose response is all sent but not yet acknowledged stays
+     * "available" and is polled for nothing; asking for unsent bytes too
+     * lets it wait for its retransmission timer instead. */
     if ((e->response.len &&
-         tcp_seq_after(e->conn.remote_rwnd_edge, e->conn.first_not_sent)) ||
+         tcp_seq_after(e->conn.remote_rwnd_edge, e->conn.first_not_sent) &&
+         tcp_seq_after(end, e->conn.first_not_sent)) ||
         e->conn.dup_ack)
         return TCP_NEXT_AVAILABLE;
     return tcp_conn_control_status(&e->conn, timeout);
