@@ -61,9 +61,9 @@ static bool eq(const char *s, size_t n, const char *lit)
     return n == strlen(lit) && memcmp(s, lit, n) == 0;
 }
 
-static char lower(char c)
+static int lower(unsigned char c)
 {
-    return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+    return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
 }
 
 /* str::eq_ignore_ascii_case against a lowercase literal. */
@@ -72,7 +72,7 @@ static bool eq_nocase(const char *s, size_t n, const char *lit)
     if (n != strlen(lit))
         return false;
     for (size_t i = 0; i < n; i++) {
-        if (lower(s[i]) != lit[i])
+        if (lower((unsigned char)s[i]) != (unsigned char)lit[i])
             return false;
     }
     return true;
