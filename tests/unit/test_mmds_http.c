@@ -455,6 +455,55 @@ static void test_malformed(void **state)
                         text("1.1", 200, "John"));
 }
 
+/* Both spellings in one request: the first spelling seen is used, with
+ * the value of the last line of exactly that spelling. */
+static void test_header_choice(void **state)
+{
+    struct fx *f = *state;
+    const char *tok = get_token(f, "X-metadata-token-ttl-seconds", 60, 1000);
+    char req[512];
+
+    mmds_store_set_version(f->s, MMDS_VERSION_V2);
+    snprintf(req, sizeof(req),
+             "GET /g HTTP/1.1\r\nX-metadata-token: bad\r\n"
+             "X-aws-ec2-metadata-token: %s\r\nX-metadata-token: %s\r\n\r\n",
+             tok, tok);
+    assert_string_equal(ask(f, req),
+                        text("1.1", 404, "Resource not found: /g."));
+    snprintf(req, sizeof(req),
+             "GET /g HTTP/1.1\r\nX-metadata-token: %s\r\n"
+             "x-metadata-token: %s\r\nX-metadata-token: bad\r\n\r\n",
+             tok, tok);
+    assert_string_equal(ask(f, req), text("1.1", 401, "MMDS token not valid."));
+    assert_string_equal(
+        ask(f, "PUT /latest/api/token HTTP/1.1\r\n"
+               "X-aws-ec2-metadata-token-ttl-seconds: 0\r\n"
+               "X-metadata-token-ttl-seconds: 60\r\n\r\n"),
+        text("1.1", 400,
+             "Invalid time to live value provided for token: 0. Please "
+             "provide a value between 1 and 21600."));
+}
+
+/* JSON Pointer escapes: ~1 is '/', ~0 is '~' (in that order). */
+static void test_pointer_escapes(void **state)
+{
+    struct fx *f = *state;
+    const char *d = "{\"a/b\":\"slash\",\"m~n\":\"tilde\",\"~1\":\"lit\"}";
+    struct json_value *v = NULL;
+    struct sq_err err;
+
+    assert_int_equal(json_parse(d, strlen(d), &v, &err), 0);
+    assert_int_equal(mmds_store_put(f->s, v, &err), 0);
+    assert_string_equal(ask(f, "GET /a~1b HTTP/1.1\r\n\r\n"),
+                        text("1.1", 200, "slash"));
+    assert_string_equal(ask(f, "GET /m~0n HTTP/1.1\r\n\r\n"),
+                        text("1.1", 200, "tilde"));
+    assert_string_equal(ask(f, "GET /~01 HTTP/1.1\r\n\r\n"),
+                        text("1.1", 200, "lit"));
+    assert_string_equal(ask(f, "GET / HTTP/1.1\r\n\r\n"),
+                        text("1.1", 200, "a/b\nm~n\n~1"));
+}
+
 /* Before any PUT /mmds the document is null. */
 static void test_uninitialised_store(void **state)
 {
@@ -509,6 +558,8 @@ int main(void)
         T(test_put_paths_and_forwarded),
         T(test_methods_and_uris),
         T(test_malformed),
+        T(test_header_choice),
+        T(test_pointer_escapes),
         T(test_uninitialised_store),
         T(test_imds_compat),
     };
