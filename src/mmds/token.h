@@ -1,5 +1,5 @@
 /*
- * token.h: the MMDS V2 session-token authority (upstream's
+ * token.h: the MMDS V2 token authority (upstream's
  * mmds::token::TokenAuthority, digest 8.3).
  *
  * A token is the standard base64 (padded alphabet, 48 characters) of 36
