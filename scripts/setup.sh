@@ -5,7 +5,7 @@ set -euo pipefail
 
 PKGS=(
     # build
-    gcc make pkg-config libseccomp-dev liburing-dev linux-libc-dev
+    gcc make pkg-config libseccomp-dev liburing-dev linux-libc-dev nettle-dev
     # fuzzing and the second compiler
     clang libclang-rt-14-dev
     # lint and layout (make tidy, make format-check)
