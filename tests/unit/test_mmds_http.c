@@ -29,7 +29,8 @@
 
 #define NO_TOKEN                                                               \
     "No MMDS token provided. Use `X-metadata-token` or "                       \
-    "`X-aws-ec2-metadata-token` header to specify the session token."
+    "`X-aws-ec2-metadata-token` header to specify the ses"                     \
+    "sion token."
 #define NO_TTL                                                                 \
     "Token time to live value not found. Use `X-metadata-token-ttl-seconds` "  \
     "or `X-aws-ec2-metadata-token-ttl-seconds` header to specify the "         \
