@@ -86,39 +86,55 @@ static __attribute__((unused)) void reg_wr(struct virtio_mmio *t, uint64_t off,
     bus_dev_unlock(&t->bus);
 }
 
+/* Queue i's rings sit at DRV_DESC/AVAIL/USED + i * DRV_QSTRIDE. */
+#define DRV_QSTRIDE 0x3000ULL
+#define DRV_MAX_Q   4
+
 struct drv {
     struct drv_mem *mem;
     struct virtio_mmio *t;
     uint16_t qsize;
     uint16_t avail_idx;
+    uint16_t qi;   /* the queue this view drives (0 when zeroed) */
+    uint64_t base; /* its rings: DRV_DESC/AVAIL/USED + base */
 };
 
-/* Program queue 0's layout (status must be FEATURES_OK). */
+/* Program queue d->qi's layout (status must be FEATURES_OK). */
 static __attribute__((unused)) void drv_queue_regs(struct drv *d,
                                                    uint16_t qsize)
 {
-    reg_wr(d->t, 0x30, 0);
+    reg_wr(d->t, 0x30, d->qi);
     reg_wr(d->t, 0x38, qsize);
-    reg_wr(d->t, 0x80, (uint32_t)DRV_DESC);
+    reg_wr(d->t, 0x80, (uint32_t)(DRV_DESC + d->base));
     reg_wr(d->t, 0x84, 0);
-    reg_wr(d->t, 0x90, (uint32_t)DRV_AVAIL);
+    reg_wr(d->t, 0x90, (uint32_t)(DRV_AVAIL + d->base));
     reg_wr(d->t, 0x94, 0);
-    reg_wr(d->t, 0xa0, (uint32_t)DRV_USED);
+    reg_wr(d->t, 0xa0, (uint32_t)(DRV_USED + d->base));
     reg_wr(d->t, 0xa4, 0);
     reg_wr(d->t, 0x44, 1);
 }
 
-/* The Linux driver's init sequence up to DRIVER_OK, acking `features`
- * (VERSION_1 is always acked). Returns the final status register. */
-static __attribute__((unused)) uint32_t
-drv_setup(struct drv *d, struct drv_mem *mem, struct virtio_mmio *t,
-          uint16_t qsize, uint64_t features)
+static __attribute__((unused)) void drv_view(struct drv *d, struct drv_mem *mem,
+                                             struct virtio_mmio *t,
+                                             uint16_t qsize, uint16_t qi)
 {
     memset(d, 0, sizeof(*d));
     d->mem = mem;
     d->t = t;
     d->qsize = qsize;
-    memset(g2h(mem, DRV_DESC, 0x3000), 0, 0x3000);
+    d->qi = qi;
+    d->base = qi * DRV_QSTRIDE;
+}
+
+/* The Linux driver's init sequence up to DRIVER_OK, acking `features`
+ * (VERSION_1 is always acked). Returns the final status register. */
+static __attribute__((unused)) uint32_t
+drv_setup_n(struct drv *ds, size_t nq, struct drv_mem *mem,
+            struct virtio_mmio *t, uint16_t qsize, uint64_t features)
+{
+    for (size_t i = 0; i < nq; i++)
+        drv_view(&ds[i], mem, t, qsize, (uint16_t)i);
+    memset(g2h(mem, DRV_DESC, DRV_QSTRIDE * nq), 0, DRV_QSTRIDE * nq);
     features |= 1ULL << SQ_VIRTIO_F_VERSION_1;
     reg_wr(t, 0x70, 0);
     reg_wr(t, 0x70, SQ_VIRTIO_STATUS_ACK);
@@ -130,20 +146,30 @@ drv_setup(struct drv *d, struct drv_mem *mem, struct virtio_mmio *t,
     reg_wr(t, 0x70,
            SQ_VIRTIO_STATUS_ACK | SQ_VIRTIO_STATUS_DRIVER |
                SQ_VIRTIO_STATUS_FEATURES_OK);
-    drv_queue_regs(d, qsize);
+    for (size_t i = 0; i < nq; i++)
+        drv_queue_regs(&ds[i], qsize);
     reg_wr(t, 0x70,
            SQ_VIRTIO_STATUS_ACK | SQ_VIRTIO_STATUS_DRIVER |
                SQ_VIRTIO_STATUS_FEATURES_OK | SQ_VIRTIO_STATUS_DRIVER_OK);
     /* Activation re-signals the queue eventfds; start from a clean slate. */
-    evloop_eventfd_drain(t->queue_fd[0]);
+    for (size_t i = 0; i < nq; i++)
+        evloop_eventfd_drain(t->queue_fd[i]);
     return reg_rd(t, 0x70);
+}
+
+/* drv_setup_n() for a one-queue device. */
+static __attribute__((unused)) uint32_t
+drv_setup(struct drv *d, struct drv_mem *mem, struct virtio_mmio *t,
+          uint16_t qsize, uint64_t features)
+{
+    return drv_setup_n(d, 1, mem, t, qsize, features);
 }
 
 static __attribute__((unused)) void drv_desc(struct drv *d, uint16_t i,
                                              uint64_t addr, uint32_t len,
                                              uint16_t flags, uint16_t next)
 {
-    struct virtq_desc *t = g2h(d->mem, DRV_DESC, 16ULL * d->qsize);
+    struct virtq_desc *t = g2h(d->mem, DRV_DESC + d->base, 16ULL * d->qsize);
 
     t[i].addr = addr;
     t[i].len = len;
@@ -153,7 +179,7 @@ static __attribute__((unused)) void drv_desc(struct drv *d, uint16_t i,
 
 static __attribute__((unused)) void drv_publish(struct drv *d, uint16_t head)
 {
-    uint16_t *a = g2h(d->mem, DRV_AVAIL, 4 + 2ULL * d->qsize + 2);
+    uint16_t *a = g2h(d->mem, DRV_AVAIL + d->base, 4 + 2ULL * d->qsize + 2);
 
     a[2 + d->avail_idx % d->qsize] = head;
     d->avail_idx++;
@@ -165,7 +191,7 @@ static __attribute__((unused)) void drv_publish(struct drv *d, uint16_t head)
 static __attribute__((unused)) void drv_set_avail_idx(struct drv *d,
                                                       uint16_t idx)
 {
-    uint16_t *a = g2h(d->mem, DRV_AVAIL, 4);
+    uint16_t *a = g2h(d->mem, DRV_AVAIL + d->base, 4);
 
     a[1] = idx;
 }
@@ -174,14 +200,14 @@ static __attribute__((unused)) void drv_set_avail_idx(struct drv *d,
 static __attribute__((unused)) void drv_set_used_event(struct drv *d,
                                                        uint16_t v)
 {
-    uint16_t *a = g2h(d->mem, DRV_AVAIL, 4 + 2ULL * d->qsize + 2);
+    uint16_t *a = g2h(d->mem, DRV_AVAIL + d->base, 4 + 2ULL * d->qsize + 2);
 
     a[2 + d->qsize] = v;
 }
 
 static __attribute__((unused)) uint16_t drv_avail_event(struct drv *d)
 {
-    uint8_t *u = g2h(d->mem, DRV_USED, 4 + 8ULL * d->qsize + 2);
+    uint8_t *u = g2h(d->mem, DRV_USED + d->base, 4 + 8ULL * d->qsize + 2);
     uint16_t v;
 
     memcpy(&v, u + 4 + 8 * (size_t)d->qsize, 2);
@@ -190,7 +216,7 @@ static __attribute__((unused)) uint16_t drv_avail_event(struct drv *d)
 
 static __attribute__((unused)) uint16_t drv_used_idx(struct drv *d)
 {
-    uint16_t *u = g2h(d->mem, DRV_USED, 4);
+    uint16_t *u = g2h(d->mem, DRV_USED + d->base, 4);
 
     return u[1];
 }
@@ -198,7 +224,8 @@ static __attribute__((unused)) uint16_t drv_used_idx(struct drv *d)
 static __attribute__((unused)) void drv_used_elem(struct drv *d, uint16_t i,
                                                   uint32_t *id, uint32_t *len)
 {
-    uint32_t *e = g2h(d->mem, DRV_USED + 4 + 8ULL * (i % d->qsize), 8);
+    uint32_t *e =
+        g2h(d->mem, DRV_USED + d->base + 4 + 8ULL * (i % d->qsize), 8);
 
     *id = e[0];
     *len = e[1];
