@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util/strnum.h"
 #include "util/utf8.h"
 
 const char http_server_full_response[] =
@@ -94,28 +95,6 @@ static void utf8_lossy_append(struct http_error *err, const uint8_t *s,
         s += step;
         n -= step;
     }
-}
-
-/* u32::from_str: optional '+', then at least one ASCII digit, no overflow. */
-static bool parse_u32(const char *s, size_t n, uint32_t *out)
-{
-    uint64_t v = 0;
-
-    if (n > 0 && s[0] == '+') {
-        s++;
-        n--;
-    }
-    if (n == 0)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-        v = v * 10 + (uint64_t)(s[i] - '0');
-        if (v > UINT32_MAX)
-            return false;
-    }
-    *out = (uint32_t)v;
-    return true;
 }
 
 static bool eq(const char *s, size_t n, const char *lit)
@@ -352,7 +331,7 @@ static enum http_parse_result parse_header_line(struct http_parser *p,
 
     switch (classify(name, name_len)) {
     case HDR_CONTENT_LENGTH:
-        if (!parse_u32(tv, tv_len, &cl))
+        if (!strnum_parse_u32(tv, tv_len, &cl))
             return invalid_value(err, name, name_len, val, val_len);
         p->req.content_length = cl;
         break;

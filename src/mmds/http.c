@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "util/json.h"
+#include "util/strnum.h"
 #include "util/utf8.h"
 
 enum method { M_GET, M_PUT, M_PATCH, M_DELETE };
@@ -92,28 +93,6 @@ static const char *find(const char *s, size_t n, const char *pat,
 static bool contains(const char *s, size_t n, const char *lit)
 {
     return find(s, n, lit, strlen(lit)) != NULL;
-}
-
-/* Rust's str::parse::<u32>: optional '+', then decimal digits. */
-static bool parse_u32(const char *s, size_t n, uint32_t *out)
-{
-    uint64_t v = 0;
-
-    if (n > 0 && s[0] == '+') {
-        s++;
-        n--;
-    }
-    if (n == 0)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-        v = v * 10 + (uint64_t)(s[i] - '0');
-        if (v > UINT32_MAX)
-            return false;
-    }
-    *out = (uint32_t)v;
-    return true;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -203,7 +182,7 @@ static int header_line(struct req *r, const char *line, size_t n,
     utf8_trim(&tv, &tv_len);
 
     if (eq_nocase(tn, tn_len, "content-length")) {
-        if (!parse_u32(tv, tv_len, content_length))
+        if (!strnum_parse_u32(tv, tv_len, content_length))
             return invalid_value(e, name, name_len, val, val_len);
     } else if (eq_nocase(tn, tn_len, "accept")) {
         /* An unknown media type is an UnsupportedValue: ignored. */
@@ -567,7 +546,7 @@ static void put(const struct mmds_store *s, struct mmds_tokens *t,
                  "the token's lifetime.");
         goto out;
     }
-    if (!parse_u32(q->ttl.val, q->ttl.val_len, &ttl)) {
+    if (!strnum_parse_u32(q->ttl.val, q->ttl.val_len, &ttl)) {
         buf_puts(&b, "Invalid header. Reason: Invalid value. Key:");
         buf_append(&b, q->ttl.key, q->ttl.key_len);
         buf_puts(&b, "; Value:");
