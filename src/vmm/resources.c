@@ -13,24 +13,19 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/if.h>
-#include <linux/if_tun.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "devices/virtio/tap.h"
 #include "mmds/store.h"
 #include "obs/log.h"
 #include "util/xalloc.h"
 #include "vmm/cmdline.h"
 #include "vmm/device_cfg.h"
-
-/* struct virtio_net_hdr_v1 is 12 bytes: what upstream gives TUNSETVNETHDRSZ. */
-#define VNET_HDR_LEN 12
 
 static char *dup_opt(const char *s)
 {
@@ -366,50 +361,12 @@ struct res_net *res_find_net(struct vm_resources *r, const char *id,
     return NULL;
 }
 
+_Static_assert(RES_IFNAMSIZ == TAP_IFNAMSIZ, "one interface-name size");
+
 int res_tap_open(const char *name, int *fd_out, char if_name[RES_IFNAMSIZ],
                  struct sq_err *err)
 {
-    struct ifreq ifr;
-    char os[128];
-    int fd, vnet = VNET_HDR_LEN;
-
-    fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0)
-        return sq_errf(err, -errno,
-                       "Open tap device failed: Couldn't open /dev/net/tun: %s",
-                       sq_os_error(errno, os, sizeof(os)));
-    if (strlen(name) >= RES_IFNAMSIZ) {
-        close(fd);
-        return sq_errf(err, -EINVAL,
-                       "Open tap device failed: Invalid interface name");
-    }
-    memset(&ifr, 0, sizeof(ifr));
-    memcpy(ifr.ifr_name, name, strlen(name));
-    ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
-    if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
-        int e = errno;
-
-        close(fd);
-        return sq_errf(err, -e,
-                       "Open tap device failed: Error while creating ifreq "
-                       "structure: %s. Invalid TUN/TAP Backend provided by %s. "
-                       "Check our documentation on setting up the network "
-                       "devices.",
-                       sq_os_error(e, os, sizeof(os)), name);
-    }
-    if (ioctl(fd, TUNSETVNETHDRSZ, &vnet) < 0) {
-        int e = errno;
-
-        close(fd);
-        return sq_errf(err, -e,
-                       "Setting vnet header size failed: Error while setting "
-                       "size of the vnet header: %s",
-                       sq_os_error(e, os, sizeof(os)));
-    }
-    memcpy(if_name, ifr.ifr_name, RES_IFNAMSIZ);
-    if_name[RES_IFNAMSIZ - 1] = '\0';
-    *fd_out = fd;
-    return 0;
+    return tap_open(name, fd_out, if_name, err);
 }
 
 int res_set_net(struct vm_resources *r, const struct net_iface_cfg *cfg,

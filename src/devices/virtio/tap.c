@@ -37,15 +37,18 @@ int tap_open(const char *name, int *fd_out, char if_name[TAP_IFNAMSIZ],
     size_t len = strlen(name);
     int fd, rc;
 
-    /* Upstream checks the name before it opens anything. */
-    if (len >= TAP_IFNAMSIZ)
-        return sq_errf(err, -EINVAL,
-                       "Open tap device failed: Invalid interface name");
+    /* Upstream's Tap::open_named opens /dev/net/tun, then checks the
+     * name. */
     fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0)
         return sq_errf(err, -errno,
                        "Open tap device failed: Couldn't open /dev/net/tun: %s",
                        sq_os_error(errno, os, sizeof(os)));
+    if (len >= TAP_IFNAMSIZ) {
+        close(fd);
+        return sq_errf(err, -EINVAL,
+                       "Open tap device failed: Invalid interface name");
+    }
     memset(&ifr, 0, sizeof(ifr));
     memcpy(ifr.ifr_name, name, len);
     ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
