@@ -38,6 +38,7 @@
 #include "config/ids.h"
 #include "obs/metrics.h"
 #include "util/err.h"
+#include "util/time.h"
 #include "util/utf8.h"
 
 #define MSG_MAX 1024
@@ -870,24 +871,16 @@ int cli_resize_fdtable(int *exit_code)
     return 1;
 }
 
-static uint64_t clock_us(clockid_t clk)
-{
-    struct timespec ts;
-
-    clock_gettime(clk, &ts);
-    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 void cli_report_process_times(const struct cli_args *a)
 {
     if (a->has_start_time_us) {
-        uint64_t now = clock_us(CLOCK_MONOTONIC);
+        uint64_t now = time_clock_us(CLOCK_MONOTONIC);
 
         metrics_store(METRIC_api_server_process_startup_time_us,
                       now > a->start_time_us ? now - a->start_time_us : 0);
     }
     if (a->has_start_time_cpu_us) {
-        uint64_t now = clock_us(CLOCK_PROCESS_CPUTIME_ID);
+        uint64_t now = time_clock_us(CLOCK_PROCESS_CPUTIME_ID);
         uint64_t d =
             now > a->start_time_cpu_us ? now - a->start_time_cpu_us : 0;
 

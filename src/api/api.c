@@ -28,6 +28,7 @@
 #include "util/evloop.h"
 #include "util/json.h"
 #include "util/seccomp.h"
+#include "util/time.h"
 #include "util/utf8.h"
 #include "util/xalloc.h"
 
@@ -55,14 +56,6 @@ struct api_thread {
     pthread_cond_t start_cond;
     bool started;
 };
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static const char *method_debug(enum http_method m)
 {
@@ -200,7 +193,7 @@ static void answer_read(struct api_thread *t, struct api_conn_ref conn,
 
 static void arm_timer(struct api_thread *t)
 {
-    uint64_t next = 0, now = now_ms();
+    uint64_t next = 0, now = time_mono_ms();
 
     for (int i = 0; i < API_MAX_PENDING; i++) {
         const struct pending *p = &t->pending[i];
@@ -279,7 +272,7 @@ static void handle_request(struct api_thread *t, struct api_conn_ref conn,
     slot->conn = conn;
     slot->op = r.op;
     slot->answered = false;
-    slot->deadline_ms = now_ms() + class_timeout(t, cls);
+    slot->deadline_ms = time_mono_ms() + class_timeout(t, cls);
     arm_timer(t);
 }
 
@@ -338,7 +331,7 @@ static void on_timer(struct evloop *loop, struct evloop_handler *h,
                      uint32_t events)
 {
     struct api_thread *t = h->opaque;
-    uint64_t now = now_ms(), v;
+    uint64_t now = time_mono_ms(), v;
 
     (void)loop;
     (void)events;
