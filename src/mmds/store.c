@@ -18,7 +18,8 @@ struct mmds_store {
     size_t limit;
     enum mmds_version version;
     bool imds_compat;
-    char *aad; /* owned; NULL until PUT /mmds/config */
+    char *aad;                  /* owned; NULL until PUT /mmds/config */
+    struct mmds_tokens *tokens; /* owned; NULL until mmds_store_tokens() */
 };
 
 struct mmds_store *mmds_store_new(size_t limit)
@@ -36,6 +37,7 @@ void mmds_store_free(struct mmds_store *s)
         return;
     json_value_free(s->data);
     free(s->aad);
+    mmds_tokens_free(s->tokens);
     free(s);
 }
 
@@ -123,4 +125,21 @@ const char *mmds_store_aad(const struct mmds_store *s)
 size_t mmds_store_limit(const struct mmds_store *s)
 {
     return s->limit;
+}
+
+int mmds_store_tokens(struct mmds_store *s, struct mmds_tokens **out,
+                      struct sq_err *err)
+{
+    if (!s->tokens) {
+        char os[128];
+        int rc = mmds_tokens_new(&s->tokens);
+
+        if (rc < 0)
+            return sq_errf(err, rc,
+                           "The MMDS token authority could not be created: "
+                           "%s",
+                           sq_os_error(-rc, os, sizeof(os)));
+    }
+    *out = s->tokens;
+    return 0;
 }

@@ -11,6 +11,10 @@
  *
  * The guest-facing side (network stack, tokens) reads the store through
  * mmds_store_data() on the vmm thread; nothing here is thread-safe.
+ *
+ * As upstream's Mmds holds its TokenAuthority, the store owns the V2 token
+ * authority (mmds/token.h), created on first use so that its random key is
+ * drawn only by a process that serves the MMDS to a guest.
  */
 #ifndef SQUIB_MMDS_STORE_H
 #define SQUIB_MMDS_STORE_H
@@ -19,6 +23,7 @@
 #include <stddef.h>
 
 #include "config/config.h"
+#include "mmds/token.h"
 #include "util/buf.h"
 #include "util/err.h"
 #include "util/json.h"
@@ -68,6 +73,14 @@ bool mmds_store_imds_compat(const struct mmds_store *s);
  * code); copied. mmds_store_aad() is NULL until set; borrowed. */
 void mmds_store_set_aad(struct mmds_store *s, const char *instance_id);
 const char *mmds_store_aad(const struct mmds_store *s);
+/*
+ * The token authority, created with a fresh key on the first call. Returns
+ * 0 and *out (borrowed; lives as long as the store), or the negative errno
+ * of mmds_tokens_new() with err set ("The MMDS token authority could not be
+ * created: ...").
+ */
+int mmds_store_tokens(struct mmds_store *s, struct mmds_tokens **out,
+                      struct sq_err *err);
 /* The size limit in bytes given at creation. */
 size_t mmds_store_limit(const struct mmds_store *s);
 

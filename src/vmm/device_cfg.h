@@ -16,7 +16,9 @@
 #include "config/config.h"
 #include "devices/rate_limiter.h"
 #include "devices/virtio/block.h"
+#include "devices/virtio/net.h"
 #include "devices/virtio/rng.h"
+#include "vmm/mmds_nic.h"
 #include "vmm/vdev.h"
 
 /* RateLimiterConfig -> limiter parameters (absent buckets stay absent; a
@@ -49,18 +51,32 @@ int block_new_from_drive(const struct drive_cfg *d, int fd, struct block **out,
 int block_patch_from_update(struct block *b, const struct drive_update *u,
                             struct sq_err *err);
 
+/*
+ * Create a virtio-net device for a PUT /network-interfaces body on the TAP
+ * the configuration store opened (`tap_fd`, borrowed, duplicated). With
+ * `mmds` (borrowed; must outlive the device) the device detours the MMDS's
+ * frames to it. 0 and *out, or -errno with err as net_new().
+ */
+int net_new_from_iface(const struct net_iface_cfg *c, int tap_fd,
+                       struct mmds_nic *mmds, struct net **out,
+                       struct sq_err *err);
+
+/* PATCH /network-interfaces/{id}: the RX and TX limiters, each bucket
+ * absent = unchanged (upstream's RateLimiterUpdate). */
+void net_patch_from_update(struct net *n, const struct net_iface_update *u);
+
 /* PUT /entropy. 0 and *out or -errno with err set. */
 int rng_new_from_entropy(const struct entropy_cfg *e, struct rng **out,
                          struct sq_err *err);
 
 /*
- * The device kinds, in upstream's attach order (vdev.c's table). Block and
- * entropy are built; the others only count what the configuration asks
- * for, so that InstanceStart refuses them by name.
+ * The device kinds, in upstream's attach order (vdev.c's table). Block,
+ * net and entropy are built; the others only count what the configuration
+ * asks for, so that InstanceStart refuses them by name.
  */
 extern const struct vdev_class vdev_class_balloon;
 extern const struct vdev_class vdev_class_block; /* patch: drive_update */
-extern const struct vdev_class vdev_class_net;
+extern const struct vdev_class vdev_class_net;   /* patch: net_iface_update */
 extern const struct vdev_class vdev_class_pmem;
 extern const struct vdev_class vdev_class_vsock;
 extern const struct vdev_class vdev_class_entropy;

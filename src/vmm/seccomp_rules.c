@@ -15,6 +15,7 @@
 
 #include <fcntl.h>
 #include <linux/futex.h>
+#include <linux/if_tun.h>
 #include <linux/kvm.h>
 #include <signal.h>
 #include <stddef.h>
@@ -289,6 +290,9 @@ static const struct seccomp_rule rules_vcpu[] = {
      * timers. */
     R0(io_uring_enter),
     R0(timerfd_settime),
+    /* virtio-net activation (DRIVER_OK) sets the TAP's offloads from the
+     * features the driver acked, as upstream's vcpu filter allows. */
+    R1(ioctl, EQ(1, TUNSETOFFLOAD)),
     /* A device activated or reset by a guest register write may (re)create
      * its notification eventfds there (upstream allows it for MSI-X
      * vectors recreated on a PCI device reset). */

@@ -402,13 +402,13 @@ static int patch_drive(struct vmm *v, const struct drive_update *u,
                        "Drive config error: Unable to patch the block device: "
                        "Block: Running method expected different backend. "
                        "Please verify the request arguments.");
-    if (!v->ops->patch_drive)
+    if (!v->ops->patch_device)
         return sq_errf(err, -EOPNOTSUPP,
                        "Drive config error: Unable to patch the block device: "
                        "The requested operation is not supported after "
                        "starting the microVM. Please verify the request "
                        "arguments.");
-    rc = v->ops->patch_drive(v, (size_t)(d - v->res.drives), u, err);
+    rc = v->ops->patch_device(v, VMM_OP_PATCH_DRIVE, d->cfg.drive_id, u, err);
     if (rc < 0) {
         char detail[SQ_ERR_MSG_MAX];
 
@@ -433,13 +433,28 @@ static int patch_drive(struct vmm *v, const struct drive_update *u,
 static int patch_net(struct vmm *v, const struct net_iface_update *u,
                      struct sq_err *err)
 {
-    if (!res_find_net(&v->res, u->iface_id, u->iface_id_len))
+    struct res_net *n = res_find_net(&v->res, u->iface_id, u->iface_id_len);
+    int rc;
+
+    if (!n)
         return sq_errf(err, -ENODEV,
                        "Network config error: Unable to update the net "
                        "device: " VMM_ERR_DEVICE_NOT_FOUND);
-    return sq_errf(err, -EOPNOTSUPP,
-                   "Network config error: Unable to update the net device: the "
-                   "virtio-net device is not implemented by squib yet");
+    rc = v->ops->patch_device ? v->ops->patch_device(v, VMM_OP_PATCH_NET,
+                                                     n->cfg.iface_id, u, err)
+                              : sq_errf(err, -EOPNOTSUPP, VMM_ERR_NS_POST);
+    if (rc < 0)
+        return sq_err_prefix(err, "Network config error: Unable to update "
+                                  "the net device: ");
+    /* GET /vm/config reports the live device's limiters (upstream renders
+     * NetworkInterfaceConfig from the device). */
+    res_rate_limiter_update(&n->cfg.has_rx_rate_limiter,
+                            &n->cfg.rx_rate_limiter, u->has_rx_rate_limiter,
+                            &u->rx_rate_limiter);
+    res_rate_limiter_update(&n->cfg.has_tx_rate_limiter,
+                            &n->cfg.tx_rate_limiter, u->has_tx_rate_limiter,
+                            &u->tx_rate_limiter);
+    return 204;
 }
 
 static int patch_pmem(struct vmm *v, const struct pmem_update *u,

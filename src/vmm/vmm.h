@@ -72,12 +72,15 @@ struct vmm_machine_ops {
     int (*ctrl_alt_del)(struct vmm *v, struct sq_err *err);
     /* Tear the machine down (vmm_free). */
     void (*stop)(struct vmm *v);
-    /* PATCH /drives/{id} on the running virtio-block device of
-     * res.drives[idx]: path_on_host, then rate_limiter (either may be
-     * absent). Detail after "... Unable to patch the block device: Block: "
-     * (e.g. "Virtio backend error: ..."). NULL: refused as unsupported. */
-    int (*patch_drive)(struct vmm *v, size_t idx, const struct drive_update *u,
-                       struct sq_err *err);
+    /* A post-boot PATCH on the running device the request names: `op` is
+     * VMM_OP_PATCH_DRIVE (update: struct drive_update; path_on_host then
+     * rate_limiter, either may be absent) or VMM_OP_PATCH_NET (struct
+     * net_iface_update). -ENODEV when the machine has no such device.
+     * Detail text as the device's class patch sets it (for a drive,
+     * what follows "... Unable to patch the block device: Block: ", e.g.
+     * "Virtio backend error: ..."). NULL: refused as unsupported. */
+    int (*patch_device)(struct vmm *v, enum vmm_op op, const char *id,
+                        const void *update, struct sq_err *err);
 };
 
 /* The default ops, backed by the machine layer (vmm_start.c). */

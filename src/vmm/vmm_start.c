@@ -12,10 +12,11 @@
  *
  * The virtio devices (docs/virtio.md) are one list (vmm/vdev.h) built in
  * upstream's attach order: today block devices (root first, then insertion
- * order), then entropy; each gets the next 4 KiB window from 0xc0001000
- * and the next GSI from 5, a virtio_mmio.device= entry and a DSDT device
- * (the machine writes the tables from cfg.mmio). Devices squib does not
- * have yet (balloon, vhost-user block, net, pmem, vsock, virtio-mem) are
+ * order), then network interfaces (in their configuration order), then
+ * entropy; each gets the next 4 KiB window from 0xc0001000 and the next
+ * GSI from 5, a virtio_mmio.device= entry and a DSDT device (the machine
+ * writes the tables from cfg.mmio). Devices squib does not have yet
+ * (balloon, vhost-user block, pmem, vsock, virtio-mem) are
  * refused at InstanceStart rather than booted without the device the
  * guest was promised. Any failure unwinds everything: no machine, devices
  * freed, serial output closed.
@@ -334,19 +335,23 @@ static void machine_op_stop(struct vmm *v)
     v->machine = NULL;
 }
 
-static int machine_op_patch_drive(struct vmm *v, size_t idx,
-                                  const struct drive_update *u,
-                                  struct sq_err *err)
+static int machine_op_patch_device(struct vmm *v, enum vmm_op op,
+                                   const char *id, const void *update,
+                                   struct sq_err *err)
 {
+    const struct vdev_class *cls = NULL;
     struct vmm_machine *vm = v->machine;
     struct vmm_vdev *d = NULL;
 
-    if (vm && idx < v->res.n_drives)
-        d = vdev_find(&vm->vdevs, &vdev_class_block,
-                      v->res.drives[idx].cfg.drive_id);
+    if (op == VMM_OP_PATCH_DRIVE)
+        cls = &vdev_class_block;
+    else if (op == VMM_OP_PATCH_NET)
+        cls = &vdev_class_net;
+    if (vm && cls)
+        d = vdev_find(&vm->vdevs, cls, id);
     if (!d || !d->cls->patch)
         return sq_errf(err, -ENODEV, VMM_ERR_DEVICE_NOT_FOUND);
-    return d->cls->patch(d->dev, u, err);
+    return d->cls->patch(d->dev, update, err);
 }
 
 const struct vmm_machine_ops vmm_default_machine_ops = {
@@ -355,5 +360,5 @@ const struct vmm_machine_ops vmm_default_machine_ops = {
     .resume = machine_op_resume,
     .ctrl_alt_del = machine_op_ctrl_alt_del,
     .stop = machine_op_stop,
-    .patch_drive = machine_op_patch_drive,
+    .patch_device = machine_op_patch_device,
 };

@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/if_tun.h>
 #include <linux/kvm.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -49,6 +50,7 @@ enum probe {
     P_MMAP_EXEC,     /* never allowed */
     P_KVM_RUN,       /* vcpu: allowed request number */
     P_KVM_CREATE_VM, /* nobody after boot */
+    P_TUNSETOFFLOAD, /* vcpu: virtio-net activation */
     P_FCNTL_SETFD,   /* vmm: F_SETFD FD_CLOEXEC */
     P_FCNTL_DUPFD,   /* nobody */
     P_SOCKET_UNIX,   /* vmm: AF_UNIX stream, cloexec */
@@ -136,6 +138,9 @@ static void run_probe(enum probe p)
         break;
     case P_KVM_RUN:
         ioctl(-1, KVM_RUN, 0);
+        break;
+    case P_TUNSETOFFLOAD:
+        ioctl(-1, TUNSETOFFLOAD, 0);
         break;
     case P_KVM_CREATE_VM:
         ioctl(-1, KVM_CREATE_VM, 0);
@@ -266,6 +271,7 @@ static const struct {
     {P_MMAP_EXEC, SYS_mmap, false, false, false},
     {P_KVM_RUN, SYS_ioctl, false, false, true},
     {P_KVM_CREATE_VM, SYS_ioctl, false, false, false},
+    {P_TUNSETOFFLOAD, SYS_ioctl, false, false, true},
     {P_FCNTL_SETFD, SYS_fcntl, true, false, false},
     {P_FCNTL_DUPFD, SYS_fcntl, false, false, false},
     {P_SOCKET_UNIX, SYS_socket, true, false, false},

@@ -128,15 +128,12 @@ static void test_unsupported_in_attach_order(void **state)
     assert_string_equal(vdev_unsupported(r), "virtio-vsock");
     r->n_pmems = 1;
     assert_string_equal(vdev_unsupported(r), "virtio-pmem");
-    r->n_nets = 1;
-    assert_string_equal(vdev_unsupported(r), "virtio-net");
     r->drives[0].is_vhost_user = true;
     assert_string_equal(vdev_unsupported(r), "vhost-user-block");
     r->has_balloon = true;
     assert_string_equal(vdev_unsupported(r), "virtio-balloon");
     r->has_balloon = false;
     r->drives[0].is_vhost_user = false;
-    r->n_nets = 0;
     r->n_pmems = 0;
     r->has_vsock = false;
     r->has_memory_hotplug = false;

@@ -44,6 +44,10 @@ struct fx {
     char disk2[128];
     int starts; /* fake machine: start calls */
     int fail_start;
+    int patches; /* fake machine: patch_device calls */
+    int fail_patch;
+    enum vmm_op patch_op;
+    char patch_id[32];
 };
 
 static int fake_tap_open(const char *name, int *fd, char if_name[RES_IFNAMSIZ],
@@ -86,12 +90,28 @@ static void fake_stop(struct vmm *v)
     (void)v;
 }
 
+static int fake_patch(struct vmm *v, enum vmm_op op, const char *id,
+                      const void *update, struct sq_err *err)
+{
+    (void)v;
+    (void)update;
+    g_fx->patches++;
+    g_fx->patch_op = op;
+    snprintf(g_fx->patch_id, sizeof(g_fx->patch_id), "%s", id);
+    if (g_fx->fail_patch)
+        return sq_errf(err, -EIO,
+                       "Failed perform action on device: "
+                       "injected");
+    return 0;
+}
+
 static const struct vmm_machine_ops fake_ops = {
     .start = fake_start,
     .pause = fake_ok,
     .resume = fake_ok,
     .ctrl_alt_del = fake_ok,
     .stop = fake_stop,
+    .patch_device = fake_patch,
 };
 
 static void make_file(const char *path, size_t size)
@@ -1275,6 +1295,65 @@ static void test_snapshot_load_gating(void **state)
 /* ---------------------------------------------------------------------- */
 /* Post-boot device operations */
 
+/* PATCH /network-interfaces/{id} after boot: the live device first, then
+ * what GET /vm/config shows (absent buckets unchanged, a zero bucket
+ * removed); nothing changes when the device refuses. */
+static void test_patch_net_after_boot(void **state)
+{
+    struct fx *f = *state;
+    struct net_iface_cfg n = nic("eth0", "tap0", 1);
+    struct net_iface_update u;
+    int st;
+
+    n.has_rx_rate_limiter = true;
+    n.rx_rate_limiter.has_ops = true;
+    n.rx_rate_limiter.ops.size = 100;
+    n.rx_rate_limiter.ops.refill_time = 1000;
+    assert_int_equal(act(f->v, VMM_OP_PUT_NET, "eth0", &n), 204);
+    start_vm(f);
+
+    memset(&u, 0, sizeof(u));
+    u.iface_id = MUT("eth9");
+    u.iface_id_len = 4;
+    expect_fault(act(f->v, VMM_OP_PATCH_NET, "eth9", &u),
+                 "Network config error: Unable to update the net device: "
+                 "Failed perform action on device: Device not found");
+    assert_int_equal(f->patches, 0);
+
+    u.iface_id = MUT("eth0");
+    u.has_tx_rate_limiter = true;
+    u.tx_rate_limiter.has_bandwidth = true;
+    u.tx_rate_limiter.bandwidth.size = 4096;
+    u.tx_rate_limiter.bandwidth.refill_time = 100;
+    f->fail_patch = 1;
+    expect_fault(act(f->v, VMM_OP_PATCH_NET, "eth0", &u),
+                 "Network config error: Unable to update the net device: "
+                 "Failed perform action on device: injected");
+    assert_null(strstr(get(f->v, VMM_OP_GET_VM_CONFIG, &st), "4096"));
+
+    f->fail_patch = 0;
+    assert_int_equal(act(f->v, VMM_OP_PATCH_NET, "eth0", &u), 204);
+    assert_int_equal(f->patch_op, VMM_OP_PATCH_NET);
+    assert_string_equal(f->patch_id, "eth0");
+    assert_non_null(
+        strstr(get(f->v, VMM_OP_GET_VM_CONFIG, &st),
+               "\"rx_rate_limiter\":{\"bandwidth\":null,\"ops\":{\"size\":100,"
+               "\"one_time_burst\":null,\"refill_time\":1000}},"
+               "\"tx_rate_limiter\":{\"bandwidth\":{\"size\":4096,"
+               "\"one_time_burst\":null,\"refill_time\":100},\"ops\":null}"));
+
+    /* A zero-sized ops bucket removes the RX limiter altogether. */
+    memset(&u, 0, sizeof(u));
+    u.iface_id = MUT("eth0");
+    u.iface_id_len = 4;
+    u.has_rx_rate_limiter = true;
+    u.rx_rate_limiter.has_ops = true;
+    assert_int_equal(act(f->v, VMM_OP_PATCH_NET, "eth0", &u), 204);
+    assert_non_null(strstr(get(f->v, VMM_OP_GET_VM_CONFIG, &st),
+                           "\"rx_rate_limiter\":null"));
+    assert_int_equal(f->patches, 3);
+}
+
 static void test_postboot_device_ops(void **state)
 {
     struct fx *f = *state;
@@ -1603,6 +1682,7 @@ int main(void)
         T(test_mmds_post_boot_needs_nic),
         T(test_snapshot_load_gating),
         T(test_postboot_device_ops),
+        T(test_patch_net_after_boot),
         T(test_vm_config_fresh),
         T(test_vm_config_full),
         T(test_vm_config_options),
