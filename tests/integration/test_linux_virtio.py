@@ -2,12 +2,17 @@
 nested development machines, so one boot does everything).
 
 The ext4 root file system is the root virtio-blk device (/dev/vda), an ext4
-data disk is /dev/vdb, a small scratch file is /dev/vdc, and an entropy
-device is attached. The root image's /init (scripts/guest/init,
+data disk is /dev/vdb, a small scratch file is /dev/vdc, an entropy device
+is attached, and (where this process can make a network namespace) eth0 is
+a virtio-net device on a TAP in a namespace of the test's own, with the
+MMDS (V2) enabled on it. The root image's /init (scripts/guest/init,
 squib.test=virtio) reads /in.txt from /dev/vdb and writes /out.txt there,
 prints 64 bytes from /dev/hwrng, prints the size of /dev/vdc and waits for it
 to change: the host then swaps /dev/vdc's backing file with PATCH /drives,
 and the guest kernel must see the new capacity (config-change interrupt).
+With eth0 it then pings the host end of the TAP, moves 256 KiB each way over
+TCP (md5 compared on both ends) and asks the MMDS for a token, for data with
+it, with a wrong token and as JSON, over raw HTTP with busybox nc.
 Skipped, with the reason printed, where the guest kernel cannot be obtained
 or KVM cannot run it, and in the sanitizer build.
 """
@@ -20,7 +25,45 @@ import time
 import pytest
 
 import linux_guest
-from conftest import BUILD
+import netns
+from conftest import BUILD, SQUIB, Squib
+
+HOST_IP = "192.168.241.1"
+GUEST_IP = "192.168.241.2"
+NET_BYTES = 256 * 1024
+
+# The host end of the guest's TCP tests, run inside the namespace: read
+# NET_BYTES on port 5001, then send NET_BYTES on port 5002, printing the
+# md5 of each.
+PEER = r"""
+import hashlib, os, socket, sys
+n = int(sys.argv[2])
+def listen(port):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((sys.argv[1], port))
+    s.listen(1)
+    s.settimeout(3000)
+    return s
+a, b = listen(5001), listen(5002)
+print("PEER-READY", flush=True)
+c, _ = a.accept()
+c.settimeout(600)
+got = b""
+while len(got) < n:
+    d = c.recv(65536)
+    if not d:
+        break
+    got += d
+c.close()
+print("PEER-G2H", len(got), hashlib.md5(got).hexdigest(), flush=True)
+data = os.urandom(n)
+c, _ = b.accept()
+c.settimeout(600)
+c.sendall(data)
+c.close()
+print("PEER-H2G", len(data), hashlib.md5(data).hexdigest(), flush=True)
+"""
 
 
 @pytest.fixture
@@ -54,7 +97,69 @@ def debugfs_cat(image, path):
     return p.stdout.decode(errors="replace")
 
 
-def test_linux_root_data_entropy_and_resize(squib, linux, tmp_path):
+def mmds_answer(out, name):
+    m = re.search(r"SQUIB-MMDS-%s\r?\n(.*?)SQUIB-MMDS-END" % name, out, re.S)
+    assert m, "no MMDS answer %s in:\n%s" % (name, out[-3000:])
+    return m.group(1).replace("\r", "")
+
+
+def check_net(squib, api, out, peer):
+    """What the guest's net test printed, against the host's view."""
+    assert "SQUIB-NET-OK" in out, out[-3000:]
+    host = peer.communicate(timeout=600)[0].decode()
+    g2h = re.search(r"PEER-G2H (\d+) ([0-9a-f]{32})", host)
+    h2g = re.search(r"PEER-H2G (\d+) ([0-9a-f]{32})", host)
+    assert g2h and h2g, host
+    assert int(g2h.group(1)) == NET_BYTES
+    assert re.search(r"SQUIB-G2H-MD5 ([0-9a-f]{32})", out).group(1) == g2h.group(2)
+    assert re.search(r"SQUIB-H2G-MD5 ([0-9a-f]{32})", out).group(1) == h2g.group(2)
+
+    token = mmds_answer(out, "TOKEN")
+    assert token.startswith("HTTP/1.1 200 \n"), token
+    assert "X-metadata-token-ttl-seconds: 60" in token, token
+    assert re.search(r"\n\n[A-Za-z0-9+/]{48}\n*$", token), token
+    text = mmds_answer(out, "TEXT")
+    assert text.startswith("HTTP/1.1 200 \n"), text
+    assert "Content-Type: text/plain" in text and text.rstrip().endswith("\n\nami-12345678"), text
+    wrong = mmds_answer(out, "WRONG")
+    assert wrong.startswith("HTTP/1.1 401 \n"), wrong
+    assert wrong.rstrip().endswith("MMDS token not valid."), wrong
+    js = mmds_answer(out, "JSON")
+    assert "Content-Type: application/json" in js, js
+    assert js.rstrip().endswith('{"meta-data":{"ami-id":"ami-12345678"}}'), js
+
+    cfg = api.get("/vm/config").json()
+    assert [n["iface_id"] for n in cfg["network-interfaces"]] == ["eth0"]
+    assert cfg["mmds-config"]["version"] == "V2"
+
+
+def test_linux_root_data_entropy_net_mmds_and_resize(linux, tmp_path):
+    why = netns.skip_reason()
+    ns = None
+    if why:
+        print("linux virtio: no virtio-net part: " + why)
+    else:
+        ns = netns.NetNs()
+    squib = None
+    peer = None
+    try:
+        if ns:
+            ns.tap("tap0", HOST_IP + "/24")
+            peer = ns.popen(["python3", "-c", PEER, HOST_IP, str(NET_BYTES)],
+                            stdout=subprocess.PIPE)
+            assert peer.stdout.readline().startswith(b"PEER-READY")
+        squib = Squib(tmp_path, binary=ns.wrap(SQUIB, tmp_path) if ns else SQUIB)
+        run_linux(squib, linux, tmp_path, ns is not None, peer)
+    finally:
+        if peer and peer.poll() is None:
+            peer.kill()
+        if squib:
+            squib.stop()
+        if ns:
+            ns.close()
+
+
+def run_linux(squib, linux, tmp_path, with_net, peer):
     root = linux.rootfs_copy("ext4", tmp_path)
     data = os.path.join(str(tmp_path), "data.ext4")
     subprocess.run(["cp", "--sparse=always", linux.rootfs("data"), data], check=True)
@@ -66,9 +171,12 @@ def test_linux_root_data_entropy_and_resize(squib, linux, tmp_path):
         f.truncate(3 << 20)
 
     api = squib.client()
+    extra = "squib.test=virtio"
+    if with_net:
+        extra += " squib.ip=%s/24 squib.peer=%s" % (GUEST_IP, HOST_IP)
     r = api.put("/boot-source", {
         "kernel_image_path": linux.kernel_path(),
-        "boot_args": linux.cmdline("squib.test=virtio", root="ext4"),
+        "boot_args": linux.cmdline(extra, root="ext4"),
     })
     assert r.status == 204, r.raw
     assert api.put("/machine-config", {"vcpu_count": 1, "mem_size_mib": 256}).status == 204
@@ -83,6 +191,14 @@ def test_linux_root_data_entropy_and_resize(squib, linux, tmp_path):
         r = api.put("/drives/" + body["drive_id"], body)
         assert r.status == 204, r.raw
     assert api.put("/entropy", {}).status == 204
+    if with_net:
+        r = api.put("/network-interfaces/eth0", {
+            "iface_id": "eth0", "host_dev_name": "tap0", "guest_mac": "06:00:c0:a8:f1:02"})
+        assert r.status == 204, r.raw
+        r = api.put("/mmds/config", {"version": "V2", "network_interfaces": ["eth0"]})
+        assert r.status == 204, r.raw
+        r = api.put("/mmds", {"latest": {"meta-data": {"ami-id": "ami-12345678"}}})
+        assert r.status == 204, r.raw
 
     t0 = time.time()
     r = api.put("/actions", {"action_type": "InstanceStart"})
@@ -94,9 +210,10 @@ def test_linux_root_data_entropy_and_resize(squib, linux, tmp_path):
     assert re.search(r"virtio_blk virtio0: .*\[vda\]", out), out[-3000:]
     assert "Kernel command line:" in out
     cmd = re.search(r"Kernel command line: (.*)", out).group(1)
-    assert "root=/dev/vda rw virtio_mmio.device=4K@0xc0001000:5 " \
-           "virtio_mmio.device=4K@0xc0002000:6 virtio_mmio.device=4K@0xc0003000:7 " \
-           "virtio_mmio.device=4K@0xc0004000:8" in cmd, cmd
+    n_dev = 5 if with_net else 4
+    want = " ".join("virtio_mmio.device=4K@0x%x:%d" % (0xc0001000 + 0x1000 * i, 5 + i)
+                    for i in range(n_dev))
+    assert "root=/dev/vda rw " + want in cmd, cmd
 
     # blkrw on /dev/vdb: the host's file came in, the guest's went out.
     wait_line(squib, r"SQUIB-BLK-(OK|READ) .*", 300)
@@ -118,6 +235,12 @@ def test_linux_root_data_entropy_and_resize(squib, linux, tmp_path):
     assert m.group(1) == "6144"
     cfg = api.get("/vm/config").json()
     assert [d["path_on_host"] for d in cfg["drives"]] == [root, data, big]
+
+    if with_net:
+        t1 = time.time()
+        out = wait_line(squib, r"(?s)SQUIB-MMDS-JSON.*?SQUIB-MMDS-END", 1200).string
+        print("linux virtio: network part took %.0f s" % (time.time() - t1))
+        check_net(squib, api, out, peer)
 
     assert squib.wait(300) == 0
     out = squib.output()
