@@ -23,6 +23,7 @@
 #include "devices/virtio/tap.h"
 #include "mmds/store.h"
 #include "obs/log.h"
+#include "obs/metrics.h"
 #include "util/xalloc.h"
 #include "vmm/cmdline.h"
 #include "vmm/device_cfg.h"
@@ -321,6 +322,10 @@ int res_set_drive(struct vm_resources *r, const struct drive_cfg *cfg,
     rc = drive_new(cfg, &dev, err);
     if (rc)
         return rc;
+    /* Upstream's devices register their metrics group when they are made,
+     * at PUT time: a flush before boot already lists it. */
+    if (!dev.is_vhost_user)
+        (void)metrics_block_get(dev.cfg.drive_id);
 
     if (!old) {
         r->drives = xrealloc(r->drives, (r->n_drives + 1) * sizeof(*r->drives));
@@ -437,6 +442,7 @@ int res_set_net(struct vm_resources *r, const struct net_iface_cfg *cfg,
                            &cfg->tx_rate_limiter);
     r->nets = xrealloc(r->nets, (r->n_nets + 1) * sizeof(*r->nets));
     r->nets[r->n_nets++] = dev;
+    (void)metrics_net_get(dev.cfg.iface_id); /* as for drives, at PUT */
     return 0;
 }
 

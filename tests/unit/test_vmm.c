@@ -25,6 +25,7 @@
 #include "api/controller.h"
 #include "mmds/store.h"
 #include "obs/log.h"
+#include "obs/metrics.h"
 #include "vmm/resources.h"
 #include "vmm/vmm.h"
 #include "vmm_harness.h"
@@ -1295,6 +1296,8 @@ static void test_snapshot_load_gating(void **state)
 /* ---------------------------------------------------------------------- */
 /* Post-boot device operations */
 
+static char g_metrics[1 << 16];
+
 /* PATCH /network-interfaces/{id} after boot: the live device first, then
  * what GET /vm/config shows (absent buckets unchanged, a zero bucket
  * removed); nothing changes when the device refuses. */
@@ -1310,6 +1313,9 @@ static void test_patch_net_after_boot(void **state)
     n.rx_rate_limiter.ops.size = 100;
     n.rx_rate_limiter.ops.refill_time = 1000;
     assert_int_equal(act(f->v, VMM_OP_PUT_NET, "eth0", &n), 204);
+    /* As upstream, the device's metrics group exists from PUT on. */
+    assert_true(metrics_serialize(g_metrics, sizeof(g_metrics)) > 0);
+    assert_non_null(strstr(g_metrics, "\"net_eth0\":{"));
     start_vm(f);
 
     memset(&u, 0, sizeof(u));
@@ -1370,6 +1376,8 @@ static void test_postboot_device_ops(void **state)
 
     assert_int_equal(act(f->v, VMM_OP_PUT_BALLOON, NULL, &bc), 204);
     assert_int_equal(act(f->v, VMM_OP_PUT_DRIVE, "rootfs", &d), 204);
+    assert_true(metrics_serialize(g_metrics, sizeof(g_metrics)) > 0);
+    assert_non_null(strstr(g_metrics, "\"block_rootfs\":{"));
     start_vm(f);
 
     /* Hot-plug needs PCI. */
