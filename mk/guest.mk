@@ -69,3 +69,8 @@ guests: $(KVM_BOOT)
 .PHONY: guest-check
 guest-check: guests
 	$(Q)$(PYTHON) tests/guest/check_guests.py $(GUEST_DIR) $(KVM_BOOT)
+
+# tests/guest/netproto.c is freestanding C that also builds for the host:
+# tests/unit/test_netproto runs the guest's network client against the
+# MMDS stack in-process (the generic rule compiles it into $(BUILD)).
+$(BUILD)/tests/unit/test_netproto: $(BUILD)/tests/guest/netproto.o
