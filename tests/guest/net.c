@@ -445,6 +445,7 @@ static void probe_line(const char *name, int rc, const struct np_tcp *t)
 static void net_mmds(struct venv *e, struct ndrv *n)
 {
     uint32_t mmds = ip_param(e, "squibmmds=", MMDS_IP_DEFAULT);
+    uint16_t port = (uint16_t)virtio_param_u64(e, "squibport=", 80);
     size_t plen = 0, blen = 0;
     const char *path = virtio_param(e, "squibpath=", &plen);
     const char *big = virtio_param(e, "squibbig=", &blen);
@@ -471,7 +472,7 @@ static void net_mmds(struct venv *e, struct ndrv *n)
     if (rc != NP_OK)
         goto done;
 
-    rc = np_tcp_connect(&client, t, mac, mmds, 80, 40000, 0x1000);
+    rc = np_tcp_connect(&client, t, mac, mmds, port, 40000, 0x1000);
     line_start(&l);
     line_str(&l, "net-tcp connect=");
     line_str(&l, result_name(rc));
@@ -544,18 +545,18 @@ static void net_mmds(struct venv *e, struct ndrv *n)
     ok &= rc == NP_OK;
 
     /* Probes. */
-    np_tcp_prepare(t, mac, mmds, 80, 41000, 1234, 5678);
+    np_tcp_prepare(t, mac, mmds, port, 41000, 1234, 5678);
     rc = np_tcp_probe(&client, t, NP_TCP_ACK);
     probe_line("no-connection", rc, t);
     ok &= rc == NP_RST;
-    np_tcp_prepare(t, mac, mmds, 81, 41001, 1234, 0);
+    np_tcp_prepare(t, mac, mmds, (uint16_t)(port + 1), 41001, 1234, 0);
     rc = np_tcp_probe(&client, t, NP_TCP_SYN);
     probe_line("closed-port", rc, t);
     ok &= rc == NP_TIMEOUT;
     rc = np_arp_resolve(&client, mmds - 1, other);
     probe_line("arp-other", rc, NULL);
     ok &= rc == NP_TIMEOUT;
-    if (np_tcp_connect(&client, t, mac, mmds, 80, 42000, 0x2000) == NP_OK) {
+    if (np_tcp_connect(&client, t, mac, mmds, port, 42000, 0x2000) == NP_OK) {
         static char junk[3000];
 
         memset(junk, 'x', sizeof(junk));
@@ -567,10 +568,10 @@ static void net_mmds(struct venv *e, struct ndrv *n)
     ok &= rc == NP_RST;
     /* 30 connections, then the 31st */
     for (int i = 0; i < 30; i++)
-        opened += np_tcp_connect(&client, &conns[i], mac, mmds, 80,
+        opened += np_tcp_connect(&client, &conns[i], mac, mmds, port,
                                  (uint16_t)(43000 + i),
                                  0x100000u * (uint32_t)(i + 1)) == NP_OK;
-    rc = np_tcp_connect(&client, &conns[30], mac, mmds, 80, 43030, 0x7000000);
+    rc = np_tcp_connect(&client, &conns[30], mac, mmds, port, 43030, 0x7000000);
     line_start(&l);
     line_str(&l, "net-probe case=conn-limit");
     line_kv_dec(&l, "opened", (uint64_t)opened);
@@ -784,6 +785,7 @@ static void hostile_net(struct venv *e, const struct vdev *d)
     uint64_t timeout =
         virtio_param_u64(e, "squibtimeout=", 300) * e->tsc_hz / 1000;
     uint32_t mmds = ip_param(e, "squibmmds=", MMDS_IP_DEFAULT);
+    uint16_t port = (uint16_t)virtio_param_u64(e, "squibport=", 80);
     size_t onlen = 0;
     const char *only = virtio_param(e, "squibcase=", &onlen);
     static struct ndrv n;
@@ -804,7 +806,7 @@ static void hostile_net(struct venv *e, const struct vdev *d)
         np_init(&client, n.mac, GUEST_IP_MMDS, tx_cb, rx_cb, &n);
         client.timeout_ms = 1000;
         final = np_arp_resolve(&client, mmds, mac) == NP_OK &&
-                np_tcp_connect(&client, &conns[0], mac, mmds, 80, 44000,
+                np_tcp_connect(&client, &conns[0], mac, mmds, port, 44000,
                                0x3000) == NP_OK &&
                 np_tcp_close(&client, &conns[0]) == NP_OK;
     }
