@@ -218,8 +218,8 @@ void np_str_add(struct np_str *s, const char *text);
 void np_str_addn(struct np_str *s, const char *text, size_t n);
 void np_str_dec(struct np_str *s, uint64_t v);
 
-/* Byte helpers that need no libc (the compiler may not emit them as
- * calls to memcpy/memcmp for us on the host either way). */
+/* Byte helpers, so that this code needs neither the guest's lib.c nor
+ * the host's <string.h>. */
 void np_copy(void *dst, const void *src, size_t n);
 bool np_equal(const void *a, const void *b, size_t n);
 size_t np_strlen(const char *s);

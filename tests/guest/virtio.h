@@ -25,8 +25,8 @@
  * virtio (discovery only). cmdline is the kernel command line (parameters
  * squibsector=, squibcount=, squibbytes=, squibms=, squibreqs=, squibcase=,
  * squibtimeout=, squibeventidx=, squibbench=, squibmib=, squibqd=,
- * squibpoll=, squibip=, squibhost=, squibmmds=, squibpath=, squibbig= are
- * read from it); rsdp_hint is the RSDP
+ * squibpoll=, squibip=, squibhost=, squibmmds=, squibport=, squibpath=,
+ * squibbig= are read from it); rsdp_hint is the RSDP
  * address the boot protocol gave (0: scan the BIOS area). Returns 1 when the
  * test ran (the caller then prints "done" and resets the machine), 0 when the
  * name is not a virtio test.
