@@ -422,6 +422,78 @@ static void test_connection_limit(void **state)
     assert_int_equal(mmds_ns_n_conns(f->ns), 0);
 }
 
+/* --------------------------------------------- an echoing peer */
+
+/* A peer that answers the last frame sent as an ICMP echo would: MACs and
+ * addresses swapped, type 0, the checksum adjusted for the type change
+ * (RFC 1624). `corrupt` flips a payload byte after that. */
+struct echo {
+    uint8_t frame[NP_FRAME_MAX];
+    size_t len;
+    bool corrupt;
+};
+
+static int echo_send(void *opaque, const uint8_t *frame, size_t len)
+{
+    struct echo *e = opaque;
+
+    memcpy(e->frame, frame, len);
+    e->len = len;
+    return 0;
+}
+
+static size_t echo_recv(void *opaque, uint8_t *buf, size_t cap,
+                        uint32_t timeout_ms)
+{
+    struct echo *e = opaque;
+    uint8_t *ip = buf + 14, *icmp = ip + 20, tmp[6];
+    uint32_t sum;
+    size_t n = e->len;
+
+    (void)timeout_ms;
+    if (!n || n > cap)
+        return 0;
+    e->len = 0;
+    memcpy(buf, e->frame, n);
+    memcpy(tmp, buf, 6);
+    memcpy(buf, buf + 6, 6);
+    memcpy(buf + 6, tmp, 6);
+    memcpy(tmp, ip + 12, 4);
+    memcpy(ip + 12, ip + 16, 4);
+    memcpy(ip + 16, tmp, 4);
+    icmp[0] = 0;
+    sum = (uint32_t)(icmp[2] << 8 | icmp[3]) + 0x0800;
+    sum = (sum & 0xffff) + (sum >> 16);
+    icmp[2] = (uint8_t)(sum >> 8);
+    icmp[3] = (uint8_t)sum;
+    if (e->corrupt)
+        buf[n - 1] ^= 0x40;
+    return n;
+}
+
+static void test_ping_echo(void **state)
+{
+    static struct np_client c;
+    static const uint8_t peer[6] = {0x02, 0, 0, 0, 0, 1};
+    uint8_t data[56];
+    struct echo e = {.len = 0};
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(data); i++)
+        data[i] = (uint8_t)i;
+    np_init(&c, guest_mac, GUEST_IP, echo_send, echo_recv, &e);
+    assert_int_equal(np_ping(&c, peer, 0xc0a8f101u, 7, 1, data, sizeof(data)),
+                     NP_OK);
+    assert_int_equal(c.stats.rx_bad, 0);
+    /* an odd length exercises the checksum's last byte */
+    assert_int_equal(np_ping(&c, peer, 0xc0a8f101u, 7, 2, data, 33), NP_OK);
+    /* a damaged reply fails the ICMP checksum: dropped and counted */
+    e.corrupt = true;
+    assert_int_equal(np_ping(&c, peer, 0xc0a8f101u, 7, 3, data, sizeof(data)),
+                     NP_TIMEOUT);
+    assert_int_equal(c.stats.rx_bad, 1);
+}
+
 /* --------------------------------------------------- pure helpers */
 
 static void test_parse_ipv4(void **state)
@@ -517,6 +589,7 @@ int main(void)
         T(test_rst_cases),
         T(test_request_too_big),
         T(test_connection_limit),
+        cmocka_unit_test(test_ping_echo),
         cmocka_unit_test(test_parse_ipv4),
         cmocka_unit_test(test_http_parse),
         cmocka_unit_test(test_str),
