@@ -17,13 +17,15 @@ GUEST_LDFLAGS := -nostdlib -static -no-pie -Wl,-T,$(GUEST_SRC)/guest.ld \
     -Wl,--build-id=none -Wl,-z,max-page-size=4096 -Wl,-z,noexecstack \
     $(shell $(GUEST_CC) -Wl,--no-warn-rwx-segments -x c -o /dev/null /dev/null 2>&1 | grep -q 'unrecognized' || echo -Wl,--no-warn-rwx-segments)
 
-GUEST_OBJS := $(addprefix $(GUEST_DIR)/,entry.o lib.o tables.o guest.o virtio.o)
+GUEST_OBJS := $(addprefix $(GUEST_DIR)/,entry.o lib.o tables.o guest.o virtio.o \
+    net.o netproto.o)
 GUEST_OUTS := $(GUEST_DIR)/guest-linux.elf $(GUEST_DIR)/guest-pvh.elf \
               $(GUEST_DIR)/guest.bzImage
 
 guests: $(GUEST_OUTS)
 
-$(GUEST_DIR)/%.o: $(GUEST_SRC)/%.c $(GUEST_SRC)/guest.h $(GUEST_SRC)/virtio.h
+$(GUEST_DIR)/%.o: $(GUEST_SRC)/%.c $(GUEST_SRC)/guest.h $(GUEST_SRC)/virtio.h \
+                  $(GUEST_SRC)/virtio_int.h $(GUEST_SRC)/netproto.h
 	@mkdir -p $(GUEST_DIR)
 	@$(if $(Q),echo "  GUESTCC $<")
 	$(Q)$(GUEST_CC) $(GUEST_CFLAGS) -c $< -o $@
@@ -69,3 +71,8 @@ guests: $(KVM_BOOT)
 .PHONY: guest-check
 guest-check: guests
 	$(Q)$(PYTHON) tests/guest/check_guests.py $(GUEST_DIR) $(KVM_BOOT)
+
+# tests/guest/netproto.c is freestanding C that also builds for the host:
+# tests/unit/test_netproto runs the guest's network client against the
+# MMDS stack in-process (the generic rule compiles it into $(BUILD)).
+$(BUILD)/tests/unit/test_netproto: $(BUILD)/tests/guest/netproto.o

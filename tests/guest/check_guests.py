@@ -6,7 +6,9 @@ Two runners, each skipped (with the reason printed) when it cannot run here:
     (PVH ELF and bzImage; QEMU cannot boot an ELF without a PVH note),
     including the virtio drivers against QEMU microvm's virtio-mmio v2
     block and entropy devices (disk bytes checked on the host afterwards)
-    and the hostile runs;
+    and the hostile runs, and the virtio-net driver and its network client
+    against QEMU's virtio-net with user networking (ARP, ping, TCP to a
+    small keep-alive HTTP server on the host standing in for the MMDS);
   - build/guest/kvm-boot: squib's own loader (vmm/boot, vmm/cmdline) under
     real KVM, for all three flavours, checking the boot state digest 6.1/6.2
     prescribes as the guest sees it (registers, zero page, e820, PVH start
@@ -22,12 +24,14 @@ Usage: tests/guest/check_guests.py [GUEST_DIR [KVM_BOOT]]
   (defaults: build/guest and build/tests/guest/kvm-boot)
 Exit status 0 when every check that ran passed, 1 otherwise.
 """
+import http.server
 import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 GDIR = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "..", "..", "build", "guest")
@@ -281,6 +285,7 @@ def qemu_checks():
         check(f"{name}.rsdp", rsdp.get("checksum") == "ok", str(rsdp))
     qemu_cad_check()
     qemu_virtio_checks()
+    qemu_net_checks()
 
 
 def fnv1a(data):
@@ -442,6 +447,111 @@ def qemu_virtio_checks():
                       and kv.get("answered") == "no", str(kv))
     finally:
         shutil.rmtree(tmp)
+
+
+NET_BIG = bytes(ord("a") + i % 26 for i in range(4096))
+HOSTILE_NET = ["tx-addr-outside-ram", "tx-desc-loop", "tx-write-only", "tx-zero-len",
+               "tx-oversized", "tx-head-out-of-range", "rx-addr-outside-ram",
+               "rx-desc-loop", "rx-read-only", "rx-zero-len", "rx-no-buffers",
+               "notify-storm"]
+
+
+class _MmdsLike(http.server.BaseHTTPRequestHandler):
+    """Keep-alive HTTP/1.1 answers shaped like the MMDS's, enough for the
+    guest's net-mmds sequence (QEMU's user networking connects the guest's
+    10.0.2.2:<port> to this server on 127.0.0.1:<port>)."""
+    protocol_version = "HTTP/1.1"
+
+    def reply(self, body, ctype="text/plain"):
+        self.send_response(200)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        if self.path == "/big":
+            self.reply(NET_BIG)
+        elif "application/json" in (self.headers.get("Accept") or ""):
+            self.reply(b'"i-1"', "application/json")
+        else:
+            self.reply(b"i-1")
+
+    def do_PUT(self):
+        self.reply(b"T" * 44)
+
+    def log_message(self, *args):
+        pass
+
+
+def qemu_net_checks():
+    """net-ping, net-mmds and hostile-net against QEMU's virtio-net device
+    and user networking (10.0.2.2 answers ARP and ping; TCP goes to a
+    server here). The MMDS-specific probes are not checked: QEMU is no
+    MMDS; tests/unit/test_netproto and the integration tests cover them."""
+    script = os.path.join(HERE, "run-qemu.sh")
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _MmdsLike)
+    srv.daemon_threads = True
+    port = srv.server_address[1]
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    dev = VIRTIO_QEMU + ["-netdev", "user,id=n0",
+                         "-device", "virtio-net-device,netdev=n0,mac=52:54:00:12:34:56"]
+    common = "console=ttyS0 squibip=10.0.2.15 squibmmds=10.0.2.2 squibport=%d" % port
+
+    def boot(cmdline):
+        rc, out, err = run([script, os.path.join(GDIR, "guest-pvh.elf"), cmdline, "--"] + dev,
+                           env={"QEMU_MACHINE": "microvm,ioapic2=off,acpi=off",
+                                "QEMU_TIMEOUT": "120"}, timeout=120)
+        return parse(out), out
+
+    try:
+        facts, out = boot(common + " squibtest=net-ping squibhost=10.0.2.2")
+        expect_fields("qemu-net/ping.nic", first(facts, "virtio-net"),
+                      {"mac": "52:54:00:12:34:56", "mac_feature": "1", "ip": "10.0.2.15"})
+        expect_fields("qemu-net/ping.arp", first(facts, "net-arp"),
+                      {"result": "ok", "mac": "52:55:0a:00:02:02"})
+        pings = all_of(facts, "net-ping")
+        expect_fields("qemu-net/ping.summary", pings[-1] if pings else None,
+                      {"sent": "3", "received": "3", "rx_bad": "0"})
+
+        facts, out = boot(common + " squibtest=net-mmds squibpath=/x squibbig=/big")
+        expect_fields("qemu-net/mmds.connect", first(facts, "net-tcp"), {"connect": "ok"})
+        gets = {kv.get("name"): kv for kv in all_of(facts, "net-mmds-get")}
+        for name, body in (("v1-text", "i-1"), ("v1-json", '"i-1"'), ("token", "T" * 44),
+                           ("v2-text", "i-1"), ("v2-badtoken", "i-1")):
+            expect_fields(f"qemu-net/mmds.{name}", gets.get(name),
+                          {"result": "ok", "status": "200", "body": body})
+        expect_fields("qemu-net/mmds.big", gets.get("big"),
+                      {"result": "ok", "len": "4096", "fnv1a": hex(fnv1a(NET_BIG))})
+        segs = first(facts, "net-mmds-segments") or {}
+        check("qemu-net/mmds.segments", int(segs.get("segments", "0")) >= 3, str(segs))
+        closes = [kv for kv in all_of(facts, "net-tcp") if "close" in kv]
+        check("qemu-net/mmds.close", closes and closes[0]["close"] == "ok", str(closes))
+        done = first(facts, "net-mmds") or {}
+        check("qemu-net/mmds.rx_bad", done.get("rx_bad") == "0", str(done))
+
+        facts, out = boot(common + " squibtest=hostile-net")
+        cases = all_of(facts, "hostile-case")
+        check("qemu-net/hostile.cases", [kv.get("case") for kv in cases] == HOSTILE_NET,
+              str([kv.get("case") for kv in cases]))
+        for kv in cases:
+            check(f"qemu-net/hostile.{kv.get('case')}",
+                  kv.get("reset_ok") == kv.get("reinit_ok") == kv.get("arp_ok") == "yes",
+                  str(kv))
+        byname = {kv.get("case"): kv for kv in cases}
+        expect_fields("qemu-net/hostile.head", byname.get("tx-head-out-of-range"),
+                      {"tx_answered": "no", "needs_reset": "yes"})
+        expect_fields("qemu-net/hostile.no-buffers", byname.get("rx-no-buffers"),
+                      {"rx_frames": "1", "still_works": "yes"})
+        done = [kv for kv in all_of(parse(out.replace("SQUIB-GUEST hostile done",
+                                                      "SQUIB-GUEST hostile-done")),
+                                     "hostile-done")]
+        expect_fields("qemu-net/hostile.done", done[0] if done else None,
+                      {"dev": "net", "cases": str(len(HOSTILE_NET)),
+                       "ok": str(len(HOSTILE_NET)), "final": "ok"})
+    finally:
+        srv.shutdown()
+        srv.server_close()
 
 
 LINUX_ARGS = ("earlyprintk=serial,ttyS0,115200 console=ttyS0 noxsave mitigations=off "

@@ -16,49 +16,12 @@
  */
 #include "virtio.h"
 #include "guest.h"
-
-#define RAM_LIMIT 0xc0000000ULL
-
-/* virtio-mmio registers */
-#define VM_MAGIC        0x000
-#define VM_VERSION      0x004
-#define VM_DEVICE_ID    0x008
-#define VM_VENDOR_ID    0x00c
-#define VM_DEV_FEAT     0x010
-#define VM_DEV_FEAT_SEL 0x014
-#define VM_DRV_FEAT     0x020
-#define VM_DRV_FEAT_SEL 0x024
-#define VM_QUEUE_SEL    0x030
-#define VM_QUEUE_MAX    0x034
-#define VM_QUEUE_NUM    0x038
-#define VM_QUEUE_READY  0x044
-#define VM_QUEUE_NOTIFY 0x050
-#define VM_ISR          0x060
-#define VM_ISR_ACK      0x064
-#define VM_STATUS       0x070
-#define VM_DESC_LO      0x080
-#define VM_DESC_HI      0x084
-#define VM_AVAIL_LO     0x090
-#define VM_AVAIL_HI     0x094
-#define VM_USED_LO      0x0a0
-#define VM_USED_HI      0x0a4
-#define VM_CONFIG       0x100
-
-#define ST_ACK         1
-#define ST_DRIVER      2
-#define ST_DRIVER_OK   4
-#define ST_FEATURES_OK 8
-#define ST_NEEDS_RESET 0x40
-#define ST_FAILED      0x80
+#include "virtio_int.h"
 
 #define F_BLK_RO    (1ULL << 5)
 #define F_BLK_FLUSH (1ULL << 9)
 #define F_INDIRECT  (1ULL << 28)
-#define F_EVENT_IDX (1ULL << 29)
-#define F_VERSION_1 (1ULL << 32)
 
-#define D_NEXT     1
-#define D_WRITE    2
 #define D_INDIRECT 4
 
 #define BLK_T_IN     0
@@ -67,29 +30,11 @@
 #define BLK_T_GET_ID 8
 #define BLK_S_NONE   0xff /* preset: the device wrote no status */
 
-#define ID_BLK 2
-#define ID_RNG 4
-
-#define MAX_DEVS  16
 #define QMEM_SIZE (3 * 4096)
 #define DATA_SIZE 65536
 
 #define IOAPIC_BASE 0xfec00000ULL
 #define LAPIC_BASE  0xfee00000ULL
-
-struct vdesc {
-    uint64_t addr;
-    uint32_t len;
-    uint16_t flags, next;
-};
-
-struct vdev {
-    uint64_t base, size;
-    uint32_t gsi;
-    uint32_t source; /* 1 = command line, 2 = DSDT */
-    uint32_t id, version, vendor;
-    int good; /* magic and version 2 */
-};
 
 struct vq {
     uint16_t size;
@@ -114,15 +59,6 @@ struct blk_req_hdr {
     uint64_t sector;
 };
 
-struct venv {
-    const char *cmdline;
-    size_t cmdline_len;
-    uint64_t rsdp_hint;
-    uint64_t tsc_hz;
-    struct vdev devs[MAX_DEVS];
-    uint32_t n_devs, n_cmdline, n_dsdt;
-};
-
 /* Guest memory the devices use (identity-mapped, below 3 GiB). */
 static uint8_t qmem[QMEM_SIZE] __attribute__((aligned(4096)));
 static uint8_t data_buf[DATA_SIZE] __attribute__((aligned(4096)));
@@ -139,31 +75,11 @@ static uint64_t status_poll_ticks = 1000000;
 static volatile uint64_t irq_seen;
 static volatile uint32_t irq_isr_bits;
 
-static inline void mb(void)
-{
-    __asm__ volatile("mfence" ::: "memory");
-}
-
-static uint32_t vr(const struct vdev *d, uint32_t off)
-{
-    return mmio_read32(d->base + off);
-}
-
-static void vw(const struct vdev *d, uint32_t off, uint32_t v)
-{
-    mmio_write32(d->base + off, v);
-}
-
 static int word_eq(const char *a, const char *b)
 {
     size_t n = strlen(b);
 
     return strlen(a) == n && memcmp(a, b, n) == 0;
-}
-
-static uint64_t addr_of(const volatile void *p)
-{
-    return (uint64_t)(uintptr_t)p;
 }
 
 /* ------------------------------------------------------------ parameters */
@@ -1808,15 +1724,42 @@ static void hostile(struct venv *e, int blk, uint64_t timeout)
     line_end(&l);
 }
 
+/* ------------------------------------------------- shared with net.c */
+
+const char *virtio_param(const struct venv *e, const char *key, size_t *len)
+{
+    return param(e, key, len);
+}
+
+uint64_t virtio_param_u64(const struct venv *e, const char *key, uint64_t dflt)
+{
+    return param_u64(e, key, dflt);
+}
+
+const struct vdev *virtio_find_dev(const struct venv *e, uint32_t id)
+{
+    return find_dev(e, id);
+}
+
+int virtio_dev_reset(const struct vdev *d)
+{
+    return dev_reset(d);
+}
+
+uint64_t virtio_dev_features(const struct vdev *d)
+{
+    return dev_features(d);
+}
+
 /* ---------------------------------------------------------------- entry */
 
 int virtio_run_test(const char *name, size_t name_len, const char *cmdline,
                     size_t cmdline_len, uint64_t rsdp_hint)
 {
     static const char *const names[] = {
-        "virtio",      "blk-rw",      "blk-ro",       "blk-id",
-        "blk-poll",    "blk-irq",     "rng",          "rng-rate",
-        "hostile-blk", "hostile-rng", "blk-eventidx", "blk-bench",
+        "virtio",       "blk-rw",    "blk-ro",   "blk-id",      "blk-poll",
+        "blk-irq",      "rng",       "rng-rate", "hostile-blk", "hostile-rng",
+        "blk-eventidx", "blk-bench", "net-mmds", "net-ping",    "hostile-net",
     };
     static struct venv env;
     static struct vdrv drv;
@@ -1896,6 +1839,11 @@ int virtio_run_test(const char *name, size_t name_len, const char *cmdline,
     case 9:
         hostile(e, which == 8,
                 param_u64(e, "squibtimeout=", 300) * e->tsc_hz / 1000);
+        break;
+    case 12:
+    case 13:
+    case 14:
+        net_run_test(e, which - 12);
         break;
     }
     return 1;

@@ -136,9 +136,13 @@ class _BufferedSock:
 class Squib:
     """A squib process. Its logger writes to a file of its own (--log-path,
     unless the test passes one), so that log lines never land inside the
-    guest's serial output on stdout; output() returns both."""
+    guest's serial output on stdout; output() returns both. `prefix` goes
+    in front of the command line: a wrapper that ends by exec'ing the rest
+    (such as `unshare -n sh -c '...; exec "$@"' sh`), so that the process
+    waited for and killed is squib itself."""
 
-    def __init__(self, tmpdir, args=(), env=None, wait=True, binary=SQUIB):
+    def __init__(self, tmpdir, args=(), env=None, wait=True, binary=SQUIB,
+                 prefix=()):
         self.tmpdir = str(tmpdir)
         n = 0
         while os.path.exists(os.path.join(self.tmpdir, "squib%d.out" % n)):
@@ -152,7 +156,7 @@ class Squib:
         if "--log-path" not in args and "--help" not in args and "-h" not in args:
             self.logger_path = os.path.join(self.tmpdir, "squib%d.log" % n)
             cmd += ["--log-path", self.logger_path]
-        cmd += list(args)
+        cmd = list(prefix) + cmd + list(args)
         self.out = open(self.log_path, "wb")
         e = dict(os.environ)
         e.update(env or {})
@@ -218,8 +222,8 @@ def _factory(tmp_path, binary):
     """Yield a function that starts `binary`; stop all it started after."""
     started = []
 
-    def make(args=(), env=None, wait=True):
-        s = Squib(tmp_path, args, env, wait, binary)
+    def make(args=(), env=None, wait=True, prefix=()):
+        s = Squib(tmp_path, args, env, wait, binary, prefix)
         started.append(s)
         return s
 

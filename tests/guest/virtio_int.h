@@ -1,0 +1,118 @@
+/*
+ * virtio_int.h: what the test guest's virtio drivers share (virtio.c owns
+ * discovery, parameters and the transport helpers; net.c is the
+ * virtio-net driver). Not for the rest of the guest: see virtio.h.
+ */
+#ifndef SQUIB_GUEST_VIRTIO_INT_H
+#define SQUIB_GUEST_VIRTIO_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "guest.h"
+
+#define RAM_LIMIT 0xc0000000ULL
+
+/* virtio-mmio registers */
+#define VM_MAGIC        0x000
+#define VM_VERSION      0x004
+#define VM_DEVICE_ID    0x008
+#define VM_VENDOR_ID    0x00c
+#define VM_DEV_FEAT     0x010
+#define VM_DEV_FEAT_SEL 0x014
+#define VM_DRV_FEAT     0x020
+#define VM_DRV_FEAT_SEL 0x024
+#define VM_QUEUE_SEL    0x030
+#define VM_QUEUE_MAX    0x034
+#define VM_QUEUE_NUM    0x038
+#define VM_QUEUE_READY  0x044
+#define VM_QUEUE_NOTIFY 0x050
+#define VM_ISR          0x060
+#define VM_ISR_ACK      0x064
+#define VM_STATUS       0x070
+#define VM_DESC_LO      0x080
+#define VM_DESC_HI      0x084
+#define VM_AVAIL_LO     0x090
+#define VM_AVAIL_HI     0x094
+#define VM_USED_LO      0x0a0
+#define VM_USED_HI      0x0a4
+#define VM_CONFIG       0x100
+
+#define ST_ACK         1
+#define ST_DRIVER      2
+#define ST_DRIVER_OK   4
+#define ST_FEATURES_OK 8
+#define ST_NEEDS_RESET 0x40
+#define ST_FAILED      0x80
+
+#define F_EVENT_IDX (1ULL << 29)
+#define F_VERSION_1 (1ULL << 32)
+
+#define D_NEXT  1
+#define D_WRITE 2
+
+#define ID_NET 1
+#define ID_BLK 2
+#define ID_RNG 4
+
+#define MAX_DEVS 16
+
+struct vdesc {
+    uint64_t addr;
+    uint32_t len;
+    uint16_t flags, next;
+};
+
+struct vdev {
+    uint64_t base, size;
+    uint32_t gsi;
+    uint32_t source; /* 1 = command line, 2 = DSDT */
+    uint32_t id, version, vendor;
+    int good; /* magic and version 2 */
+};
+
+struct venv {
+    const char *cmdline;
+    size_t cmdline_len;
+    uint64_t rsdp_hint;
+    uint64_t tsc_hz;
+    struct vdev devs[MAX_DEVS];
+    uint32_t n_devs, n_cmdline, n_dsdt;
+};
+
+static inline void mb(void)
+{
+    __asm__ volatile("mfence" ::: "memory");
+}
+
+static inline uint32_t vr(const struct vdev *d, uint32_t off)
+{
+    return mmio_read32(d->base + off);
+}
+
+static inline void vw(const struct vdev *d, uint32_t off, uint32_t v)
+{
+    mmio_write32(d->base + off, v);
+}
+
+static inline uint64_t addr_of(const volatile void *p)
+{
+    return (uint64_t)(uintptr_t)p;
+}
+
+/* virtio.c: the value of command-line parameter key ("squibfoo="), NULL
+ * when absent; as a number (decimal or 0x hex), dflt when absent or bad. */
+const char *virtio_param(const struct venv *e, const char *key, size_t *len);
+uint64_t virtio_param_u64(const struct venv *e, const char *key, uint64_t dflt);
+/* The first probed device with this id, or NULL. */
+const struct vdev *virtio_find_dev(const struct venv *e, uint32_t id);
+/* Write status 0 and wait for the device to show 0: 0, or -1. */
+int virtio_dev_reset(const struct vdev *d);
+/* The 64 feature bits the device offers. */
+uint64_t virtio_dev_features(const struct vdev *d);
+
+/* net.c: run virtio-net test `which` (0 net-mmds, 1 net-ping,
+ * 2 hostile-net); prints its lines. */
+void net_run_test(struct venv *e, int which);
+
+#endif
