@@ -26,3 +26,16 @@ bench-startup: $(BENCH_API) $(BENCH_FLOOR) $(BUILD)/squib
 	$(Q)$(BENCH_API) --startup $(BENCH_STARTUP_ROUNDS) \
 	    squib=$(BUILD)/squib squib-no-seccomp=$(BUILD)/squib,--no-seccomp \
 	    floor=$(BENCH_FLOOR) $(BENCH_STARTUP_EXTRA)
+
+# The MMDS in-process: the test guest's raw-frame client against squib's
+# stack and HTTP handler, beside the handler alone (bench/mmds).
+BENCH_MMDS := $(BUILD)/bench/bench_mmds
+
+$(BUILD)/bench/bench_mmds: $(BUILD)/bench/mmds/bench_mmds.o \
+                           $(BUILD)/tests/guest/netproto.o $(BUILD)/libsquib.a
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+.PHONY: bench-mmds
+bench-mmds: $(BENCH_MMDS)
+	$(Q)$(BENCH_MMDS) $(BENCH_MMDS_REQUESTS) $(BENCH_MMDS_ROUNDS)
