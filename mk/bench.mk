@@ -26,3 +26,21 @@ bench-startup: $(BENCH_API) $(BENCH_FLOOR) $(BUILD)/squib
 	$(Q)$(BENCH_API) --startup $(BENCH_STARTUP_ROUNDS) \
 	    squib=$(BUILD)/squib squib-no-seccomp=$(BUILD)/squib,--no-seccomp \
 	    floor=$(BENCH_FLOOR) $(BENCH_STARTUP_EXTRA)
+
+# virtio-net through a real TAP in a private network namespace, beside
+# plain writev()/readv() on the same TAP (bench/net/bench_net.c; needs
+# root, prints "skipped" without it). BENCH_NET_MIB each way, default
+# 256; BENCH_NET_ROUNDS, default 3.
+BENCH_NET := $(BUILD)/bench/bench_net
+BENCH_NET_MIB ?= 256
+BENCH_NET_ROUNDS ?= 3
+
+$(BENCH_NET): $(BUILD)/bench/net/bench_net.o $(BUILD)/libsquib.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+.PHONY: bench-net
+bench: bench-net
+bench-net: $(BENCH_NET)
+	$(Q)$(BENCH_NET) $(BENCH_NET_MIB) $(BENCH_NET_ROUNDS)
