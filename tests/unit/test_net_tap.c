@@ -8,12 +8,15 @@
  * with hand-built frames. The kernel answers as it would a real guest.
  *
  * Covered, each under three feature sets (offloads with MRG_RXBUF,
- * offloads with one 64 KiB chain per frame, no offloads at all): an ARP
+ * offloads with one 64 KiB chain per frame, no offloads at all), ping and
+ * TCP also with everything the device offers (EVENT_IDX included): an ARP
  * exchange; ping with checksums checked; TCP both ways (256 KiB each,
  * payload hashed on both ends), where with GUEST_TSO4 the kernel hands the
  * guest GSO frames above the MTU and with CSUM the guest sends partial
- * checksums and one 60 KiB TSO frame. Then the TAP taken away under the
- * device (link down, interface deleted) and given back.
+ * checksums and one 60 KiB TSO frame. Every frame's num_buffers is
+ * checked. Then the TAP taken away under the device (link down, interface
+ * deleted) and given back, and offloads the kernel refuses (TSO without
+ * checksum offload) failing activation until a reset.
  *
  * Every wait polls the TAP, calls net_tap_event() when it is readable
  * (what the vmm loop does) and gives up after WAIT_MS without progress,
@@ -100,6 +103,13 @@ static const struct cfg cfg_mrg = {OFFLOADS | 1ULL << SQ_VIRTIO_NET_F_MRG_RXBUF,
 static const struct cfg cfg_big = {OFFLOADS, NET_MAX_BUFFER_SIZE, 32, true};
 /* No offloads: MTU-sized frames, every checksum complete. */
 static const struct cfg cfg_plain = {0, 1526, 128, false};
+/* Everything the device offers, all of which a Linux guest acks. */
+static const struct cfg cfg_linux = {
+    OFFLOADS | 1ULL << SQ_VIRTIO_NET_F_GUEST_TSO6 |
+        1ULL << SQ_VIRTIO_NET_F_GUEST_UFO | 1ULL << SQ_VIRTIO_NET_F_HOST_TSO6 |
+        1ULL << SQ_VIRTIO_NET_F_HOST_UFO | 1ULL << SQ_VIRTIO_NET_F_MRG_RXBUF |
+        1ULL << SQ_VIRTIO_F_RING_EVENT_IDX,
+    4096, 128, false};
 
 static const uint8_t guest_mac[6] = {0x02, 0x51, 0x1b, 0, 0, 2};
 static const uint8_t guest_ip[4] = {192, 168, 241, 2};
@@ -265,6 +275,20 @@ static uint16_t rx_index(const struct fx *f, uint32_t head)
     return (uint16_t)head;
 }
 
+/*
+ * Where chain i's vnet header lands. The TAP writes the 10 bytes of
+ * struct virtio_net_hdr and leaves num_buffers alone (older kernels) or
+ * zeroes it (newer ones): filling it is the device's job. The test
+ * poisons the header before posting a chain, so a stale or missing
+ * num_buffers shows.
+ */
+static uint8_t *rx_hdr(struct fx *f, uint16_t i)
+{
+    if (f->cfg->split)
+        return g2h(&f->mem, RXHDR + 16ULL * i, NET_VNET_HDR_LEN);
+    return g2h(&f->mem, RXBUF + rx_stride(f) * i, NET_VNET_HDR_LEN);
+}
+
 static void rx_post_all(struct fx *f)
 {
     struct drv *d = &f->d[RX];
@@ -273,6 +297,8 @@ static void rx_post_all(struct fx *f)
     for (uint16_t i = 0; i < f->cfg->rx_n; i++) {
         uint64_t data = RXBUF + stride * i;
         uint16_t h = rx_head(f, i);
+
+        memset(rx_hdr(f, i), 0xa5, NET_VNET_HDR_LEN);
 
         if (f->cfg->split) {
             drv_desc(d, h, RXHDR + 16ULL * i, NET_VNET_HDR_LEN, F_W | F_N,
@@ -306,6 +332,7 @@ static size_t rx_take(struct fx *f, uint32_t head, uint32_t len, size_t off)
     } else if (len > 0) {
         memcpy(f->frame + off, g2h(&f->mem, data, len), len);
     }
+    memset(rx_hdr(f, i), 0xa5, NET_VNET_HDR_LEN);
     drv_publish(&f->d[RX], (uint16_t)head);
     return len;
 }
@@ -323,16 +350,18 @@ static int rx_harvest(struct fx *f)
     while (f->rx_seen != drv_used_idx(&f->d[RX])) {
         uint16_t ready = (uint16_t)(drv_used_idx(&f->d[RX]) - f->rx_seen);
         uint32_t id, len;
-        uint16_t nb = 1;
+        uint16_t nb;
         size_t got;
 
         drv_used_elem(&f->d[RX], f->rx_seen, &id, &len);
         assert_true(len >= NET_VNET_HDR_LEN);
         got = rx_take(f, id, len, 0);
-        if (f->cfg->features & 1ULL << SQ_VIRTIO_NET_F_MRG_RXBUF) {
+        nb = get_le16(f->frame + 10);
+        if (!(f->cfg->features & 1ULL << SQ_VIRTIO_NET_F_MRG_RXBUF)) {
+            assert_int_equal(nb, 1); /* one chain a frame */
+        } else {
             /* num_buffers counts the chains of this frame; the device
              * publishes them together. */
-            nb = get_le16(f->frame + 10);
             assert_true(nb >= 1 && nb <= ready);
             for (uint16_t k = 1; k < nb; k++) {
                 drv_used_elem(&f->d[RX], (uint16_t)(f->rx_seen + k), &id, &len);
@@ -705,8 +734,21 @@ static int teardown(void **state)
     return 0;
 }
 
-/* Build the device on the TAP, negotiate the fixture's features and post
- * its RX buffers. Skips the test when there is no TAP. */
+/* (Re)negotiate `features` from a reset, as a driver does, and post the
+ * RX buffers if the device took them. Returns the status register. */
+static uint32_t negotiate(struct fx *f, uint64_t features)
+{
+    uint32_t st = drv_setup_n(f->d, 2, &f->mem, tp(f), 256, features);
+
+    f->rx_seen = 0;
+    f->tx_head = 0;
+    if (st == 15)
+        rx_post_all(f);
+    return st;
+}
+
+/* Build the device on the TAP and negotiate the fixture's features.
+ * Skips the test when there is no TAP. */
 static void start(struct fx *f)
 {
     struct net_params p = {
@@ -721,9 +763,7 @@ static void start(struct fx *f)
     sq_err_clear(&err);
     assert_int_equal(net_new(&p, &f->n, &err), 0);
     assert_int_equal(net_attach(f->n, &f->mem.gm, -1, 0xc0002000, NULL), 0);
-    assert_int_equal(
-        drv_setup_n(f->d, 2, &f->mem, tp(f), 256, f->cfg->features), 15);
-    rx_post_all(f);
+    assert_int_equal(negotiate(f, f->cfg->features), 15);
 }
 
 /* ARP for the host and wait for the kernel's reply. */
@@ -943,6 +983,36 @@ static void test_tap_gone(void **state)
     ping(f, 9);
 }
 
+/*
+ * A driver that acks GUEST_TSO4 without GUEST_CSUM (which the virtio spec
+ * forbids): the kernel refuses those TAP offloads (TUNSETOFFLOAD: EINVAL),
+ * so activation fails and the device asks for a reset. After one, the
+ * fixture's features work, on the same device and TAP.
+ */
+static void test_offloads_refused(void **state)
+{
+    struct fx *f = *state;
+    uint64_t af = cnt(&m()->activate_fails);
+    uint16_t used;
+
+    start(f);
+    arp_round_trip(f);
+    assert_int_equal(negotiate(f, 1ULL << SQ_VIRTIO_NET_F_GUEST_TSO4),
+                     15 | SQ_VIRTIO_STATUS_NEEDS_RESET);
+    assert_int_equal(cnt(&m()->activate_fails), af + 1);
+    /* Not active: a TX chain stays where it is. */
+    used = drv_used_idx(&f->d[TX]);
+    drv_desc(&f->d[TX], 0, TXBUF, 64, 0, 0);
+    drv_publish(&f->d[TX], 0);
+    virtio_mmio_notify(tp(f), TX);
+    net_tap_event(f->n);
+    assert_int_equal(drv_used_idx(&f->d[TX]), used);
+
+    assert_int_equal(negotiate(f, f->cfg->features), 15);
+    arp_round_trip(f);
+    ping(f, 1);
+}
+
 /* cmocka_unit_test_prestate_setup_teardown() with the feature set in the
  * name; the const table travels as cmocka's untyped initial state. */
 #define CASE(fn, c)                                                            \
@@ -958,8 +1028,9 @@ int main(void)
         CASE(test_arp, cfg_plain),      CASE(test_ping, cfg_mrg),
         CASE(test_ping, cfg_big),       CASE(test_ping, cfg_plain),
         CASE(test_tcp, cfg_mrg),        CASE(test_tcp, cfg_big),
-        CASE(test_tcp, cfg_plain),      CASE(test_tap_gone, cfg_mrg),
-        CASE(test_tap_gone, cfg_plain),
+        CASE(test_tcp, cfg_plain),      CASE(test_ping, cfg_linux),
+        CASE(test_tcp, cfg_linux),      CASE(test_tap_gone, cfg_mrg),
+        CASE(test_tap_gone, cfg_plain), CASE(test_offloads_refused, cfg_mrg),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
