@@ -37,5 +37,24 @@ $(BUILD)/bench/bench_mmds: $(BUILD)/bench/mmds/bench_mmds.o \
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 .PHONY: bench-mmds
+bench: bench-mmds
 bench-mmds: $(BENCH_MMDS)
 	$(Q)$(BENCH_MMDS) $(BENCH_MMDS_REQUESTS) $(BENCH_MMDS_ROUNDS)
+
+# virtio-net through a real TAP in a private network namespace, beside
+# plain writev()/readv() on the same TAP (bench/net/bench_net.c; needs
+# root, prints "skipped" without it). BENCH_NET_MIB each way, default
+# 256; BENCH_NET_ROUNDS, default 3.
+BENCH_NET := $(BUILD)/bench/bench_net
+BENCH_NET_MIB ?= 256
+BENCH_NET_ROUNDS ?= 3
+
+$(BENCH_NET): $(BUILD)/bench/net/bench_net.o $(BUILD)/libsquib.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+.PHONY: bench-net
+bench: bench-net
+bench-net: $(BENCH_NET)
+	$(Q)$(BENCH_NET) $(BENCH_NET_MIB) $(BENCH_NET_ROUNDS)
