@@ -76,3 +76,5 @@ guest-check: guests
 # tests/unit/test_netproto runs the guest's network client against the
 # MMDS stack in-process (the generic rule compiles it into $(BUILD)).
 $(BUILD)/tests/unit/test_netproto: $(BUILD)/tests/guest/netproto.o
+# ... and tests/unit/test_mmds_nic runs it through a NIC's rings.
+$(BUILD)/tests/unit/test_mmds_nic: $(BUILD)/tests/guest/netproto.o

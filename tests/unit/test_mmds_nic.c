@@ -5,8 +5,9 @@
  * through the virtio rings of the NIC that PUT /mmds/config listed (ARP,
  * the TCP handshake, an HTTP GET answered from the data store, the `mmds`
  * metrics), while frames for anyone else, and every frame of a NIC without
- * the MMDS, go to the TAP. PATCH /network-interfaces reaches the device
- * through its class.
+ * the MMDS, go to the TAP; the test guest's own client (tests/guest/
+ * netproto.c) through the rings for V2. PATCH /network-interfaces reaches
+ * the device through its class.
  *
  * The TAPs are real (the device sets their offloads at activation), made
  * in a network namespace of the test's own: every test is skipped when
@@ -29,6 +30,8 @@
 
 #include <cmocka.h>
 
+#include "../guest/netproto.h"
+#include "mmds/ns.h"
 #include "mmds/store.h"
 #include "obs/metrics.h"
 #include "util/json.h"
@@ -119,18 +122,24 @@ static void add_net(struct fx *f, const char *id, const char *tap)
 
 static void put_mmds(struct fx *f)
 {
-    static const char doc[] = "{\"latest\":{\"meta-data\":{\"ami-id\":"
-                              "\"ami-12345678\"}}}";
+    static char doc[4300];
     char *ifs[] = {MUT("eth1")};
     struct mmds_cfg mc = {.version = MMDS_VERSION_V1,
                           .n_network_interfaces = 1,
                           .network_interfaces = ifs};
     struct json_value *v = NULL;
     struct sq_err err;
+    size_t n;
 
+    n = (size_t)snprintf(doc, sizeof(doc),
+                         "{\"latest\":{\"meta-data\":{\"ami-id\":"
+                         "\"ami-12345678\"}},\"big\":\"");
+    for (size_t i = 0; i < 4096; i++)
+        doc[n++] = (char)('a' + i % 26);
+    n += (size_t)snprintf(doc + n, sizeof(doc) - n, "\"}");
     sq_err_clear(&err);
     assert_int_equal(res_set_mmds_config(&f->r, &mc, "test-id", &err), 0);
-    assert_int_equal(json_parse(doc, sizeof(doc) - 1, &v, &err), 0);
+    assert_int_equal(json_parse(doc, n, &v, &err), 0);
     assert_int_equal(mmds_store_put(res_mmds_or_default(&f->r), v, &err), 0);
 }
 
@@ -410,6 +419,117 @@ static void test_http_get(void **state)
     assert_int_equal(metrics_read(METRIC_mmds_rx_no_token), no_token + 1);
 }
 
+/* The test guest's client (tests/guest/netproto.c) over the rings. */
+struct ring_client {
+    struct fx *f;
+    struct virtio_mmio *t;
+};
+
+static int ring_send(void *opaque, const uint8_t *frame, size_t len)
+{
+    struct ring_client *rc = opaque;
+
+    tx(rc->f, rc->t, frame, len);
+    return 0;
+}
+
+/* Take the next RX frame and give its buffer back to the device. */
+static size_t ring_recv(void *opaque, uint8_t *buf, size_t cap, uint32_t ms)
+{
+    struct ring_client *rc = opaque;
+    struct fx *f = rc->f;
+    uint32_t id, len;
+    size_t n;
+
+    (void)ms;
+    if (drv_used_idx(&f->d[RX]) == f->rx_seen)
+        return 0;
+    drv_used_elem(&f->d[RX], f->rx_seen++, &id, &len);
+    assert_true(len >= HDR && id < 16);
+    n = len - HDR < cap ? len - HDR : cap;
+    memcpy(buf, g2h(&f->mem, RXBUF + RXSTRIDE * id + HDR, n), n);
+    drv_publish(&f->d[RX], (uint16_t)id);
+    virtio_mmio_notify(rc->t, RX);
+    return n;
+}
+
+static int ask(struct np_client *c, struct np_tcp *t, const char *req,
+               uint8_t *resp, size_t cap, struct np_http *h)
+{
+    size_t len = 0;
+
+    return np_tcp_request(c, t, req, strlen(req), NP_MSS, resp, cap, &len, h);
+}
+
+/* V2 through the device: a token, data with it, 401 without it, a value
+ * larger than one segment, and the limit of 30 connections, with the
+ * client checking every checksum the stack wrote. */
+static void test_guest_client_v2(void **state)
+{
+    static const char put[] = "PUT /latest/api/token HTTP/1.1\r\n"
+                              "X-metadata-token-ttl-seconds: 60\r\n\r\n";
+    struct fx *f = *state;
+    struct ring_client rc = {f, NULL};
+    struct np_client c;
+    struct np_tcp t, more[MMDS_NS_MAX_CONNS];
+    struct np_http h;
+    static uint8_t resp[8192];
+    char req[256], tok[64];
+    uint8_t mac[6];
+    uint64_t created = metrics_read(METRIC_mmds_connections_created);
+    uint64_t no_token = metrics_read(METRIC_mmds_rx_no_token);
+    uint32_t ip = 0xa9fe0002u; /* guest_ip */
+
+    mmds_store_set_version(res_mmds_or_default(&f->r), MMDS_VERSION_V2);
+    build(f);
+    rc.t = start(f, "eth1");
+    np_init(&c, guest_mac, ip, ring_send, ring_recv, &rc);
+    assert_int_equal(np_arp_resolve(&c, 0xa9fea9feu, mac), NP_OK);
+    assert_memory_equal(mac, mmds_mac, 6);
+    assert_int_equal(np_tcp_connect(&c, &t, mac, 0xa9fea9feu, 80, 40000, 1),
+                     NP_OK);
+    assert_int_equal(ask(&c, &t, put, resp, sizeof(resp), &h), NP_OK);
+    assert_int_equal(h.status, 200);
+    assert_int_equal(h.content_length, 48);
+    memcpy(tok, h.body, 48);
+    tok[48] = '\0';
+    snprintf(req, sizeof(req),
+             "GET /latest/meta-data/ami-id HTTP/1.1\r\n"
+             "X-metadata-token: %s\r\n\r\n",
+             tok);
+    assert_int_equal(ask(&c, &t, req, resp, sizeof(resp), &h), NP_OK);
+    assert_int_equal(h.status, 200);
+    assert_int_equal(h.content_length, 12);
+    assert_memory_equal(h.body, "ami-12345678", 12);
+    assert_int_equal(ask(&c, &t,
+                         "GET /latest/meta-data/ami-id HTTP/1.1\r\n\r\n", resp,
+                         sizeof(resp), &h),
+                     NP_OK);
+    assert_int_equal(h.status, 401);
+    assert_int_equal(metrics_read(METRIC_mmds_rx_no_token), no_token + 1);
+    /* Larger than one segment: the whole document as JSON. */
+    snprintf(req, sizeof(req),
+             "GET /big HTTP/1.1\r\nAccept: application/json\r\n"
+             "X-metadata-token: %s\r\n\r\n",
+             tok);
+    assert_int_equal(ask(&c, &t, req, resp, sizeof(resp), &h), NP_OK);
+    assert_int_equal(h.status, 200);
+    assert_int_equal(h.content_length, 4096 + 2);
+    assert_true(c.stats.max_seg_data > 1000);
+    /* 29 more connections fit; the 31st is refused with a RST. */
+    for (int i = 0; i < MMDS_NS_MAX_CONNS - 1; i++)
+        assert_int_equal(np_tcp_connect(&c, &more[i], mac, 0xa9fea9feu, 80,
+                                        (uint16_t)(41000 + i), 7u * i),
+                         NP_OK);
+    assert_int_equal(np_tcp_connect(&c, &more[MMDS_NS_MAX_CONNS - 1], mac,
+                                    0xa9fea9feu, 80, 42000, 9),
+                     NP_RST);
+    assert_int_equal(np_tcp_close(&c, &t), NP_OK);
+    assert_int_equal(c.stats.rx_bad, 0);
+    assert_int_equal(metrics_read(METRIC_mmds_connections_created),
+                     created + MMDS_NS_MAX_CONNS);
+}
+
 /* PATCH /network-interfaces/{id} reaches the live device's limiters. */
 static void test_patch_through_class(void **state)
 {
@@ -445,7 +565,7 @@ int main(void)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
         T(test_attach_order_with_nics), T(test_arp),
         T(test_nic_without_mmds),       T(test_http_get),
-        T(test_patch_through_class),
+        T(test_guest_client_v2),        T(test_patch_through_class),
 #undef T
     };
 
