@@ -11,6 +11,12 @@ host's own network and everything goes away with the namespace:
     proc = ns.popen(["python3", "-c", ...])  # a host-side peer inside ns
     ns.close()                        # `ip netns del`: TAPs and all
 
+When nothing else has to run inside the namespace, private_prefix() is
+simpler: squib itself is started under `unshare -n`, the TAP is made inside
+right before squib is exec'd, and the namespace ends with the process:
+
+    s = squib_factory(prefix=netns.private_prefix("sqtap0", "192.168.241.1/24"))
+
 The API socket is a path in the file system, which every namespace reaches.
 """
 import itertools
@@ -36,6 +42,15 @@ def skip_reason():
         return "cannot make a network namespace: " + p.stdout.decode().strip()
     subprocess.run(["ip", "netns", "del", name], check=False)
     return None
+
+
+def private_prefix(tap, cidr):
+    """A Squib `prefix`: run squib in a new network namespace of its own
+    with TAP `tap` (host address `cidr`) up in it."""
+    setup = ('set -e; ip link set lo up; ip tuntap add dev %s mode tap; '
+             'ip addr add %s dev %s; ip link set %s up; exec "$@"'
+             % (tap, cidr, tap, tap))
+    return ["unshare", "-n", "sh", "-c", setup, "sh"]
 
 
 class NetNs:

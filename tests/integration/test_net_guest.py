@@ -13,13 +13,11 @@ checks in-process against the same stack (ARP, the handshake, V1 text and
 JSON, V2 tokens, a 4 KiB value in MSS-sized segments, RSTs, the limit of 30
 connections); here the device, the TAP and the metrics are added.
 """
-import json
 import os
-import shutil
-import subprocess
 
 import pytest
 
+import netns
 from test_boot_guest import GUEST_DIR, every, first, guest_lines, kvm_skip_reason, start
 from test_virtio_guest import (configure_guest, log_to_file, metric_total, metrics_lines,
                                run_guest, watch_api_while_running)
@@ -34,27 +32,8 @@ BIG = "".join(chr(ord("a") + i % 26) for i in range(4096))
 MMDS_DATA = {"latest": {"meta-data": {"instance-id": INSTANCE_ID}}, "big": BIG}
 PATH = "/latest/meta-data/instance-id"
 
-# Run by sh inside the new namespace; "$@" is squib's command line.
-NETNS_SETUP = ('set -e; ip link set lo up; ip tuntap add dev %s mode tap; '
-               'ip addr add %s/24 dev %s; ip link set %s up; exec "$@"'
-               % (TAP, HOST_IP, TAP, TAP))
-
-
-def netns_skip_reason():
-    for tool in ("unshare", "ip"):
-        if shutil.which(tool) is None:
-            return "%s is not installed" % tool
-    if os.geteuid() != 0:
-        return "a network namespace with a TAP needs root"
-    r = subprocess.run(["unshare", "-n", "sh", "-c", NETNS_SETUP, "sh", "true"],
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    if r.returncode != 0:
-        return "cannot make a namespace with a TAP: %s" % r.stdout.decode().strip()
-    return None
-
-
-needs_netns = pytest.mark.skipif(netns_skip_reason() is not None,
-                                 reason=str(netns_skip_reason()))
+needs_netns = pytest.mark.skipif(netns.skip_reason() is not None,
+                                 reason=str(netns.skip_reason()))
 needs_kvm = pytest.mark.skipif(kvm_skip_reason() is not None,
                                reason=str(kvm_skip_reason()))
 
@@ -62,7 +41,7 @@ needs_kvm = pytest.mark.skipif(kvm_skip_reason() is not None,
 @pytest.fixture
 def netsquib(squib_factory):
     """squib in a network namespace of its own, with TAP up."""
-    return squib_factory(prefix=["unshare", "-n", "sh", "-c", NETNS_SETUP, "sh"])
+    return squib_factory(prefix=netns.private_prefix(TAP, HOST_IP + "/24"))
 
 
 def put_nic(api, mmds_version=None, data=MMDS_DATA):
