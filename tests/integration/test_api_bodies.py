@@ -6,7 +6,6 @@ The expected texts are serde_json's own output for upstream's structs; the
 unit tests (tests/unit/test_schemas.c) hold the full table, this checks that
 the HTTP path carries them unchanged, before any state check of the VMM.
 """
-import json
 
 import pytest
 

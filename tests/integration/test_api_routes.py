@@ -1,5 +1,4 @@
 """Every route before boot: status, body and exact fault_message (digest 1.2-1.8)."""
-import json
 import os
 
 import pytest

@@ -18,7 +18,7 @@ import os
 import pytest
 
 import netns
-from test_boot_guest import GUEST_DIR, every, first, guest_lines, kvm_skip_reason, start
+from test_boot_guest import every, first, guest_lines, kvm_skip_reason, start
 from test_virtio_guest import (configure_guest, log_to_file, metric_total, metrics_lines,
                                run_guest, watch_api_while_running)
 

@@ -13,7 +13,6 @@ hostile drivers (squib keeps answering and the device recovers); PATCH
 """
 import json
 import os
-import re
 import time
 
 import pytest
