@@ -17,6 +17,8 @@
 
 #include <cmocka.h>
 
+#include "devices/virtio/vsock/vsock_conn.h"
+#include "devices/virtio/vsock/vsock_muxq.h"
 #include "vsock_harness.h"
 
 /* Host client asks for guest port gp; the guest accepts. Returns the
@@ -1000,6 +1002,99 @@ static void test_local_ports(void **state)
     close(c3);
 }
 
+/* Upstream's muxer RX queue test: 256 RESPONSEs fill the queue, one more
+ * unsyncs it, an RST evicts the newest, and a rebuild finds the rest. */
+static void test_rxq_sync(void **state)
+{
+    struct fx *f = *state;
+    static int fds[VSOCK_MUXER_RXQ_SIZE + 1];
+    struct vsock_hdr h;
+    int lfd;
+
+    open_dev(f, 0);
+    lfd = listen_port(f, 1026);
+    for (uint32_t i = 0; i <= VSOCK_MUXER_RXQ_SIZE; i++) {
+        h = ghdr(1025 + i, 1026, SQ_VSOCK_OP_REQUEST);
+        send_tx(f, &h, NULL, 0);
+        fds[i] = accept_one(lfd);
+        assert_int_equal(vsock_muxer_rxq_synced(vsock_muxer(f->v)),
+                         i < VSOCK_MUXER_RXQ_SIZE);
+    }
+    h = ghdr(1025, 1027, SQ_VSOCK_OP_REQUEST); /* nobody listens: RST */
+    send_tx(f, &h, NULL, 0);
+    give_rx(f, 255);
+    virtio_mmio_notify(tp(f), RXQ);
+    for (uint32_t i = 0; i < VSOCK_MUXER_RXQ_SIZE - 1; i++) {
+        assert_true(next_rx(f, &h, NULL, 0, NULL));
+        assert_int_equal(h.op, SQ_VSOCK_OP_RESPONSE);
+        assert_int_equal(h.dst_port, 1025 + i);
+    }
+    give_rx(f, 8);
+    virtio_mmio_notify(tp(f), RXQ);
+    assert_true(next_rx(f, &h, NULL, 0, NULL));
+    assert_int_equal(h.op, SQ_VSOCK_OP_RST);
+    assert_int_equal(h.src_port, 1027);
+    for (int i = 0; i < 2; i++) {
+        assert_true(next_rx(f, &h, NULL, 0, NULL));
+        assert_int_equal(h.op, SQ_VSOCK_OP_RESPONSE);
+    }
+    assert_false(next_rx(f, &h, NULL, 0, NULL));
+    assert_true(vsock_muxer_rxq_synced(vsock_muxer(f->v)));
+    assert_false(vsock_muxer_has_pending_rx(vsock_muxer(f->v)));
+    for (uint32_t i = 0; i <= VSOCK_MUXER_RXQ_SIZE; i++)
+        close(fds[i]);
+    close(lfd);
+}
+
+/* Upstream's muxer kill queue test: 129 connections closed by the host
+ * overflow the 128-entry queue; after the timeout, a new connection
+ * sweeps it, resyncs it, and 128 RSTs go out before its RESPONSE. */
+static void test_killq_sync(void **state)
+{
+    struct fx *f = *state;
+    uint64_t killed = cnt(&mv()->conns_killed);
+    uint64_t resync = cnt(&mv()->killq_resync);
+    uint64_t removed = cnt(&mv()->conns_removed);
+    struct vsock_hdr h;
+    int lfd;
+
+    open_dev(f, 0);
+    lfd = listen_port(f, 1026);
+    for (uint32_t i = 0; i <= VSOCK_MUXER_KILLQ_SIZE; i++) {
+        close(guest_connect(f, lfd, 1025 + i, 1026));
+        give_rx(f, 1);
+        pump(f);
+        assert_true(next_rx(f, &h, NULL, 0, NULL));
+        assert_int_equal(h.op, SQ_VSOCK_OP_SHUTDOWN);
+        assert_int_equal(h.dst_port, 1025 + i);
+        assert_int_equal(vsock_muxer_killq_synced(vsock_muxer(f->v)),
+                         i < VSOCK_MUXER_KILLQ_SIZE);
+    }
+    assert_false(vsock_muxer_has_pending_rx(vsock_muxer(f->v)));
+    f->now_ns += VSOCK_CONN_SHUTDOWN_TIMEOUT_NS + 1;
+    h = ghdr(1025 + VSOCK_MUXER_KILLQ_SIZE + 1, 1026, SQ_VSOCK_OP_REQUEST);
+    send_tx(f, &h, NULL, 0);
+    close(accept_one(lfd));
+    assert_int_equal(cnt(&mv()->conns_killed), killed + VSOCK_MUXER_KILLQ_SIZE);
+    assert_int_equal(cnt(&mv()->conns_removed), removed);
+    assert_int_equal(cnt(&mv()->killq_resync), resync + 1);
+    assert_true(vsock_muxer_killq_synced(vsock_muxer(f->v)));
+    give_rx(f, VSOCK_MUXER_KILLQ_SIZE + 1);
+    virtio_mmio_notify(tp(f), RXQ);
+    for (uint32_t i = 0; i < VSOCK_MUXER_KILLQ_SIZE; i++) {
+        assert_true(next_rx(f, &h, NULL, 0, NULL));
+        assert_int_equal(h.op, SQ_VSOCK_OP_RST);
+        assert_int_equal(h.src_port, 1026);
+    }
+    assert_int_equal(cnt(&mv()->conns_removed),
+                     removed + VSOCK_MUXER_KILLQ_SIZE);
+    assert_true(next_rx(f, &h, NULL, 0, NULL));
+    assert_int_equal(h.op, SQ_VSOCK_OP_RESPONSE);
+    assert_int_equal(h.dst_port, 1025 + VSOCK_MUXER_KILLQ_SIZE + 1);
+    assert_false(vsock_muxer_has_pending_rx(vsock_muxer(f->v)));
+    close(lfd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1033,6 +1128,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_no_fd_leak, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_local_ports, fx_setup,
                                         fx_teardown),
+        cmocka_unit_test_setup_teardown(test_rxq_sync, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_killq_sync, fx_setup, fx_teardown),
     };
 
     signal(SIGPIPE, SIG_IGN);
