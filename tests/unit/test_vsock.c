@@ -1095,6 +1095,53 @@ static void test_killq_sync(void **state)
     close(lfd);
 }
 
+/* On a real loop: the muxer's epoll fd is what the vmm loop watches. */
+static void test_on_loop(void **state)
+{
+    struct fx *f = *state;
+    struct evloop *loop = evloop_new();
+    struct vsock_params p = {.guest_cid = GUEST_CID, .uds_path = f->uds};
+    struct vsock_hdr h;
+    struct sq_err err;
+    int c;
+
+    assert_non_null(loop);
+    f->listen_fd = listen_at(f->uds);
+    p.listen_fd = f->listen_fd;
+    sq_err_clear(&err);
+    assert_int_equal(vsock_new(&p, &f->v, &err), 0);
+    /* The device keeps its own copy of the listening socket. */
+    close(f->listen_fd);
+    f->listen_fd = -1;
+    assert_int_equal(vsock_attach(f->v, &f->mem.gm, -1, 0xc0003000, loop), 0);
+    fx_start(f, F_EI);
+    c = client_connect(f);
+    write_all(c, "CONNECT 3\n", 10);
+    give_rx(f, 1);
+    for (int i = 0; i < 10 && drv_used_idx(&f->d[RXQ]) == 0; i++)
+        assert_true(evloop_run_once(loop, 100) >= 0);
+    assert_true(next_rx(f, &h, NULL, 0, NULL));
+    assert_int_equal(h.op, SQ_VSOCK_OP_REQUEST);
+    assert_int_equal(h.dst_port, 3);
+    /* Queue notifications arrive through the queue eventfds too. */
+    h = ghdr(3, h.src_port, SQ_VSOCK_OP_RESPONSE);
+    queue_tx(f, &h, NULL, 0);
+    evloop_eventfd_signal(tp(f)->queue_fd[TXQ]);
+    assert_true(evloop_run_once(loop, 100) >= 1);
+    {
+        char ok[16];
+
+        read_all(c, ok, 3);
+        assert_memory_equal(ok, "OK ", 3);
+    }
+    vsock_detach(f->v);
+    vsock_detach(f->v); /* idempotent */
+    vsock_free(f->v);
+    f->v = NULL;
+    evloop_free(loop);
+    close(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1129,6 +1176,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_local_ports, fx_setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_rxq_sync, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_on_loop, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_killq_sync, fx_setup, fx_teardown),
     };
 

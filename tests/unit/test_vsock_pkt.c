@@ -94,7 +94,12 @@ static void test_hdr_codec(void **state)
     vsock_hdr_encode(&h, b);
     assert_memory_equal(b, want, 44);
     vsock_hdr_decode(b, &back);
-    assert_memory_equal(&back, &h, sizeof(h));
+    /* Field by field: the struct has tail padding. */
+    assert_true(back.src_cid == h.src_cid && back.dst_cid == h.dst_cid);
+    assert_true(back.src_port == h.src_port && back.dst_port == h.dst_port);
+    assert_true(back.len == h.len && back.type == h.type && back.op == h.op);
+    assert_true(back.flags == h.flags && back.buf_alloc == h.buf_alloc &&
+                back.fwd_cnt == h.fwd_cnt);
 }
 
 struct tx_case {
