@@ -1142,6 +1142,43 @@ static void test_on_loop(void **state)
     close(c);
 }
 
+/* EVENT_IDX: with no RX buffers the device asks to be told of new ones
+ * and resumes on the RX notification; used_event suppresses interrupts. */
+static void test_event_idx(void **state)
+{
+    struct fx *f = *state;
+    struct vsock_hdr h;
+    uint8_t d[8];
+    uint32_t lp;
+    int c;
+
+    open_dev(f, F_EI | 1ULL << SQ_VIRTIO_F_IN_ORDER);
+    assert_true(virtio_mmio_has_feature(tp(f), SQ_VIRTIO_F_IN_ORDER));
+    c = host_connect(f, 50, &lp);
+    write_all(c, "wait", 4);
+    pump(f);
+    assert_false(next_rx(f, &h, NULL, 0, NULL));
+    /* avail_event names the next entry the device will look at. */
+    assert_int_equal(drv_avail_event(&f->d[RXQ]), f->d[RXQ].avail_idx);
+    /* The guest wants no interrupt until used index 100. */
+    drv_set_used_event(&f->d[RXQ], 100);
+    drv_irqs(&f->d[0]);
+    give_rx(f, 1);
+    virtio_mmio_notify(tp(f), RXQ);
+    assert_true(next_rx(f, &h, d, sizeof(d), NULL));
+    assert_int_equal(h.op, SQ_VSOCK_OP_RW);
+    assert_memory_equal(d, "wait", 4);
+    assert_int_equal(drv_irqs(&f->d[0]), 0);
+    /* Asking for the next one: interrupt. */
+    drv_set_used_event(&f->d[RXQ], drv_used_idx(&f->d[RXQ]));
+    write_all(c, "more", 4);
+    give_rx(f, 1);
+    pump(f);
+    assert_true(next_rx(f, &h, d, sizeof(d), NULL));
+    assert_int_equal(drv_irqs(&f->d[0]), 1);
+    close(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1177,6 +1214,7 @@ int main(void)
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_rxq_sync, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_on_loop, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_event_idx, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_killq_sync, fx_setup, fx_teardown),
     };
 
