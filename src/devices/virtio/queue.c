@@ -242,6 +242,14 @@ int virtq_pop_or_enable_notification(struct virtq *q, struct virtq_chain *chain)
     return virtq_pop(q, chain);
 }
 
+void virtq_enable_notification(struct virtq *q)
+{
+    if (!q->event_idx || !q->activated)
+        return;
+    *used_u16(q, 4 + 8 * (size_t)q->size) = q->next_avail;
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
 void virtq_undo_pop(struct virtq *q)
 {
     q->next_avail--;

@@ -135,6 +135,14 @@ int virtq_pop(struct virtq *q, struct virtq_chain *chain);
 int virtq_pop_or_enable_notification(struct virtq *q,
                                      struct virtq_chain *chain);
 
+/*
+ * With EVENT_IDX, publish avail_event = next_avail so that the driver
+ * notifies on its next entry (upstream's enable_notification, for a queue
+ * popped without virtq_pop_or_enable_notification, like vsock's event
+ * queue). No-op without EVENT_IDX or when not activated.
+ */
+void virtq_enable_notification(struct virtq *q);
+
 /* Put back the chain popped last (a throttled request). */
 void virtq_undo_pop(struct virtq *q);
 
