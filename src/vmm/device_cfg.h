@@ -18,6 +18,7 @@
 #include "devices/virtio/block.h"
 #include "devices/virtio/net.h"
 #include "devices/virtio/rng.h"
+#include "devices/virtio/vsock/vsock.h"
 #include "vmm/mmds_nic.h"
 #include "vmm/vdev.h"
 
@@ -65,14 +66,19 @@ int net_new_from_iface(const struct net_iface_cfg *c, int tap_fd,
  * absent = unchanged (upstream's RateLimiterUpdate). */
 void net_patch_from_update(struct net *n, const struct net_iface_update *u);
 
+/* PUT /vsock, on the socket bound at PUT time (`listen_fd`, borrowed,
+ * duplicated). 0 and *out, or -errno with err as vsock_new(). */
+int vsock_new_from_cfg(const struct vsock_cfg *c, int listen_fd,
+                       struct vsock **out, struct sq_err *err);
+
 /* PUT /entropy. 0 and *out or -errno with err set. */
 int rng_new_from_entropy(const struct entropy_cfg *e, struct rng **out,
                          struct sq_err *err);
 
 /*
  * The device kinds, in upstream's attach order (vdev.c's table). Block,
- * net and entropy are built; the others only count what the configuration
- * asks for, so that InstanceStart refuses them by name.
+ * net, vsock and entropy are built; the others only count what the
+ * configuration asks for, so that InstanceStart refuses them by name.
  */
 extern const struct vdev_class vdev_class_balloon;
 extern const struct vdev_class vdev_class_block; /* patch: drive_update */

@@ -13,10 +13,10 @@
  * The virtio devices (docs/virtio.md) are one list (vmm/vdev.h) built in
  * upstream's attach order: today block devices (root first, then insertion
  * order), then network interfaces (in their configuration order), then
- * entropy; each gets the next 4 KiB window from 0xc0001000 and the next
- * GSI from 5, a virtio_mmio.device= entry and a DSDT device (the machine
- * writes the tables from cfg.mmio). Devices squib does not have yet
- * (balloon, vhost-user block, pmem, vsock, virtio-mem) are
+ * vsock, then entropy; each gets the next 4 KiB window from 0xc0001000
+ * and the next GSI from 5, a virtio_mmio.device= entry and a DSDT device
+ * (the machine writes the tables from cfg.mmio). Devices squib does not
+ * have yet (balloon, vhost-user block, pmem, virtio-mem) are
  * refused at InstanceStart rather than booted without the device the
  * guest was promised. Any failure unwinds everything: no machine, devices
  * freed, serial output closed.

@@ -83,6 +83,17 @@ static void add_entropy(struct fx *f)
     assert_int_equal(res_set_entropy(&f->r, &e, &err), 0);
 }
 
+static uint32_t reg32(struct virtio_mmio *t, uint64_t off)
+{
+    uint8_t b[4];
+
+    bus_dev_lock(&t->bus);
+    virtio_mmio_read(&t->bus, off, b, 4);
+    bus_dev_unlock(&t->bus);
+    return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
+           (uint32_t)b[3] << 24;
+}
+
 /* Upstream's build_microvm_for_boot order. */
 static void test_attach_order_table(void **state)
 {
@@ -124,8 +135,8 @@ static void test_unsupported_in_attach_order(void **state)
     assert_null(vdev_unsupported(r));
     r->has_memory_hotplug = true;
     assert_string_equal(vdev_unsupported(r), "virtio-mem");
-    r->has_vsock = true;
-    assert_string_equal(vdev_unsupported(r), "virtio-vsock");
+    r->has_vsock = true; /* built since the vsock device exists */
+    assert_string_equal(vdev_unsupported(r), "virtio-mem");
     r->n_pmems = 1;
     assert_string_equal(vdev_unsupported(r), "virtio-pmem");
     r->drives[0].is_vhost_user = true;
@@ -223,6 +234,41 @@ static void test_patch_through_class(void **state)
     vdev_list_free(&l);
 }
 
+/* PUT /vsock's socket becomes the vsock device, between block and entropy,
+ * with the configured CID in its config space. */
+static void test_vsock_from_put(void **state)
+{
+    struct fx *f = *state;
+    struct vdev_list l = {NULL, 0};
+    struct mmio_alloc alloc;
+    struct vsock_cfg vc;
+    struct sq_err err;
+    char uds[96];
+
+    snprintf(uds, sizeof(uds), "%s/v.sock", f->dir);
+    memset(&vc, 0, sizeof(vc));
+    vc.guest_cid = 52;
+    vc.uds_path = uds;
+    sq_err_clear(&err);
+    add_entropy(f);
+    assert_int_equal(res_set_vsock(&f->r, &vc, &err), 0);
+    add_drive(f, "root", true);
+    mmio_alloc_init(&alloc);
+    assert_int_equal(vdev_list_create(&l, &f->r, &alloc, &err), 0);
+    assert_int_equal(l.n, 3);
+    assert_ptr_equal(l.devs[1].cls, &vdev_class_vsock);
+    assert_string_equal(l.devs[1].id, "vsock");
+    assert_int_equal(l.devs[1].addr, 0xc0002000ULL);
+    assert_int_equal(l.devs[1].gsi, 6);
+    assert_int_equal(reg32(l.devs[1].t, 0x008), 19); /* DeviceID */
+    assert_int_equal(reg32(l.devs[1].t, 0x100), 52); /* guest_cid */
+    assert_int_equal(reg32(l.devs[1].t, 0x104), 0);
+    assert_ptr_equal(l.devs[2].cls, &vdev_class_entropy);
+    assert_int_equal(vdev_list_attach(&l, NULL, -1, NULL, &err), 0);
+    vdev_list_detach(&l);
+    vdev_list_free(&l);
+}
+
 /* 19 drives and entropy: the 20th device is built, then finds no GSI. The
  * list keeps all 20 for the caller to free. */
 static void test_create_failure_keeps_built_devices(void **state)
@@ -285,6 +331,7 @@ int main(void)
         T(test_unsupported_in_attach_order),
         T(test_placement_in_attach_order),
         T(test_patch_through_class),
+        T(test_vsock_from_put),
         T(test_create_failure_keeps_built_devices),
         T(test_create_error_from_device),
 #undef T
