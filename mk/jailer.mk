@@ -34,3 +34,13 @@ $(BUILD)/tests/unit/test_jailer_%: $(BUILD)/tests/unit/test_jailer_%.o \
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(FAKE_OBJS) $(BUILD)/libjailer.a \
 	    $(BUILD)/libsquib.a $(LDLIBS) -lcmocka
+
+# Start-up through the jailer beside squib started bare (bench/jailer/run.py;
+# needs root, prints "skipped" without). BENCH_JAILER_ROUNDS, default 51.
+BENCH_JAILER_ROUNDS ?= 51
+
+.PHONY: bench-jailer
+bench: bench-jailer
+bench-jailer: $(BUILD)/jailer $(BUILD)/squib
+	$(Q)$(PYTHON) bench/jailer/run.py --build $(BUILD) \
+	    --rounds $(BENCH_JAILER_ROUNDS)
