@@ -109,7 +109,7 @@ static void read_v2_controllers(struct jail_cgroups *cg)
             p = sp + 1;
         }
     }
-    fclose(f);
+    (void)fclose(f);
 }
 
 int jail_cgroups_init(struct jail_cgroups *cg, unsigned version,
@@ -145,7 +145,7 @@ int jail_cgroups_init(struct jail_cgroups *cg, unsigned version,
             cg->n_mounts++;
         }
     }
-    fclose(f);
+    (void)fclose(f);
     if (!cg->unified && cg->n_mounts == 0) {
         jail_err_str(err, "CgroupHierarchyMissing",
                      "Hierarchy not found: ", HIERARCHY_MISSING, "");

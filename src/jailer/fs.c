@@ -284,7 +284,7 @@ int jail_uffd_minor(const char *proc_misc, uint32_t *minor)
             *minor = (uint32_t)v;
         break;
     }
-    fclose(f);
+    (void)fclose(f);
     return rc;
 }
 

@@ -78,13 +78,10 @@ int main(int argc, char **argv)
 
         if (jail_args_help_text(help, sizeof(help)) < 0)
             return 1;
-        fputs(help, stdout);
-        return 0;
+        return fputs(help, stdout) == EOF;
     }
-    if (action == JAIL_ARGS_VERSION) {
-        fputs(jail_args_version_text(), stdout);
-        return 0;
-    }
+    if (action == JAIL_ARGS_VERSION)
+        return fputs(jail_args_version_text(), stdout) == EOF;
 
     rc = jail_env_new(&args, start_us, start_cpu_us, &host, &env, &err);
     if (rc < 0)
