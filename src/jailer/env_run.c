@@ -134,9 +134,19 @@ static int exec_command(const struct jail_env *env, const char *exec_path,
     return rc;
 }
 
+/*
+ * The processes that only hand over to a child leave with _exit(0):
+ * upstream calls exit(0), and the only difference is that atexit handlers
+ * and stdio buffers of a forked copy are not run twice (stdout was flushed
+ * before any fork; the sanitizer builds' exit-time checks, which need
+ * /proc, cannot run inside the jail).
+ */
 static int daemonize(struct jail_env *env, int dev_null, struct jail_err *err)
 {
-    pid_t pid = fork();
+    pid_t pid;
+
+    fflush(stdout);
+    pid = fork();
 
     /* Double fork: the first child is no process group leader, so setsid
      * works; the second is no session leader, so it can never get a
@@ -144,7 +154,7 @@ static int daemonize(struct jail_env *env, int dev_null, struct jail_err *err)
     if (pid < 0)
         goto fork_failed;
     if (pid > 0)
-        exit(0);
+        _exit(0);
     if (setsid() < 0) {
         int rc = -errno;
 
@@ -156,7 +166,7 @@ static int daemonize(struct jail_env *env, int dev_null, struct jail_err *err)
     if (pid < 0)
         goto fork_failed;
     if (pid > 0)
-        exit(0);
+        _exit(0);
     for (int fd = 0; fd <= 2; fd++) {
         if (dup2(dev_null, fd) < 0) {
             int rc = -errno;
@@ -219,7 +229,7 @@ static int exec_into_new_pid_ns(struct jail_env *env, const char *exec_path,
     rc = jail_write_pid_file(pid_file, (pid_t)pid, err);
     if (rc < 0)
         return rc;
-    exit(0);
+    _exit(0);
 }
 
 int jail_env_run(struct jail_env *env, struct jail_err *err)
