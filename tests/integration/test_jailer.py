@@ -161,6 +161,17 @@ class Jail:
             c.close()
 
     def close(self):
+        # Also whatever the pid file names, if a test failed before
+        # wait_ready saw it.
+        try:
+            with open(self.pid_file) as f:
+                pid = int(f.read())
+            if pid not in self.pids and pid_alive(pid):
+                with open("/proc/%d/cmdline" % pid, "rb") as f:
+                    if self.id.encode() in f.read():
+                        self.pids.append(pid)
+        except (OSError, ValueError):
+            pass
         for pid in self.pids:
             kill_and_wait(pid)
         if self.proc:
