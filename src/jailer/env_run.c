@@ -148,9 +148,9 @@ static int daemonize(struct jail_env *env, int dev_null, struct jail_err *err)
     fflush(stdout);
     pid = fork();
 
-    /* Double fork: the first child is no process group leader, so setsid
-     * works; the second is no session leader, so it can never get a
-     * controlling terminal again. */
+    /* Double fork: the first child leads no process group, so setsid()
+     * works; the second does not lead the SID setsid() made (its pid is
+     * not that SID), so it can never get a controlling terminal again. */
     if (pid < 0)
         goto fork_failed;
     if (pid > 0)
@@ -189,15 +189,15 @@ fork_failed : {
 static int exec_into_new_pid_ns(struct jail_env *env, const char *exec_path,
                                 const char *pid_file, struct jail_err *err)
 {
-    bool is_session_leader = false;
+    bool leads_sid = false;
     long pid;
     int rc;
 
     /*
-     * The exec file becomes init of the new namespace. If this process
-     * leads its session, its exit would send SIGHUP to the child, which
-     * (as init, having a handler) would take it: then the child starts a
-     * session of its own. With --daemonize this process is no leader.
+     * The exec file becomes init of the new namespace. If this process's
+     * pid is its SID (getsid(0) == getpid()), its exit would send SIGHUP to
+     * the child, which (as init, having a handler) would take it: then the
+     * child calls setsid() first. With --daemonize that is never the case.
      */
     if (!env->daemonize) {
         pid_t sid = getsid(0);
@@ -207,7 +207,7 @@ static int exec_into_new_pid_ns(struct jail_env *env, const char *exec_path,
             jail_err_os(err, "GetSid", "Failed to get SID (getsid)", rc);
             return rc;
         }
-        is_session_leader = sid == getpid();
+        leads_sid = sid == getpid();
     }
     /* fork-like: no CLONE_VM, no stack, no exit signal (as upstream). */
     pid =
@@ -219,7 +219,7 @@ static int exec_into_new_pid_ns(struct jail_env *env, const char *exec_path,
         return rc;
     }
     if (pid == 0) {
-        if (is_session_leader && setsid() < 0) {
+        if (leads_sid && setsid() < 0) {
             rc = -errno;
             jail_err_os(err, "SetSid", "Failed to daemonize: setsid", rc);
             return rc;

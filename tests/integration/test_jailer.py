@@ -365,8 +365,8 @@ def test_daemonize(jail):
     pid = jail.wait_ready()
     assert pid_alive(pid)
     assert jail.get("/").status == 200
-    # Not the session leader (double fork), in a session of its own, stdio
-    # on /dev/null.
+    # After the double fork: its pid is not its SID, the SID is not ours
+    # (setsid), stdio on /dev/null.
     assert os.getsid(pid) != pid
     assert os.getsid(pid) != os.getsid(0)
     null = os.stat("/dev/null").st_rdev
