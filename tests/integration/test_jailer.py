@@ -338,6 +338,69 @@ def test_cgroup_v1(jail):
     assert any(l.endswith(":cpuset:" + want) for l in lines)
 
 
+def cgroup_v2_mount():
+    with open("/proc/mounts") as f:
+        for line in f:
+            fields = line.split()
+            if fields[2] == "cgroup2":
+                return fields[1]
+    return None
+
+
+def read_words(path):
+    with open(path) as f:
+        return f.read().split()
+
+
+def test_cgroup_v2(jail):
+    unified = cgroup_v2_mount()
+    if not unified:
+        pytest.skip("no cgroup v2 hierarchy is mounted")
+    controllers = read_words(os.path.join(unified, "cgroup.controllers"))
+    if "hugetlb" not in controllers:
+        pytest.skip("the cgroup v2 hierarchy has no hugetlb controller "
+                    "(have: %s)" % " ".join(controllers))
+    root_ctl = os.path.join(unified, "cgroup.subtree_control")
+    enabled_before = "hugetlb" in read_words(root_ctl)
+    parent = unique("squib-test")
+    jail.cgroup_dirs += [os.path.join(unified, parent),
+                         os.path.join(unified, parent, jail.id)]
+    try:
+        jail.start(args=["--cgroup-version", "2", "--parent-cgroup", parent,
+                         "--cgroup", "hugetlb.2MB.max=2097152"])
+        pid = jail.wait_ready()
+        assert jail.get("/").status == 200
+        cg = os.path.join(unified, parent, jail.id)
+        # Enabled in every ancestor, the value written, the pid moved in.
+        assert "hugetlb" in read_words(root_ctl)
+        assert "hugetlb" in read_words(os.path.join(
+            unified, parent, "cgroup.subtree_control"))
+        assert read_words(os.path.join(cg, "hugetlb.2MB.max")) == ["2097152"]
+        assert str(pid) in read_words(os.path.join(cg, "cgroup.procs"))
+        with open("/proc/%d/cgroup" % pid) as f:
+            assert "0::/%s/%s\n" % (parent, jail.id) in f.read()
+    finally:
+        jail.close()
+        if not enabled_before:
+            with open(root_ctl, "w") as f:
+                f.write("-hugetlb")
+
+
+def test_cgroup_v2_move_into_parent(jail):
+    """v2 without --cgroup: an existing --parent-cgroup takes the process."""
+    unified = cgroup_v2_mount()
+    if not unified:
+        pytest.skip("no cgroup v2 hierarchy is mounted")
+    parent = unique("squib-test")
+    os.mkdir(os.path.join(unified, parent))
+    jail.cgroup_dirs.append(os.path.join(unified, parent))
+    jail.start(args=["--cgroup-version", "2", "--parent-cgroup", parent])
+    pid = jail.wait_ready()
+    assert str(pid) in read_words(os.path.join(unified, parent,
+                                               "cgroup.procs"))
+    assert not os.path.exists(os.path.join(unified, parent, jail.id))
+
+
 def test_netns(jail):
     if not shutil.which("ip"):
         pytest.skip("the ip command is missing (Debian package iproute2)")
