@@ -21,7 +21,8 @@
  *      file gets this process's pid.
  *  11. exec /<name> --id <id> --start-time-us <t> --start-time-cpu-us <cpu>
  *      --parent-cpu-time-us <jailer cpu> <extra args...>, after setgid,
- *      setgroups(0) and setuid, as Rust's Command does. <cpu> is this
+ *      setgroups(0) and setuid, with an empty signal mask and SIGPIPE at
+ *      its default, as Rust's Command does. <cpu> is this
  *      process's CPU time at that moment, <jailer cpu> the CPU time spent
  *      since start (plus, when daemonized, the children's own CPU time read
  *      after each fork, as upstream adds it).
@@ -98,6 +99,7 @@ static int exec_command(const struct jail_env *env, const char *exec_path,
     /* execv wants char *: its own copies (the process execs or exits). */
     char **argv = xcalloc((size_t)env->n_extra_args + 10, sizeof(*argv));
     char start[32], cpu[32], parent_cpu[32];
+    sigset_t none;
     int n = 0, rc;
 
     snprintf(start, sizeof(start), "%" PRIu64, env->start_time_us);
@@ -119,9 +121,12 @@ static int exec_command(const struct jail_env *env, const char *exec_path,
 
     /* Rust's Command: setgid, drop the supplementary groups (EPERM, no
      * CAP_SETGID, is ignored), setuid; the environment is the (emptied)
-     * current one. */
-    if (setgid(env->gid) < 0 || (setgroups(0, NULL) < 0 && errno != EPERM) ||
-        setuid(env->uid) < 0) {
+     * current one; the exec'd program starts with no signal blocked and
+     * SIGPIPE at its default, whatever the jailer inherited. */
+    sigemptyset(&none);
+    if (sigprocmask(SIG_SETMASK, &none, NULL) < 0 ||
+        signal(SIGPIPE, SIG_DFL) == SIG_ERR || setgid(env->gid) < 0 ||
+        (setgroups(0, NULL) < 0 && errno != EPERM) || setuid(env->uid) < 0) {
         rc = -errno;
     } else {
         execv(exec_path, argv);
