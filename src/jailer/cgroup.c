@@ -128,7 +128,7 @@ int jail_cgroups_init(struct jail_cgroups *cg, unsigned version,
         return rc;
     }
     while (fgets(line, sizeof(line), f)) {
-        char *dir, *options;
+        char *dir = NULL, *options = NULL;
         unsigned v;
 
         line[strcspn(line, "\n")] = '\0';
