@@ -49,6 +49,20 @@ $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_BUILD)/libsquib.a
 	@$(if $(Q),echo "  FUZZLD  $@")
 	$(Q)$(FUZZ_CC) -fsanitize=fuzzer,$(FUZZ_SAN) -o $@ $^ $(LDLIBS)
 
+# The jailer's harnesses (fuzz_jailer_*) also link the jailer's objects,
+# which are not in libsquib.a (mk/jailer.mk builds the jailer apart).
+FUZZ_JAILER_OBJS := $(patsubst %.c,$(FUZZ_BUILD)/%.o, \
+                      $(filter-out src/jailer/main.c, \
+                        $(wildcard src/jailer/*.c)))
+
+FUZZ_JAILER_BINS := $(filter $(FUZZ_BUILD)/fuzz_jailer_%,$(FUZZ_BINS))
+
+$(FUZZ_JAILER_BINS): $(FUZZ_BUILD)/fuzz_jailer_%: \
+        $(FUZZ_BUILD)/tests/fuzz/fuzz_jailer_%.o $(FUZZ_JAILER_OBJS) \
+        $(FUZZ_BUILD)/libsquib.a
+	@$(if $(Q),echo "  FUZZLD  $@")
+	$(Q)$(FUZZ_CC) -fsanitize=fuzzer,$(FUZZ_SAN) -o $@ $^ $(LDLIBS)
+
 fuzz-build: $(FUZZ_BINS)
 
 fuzz: $(FUZZ_BINS)
