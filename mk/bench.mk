@@ -58,3 +58,22 @@ $(BENCH_NET): $(BUILD)/bench/net/bench_net.o $(BUILD)/libsquib.a
 bench: bench-net
 bench-net: $(BENCH_NET)
 	$(Q)$(BENCH_NET) $(BENCH_NET_MIB) $(BENCH_NET_ROUNDS)
+
+# virtio-vsock in-process: the test guest's vsock client through squib's
+# device rings against real Unix sockets, beside a Unix socket alone
+# (bench/vsock/bench_vsock.c). BENCH_VSOCK_MIB each way per round, default
+# 256; BENCH_VSOCK_ROUNDS, default 3.
+BENCH_VSOCK := $(BUILD)/bench/bench_vsock
+BENCH_VSOCK_MIB ?= 256
+BENCH_VSOCK_ROUNDS ?= 3
+
+$(BENCH_VSOCK): $(BUILD)/bench/vsock/bench_vsock.o \
+                $(BUILD)/tests/guest/vsockproto.o $(BUILD)/libsquib.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+.PHONY: bench-vsock
+bench: bench-vsock
+bench-vsock: $(BENCH_VSOCK)
+	$(Q)$(BENCH_VSOCK) $(BENCH_VSOCK_MIB) $(BENCH_VSOCK_ROUNDS)

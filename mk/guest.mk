@@ -18,14 +18,15 @@ GUEST_LDFLAGS := -nostdlib -static -no-pie -Wl,-T,$(GUEST_SRC)/guest.ld \
     $(shell $(GUEST_CC) -Wl,--no-warn-rwx-segments -x c -o /dev/null /dev/null 2>&1 | grep -q 'unrecognized' || echo -Wl,--no-warn-rwx-segments)
 
 GUEST_OBJS := $(addprefix $(GUEST_DIR)/,entry.o lib.o tables.o guest.o virtio.o \
-    net.o netproto.o)
+    net.o netproto.o vsock.o vsockproto.o)
 GUEST_OUTS := $(GUEST_DIR)/guest-linux.elf $(GUEST_DIR)/guest-pvh.elf \
               $(GUEST_DIR)/guest.bzImage
 
 guests: $(GUEST_OUTS)
 
 $(GUEST_DIR)/%.o: $(GUEST_SRC)/%.c $(GUEST_SRC)/guest.h $(GUEST_SRC)/virtio.h \
-                  $(GUEST_SRC)/virtio_int.h $(GUEST_SRC)/netproto.h
+                  $(GUEST_SRC)/virtio_int.h $(GUEST_SRC)/netproto.h \
+                  $(GUEST_SRC)/vsockproto.h
 	@mkdir -p $(GUEST_DIR)
 	@$(if $(Q),echo "  GUESTCC $<")
 	$(Q)$(GUEST_CC) $(GUEST_CFLAGS) -c $< -o $@
@@ -78,3 +79,6 @@ guest-check: guests
 $(BUILD)/tests/unit/test_netproto: $(BUILD)/tests/guest/netproto.o
 # ... and tests/unit/test_mmds_nic runs it through a NIC's rings.
 $(BUILD)/tests/unit/test_mmds_nic: $(BUILD)/tests/guest/netproto.o
+# tests/guest/vsockproto.c, the guest's vsock client, likewise:
+# tests/unit/test_vsockproto runs it through the vsock device's rings.
+$(BUILD)/tests/unit/test_vsockproto: $(BUILD)/tests/guest/vsockproto.o

@@ -4,8 +4,10 @@
 #
 # Kinds:
 #   initramfs  a gzip'd newc cpio: busybox-static as /bin/busybox, /init from
-#              scripts/guest/init, and a /dev/console node (the kernel opens
-#              it for init's output before init can mount devtmpfs)
+#              scripts/guest/init, /bin/vsock_echo (tests/guest/linux/
+#              vsock_echo.c, compiled here with the host compiler, -static),
+#              and a /dev/console node (the kernel opens it for init's output
+#              before init can mount devtmpfs)
 #   ext4       a 32 MiB ext4 image of the same tree (mkfs.ext4 -d, no root
 #              privileges needed), for root=/dev/vda rw init=/init
 #   data       an 8 MiB ext4 image holding /in.txt, a second disk for the
@@ -13,7 +15,8 @@
 #
 # The images are cached under $SQUIB_CACHE (default
 # ${XDG_CACHE_HOME:-$HOME/.cache}/squib)/rootfs/<key>/, where the key hashes
-# the init script, the busybox binary and this script, so any change rebuilds.
+# the init script, the busybox binary, the sources of vsock_echo and this
+# script, so any change rebuilds.
 # They are the pristine copies: a test that lets the guest write must boot a
 # copy (cp --sparse=always), never the cached file.
 #
@@ -24,6 +27,9 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CACHE=${SQUIB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/squib}
 INIT=$HERE/guest/init
 BUSYBOX=${SQUIB_BUSYBOX:-/bin/busybox}
+GUEST_CC=${SQUIB_GUEST_CC:-${CC:-gcc}}
+VSOCK_SRC=("$HERE/../tests/guest/linux/vsock_echo.c" "$HERE/../tests/guest/vsockproto.c")
+VSOCK_HDR=$HERE/../tests/guest/vsockproto.h
 MKE2FS=$(command -v mkfs.ext4 || echo /sbin/mkfs.ext4)
 
 log() { echo "mkrootfs: $*" >&2; }
@@ -36,7 +42,8 @@ if file -L "$BUSYBOX" 2>/dev/null | grep -q 'dynamically linked'; then
 fi
 [ -x "$MKE2FS" ] || die "mkfs.ext4 missing (Debian package e2fsprogs)"
 
-KEY=$(cat "$INIT" "$BUSYBOX" "$0" "$HERE/guest/mkcpio.py" | sha256sum | cut -c1-16)
+KEY=$(cat "$INIT" "$BUSYBOX" "$0" "$HERE/guest/mkcpio.py" "${VSOCK_SRC[@]}" "$VSOCK_HDR" |
+    sha256sum | cut -c1-16)
 OUT=$CACHE/rootfs/$KEY
 mkdir -p "$OUT"
 
@@ -48,6 +55,10 @@ stage_tree() {
     chmod 700 "$d/root"
     cp "$BUSYBOX" "$d/bin/busybox"
     ln -s busybox "$d/bin/sh"
+    # Static, so the image needs no libc of its own.
+    "$GUEST_CC" -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -static \
+        -o "$d/bin/vsock_echo" "${VSOCK_SRC[@]}" ||
+        die "cannot build vsock_echo with $GUEST_CC -static (libc6-dev)"
     install -m 755 "$INIT" "$d/init"
     printf 'root:x:0:0:root:/root:/bin/sh\n' > "$d/etc/passwd"
     printf 'root:x:0:\n' > "$d/etc/group"

@@ -286,6 +286,7 @@ def qemu_checks():
     qemu_cad_check()
     qemu_virtio_checks()
     qemu_net_checks()
+    qemu_vsock_checks()
 
 
 def fnv1a(data):
@@ -552,6 +553,24 @@ def qemu_net_checks():
     finally:
         srv.shutdown()
         srv.server_close()
+
+
+def qemu_vsock_checks():
+    """vsock-echo and hostile-vsock on a machine without a vsock device:
+    QEMU's only virtio-vsock is vhost-vsock, which needs /dev/vhost-vsock
+    and a host AF_VSOCK peer, so here the guest must just find no device
+    and finish. The protocol is checked against squib's device in
+    tests/unit/test_vsockproto; the integration tests boot it on KVM."""
+    script = os.path.join(HERE, "run-qemu.sh")
+    for test in ("vsock-echo", "hostile-vsock"):
+        rc, out, err = run([script, os.path.join(GDIR, "guest-pvh.elf"),
+                            "console=ttyS0 squibtest=" + test, "--"] + VIRTIO_QEMU,
+                           env={"QEMU_MACHINE": "microvm,ioapic2=off,acpi=off",
+                                "QEMU_TIMEOUT": "60"}, timeout=60)
+        facts = parse(out)
+        expect_fields(f"qemu-vsock/{test}.absent", first(facts, "virtio-vsock"),
+                      {"found": "no"})
+        check(f"qemu-vsock/{test}.done", first(facts, "done") is not None, out[-300:])
 
 
 LINUX_ARGS = ("earlyprintk=serial,ttyS0,115200 console=ttyS0 noxsave mitigations=off "

@@ -22,14 +22,14 @@
  * Run the virtio test named (name, name_len) if it is one: blk-rw, blk-ro,
  * blk-id, blk-poll, blk-irq, blk-eventidx, blk-bench, rng, rng-rate,
  * hostile-blk, hostile-rng, net-mmds, net-ping, hostile-net (net.c),
- * virtio (discovery only). cmdline is the kernel command line (parameters
- * squibsector=, squibcount=, squibbytes=, squibms=, squibreqs=, squibcase=,
- * squibtimeout=, squibeventidx=, squibbench=, squibmib=, squibqd=,
- * squibpoll=, squibip=, squibhost=, squibmmds=, squibport=, squibpath=,
- * squibbig= are read from it); rsdp_hint is the RSDP
- * address the boot protocol gave (0: scan the BIOS area). Returns 1 when the
- * test ran (the caller then prints "done" and resets the machine), 0 when the
- * name is not a virtio test.
+ * vsock-echo, hostile-vsock (vsock.c), virtio (discovery only). cmdline is the
+ * kernel command line (parameters squibsector=, squibcount=, squibbytes=,
+ * squibms=, squibreqs=, squibcase=, squibtimeout=, squibeventidx=, squibbench=,
+ * squibmib=, squibqd=, squibpoll=, squibip=, squibhost=, squibmmds=,
+ * squibport=, squibpath=, squibbig=, squibhostport=, squibconns= are read from
+ * it); rsdp_hint is the RSDP address the boot protocol gave (0: scan the BIOS
+ * area). Returns 1 when the test ran (the caller then prints "done" and resets
+ * the machine), 0 when the name is not a virtio test.
  */
 int virtio_run_test(const char *name, size_t name_len, const char *cmdline,
                     size_t cmdline_len, uint64_t rsdp_hint);

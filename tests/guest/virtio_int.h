@@ -51,9 +51,10 @@
 #define D_NEXT  1
 #define D_WRITE 2
 
-#define ID_NET 1
-#define ID_BLK 2
-#define ID_RNG 4
+#define ID_NET   1
+#define ID_BLK   2
+#define ID_RNG   4
+#define ID_VSOCK 19
 
 #define MAX_DEVS 16
 
@@ -114,5 +115,9 @@ uint64_t virtio_dev_features(const struct vdev *d);
 /* net.c: run virtio-net test `which` (0 net-mmds, 1 net-ping,
  * 2 hostile-net); prints its lines. */
 void net_run_test(struct venv *e, int which);
+
+/* vsock.c: run virtio-vsock test `which` (0 vsock-echo, 1 hostile-vsock);
+ * prints its lines. */
+void vsock_run_test(struct venv *e, int which);
 
 #endif

@@ -1,0 +1,97 @@
+"""Real Linux on squib's virtio-vsock: a boot of its own, kept apart from
+test_linux_virtio.py's single boot so that a vsock failure cannot hide
+that boot's results.
+
+NOT YET RUN: written where /dev/kvm is missing; it skips there (and in the
+sanitizer builds, and wherever the guest kernel cannot be obtained), so its
+first real run is on a KVM host.
+
+The root image's /init (scripts/guest/init, squib.test=vsock) runs
+/bin/vsock_echo (tests/guest/linux/vsock_echo.c, built static into the
+image by scripts/mkrootfs.sh): it connects to host CID 2 port HOST_PORT,
+which squib turns into a connection to "<uds_path>_<HOST_PORT>", and sends
+GUEST_BYTES of the pattern; then it listens on AF_VSOCK port GUEST_PORT
+and echoes two host-initiated connections ("CONNECT 52\\n" on uds_path).
+Every byte is compared on the host, and the guest's FNV-1a with the
+host's.
+"""
+import os
+import re
+import socket
+import time
+
+import pytest
+
+import linux_guest
+from conftest import BUILD, Squib, SQUIB
+from test_linux_virtio import wait_line
+from test_vsock_guest import Listener, echo_through, fnv1a64, host_connect, vp_pattern
+
+GUEST_PORT = 52
+HOST_PORT = 1024
+GUEST_BYTES = 1 << 20
+
+
+@pytest.fixture
+def linux():
+    if os.path.basename(os.path.normpath(BUILD)) in ("san", "tsan"):
+        pytest.skip("real-Linux boots run in the normal build only (minutes each on nested hosts)")
+    linux_guest.require()
+    return linux_guest
+
+
+def test_linux_vsock_echo(linux, tmp_path):
+    root = linux.rootfs_copy("ext4", tmp_path)
+    squib = Squib(tmp_path, binary=SQUIB)
+    uds = os.path.join(str(tmp_path), "v.sock")
+    lst = None
+    try:
+        api = squib.client()
+        extra = ("squib.test=vsock squib.vsock_port=%d squib.vsock_host=%d "
+                 "squib.vsock_bytes=%d squib.vsock_conns=2" % (GUEST_PORT, HOST_PORT, GUEST_BYTES))
+        r = api.put("/boot-source", {"kernel_image_path": linux.kernel_path(),
+                                     "boot_args": linux.cmdline(extra, root="ext4")})
+        assert r.status == 204, r.raw
+        assert api.put("/machine-config", {"vcpu_count": 1, "mem_size_mib": 256}).status == 204
+        r = api.put("/drives/rootfs", {"drive_id": "rootfs", "path_on_host": root,
+                                       "is_root_device": True, "is_read_only": False})
+        assert r.status == 204, r.raw
+        r = api.put("/vsock", {"guest_cid": 3, "uds_path": uds})
+        assert r.status == 204, r.raw
+        lst = Listener(uds, HOST_PORT)
+        t0 = time.time()
+        assert api.put("/actions", {"action_type": "InstanceStart"}).status == 204
+        wait_line(squib, re.escape(linux.MARKER), 2 * linux.BOOT_TIMEOUT)
+        print("linux vsock: /init marker %.0f s after InstanceStart" % (time.time() - t0))
+
+        # Guest-initiated, to the listener at <uds>_<HOST_PORT>.
+        m = wait_line(squib, r"SQUIB-VSOCK-SENT port=(\d+) bytes=(\d+) fnv1a=0x([0-9a-f]+) "
+                      r"result=(\S+)", 600)
+        assert m.group(4) == "ok" and int(m.group(2)) == GUEST_BYTES, m.group(0)
+        deadline = time.time() + 60
+        while not lst.received and time.time() < deadline:
+            time.sleep(0.1)
+        assert len(lst.received) == 1
+        assert lst.received[0] == vp_pattern(1, GUEST_BYTES)
+        assert int(m.group(3), 16) == fnv1a64(lst.received[0])
+
+        # Host-initiated, echoed by the guest.
+        wait_line(squib, r"SQUIB-VSOCK-LISTENING port=%d\n" % GUEST_PORT, 300)
+        runs = [os.urandom(2 << 20), os.urandom(64 << 10)]
+        for data in runs:
+            s, hport = host_connect(uds, GUEST_PORT, timeout=120)
+            assert hport >= 1 << 30
+            assert echo_through(s, data, 65536) == data
+            s.shutdown(socket.SHUT_WR)
+            s.settimeout(60)
+            assert s.recv(1) == b""
+            s.close()
+        out = wait_line(squib, r"(?s)(SQUIB-VSOCK-ECHO .*){2}", 300).string
+        echoes = re.findall(r"SQUIB-VSOCK-ECHO port=\d+ bytes=(\d+) fnv1a=0x([0-9a-f]+)", out)
+        assert [(int(b), int(h, 16)) for b, h in echoes] == [(len(d), fnv1a64(d)) for d in runs]
+        assert squib.wait(300) == 0
+        assert "Firecracker exiting successfully. exit_code=0" in squib.output()
+    finally:
+        if lst:
+            lst.close()
+        squib.stop()
