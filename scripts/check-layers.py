@@ -42,14 +42,10 @@ USES = {
 
 # Single headers a folder may include from a folder it may not otherwise use.
 # devices use the machine substrate (bus and guest memory) that still lives
-# in vmm/; api uses only the vmm's request/reply vocabulary; the jailer
-# checks --id with the character rule squib's own --id uses (upstream's
-# jailer and firecracker share validate_instance_id), kept once in
-# config/ids.h.
+# in vmm/; api uses only the vmm's request/reply vocabulary.
 EXCEPTIONS = {
     "devices": {"vmm/bus.h", "vmm/guest_mem.h"},
     "api": {"vmm/action.h"},
-    "jailer": {"config/ids.h"},
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')

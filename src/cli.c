@@ -35,7 +35,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "config/ids.h"
 #include "obs/metrics.h"
 #include "util/err.h"
 #include "util/time.h"
@@ -483,7 +482,7 @@ static bool valid_instance_id(const char *id, char *why, size_t why_len)
 
         if (n == 0)
             n = 1; /* not reached: the arguments are valid UTF-8 */
-        if (cp != '-' && !ids_is_alphanumeric(cp)) {
+        if (cp != '-' && !utf8_is_alphanumeric(cp)) {
             char ch[16];
 
             if (cp == '\'')

@@ -2,8 +2,7 @@
  * ids.c: the resource-id rules of the drives, pmem and network
  * interface routes (digest 1.3): upstream's checked_id() on the path token,
  * run before the body is parsed, and the path-id / body-id comparison run
- * after it (see ids.h); and Rust's char::is_alphanumeric() (ids.h),
- * which the command line's --id check uses too.
+ * after it (see ids.h).
  */
 #include "config/ids.h"
 
@@ -12,27 +11,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "config/alnum_table.h"
 #include "config/ids.h"
 #include "util/utf8.h"
-
-bool ids_is_alphanumeric(uint32_t c)
-{
-    size_t lo = 0,
-           hi = sizeof(rust_alnum_ranges) / sizeof(rust_alnum_ranges[0]);
-
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-
-        if (c < rust_alnum_ranges[mid][0])
-            hi = mid;
-        else if (c > rust_alnum_ranges[mid][1])
-            lo = mid + 1;
-        else
-            return true;
-    }
-    return false;
-}
 
 int schemas_check_path_id(const char *id, size_t len, struct sq_err *err)
 {
@@ -45,7 +25,7 @@ int schemas_check_path_id(const char *id, size_t len, struct sq_err *err)
         uint32_t c;
         size_t l = utf8_decode(p + i, len - i, &c);
 
-        if (l == 0 || (c != '_' && !ids_is_alphanumeric(c)))
+        if (l == 0 || (c != '_' && !utf8_is_alphanumeric(c)))
             return sq_errf(err, -EINVAL, IDS_ERR_CHARS);
         i += l;
     }

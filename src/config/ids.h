@@ -4,9 +4,9 @@
  * rule they share with the --id command-line flag.
  *
  * Firecracker validates ids with Rust's char::is_alphanumeric(): the
- * resource ids (checked_id()) and --id (validate_instance_id()). Both use
- * the one table here, generated from Rust's standard library, so they agree
- * with upstream and with each other whatever the host's locale data says.
+ * resource ids (checked_id()) and --id (validate_instance_id(), in squib's
+ * command line and the jailer's). All use utf8_is_alphanumeric()
+ * (util/utf8.h), so they agree with upstream and with each other.
  */
 #ifndef SQUIB_CONFIG_IDS_H
 #define SQUIB_CONFIG_IDS_H
@@ -16,10 +16,6 @@
 #include <stdint.h>
 
 #include "util/err.h"
-
-/* Rust's char::is_alphanumeric() (Unicode Alphabetic or Numeric) for the
- * code point cp; false for anything that is not a Unicode scalar value. */
-bool ids_is_alphanumeric(uint32_t cp);
 
 /* Upstream's texts for the rules below. */
 #define IDS_ERR_EMPTY "The ID cannot be empty."

@@ -11,7 +11,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config/ids.h"
 #include "jailer/fs.h"
 #include "util/strnum.h"
 #include "util/utf8.h"
@@ -59,7 +58,7 @@ int jail_check_id(const char *id, struct jail_err *err)
 
         if (n == 0)
             n = 1; /* not reached: main checked the arguments are UTF-8 */
-        if (cp != '-' && !ids_is_alphanumeric(cp)) {
+        if (cp != '-' && !utf8_is_alphanumeric(cp)) {
             char dbg[32];
 
             debug_char(cp, id + i, n, dbg, sizeof(dbg));

@@ -12,6 +12,8 @@
  */
 #include "util/utf8.h"
 
+#include "util/alnum_table.h"
+
 static bool is_cont(uint8_t b)
 {
     return (b & 0xc0) == 0x80;
@@ -136,6 +138,24 @@ size_t utf8_chunk(const void *buf, size_t n, size_t *valid_len,
     *valid_len = n;
     *invalid_len = 0;
     return n;
+}
+
+bool utf8_is_alphanumeric(uint32_t c)
+{
+    size_t lo = 0,
+           hi = sizeof(rust_alnum_ranges) / sizeof(rust_alnum_ranges[0]);
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (c < rust_alnum_ranges[mid][0])
+            hi = mid;
+        else if (c > rust_alnum_ranges[mid][1])
+            lo = mid + 1;
+        else
+            return true;
+    }
+    return false;
 }
 
 bool utf8_is_whitespace(uint32_t c)

@@ -61,6 +61,13 @@ size_t utf8_chunk(const void *s, size_t n, size_t *valid_len,
 /* U+FFFD REPLACEMENT CHARACTER, encoded (3 bytes). */
 #define UTF8_REPLACEMENT "\xef\xbf\xbd"
 
+/* char::is_alphanumeric: Unicode Alphabetic or Numeric, from a table
+ * generated with Rust's standard library (so it agrees with upstream
+ * whatever the host's locale data says); false for anything that is not a
+ * Unicode scalar value. Upstream's id rules (config/ids.h, --id, the
+ * jailer's --id) use it. */
+bool utf8_is_alphanumeric(uint32_t cp);
+
 /* char::is_whitespace: the Unicode White_Space property. */
 bool utf8_is_whitespace(uint32_t cp);
 
