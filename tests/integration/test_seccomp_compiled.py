@@ -10,10 +10,11 @@ SQUIB_TEST_SECCOMP_TRAP hook, as in test_seccomp.py: the named thread kind
 calls getpgrp() right after installing its filter.
 """
 import os
+import subprocess
 
 import pytest
 
-from conftest import ROOT
+from conftest import BUILD, ROOT
 from test_boot_guest import GUEST_DIR, configure, kvm_skip_reason, start, wait_for
 
 FIXTURES = os.path.join(ROOT, "tests", "fixtures", "seccomp_bitcode")
@@ -91,6 +92,58 @@ def test_allow_all_boots_a_guest(squib_factory):
     assert api.patch("/vm", {"state": "Paused"}).status == 204
     assert api.patch("/vm", {"state": "Resumed"}).status == 204
     assert s.proc.poll() is None
+    assert "bad syscall" not in s.output()
+
+
+def compiled_defaults(tmp_path):
+    """squib's built-in lists as a compiled file (build/seccomp-defaults
+    --compiled), as upstream's seccompiler-bin would write them."""
+    tool = os.path.join(BUILD, "seccomp-defaults")
+    if not os.path.exists(tool):
+        pytest.skip("the seccomp-defaults tool is not built (make seccomp-defaults)")
+    data = subprocess.run([tool, "--compiled"], check=True,
+                          stdout=subprocess.PIPE).stdout
+    assert data[:1] == b"\x03"  # three categories
+    path = os.path.join(str(tmp_path), "defaults.bpf")
+    with open(path, "wb") as f:
+        f.write(data)
+    return path
+
+
+def test_compiled_defaults_serve_the_api(squib_factory, tmp_path):
+    s = squib_factory(args=("--seccomp-filter", compiled_defaults(tmp_path)))
+    api = s.client()
+    assert api.get("/").status == 200
+    r = api.put("/machine-config", {"vcpu_count": 2, "mem_size_mib": 64})
+    assert r.status == 204, r.raw
+    for _ in range(10):
+        c = s.client()
+        assert c.get("/version").status == 200
+        c.close()
+    assert s.proc.poll() is None
+    assert "bad syscall" not in s.output()
+
+
+def test_compiled_defaults_still_trap(squib_test_factory, tmp_path):
+    s = squib_test_factory(args=("--seccomp-filter", compiled_defaults(tmp_path)),
+                           env={"SQUIB_TEST_SECCOMP_TRAP": "api"}, wait=False)
+    assert s.wait(10) == 148
+    assert BAD_SYSCALL_LINE % GETPGRP in s.output()
+
+
+@NEED_KVM
+def test_compiled_defaults_run_a_guest(squib_factory, tmp_path):
+    # The built-in lists, through the compiled-file path: squib boots,
+    # pauses, resumes and shuts the guest down cleanly.
+    s = squib_factory(args=("--seccomp-filter", compiled_defaults(tmp_path)))
+    api = s.client()
+    configure(api, os.path.join(GUEST_DIR, "guest-linux.elf"), "cad", vcpus=2)
+    start(api)
+    wait_for(s, r"SQUIB-GUEST cad waiting")
+    assert api.patch("/vm", {"state": "Paused"}).status == 204
+    assert api.patch("/vm", {"state": "Resumed"}).status == 204
+    assert api.put("/actions", {"action_type": "SendCtrlAltDel"}).status == 204
+    assert s.wait(30) == 0, s.output()[-3000:]
     assert "bad syscall" not in s.output()
 
 
