@@ -10,6 +10,7 @@ SQUIB_TEST_SECCOMP_TRAP hook, as in test_seccomp.py: the named thread kind
 calls getpgrp() right after installing its filter.
 """
 import os
+import signal
 import subprocess
 
 import pytest
@@ -185,11 +186,12 @@ def test_bad_file_exits_1(squib_factory, tmp_path, name, message):
 ])
 def test_api_program_refused_at_install(squib_factory, name, reason):
     # Upstream loads such files and fails when the api thread installs its
-    # program: the thread panics with the installation error.
+    # program: the thread panics with the installation error, and a panic
+    # aborts the process (SIGABRT), as upstream's panic = "abort".
     s = squib_factory(args=("--seccomp-filter", fixture(name)), wait=False)
     rc = s.wait(10)
     out = s.output()
-    assert rc != 0, out
+    assert rc == -signal.SIGABRT, (rc, out)
     assert ("Failed to set the requested seccomp filters on the API "
             "thread: " + reason) in out, out
     assert "API server started." not in out
