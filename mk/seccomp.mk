@@ -3,6 +3,7 @@
 #
 #   make seccomp-defaults   build/seccomp-defaults: prints squib's built-in
 #                           seccomp lists as a --seccomp-filter JSON file
+#                           (with --compiled: as upstream's compiled format)
 #
 # The built-in filters are compiled to BPF when squib is built, not at its
 # startup (docs/seccomp.md, "How the built-in filters are built"):

@@ -96,13 +96,12 @@ static void on_metrics_timer(struct evloop *loop, struct evloop_handler *h,
  * -errno. */
 static int seccomp_vmm_enter_or_stop(struct vmm_main *m)
 {
-    char os[128];
+    char why[192];
     int rc = seccomp_enter(SECCOMP_THREAD_VMM);
 
     if (rc < 0) {
-        log_error("Failed to install vmm seccomp filter: prctl` syscall "
-                  "failed with error code: %s",
-                  sq_os_error(-rc, os, sizeof(os)));
+        log_error("Failed to install vmm seccomp filter: %s",
+                  seccomp_install_strerror(rc, why, sizeof(why)));
         m->vmm->exit_requested = true;
         m->vmm->exit_code = 1;
         evloop_stop(m->loop);

@@ -1,25 +1,70 @@
 /*
  * seccomp_defaults.c: print squib's built-in seccomp lists as a custom
- * filter document (docs/seccomp.md), the starting point for a
- * --seccomp-filter file. Built by `make seccomp-defaults` (mk/seccomp.mk)
- * as build/seccomp-defaults; `build/seccomp-defaults > filter.json`.
+ * filter file (docs/seccomp.md), the starting point for a --seccomp-filter
+ * file. Built by `make seccomp-defaults` (mk/seccomp.mk) as
+ * build/seccomp-defaults:
+ *
+ *   build/seccomp-defaults > filter.json              the JSON source
+ *   build/seccomp-defaults --compiled > filter.bpf    upstream's compiled
+ *                                                    format (bitcode), as
+ *                                                    seccompiler-bin writes
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "util/buf.h"
 #include "util/seccomp.h"
+#include "util/seccomp_bitcode.h"
 #include "vmm/seccomp_rules.h"
 
-int main(void)
+/* The compiled programs as seccompiler-bin writes them: a BTreeMap, so
+ * the categories in byte order. Returns 0 or -1 (message on stderr). */
+static int write_compiled(const struct seccomp_policy *pol, struct buf *b)
+{
+    static const enum seccomp_thread order[] = {
+        SECCOMP_THREAD_API, SECCOMP_THREAD_VCPU, SECCOMP_THREAD_VMM};
+    struct seccomp_bitcode_prog progs[SECCOMP_THREAD_COUNT];
+    struct seccomp_filters f;
+    struct sq_err err;
+
+    sq_err_clear(&err);
+    if (seccomp_policy_compile(pol, &f, &err) < 0) {
+        fprintf(stderr, "seccomp-defaults: %s\n", err.msg);
+        return -1;
+    }
+    for (int i = 0; i < SECCOMP_THREAD_COUNT; i++) {
+        const char *name = seccomp_thread_name(order[i]);
+
+        /* struct sock_filter is the u64 of upstream's Vec<u64>, in
+         * native layout. */
+        progs[i] = (struct seccomp_bitcode_prog){name, strlen(name),
+                                                 f.prog[order[i]].insns,
+                                                 f.prog[order[i]].n_insns};
+    }
+    seccomp_bitcode_encode(progs, SECCOMP_THREAD_COUNT, b);
+    seccomp_filters_fini(&f);
+    return 0;
+}
+
+int main(int argc, char **argv)
 {
     struct seccomp_policy pol = {0};
     struct buf b = BUF_INIT;
+    bool compiled = argc == 2 && strcmp(argv[1], "--compiled") == 0;
     int rc = 0;
 
+    if (argc > 2 || (argc == 2 && !compiled)) {
+        fprintf(stderr, "usage: seccomp-defaults [--compiled]\n");
+        return 2;
+    }
     seccomp_rules_default(&pol);
-    seccomp_policy_json(&pol, &b);
+    if (compiled)
+        rc = write_compiled(&pol, &b) < 0;
+    else
+        seccomp_policy_json(&pol, &b);
     seccomp_policy_fini(&pol);
-    if (fwrite(b.data, 1, b.len, stdout) != b.len || fflush(stdout) != 0) {
+    if (!rc &&
+        (fwrite(b.data, 1, b.len, stdout) != b.len || fflush(stdout) != 0)) {
         perror("seccomp-defaults");
         rc = 1;
     }

@@ -389,12 +389,14 @@ static void *api_main(void *arg)
     }
     /* Everything the loop needs exists: filter before serving (upstream). */
     rc = seccomp_enter(SECCOMP_THREAD_API);
-    if (rc < 0)
+    if (rc < 0) {
+        char why[192];
+
         signals_panic(__FILE__, __LINE__,
                       "Failed to set the requested "
-                      "seccomp filters on the API thread: prctl` syscall "
-                      "failed with error code: %s",
-                      strerror(-rc));
+                      "seccomp filters on the API thread: %s",
+                      seccomp_install_strerror(rc, why, sizeof(why)));
+    }
 
 out:
     pthread_mutex_lock(&t->start_lock);

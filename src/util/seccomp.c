@@ -1,8 +1,9 @@
 /*
  * seccomp.c: the seccomp mechanism (see seccomp.h and docs/seccomp.md):
- * allow-lists compiled to classic BPF, custom filter files in upstream's
- * seccompiler JSON shape, and per-thread installation. The lists themselves
- * are VMM policy, in vmm/seccomp_rules.c.
+ * allow-lists compiled to classic BPF, custom filter files (upstream's
+ * compiled bitcode files, read by util/seccomp_bitcode.c, or its
+ * seccompiler JSON shape), and per-thread installation. The lists
+ * themselves are VMM policy, in vmm/seccomp_rules.c.
  *
  * Rules are compiled with libseccomp into classic BPF and kept as plain
  * instruction arrays: the built-in policy when squib is built (the
@@ -28,6 +29,7 @@
 
 #include "util/buf.h"
 #include "util/json.h"
+#include "util/seccomp_bitcode.h"
 #include "util/xalloc.h"
 
 /* ---------------------------------------------------------------------- */
@@ -610,6 +612,122 @@ out:
     return rc;
 }
 
+/* ---------------------------------------------------------------------- */
+/* Compiled filter files (upstream's bitcode format)                       */
+
+/* Upstream lower-cases with Unicode's rules; only ASCII letters can
+ * make a category name, so ASCII is all that matters for the match. */
+static char ascii_lower(char c)
+{
+    return (char)(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+}
+
+/* ASCII lower-case of name[0..len) == s. */
+static bool name_is(const char *name, size_t len, const char *s)
+{
+    if (len != strlen(s))
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (ascii_lower(name[i]) != s[i])
+            return false;
+    return true;
+}
+
+/* Copy entry e's program into p. The u64s are struct sock_filter in
+ * native layout, as upstream passes them to the kernel. */
+static void copy_prog(const struct seccomp_bitcode *bc,
+                      const struct seccomp_bitcode_entry *e,
+                      struct seccomp_prog *p)
+{
+    struct sock_filter *insns;
+
+    _Static_assert(sizeof(struct sock_filter) == sizeof(uint64_t),
+                   "a BPF instruction is 8 bytes");
+    free(p->insns);
+    p->insns = NULL;
+    p->n_insns = e->n_insns;
+    if (!e->n_insns)
+        return;
+    /* At most 8 instructions per input byte, so bounded by the file. */
+    insns = xmalloc(e->n_insns * sizeof(*insns));
+    for (size_t i = 0; i < e->n_insns; i++) {
+        uint64_t v = seccomp_bitcode_insn(bc, e->first + i);
+
+        memcpy(&insns[i], &v, sizeof(v));
+    }
+    p->insns = insns;
+}
+
+int seccomp_filters_from_bitcode(const void *data, size_t len,
+                                 struct seccomp_filters *out,
+                                 struct sq_err *err)
+{
+    struct seccomp_bitcode bc;
+    struct seccomp_bitcode_iter it;
+    struct seccomp_bitcode_entry e;
+    bool seen[SECCOMP_THREAD_COUNT] = {false};
+    struct buf bad = BUF_INIT;
+    size_t n_bad = 0;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    /* The crate's reason stays out of the text: upstream's release build
+     * says only "bitcode error". */
+    if (seccomp_bitcode_parse(data, len, &bc, NULL) < 0)
+        return sq_errf(err, -EINVAL,
+                       DESER "Bitcode deserialization failed: "
+                             "bitcode error");
+    /* Keys are lower-cased, then anything but the three categories is
+     * refused, listed in file order (upstream: its map's order). */
+    seccomp_bitcode_iter_init(&it, &bc);
+    while (seccomp_bitcode_next(&it, &e)) {
+        int k = -1;
+
+        for (int t = 0; t < SECCOMP_THREAD_COUNT; t++)
+            if (name_is(e.name, e.name_len, thread_names[t]))
+                k = t;
+        if (k >= 0) {
+            seen[k] = true;
+            if (!n_bad) /* past the first bad key, only the list matters */
+                copy_prog(&bc, &e, &out->prog[k]);
+            continue;
+        }
+        if (n_bad++)
+            buf_putc(&bad, ',');
+        for (size_t i = 0; i < e.name_len; i++)
+            buf_putc(&bad, ascii_lower(e.name[i]));
+    }
+    if (n_bad) {
+        buf_putc(&bad, 0);
+        rc = sq_errf(err, -EINVAL, "Invalid thread categories: %s", bad.data);
+        goto fail;
+    }
+    for (int t = 0; t < SECCOMP_THREAD_COUNT; t++)
+        if (!seen[t]) {
+            rc = sq_errf(err, -EINVAL, "Missing thread category: %s",
+                         thread_names[t]);
+            goto fail;
+        }
+    return 0;
+fail:
+    buf_fini(&bad);
+    seccomp_filters_fini(out);
+    return rc;
+}
+
+/* JSON whitespace, then '{': a JSON document. A compiled file starts with
+ * its number of categories, and one that starts with '{' (123) or a
+ * whitespace byte would list 9 or more categories: never a valid file. */
+static bool looks_like_json(const char *p, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r')
+            continue;
+        return p[i] == '{';
+    }
+    return false;
+}
+
 int seccomp_filters_from_file(const char *path, struct seccomp_filters *out,
                               struct sq_err *err)
 {
@@ -622,8 +740,11 @@ int seccomp_filters_from_file(const char *path, struct seccomp_filters *out,
     if (fd < 0)
         return sq_errf(err, -errno, "Filter file open error: %s",
                        sq_os_error(errno, os, sizeof(os)));
-    for (;;) {
-        ssize_t n = read(fd, chunk, sizeof(chunk));
+    /* Read one byte past the larger limit, and no further. */
+    while (b.len <= SECCOMP_MAX_FILE_SIZE) {
+        size_t want = SECCOMP_MAX_FILE_SIZE + 1 - b.len;
+        ssize_t n =
+            read(fd, chunk, want < sizeof(chunk) ? want : sizeof(chunk));
 
         if (n < 0) {
             rc = sq_errf(err, -errno, DESER "Failed to read input: %s",
@@ -633,15 +754,24 @@ int seccomp_filters_from_file(const char *path, struct seccomp_filters *out,
         if (n == 0)
             break;
         buf_append(&b, chunk, (size_t)n);
+    }
+    if (looks_like_json(b.data, b.len)) {
         if (b.len > SECCOMP_MAX_FILE_SIZE) {
             rc = sq_errf(err, -EFBIG,
-                         DESER "Input size %zu exceeds limit of "
-                               "%d bytes",
+                         DESER "Input size %zu exceeds limit of %d bytes",
                          b.len, SECCOMP_MAX_FILE_SIZE);
             goto out;
         }
+        rc = seccomp_filters_from_json(b.data, b.len, out, err);
+    } else if (b.len > SECCOMP_MAX_BITCODE_SIZE) {
+        /* Upstream reads limit + 1 bytes and reports that. */
+        rc = sq_errf(err, -EFBIG,
+                     DESER "Input size %d exceeds limit of %d bytes",
+                     SECCOMP_MAX_BITCODE_SIZE + 1, SECCOMP_MAX_BITCODE_SIZE);
+    } else {
+        rc =
+            seccomp_filters_from_bitcode(b.data ? b.data : "", b.len, out, err);
     }
-    rc = seccomp_filters_from_json(b.data ? b.data : "", b.len, out, err);
 out:
     close(fd);
     buf_fini(&b);
@@ -676,6 +806,21 @@ static int install(const struct sock_filter *insns, size_t n)
     if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0)
         return -errno;
     return 0;
+}
+
+const char *seccomp_install_strerror(int rc, char *out, size_t out_len)
+{
+    char os[128];
+
+    if (rc == -E2BIG)
+        snprintf(out, out_len,
+                 "Filter length exceeds the maximum size of %d "
+                 "instructions",
+                 SECCOMP_MAX_INSNS);
+    else
+        snprintf(out, out_len, "prctl` syscall failed with error code: %s",
+                 sq_os_error(-rc, os, sizeof(os)));
+    return out;
 }
 
 int seccomp_prog_install(const struct seccomp_prog *p)

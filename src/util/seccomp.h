@@ -13,7 +13,8 @@
  * What each kind may call is VMM policy and lives in vmm/seccomp_rules.c,
  * which hands it here as a struct seccomp_policy. This module knows no
  * syscall by name: it compiles a policy (or a custom JSON file,
- * --seccomp-filter, in upstream's seccompiler JSON shape) to BPF. The
+ * --seccomp-filter, in upstream's seccompiler JSON shape) to BPF, or loads
+ * the BPF of upstream's compiled filter files (util/seccomp_bitcode.h). The
  * built-in policy is compiled when squib is built (tools/seccomp_bpf_gen.c,
  * with the same functions), so at startup seccomp_setup() only takes those
  * programs, and compiles nothing unless a custom file was given. Each
@@ -50,10 +51,12 @@ enum seccomp_thread {
 };
 
 /* Upstream's limits: a BPF program has at most 4096 instructions (the
- * kernel's BPF_MAXINSNS). A custom filter file may be at most 1 MiB (a JSON
- * source is larger than upstream's 100000-byte bitcode limit). */
-#define SECCOMP_MAX_INSNS     4096
-#define SECCOMP_MAX_FILE_SIZE (1024 * 1024)
+ * kernel's BPF_MAXINSNS). A compiled (bitcode) filter file may be at most
+ * 100000 bytes, upstream's limit; a JSON one at most 1 MiB (a JSON source
+ * is larger than the compiled file). */
+#define SECCOMP_MAX_INSNS        4096
+#define SECCOMP_MAX_FILE_SIZE    (1024 * 1024)
+#define SECCOMP_MAX_BITCODE_SIZE 100000
 
 /* One compiled program: n_insns classic-BPF instructions (struct
  * sock_filter, 8 bytes each). n_insns == 0 means "install nothing". */
@@ -166,10 +169,30 @@ int seccomp_filters_from_json(const char *text, size_t len,
                               struct seccomp_filters *out, struct sq_err *err);
 
 /*
- * Read and compile a custom filter file. Errors as seccomp_filters_from_json,
- * plus "Filter file open error: {io error}" and
- * "Filter deserialization failed: Input size {n} exceeds limit of {max}
- * bytes".
+ * Load upstream's compiled filter file (util/seccomp_bitcode.h: a bitcode
+ * map from category to BPF program) from data[0..len) (borrowed). Keys
+ * are lower-cased (ASCII) and must be exactly "vmm", "api" and "vcpu"; a
+ * key given twice counts once, the last one in the file wins. Programs are
+ * taken as they are: an empty one installs nothing, one longer than 4096
+ * instructions fails when installed (seccomp_prog_install), as upstream.
+ * Returns 0, or -EINVAL with upstream's text in err:
+ * "Filter deserialization failed: Bitcode deserialization failed: bitcode
+ * error", "Invalid thread categories: ...", "Missing thread category: ...".
+ * The size limit is the caller's (seccomp_filters_from_file). On failure
+ * *out holds nothing to free.
+ */
+int seccomp_filters_from_bitcode(const void *data, size_t len,
+                                 struct seccomp_filters *out,
+                                 struct sq_err *err);
+
+/*
+ * Read a custom filter file and load it: JSON (compiled here) when its
+ * first byte that is not JSON whitespace is '{', upstream's compiled
+ * format otherwise. Errors as seccomp_filters_from_json and
+ * seccomp_filters_from_bitcode, plus "Filter file open error: {io error}"
+ * and "Filter deserialization failed: Input size {n} exceeds limit of
+ * {max} bytes" (JSON: 1048576; compiled: 100000, and then {n} is 100001,
+ * as upstream reads one byte past the limit and stops).
  */
 int seccomp_filters_from_file(const char *path, struct seccomp_filters *out,
                               struct sq_err *err);
@@ -185,6 +208,14 @@ void seccomp_filters_fini(struct seccomp_filters *f);
  * life of the thread and is inherited by threads it creates.
  */
 int seccomp_prog_install(const struct seccomp_prog *p);
+
+/*
+ * Upstream's text for a seccomp_prog_install() or seccomp_enter() failure
+ * `rc` (its InstallationError): "Filter length exceeds the maximum size of
+ * 4096 instructions" for -E2BIG, else "prctl` syscall failed with error
+ * code: {io error}". Writes into out (NUL-terminated) and returns it.
+ */
+const char *seccomp_install_strerror(int rc, char *out, size_t out_len);
 
 /* Called by seccomp_enter() on the calling thread once its filter is in
  * place (see seccomp_setup()). */

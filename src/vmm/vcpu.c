@@ -357,12 +357,14 @@ static void *vcpu_thread(void *arg)
     pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
     /* The vCPU filter, before the first KVM_RUN (upstream's Vcpu::run). */
     rc = seccomp_enter(SECCOMP_THREAD_VCPU);
-    if (rc < 0)
+    if (rc < 0) {
+        char why[192];
+
         signals_panic(__FILE__, __LINE__,
                       "Failed to set the requested "
-                      "seccomp filters on vCPU %u: Error: prctl` syscall "
-                      "failed with error code: %s",
-                      v->index, strerror(-rc));
+                      "seccomp filters on vCPU %u: Error: %s",
+                      v->index, seccomp_install_strerror(rc, why, sizeof(why)));
+    }
 
     pthread_mutex_lock(&v->lock);
     set_state(v, VCPU_PAUSED);

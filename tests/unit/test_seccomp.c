@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <linux/if_tun.h>
 #include <linux/kvm.h>
+#include <linux/seccomp.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -33,6 +34,7 @@
 
 #include "util/buf.h"
 #include "util/seccomp.h"
+#include "util/seccomp_bitcode.h"
 #include "vmm/seccomp_rules.h"
 
 /* Sanitizer builds widen every list (docs/seccomp.md). */
@@ -654,6 +656,7 @@ static void test_file_errors(void **state)
     assert_non_null(fp);
     big = calloc(1, SECCOMP_MAX_FILE_SIZE + 10);
     memset(big, ' ', SECCOMP_MAX_FILE_SIZE + 10);
+    big[3] = '{'; /* JSON: its first byte past the whitespace is '{' */
     assert_int_equal(fwrite(big, 1, SECCOMP_MAX_FILE_SIZE + 10, fp),
                      SECCOMP_MAX_FILE_SIZE + 10);
     fclose(fp);
@@ -699,6 +702,239 @@ static void test_install_empty_and_too_long(void **state)
     assert_int_equal(in_child(&huge, 0, P_NOTHING), 254);
 }
 
+/* ---------------------------------------------------------------------- */
+/* Compiled filter files (upstream's bitcode format)                       */
+
+#define FIXTURES "tests/fixtures/seccomp_bitcode/"
+#define BITCODE_ERR                                                            \
+    "Filter deserialization failed: Bitcode deserialization failed: "          \
+    "bitcode error"
+
+static int load(const char *path, struct seccomp_filters *f, struct sq_err *err)
+{
+    sq_err_clear(err);
+    return seccomp_filters_from_file(path, f, err);
+}
+
+/* Write n bytes to dir/name; returns the path (static buffer). */
+static const char *write_file(const char *dir, const char *name,
+                              const void *data, size_t n)
+{
+    static char path[256];
+    FILE *fp;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    fp = fopen(path, "wb");
+    assert_non_null(fp);
+    if (n)
+        assert_int_equal(fwrite(data, 1, n, fp), n);
+    fclose(fp);
+    return path;
+}
+
+/* Encode entries (name, program) as a compiled file at dir/name. */
+static const char *write_compiled(const char *dir, const char *name,
+                                  const struct seccomp_bitcode_prog *progs,
+                                  size_t n)
+{
+    struct buf b = BUF_INIT;
+    const char *path;
+
+    seccomp_bitcode_encode(progs, n, &b);
+    path = write_file(dir, name, b.data, b.len);
+    buf_fini(&b);
+    return path;
+}
+
+static void test_compiled_files(void **state)
+{
+    const char *traps = FIXTURES "api_traps_getpgrp.bin";
+    struct seccomp_filters f;
+    struct sq_err err;
+    char why[192];
+
+    (void)state;
+    g_trap_kind = -1;
+    /* Made by the real crate: the api program traps getpgrp only. */
+    assert_int_equal(
+        setup_then_enter(false, traps, SECCOMP_THREAD_API, P_GETPGRP),
+        TRAPPED(SYS_getpgrp));
+    assert_int_equal(
+        setup_then_enter(false, traps, SECCOMP_THREAD_API, P_GETPID), 0);
+    assert_int_equal(
+        setup_then_enter(false, traps, SECCOMP_THREAD_VMM, P_GETPGRP), 0);
+    assert_int_equal(
+        setup_then_enter(false, traps, SECCOMP_THREAD_VCPU, P_GETPGRP), 0);
+    /* Empty programs install nothing. */
+    assert_int_equal(setup_then_enter(false, FIXTURES "empty_programs.bin",
+                                      SECCOMP_THREAD_API, P_GETPGRP),
+                     0);
+
+    /* Keys are lower-cased. */
+    assert_int_equal(load(FIXTURES "upper_case_keys.bin", &f, &err), 0);
+    assert_int_equal(f.prog[SECCOMP_THREAD_VMM].n_insns, 3);
+    assert_int_equal(f.prog[SECCOMP_THREAD_API].n_insns, 1);
+    assert_int_equal(f.prog[SECCOMP_THREAD_VCPU].n_insns, 0);
+    assert_null(f.prog[SECCOMP_THREAD_VCPU].insns);
+    {
+        const struct sock_filter *ret = f.prog[SECCOMP_THREAD_API].insns;
+
+        assert_int_equal(ret->code, BPF_RET | BPF_K);
+        assert_int_equal(ret->k, SECCOMP_RET_ALLOW);
+    }
+    seccomp_filters_fini(&f);
+
+    /* Too long: loaded as upstream does, refused when installed. */
+    assert_int_equal(load(FIXTURES "api_too_long.bin", &f, &err), 0);
+    assert_int_equal(f.prog[SECCOMP_THREAD_API].n_insns, SECCOMP_MAX_INSNS + 1);
+    assert_int_equal(in_child(&f.prog[SECCOMP_THREAD_API], 0, P_NOTHING), 254);
+    assert_string_equal(seccomp_install_strerror(-E2BIG, why, sizeof(why)),
+                        "Filter length exceeds the maximum size of 4096 "
+                        "instructions");
+    seccomp_filters_fini(&f);
+
+    /* Not BPF the kernel takes: loaded, then prctl fails (EINVAL). */
+    assert_int_equal(load(FIXTURES "api_invalid_bpf.bin", &f, &err), 0);
+    assert_int_equal(in_child(&f.prog[SECCOMP_THREAD_API], 0, P_NOTHING), 254);
+    assert_string_equal(seccomp_install_strerror(-EINVAL, why, sizeof(why)),
+                        "prctl` syscall failed with error code: Invalid "
+                        "argument (os error 22)");
+    seccomp_filters_fini(&f);
+}
+
+/* The built-in programs, written as a compiled file, load back unchanged
+ * and behave as the built-in filters. */
+static void test_compiled_defaults_round_trip(void **state)
+{
+    static const enum seccomp_thread order[] = {
+        SECCOMP_THREAD_API, SECCOMP_THREAD_VCPU, SECCOMP_THREAD_VMM};
+    char dir[] = "/tmp/squib-test-seccomp-XXXXXX";
+    struct seccomp_bitcode_prog progs[3];
+    uint64_t *vals[3];
+    struct seccomp_filters f;
+    struct sq_err err;
+    const char *path;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    for (int i = 0; i < 3; i++) {
+        const struct seccomp_prog *p = &g_def.prog[order[i]];
+        const char *name = seccomp_thread_name(order[i]);
+
+        vals[i] = calloc(p->n_insns + 1, sizeof(uint64_t));
+        assert_non_null(vals[i]);
+        memcpy(vals[i], p->insns, p->n_insns * sizeof(uint64_t));
+        progs[i] = (struct seccomp_bitcode_prog){name, strlen(name), vals[i],
+                                                 p->n_insns};
+    }
+    path = write_compiled(dir, "defaults.bin", progs, 3);
+    assert_int_equal(load(path, &f, &err), 0);
+    for (int i = 0; i < SECCOMP_THREAD_COUNT; i++) {
+        assert_int_equal(f.prog[i].n_insns, g_def.prog[i].n_insns);
+        assert_memory_equal(f.prog[i].insns, g_def.prog[i].insns,
+                            f.prog[i].n_insns * sizeof(struct sock_filter));
+    }
+    seccomp_filters_fini(&f);
+    g_trap_kind = -1;
+    assert_int_equal(
+        setup_then_enter(false, path, SECCOMP_THREAD_API, P_GETPGRP),
+        TRAPPED(SYS_getpgrp));
+    assert_int_equal(setup_then_enter(false, path, SECCOMP_THREAD_API, P_WRITE),
+                     0);
+    unlink(path);
+    for (int i = 0; i < 3; i++)
+        free(vals[i]);
+    rmdir(dir);
+}
+
+static void test_compiled_file_errors(void **state)
+{
+    static const uint64_t allow[] = {0x7fff000000000006ULL};
+    static const struct {
+        const char *fixture;
+        const char *msg;
+    } files[] = {
+        {"bad_packing.bin", BITCODE_ERR},
+        {"bad_trailing_byte.bin", BITCODE_ERR},
+        {"bad_truncated.bin", BITCODE_ERR},
+        {"bad_utf8.bin", BITCODE_ERR},
+        {"missing_vcpu.bin", "Missing thread category: vcpu"},
+        {"empty_map.bin", "Missing thread category: vmm"},
+        {"non_ascii_key.bin", "Invalid thread categories: thr\xc3\xa9"
+                              "ad\xe2\x98\xba"},
+    };
+    const struct seccomp_bitcode_prog extra[] = {
+        {"vmm", 3, NULL, 0}, {"Jailer", 6, NULL, 0}, {"api", 3, NULL, 0},
+        {"", 0, NULL, 0},    {"vcpu", 4, NULL, 0},
+    };
+    const struct seccomp_bitcode_prog twice[] = {
+        {"VMM", 3, NULL, 0},
+        {"api", 3, NULL, 0},
+        {"vmm", 3, allow, 1},
+        {"vcpu", 4, NULL, 0},
+    };
+    char dir[] = "/tmp/squib-test-seccomp-XXXXXX";
+    struct seccomp_filters f;
+    struct sq_err err;
+    const char *path;
+    char *big;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        char fixture[128];
+
+        snprintf(fixture, sizeof(fixture), FIXTURES "%s", files[i].fixture);
+        assert_int_equal(load(fixture, &f, &err), -EINVAL);
+        if (strcmp(err.msg, files[i].msg) != 0)
+            fail_msg("%s: got \"%s\"", files[i].fixture, err.msg);
+        for (int k = 0; k < SECCOMP_THREAD_COUNT; k++)
+            assert_null(f.prog[k].insns);
+    }
+
+    /* An empty file is not JSON: upstream's bitcode error. */
+    path = write_file(dir, "empty", "", 0);
+    assert_int_equal(load(path, &f, &err), -EINVAL);
+    assert_string_equal(err.msg, BITCODE_ERR);
+    unlink(path);
+
+    /* Every unknown key, lower-cased, in file order (an empty one too). */
+    path = write_compiled(dir, "extra.bin", extra, 5);
+    assert_int_equal(load(path, &f, &err), -EINVAL);
+    assert_string_equal(err.msg, "Invalid thread categories: jailer,");
+    unlink(path);
+
+    /* A category given twice: the last one wins. */
+    path = write_compiled(dir, "twice.bin", twice, 4);
+    assert_int_equal(load(path, &f, &err), 0);
+    assert_int_equal(f.prog[SECCOMP_THREAD_VMM].n_insns, 1);
+    seccomp_filters_fini(&f);
+    unlink(path);
+
+    /* Upstream's 100000-byte limit: at the limit the content decides,
+     * past it the size is refused (as 100001, upstream's read cap). */
+    big = calloc(1, 3 * SECCOMP_MAX_BITCODE_SIZE);
+    assert_non_null(big);
+    path = write_file(dir, "limit.bin", big, SECCOMP_MAX_BITCODE_SIZE);
+    assert_int_equal(load(path, &f, &err), -EINVAL);
+    assert_string_equal(err.msg, BITCODE_ERR);
+    unlink(path);
+    path = write_file(dir, "over.bin", big, 3 * SECCOMP_MAX_BITCODE_SIZE);
+    assert_int_equal(load(path, &f, &err), -EFBIG);
+    assert_string_equal(err.msg, "Filter deserialization failed: Input size "
+                                 "100001 exceeds limit of 100000 bytes");
+    unlink(path);
+    free(big);
+
+    /* Whitespace before '{' still makes a JSON file. */
+    path = write_file(dir, "ws.json", " \n\t\r{", 5);
+    assert_int_equal(load(path, &f, &err), -EINVAL);
+    assert_string_equal(err.msg, "Filter deserialization failed: EOF while "
+                                 "parsing an object at line 2 column 3");
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -717,6 +953,9 @@ int main(void)
         cmocka_unit_test(test_json_errors),
         cmocka_unit_test(test_file_errors),
         cmocka_unit_test(test_install_empty_and_too_long),
+        cmocka_unit_test(test_compiled_files),
+        cmocka_unit_test(test_compiled_defaults_round_trip),
+        cmocka_unit_test(test_compiled_file_errors),
     };
 
     return cmocka_run_group_tests(tests, setup_default, teardown_default);
