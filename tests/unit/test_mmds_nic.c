@@ -84,6 +84,19 @@ static int group_setup(void **state)
         return 0;
     }
     close(fd);
+    /* No IPv6 in the namespace: a TAP coming up would otherwise send
+     * router and neighbour solicitations to the guest at any moment. */
+    for (int i = 0; i < 2; i++) {
+        static const char *const knob[] = {
+            "/proc/sys/net/ipv6/conf/all/disable_ipv6",
+            "/proc/sys/net/ipv6/conf/default/disable_ipv6"};
+        int k = open(knob[i], O_WRONLY | O_CLOEXEC);
+
+        if (k >= 0) {
+            (void)!write(k, "1", 1);
+            close(k);
+        }
+    }
     g_netns = true;
     return 0;
 }
