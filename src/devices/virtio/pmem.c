@@ -148,7 +148,7 @@ static enum req_err process_chain(struct pmem *pm, const struct virtq_chain *c,
     uint32_t type;
 
     if (c->n == 0)
-        return REQ_TOO_SHORT; /* a walk always yields the head; defensive */
+        return REQ_TOO_SHORT; /* a walk always gives the head; defensive */
     if (head->is_write)
         return REQ_WRITE_ONLY_HEAD;
     if (head->len != 4)
