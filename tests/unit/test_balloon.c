@@ -4,8 +4,10 @@
  * with their config interrupt, inflation releasing guest memory (checked
  * with mincore() and by reading zeros back), invalid and duplicate PFNs,
  * hostile chains, deflation, the statistics round trip with its timer and
- * omission rules, the hinting command sequence, free page reporting,
- * reset and re-activation, a corrupt ring, and PFN compaction.
+ * omission rules, the hinting command sequence, free page reporting and
+ * its queue index, the device on a real event loop (queue eventfds and the
+ * timer firing), reset and re-activation, a corrupt ring, and PFN
+ * compaction.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -684,6 +686,63 @@ static void test_reporting(void **state)
     assert_int_equal(cnt(&m()->free_page_report_fails), fails0 + 1);
 }
 
+/* Reporting without hinting takes queue 3 (after stats), or 2 alone. */
+static void test_reporting_index(void **state)
+{
+    struct fx *f = *state;
+    struct balloon_params with_stats = {0, false, 1, false, true};
+    struct balloon_params alone = {0, false, 0, false, true};
+    struct dsc ds[1] = {{PAGES, PG, F_W}};
+
+    fx_new(f, &with_stats);
+    fx_start(f, 4, F_STATS | F_REPORT);
+    touch(f, PAGES, PG);
+    send_chain(f, 3, ds, 1);
+    assert_int_equal(drv_used_idx(&f->d[3]), 1);
+    assert_int_equal(resident(f, PAGES, PG), 0);
+    balloon_free(f->b);
+
+    fx_new(f, &alone);
+    fx_start(f, 3, F_REPORT);
+    touch(f, PAGES, PG);
+    send_chain(f, 2, ds, 1);
+    assert_int_equal(drv_used_idx(&f->d[2]), 1);
+    assert_int_equal(resident(f, PAGES, PG), 0);
+}
+
+/* On a real loop: queue eventfds and the statistics timer fire by
+ * themselves (one period of 1 s). */
+static void test_on_loop(void **state)
+{
+    struct fx *f = *state;
+    struct balloon_params p = {0, false, 1, false, false};
+    struct evloop *loop = evloop_new();
+    struct dsc ds[1] = {{BUF, 10, 0}};
+    uint32_t pfn = 0x400;
+    struct dsc ids[1] = {{BUF + 0x100, 4, 0}};
+
+    assert_non_null(loop);
+    assert_int_equal(balloon_new(&p, &f->b, NULL), 0);
+    assert_int_equal(balloon_attach(f->b, &f->mem.gm, -1, 0xc0001000, loop), 0);
+    fx_start(f, 3, F_STATS);
+    put_stat(f, BUF, 3, 11);
+    drv_desc(&f->d[2], 0, ds[0].addr, ds[0].len, 0, 0);
+    drv_publish(&f->d[2], 0);
+    touch(f, PAGES, PG);
+    put_pfns(f, BUF + 0x100, &pfn, 1);
+    drv_desc(&f->d[INFL], 0, ids[0].addr, ids[0].len, 0, 0);
+    drv_publish(&f->d[INFL], 0);
+    evloop_eventfd_signal(tp(f)->queue_fd[INFL]);
+    evloop_eventfd_signal(tp(f)->queue_fd[2]);
+    for (int i = 0; i < 50 && drv_used_idx(&f->d[2]) == 0; i++)
+        assert_true(evloop_run_once(loop, 100) >= 0);
+    assert_int_equal(drv_used_idx(&f->d[INFL]), 1);
+    assert_int_equal(resident(f, PAGES, PG), 0);
+    assert_int_equal(drv_used_idx(&f->d[2]), 1); /* the timer's tick */
+    balloon_detach(f->b);
+    evloop_free(loop);
+}
+
 /* ---- reset, re-activation, a corrupt ring ---- */
 
 static void test_reset_reactivate(void **state)
@@ -807,6 +866,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hinting, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hinting_hostile, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reporting, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reporting_index, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_on_loop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reset_reactivate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_ring, setup, teardown),
         cmocka_unit_test(test_compact),
