@@ -70,9 +70,10 @@
 #define SQ_VIRTIO_F_VERSION_1          32
 
 /* Device types (digest 6.4). */
-#define SQ_VIRTIO_ID_NET   1
-#define SQ_VIRTIO_ID_BLOCK 2
-#define SQ_VIRTIO_ID_RNG   4
+#define SQ_VIRTIO_ID_NET     1
+#define SQ_VIRTIO_ID_BLOCK   2
+#define SQ_VIRTIO_ID_RNG     4
+#define SQ_VIRTIO_ID_BALLOON 5
 
 /*
  * What a device implements. All callbacks run with the transport lock held.
