@@ -15,6 +15,7 @@
 
 #include "config/config.h"
 #include "devices/rate_limiter.h"
+#include "devices/virtio/balloon.h"
 #include "devices/virtio/block.h"
 #include "devices/virtio/net.h"
 #include "devices/virtio/rng.h"
@@ -71,15 +72,28 @@ void net_patch_from_update(struct net *n, const struct net_iface_update *u);
 int vsock_new_from_cfg(const struct vsock_cfg *c, int listen_fd,
                        struct vsock **out, struct sq_err *err);
 
+/* PUT /balloon. `changed` (may be NULL) is called on the vmm thread when
+ * what GET /balloon/statistics or /balloon/hinting/status show may have
+ * changed (balloon_params.changed). 0 and *out, or -errno with err as
+ * balloon_new(). */
+int balloon_new_from_cfg(const struct balloon_cfg *c,
+                         void (*changed)(void *opaque), void *opaque,
+                         struct balloon **out, struct sq_err *err);
+
 /* PUT /entropy. 0 and *out or -errno with err set. */
 int rng_new_from_entropy(const struct entropy_cfg *e, struct rng **out,
                          struct sq_err *err);
 
 /*
- * The device kinds, in upstream's attach order (vdev.c's table). Block,
- * net, vsock and entropy are built; the others only count what the
+ * The device kinds, in upstream's attach order (vdev.c's table). Balloon,
+ * block, net, vsock and entropy are built; the others only count what the
  * configuration asks for, so that InstanceStart refuses them by name.
  */
+/* patch: VMM_OP_PATCH_BALLOON (struct balloon_update), _STATS (struct
+ * balloon_stats_update), _HINTING_START (struct balloon_hinting_start),
+ * _HINTING_STOP (NULL); query: VMM_OP_GET_BALLOON_STATS (struct
+ * balloon_stats), VMM_OP_GET_BALLOON_HINTING_STATUS (struct
+ * balloon_hinting_status). Error texts are upstream's BalloonError. */
 extern const struct vdev_class vdev_class_balloon;
 extern const struct vdev_class vdev_class_block; /* patch: drive_update */
 extern const struct vdev_class vdev_class_net;   /* patch: net_iface_update */

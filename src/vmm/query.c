@@ -116,11 +116,13 @@ static int render_balloon_get(struct vmm *v, struct buf *b)
     return 200;
 }
 
-/* Balloon::latest_stats: the target from the config space, what the guest
- * reported for the rest (nothing yet: no driver has talked to the device). */
+/* Balloon::latest_stats through the running device; a machine layer
+ * without devices (unit tests' fakes) shows the target and nothing the
+ * guest reported. */
 static int render_balloon_stats(struct vmm *v, struct buf *b)
 {
     struct balloon_stats st;
+    struct sq_err err;
 
     if (!vmm_is_started(v))
         return fault(b, VMM_ERR_NS_PRE);
@@ -130,15 +132,25 @@ static int render_balloon_stats(struct vmm *v, struct buf *b)
         return fault(b, "Internal VMM error: Balloon: Received stats query "
                         "when stats are disabled.");
     memset(&st, 0, sizeof(st));
-    st.target_pages = v->res.balloon.amount_mib << 8; /* 4 KiB pages */
-    st.target_mib = st.target_pages >> 8;
+    if (v->ops->query_device) {
+        sq_err_clear(&err);
+        if (v->ops->query_device(v, VMM_OP_GET_BALLOON_STATS, "balloon", &st,
+                                 &err) < 0) {
+            buf_puts(b, "Internal VMM error: Balloon: ");
+            return fault(b, err.msg);
+        }
+    } else {
+        st.target_pages = v->res.balloon.amount_mib << 8; /* 4 KiB pages */
+        st.target_mib = st.target_pages >> 8;
+    }
     balloon_stats_to_json(&st, b);
     return 200;
 }
 
 static int render_hinting_status(struct vmm *v, struct buf *b)
 {
-    const struct balloon_hinting_status hs = {0, false, 0};
+    struct balloon_hinting_status hs = {0, false, 0};
+    struct sq_err err;
 
     if (!vmm_is_started(v))
         return fault(b, VMM_ERR_NS_PRE);
@@ -146,7 +158,16 @@ static int render_hinting_status(struct vmm *v, struct buf *b)
         return fault(b, "Balloon update error: " VMM_ERR_DEVICE_NOT_FOUND);
     if (!v->res.balloon.free_page_hinting)
         return fault(b, VMM_ERR_HINTING_NOT_ENABLED);
-    /* HintingState::default(): STOP (0) from us, nothing from the guest. */
+    /* Without a device: HintingState::default(), STOP (0) from us,
+     * nothing from the guest. */
+    if (v->ops->query_device) {
+        sq_err_clear(&err);
+        if (v->ops->query_device(v, VMM_OP_GET_BALLOON_HINTING_STATUS,
+                                 "balloon", &hs, &err) < 0) {
+            buf_puts(b, "Balloon update error: Balloon: ");
+            return fault(b, err.msg);
+        }
+    }
     balloon_hinting_status_to_json(&hs, b);
     return 200;
 }

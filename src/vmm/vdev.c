@@ -47,6 +47,8 @@ static int create_one(struct vdev_list *l, const struct vdev_class *c,
     struct vmm_vdev *d = &l->devs[l->n];
     int rc;
 
+    d->changed = l->changed;
+    d->changed_opaque = l->changed_opaque;
     rc = c->create(r, i, d, err);
     if (rc)
         return rc;

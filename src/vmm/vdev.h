@@ -17,7 +17,8 @@
  *                       (4 KiB window from 0xc0001000, GSI from 5), in order
  *   ... the machine is built from each entry's transport and placement ...
  *   vdev_list_attach()  each device on guest memory, the VM fd and the loop
- *   vdev_find() + cls->patch   post-boot updates (PATCH /drives)
+ *   vdev_find() + cls->patch   post-boot updates (PATCH /drives, ...)
+ *   vdev_find() + cls->query   what post-boot GETs show (balloon statistics)
  *   vdev_list_detach()  before machine_destroy() (vCPUs stopped)
  *   vdev_list_free()    after machine_destroy(), or after a failed create
  */
@@ -67,10 +68,16 @@ struct vdev_class {
     void (*detach)(void *dev);
     /* Free the device (NULL-safe), after machine_destroy(). */
     void (*free)(void *dev);
-    /* Optional: apply a post-boot update of the kind's own body type
-     * (block: struct drive_update). 0 or -errno with err set to the
-     * detail text. NULL: the kind has no such update. */
-    int (*patch)(void *dev, const void *update, struct sq_err *err);
+    /* Optional: apply post-boot update `op` (an enum vmm_op: the kind may
+     * have several, e.g. the balloon's size, statistics interval, hinting
+     * start and stop) with its body type (block: struct drive_update).
+     * 0 or -errno with err set to the detail text; -EOPNOTSUPP for an op
+     * the kind does not have. NULL: the kind has no update. */
+    int (*patch)(void *dev, int op, const void *update, struct sq_err *err);
+    /* Optional: fill `out` (the op's response type from config/
+     * responses.h) with what GET `op` shows of the device now. 0 or
+     * -errno with err set to the detail text. */
+    int (*query)(void *dev, int op, void *out, struct sq_err *err);
     /* Snapshot hooks, NULL until snapshots exist: append the device's
      * state to out / restore it from (p, len). 0 or -errno. */
     int (*save)(void *dev, struct buf *out, struct sq_err *err);
@@ -85,12 +92,20 @@ struct vmm_vdev {
     char *id;              /* owned copy of the configured id */
     uint64_t addr;         /* 4 KiB window base */
     uint32_t gsi;
+    /* The list's change hook, set before create (see struct vdev_list). */
+    void (*changed)(void *opaque);
+    void *changed_opaque;
 };
 
 /* The devices of one machine, in attach order. Zero-initialise. */
 struct vdev_list {
     struct vmm_vdev *devs; /* owned array */
     size_t n;
+    /* Optional, set before vdev_list_create(): a device whose state that
+     * GETs show changes on the guest's schedule (balloon statistics) calls
+     * it on the vmm thread; it must only take note. */
+    void (*changed)(void *opaque);
+    void *changed_opaque;
 };
 
 /* Upstream's attach order (vdev.c cites it). */

@@ -247,19 +247,39 @@ static int handle_snapshot_load(struct vmm *v, struct sq_err *err)
 /* ---------------------------------------------------------------------- */
 /* Post-boot handlers */
 
-/* Upstream's VmmError::FindDeviceError(DeviceNotFound). */
-/* squib has no balloon device yet, so no driver ever activated one:
- * what upstream answers for a device the guest has not activated. */
-#define BALLOON_NOT_ACTIVE "Balloon: Device not activated yet."
+/* Upstream's BalloonError texts come after this prefix on PATCH. */
+#define BALLOON_UPDATE_ERR "Balloon update error: Balloon: "
+/* Upstream's BALLOON_DEV_ID (the device list's id for the balloon). */
+#define BALLOON_ID "balloon"
+
+/* A balloon PATCH on the running device; 204, or the error with the
+ * prefix. Without a machine layer that has devices (unit tests' fakes),
+ * what upstream answers for a device no guest driver activated. */
+static int balloon_patch(struct vmm *v, enum vmm_op op, const void *body,
+                         struct sq_err *err)
+{
+    int rc;
+
+    if (!v->ops->patch_device)
+        return sq_errf(err, -EAGAIN,
+                       BALLOON_UPDATE_ERR "Device not activated yet.");
+    rc = v->ops->patch_device(v, op, BALLOON_ID, body, err);
+    return rc < 0 ? sq_err_prefix(err, BALLOON_UPDATE_ERR) : 204;
+}
 
 static int balloon_update(struct vmm *v, const struct balloon_update *u,
                           struct sq_err *err)
 {
-    (void)u;
+    int rc;
+
     if (!v->res.has_balloon)
         return sq_errf(err, -ENODEV,
                        "Balloon update error: " VMM_ERR_DEVICE_NOT_FOUND);
-    return sq_errf(err, -EAGAIN, "Balloon update error: " BALLOON_NOT_ACTIVE);
+    rc = balloon_patch(v, VMM_OP_PATCH_BALLOON, u, err);
+    /* GET /balloon shows the device's target (upstream reads it back). */
+    if (rc == 204)
+        v->res.balloon.amount_mib = u->amount_mib;
+    return rc;
 }
 
 static int balloon_stats_update(struct vmm *v,
@@ -267,6 +287,7 @@ static int balloon_stats_update(struct vmm *v,
                                 struct sq_err *err)
 {
     struct balloon_cfg *bc = &v->res.balloon;
+    int rc;
 
     if (!v->res.has_balloon)
         return sq_errf(err, -ENODEV,
@@ -275,22 +296,29 @@ static int balloon_stats_update(struct vmm *v,
         return 204;
     if (bc->stats_polling_interval_s == 0 || u->stats_polling_interval_s == 0)
         return sq_errf(err, -EINVAL,
-                       "Balloon update error: Balloon: Statistics cannot be "
-                       "enabled/disabled after activation.");
-    /* Only the interval changes; with no stats descriptor from the guest
-     * upstream also just records it. */
+                       BALLOON_UPDATE_ERR "Statistics cannot be "
+                                          "enabled/disabled after activation.");
+    /* Only the interval changes; without a device (unit tests' fakes)
+     * upstream's record of it is all there is. */
+    if (v->ops->patch_device) {
+        rc = v->ops->patch_device(v, VMM_OP_PATCH_BALLOON_STATS, BALLOON_ID, u,
+                                  err);
+        if (rc < 0)
+            return sq_err_prefix(err, BALLOON_UPDATE_ERR);
+    }
     bc->stats_polling_interval_s = u->stats_polling_interval_s;
     return 204;
 }
 
-static int balloon_hinting(struct vmm *v, struct sq_err *err)
+static int balloon_hinting(struct vmm *v, enum vmm_op op, const void *body,
+                           struct sq_err *err)
 {
     if (!v->res.has_balloon)
         return sq_errf(err, -ENODEV,
                        "Balloon update error: " VMM_ERR_DEVICE_NOT_FOUND);
     if (!v->res.balloon.free_page_hinting)
         return sq_errf(err, -EINVAL, VMM_ERR_HINTING_NOT_ENABLED);
-    return sq_errf(err, -EAGAIN, "Balloon update error: " BALLOON_NOT_ACTIVE);
+    return balloon_patch(v, op, body, err);
 }
 
 /* PUT /drives, /pmem, /network-interfaces after boot: PCI hot-plug
@@ -653,8 +681,9 @@ static int handle_write(struct vmm *v, struct vmm_request *req,
     case VMM_OP_PATCH_BALLOON_STATS:
         return balloon_stats_update(v, &b->balloon_stats_update, err);
     case VMM_OP_PATCH_BALLOON_HINTING_START:
+        return balloon_hinting(v, req->op, &b->hinting_start, err);
     case VMM_OP_PATCH_BALLOON_HINTING_STOP:
-        return balloon_hinting(v, err);
+        return balloon_hinting(v, req->op, NULL, err);
     case VMM_OP_DELETE_DRIVE:
     case VMM_OP_DELETE_PMEM:
     case VMM_OP_DELETE_NET:

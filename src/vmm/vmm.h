@@ -81,6 +81,15 @@ struct vmm_machine_ops {
      * "Virtio backend error: ..."). NULL: refused as unsupported. */
     int (*patch_device)(struct vmm *v, enum vmm_op op, const char *id,
                         const void *update, struct sq_err *err);
+    /* What post-boot GET `op` shows of the running device `id`, into
+     * `out` (the op's type from config/responses.h):
+     * VMM_OP_GET_BALLOON_STATS (struct balloon_stats),
+     * VMM_OP_GET_BALLOON_HINTING_STATUS (struct balloon_hinting_status).
+     * -ENODEV when the machine has no such device. The balloon patches
+     * above (VMM_OP_PATCH_BALLOON*) and these give upstream's BalloonError
+     * texts. NULL: the GET shows the configuration. */
+    int (*query_device)(struct vmm *v, enum vmm_op op, const char *id,
+                        void *out, struct sq_err *err);
 };
 
 /* The default ops, backed by the machine layer (vmm_start.c). */

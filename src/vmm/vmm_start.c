@@ -148,6 +148,15 @@ static size_t devices_describe(const struct vm_resources *r,
     return root ? (size_t)(root - l->devs) : l->n;
 }
 
+/* The device list's change hook (vmm thread): the main loop re-renders the
+ * read mirror once the current batch of events is handled. */
+static void mark_mirror_stale(void *opaque)
+{
+    struct vmm *v = opaque;
+
+    v->mirror_stale = true;
+}
+
 int vmm_start_machine(struct vmm *v, struct sq_err *err)
 {
     struct vm_resources *r = &v->res;
@@ -177,7 +186,10 @@ int vmm_start_machine(struct vmm *v, struct sq_err *err)
     mmio_alloc_init(&alloc);
 
     /* virtio devices in attach order, then VMGenID and VMClock take the
-     * next free legacy GSIs (digest 6.4). */
+     * next free legacy GSIs (digest 6.4). A device whose GET answers
+     * change on the guest's schedule marks the read mirror stale. */
+    vm->vdevs.changed = mark_mirror_stale;
+    vm->vdevs.changed_opaque = v;
     rc = vdev_list_create(&vm->vdevs, r, &alloc, err);
     if (rc)
         goto fail;
@@ -335,23 +347,54 @@ static void machine_op_stop(struct vmm *v)
     v->machine = NULL;
 }
 
+/* The kind a post-boot PATCH or GET operation is for, or NULL. */
+static const struct vdev_class *class_of(enum vmm_op op)
+{
+    switch (op) {
+    case VMM_OP_PATCH_DRIVE:
+        return &vdev_class_block;
+    case VMM_OP_PATCH_NET:
+        return &vdev_class_net;
+    case VMM_OP_PATCH_BALLOON:
+    case VMM_OP_PATCH_BALLOON_STATS:
+    case VMM_OP_PATCH_BALLOON_HINTING_START:
+    case VMM_OP_PATCH_BALLOON_HINTING_STOP:
+    case VMM_OP_GET_BALLOON_STATS:
+    case VMM_OP_GET_BALLOON_HINTING_STATUS:
+        return &vdev_class_balloon;
+    default: /* the other operations reach no device */
+        return NULL;
+    }
+}
+
+static struct vmm_vdev *find_vdev(struct vmm *v, enum vmm_op op, const char *id)
+{
+    const struct vdev_class *cls = class_of(op);
+    struct vmm_machine *vm = v->machine;
+
+    return vm && cls ? vdev_find(&vm->vdevs, cls, id) : NULL;
+}
+
 static int machine_op_patch_device(struct vmm *v, enum vmm_op op,
                                    const char *id, const void *update,
                                    struct sq_err *err)
 {
-    const struct vdev_class *cls = NULL;
-    struct vmm_machine *vm = v->machine;
-    struct vmm_vdev *d = NULL;
+    struct vmm_vdev *d = find_vdev(v, op, id);
 
-    if (op == VMM_OP_PATCH_DRIVE)
-        cls = &vdev_class_block;
-    else if (op == VMM_OP_PATCH_NET)
-        cls = &vdev_class_net;
-    if (vm && cls)
-        d = vdev_find(&vm->vdevs, cls, id);
     if (!d || !d->cls->patch)
         return sq_errf(err, -ENODEV, VMM_ERR_DEVICE_NOT_FOUND);
-    return d->cls->patch(d->dev, update, err);
+    return d->cls->patch(d->dev, (int)op, update, err);
+}
+
+static int machine_op_query_device(struct vmm *v, enum vmm_op op,
+                                   const char *id, void *out,
+                                   struct sq_err *err)
+{
+    struct vmm_vdev *d = find_vdev(v, op, id);
+
+    if (!d || !d->cls->query)
+        return sq_errf(err, -ENODEV, VMM_ERR_DEVICE_NOT_FOUND);
+    return d->cls->query(d->dev, (int)op, out, err);
 }
 
 const struct vmm_machine_ops vmm_default_machine_ops = {
@@ -361,4 +404,5 @@ const struct vmm_machine_ops vmm_default_machine_ops = {
     .ctrl_alt_del = machine_op_ctrl_alt_del,
     .stop = machine_op_stop,
     .patch_device = machine_op_patch_device,
+    .query_device = machine_op_query_device,
 };

@@ -304,12 +304,12 @@ def test_unimplemented_devices_still_refused(squib, tmp_path):
     configure_guest(api, "virtio")
     put_drive(api, "rootfs", make_file(tmp_path, "d.img", 4096), root=True)
     assert api.put("/entropy", {}).status == 204
-    r = api.put("/balloon", {"amount_mib": 0, "deflate_on_oom": False})
+    r = api.put("/pmem/pm0", {"id": "pm0", "path_on_host": make_file(tmp_path, "p.img", 4096)})
     assert r.status == 204, r.raw
     fds = fd_count(squib.proc.pid)
     r = api.put("/actions", {"action_type": "InstanceStart"})
     assert r.fault == START_ERR + \
-        "Could not attach device: the virtio-balloon device is not implemented by squib yet"
+        "Could not attach device: the virtio-pmem device is not implemented by squib yet"
     assert api.get("/").json()["state"] == "Not started"
     assert fd_count(squib.proc.pid) == fds
 

@@ -188,12 +188,12 @@ static void test_features(void **state)
         uint64_t features;
         uint32_t n_queues;
     } cases[] = {
-        {{64, false, 0, false, false}, F_V1, 2},
-        {{64, true, 0, false, false}, F_V1 | F_OOM, 2},
-        {{64, false, 1, false, false}, F_V1 | F_STATS, 3},
-        {{64, false, 0, true, false}, F_V1 | F_HINT, 3},
-        {{64, false, 0, false, true}, F_V1 | F_REPORT, 3},
-        {{64, true, 5, true, true},
+        {{64, false, 0, false, false, NULL, NULL}, F_V1, 2},
+        {{64, true, 0, false, false, NULL, NULL}, F_V1 | F_OOM, 2},
+        {{64, false, 1, false, false, NULL, NULL}, F_V1 | F_STATS, 3},
+        {{64, false, 0, true, false, NULL, NULL}, F_V1 | F_HINT, 3},
+        {{64, false, 0, false, true, NULL, NULL}, F_V1 | F_REPORT, 3},
+        {{64, true, 5, true, true, NULL, NULL},
          F_V1 | F_OOM | F_STATS | F_HINT | F_REPORT,
          5},
     };
@@ -224,7 +224,7 @@ static void test_features(void **state)
 static void test_config_space(void **state)
 {
     struct fx *f = *state;
-    struct balloon_params p = {4, false, 1, false, false}, got;
+    struct balloon_params p = {4, false, 1, false, false, NULL, NULL}, got;
     struct balloon_dev_stats st;
     uint8_t b[4] = {0x4d, 0, 0, 0};
 
@@ -256,7 +256,7 @@ static void test_config_space(void **state)
 static void test_new_too_large(void **state)
 {
     struct fx *f = *state;
-    struct balloon_params p = {16777216, false, 0, false, false};
+    struct balloon_params p = {16777216, false, 0, false, false, NULL, NULL};
     struct sq_err err;
 
     sq_err_clear(&err);
@@ -269,7 +269,7 @@ static void test_new_too_large(void **state)
 static void test_update_size(void **state)
 {
     struct fx *f = *state;
-    struct balloon_params p = {0, false, 0, false, false};
+    struct balloon_params p = {0, false, 0, false, false, NULL, NULL};
     struct sq_err err;
     uint32_t gen;
 
@@ -296,7 +296,7 @@ static void test_update_size(void **state)
 static void test_inflate_releases(void **state)
 {
     struct fx *f = *state;
-    struct balloon_params p = {0, false, 0, false, false};
+    struct balloon_params p = {0, false, 0, false, false, NULL, NULL};
     /* Pages 0x400..0x40f shuffled, with a duplicate, plus 0x420. */
     uint32_t pfns[] = {0x405, 0x400, 0x40f, 0x401, 0x402, 0x403,
                        0x404, 0x406, 0x407, 0x408, 0x409, 0x40a,
@@ -331,7 +331,7 @@ static void test_inflate_releases(void **state)
 static void test_inflate_invalid_pfns(void **state)
 {
     struct fx *f = *state;
-    struct balloon_params p = {0, false, 0, false, false};
+    struct balloon_params p = {0, false, 0, false, false, NULL, NULL};
     /* Past guest RAM, at the top of u32, a run crossing the end of RAM,
      * and one valid page. */
     uint32_t pfns[] = {0x100000, 0xffffffff, 0xffffffff, 0x7ff, 0x800, 0x410};
@@ -355,7 +355,7 @@ static void test_inflate_invalid_pfns(void **state)
 static void test_inflate_hostile(void **state)
 {
     struct fx *f = *state;
-    struct balloon_params p = {0, false, 0, false, false};
+    struct balloon_params p = {0, false, 0, false, false, NULL, NULL};
     uint32_t pfn = 0x400;
     uint64_t fails = cnt(&m()->event_fails);
     const struct dsc cases[] = {
@@ -391,7 +391,7 @@ static void test_inflate_hostile(void **state)
 static void test_inflate_many(void **state)
 {
     struct fx *f = *state;
-    struct balloon_params p = {0, false, 0, false, false};
+    struct balloon_params p = {0, false, 0, false, false, NULL, NULL};
     uint32_t pfns[256];
 
     fx_new(f, &p);
@@ -420,7 +420,7 @@ static void test_inflate_many(void **state)
 static void test_deflate(void **state)
 {
     struct fx *f = *state;
-    struct balloon_params p = {0, true, 0, false, false};
+    struct balloon_params p = {0, true, 0, false, false, NULL, NULL};
     uint64_t defl = cnt(&m()->deflate_count);
     uint32_t pfn = 0x400;
     struct dsc ds[2] = {{BUF, 4, 0}, {BUF, 4, F_W}};
@@ -438,10 +438,17 @@ static void test_deflate(void **state)
 
 /* ---- statistics ---- */
 
+static void count_changed(void *opaque)
+{
+    ++*(int *)opaque;
+}
+
 static void test_stats_round_trip(void **state)
 {
     struct fx *f = *state;
-    struct balloon_params p = {1, false, 1, false, false};
+    int changed = 0;
+    struct balloon_params p = {1,     false,         1,       false,
+                               false, count_changed, &changed};
     struct itimerspec its;
     struct balloon_dev_stats st;
     struct dsc ds[1] = {{BUF, 30, 0}};
@@ -462,14 +469,17 @@ static void test_stats_round_trip(void **state)
         assert_false(st.has[t]);
     assert_int_equal(st.target_pages, 256);
     assert_int_equal(st.target_mib, 1);
-    /* A timer tick with no buffer held: nothing to give back. */
+    /* A timer tick with no buffer held: nothing to give back, but the
+     * guest's `actual` may have moved: GETs are told. */
     balloon_stats_timer_event(f->b);
     assert_int_equal(drv_used_idx(&f->d[2]), 0);
+    assert_int_equal(changed, 1);
 
     put_stat(f, BUF, 4, 1000);      /* free_memory */
     put_stat(f, BUF + 10, 5, 8000); /* total_memory */
     put_stat(f, BUF + 20, 99, 1);   /* unknown */
     send_chain(f, 2, ds, 1);
+    assert_int_equal(changed, 2); /* new statistics */
     assert_int_equal(cnt(&m()->stats_updates_count), upd + 1);
     assert_int_equal(cnt(&m()->stats_update_fails), bad + 1);
     assert_int_equal(drv_used_idx(&f->d[2]), 0); /* held */
@@ -506,7 +516,7 @@ static void test_stats_round_trip(void **state)
 static void test_stats_hostile(void **state)
 {
     struct fx *f = *state;
-    struct balloon_params p = {1, false, 1, false, false};
+    struct balloon_params p = {1, false, 1, false, false, NULL, NULL};
     struct balloon_dev_stats st;
     const struct dsc cases[] = {
         {BUF, BALLOON_MAX_STATS_LEN + 10, 0}, /* too large: held unread */
@@ -531,8 +541,8 @@ static void test_stats_hostile(void **state)
 static void test_stats_interval(void **state)
 {
     struct fx *f = *state;
-    struct balloon_params p = {1, false, 1, false, false};
-    struct balloon_params off = {1, false, 0, false, false};
+    struct balloon_params p = {1, false, 1, false, false, NULL, NULL};
+    struct balloon_params off = {1, false, 0, false, false, NULL, NULL};
     struct balloon_dev_stats st;
     struct itimerspec its;
     struct dsc ds[1] = {{BUF, 10, 0}};
@@ -569,8 +579,8 @@ static void test_stats_interval(void **state)
 static void test_hinting(void **state)
 {
     struct fx *f = *state;
-    struct balloon_params p = {0, false, 0, true, false};
-    struct balloon_params none = {0, false, 0, false, false};
+    struct balloon_params p = {0, false, 0, true, false, NULL, NULL};
+    struct balloon_params none = {0, false, 0, false, false, NULL, NULL};
     struct balloon_dev_hinting h;
     struct sq_err err;
     uint64_t cnt0 = cnt(&m()->free_page_hint_count);
@@ -644,7 +654,7 @@ static void test_hinting(void **state)
 static void test_hinting_hostile(void **state)
 {
     struct fx *f = *state;
-    struct balloon_params p = {0, false, 1, true, false};
+    struct balloon_params p = {0, false, 1, true, false, NULL, NULL};
     uint64_t fails = cnt(&m()->free_page_hint_fails);
     struct dsc bad_cmd[1] = {{MEM_SIZE, 4, 0}};
     struct dsc run[3] = {
@@ -664,7 +674,7 @@ static void test_hinting_hostile(void **state)
 static void test_reporting(void **state)
 {
     struct fx *f = *state;
-    struct balloon_params p = {0, false, 1, true, true};
+    struct balloon_params p = {0, false, 1, true, true, NULL, NULL};
     uint64_t c0 = cnt(&m()->free_page_report_count);
     uint64_t freed0 = cnt(&m()->free_page_report_freed);
     uint64_t fails0 = cnt(&m()->free_page_report_fails);
@@ -690,8 +700,8 @@ static void test_reporting(void **state)
 static void test_reporting_index(void **state)
 {
     struct fx *f = *state;
-    struct balloon_params with_stats = {0, false, 1, false, true};
-    struct balloon_params alone = {0, false, 0, false, true};
+    struct balloon_params with_stats = {0, false, 1, false, true, NULL, NULL};
+    struct balloon_params alone = {0, false, 0, false, true, NULL, NULL};
     struct dsc ds[1] = {{PAGES, PG, F_W}};
 
     fx_new(f, &with_stats);
@@ -715,7 +725,7 @@ static void test_reporting_index(void **state)
 static void test_on_loop(void **state)
 {
     struct fx *f = *state;
-    struct balloon_params p = {0, false, 1, false, false};
+    struct balloon_params p = {0, false, 1, false, false, NULL, NULL};
     struct evloop *loop = evloop_new();
     struct dsc ds[1] = {{BUF, 10, 0}};
     uint32_t pfn = 0x400;
@@ -748,7 +758,7 @@ static void test_on_loop(void **state)
 static void test_reset_reactivate(void **state)
 {
     struct fx *f = *state;
-    struct balloon_params p = {2, false, 1, true, false};
+    struct balloon_params p = {2, false, 1, true, false, NULL, NULL};
     struct balloon_dev_stats st;
     struct balloon_dev_hinting h;
     struct itimerspec its;
@@ -796,7 +806,7 @@ static void test_reset_reactivate(void **state)
 static void test_corrupt_ring(void **state)
 {
     struct fx *f = *state;
-    struct balloon_params p = {0, false, 0, false, false};
+    struct balloon_params p = {0, false, 0, false, false, NULL, NULL};
     uint64_t fails = cnt(&m()->event_fails);
 
     fx_new(f, &p);

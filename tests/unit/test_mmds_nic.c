@@ -36,6 +36,7 @@
 #include "obs/metrics.h"
 #include "util/json.h"
 #include "virtq_driver.h"
+#include "vmm/action.h"
 #include "vmm/device_cfg.h"
 #include "vmm/resources.h"
 #include "vmm/vdev.h"
@@ -563,7 +564,7 @@ static void test_patch_through_class(void **state)
     u.tx_rate_limiter.bandwidth.size = 4096;
     u.tx_rate_limiter.bandwidth.refill_time = 100;
     sq_err_clear(&err);
-    assert_int_equal(d->cls->patch(d->dev, &u, &err), 0);
+    assert_int_equal(d->cls->patch(d->dev, VMM_OP_PATCH_NET, &u, &err), 0);
     /* The transport's device is the struct net itself. */
     rate_limiter_get_params(net_tx_rate_limiter(d->t->dev), &got);
     assert_true(got.has_bandwidth);

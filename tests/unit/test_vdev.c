@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "vmm/action.h"
 #include "vmm/device_cfg.h"
 #include "vmm/resources.h"
 #include "vmm/vdev.h"
@@ -141,8 +142,8 @@ static void test_unsupported_in_attach_order(void **state)
     assert_string_equal(vdev_unsupported(r), "virtio-pmem");
     r->drives[0].is_vhost_user = true;
     assert_string_equal(vdev_unsupported(r), "vhost-user-block");
-    r->has_balloon = true;
-    assert_string_equal(vdev_unsupported(r), "virtio-balloon");
+    r->has_balloon = true; /* built since the balloon device exists */
+    assert_string_equal(vdev_unsupported(r), "vhost-user-block");
     r->has_balloon = false;
     r->drives[0].is_vhost_user = false;
     r->n_pmems = 0;
@@ -156,7 +157,7 @@ static void test_placement_in_attach_order(void **state)
 {
     static const char *const ids[] = {"root", "a", "b", "rng"};
     struct fx *f = *state;
-    struct vdev_list l = {NULL, 0};
+    struct vdev_list l = {0};
     struct mmio_alloc alloc;
     struct sq_err err;
     uint32_t gsi;
@@ -201,7 +202,7 @@ static void test_placement_in_attach_order(void **state)
 static void test_patch_through_class(void **state)
 {
     struct fx *f = *state;
-    struct vdev_list l = {NULL, 0};
+    struct vdev_list l = {0};
     struct mmio_alloc alloc;
     struct drive_update u;
     struct rate_limiter_params got;
@@ -224,12 +225,13 @@ static void test_patch_through_class(void **state)
     u.rate_limiter.has_ops = true;
     u.rate_limiter.ops.size = 10;
     u.rate_limiter.ops.refill_time = 100;
-    assert_int_equal(d->cls->patch(d->dev, &u, &err), 0);
+    assert_int_equal(d->cls->patch(d->dev, VMM_OP_PATCH_DRIVE, &u, &err), 0);
     rate_limiter_get_params(block_rate_limiter(d->dev), &got);
     assert_true(got.has_ops && got.ops.size == 10);
     u.has_rate_limiter = false;
     u.path_on_host = nopath;
-    assert_int_equal(d->cls->patch(d->dev, &u, &err), -ENOENT);
+    assert_int_equal(d->cls->patch(d->dev, VMM_OP_PATCH_DRIVE, &u, &err),
+                     -ENOENT);
     assert_non_null(strstr(err.msg, "/nonexistent/disk"));
     vdev_list_free(&l);
 }
@@ -239,7 +241,7 @@ static void test_patch_through_class(void **state)
 static void test_vsock_from_put(void **state)
 {
     struct fx *f = *state;
-    struct vdev_list l = {NULL, 0};
+    struct vdev_list l = {0};
     struct mmio_alloc alloc;
     struct vsock_cfg vc;
     struct sq_err err;
@@ -269,12 +271,61 @@ static void test_vsock_from_put(void **state)
     vdev_list_free(&l);
 }
 
+static void count_changed(void *opaque)
+{
+    ++*(int *)opaque;
+}
+
+/* PUT /balloon's device comes first, gets the list's change hook, and its
+ * PATCH and GET operations answer with upstream's texts before any driver
+ * activated it. */
+static void test_balloon_from_put(void **state)
+{
+    struct fx *f = *state;
+    struct vdev_list l = {0};
+    struct mmio_alloc alloc;
+    struct balloon_cfg bc = {.amount_mib = 4};
+    struct balloon_update bu = {2};
+    struct balloon_stats st;
+    struct sq_err err;
+    int changed = 0;
+
+    add_drive(f, "root", true);
+    sq_err_clear(&err);
+    assert_int_equal(res_set_balloon(&f->r, &bc, &err), 0);
+    l.changed = count_changed;
+    l.changed_opaque = &changed;
+    mmio_alloc_init(&alloc);
+    assert_int_equal(vdev_list_create(&l, &f->r, &alloc, &err), 0);
+    assert_int_equal(l.n, 2);
+    assert_ptr_equal(l.devs[0].cls, &vdev_class_balloon);
+    assert_string_equal(l.devs[0].id, "balloon");
+    assert_int_equal(l.devs[0].addr, 0xc0001000ULL);
+    assert_int_equal(reg32(l.devs[0].t, 0x008), 5);       /* DeviceID */
+    assert_int_equal(reg32(l.devs[0].t, 0x100), 4 * 256); /* num_pages */
+    assert_ptr_equal(l.devs[0].changed, count_changed);
+    assert_ptr_equal(l.devs[0].changed_opaque, &changed);
+    assert_int_equal(
+        l.devs[0].cls->patch(l.devs[0].dev, VMM_OP_PATCH_BALLOON, &bu, &err),
+        -ENODEV);
+    assert_string_equal(err.msg, "Device not activated yet.");
+    assert_true(l.devs[0].cls->query(l.devs[0].dev, VMM_OP_GET_BALLOON_STATS,
+                                     &st, &err) < 0);
+    assert_string_equal(err.msg,
+                        "Received stats query when stats are disabled.");
+    assert_int_equal(
+        l.devs[0].cls->patch(l.devs[0].dev, VMM_OP_PATCH_NET, &bu, &err),
+        -EOPNOTSUPP);
+    assert_int_equal(changed, 0);
+    vdev_list_free(&l);
+}
+
 /* 19 drives and entropy: the 20th device is built, then finds no GSI. The
  * list keeps all 20 for the caller to free. */
 static void test_create_failure_keeps_built_devices(void **state)
 {
     struct fx *f = *state;
-    struct vdev_list l = {NULL, 0};
+    struct vdev_list l = {0};
     struct mmio_alloc alloc;
     struct sq_err err;
 
@@ -301,7 +352,7 @@ static void test_create_failure_keeps_built_devices(void **state)
 static void test_create_error_from_device(void **state)
 {
     struct fx *f = *state;
-    struct vdev_list l = {NULL, 0};
+    struct vdev_list l = {0};
     struct mmio_alloc alloc;
     struct sq_err err;
     char path[128];
@@ -332,6 +383,7 @@ int main(void)
         T(test_placement_in_attach_order),
         T(test_patch_through_class),
         T(test_vsock_from_put),
+        T(test_balloon_from_put),
         T(test_create_failure_keeps_built_devices),
         T(test_create_error_from_device),
 #undef T

@@ -49,6 +49,7 @@ struct fx {
     int fail_patch;
     enum vmm_op patch_op;
     char patch_id[32];
+    int balloon_active; /* fake balloon: patches succeed */
 };
 
 static int fake_tap_open(const char *name, int *fd, char if_name[RES_IFNAMSIZ],
@@ -99,6 +100,13 @@ static int fake_patch(struct vmm *v, enum vmm_op op, const char *id,
     g_fx->patches++;
     g_fx->patch_op = op;
     snprintf(g_fx->patch_id, sizeof(g_fx->patch_id), "%s", id);
+    /* A balloon no guest driver has activated, unless the test says (the
+     * statistics interval changes whatever the driver did). */
+    if ((op == VMM_OP_PATCH_BALLOON ||
+         op == VMM_OP_PATCH_BALLOON_HINTING_START ||
+         op == VMM_OP_PATCH_BALLOON_HINTING_STOP) &&
+        !g_fx->balloon_active)
+        return sq_errf(err, -EAGAIN, "Device not activated yet.");
     if (g_fx->fail_patch)
         return sq_errf(err, -EIO,
                        "Failed perform action on device: "
@@ -324,7 +332,7 @@ static void test_default_machine_layer_refuses(void **state)
     struct instance_action start = {ACTION_INSTANCE_START};
     struct boot_source_cfg b = boot(f->kernel);
     struct drive_cfg d = drive("rootfs", f->disk, true);
-    struct balloon_cfg bc = {.amount_mib = 1};
+    struct pmem_cfg p;
     struct serial_cfg s;
 
     f->v->ops = &vmm_default_machine_ops;
@@ -336,12 +344,16 @@ static void test_default_machine_layer_refuses(void **state)
                  "Start microvm error: Failed to create device manager: Error "
                  "with EventFd: No such file or directory (os error 2)");
     assert_int_equal(act(f->v, VMM_OP_PUT_DRIVE, "rootfs", &d), 204);
-    /* Balloon comes first in upstream's attach order and is refused before
-     * the drive's device is built. */
-    assert_int_equal(act(f->v, VMM_OP_PUT_BALLOON, NULL, &bc), 204);
+    /* A kind squib cannot attach yet is refused before the drive's device
+     * is built. */
+    memset(&p, 0, sizeof(p));
+    p.id = MUT("pm");
+    p.id_len = 2;
+    p.path_on_host = f->disk;
+    assert_int_equal(act(f->v, VMM_OP_PUT_PMEM, "pm", &p), 204);
     expect_fault(act(f->v, VMM_OP_PUT_ACTIONS, NULL, &start),
                  "Start microvm error: Could not attach device: the "
-                 "virtio-balloon device is not implemented by squib yet");
+                 "virtio-pmem device is not implemented by squib yet");
     assert_false(vmm_is_started(f->v));
     assert_null(f->v->machine);
     f->v->ops = &fake_ops;
@@ -1360,6 +1372,43 @@ static void test_patch_net_after_boot(void **state)
     assert_int_equal(f->patches, 3);
 }
 
+/* The balloon's PATCHes reach the running device (fake: patch_device),
+ * and GET /balloon then shows the new target. */
+static void test_balloon_after_boot(void **state)
+{
+    struct fx *f = *state;
+    struct balloon_cfg bc = {.amount_mib = 16,
+                             .deflate_on_oom = false,
+                             .stats_polling_interval_s = 1,
+                             .free_page_hinting = true};
+    struct balloon_update bu = {8};
+    struct balloon_stats_update su = {3};
+    int st;
+
+    assert_int_equal(act(f->v, VMM_OP_PUT_BALLOON, NULL, &bc), 204);
+    start_vm(f);
+    /* No driver activated it yet: upstream's text, nothing recorded. */
+    expect_fault(act(f->v, VMM_OP_PATCH_BALLOON, NULL, &bu),
+                 "Balloon update error: Balloon: Device not activated yet.");
+    assert_int_equal(f->v->res.balloon.amount_mib, 16);
+    f->balloon_active = 1;
+    assert_int_equal(act(f->v, VMM_OP_PATCH_BALLOON, NULL, &bu), 204);
+    assert_int_equal(f->patch_op, VMM_OP_PATCH_BALLOON);
+    assert_string_equal(f->patch_id, "balloon");
+    assert_non_null(
+        strstr(get(f->v, VMM_OP_GET_BALLOON, &st), "\"amount_mib\":8,"));
+    assert_int_equal(act(f->v, VMM_OP_PATCH_BALLOON_STATS, NULL, &su), 204);
+    assert_int_equal(f->patch_op, VMM_OP_PATCH_BALLOON_STATS);
+    assert_int_equal(f->v->res.balloon.stats_polling_interval_s, 3);
+    assert_int_equal(act(f->v, VMM_OP_PATCH_BALLOON_HINTING_START, NULL, NULL),
+                     204);
+    assert_int_equal(f->patch_op, VMM_OP_PATCH_BALLOON_HINTING_START);
+    assert_int_equal(act(f->v, VMM_OP_PATCH_BALLOON_HINTING_STOP, NULL, NULL),
+                     204);
+    assert_int_equal(f->patch_op, VMM_OP_PATCH_BALLOON_HINTING_STOP);
+    f->balloon_active = 0;
+}
+
 static void test_postboot_device_ops(void **state)
 {
     struct fx *f = *state;
@@ -1691,6 +1740,7 @@ int main(void)
         T(test_snapshot_load_gating),
         T(test_postboot_device_ops),
         T(test_patch_net_after_boot),
+        T(test_balloon_after_boot),
         T(test_vm_config_fresh),
         T(test_vm_config_full),
         T(test_vm_config_options),

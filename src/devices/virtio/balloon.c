@@ -47,6 +47,9 @@ struct balloon {
     bool ack_on_finish;
     uint64_t discard_fails;
 
+    void (*changed)(void *opaque); /* balloon_params.changed */
+    void *changed_opaque;
+
     int timer_fd;               /* owned timerfd */
     struct evloop_handler tm_h; /* the timer on the loop (virtio_dev.h) */
 
@@ -408,20 +411,29 @@ static void process_reporting(struct balloon *b)
         signal_used(b, q);
 }
 
+static void note_changed(struct balloon *b)
+{
+    if (b->changed)
+        b->changed(b->changed_opaque);
+}
+
 static void balloon_queue_notify(void *dev, uint16_t qi)
 {
     struct balloon *b = dev;
 
-    if (qi == BALLOON_INFLATE_INDEX)
+    if (qi == BALLOON_INFLATE_INDEX) {
         process_inflate(b);
-    else if (qi == BALLOON_DEFLATE_INDEX)
+    } else if (qi == BALLOON_DEFLATE_INDEX) {
         process_deflate(b);
-    else if ((int)qi == b->stats_idx)
+    } else if ((int)qi == b->stats_idx) {
         process_stats(b);
-    else if ((int)qi == b->hint_idx)
+        note_changed(b);
+    } else if ((int)qi == b->hint_idx) {
         process_hinting(b);
-    else if ((int)qi == b->report_idx)
+        note_changed(b);
+    } else if ((int)qi == b->report_idx) {
         process_reporting(b);
+    }
 }
 
 /* ---- lifecycle ---- */
@@ -484,6 +496,8 @@ void balloon_stats_timer_event(struct balloon *b)
         else
             log_error_rl("Failed to update balloon stats, missing "
                          "descriptor.");
+        /* The guest's `actual` may have moved since the last look. */
+        note_changed(b);
     }
     bus_dev_unlock(&b->t.bus);
 }
@@ -536,6 +550,8 @@ int balloon_new(const struct balloon_params *p, struct balloon **out,
     b->hinting = p->free_page_hinting;
     b->reporting = p->free_page_reporting;
     b->deflate_on_oom = p->deflate_on_oom;
+    b->changed = p->changed;
+    b->changed_opaque = p->changed_opaque;
     b->interval_s = p->stats_polling_interval_s;
     b->num_pages = p->amount_mib * BALLOON_PAGES_PER_MIB;
     b->m = metrics_balloon();

@@ -108,6 +108,13 @@ struct balloon_params {
     uint16_t stats_polling_interval_s; /* 0 = no stats queue */
     bool free_page_hinting;
     bool free_page_reporting;
+    /* Optional: called on the vmm thread, with the transport lock held,
+     * after the guest may have changed what balloon_get_stats() or
+     * balloon_hinting_status() report (a stats buffer or hinting buffers
+     * processed, a stats timer tick), so that the caller can refresh what
+     * its GETs show. It must only take note (e.g. set a flag). */
+    void (*changed)(void *opaque);
+    void *changed_opaque;
 };
 
 /* GET /balloon/statistics (upstream's BalloonStats). has[t] is false
