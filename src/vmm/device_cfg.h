@@ -7,8 +7,9 @@
  * (block_new_from_drive, rng_new_from_entropy, ...), and one struct
  * vdev_class per kind (vmm/vdev.h) wraps it, with the device's own
  * lifecycle functions, for the device list that InstanceStart builds in
- * attach order. Kinds squib cannot build yet have a class with a name and
- * a count only (docs/adding-a-device.md).
+ * attach order; each built kind in its own file (vdev_<kind>.c). Kinds
+ * squib cannot build yet have a class with a name and a count only, in
+ * device_cfg.c (docs/adding-a-device.md).
  */
 #ifndef SQUIB_VMM_DEVICE_CFG_H
 #define SQUIB_VMM_DEVICE_CFG_H

@@ -6,8 +6,9 @@
  * The attach order is one static table, vdev_attach_order[] (vdev.c),
  * following upstream's build_microvm_for_boot: balloon, block, net, pmem,
  * vsock, entropy, virtio-mem. Each kind's class lives beside its
- * config -> device function in device_cfg.c; a kind squib cannot build yet
- * has a class with only a name and a count, and is refused at InstanceStart
+ * config -> device function in vdev_<kind>.c (device_cfg.h); a kind squib
+ * cannot build yet has a class with only a name and a count (device_cfg.c),
+ * and is refused at InstanceStart
  * (vdev_unsupported) rather than booted without the device the guest was
  * promised. docs/adding-a-device.md says what a new kind touches.
  *
