@@ -171,59 +171,6 @@ struct parsed {
 
 /* ---- Rust Debug forms ---- */
 
-const char *cli_rust_debug_str(const char *s, char *out, size_t out_len)
-{
-    size_t n = 0;
-
-    if (!out_len)
-        return out;
-#define PUT(c)                                                                 \
-    do {                                                                       \
-        if (n + 1 < out_len)                                                   \
-            out[n++] = (c);                                                    \
-    } while (0)
-    PUT('"');
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        char tmp[12];
-
-        switch (c) {
-        case '"':
-            PUT('\\');
-            PUT('"');
-            break;
-        case '\\':
-            PUT('\\');
-            PUT('\\');
-            break;
-        case '\n':
-            PUT('\\');
-            PUT('n');
-            break;
-        case '\r':
-            PUT('\\');
-            PUT('r');
-            break;
-        case '\t':
-            PUT('\\');
-            PUT('t');
-            break;
-        default:
-            if (c < 0x20 || c == 0x7f) {
-                snprintf(tmp, sizeof(tmp), "\\u{%x}", c);
-                for (char *t = tmp; *t; t++)
-                    PUT(*t);
-            } else {
-                PUT((char)c);
-            }
-        }
-    }
-    PUT('"');
-#undef PUT
-    out[n] = '\0';
-    return out;
-}
-
 /*
  * The Debug form of an OsString that is not UTF-8 (Rust's Utf8Chunks
  * Debug): the valid characters escaped as char::escape_debug escapes ASCII
@@ -269,104 +216,6 @@ static void debug_os_str(const char *s, char *out, size_t out_len)
 #undef PUTS
 }
 
-/* Rust's io::ErrorKind for an errno (std's decode_error_kind). */
-static const char *rust_error_kind(int e)
-{
-    switch (e) {
-    case E2BIG:
-        return "ArgumentListTooLong";
-    case EADDRINUSE:
-        return "AddrInUse";
-    case EADDRNOTAVAIL:
-        return "AddrNotAvailable";
-    case EBUSY:
-        return "ResourceBusy";
-    case ECONNABORTED:
-        return "ConnectionAborted";
-    case ECONNREFUSED:
-        return "ConnectionRefused";
-    case ECONNRESET:
-        return "ConnectionReset";
-    case EDEADLK:
-        return "Deadlock";
-    case EDQUOT:
-        return "QuotaExceeded";
-    case EEXIST:
-        return "AlreadyExists";
-    case EFBIG:
-        return "FileTooLarge";
-    case EHOSTUNREACH:
-        return "HostUnreachable";
-    case EINTR:
-        return "Interrupted";
-    case EINVAL:
-        return "InvalidInput";
-    case EISDIR:
-        return "IsADirectory";
-    case ELOOP:
-        return "FilesystemLoop";
-    case ENOENT:
-        return "NotFound";
-    case ENOMEM:
-        return "OutOfMemory";
-    case ENOSPC:
-        return "StorageFull";
-    case ENOSYS:
-        return "Unsupported";
-    case EMLINK:
-        return "TooManyLinks";
-    case ENAMETOOLONG:
-        return "InvalidFilename";
-    case ENETDOWN:
-        return "NetworkDown";
-    case ENETUNREACH:
-        return "NetworkUnreachable";
-    case ENOTCONN:
-        return "NotConnected";
-    case ENOTDIR:
-        return "NotADirectory";
-    case ENOTEMPTY:
-        return "DirectoryNotEmpty";
-    case EPIPE:
-        return "BrokenPipe";
-    case EROFS:
-        return "ReadOnlyFilesystem";
-    case ESPIPE:
-        return "NotSeekable";
-    case ESTALE:
-        return "StaleNetworkFileHandle";
-    case ETIMEDOUT:
-        return "TimedOut";
-    case ETXTBSY:
-        return "ExecutableFileBusy";
-    case EXDEV:
-        return "CrossesDevices";
-    case EINPROGRESS:
-        return "InProgress";
-    case EACCES:
-    case EPERM:
-        return "PermissionDenied";
-    case EAGAIN:
-        return "WouldBlock";
-    default:
-        return "Uncategorized";
-    }
-}
-
-const char *cli_rust_debug_os_error(int errnum, char *out, size_t out_len)
-{
-    char tmp[256], msg[300];
-    const char *s;
-
-    if (errnum < 0)
-        errnum = -errnum;
-    s = strerror_r(errnum, tmp, sizeof(tmp));
-    cli_rust_debug_str(s, msg, sizeof(msg));
-    snprintf(out, out_len, "Os { code: %d, kind: %s, message: %s }", errnum,
-             rust_error_kind(errnum), msg);
-    return out;
-}
-
 /* ---- reporting ---- */
 
 int cli_fail(int exit_code, const char *display, const char *debug)
@@ -394,9 +243,9 @@ static int parse_error(int *exit_code, const char *text, const char *variant,
              "Arguments parsing error: %s \\n\\nFor more information try "
              "--help.",
              text);
-    cli_rust_debug_str(a, da, sizeof(da));
+    sq_rust_debug_str(a, da, sizeof(da));
     if (b) {
-        cli_rust_debug_str(b, db, sizeof(db));
+        sq_rust_debug_str(b, db, sizeof(db));
         snprintf(debug, sizeof(debug), "ParseArguments(%s(%s, %s))", variant,
                  da, db);
     } else {
@@ -610,7 +459,7 @@ static int describe_snapshot(const char *path, int *exit_code)
                  sq_os_error(e, io, sizeof(io)));
         snprintf(debug, sizeof(debug),
                  "PrintSnapshotDataFormat(OpenSnapshot(%s))",
-                 cli_rust_debug_os_error(e, dbg, sizeof(dbg)));
+                 sq_os_error_debug(e, dbg, sizeof(dbg)));
         *exit_code = cli_fail(CLI_EXIT_GENERIC, display, debug);
         return 0;
     }
@@ -757,7 +606,7 @@ int cli_parse(int argc, char **argv, struct cli_args *out, int *exit_code)
                      "to level filter: %s.Possible values: [Error, Warning, "
                      "Info, Debug]",
                      p.values[OPT_LEVEL]);
-            cli_rust_debug_str(p.values[OPT_LEVEL], dbg, sizeof(dbg));
+            sq_rust_debug_str(p.values[OPT_LEVEL], dbg, sizeof(dbg));
             snprintf(why, sizeof(why),
                      "InvalidLogLevel(LevelFilterFromStrError(%.200s))", dbg);
             *exit_code = cli_fail(CLI_EXIT_BAD_CONFIGURATION, msg, why);
@@ -827,7 +676,7 @@ int cli_setup_logger(const struct cli_args *a, int *exit_code)
                  err.msg);
         snprintf(debug, sizeof(debug),
                  "LoggerInitialization(LoggerUpdateError(%s))",
-                 cli_rust_debug_os_error(-err.code, dbg, sizeof(dbg)));
+                 sq_os_error_debug(-err.code, dbg, sizeof(dbg)));
         *exit_code = cli_fail(CLI_EXIT_GENERIC, display, debug);
         return 0;
     }
@@ -863,7 +712,7 @@ int cli_resize_fdtable(int *exit_code)
                  "Failed to resize fd table: Failed to close dup2'd file "
                  "descriptor");
         snprintf(debug, sizeof(debug), "ResizeFdtable(Close(%s))",
-                 cli_rust_debug_os_error(e, dbg, sizeof(dbg)));
+                 sq_os_error_debug(e, dbg, sizeof(dbg)));
         *exit_code = cli_fail(CLI_EXIT_GENERIC, display, debug);
         return 0;
     }
@@ -902,7 +751,7 @@ int cli_init_metrics(const struct cli_args *a, int *exit_code)
 
         snprintf(display, sizeof(display), "Could not initialize metrics: %s",
                  err.msg);
-        cli_rust_debug_str(detail, dbg, sizeof(dbg));
+        sq_rust_debug_str(detail, dbg, sizeof(dbg));
         snprintf(debug, sizeof(debug),
                  "MetricsInitialization(InitializationFailure(%s))", dbg);
         *exit_code = cli_fail(CLI_EXIT_GENERIC, display, debug);

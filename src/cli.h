@@ -167,18 +167,6 @@ void cli_exit_success(void);
  */
 long cli_format_help(char *out, size_t out_len);
 
-/*
- * Write Rust's Debug form of a string (quoted, with \" \\ \n \r \t \0 and
- * \u{..} escapes) into out (NUL-terminated, truncated). Returns out.
- */
-const char *cli_rust_debug_str(const char *s, char *out, size_t out_len);
-
-/*
- * Rust's Debug form of an OS error: Os { code: 2, kind: NotFound,
- * message: "No such file or directory" }. Returns out.
- */
-const char *cli_rust_debug_os_error(int errnum, char *out, size_t out_len);
-
 /* The last log line of a failed run (printf format: the exit code). */
 #define CLI_MSG_EXIT_ERROR "Firecracker exiting with error. exit_code=%d"
 

@@ -108,7 +108,7 @@ static int parse_error(struct jail_err *err, const char *variant,
 {
     char q[1024];
 
-    jail_debug_str(name, q, sizeof(q));
+    sq_rust_debug_str(name, q, sizeof(q));
     snprintf(err->display, sizeof(err->display),
              "Failed to parse arguments: %s%s%s", before, name, after);
     snprintf(err->debug, sizeof(err->debug), "ArgumentParsing(%s(%s))", variant,
@@ -133,7 +133,7 @@ int jail_args_check_utf8(int argc, char **argv, struct jail_err *err)
             char part[1024], chunk[1024];
 
             snprintf(chunk, sizeof(chunk), "%.*s", (int)valid, s);
-            jail_debug_str(chunk, part, sizeof(part));
+            sq_rust_debug_str(chunk, part, sizeof(part));
             /* drop the quotes jail_debug_str added */
             for (size_t k = 1; part[k + 1] != '\0' && n + 8 < sizeof(dbg); k++)
                 dbg[n++] = part[k];

@@ -349,14 +349,14 @@ static int inherit_from_parent(const char *path, const char *file,
         if (line[0] == '\0') {
             char qp[1024], qf[512];
 
-            jail_debug_str(path, qp, sizeof(qp));
+            sq_rust_debug_str(path, qp, sizeof(qp));
             snprintf(err->display, sizeof(err->display),
                      "Failed to inherit cgroups configurations from file %s "
                      "in path %s",
                      file, path);
             snprintf(err->debug, sizeof(err->debug),
                      "CgroupInheritFromParent(%s, %s)", qp,
-                     jail_debug_str(file, qf, sizeof(qf)));
+                     sq_rust_debug_str(file, qf, sizeof(qf)));
             return -ENODATA;
         }
     }

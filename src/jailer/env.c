@@ -96,7 +96,7 @@ static int not_a(struct jail_err *err, const char *variant, const char *path,
     char q[PATH_MAX + 64], shown[PATH_MAX + 64];
     size_t k = 0;
 
-    jail_debug_str(path, q, sizeof(q));
+    sq_rust_debug_str(path, q, sizeof(q));
     for (const char *c = q; *c && k + 1 < sizeof(shown); c++)
         if (*c != '"')
             shown[k++] = *c;
@@ -180,10 +180,10 @@ static int move_to_parent_cgroup(const char *cg_parent, struct jail_err *err)
                  "Failed to move process to cgroup (%s): %s.\nHint: If you "
                  "intended to create a child cgroup under %s, pass any "
                  "--cgroup parameters.",
-                 cg_parent, jail_os_display(rc, d, sizeof(d)), cg_parent);
+                 cg_parent, sq_os_error(rc, d, sizeof(d)), cg_parent);
         snprintf(err->debug, sizeof(err->debug), "CgroupMove(%s, %s)",
-                 jail_debug_str(cg_parent, q, sizeof(q)),
-                 jail_os_debug(rc, g, sizeof(g)));
+                 sq_rust_debug_str(cg_parent, q, sizeof(q)),
+                 sq_os_error_debug(rc, g, sizeof(g)));
     }
     return rc;
 }

@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "util/err.h"
+
 /* Room for two paths of PATH_MAX*2 and an OS error text. */
 #define JAIL_ERR_MAX 20480
 
@@ -26,22 +28,6 @@ struct jail_err {
 
 /* Set both texts verbatim (truncated to JAIL_ERR_MAX - 1 bytes). */
 void jail_err_set(struct jail_err *e, const char *display, const char *debug);
-
-/*
- * Rust's Debug form of a str: the text between double quotes, with '"'
- * and '\' backslash-escaped, \n \r \t \0 as such and other control bytes
- * as \u{..}; other bytes are copied. Written into out (NUL-terminated,
- * truncated). Returns out.
- */
-const char *jail_debug_str(const char *s, char *out, size_t out_len);
-
-/*
- * Rust's Display and Debug forms of an OS error (errnum > 0, or a negative
- * errno): "No such file or directory (os error 2)" and
- * "Os { code: 2, kind: NotFound, message: \"No such file or directory\" }".
- */
-const char *jail_os_display(int errnum, char *out, size_t out_len);
-const char *jail_os_debug(int errnum, char *out, size_t out_len);
 
 /*
  * Variant(io::Error): display "{text}: {os error}", debug

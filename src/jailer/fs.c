@@ -97,16 +97,16 @@ int jail_readln(const char *path, char *out, size_t out_len,
         char d[320], g[400], p[1024], shown[1024];
         size_t k = 0;
 
-        jail_debug_str(path, p, sizeof(p));
+        sq_rust_debug_str(path, p, sizeof(p));
         for (const char *c = p; *c && k + 1 < sizeof(shown); c++)
             if (*c != '"')
                 shown[k++] = *c;
         shown[k] = '\0';
         snprintf(err->display, sizeof(err->display),
                  "Failed to read file %s into a string: %s", shown,
-                 jail_os_display(rc, d, sizeof(d)));
+                 sq_os_error(rc, d, sizeof(d)));
         snprintf(err->debug, sizeof(err->debug), "ReadToString(%s, %s)", p,
-                 jail_os_debug(rc, g, sizeof(g)));
+                 sq_os_error_debug(rc, g, sizeof(g)));
         return rc;
     }
     /* String::pop: drop the last character (a whole UTF-8 sequence). */
@@ -161,7 +161,7 @@ int jail_copy_exec(const char *src, const char *dir, const char *name,
         snprintf(err->display, sizeof(err->display),
                  "Detected hard link at: %s", dst);
         snprintf(err->debug, sizeof(err->debug), "HardLink(%s)",
-                 jail_debug_str(dst, q, sizeof(q)));
+                 sq_rust_debug_str(dst, q, sizeof(q)));
         rc = -EMLINK;
         goto out;
     }
@@ -192,11 +192,11 @@ copy_fail : {
     char d[320], g[400], ps[1024], pd[1024];
 
     snprintf(err->display, sizeof(err->display), "Failed to copy %s to %s: %s",
-             src, dst, jail_os_display(rc, d, sizeof(d)));
+             src, dst, sq_os_error(rc, d, sizeof(d)));
     snprintf(err->debug, sizeof(err->debug), "Copy(%s, %s, %s)",
-             jail_debug_str(src, ps, sizeof(ps)),
-             jail_debug_str(dst, pd, sizeof(pd)),
-             jail_os_debug(rc, g, sizeof(g)));
+             sq_rust_debug_str(src, ps, sizeof(ps)),
+             sq_rust_debug_str(dst, pd, sizeof(pd)),
+             sq_os_error_debug(rc, g, sizeof(g)));
 }
 out:
     if (out >= 0)
@@ -241,10 +241,10 @@ int jail_mknod_dev(const char *path, unsigned major, unsigned minor, uid_t uid,
         rc = -errno;
         snprintf(err->display, sizeof(err->display),
                  "Failed to create %s via mknod inside the jail: %s", path,
-                 jail_os_display(rc, d, sizeof(d)));
+                 sq_os_error(rc, d, sizeof(d)));
         snprintf(err->debug, sizeof(err->debug), "MknodDev(%s, %s)",
-                 jail_os_debug(rc, g, sizeof(g)),
-                 jail_debug_str(path, q, sizeof(q)));
+                 sq_os_error_debug(rc, g, sizeof(g)),
+                 sq_rust_debug_str(path, q, sizeof(q)));
         return rc;
     }
     if (chown(path, uid, gid) < 0) {

@@ -74,8 +74,8 @@ int jail_rlimits_parse(struct jail_rlimits *r, const char *const *args,
             snprintf(err->display, sizeof(err->display),
                      "Invalid limit value for resource: %s: %s", eq + 1, why);
             snprintf(err->debug, sizeof(err->debug), "ResLimitValue(%s, %s)",
-                     jail_debug_str(eq + 1, qv, sizeof(qv)),
-                     jail_debug_str(why, qw, sizeof(qw)));
+                     sq_rust_debug_str(eq + 1, qv, sizeof(qv)),
+                     sq_rust_debug_str(why, qw, sizeof(qw)));
             return -EINVAL;
         }
         if (!strcmp(name, "fsize")) {

@@ -57,4 +57,19 @@ int sq_err_prefix(struct sq_err *err, const char *prefix);
  */
 const char *sq_os_error(int errnum, char *out, size_t out_len);
 
+/*
+ * Rust's Debug form of a string (quoted, with \" \\ \n \r \t and
+ * \u{..} escapes for other control bytes; other bytes copied) into out
+ * (NUL-terminated, truncated). Returns out. Shared by squib's command line
+ * and the jailer, which print upstream's `Error: {Debug}` forms.
+ */
+const char *sq_rust_debug_str(const char *s, char *out, size_t out_len);
+
+/*
+ * Rust's io::Error Debug form of an OS error (errnum > 0, or a negative
+ * errno): Os { code: 2, kind: NotFound, message: "No such file or
+ * directory" }, the kind as std's decode_error_kind names it. Returns out.
+ */
+const char *sq_os_error_debug(int errnum, char *out, size_t out_len);
+
 #endif

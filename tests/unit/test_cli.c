@@ -793,12 +793,12 @@ static void test_rust_debug_forms(void **state)
     char out[256];
 
     (void)state;
-    assert_string_equal(cli_rust_debug_str("a\"b\\c\n\t\x01", out, sizeof(out)),
+    assert_string_equal(sq_rust_debug_str("a\"b\\c\n\t\x01", out, sizeof(out)),
                         "\"a\\\"b\\\\c\\n\\t\\u{1}\"");
-    assert_string_equal(cli_rust_debug_os_error(EACCES, out, sizeof(out)),
+    assert_string_equal(sq_os_error_debug(EACCES, out, sizeof(out)),
                         "Os { code: 13, kind: PermissionDenied, message: "
                         "\"Permission denied\" }");
-    assert_string_equal(cli_rust_debug_os_error(EAGAIN, out, sizeof(out)),
+    assert_string_equal(sq_os_error_debug(EAGAIN, out, sizeof(out)),
                         "Os { code: 11, kind: WouldBlock, message: "
                         "\"Resource temporarily unavailable\" }");
 }
