@@ -32,22 +32,13 @@
 #include "devices/virtio/block.h"
 #include "devices/virtio/queue.h"
 #include "devices/virtio/rng.h"
+#include "fuzz_virtio.h"
 #include "obs/log.h"
 #include "vmm/guest_mem.h"
 
 #define FUZZ_RAM 0x10000ULL
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static void reg(struct virtio_mmio *t, uint64_t off, uint32_t v)
-{
-    uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16),
-                    (uint8_t)(v >> 24)};
-
-    bus_dev_lock(&t->bus);
-    virtio_mmio_write(&t->bus, off, b, 4);
-    bus_dev_unlock(&t->bus);
-}
 
 /* Reset the device, load the RAM image, drive it to DRIVER_OK with the
  * input's queue size and features, publish and notify. */

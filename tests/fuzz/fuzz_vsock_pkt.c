@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "devices/virtio/vsock/vsock.h"
+#include "fuzz_virtio.h"
 #include "obs/log.h"
 #include "vmm/guest_mem.h"
 
@@ -42,26 +43,6 @@
 #define N_LISTENER 4
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static void reg(struct virtio_mmio *t, uint64_t off, uint32_t v)
-{
-    uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16),
-                    (uint8_t)(v >> 24)};
-
-    bus_dev_lock(&t->bus);
-    virtio_mmio_write(&t->bus, off, b, 4);
-    bus_dev_unlock(&t->bus);
-}
-
-static void setup_queue(struct virtio_mmio *t, uint32_t qi, uint32_t qsize)
-{
-    reg(t, 0x30, qi);
-    reg(t, 0x38, qsize);
-    reg(t, 0x80, 0x3000 * qi);
-    reg(t, 0x90, 0x3000 * qi + 0x1000);
-    reg(t, 0xa0, 0x3000 * qi + 0x2000);
-    reg(t, 0x44, 1);
-}
 
 static int listen_on(const char *path)
 {
