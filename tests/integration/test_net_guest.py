@@ -114,7 +114,7 @@ def test_net_mmds(netsquib, tmp_path, version):
         assert gets["v1-json"]["status"] == "401"
         assert gets["v2-badtoken"]["status"] == "401"
         assert gets["v2-badtoken"]["body"] == "MMDS_token_not_valid."
-    assert gets["token"]["status"] == "200" and gets["token"]["len"] == "44"
+    assert gets["token"]["status"] == "200" and gets["token"]["len"] == "48"
     assert gets["v2-text"]["status"] == "200" and gets["v2-text"]["body"] == INSTANCE_ID
     big = gets["big"]
     assert big["status"] == "200" and big["len"] == "4096"
