@@ -555,3 +555,70 @@ def test_help_and_version():
     p = subprocess.run([JAILER, "--version", "--bogus"],
                        stdout=subprocess.PIPE)
     assert (p.returncode, p.stdout) == (0, b"Jailer v1.17.0-dev\n\n")
+
+
+def test_vm_boots_in_jail(jail, tmp_path):
+    """The whole path a platform takes: the jailer joins a network
+    namespace holding a TAP owned by the jail's uid, squib (default seccomp
+    filters, uid 65534, only the chroot visible) is configured through the
+    jail's socket with paths relative to the chroot, files handed in by
+    hard link (or copy across file systems), and boots the test guest with
+    a drive, the NIC, entropy, balloon and vsock devices attached; the guest pings
+    the namespace's end of the TAP, pauses and resumes, and resets: squib
+    exits 0."""
+    from test_boot_guest import GUEST_DIR, kvm_skip_reason
+    from test_boot_guest import every, guest_lines
+    import netns
+    why = kvm_skip_reason() or netns.skip_reason()
+    if why:
+        pytest.skip(why)
+    ns = netns.NetNs()
+    try:
+        ns.run(["ip", "tuntap", "add", "dev", "sqjtap0", "mode", "tap",
+                "user", str(UID), "group", str(GID)])
+        ns.run(["ip", "addr", "add", "192.168.241.1/24", "dev", "sqjtap0"])
+        ns.run(["ip", "link", "set", "sqjtap0", "up"])
+        jail.start(args=["--netns", "/var/run/netns/" + ns.name])
+        pid = jail.wait_ready()
+        kernel = os.path.join(GUEST_DIR, "guest-linux.elf")
+        disk = tmp_path / "rootfs.img"
+        disk.write_bytes(b"\0" * (64 << 10))
+        for src, name in ((kernel, "guest.elf"), (str(disk), "rootfs.img")):
+            dst = os.path.join(jail.root, name)
+            try:
+                os.link(src, dst)
+            except OSError:
+                shutil.copyfile(src, dst)
+            os.chown(dst, UID, GID)
+        api = Client(jail.sock)
+        args = ("console=ttyS0 reboot=k panic=1 squibtest=net-ping "
+                "squibhost=192.168.241.1 squibip=192.168.241.2 squibcount=3")
+        for path, body in (
+                ("/boot-source", {"kernel_image_path": "guest.elf", "boot_args": args}),
+                ("/machine-config", {"vcpu_count": 1, "mem_size_mib": 64}),
+                ("/drives/rootfs", {"drive_id": "rootfs", "path_on_host": "rootfs.img",
+                                    "is_root_device": True}),
+                ("/network-interfaces/eth0", {"iface_id": "eth0", "host_dev_name": "sqjtap0",
+                                              "guest_mac": "06:00:c0:a8:f1:02"}),
+                ("/entropy", {}),
+                ("/balloon", {"amount_mib": 0, "deflate_on_oom": False}),
+                ("/vsock", {"guest_cid": 3, "uds_path": "v.sock"}),
+                ("/actions", {"action_type": "InstanceStart"})):
+            r = api.request("PUT", path, body)
+            assert r.status == 204, (path, r.raw)
+        assert os.path.exists(os.path.join(jail.root, "v.sock"))
+        assert api.request("PATCH", "/vm", {"state": "Paused"}).status == 204
+        assert api.request("PATCH", "/vm", {"state": "Resumed"}).status == 204
+        api.close()
+        assert jail.proc.wait(timeout=120) == 0
+        with open(jail.out, "rb") as f:
+            out = f.read().decode(errors="replace")
+        lines = guest_lines(out)
+        pings = every(lines, "net-ping")
+        assert pings and pings[-1]["received"] == "3", out[-3000:]
+        assert "bad syscall" not in out
+        assert "Firecracker exiting successfully" in out
+        assert not pid_alive(pid)
+    finally:
+        jail.close()
+        ns.close()
