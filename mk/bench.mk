@@ -41,6 +41,20 @@ bench: bench-mmds
 bench-mmds: $(BENCH_MMDS)
 	$(Q)$(BENCH_MMDS) $(BENCH_MMDS_REQUESTS) $(BENCH_MMDS_ROUNDS)
 
+# MMDS requests per second from inside the test guest, V1 and V2, beside
+# ARP round trips in the same boot (needs KVM and root). Not part of
+# `bench`: it boots guests. BENCH_MMDS_GUEST_ARGS passes options.
+.PHONY: bench-mmds-guest
+bench-mmds-guest: $(BUILD)/squib guests
+	$(Q)SQUIB_BUILD=$(abspath $(BUILD)) $(PYTHON) bench/mmds/guest.py $(BENCH_MMDS_GUEST_ARGS)
+
+# virtio-net with real Linux, squib beside QEMU microvm's virtio-net-device
+# on the same TAP setup (bench/net/linux.py; minutes per boot on nested
+# hosts, so not part of `bench`). BENCH_NET_LINUX_ARGS passes options.
+.PHONY: bench-net-linux
+bench-net-linux: $(BUILD)/squib
+	$(Q)SQUIB_BUILD=$(abspath $(BUILD)) $(PYTHON) bench/net/linux.py $(BENCH_NET_LINUX_ARGS)
+
 # virtio-net through a real TAP in a private network namespace, beside
 # plain writev()/readv() on the same TAP (bench/net/bench_net.c; needs
 # root, prints "skipped" without it). BENCH_NET_MIB each way, default

@@ -1757,11 +1757,11 @@ int virtio_run_test(const char *name, size_t name_len, const char *cmdline,
                     size_t cmdline_len, uint64_t rsdp_hint)
 {
     static const char *const names[] = {
-        "virtio",        "blk-rw",      "blk-ro",       "blk-id",
-        "blk-poll",      "blk-irq",     "rng",          "rng-rate",
-        "hostile-blk",   "hostile-rng", "blk-eventidx", "blk-bench",
-        "net-mmds",      "net-ping",    "hostile-net",  "vsock-echo",
-        "hostile-vsock",
+        "virtio",        "blk-rw",         "blk-ro",       "blk-id",
+        "blk-poll",      "blk-irq",        "rng",          "rng-rate",
+        "hostile-blk",   "hostile-rng",    "blk-eventidx", "blk-bench",
+        "net-mmds",      "net-ping",       "hostile-net",  "vsock-echo",
+        "hostile-vsock", "net-mmds-bench",
     };
     static struct venv env;
     static struct vdrv drv;
@@ -1846,6 +1846,9 @@ int virtio_run_test(const char *name, size_t name_len, const char *cmdline,
     case 13:
     case 14:
         net_run_test(e, which - 12);
+        break;
+    case 17:
+        net_run_test(e, 3);
         break;
     case 15:
     case 16:
