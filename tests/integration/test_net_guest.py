@@ -225,3 +225,19 @@ def test_hostile_net(netsquib, tmp_path):
     # the storm's notifications coalesce in the ioeventfds
     assert metric_total(ms, "net_eth0", "tx_queue_event_count") >= 1
     assert metric_total(ms, "net_eth0", "rx_queue_event_count") >= 1
+
+
+@needs_netns
+@needs_kvm
+def test_net_mmds_bench_mode(netsquib):
+    """The guest side of bench/mmds/guest.py: keep-alive GETs with a V2
+    token, then ARP round trips, all answered."""
+    api = netsquib.client()
+    configure_guest(api, "net-mmds-bench", " squibpath=/big squibreqs=5 squibv2=1")
+    put_nic(api, "V2")
+    start(api)
+    lines = run_guest(netsquib, 60)
+    b = first(lines, "net-mmds-bench")
+    assert b["version"] == "V2" and b["reqs"] == "5", b
+    assert b["ok"] == "5" and b["arps"] == "5", b
+    assert b["body_len"] == str(len(BIG)), b
