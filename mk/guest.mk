@@ -26,7 +26,7 @@ guests: $(GUEST_OUTS)
 
 $(GUEST_DIR)/%.o: $(GUEST_SRC)/%.c $(GUEST_SRC)/guest.h $(GUEST_SRC)/virtio.h \
                   $(GUEST_SRC)/virtio_int.h $(GUEST_SRC)/netproto.h \
-                  $(GUEST_SRC)/vsockproto.h
+                  $(GUEST_SRC)/vsockproto.h $(GUEST_SRC)/vring.h
 	@mkdir -p $(GUEST_DIR)
 	@$(if $(Q),echo "  GUESTCC $<")
 	$(Q)$(GUEST_CC) $(GUEST_CFLAGS) -c $< -o $@
