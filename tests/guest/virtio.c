@@ -1761,7 +1761,7 @@ int virtio_run_test(const char *name, size_t name_len, const char *cmdline,
         "blk-poll",      "blk-irq",        "rng",          "rng-rate",
         "hostile-blk",   "hostile-rng",    "blk-eventidx", "blk-bench",
         "net-mmds",      "net-ping",       "hostile-net",  "vsock-echo",
-        "hostile-vsock", "net-mmds-bench",
+        "hostile-vsock", "net-mmds-bench", "balloon",      "hostile-balloon",
     };
     static struct venv env;
     static struct vdrv drv;
@@ -1849,6 +1849,10 @@ int virtio_run_test(const char *name, size_t name_len, const char *cmdline,
         break;
     case 17:
         net_run_test(e, 3);
+        break;
+    case 18:
+    case 19:
+        balloon_run_test(e, which - 18);
         break;
     case 15:
     case 16:

@@ -116,6 +116,10 @@ uint64_t virtio_dev_features(const struct vdev *d);
  * 2 hostile-net); prints its lines. */
 void net_run_test(struct venv *e, int which);
 
+/* balloon.c: run virtio-balloon test `which` (0 balloon, 1
+ * hostile-balloon); prints its lines. */
+void balloon_run_test(struct venv *e, int which);
+
 /* vsock.c: run virtio-vsock test `which` (0 vsock-echo, 1 hostile-vsock);
  * prints its lines. */
 void vsock_run_test(struct venv *e, int which);
