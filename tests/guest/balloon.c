@@ -172,7 +172,7 @@ static int move_pages(struct bdrv *b, uint32_t qi, uint64_t base,
 static int balloon_init(struct bdrv *b, const struct vdev *d,
                         const struct venv *e, uint32_t mem_mib)
 {
-    uint64_t want = F_VERSION_1;
+    uint64_t dev;
     uint32_t nq = 2, st;
     struct line l;
     int rc = 0;
@@ -184,25 +184,8 @@ static int balloon_init(struct bdrv *b, const struct vdev *d,
     line_start(&l);
     line_str(&l, "balloon-init");
     line_kv_hex(&l, "addr", d->base);
-    if (virtio_dev_reset(d)) {
-        line_str(&l, " reset=stuck");
-        rc = -1;
-        goto out;
-    }
-    vw(d, VM_STATUS, ST_ACK);
-    vw(d, VM_STATUS, ST_ACK | ST_DRIVER);
-    b->features = virtio_dev_features(d);
-    line_kv_hex(&l, "dev_features", b->features);
-    want |= b->features & (F_STATS_VQ | F_DEFLATE_ON_OOM);
-    b->features &= want;
-    vw(d, VM_DRV_FEAT_SEL, 0);
-    vw(d, VM_DRV_FEAT, (uint32_t)b->features);
-    vw(d, VM_DRV_FEAT_SEL, 1);
-    vw(d, VM_DRV_FEAT, (uint32_t)(b->features >> 32));
-    vw(d, VM_STATUS, ST_ACK | ST_DRIVER | ST_FEATURES_OK);
-    st = vr(d, VM_STATUS);
-    if (!(st & ST_FEATURES_OK) || !(b->features & F_VERSION_1)) {
-        line_kv_hex(&l, "features_ok", st);
+    if (virtio_negotiate(d, F_STATS_VQ | F_DEFLATE_ON_OOM, &l, &dev,
+                         &b->features)) {
         rc = -1;
         goto out;
     }

@@ -106,34 +106,12 @@ static int net_init(struct ndrv *n, const struct vdev *d, uint64_t tsc_hz,
     line_start(&l);
     line_str(&l, "net-init");
     line_kv_hex(&l, "addr", d->base);
-    if (virtio_dev_reset(d)) {
-        line_str(&l, " reset=stuck");
+    if (virtio_negotiate(d, F_NET_MAC, &l, &n->dev_features,
+                         &n->drv_features)) {
         rc = -1;
         goto out;
     }
-    vw(d, VM_STATUS, ST_ACK);
-    vw(d, VM_STATUS, ST_ACK | ST_DRIVER);
-    n->dev_features = virtio_dev_features(d);
-    n->drv_features = n->dev_features & (F_NET_MAC | F_VERSION_1);
-    vw(d, VM_DRV_FEAT_SEL, 0);
-    vw(d, VM_DRV_FEAT, (uint32_t)n->drv_features);
-    vw(d, VM_DRV_FEAT_SEL, 1);
-    vw(d, VM_DRV_FEAT, (uint32_t)(n->drv_features >> 32));
-    line_kv_hex(&l, "dev_features", n->dev_features);
     line_kv_hex(&l, "drv_features", n->drv_features);
-    if (!(n->dev_features & F_VERSION_1)) {
-        line_str(&l, " version_1=no");
-        vw(d, VM_STATUS, ST_ACK | ST_DRIVER | ST_FAILED);
-        rc = -1;
-        goto out;
-    }
-    vw(d, VM_STATUS, ST_ACK | ST_DRIVER | ST_FEATURES_OK);
-    st = vr(d, VM_STATUS);
-    if (!(st & ST_FEATURES_OK)) {
-        line_kv_hex(&l, "features_ok", st);
-        rc = -1;
-        goto out;
-    }
     if (vring_setup(n->dev, RXQ, &n->rx, rx_ring, RX_QSIZE) ||
         vring_setup(n->dev, TXQ, &n->tx, tx_ring, TX_QSIZE)) {
         line_str(&l, " queue=bad");

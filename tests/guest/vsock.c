@@ -85,6 +85,7 @@ static int vsock_init(struct vdrv_vsock *v, const struct vdev *d,
                       uint64_t tsc_hz, uint64_t timeout,
                       const struct vdesc *bad_rx, int quiet)
 {
+    uint64_t drv;
     uint32_t st;
     struct line l;
     int rc = 0;
@@ -96,29 +97,7 @@ static int vsock_init(struct vdrv_vsock *v, const struct vdev *d,
     line_start(&l);
     line_str(&l, "vsock-init");
     line_kv_hex(&l, "addr", d->base);
-    if (virtio_dev_reset(d)) {
-        line_str(&l, " reset=stuck");
-        rc = -1;
-        goto out;
-    }
-    vw(d, VM_STATUS, ST_ACK);
-    vw(d, VM_STATUS, ST_ACK | ST_DRIVER);
-    v->dev_features = virtio_dev_features(d);
-    vw(d, VM_DRV_FEAT_SEL, 0);
-    vw(d, VM_DRV_FEAT, 0);
-    vw(d, VM_DRV_FEAT_SEL, 1);
-    vw(d, VM_DRV_FEAT, (uint32_t)(F_VERSION_1 >> 32));
-    line_kv_hex(&l, "dev_features", v->dev_features);
-    if (!(v->dev_features & F_VERSION_1)) {
-        line_str(&l, " version_1=no");
-        vw(d, VM_STATUS, ST_ACK | ST_DRIVER | ST_FAILED);
-        rc = -1;
-        goto out;
-    }
-    vw(d, VM_STATUS, ST_ACK | ST_DRIVER | ST_FEATURES_OK);
-    st = vr(d, VM_STATUS);
-    if (!(st & ST_FEATURES_OK)) {
-        line_kv_hex(&l, "features_ok", st);
+    if (virtio_negotiate(d, 0, &l, &v->dev_features, &drv)) {
         rc = -1;
         goto out;
     }

@@ -7,13 +7,13 @@ them; deflated, they read zero in the guest. The statistics the guest
 reports come back through GET /balloon/statistics. The hostile cases send
 what a broken or malicious driver would, and squib keeps answering.
 """
-import json
 import os
 import time
 
 import pytest
 
-from test_boot_guest import every, first, guest_lines, kvm_skip_reason, start, wait_for
+from conftest import rss_kib
+from test_boot_guest import first, guest_lines, kvm_skip_reason, start, wait_for
 from test_virtio_guest import (configure_guest, log_to_file, metric_total, metrics_lines,
                                run_guest, watch_api_while_running)
 
@@ -21,14 +21,6 @@ needs_kvm = pytest.mark.skipif(kvm_skip_reason() is not None,
                                reason=str(kvm_skip_reason()))
 
 MIB = 32
-
-
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 def put_balloon(api, **kw):

@@ -18,6 +18,7 @@ import threading
 
 import pytest
 
+from conftest import rss_kib
 from test_boot_guest import first, guest_lines, kvm_skip_reason, start, wait_for
 from test_virtio_guest import (configure_guest, log_to_file, metric_total, metrics_lines,
                                run_guest, watch_api_while_running)
@@ -333,14 +334,6 @@ def test_hostile_vsock(squib, tmp_path):
 
 def fd_count(pid):
     return len(os.listdir("/proc/%d/fd" % pid))
-
-
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 @needs_kvm
