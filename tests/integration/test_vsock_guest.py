@@ -244,12 +244,12 @@ def test_vsock_echo(squib, tmp_path):
         wait_for(squib, r"SQUIB-GUEST vsock-listen", 60)
         runs = [(os.urandom(160 << 10), 65536), (os.urandom(16 << 10), 100)]
         for data, chunk in runs:
-            s, hport = host_connect(uds, GUEST_PORT)
+            s, hport = host_connect(uds, GUEST_PORT, timeout=120)
             assert hport >= 1 << 30
             back = echo_through(s, data, chunk)
             assert back == data
             s.shutdown(socket.SHUT_WR)
-            s.settimeout(10)
+            s.settimeout(60)
             assert s.recv(1) == b""
             s.close()
         lines = run_guest(squib, 120)
