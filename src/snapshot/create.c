@@ -15,6 +15,7 @@
 #include "util/fdio.h"
 #include "util/xalloc.h"
 #include "vmm/guest_mem_file.h"
+#include "vmm/vmm_restore.h"
 
 /* upstream's CreateSnapshotError::SnapshotBackingFile / MemoryBackingFile */
 static int backing_error(struct sq_err *err, const char *what, const char *op,
@@ -26,24 +27,48 @@ static int backing_error(struct sq_err *err, const char *what, const char *op,
                    what, sq_os_error(e, os, sizeof(os)));
 }
 
-/* The first device the state cannot hold yet, or NULL. */
-static const char *unsaved_device(const struct vm_resources *r)
+/* The configuration a device was built from, in the API's JSON form (a
+ * new string), or NULL for a kind the state cannot hold. */
+static char *device_config(struct vm_resources *r, const struct vdev_snap *d)
 {
-    if (r->n_drives)
-        return "virtio-block";
-    if (r->n_nets)
-        return "virtio-net";
-    if (r->has_vsock)
-        return "virtio-vsock";
-    if (r->has_entropy)
-        return "virtio-rng";
-    if (r->has_balloon)
-        return "virtio-balloon";
-    if (r->n_pmems)
-        return "virtio-pmem";
-    if (r->has_memory_hotplug)
-        return "virtio-mem";
-    return NULL;
+    struct buf b = BUF_INIT;
+
+    if (!strcmp(d->kind, "virtio-block")) {
+        struct res_drive *rd = res_find_drive(r, d->id, strlen(d->id));
+
+        if (!rd)
+            return NULL;
+        drive_cfg_to_json(&rd->cfg, &b);
+    } else if (!strcmp(d->kind, "virtio-rng") && r->has_entropy) {
+        entropy_cfg_to_json(&r->entropy, &b);
+    } else {
+        return NULL;
+    }
+    return buf_steal(&b, NULL);
+}
+
+/* The virtio devices' state and configurations into st. The devices go
+ * first: saving one may complete requests into guest memory. */
+static int save_devices(struct vmm *v, struct microvm_state *st,
+                        struct sq_err *err)
+{
+    struct vdev_list *l = vmm_vdevs(v);
+    int rc;
+
+    if (!l)
+        return 0;
+    rc = vdev_snap_save(l, &st->vdevs, &st->n_vdevs, err);
+    if (rc < 0)
+        return rc;
+    st->vdev_configs = xcalloc(st->n_vdevs + 1, sizeof(*st->vdev_configs));
+    for (size_t i = 0; i < st->n_vdevs; i++) {
+        st->vdev_configs[i] = device_config(&v->res, &st->vdevs[i]);
+        if (!st->vdev_configs[i])
+            return sq_errf(err, -EOPNOTSUPP,
+                           "Devices without snapshot support are present: %s",
+                           st->vdevs[i].kind);
+    }
+    return 0;
 }
 
 static void fill_info(const struct vm_resources *r, const struct guest_mem *gm,
@@ -119,7 +144,6 @@ static int snapshot_create(struct vmm *v, const struct snapshot_create *p,
                            struct sq_err *err)
 {
     struct machine *m = vmm_machine(v);
-    const char *dev = unsaved_device(&v->res);
     struct microvm_state st;
     struct snap_writer w;
     int rc;
@@ -129,19 +153,20 @@ static int snapshot_create(struct vmm *v, const struct snapshot_create *p,
                        "Cannot save the microVM state: Operation not "
                        "allowed: diff snapshots are not supported by squib "
                        "yet");
-    if (dev)
-        return sq_errf(err, -EOPNOTSUPP,
-                       "Cannot save the microVM state: Operation not "
-                       "allowed: Devices without snapshot support are "
-                       "present: %s",
-                       dev);
     if (!m)
         return sq_errf(err, -ENODEV,
                        "Cannot save the microVM state: no "
                        "machine");
-    rc = machine_snap_save(m, &st.machine, err);
-    if (rc < 0)
+    memset(&st, 0, sizeof(st));
+    rc = save_devices(v, &st, err);
+    if (rc == -EOPNOTSUPP)
+        sq_err_prefix(err, "Operation not allowed: ");
+    if (rc == 0)
+        rc = machine_snap_save(m, &st.machine, err);
+    if (rc < 0) {
+        microvm_state_fini(&st);
         return sq_err_prefix(err, "Cannot save the microVM state: ");
+    }
     fill_info(&v->res, machine_guest_mem(m), &st);
     snap_writer_init(&w);
     microvm_state_encode(&st, &w);

@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -83,6 +84,58 @@ static int take_machine_config(struct vmm *v, const struct snapshot_load *p,
     if (res_update_machine_config(&v->res, &mc, err) < 0)
         return sq_err_prefix(err, ERR_BUILD "Cannot update the machine "
                                             "config: ");
+    return 0;
+}
+
+/* One saved device configuration (the API's JSON form) into v->res, as
+ * PUT /drives or PUT /entropy would put it, without marking the process
+ * as configured for boot. */
+static int take_device_config(struct vmm *v, const char *kind, const char *json,
+                              struct sq_err *err)
+{
+    size_t len = strlen(json);
+    int rc;
+
+    if (!strcmp(kind, "virtio-block")) {
+        struct drive_cfg d;
+
+        rc = drive_cfg_parse(json, len, &d, err);
+        if (rc == 0) {
+            rc = res_set_drive(&v->res, &d, err);
+            drive_cfg_fini(&d);
+        }
+        return rc;
+    }
+    if (!strcmp(kind, "virtio-rng")) {
+        struct entropy_cfg e;
+
+        rc = entropy_cfg_parse(json, len, &e, err);
+        if (rc == 0) {
+            rc = res_set_entropy(&v->res, &e, err);
+            entropy_cfg_fini(&e);
+        }
+        return rc;
+    }
+    return sq_errf(err, -EINVAL, "unknown device kind %s", kind);
+}
+
+static int take_device_configs(struct vmm *v, const struct microvm_state *st,
+                               struct sq_err *err)
+{
+    for (size_t i = 0; i < st->n_vdevs; i++) {
+        int rc =
+            take_device_config(v, st->vdevs[i].kind, st->vdev_configs[i], err);
+
+        if (rc < 0) {
+            char prefix[300];
+
+            snprintf(prefix, sizeof(prefix),
+                     ERR_BUILD "Cannot configure %s %s: ", st->vdevs[i].kind,
+                     st->vdevs[i].id);
+            sq_err_prefix(err, prefix);
+            return rc;
+        }
+    }
     return 0;
 }
 
@@ -166,11 +219,16 @@ int snapshot_load(struct vmm *v, const struct snapshot_load *p,
     if (rc == 0)
         rc = take_machine_config(v, p, &st, err);
     if (rc == 0)
+        rc = take_device_configs(v, &st, err);
+    if (rc == 0)
         rc = sanity_check(&st, err);
     if (rc == 0)
         rc = memory_from_file(v, p->mem_backend_path, &mem, err);
     if (rc == 0) {
-        rc = vmm_restore_machine(v, mem, &st.machine, p->resume_vm, err);
+        struct vmm_restore rs = {&st.machine, st.vdevs, st.n_vdevs,
+                                 p->resume_vm};
+
+        rc = vmm_restore_machine(v, mem, &rs, err);
         if (rc < 0)
             sq_err_prefix(err, ERR_BUILD);
     }

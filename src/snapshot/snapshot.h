@@ -19,7 +19,8 @@
  * to a temporary name beside snapshot_path, fsynced and renamed over it, so
  * no half-written state file is ever left at snapshot_path; the memory file
  * gets all guest RAM (updated in place, then cut to the RAM's size). Diff
- * snapshots, and machines with virtio devices, are refused (not yet saved).
+ * snapshots, and machines with a device whose kind has no save hook (net,
+ * vsock, balloon), are refused.
  *
  * load: the File memory backend (the memory file mapped MAP_PRIVATE,
  * nothing read up front); the machine config is the snapshot's; resume_vm

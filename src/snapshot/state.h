@@ -8,9 +8,12 @@
  *   VCPU  one per vCPU, in index order
  *   SERL  the serial port
  *   I842  the i8042 controller
+ *   VDEV  one per virtio device, in attach order: kind, id, placement,
+ *         configuration (the API's JSON form), transport, own state
  *
  * Sections with other tags are skipped (a newer squib's devices); every
- * section above is required exactly once (VCPU at least once).
+ * section above is required exactly once (VCPU at least once, VDEV any
+ * number of times).
  */
 #ifndef SQUIB_SNAPSHOT_STATE_H
 #define SQUIB_SNAPSHOT_STATE_H
@@ -22,6 +25,7 @@
 #include "util/err.h"
 #include "vmm/guest_mem.h"
 #include "vmm/machine_snap.h"
+#include "vmm/vdev_snap.h"
 
 #define SNAP_TAG_VM_INFO SNAP_TAG('V', 'M', 'I', 'N')
 #define SNAP_TAG_MEMORY  SNAP_TAG('M', 'E', 'M', 'R')
@@ -29,6 +33,10 @@
 #define SNAP_TAG_VCPU    SNAP_TAG('V', 'C', 'P', 'U')
 #define SNAP_TAG_SERIAL  SNAP_TAG('S', 'E', 'R', 'L')
 #define SNAP_TAG_I8042   SNAP_TAG('I', '8', '4', '2')
+#define SNAP_TAG_VDEV    SNAP_TAG('V', 'D', 'E', 'V')
+
+/* At most this many virtio devices in a state file (GSIs 5..23). */
+#define SNAP_MAX_VDEVS 19
 
 /* Upstream's VmInfo, the machine-config part a restore takes over. */
 struct snap_vm_info {
@@ -48,6 +56,9 @@ struct microvm_state {
     uint32_t n_regions;
     struct snap_mem_region regions[GUEST_MEM_MAX_REGIONS];
     struct machine_snap machine; /* owns its vCPUs' arrays */
+    size_t n_vdevs;
+    struct vdev_snap *vdevs; /* owned, n_vdevs */
+    char **vdev_configs;     /* owned, n_vdevs: each device's config JSON */
 };
 
 /* Append every section of *s to w (between init and finish). */

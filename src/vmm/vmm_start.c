@@ -210,6 +210,31 @@ static int machine_common_config(struct vmm *v, struct vmm_machine *vm,
     return 0;
 }
 
+/*
+ * Build the configured virtio devices into vm->vdevs, placed through
+ * `alloc`, and describe them for the machine (*mmio) and the command line
+ * (*dev), both new arrays the caller frees; *root_at is the root drive's
+ * index (devices_describe). A device whose GET answers change on the
+ * guest's schedule marks the read mirror stale. 0 or -errno with err set.
+ */
+static int build_vdevs(struct vmm *v, struct vmm_machine *vm,
+                       struct mmio_alloc *alloc, struct machine_mmio_dev **mmio,
+                       struct cmdline_dev **dev, size_t *root_at,
+                       struct sq_err *err)
+{
+    int rc;
+
+    vm->vdevs.changed = mark_mirror_stale;
+    vm->vdevs.changed_opaque = v;
+    rc = vdev_list_create(&vm->vdevs, &v->res, alloc, err);
+    if (rc)
+        return rc;
+    *mmio = xcalloc(vm->vdevs.n + 1, sizeof(**mmio));
+    *dev = xcalloc(vm->vdevs.n + 1, sizeof(**dev));
+    *root_at = devices_describe(&v->res, &vm->vdevs, *mmio, *dev);
+    return 0;
+}
+
 int vmm_start_machine(struct vmm *v, struct sq_err *err)
 {
     struct vm_resources *r = &v->res;
@@ -238,16 +263,10 @@ int vmm_start_machine(struct vmm *v, struct sq_err *err)
     mmio_alloc_init(&alloc);
 
     /* virtio devices in attach order, then VMGenID and VMClock take the
-     * next free legacy GSIs (digest 6.4). A device whose GET answers
-     * change on the guest's schedule marks the read mirror stale. */
-    vm->vdevs.changed = mark_mirror_stale;
-    vm->vdevs.changed_opaque = v;
-    rc = vdev_list_create(&vm->vdevs, r, &alloc, err);
+     * next free legacy GSIs (digest 6.4). */
+    rc = build_vdevs(v, vm, &alloc, &mmio, &dev, &root_at, err);
     if (rc)
         goto fail;
-    mmio = xcalloc(vm->vdevs.n + 1, sizeof(*mmio));
-    dev = xcalloc(vm->vdevs.n + 1, sizeof(*dev));
-    root_at = devices_describe(r, &vm->vdevs, mmio, dev);
     rc = mmio_alloc_gsi(&alloc, &cfg.vmgenid_gsi, err);
     if (rc) {
         sq_err_prefix(err, ERR_ATTACH_ACPI "VMGenID: ");
@@ -324,37 +343,62 @@ fail:
 }
 
 int vmm_restore_machine(struct vmm *v, struct guest_mem *mem,
-                        const struct machine_snap *snap, bool resume,
-                        struct sq_err *err)
+                        const struct vmm_restore *rs, struct sq_err *err)
 {
     struct machine_config cfg;
     struct serial_rate_limit srl;
+    struct mmio_alloc alloc;
+    struct machine_mmio_dev *mmio = NULL;
+    struct cmdline_dev *dev = NULL;
     struct vmm_machine *vm = xcalloc(1, sizeof(*vm));
+    size_t root_at;
     int rc;
 
     vm->serial_fd = -1;
     memset(&cfg, 0, sizeof(cfg));
-    rc = machine_common_config(v, vm, &cfg, &srl, err);
+    mmio_alloc_init(&alloc);
+    /* The devices of the snapshot's configuration, in the same places. */
+    rc = build_vdevs(v, vm, &alloc, &mmio, &dev, &root_at, err);
+    if (rc == 0)
+        rc = machine_common_config(v, vm, &cfg, &srl, err);
     if (rc) {
         guest_mem_free(mem);
         goto fail;
     }
     cfg.kernel_fd = -1;
     cfg.initrd_fd = -1;
+    cfg.n_mmio = vm->vdevs.n;
+    cfg.mmio = mmio;
     cfg.restore_mem = mem; /* the machine owns it from here */
     rc = machine_create(&cfg, v->loop, &vm->m, err);
     if (rc == 0)
-        rc = machine_snap_restore(vm->m, snap, err);
+        rc = vdev_list_attach(&vm->vdevs, machine_guest_mem(vm->m),
+                              machine_vm_fd(vm->m), v->loop, err);
     if (rc == 0)
-        rc = resume ? machine_start(vm->m, err)
-                    : machine_start_paused(vm->m, err);
+        rc = vdev_snap_restore(&vm->vdevs, rs->vdevs, rs->n_vdevs, err);
+    if (rc == 0)
+        rc = machine_snap_restore(vm->m, rs->machine, err);
+    if (rc == 0)
+        rc = rs->resume ? machine_start(vm->m, err)
+                        : machine_start_paused(vm->m, err);
     if (rc)
         goto fail;
+    free(mmio);
+    free(dev);
     v->machine = vm;
     return 0;
 fail:
     vmm_machine_free(vm);
+    free(mmio);
+    free(dev);
     return rc;
+}
+
+struct vdev_list *vmm_vdevs(struct vmm *v)
+{
+    struct vmm_machine *vm = v->machine;
+
+    return vm && v->ops == &vmm_default_machine_ops ? &vm->vdevs : NULL;
 }
 
 struct machine *vmm_machine(struct vmm *v)

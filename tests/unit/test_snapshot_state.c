@@ -65,6 +65,24 @@ static void make_state(struct microvm_state *s)
     s->machine.i8042.n_buf = 2;
     s->machine.i8042.buf[0] = 0x14;
     s->machine.i8042.buf[1] = 0x11;
+    s->n_vdevs = 1;
+    s->vdevs = xcalloc(1, sizeof(*s->vdevs));
+    s->vdev_configs = xcalloc(1, sizeof(*s->vdev_configs));
+    s->vdevs[0].kind = xstrdup("virtio-block");
+    s->vdevs[0].id = xstrdup("rootfs");
+    s->vdevs[0].addr = 0xc0001000;
+    s->vdevs[0].gsi = 5;
+    s->vdevs[0].transport.acked_features = 1ULL << 32;
+    s->vdevs[0].transport.status = 15;
+    s->vdevs[0].transport.activated = true;
+    s->vdevs[0].transport.n_queues = 1;
+    s->vdevs[0].transport.queues[0].size = 256;
+    s->vdevs[0].transport.queues[0].ready = true;
+    s->vdevs[0].transport.queues[0].used_addr = 0x123000;
+    s->vdevs[0].transport.queues[0].next_avail = 77;
+    buf_init(&s->vdevs[0].device);
+    buf_puts(&s->vdevs[0].device, "own");
+    s->vdev_configs[0] = xstrdup("{\"drive_id\":\"rootfs\"}");
 }
 
 /* Finish the file in w, free w, and decode the file into *out. */
@@ -153,6 +171,16 @@ static void test_round_trip(void **state)
                         sizeof(in.machine.serial));
     assert_memory_equal(&in.machine.i8042, &out.machine.i8042,
                         sizeof(in.machine.i8042));
+    assert_int_equal(out.n_vdevs, 1);
+    assert_string_equal(out.vdevs[0].kind, "virtio-block");
+    assert_string_equal(out.vdevs[0].id, "rootfs");
+    assert_int_equal(out.vdevs[0].addr, 0xc0001000);
+    assert_int_equal(out.vdevs[0].gsi, 5);
+    assert_memory_equal(&in.vdevs[0].transport, &out.vdevs[0].transport,
+                        sizeof(in.vdevs[0].transport));
+    assert_int_equal(out.vdevs[0].device.len, 3);
+    assert_memory_equal(out.vdevs[0].device.data, "own", 3);
+    assert_string_equal(out.vdev_configs[0], "{\"drive_id\":\"rootfs\"}");
     microvm_state_fini(&in);
     microvm_state_fini(&out);
 }
@@ -234,9 +262,19 @@ static void add_long_fifo(struct snap_writer *w)
     snap_section_end(w);
 }
 
+static void add_vdev_without_id(struct snap_writer *w)
+{
+    snap_section_begin(w, SNAP_TAG_VDEV);
+    snap_put_str(w, "virtio-rng");
+    snap_section_end(w);
+}
+
 static void test_decode_errors(void **state)
 {
     (void)state;
+    expect_decode_error(add_vdev_without_id,
+                        "An error occured during bitcode serialization: VDEV "
+                        "section: bad layout");
     expect_decode_error(add_repeated_info,
                         "An error occured during bitcode serialization: VMIN "
                         "section: repeated");
