@@ -34,6 +34,12 @@ def crc64_jones(data, crc=0):
     return crc
 
 
+def file_digest(path):
+    import hashlib
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
 def snapshot_counter_guest(squib, tmp_path, mem=128):
     """Boot the counter guest, pause it, snapshot it; return the files and
     the last value it printed."""
@@ -90,6 +96,28 @@ def test_restore_in_new_process_goes_on_counting(squib_factory, tmp_path):
     assert api.patch("/vm", {"state": "Paused"}).status == 204
     assert api.patch("/vm", {"state": "Resumed"}).status == 204
     assert "'load snapshot' VMM action took" in second.output()
+
+
+def test_restore_one_snapshot_in_ten_processes(squib_factory, tmp_path):
+    """The memory file is mapped privately: ten processes restore the same
+    files at once and each guest counts on from the snapshot on its own."""
+    first = squib_factory([])
+    state, memf, frozen = snapshot_counter_guest(first, tmp_path)
+    first.stop()
+    digest = file_digest(memf)
+    clones = [squib_factory([]) for _ in range(10)]
+    for c in clones:
+        r = load(c, state, memf)
+        assert r.status == 204, r.raw + c.output().encode()
+    deadline = time.time() + 60
+    while time.time() < deadline and not all(counter_values(c) for c in clones):
+        time.sleep(0.1)
+    for c in clones:
+        values = counter_values(c)
+        assert values, c.output()[-2000:]
+        assert values[0] >= frozen[-1]
+    # The guests write their counters, but only into their private copies.
+    assert file_digest(memf) == digest
 
 
 def test_load_paused_then_resume(squib_factory, tmp_path):
