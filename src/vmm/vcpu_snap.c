@@ -18,6 +18,9 @@
 #include "util/xalloc.h"
 #include "vmm/kvm.h"
 
+_Static_assert(sizeof(struct kvm_xsave) == VCPU_SNAP_XSAVE_WORDS * 4,
+               "KVM_GET_XSAVE moves 4 KiB");
+
 /* MSRs per KVM_GET_MSRS/KVM_SET_MSRS batch. */
 #define MSR_BATCH 64
 

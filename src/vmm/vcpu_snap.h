@@ -22,6 +22,8 @@
 /* Upper bounds a snapshot may carry (KVM's own limits are lower). */
 #define VCPU_SNAP_MAX_CPUID 256
 #define VCPU_SNAP_MAX_MSRS  1024
+/* The legacy XSAVE area: sizeof(struct kvm_xsave), 4 KiB. */
+#define VCPU_SNAP_XSAVE_WORDS 1024
 
 struct vcpu_snap_msr {
     uint32_t index;
@@ -32,7 +34,9 @@ struct vcpu_snap {
     struct kvm_mp_state mp_state;
     struct kvm_regs regs;
     struct kvm_sregs sregs;
-    struct kvm_xsave xsave; /* the 4 KiB legacy area (KVM_GET_XSAVE) */
+    /* struct kvm_xsave's 4 KiB region (KVM_GET_XSAVE): kept as words, as
+     * the struct ends in a flexible array and cannot sit mid-struct. */
+    uint32_t xsave[VCPU_SNAP_XSAVE_WORDS];
     struct kvm_xcrs xcrs;
     struct kvm_debugregs debugregs;
     struct kvm_lapic_state lapic;
