@@ -235,6 +235,24 @@ static int build_vdevs(struct vmm *v, struct vmm_machine *vm,
     return 0;
 }
 
+/*
+ * The end of a build: with rc 0 the machine becomes the controller's
+ * (v->machine), otherwise everything in vm is released. The description
+ * arrays are freed either way. Returns rc.
+ */
+static int settle(struct vmm *v, struct vmm_machine *vm, int rc,
+                  struct machine_mmio_dev *mmio, struct cmdline_dev *dev)
+{
+    free(mmio);
+    free(dev);
+    if (rc) {
+        vmm_machine_free(vm);
+        return rc;
+    }
+    v->machine = vm;
+    return 0;
+}
+
 int vmm_start_machine(struct vmm *v, struct sq_err *err)
 {
     struct vm_resources *r = &v->res;
@@ -329,17 +347,8 @@ int vmm_start_machine(struct vmm *v, struct sq_err *err)
     if (rc)
         goto fail;
     rc = machine_start(vm->m, err);
-    if (rc)
-        goto fail;
-    free(mmio);
-    free(dev);
-    v->machine = vm;
-    return 0;
 fail:
-    vmm_machine_free(vm);
-    free(mmio);
-    free(dev);
-    return rc;
+    return settle(v, vm, rc, mmio, dev);
 }
 
 int vmm_restore_machine(struct vmm *v, struct guest_mem *mem,
@@ -381,17 +390,8 @@ int vmm_restore_machine(struct vmm *v, struct guest_mem *mem,
     if (rc == 0)
         rc = rs->resume ? machine_start(vm->m, err)
                         : machine_start_paused(vm->m, err);
-    if (rc)
-        goto fail;
-    free(mmio);
-    free(dev);
-    v->machine = vm;
-    return 0;
 fail:
-    vmm_machine_free(vm);
-    free(mmio);
-    free(dev);
-    return rc;
+    return settle(v, vm, rc, mmio, dev);
 }
 
 struct vdev_list *vmm_vdevs(struct vmm *v)
