@@ -226,7 +226,7 @@ int snapshot_load(struct vmm *v, const struct snapshot_load *p,
         rc = memory_from_file(v, p->mem_backend_path, &mem, err);
     if (rc == 0) {
         struct vmm_restore rs = {&st.machine, st.vdevs, st.n_vdevs,
-                                 p->resume_vm};
+                                 p->resume_vm, p->clock_realtime};
 
         rc = vmm_restore_machine(v, mem, &rs, err);
         if (rc < 0)

@@ -91,14 +91,14 @@ fail:
 }
 
 int machine_snap_restore(struct machine *m, const struct machine_snap *s,
-                         struct sq_err *err)
+                         bool clock_realtime, struct sq_err *err)
 {
     int rc;
 
     if (s->n_vcpus != machine_vcpu_count(m))
         return sq_errf(err, -EINVAL, "%u vCPUs saved, %u created", s->n_vcpus,
                        machine_vcpu_count(m));
-    rc = vm_snap_restore(machine_vm_fd(m), &s->vm, err);
+    rc = vm_snap_restore(machine_vm_fd(m), &s->vm, clock_realtime, err);
     for (uint32_t i = 0; rc == 0 && i < s->n_vcpus; i++) {
         struct vcpu_restore_call c = {&s->vcpus[i], err};
 

@@ -12,6 +12,7 @@
 #ifndef SQUIB_VMM_MACHINE_SNAP_H
 #define SQUIB_VMM_MACHINE_SNAP_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "devices/legacy/i8042.h"
@@ -42,10 +43,11 @@ int machine_snap_save(struct machine *m, struct machine_snap *out,
 
 /*
  * Write *s into machine m, built for a restore and not started: the vCPU
- * count must match, then the VM state, each vCPU, the serial port and the
- * i8042. Returns 0, or -errno with err set to the detail.
+ * count must match, then the VM state (the clock advanced by the wall-clock
+ * time elapsed when `clock_realtime`, vm_snap.h), each vCPU, the serial port
+ * and the i8042. Returns 0, or -errno with err set to the detail.
  */
 int machine_snap_restore(struct machine *m, const struct machine_snap *s,
-                         struct sq_err *err);
+                         bool clock_realtime, struct sq_err *err);
 
 #endif

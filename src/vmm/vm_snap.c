@@ -45,7 +45,8 @@ int vm_snap_save(int vm_fd, struct vm_snap *out, struct sq_err *err)
     return rc;
 }
 
-int vm_snap_restore(int vm_fd, const struct vm_snap *s, struct sq_err *err)
+int vm_snap_restore(int vm_fd, const struct vm_snap *s, bool clock_realtime,
+                    struct sq_err *err)
 {
     struct vm_snap c = *s; /* the ioctls take non-const pointers */
     int rc;
@@ -60,9 +61,10 @@ int vm_snap_restore(int vm_fd, const struct vm_snap *s, struct sq_err *err)
         rc = kvm_state_ioctl(vm_fd, KVM_SET_IRQCHIP, &c.ioapic);
     if (rc < 0)
         return fail(err, rc, "set", "irqchip state");
-    /* Only the value: the flags KVM_GET_CLOCK reported (TSC stable, ...)
-     * are not accepted back by KVM_SET_CLOCK. */
-    c.clock.flags = 0;
+    /* Only the value, or the value and the wall-clock time it was read at:
+     * the other flags KVM_GET_CLOCK reports (TSC stable, ...) are not
+     * accepted back by KVM_SET_CLOCK. */
+    c.clock.flags = clock_realtime ? s->clock.flags & KVM_CLOCK_REALTIME : 0;
     rc = kvm_state_ioctl(vm_fd, KVM_SET_CLOCK, &c.clock);
     return rc < 0 ? fail(err, rc, "set", "clock") : 0;
 }

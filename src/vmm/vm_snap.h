@@ -7,6 +7,8 @@
 #ifndef SQUIB_VMM_VM_SNAP_H
 #define SQUIB_VMM_VM_SNAP_H
 
+#include <stdbool.h>
+
 #include <linux/kvm.h>
 
 #include "util/err.h"
@@ -27,10 +29,14 @@ int vm_snap_save(int vm_fd, struct vm_snap *out, struct sq_err *err);
 
 /*
  * Write *s into VM `vm_fd` (irqchip and PIT created, vCPUs not running):
- * the PIT, the three interrupt controllers and the clock (only the clock
- * value: KVM chooses the flags). Returns 0, or -errno with err set to
- * "Failed to set {what}: {os error}".
+ * the PIT, the three interrupt controllers and the clock. The clock goes
+ * back as it was saved, unless `clock_realtime` (snapshot load's
+ * clock_realtime) and the saved clock carries the wall-clock time it was
+ * read at (KVM_CLOCK_REALTIME): then KVM advances it by the wall-clock time
+ * elapsed since. Returns 0, or -errno with err set to "Failed to set
+ * {what}: {os error}".
  */
-int vm_snap_restore(int vm_fd, const struct vm_snap *s, struct sq_err *err);
+int vm_snap_restore(int vm_fd, const struct vm_snap *s, bool clock_realtime,
+                    struct sq_err *err);
 
 #endif

@@ -18,7 +18,8 @@ struct vmm_restore {
     const struct machine_snap *machine;
     const struct vdev_snap *vdevs; /* in attach order */
     size_t n_vdevs;
-    bool resume; /* resume_vm: the vCPUs run, else they stay paused */
+    bool resume;         /* resume_vm: the vCPUs run, else they stay paused */
+    bool clock_realtime; /* advance kvmclock by the wall-clock time since */
 };
 
 /*

@@ -386,7 +386,7 @@ int vmm_restore_machine(struct vmm *v, struct guest_mem *mem,
     if (rc == 0)
         rc = vdev_snap_restore(&vm->vdevs, rs->vdevs, rs->n_vdevs, err);
     if (rc == 0)
-        rc = machine_snap_restore(vm->m, rs->machine, err);
+        rc = machine_snap_restore(vm->m, rs->machine, rs->clock_realtime, err);
     if (rc == 0)
         rc = rs->resume ? machine_start(vm->m, err)
                         : machine_start_paused(vm->m, err);

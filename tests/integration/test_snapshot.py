@@ -61,11 +61,12 @@ def snapshot_counter_guest(squib, tmp_path, mem=128):
     return state, memf, frozen
 
 
-def load(s, state, memf, resume=True):
-    return s.client().put("/snapshot/load", {
-        "snapshot_path": state,
-        "mem_backend": {"backend_type": "File", "backend_path": memf},
-        "resume_vm": resume})
+def load(s, state, memf, resume=True, **extra):
+    body = {"snapshot_path": state,
+            "mem_backend": {"backend_type": "File", "backend_path": memf},
+            "resume_vm": resume}
+    body.update(extra)
+    return s.client().put("/snapshot/load", body)
 
 
 def test_restore_in_new_process_goes_on_counting(squib_factory, tmp_path):
@@ -264,6 +265,14 @@ def test_load_memory_file_too_small(squib_factory, tmp_path, good_snapshot):
                        "memory from file: Failed to restore guest memory: Total sum of "
                        "memory regions exceeds largest possible file offset")
     assert_fatal(s, r.fault)
+
+
+def test_load_with_clock_realtime(squib_factory, tmp_path, good_snapshot):
+    data, memf = good_snapshot
+    s = squib_factory([])
+    r = load(s, broken(tmp_path, data), memf, clock_realtime=True)
+    assert r.status == 204, r.raw
+    wait_for(s, r"SQUIB-GUEST counter value=\d+")
 
 
 def test_load_after_boot_resource_is_refused_not_fatal(squib_factory, tmp_path, good_snapshot):
