@@ -99,6 +99,32 @@ def test_restore_in_new_process_goes_on_counting(squib_factory, tmp_path):
     assert "'load snapshot' VMM action took" in second.output()
 
 
+def test_snapshot_of_a_restored_vm(squib_factory, tmp_path):
+    """A restored VM (seccomp filters on, RAM mapped from a file) is paused
+    and snapshotted again; a third process restores that and counts on."""
+    first = squib_factory([])
+    state, memf, frozen = snapshot_counter_guest(first, tmp_path)
+    first.stop()
+    second = squib_factory([])
+    assert load(second, state, memf).status == 204
+    api = second.client()
+    deadline = time.time() + 20
+    while time.time() < deadline and len(counter_values(second)) < 3:
+        time.sleep(0.05)
+    assert api.patch("/vm", {"state": "Paused"}).status == 204
+    time.sleep(0.2)
+    frozen2 = counter_values(second)
+    assert frozen2 and frozen2[-1] > frozen[-1]
+    state2, memf2 = str(tmp_path / "vm2.state"), str(tmp_path / "vm2.mem")
+    r = api.put("/snapshot/create", {"snapshot_path": state2, "mem_file_path": memf2})
+    assert r.status == 204, r.raw
+    second.stop()
+    third = squib_factory([])
+    assert load(third, state2, memf2).status == 204
+    wait_for(third, r"SQUIB-GUEST counter value=\d+")
+    assert counter_values(third)[0] >= frozen2[-1]
+
+
 def test_restore_one_snapshot_in_ten_processes(squib_factory, tmp_path):
     """The memory file is mapped privately: ten processes restore the same
     files at once and each guest counts on from the snapshot on its own."""
