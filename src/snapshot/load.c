@@ -55,6 +55,22 @@ static int read_state(const char *path, struct microvm_state *st,
     return rc;
 }
 
+/* The load's huge_pages: "Snapshot" (the default) keeps the saved one. */
+static enum huge_pages huge_pages_for(const struct snapshot_load *p,
+                                      const struct microvm_state *st)
+{
+    switch (p->huge_pages) {
+    case SNAPSHOT_HUGE_PAGES_NONE:
+        return HUGE_PAGES_NONE;
+    case SNAPSHOT_HUGE_PAGES_TRANSPARENT:
+        return HUGE_PAGES_TRANSPARENT;
+    case SNAPSHOT_HUGE_PAGES_2M:
+        return HUGE_PAGES_2M;
+    default:
+        return (enum huge_pages)st->info.huge_pages;
+    }
+}
+
 /* The snapshot's machine config replaces the process's (upstream's
  * update_machine_config from VmInfo and the vCPU count). */
 static int take_machine_config(struct vmm *v, const struct snapshot_load *p,
@@ -75,7 +91,7 @@ static int take_machine_config(struct vmm *v, const struct snapshot_load *p,
     mc.has_track_dirty_pages = true;
     mc.track_dirty_pages = p->track_dirty_pages;
     mc.has_huge_pages = true;
-    mc.huge_pages = (enum huge_pages)st->info.huge_pages;
+    mc.huge_pages = huge_pages_for(p, st);
     if (st->machine.n_vcpus > 255 || st->info.huge_pages > HUGE_PAGES_2M ||
         st->info.cpu_template > STATIC_CPU_TEMPLATE_T2A)
         return sq_errf(err, -EINVAL,
@@ -181,8 +197,11 @@ static int memory_from_file(const struct vmm *v, const char *path,
         return sq_errf(err, -errno,
                        ERR_MEMORY "Failed to load guest memory: %s",
                        sq_os_error(errno, os, sizeof(os)));
-    rc = guest_mem_new(v->res.machine.mem_size_mib, GUEST_MEM_HUGE_NONE, out,
-                       err);
+    rc = guest_mem_new(v->res.machine.mem_size_mib,
+                       v->res.machine.huge_pages == HUGE_PAGES_TRANSPARENT
+                           ? GUEST_MEM_HUGE_THP
+                           : GUEST_MEM_HUGE_NONE,
+                       out, err);
     if (rc == 0) {
         rc = guest_mem_file_map(*out, fd, err);
         if (rc < 0) {

@@ -65,6 +65,10 @@ int guest_mem_file_map(struct guest_mem *gm, int fd, struct sq_err *err)
         if (p == MAP_FAILED)
             return sq_errf(err, -errno, "Cannot create mmap region: %s",
                            sq_os_error(errno, os, sizeof(os)));
+        /* "Transparent" asks for huge pages on the new mapping too (a
+         * hint: the file's filesystem may not provide them). */
+        if (gm->huge_pages == GUEST_MEM_HUGE_THP)
+            (void)madvise(p, (size_t)r->size, MADV_HUGEPAGE);
         off += r->size;
     }
     return 0;

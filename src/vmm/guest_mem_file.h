@@ -25,11 +25,12 @@ int guest_mem_file_write(const struct guest_mem *gm, int fd,
 /*
  * Replace every region's anonymous mapping by a MAP_PRIVATE|MAP_FIXED
  * mapping of fd at the region's file offset (gm must not be registered with
- * KVM yet). A file shorter than the guest's RAM is refused first with
- * upstream's text "Total sum of memory regions exceeds largest possible
- * file offset" (a longer one is accepted, as upstream). On failure returns
- * -errno with err set ("Cannot create mmap region: {os error}", "Cannot
- * retrieve snapshot file metadata: {os error}"); gm is then still valid.
+ * KVM yet), advised MADV_HUGEPAGE when gm uses transparent huge pages. A file
+ * shorter than the guest's RAM is refused first with upstream's text "Total sum
+ * of memory regions exceeds largest possible file offset" (a longer one is
+ * accepted, as upstream). On failure returns -errno with err set ("Cannot
+ * create mmap region: {os error}", "Cannot retrieve snapshot file metadata: {os
+ * error}"); gm is then still valid.
  */
 int guest_mem_file_map(struct guest_mem *gm, int fd, struct sq_err *err);
 

@@ -293,6 +293,17 @@ def test_load_memory_file_too_small(squib_factory, tmp_path, good_snapshot):
     assert_fatal(s, r.fault)
 
 
+def test_load_2m_huge_pages_with_file_backend(squib_factory, tmp_path, good_snapshot):
+    data, memf = good_snapshot
+    s = squib_factory([])
+    r = load(s, broken(tmp_path, data), memf, huge_pages="2M")
+    assert r.status == 400, r.raw
+    assert r.fault == (LOAD_ERR + "Failed to load guest memory: Error creating guest memory "
+                       "from file: Cannot restore hugetlbfs backed snapshot by mapping the "
+                       "memory file. Please use uffd.")
+    assert_fatal(s, r.fault)
+
+
 def test_load_with_clock_realtime(squib_factory, tmp_path, good_snapshot):
     data, memf = good_snapshot
     s = squib_factory([])
