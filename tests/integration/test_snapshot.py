@@ -52,13 +52,28 @@ def snapshot_counter_guest(squib, tmp_path, mem=128):
     assert api.patch("/vm", {"state": "Paused"}).status == 204
     time.sleep(0.2)  # let a line in flight land
     frozen = counter_values(squib)
-    state, memf = str(tmp_path / "vm.state"), str(tmp_path / "vm.mem")
-    r = api.put("/snapshot/create", {"snapshot_path": state, "mem_file_path": memf})
-    assert r.status == 204, r.raw
+    state, memf = create(api, tmp_path)
     assert os.path.getsize(memf) == mem << 20
     assert not [n for n in os.listdir(tmp_path) if n.startswith("vm.state.")], \
         "a temporary state file was left behind"
     return state, memf, frozen
+
+
+def create(api, tmp_path, name="vm"):
+    """A Full snapshot of the paused VM behind `api`: (state, memory file)."""
+    state, memf = str(tmp_path / (name + ".state")), str(tmp_path / (name + ".mem"))
+    r = api.put("/snapshot/create", {"snapshot_path": state, "mem_file_path": memf})
+    assert r.status == 204, r.raw
+    return state, memf
+
+
+def move(squib_factory, old, state, memf):
+    """Kill `old` and restore (state, memf) in a new process, resumed."""
+    old.stop()
+    new = squib_factory([])
+    r = load(new, state, memf)
+    assert r.status == 204, r.raw + new.output().encode()
+    return new
 
 
 def load(s, state, memf, resume=True, **extra):
@@ -73,11 +88,8 @@ def test_restore_in_new_process_goes_on_counting(squib_factory, tmp_path):
     first = squib_factory([])
     state, memf, frozen = snapshot_counter_guest(first, tmp_path)
     assert frozen, "the guest printed no counter line before the pause"
-    first.stop()  # killed: nothing of it survives but the two files
-
-    second = squib_factory([])
-    r = load(second, state, memf)
-    assert r.status == 204, r.raw + second.output().encode()
+    # first is killed: nothing of it survives but the two files.
+    second = move(squib_factory, first, state, memf)
     api = second.client()
     info = api.get("/").json()
     assert info["state"] == "Running"
@@ -104,9 +116,7 @@ def test_snapshot_of_a_restored_vm(squib_factory, tmp_path):
     and snapshotted again; a third process restores that and counts on."""
     first = squib_factory([])
     state, memf, frozen = snapshot_counter_guest(first, tmp_path)
-    first.stop()
-    second = squib_factory([])
-    assert load(second, state, memf).status == 204
+    second = move(squib_factory, first, state, memf)
     api = second.client()
     deadline = time.time() + 20
     while time.time() < deadline and len(counter_values(second)) < 3:
@@ -115,12 +125,7 @@ def test_snapshot_of_a_restored_vm(squib_factory, tmp_path):
     time.sleep(0.2)
     frozen2 = counter_values(second)
     assert frozen2 and frozen2[-1] > frozen[-1]
-    state2, memf2 = str(tmp_path / "vm2.state"), str(tmp_path / "vm2.mem")
-    r = api.put("/snapshot/create", {"snapshot_path": state2, "mem_file_path": memf2})
-    assert r.status == 204, r.raw
-    second.stop()
-    third = squib_factory([])
-    assert load(third, state2, memf2).status == 204
+    third = move(squib_factory, second, *create(api, tmp_path, "vm2"))
     wait_for(third, r"SQUIB-GUEST counter value=\d+")
     assert counter_values(third)[0] >= frozen2[-1]
 
@@ -191,14 +196,8 @@ def test_restore_virtio_devices_mid_stream(squib_factory, tmp_path):
     time.sleep(0.2)
     before = rng_ticks(first)
     assert before, first.output()[-3000:]
-    state, memf = str(tmp_path / "vm.state"), str(tmp_path / "vm.mem")
-    r = api.put("/snapshot/create", {"snapshot_path": state, "mem_file_path": memf})
-    assert r.status == 204, r.raw
-    first.stop()
-
-    second = squib_factory([])
-    r = load(second, state, memf)
-    assert r.status == 204, r.raw + second.output().encode()
+    state, memf = create(api, tmp_path)
+    second = move(squib_factory, first, state, memf)
     cfg = second.client().get("/vm/config").json()
     assert [d["drive_id"] for d in cfg["drives"]] == ["data"]
     assert cfg["entropy"] is not None
@@ -230,14 +229,8 @@ def test_restore_block_mid_benchmark(squib_factory, tmp_path, engine):
     time.sleep(0.3)
     assert api.patch("/vm", {"state": "Paused"}).status == 204
     assert "blk-bench-end" not in first.output(), "the run ended before the pause"
-    state, memf = str(tmp_path / "vm.state"), str(tmp_path / "vm.mem")
-    r = api.put("/snapshot/create", {"snapshot_path": state, "mem_file_path": memf})
-    assert r.status == 204, r.raw
-    first.stop()
-
-    second = squib_factory([])
-    r = load(second, state, memf)
-    assert r.status == 204, r.raw + second.output().encode()
+    state, memf = create(api, tmp_path)
+    second = move(squib_factory, first, state, memf)
     # The whole line (the serial output and the log share output()).
     out = wait_for(second, r"SQUIB-GUEST blk-bench mode=\S+ bytes=.* iops=\d+\r?\n",
                    timeout=120)
@@ -257,8 +250,12 @@ def test_describe_snapshot(squib_factory, tmp_path):
     assert p.stdout.startswith(b"v11.0.0\n")
 
 
-def assert_fatal(s, fault):
-    """The 400 came with `fault`; then the process ends with 1."""
+def expect_fatal_load(s, state, memf, fault, **extra):
+    """PUT /snapshot/load answers 400 with `fault`, then the process ends
+    with 1, as upstream's does after a failed restore."""
+    r = load(s, state, memf, **extra)
+    assert r.status == 400, r.raw
+    assert r.fault == fault
     try:
         code = s.proc.wait(10)
     except Exception:
@@ -310,11 +307,7 @@ def test_load_errors(squib_factory, tmp_path, good_snapshot, case):
     else:
         path = str(tmp_path / "nope")
         fault = STATE_ERR + "Failed to open snapshot file: No such file or directory (os error 2)"
-    s = squib_factory([])
-    r = load(s, path, memf)
-    assert r.status == 400, r.raw
-    assert r.fault == fault
-    assert_fatal(s, fault)
+    expect_fatal_load(squib_factory([]), path, memf, fault)
 
 
 def test_load_memory_file_too_small(squib_factory, tmp_path, good_snapshot):
@@ -322,24 +315,19 @@ def test_load_memory_file_too_small(squib_factory, tmp_path, good_snapshot):
     state = broken(tmp_path, data)
     small = tmp_path / "small.mem"
     small.write_bytes(b"\0" * 4096)
-    s = squib_factory([])
-    r = load(s, state, str(small))
-    assert r.status == 400, r.raw
-    assert r.fault == (LOAD_ERR + "Failed to load guest memory: Error creating guest "
-                       "memory from file: Failed to restore guest memory: Total sum of "
-                       "memory regions exceeds largest possible file offset")
-    assert_fatal(s, r.fault)
+    expect_fatal_load(squib_factory([]), state, str(small),
+                      LOAD_ERR + "Failed to load guest memory: Error creating guest "
+                      "memory from file: Failed to restore guest memory: Total sum of "
+                      "memory regions exceeds largest possible file offset")
 
 
 def test_load_2m_huge_pages_with_file_backend(squib_factory, tmp_path, good_snapshot):
     data, memf = good_snapshot
-    s = squib_factory([])
-    r = load(s, broken(tmp_path, data), memf, huge_pages="2M")
-    assert r.status == 400, r.raw
-    assert r.fault == (LOAD_ERR + "Failed to load guest memory: Error creating guest memory "
-                       "from file: Cannot restore hugetlbfs backed snapshot by mapping the "
-                       "memory file. Please use uffd.")
-    assert_fatal(s, r.fault)
+    expect_fatal_load(squib_factory([]), broken(tmp_path, data), memf,
+                      LOAD_ERR + "Failed to load guest memory: Error creating guest memory "
+                      "from file: Cannot restore hugetlbfs backed snapshot by mapping the "
+                      "memory file. Please use uffd.",
+                      huge_pages="2M")
 
 
 def test_load_with_clock_realtime(squib_factory, tmp_path, good_snapshot):
