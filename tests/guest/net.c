@@ -42,17 +42,9 @@
 #define MMDS_IP_DEFAULT 0xa9fea9feu /* 169.254.169.254 */
 #define GUEST_IP_MMDS   0xa9fe0002u /* 169.254.0.2 */
 
-struct nq {
-    uint16_t size;
-    volatile struct vdesc *desc;
-    volatile uint16_t *avail; /* flags, idx, ring[size], used_event */
-    volatile uint32_t *used;  /* flags|idx, {id, len}[size], avail_event */
-    uint16_t avail_idx, last_used;
-};
-
 struct ndrv {
     const struct vdev *dev;
-    struct nq rx, tx;
+    struct vq rx, tx;
     uint64_t dev_features, drv_features;
     uint8_t mac[NP_MAC_LEN];
     uint64_t tsc_hz;
@@ -80,12 +72,12 @@ static const uint8_t default_mac[NP_MAC_LEN] = {0x06, 0x00, 0xac,
 
 /* ------------------------------------------------------------ transport */
 
-static uint16_t used_idx(const struct nq *q)
+static uint16_t used_idx(const struct vq *q)
 {
     return (uint16_t)(q->used[0] >> 16);
 }
 
-static void set_desc(struct nq *q, uint16_t i, uint64_t addr, uint32_t len,
+static void set_desc(struct vq *q, uint16_t i, uint64_t addr, uint32_t len,
                      uint16_t flags, uint16_t next)
 {
     q->desc[i].addr = addr;
@@ -94,7 +86,7 @@ static void set_desc(struct nq *q, uint16_t i, uint64_t addr, uint32_t len,
     q->desc[i].next = next;
 }
 
-static void publish(struct nq *q, uint16_t head)
+static void publish(struct vq *q, uint16_t head)
 {
     q->avail[2 + q->avail_idx % q->size] = head;
     mb();
@@ -118,7 +110,7 @@ static void ack_isr(const struct ndrv *n)
 
 /* Select queue qi, size it (want, capped by QueueNumMax) in mem, make it
  * ready. Returns 0 or -1. */
-static int queue_setup(struct ndrv *n, uint32_t qi, struct nq *q, uint8_t *mem,
+static int queue_setup(struct ndrv *n, uint32_t qi, struct vq *q, uint8_t *mem,
                        uint32_t want)
 {
     uint32_t max;
@@ -276,7 +268,7 @@ static int tx_cb(void *opaque, const uint8_t *frame, size_t len)
 static size_t rx_cb(void *opaque, uint8_t *buf, size_t cap, uint32_t timeout_ms)
 {
     struct ndrv *n = opaque;
-    struct nq *q = &n->rx;
+    struct vq *q = &n->rx;
     uint64_t t0 = rdtsc(), limit = n->tsc_hz / 1000 * timeout_ms;
 
     for (;;) {

@@ -35,14 +35,6 @@
 
 #define OUTSIDE_RAM 0x100000000000ULL /* 16 TiB: no guest RAM there */
 
-struct vq {
-    uint16_t size;
-    volatile struct vdesc *desc;
-    volatile uint16_t *avail; /* flags, idx, ring[size], used_event */
-    volatile uint32_t *used;  /* flags|idx, {id, len}[size], avail_event */
-    uint16_t avail_idx, last_used;
-};
-
 struct vdrv_vsock {
     const struct vdev *dev;
     struct vq rx, tx, ev;

@@ -344,16 +344,17 @@ static void test_default_machine_layer_refuses(void **state)
                  "Start microvm error: Failed to create device manager: Error "
                  "with EventFd: No such file or directory (os error 2)");
     assert_int_equal(act(f->v, VMM_OP_PUT_DRIVE, "rootfs", &d), 204);
-    /* A kind squib cannot attach yet is refused before the drive's device
-     * is built. */
+    /* A pmem backing file is opened at InstanceStart (upstream), before
+     * the serial output. */
     memset(&p, 0, sizeof(p));
     p.id = MUT("pm");
     p.id_len = 2;
-    p.path_on_host = f->disk;
+    p.path_on_host = MUT("/nonexistent/pmem.img");
     assert_int_equal(act(f->v, VMM_OP_PUT_PMEM, "pm", &p), 204);
     expect_fault(act(f->v, VMM_OP_PUT_ACTIONS, NULL, &start),
-                 "Start microvm error: Could not attach device: the "
-                 "virtio-pmem device is not implemented by squib yet");
+                 "Start microvm error: Cannot create pmem device: Error "
+                 "accessing backing file: No such file or directory (os "
+                 "error 2)");
     assert_false(vmm_is_started(f->v));
     assert_null(f->v->machine);
     f->v->ops = &fake_ops;
