@@ -18,6 +18,7 @@
 #include "devices/virtio/mem.h"
 #include "util/xalloc.h"
 #include "vmm/device_cfg.h"
+#include "vmm/errors.h"
 
 const struct vdev_class *const vdev_attach_order[] = {
     &vdev_class_balloon, &vdev_class_block,   &vdev_class_net, &vdev_class_pmem,
@@ -83,9 +84,9 @@ int vdev_list_create(struct vdev_list *l, const struct vm_resources *r,
         mem_window_take(&l->win,
                         (uint64_t)r->memory_hotplug.total_size_mib << 20,
                         VIRTIO_MEM_ADDR_ALIGN, &l->hotplug_gpa) < 0)
-        return sq_errf(err, -ENOSPC,
-                       "Failed to allocate guest resource: The requested "
-                       "resource is not available.");
+        return sq_errf(
+            err, -ENOSPC,
+            "Failed to allocate guest resource: " VMM_ERR_NO_RESOURCE);
     for (size_t k = 0; k < vdev_attach_order_len; k++) {
         const struct vdev_class *c = vdev_attach_order[k];
         size_t n = c->create ? c->count(r) : 0;

@@ -15,6 +15,7 @@
  * memory back to the host (MADV_DONTNEED).
  */
 #include "vmm/device_cfg.h"
+#include "vmm/errors.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -99,9 +100,8 @@ static int mem_create(const struct vm_resources *r, size_t i,
     if (rc < 0) {
         virtio_mem_free(w->vm);
         free(w);
-        return sq_errf(err, rc,
-                       "Failed to allocate guest resource: The requested "
-                       "resource is not available.");
+        return sq_errf(
+            err, rc, "Failed to allocate guest resource: " VMM_ERR_NO_RESOURCE);
     }
     w->slot_base = mem_window_slots(d->win, w->r.n_slots);
     d->dev = w;

@@ -365,6 +365,9 @@ static void mem_test(struct venv *e, uint64_t timeout)
     mem_request(&drv, "unplug-all", MEM_UNPLUG_ALL, 0, 0, timeout);
     mem_request(&drv, "state-after", MEM_STATE, start, 1, timeout);
     mem_config_line(d, "mem-done");
+    /* The host looks again, then asks for memory once more to let us go. */
+    mem_wait_requested(e, d, 1, wait_ms);
+    mem_config_line(d, "mem-end");
     virtio_dev_reset(d);
 }
 

@@ -150,3 +150,116 @@ def test_pmem_patch_after_boot(squib, tmp_path):
     assert r.status == 204, r.raw
     assert api.get("/vm/config").json()["pmem"][0]["rate_limiter"] is None
     assert api.get("/").json()["state"] == "Running"
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def hotplug_status(api):
+    r = api.get("/hotplug/memory")
+    assert r.status == 200, r.raw
+    return r.json()
+
+
+def request_and_see(squib, api, mib, word, plugged):
+    """PATCH the requested size, wait for the guest's line, check GET
+    /hotplug/memory follows it; squib's RSS in KiB then."""
+    r = api.patch("/hotplug/memory", {"requested_size_mib": mib})
+    assert r.status == 204, r.raw
+    wait_for(squib, r"SQUIB-GUEST %s " % word, timeout=120)
+    st = hotplug_status(api)
+    assert (st["plugged_size_mib"], st["requested_size_mib"]) == (plugged, mib)
+    return rss_kib(squib.proc.pid)
+
+
+def test_virtio_mem_plug_touch_unplug(squib, tmp_path):
+    metrics = os.path.join(str(tmp_path), "metrics.json")
+    api = squib.client()
+    args = configure_guest(api, "virtio-mem")
+    assert api.put("/metrics", {"metrics_path": metrics}).status == 204
+    r = api.put("/hotplug/memory", {"total_size_mib": 256, "block_size_mib": 2,
+                                    "slot_size_mib": 128})
+    assert r.status == 204, r.raw
+    r = api.patch("/hotplug/memory", {"requested_size_mib": 8})
+    assert r.status == 400  # not before boot
+    start(api)
+    out = wait_for(squib, r"SQUIB-GUEST mem-config ")
+    assert hotplug_status(api) == {"block_size_mib": 2, "total_size_mib": 256,
+                                   "slot_size_mib": 128, "plugged_size_mib": 0,
+                                   "requested_size_mib": 0}
+    for bad in (3, 258):
+        r = api.patch("/hotplug/memory", {"requested_size_mib": bad})
+        assert r.status == 400
+        assert r.fault == "Memory hotplug update error: Failed to create memory " \
+            "hotplug device: Size %d is invalid: it must be a multiple of block " \
+            "size and less than the total size" % (bad << 20)
+    rss0 = rss_kib(squib.proc.pid)
+    # Ask for 16 MiB: the guest plugs and touches every 4 KiB page of it,
+    # so the host backs them now.
+    rss1 = request_and_see(squib, api, 16, "mem-plugged", 16)
+    assert rss1 - rss0 >= 14 * 1024, (rss0, rss1)
+    # Ask for nothing: the guest unplugs, and the blocks go back to the
+    # host (MADV_DONTNEED).
+    rss2 = request_and_see(squib, api, 0, "mem-done", 0)
+    assert rss1 - rss2 >= 14 * 1024, (rss1, rss2)
+    assert api.patch("/hotplug/memory", {"requested_size_mib": 2}).status == 204
+    lines = run_guest(squib)
+
+    assert first(lines, "cmdline")["text"] == args + " pci=off " + mmio_words(1)
+    cfg = first(lines, "mem-config")
+    assert int(cfg["start"], 16) == WINDOW
+    assert int(cfg["block"], 16) == 2 << 20 and int(cfg["region"], 16) == 256 << 20
+    req = first(lines, "mem-requested")
+    # The usable region grows to the request in whole slots.
+    assert int(req["requested"], 16) == 16 << 20 and int(req["usable"], 16) == 128 << 20
+    res = {m["name"]: m for m in every(lines, "mem-req")}
+    for name in ("plug-too-many", "plug-misaligned", "plug-outside",
+                 "unplug-unplugged", "plug-again"):
+        assert (res[name]["used_len"], res[name]["resp"]) == ("10", "3"), res[name]
+    assert res["bad-type"]["answered"] == "yes" and res["bad-type"]["used_len"] == "0"
+    assert res["state-empty"]["resp"] == "0" and res["state-empty"]["state"] == "1"
+    assert res["plug"]["resp"] == "0"
+    assert res["state-plugged"]["state"] == "0"
+    assert res["unplug-half"]["resp"] == "0"
+    assert res["state-mixed"]["state"] == "2"
+    assert res["unplug-all"]["resp"] == "0"
+    # UNPLUG_ALL shrinks the usable region to 0: a range in it is invalid.
+    assert res["state-after"]["resp"] == "3"
+    assert all(m["needs_reset"] == "no" for m in res.values())
+    touch = first(lines, "mem-touch")
+    assert touch["pages"] == str(4096) and touch["bad"] == "0"
+    assert int(first(lines, "mem-plugged")["plugged"], 16) == 16 << 20
+    done = first(lines, "mem-done")
+    assert int(done["plugged"], 16) == 0 and int(done["usable"], 16) == 0
+
+    ms = metrics_lines(metrics)
+    assert metric_total(ms, "memory_hotplug", "plug_count") == 5
+    assert metric_total(ms, "memory_hotplug", "plug_fails") == 4
+    assert metric_total(ms, "memory_hotplug", "plug_bytes") == 16 << 20
+    assert metric_total(ms, "memory_hotplug", "unplug_all_count") == 1
+    assert metric_total(ms, "memory_hotplug", "queue_event_fails") == 1
+
+
+def test_windows_past_512_gib_run_out(squib, tmp_path):
+    """A hot-pluggable region larger than the 512 GiB window cannot be
+    placed (upstream's allocator error); pmem windows after a region that
+    fills it neither."""
+    api = squib.client()
+    configure_guest(api, "virtio")
+    r = api.put("/hotplug/memory", {"total_size_mib": 1 << 20})  # 1 TiB
+    assert r.status == 204, r.raw
+    r = api.put("/actions", {"action_type": "InstanceStart"})
+    assert r.fault == "Start microvm error: Failed to allocate guest resource: " \
+        "Failed to allocate requested resource: The requested resource is not available."
+    r = api.put("/hotplug/memory", {"total_size_mib": 512 << 10})  # all of it
+    assert r.status == 204, r.raw
+    put_pmem(api, pmem_file(tmp_path))
+    r = api.put("/actions", {"action_type": "InstanceStart"})
+    assert r.fault == "Start microvm error: Cannot create pmem device: Failed to " \
+        "allocate memory region"
+    assert api.get("/").json()["state"] == "Not started"
