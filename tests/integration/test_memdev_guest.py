@@ -61,6 +61,10 @@ def test_pmem_read_write_flush(squib, tmp_path):
     assert first(lines, "cmdline")["text"] == \
         args + " pci=off root=/dev/pmem0 rw " + mmio_words(1)
     assert first(lines, "virtio-init")["ok"] == "yes"
+    # Described both ways: command line and DSDT, as every virtio device.
+    dev = first(lines, "virtio-dev")
+    assert (dev["addr"], dev["gsi"], dev["id"], dev["source"]) == \
+        ("0xc0001000", "5", "27", "both")
     p = first(lines, "pmem")
     assert int(p["start"], 16) == WINDOW and int(p["size"], 16) == 2 << 20
     rd = first(lines, "pmem-read")
@@ -211,6 +215,9 @@ def test_virtio_mem_plug_touch_unplug(squib, tmp_path):
     lines = run_guest(squib)
 
     assert first(lines, "cmdline")["text"] == args + " pci=off " + mmio_words(1)
+    dev = first(lines, "virtio-dev")
+    assert (dev["addr"], dev["gsi"], dev["id"], dev["source"]) == \
+        ("0xc0001000", "5", "24", "both")
     cfg = first(lines, "mem-config")
     assert int(cfg["start"], 16) == WINDOW
     assert int(cfg["block"], 16) == 2 << 20 and int(cfg["region"], 16) == 256 << 20
