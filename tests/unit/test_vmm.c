@@ -1410,6 +1410,57 @@ static void test_balloon_after_boot(void **state)
     f->balloon_active = 0;
 }
 
+/* PATCH /pmem/{id} and /hotplug/memory reach the running devices (fake:
+ * patch_device) by their ids; GET /vm/config shows the new limiter; the
+ * devices' refusals come back behind upstream's prefixes. */
+static void test_memory_devices_after_boot(void **state)
+{
+    struct fx *f = *state;
+    struct hotplug_memory_cfg h = {256, 2, 128};
+    struct hotplug_memory_update hu = {64};
+    struct pmem_update pu;
+    struct pmem_cfg p;
+    int st;
+
+    memset(&p, 0, sizeof(p));
+    p.id = MUT("pm");
+    p.id_len = 2;
+    p.path_on_host = f->disk;
+    assert_int_equal(act(f->v, VMM_OP_PUT_PMEM, "pm", &p), 204);
+    assert_int_equal(act(f->v, VMM_OP_PUT_HOTPLUG_MEMORY, NULL, &h), 204);
+    start_vm(f);
+    memset(&pu, 0, sizeof(pu));
+    pu.id = MUT("pm");
+    pu.id_len = 2;
+    pu.has_rate_limiter = true;
+    pu.rate_limiter.has_ops = true;
+    pu.rate_limiter.ops.size = 7;
+    pu.rate_limiter.ops.refill_time = 100;
+    assert_int_equal(act(f->v, VMM_OP_PATCH_PMEM, "pm", &pu), 204);
+    assert_int_equal(f->patch_op, VMM_OP_PATCH_PMEM);
+    assert_string_equal(f->patch_id, "pm");
+    assert_non_null(strstr(get(f->v, VMM_OP_GET_VM_CONFIG, &st),
+                           "\"ops\":{\"size\":7,\"one_time_burst\":null,"
+                           "\"refill_time\":100}"));
+    assert_int_equal(act(f->v, VMM_OP_PATCH_HOTPLUG_MEMORY, NULL, &hu), 204);
+    assert_int_equal(f->patch_op, VMM_OP_PATCH_HOTPLUG_MEMORY);
+    assert_string_equal(f->patch_id, "mem");
+    f->fail_patch = 1;
+    expect_fault(act(f->v, VMM_OP_PATCH_HOTPLUG_MEMORY, NULL, &hu),
+                 "Memory hotplug update error: Failed to create memory "
+                 "hotplug device: Failed perform action on device: injected");
+    expect_fault(act(f->v, VMM_OP_PATCH_PMEM, "pm", &pu),
+                 "Pmem config error: Unable to patch the pmem device: Failed "
+                 "perform action on device: injected Please verify the "
+                 "request arguments.");
+    f->fail_patch = 0;
+    pu.id = MUT("xx");
+    expect_fault(act(f->v, VMM_OP_PATCH_PMEM, "xx", &pu),
+                 "Pmem config error: Unable to patch the pmem device: Failed "
+                 "perform action on device: Device not found Please verify "
+                 "the request arguments.");
+}
+
 static void test_postboot_device_ops(void **state)
 {
     struct fx *f = *state;
@@ -1742,6 +1793,7 @@ int main(void)
         T(test_postboot_device_ops),
         T(test_patch_net_after_boot),
         T(test_balloon_after_boot),
+        T(test_memory_devices_after_boot),
         T(test_vm_config_fresh),
         T(test_vm_config_full),
         T(test_vm_config_options),
