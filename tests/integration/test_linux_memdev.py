@@ -12,35 +12,13 @@ guest unplugs them again; GET /hotplug/memory follows. Skipped, with the
 reason printed, where the guest kernel cannot be obtained or KVM cannot
 run it, and in the sanitizer build.
 """
-import os
 import re
 import time
 
-import pytest
-
-from conftest import BUILD, SQUIB, Squib
-import linux_guest
-
-
-@pytest.fixture
-def linux():
-    if os.path.basename(os.path.normpath(BUILD)) in ("san", "tsan"):
-        pytest.skip("real-Linux boots run in the normal build only (minutes each on nested hosts)")
-    linux_guest.require()
-    return linux_guest
-
-
-def wait_line(s, pattern, timeout):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        m = re.search(pattern, s.output())
-        if m:
-            return m
-        if s.proc.poll() is not None:
-            break
-        time.sleep(0.5)
-    raise AssertionError("%r not seen within %ss; output tail:\n%s"
-                         % (pattern, timeout, s.output()[-3000:]))
+from conftest import SQUIB, Squib
+# The real-Linux fixture (skips with the reason) and the serial-line wait
+# are test_linux_virtio's.
+from test_linux_virtio import linux, wait_line  # noqa: F401  (pytest fixture)
 
 
 def status(api):

@@ -211,6 +211,18 @@ static struct boot_source_cfg boot(const char *k)
     return b;
 }
 
+/* PUT /pmem/{id} on `path`: the status. */
+static int put_pmem(struct fx *f, const char *id, const char *path)
+{
+    struct pmem_cfg p;
+
+    memset(&p, 0, sizeof(p));
+    p.id = MUT(id);
+    p.id_len = strlen(id);
+    p.path_on_host = MUT(path);
+    return act(f->v, VMM_OP_PUT_PMEM, id, &p);
+}
+
 static struct drive_cfg drive(const char *id, const char *path, bool root)
 {
     struct drive_cfg d;
@@ -332,7 +344,6 @@ static void test_default_machine_layer_refuses(void **state)
     struct instance_action start = {ACTION_INSTANCE_START};
     struct boot_source_cfg b = boot(f->kernel);
     struct drive_cfg d = drive("rootfs", f->disk, true);
-    struct pmem_cfg p;
     struct serial_cfg s;
 
     f->v->ops = &vmm_default_machine_ops;
@@ -346,11 +357,7 @@ static void test_default_machine_layer_refuses(void **state)
     assert_int_equal(act(f->v, VMM_OP_PUT_DRIVE, "rootfs", &d), 204);
     /* A pmem backing file is opened at InstanceStart (upstream), before
      * the serial output. */
-    memset(&p, 0, sizeof(p));
-    p.id = MUT("pm");
-    p.id_len = 2;
-    p.path_on_host = MUT("/nonexistent/pmem.img");
-    assert_int_equal(act(f->v, VMM_OP_PUT_PMEM, "pm", &p), 204);
+    assert_int_equal(put_pmem(f, "pm", "/nonexistent/pmem.img"), 204);
     expect_fault(act(f->v, VMM_OP_PUT_ACTIONS, NULL, &start),
                  "Start microvm error: Cannot create pmem device: Error "
                  "accessing backing file: No such file or directory (os "
@@ -1419,14 +1426,9 @@ static void test_memory_devices_after_boot(void **state)
     struct hotplug_memory_cfg h = {256, 2, 128};
     struct hotplug_memory_update hu = {64};
     struct pmem_update pu;
-    struct pmem_cfg p;
     int st;
 
-    memset(&p, 0, sizeof(p));
-    p.id = MUT("pm");
-    p.id_len = 2;
-    p.path_on_host = f->disk;
-    assert_int_equal(act(f->v, VMM_OP_PUT_PMEM, "pm", &p), 204);
+    assert_int_equal(put_pmem(f, "pm", f->disk), 204);
     assert_int_equal(act(f->v, VMM_OP_PUT_HOTPLUG_MEMORY, NULL, &h), 204);
     start_vm(f);
     memset(&pu, 0, sizeof(pu));
@@ -1575,7 +1577,6 @@ static void test_vm_config_full(void **state)
     struct boot_source_cfg b = boot(f->kernel);
     struct machine_cfg m = machine_put(2, 256);
     struct drive_cfg d = drive("rootfs", f->disk, true);
-    struct pmem_cfg p;
     struct balloon_cfg bc = {.amount_mib = 1, .deflate_on_oom = true};
     struct vsock_cfg vc;
     struct hotplug_memory_cfg h = {1024, 128, 1024};
@@ -1594,11 +1595,7 @@ static void test_vm_config_full(void **state)
     d.has_io_engine = true;
     d.io_engine = IO_ENGINE_SYNC;
     assert_int_equal(act(f->v, VMM_OP_PUT_DRIVE, "rootfs", &d), 204);
-    memset(&p, 0, sizeof(p));
-    p.id = MUT("pmem");
-    p.id_len = 4;
-    p.path_on_host = f->disk;
-    assert_int_equal(act(f->v, VMM_OP_PUT_PMEM, "pmem", &p), 204);
+    assert_int_equal(put_pmem(f, "pmem", f->disk), 204);
     assert_int_equal(act(f->v, VMM_OP_PUT_BALLOON, NULL, &bc), 204);
     snprintf(sock, sizeof(sock), "%s/vsock.sock", f->dir);
     memset(&vc, 0, sizeof(vc));
