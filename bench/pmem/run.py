@@ -16,7 +16,7 @@ Figures only: nothing passes or fails on a time. The machines are nested
 VMs with 2 cores where times swing; compare the two devices within one run
 (the ratio), never across runs.
 
-    bench/pmem/run.py                  # 32 MiB, one boot
+    bench/pmem/run.py                  # 8 MiB, one boot
     bench/pmem/run.py --mib 64 --runs 3
 """
 import argparse
@@ -26,6 +26,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -64,15 +65,27 @@ def boot_once(squib, opts, tmp):
         json.dump(cfg, f)
     log = os.path.join(tmp, "squib.log")
     open(log, "w").close()
-    p = subprocess.run([squib, "--no-api", "--config-file", cfg_path, "--log-path", log,
-                        "--level", "Warning"], stdout=subprocess.PIPE,
-                       stderr=subprocess.STDOUT, timeout=opts.timeout)
-    out = p.stdout.decode(errors="replace")
-    res = {}
-    for m in re.finditer(r"SQUIB-RB dev=(\S+) mib=(\d+) t0=([\d.]+) t1=([\d.]+)", out):
-        res[m.group(1)] = int(m.group(2)) / max(float(m.group(4)) - float(m.group(3)), 0.01)
+    p = subprocess.Popen([squib, "--no-api", "--config-file", cfg_path, "--log-path", log,
+                          "--level", "Warning"], stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT)
+    deadline = time.time() + opts.timeout
+    res, tail = {}, []
+    # Each device's line is printed as it comes: a slow machine still
+    # shows the first figure.
+    for raw in p.stdout:
+        line = raw.decode(errors="replace").rstrip()
+        tail = (tail + [line])[-20:]
+        m = re.search(r"SQUIB-RB dev=(\S+) mib=(\d+) t0=([\d.]+) t1=([\d.]+)", line)
+        if m:
+            secs = max(float(m.group(4)) - float(m.group(3)), 0.01)
+            res[m.group(1)] = int(m.group(2)) / secs
+            print("  %s: %s MiB in %.2f s" % (m.group(1), m.group(2), secs), flush=True)
+        if len(res) == 2 or time.time() > deadline:
+            break
+    p.kill()
+    p.wait()
     if len(res) != 2:
-        print("run failed (exit %d); output tail:\n%s" % (p.returncode, out[-2000:]))
+        print("run incomplete; output tail:\n" + "\n".join(tail))
         return None
     return res
 
@@ -80,7 +93,7 @@ def boot_once(squib, opts, tmp):
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--mib", type=int, default=32, help="MiB read from each device")
+    ap.add_argument("--mib", type=int, default=8, help="MiB read from each device")
     ap.add_argument("--runs", type=int, default=1, help="boots")
     ap.add_argument("--timeout", type=int, default=1800, help="seconds per boot")
     opts = ap.parse_args()
