@@ -109,7 +109,7 @@ def main():
         with tempfile.TemporaryDirectory(prefix="squib-bench-pmem-") as tmp:
             r = boot_once(squib, opts, tmp)
         if r:
-            print("%-4d %10.1f %10.1f %8.2f" % (i + 1, r["pmem0"], r["vda"],
+            print("%-4d %10.3f %10.3f %8.2f" % (i + 1, r["pmem0"], r["vda"],
                                                  r["pmem0"] / r["vda"]))
     return 0
 
