@@ -1,8 +1,8 @@
 /*
  * device_cfg.c: what the device kinds share (rate limiter configuration
- * <-> limiter parameters) and the kinds squib cannot attach yet. Each
- * built kind has its own file: vdev_balloon.c, vdev_block.c, vdev_net.c,
- * vdev_vsock.c, vdev_entropy.c (device_cfg.h).
+ * <-> limiter parameters). Each kind has its own file: vdev_balloon.c,
+ * vdev_block.c, vdev_net.c, vdev_pmem.c, vdev_vsock.c, vdev_entropy.c,
+ * vdev_mem.c (device_cfg.h).
  */
 #include "vmm/device_cfg.h"
 
@@ -55,25 +55,3 @@ void rate_limiter_cfg_from_params(const struct rate_limiter_params *in,
     if (out->has_ops)
         bucket_to_cfg(&in->ops, &out->ops);
 }
-
-/* ---- kinds squib cannot attach yet (count only; vmm/vdev.h) ------------- */
-
-static size_t pmem_count(const struct vm_resources *r)
-{
-    return r->n_pmems;
-}
-
-const struct vdev_class vdev_class_pmem = {
-    .name = "virtio-pmem",
-    .count = pmem_count,
-};
-
-static size_t mem_count(const struct vm_resources *r)
-{
-    return r->has_memory_hotplug;
-}
-
-const struct vdev_class vdev_class_mem = {
-    .name = "virtio-mem",
-    .count = mem_count,
-};

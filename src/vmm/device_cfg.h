@@ -7,9 +7,9 @@
  * (block_new_from_drive, rng_new_from_entropy, ...), and one struct
  * vdev_class per kind (vmm/vdev.h) wraps it, with the device's own
  * lifecycle functions, for the device list that InstanceStart builds in
- * attach order; each built kind in its own file (vdev_<kind>.c). Kinds
- * squib cannot build yet have a class with a name and a count only, in
- * device_cfg.c (docs/adding-a-device.md).
+ * attach order; each kind in its own file (vdev_<kind>.c). A kind squib
+ * cannot build yet would have a class with a name and a count only
+ * (docs/adding-a-device.md).
  */
 #ifndef SQUIB_VMM_DEVICE_CFG_H
 #define SQUIB_VMM_DEVICE_CFG_H
@@ -18,7 +18,9 @@
 #include "devices/rate_limiter.h"
 #include "devices/virtio/balloon.h"
 #include "devices/virtio/block.h"
+#include "devices/virtio/mem.h"
 #include "devices/virtio/net.h"
+#include "devices/virtio/pmem.h"
 #include "devices/virtio/rng.h"
 #include "devices/virtio/vsock/vsock.h"
 #include "vmm/mmds_nic.h"
@@ -81,14 +83,29 @@ int balloon_new_from_cfg(const struct balloon_cfg *c,
                          void (*changed)(void *opaque), void *opaque,
                          struct balloon **out, struct sq_err *err);
 
+/* PUT /pmem/{id} (opens and maps path_on_host now). 0 and *out, or
+ * -errno with err set to pmem_new()'s text behind upstream's "Cannot
+ * create pmem device: ". */
+int pmem_new_from_cfg(const struct pmem_cfg *c, struct pmem **out,
+                      struct sq_err *err);
+
+/* PUT /hotplug/memory; `changed` (may be NULL) as virtio_mem_params'.
+ * The slot hook is the caller's (vdev_mem.c sets it). 0 and *out, or
+ * -errno with err set to virtio_mem_new()'s text behind upstream's
+ * "Internal error while starting microVM: Failed to create memory hotplug
+ * device: ". */
+int virtio_mem_new_from_cfg(const struct hotplug_memory_cfg *c,
+                            virtio_mem_slot_fn *update_slot, void *slot_opaque,
+                            void (*changed)(void *opaque), void *opaque,
+                            struct virtio_mem **out, struct sq_err *err);
+
 /* PUT /entropy. 0 and *out or -errno with err set. */
 int rng_new_from_entropy(const struct entropy_cfg *e, struct rng **out,
                          struct sq_err *err);
 
 /*
- * The device kinds, in upstream's attach order (vdev.c's table). Balloon,
- * block, net, vsock and entropy are built; the others only count what the
- * configuration asks for, so that InstanceStart refuses them by name.
+ * The device kinds, in upstream's attach order (vdev.c's table), all
+ * built. Block refuses vhost-user drives by name at InstanceStart.
  */
 /* patch: VMM_OP_PATCH_BALLOON (struct balloon_update), _STATS (struct
  * balloon_stats_update), _HINTING_START (struct balloon_hinting_start),
@@ -98,9 +115,14 @@ int rng_new_from_entropy(const struct entropy_cfg *e, struct rng **out,
 extern const struct vdev_class vdev_class_balloon;
 extern const struct vdev_class vdev_class_block; /* patch: drive_update */
 extern const struct vdev_class vdev_class_net;   /* patch: net_iface_update */
+/* pmem: a KVM slot per device over its file window (KVM_MEM_READONLY when
+ * read_only); patch: VMM_OP_PATCH_PMEM (struct pmem_update). */
 extern const struct vdev_class vdev_class_pmem;
 extern const struct vdev_class vdev_class_vsock;
 extern const struct vdev_class vdev_class_entropy;
+/* virtio-mem: its window in guest memory, a KVM slot per plugged slot;
+ * patch: VMM_OP_PATCH_HOTPLUG_MEMORY (struct hotplug_memory_update);
+ * query: VMM_OP_GET_HOTPLUG_MEMORY (struct hotplug_memory_status). */
 extern const struct vdev_class vdev_class_mem;
 
 #endif

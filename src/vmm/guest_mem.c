@@ -31,6 +31,8 @@ size_t guest_mem_layout(uint64_t mem_size,
     uint64_t chunk;
 
     memset(out, 0, sizeof(*out) * GUEST_MEM_MAX_REGIONS);
+    _Static_assert(GUEST_MEM_MAX_RAM <= GUEST_MEM_MAX_REGIONS,
+                   "the RAM layout fits the region table");
     if (left == 0)
         return 0;
     /* Region 0: below the 32-bit MMIO hole. */
@@ -160,12 +162,32 @@ fail:
     return rc;
 }
 
+int guest_mem_add_borrowed(struct guest_mem *gm, gpa_t gpa, uint64_t size,
+                           void *hva)
+{
+    uint64_t end;
+
+    if (size == 0 || __builtin_add_overflow(gpa, size, &end))
+        return -EINVAL;
+    if (gm->n_regions >= GUEST_MEM_MAX_REGIONS)
+        return -ENOSPC;
+    for (size_t i = 0; i < gm->n_regions; i++) {
+        const struct guest_region *r = &gm->regions[i];
+
+        if (gpa < r->gpa + r->size && r->gpa < end)
+            return -EINVAL;
+    }
+    gm->regions[gm->n_regions++] = (struct guest_region){
+        .gpa = gpa, .size = size, .hva = hva, .borrowed = true};
+    return 0;
+}
+
 void guest_mem_free(struct guest_mem *gm)
 {
     if (!gm)
         return;
     for (size_t i = 0; i < gm->n_regions; i++)
-        if (gm->regions[i].hva)
+        if (gm->regions[i].hva && !gm->regions[i].borrowed)
             munmap(gm->regions[i].hva, (size_t)gm->regions[i].size);
     free(gm);
 }
@@ -178,6 +200,8 @@ int guest_mem_register(struct guest_mem *gm, int vm_fd, bool track_dirty)
     for (size_t i = 0; i < gm->n_regions; i++) {
         struct guest_region *r = &gm->regions[i];
 
+        if (r->borrowed)
+            continue;
         rc = kvm_set_user_memory_region(vm_fd, r->slot, flags, r->gpa, r->size,
                                         r->hva);
         if (rc < 0)
@@ -213,6 +237,6 @@ uint64_t guest_mem_size(const struct guest_mem *gm)
     uint64_t total = 0;
 
     for (size_t i = 0; i < gm->n_regions; i++)
-        total += gm->regions[i].size;
+        total += gm->regions[i].borrowed ? 0 : gm->regions[i].size;
     return total;
 }

@@ -27,7 +27,9 @@
 
 typedef uint64_t gpa_t;
 
-#define GUEST_MEM_MAX_REGIONS  3
+/* Three regions of RAM and one borrowed (virtio-mem's window). */
+#define GUEST_MEM_MAX_REGIONS  4
+#define GUEST_MEM_MAX_RAM      3
 #define GUEST_MEM_MMIO32_START 0xc0000000ULL   /* 3 GiB */
 #define GUEST_MEM_MMIO32_END   0x100000000ULL  /* 4 GiB */
 #define GUEST_MEM_MMIO64_START 0x4000000000ULL /* 256 GiB */
@@ -44,7 +46,12 @@ struct guest_region {
     gpa_t gpa;     /* first guest address */
     uint64_t size; /* bytes of guest RAM */
     uint8_t *hva;  /* owned mapping of `size` bytes, 2 MiB aligned */
-    uint32_t slot; /* KVM memory slot */
+    uint32_t slot; /* KVM memory slot (RAM only) */
+    /* Not RAM: a device's window (virtio-mem) added by
+     * guest_mem_add_borrowed(). Borrowed (never unmapped here), not
+     * registered with KVM here (the device maps its own slots), not counted
+     * by guest_mem_size(); guest_mem_translate() does reach it. */
+    bool borrowed;
 };
 
 struct guest_mem {
@@ -56,8 +63,8 @@ struct guest_mem {
 
 /*
  * Compute the region layout for `mem_size` bytes without mapping anything:
- * fills gpa/size of up to GUEST_MEM_MAX_REGIONS entries, returns the count
- * (0 if mem_size is 0).
+ * fills gpa/size of up to GUEST_MEM_MAX_RAM entries (and zeroes the rest of
+ * out), returns the count (0 if mem_size is 0).
  */
 size_t guest_mem_layout(uint64_t mem_size,
                         struct guest_region out[GUEST_MEM_MAX_REGIONS]);
@@ -73,12 +80,22 @@ size_t guest_mem_layout(uint64_t mem_size,
 int guest_mem_new(uint64_t mem_size_mib, enum guest_mem_huge_pages huge_pages,
                   struct guest_mem **out, struct sq_err *err);
 
+/*
+ * Let guest_mem_translate() reach [gpa, gpa + size) at hva (borrowed: the
+ * caller keeps it mapped until guest_mem_free()), e.g. the hot-pluggable
+ * window virtqueue buffers may live in. Before any other thread translates
+ * (the layout is then fixed again). 0, -ENOSPC when every region is in
+ * use, -EINVAL for an empty or wrapping range or one overlapping a region.
+ */
+int guest_mem_add_borrowed(struct guest_mem *gm, gpa_t gpa, uint64_t size,
+                           void *hva);
+
 /* Unmap everything and free gm; NULL-safe. KVM slots must be gone first
  * (closing the VM fd removes them). */
 void guest_mem_free(struct guest_mem *gm);
 
 /*
- * Register every region with KVM on `vm_fd` (slot = region index), with
+ * Register every RAM region with KVM on `vm_fd` (slot = region index), with
  * KVM_MEM_LOG_DIRTY_PAGES when track_dirty. Returns 0 or -errno.
  */
 int guest_mem_register(struct guest_mem *gm, int vm_fd, bool track_dirty);
@@ -92,7 +109,7 @@ int guest_mem_register(struct guest_mem *gm, int vm_fd, bool track_dirty);
 int guest_mem_translate(const struct guest_mem *gm, gpa_t gpa, uint64_t len,
                         void **hva);
 
-/* Total guest RAM in bytes. */
+/* Total guest RAM in bytes (borrowed regions are not RAM). */
 uint64_t guest_mem_size(const struct guest_mem *gm);
 
 #endif

@@ -172,12 +172,13 @@ static int render_hinting_status(struct vmm *v, struct buf *b)
     return 200;
 }
 
-/* VirtioMem::status of a device no guest driver has used: nothing plugged
- * or requested yet. */
+/* VirtioMem::status through the running device; a machine layer without
+ * devices (unit tests' fakes) shows nothing plugged or requested. */
 static int render_hotplug_status(struct vmm *v, struct buf *b)
 {
     const struct hotplug_memory_cfg *h = &v->res.memory_hotplug;
     struct hotplug_memory_status st;
+    struct sq_err err;
 
     if (!vmm_is_started(v))
         return fault(b, VMM_ERR_NS_PRE);
@@ -187,6 +188,14 @@ static int render_hotplug_status(struct vmm *v, struct buf *b)
     st.block_size_mib = h->block_size_mib;
     st.total_size_mib = h->total_size_mib;
     st.slot_size_mib = h->slot_size_mib;
+    if (v->ops->query_device) {
+        sq_err_clear(&err);
+        if (v->ops->query_device(v, VMM_OP_GET_HOTPLUG_MEMORY, "mem", &st,
+                                 &err) < 0) {
+            buf_puts(b, "Internal VMM error: ");
+            return fault(b, err.msg);
+        }
+    }
     hotplug_memory_status_to_json(&st, b);
     return 200;
 }

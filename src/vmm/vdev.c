@@ -15,8 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "devices/virtio/mem.h"
 #include "util/xalloc.h"
 #include "vmm/device_cfg.h"
+#include "vmm/errors.h"
 
 const struct vdev_class *const vdev_attach_order[] = {
     &vdev_class_balloon, &vdev_class_block,   &vdev_class_net, &vdev_class_pmem,
@@ -49,6 +51,8 @@ static int create_one(struct vdev_list *l, const struct vdev_class *c,
 
     d->changed = l->changed;
     d->changed_opaque = l->changed_opaque;
+    d->win = &l->win;
+    d->hotplug_gpa = l->hotplug_gpa;
     rc = c->create(r, i, d, err);
     if (rc)
         return rc;
@@ -72,6 +76,17 @@ int vdev_list_create(struct vdev_list *l, const struct vm_resources *r,
     }
     l->devs = xcalloc(total ? total : 1, sizeof(*l->devs));
     l->n = 0;
+    mem_window_init(&l->win, (uint64_t)r->machine.mem_size_mib << 20);
+    l->hotplug_gpa = 0;
+    /* Upstream's allocate_virtio_mem_address: the hot-pluggable region
+     * takes the first window, 128 MiB aligned, before any device. */
+    if (r->has_memory_hotplug &&
+        mem_window_take(&l->win,
+                        (uint64_t)r->memory_hotplug.total_size_mib << 20,
+                        VIRTIO_MEM_ADDR_ALIGN, &l->hotplug_gpa) < 0)
+        return sq_errf(
+            err, -ENOSPC,
+            "Failed to allocate guest resource: " VMM_ERR_NO_RESOURCE);
     for (size_t k = 0; k < vdev_attach_order_len; k++) {
         const struct vdev_class *c = vdev_attach_order[k];
         size_t n = c->create ? c->count(r) : 0;
@@ -85,12 +100,40 @@ int vdev_list_create(struct vdev_list *l, const struct vm_resources *r,
     return 0;
 }
 
+int vdev_list_add_memory(struct vdev_list *l, struct guest_mem *gm,
+                         struct sq_err *err)
+{
+    char os[128];
+    int rc;
+
+    for (size_t i = 0; i < l->n; i++) {
+        struct vmm_vdev *d = &l->devs[i];
+
+        if (!d->cls->add_memory)
+            continue;
+        rc = d->cls->add_memory(d->dev, gm);
+        if (rc)
+            return sq_errf(err, rc, "Invalid Memory Configuration: %s",
+                           sq_os_error(-rc, os, sizeof(os)));
+    }
+    return 0;
+}
+
 int vdev_list_attach(struct vdev_list *l, const struct guest_mem *gm, int vm_fd,
                      struct evloop *loop, struct sq_err *err)
 {
     char os[128];
     int rc;
 
+    for (size_t i = 0; i < l->n && vm_fd >= 0; i++) {
+        struct vmm_vdev *d = &l->devs[i];
+
+        if (d->cls->map) {
+            rc = d->cls->map(d->dev, vm_fd, err);
+            if (rc)
+                return rc;
+        }
+    }
     for (size_t i = 0; i < l->n; i++) {
         struct vmm_vdev *d = &l->devs[i];
 

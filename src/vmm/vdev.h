@@ -15,9 +15,12 @@
  * Lifecycle of a list (vmm thread), as vmm_start.c drives it:
  *
  *   vdev_list_create()  devices built from the configuration and placed
- *                       (4 KiB window from 0xc0001000, GSI from 5), in order
+ *                       (4 KiB window from 0xc0001000, GSI from 5; memory
+ *                       windows past 512 GiB, mem_window.h), in order
  *   ... the machine is built from each entry's transport and placement ...
- *   vdev_list_attach()  each device on guest memory, the VM fd and the loop
+ *   vdev_list_add_memory()  device windows virtqueue buffers may use
+ *   vdev_list_attach()  each device's KVM slots (map), then each device on
+ *                       guest memory, the VM fd and the loop
  *   vdev_find() + cls->patch   post-boot updates (PATCH /drives, ...)
  *   vdev_find() + cls->query   what post-boot GETs show (balloon statistics)
  *   vdev_list_detach()  before machine_destroy() (vCPUs stopped)
@@ -35,6 +38,7 @@
 #include "util/evloop.h"
 #include "vmm/guest_mem.h"
 #include "vmm/machine.h"
+#include "vmm/mem_window.h"
 #include "vmm/resources.h"
 
 /* Upstream's StartMicrovmError::AttachDevice over
@@ -62,6 +66,14 @@ struct vdev_class {
      * implemented yet; the operations below may be NULL too. */
     int (*create)(const struct vm_resources *r, size_t i, struct vmm_vdev *d,
                   struct sq_err *err);
+    /* Optional: add the device's guest-physical memory that virtqueue
+     * buffers may live in to the machine's guest memory
+     * (guest_mem_add_borrowed). 0 or -errno. */
+    int (*add_memory)(void *dev, struct guest_mem *gm);
+    /* Optional: register the device's memory windows as KVM memory slots
+     * on vm_fd (skipped when vm_fd < 0: no KVM). 0, or -errno with err set
+     * to upstream's full text. Undone by detach or by closing the VM fd. */
+    int (*map)(void *dev, int vm_fd, struct sq_err *err);
     /* Connect to the built machine and the vmm loop. 0 or -errno. */
     int (*attach)(void *dev, const struct guest_mem *gm, int vm_fd,
                   uint64_t addr, struct evloop *loop);
@@ -105,6 +117,10 @@ struct vmm_vdev {
     /* The list's change hook, set before create (see struct vdev_list). */
     void (*changed)(void *opaque);
     void *changed_opaque;
+    /* The list's window allocator (memory windows, KVM slot numbers) and
+     * the hot-pluggable region's address it reserved first, for create. */
+    struct mem_window_alloc *win;
+    gpa_t hotplug_gpa;
 };
 
 /* The devices of one machine, in attach order. Zero-initialise. */
@@ -116,6 +132,9 @@ struct vdev_list {
      * it on the vmm thread; it must only take note. */
     void (*changed)(void *opaque);
     void *changed_opaque;
+    /* Set up by vdev_list_create(). */
+    struct mem_window_alloc win;
+    gpa_t hotplug_gpa; /* virtio-mem's window; 0 without memory hotplug */
 };
 
 /* Upstream's attach order (vdev.c cites it). */
@@ -131,7 +150,9 @@ const char *vdev_unsupported(const struct vm_resources *r);
 
 /*
  * Build every configured device in attach order and place each one right
- * after building it (mmio_alloc_device on `alloc`). Call after
+ * after building it (mmio_alloc_device on `alloc`). Memory windows come
+ * from l->win: virtio-mem's region first (as upstream allocates it as soon
+ * as the VM exists), then each device's as it is built. Call after
  * vdev_unsupported() found nothing. Returns 0, or -errno with err set
  * (placement failures with VDEV_ERR_ATTACH_MMIO before the allocator's
  * text); on failure the devices built so far stay in l for
@@ -141,8 +162,16 @@ int vdev_list_create(struct vdev_list *l, const struct vm_resources *r,
                      struct mmio_alloc *alloc, struct sq_err *err);
 
 /*
- * Attach every device to a built machine's memory and VM fd and to the
- * vmm loop, in order. Returns 0, or -errno with upstream's
+ * Add each device's memory window to the built machine's guest memory
+ * (class add_memory), before any vCPU runs. 0, or -errno with err set.
+ */
+int vdev_list_add_memory(struct vdev_list *l, struct guest_mem *gm,
+                         struct sq_err *err);
+
+/*
+ * Map every device's memory windows as KVM slots (class map), then attach
+ * every device to a built machine's memory and VM fd and to the vmm loop,
+ * in order. Returns 0, or -errno with the map's text or upstream's
  * RegisterIoEvent text; the caller then detaches the whole list.
  */
 int vdev_list_attach(struct vdev_list *l, const struct guest_mem *gm, int vm_fd,

@@ -508,10 +508,13 @@ static int patch_net(struct vmm *v, const struct net_iface_update *u,
     return 204;
 }
 
+/* PATCH /pmem/{id} after boot: the rate limiter (upstream's
+ * PmemConfigError::DeviceUpdate around the VmmError). */
 static int patch_pmem(struct vmm *v, const struct pmem_update *u,
                       struct sq_err *err)
 {
-    bool found = false;
+    struct pmem_cfg *p = NULL;
+    int rc;
 
     /* Without a rate limiter the request does nothing (upstream: 204). */
     if (!u->has_rate_limiter)
@@ -519,31 +522,48 @@ static int patch_pmem(struct vmm *v, const struct pmem_update *u,
     for (size_t i = 0; i < v->res.n_pmems; i++) {
         if (v->res.pmems[i].id_len == u->id_len &&
             !memcmp(v->res.pmems[i].id, u->id, u->id_len))
-            found = true;
+            p = &v->res.pmems[i];
     }
-    if (!found)
-        return sq_errf(err, -ENODEV,
-                       "Pmem config error: Unable to patch the pmem "
-                       "device: " VMM_ERR_DEVICE_NOT_FOUND
-                       " Please verify the request "
-                       "arguments.");
-    return sq_errf(err, -EOPNOTSUPP,
-                   "Pmem config error: Unable to patch the pmem device: the "
-                   "virtio-pmem device is not implemented by squib yet Please "
-                   "verify the request arguments.");
+    rc = p && v->ops->patch_device
+             ? v->ops->patch_device(v, VMM_OP_PATCH_PMEM, p->id, u, err)
+             : sq_errf(err, -ENODEV, VMM_ERR_DEVICE_NOT_FOUND);
+    if (rc < 0) {
+        char detail[SQ_ERR_MSG_MAX];
+
+        snprintf(detail, sizeof(detail), "%s", err->msg);
+        return sq_errf(err, rc,
+                       "Pmem config error: Unable to patch the pmem device: "
+                       "%s Please verify the request arguments.",
+                       detail);
+    }
+    /* GET /vm/config shows the device's limiter as it now is. */
+    res_rate_limiter_update(&p->has_rate_limiter, &p->rate_limiter, true,
+                            &u->rate_limiter);
+    return 204;
 }
 
-static int patch_hotplug_memory(struct vmm *v, struct sq_err *err)
+/* The virtio-mem device's internal id (digest 6.4). */
+#define MEM_ID "mem"
+
+/* PATCH /hotplug/memory after boot (upstream's VmmActionError::
+ * MemoryHotplugUpdate over VmmError::VirtioMem). */
+static int patch_hotplug_memory(struct vmm *v,
+                                const struct hotplug_memory_update *u,
+                                struct sq_err *err)
 {
-    if (!v->res.has_memory_hotplug)
+    int rc;
+
+    if (!v->res.has_memory_hotplug || !v->ops->patch_device)
         return sq_errf(
             err, -ENODEV,
             "Memory hotplug update error: " VMM_ERR_DEVICE_NOT_FOUND);
-    /* No virtio-mem device exists to be activated by the guest. */
-    return sq_errf(err, -EAGAIN,
-                   "Memory hotplug update error: Failed to "
-                   "create memory hotplug device: Device is not "
-                   "active");
+    rc = v->ops->patch_device(v, VMM_OP_PATCH_HOTPLUG_MEMORY, MEM_ID, u, err);
+    if (rc < 0) {
+        if (strcmp(err->msg, VMM_ERR_DEVICE_NOT_FOUND) != 0)
+            sq_err_prefix(err, "Failed to create memory hotplug device: ");
+        return sq_err_prefix(err, "Memory hotplug update error: ");
+    }
+    return 204;
 }
 
 static int snapshot_create(struct vmm *v, const struct snapshot_create *p,
@@ -733,7 +753,7 @@ static int handle_write(struct vmm *v, struct vmm_request *req,
     case VMM_OP_PATCH_PMEM:
         return patch_pmem(v, &b->pmem_update, err);
     case VMM_OP_PATCH_HOTPLUG_MEMORY:
-        return patch_hotplug_memory(v, err);
+        return patch_hotplug_memory(v, &b->hotplug_memory_update, err);
     case VMM_OP_PUT_SNAPSHOT_CREATE:
         return snapshot_create(v, &b->snapshot_create, err);
     case VMM_OP_GET_INSTANCE_INFO:

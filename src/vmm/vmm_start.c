@@ -11,13 +11,14 @@
  * "Start microvm error: ".
  *
  * The virtio devices (docs/virtio.md) are one list (vmm/vdev.h) built in
- * upstream's attach order: today block devices (root first, then insertion
- * order), then network interfaces (in their configuration order), then
- * vsock, then entropy; each gets the next 4 KiB window from 0xc0001000
- * and the next GSI from 5, a virtio_mmio.device= entry and a DSDT device
- * (the machine writes the tables from cfg.mmio). Devices squib does not
- * have yet (balloon, vhost-user block, pmem, virtio-mem) are
- * refused at InstanceStart rather than booted without the device the
+ * upstream's attach order: balloon, block devices (root first, then
+ * insertion order), network interfaces (in their configuration order),
+ * pmem devices, vsock, entropy, virtio-mem; each gets the next 4 KiB
+ * window from 0xc0001000 and the next GSI from 5, a virtio_mmio.device=
+ * entry and a DSDT device (the machine writes the tables from cfg.mmio);
+ * pmem and virtio-mem also get their memory windows past 512 GiB
+ * (vmm/mem_window.h). Devices squib does not have yet (vhost-user block)
+ * are refused at InstanceStart rather than booted without the device the
  * guest was promised. Any failure unwinds everything: no machine, devices
  * freed, serial output closed.
  *
@@ -147,6 +148,28 @@ static size_t devices_describe(const struct vm_resources *r,
     if (res_has_root_block(r))
         root = vdev_find(l, &vdev_class_block, r->drives[0].cfg.drive_id);
     return root ? (size_t)(root - l->devs) : l->n;
+}
+
+/*
+ * A root pmem device's root=/dev/pmem{index} ro|rw (upstream's
+ * attach_pmem_devices: index among the pmem devices, inserted as that
+ * device is attached, so just before its own virtio_mmio entry).
+ */
+static void root_pmem_describe(const struct vm_resources *r,
+                               const struct vdev_list *l,
+                               struct cmdline_extras *x)
+{
+    for (size_t i = 0; i < r->n_pmems; i++) {
+        const struct vmm_vdev *d;
+
+        if (!r->pmems[i].root_device)
+            continue;
+        d = vdev_find(l, &vdev_class_pmem, r->pmems[i].id);
+        x->root_pmem_index = (int)i;
+        x->root_pmem_ro = r->pmems[i].read_only;
+        x->root_pmem_at = d ? (size_t)(d - l->devs) : l->n;
+        return;
+    }
 }
 
 /* The device list's change hook (vmm thread): the main loop re-renders the
@@ -322,6 +345,7 @@ int vmm_start_machine(struct vmm *v, struct sq_err *err)
         x.root_block_ro = d->has_is_read_only && d->is_read_only;
         x.root_block_at = root_at;
     }
+    root_pmem_describe(r, &vm->vdevs, &x);
     rc =
         cmdline_build(r->boot.cfg.boot_args, &x, cmdline, sizeof(cmdline), err);
     if (rc)
@@ -340,6 +364,9 @@ int vmm_start_machine(struct vmm *v, struct sq_err *err)
     cfg.mmio = mmio;
 
     rc = machine_create(&cfg, v->loop, &vm->m, err);
+    if (rc)
+        goto fail;
+    rc = vdev_list_add_memory(&vm->vdevs, machine_guest_mem(vm->m), err);
     if (rc)
         goto fail;
     rc = vdev_list_attach(&vm->vdevs, machine_guest_mem(vm->m),
@@ -463,6 +490,11 @@ static const struct vdev_class *class_of(enum vmm_op op)
     case VMM_OP_GET_BALLOON_STATS:
     case VMM_OP_GET_BALLOON_HINTING_STATUS:
         return &vdev_class_balloon;
+    case VMM_OP_PATCH_PMEM:
+        return &vdev_class_pmem;
+    case VMM_OP_PATCH_HOTPLUG_MEMORY:
+    case VMM_OP_GET_HOTPLUG_MEMORY:
+        return &vdev_class_mem;
     default: /* the other operations reach no device */
         return NULL;
     }

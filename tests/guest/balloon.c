@@ -52,7 +52,7 @@
 
 struct bdrv {
     const struct vdev *dev;
-    struct vring q[3];
+    struct vq q[3];
     uint64_t features;
     uint64_t tsc_hz;
     uint64_t refreshes; /* stats buffers the device gave back */
@@ -129,7 +129,7 @@ static int wait_target(struct bdrv *b, uint32_t want, uint64_t timeout)
 static int send_pfns(struct bdrv *b, uint32_t qi, uint32_t n, uint32_t bytes,
                      uint16_t flags, uint64_t timeout)
 {
-    struct vring *q = &b->q[qi];
+    struct vq *q = &b->q[qi];
     uint64_t t0 = rdtsc();
     uint32_t id, len;
 

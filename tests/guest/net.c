@@ -45,7 +45,7 @@
 
 struct ndrv {
     const struct vdev *dev;
-    struct vring rx, tx;
+    struct vq rx, tx;
     uint64_t dev_features, drv_features;
     uint8_t mac[NP_MAC_LEN];
     uint64_t tsc_hz;
@@ -183,7 +183,7 @@ static int tx_cb(void *opaque, const uint8_t *frame, size_t len)
 static size_t rx_cb(void *opaque, uint8_t *buf, size_t cap, uint32_t timeout_ms)
 {
     struct ndrv *n = opaque;
-    struct vring *q = &n->rx;
+    struct vq *q = &n->rx;
     uint64_t t0 = rdtsc(), limit = n->tsc_hz / 1000 * timeout_ms;
 
     for (;;) {

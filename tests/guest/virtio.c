@@ -36,24 +36,6 @@
 #define IOAPIC_BASE 0xfec00000ULL
 #define LAPIC_BASE  0xfee00000ULL
 
-struct vq {
-    uint16_t size;
-    volatile struct vdesc *desc;
-    volatile uint16_t *avail; /* flags, idx, ring[size], used_event */
-    volatile uint32_t *used;  /* flags|idx, {id, len}[size], avail_event */
-    uint16_t avail_idx, last_used;
-};
-
-/* A driver instance: the device, its one queue, what was negotiated. */
-struct vdrv {
-    const struct vdev *dev;
-    struct vq q;
-    uint64_t dev_features, drv_features;
-    uint32_t queue_max;
-    int irq; /* completions by interrupt */
-    uint32_t vector;
-};
-
 struct blk_req_hdr {
     uint32_t type, reserved;
     uint64_t sector;
@@ -722,15 +704,6 @@ static uint16_t used_idx(const struct vq *q)
 {
     return (uint16_t)(q->used[0] >> 16);
 }
-
-/* Outcome of one request. */
-struct vres {
-    int answered;     /* the used index moved */
-    uint32_t id, len; /* the used element */
-    int needs_reset;  /* status bit 0x40 seen while waiting */
-    uint32_t status;  /* device status after the wait */
-    uint64_t ticks;   /* TSC ticks from notify to completion */
-};
 
 /*
  * Wait up to timeout TSC ticks for the used index to move (polling, or,
@@ -1784,6 +1757,46 @@ uint64_t virtio_dev_features(const struct vdev *d)
     return dev_features(d);
 }
 
+int virtio_drv_open(struct vdrv *v, const struct vdev *d, uint64_t want,
+                    uint32_t qwant)
+{
+    return drv_init(v, d, want, qwant, NULL, 0);
+}
+
+void virtio_set_desc(struct vq *q, uint16_t i, uint64_t addr, uint32_t len,
+                     uint16_t flags, uint16_t next)
+{
+    set_desc(q, i, addr, len, flags, next);
+}
+
+int virtio_submit(struct vdrv *v, uint16_t head, uint64_t timeout,
+                  struct vres *r)
+{
+    uint64_t t0;
+
+    vq_publish(&v->q, head);
+    t0 = rdtsc();
+    notify(v);
+    vq_wait(v, t0, timeout, irq_seen, r);
+    return r->answered;
+}
+
+void virtio_line_res(struct line *l, const struct vres *r)
+{
+    line_res(l, r);
+}
+
+void virtio_line_hexbytes(struct line *l, const char *k, const uint8_t *p,
+                          size_t n)
+{
+    line_hexbytes(l, k, p, n);
+}
+
+uint32_t virtio_fnv1a(const uint8_t *p, size_t n)
+{
+    return fnv1a(p, n);
+}
+
 /* ---------------------------------------------------------------- entry */
 
 int virtio_run_test(const char *name, size_t name_len, const char *cmdline,
@@ -1795,6 +1808,7 @@ int virtio_run_test(const char *name, size_t name_len, const char *cmdline,
         "hostile-blk",   "hostile-rng",    "blk-eventidx", "blk-bench",
         "net-mmds",      "net-ping",       "hostile-net",  "vsock-echo",
         "hostile-vsock", "net-mmds-bench", "balloon",      "hostile-balloon",
+        "pmem",          "hostile-pmem",   "virtio-mem",
     };
     static struct venv env;
     static struct vdrv drv;
@@ -1890,6 +1904,11 @@ int virtio_run_test(const char *name, size_t name_len, const char *cmdline,
     case 15:
     case 16:
         vsock_run_test(e, which - 15);
+        break;
+    case 20:
+    case 21:
+    case 22:
+        memdev_run_test(e, which - 20, timeout);
         break;
     }
     return 1;

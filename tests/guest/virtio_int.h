@@ -55,6 +55,8 @@
 #define ID_BLK   2
 #define ID_RNG   4
 #define ID_VSOCK 19
+#define ID_MEM   24
+#define ID_PMEM  27
 
 #define MAX_DEVS 16
 
@@ -70,6 +72,34 @@ struct vdev {
     uint32_t source; /* 1 = command line, 2 = DSDT */
     uint32_t id, version, vendor;
     int good; /* magic and version 2 */
+};
+
+/* One split virtqueue as a driver sees it. */
+struct vq {
+    uint16_t size;
+    volatile struct vdesc *desc;
+    volatile uint16_t *avail; /* flags, idx, ring[size], used_event */
+    volatile uint32_t *used;  /* flags|idx, {id, len}[size], avail_event */
+    uint16_t avail_idx, last_used;
+};
+
+/* A driver instance: the device, its one queue, what was negotiated. */
+struct vdrv {
+    const struct vdev *dev;
+    struct vq q;
+    uint64_t dev_features, drv_features;
+    uint32_t queue_max;
+    int irq; /* completions by interrupt */
+    uint32_t vector;
+};
+
+/* Outcome of one request. */
+struct vres {
+    int answered;     /* the used index moved */
+    uint32_t id, len; /* the used element */
+    int needs_reset;  /* status bit 0x40 seen while waiting */
+    uint32_t status;  /* device status after the wait */
+    uint64_t ticks;   /* TSC ticks from notify to completion */
 };
 
 struct venv {
@@ -120,6 +150,30 @@ uint64_t virtio_dev_features(const struct vdev *d);
  */
 int virtio_negotiate(const struct vdev *d, uint64_t want, struct line *l,
                      uint64_t *dev_feat, uint64_t *drv_feat);
+
+/*
+ * virtio.c's one-queue driver for the other files: reset, negotiate
+ * (want & offered, plus VERSION_1), queue 0 of min(max, qwant) entries in
+ * virtio.c's queue memory, DRIVER_OK; 0, or -1 (a "virtio-init" line says
+ * why). virtio_submit() publishes `head`, notifies and polls for the used
+ * element (or NEEDS_RESET) up to timeout TSC ticks; returns r->answered.
+ */
+int virtio_drv_open(struct vdrv *v, const struct vdev *d, uint64_t want,
+                    uint32_t qwant);
+void virtio_set_desc(struct vq *q, uint16_t i, uint64_t addr, uint32_t len,
+                     uint16_t flags, uint16_t next);
+int virtio_submit(struct vdrv *v, uint16_t head, uint64_t timeout,
+                  struct vres *r);
+/* " answered=.. used_len=.. needs_reset=.. dev_status=.." */
+void virtio_line_res(struct line *l, const struct vres *r);
+/* " k=<hex of p[0..n)>" */
+void virtio_line_hexbytes(struct line *l, const char *k, const uint8_t *p,
+                          size_t n);
+uint32_t virtio_fnv1a(const uint8_t *p, size_t n);
+
+/* memdev.c: run test `which` (0 pmem, 1 hostile-pmem, 2 virtio-mem) with
+ * `timeout` TSC ticks per request; prints its lines. */
+void memdev_run_test(struct venv *e, int which, uint64_t timeout);
 
 /* net.c: run virtio-net test `which` (0 net-mmds, 1 net-ping,
  * 2 hostile-net); prints its lines. */

@@ -1,8 +1,9 @@
 /*
- * vring.h: the split virtqueue as the test guest's polled drivers use it
- * (net.c, vsock.c, balloon.c): a ring of at most `size` descriptors in
- * three 4 KiB pages of the guest's .bss, set up through the virtio-mmio
- * version 2 queue registers. Driver side only, no EVENT_IDX.
+ * vring.h: the split virtqueue (struct vq, virtio_int.h) as the test
+ * guest's polled drivers use it (net.c, vsock.c, balloon.c): a ring of at
+ * most `size` descriptors in three 4 KiB pages of the guest's .bss, set up
+ * through the virtio-mmio version 2 queue registers. Driver side only, no
+ * EVENT_IDX.
  *
  *   page 0: descriptors      page 1: avail (flags, idx, ring[size], ...)
  *   page 2: used (flags|idx, {id, len}[size], ...)
@@ -22,16 +23,8 @@
 
 #define VRING_MEM_SIZE (3 * 4096)
 
-struct vring {
-    uint16_t size;
-    volatile struct vdesc *desc;
-    volatile uint16_t *avail; /* flags, idx, ring[size], used_event */
-    volatile uint32_t *used;  /* flags|idx, {id, len}[size], avail_event */
-    uint16_t avail_idx, last_used;
-};
-
-static inline int vring_setup(const struct vdev *d, uint32_t qi,
-                              struct vring *q, uint8_t *mem, uint32_t want)
+static inline int vring_setup(const struct vdev *d, uint32_t qi, struct vq *q,
+                              uint8_t *mem, uint32_t want)
 {
     uint32_t max;
 
@@ -57,12 +50,12 @@ static inline int vring_setup(const struct vdev *d, uint32_t qi,
     return 0;
 }
 
-static inline uint16_t vring_used_idx(const struct vring *q)
+static inline uint16_t vring_used_idx(const struct vq *q)
 {
     return (uint16_t)(q->used[0] >> 16);
 }
 
-static inline void vring_set_desc(struct vring *q, uint16_t i, uint64_t addr,
+static inline void vring_set_desc(struct vq *q, uint16_t i, uint64_t addr,
                                   uint32_t len, uint16_t flags, uint16_t next)
 {
     q->desc[i].addr = addr;
@@ -71,7 +64,7 @@ static inline void vring_set_desc(struct vring *q, uint16_t i, uint64_t addr,
     q->desc[i].next = next;
 }
 
-static inline void vring_publish(struct vring *q, uint16_t head)
+static inline void vring_publish(struct vq *q, uint16_t head)
 {
     q->avail[2 + q->avail_idx % q->size] = head;
     mb();
@@ -81,7 +74,7 @@ static inline void vring_publish(struct vring *q, uint16_t head)
 }
 
 /* The next used element: 1 with its id and len, or 0 when none is new. */
-static inline int vring_take(struct vring *q, uint32_t *id, uint32_t *len)
+static inline int vring_take(struct vq *q, uint32_t *id, uint32_t *len)
 {
     uint32_t slot;
 

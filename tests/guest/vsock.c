@@ -38,7 +38,7 @@
 
 struct vdrv_vsock {
     const struct vdev *dev;
-    struct vring rx, tx, ev;
+    struct vq rx, tx, ev;
     uint64_t cid;
     uint64_t dev_features;
     uint64_t tsc_hz;
@@ -179,7 +179,7 @@ static int tx_cb(void *opaque, const uint8_t hdr[VP_HDR_LEN],
 static size_t rx_cb(void *opaque, uint8_t *buf, size_t cap, uint32_t timeout_ms)
 {
     struct vdrv_vsock *v = opaque;
-    struct vring *q = &v->rx;
+    struct vq *q = &v->rx;
     uint64_t t0 = rdtsc(), limit = v->tsc_hz / 1000 * timeout_ms;
 
     for (;;) {

@@ -299,18 +299,26 @@ def test_failed_machine_build_unwinds_devices(squib, tmp_path):
         assert f.read(512) == pattern(5)
 
 
-def test_unimplemented_devices_still_refused(squib, tmp_path):
+def test_pmem_backing_file_opened_at_start(squib, tmp_path):
+    """pmem files are opened at InstanceStart (upstream), so a missing one
+    fails the start with upstream's text and nothing is left open."""
     api = squib.client()
     configure_guest(api, "virtio")
     put_drive(api, "rootfs", make_file(tmp_path, "d.img", 4096), root=True)
     assert api.put("/entropy", {}).status == 204
-    r = api.put("/pmem/pm0", {"id": "pm0", "path_on_host": make_file(tmp_path, "p.img", 4096)})
+    r = api.put("/pmem/pm0", {"id": "pm0", "path_on_host": str(tmp_path / "gone.img")})
     assert r.status == 204, r.raw
     fds = fd_count(squib.proc.pid)
     r = api.put("/actions", {"action_type": "InstanceStart"})
-    assert r.fault == START_ERR + \
-        "Could not attach device: the virtio-pmem device is not implemented by squib yet"
+    assert r.fault == START_ERR + "Cannot create pmem device: Error accessing backing " \
+        "file: No such file or directory (os error 2)"
     assert api.get("/").json()["state"] == "Not started"
+    assert fd_count(squib.proc.pid) == fds
+    # An empty file is refused too (upstream's BackingFileZeroSize).
+    r = api.put("/pmem/pm0", {"id": "pm0", "path_on_host": make_file(tmp_path, "e.img", 0)})
+    assert r.status == 204, r.raw
+    r = api.put("/actions", {"action_type": "InstanceStart"})
+    assert r.fault == START_ERR + "Cannot create pmem device: Error backing file size is 0"
     assert fd_count(squib.proc.pid) == fds
 
 

@@ -92,14 +92,41 @@ static void test_translate_second_region(void **state)
     (void)state;
     memset(&gm, 0, sizeof(gm));
     gm.n_regions = 2;
-    gm.regions[0] = (struct guest_region){0, 3 * GiB, r0, 0};
-    gm.regions[1] = (struct guest_region){4 * GiB, 1 * GiB, r1, 1};
+    gm.regions[0] = (struct guest_region){0, 3 * GiB, r0, 0, false};
+    gm.regions[1] = (struct guest_region){4 * GiB, 1 * GiB, r1, 1, false};
     assert_int_equal(guest_mem_translate(&gm, 4 * GiB + 8, 8, &p), 0);
     assert_ptr_equal(p, r1 + 8);
     /* Straddling the hole is refused even though both ends are RAM-ish. */
     assert_int_equal(guest_mem_translate(&gm, 3 * GiB - 4, 8, &p), -EFAULT);
     assert_int_equal(guest_mem_translate(&gm, 3 * GiB, 4, &p), -EFAULT);
     assert_int_equal(guest_mem_translate(&gm, 5 * GiB, 1, &p), -EFAULT);
+}
+
+/* A borrowed window (virtio-mem's): translated, not RAM, not unmapped. */
+static void test_borrowed_region(void **state)
+{
+    static uint8_t win[4096];
+    struct guest_mem *gm;
+    struct sq_err err;
+    void *p;
+
+    (void)state;
+    assert_int_equal(guest_mem_new(2, GUEST_MEM_HUGE_NONE, &gm, &err), 0);
+    assert_int_equal(guest_mem_add_borrowed(gm, 1ULL << 20, 4096, win),
+                     -EINVAL); /* overlaps RAM */
+    assert_int_equal(guest_mem_add_borrowed(gm, 512 * GiB, 0, win), -EINVAL);
+    assert_int_equal(guest_mem_add_borrowed(gm, ~0ULL - 10, 4096, win),
+                     -EINVAL); /* wraps */
+    assert_int_equal(guest_mem_add_borrowed(gm, 512 * GiB, 4096, win), 0);
+    assert_int_equal(guest_mem_size(gm), 2ULL << 20);
+    assert_int_equal(guest_mem_translate(gm, 512 * GiB + 16, 8, &p), 0);
+    assert_ptr_equal(p, win + 16);
+    assert_int_equal(guest_mem_translate(gm, 512 * GiB + 4090, 8, &p), -EFAULT);
+    assert_int_equal(guest_mem_add_borrowed(gm, 513 * GiB, 4096, win), 0);
+    assert_int_equal(guest_mem_add_borrowed(gm, 514 * GiB, 4096, win), 0);
+    /* One RAM region and three borrowed: the table is full. */
+    assert_int_equal(guest_mem_add_borrowed(gm, 515 * GiB, 4096, win), -ENOSPC);
+    guest_mem_free(gm); /* win is static: unmapping it would fail loudly */
 }
 
 static void test_errors(void **state)
@@ -155,6 +182,7 @@ int main(void)
         cmocka_unit_test(test_layout_table),
         cmocka_unit_test(test_translate_bounds),
         cmocka_unit_test(test_translate_second_region),
+        cmocka_unit_test(test_borrowed_region),
         cmocka_unit_test(test_errors),
     };
 

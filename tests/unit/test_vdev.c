@@ -1,7 +1,8 @@
 /*
  * test_vdev.c: the virtio device list (vmm/vdev.h) without a machine: the
  * attach-order table, the refusal of kinds squib cannot build yet in that
- * order, placement of the built devices (window and GSI in attach order),
+ * order, placement of the built devices (window and GSI in attach order;
+ * pmem and virtio-mem memory windows past 512 GiB),
  * attach and detach without KVM or a loop, PATCH through the class, and a
  * failed create that leaves the devices built so far for the caller.
  */
@@ -136,12 +137,10 @@ static void test_unsupported_in_attach_order(void **state)
     add_drive(f, "rootfs", true);
     add_entropy(f);
     assert_null(vdev_unsupported(r));
-    r->has_memory_hotplug = true;
-    assert_string_equal(vdev_unsupported(r), "virtio-mem");
-    r->has_vsock = true; /* built since the vsock device exists */
-    assert_string_equal(vdev_unsupported(r), "virtio-mem");
+    r->has_memory_hotplug = true; /* built since virtio-mem is attached */
+    r->has_vsock = true;
     r->n_pmems = 1;
-    assert_string_equal(vdev_unsupported(r), "virtio-pmem");
+    assert_null(vdev_unsupported(r));
     r->drives[0].is_vhost_user = true;
     assert_string_equal(vdev_unsupported(r), "vhost-user-block");
     r->has_balloon = true; /* built since the balloon device exists */
@@ -151,6 +150,114 @@ static void test_unsupported_in_attach_order(void **state)
     r->n_pmems = 0;
     r->has_vsock = false;
     r->has_memory_hotplug = false;
+}
+
+static void add_pmem(struct fx *f, const char *id, bool ro)
+{
+    struct pmem_cfg p;
+    struct sq_err err;
+
+    memset(&p, 0, sizeof(p));
+    p.id = MUT(id);
+    p.id_len = strlen(id);
+    p.path_on_host = f->disk;
+    p.read_only = ro;
+    sq_err_clear(&err);
+    assert_int_equal(res_set_pmem(&f->r, &p, &err), 0);
+}
+
+static uint64_t reg64(struct virtio_mmio *t, uint64_t off)
+{
+    return reg32(t, off) | (uint64_t)reg32(t, off + 4) << 32;
+}
+
+/* Memory windows past 512 GiB as upstream allocates them: virtio-mem's
+ * region first (128 MiB aligned), then each pmem window (2 MiB) in attach
+ * order; the hot-pluggable window reaches guest memory; PATCH and GET
+ * through the classes before any driver activated the devices. */
+static void test_memory_windows(void **state)
+{
+    struct fx *f = *state;
+    struct vdev_list l = {0};
+    struct mmio_alloc alloc;
+    struct hotplug_memory_cfg h = {256, 2, 128};
+    struct hotplug_memory_update hu = {128};
+    struct hotplug_memory_status st;
+    struct pmem_update pu;
+    struct guest_mem *gm;
+    struct sq_err err;
+    void *p;
+
+    add_drive(f, "root", true);
+    add_pmem(f, "p0", false);
+    add_pmem(f, "p1", true);
+    sq_err_clear(&err);
+    assert_int_equal(res_set_memory_hotplug(&f->r, &h, &err), 0);
+    mmio_alloc_init(&alloc);
+    assert_int_equal(vdev_list_create(&l, &f->r, &alloc, &err), 0);
+    assert_int_equal(l.n, 4);
+    assert_int_equal(l.hotplug_gpa, 512ULL << 30);
+    assert_ptr_equal(l.devs[1].cls, &vdev_class_pmem);
+    assert_string_equal(l.devs[1].id, "p0");
+    assert_int_equal(reg32(l.devs[1].t, 0x008), 27);
+    assert_int_equal(reg64(l.devs[1].t, 0x100), (512ULL << 30) + (256 << 20));
+    assert_int_equal(reg64(l.devs[1].t, 0x108), 2 << 20);
+    assert_int_equal(reg64(l.devs[2].t, 0x100), (512ULL << 30) + (258 << 20));
+    assert_ptr_equal(l.devs[3].cls, &vdev_class_mem);
+    assert_string_equal(l.devs[3].id, "mem");
+    assert_int_equal(reg32(l.devs[3].t, 0x008), 24);
+    assert_int_equal(reg64(l.devs[3].t, 0x110), 512ULL << 30);
+    assert_int_equal(reg64(l.devs[3].t, 0x118), 256 << 20);
+    /* Slots: RAM's, then the pmem windows', then virtio-mem's two. */
+    assert_int_equal(l.win.next_slot, MEM_WINDOW_FIRST_SLOT + 4);
+
+    assert_int_equal(guest_mem_new(2, GUEST_MEM_HUGE_NONE, &gm, &err), 0);
+    assert_int_equal(vdev_list_add_memory(&l, gm, &err), 0);
+    assert_int_equal(guest_mem_translate(gm, (512ULL << 30) + 4096, 8, &p), 0);
+    assert_int_equal(guest_mem_size(gm), 2 << 20);
+
+    memset(&pu, 0, sizeof(pu));
+    pu.has_rate_limiter = true;
+    pu.rate_limiter.has_ops = true;
+    pu.rate_limiter.ops.size = 10;
+    pu.rate_limiter.ops.refill_time = 100;
+    assert_int_equal(
+        l.devs[1].cls->patch(l.devs[1].dev, VMM_OP_PATCH_PMEM, &pu, &err), 0);
+    assert_int_equal(l.devs[3].cls->patch(
+                         l.devs[3].dev, VMM_OP_PATCH_HOTPLUG_MEMORY, &hu, &err),
+                     -ENODEV);
+    assert_string_equal(err.msg, "Device is not active");
+    assert_int_equal(l.devs[3].cls->query(l.devs[3].dev,
+                                          VMM_OP_GET_HOTPLUG_MEMORY, &st, &err),
+                     0);
+    assert_int_equal(st.total_size_mib, 256);
+    assert_int_equal(st.slot_size_mib, 128);
+    assert_int_equal(st.plugged_size_mib, 0);
+    assert_int_equal(vdev_list_attach(&l, gm, -1, NULL, &err), 0);
+    vdev_list_detach(&l);
+    guest_mem_free(gm);
+    vdev_list_free(&l);
+}
+
+/* A pmem file that cannot be opened: upstream's text. */
+static void test_pmem_create_error(void **state)
+{
+    struct fx *f = *state;
+    struct vdev_list l = {0};
+    struct mmio_alloc alloc;
+    struct sq_err err;
+
+    add_pmem(f, "p0", false);
+    free(f->r.pmems[0].path_on_host);
+    f->r.pmems[0].path_on_host = strdup("/nonexistent/pmem.img");
+    mmio_alloc_init(&alloc);
+    sq_err_clear(&err);
+    assert_int_equal(vdev_list_create(&l, &f->r, &alloc, &err), -ENOENT);
+    assert_string_equal(err.msg,
+                        "Cannot create pmem device: Error accessing backing "
+                        "file: No such file or directory (os error 2)");
+    assert_int_equal(l.n, 0);
+    vdev_list_free(&l);
 }
 
 /* Block devices (root first, then insertion order), then entropy: each the
@@ -383,6 +490,8 @@ int main(void)
         T(test_attach_order_table),
         T(test_unsupported_in_attach_order),
         T(test_placement_in_attach_order),
+        T(test_memory_windows),
+        T(test_pmem_create_error),
         T(test_patch_through_class),
         T(test_vsock_from_put),
         T(test_balloon_from_put),

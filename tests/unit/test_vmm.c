@@ -211,6 +211,18 @@ static struct boot_source_cfg boot(const char *k)
     return b;
 }
 
+/* PUT /pmem/{id} on `path`: the status. */
+static int put_pmem(struct fx *f, const char *id, const char *path)
+{
+    struct pmem_cfg p;
+
+    memset(&p, 0, sizeof(p));
+    p.id = MUT(id);
+    p.id_len = strlen(id);
+    p.path_on_host = MUT(path);
+    return act(f->v, VMM_OP_PUT_PMEM, id, &p);
+}
+
 static struct drive_cfg drive(const char *id, const char *path, bool root)
 {
     struct drive_cfg d;
@@ -332,7 +344,6 @@ static void test_default_machine_layer_refuses(void **state)
     struct instance_action start = {ACTION_INSTANCE_START};
     struct boot_source_cfg b = boot(f->kernel);
     struct drive_cfg d = drive("rootfs", f->disk, true);
-    struct pmem_cfg p;
     struct serial_cfg s;
 
     f->v->ops = &vmm_default_machine_ops;
@@ -344,16 +355,13 @@ static void test_default_machine_layer_refuses(void **state)
                  "Start microvm error: Failed to create device manager: Error "
                  "with EventFd: No such file or directory (os error 2)");
     assert_int_equal(act(f->v, VMM_OP_PUT_DRIVE, "rootfs", &d), 204);
-    /* A kind squib cannot attach yet is refused before the drive's device
-     * is built. */
-    memset(&p, 0, sizeof(p));
-    p.id = MUT("pm");
-    p.id_len = 2;
-    p.path_on_host = f->disk;
-    assert_int_equal(act(f->v, VMM_OP_PUT_PMEM, "pm", &p), 204);
+    /* A pmem backing file is opened at InstanceStart (upstream), before
+     * the serial output. */
+    assert_int_equal(put_pmem(f, "pm", "/nonexistent/pmem.img"), 204);
     expect_fault(act(f->v, VMM_OP_PUT_ACTIONS, NULL, &start),
-                 "Start microvm error: Could not attach device: the "
-                 "virtio-pmem device is not implemented by squib yet");
+                 "Start microvm error: Cannot create pmem device: Error "
+                 "accessing backing file: No such file or directory (os "
+                 "error 2)");
     assert_false(vmm_is_started(f->v));
     assert_null(f->v->machine);
     f->v->ops = &fake_ops;
@@ -1409,6 +1417,52 @@ static void test_balloon_after_boot(void **state)
     f->balloon_active = 0;
 }
 
+/* PATCH /pmem/{id} and /hotplug/memory reach the running devices (fake:
+ * patch_device) by their ids; GET /vm/config shows the new limiter; the
+ * devices' refusals come back behind upstream's prefixes. */
+static void test_memory_devices_after_boot(void **state)
+{
+    struct fx *f = *state;
+    struct hotplug_memory_cfg h = {256, 2, 128};
+    struct hotplug_memory_update hu = {64};
+    struct pmem_update pu;
+    int st;
+
+    assert_int_equal(put_pmem(f, "pm", f->disk), 204);
+    assert_int_equal(act(f->v, VMM_OP_PUT_HOTPLUG_MEMORY, NULL, &h), 204);
+    start_vm(f);
+    memset(&pu, 0, sizeof(pu));
+    pu.id = MUT("pm");
+    pu.id_len = 2;
+    pu.has_rate_limiter = true;
+    pu.rate_limiter.has_ops = true;
+    pu.rate_limiter.ops.size = 7;
+    pu.rate_limiter.ops.refill_time = 100;
+    assert_int_equal(act(f->v, VMM_OP_PATCH_PMEM, "pm", &pu), 204);
+    assert_int_equal(f->patch_op, VMM_OP_PATCH_PMEM);
+    assert_string_equal(f->patch_id, "pm");
+    assert_non_null(strstr(get(f->v, VMM_OP_GET_VM_CONFIG, &st),
+                           "\"ops\":{\"size\":7,\"one_time_burst\":null,"
+                           "\"refill_time\":100}"));
+    assert_int_equal(act(f->v, VMM_OP_PATCH_HOTPLUG_MEMORY, NULL, &hu), 204);
+    assert_int_equal(f->patch_op, VMM_OP_PATCH_HOTPLUG_MEMORY);
+    assert_string_equal(f->patch_id, "mem");
+    f->fail_patch = 1;
+    expect_fault(act(f->v, VMM_OP_PATCH_HOTPLUG_MEMORY, NULL, &hu),
+                 "Memory hotplug update error: Failed to create memory "
+                 "hotplug device: Failed perform action on device: injected");
+    expect_fault(act(f->v, VMM_OP_PATCH_PMEM, "pm", &pu),
+                 "Pmem config error: Unable to patch the pmem device: Failed "
+                 "perform action on device: injected Please verify the "
+                 "request arguments.");
+    f->fail_patch = 0;
+    pu.id = MUT("xx");
+    expect_fault(act(f->v, VMM_OP_PATCH_PMEM, "xx", &pu),
+                 "Pmem config error: Unable to patch the pmem device: Failed "
+                 "perform action on device: Device not found Please verify "
+                 "the request arguments.");
+}
+
 static void test_postboot_device_ops(void **state)
 {
     struct fx *f = *state;
@@ -1523,7 +1577,6 @@ static void test_vm_config_full(void **state)
     struct boot_source_cfg b = boot(f->kernel);
     struct machine_cfg m = machine_put(2, 256);
     struct drive_cfg d = drive("rootfs", f->disk, true);
-    struct pmem_cfg p;
     struct balloon_cfg bc = {.amount_mib = 1, .deflate_on_oom = true};
     struct vsock_cfg vc;
     struct hotplug_memory_cfg h = {1024, 128, 1024};
@@ -1542,11 +1595,7 @@ static void test_vm_config_full(void **state)
     d.has_io_engine = true;
     d.io_engine = IO_ENGINE_SYNC;
     assert_int_equal(act(f->v, VMM_OP_PUT_DRIVE, "rootfs", &d), 204);
-    memset(&p, 0, sizeof(p));
-    p.id = MUT("pmem");
-    p.id_len = 4;
-    p.path_on_host = f->disk;
-    assert_int_equal(act(f->v, VMM_OP_PUT_PMEM, "pmem", &p), 204);
+    assert_int_equal(put_pmem(f, "pmem", f->disk), 204);
     assert_int_equal(act(f->v, VMM_OP_PUT_BALLOON, NULL, &bc), 204);
     snprintf(sock, sizeof(sock), "%s/vsock.sock", f->dir);
     memset(&vc, 0, sizeof(vc));
@@ -1741,6 +1790,7 @@ int main(void)
         T(test_postboot_device_ops),
         T(test_patch_net_after_boot),
         T(test_balloon_after_boot),
+        T(test_memory_devices_after_boot),
         T(test_vm_config_fresh),
         T(test_vm_config_full),
         T(test_vm_config_options),

@@ -40,6 +40,8 @@ struct virtio_mem {
     struct metrics_memory_hotplug *m;
     virtio_mem_slot_fn *update_slot;
     void *slot_opaque;
+    void (*changed)(void *opaque); /* may be NULL */
+    void *changed_opaque;
 
     uint8_t *map;      /* owned: the window, HOST_ALIGN aligned */
     uint8_t *map_base; /* owned mapping as made (map_len bytes) */
@@ -369,6 +371,7 @@ static int handle(struct virtio_mem *vm, const struct req *r, uint16_t *state)
 static void process_queue(struct virtio_mem *vm)
 {
     struct virtq *q = &vm->t.queues[0];
+    uint64_t plugged_before = vm->plugged_size;
     bool used_any = false;
 
     for (;;) {
@@ -413,6 +416,8 @@ static void process_queue(struct virtio_mem *vm)
     if (used_any && virtq_should_notify(q) &&
         virtio_mmio_signal_used(&vm->t) < 0)
         metrics_counter_inc(&vm->m->queue_event_fails);
+    if (vm->plugged_size != plugged_before && vm->changed)
+        vm->changed(vm->changed_opaque);
 }
 
 /* ---- Transport callbacks ----------------------------------------------------
@@ -533,6 +538,8 @@ int virtio_mem_new(const struct virtio_mem_params *p, struct virtio_mem **out,
         vm->t.queue_fd[i] = -1;
     vm->update_slot = p->update_slot;
     vm->slot_opaque = p->slot_opaque;
+    vm->changed = p->changed;
+    vm->changed_opaque = p->changed_opaque;
     vm->block_size = p->block_size_mib * MIB;
     vm->slot_size = p->slot_size_mib * MIB;
     vm->region_size = p->total_size_mib * MIB;

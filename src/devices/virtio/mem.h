@@ -88,6 +88,11 @@ struct virtio_mem_params {
     uint32_t slot_size_mib;
     virtio_mem_slot_fn *update_slot; /* NULL = no KVM (tests) */
     void *slot_opaque;
+    /* Optional: called on the vmm thread (transport lock held) after a
+     * batch of guest requests changed what virtio_mem_status() shows
+     * (plugged_size); it must only take note. */
+    void (*changed)(void *opaque);
+    void *changed_opaque;
 };
 
 /* What the machine layer places in the guest (virtio_mem_host_region()). */
