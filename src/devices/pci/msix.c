@@ -67,10 +67,16 @@ void msix_fini(struct msix *m)
     m->n_vectors = 0;
 }
 
+static void update(struct msix *m, uint16_t i, bool msg_changed);
+
 void msix_connect(struct msix *m, const struct msix_irq_ops *ops, void *ctx)
 {
+    for (uint16_t i = 0; i < m->n_vectors; i++)
+        unlive(m, i);
     m->ops = ops;
     m->ctx = ctx;
+    for (uint16_t i = 0; i < m->n_vectors; i++)
+        update(m, i, false);
 }
 
 void msix_cap_body(const struct msix *m, uint8_t bir, uint32_t table_off,

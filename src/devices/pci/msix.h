@@ -112,7 +112,9 @@ int msix_init(struct msix *m, uint16_t n, uint32_t first_gsi);
  * eventfds. Safe after a failed init and twice. */
 void msix_fini(struct msix *m);
 
-/* Connect to the VMM's routing (before the guest runs). */
+/* Connect to the VMM's routing (NULL: disconnect). Live vectors are taken
+ * off the old routing and the vectors the guest's bits ask for put live on
+ * the new one; the guest-visible state does not change. */
 void msix_connect(struct msix *m, const struct msix_irq_ops *ops, void *ctx);
 
 /*
