@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "obs/metrics.h"
+#include "snapshot/format.h"
 #include "util/err.h"
 #include "util/time.h"
 #include "util/utf8.h"
@@ -447,28 +448,44 @@ static int print_help(int *exit_code)
 
 static int describe_snapshot(const char *path, int *exit_code)
 {
-    char io[256], dbg[512], display[MSG_MAX], debug[MSG_MAX];
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    char dbg[SQ_ERR_MSG_MAX], display[SQ_ERR_MSG_MAX + 128],
+        debug[SQ_ERR_MSG_MAX + 128];
+    struct snap_version ver = {0, 0, 0};
+    enum snap_error kind = SNAP_E_NONE;
+    struct sq_err err;
+    uint8_t *buf;
+    size_t len;
+    int rc;
 
-    if (fd < 0) {
-        int e = errno;
+    sq_err_clear(&err);
+    rc = snap_file_read(path, &buf, &len, &kind, &err);
+    if (rc == 0) {
+        rc = snap_file_version(buf, len, &ver, &kind, &err);
+        free(buf);
+    }
+    if (rc < 0) {
+        bool open_failed = kind == SNAP_E_OPEN;
 
+        /* upstream's PrintSnapshotDataFormatError: OpenSnapshot or
+         * SnapshotVersion, each with its source's Display and Debug */
         snprintf(display, sizeof(display),
-                 "When printing Snapshot Data format: Unable to open snapshot "
-                 "state file: %s",
-                 sq_os_error(e, io, sizeof(io)));
-        snprintf(debug, sizeof(debug),
-                 "PrintSnapshotDataFormat(OpenSnapshot(%s))",
-                 sq_os_error_debug(e, dbg, sizeof(dbg)));
+                 "When printing Snapshot Data format: %s: %s",
+                 open_failed ? "Unable to open snapshot state file"
+                             : "Invalid data format version of snapshot file",
+                 err.msg);
+        if (open_failed)
+            sq_os_error_debug(err.code, dbg, sizeof(dbg));
+        else
+            snap_error_debug(kind, &err, dbg, sizeof(dbg));
+        snprintf(debug, sizeof(debug), "PrintSnapshotDataFormat(%s(%s))",
+                 open_failed ? "OpenSnapshot" : "SnapshotVersion", dbg);
         *exit_code = cli_fail(CLI_EXIT_GENERIC, display, debug);
         return 0;
     }
-    close(fd);
-    /* The snapshot reader is not part of squib yet. */
-    snprintf(display, sizeof(display),
-             "When printing Snapshot Data format: reading snapshot state "
-             "files is not available in squib yet");
-    *exit_code = cli_fail(CLI_EXIT_GENERIC, display, display);
+    printf("v%u.%u.%u\n", ver.major, ver.minor, ver.patch);
+    fflush(stdout);
+    cli_exit_success();
+    *exit_code = CLI_EXIT_OK;
     return 0;
 }
 

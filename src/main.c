@@ -30,6 +30,7 @@
 #include "obs/log.h"
 #include "obs/metrics.h"
 #include "obs/signals.h"
+#include "snapshot/snapshot.h"
 #include "util/buf.h"
 #include "util/err.h"
 #include "util/evloop.h"
@@ -256,6 +257,7 @@ int main(int argc, char **argv)
     bool have_cfg = false;
     struct sq_err err;
     int code = 0, listen_fd = -1, rc;
+    const char *exit_error = NULL;
 
     /*
      * One malloc arena for every thread. glibc opens files on its own from
@@ -320,6 +322,7 @@ int main(int argc, char **argv)
     vopts.enable_pci = args.enable_pci;
     vopts.boot_timer = args.boot_timer;
     m.vmm = vmm_new(m.loop, &vopts);
+    m.vmm->snapshot_ops = &snapshot_vmm_ops;
     if (args.metrics_path)
         vmm_note_metrics_initialised(m.vmm);
 
@@ -430,6 +433,7 @@ int main(int argc, char **argv)
     maybe_start_metrics(&m);
     evloop_run(m.loop, -1, on_loop_idle, &m);
     code = m.vmm->exit_code;
+    exit_error = m.vmm->exit_error;
     /* Upstream's order: stop the vCPUs and devices, flush the last metrics,
      * stop the api thread, then the exit line. */
     vmm_free(m.vmm);
@@ -437,7 +441,10 @@ int main(int argc, char **argv)
     metrics_flush_periodic();
     api_thread_stop(api);
     api = NULL;
-    if (code) {
+    if (code && exit_error) {
+        log_error("%s", exit_error);
+        log_error(CLI_MSG_EXIT_ERROR, code);
+    } else if (code) {
         log_error("%s error: MicroVM stopped with an error: %s",
                   args.no_api ? "RunWithoutApiError" : "RunWithApiError",
                   exit_code_name(code));

@@ -16,8 +16,10 @@ over TCP, then receives what the host sends until it closes. The host end
   h2g     host -> guest TCP: --bytes sent, then the time until the guest
           closes its end (it has read everything)
 
-and the VMM's CPU time (user + system, from /proc) across each transfer,
-as milliseconds per MiB moved. Figures only; compare VMMs within one run.
+and the CPU time (user + system, from /proc) of the VMM's threads across
+each transfer: the vCPU thread's as a share of the transfer's time (it is
+mostly the guest's own work), the other threads' (the device emulation) as
+milliseconds per MiB moved. Figures only; compare VMMs within one run.
 The MMDS part of the guest's test is answered by squib and runs into its
 3 s time-outs under QEMU; it is not measured here (bench-mmds measures the
 MMDS itself).
@@ -99,13 +101,29 @@ ev("H2G-END", t1, nbytes)
 
 
 def cpu_seconds(pid):
-    """utime + stime of pid (all its threads), in seconds, or None."""
+    """{thread name: utime + stime in seconds} for every thread of pid,
+    or None."""
+    out = {}
     try:
-        with open("/proc/%d/stat" % pid) as f:
-            fields = f.read().rsplit(")", 1)[1].split()
+        tids = os.listdir("/proc/%d/task" % pid)
     except OSError:
         return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    for tid in tids:
+        try:
+            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                comm, rest = f.read().split("(", 1)[1].rsplit(")", 1)
+        except OSError:
+            continue
+        fields = rest.split()
+        secs = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        out[comm] = out.get(comm, 0.0) + secs
+    return out
+
+
+def is_vcpu(comm):
+    """squib names its vCPU threads "fc_vcpu N" as upstream does; QEMU's
+    are "CPU N/KVM"."""
+    return "vcpu" in comm or "/KVM" in comm
 
 
 class Peer:
@@ -145,7 +163,12 @@ class Peer:
                 out[d.lower() + "_kib_s"] = n / 1024 / secs
                 out[d.lower() + "_bytes"] = int(n)
                 if c0 is not None and c1 is not None and n:
-                    out[d.lower() + "_cpu_ms_per_mib"] = (c1 - c0) * 1000 / (n / (1 << 20))
+                    mib = n / (1 << 20)
+                    vcpu = sum(v - c0.get(k, 0.0) for k, v in c1.items() if is_vcpu(k))
+                    rest = sum(v - c0.get(k, 0.0) for k, v in c1.items() if not is_vcpu(k))
+                    # The vCPU thread's time is mostly the guest's own.
+                    out[d.lower() + "_vmm_cpu_ms_per_mib"] = rest * 1000 / mib
+                    out[d.lower() + "_vcpu_busy_pct"] = 100 * vcpu / secs
         for line in self.ping_out:
             # "N packets transmitted, M received, ..." and
             # "rtt min/avg/max/mdev = a/b/c/d ms"
@@ -279,11 +302,12 @@ def main(argv=None):
         if "error" in results[vmm]:
             print("%s: %s" % (vmm, results[vmm]["error"]))
     keys = ["g2h_kib_s", "h2g_kib_s", "rtt_avg_ms", "pings_per_s",
-            "g2h_cpu_ms_per_mib", "h2g_cpu_ms_per_mib"]
-    print("%-11s" % "vmm" + "".join("%20s" % k for k in keys))
-    for vmm, f in results.items():
-        print("%-11s" % vmm + "".join(
-            "%20s" % ("%.2f" % f[k] if k in f else "-") for k in keys))
+            "g2h_vmm_cpu_ms_per_mib", "h2g_vmm_cpu_ms_per_mib",
+            "g2h_vcpu_busy_pct", "h2g_vcpu_busy_pct"]
+    for k in keys:
+        print("%-24s" % k + "".join("%14s" % ("%.2f" % f[k] if k in f else "-")
+                                      for f in results.values()))
+    print("%-24s" % "" + "".join("%14s" % v for v in results))
     if "squib" in results:
         for other in [v for v in results if v != "squib"]:
             for k in ("g2h_kib_s", "h2g_kib_s", "pings_per_s"):

@@ -302,3 +302,18 @@ int kvm_kvmclock_ctrl(int vcpu_fd)
 {
     return xioctl(vcpu_fd, KVM_KVMCLOCK_CTRL, 0);
 }
+
+int kvm_state_ioctl(int fd, unsigned long req, void *arg)
+{
+    return xioctl(fd, req, (unsigned long)arg);
+}
+
+int kvm_get_tsc_khz(int vcpu_fd)
+{
+    return xioctl(vcpu_fd, KVM_GET_TSC_KHZ, 0);
+}
+
+int kvm_set_tsc_khz(int vcpu_fd, uint32_t khz)
+{
+    return xioctl(vcpu_fd, KVM_SET_TSC_KHZ, khz);
+}

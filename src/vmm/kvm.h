@@ -120,4 +120,15 @@ int kvm_get_mp_state(int vcpu_fd, struct kvm_mp_state *mp);
 /* KVM_KVMCLOCK_CTRL: tell the guest it was paused (EINVAL if no kvmclock). */
 int kvm_kvmclock_ctrl(int vcpu_fd);
 
+/*
+ * The state ioctls of snapshots, which move one uapi struct in or out:
+ * KVM_{GET,SET}_{VCPU_EVENTS,XSAVE,XCRS,DEBUGREGS,MP_STATE,CLOCK,IRQCHIP,
+ * PIT2} and KVM_GET_MSR_INDEX_LIST. `fd` is the system, VM or vCPU fd the
+ * request belongs to. Returns the ioctl's (>= 0) result or -errno.
+ */
+int kvm_state_ioctl(int fd, unsigned long req, void *arg);
+/* KVM_GET_TSC_KHZ (the kHz, > 0) and KVM_SET_TSC_KHZ (0) or -errno. */
+int kvm_get_tsc_khz(int vcpu_fd);
+int kvm_set_tsc_khz(int vcpu_fd, uint32_t khz);
+
 #endif

@@ -598,12 +598,14 @@ int machine_create(const struct machine_config *cfg, struct evloop *loop,
     int rc;
 
     *out = NULL;
-    if (cfg->vcpu_count < 1 || cfg->vcpu_count > MACHINE_MAX_VCPUS)
+    if (cfg->vcpu_count < 1 || cfg->vcpu_count > MACHINE_MAX_VCPUS) {
+        guest_mem_free(cfg->restore_mem);
         return sq_errf(err, -EINVAL,
                        "Cannot set vm resources: The number of "
                        "vCPUs must be greater than 0, less than "
                        "32 and must be 1 or an even number if "
                        "SMT is enabled.");
+    }
     m = xcalloc(1, sizeof(*m));
     m->cfg = *cfg;
     m->kvm.fd = -1;
@@ -624,8 +626,12 @@ int machine_create(const struct machine_config *cfg, struct evloop *loop,
         goto fail;
     }
 
-    /* Guest memory first, as upstream: its errors are reported first. */
-    rc = guest_mem_new(cfg->mem_size_mib, cfg->huge_pages, &m->mem, err);
+    /* Guest memory first, as upstream: its errors are reported first. A
+     * restore brings its own, mapped from the memory file. */
+    m->mem = cfg->restore_mem;
+    rc = m->mem
+             ? 0
+             : guest_mem_new(cfg->mem_size_mib, cfg->huge_pages, &m->mem, err);
     if (rc < 0) {
         sq_err_prefix(err, "Invalid Memory Configuration: ");
         goto fail;
@@ -637,9 +643,9 @@ int machine_create(const struct machine_config *cfg, struct evloop *loop,
         rc = create_vcpus(m, err);
     if (rc == 0)
         rc = add_devices(m, err);
-    if (rc == 0)
+    if (rc == 0 && !cfg->restore_mem)
         rc = load_guest(m, &res, err);
-    if (rc == 0)
+    if (rc == 0 && !cfg->restore_mem)
         rc = configure_vcpus(m, &res, err);
     if (rc < 0)
         goto fail;
@@ -721,6 +727,16 @@ static void tty_restore(struct machine *m)
 
 int machine_start(struct machine *m, struct sq_err *err)
 {
+    int rc;
+
+    if (m->started)
+        return 0;
+    rc = machine_start_paused(m, err);
+    return rc < 0 ? rc : machine_resume(m, err);
+}
+
+int machine_start_paused(struct machine *m, struct sq_err *err)
+{
     char os[256];
 
     if (m->started)
@@ -740,7 +756,7 @@ int machine_start(struct machine *m, struct sq_err *err)
                            sq_os_error(-rc, os, sizeof(os)));
     }
     m->paused = true;
-    return machine_resume(m, err);
+    return 0;
 }
 
 int machine_pause(struct machine *m, struct sq_err *err)
@@ -819,6 +835,26 @@ void machine_destroy(struct machine *m)
 uint32_t machine_vcpu_count(const struct machine *m)
 {
     return m->n_vcpus;
+}
+
+struct vcpu *machine_vcpu(struct machine *m, uint32_t idx)
+{
+    return idx < m->n_vcpus ? m->vcpus[idx] : NULL;
+}
+
+struct serial *machine_serial(struct machine *m)
+{
+    return m->serial;
+}
+
+struct i8042 *machine_i8042(struct machine *m)
+{
+    return m->i8042;
+}
+
+int machine_kvm_fd(const struct machine *m)
+{
+    return m->kvm.fd;
 }
 
 struct guest_mem *machine_guest_mem(struct machine *m)

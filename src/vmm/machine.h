@@ -122,6 +122,12 @@ struct machine_config {
     const struct machine_bus_range *bus_ranges; /* borrowed */
     machine_exit_fn *on_exit;                   /* NULL = only the exit fd */
     void *exit_opaque;
+    /* NULL: boot. Otherwise a restore (snapshot load): this is the guest's
+     * RAM (machine_create takes ownership, also when it fails; its layout
+     * must be mem_size_mib's), kernel_fd/initrd_fd/cmdline are unused, no
+     * firmware tables are written and the vCPUs stay unconfigured until
+     * machine_snap_restore() (vmm/machine_snap.h). */
+    struct guest_mem *restore_mem;
 };
 
 struct machine;
@@ -154,6 +160,9 @@ int machine_create(const struct machine_config *cfg, struct evloop *loop,
  * err set; on failure call machine_destroy.
  */
 int machine_start(struct machine *m, struct sq_err *err);
+/* As machine_start, but the vCPUs stay paused (a snapshot loaded without
+ * resume_vm); machine_resume() lets them run. */
+int machine_start_paused(struct machine *m, struct sq_err *err);
 
 /*
  * Stop every vCPU (out of KVM_RUN, acked) / let them run again. Return only
@@ -192,6 +201,13 @@ void machine_destroy(struct machine *m);
 /* ---- accessors (devices, snapshots, tests) ------------------------------ */
 
 uint32_t machine_vcpu_count(const struct machine *m);
+/* vCPU idx (borrowed; NULL when out of range). */
+struct vcpu *machine_vcpu(struct machine *m, uint32_t idx);
+/* The legacy devices (borrowed). */
+struct serial *machine_serial(struct machine *m);
+struct i8042 *machine_i8042(struct machine *m);
+/* The /dev/kvm fd (borrowed). */
+int machine_kvm_fd(const struct machine *m);
 struct guest_mem *machine_guest_mem(struct machine *m); /* borrowed */
 int machine_vm_fd(const struct machine *m);             /* borrowed */
 

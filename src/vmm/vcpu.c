@@ -341,6 +341,22 @@ static bool run_guest(struct vcpu *v, int *exit_code)
     }
 }
 
+/* A vcpu_call() request, with v->lock held (released around the call). */
+static void run_call(struct vcpu *v)
+{
+    vcpu_call_fn *fn = v->call_fn;
+    void *opaque = v->call_opaque;
+    int rc;
+
+    v->req = VCPU_REQ_NONE;
+    pthread_mutex_unlock(&v->lock);
+    rc = fn(v->fd, opaque);
+    pthread_mutex_lock(&v->lock);
+    v->call_rc = rc;
+    v->call_done = true;
+    evloop_eventfd_signal(v->ack_fd);
+}
+
 static void *vcpu_thread(void *arg)
 {
     struct vcpu *v = arg;
@@ -376,6 +392,10 @@ static void *vcpu_thread(void *arg)
         if (v->req == VCPU_REQ_PAUSE) {
             v->req = VCPU_REQ_NONE;
             set_state(v, VCPU_PAUSED); /* already paused: ack again */
+            continue;
+        }
+        if (v->req == VCPU_REQ_CALL) {
+            run_call(v);
             continue;
         }
         /* RESUME */
@@ -448,6 +468,55 @@ void vcpu_request(struct vcpu *v, enum vcpu_req req)
         pthread_kill(v->thread, SQ_SIG_VCPU_KICK);
 }
 
+/* Wait on the ack fd for up to `ms` (< 0: without a limit). */
+static void wait_ack(struct vcpu *v, int ms)
+{
+    struct pollfd p = {.fd = v->ack_fd, .events = POLLIN};
+
+    if (poll(&p, 1, ms) > 0)
+        evloop_eventfd_drain(v->ack_fd);
+}
+
+int vcpu_call(struct vcpu *v, vcpu_call_fn *fn, void *opaque, int timeout_ms)
+{
+    int64_t deadline = (int64_t)time_mono_ms() + timeout_ms;
+
+    if (!v->thread_started)
+        return fn(v->fd, opaque);
+    pthread_mutex_lock(&v->lock);
+    if (v->state != VCPU_PAUSED || v->req != VCPU_REQ_NONE) {
+        bool gone = v->state == VCPU_EXITED || v->state == VCPU_FINISHED;
+
+        pthread_mutex_unlock(&v->lock);
+        return gone ? -ESRCH : -EBUSY;
+    }
+    v->call_fn = fn;
+    v->call_opaque = opaque;
+    v->call_done = false;
+    v->req = VCPU_REQ_CALL;
+    pthread_cond_broadcast(&v->cond);
+    for (;;) {
+        int64_t left;
+
+        if (v->call_done) {
+            int rc = v->call_rc;
+
+            pthread_mutex_unlock(&v->lock);
+            return rc;
+        }
+        left = deadline - (int64_t)time_mono_ms();
+        if (left <= 0 && v->req == VCPU_REQ_CALL) {
+            v->req = VCPU_REQ_NONE; /* not taken yet: withdraw it */
+            pthread_mutex_unlock(&v->lock);
+            return -ETIMEDOUT;
+        }
+        pthread_mutex_unlock(&v->lock);
+        /* Taken: fn is bounded work on the thread; wait for it. */
+        wait_ack(v, left > 0 ? (int)left : -1);
+        pthread_mutex_lock(&v->lock);
+    }
+}
+
 enum vcpu_state vcpu_get_state(struct vcpu *v)
 {
     enum vcpu_state s;
@@ -465,7 +534,6 @@ int vcpu_wait(struct vcpu *v, enum vcpu_state want, int timeout_ms)
     for (;;) {
         enum vcpu_state s;
         bool req_pending;
-        struct pollfd p = {.fd = v->ack_fd, .events = POLLIN};
         int64_t left;
 
         pthread_mutex_lock(&v->lock);
@@ -480,7 +548,6 @@ int vcpu_wait(struct vcpu *v, enum vcpu_state want, int timeout_ms)
         left = deadline - (int64_t)time_mono_ms();
         if (left <= 0)
             return -ETIMEDOUT;
-        if (poll(&p, 1, (int)left) > 0)
-            evloop_eventfd_drain(v->ack_fd);
+        wait_ack(v, (int)left);
     }
 }

@@ -30,10 +30,17 @@
  *
  *            start thread          RESUME               PAUSE
  *   (none) ───────────────► PAUSED ──────► RUNNING ───────────► PAUSED
- *                             │               │ guest/KVM stop
- *                             │               ▼
- *                             │            EXITED ──FINISH──► FINISHED
- *                             └────────FINISH────────────────► FINISHED
+ *                           │  ▲  │           │ guest/KVM stop
+ *                      CALL │  │  │           ▼
+ *              (vcpu_call:  └──┘  │        EXITED ──FINISH──► FINISHED
+ *               fn runs on the    └────FINISH────────────────► FINISHED
+ *               thread, state
+ *               stays PAUSED)
+ *
+ * vcpu_call(v, fn, opaque) runs fn(vcpu_fd, opaque) on the vCPU's own
+ * thread while it is PAUSED (snapshots read a vCPU's state there, as KVM
+ * prefers a vCPU's ioctls from the thread that runs it), and waits for its
+ * result, which the thread publishes under v->lock and acks on ack_fd.
  */
 #ifndef SQUIB_VMM_VCPU_H
 #define SQUIB_VMM_VCPU_H
@@ -67,7 +74,11 @@ enum vcpu_req {
     VCPU_REQ_PAUSE,
     VCPU_REQ_RESUME,
     VCPU_REQ_FINISH,
+    VCPU_REQ_CALL, /* posted only by vcpu_call() */
 };
+
+/* A function vcpu_call() runs on the vCPU thread: 0 or -errno. */
+typedef int vcpu_call_fn(int vcpu_fd, void *opaque);
 
 struct vcpu {
     unsigned index;
@@ -87,6 +98,11 @@ struct vcpu {
     enum vcpu_req req;
     enum vcpu_state state;
     int exit_code; /* valid in EXITED */
+    /* vcpu_call(): the function, its argument, its result once done. */
+    vcpu_call_fn *call_fn;
+    void *call_opaque;
+    int call_rc;
+    bool call_done;
 
     struct log_ratelimit io_warn_rl; /* vCPU thread only */
 };
@@ -120,6 +136,16 @@ void vcpu_request(struct vcpu *v, enum vcpu_req req);
  * EXITED/FINISHED instead, -ETIMEDOUT after timeout_ms.
  */
 int vcpu_wait(struct vcpu *v, enum vcpu_state state, int timeout_ms);
+
+/*
+ * Run fn(v->fd, opaque) on the vCPU's thread, which must be PAUSED, and
+ * return its result; before the thread started, fn runs on the caller's
+ * thread. -EBUSY when the vCPU is not paused, -ESRCH when it stopped, and
+ * -ETIMEDOUT when the thread did not take the call within timeout_ms (a call
+ * the thread already took is always waited for: `opaque` may live on the
+ * caller's stack). vmm thread only.
+ */
+int vcpu_call(struct vcpu *v, vcpu_call_fn *fn, void *opaque, int timeout_ms);
 
 /* Current state (takes the lock). */
 enum vcpu_state vcpu_get_state(struct vcpu *v);

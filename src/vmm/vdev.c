@@ -129,3 +129,19 @@ struct vmm_vdev *vdev_find(const struct vdev_list *l,
     }
     return NULL;
 }
+
+int vdev_save_nothing(void *dev, struct buf *out, struct sq_err *err)
+{
+    (void)dev;
+    (void)out;
+    (void)err;
+    return 0;
+}
+
+int vdev_restore_nothing(void *dev, const uint8_t *p, size_t len,
+                         struct sq_err *err)
+{
+    (void)dev;
+    (void)p;
+    return len ? sq_errf(err, -EINVAL, "unexpected device state") : 0;
+}

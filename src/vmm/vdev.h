@@ -79,11 +79,20 @@ struct vdev_class {
      * responses.h) with what GET `op` shows of the device now. 0 or
      * -errno with err set to the detail text. */
     int (*query)(void *dev, int op, void *out, struct sq_err *err);
-    /* Snapshot hooks, NULL until snapshots exist: append the device's
-     * state to out / restore it from (p, len). 0 or -errno. */
+    /* Snapshot hooks (vdev_snap.h), NULL for a kind whose state snapshots
+     * cannot hold yet. save (machine paused): finish any work the host
+     * still does on guest memory and append the device's own state (not
+     * the transport's) to out. restore (attached, before the vCPUs run):
+     * take it back from (p, len). 0 or -errno with err set. */
     int (*save)(void *dev, struct buf *out, struct sq_err *err);
     int (*restore)(void *dev, const uint8_t *p, size_t len, struct sq_err *err);
 };
+
+/* Snapshot hooks for a kind whose only state is its transport's and its
+ * configuration: save appends nothing; restore accepts only nothing. */
+int vdev_save_nothing(void *dev, struct buf *out, struct sq_err *err);
+int vdev_restore_nothing(void *dev, const uint8_t *p, size_t len,
+                         struct sq_err *err);
 
 /* One built device. */
 struct vmm_vdev {

@@ -58,6 +58,8 @@ static void rng_vfree(void *dev)
     rng_free(dev);
 }
 
+/* virtio-rng answers each request as it is popped: nothing of its own to
+ * save beyond the transport. */
 const struct vdev_class vdev_class_entropy = {
     .name = "virtio-rng",
     .count = entropy_count,
@@ -65,4 +67,6 @@ const struct vdev_class vdev_class_entropy = {
     .attach = rng_vattach,
     .detach = rng_vdetach,
     .free = rng_vfree,
+    .save = vdev_save_nothing,
+    .restore = vdev_restore_nothing,
 };

@@ -10,11 +10,13 @@
  *   | Not started |                         | Running | ------------+
  *   +-------------+                         +---------+ (ops->pause) |
  *      |      ^                                  ^                   v
- *      +------+                                  |              +--------+
- *   start failed, or                             +------------- | Paused |
- *   PUT /snapshot/load                          PATCH /vm       +--------+
- *   (refused: no snapshot                       Resumed
- *   support yet)                                (ops->resume)
+ *      +------+      |                           |              +--------+
+ *   start failed,    | PUT /snapshot/load        +------------- | Paused |
+ *   or snapshot      | (snapshot_ops->load)     PATCH /vm       +--------+
+ *   load refused     |  resume_vm: Running      Resumed              ^
+ *   (boot path set)  |  else: Paused ---------- (ops->resume) -------+
+ *                    |
+ *                    +--> load failed: 400, then the process exits (1)
  *
  * "Not started" is upstream's pre-boot phase (PrebootApiController): the
  * configuration endpoints work and the runtime ones answer NSPre. Once the
@@ -228,8 +230,12 @@ static int handle_mmds(struct vmm *v, struct vmm_request *req,
     return rc < 0 ? fail(err, "MMDS error: ") : 204;
 }
 
-static int handle_snapshot_load(struct vmm *v, struct sq_err *err)
+static int handle_snapshot_load(struct vmm *v, const struct snapshot_load *p,
+                                struct sq_err *err)
 {
+    uint64_t t0 = vmm_now_us(), us;
+    int rc;
+
     if (v->boot_path) {
         log_info("Loading a microVM snapshot not allowed after configuring "
                  "boot-specific resources.");
@@ -237,11 +243,28 @@ static int handle_snapshot_load(struct vmm *v, struct sq_err *err)
                        "Load snapshot error: Loading a microVM snapshot not "
                        "allowed after configuring boot-specific resources.");
     }
-    /* The snapshot module does not exist yet: nothing was attempted, so the
-     * process is not dirty and this is not upstream's fatal restore error. */
-    return sq_errf(err, -EOPNOTSUPP,
-                   "Load snapshot error: Failed to restore from snapshot: "
-                   "snapshot restore is not supported by squib yet");
+    /* Without the snapshot module (unit tests) nothing was attempted, so
+     * the process is not dirty and this is not upstream's fatal error. */
+    if (!v->snapshot_ops)
+        return sq_errf(err, -EOPNOTSUPP,
+                       "Load snapshot error: Failed to restore from snapshot: "
+                       "snapshot restore is not supported by squib yet");
+    rc = v->snapshot_ops->load(v, p, err);
+    if (rc < 0) {
+        /* Upstream answers 400, then its vmm ends the process with 1: the
+         * half-built process cannot be configured again. */
+        v->exit_requested = true;
+        v->exit_code = 1;
+        v->exit_error = "RunWithApiError error: Failed to build MicroVM: "
+                        "Loading snapshot failed.";
+        return fail(err, "Load snapshot error: ");
+    }
+    v->state = p->resume_vm ? VMM_STATE_RUNNING : VMM_STATE_PAUSED;
+    us = vmm_now_us() - t0;
+    vmm_metrics_load_snapshot_us(us);
+    log_info("'load snapshot' VMM action took %llu us.",
+             (unsigned long long)us);
+    return 204;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -523,8 +546,12 @@ static int patch_hotplug_memory(struct vmm *v, struct sq_err *err)
                    "active");
 }
 
-static int snapshot_create(struct vmm *v, struct sq_err *err)
+static int snapshot_create(struct vmm *v, const struct snapshot_create *p,
+                           struct sq_err *err)
 {
+    uint64_t t0, us;
+    int rc;
+
     if (v->state != VMM_STATE_PAUSED)
         return sq_errf(err, -EPERM,
                        "Create snapshot error: Cannot save the microVM state: "
@@ -539,9 +566,20 @@ static int snapshot_create(struct vmm *v, struct sq_err *err)
                            "vhost-user-block(id: %s)",
                            v->res.drives[i].cfg.drive_id);
     }
-    return sq_errf(err, -EOPNOTSUPP,
-                   "Create snapshot error: snapshots are not supported by "
-                   "squib yet");
+    if (!v->snapshot_ops)
+        return sq_errf(err, -EOPNOTSUPP,
+                       "Create snapshot error: snapshots are not supported "
+                       "by squib yet");
+    t0 = vmm_now_us();
+    rc = v->snapshot_ops->create(v, p, err);
+    if (rc < 0)
+        return fail(err, "Create snapshot error: ");
+    us = vmm_now_us() - t0;
+    vmm_metrics_create_snapshot_us(p->snapshot_type == SNAPSHOT_TYPE_DIFF, us);
+    log_info("'create %s snapshot' VMM action took %llu us.",
+             p->snapshot_type == SNAPSHOT_TYPE_DIFF ? "diff" : "full",
+             (unsigned long long)us);
+    return 204;
 }
 
 static int handle_vm_state(struct vmm *v, const struct vm_state_req *req,
@@ -673,7 +711,7 @@ static int handle_write(struct vmm *v, struct vmm_request *req,
     case VMM_OP_PATCH_MMDS:
         return handle_mmds(v, req, err);
     case VMM_OP_PUT_SNAPSHOT_LOAD:
-        return handle_snapshot_load(v, err);
+        return handle_snapshot_load(v, &b->snapshot_load, err);
     case VMM_OP_PATCH_VM:
         return handle_vm_state(v, &b->vm_state, err);
     case VMM_OP_PATCH_BALLOON:
@@ -697,7 +735,7 @@ static int handle_write(struct vmm *v, struct vmm_request *req,
     case VMM_OP_PATCH_HOTPLUG_MEMORY:
         return patch_hotplug_memory(v, err);
     case VMM_OP_PUT_SNAPSHOT_CREATE:
-        return snapshot_create(v, err);
+        return snapshot_create(v, &b->snapshot_create, err);
     case VMM_OP_GET_INSTANCE_INFO:
     case VMM_OP_GET_BALLOON:
     case VMM_OP_GET_BALLOON_STATS:

@@ -92,6 +92,24 @@ struct vmm_machine_ops {
                         void *out, struct sq_err *err);
 };
 
+/*
+ * Snapshots (src/snapshot/, which uses the vmm and so is plugged in from
+ * main.c rather than called from here). Each returns 0 or a negative errno
+ * with err->msg set to the text after the category prefix ("Create snapshot
+ * error: ", "Load snapshot error: ").
+ */
+struct vmm_snapshot_ops {
+    /* PUT /snapshot/create on a paused machine. */
+    int (*create)(struct vmm *v, const struct snapshot_create *p,
+                  struct sq_err *err);
+    /* PUT /snapshot/load before boot: on success the machine exists
+     * (v->machine), Paused or, with resume_vm, Running; the machine config
+     * in v->res is the snapshot's. Any failure is fatal for the process
+     * (digest 7.4), which the controller arranges. */
+    int (*load)(struct vmm *v, const struct snapshot_load *p,
+                struct sq_err *err);
+};
+
 /* The default ops, backed by the machine layer (vmm_start.c). */
 extern const struct vmm_machine_ops vmm_default_machine_ops;
 
@@ -121,8 +139,13 @@ struct vmm {
      * mirror once the current batch of events is handled, and clears it.
      * vmm thread only. */
     bool mirror_stale;
+    /* What main logs as the reason when exit_code is not 0 (a static
+     * text), or NULL for "MicroVM stopped with an error: {code}". */
+    const char *exit_error;
     const struct vmm_machine_ops *ops; /* borrowed */
-    void *machine;                     /* owned by the machine layer */
+    /* borrowed; NULL: snapshots are refused (unit tests' controllers) */
+    const struct vmm_snapshot_ops *snapshot_ops;
+    void *machine; /* owned by the machine layer */
 };
 
 /* Create the controller (nothing configured, state Not started). Aborts
@@ -185,5 +208,9 @@ const char *vmm_state_name(enum vmm_state s);
  * err->msg is the detail after "Start microvm error: ".
  */
 int vmm_start_machine(struct vmm *v, struct sq_err *err);
+
+/* The machine built by InstanceStart or a snapshot load (borrowed), or NULL
+ * (not started, or a machine layer that is not vmm_start.c's). */
+struct machine *vmm_machine(struct vmm *v);
 
 #endif

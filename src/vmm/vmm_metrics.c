@@ -46,6 +46,18 @@ void vmm_metrics_resume_us(uint64_t us)
     metrics_store(METRIC_latencies_us_vmm_resume_vm, us);
 }
 
+void vmm_metrics_create_snapshot_us(bool diff, uint64_t us)
+{
+    metrics_store(diff ? METRIC_latencies_us_vmm_diff_create_snapshot
+                       : METRIC_latencies_us_vmm_full_create_snapshot,
+                  us);
+}
+
+void vmm_metrics_load_snapshot_us(uint64_t us)
+{
+    metrics_store(METRIC_latencies_us_vmm_load_snapshot, us);
+}
+
 uint64_t vmm_now_us(void)
 {
     return time_mono_us();

@@ -30,6 +30,9 @@ int vmm_metrics_flush(struct sq_err *err);
 /* Store latencies_us.vmm_pause_vm / vmm_resume_vm (microseconds). */
 void vmm_metrics_pause_us(uint64_t us);
 void vmm_metrics_resume_us(uint64_t us);
+/* latencies_us.vmm_{full,diff}_create_snapshot and vmm_load_snapshot. */
+void vmm_metrics_create_snapshot_us(bool diff, uint64_t us);
+void vmm_metrics_load_snapshot_us(uint64_t us);
 
 /* CLOCK_MONOTONIC in microseconds (upstream's get_time_us(Monotonic)). */
 uint64_t vmm_now_us(void);

@@ -45,6 +45,7 @@
 #include "vmm/pci_attach.h"
 #include "vmm/vdev.h"
 #include "vmm/vmm.h"
+#include "vmm/vmm_restore.h"
 
 /* What the controller keeps of a built machine (v->machine). */
 struct vmm_machine {
@@ -162,6 +163,101 @@ static void mark_mirror_stale(void *opaque)
     v->mirror_stale = true;
 }
 
+/*
+ * What a boot and a snapshot restore configure alike: the serial output
+ * (opened now, O_RDWR|O_CREAT|O_NONBLOCK, into vm->serial_fd) and its rate
+ * limiter (into *srl, which must outlive the machine's creation), the
+ * machine-config sizes, the boot timer and the exit callback. Returns 0 or
+ * -errno with err set.
+ */
+static int machine_common_config(struct vmm *v, struct vmm_machine *vm,
+                                 struct machine_config *cfg,
+                                 struct serial_rate_limit *srl,
+                                 struct sq_err *err)
+{
+    const struct vm_resources *r = &v->res;
+    char os[128];
+
+    if (r->serial_out_path) {
+        vm->serial_fd = open(r->serial_out_path,
+                             O_RDWR | O_CREAT | O_NONBLOCK | O_CLOEXEC, 0644);
+        /* Upstream's DeviceManager::new maps this io::Error to its EventFd
+         * variant, hence the odd text. */
+        if (vm->serial_fd < 0)
+            return sq_errf(err, -errno,
+                           "Failed to create device manager: Error with "
+                           "EventFd: %s",
+                           sq_os_error(errno, os, sizeof(os)));
+    }
+    /* TokenBucket::new: size 0, refill 0 or an overflowing refill time in
+     * nanoseconds means no limit. */
+    if (r->has_serial_rate_limiter && r->serial_rate_limiter.size &&
+        r->serial_rate_limiter.refill_time &&
+        r->serial_rate_limiter.refill_time <= UINT64_MAX / 1000000u) {
+        srl->size = r->serial_rate_limiter.size;
+        srl->one_time_burst = r->serial_rate_limiter.has_one_time_burst
+                                  ? r->serial_rate_limiter.one_time_burst
+                                  : 0;
+        srl->refill_time_ms = r->serial_rate_limiter.refill_time;
+        cfg->serial_rate_limit = srl;
+    }
+    cfg->vcpu_count = r->machine.vcpu_count;
+    cfg->mem_size_mib = r->machine.mem_size_mib;
+    cfg->smt = r->machine.smt;
+    cfg->track_dirty_pages = r->machine.track_dirty_pages;
+    cfg->huge_pages = huge_pages(r->machine.huge_pages);
+    cfg->serial_out_fd = vm->serial_fd;
+    /* stdin feeds COM1 only with stdout */
+    cfg->serial_stdin = vm->serial_fd < 0;
+    cfg->boot_timer = r->boot_timer;
+    cfg->on_exit = on_machine_exit;
+    cfg->exit_opaque = v;
+    return 0;
+}
+
+/*
+ * Build the configured virtio devices into vm->vdevs, placed through
+ * `alloc`, and describe them for the machine (*mmio) and the command line
+ * (*dev), both new arrays the caller frees; *root_at is the root drive's
+ * index (devices_describe). A device whose GET answers change on the
+ * guest's schedule marks the read mirror stale. 0 or -errno with err set.
+ */
+static int build_vdevs(struct vmm *v, struct vmm_machine *vm,
+                       struct mmio_alloc *alloc, struct machine_mmio_dev **mmio,
+                       struct cmdline_dev **dev, size_t *root_at,
+                       struct sq_err *err)
+{
+    int rc;
+
+    vm->vdevs.changed = mark_mirror_stale;
+    vm->vdevs.changed_opaque = v;
+    rc = vdev_list_create(&vm->vdevs, &v->res, alloc, err);
+    if (rc)
+        return rc;
+    *mmio = xcalloc(vm->vdevs.n + 1, sizeof(**mmio));
+    *dev = xcalloc(vm->vdevs.n + 1, sizeof(**dev));
+    *root_at = devices_describe(&v->res, &vm->vdevs, *mmio, *dev);
+    return 0;
+}
+
+/*
+ * The end of a build: with rc 0 the machine becomes the controller's
+ * (v->machine), otherwise everything in vm is released. The description
+ * arrays are freed either way. Returns rc.
+ */
+static int settle(struct vmm *v, struct vmm_machine *vm, int rc,
+                  struct machine_mmio_dev *mmio, struct cmdline_dev *dev)
+{
+    free(mmio);
+    free(dev);
+    if (rc) {
+        vmm_machine_free(vm);
+        return rc;
+    }
+    v->machine = vm;
+    return 0;
+}
+
 int vmm_start_machine(struct vmm *v, struct sq_err *err)
 {
     struct vm_resources *r = &v->res;
@@ -175,7 +271,6 @@ int vmm_start_machine(struct vmm *v, struct sq_err *err)
     const char *missing = vdev_unsupported(r);
     char cmdline[CMDLINE_MAX_SIZE];
     char root[CMDLINE_MAX_SIZE + 16];
-    char os[128];
     size_t root_at;
     int rc;
 
@@ -192,23 +287,16 @@ int vmm_start_machine(struct vmm *v, struct sq_err *err)
     mmio_alloc_init(&unused);
 
     /* virtio devices in attach order, then VMGenID and VMClock take the
-     * next free legacy GSIs (digest 6.4). A device whose GET answers
-     * change on the guest's schedule marks the read mirror stale. */
-    vm->vdevs.changed = mark_mirror_stale;
-    vm->vdevs.changed_opaque = v;
-    /* With --enable-pci the devices go on PCI (pci_attach.h) and take no
-     * MMIO window or legacy GSI: VMGenID and VMClock get GSIs 5 and 6, as
-     * upstream. (The list still places them, on an allocator nobody
-     * uses.) */
-    rc =
-        vdev_list_create(&vm->vdevs, r, r->pci_enabled ? &unused : &alloc, err);
+     * next free legacy GSIs (digest 6.4). With --enable-pci the devices
+     * go on PCI (pci_attach.h) and take no MMIO window or legacy GSI:
+     * VMGenID and VMClock get GSIs 5 and 6, as upstream. (The list still
+     * places them, on an allocator nobody uses.) */
+    rc = build_vdevs(v, vm, r->pci_enabled ? &unused : &alloc, &mmio, &dev,
+                     &root_at, err);
     if (rc == 0 && r->pci_enabled)
         rc = vmm_pci_new(&vm->vdevs, &vm->pci, err);
     if (rc)
         goto fail;
-    mmio = xcalloc(vm->vdevs.n + 1, sizeof(*mmio));
-    dev = xcalloc(vm->vdevs.n + 1, sizeof(*dev));
-    root_at = devices_describe(r, &vm->vdevs, mmio, dev);
     rc = mmio_alloc_gsi(&alloc, &cfg.vmgenid_gsi, err);
     if (rc) {
         sq_err_prefix(err, ERR_ATTACH_ACPI "VMGenID: ");
@@ -252,44 +340,12 @@ int vmm_start_machine(struct vmm *v, struct sq_err *err)
     if (rc)
         goto fail;
 
-    if (r->serial_out_path) {
-        vm->serial_fd = open(r->serial_out_path,
-                             O_RDWR | O_CREAT | O_NONBLOCK | O_CLOEXEC, 0644);
-        /* Upstream's DeviceManager::new maps this io::Error to its EventFd
-         * variant, hence the odd text. */
-        if (vm->serial_fd < 0) {
-            rc = sq_errf(err, -errno,
-                         "Failed to create device manager: Error with "
-                         "EventFd: %s",
-                         sq_os_error(errno, os, sizeof(os)));
-            goto fail;
-        }
-    }
-    /* TokenBucket::new: size 0, refill 0 or an overflowing refill time in
-     * nanoseconds means no limit. */
-    if (r->has_serial_rate_limiter && r->serial_rate_limiter.size &&
-        r->serial_rate_limiter.refill_time &&
-        r->serial_rate_limiter.refill_time <= UINT64_MAX / 1000000u) {
-        srl.size = r->serial_rate_limiter.size;
-        srl.one_time_burst = r->serial_rate_limiter.has_one_time_burst
-                                 ? r->serial_rate_limiter.one_time_burst
-                                 : 0;
-        srl.refill_time_ms = r->serial_rate_limiter.refill_time;
-        cfg.serial_rate_limit = &srl;
-    }
-
-    cfg.vcpu_count = r->machine.vcpu_count;
-    cfg.mem_size_mib = r->machine.mem_size_mib;
-    cfg.smt = r->machine.smt;
-    cfg.track_dirty_pages = r->machine.track_dirty_pages;
-    cfg.huge_pages = huge_pages(r->machine.huge_pages);
+    rc = machine_common_config(v, vm, &cfg, &srl, err);
+    if (rc)
+        goto fail;
     cfg.kernel_fd = r->boot.kernel_fd;
     cfg.initrd_fd = r->boot.initrd_fd;
     cfg.cmdline = cmdline;
-    cfg.serial_out_fd = vm->serial_fd;
-    /* stdin feeds COM1 only with stdout */
-    cfg.serial_stdin = vm->serial_fd < 0;
-    cfg.boot_timer = r->boot_timer;
     cfg.cpu_template = static_template(r);
     cfg.custom_template = r->has_custom_template ? &r->custom_template : NULL;
     /* The machine resolves the static template's CPUID and MSRs. */
@@ -298,8 +354,6 @@ int vmm_start_machine(struct vmm *v, struct sq_err *err)
     cfg.pci_enabled = r->pci_enabled;
     if (vm->pci)
         cfg.bus_ranges = vmm_pci_ranges(vm->pci, &cfg.n_bus_ranges);
-    cfg.on_exit = on_machine_exit;
-    cfg.exit_opaque = v;
 
     rc = machine_create(&cfg, v->loop, &vm->m, err);
     if (rc)
@@ -313,17 +367,63 @@ int vmm_start_machine(struct vmm *v, struct sq_err *err)
     if (rc)
         goto fail;
     rc = machine_start(vm->m, err);
-    if (rc)
-        goto fail;
-    free(mmio);
-    free(dev);
-    v->machine = vm;
-    return 0;
 fail:
-    vmm_machine_free(vm);
-    free(mmio);
-    free(dev);
-    return rc;
+    return settle(v, vm, rc, mmio, dev);
+}
+
+int vmm_restore_machine(struct vmm *v, struct guest_mem *mem,
+                        const struct vmm_restore *rs, struct sq_err *err)
+{
+    struct machine_config cfg;
+    struct serial_rate_limit srl;
+    struct mmio_alloc alloc;
+    struct machine_mmio_dev *mmio = NULL;
+    struct cmdline_dev *dev = NULL;
+    struct vmm_machine *vm = xcalloc(1, sizeof(*vm));
+    size_t root_at;
+    int rc;
+
+    vm->serial_fd = -1;
+    memset(&cfg, 0, sizeof(cfg));
+    mmio_alloc_init(&alloc);
+    /* The devices of the snapshot's configuration, in the same places. */
+    rc = build_vdevs(v, vm, &alloc, &mmio, &dev, &root_at, err);
+    if (rc == 0)
+        rc = machine_common_config(v, vm, &cfg, &srl, err);
+    if (rc) {
+        guest_mem_free(mem);
+        goto fail;
+    }
+    cfg.kernel_fd = -1;
+    cfg.initrd_fd = -1;
+    cfg.n_mmio = vm->vdevs.n;
+    cfg.mmio = mmio;
+    cfg.restore_mem = mem; /* the machine owns it from here */
+    rc = machine_create(&cfg, v->loop, &vm->m, err);
+    if (rc == 0)
+        rc = vdev_list_attach(&vm->vdevs, machine_guest_mem(vm->m),
+                              machine_vm_fd(vm->m), v->loop, err);
+    if (rc == 0)
+        rc = vdev_snap_restore(&vm->vdevs, rs->vdevs, rs->n_vdevs, err);
+    if (rc == 0)
+        rc = machine_snap_restore(vm->m, rs->machine, rs->clock_realtime, err);
+    if (rc == 0)
+        rc = rs->resume ? machine_start(vm->m, err)
+                        : machine_start_paused(vm->m, err);
+fail:
+    return settle(v, vm, rc, mmio, dev);
+}
+
+struct vdev_list *vmm_vdevs(struct vmm *v)
+{
+    struct vmm_machine *vm = v->machine;
+
+    return vm && v->ops == &vmm_default_machine_ops ? &vm->vdevs : NULL;
+}
+
+struct machine *vmm_machine(struct vmm *v)
+{
+    return v->ops == &vmm_default_machine_ops ? machine_of(v) : NULL;
 }
 
 static int machine_op_pause(struct vmm *v, struct sq_err *err)

@@ -23,6 +23,7 @@
 #include "guest.h"
 #include "netproto.h"
 #include "virtio_int.h"
+#include "vring.h"
 
 #define F_NET_MAC (1ULL << 5)
 
@@ -42,17 +43,9 @@
 #define MMDS_IP_DEFAULT 0xa9fea9feu /* 169.254.169.254 */
 #define GUEST_IP_MMDS   0xa9fe0002u /* 169.254.0.2 */
 
-struct nq {
-    uint16_t size;
-    volatile struct vdesc *desc;
-    volatile uint16_t *avail; /* flags, idx, ring[size], used_event */
-    volatile uint32_t *used;  /* flags|idx, {id, len}[size], avail_event */
-    uint16_t avail_idx, last_used;
-};
-
 struct ndrv {
     const struct vdev *dev;
-    struct nq rx, tx;
+    struct vring rx, tx;
     uint64_t dev_features, drv_features;
     uint8_t mac[NP_MAC_LEN];
     uint64_t tsc_hz;
@@ -80,82 +73,17 @@ static const uint8_t default_mac[NP_MAC_LEN] = {0x06, 0x00, 0xac,
 
 /* ------------------------------------------------------------ transport */
 
-static uint16_t used_idx(const struct nq *q)
-{
-    return (uint16_t)(q->used[0] >> 16);
-}
-
-static void set_desc(struct nq *q, uint16_t i, uint64_t addr, uint32_t len,
-                     uint16_t flags, uint16_t next)
-{
-    q->desc[i].addr = addr;
-    q->desc[i].len = len;
-    q->desc[i].flags = flags;
-    q->desc[i].next = next;
-}
-
-static void publish(struct nq *q, uint16_t head)
-{
-    q->avail[2 + q->avail_idx % q->size] = head;
-    mb();
-    q->avail_idx++;
-    q->avail[1] = q->avail_idx;
-    mb();
-}
-
-static void kick(const struct ndrv *n, uint32_t qi)
-{
-    vw(n->dev, VM_QUEUE_NOTIFY, qi);
-}
-
-static void ack_isr(const struct ndrv *n)
-{
-    uint32_t isr = vr(n->dev, VM_ISR);
-
-    if (isr)
-        vw(n->dev, VM_ISR_ACK, isr);
-}
-
-/* Select queue qi, size it (want, capped by QueueNumMax) in mem, make it
- * ready. Returns 0 or -1. */
-static int queue_setup(struct ndrv *n, uint32_t qi, struct nq *q, uint8_t *mem,
-                       uint32_t want)
-{
-    uint32_t max;
-
-    vw(n->dev, VM_QUEUE_SEL, qi);
-    max = vr(n->dev, VM_QUEUE_MAX);
-    if (max == 0 || vr(n->dev, VM_QUEUE_READY))
-        return -1;
-    memset(mem, 0, 3 * 4096);
-    q->size = (uint16_t)(want < max ? want : max);
-    q->desc = (volatile struct vdesc *)mem;
-    q->avail = (volatile uint16_t *)(mem + 4096);
-    q->used = (volatile uint32_t *)(mem + 8192);
-    q->avail_idx = 0;
-    q->last_used = 0;
-    vw(n->dev, VM_QUEUE_NUM, q->size);
-    vw(n->dev, VM_DESC_LO, (uint32_t)addr_of(q->desc));
-    vw(n->dev, VM_DESC_HI, (uint32_t)(addr_of(q->desc) >> 32));
-    vw(n->dev, VM_AVAIL_LO, (uint32_t)addr_of(q->avail));
-    vw(n->dev, VM_AVAIL_HI, (uint32_t)(addr_of(q->avail) >> 32));
-    vw(n->dev, VM_USED_LO, (uint32_t)addr_of(q->used));
-    vw(n->dev, VM_USED_HI, (uint32_t)(addr_of(q->used) >> 32));
-    vw(n->dev, VM_QUEUE_READY, 1);
-    return 0;
-}
-
 /* Publish the RX_BUFS receive buffers and tell the device. */
 static void rx_fill(struct ndrv *n)
 {
     uint16_t k = n->rx.size < RX_BUFS ? n->rx.size : RX_BUFS;
 
     for (uint16_t i = 0; i < k; i++) {
-        set_desc(&n->rx, i, addr_of(rx_bufs[i]), RX_BUF_SIZE, D_WRITE, 0);
-        publish(&n->rx, i);
+        vring_set_desc(&n->rx, i, addr_of(rx_bufs[i]), RX_BUF_SIZE, D_WRITE, 0);
+        vring_publish(&n->rx, i);
     }
     n->rx_filled = 1;
-    kick(n, RXQ);
+    vring_kick(n->dev, RXQ);
 }
 
 /*
@@ -178,36 +106,14 @@ static int net_init(struct ndrv *n, const struct vdev *d, uint64_t tsc_hz,
     line_start(&l);
     line_str(&l, "net-init");
     line_kv_hex(&l, "addr", d->base);
-    if (virtio_dev_reset(d)) {
-        line_str(&l, " reset=stuck");
+    if (virtio_negotiate(d, F_NET_MAC, &l, &n->dev_features,
+                         &n->drv_features)) {
         rc = -1;
         goto out;
     }
-    vw(d, VM_STATUS, ST_ACK);
-    vw(d, VM_STATUS, ST_ACK | ST_DRIVER);
-    n->dev_features = virtio_dev_features(d);
-    n->drv_features = n->dev_features & (F_NET_MAC | F_VERSION_1);
-    vw(d, VM_DRV_FEAT_SEL, 0);
-    vw(d, VM_DRV_FEAT, (uint32_t)n->drv_features);
-    vw(d, VM_DRV_FEAT_SEL, 1);
-    vw(d, VM_DRV_FEAT, (uint32_t)(n->drv_features >> 32));
-    line_kv_hex(&l, "dev_features", n->dev_features);
     line_kv_hex(&l, "drv_features", n->drv_features);
-    if (!(n->dev_features & F_VERSION_1)) {
-        line_str(&l, " version_1=no");
-        vw(d, VM_STATUS, ST_ACK | ST_DRIVER | ST_FAILED);
-        rc = -1;
-        goto out;
-    }
-    vw(d, VM_STATUS, ST_ACK | ST_DRIVER | ST_FEATURES_OK);
-    st = vr(d, VM_STATUS);
-    if (!(st & ST_FEATURES_OK)) {
-        line_kv_hex(&l, "features_ok", st);
-        rc = -1;
-        goto out;
-    }
-    if (queue_setup(n, RXQ, &n->rx, rx_ring, RX_QSIZE) ||
-        queue_setup(n, TXQ, &n->tx, tx_ring, TX_QSIZE)) {
+    if (vring_setup(n->dev, RXQ, &n->rx, rx_ring, RX_QSIZE) ||
+        vring_setup(n->dev, TXQ, &n->tx, tx_ring, TX_QSIZE)) {
         line_str(&l, " queue=bad");
         rc = -1;
         goto out;
@@ -242,7 +148,7 @@ static int tx_wait(struct ndrv *n, uint32_t *len)
 {
     uint64_t t0 = rdtsc();
 
-    while (used_idx(&n->tx) == n->tx.last_used) {
+    while (vring_used_idx(&n->tx) == n->tx.last_used) {
         if (rdtsc() - t0 > n->timeout) {
             n->tx_timeouts++;
             return 0;
@@ -252,7 +158,7 @@ static int tx_wait(struct ndrv *n, uint32_t *len)
     mb();
     *len = n->tx.used[2 + 2 * (n->tx.last_used % n->tx.size)];
     n->tx.last_used++;
-    ack_isr(n);
+    vring_ack_isr(n->dev);
     return 1;
 }
 
@@ -266,9 +172,10 @@ static int tx_cb(void *opaque, const uint8_t *frame, size_t len)
         return -1;
     memset(tx_buf, 0, VNET_HDR_LEN);
     np_copy(tx_buf + VNET_HDR_LEN, frame, len);
-    set_desc(&n->tx, 0, addr_of(tx_buf), (uint32_t)(VNET_HDR_LEN + len), 0, 0);
-    publish(&n->tx, 0);
-    kick(n, TXQ);
+    vring_set_desc(&n->tx, 0, addr_of(tx_buf), (uint32_t)(VNET_HDR_LEN + len),
+                   0, 0);
+    vring_publish(&n->tx, 0);
+    vring_kick(n->dev, TXQ);
     return tx_wait(n, &ulen) ? 0 : -1;
 }
 
@@ -276,7 +183,7 @@ static int tx_cb(void *opaque, const uint8_t *frame, size_t len)
 static size_t rx_cb(void *opaque, uint8_t *buf, size_t cap, uint32_t timeout_ms)
 {
     struct ndrv *n = opaque;
-    struct nq *q = &n->rx;
+    struct vring *q = &n->rx;
     uint64_t t0 = rdtsc(), limit = n->tsc_hz / 1000 * timeout_ms;
 
     for (;;) {
@@ -285,7 +192,7 @@ static size_t rx_cb(void *opaque, uint8_t *buf, size_t cap, uint32_t timeout_ms)
 
         if (!n->rx_filled && rdtsc() - t0 > n->fill_after)
             rx_fill(n);
-        if (used_idx(q) == q->last_used) {
+        if (vring_used_idx(q) == q->last_used) {
             if (rdtsc() - t0 > limit)
                 return 0;
             cpu_relax();
@@ -295,7 +202,7 @@ static size_t rx_cb(void *opaque, uint8_t *buf, size_t cap, uint32_t timeout_ms)
         id = q->used[1 + 2 * (q->last_used % q->size)];
         len = q->used[2 + 2 * (q->last_used % q->size)];
         q->last_used++;
-        ack_isr(n);
+        vring_ack_isr(n->dev);
         if (id >= RX_BUFS) {
             n->bad_rx_seen = 1;
             n->bad_rx_id = id;
@@ -304,16 +211,16 @@ static size_t rx_cb(void *opaque, uint8_t *buf, size_t cap, uint32_t timeout_ms)
         }
         if (len <= VNET_HDR_LEN || len > RX_BUF_SIZE) {
             n->rx_empty++;
-            publish(q, (uint16_t)id);
-            kick(n, RXQ);
+            vring_publish(q, (uint16_t)id);
+            vring_kick(n->dev, RXQ);
             continue;
         }
         fl = len - VNET_HDR_LEN;
         if (fl > cap)
             fl = cap;
         np_copy(buf, rx_bufs[id] + VNET_HDR_LEN, fl);
-        publish(q, (uint16_t)id);
-        kick(n, RXQ);
+        vring_publish(q, (uint16_t)id);
+        vring_kick(n->dev, RXQ);
         return fl;
     }
 }
@@ -755,8 +662,8 @@ static void h_tx(struct ndrv *n, uint16_t head, struct line *l)
     uint32_t len = 0;
     int answered;
 
-    publish(&n->tx, head);
-    kick(n, TXQ);
+    vring_publish(&n->tx, head);
+    vring_kick(n->dev, TXQ);
     answered = tx_wait(n, &len);
     line_str(l, answered ? " tx_answered=yes" : " tx_answered=no");
     if (answered)
@@ -785,46 +692,46 @@ static int h_case(const struct vdev *d, struct venv *e, const char *name,
     /* a valid ARP request, for the TX cases that need bytes */
     memset(tx_buf, 0, sizeof(tx_buf));
     if (is(name, "tx-addr-outside-ram")) {
-        set_desc(&n.tx, 1, OUTSIDE_RAM, 54, 0, 0);
+        vring_set_desc(&n.tx, 1, OUTSIDE_RAM, 54, 0, 0);
         h_tx(&n, 1, &l);
     } else if (is(name, "tx-desc-loop")) {
-        set_desc(&n.tx, 1, addr_of(tx_buf), 54, D_NEXT, 2);
-        set_desc(&n.tx, 2, addr_of(tx_buf), 54, D_NEXT, 1);
+        vring_set_desc(&n.tx, 1, addr_of(tx_buf), 54, D_NEXT, 2);
+        vring_set_desc(&n.tx, 2, addr_of(tx_buf), 54, D_NEXT, 1);
         h_tx(&n, 1, &l);
     } else if (is(name, "tx-write-only")) {
-        set_desc(&n.tx, 1, addr_of(tx_buf), 54, D_WRITE, 0);
+        vring_set_desc(&n.tx, 1, addr_of(tx_buf), 54, D_WRITE, 0);
         h_tx(&n, 1, &l);
     } else if (is(name, "tx-zero-len")) {
-        set_desc(&n.tx, 1, addr_of(tx_buf), 0, 0, 0);
+        vring_set_desc(&n.tx, 1, addr_of(tx_buf), 0, 0, 0);
         h_tx(&n, 1, &l);
     } else if (is(name, "tx-oversized")) {
         /* 65536 + 64 bytes: over the device's 65562-byte frame limit */
-        set_desc(&n.tx, 1, addr_of(rx_bufs[0]), 65536, D_NEXT, 2);
-        set_desc(&n.tx, 2, addr_of(rx_extra), 64, 0, 0);
+        vring_set_desc(&n.tx, 1, addr_of(rx_bufs[0]), 65536, D_NEXT, 2);
+        vring_set_desc(&n.tx, 2, addr_of(rx_extra), 64, 0, 0);
         h_tx(&n, 1, &l);
     } else if (is(name, "tx-head-out-of-range")) {
         h_tx(&n, (uint16_t)(n.tx.size + 3), &l);
     } else if (is(name, "rx-addr-outside-ram")) {
-        set_desc(&n.rx, RX_BUFS, OUTSIDE_RAM, RX_BUF_SIZE, D_WRITE, 0);
+        vring_set_desc(&n.rx, RX_BUFS, OUTSIDE_RAM, RX_BUF_SIZE, D_WRITE, 0);
     } else if (is(name, "rx-desc-loop")) {
-        set_desc(&n.rx, RX_BUFS, addr_of(rx_extra), RX_BUF_SIZE,
-                 D_WRITE | D_NEXT, RX_BUFS + 1);
-        set_desc(&n.rx, RX_BUFS + 1, addr_of(rx_extra + RX_BUF_SIZE),
-                 RX_BUF_SIZE, D_WRITE | D_NEXT, RX_BUFS);
+        vring_set_desc(&n.rx, RX_BUFS, addr_of(rx_extra), RX_BUF_SIZE,
+                       D_WRITE | D_NEXT, RX_BUFS + 1);
+        vring_set_desc(&n.rx, RX_BUFS + 1, addr_of(rx_extra + RX_BUF_SIZE),
+                       RX_BUF_SIZE, D_WRITE | D_NEXT, RX_BUFS);
     } else if (is(name, "rx-read-only")) {
-        set_desc(&n.rx, RX_BUFS, addr_of(rx_extra), RX_BUF_SIZE, 0, 0);
+        vring_set_desc(&n.rx, RX_BUFS, addr_of(rx_extra), RX_BUF_SIZE, 0, 0);
     } else if (is(name, "rx-zero-len")) {
-        set_desc(&n.rx, RX_BUFS, addr_of(rx_extra), 0, D_WRITE, 0);
+        vring_set_desc(&n.rx, RX_BUFS, addr_of(rx_extra), 0, D_WRITE, 0);
     } else if (is(name, "notify-storm")) {
         for (uint32_t i = 0; i < 20000; i++)
-            kick(&n, i & 1);
+            vring_kick(n.dev, i & 1);
         line_kv_dec(&l, "notifies", 20000);
     }
     if (rx_case && ft == 0) {
         /* the bad chain after the good ones; it comes back with the
          * next frame */
-        publish(&n.rx, RX_BUFS);
-        kick(&n, RXQ);
+        vring_publish(&n.rx, RX_BUFS);
+        vring_kick(n.dev, RXQ);
     }
     rx_before = n.rx.last_used;
     still = arp_once(&n, mmds);

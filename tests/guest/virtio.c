@@ -573,6 +573,39 @@ struct qsetup {
     int no_driver_ok;           /* stop at FEATURES_OK + queue ready */
 };
 
+int virtio_negotiate(const struct vdev *d, uint64_t want, struct line *l,
+                     uint64_t *dev_feat, uint64_t *drv_feat)
+{
+    uint32_t st;
+
+    *dev_feat = *drv_feat = 0;
+    if (dev_reset(d)) {
+        line_str(l, " reset=stuck");
+        return -1;
+    }
+    vw(d, VM_STATUS, ST_ACK);
+    vw(d, VM_STATUS, ST_ACK | ST_DRIVER);
+    *dev_feat = dev_features(d);
+    *drv_feat = *dev_feat & (want | F_VERSION_1);
+    vw(d, VM_DRV_FEAT_SEL, 0);
+    vw(d, VM_DRV_FEAT, (uint32_t)*drv_feat);
+    vw(d, VM_DRV_FEAT_SEL, 1);
+    vw(d, VM_DRV_FEAT, (uint32_t)(*drv_feat >> 32));
+    line_kv_hex(l, "dev_features", *dev_feat);
+    if (!(*dev_feat & F_VERSION_1)) {
+        line_str(l, " version_1=no");
+        vw(d, VM_STATUS, ST_ACK | ST_DRIVER | ST_FAILED);
+        return -1;
+    }
+    vw(d, VM_STATUS, ST_ACK | ST_DRIVER | ST_FEATURES_OK);
+    st = vr(d, VM_STATUS);
+    if (!(st & ST_FEATURES_OK)) {
+        line_kv_hex(l, "features_ok", st);
+        return -1;
+    }
+    return 0;
+}
+
 /*
  * Reset, ACKNOWLEDGE, DRIVER, features (want & offered, plus VERSION_1),
  * FEATURES_OK (checked), queue 0 set up and ready, DRIVER_OK. Returns 0,
@@ -1761,7 +1794,7 @@ int virtio_run_test(const char *name, size_t name_len, const char *cmdline,
         "blk-poll",      "blk-irq",        "rng",          "rng-rate",
         "hostile-blk",   "hostile-rng",    "blk-eventidx", "blk-bench",
         "net-mmds",      "net-ping",       "hostile-net",  "vsock-echo",
-        "hostile-vsock", "net-mmds-bench",
+        "hostile-vsock", "net-mmds-bench", "balloon",      "hostile-balloon",
     };
     static struct venv env;
     static struct vdrv drv;
@@ -1849,6 +1882,10 @@ int virtio_run_test(const char *name, size_t name_len, const char *cmdline,
         break;
     case 17:
         net_run_test(e, 3);
+        break;
+    case 18:
+    case 19:
+        balloon_run_test(e, which - 18);
         break;
     case 15:
     case 16:

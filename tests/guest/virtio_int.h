@@ -111,10 +111,23 @@ const struct vdev *virtio_find_dev(const struct venv *e, uint32_t id);
 int virtio_dev_reset(const struct vdev *d);
 /* The 64 feature bits the device offers. */
 uint64_t virtio_dev_features(const struct vdev *d);
+/*
+ * A driver's first steps: reset, ACKNOWLEDGE, DRIVER, the features offered
+ * & (want | VERSION_1), FEATURES_OK and its check. Appends
+ * " dev_features=0x.." to l, and on failure " reset=stuck",
+ * " version_1=no" (FAILED set: the device lacks VERSION_1) or
+ * " features_ok=0x..". Fills *dev_feat and *drv_feat. 0, or -1.
+ */
+int virtio_negotiate(const struct vdev *d, uint64_t want, struct line *l,
+                     uint64_t *dev_feat, uint64_t *drv_feat);
 
 /* net.c: run virtio-net test `which` (0 net-mmds, 1 net-ping,
  * 2 hostile-net); prints its lines. */
 void net_run_test(struct venv *e, int which);
+
+/* balloon.c: run virtio-balloon test `which` (0 balloon, 1
+ * hostile-balloon); prints its lines. */
+void balloon_run_test(struct venv *e, int which);
 
 /* vsock.c: run virtio-vsock test `which` (0 vsock-echo, 1 hostile-vsock);
  * prints its lines. */

@@ -20,6 +20,7 @@
  */
 #include "guest.h"
 #include "virtio_int.h"
+#include "vring.h"
 #include "vsockproto.h"
 
 #define RXQ 0
@@ -35,17 +36,9 @@
 
 #define OUTSIDE_RAM 0x100000000000ULL /* 16 TiB: no guest RAM there */
 
-struct vq {
-    uint16_t size;
-    volatile struct vdesc *desc;
-    volatile uint16_t *avail; /* flags, idx, ring[size], used_event */
-    volatile uint32_t *used;  /* flags|idx, {id, len}[size], avail_event */
-    uint16_t avail_idx, last_used;
-};
-
 struct vdrv_vsock {
     const struct vdev *dev;
-    struct vq rx, tx, ev;
+    struct vring rx, tx, ev;
     uint64_t cid;
     uint64_t dev_features;
     uint64_t tsc_hz;
@@ -71,78 +64,15 @@ static struct vdrv_vsock drv;
 
 /* ------------------------------------------------------------ transport */
 
-static uint16_t used_idx(const struct vq *q)
-{
-    return (uint16_t)(q->used[0] >> 16);
-}
-
-static void set_desc(struct vq *q, uint16_t i, uint64_t addr, uint32_t len,
-                     uint16_t flags, uint16_t next)
-{
-    q->desc[i].addr = addr;
-    q->desc[i].len = len;
-    q->desc[i].flags = flags;
-    q->desc[i].next = next;
-}
-
-static void publish(struct vq *q, uint16_t head)
-{
-    q->avail[2 + q->avail_idx % q->size] = head;
-    mb();
-    q->avail_idx++;
-    q->avail[1] = q->avail_idx;
-    mb();
-}
-
-static void kick(const struct vdrv_vsock *v, uint32_t qi)
-{
-    vw(v->dev, VM_QUEUE_NOTIFY, qi);
-}
-
-static void ack_isr(const struct vdrv_vsock *v)
-{
-    uint32_t isr = vr(v->dev, VM_ISR);
-
-    if (isr)
-        vw(v->dev, VM_ISR_ACK, isr);
-}
-
-static int queue_setup(struct vdrv_vsock *v, uint32_t qi, struct vq *q,
-                       uint8_t *mem)
-{
-    uint32_t max;
-
-    vw(v->dev, VM_QUEUE_SEL, qi);
-    max = vr(v->dev, VM_QUEUE_MAX);
-    if (max == 0 || vr(v->dev, VM_QUEUE_READY))
-        return -1;
-    memset(mem, 0, 3 * 4096);
-    q->size = (uint16_t)(QSIZE < max ? QSIZE : max);
-    q->desc = (volatile struct vdesc *)mem;
-    q->avail = (volatile uint16_t *)(mem + 4096);
-    q->used = (volatile uint32_t *)(mem + 8192);
-    q->avail_idx = 0;
-    q->last_used = 0;
-    vw(v->dev, VM_QUEUE_NUM, q->size);
-    vw(v->dev, VM_DESC_LO, (uint32_t)addr_of(q->desc));
-    vw(v->dev, VM_DESC_HI, (uint32_t)(addr_of(q->desc) >> 32));
-    vw(v->dev, VM_AVAIL_LO, (uint32_t)addr_of(q->avail));
-    vw(v->dev, VM_AVAIL_HI, (uint32_t)(addr_of(q->avail) >> 32));
-    vw(v->dev, VM_USED_LO, (uint32_t)addr_of(q->used));
-    vw(v->dev, VM_USED_HI, (uint32_t)(addr_of(q->used) >> 32));
-    vw(v->dev, VM_QUEUE_READY, 1);
-    return 0;
-}
-
 static void rx_fill(struct vdrv_vsock *v)
 {
     uint16_t k = v->rx.size < RX_BUFS ? v->rx.size : RX_BUFS;
 
     for (uint16_t i = 0; i < k; i++) {
-        set_desc(&v->rx, i, addr_of(rx_bufs[i]), RX_BUF_SIZE, D_WRITE, 0);
-        publish(&v->rx, i);
+        vring_set_desc(&v->rx, i, addr_of(rx_bufs[i]), RX_BUF_SIZE, D_WRITE, 0);
+        vring_publish(&v->rx, i);
     }
-    kick(v, RXQ);
+    vring_kick(v->dev, RXQ);
 }
 
 /*
@@ -155,6 +85,7 @@ static int vsock_init(struct vdrv_vsock *v, const struct vdev *d,
                       uint64_t tsc_hz, uint64_t timeout,
                       const struct vdesc *bad_rx, int quiet)
 {
+    uint64_t drv;
     uint32_t st;
     struct line l;
     int rc = 0;
@@ -166,35 +97,13 @@ static int vsock_init(struct vdrv_vsock *v, const struct vdev *d,
     line_start(&l);
     line_str(&l, "vsock-init");
     line_kv_hex(&l, "addr", d->base);
-    if (virtio_dev_reset(d)) {
-        line_str(&l, " reset=stuck");
+    if (virtio_negotiate(d, 0, &l, &v->dev_features, &drv)) {
         rc = -1;
         goto out;
     }
-    vw(d, VM_STATUS, ST_ACK);
-    vw(d, VM_STATUS, ST_ACK | ST_DRIVER);
-    v->dev_features = virtio_dev_features(d);
-    vw(d, VM_DRV_FEAT_SEL, 0);
-    vw(d, VM_DRV_FEAT, 0);
-    vw(d, VM_DRV_FEAT_SEL, 1);
-    vw(d, VM_DRV_FEAT, (uint32_t)(F_VERSION_1 >> 32));
-    line_kv_hex(&l, "dev_features", v->dev_features);
-    if (!(v->dev_features & F_VERSION_1)) {
-        line_str(&l, " version_1=no");
-        vw(d, VM_STATUS, ST_ACK | ST_DRIVER | ST_FAILED);
-        rc = -1;
-        goto out;
-    }
-    vw(d, VM_STATUS, ST_ACK | ST_DRIVER | ST_FEATURES_OK);
-    st = vr(d, VM_STATUS);
-    if (!(st & ST_FEATURES_OK)) {
-        line_kv_hex(&l, "features_ok", st);
-        rc = -1;
-        goto out;
-    }
-    if (queue_setup(v, RXQ, &v->rx, rx_ring) ||
-        queue_setup(v, TXQ, &v->tx, tx_ring) ||
-        queue_setup(v, EVQ, &v->ev, ev_ring)) {
+    if (vring_setup(v->dev, RXQ, &v->rx, rx_ring, QSIZE) ||
+        vring_setup(v->dev, TXQ, &v->tx, tx_ring, QSIZE) ||
+        vring_setup(v->dev, EVQ, &v->ev, ev_ring, QSIZE)) {
         line_str(&l, " queue=bad");
         rc = -1;
         goto out;
@@ -210,13 +119,14 @@ static int vsock_init(struct vdrv_vsock *v, const struct vdev *d,
         rc = -1;
         goto out;
     }
-    set_desc(&v->ev, 0, addr_of(ev_buf), sizeof(ev_buf), D_WRITE, 0);
-    publish(&v->ev, 0);
-    kick(v, EVQ);
+    vring_set_desc(&v->ev, 0, addr_of(ev_buf), sizeof(ev_buf), D_WRITE, 0);
+    vring_publish(&v->ev, 0);
+    vring_kick(v->dev, EVQ);
     if (bad_rx) {
-        set_desc(&v->rx, RX_BUFS, bad_rx->addr, bad_rx->len, bad_rx->flags, 0);
-        publish(&v->rx, RX_BUFS);
-        kick(v, RXQ);
+        vring_set_desc(&v->rx, RX_BUFS, bad_rx->addr, bad_rx->len,
+                       bad_rx->flags, 0);
+        vring_publish(&v->rx, RX_BUFS);
+        vring_kick(v->dev, RXQ);
     }
     rx_fill(v);
 out:
@@ -232,7 +142,7 @@ static int tx_wait(struct vdrv_vsock *v, uint32_t *len)
 {
     uint64_t t0 = rdtsc();
 
-    while (used_idx(&v->tx) == v->tx.last_used) {
+    while (vring_used_idx(&v->tx) == v->tx.last_used) {
         if (rdtsc() - t0 > v->timeout) {
             v->tx_timeouts++;
             return 0;
@@ -242,7 +152,7 @@ static int tx_wait(struct vdrv_vsock *v, uint32_t *len)
     mb();
     *len = v->tx.used[2 + 2 * (v->tx.last_used % v->tx.size)];
     v->tx.last_used++;
-    ack_isr(v);
+    vring_ack_isr(v->dev);
     return 1;
 }
 
@@ -258,9 +168,10 @@ static int tx_cb(void *opaque, const uint8_t hdr[VP_HDR_LEN],
     memcpy(tx_buf, hdr, VP_HDR_LEN);
     if (len)
         memcpy(tx_buf + VP_HDR_LEN, payload, len);
-    set_desc(&v->tx, 0, addr_of(tx_buf), (uint32_t)(VP_HDR_LEN + len), 0, 0);
-    publish(&v->tx, 0);
-    kick(v, TXQ);
+    vring_set_desc(&v->tx, 0, addr_of(tx_buf), (uint32_t)(VP_HDR_LEN + len), 0,
+                   0);
+    vring_publish(&v->tx, 0);
+    vring_kick(v->dev, TXQ);
     return tx_wait(v, &ulen) ? 0 : -1;
 }
 
@@ -268,13 +179,13 @@ static int tx_cb(void *opaque, const uint8_t hdr[VP_HDR_LEN],
 static size_t rx_cb(void *opaque, uint8_t *buf, size_t cap, uint32_t timeout_ms)
 {
     struct vdrv_vsock *v = opaque;
-    struct vq *q = &v->rx;
+    struct vring *q = &v->rx;
     uint64_t t0 = rdtsc(), limit = v->tsc_hz / 1000 * timeout_ms;
 
     for (;;) {
         uint32_t id, len;
 
-        if (used_idx(q) == q->last_used) {
+        if (vring_used_idx(q) == q->last_used) {
             if (rdtsc() - t0 > limit)
                 return 0;
             cpu_relax();
@@ -284,7 +195,7 @@ static size_t rx_cb(void *opaque, uint8_t *buf, size_t cap, uint32_t timeout_ms)
         id = q->used[1 + 2 * (q->last_used % q->size)];
         len = q->used[2 + 2 * (q->last_used % q->size)];
         q->last_used++;
-        ack_isr(v);
+        vring_ack_isr(v->dev);
         if (id >= RX_BUFS) {
             v->bad_rx_seen = 1;
             v->bad_rx_len = len;
@@ -295,8 +206,8 @@ static size_t rx_cb(void *opaque, uint8_t *buf, size_t cap, uint32_t timeout_ms)
         if (len > cap)
             len = (uint32_t)cap;
         memcpy(buf, rx_bufs[id], len);
-        publish(q, (uint16_t)id);
-        kick(v, RXQ);
+        vring_publish(q, (uint16_t)id);
+        vring_kick(v->dev, RXQ);
         if (len)
             return len;
     }
@@ -473,8 +384,8 @@ static void h_tx(struct vdrv_vsock *v, uint16_t head, struct line *l)
     uint32_t len = 0;
     int answered;
 
-    publish(&v->tx, head);
-    kick(v, TXQ);
+    vring_publish(&v->tx, head);
+    vring_kick(v->dev, TXQ);
     answered = tx_wait(v, &len);
     line_str(l, answered ? " tx_answered=yes" : " tx_answered=no");
     if (answered)
@@ -503,7 +414,7 @@ static void h_raw(struct vdrv_vsock *v, const struct vp_hdr *h,
 {
     memset(tx_buf, 0x5a, 4096);
     vp_hdr_encode(h, tx_buf);
-    set_desc(&v->tx, 1, addr_of(tx_buf), buf_len, 0, 0);
+    vring_set_desc(&v->tx, 1, addr_of(tx_buf), buf_len, 0, 0);
     h_tx(v, 1, l);
 }
 
@@ -590,24 +501,24 @@ static void h_case_body(struct vdrv_vsock *v, const char *name, uint32_t hp,
             vp_send_raw(&client, &u, io_buf, ops[i] == VP_OP_RW ? 100 : 0);
         }
     } else if (is(name, "tx-zero-len")) {
-        set_desc(&v->tx, 1, addr_of(tx_buf), 0, 0, 0);
+        vring_set_desc(&v->tx, 1, addr_of(tx_buf), 0, 0, 0);
         h_tx(v, 1, l);
     } else if (is(name, "tx-write-only")) {
         vp_hdr_encode(&h, tx_buf);
-        set_desc(&v->tx, 1, addr_of(tx_buf), VP_HDR_LEN, D_WRITE, 0);
+        vring_set_desc(&v->tx, 1, addr_of(tx_buf), VP_HDR_LEN, D_WRITE, 0);
         h_tx(v, 1, l);
     } else if (is(name, "tx-addr-outside-ram")) {
-        set_desc(&v->tx, 1, OUTSIDE_RAM, VP_HDR_LEN, 0, 0);
+        vring_set_desc(&v->tx, 1, OUTSIDE_RAM, VP_HDR_LEN, 0, 0);
         h_tx(v, 1, l);
     } else if (is(name, "tx-desc-loop")) {
-        set_desc(&v->tx, 1, addr_of(tx_buf), VP_HDR_LEN, D_NEXT, 2);
-        set_desc(&v->tx, 2, addr_of(tx_buf), VP_HDR_LEN, D_NEXT, 1);
+        vring_set_desc(&v->tx, 1, addr_of(tx_buf), VP_HDR_LEN, D_NEXT, 2);
+        vring_set_desc(&v->tx, 2, addr_of(tx_buf), VP_HDR_LEN, D_NEXT, 1);
         h_tx(v, 1, l);
     } else if (is(name, "tx-head-out-of-range")) {
         h_tx(v, (uint16_t)(v->tx.size + 3), l);
     } else if (is(name, "notify-storm")) {
         for (uint32_t i = 0; i < 20000; i++)
-            kick(v, i % 4);
+            vring_kick(v->dev, i % 4);
         line_kv_dec(l, "notifies", 20000);
     }
     h_drain(50);

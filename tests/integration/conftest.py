@@ -45,6 +45,15 @@ class Response:
         return self.json()["fault_message"]
 
 
+def rss_kib(pid):
+    """VmRSS of a live process, in KiB (0 if it has none)."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
 def read_response(sock, timeout=10.0):
     """Read exactly one HTTP response (Content-Length framed) from sock."""
     sock.settimeout(timeout)

@@ -3,13 +3,18 @@ nested development machines, so one boot does everything).
 
 The ext4 root file system is the root virtio-blk device (/dev/vda), an ext4
 data disk is /dev/vdb, a small scratch file is /dev/vdc, an entropy device
-is attached, and (where this process can make a network namespace) eth0 is
+and a balloon (statistics every second) are attached, and (where this
+process can make a network namespace) eth0 is
 a virtio-net device on a TAP in a namespace of the test's own, with the
 MMDS (V2) enabled on it. The root image's /init (scripts/guest/init,
 squib.test=virtio) reads /in.txt from /dev/vdb and writes /out.txt there,
 prints 64 bytes from /dev/hwrng, prints the size of /dev/vdc and waits for it
 to change: the host then swaps /dev/vdc's backing file with PATCH /drives,
 and the guest kernel must see the new capacity (config-change interrupt).
+Then the balloon: the guest touches 8 MiB in a process that exits, the
+host inflates 96 MiB with PATCH /balloon, and the guest's MemTotal and
+squib's RSS must fall, statistics arrive, and MemTotal come back after
+the deflate.
 With eth0 it then pings the host end of the TAP, moves 256 KiB each way over
 TCP (md5 compared on both ends) and asks the MMDS for a token, for data with
 it, with a wrong token and as JSON, over raw HTTP with busybox nc.
@@ -26,7 +31,7 @@ import pytest
 
 import linux_guest
 import netns
-from conftest import BUILD, SQUIB, Squib
+from conftest import BUILD, SQUIB, Squib, rss_kib
 
 HOST_IP = "192.168.241.1"
 GUEST_IP = "192.168.241.2"
@@ -159,6 +164,44 @@ def test_linux_root_data_entropy_net_mmds_and_resize(linux, tmp_path):
             ns.close()
 
 
+BALLOON_MIB = 96
+
+
+def check_balloon(squib, api):
+    """The guest's balloon step (scripts/guest/init test_balloon): inflate
+    BALLOON_MIB, see the guest's MemTotal and squib's RSS fall and the
+    statistics arrive; deflate, see MemTotal come back."""
+    m0 = int(wait_line(squib, r"SQUIB-MEMTOTAL (\d+)", 600).group(1))
+    time.sleep(1)
+    rss0 = rss_kib(squib.proc.pid)
+    t0 = time.time()
+    r = api.patch("/balloon", {"amount_mib": BALLOON_MIB})
+    assert r.status == 204, r.raw
+    m1 = int(wait_line(squib, r"SQUIB-MEMTOTAL-INFLATED (\d+)", 600).group(1))
+    secs = time.time() - t0
+    rss1 = rss_kib(squib.proc.pid)
+    print("linux balloon: %d MiB inflated in %.0f s; MemTotal %d -> %d kB; squib RSS "
+          "%d -> %d KiB" % (BALLOON_MIB, secs, m0, m1, rss0, rss1))
+    assert m0 - m1 == BALLOON_MIB * 1024, (m0, m1)
+    # The guest gave back pages, some of them touched (the 8 MiB a process
+    # used and freed just before, and what booting touched): squib's RSS
+    # falls.
+    assert rss0 - rss1 >= 4 * 1024, (rss0, rss1)
+    deadline = time.time() + 30
+    while True:
+        st = api.get("/balloon/statistics").json()
+        if "free_memory" in st or time.time() > deadline:
+            break
+        time.sleep(0.5)
+    assert st["actual_mib"] == BALLOON_MIB and st["target_mib"] == BALLOON_MIB, st
+    for k in ("free_memory", "total_memory", "available_memory"):
+        assert st.get(k, 0) > 0, st
+    r = api.patch("/balloon", {"amount_mib": 0})
+    assert r.status == 204, r.raw
+    m2 = int(wait_line(squib, r"SQUIB-MEMTOTAL-DEFLATED (\d+)", 600).group(1))
+    assert m2 == m0, (m0, m2)
+
+
 def run_linux(squib, linux, tmp_path, with_net, peer):
     root = linux.rootfs_copy("ext4", tmp_path)
     data = os.path.join(str(tmp_path), "data.ext4")
@@ -171,7 +214,7 @@ def run_linux(squib, linux, tmp_path, with_net, peer):
         f.truncate(3 << 20)
 
     api = squib.client()
-    extra = "squib.test=virtio"
+    extra = "squib.test=virtio squib.balloon_mib=%d" % BALLOON_MIB
     if with_net:
         extra += " squib.ip=%s/24 squib.peer=%s" % (GUEST_IP, HOST_IP)
     r = api.put("/boot-source", {
@@ -191,6 +234,9 @@ def run_linux(squib, linux, tmp_path, with_net, peer):
         r = api.put("/drives/" + body["drive_id"], body)
         assert r.status == 204, r.raw
     assert api.put("/entropy", {}).status == 204
+    r = api.put("/balloon", {"amount_mib": 0, "deflate_on_oom": False,
+                             "stats_polling_interval_s": 1})
+    assert r.status == 204, r.raw
     if with_net:
         r = api.put("/network-interfaces/eth0", {
             "iface_id": "eth0", "host_dev_name": "tap0", "guest_mac": "06:00:c0:a8:f1:02"})
@@ -207,13 +253,16 @@ def run_linux(squib, linux, tmp_path, with_net, peer):
     print("linux virtio: /init marker %.0f s after InstanceStart" % (time.time() - t0))
     out = squib.output()
     # The root file system came up from squib's virtio-blk /dev/vda.
-    assert re.search(r"virtio_blk virtio0: .*\[vda\]", out), out[-3000:]
+    assert re.search(r"virtio_blk virtio\d+: .*\[vda\]", out), out[-3000:]
     assert "Kernel command line:" in out
     cmd = re.search(r"Kernel command line: (.*)", out).group(1)
-    n_dev = 5 if with_net else 4
-    want = " ".join("virtio_mmio.device=4K@0x%x:%d" % (0xc0001000 + 0x1000 * i, 5 + i)
-                    for i in range(n_dev))
-    assert "root=/dev/vda rw " + want in cmd, cmd
+    # The balloon is attached first, then the 3 drives, net and rng; the
+    # root words come where the root drive is in that order (digest 6.5).
+    n_dev = 6 if with_net else 5
+    mmio = ["virtio_mmio.device=4K@0x%x:%d" % (0xc0001000 + 0x1000 * i, 5 + i)
+            for i in range(n_dev)]
+    want = " ".join(["pci=off", mmio[0], "root=/dev/vda rw"] + mmio[1:])
+    assert want in cmd, cmd
 
     # blkrw on /dev/vdb: the host's file came in, the guest's went out.
     wait_line(squib, r"SQUIB-BLK-(OK|READ) .*", 300)
@@ -235,6 +284,8 @@ def run_linux(squib, linux, tmp_path, with_net, peer):
     assert m.group(1) == "6144"
     cfg = api.get("/vm/config").json()
     assert [d["path_on_host"] for d in cfg["drives"]] == [root, data, big]
+
+    check_balloon(squib, api)
 
     if with_net:
         t1 = time.time()

@@ -18,6 +18,7 @@ import threading
 
 import pytest
 
+from conftest import rss_kib
 from test_boot_guest import first, guest_lines, kvm_skip_reason, start, wait_for
 from test_virtio_guest import (configure_guest, log_to_file, metric_total, metrics_lines,
                                run_guest, watch_api_while_running)
@@ -243,12 +244,12 @@ def test_vsock_echo(squib, tmp_path):
         wait_for(squib, r"SQUIB-GUEST vsock-listen", 60)
         runs = [(os.urandom(160 << 10), 65536), (os.urandom(16 << 10), 100)]
         for data, chunk in runs:
-            s, hport = host_connect(uds, GUEST_PORT)
+            s, hport = host_connect(uds, GUEST_PORT, timeout=120)
             assert hport >= 1 << 30
             back = echo_through(s, data, chunk)
             assert back == data
             s.shutdown(socket.SHUT_WR)
-            s.settimeout(10)
+            s.settimeout(60)
             assert s.recv(1) == b""
             s.close()
         lines = run_guest(squib, 120)
@@ -329,3 +330,51 @@ def test_hostile_vsock(squib, tmp_path):
     ms = metrics_lines(metrics)
     assert metric_total(ms, "vsock", "tx_queue_event_fails") >= 1
     assert metric_total(ms, "vsock", "conns_added") >= len(HOSTILE)
+
+
+def fd_count(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+@needs_kvm
+def test_vsock_many_connections_no_leak(squib, tmp_path):
+    """Host-initiated connections opened, echoed and closed one after the
+    other: squib's fd count is back where it was after each batch and its
+    RSS does not grow with the number of connections."""
+    api = squib.client()
+    log_to_file(api, tmp_path)
+    uds = str(tmp_path / "v.sock")
+    put_vsock(api, uds)
+    batches, per_batch = 3, 20
+    configure_guest(api, "vsock-echo", " squibport=%d squibconns=%d"
+                    % (GUEST_PORT, batches * per_batch + 1))
+    start(api)
+    wait_for(squib, r"SQUIB-GUEST vsock-listen", 60)
+    pid = squib.proc.pid
+
+    def one(i):
+        data = b"%06d" % i * 20
+        s, _ = host_connect(uds, GUEST_PORT)
+        assert echo_through(s, data, len(data)) == data
+        s.shutdown(socket.SHUT_WR)
+        s.settimeout(10)
+        assert s.recv(1) == b""
+        s.close()
+
+    one(0)  # the first connection allocates what every later one reuses
+    fds0, rss0 = fd_count(pid), rss_kib(pid)
+    seen = []
+    for b in range(batches):
+        for i in range(per_batch):
+            one(1 + b * per_batch + i)
+        seen.append((fd_count(pid), rss_kib(pid)))
+    for fds, rss in seen:
+        assert fds == fds0, (fds0, seen)
+    # Nothing per connection stays behind: 60 connections would leave
+    # hundreds of KiB if each kept its buffers.
+    assert seen[-1][1] - rss0 < 256, (rss0, seen)
+    assert api.get("/").status == 200
+    lines = run_guest(squib, 120)
+    done = first(lines, "vsock-done")
+    assert done["served"] == str(batches * per_batch + 1), done
+    assert done["rx_bad"] == "0" and done["credit_violations"] == "0", done

@@ -25,6 +25,7 @@
 #include "devices/virtio/balloon_int.h"
 #include "obs/log.h"
 #include "obs/metrics.h"
+#include "util/evloop.h"
 #include "virtq_driver.h"
 
 #define MEM_SIZE 0x800000ULL /* 8 MiB */
@@ -237,6 +238,10 @@ static void test_config_space(void **state)
     /* The driver reports what it holds. */
     reg_wr(tp(f), VIRTIO_MMIO_CONFIG + 4, 77);
     assert_int_equal(cfg_rd(f, 4), 77);
+    /* ... which wakes the loop once, and only when it changes. */
+    assert_int_equal(evloop_eventfd_drain(balloon_config_event_fd(f->b)), 1);
+    reg_wr(tp(f), VIRTIO_MMIO_CONFIG + 4, 77);
+    assert_int_equal(evloop_eventfd_drain(balloon_config_event_fd(f->b)), 0);
     assert_int_equal(balloon_get_stats(f->b, &st, NULL), 0);
     assert_int_equal(st.actual_pages, 77);
     assert_int_equal(st.target_pages, 1024);

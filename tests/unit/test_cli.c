@@ -23,6 +23,7 @@
 #include "cli.h"
 #include "obs/log.h"
 #include "obs/metrics.h"
+#include "snapshot/format.h"
 
 static char g_dir[64];
 
@@ -584,20 +585,49 @@ static void test_snapshot_version(void **state)
     free_run(&r);
 }
 
-static void test_describe_snapshot_not_available(void **state)
+static void test_describe_snapshot_empty_file(void **state)
 {
     char path[128];
     struct run r;
 
     (void)state;
     snprintf(path, sizeof(path), "%s/snap", g_dir);
-    close(open(path, O_WRONLY | O_CREAT, 0600));
+    close(open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600));
     run_cli(&r, A("--describe-snapshot", path));
     assert_int_equal(r.rc, 0);
     assert_int_equal(r.code, 1);
-    assert_non_null(strstr(r.log, "When printing Snapshot Data format: "));
-    assert_non_null(strstr(r.log, "not available"));
+    assert_non_null(strstr(r.log, "When printing Snapshot Data format: Invalid "
+                                  "data format version of snapshot file: IO "
+                                  "Error: File too short to contain CRC\n"));
     assert_non_null(strstr(r.log, "exit_code=1\n"));
+    free_run(&r);
+}
+
+/* A state file of any version is described (no magic, version or CRC
+ * check, as upstream's get_format_version). */
+static void test_describe_snapshot_version(void **state)
+{
+    struct snap_writer w;
+    char path[128];
+    struct run r;
+    int fd;
+
+    (void)state;
+    snap_writer_init(&w);
+    w.b.data[8] = 12; /* major 12 */
+    w.b.data[16] = 3; /* patch 3 */
+    snap_writer_finish(&w);
+    w.b.data[0] ^= 1; /* wrong magic, wrong CRC: still described */
+    snprintf(path, sizeof(path), "%s/snap", g_dir);
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, w.b.data, w.b.len), (ssize_t)w.b.len);
+    close(fd);
+    snap_writer_fini(&w);
+    run_cli(&r, A("--describe-snapshot", path));
+    assert_int_equal(r.rc, 0);
+    assert_int_equal(r.code, 0);
+    assert_string_equal(r.out, "v12.0.3\n");
     free_run(&r);
 }
 
@@ -818,7 +848,8 @@ int main(void)
         cmocka_unit_test(test_help_after_separator_is_extra),
         cmocka_unit_test(test_version),
         cmocka_unit_test(test_snapshot_version),
-        cmocka_unit_test(test_describe_snapshot_not_available),
+        cmocka_unit_test(test_describe_snapshot_empty_file),
+        cmocka_unit_test(test_describe_snapshot_version),
         cmocka_unit_test(test_help_text_format),
         cmocka_unit_test(test_setup_logger),
         cmocka_unit_test(test_init_metrics),

@@ -97,6 +97,29 @@ static void test_buffer_full(void **state)
     ifx_close(&f);
 }
 
+/* Pending keys survive save/restore into a fresh controller, in order. */
+static void test_save_restore(void **state)
+{
+    static const uint8_t want[] = {0x11, 0xe0, 0x71};
+    struct i8042_state st;
+    struct ifx a, b;
+
+    (void)state;
+    ifx_open(&a);
+    ifx_open(&b);
+    assert_int_equal(i8042_trigger_ctrl_alt_del(a.d), 0);
+    assert_int_equal(in8(&a, 0x60), 0x14); /* one key consumed */
+    i8042_save(a.d, &st);
+    assert_int_equal(st.n_buf, 3);
+    i8042_restore(b.d, &st);
+    assert_int_equal(in8(&b, 0x64), in8(&a, 0x64));
+    for (size_t i = 0; i < sizeof(want); i++)
+        assert_int_equal(in8(&b, 0x60), want[i]);
+    assert_false(in8(&b, 0x64) & 0x01);
+    ifx_close(&a);
+    ifx_close(&b);
+}
+
 static void test_interrupt_disabled_by_guest(void **state)
 {
     struct ifx f;
@@ -162,6 +185,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ctrl_alt_del_sequence),
         cmocka_unit_test(test_buffer_full),
+        cmocka_unit_test(test_save_restore),
         cmocka_unit_test(test_interrupt_disabled_by_guest),
         cmocka_unit_test(test_output_port_and_kbd_ack),
         cmocka_unit_test(test_reset_and_metrics),

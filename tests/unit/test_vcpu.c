@@ -13,12 +13,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "metrics_spy.h"
 #include "obs/log.h"
+#include "util/evloop.h"
 #include "vmm/vcpu.h"
 
 #define RUN_SIZE 4096
@@ -260,9 +262,69 @@ static void test_mmio(void **state)
     vfx_free(f);
 }
 
+/* What vcpu_call ran: on which thread, with which fd. */
+struct call_seen {
+    pthread_t thread;
+    int fd;
+    int calls;
+};
+
+static int record_call(int vcpu_fd, void *opaque)
+{
+    struct call_seen *c = opaque;
+
+    c->thread = pthread_self();
+    c->fd = vcpu_fd;
+    c->calls++;
+    return c->calls == 2 ? -EIO : 0;
+}
+
+/*
+ * vcpu_call runs the function on the vCPU's own thread while it is paused
+ * (inline before the thread exists), returns its result, and leaves the
+ * thread paused and responsive to the usual requests. No KVM: the thread
+ * never runs the guest.
+ */
+static void test_call_on_vcpu_thread(void **state)
+{
+    struct vcpu *v = calloc(1, sizeof(*v));
+    struct call_seen seen = {0};
+
+    (void)state;
+    assert_non_null(v);
+    v->run = mmap(NULL, RUN_SIZE, PROT_READ | PROT_WRITE,
+                  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(v->run != MAP_FAILED);
+    v->run_size = RUN_SIZE;
+    v->fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    v->ack_fd = evloop_eventfd_new();
+    assert_true(v->fd >= 0 && v->ack_fd >= 0);
+    pthread_mutex_init(&v->lock, NULL);
+    pthread_cond_init(&v->cond, NULL);
+
+    /* No thread yet: runs right here. */
+    assert_int_equal(vcpu_call(v, record_call, &seen, 1000), 0);
+    assert_true(pthread_equal(seen.thread, pthread_self()));
+    assert_int_equal(seen.fd, v->fd);
+
+    assert_int_equal(vcpu_start(v, 1000), 0);
+    assert_int_equal(vcpu_call(v, record_call, &seen, 1000), -EIO);
+    assert_false(pthread_equal(seen.thread, pthread_self()));
+    assert_true(pthread_equal(seen.thread, v->thread));
+    assert_int_equal(seen.fd, v->fd);
+    assert_int_equal(vcpu_get_state(v), VCPU_PAUSED);
+    assert_int_equal(vcpu_call(v, record_call, &seen, 1000), 0);
+    assert_int_equal(seen.calls, 3);
+    /* Still answers a pause request afterwards. */
+    vcpu_request(v, VCPU_REQ_PAUSE);
+    assert_int_equal(vcpu_wait(v, VCPU_PAUSED, 1000), 0);
+    vcpu_free(v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_call_on_vcpu_thread),
         cmocka_unit_test(test_fatal_and_clean_exits),
         cmocka_unit_test(test_port_io),
         cmocka_unit_test(test_mmio),

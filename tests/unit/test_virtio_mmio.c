@@ -314,6 +314,67 @@ static void test_activation_and_reset(void **state)
     assert_int_equal(reg_rd(&f->s.t, 0xfc), 1);
 }
 
+/* An active transport saved mid-stream and restored into a fresh one on
+ * the same memory: registers, features, queue layouts and ring positions
+ * come back, the device is activated again, and popping continues after
+ * the entries the first one took. A saved state with another queue count
+ * is refused. */
+static void test_save_restore(void **state)
+{
+    static const uint16_t sizes[2] = {16, 256};
+    struct fx *f = *state;
+    struct virtio_mmio_state st;
+    struct virtq_chain chain;
+    struct drv d[2];
+    struct stub s2;
+
+    memset(&s2, 0, sizeof(s2));
+    assert_int_equal(drv_setup_n(d, 2, &f->mem, &f->s.t, 16, 1ULL << 3),
+                     S_ACK | S_DRV | S_FOK | S_DOK);
+    for (uint16_t i = 0; i < 3; i++) {
+        drv_desc(&d[0], i, 0x9000 + i * 16u, 16, 0, 0);
+        drv_publish(&d[0], i);
+    }
+    bus_dev_lock(&f->s.t.bus);
+    assert_int_equal(virtq_pop(&f->s.t.queues[0], &chain), 1);
+    assert_int_equal(virtq_add_used(&f->s.t.queues[0], chain.head, 0), 0);
+    virtq_flush_used(&f->s.t.queues[0]);
+    bus_dev_unlock(&f->s.t.bus);
+    assert_int_equal(virtio_mmio_signal_used(&f->s.t), 0);
+    virtio_mmio_save(&f->s.t, &st);
+    assert_true(st.activated);
+    assert_int_equal(st.n_queues, 2);
+    assert_int_equal(st.queues[0].next_avail, 1);
+    assert_int_equal(st.queues[0].next_used, 1);
+    assert_int_equal(st.irq_status, SQ_VIRTIO_INT_VRING);
+
+    assert_int_equal(virtio_mmio_init(&s2.t, "stub2", &stub_ops, &s2,
+                                      (1ULL << 3) | (1ULL << 40), 2, sizes),
+                     0);
+    assert_int_equal(
+        virtio_mmio_attach(&s2.t, &f->mem.gm, -1, 0xd0001000, NULL), 0);
+    assert_int_equal(virtio_mmio_restore(&s2.t, &st), 0);
+    assert_int_equal(s2.activations, 1);
+    assert_true(s2.t.activated);
+    assert_int_equal(reg_rd(&s2.t, 0x70), S_ACK | S_DRV | S_FOK | S_DOK);
+    assert_int_equal(reg_rd(&s2.t, 0x60), SQ_VIRTIO_INT_VRING);
+    assert_true(s2.t.acked_features == f->s.t.acked_features);
+    assert_int_equal(s2.t.queues[1].desc_addr, f->s.t.queues[1].desc_addr);
+    bus_dev_lock(&s2.t.bus);
+    assert_int_equal(virtq_pop(&s2.t.queues[0], &chain), 1);
+    assert_int_equal(chain.head, 1); /* after the one already taken */
+    assert_int_equal(virtq_add_used(&s2.t.queues[0], chain.head, 0), 0);
+    virtq_flush_used(&s2.t.queues[0]);
+    bus_dev_unlock(&s2.t.bus);
+    assert_int_equal(drv_used_idx(&d[0]), 2);
+    /* Every queue is looked at once after the restore, as after DRIVER_OK. */
+    assert_int_equal(evloop_eventfd_drain(s2.t.queue_fd[1]), 1);
+
+    st.n_queues = 1;
+    assert_int_equal(virtio_mmio_restore(&s2.t, &st), -EINVAL);
+    virtio_mmio_fini(&s2.t);
+}
+
 static void test_rules_before_driver_ok(void **state)
 {
     struct fx *f = *state;
@@ -836,6 +897,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_status_machine, setup, teardown),
         cmocka_unit_test_setup_teardown(test_activation_and_reset, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_save_restore, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rules_before_driver_ok, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_bad_queue_layouts_need_reset,

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "obs/log.h"
@@ -39,7 +40,7 @@
 #define KEY_ALT  0x0011
 #define KEY_DEL  0xe071
 
-#define BUF_SIZE 16
+#define BUF_SIZE I8042_BUF_SIZE
 
 struct i8042 {
     struct bus_dev bus; /* bus.lock protects the fields below */
@@ -249,4 +250,33 @@ struct bus_dev *i8042_bus_dev(struct i8042 *d)
 int i8042_irq_fd(const struct i8042 *d)
 {
     return d->irq_fd;
+}
+
+void i8042_save(struct i8042 *d, struct i8042_state *out)
+{
+    memset(out, 0, sizeof(*out));
+    pthread_mutex_lock(&d->bus.lock);
+    out->status = d->status;
+    out->control = d->control;
+    out->outp = d->outp;
+    out->cmd = d->cmd;
+    out->n_buf = (uint8_t)buf_len(d);
+    for (unsigned i = 0; i < buf_len(d); i++)
+        out->buf[i] = d->buf[(d->head + i) % BUF_SIZE];
+    pthread_mutex_unlock(&d->bus.lock);
+}
+
+void i8042_restore(struct i8042 *d, const struct i8042_state *st)
+{
+    unsigned n = st->n_buf < BUF_SIZE ? st->n_buf : BUF_SIZE;
+
+    pthread_mutex_lock(&d->bus.lock);
+    d->status = st->status;
+    d->control = st->control;
+    d->outp = st->outp;
+    d->cmd = st->cmd;
+    memcpy(d->buf, st->buf, n);
+    d->head = 0;
+    d->tail = n;
+    pthread_mutex_unlock(&d->bus.lock);
 }

@@ -42,4 +42,18 @@ int i8042_irq_fd(const struct i8042 *d); /* owned by the device */
  */
 int i8042_trigger_ctrl_alt_del(struct i8042 *d);
 
+#define I8042_BUF_SIZE 16
+
+/* The guest-visible state (snapshots): registers, the last command and the
+ * output buffer, oldest byte first. */
+struct i8042_state {
+    uint8_t status, control, outp, cmd;
+    uint8_t n_buf; /* <= I8042_BUF_SIZE */
+    uint8_t buf[I8042_BUF_SIZE];
+};
+
+/* Read / replace the state (each takes the device lock; n_buf is capped). */
+void i8042_save(struct i8042 *d, struct i8042_state *out);
+void i8042_restore(struct i8042 *d, const struct i8042_state *st);
+
 #endif

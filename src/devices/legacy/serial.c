@@ -535,3 +535,42 @@ void serial_detach_input(struct serial *s)
     s->in_h.fd = -1;
     s->loop = NULL;
 }
+
+void serial_save(struct serial *s, struct serial_state *out)
+{
+    memset(out, 0, sizeof(*out));
+    pthread_mutex_lock(&s->bus.lock);
+    out->ier = s->ier;
+    out->iir = s->iir;
+    out->lcr = s->lcr;
+    out->mcr = s->mcr;
+    out->lsr = s->lsr;
+    out->msr = s->msr;
+    out->scr = s->scr;
+    out->dll = s->dll;
+    out->dlm = s->dlm;
+    out->n_fifo = (uint8_t)s->fifo_len;
+    for (size_t i = 0; i < s->fifo_len; i++)
+        out->fifo[i] = s->fifo[(s->fifo_head + i) % SERIAL_FIFO_SIZE];
+    pthread_mutex_unlock(&s->bus.lock);
+}
+
+void serial_restore(struct serial *s, const struct serial_state *st)
+{
+    size_t n = st->n_fifo < SERIAL_FIFO_SIZE ? st->n_fifo : SERIAL_FIFO_SIZE;
+
+    pthread_mutex_lock(&s->bus.lock);
+    s->ier = st->ier;
+    s->iir = st->iir;
+    s->lcr = st->lcr;
+    s->mcr = st->mcr;
+    s->lsr = st->lsr;
+    s->msr = st->msr;
+    s->scr = st->scr;
+    s->dll = st->dll;
+    s->dlm = st->dlm;
+    memcpy(s->fifo, st->fifo, n);
+    s->fifo_head = 0;
+    s->fifo_len = n;
+    pthread_mutex_unlock(&s->bus.lock);
+}

@@ -67,6 +67,22 @@ struct bus_dev *serial_bus_dev(struct serial *s);
 /* The interrupt eventfd (owned by the serial) to register as irqfd. */
 int serial_irq_fd(const struct serial *s);
 
+/* The guest-visible state of the UART (snapshots): its registers and the
+ * receive FIFO, oldest byte first. Output, input and the rate limiter are
+ * the process's, not the guest's, and are not part of it. */
+struct serial_state {
+    uint8_t ier, iir, lcr, mcr, lsr, msr, scr, dll, dlm;
+    uint8_t n_fifo; /* <= SERIAL_FIFO_SIZE */
+    uint8_t fifo[SERIAL_FIFO_SIZE];
+};
+
+/* Read the state (takes the device lock). */
+void serial_save(struct serial *s, struct serial_state *out);
+/* Replace the state (takes the device lock); n_fifo is capped at the FIFO
+ * size. Raises no interrupt: the interrupt controllers' own restored state
+ * holds any the guest had pending. */
+void serial_restore(struct serial *s, const struct serial_state *st);
+
 /* Use `fn` (with `opaque`) as the output token bucket's clock, for tests.
  * Re-bases the bucket's last update to the new clock's now. */
 void serial_set_clock(struct serial *s, rate_limiter_clock_fn *fn,

@@ -52,6 +52,8 @@ struct balloon {
 
     int timer_fd;               /* owned timerfd */
     struct evloop_handler tm_h; /* the timer on the loop (virtio_dev.h) */
+    int cfg_fd;                 /* owned eventfd: the driver moved `actual` */
+    struct evloop_handler cfg_h;
 
     /* Scratch, only used while processing a queue. */
     struct virtq_chain chain;
@@ -104,6 +106,8 @@ static void balloon_write_config(void *dev, uint64_t off, const uint8_t *data,
     config_bytes(b, cfg);
     memcpy(cfg + off, data, len);
     b->num_pages = le32(cfg);
+    if (le32(cfg + 4) != b->actual_pages && b->cfg_fd >= 0)
+        evloop_eventfd_signal(b->cfg_fd); /* GETs show it (on_cfg) */
     b->actual_pages = le32(cfg + 4);
     b->hint_cmd_id = le32(cfg + 8);
 }
@@ -510,6 +514,19 @@ static void on_timer(struct evloop *loop, struct evloop_handler *h,
     balloon_stats_timer_event(h->opaque);
 }
 
+/* The driver wrote a new `actual` (on a vCPU thread): the answers to GET
+ * /balloon/statistics change, as upstream's read it live. */
+static void on_cfg(struct evloop *loop, struct evloop_handler *h,
+                   uint32_t events)
+{
+    struct balloon *b = h->opaque;
+
+    (void)loop;
+    (void)events;
+    evloop_eventfd_drain(b->cfg_fd);
+    note_changed(b);
+}
+
 int balloon_new(const struct balloon_params *p, struct balloon **out,
                 struct sq_err *err)
 {
@@ -555,9 +572,16 @@ int balloon_new(const struct balloon_params *p, struct balloon **out,
     b->interval_s = p->stats_polling_interval_s;
     b->num_pages = p->amount_mib * BALLOON_PAGES_PER_MIB;
     b->m = metrics_balloon();
+    b->cfg_fd = -1;
     b->timer_fd = evloop_timerfd_new();
     if (b->timer_fd < 0) {
         rc = b->timer_fd;
+        sq_errf(err, rc, "EventFd error: %s", sq_os_error(-rc, os, sizeof(os)));
+        goto fail;
+    }
+    b->cfg_fd = evloop_eventfd_new();
+    if (b->cfg_fd < 0) {
+        rc = b->cfg_fd;
         sq_errf(err, rc, "EventFd error: %s", sq_os_error(-rc, os, sizeof(os)));
         goto fail;
     }
@@ -576,9 +600,9 @@ fail:
 
 void balloon_detach(struct balloon *b)
 {
-    struct evloop_handler *hs[] = {&b->tm_h};
+    struct evloop_handler *hs[] = {&b->tm_h, &b->cfg_h};
 
-    virtio_dev_detach(&b->t, hs, 1);
+    virtio_dev_detach(&b->t, hs, 2);
 }
 
 void balloon_free(struct balloon *b)
@@ -589,6 +613,8 @@ void balloon_free(struct balloon *b)
     virtio_mmio_fini(&b->t);
     if (b->timer_fd >= 0)
         close(b->timer_fd);
+    if (b->cfg_fd >= 0)
+        close(b->cfg_fd);
     free(b);
 }
 
@@ -600,17 +626,23 @@ struct virtio_mmio *balloon_transport(struct balloon *b)
 int balloon_attach(struct balloon *b, const struct guest_mem *gm, int vm_fd,
                    uint64_t addr, struct evloop *loop)
 {
-    struct evloop_handler *hs[] = {&b->tm_h};
+    struct evloop_handler *hs[] = {&b->tm_h, &b->cfg_h};
 
     /* Only a device with a stats queue watches its timer, as upstream. */
     b->tm_h = (struct evloop_handler){b->has_stats_vq ? b->timer_fd : -1,
                                       on_timer, b};
-    return virtio_dev_attach(&b->t, gm, vm_fd, addr, loop, hs, 1);
+    b->cfg_h = (struct evloop_handler){b->cfg_fd, on_cfg, b};
+    return virtio_dev_attach(&b->t, gm, vm_fd, addr, loop, hs, 2);
 }
 
 int balloon_stats_timer_fd(const struct balloon *b)
 {
     return b->timer_fd;
+}
+
+int balloon_config_event_fd(const struct balloon *b)
+{
+    return b->cfg_fd;
 }
 
 uint64_t balloon_discard_failures(struct balloon *b)

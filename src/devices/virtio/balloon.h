@@ -16,7 +16,9 @@
  *   4  actual                 pages the guest holds (the driver writes it)
  *   8  free_page_hint_cmd_id  hinting command (the host sets it)
  * The guest may write any in-bounds byte range; a write past the end is
- * dropped whole and warned about. Reads past the end return zeros.
+ * dropped whole and warned about. Reads past the end return zeros. A new
+ * `actual` wakes the vmm loop (balloon_config_event_fd()), which reports
+ * the change through the `changed` hook.
  *
  * Queues:
  *   inflate    each chain's first buffer holds u32 page frame numbers
@@ -169,6 +171,10 @@ void balloon_detach(struct balloon *b);
 void balloon_stats_timer_event(struct balloon *b);
 /* The timerfd (borrowed), -1 never: tests read its setting. */
 int balloon_stats_timer_fd(const struct balloon *b);
+/* The eventfd (borrowed) a driver's write of a new `actual` signals, from
+ * the vCPU thread; once attached, the vmm loop drains it and calls the
+ * `changed` hook, so that GETs show the new value. Tests read it. */
+int balloon_config_event_fd(const struct balloon *b);
 
 /*
  * The API-facing operations. Each takes the transport lock and returns 0,

@@ -497,6 +497,14 @@ static void drop_in_flight(struct block *b)
     memset(b->pend, 0, sizeof(b->pend));
 }
 
+void block_quiesce(struct block *b)
+{
+    bus_dev_lock(&b->t.bus);
+    block_io_kick(&b->io);
+    reap_completions(b, true);
+    bus_dev_unlock(&b->t.bus);
+}
+
 static bool blk_reset(void *dev)
 {
     struct block *b = dev;

@@ -161,6 +161,14 @@ void block_update_rate_limiter(struct block *b,
 void block_rate_limiter_event(struct block *b);
 void block_completion_event(struct block *b);
 
+/*
+ * Before a snapshot (vmm thread, vCPUs paused): submit what is queued and
+ * wait for every Async request in flight, completing each into the used
+ * ring, so guest memory holds no request the host still works on. Takes the
+ * transport lock. No-op for Sync.
+ */
+void block_quiesce(struct block *b);
+
 /* Async requests submitted and not yet completed (0 for Sync). */
 unsigned block_in_flight(const struct block *b);
 

@@ -211,6 +211,41 @@ void virtio_mmio_read(struct bus_dev *bd, uint64_t off, uint8_t *data,
 void virtio_mmio_write(struct bus_dev *bd, uint64_t off, const uint8_t *data,
                        uint32_t len);
 
+/* One queue's part of the transport state (snapshots). */
+struct virtio_mmio_queue_state {
+    uint16_t size;
+    bool ready;
+    uint64_t desc_addr, avail_addr, used_addr;
+    uint16_t next_avail, next_used; /* meaningful when activated */
+};
+
+/* What the driver negotiated and set up through the registers, and where
+ * the device is in each ring (snapshots). Device-specific state is the
+ * device's own. */
+struct virtio_mmio_state {
+    uint64_t acked_features;
+    uint32_t features_select, acked_features_select, queue_select;
+    uint32_t status, config_generation, irq_status;
+    bool activated;
+    uint32_t n_queues;
+    struct virtio_mmio_queue_state queues[VIRTIO_MMIO_MAX_QUEUES];
+};
+
+/* Read the transport's state (takes the lock). */
+void virtio_mmio_save(struct virtio_mmio *t, struct virtio_mmio_state *out);
+
+/*
+ * Put a saved state into an attached transport of the same device kind
+ * (takes the lock): registers, queue layouts, and for an activated device
+ * the activation itself (queues checked against guest memory, then
+ * ops->activate) with each ring's position restored; every queue is then
+ * looked at once on the loop, as after DRIVER_OK. Returns 0, -EINVAL when
+ * the queue count differs or the rings do not activate (the transport is
+ * left reset).
+ */
+int virtio_mmio_restore(struct virtio_mmio *t,
+                        const struct virtio_mmio_state *st);
+
 /* Whether the driver acked feature `bit` (valid from FEATURES_OK on). */
 static inline bool virtio_mmio_has_feature(const struct virtio_mmio *t,
                                            unsigned bit)

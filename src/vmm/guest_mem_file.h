@@ -1,0 +1,37 @@
+/*
+ * guest_mem_file.h: guest RAM and a snapshot's memory file (digest 7.1).
+ *
+ * The memory file is every region's bytes, concatenated in guest-address
+ * order (a region's file offset is the sum of the sizes before it). Saving
+ * writes all of it (a Full snapshot). Restoring with the File backend maps
+ * the file over the regions MAP_PRIVATE: nothing is read up front, pages
+ * come in on first touch, and the guest's writes stay private to the
+ * process (copy-on-write), so many processes may restore one file.
+ */
+#ifndef SQUIB_VMM_GUEST_MEM_FILE_H
+#define SQUIB_VMM_GUEST_MEM_FILE_H
+
+#include "util/err.h"
+#include "vmm/guest_mem.h"
+
+/*
+ * Write every region of gm to fd from offset 0 and truncate the file to
+ * the total size. Returns 0, or -errno with err set to upstream's
+ * MemoryError text ("Cannot dump memory: {os error}").
+ */
+int guest_mem_file_write(const struct guest_mem *gm, int fd,
+                         struct sq_err *err);
+
+/*
+ * Replace every region's anonymous mapping by a MAP_PRIVATE|MAP_FIXED
+ * mapping of fd at the region's file offset (gm must not be registered with
+ * KVM yet), advised MADV_HUGEPAGE when gm uses transparent huge pages. A file
+ * shorter than the guest's RAM is refused first with upstream's text "Total sum
+ * of memory regions exceeds largest possible file offset" (a longer one is
+ * accepted, as upstream). On failure returns -errno with err set ("Cannot
+ * create mmap region: {os error}", "Cannot retrieve snapshot file metadata: {os
+ * error}"); gm is then still valid.
+ */
+int guest_mem_file_map(struct guest_mem *gm, int fd, struct sq_err *err);
+
+#endif

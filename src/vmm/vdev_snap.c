@@ -1,0 +1,103 @@
+/*
+ * vdev_snap.c: the device list's state out and back in (vdev_snap.h).
+ */
+#include "vmm/vdev_snap.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/xalloc.h"
+
+const char *vdev_snap_unsupported(const struct vdev_list *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (!l->devs[i].cls->save || !l->devs[i].cls->restore)
+            return l->devs[i].cls->name;
+    return NULL;
+}
+
+/* rc, with "{kind} {id}: " before err's text. */
+static int dev_error(struct sq_err *err, const struct vmm_vdev *d, int rc)
+{
+    char prefix[256];
+
+    snprintf(prefix, sizeof(prefix), "%s %s: ", d->cls->name, d->id);
+    sq_err_prefix(err, prefix);
+    return rc;
+}
+
+void vdev_snap_free(struct vdev_snap *s, size_t n)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        free(s[i].kind);
+        free(s[i].id);
+        buf_fini(&s[i].device);
+    }
+    free(s);
+}
+
+int vdev_snap_save(struct vdev_list *l, struct vdev_snap **out, size_t *n,
+                   struct sq_err *err)
+{
+    const char *kind = vdev_snap_unsupported(l);
+    struct vdev_snap *s;
+
+    *out = NULL;
+    *n = 0;
+    if (kind)
+        return sq_errf(err, -EOPNOTSUPP,
+                       "Devices without snapshot support are present: %s",
+                       kind);
+    s = xcalloc(l->n ? l->n : 1, sizeof(*s));
+    for (size_t i = 0; i < l->n; i++) {
+        struct vmm_vdev *d = &l->devs[i];
+        int rc;
+
+        buf_init(&s[i].device);
+        s[i].kind = xstrdup(d->cls->name);
+        s[i].id = xstrdup(d->id);
+        s[i].addr = d->addr;
+        s[i].gsi = d->gsi;
+        rc = d->cls->save(d->dev, &s[i].device, err);
+        if (rc < 0) {
+            vdev_snap_free(s, i + 1);
+            return dev_error(err, d, rc);
+        }
+        virtio_mmio_save(d->t, &s[i].transport);
+    }
+    *out = s;
+    *n = l->n;
+    return 0;
+}
+
+int vdev_snap_restore(struct vdev_list *l, const struct vdev_snap *s, size_t n,
+                      struct sq_err *err)
+{
+    if (n != l->n)
+        return sq_errf(err, -EINVAL, "%zu virtio devices saved, %zu built", n,
+                       l->n);
+    for (size_t i = 0; i < n; i++) {
+        struct vmm_vdev *d = &l->devs[i];
+        int rc;
+
+        if (strcmp(s[i].kind, d->cls->name) || strcmp(s[i].id, d->id) ||
+            s[i].addr != d->addr || s[i].gsi != d->gsi)
+            return sq_errf(err, -EINVAL,
+                           "%s %s: saved at %#llx GSI %u, built as %s %s at "
+                           "%#llx GSI %u",
+                           s[i].kind, s[i].id, (unsigned long long)s[i].addr,
+                           s[i].gsi, d->cls->name, d->id,
+                           (unsigned long long)d->addr, d->gsi);
+        rc = d->cls->restore(d->dev, (const uint8_t *)s[i].device.data,
+                             s[i].device.len, err);
+        if (rc == 0 && virtio_mmio_restore(d->t, &s[i].transport) < 0)
+            rc = sq_errf(err, -EINVAL, "the saved queues do not activate");
+        if (rc < 0)
+            return dev_error(err, d, rc);
+    }
+    return 0;
+}

@@ -1,0 +1,56 @@
+/*
+ * vdev_snap.h: the virtio devices of a machine for a snapshot: per device,
+ * its kind, id and placement, its transport's state (registers, queues,
+ * ring positions) and the device's own state from its kind's save hook
+ * (struct vdev_class). The devices' configurations travel apart, as the
+ * configuration types they were built from (the snapshot module keeps
+ * them), so a restore builds the same list in the same places first.
+ */
+#ifndef SQUIB_VMM_VDEV_SNAP_H
+#define SQUIB_VMM_VDEV_SNAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "devices/virtio/mmio.h"
+#include "util/buf.h"
+#include "util/err.h"
+#include "vmm/vdev.h"
+
+struct vdev_snap {
+    char *kind; /* owned: the class name ("virtio-block") */
+    char *id;   /* owned: the configured id */
+    uint64_t addr;
+    uint32_t gsi;
+    struct virtio_mmio_state transport;
+    struct buf device; /* owned: the kind's own state */
+};
+
+/*
+ * The name of the first device in l whose kind cannot be saved yet (no save
+ * hook), or NULL.
+ */
+const char *vdev_snap_unsupported(const struct vdev_list *l);
+
+/*
+ * Save every device of l (vmm thread, vCPUs paused), in list order: the
+ * kind's save hook first (which finishes the host's work on guest
+ * memory), then the transport. Returns 0 and *out (n entries, free with
+ * vdev_snap_free), or -errno with err set and nothing allocated.
+ */
+int vdev_snap_save(struct vdev_list *l, struct vdev_snap **out, size_t *n,
+                   struct sq_err *err);
+
+/*
+ * Restore into l, attached and built from the same configuration: each
+ * saved device must be l's device at the same position, of the same kind,
+ * id and placement; then its own state (restore hook) and its transport.
+ * Returns 0, or -errno with err set ("virtio-block rootfs: ...").
+ */
+int vdev_snap_restore(struct vdev_list *l, const struct vdev_snap *s, size_t n,
+                      struct sq_err *err);
+
+/* Free n entries and the array; NULL-safe. */
+void vdev_snap_free(struct vdev_snap *s, size_t n);
+
+#endif

@@ -1,0 +1,114 @@
+/*
+ * fuzz_snapshot_state.c: libFuzzer harness for the snapshot state file's
+ * reader (snapshot/format.h).
+ *
+ * The input is a whole state file. Invariants: parsing and the version-only
+ * read never read outside the input (ASan), every failure carries a message
+ * and a kind, a parsed file's sections tile its body exactly, and every
+ * reader call on a section stays inside it. A parsed input re-encoded from
+ * its sections gives back the same bytes.
+ *
+ * The same input is then given a valid CRC (appended) so that mutations get
+ * past the checksum into the section decoders (snapshot/state.c): a file
+ * that parses either decodes into a state or fails with the decoding text,
+ * and the state's owned parts are freed either way (ASan: no leak, no
+ * over-read).
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "snapshot/crc64.h"
+#include "snapshot/format.h"
+#include "snapshot/state.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* data + its CRC, parsed and decoded. */
+static void decode_with_crc(const uint8_t *data, size_t size)
+{
+    uint8_t *buf = malloc(size + SNAP_CRC_SIZE);
+    uint64_t crc = crc64_jones(0, data, size);
+    struct microvm_state st;
+    enum snap_error kind;
+    struct snap_file f;
+    struct sq_err err;
+
+    if (!buf)
+        __builtin_trap();
+    if (size)
+        memcpy(buf, data, size);
+    for (int i = 0; i < 8; i++)
+        buf[size + i] = (uint8_t)(crc >> (8 * i));
+    sq_err_clear(&err);
+    if (snap_file_parse(buf, size + SNAP_CRC_SIZE, &f, &kind, &err) == 0) {
+        int rc = microvm_state_decode(&f, &st, &err);
+
+        if (rc < 0 &&
+            strncmp(err.msg, SNAP_ERR_DECODE, strlen(SNAP_ERR_DECODE)) != 0)
+            __builtin_trap();
+        if (rc == 0 && (st.machine.n_vcpus == 0 ||
+                        st.machine.n_vcpus != st.info.vcpu_count))
+            __builtin_trap();
+        microvm_state_fini(&st);
+    }
+    free(buf);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    uint8_t *copy = malloc(size ? size : 1);
+    struct snap_version v;
+    struct snap_writer w;
+    struct snap_reader r;
+    struct snap_file f;
+    enum snap_error kind;
+    struct sq_err err;
+    size_t off = 0, seen = 0;
+    uint32_t tag;
+    int rc;
+
+    if (!copy)
+        __builtin_trap();
+    if (size)
+        memcpy(copy, data, size); /* exact-size heap copy: ASan bounds */
+    sq_err_clear(&err);
+    rc = snap_file_version(copy, size, &v, &kind, &err);
+    if (rc < 0 && (err.msg[0] == '\0' || kind == SNAP_E_NONE))
+        __builtin_trap();
+    sq_err_clear(&err);
+    rc = snap_file_parse(copy, size, &f, &kind, &err);
+    if (size <= SNAP_MAX_FILE_SIZE - SNAP_CRC_SIZE)
+        decode_with_crc(copy, size);
+    if (rc < 0) {
+        if (err.msg[0] == '\0' || kind == SNAP_E_NONE)
+            __builtin_trap();
+        free(copy);
+        return 0;
+    }
+    snap_writer_init(&w);
+    w.b.len = 0; /* re-encode the header as found */
+    snap_put_bytes(&w, copy, SNAP_HEADER_SIZE);
+    while (snap_next_section(&f, &off, &tag, &r)) {
+        char *s;
+
+        seen += SNAP_SECTION_HDR + r.len;
+        snap_section_begin(&w, tag);
+        snap_put_bytes(&w, r.p, r.len);
+        snap_section_end(&w);
+        /* Typed reads over the payload stay inside it. */
+        (void)snap_get_u8(&r);
+        (void)snap_get_u16(&r);
+        (void)snap_get_u64(&r);
+        s = snap_get_str(&r);
+        free(s);
+    }
+    if (seen != f.body_len)
+        __builtin_trap();
+    snap_writer_finish(&w);
+    if (w.b.len != size || memcmp(w.b.data, copy, size) != 0)
+        __builtin_trap();
+    snap_writer_fini(&w);
+    free(copy);
+    return 0;
+}

@@ -1,0 +1,329 @@
+/*
+ * test_snapshot_state.c: the state file's sections (snapshot/state.h):
+ * a machine's state encoded and decoded back field for field, sections of
+ * a newer squib skipped, and each way a section can fail to decode (bad
+ * layout, repeated, missing, vCPUs out of order) with upstream's decoding
+ * text. No KVM: the KVM structures are filled with patterns.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "snapshot/state.h"
+#include "util/xalloc.h"
+
+static void fill(void *p, size_t n, uint8_t seed)
+{
+    uint8_t *b = p;
+
+    for (size_t i = 0; i < n; i++)
+        b[i] = (uint8_t)(seed + i * 7);
+}
+
+/* A state with two vCPUs, each with CPUID entries and MSRs. */
+static void make_state(struct microvm_state *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->info.vcpu_count = 2;
+    s->info.mem_size_mib = 4096;
+    s->info.smt = true;
+    s->info.huge_pages = 1;
+    s->info.cpu_template = 3;
+    s->n_regions = 2;
+    s->regions[0].gpa = 0;
+    s->regions[0].size = 3ULL << 30;
+    s->regions[1].gpa = 4ULL << 30;
+    s->regions[1].size = 1ULL << 30;
+    fill(&s->machine.vm, sizeof(s->machine.vm), 1);
+    s->machine.n_vcpus = 2;
+    for (uint32_t i = 0; i < 2; i++) {
+        struct vcpu_snap *v = &s->machine.vcpus[i];
+
+        fill(v, offsetof(struct vcpu_snap, tsc_khz), (uint8_t)(10 + i));
+        v->tsc_khz = 2000000 + i;
+        v->n_cpuid = 3 + i;
+        v->cpuid = xcalloc(v->n_cpuid, sizeof(v->cpuid[0]));
+        fill(v->cpuid, v->n_cpuid * sizeof(v->cpuid[0]), (uint8_t)(20 + i));
+        v->n_msrs = 5;
+        v->msrs = xcalloc(v->n_msrs, sizeof(v->msrs[0]));
+        for (uint32_t j = 0; j < v->n_msrs; j++) {
+            v->msrs[j].index = 0x4b564d00 + j;
+            v->msrs[j].data = 0x1122334455667788ULL + j + i;
+        }
+    }
+    s->machine.serial.ier = 0x0f;
+    s->machine.serial.lcr = 0x03;
+    s->machine.serial.n_fifo = 3;
+    memcpy(s->machine.serial.fifo, "abc", 3);
+    s->machine.i8042.status = 0x1c;
+    s->machine.i8042.n_buf = 2;
+    s->machine.i8042.buf[0] = 0x14;
+    s->machine.i8042.buf[1] = 0x11;
+    s->n_vdevs = 1;
+    s->vdevs = xcalloc(1, sizeof(*s->vdevs));
+    s->vdev_configs = xcalloc(1, sizeof(*s->vdev_configs));
+    s->vdevs[0].kind = xstrdup("virtio-block");
+    s->vdevs[0].id = xstrdup("rootfs");
+    s->vdevs[0].addr = 0xc0001000;
+    s->vdevs[0].gsi = 5;
+    s->vdevs[0].transport.acked_features = 1ULL << 32;
+    s->vdevs[0].transport.status = 15;
+    s->vdevs[0].transport.activated = true;
+    s->vdevs[0].transport.n_queues = 1;
+    s->vdevs[0].transport.queues[0].size = 256;
+    s->vdevs[0].transport.queues[0].ready = true;
+    s->vdevs[0].transport.queues[0].used_addr = 0x123000;
+    s->vdevs[0].transport.queues[0].next_avail = 77;
+    buf_init(&s->vdevs[0].device);
+    buf_puts(&s->vdevs[0].device, "own");
+    s->vdev_configs[0] = xstrdup("{\"drive_id\":\"rootfs\"}");
+}
+
+/* Finish the file in w, free w, and decode the file into *out. */
+static int finish_and_decode(struct snap_writer *w, struct microvm_state *out,
+                             struct sq_err *err)
+{
+    struct snap_file f;
+    enum snap_error kind;
+    int rc;
+
+    snap_writer_finish(w);
+    sq_err_clear(err);
+    assert_int_equal(
+        snap_file_parse((const uint8_t *)w->b.data, w->b.len, &f, &kind, err),
+        0);
+    rc = microvm_state_decode(&f, out, err);
+    snap_writer_fini(w);
+    return rc;
+}
+
+/* make_state() into *in, encoded, then `add` (may be NULL) appends
+ * sections, and the file is decoded into *out: the decoder's result. */
+static int round_trip(void (*add)(struct snap_writer *),
+                      struct microvm_state *in, struct microvm_state *out,
+                      struct sq_err *err)
+{
+    struct snap_writer w;
+
+    make_state(in);
+    snap_writer_init(&w);
+    microvm_state_encode(in, &w);
+    if (add)
+        add(&w);
+    return finish_and_decode(&w, out, err);
+}
+
+/* Only `add`'s sections, decoded into *out. */
+static int decode_alone(void (*add)(struct snap_writer *),
+                        struct microvm_state *out, struct sq_err *err)
+{
+    struct snap_writer w;
+
+    snap_writer_init(&w);
+    add(&w);
+    return finish_and_decode(&w, out, err);
+}
+
+static void test_round_trip(void **state)
+{
+    struct microvm_state in, out;
+    struct sq_err err;
+
+    (void)state;
+    assert_int_equal(round_trip(NULL, &in, &out, &err), 0);
+    assert_int_equal(out.info.vcpu_count, 2);
+    assert_int_equal(out.info.mem_size_mib, 4096);
+    assert_true(out.info.smt);
+    assert_int_equal(out.info.huge_pages, 1);
+    assert_int_equal(out.info.cpu_template, 3);
+    assert_int_equal(out.n_regions, 2);
+    assert_memory_equal(in.regions, out.regions, sizeof(in.regions));
+    assert_memory_equal(&in.machine.vm, &out.machine.vm, sizeof(in.machine.vm));
+    assert_int_equal(out.machine.n_vcpus, 2);
+    for (uint32_t i = 0; i < 2; i++) {
+        const struct vcpu_snap *a = &in.machine.vcpus[i];
+        const struct vcpu_snap *b = &out.machine.vcpus[i];
+
+#define SAME(field) assert_memory_equal(&a->field, &b->field, sizeof(a->field))
+        SAME(mp_state);
+        SAME(regs);
+        SAME(sregs);
+        SAME(xsave);
+        SAME(xcrs);
+        SAME(debugregs);
+        SAME(lapic);
+        SAME(events);
+#undef SAME
+        assert_int_equal(a->tsc_khz, b->tsc_khz);
+        assert_int_equal(a->n_cpuid, b->n_cpuid);
+        assert_memory_equal(a->cpuid, b->cpuid,
+                            a->n_cpuid * sizeof(a->cpuid[0]));
+        assert_int_equal(a->n_msrs, b->n_msrs);
+        assert_memory_equal(a->msrs, b->msrs, a->n_msrs * sizeof(a->msrs[0]));
+    }
+    assert_memory_equal(&in.machine.serial, &out.machine.serial,
+                        sizeof(in.machine.serial));
+    assert_memory_equal(&in.machine.i8042, &out.machine.i8042,
+                        sizeof(in.machine.i8042));
+    assert_int_equal(out.n_vdevs, 1);
+    assert_string_equal(out.vdevs[0].kind, "virtio-block");
+    assert_string_equal(out.vdevs[0].id, "rootfs");
+    assert_int_equal(out.vdevs[0].addr, 0xc0001000);
+    assert_int_equal(out.vdevs[0].gsi, 5);
+    assert_memory_equal(&in.vdevs[0].transport, &out.vdevs[0].transport,
+                        sizeof(in.vdevs[0].transport));
+    assert_int_equal(out.vdevs[0].device.len, 3);
+    assert_memory_equal(out.vdevs[0].device.data, "own", 3);
+    assert_string_equal(out.vdev_configs[0], "{\"drive_id\":\"rootfs\"}");
+    microvm_state_fini(&in);
+    microvm_state_fini(&out);
+}
+
+static void add_unknown(struct snap_writer *w)
+{
+    snap_section_begin(w, SNAP_TAG('N', 'E', 'W', '!'));
+    snap_put_u64(w, 42);
+    snap_section_end(w);
+}
+
+/* A section a newer squib added (a device this one does not know). */
+static void test_unknown_section_skipped(void **state)
+{
+    struct microvm_state in, out;
+    struct sq_err err;
+
+    (void)state;
+    assert_int_equal(round_trip(add_unknown, &in, &out, &err), 0);
+    assert_int_equal(out.machine.n_vcpus, 2);
+    microvm_state_fini(&in);
+    microvm_state_fini(&out);
+}
+
+/* An extra section appended after the state's own. */
+static void expect_decode_error(void (*add)(struct snap_writer *),
+                                const char *msg)
+{
+    struct microvm_state in, out;
+    struct sq_err err;
+
+    assert_int_equal(round_trip(add, &in, &out, &err), -EBADMSG);
+    assert_string_equal(err.msg, msg);
+    assert_int_equal(out.machine.n_vcpus, 0); /* nothing left owned */
+    microvm_state_fini(&in);
+}
+
+static void add_repeated_info(struct snap_writer *w)
+{
+    snap_section_begin(w, SNAP_TAG_VM_INFO);
+    snap_put_u32(w, 2);
+    snap_put_u64(w, 4096);
+    snap_put_u8(w, 1);
+    snap_put_u8(w, 1);
+    snap_put_u8(w, 3);
+    snap_section_end(w);
+}
+
+static void add_short_serial(struct snap_writer *w)
+{
+    snap_section_begin(w, SNAP_TAG_SERIAL);
+    snap_put_u8(w, 1);
+    snap_section_end(w);
+}
+
+static void add_vcpu_out_of_order(struct snap_writer *w)
+{
+    snap_section_begin(w, SNAP_TAG_VCPU);
+    snap_put_u32(w, 7);
+    snap_section_end(w);
+}
+
+static void add_bad_blob_size(struct snap_writer *w)
+{
+    snap_section_begin(w, SNAP_TAG_VCPU);
+    snap_put_u32(w, 2);
+    snap_put_u32(w, 3); /* not sizeof(struct kvm_mp_state) */
+    snap_put_bytes(w, "abc", 3);
+    snap_section_end(w);
+}
+
+static void add_long_fifo(struct snap_writer *w)
+{
+    uint8_t regs[9] = {0};
+
+    snap_section_begin(w, SNAP_TAG_SERIAL);
+    snap_put_bytes(w, regs, sizeof(regs));
+    snap_put_u8(w, SERIAL_FIFO_SIZE + 1);
+    snap_section_end(w);
+}
+
+static void add_vdev_without_id(struct snap_writer *w)
+{
+    snap_section_begin(w, SNAP_TAG_VDEV);
+    snap_put_str(w, "virtio-rng");
+    snap_section_end(w);
+}
+
+static void test_decode_errors(void **state)
+{
+    (void)state;
+    expect_decode_error(add_vdev_without_id,
+                        "An error occured during bitcode serialization: VDEV "
+                        "section: bad layout");
+    expect_decode_error(add_repeated_info,
+                        "An error occured during bitcode serialization: VMIN "
+                        "section: repeated");
+    expect_decode_error(add_short_serial,
+                        "An error occured during bitcode serialization: SERL "
+                        "section: repeated");
+    expect_decode_error(add_vcpu_out_of_order,
+                        "An error occured during bitcode serialization: VCPU "
+                        "section: bad layout");
+    expect_decode_error(add_bad_blob_size,
+                        "An error occured during bitcode serialization: VCPU "
+                        "section: bad layout");
+    expect_decode_error(add_long_fifo,
+                        "An error occured during bitcode serialization: SERL "
+                        "section: repeated");
+}
+
+static void test_missing_sections(void **state)
+{
+    struct microvm_state out;
+    struct sq_err err;
+
+    (void)state;
+    assert_int_equal(decode_alone(add_repeated_info, &out, &err), -EBADMSG);
+    assert_string_equal(err.msg, "An error occured during bitcode "
+                                 "serialization: required sections missing");
+}
+
+/* A truncated section on its own (not after a good one). */
+static void test_bad_layout_alone(void **state)
+{
+    struct microvm_state out;
+    struct sq_err err;
+
+    (void)state;
+    assert_int_equal(decode_alone(add_short_serial, &out, &err), -EBADMSG);
+    assert_string_equal(err.msg, "An error occured during bitcode "
+                                 "serialization: SERL section: bad layout");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_unknown_section_skipped),
+        cmocka_unit_test(test_decode_errors),
+        cmocka_unit_test(test_missing_sections),
+        cmocka_unit_test(test_bad_layout_alone),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
