@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -143,6 +144,23 @@ int kvm_irqfd(int vm_fd, int efd, uint32_t gsi, int deassign)
     f.gsi = gsi;
     f.flags = deassign ? KVM_IRQFD_FLAG_DEASSIGN : 0;
     return xioctl(vm_fd, KVM_IRQFD, (unsigned long)&f);
+}
+
+int kvm_set_gsi_routing(int vm_fd, const struct kvm_irq_routing_entry *e,
+                        uint32_t n)
+{
+    struct kvm_irq_routing *r;
+    int rc;
+
+    r = calloc(1, sizeof(*r) + (size_t)n * sizeof(*e));
+    if (!r)
+        return -ENOMEM;
+    r->nr = n;
+    if (n)
+        memcpy(r->entries, e, (size_t)n * sizeof(*e));
+    rc = xioctl(vm_fd, KVM_SET_GSI_ROUTING, (unsigned long)r);
+    free(r);
+    return rc;
 }
 
 static int ioeventfd(int vm_fd, int efd, uint64_t addr, uint32_t len,

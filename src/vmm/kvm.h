@@ -66,6 +66,12 @@ int kvm_irq_line(int vm_fd, uint32_t gsi, int level);
 /* Register (or with deassign, remove) an eventfd that raises `gsi`. */
 int kvm_irqfd(int vm_fd, int efd, uint32_t gsi, int deassign);
 /*
+ * KVM_SET_GSI_ROUTING: replace the VM's whole GSI routing table with the
+ * `n` entries of `e` (irqchip pins and MSI messages). 0 or -errno.
+ */
+int kvm_set_gsi_routing(int vm_fd, const struct kvm_irq_routing_entry *e,
+                        uint32_t n);
+/*
  * Register an eventfd written by KVM on a guest write of `len` bytes
  * (0 = any length) at `addr` (MMIO, or PIO when is_pio). No datamatch.
  */

@@ -313,6 +313,14 @@ static int add_devices(struct machine *m, struct sq_err *err)
             return sq_errf(err, rc, "Could not attach device: %s",
                            sq_os_error(-rc, os, sizeof(os)));
     }
+    for (size_t i = 0; i < m->cfg.n_bus_ranges; i++) {
+        const struct machine_bus_range *b = &m->cfg.bus_ranges[i];
+
+        rc = bus_add(b->is_pio ? &m->pio : &m->mmio, b->base, b->len, b->dev);
+        if (rc < 0)
+            return sq_errf(err, rc, "Could not attach device: %s",
+                           sq_os_error(-rc, os, sizeof(os)));
+    }
     return 0;
 legacy_err:
     return sq_errf(err, rc, "Error creating legacy device: %s",
@@ -366,6 +374,7 @@ static int load_guest(struct machine *m, struct boot_result *res,
     fw.virtio = virtio;
     fw.vmgenid_gsi = m->cfg.vmgenid_gsi;
     fw.vmclock_gsi = m->cfg.vmclock_gsi;
+    fw.pci_enabled = m->cfg.pci_enabled;
     return fw_write_tables(r0->hva, r0->size, &fw, err);
 }
 

@@ -79,6 +79,14 @@ struct machine_mmio_dev {
     int irq_fd;           /* borrowed eventfd, registered as irqfd for gsi */
 };
 
+/* Another register range for the machine's buses (PCI: the ECAM window,
+ * the 0xcf8 ports, each device's BAR). */
+struct machine_bus_range {
+    bool is_pio; /* port I/O bus, else MMIO */
+    uint64_t base, len;
+    struct bus_dev *dev; /* borrowed: register handlers */
+};
+
 /* ---- the machine -------------------------------------------------------- */
 
 /*
@@ -107,7 +115,12 @@ struct machine_config {
     size_t n_mmio;                       /* virtio-mmio devices, attach order */
     const struct machine_mmio_dev *mmio; /* borrowed */
     uint32_t vmgenid_gsi, vmclock_gsi;   /* 0 = device absent */
-    machine_exit_fn *on_exit;            /* NULL = only the exit fd */
+    /* --enable-pci: the firmware tables describe PCI segment 0 (and
+     * n_mmio is 0); the ranges of the PCI root and its devices. */
+    bool pci_enabled;
+    size_t n_bus_ranges;
+    const struct machine_bus_range *bus_ranges; /* borrowed */
+    machine_exit_fn *on_exit;                   /* NULL = only the exit fd */
     void *exit_opaque;
     /* NULL: boot. Otherwise a restore (snapshot load): this is the guest's
      * RAM (machine_create takes ownership, also when it fails; its layout

@@ -303,6 +303,12 @@ static const struct seccomp_rule rules_vcpu[] = {
      * its notification eventfds there (upstream allows it for MSI-X
      * vectors recreated on a PCI device reset). */
     R0(eventfd2),
+    /* With --enable-pci, a guest write to an MSI-X table or to the MSI-X
+     * Message Control routes the vector's GSI to its message and
+     * registers or removes its irqfd (devices/pci/msix.h), as upstream's
+     * vcpu filter allows. */
+    R1(ioctl, EQ(1, KVM_SET_GSI_ROUTING)),
+    R1(ioctl, EQ(1, KVM_IRQFD)),
 };
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)

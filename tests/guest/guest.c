@@ -8,6 +8,7 @@
  * See README.md for the tests and the output format.
  */
 #include "guest.h"
+#include "pci.h"
 #include "virtio.h"
 
 #define LAPIC_BASE       0xfee00000ULL
@@ -100,6 +101,8 @@ void isr_handler(uint64_t vector, uint64_t error, const uint64_t *frame)
         counter_tick();
     if (vector >= VIRTIO_VECTOR_BASE && vector <= VIRTIO_VECTOR_MAX)
         virtio_isr(vector);
+    if (vector >= PCI_VECTOR_BASE && vector <= PCI_VECTOR_MAX)
+        pci_isr(vector);
     mmio_write32(0xfee000b0ULL, 0);
     if (vector >= 0x20 && vector < 0x30) {
         if (vector >= 0x28)
@@ -699,6 +702,8 @@ void guest_main(void)
     report_acpi(bi.rsdp_hint, &fi);
     if (word_is(test, tlen, "smp"))
         test_smp(&fi);
+    else if (word_is(test, tlen, "pci"))
+        pci_run_test();
     else if (virtio_run_test(test, tlen, bi.cmdline, bi.cmdline_len,
                              bi.rsdp_hint))
         ;

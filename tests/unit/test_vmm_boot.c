@@ -4,7 +4,8 @@
  * build/guest/ by mk/guest.mk): the composed command line reaches the
  * guest, the serial output goes to serial_out_path, pause/resume and
  * SendCtrlAltDel reach the vCPUs and the i8042, and the guest's i8042
- * reset stops the VM with exit code 0.
+ * reset stops the VM with exit code 0; with --enable-pci, the guest's PCI
+ * probe drives virtio-rng over PCI with MSI-X (tests/guest/pci.c).
  *
  * Skipped, with the reason printed, when /dev/kvm or the guest is missing.
  */
@@ -252,6 +253,61 @@ static void test_static_template_vendor_mismatch(void **state)
     assert_null(f->v->machine);
 }
 
+/* --enable-pci with an entropy device: the guest's PCI probe
+ * (tests/guest/pci.c) finds the host bridge and virtio-rng over ECAM and
+ * the ports, drives it with MSI-X, and squib still answers after the
+ * hostile part. */
+static void test_pci_probe(void **state)
+{
+    struct fx *f = *state;
+    struct vmm_opts o = {.instance_id = "boot-vm", .enable_pci = true};
+    struct instance_action start = {ACTION_INSTANCE_START};
+    static const char *const want[] = {
+        "SQUIB-GUEST cmdline=squibtest=pci\n",
+        "acpi sig=MCFG",
+        /* The host bridge and virtio-rng, the same through both ways. */
+        "pci dev slot=0 id=0xd578086 class=0x6000000 ports=same",
+        "pci dev slot=1 id=0x10441af4 class=0xffff0001 ports=same",
+        "pci cap at=0x40 id=0x9 type=1 bar=0 offset=0x0 length=0x38",
+        "type=2 bar=0 offset=0x6000 length=0x1000 mult=4",
+        "id=0x11 vectors=2 table=0x8000 pba=0x48000",
+        "pci bar0 addr=0x4000000000 size=0x80000 flags=0x4 after=0x4",
+        "status=0xf",
+        /* Entropy with the queue's MSI-X vector, through KVM. */
+        "pci rng first used=1 irq=1 len=16 config_irqs=0",
+        "pci mask vector used=1 irq=0 pba=0x2 unmasked_irq=1 pba_after=0x0",
+        "pci mask function used=1 irq=0 pba=0x2 unmasked_irq=1",
+        "pci hostile cross=0xffff empty=0xffffffff fn1=0xffffffff id_kept=1 "
+        "cap_ptr=0x40 disabled=0xffffffff gap=0x0 past_table=0xffffffff "
+        "bad_vector=0xffff",
+        "pci rng after-hostile used=1 irq=1 len=16",
+        "pci done queue_irqs=4",
+        "SQUIB-GUEST done",
+    };
+    struct entropy_cfg e;
+    char *out;
+
+    if (!can_run(f))
+        skip();
+    vmm_free(f->v);
+    f->v = vmm_new(f->loop, &o);
+    configure(f, "squibtest=pci");
+    memset(&e, 0, sizeof(e));
+    assert_int_equal(act(f->v, VMM_OP_PUT_ENTROPY, &e), 204);
+    assert_int_equal(act(f->v, VMM_OP_PUT_ACTIONS, &start), 204);
+    assert_true(wait_for(f, NULL));
+    out = serial_text(f);
+    assert_int_equal(f->v->exit_code, 0);
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        if (!strstr(out, want[i]))
+            print_message("missing: %s\n", want[i]);
+        assert_non_null(strstr(out, want[i]));
+    }
+    /* No pci=off and no virtio_mmio.device= words on PCI. */
+    assert_null(strstr(out, "pci=off"));
+    assert_null(strstr(out, "virtio_mmio"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -263,6 +319,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_static_template_vendor_mismatch,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pci_probe, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

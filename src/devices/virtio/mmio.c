@@ -199,6 +199,8 @@ static int trigger(struct virtio_mmio *t, uint32_t bit)
 
     metrics_inc(METRIC_interrupts_triggers);
     atomic_fetch_or(&t->irq_status, bit);
+    if (t->irq_hook)
+        return t->irq_hook(t->irq_opaque, bit);
     if (t->irq_fd < 0)
         return -EBADF;
     if (write(t->irq_fd, &one, sizeof(one)) != (ssize_t)sizeof(one))

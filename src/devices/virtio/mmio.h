@@ -132,6 +132,14 @@ struct virtio_mmio {
      * then. */
     virtio_mmio_ioeventfd_fn *ioeventfd;
 
+    /* Set by a transport that stands in front of this state instead of
+     * the MMIO window (virtio-pci, devices/pci/virtio_pci.h): interrupts
+     * (the InterruptStatus bit is still set) go to irq_hook(irq_opaque,
+     * bit) instead of irq_fd. Called wherever an interrupt is raised, with
+     * bus.lock held. NULL for virtio-mmio. */
+    int (*irq_hook)(void *opaque, uint32_t bit);
+    void *irq_opaque;
+
     /* Set by virtio_mmio_attach(). */
     const struct guest_mem *gm; /* borrowed */
     struct evloop *loop;        /* borrowed; NULL = not on a loop */

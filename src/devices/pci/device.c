@@ -1,0 +1,21 @@
+/*
+ * device.c: locked config access to one PCI function (device.h).
+ */
+#include "devices/pci/device.h"
+
+void pci_dev_config_read(struct pci_dev *d, uint32_t reg, uint32_t off,
+                         uint8_t *data, uint32_t len)
+{
+    pthread_mutex_lock(d->lock);
+    pci_config_read(&d->cfg, reg, off, data, len);
+    pthread_mutex_unlock(d->lock);
+}
+
+void pci_dev_config_write(struct pci_dev *d, uint32_t reg, uint32_t off,
+                          const uint8_t *data, uint32_t len)
+{
+    pthread_mutex_lock(d->lock);
+    if (pci_config_write(&d->cfg, reg, off, data, len) && d->config_written)
+        d->config_written(d, reg);
+    pthread_mutex_unlock(d->lock);
+}

@@ -1,0 +1,20 @@
+/*
+ * pci.h: the test guest's PCI probe (tests/guest/pci.c, squibtest=pci).
+ */
+#ifndef SQUIB_GUEST_PCI_H
+#define SQUIB_GUEST_PCI_H
+
+#include <stdint.h>
+
+/* IDT vectors of the probed function's MSI-X vectors 0 and 1. */
+#define PCI_VECTOR_BASE 0x60
+#define PCI_VECTOR_MAX  0x61
+
+/* Run the probe; prints its lines (README.md, "PCI test"). */
+void pci_run_test(void);
+
+/* Called by the interrupt handler for PCI_VECTOR_BASE..MAX before the
+ * LAPIC EOI: counts the interrupt. */
+void pci_isr(uint64_t vector);
+
+#endif
