@@ -232,7 +232,9 @@ def squib_argv(tmp, kernel, root, cmdline, mem):
 
 
 def qemu_argv(kernel, root, cmdline, mem, vhost):
-    return [boot.QEMU, "-M", boot.QEMU_MACHINE, "-accel", "kvm", "-cpu", boot.QEMU_CPU,
+    # debug-threads names the vCPU threads ("CPU 0/KVM"), for the CPU split.
+    return [boot.QEMU, "-name", "bench,debug-threads=on",
+            "-M", boot.QEMU_MACHINE, "-accel", "kvm", "-cpu", boot.QEMU_CPU,
             "-smp", "1", "-m", str(mem), "-nodefaults", "-no-user-config", "-nographic",
             "-no-reboot", "-serial", "stdio", "-kernel", kernel,
             "-append", cmdline + " " + boot.QEMU_EXTRA_CMDLINE,
