@@ -1,15 +1,40 @@
 /*
  * fuzz_virtio.h: what the virtio device harnesses share: the driver's
  * register writes on a virtio-mmio transport (under the device's lock, as
- * a vCPU makes them) and the queue layout they all use. Static functions
- * only; include from one harness per binary.
+ * a vCPU makes them), the queue layout they all use, and guest RAM with a
+ * guard page behind it. Static functions only; include from one harness
+ * per binary.
  */
 #ifndef SQUIB_TESTS_FUZZ_VIRTIO_H
 #define SQUIB_TESTS_FUZZ_VIRTIO_H
 
+#include <stddef.h>
 #include <stdint.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "devices/virtio/mmio.h"
+#include "vmm/guest_mem.h"
+
+/* n bytes of guest RAM followed by a PROT_NONE page (a device reading past
+ * the end faults instead of reading on), described by gm as its one
+ * region. Traps when the mapping fails. */
+static __attribute__((unused)) uint8_t *fuzz_guest_ram(size_t n,
+                                                       struct guest_mem *gm)
+{
+    size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+    uint8_t *ram = mmap(NULL, n + pg, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+    if (ram == MAP_FAILED)
+        __builtin_trap();
+    if (mprotect(ram + n, pg, PROT_NONE) != 0)
+        __builtin_trap();
+    gm->n_regions = 1;
+    gm->regions[0].size = n;
+    gm->regions[0].hva = ram;
+    return ram;
+}
 
 /* Write the 32-bit register at `off`, little-endian. */
 static __attribute__((unused)) void reg(struct virtio_mmio *t, uint64_t off,

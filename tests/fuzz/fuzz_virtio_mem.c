@@ -57,17 +57,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint32_t shift, plugged = 0;
 
     if (!ram) {
-        long pg = sysconf(_SC_PAGESIZE);
-
-        ram = mmap(NULL, FUZZ_RAM + (size_t)pg, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (ram == MAP_FAILED)
-            __builtin_trap();
-        if (mprotect(ram + FUZZ_RAM, (size_t)pg, PROT_NONE) != 0)
-            __builtin_trap();
-        gm.n_regions = 1;
-        gm.regions[0].size = FUZZ_RAM;
-        gm.regions[0].hva = ram;
+        ram = fuzz_guest_ram(FUZZ_RAM, &gm);
         log_set_level(LOG_OFF);
     }
     if (size < 4)
