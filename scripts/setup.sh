@@ -6,6 +6,8 @@ set -euo pipefail
 PKGS=(
     # build
     gcc make pkg-config libseccomp-dev liburing-dev linux-libc-dev nettle-dev
+    # release tarball (objcopy splits the debug info)
+    binutils
     # fuzzing and the second compiler
     clang libclang-rt-14-dev
     # lint and layout (make tidy, make format-check)
