@@ -43,11 +43,23 @@ FC_MAN_SO        := .so man1/squib.1
 .PHONY: install uninstall release man-check install-check release-bins
 .SECONDEXPANSION:
 
+# $(call install_files,MODE,DIR,FILES): each file copied to a temporary
+# name in DIR, then renamed over its final name, so an interrupted install
+# leaves no half-written file (and a running binary keeps its old inode).
+define install_files
+	@echo "install -m $(1) $(3) $(2)/"
+	$(Q)for f in $(3); do \
+	    t=$(2)/.$${f##*/}.tmp; \
+	    install -m $(1) "$$f" "$$t" && mv -f "$$t" $(2)/$${f##*/} || \
+	        { rm -f "$$t"; exit 1; }; \
+	done
+endef
+
 install: $$(RELEASE_BIN_PATHS)
 	install -d $(INSTALL_BINDIR) $(INSTALL_MANDIR) $(INSTALL_DOCDIR)
-	install -m 0755 $(RELEASE_BIN_PATHS) $(INSTALL_BINDIR)/
-	install -m 0644 $(MAN_PAGES) $(INSTALL_MANDIR)/
-	install -m 0644 $(INSTALL_DOCS) $(INSTALL_DOCDIR)/
+	$(call install_files,0755,$(INSTALL_BINDIR),$(RELEASE_BIN_PATHS))
+	$(call install_files,0644,$(INSTALL_MANDIR),$(MAN_PAGES))
+	$(call install_files,0644,$(INSTALL_DOCDIR),$(INSTALL_DOCS))
 ifeq ($(FIRECRACKER_LINK),1)
 	$(Q)l=$(INSTALL_BINDIR)/firecracker; \
 	if [ -e "$$l" -o -L "$$l" ] && [ "$$(readlink "$$l")" != squib ]; then \
@@ -56,7 +68,9 @@ ifeq ($(FIRECRACKER_LINK),1)
 	    exit 1; \
 	fi; \
 	ln -sfn squib "$$l"
-	$(Q)echo '$(FC_MAN_SO)' > $(INSTALL_MANDIR)/firecracker.1
+	$(Q)m=$(INSTALL_MANDIR)/firecracker.1; \
+	echo '$(FC_MAN_SO)' > "$$m.tmp" && chmod 0644 "$$m.tmp" && \
+	mv -f "$$m.tmp" "$$m"
 endif
 	@echo "installed $(RELEASE_BINS) into $(INSTALL_BINDIR)"
 
