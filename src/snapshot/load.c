@@ -181,19 +181,6 @@ mismatch:
                                "not match the memory size");
 }
 
-/* The machine config's huge_pages as guest memory's. */
-static enum guest_mem_huge_pages guest_huge_pages(const struct vmm *v)
-{
-    switch (v->res.machine.huge_pages) {
-    case HUGE_PAGES_TRANSPARENT:
-        return GUEST_MEM_HUGE_THP;
-    case HUGE_PAGES_2M:
-        return GUEST_MEM_HUGE_2M;
-    default:
-        return GUEST_MEM_HUGE_NONE;
-    }
-}
-
 /* Guest RAM mapped privately from the memory file. */
 static int memory_from_file(const struct vmm *v, const char *path,
                             struct guest_mem **out, struct sq_err *err)
@@ -212,8 +199,11 @@ static int memory_from_file(const struct vmm *v, const char *path,
         return sq_errf(err, -errno,
                        ERR_MEMORY "Failed to load guest memory: %s",
                        sq_os_error(errno, os, sizeof(os)));
-    rc = guest_mem_new(v->res.machine.mem_size_mib, guest_huge_pages(v), out,
-                       err);
+    rc = guest_mem_new(v->res.machine.mem_size_mib,
+                       v->res.machine.huge_pages == HUGE_PAGES_TRANSPARENT
+                           ? GUEST_MEM_HUGE_THP
+                           : GUEST_MEM_HUGE_NONE,
+                       out, err);
     if (rc == 0) {
         rc = guest_mem_file_map(*out, fd, err);
         if (rc < 0) {
@@ -250,9 +240,10 @@ int snapshot_load(struct vmm *v, const struct snapshot_load *p,
     if (rc == 0)
         rc = sanity_check(&st, err);
     if (rc == 0 && p->mem_backend_type == MEM_BACKEND_UFFD) {
-        rc = snapshot_memory_from_uffd(v->res.machine.mem_size_mib,
-                                       guest_huge_pages(v), p->mem_backend_path,
-                                       &mem, err);
+        rc = snapshot_memory_from_uffd(
+            v->res.machine.mem_size_mib,
+            vmm_guest_huge_pages(v->res.machine.huge_pages),
+            p->mem_backend_path, &mem, err);
         if (rc < 0)
             sq_err_prefix(err, ERR_RESTORE "Failed to load guest memory: ");
     } else if (rc == 0) {

@@ -285,8 +285,9 @@ static const struct uffd_region_map *region_of(const struct uffd_server *s,
     return NULL;
 }
 
-/* Outcome of serving one fault. */
-enum copy_result { COPY_DONE, COPY_AGAIN, COPY_PEER_GONE };
+/* Outcome of serving one fault: copied, nothing to copy (the page is
+ * there, or its range is gone), to retry, or the VMM is gone. */
+enum copy_result { COPY_DONE, COPY_SKIPPED, COPY_AGAIN, COPY_PEER_GONE };
 
 static int copy_page(struct uffd_server *s, uint64_t addr,
                      enum copy_result *res, struct sq_err *err)
@@ -313,6 +314,7 @@ static int copy_page(struct uffd_server *s, uint64_t addr,
         return 0;
     switch (errno) {
     case EEXIST: /* populated meanwhile (another fault on the same page) */
+        *res = COPY_SKIPPED;
         return 0;
     case EAGAIN: /* a remove event is queued: read it first */
         *res = COPY_AGAIN;
@@ -321,6 +323,7 @@ static int copy_page(struct uffd_server *s, uint64_t addr,
         *res = COPY_PEER_GONE;
         return 0;
     case ENOENT: /* the range was unmapped meanwhile: nobody waits on it */
+        *res = COPY_SKIPPED;
         return 0;
     default:
         return sq_errf(err, -errno, "UFFDIO_COPY at 0x%llx failed: %s",
@@ -374,7 +377,9 @@ static int serve_round(struct uffd_server *s, enum copy_result *res,
         enum copy_result r;
 
         rc = copy_page(s, s->pending[i], &r, err);
-        if (r == COPY_AGAIN)
+        if (rc == 0 && r == COPY_DONE)
+            s->n_copies++;
+        else if (r == COPY_AGAIN)
             s->pending[s->n_pending++] = s->pending[i];
         else if (r == COPY_PEER_GONE)
             *res = COPY_PEER_GONE;
@@ -487,7 +492,7 @@ int uffd_server_run(struct uffd_server *s, struct sq_err *err)
 void uffd_server_close(struct uffd_server *s)
 {
     if (s->file)
-        munmap((void *)(uintptr_t)s->file, (size_t)s->file_size);
+        munmap(s->file, (size_t)s->file_size);
     if (s->uffd >= 0)
         close(s->uffd);
     if (s->conn_fd >= 0)

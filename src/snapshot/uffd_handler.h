@@ -36,10 +36,10 @@
 #include "util/err.h"
 
 struct uffd_server {
-    int listen_fd;       /* owned; -1 when closed */
-    int conn_fd;         /* owned; -1 before accept */
-    int uffd;            /* owned; -1 before the handshake */
-    const uint8_t *file; /* owned mapping of the memory file */
+    int listen_fd; /* owned; -1 when closed */
+    int conn_fd;   /* owned; -1 before accept */
+    int uffd;      /* owned; -1 before the handshake */
+    uint8_t *file; /* owned mapping of the memory file (PROT_READ) */
     uint64_t file_size;
     char *sock_path; /* owned copy; unlinked by close once bound */
     pid_t peer_pid;  /* 0 until accept */

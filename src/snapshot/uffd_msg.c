@@ -12,26 +12,24 @@
 
 void uffd_msg_write(const struct uffd_region_map *maps, size_t n, struct buf *b)
 {
+    /* upstream's field order; page_size_kib is its deprecated duplicate,
+     * in bytes (persist.rs). */
+    static const char *const keys[] = {"base_host_virt_addr", "size", "offset",
+                                       "page_size", "page_size_kib"};
+
     buf_putc(b, '[');
     for (size_t i = 0; i < n; i++) {
-        if (i)
-            buf_putc(b, ',');
-        buf_putc(b, '{');
-        json_write_key(b, "base_host_virt_addr");
-        json_write_u64(b, maps[i].base_host_virt_addr);
-        buf_putc(b, ',');
-        json_write_key(b, "size");
-        json_write_u64(b, maps[i].size);
-        buf_putc(b, ',');
-        json_write_key(b, "offset");
-        json_write_u64(b, maps[i].offset);
-        buf_putc(b, ',');
-        json_write_key(b, "page_size");
-        json_write_u64(b, maps[i].page_size);
-        buf_putc(b, ',');
-        /* upstream's deprecated duplicate, in bytes (persist.rs). */
-        json_write_key(b, "page_size_kib");
-        json_write_u64(b, maps[i].page_size);
+        const uint64_t vals[] = {maps[i].base_host_virt_addr, maps[i].size,
+                                 maps[i].offset, maps[i].page_size,
+                                 maps[i].page_size};
+
+        buf_puts(b, i ? ",{" : "{");
+        for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+            if (k)
+                buf_putc(b, ',');
+            json_write_key(b, keys[k]);
+            json_write_u64(b, vals[k]);
+        }
         buf_putc(b, '}');
     }
     buf_putc(b, ']');
