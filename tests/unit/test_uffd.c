@@ -11,8 +11,9 @@
  *    madvise(MADV_DONTNEED) (the balloon's) is a remove event, after which
  *    the page reads as zeros; closing the socket ends the handler with 0;
  *  - errors: socket missing, not listening, path too long, a handler that
- *    hung up before the send (upstream's texts), and a memory file whose
- *    size does not match the regions (the handler exits 1).
+ *    hung up before the send (upstream's texts); a memory file whose size
+ *    does not match the regions, and handshakes without a uffd, with two
+ *    fds, cut short or malformed (the handler refuses them, exits 1).
  *
  * The handler binary is found beside the test's build directory
  * (<build>/tests/unit/test_uffd -> <build>/squib-uffd-handler).
@@ -234,9 +235,11 @@ static void write_mem_file(const char *path, uint64_t size)
     assert_non_null(b);
     assert_true(fd >= 0);
     for (uint64_t off = 0; off < size; off += MIB) {
-        for (uint64_t i = 0; i < MIB; i++)
+        size_t n = size - off < MIB ? (size_t)(size - off) : MIB;
+
+        for (uint64_t i = 0; i < n; i++)
             b[i] = pattern_byte(off + i);
-        assert_int_equal(write(fd, b, MIB), (ssize_t)MIB);
+        assert_int_equal(write(fd, b, n), (ssize_t)n);
     }
     close(fd);
     free(b);
@@ -393,7 +396,8 @@ static void test_end_to_end_with_the_handler(void **state)
     close(sock);
     assert_int_equal(wait_handler(&f), 0);
     assert_true(log_has(&f, "sent 1 region(s), page size 4096"));
-    assert_true(log_has(&f, "removes"));
+    assert_true(log_has(&f, "faults, "));
+    assert_false(log_has(&f, " 0 pages copied"));
     close(uffd);
     guest_mem_free(gm);
     cleanup(&f);
@@ -421,6 +425,70 @@ static void test_file_size_mismatch_ends_the_handler(void **state)
     close(uffd);
     guest_mem_free(gm);
     cleanup(&f);
+}
+
+/* A VMM that sends `msg` with n_fds fds (copies of stdin) and then hangs
+ * up: the handler must refuse it with `text` in its log and exit 1. */
+static void expect_handler_refusal(const char *msg, size_t len, int n_fds,
+                                   uint64_t file_size, const char *text)
+{
+    union {
+        struct cmsghdr hdr;
+        char bytes[CMSG_SPACE(3 * sizeof(int))];
+    } ctl;
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    struct iovec iov = {.iov_base = (void *)(uintptr_t)msg, .iov_len = len};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+    struct fixture f;
+    int fds[3] = {0, 0, 0};
+    int sock;
+
+    start_handler(&f, file_size);
+    memcpy(sa.sun_path, f.sock, strlen(f.sock) + 1);
+    sock = socket(AF_UNIX, SOCK_STREAM, 0);
+    assert_int_equal(connect(sock, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    if (n_fds) {
+        memset(&ctl, 0, sizeof(ctl));
+        mh.msg_control = ctl.bytes;
+        mh.msg_controllen = CMSG_SPACE((size_t)n_fds * sizeof(int));
+        CMSG_FIRSTHDR(&mh)->cmsg_level = SOL_SOCKET;
+        CMSG_FIRSTHDR(&mh)->cmsg_type = SCM_RIGHTS;
+        CMSG_FIRSTHDR(&mh)->cmsg_len = CMSG_LEN((size_t)n_fds * sizeof(int));
+        memcpy(CMSG_DATA(CMSG_FIRSTHDR(&mh)), fds, (size_t)n_fds * sizeof(int));
+    }
+    assert_int_equal(sendmsg(sock, &mh, 0), (ssize_t)len);
+    close(sock);
+    assert_int_equal(wait_handler(&f), 1);
+    if (!log_has(&f, text))
+        fail_msg("the handler's log lacks: %s", text);
+    cleanup(&f);
+}
+
+static void test_handler_refuses_bad_handshakes(void **state)
+{
+    static const char ok[] = "[{\"base_host_virt_addr\":4096,\"size\":"
+                             "4096,\"offset\":0,\"page_size\":4096}]";
+    static const char bad[] = "[{\"base_host_virt_addr\":4096,\"size\":"
+                              "4096,\"offset\":0,\"page_size\":100}]";
+
+    (void)state;
+    expect_handler_refusal(ok, strlen(ok), 0, 4096,
+                           "The handshake came without a userfaultfd");
+    expect_handler_refusal(ok, strlen(ok), 2, 4096,
+                           "The handshake came with more than one file "
+                           "descriptor");
+    expect_handler_refusal(ok, 10, 1, 4096,
+                           "The VMM hung up before its handshake was "
+                           "complete (10 bytes)");
+    expect_handler_refusal("{}", 2, 1, 4096,
+                           "Cannot deserialize memory mappings: the message "
+                           "is not a JSON array");
+    expect_handler_refusal(bad, strlen(bad), 1, 4096,
+                           "Cannot deserialize memory mappings: page_size "
+                           "100 is not a power of two of at least 4096");
+    expect_handler_refusal(ok, strlen(ok), 1, 8192,
+                           "The regions total 4096 bytes but the memory file "
+                           "has 8192");
 }
 
 /* ---- errors squib reports ------------------------------------------ */
@@ -535,6 +603,7 @@ int main(void)
         cmocka_unit_test(test_msg_complete),
         cmocka_unit_test(test_end_to_end_with_the_handler),
         cmocka_unit_test(test_file_size_mismatch_ends_the_handler),
+        cmocka_unit_test(test_handler_refuses_bad_handshakes),
         cmocka_unit_test(test_bad_socket_paths),
         cmocka_unit_test(test_handler_hung_up_before_the_send),
         cmocka_unit_test(test_register_needs_a_mapping),
