@@ -363,7 +363,8 @@ static void *touch_pages(void *opaque)
     return NULL;
 }
 
-static void test_end_to_end_with_the_handler(void **state)
+/* Restore 8 MiB of guest RAM with `hp` through the handler and use it. */
+static void end_to_end(enum guest_mem_huge_pages hp)
 {
     struct fixture f;
     struct guest_mem *gm = NULL;
@@ -373,13 +374,11 @@ static void test_end_to_end_with_the_handler(void **state)
     pthread_t th;
     int uffd, sock;
 
-    (void)state;
     start_handler(&f, 8 * MIB);
     sq_err_clear(&err);
-    assert_int_equal(snapshot_memory_from_uffd_fds(8, GUEST_MEM_HUGE_NONE,
-                                                   f.sock, &gm, &uffd, &sock,
-                                                   &err),
-                     0);
+    assert_int_equal(
+        snapshot_memory_from_uffd_fds(8, hp, f.sock, &gm, &uffd, &sock, &err),
+        0);
     assert_non_null(gm);
     assert_true(uffd >= 0 && sock >= 0);
     t.gm = gm;
@@ -401,6 +400,20 @@ static void test_end_to_end_with_the_handler(void **state)
     close(uffd);
     guest_mem_free(gm);
     cleanup(&f);
+}
+
+static void test_end_to_end_with_the_handler(void **state)
+{
+    (void)state;
+    end_to_end(GUEST_MEM_HUGE_NONE);
+}
+
+/* "Transparent": MADV_HUGEPAGE memory, still 4 KiB pages to the handler
+ * (upstream's page_size for it). */
+static void test_end_to_end_transparent_huge_pages(void **state)
+{
+    (void)state;
+    end_to_end(GUEST_MEM_HUGE_THP);
 }
 
 static void test_file_size_mismatch_ends_the_handler(void **state)
@@ -602,6 +615,7 @@ int main(void)
         cmocka_unit_test(test_msg_too_many_regions),
         cmocka_unit_test(test_msg_complete),
         cmocka_unit_test(test_end_to_end_with_the_handler),
+        cmocka_unit_test(test_end_to_end_transparent_huge_pages),
         cmocka_unit_test(test_file_size_mismatch_ends_the_handler),
         cmocka_unit_test(test_handler_refuses_bad_handshakes),
         cmocka_unit_test(test_bad_socket_paths),
