@@ -2,7 +2,8 @@
  * load.c: PUT /snapshot/load (snapshot.h), in upstream's order
  * (restore_from_snapshot): the state file, the overrides, the machine
  * config taken from the snapshot, the sanity checks, guest memory from the
- * memory file, then the machine built from the state.
+ * memory file or a page-fault handler (load_uffd.h), then the machine
+ * built from the state.
  *
  * Texts: upstream's LoadSnapshotError chain after "Load snapshot error: ",
  * e.g. "Failed to restore from snapshot: Failed to get snapshot state from
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include "snapshot/format.h"
+#include "snapshot/load_uffd.h"
 #include "snapshot/snapshot_int.h"
 #include "snapshot/state.h"
 #include "vmm/guest_mem_file.h"
@@ -223,10 +225,6 @@ int snapshot_load(struct vmm *v, const struct snapshot_load *p,
     int rc;
 
     memset(&st, 0, sizeof(st));
-    if (p->mem_backend_type == MEM_BACKEND_UFFD)
-        return sq_errf(err, -EOPNOTSUPP,
-                       ERR_RESTORE "the Uffd memory backend is not supported "
-                                   "by squib yet");
     rc = read_state(p->snapshot_path, &st, err);
     if (rc < 0)
         return rc;
@@ -241,8 +239,16 @@ int snapshot_load(struct vmm *v, const struct snapshot_load *p,
         rc = take_device_configs(v, &st, err);
     if (rc == 0)
         rc = sanity_check(&st, err);
-    if (rc == 0)
+    if (rc == 0 && p->mem_backend_type == MEM_BACKEND_UFFD) {
+        rc = snapshot_memory_from_uffd(
+            v->res.machine.mem_size_mib,
+            vmm_guest_huge_pages(v->res.machine.huge_pages),
+            p->mem_backend_path, &mem, err);
+        if (rc < 0)
+            sq_err_prefix(err, ERR_RESTORE "Failed to load guest memory: ");
+    } else if (rc == 0) {
         rc = memory_from_file(v, p->mem_backend_path, &mem, err);
+    }
     if (rc == 0) {
         struct vmm_restore rs = {&st.machine, st.vdevs, st.n_vdevs,
                                  p->resume_vm, p->clock_realtime};

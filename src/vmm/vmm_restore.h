@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 
+#include "config/machine.h"
 #include "util/err.h"
 #include "vmm/guest_mem.h"
 #include "vmm/machine_snap.h"
@@ -35,6 +36,10 @@ struct vmm_restore {
  */
 int vmm_restore_machine(struct vmm *v, struct guest_mem *mem,
                         const struct vmm_restore *rs, struct sq_err *err);
+
+/* The machine config's huge_pages as guest memory's (for a boot and a
+ * restore alike). */
+enum guest_mem_huge_pages vmm_guest_huge_pages(enum huge_pages h);
 
 /* The virtio devices of the machine built by InstanceStart or a snapshot
  * load (borrowed), or NULL. */

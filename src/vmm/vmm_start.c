@@ -95,7 +95,7 @@ static enum cpu_static_template static_template(const struct vm_resources *r)
     }
 }
 
-static enum guest_mem_huge_pages huge_pages(enum huge_pages h)
+enum guest_mem_huge_pages vmm_guest_huge_pages(enum huge_pages h)
 {
     switch (h) {
     case HUGE_PAGES_TRANSPARENT:
@@ -228,7 +228,7 @@ static int machine_common_config(struct vmm *v, struct vmm_machine *vm,
     cfg->mem_size_mib = r->machine.mem_size_mib;
     cfg->smt = r->machine.smt;
     cfg->track_dirty_pages = r->machine.track_dirty_pages;
-    cfg->huge_pages = huge_pages(r->machine.huge_pages);
+    cfg->huge_pages = vmm_guest_huge_pages(r->machine.huge_pages);
     cfg->serial_out_fd = vm->serial_fd;
     /* stdin feeds COM1 only with stdout */
     cfg->serial_stdin = vm->serial_fd < 0;
