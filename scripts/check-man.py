@@ -32,6 +32,8 @@ SECTIONS = ("NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS", "EXIT STATUS",
             "SEE ALSO")
 HELP_OPT = re.compile(r"(?<![\w-])--([A-Za-z0-9][A-Za-z0-9_-]*)")
 PAGE_OPT = re.compile(r"\\-\\-((?:[A-Za-z0-9_]|\\-|-)+)")
+# Examples show other programs' command lines (curl --unix-socket ...).
+EXAMPLE_SECTIONS = ("EXAMPLE", "EXAMPLES")
 HELP_LINE = re.compile(r'^\.\\"\s*help:\s*(.*)$')
 HIDDEN_LINE = re.compile(r'^\.\\"\s*hidden-option:\s*(.*)$')
 TIMEOUT = 20
@@ -46,6 +48,7 @@ def read_page(path):
     """(options named in the page text, help invocations, hidden options,
     section names) of one roff page."""
     invocations, hidden, sections, opts = [], set(), set(), set()
+    section = ""
     with open(path, encoding="utf-8") as f:
         lines = f.read().splitlines()
     for line in lines:
@@ -61,7 +64,10 @@ def read_page(path):
         if line.startswith('.\\"') or line.startswith("'\\\""):
             continue
         if line.startswith(".SH"):
-            sections.add(line[3:].strip().strip('"').upper())
+            section = line[3:].strip().strip('"').upper()
+            sections.add(section)
+        if section in EXAMPLE_SECTIONS:
+            continue
         for m in PAGE_OPT.finditer(line):
             name = page_name(m.group(1))
             if name:

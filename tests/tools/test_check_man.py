@@ -102,6 +102,18 @@ def test_roff_comments_are_not_page_text(tmp_path):
     assert run(tmp_path, "tool").returncode == 0
 
 
+def test_examples_may_show_other_programs_options(tmp_path):
+    fake_bin(tmp_path, "tool", {"--help": (HELP, 0)})
+    example = ".SH EXAMPLES\ncurl \\-\\-unix\\-socket /run/x.sock\n"
+    page(tmp_path, "tool", SECTIONS % GOOD_OPTS + example)
+    assert run(tmp_path, "tool").returncode == 0
+    # The same text anywhere else is an option the binary does not know.
+    page(tmp_path, "tool", SECTIONS % (GOOD_OPTS + example[13:]))
+    r = run(tmp_path, "tool")
+    assert r.returncode == 1
+    assert "names --unix-socket" in r.stderr
+
+
 def test_missing_page_or_binary_fails(tmp_path):
     fake_bin(tmp_path, "tool", {"--help": (HELP, 0)})
     fake_bin(tmp_path, "other", {"--help": (HELP, 0)})
