@@ -20,7 +20,11 @@ void cpu_template_bitmap_str(uint64_t mask, uint64_t value, unsigned bits,
     for (unsigned i = bits; i-- > 0;) {
         uint64_t bit = (uint64_t)1 << i;
 
-        out[o++] = !(mask & bit) ? 'x' : (value & bit) ? '1' : '0';
+        char c = 'x';
+
+        if (mask & bit)
+            c = (value & bit) ? '1' : '0';
+        out[o++] = c;
     }
     out[o] = '\0';
 }

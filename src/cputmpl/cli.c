@@ -123,7 +123,8 @@ static const struct opt_def compare_opts[] = {
 
 #define CMD(id_, name_, about_, opts_)                                         \
     {                                                                          \
-        id_, name_, about_, opts_, sizeof(opts_) / sizeof(opts_[0]), NULL, 0   \
+        (id_), (name_), (about_), (opts_), sizeof(opts_) / sizeof((opts_)[0]), \
+            NULL, 0                                                            \
     }
 
 static const struct cmd_def cmd_tdump =
@@ -345,7 +346,7 @@ static int clap_error(const struct parsed *p, FILE *errs, bool with_usage,
         buf_puts(&b, "\n\n");
     }
     buf_puts(&b, "For more information, try '--help'.\n");
-    fputs(b.data, errs);
+    (void)fputs(b.data, errs);
     buf_fini(&b);
     return 2;
 }
@@ -355,7 +356,7 @@ static void print_help(const struct parsed *p, FILE *f)
     struct buf b = BUF_INIT;
 
     help_text(p, &b);
-    fputs(b.data, f);
+    (void)fputs(b.data, f);
     buf_fini(&b);
 }
 
