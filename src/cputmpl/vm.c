@@ -24,9 +24,10 @@
 #include "vmm/cpu_dump.h"
 #include "vmm/cpuid.h"
 
-#define MOCK_ENTRY 0x1000000u /* 16 MiB, the usual vmlinux load address */
-#define EHDR       64u
-#define PHDR       56u
+#define MOCK_ENTRY   0x1000000u /* 16 MiB, the usual vmlinux load address */
+#define EHDR         64u
+#define PHDR         56u
+#define TMP_PATH_MAX 4096
 
 void cputmpl_mock_kernel(uint8_t out[CPUTMPL_MOCK_KERNEL_SIZE])
 {
@@ -60,15 +61,22 @@ void cputmpl_mock_kernel(uint8_t out[CPUTMPL_MOCK_KERNEL_SIZE])
     out[EHDR + PHDR + 1] = 0xfe;
 }
 
-/* A new temporary file holding data[0..len); its path in `path`. */
-static int temp_file(const void *data, size_t len, char path[64],
+/* A new temporary file holding data[0..len) (in $TMPDIR, else /tmp, as
+ * upstream's TempFile); its path in `path`. */
+static int temp_file(const void *data, size_t len, char path[TMP_PATH_MAX],
                      struct sq_err *err)
 {
     const char *dir = getenv("TMPDIR");
     char os[160];
     int fd, rc = 0;
 
-    snprintf(path, 64, "%.40s/.tmpXXXXXX", dir && *dir ? dir : "/tmp");
+    if (snprintf(path, TMP_PATH_MAX, "%s/.tmpXXXXXX",
+                 dir && *dir ? dir : "/tmp") >= TMP_PATH_MAX) {
+        path[0] = '\0';
+        return sq_errf(err, -ENAMETOOLONG,
+                       "Failed to create temporary file: %s",
+                       sq_os_error(ENAMETOOLONG, os, sizeof(os)));
+    }
     fd = mkostemp(path, O_CLOEXEC);
     if (fd < 0) {
         rc = -errno;
@@ -128,7 +136,7 @@ int cputmpl_dump_vm(const char *config_path, const char *tmpl_path,
                     struct sq_err *err)
 {
     uint8_t kernel[CPUTMPL_MOCK_KERNEL_SIZE];
-    char kpath[64] = "", rpath[64] = "";
+    char kpath[TMP_PATH_MAX] = "", rpath[TMP_PATH_MAX] = "";
     struct cpu_template tmpl = {0};
     struct buf json = BUF_INIT;
     char *text = NULL;
@@ -150,11 +158,12 @@ int cputmpl_dump_vm(const char *config_path, const char *tmpl_path,
             rc = temp_file("", 0, rpath, err);
         if (rc)
             goto out;
-        buf_printf(&json,
-                   "{\"boot-source\": {\"kernel_image_path\": \"%s\"}, "
-                   "\"drives\": [{\"drive_id\": \"rootfs\", "
-                   "\"is_root_device\": true, \"path_on_host\": \"%s\"}]}",
-                   kpath, rpath);
+        buf_puts(&json, "{\"boot-source\": {\"kernel_image_path\": ");
+        json_write_cstr(&json, kpath);
+        buf_puts(&json, "}, \"drives\": [{\"drive_id\": \"rootfs\", "
+                        "\"is_root_device\": true, \"path_on_host\": ");
+        json_write_cstr(&json, rpath);
+        buf_puts(&json, "}]}");
     }
     rc = config_path ? dump_json(text, len, tmpl_path ? &tmpl : NULL, config,
                                  applied, err)

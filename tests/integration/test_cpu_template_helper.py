@@ -227,7 +227,7 @@ def test_compare(tmp_path):
 # ---- what needs a VM -----------------------------------------------------------
 
 def guest_config(tmp_path, **extra):
-    doc = {"boot-source": {"kernel_image_path": GUEST},
+    doc = {"boot-source": {"kernel_image_path": GUEST}, "drives": [],
            "machine-config": {"vcpu_count": 2, "mem_size_mib": 64}}
     doc.update(extra)
     return write_json(tmp_path / "vm.json", doc)

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -26,8 +27,10 @@
 
 #include "config/cpu_template.h"
 #include "config/fingerprint.h"
+#include "config/vm_config.h"
 #include "cputmpl/cputmpl.h"
 #include "cputmpl/template_ops.h"
+#include "vmm/boot.h"
 #include "vmm/cpu_dump.h"
 
 static void parse_ok(const char *json, struct cpu_template *t)
@@ -578,9 +581,28 @@ static void test_files(void **state)
 static void test_mock_kernel(void **state)
 {
     uint8_t k[CPUTMPL_MOCK_KERNEL_SIZE];
+    const size_t ram_len = 32u << 20;
+    uint8_t *ram = calloc(1, ram_len);
+    struct boot_mem mem = {ram, ram_len, ram_len};
+    struct boot_result res;
+    struct sq_err err;
+    int fd = memfd_create("kernel", MFD_CLOEXEC);
 
     (void)state;
     cputmpl_mock_kernel(k);
+    /* squib's own kernel loader takes it: a 64-bit Linux entry at 16 MiB
+     * running `jmp .` */
+    assert_true(fd >= 0 && ram);
+    assert_int_equal(write(fd, k, sizeof(k)), (ssize_t)sizeof(k));
+    sq_err_clear(&err);
+    if (boot_load(&mem, fd, -1, "console=ttyS0", &res, &err))
+        fail_msg("boot_load: %s", err.msg);
+    assert_int_equal(res.proto, BOOT_PROTO_LINUX64);
+    assert_true(res.entry == 0x1000000);
+    assert_int_equal(ram[0x1000000], 0xeb);
+    assert_int_equal(ram[0x1000001], 0xfe);
+    close(fd);
+    free(ram);
     assert_memory_equal(k,
                         "\x7f"
                         "ELF\x02\x01\x01",
@@ -772,6 +794,28 @@ static void test_cli_files(void **state)
     run_free(&r);
 }
 
+/* vmm_cpu_dump's failures before any KVM call: the replay's ResourcesError
+ * under "Failed to create VmResources: ", nothing left behind. */
+static void test_vmm_dump_config_errors(void **state)
+{
+    const char *j = "{\"boot-source\": {\"kernel_image_path\": "
+                    "\"/nonexistent/vmlinux\"}, \"drives\": []}";
+    struct vmm_config_file cfg;
+    struct cpu_dump d;
+    struct sq_err err;
+
+    (void)state;
+    sq_err_clear(&err);
+    assert_int_equal(vmm_config_file_parse(j, strlen(j), &cfg, &err), 0);
+    assert_true(vmm_cpu_dump(&cfg, NULL, &d, &err) < 0);
+    assert_string_equal(err.msg, "Failed to create VmResources: Boot source "
+                                 "error: The kernel file cannot be opened: No "
+                                 "such file or directory (os error 2)");
+    assert_null(d.cpuid);
+    assert_null(d.msrs);
+    vmm_config_file_fini(&cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -786,6 +830,7 @@ int main(void)
         cmocka_unit_test(test_mock_kernel),
         cmocka_unit_test(test_cli),
         cmocka_unit_test(test_cli_files),
+        cmocka_unit_test(test_vmm_dump_config_errors),
     };
 
     return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
