@@ -36,8 +36,9 @@ USES = {
     "snapshot": {"vmm", "devices", "config", "obs", "util"},
     "api": {"config", "obs", "util"},
     "jailer": {"util"},
+    "cputmpl": {"vmm", "config", "obs", "util"},
     "top": {"util", "obs", "config", "mmds", "devices", "vmm", "snapshot",
-            "api", "jailer"},
+            "api", "jailer", "cputmpl"},
 }
 
 # Single headers a folder may include from a folder it may not otherwise use.

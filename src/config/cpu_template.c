@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "config/config_int.h"
+#include "util/xalloc.h"
 
 void cpu_template_fini(struct cpu_template *t)
 {
@@ -23,6 +24,34 @@ void cpu_template_fini(struct cpu_template *t)
     free(t->kvm_caps);
     free(t->msr);
     memset(t, 0, sizeof(*t));
+}
+
+/* A copy of n elements of `size` bytes, or NULL for none. */
+static void *dup_array(const void *src, size_t n, size_t size)
+{
+    void *d;
+
+    if (!n)
+        return NULL;
+    d = xcalloc(n, size);
+    memcpy(d, src, n * size);
+    return d;
+}
+
+void cpu_template_copy(struct cpu_template *dst, const struct cpu_template *src)
+{
+    cpu_template_fini(dst);
+    dst->n_kvm_caps = src->n_kvm_caps;
+    dst->kvm_caps =
+        dup_array(src->kvm_caps, src->n_kvm_caps, sizeof(*src->kvm_caps));
+    dst->n_msr = src->n_msr;
+    dst->msr = dup_array(src->msr, src->n_msr, sizeof(*src->msr));
+    dst->n_cpuid = src->n_cpuid;
+    dst->cpuid = dup_array(src->cpuid, src->n_cpuid, sizeof(*src->cpuid));
+    for (size_t i = 0; i < src->n_cpuid; i++)
+        dst->cpuid[i].modifiers =
+            dup_array(src->cpuid[i].modifiers, src->cpuid[i].n_modifiers,
+                      sizeof(*src->cpuid[i].modifiers));
 }
 
 static const char *pie_display(enum pie_kind k)

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "util/err.h"
+#include "util/json.h"
 
 enum cpuid_reg { CPUID_EAX = 0, CPUID_EBX = 1, CPUID_ECX = 2, CPUID_EDX = 3 };
 
@@ -56,6 +57,9 @@ struct cpu_template {
 
 /* Free everything the template owns (not the struct itself); NULL-safe. */
 void cpu_template_fini(struct cpu_template *t);
+/* Replace *dst (finished first) with a deep copy of *src. Aborts on OOM. */
+void cpu_template_copy(struct cpu_template *dst,
+                       const struct cpu_template *src);
 
 /* API form: the error text carries upstream's RequestError::SerdeJson
  * prefix ("An error occurred when deserializing the json body of a request:
@@ -66,5 +70,27 @@ int cpu_config_parse(const char *body, size_t len, struct cpu_template *out,
  * template read from a file named by the config file's "cpu-config". */
 int cpu_template_json_parse(const char *json, size_t len,
                             struct cpu_template *out, struct sq_err *err);
+
+/*
+ * Writing (cpu_template_json.c): upstream's Serialize of CustomCpuTemplate
+ * through serde_json::to_string_pretty. Keys in declaration order:
+ * kvm_capabilities ("N" / "!N"), cpuid_modifiers (leaf and subleaf as
+ * "0x{lower hex}", flags as a number, modifiers: register "eax".."edx" and
+ * bitmap "0b" + 32 characters from bit 31 down, '0'/'1' where the mask has
+ * the bit, 'x' where not), msr_modifiers (addr "0x..", bitmap of 64). Every
+ * list is written, empty ones as []. No trailing newline.
+ */
+void cpu_template_write_pretty(const struct cpu_template *t,
+                               struct json_pretty *p);
+/* The same into b, as a whole document. */
+void cpu_template_to_json(const struct cpu_template *t, struct buf *b);
+/* The bitmap string of one (mask, value) of `bits` bits (32 or 64):
+ * out needs bits + 3 bytes. */
+void cpu_template_bitmap_str(uint64_t mask, uint64_t value, unsigned bits,
+                             char *out);
+
+/* Rust's derived PartialEq: same lists, same order, same contents. */
+bool cpu_template_equal(const struct cpu_template *a,
+                        const struct cpu_template *b);
 
 #endif

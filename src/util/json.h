@@ -49,6 +49,25 @@ void json_write_bool(struct buf *b, bool v);
 /* Append `"key":` (escaped key followed by a colon). */
 void json_write_key(struct buf *b, const char *key);
 
+/*
+ * serde_json::to_string_pretty's layout (PrettyFormatter: two-space indent,
+ * "key": value, an empty object or array as {} / []), written as a stream:
+ * open a container, then for each member json_pretty_key() (objects) or
+ * json_pretty_elem() (arrays) followed by the value (a json_write_* call or
+ * a nested open/close). At most JSON_PRETTY_MAX_DEPTH nested containers.
+ */
+#define JSON_PRETTY_MAX_DEPTH 16
+struct json_pretty {
+    struct buf *b; /* borrowed output */
+    unsigned depth;
+    bool has_value[JSON_PRETTY_MAX_DEPTH];
+};
+void json_pretty_init(struct json_pretty *p, struct buf *b);
+void json_pretty_open(struct json_pretty *p, char open); /* '{' or '[' */
+void json_pretty_close(struct json_pretty *p, char close);
+void json_pretty_key(struct json_pretty *p, const char *key);
+void json_pretty_elem(struct json_pretty *p);
+
 /* Rust's `{:?}` Debug for a str (with the quotes), appended to b. Escapes
  * \t \r \n \\ \" \0 and non-printable characters as \u{..}; printable
  * Unicode is copied raw. Which characters are escaped comes from a table

@@ -296,3 +296,52 @@ void json_rust_str_debug(struct buf *b, const char *s, size_t n)
     }
     buf_putc(b, '"');
 }
+
+/* ---- pretty layout (serde_json's PrettyFormatter) ---- */
+
+void json_pretty_init(struct json_pretty *p, struct buf *b)
+{
+    memset(p, 0, sizeof(*p));
+    p->b = b;
+}
+
+static void pretty_indent(struct json_pretty *p)
+{
+    for (unsigned i = 0; i < p->depth; i++)
+        buf_puts(p->b, "  ");
+}
+
+void json_pretty_open(struct json_pretty *p, char open)
+{
+    buf_putc(p->b, open);
+    if (p->depth + 1 < JSON_PRETTY_MAX_DEPTH)
+        p->depth++;
+    p->has_value[p->depth] = false;
+}
+
+void json_pretty_close(struct json_pretty *p, char close)
+{
+    bool had = p->has_value[p->depth];
+
+    if (p->depth)
+        p->depth--;
+    if (had) {
+        buf_putc(p->b, '\n');
+        pretty_indent(p);
+    }
+    buf_putc(p->b, close);
+}
+
+void json_pretty_elem(struct json_pretty *p)
+{
+    buf_puts(p->b, p->has_value[p->depth] ? ",\n" : "\n");
+    p->has_value[p->depth] = true;
+    pretty_indent(p);
+}
+
+void json_pretty_key(struct json_pretty *p, const char *key)
+{
+    json_pretty_elem(p);
+    json_write_cstr(p->b, key);
+    buf_puts(p->b, ": ");
+}

@@ -33,7 +33,6 @@
 static int wrap(struct sq_err *err, const char *category)
 {
     sq_err_prefix(err, category);
-    sq_err_prefix(err, VMM_ERR_CONFIG_FILE);
     return err->code ? err->code : -EINVAL;
 }
 
@@ -119,8 +118,9 @@ static int apply_cpu_config(struct vmm *v, const struct vmm_config_file *cfg,
     return 0;
 }
 
-static int replay(struct vmm *v, const struct vmm_config_file *cfg,
-                  const struct json_value *metadata, struct sq_err *err)
+int vmm_configure_from_file(struct vmm *v, const struct vmm_config_file *cfg,
+                            const struct json_value *metadata,
+                            struct sq_err *err)
 {
     struct vm_resources *r = &v->res;
     int rc;
@@ -181,9 +181,11 @@ int vmm_apply_config_file_with_metadata(struct vmm *v,
     if (vmm_is_started(v))
         return sq_errf(err, -EALREADY, VMM_ERR_CONFIG_FILE "%s",
                        VMM_ERR_NS_POST);
-    rc = replay(v, cfg, metadata, err);
-    if (rc)
+    rc = vmm_configure_from_file(v, cfg, metadata, err);
+    if (rc) {
+        sq_err_prefix(err, VMM_ERR_CONFIG_FILE);
         return rc;
+    }
     /* build_and_boot_microvm, with StartMicrovmError's texts. */
     if (!v->res.boot.configured) {
         rc = sq_errf(err, -EINVAL,

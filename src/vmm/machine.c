@@ -920,6 +920,19 @@ int machine_vcpu_get_lapic(struct machine *m, uint32_t idx,
     return kvm_get_lapic(m->vcpus[idx]->fd, lapic);
 }
 
+const struct cpu_template *machine_cpu_template(const struct machine *m)
+{
+    return m->tmpl;
+}
+
+int machine_vcpu_get_msrs(struct machine *m, uint32_t idx,
+                          struct kvm_msrs *msrs)
+{
+    if (idx >= m->n_vcpus)
+        return -EINVAL;
+    return kvm_get_msrs(m->vcpus[idx]->fd, msrs);
+}
+
 int machine_vcpu_get_msr(struct machine *m, uint32_t idx, uint32_t index,
                          uint64_t *value)
 {

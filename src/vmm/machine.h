@@ -227,6 +227,13 @@ int machine_vcpu_get_cpuid(struct machine *m, uint32_t idx,
 /* vCPU idx's local APIC registers (KVM_GET_LAPIC). 0 or -errno. */
 int machine_vcpu_get_lapic(struct machine *m, uint32_t idx,
                            struct kvm_lapic_state *lapic);
+/* The CPU template the vCPUs were configured with (a custom one, or a
+ * static one in its custom form; borrowed), or NULL for none. */
+const struct cpu_template *machine_cpu_template(const struct machine *m);
+/* KVM_GET_MSRS on vCPU idx for msrs->nmsrs entries (at most 255): the
+ * number read (KVM stops at the first it cannot read) or -errno. */
+int machine_vcpu_get_msrs(struct machine *m, uint32_t idx,
+                          struct kvm_msrs *msrs);
 /* One MSR of vCPU idx (KVM_GET_MSRS). 0 or -errno (-ENOENT if unreadable). */
 int machine_vcpu_get_msr(struct machine *m, uint32_t idx, uint32_t index,
                          uint64_t *value);

@@ -652,35 +652,7 @@ int res_update_machine_config(struct vm_resources *r,
 void res_set_custom_cpu_template(struct vm_resources *r,
                                  const struct cpu_template *t)
 {
-    struct cpu_template *c = &r->custom_template;
-
-    cpu_template_fini(c);
-    c->n_kvm_caps = t->n_kvm_caps;
-    if (t->n_kvm_caps) {
-        c->kvm_caps = xcalloc(t->n_kvm_caps, sizeof(*c->kvm_caps));
-        memcpy(c->kvm_caps, t->kvm_caps, t->n_kvm_caps * sizeof(*c->kvm_caps));
-    }
-    c->n_msr = t->n_msr;
-    if (t->n_msr) {
-        c->msr = xcalloc(t->n_msr, sizeof(*c->msr));
-        memcpy(c->msr, t->msr, t->n_msr * sizeof(*c->msr));
-    }
-    c->n_cpuid = t->n_cpuid;
-    if (t->n_cpuid) {
-        c->cpuid = xcalloc(t->n_cpuid, sizeof(*c->cpuid));
-        for (size_t i = 0; i < t->n_cpuid; i++) {
-            const struct cpuid_leaf_modifier *s = &t->cpuid[i];
-            struct cpuid_leaf_modifier *d = &c->cpuid[i];
-
-            *d = *s;
-            d->modifiers = NULL;
-            if (s->n_modifiers) {
-                d->modifiers = xcalloc(s->n_modifiers, sizeof(*d->modifiers));
-                memcpy(d->modifiers, s->modifiers,
-                       s->n_modifiers * sizeof(*d->modifiers));
-            }
-        }
-    }
+    cpu_template_copy(&r->custom_template, t);
     r->has_custom_template = true;
     r->machine.has_cpu_template = false;
 }

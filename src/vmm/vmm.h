@@ -186,6 +186,18 @@ int vmm_apply_config_file_with_metadata(struct vmm *v,
                                         struct sq_err *err);
 
 /*
+ * Only the configuration half of vmm_apply_config_file (upstream's
+ * VmResources::from_json after the parse): every section through the
+ * resource setters, in the same order, nothing started. On failure returns
+ * a negative errno with err->msg = upstream's ResourcesError text
+ * ("Block device error: ...", without the "Configuration for VMM ..."
+ * prefix).
+ */
+int vmm_configure_from_file(struct vmm *v, const struct vmm_config_file *cfg,
+                            const struct json_value *metadata,
+                            struct sq_err *err);
+
+/*
  * --metadata before the API starts: PUT the document into the (new) store.
  * Takes ownership of `doc`. -EFBIG when it exceeds the limit (fatal for the
  * caller, as upstream).
@@ -208,6 +220,12 @@ const char *vmm_state_name(enum vmm_state s);
  * err->msg is the detail after "Start microvm error: ".
  */
 int vmm_start_machine(struct vmm *v, struct sq_err *err);
+/*
+ * The same build without starting the vCPUs (v->machine set, the vCPUs
+ * configured but never run; vmm_free tears it down): what
+ * cpu-template-helper inspects (vmm/cpu_dump.h). Same errors.
+ */
+int vmm_build_machine(struct vmm *v, struct sq_err *err);
 
 /* The machine built by InstanceStart or a snapshot load (borrowed), or NULL
  * (not started, or a machine layer that is not vmm_start.c's). */

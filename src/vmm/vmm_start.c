@@ -281,7 +281,8 @@ static int settle(struct vmm *v, struct vmm_machine *vm, int rc,
     return 0;
 }
 
-int vmm_start_machine(struct vmm *v, struct sq_err *err)
+/* vmm_start_machine's build; the vCPUs start only with `start`. */
+static int build_machine(struct vmm *v, bool start, struct sq_err *err)
 {
     struct vm_resources *r = &v->res;
     struct machine_config cfg;
@@ -393,9 +394,20 @@ int vmm_start_machine(struct vmm *v, struct sq_err *err)
         rc = vmm_pci_attach(vm->pci, machine_vm_fd(vm->m), err);
     if (rc)
         goto fail;
-    rc = machine_start(vm->m, err);
+    if (start)
+        rc = machine_start(vm->m, err);
 fail:
     return settle(v, vm, rc, mmio, dev);
+}
+
+int vmm_start_machine(struct vmm *v, struct sq_err *err)
+{
+    return build_machine(v, true, err);
+}
+
+int vmm_build_machine(struct vmm *v, struct sq_err *err)
+{
+    return build_machine(v, false, err);
 }
 
 int vmm_restore_machine(struct vmm *v, struct guest_mem *mem,
