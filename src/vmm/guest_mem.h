@@ -122,7 +122,7 @@ int guest_mem_translate(const struct guest_mem *gm, gpa_t gpa, uint64_t len,
 /* Total guest RAM in bytes (borrowed regions are not RAM). */
 uint64_t guest_mem_size(const struct guest_mem *gm);
 
-/* ---- the VMM's own dirty-page log (guest_mem_dirty.c) ---------------------
+/* ---- the VMM's own dirty-page log (guest_mem_dirty.c, guest_mem_diff.c) --
  *
  * KVM's dirty log sees only the guest's writes. Every write squib itself
  * makes into guest RAM (a block read, an RX frame, a used ring entry, a

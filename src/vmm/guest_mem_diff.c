@@ -39,6 +39,28 @@ static int mincore_bits(const struct guest_region *r, uint64_t *bits)
     return 0;
 }
 
+void guest_mem_mark_resident(const struct guest_mem *gm)
+{
+    if (!gm || !gm->track_dirty)
+        return;
+    for (size_t i = 0; i < gm->n_regions; i++) {
+        const struct guest_region *r = &gm->regions[i];
+        size_t words = atomic_bitmap_n_words(region_pages(r));
+        uint64_t *bits;
+
+        if (r->borrowed || !r->dirty.words)
+            continue;
+        bits = calloc(words ? words : 1, sizeof(uint64_t));
+        if (!bits || mincore_bits(r, bits) < 0) {
+            /* Without the answer, every page counts as written. */
+            atomic_bitmap_set_range(&r->dirty, 0, region_pages(r));
+        } else {
+            atomic_bitmap_or_words(&r->dirty, bits, words);
+        }
+        free(bits);
+    }
+}
+
 int guest_mem_log_take(const struct guest_mem *gm, int vm_fd,
                        struct guest_mem_log *out, struct sq_err *err)
 {
@@ -62,6 +84,9 @@ int guest_mem_log_take(const struct guest_mem *gm, int vm_fd,
         if (gm->track_dirty) {
             rc = kvm_get_dirty_log(vm_fd, r->slot, out->bits[i]);
             if (rc < 0) {
+                /* The slots read before are empty in KVM now: keep their
+                 * pages dirty in squib's bitmap. */
+                guest_mem_log_keep(gm, out);
                 guest_mem_log_fini(out);
                 return sq_errf(err, rc, "Failed to get KVM's dirty log: %s",
                                sq_os_error(-rc, os, sizeof(os)));

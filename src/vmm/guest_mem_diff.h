@@ -36,7 +36,8 @@ struct guest_mem_log {
  * pages now, see guest_mem_log_keep); otherwise mincore() of each region.
  * Returns 0, or -errno with upstream's VmError text in err ("Failed to get
  * KVM's dirty log: {os error}", "Error calling mincore: {os error}"); *out
- * then owns nothing.
+ * then owns nothing, and the pages of slots already read are kept in the
+ * VMM's bitmap (nothing is lost).
  */
 int guest_mem_log_take(const struct guest_mem *gm, int vm_fd,
                        struct guest_mem_log *out, struct sq_err *err);

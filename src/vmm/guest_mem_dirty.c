@@ -5,12 +5,11 @@
  * Each RAM region of a tracking guest_mem has an atomic bitmap, one bit
  * per GUEST_MEM_PAGE_SIZE page of the region. A range is clipped to each
  * region it meets; what lies in no RAM region is ignored, as upstream's
- * mark_dirty ignores invalid ranges.
+ * mark_dirty ignores invalid ranges. (guest_mem_mark_resident() is in
+ * guest_mem_diff.c, beside the other user of mincore.)
  */
 #include "vmm/guest_mem.h"
 
-#include <stdlib.h>
-#include <sys/mman.h>
 #include <sys/uio.h>
 
 int guest_mem_dirty_init(struct guest_mem *gm)
@@ -95,30 +94,5 @@ void guest_mem_mark_dirty_iov(const struct guest_mem *gm,
 
         guest_mem_mark_dirty_hva(gm, iov[i].iov_base, len);
         bytes -= len;
-    }
-}
-
-void guest_mem_mark_resident(const struct guest_mem *gm)
-{
-    if (!gm || !gm->track_dirty)
-        return;
-    for (size_t i = 0; i < gm->n_regions; i++) {
-        const struct guest_region *r = &gm->regions[i];
-        size_t n_pages = (size_t)(r->size / GUEST_MEM_PAGE_SIZE);
-        unsigned char *vec;
-
-        if (r->borrowed || !r->dirty.words)
-            continue;
-        vec = malloc(n_pages ? n_pages : 1);
-        if (!vec || mincore(r->hva, (size_t)r->size, vec) < 0) {
-            /* Without the answer, every page counts as written. */
-            mark_region(r, 0, r->size);
-            free(vec);
-            continue;
-        }
-        for (size_t p = 0; p < n_pages; p++)
-            if (vec[p] & 1)
-                mark_region(r, (uint64_t)p * GUEST_MEM_PAGE_SIZE, 1);
-        free(vec);
     }
 }
