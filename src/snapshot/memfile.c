@@ -48,7 +48,9 @@ static int open_target(const char *path, bool diff, uint64_t size, char **tmp,
                        struct sq_err *err)
 {
     struct stat st;
-    bool exists = stat(path, &st) == 0;
+    /* lstat: a symbolic link is written through, as upstream does, never
+     * replaced by a file of ours. */
+    bool exists = lstat(path, &st) == 0;
     int fd = -1;
 
     *tmp = NULL;

@@ -10,8 +10,9 @@
  *     RAM (sparse), written, fsynced and renamed over the path, so the path
  *     holds the old file or the whole new one, never a half-written one;
  *   - when that new file cannot be created (a directory squib may not
- *     write) and for a path that is not a regular file: the path itself,
- *     opened without truncating, as upstream does.
+ *     write) and for a path that is not a regular file (a symbolic link, a
+ *     device): the path itself, opened without truncating, as upstream
+ *     does.
  * Either way the data is fsynced before the answer.
  *
  * The dirty state (guest_mem_diff.h) is reset only once the file is

@@ -319,6 +319,33 @@ static void test_full_replaces_and_resets(void **state)
     assert_false(guest_mem_page_dirty(f->gm, NULL, 0, 3));
 }
 
+static void test_symlink_written_through(void **state)
+{
+    struct fx *f = *state;
+    struct sq_err err;
+    struct stat st;
+    char target[160];
+    int fd;
+
+    snprintf(target, sizeof(target), "%s/target.mem", f->dir);
+    fd = open(target, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_int_equal(write(fd, "old", 3), 3);
+    close(fd);
+    assert_int_equal(symlink(target, f->path), 0);
+    fill_page(f->gm, 9, 0x09);
+    assert_int_equal(snapshot_mem_file_write(f->gm, -1, f->path, false, &err),
+                     0);
+    /* The link is still a link; its target got the memory. */
+    assert_int_equal(lstat(f->path, &st), 0);
+    assert_true(S_ISLNK(st.st_mode));
+    assert_int_equal(stat(target, &st), 0);
+    assert_int_equal(st.st_size, MEM * MiB);
+    fd = open(target, O_RDONLY);
+    expect_page(fd, 9, 0x09);
+    close(fd);
+    assert_int_equal(entries(f), 2);
+}
+
 static void test_open_errors(void **state)
 {
     struct fx *f = *state;
@@ -347,6 +374,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_failed_diff_keeps_kvm_pages, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_full_replaces_and_resets, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_symlink_written_through, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
     };
