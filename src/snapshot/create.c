@@ -1,6 +1,6 @@
 /*
  * create.c: PUT /snapshot/create (snapshot.h): the state file, then the
- * memory file, as upstream's create_snapshot.
+ * memory file (memfile.h, Full or Diff), as upstream's create_snapshot.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -9,12 +9,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "snapshot/memfile.h"
 #include "snapshot/snapshot.h"
 #include "snapshot/snapshot_int.h"
 #include "snapshot/state.h"
 #include "util/fdio.h"
 #include "util/xalloc.h"
-#include "vmm/guest_mem_file.h"
 #include "vmm/vmm_restore.h"
 
 /* upstream's CreateSnapshotError::SnapshotBackingFile / MemoryBackingFile */
@@ -126,20 +126,6 @@ static int write_state_file(const char *path, const void *p, size_t len,
     return 0;
 }
 
-static int write_memory_file(const char *path, const struct guest_mem *gm,
-                             struct sq_err *err)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600), rc;
-
-    if (fd < 0)
-        return backing_error(err, "memory", "open", errno);
-    rc = guest_mem_file_write(gm, fd, err);
-    if (rc < 0)
-        sq_err_prefix(err, "Cannot write memory file: ");
-    close(fd);
-    return rc;
-}
-
 static int snapshot_create(struct vmm *v, const struct snapshot_create *p,
                            struct sq_err *err)
 {
@@ -148,11 +134,6 @@ static int snapshot_create(struct vmm *v, const struct snapshot_create *p,
     struct snap_writer w;
     int rc;
 
-    if (p->snapshot_type == SNAPSHOT_TYPE_DIFF)
-        return sq_errf(err, -EOPNOTSUPP,
-                       "Cannot save the microVM state: Operation not "
-                       "allowed: diff snapshots are not supported by squib "
-                       "yet");
     if (!m)
         return sq_errf(err, -ENODEV,
                        "Cannot save the microVM state: no "
@@ -175,7 +156,9 @@ static int snapshot_create(struct vmm *v, const struct snapshot_create *p,
     rc = write_state_file(p->snapshot_path, w.b.data, w.b.len, err);
     snap_writer_fini(&w);
     if (rc == 0)
-        rc = write_memory_file(p->mem_file_path, machine_guest_mem(m), err);
+        rc = snapshot_mem_file_write(
+            machine_guest_mem(m), machine_vm_fd(m), p->mem_file_path,
+            p->snapshot_type == SNAPSHOT_TYPE_DIFF, err);
     return rc;
 }
 

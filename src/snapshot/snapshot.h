@@ -15,12 +15,12 @@
 #include "vmm/vmm.h"
 
 /*
- * create: a Full snapshot of the paused machine. The state file is written
- * to a temporary name beside snapshot_path, fsynced and renamed over it, so
- * no half-written state file is ever left at snapshot_path; the memory file
- * gets all guest RAM (updated in place, then cut to the RAM's size). Diff
- * snapshots, and machines with a device whose kind has no save hook (net,
- * vsock, balloon), are refused.
+ * create: a Full or Diff snapshot of the paused machine. The state file is
+ * written to a temporary name beside snapshot_path, fsynced and renamed
+ * over it, so no half-written state file is ever left at snapshot_path; the
+ * memory file gets all guest RAM (Full) or its dirty pages (Diff), as
+ * memfile.h describes. Machines with a device whose kind has no save hook
+ * (net, vsock, balloon) are refused.
  *
  * load: the File memory backend (the memory file mapped MAP_PRIVATE,
  * nothing read up front); the machine config is the snapshot's; resume_vm

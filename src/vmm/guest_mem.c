@@ -186,9 +186,11 @@ void guest_mem_free(struct guest_mem *gm)
 {
     if (!gm)
         return;
-    for (size_t i = 0; i < gm->n_regions; i++)
+    for (size_t i = 0; i < gm->n_regions; i++) {
         if (gm->regions[i].hva && !gm->regions[i].borrowed)
             munmap(gm->regions[i].hva, (size_t)gm->regions[i].size);
+        atomic_bitmap_fini(&gm->regions[i].dirty);
+    }
     free(gm);
 }
 
@@ -197,6 +199,11 @@ int guest_mem_register(struct guest_mem *gm, int vm_fd, bool track_dirty)
     uint32_t flags = track_dirty ? KVM_MEM_LOG_DIRTY_PAGES : 0;
     int rc;
 
+    if (track_dirty) {
+        rc = guest_mem_dirty_init(gm);
+        if (rc < 0)
+            return rc;
+    }
     for (size_t i = 0; i < gm->n_regions; i++) {
         struct guest_region *r = &gm->regions[i];
 

@@ -23,9 +23,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/atomic_bitmap.h"
 #include "util/err.h"
 
 typedef uint64_t gpa_t;
+
+struct iovec;
 
 /* Three regions of RAM and one borrowed (virtio-mem's window). */
 #define GUEST_MEM_MAX_REGIONS  4
@@ -34,6 +37,8 @@ typedef uint64_t gpa_t;
 #define GUEST_MEM_MMIO32_END   0x100000000ULL  /* 4 GiB */
 #define GUEST_MEM_MMIO64_START 0x4000000000ULL /* 256 GiB */
 #define GUEST_MEM_MMIO64_END   0x8000000000ULL /* 512 GiB */
+/* The page of dirty-page logs (KVM's and squib's): the host's base page. */
+#define GUEST_MEM_PAGE_SIZE 4096u
 
 /* machine-config huge_pages. */
 enum guest_mem_huge_pages {
@@ -52,6 +57,9 @@ struct guest_region {
      * registered with KVM here (the device maps its own slots), not counted
      * by guest_mem_size(); guest_mem_translate() does reach it. */
     bool borrowed;
+    /* RAM only, when the slots log dirty pages: one bit per page the VMM
+     * wrote (guest_mem_mark_dirty*); owned; empty otherwise. */
+    struct atomic_bitmap dirty;
 };
 
 struct guest_mem {
@@ -96,7 +104,9 @@ void guest_mem_free(struct guest_mem *gm);
 
 /*
  * Register every RAM region with KVM on `vm_fd` (slot = region index), with
- * KVM_MEM_LOG_DIRTY_PAGES when track_dirty. Returns 0 or -errno.
+ * KVM_MEM_LOG_DIRTY_PAGES when track_dirty, which also gives each RAM
+ * region its VMM dirty bitmap. Returns 0 or -errno (-ENOMEM: no room for
+ * the bitmaps).
  */
 int guest_mem_register(struct guest_mem *gm, int vm_fd, bool track_dirty);
 
@@ -111,5 +121,41 @@ int guest_mem_translate(const struct guest_mem *gm, gpa_t gpa, uint64_t len,
 
 /* Total guest RAM in bytes (borrowed regions are not RAM). */
 uint64_t guest_mem_size(const struct guest_mem *gm);
+
+/* ---- the VMM's own dirty-page log (guest_mem_dirty.c, guest_mem_diff.c) --
+ *
+ * KVM's dirty log sees only the guest's writes. Every write squib itself
+ * makes into guest RAM (a block read, an RX frame, a used ring entry, a
+ * status byte) is recorded here too, so that a Diff snapshot holds it
+ * (docs/snapshot.md). All of these are no-ops unless the slots log dirty
+ * pages (track_dirty), cost one atomic OR per 64 pages when they are, and
+ * may be called from any thread. Parts of a range outside RAM (a borrowed
+ * window, a hole) are ignored.
+ */
+
+/*
+ * Give every RAM region its (clear) VMM dirty bitmap and turn marking on;
+ * guest_mem_register() does this when track_dirty. Returns 0 or -ENOMEM.
+ */
+int guest_mem_dirty_init(struct guest_mem *gm);
+
+/* The VMM wrote [gpa, gpa + len). */
+void guest_mem_mark_dirty(const struct guest_mem *gm, gpa_t gpa, uint64_t len);
+
+/* The VMM wrote [hva, hva + len), a host pointer into guest RAM. */
+void guest_mem_mark_dirty_hva(const struct guest_mem *gm, const void *hva,
+                              uint64_t len);
+
+/* The VMM wrote the first `bytes` bytes of the n iovecs (guest RAM). */
+void guest_mem_mark_dirty_iov(const struct guest_mem *gm,
+                              const struct iovec *iov, size_t n,
+                              uint64_t bytes);
+
+/*
+ * Mark every page the host has in memory (mincore) as written by the VMM:
+ * called once after the kernel, tables and boot data were loaded, before
+ * any vCPU runs, so that a first Diff snapshot holds them.
+ */
+void guest_mem_mark_resident(const struct guest_mem *gm);
 
 #endif

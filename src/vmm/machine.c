@@ -649,6 +649,9 @@ int machine_create(const struct machine_config *cfg, struct evloop *loop,
         rc = configure_vcpus(m, &res, err);
     if (rc < 0)
         goto fail;
+    /* What the loader wrote belongs to the first Diff snapshot. */
+    if (!cfg->restore_mem)
+        guest_mem_mark_resident(m->mem);
 
     if (loop) {
         m->loop = loop;

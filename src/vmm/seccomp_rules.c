@@ -219,11 +219,13 @@ static const struct seccomp_rule rules_vmm[] = {
     R1(ioctl, EQ(1, KVM_IRQFD)),
     R1(ioctl, EQ(1, KVM_SET_USER_MEMORY_REGION)),
     R1(ioctl, EQ(1, KVM_GET_DIRTY_LOG)),
-    /* Snapshot creation writes the state file under a temporary name and
-     * renames it into place (removing it if writing fails), and asks KVM
+    /* Snapshot creation writes the state file and a new memory file under
+     * a temporary name and renames it into place (removing it if writing
+     * fails; a replaced memory file keeps its permissions), and asks KVM
      * which MSRs a vCPU's state includes. */
     R0(rename),
     R0(unlink),
+    R0(fchmod),
     R1(ioctl, EQ(1, KVM_GET_MSR_INDEX_LIST)),
     /* Snapshot creation saves VM state on the vmm thread. */
     R1(ioctl, EQ(1, KVM_GET_CLOCK)),

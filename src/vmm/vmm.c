@@ -572,6 +572,10 @@ static int snapshot_create(struct vmm *v, const struct snapshot_create *p,
     uint64_t t0, us;
     int rc;
 
+    /* Upstream logs this first, before any check. */
+    if (p->snapshot_type == SNAPSHOT_TYPE_DIFF)
+        log_warn("[DevPreview] Virtual machine diff snapshots is in "
+                 "development preview.");
     if (v->state != VMM_STATE_PAUSED)
         return sq_errf(err, -EPERM,
                        "Create snapshot error: Cannot save the microVM state: "

@@ -991,6 +991,50 @@ static void blk_rw(struct venv *e, struct vdrv *v, uint64_t timeout)
     blk_get_id(v, timeout);
 }
 
+/*
+ * Diff snapshots (README: blk-hold): each round reads 16 KiB from the next
+ * place on the disk into data_buf, then checks it `squibchecks=` times,
+ * `squibms=` apart, printing its FNV-1a each time. Only the device writes
+ * data_buf here (no memset before the read), so after a restore the data
+ * is there only if the snapshot held the pages squib wrote.
+ */
+static void blk_hold(struct venv *e, struct vdrv *v, uint64_t timeout)
+{
+    const uint32_t len = 16384, secs = len / 512;
+    uint64_t cap = blk_capacity(v->dev);
+    uint64_t checks = param_u64(e, "squibchecks=", 20);
+    uint64_t gap = e->tsc_hz * param_u64(e, "squibms=", 50) / 1000;
+    struct vres r;
+    struct line l;
+
+    if (cap < 2 * secs) {
+        say("blk-hold skipped=disk-too-small");
+        return;
+    }
+    for (uint64_t round = 1;; round++) {
+        uint64_t sector = (round * secs) % (cap - secs + 1);
+        uint32_t st =
+            blk_request(v, timeout, BLK_T_IN, sector, data_buf, len, &r);
+
+        line_start(&l);
+        line_str(&l, "blk-hold read");
+        line_kv_dec(&l, "round", round);
+        line_kv_dec(&l, "sector", sector);
+        line_status(&l, "status", st);
+        line_kv_hex(&l, "fnv1a", fnv1a(data_buf, len));
+        line_end(&l);
+        for (uint64_t k = 0; k < checks; k++) {
+            delay_cycles(gap);
+            line_start(&l);
+            line_str(&l, "blk-hold check");
+            line_kv_dec(&l, "round", round);
+            line_kv_dec(&l, "sector", sector);
+            line_kv_hex(&l, "fnv1a", fnv1a(data_buf, len));
+            line_end(&l);
+        }
+    }
+}
+
 /* A read-only disk: the write must fail with IOERR and change nothing. */
 static void blk_ro(struct venv *e, struct vdrv *v, uint64_t timeout)
 {
@@ -1808,7 +1852,7 @@ int virtio_run_test(const char *name, size_t name_len, const char *cmdline,
         "hostile-blk",   "hostile-rng",    "blk-eventidx", "blk-bench",
         "net-mmds",      "net-ping",       "hostile-net",  "vsock-echo",
         "hostile-vsock", "net-mmds-bench", "balloon",      "hostile-balloon",
-        "pmem",          "hostile-pmem",   "virtio-mem",
+        "pmem",          "hostile-pmem",   "virtio-mem",   "blk-hold",
     };
     static struct venv env;
     static struct vdrv drv;
@@ -1909,6 +1953,10 @@ int virtio_run_test(const char *name, size_t name_len, const char *cmdline,
     case 21:
     case 22:
         memdev_run_test(e, which - 20, timeout);
+        break;
+    case 23:
+        if (blk_open(e, &drv, 0, 0) == 0)
+            blk_hold(e, &drv, timeout); /* runs until the machine stops */
         break;
     }
     return 1;

@@ -92,8 +92,10 @@ static void test_translate_second_region(void **state)
     (void)state;
     memset(&gm, 0, sizeof(gm));
     gm.n_regions = 2;
-    gm.regions[0] = (struct guest_region){0, 3 * GiB, r0, 0, false};
-    gm.regions[1] = (struct guest_region){4 * GiB, 1 * GiB, r1, 1, false};
+    gm.regions[0] =
+        (struct guest_region){.gpa = 0, .size = 3 * GiB, .hva = r0, .slot = 0};
+    gm.regions[1] = (struct guest_region){
+        .gpa = 4 * GiB, .size = 1 * GiB, .hva = r1, .slot = 1};
     assert_int_equal(guest_mem_translate(&gm, 4 * GiB + 8, 8, &p), 0);
     assert_ptr_equal(p, r1 + 8);
     /* Straddling the hole is refused even though both ends are RAM-ish. */

@@ -148,6 +148,43 @@ static void test_pop_and_used(void **state)
     assert_true(virtq_should_notify(&f->q)); /* no EVENT_IDX: always */
 }
 
+/* Diff snapshots: the used ring marks what the device wrote into it, and
+ * virtq_chain_written() the first `len` bytes of the chain's writable
+ * buffers, in squib's dirty-page log; readable buffers are never marked. */
+static void test_dirty_marks(void **state)
+{
+    struct fx *f = *state;
+    const struct atomic_bitmap *dirty = &f->mem.gm.regions[0].dirty;
+    size_t n_set = 0;
+
+    assert_int_equal(guest_mem_dirty_init(&f->mem.gm), 0);
+    assert_int_equal(virtq_activate(&f->q, &f->mem.gm), 0);
+    drv_desc(&f->d, 0, DRV_DATA, 16, SQ_VIRTQ_DESC_F_NEXT, 1);
+    drv_desc(&f->d, 1, DRV_DATA + 0x2000, 0x1800,
+             SQ_VIRTQ_DESC_F_NEXT | SQ_VIRTQ_DESC_F_WRITE, 2);
+    drv_desc(&f->d, 2, DRV_DATA + 0x5000, 1, SQ_VIRTQ_DESC_F_WRITE, 0);
+    drv_publish(&f->d, 0);
+    assert_int_equal(virtq_pop(&f->q, &f->c), 1);
+    for (size_t p = 0; p < dirty->n_bits; p++)
+        assert_false(atomic_bitmap_test(dirty, p)); /* popping writes nothing */
+
+    virtq_chain_written(&f->q, &f->c, 0x800);
+    assert_true(atomic_bitmap_test(dirty, (DRV_DATA + 0x2000) / 4096));
+    assert_false(atomic_bitmap_test(dirty, (DRV_DATA + 0x3000) / 4096));
+    virtq_chain_written(&f->q, &f->c, 0x1800 + 1);
+    assert_true(atomic_bitmap_test(dirty, (DRV_DATA + 0x3000) / 4096));
+    assert_true(atomic_bitmap_test(dirty, (DRV_DATA + 0x5000) / 4096));
+    assert_false(atomic_bitmap_test(dirty, DRV_DATA / 4096)); /* readable */
+
+    assert_int_equal(virtq_add_used(&f->q, 0, 0x1801), 0);
+    virtq_flush_used(&f->q);
+    assert_true(atomic_bitmap_test(dirty, DRV_USED / 4096));
+    for (size_t p = 0; p < dirty->n_bits; p++)
+        n_set += atomic_bitmap_test(dirty, p);
+    assert_int_equal(n_set, 4);
+    atomic_bitmap_fini(&f->mem.gm.regions[0].dirty);
+}
+
 static void test_ring_wraps_16bit_index(void **state)
 {
     struct fx *f = *state;
@@ -440,6 +477,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_activation_rules, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pop_and_used, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dirty_marks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ring_wraps_16bit_index, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_event_idx, setup, teardown),

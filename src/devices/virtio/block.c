@@ -39,6 +39,7 @@ struct pending {
     bool in_flight;
     uint32_t type;
     uint32_t data_len;
+    gpa_t data_gpa;
     gpa_t status_gpa;
 };
 
@@ -274,6 +275,7 @@ static uint32_t finish(struct block *b, uint32_t type, uint32_t data_len,
         return 0;
     }
     *(volatile uint8_t *)hva = st;
+    guest_mem_mark_dirty(b->t.gm, status_gpa, 1);
     return to_mem + 1;
 }
 
@@ -304,6 +306,7 @@ static enum outcome execute(struct block *b, const struct block_request *r,
         if (guest_mem_translate(b->t.gm, r->data_gpa, BLOCK_ID_BYTES, &hva) ==
             0) {
             memcpy(hva, b->image_id, BLOCK_ID_BYTES);
+            guest_mem_mark_dirty(b->t.gm, r->data_gpa, BLOCK_ID_BYTES);
             res = BLOCK_ID_BYTES;
         }
         *used_len = finish(b, r->type, r->data_len, r->status_gpa, res);
@@ -326,6 +329,7 @@ static enum outcome execute(struct block *b, const struct block_request *r,
             b->pend[head].in_flight = true;
             b->pend[head].type = r->type;
             b->pend[head].data_len = r->data_len;
+            b->pend[head].data_gpa = r->data_gpa;
             b->pend[head].status_gpa = r->status_gpa;
             return SUBMITTED;
         }
@@ -335,6 +339,8 @@ static enum outcome execute(struct block *b, const struct block_request *r,
     t0 = time_mono_us();
     res = block_io_sync(&b->io, op, r->sector << BLOCK_SECTOR_SHIFT, hva,
                         r->data_len);
+    if (op == BLOCK_IO_READ) /* even a failed read may have written */
+        guest_mem_mark_dirty(b->t.gm, r->data_gpa, r->data_len);
     if (op == BLOCK_IO_READ)
         metrics_latency_record(&b->m->read_agg, time_mono_us() - t0);
     else if (op == BLOCK_IO_WRITE)
@@ -447,6 +453,9 @@ static void reap_completions(struct block *b, bool wait)
             continue;
         p = &b->pend[tag];
         p->in_flight = false;
+        /* The kernel wrote the read's data into guest memory. */
+        if (p->type == SQ_VIRTIO_BLK_T_IN)
+            guest_mem_mark_dirty(b->t.gm, p->data_gpa, p->data_len);
         len = finish(b, p->type, p->data_len, p->status_gpa, res);
         if (virtq_add_used(q, (uint16_t)tag, len) < 0)
             log_error_rl("Failed to add available descriptor head %u",

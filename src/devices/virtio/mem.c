@@ -400,6 +400,7 @@ static void process_queue(struct virtio_mem *vm)
             } else {
                 write_resp(resp_at, (uint16_t)resp, state);
                 used_len = VIRTIO_MEM_RESP_LEN;
+                virtq_chain_written(q, &vm->chain, used_len);
             }
         }
         if (why) {

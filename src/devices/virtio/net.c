@@ -263,6 +263,8 @@ static void rx_mark_used(struct net *n, uint32_t bytes)
     uint16_t heads = 0, iovs = 0;
     uint8_t nb[2];
 
+    /* The frame went into guest memory (readv or the MMDS's copy). */
+    guest_mem_mark_dirty_iov(n->t.gm, n->rx_iov, n->rx_n_iov, bytes);
     n->rx_used_bytes = bytes;
     while (heads < n->rx_n_chains) {
         const struct rx_chain *c = &n->rx_chains[heads];

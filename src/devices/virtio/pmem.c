@@ -212,6 +212,8 @@ static void handle_queue(struct pmem *pm)
         if (rc == 0)
             break;
         e = process_chain(pm, &pm->chain, &cached);
+        if (e == REQ_OK) /* the 4-byte status */
+            virtq_chain_written(q, &pm->chain, 4);
         if (e != REQ_OK) {
             log_error_rl("pmem: %s", req_err_text[e]);
             metrics_counter_inc(&pm->m->event_fails);

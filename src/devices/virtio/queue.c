@@ -5,6 +5,7 @@
  * is used, every length is translated as a whole by guest_mem_translate(),
  * and every walk is bounded by the queue size, so a guest can make a chain
  * fail but cannot make the VMM read or write outside guest RAM or spin.
+ * Every write into the used ring is marked in the VMM's dirty-page log.
  */
 #include "devices/virtio/queue.h"
 
@@ -222,6 +223,13 @@ static volatile uint16_t *used_u16(const struct virtq *q, size_t off)
     return (volatile uint16_t *)(q->used + off);
 }
 
+/* The device wrote n bytes at offset off of the used ring: a Diff snapshot
+ * must hold them (guest_mem_mark_dirty; a no-op without dirty tracking). */
+static void used_written(const struct virtq *q, size_t off, size_t n)
+{
+    guest_mem_mark_dirty(q->gm, q->used_addr + off, n);
+}
+
 int virtq_pop_or_enable_notification(struct virtq *q, struct virtq_chain *chain)
 {
     uint16_t pending;
@@ -235,6 +243,7 @@ int virtq_pop_or_enable_notification(struct virtq *q, struct virtq_chain *chain)
         /* avail_event = next_avail, then look again (the driver may have
          * published between our read and its read of avail_event). */
         *used_u16(q, 4 + 8 * (size_t)q->size) = q->next_avail;
+        used_written(q, 4 + 8 * (size_t)q->size, 2);
         __atomic_thread_fence(__ATOMIC_SEQ_CST);
         if (avail_idx(q) == q->next_avail)
             return 0;
@@ -247,6 +256,7 @@ void virtq_enable_notification(struct virtq *q)
     if (!q->event_idx || !q->activated)
         return;
     *used_u16(q, 4 + 8 * (size_t)q->size) = q->next_avail;
+    used_written(q, 4 + 8 * (size_t)q->size, 2);
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
 }
 
@@ -266,6 +276,7 @@ int virtq_add_used(struct virtq *q, uint16_t id, uint32_t len)
     elem = (volatile uint32_t *)(q->used + 4 + 8 * slot);
     elem[0] = id;
     elem[1] = len;
+    used_written(q, 4 + 8 * slot, 8);
     q->next_used++;
     q->num_added++;
     return 0;
@@ -277,6 +288,7 @@ void virtq_flush_used(struct virtq *q)
         return;
     __atomic_thread_fence(__ATOMIC_RELEASE);
     *used_u16(q, 2) = q->next_used;
+    used_written(q, 2, 2);
 }
 
 bool virtq_should_notify(struct virtq *q)
@@ -293,4 +305,19 @@ bool virtq_should_notify(struct virtq *q)
     used_event = q->avail[AVAIL_RING + q->size];
     q->num_added = 0;
     return (uint16_t)(new_idx - used_event - 1) < (uint16_t)(new_idx - old_idx);
+}
+
+void virtq_chain_written(const struct virtq *q, const struct virtq_chain *c,
+                         uint64_t len)
+{
+    for (uint16_t i = 0; i < c->n && len > 0; i++) {
+        const struct virtq_buf *b = &c->bufs[i];
+        uint64_t n;
+
+        if (!b->is_write)
+            continue;
+        n = b->len < len ? b->len : len;
+        guest_mem_mark_dirty(q->gm, b->gpa, n);
+        len -= n;
+    }
 }

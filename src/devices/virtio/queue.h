@@ -163,6 +163,16 @@ void virtq_flush_used(struct virtq *q);
  */
 bool virtq_should_notify(struct virtq *q);
 
+/*
+ * The device wrote the first `len` bytes of the chain's device-writable
+ * buffers (the used length it reports): mark them in the VMM's dirty-page
+ * log (guest_mem_mark_dirty), so a Diff snapshot holds them. Every device
+ * that writes into guest memory marks what it wrote, this way or with
+ * guest_mem_mark_dirty*() directly; the used ring marks itself.
+ */
+void virtq_chain_written(const struct virtq *q, const struct virtq_chain *c,
+                         uint64_t len);
+
 /* Walk a chain starting at descriptor `head` (the pop step without the
  * avail ring), for tests and the fuzzer. Returns 0 or -EPROTO (head out of
  * range). */

@@ -103,6 +103,7 @@ static void process_queue(struct rng *r)
             }
             bytes = cap > RNG_MAX_ENTROPY_BYTES ? RNG_MAX_ENTROPY_BYTES
                                                 : (uint32_t)cap;
+            virtq_chain_written(q, &r->chain, bytes);
             if (bytes > 0 && fill(&r->chain, bytes) < 0) {
                 log_error_rl("entropy: host random number generator failed");
                 metrics_counter_inc(&r->m->host_rng_fails);

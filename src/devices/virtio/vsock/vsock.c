@@ -79,6 +79,9 @@ static bool process_rx(struct vsock *v)
                 virtq_undo_pop(q);
                 break;
             }
+            /* The payload (and below, the header) went into the chain. */
+            virtq_chain_written(q, &v->chain,
+                                (uint64_t)VSOCK_PKT_HDR_SIZE + v->pkt.hdr.len);
             if (vsock_pkt_commit_hdr(&v->pkt) < 0)
                 log_warn_rl("vsock: Error writing packet header to guest "
                             "memory. Discarding the package.");
@@ -273,9 +276,10 @@ int vsock_send_transport_reset(struct vsock *v)
         uint8_t ev[4] = {SQ_VIRTIO_VSOCK_EVENT_TRANSPORT_RESET, 0, 0, 0};
 
         if (guest_mem_translate(v->t.gm, v->chain.bufs[0].gpa, sizeof(ev),
-                                &hva) == 0)
+                                &hva) == 0) {
             memcpy(hva, ev, sizeof(ev));
-        else
+            guest_mem_mark_dirty(v->t.gm, v->chain.bufs[0].gpa, sizeof(ev));
+        } else
             log_error_rl("vsock: Failed to write virtio vsock reset event");
     }
     if (virtq_add_used(q, v->chain.head,
