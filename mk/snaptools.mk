@@ -8,11 +8,25 @@
 # `all` and, for tests/integration/test_snapshot_tools.py, by `guests`.
 
 .PHONY: snaptools
-snaptools: $(BUILD)/rebase-snap
+snaptools: $(BUILD)/rebase-snap $(BUILD)/snapshot-editor
 
 $(BUILD)/rebase-snap: $(BUILD)/tools/rebase-snap/main.o $(BUILD)/libsquib.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) $(SQUIB_LDFLAGS) -o $@ $^ $(LDLIBS)
 
-all guests: $(BUILD)/rebase-snap
-RELEASE_BINS += rebase-snap
+$(BUILD)/snapshot-editor: $(BUILD)/tools/snapshot-editor/main.o \
+                          $(BUILD)/libsquib.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) $(SQUIB_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+all guests: $(BUILD)/rebase-snap $(BUILD)/snapshot-editor
+RELEASE_BINS += rebase-snap snapshot-editor
+
+# The tests' state files, written by squib's own writer
+# (tests/support/snap_state_gen.c; test_snapshot_tools.py runs it).
+$(BUILD)/snap-state-gen: $(BUILD)/tests/support/snap_state_gen.o \
+                         $(BUILD)/libsquib.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+guests: $(BUILD)/snap-state-gen

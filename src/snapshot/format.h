@@ -165,7 +165,10 @@ bool snap_next_section(const struct snap_file *f, size_t *off, uint32_t *tag,
 
 /*
  * Upstream's Debug form of the SnapshotError in err/kind (for the debug line
- * of --describe-snapshot), e.g. SizeLimitExceeded(10000000). Returns out.
+ * of --describe-snapshot and the tools' "Error: ..." lines), e.g.
+ * SizeLimitExceeded(10000000), Crc64, InvalidMagic(123), or
+ * InvalidFormatVersion(Version { major: 12, minor: 0, patch: 0 }). Returns
+ * out.
  */
 const char *snap_error_debug(enum snap_error kind, const struct sq_err *err,
                              char *out, size_t out_len);
