@@ -332,7 +332,7 @@ static int parse_leaf(struct clap_match *m, int argc, char **argv, int i)
                      "the argument '%s' cannot be used multiple times",
                      name.data);
             buf_fini(&name);
-            return error(text, m->bin, path, m->depth, used, true);
+            return error(text, m->bin, path, m->depth, NULL, true);
         }
         used[k] = true;
         if (!c->args[k].value_name) {

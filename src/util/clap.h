@@ -21,7 +21,8 @@
  *    For more information, try '--help'.\n": unrecognized subcommand,
  *    unexpected argument, a value required but none supplied (no usage
  *    line), an argument used twice, required arguments not provided (the
- *    usage then lists the required arguments and those given); a command
+ *    usage then lists the required arguments and those given, without
+ *    [OPTIONS]); a command
  *    that needs a subcommand and got nothing prints its help on stderr,
  *    exit 2.
  *
