@@ -395,8 +395,8 @@ const char *snap_error_debug(enum snap_error kind, const struct sq_err *err,
         unsigned maj = 0, min = 0, pat = 0;
         const char *v = strrchr(err->msg, ' ');
 
-        if (v)
-            sscanf(v + 1, "%u.%u.%u", &maj, &min, &pat);
+        if (!v || sscanf(v + 1, "%u.%u.%u", &maj, &min, &pat) != 3)
+            maj = min = pat = 0;
         /* semver's Version Debug form. */
         snprintf(out, out_len,
                  "InvalidFormatVersion(Version { major: %u, minor: %u, "

@@ -59,7 +59,7 @@ static int next_region(int fd, off_t from, struct region *r,
  */
 static int prepare(int base, int diff, enum snap_rebase_step *step)
 {
-    struct region r;
+    struct region r = {0, 0};
     struct stat st;
     off_t cursor = 0, last_end = 0;
     bool can_reserve = true;
@@ -122,7 +122,7 @@ static int copy_region(int base, int diff, const struct region *r,
 int snap_rebase(const char *base_path, const char *diff_path,
                 enum snap_rebase_step *step)
 {
-    struct region r;
+    struct region r = {0, 0};
     off_t cursor = 0;
     int base, diff = -1, rc;
 

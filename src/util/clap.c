@@ -40,6 +40,15 @@ static void arg_name(struct buf *b, const struct clap_arg *a)
         buf_printf(b, " <%s>", a->value_name);
 }
 
+/* The same into out (NUL-terminated, truncated). */
+static void arg_str(const struct clap_arg *a, char *out, size_t n)
+{
+    if (a->value_name)
+        snprintf(out, n, "--%s <%s>", a->long_name, a->value_name);
+    else
+        snprintf(out, n, "--%s", a->long_name);
+}
+
 static size_t arg_name_len(const struct clap_arg *a)
 {
     size_t n = 2 + strlen(a->long_name);
@@ -197,10 +206,12 @@ void clap_help(const char *bin, const struct clap_cmd *const *path,
     buf_putc(out, '\n');
 }
 
+/* Write b to f and free it; code, or 1 if the write failed (the text is lost).
+ */
 static int print(FILE *f, struct buf *b, int code)
 {
-    fwrite(b->data, 1, b->len, f);
-    fflush(f);
+    if (fwrite(b->data, 1, b->len, f) != b->len || fflush(f) != 0)
+        code = code ? code : 1;
     buf_fini(b);
     return code;
 }
@@ -289,9 +300,8 @@ static int parse_leaf(struct clap_match *m, int argc, char **argv, int i)
     const struct clap_cmd *const *path = m->path;
     const struct clap_cmd *c = path[m->depth - 1];
     bool used[CLAP_MAX_ARGS] = {false};
-    char text[1024];
-    struct buf name = BUF_INIT;
-    size_t n_missing = 0;
+    char text[1024], name[256];
+    struct buf missing = BUF_INIT;
 
     for (; i < argc; i++) {
         const char *w = argv[i], *val = NULL;
@@ -324,14 +334,10 @@ static int parse_leaf(struct clap_match *m, int argc, char **argv, int i)
             snprintf(text, sizeof(text), "unexpected argument '%s' found", w);
             return error(text, m->bin, path, m->depth, NULL, true);
         }
-        buf_reset(&name);
-        arg_name(&name, &c->args[k]);
-        buf_putc(&name, '\0');
+        arg_str(&c->args[k], name, sizeof(name));
         if (used[k]) {
             snprintf(text, sizeof(text),
-                     "the argument '%s' cannot be used multiple times",
-                     name.data);
-            buf_fini(&name);
+                     "the argument '%s' cannot be used multiple times", name);
             return error(text, m->bin, path, m->depth, NULL, true);
         }
         used[k] = true;
@@ -339,34 +345,32 @@ static int parse_leaf(struct clap_match *m, int argc, char **argv, int i)
             m->values[k] = "";
             continue;
         }
-        if (!val && i + 1 < argc && argv[i + 1][0] != '-')
-            val = argv[++i];
-        else if (!val && i + 1 < argc && strcmp(argv[i + 1], "-") == 0)
+        /* The next word, unless it looks like an option ("-" alone is a
+         * value, as for clap). */
+        if (!val && i + 1 < argc &&
+            (argv[i + 1][0] != '-' || strcmp(argv[i + 1], "-") == 0))
             val = argv[++i];
         if (!val || (val[0] == '\0' && !strchr(w, '='))) {
             snprintf(text, sizeof(text),
                      "a value is required for '%s' but none was supplied",
-                     name.data);
-            buf_fini(&name);
+                     name);
             return error(text, m->bin, path, m->depth, NULL, false);
         }
         m->values[k] = val;
     }
-    buf_reset(&name);
     for (size_t k = 0; k < c->n_args; k++)
         if (c->args[k].required && !used[k]) {
-            buf_puts(&name, n_missing++ ? "\n  " : "  ");
-            arg_name(&name, &c->args[k]);
+            buf_puts(&missing, "\n  ");
+            arg_name(&missing, &c->args[k]);
         }
-    if (n_missing) {
-        buf_putc(&name, '\0');
+    if (missing.len) {
+        buf_putc(&missing, '\0');
         snprintf(text, sizeof(text),
-                 "the following required arguments were not provided:\n%s",
-                 name.data);
-        buf_fini(&name);
+                 "the following required arguments were not provided:%s",
+                 missing.data);
+        buf_fini(&missing);
         return error(text, m->bin, path, m->depth, used, true);
     }
-    buf_fini(&name);
     for (size_t k = 0; k < c->n_args; k++)
         if (!used[k])
             m->values[k] = c->args[k].default_value;
