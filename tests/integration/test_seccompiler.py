@@ -15,7 +15,7 @@ import subprocess
 import pytest
 
 from conftest import BUILD
-from test_seccomp import BAD_SYSCALL_LINE, deny_list
+from test_seccomp import deny_list, dies_on_first_connection
 
 SECCOMPILER = os.path.join(BUILD, "seccompiler-bin")
 DEFAULTS = os.path.join(BUILD, "seccomp-defaults")
@@ -85,13 +85,7 @@ def test_compiled_deny_list_kills_squib_on_its_thread(squib_factory, tmp_path):
     # connection it accepts, with exit 148 and upstream's log line.
     r, dst = compile_doc(tmp_path, deny_list(api_rules=["accept4"]))
     assert r.returncode == 0, r.stderr
-    s = squib_factory(args=("--seccomp-filter", str(dst)))
-    try:
-        s.client().get("/")
-    except (ConnectionError, OSError):
-        pass
-    assert s.wait(10) == 148
-    assert BAD_SYSCALL_LINE % 288 in s.output()
+    dies_on_first_connection(squib_factory, str(dst))
 
 
 def test_basic_drops_argument_conditions(tmp_path):
