@@ -327,8 +327,9 @@ static int parse_leaf(struct clap_match *m, int argc, char **argv, int i)
             if (w[1] == 'V' && c->version)
                 return version(path[0], c);
             k = find_arg(c, w + 1, 1, true);
+            /* "-tVALUE" or "-t=VALUE" (clap drops the '='). */
             if (w[2])
-                val = w + 2;
+                val = w[2] == '=' ? w + 3 : w + 2;
         }
         if (k < 0) {
             snprintf(text, sizeof(text), "unexpected argument '%s' found", w);

@@ -16,7 +16,7 @@
  *    with subcommands also lists clap's "help" subcommand. Printed on
  *    stdout, exit 0 ("-h", "--help", "help [COMMAND]...");
  *  - version: "{name} {version}" on stdout, exit 0 ("-V", "--version");
- *  - "--name value", "--name=value", "-n value", "-nvalue";
+ *  - "--name value", "--name=value", "-n value", "-nvalue", "-n=value";
  *  - errors on stderr, exit 2, each "error: {text}\n\nUsage: {usage}\n\n
  *    For more information, try '--help'.\n": unrecognized subcommand,
  *    unexpected argument, a value required but none supplied (no usage

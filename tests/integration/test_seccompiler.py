@@ -57,7 +57,7 @@ def test_defaults_compile_to_the_exported_compiled_file(tmp_path, defaults_json)
 
 def test_default_output_name(tmp_path, defaults_json):
     (tmp_path / "in.json").write_text(defaults_json)
-    r = run(SECCOMPILER, "-t", "x86_64", "-i", "in.json", cwd=tmp_path)
+    r = run(SECCOMPILER, "-t=x86_64", "-iin.json", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "seccomp_binary_filter.out").stat().st_size > 0
     mask = os.umask(0)
