@@ -46,7 +46,7 @@
 
 /* Upstream's SnapshotError category for anything that does not decode; a
  * section's own decoder uses it too. */
-#define SNAP_ERR_DECODE "An error occured during bitcode serialization: "
+#define SNAP_ERR_DECODE "An error occurred during bitcode serialization: "
 
 struct snap_version {
     uint32_t major, minor, patch;
@@ -141,7 +141,7 @@ int snap_file_read(const char *path, uint8_t **buf, size_t *len,
  * Check a whole state file in memory (upstream's Snapshot::load): returns 0
  * and *out (pointing into buf), or a negative errno, *kind and upstream's
  * SnapshotError text in err: "IO Error: File too short to contain CRC",
- * "An error occured during bitcode serialization: ...", "Magic value does
+ * "An error occurred during bitcode serialization: ...", "Magic value does
  * not match arch: {decimal}", "Invalid data version: {M.m.p}", "CRC64
  * validation failed", "Snapshot size exceeds limit of 10000000 bytes".
  */

@@ -234,7 +234,7 @@ def test_info_refuses_undecodable_and_missing(states, tmp_path):
     r = run(EDITOR, "info-vmstate", "vm-state", "--vmstate-path",
             str(states / "vmstate_cut"))
     assert r.returncode == 1
-    assert r.stderr.startswith(LOAD + "An error occured during bitcode "
+    assert r.stderr.startswith(LOAD + "An error occurred during bitcode "
                                "serialization: ")
     r = run(EDITOR, "info-vmstate", "version", "--vmstate-path",
             str(tmp_path / "none"))

@@ -204,7 +204,7 @@ static void test_refused(void **state)
      * the sections before them no longer frame. */
     write_state(NULL, -1, 200);
     expect_refused(SNAP_E_DECODE,
-                   "An error occured during bitcode serialization: section "
+                   "An error occurred during bitcode serialization: section "
                    "at offset 87 longer than the file",
                    NULL);
 

@@ -206,22 +206,22 @@ static void test_decode_errors(void **state)
 {
     (void)state;
     expect_decode_error(add_vdev_without_id,
-                        "An error occured during bitcode serialization: VDEV "
+                        "An error occurred during bitcode serialization: VDEV "
                         "section: bad layout");
     expect_decode_error(add_repeated_info,
-                        "An error occured during bitcode serialization: VMIN "
+                        "An error occurred during bitcode serialization: VMIN "
                         "section: repeated");
     expect_decode_error(add_short_serial,
-                        "An error occured during bitcode serialization: SERL "
+                        "An error occurred during bitcode serialization: SERL "
                         "section: repeated");
     expect_decode_error(add_vcpu_out_of_order,
-                        "An error occured during bitcode serialization: VCPU "
+                        "An error occurred during bitcode serialization: VCPU "
                         "section: bad layout");
     expect_decode_error(add_bad_blob_size,
-                        "An error occured during bitcode serialization: VCPU "
+                        "An error occurred during bitcode serialization: VCPU "
                         "section: bad layout");
     expect_decode_error(add_long_fifo,
-                        "An error occured during bitcode serialization: SERL "
+                        "An error occurred during bitcode serialization: SERL "
                         "section: repeated");
 }
 
@@ -232,7 +232,7 @@ static void test_missing_sections(void **state)
 
     (void)state;
     assert_int_equal(decode_alone(add_repeated_info, &out, &err), -EBADMSG);
-    assert_string_equal(err.msg, "An error occured during bitcode "
+    assert_string_equal(err.msg, "An error occurred during bitcode "
                                  "serialization: required sections missing");
 }
 
@@ -244,7 +244,7 @@ static void test_bad_layout_alone(void **state)
 
     (void)state;
     assert_int_equal(decode_alone(add_short_serial, &out, &err), -EBADMSG);
-    assert_string_equal(err.msg, "An error occured during bitcode "
+    assert_string_equal(err.msg, "An error occurred during bitcode "
                                  "serialization: SERL section: bad layout");
 }
 
