@@ -180,7 +180,7 @@ compdb:
 	$(Q)$(PYTHON) scripts/compdb.py -o compile_commands.json --build $(BUILD) \
 	    --cmd "$(CC) $(filter-out -MMD -MP,$(CPPFLAGS)) $(CFLAGS)" \
 	        $(SRCS) $(wildcard src/jailer/*.c) $(UNIT_SRCS) $(FAKE_SRCS) \
-	        $(wildcard tools/*.c tools/*/*.c) \
+	        $(wildcard tools/*.c tools/*/*.c tests/support/*.c) \
 	    --cmd "$(FUZZ_CC) $(filter-out -MMD -MP,$(CPPFLAGS)) $(FUZZ_CFLAGS) \
 	           -fsanitize=fuzzer-no-link,$(FUZZ_SAN)" $(FUZZ_SRCS) \
 	    --cmd "$(GUEST_CC) $(GUEST_CFLAGS)" $(wildcard tests/guest/*.c)

@@ -14,16 +14,12 @@
 
 #include "util/buf.h"
 #include "util/seccomp.h"
-#include "util/seccomp_bitcode.h"
 #include "vmm/seccomp_rules.h"
 
-/* The compiled programs as seccompiler-bin writes them: a BTreeMap, so
- * the categories in byte order. Returns 0 or -1 (message on stderr). */
+/* The compiled programs as seccompiler-bin writes them. Returns 0 or -1
+ * (message on stderr). */
 static int write_compiled(const struct seccomp_policy *pol, struct buf *b)
 {
-    static const enum seccomp_thread order[] = {
-        SECCOMP_THREAD_API, SECCOMP_THREAD_VCPU, SECCOMP_THREAD_VMM};
-    struct seccomp_bitcode_prog progs[SECCOMP_THREAD_COUNT];
     struct seccomp_filters f;
     struct sq_err err;
 
@@ -32,16 +28,7 @@ static int write_compiled(const struct seccomp_policy *pol, struct buf *b)
         fprintf(stderr, "seccomp-defaults: %s\n", err.msg);
         return -1;
     }
-    for (int i = 0; i < SECCOMP_THREAD_COUNT; i++) {
-        const char *name = seccomp_thread_name(order[i]);
-
-        /* struct sock_filter is the u64 of upstream's Vec<u64>, in
-         * native layout. */
-        progs[i] = (struct seccomp_bitcode_prog){name, strlen(name),
-                                                 f.prog[order[i]].insns,
-                                                 f.prog[order[i]].n_insns};
-    }
-    seccomp_bitcode_encode(progs, SECCOMP_THREAD_COUNT, b);
+    seccomp_filters_bitcode(&f, b);
     seccomp_filters_fini(&f);
     return 0;
 }

@@ -384,9 +384,29 @@ const char *snap_error_debug(enum snap_error kind, const struct sq_err *err,
                  sq_rust_debug_str(detail, tmp, sizeof(tmp)));
         break;
     }
-    case SNAP_E_MAGIC:
-    case SNAP_E_VERSION:
+    case SNAP_E_MAGIC: {
+        /* The decimal magic ends the text. */
+        const char *n = strrchr(err->msg, ' ');
+
+        snprintf(out, out_len, "InvalidMagic(%s)", n ? n + 1 : "0");
+        break;
+    }
+    case SNAP_E_VERSION: {
+        unsigned maj = 0, min = 0, pat = 0;
+        const char *v = strrchr(err->msg, ' ');
+
+        if (!v || sscanf(v + 1, "%u.%u.%u", &maj, &min, &pat) != 3)
+            maj = min = pat = 0;
+        /* semver's Version Debug form. */
+        snprintf(out, out_len,
+                 "InvalidFormatVersion(Version { major: %u, minor: %u, "
+                 "patch: %u })",
+                 maj, min, pat);
+        break;
+    }
     case SNAP_E_CRC:
+        snprintf(out, out_len, "Crc64");
+        break;
     case SNAP_E_NONE:
         snprintf(out, out_len, "%s", err->msg);
         break;

@@ -46,7 +46,7 @@
 
 /* Upstream's SnapshotError category for anything that does not decode; a
  * section's own decoder uses it too. */
-#define SNAP_ERR_DECODE "An error occured during bitcode serialization: "
+#define SNAP_ERR_DECODE "An error occurred during bitcode serialization: "
 
 struct snap_version {
     uint32_t major, minor, patch;
@@ -141,7 +141,7 @@ int snap_file_read(const char *path, uint8_t **buf, size_t *len,
  * Check a whole state file in memory (upstream's Snapshot::load): returns 0
  * and *out (pointing into buf), or a negative errno, *kind and upstream's
  * SnapshotError text in err: "IO Error: File too short to contain CRC",
- * "An error occured during bitcode serialization: ...", "Magic value does
+ * "An error occurred during bitcode serialization: ...", "Magic value does
  * not match arch: {decimal}", "Invalid data version: {M.m.p}", "CRC64
  * validation failed", "Snapshot size exceeds limit of 10000000 bytes".
  */
@@ -165,7 +165,10 @@ bool snap_next_section(const struct snap_file *f, size_t *off, uint32_t *tag,
 
 /*
  * Upstream's Debug form of the SnapshotError in err/kind (for the debug line
- * of --describe-snapshot), e.g. SizeLimitExceeded(10000000). Returns out.
+ * of --describe-snapshot and the tools' "Error: ..." lines), e.g.
+ * SizeLimitExceeded(10000000), Crc64, InvalidMagic(123), or
+ * InvalidFormatVersion(Version { major: 12, minor: 0, patch: 0 }). Returns
+ * out.
  */
 const char *snap_error_debug(enum snap_error kind, const struct sq_err *err,
                              char *out, size_t out_len);

@@ -452,9 +452,10 @@ static int parse_cond(const struct json_value *v, const char *where,
                    where);
 }
 
-/* One category's object -> compiled program. */
+/* One category's object -> compiled program; *kind says what failed. */
 static int parse_category(const struct json_value *v, const char *cat,
-                          struct seccomp_prog *p, struct sq_err *err)
+                          unsigned flags, struct seccomp_prog *p,
+                          enum seccomp_json_error *kind, struct sq_err *err)
 {
     const struct json_value *filter;
     uint32_t def, act;
@@ -482,11 +483,13 @@ static int parse_category(const struct json_value *v, const char *cat,
                              "from default_action",
                        cat);
     ctx = new_ctx(def);
-    if (!ctx)
+    if (!ctx) {
+        *kind = SECCOMP_JSON_LIBSECCOMP;
         return sq_errf(err, -ENOMEM,
                        DESER "%s: cannot create a seccomp "
                              "context",
                        cat);
+    }
     for (size_t i = 0; i < filter->arr.n; i++) {
         const struct json_value *r = filter->arr.items[i];
         const struct json_value *name = json_object_get(r, "syscall", 7);
@@ -505,6 +508,7 @@ static int parse_category(const struct json_value *v, const char *cat,
         }
         nr = seccomp_syscall_resolve_name(name->str.ptr);
         if (nr == __NR_SCMP_ERROR || nr < 0) {
+            *kind = SECCOMP_JSON_SYSCALL;
             rc = sq_errf(err, -EINVAL,
                          DESER "%s: unknown syscall \"%s\" "
                                "on x86_64",
@@ -527,8 +531,13 @@ static int parse_category(const struct json_value *v, const char *cat,
                     goto out;
             }
         }
+        /* --basic (seccompiler-bin): the rule without its conditions,
+         * which were still checked above, as upstream parses them. */
+        if (flags & SECCOMP_JSON_BASIC)
+            n = 0;
         rc = add_rule(ctx, act, nr, c, (unsigned)n);
         if (rc < 0) {
+            *kind = SECCOMP_JSON_RULE;
             rc = sq_errf(err, -EINVAL,
                          DESER "%s: rule for \"%s\" rejected: "
                                "%s",
@@ -537,8 +546,10 @@ static int parse_category(const struct json_value *v, const char *cat,
         }
     }
     rc = export_prog(ctx, p, err);
-    if (rc < 0)
+    if (rc < 0) {
+        *kind = SECCOMP_JSON_LIBSECCOMP;
         sq_err_prefix(err, DESER);
+    }
 out:
     seccomp_release(ctx);
     return rc;
@@ -547,15 +558,27 @@ out:
 int seccomp_filters_from_json(const char *text, size_t len,
                               struct seccomp_filters *out, struct sq_err *err)
 {
+    enum seccomp_json_error kind;
+
+    return seccomp_filters_compile_json(text, len, 0, out, &kind, err);
+}
+
+int seccomp_filters_compile_json(const char *text, size_t len, unsigned flags,
+                                 struct seccomp_filters *out,
+                                 enum seccomp_json_error *kind,
+                                 struct sq_err *err)
+{
     struct json_value *root = NULL;
     const struct json_value *cats[SECCOMP_THREAD_COUNT] = {NULL};
     struct buf bad = BUF_INIT;
     int rc;
 
     memset(out, 0, sizeof(*out));
+    *kind = SECCOMP_JSON_SYNTAX;
     rc = json_parse(text, len, &root, err);
     if (rc < 0)
         return sq_err_prefix(err, DESER);
+    *kind = SECCOMP_JSON_SCHEMA;
     if (root->type != JSON_OBJECT) {
         rc = sq_errf(err, -EINVAL,
                      DESER "the document must be an object "
@@ -599,17 +622,38 @@ int seccomp_filters_from_json(const char *text, size_t len,
             goto out;
         }
     for (int t = 0; t < SECCOMP_THREAD_COUNT; t++) {
-        rc = parse_category(cats[t], thread_names[t], &out->prog[t], err);
+        rc = parse_category(cats[t], thread_names[t], flags, &out->prog[t],
+                            kind, err);
         if (rc < 0) {
             seccomp_filters_fini(out);
             goto out;
         }
     }
+    *kind = SECCOMP_JSON_OK;
     rc = 0;
 out:
     buf_fini(&bad);
     json_value_free(root);
     return rc;
+}
+
+void seccomp_filters_bitcode(const struct seccomp_filters *f, struct buf *out)
+{
+    /* A BTreeMap: the categories in byte order. */
+    static const enum seccomp_thread order[] = {
+        SECCOMP_THREAD_API, SECCOMP_THREAD_VCPU, SECCOMP_THREAD_VMM};
+    struct seccomp_bitcode_prog progs[SECCOMP_THREAD_COUNT];
+
+    for (int i = 0; i < SECCOMP_THREAD_COUNT; i++) {
+        const char *name = thread_names[order[i]];
+
+        /* struct sock_filter is the u64 of upstream's Vec<u64>, in
+         * native layout. */
+        progs[i] = (struct seccomp_bitcode_prog){name, strlen(name),
+                                                 f->prog[order[i]].insns,
+                                                 f->prog[order[i]].n_insns};
+    }
+    seccomp_bitcode_encode(progs, SECCOMP_THREAD_COUNT, out);
 }
 
 /* ---------------------------------------------------------------------- */

@@ -168,6 +168,39 @@ void seccomp_policy_json(const struct seccomp_policy *p, struct buf *out);
 int seccomp_filters_from_json(const char *text, size_t len,
                               struct seccomp_filters *out, struct sq_err *err);
 
+/* What seccomp_filters_compile_json() failed on, in the categories of
+ * upstream's seccompiler-bin (its CompilationError). */
+enum seccomp_json_error {
+    SECCOMP_JSON_OK = 0,
+    SECCOMP_JSON_SYNTAX,     /* not JSON (serde_json's text in err) */
+    SECCOMP_JSON_SCHEMA,     /* JSON, but not a filter document */
+    SECCOMP_JSON_SYSCALL,    /* a syscall name libseccomp does not know */
+    SECCOMP_JSON_RULE,       /* libseccomp refused a rule */
+    SECCOMP_JSON_LIBSECCOMP, /* a context or the export failed */
+};
+
+/* seccomp_filters_compile_json() flags. */
+#define SECCOMP_JSON_BASIC 1u /* drop every rule's argument conditions */
+
+/*
+ * seccomp_filters_from_json() with flags (SECCOMP_JSON_BASIC: upstream's
+ * deprecated --basic: each rule without its conditions, which are still
+ * checked) and *kind set to what failed (SECCOMP_JSON_OK on success). For
+ * seccompiler-bin, which reports failures in upstream's categories.
+ */
+int seccomp_filters_compile_json(const char *text, size_t len, unsigned flags,
+                                 struct seccomp_filters *out,
+                                 enum seccomp_json_error *kind,
+                                 struct sq_err *err);
+
+/*
+ * Append f's programs to `out` as upstream's seccompiler-bin writes them:
+ * a bitcode map (util/seccomp_bitcode.h) of "api", "vcpu", "vmm" (its
+ * BTreeMap's order), so seccomp_filters_from_bitcode() loads the same
+ * programs back.
+ */
+void seccomp_filters_bitcode(const struct seccomp_filters *f, struct buf *out);
+
 /*
  * Load upstream's compiled filter file (util/seccomp_bitcode.h: a bitcode
  * map from category to BPF program) from data[0..len) (borrowed). Keys

@@ -12,13 +12,15 @@
  * past the checksum into the section decoders (snapshot/state.c): a file
  * that parses either decodes into a state or fails with the decoding text,
  * and the state's owned parts are freed either way (ASan: no leak, no
- * over-read).
+ * over-read). A decoded state is also printed as snapshot-editor's
+ * info-vmstate prints it (snapshot/describe.h), which must stay inside it.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "snapshot/crc64.h"
+#include "snapshot/describe.h"
 #include "snapshot/format.h"
 #include "snapshot/state.h"
 
@@ -50,6 +52,18 @@ static void decode_with_crc(const uint8_t *data, size_t size)
         if (rc == 0 && (st.machine.n_vcpus == 0 ||
                         st.machine.n_vcpus != st.info.vcpu_count))
             __builtin_trap();
+        if (rc == 0) {
+            struct snap_described d = {buf, f, st};
+            struct buf out = BUF_INIT;
+
+            snap_describe_version(&d, &out);
+            snap_describe_vcpus(&d, &out);
+            snap_describe_vm(&d, &out);
+            if (out.len == 0 || out.data[out.len - 1] != '\n')
+                __builtin_trap();
+            buf_fini(&out);
+            st = d.state;
+        }
         microvm_state_fini(&st);
     }
     free(buf);

@@ -195,17 +195,23 @@ def test_custom_filter_is_applied(squib_test_factory, tmp_path):
     assert BAD_SYSCALL_LINE % GETPGRP in s.output()
 
 
-def test_custom_filter_targets_its_thread_kind(squib_factory, tmp_path):
-    # accept4 is denied to the api thread only: squib starts, and dies on
-    # the first connection it accepts, with that syscall's number.
-    path = write_filter(tmp_path, deny_list(api_rules=["accept4"]))
-    s = squib_factory(args=("--seccomp-filter", path))
+def dies_on_first_connection(squib_factory, filter_path):
+    """squib under a filter that denies accept4 to the api thread starts,
+    and dies on the first connection it accepts, with exit code 148 and
+    that syscall's number in upstream's log line."""
+    s = squib_factory(args=("--seccomp-filter", filter_path))
     try:
         s.client().get("/")
     except (ConnectionError, OSError):
         pass
     assert s.wait(10) == 148
     assert BAD_SYSCALL_LINE % 288 in s.output()
+
+
+def test_custom_filter_targets_its_thread_kind(squib_factory, tmp_path):
+    # accept4 is denied to the api thread only.
+    path = write_filter(tmp_path, deny_list(api_rules=["accept4"]))
+    dies_on_first_connection(squib_factory, path)
 
 
 def test_custom_filter_allow_all_serves(squib_factory, tmp_path):

@@ -802,6 +802,85 @@ static void test_compiled_files(void **state)
     seccomp_filters_fini(&f);
 }
 
+/* seccompiler-bin's entry points: what failed, in upstream's categories;
+ * --basic drops conditions (still checked); the programs written as
+ * seccompiler-bin writes them load back unchanged. */
+static void test_compile_json_for_seccompiler(void **state)
+{
+    static const char with_args[] =
+        "{\"vmm\":{\"default_action\":\"allow\",\"filter_action\":"
+        "\"trap\",\"filter\":[{\"syscall\":\"close\",\"args\":[{"
+        "\"index\":0,\"type\":\"dword\",\"op\":\"eq\",\"val\":3}]}]},"
+        "\"api\":{\"default_action\":\"allow\",\"filter_action\":"
+        "\"trap\",\"filter\":[]},\"vcpu\":{\"default_action\":\"allow\","
+        "\"filter_action\":\"trap\",\"filter\":[]}}";
+    static const char plain[] =
+        "{\"vmm\":{\"default_action\":\"allow\",\"filter_action\":"
+        "\"trap\",\"filter\":[{\"syscall\":\"close\"}]},"
+        "\"api\":{\"default_action\":\"allow\",\"filter_action\":"
+        "\"trap\",\"filter\":[]},\"vcpu\":{\"default_action\":\"allow\","
+        "\"filter_action\":\"trap\",\"filter\":[]}}";
+    static const struct {
+        const char *doc;
+        enum seccomp_json_error kind;
+    } bad[] = {
+        {"{", SECCOMP_JSON_SYNTAX},
+        {"[]", SECCOMP_JSON_SCHEMA},
+        {"{\"vmm\":{}}", SECCOMP_JSON_SCHEMA},
+    };
+    struct seccomp_filters basic, full, ref, back;
+    enum seccomp_json_error kind;
+    struct sq_err err;
+    struct buf b = BUF_INIT;
+    char *unknown;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_true(seccomp_filters_compile_json(bad[i].doc, strlen(bad[i].doc),
+                                                 0, &full, &kind, &err) < 0);
+        assert_int_equal(kind, bad[i].kind);
+    }
+    unknown = strdup(plain);
+    assert_non_null(unknown);
+    memcpy(strstr(unknown, "close"), "clo_e", 5);
+    assert_true(seccomp_filters_compile_json(unknown, strlen(unknown), 0, &full,
+                                             &kind, &err) < 0);
+    assert_int_equal(kind, SECCOMP_JSON_SYSCALL);
+    free(unknown);
+
+    assert_int_equal(seccomp_filters_compile_json(with_args, strlen(with_args),
+                                                  SECCOMP_JSON_BASIC, &basic,
+                                                  &kind, &err),
+                     0);
+    assert_int_equal(kind, SECCOMP_JSON_OK);
+    assert_int_equal(seccomp_filters_compile_json(with_args, strlen(with_args),
+                                                  0, &full, &kind, &err),
+                     0);
+    assert_int_equal(
+        seccomp_filters_from_json(plain, strlen(plain), &ref, &err), 0);
+    assert_int_equal(basic.prog[SECCOMP_THREAD_VMM].n_insns,
+                     ref.prog[SECCOMP_THREAD_VMM].n_insns);
+    assert_memory_equal(basic.prog[SECCOMP_THREAD_VMM].insns,
+                        ref.prog[SECCOMP_THREAD_VMM].insns,
+                        ref.prog[SECCOMP_THREAD_VMM].n_insns * 8);
+    assert_true(full.prog[SECCOMP_THREAD_VMM].n_insns !=
+                ref.prog[SECCOMP_THREAD_VMM].n_insns);
+
+    seccomp_filters_bitcode(&full, &b);
+    assert_int_equal(seccomp_filters_from_bitcode(b.data, b.len, &back, &err),
+                     0);
+    for (int i = 0; i < SECCOMP_THREAD_COUNT; i++) {
+        assert_int_equal(back.prog[i].n_insns, full.prog[i].n_insns);
+        assert_memory_equal(back.prog[i].insns, full.prog[i].insns,
+                            full.prog[i].n_insns * 8);
+    }
+    buf_fini(&b);
+    seccomp_filters_fini(&back);
+    seccomp_filters_fini(&basic);
+    seccomp_filters_fini(&full);
+    seccomp_filters_fini(&ref);
+}
+
 /* The built-in programs, written as a compiled file, load back unchanged
  * and behave as the built-in filters. */
 static void test_compiled_defaults_round_trip(void **state)
@@ -956,6 +1035,7 @@ int main(void)
         cmocka_unit_test(test_compiled_files),
         cmocka_unit_test(test_compiled_defaults_round_trip),
         cmocka_unit_test(test_compiled_file_errors),
+        cmocka_unit_test(test_compile_json_for_seccompiler),
     };
 
     return cmocka_run_group_tests(tests, setup_default, teardown_default);

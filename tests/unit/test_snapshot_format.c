@@ -163,7 +163,7 @@ static void test_truncated(void **state)
         assert_true(kind == SNAP_E_DECODE || kind == SNAP_E_CRC);
     }
     expect_fail(&w, 8, SNAP_E_DECODE,
-                "An error occured during bitcode serialization: header "
+                "An error occurred during bitcode serialization: header "
                 "truncated");
     assert_true(parse(w.b.data, 8, &f, &kind, &err) < 0);
     assert_string_equal(snap_error_debug(kind, &err, dbg, sizeof(dbg)),
@@ -248,7 +248,7 @@ static void test_section_longer_than_file(void **state)
     build(&w);
     w.b.data[SNAP_HEADER_SIZE + 7] = 0x7f; /* first section's length */
     expect_fail(&w, w.b.len, SNAP_E_DECODE,
-                "An error occured during bitcode serialization: section at "
+                "An error occurred during bitcode serialization: section at "
                 "offset 20 longer than the file");
     snap_writer_fini(&w);
 }

@@ -15,75 +15,8 @@
 
 #include <cmocka.h>
 
+#include "../support/snap_state_fixture.h"
 #include "snapshot/state.h"
-#include "util/xalloc.h"
-
-static void fill(void *p, size_t n, uint8_t seed)
-{
-    uint8_t *b = p;
-
-    for (size_t i = 0; i < n; i++)
-        b[i] = (uint8_t)(seed + i * 7);
-}
-
-/* A state with two vCPUs, each with CPUID entries and MSRs. */
-static void make_state(struct microvm_state *s)
-{
-    memset(s, 0, sizeof(*s));
-    s->info.vcpu_count = 2;
-    s->info.mem_size_mib = 4096;
-    s->info.smt = true;
-    s->info.huge_pages = 1;
-    s->info.cpu_template = 3;
-    s->n_regions = 2;
-    s->regions[0].gpa = 0;
-    s->regions[0].size = 3ULL << 30;
-    s->regions[1].gpa = 4ULL << 30;
-    s->regions[1].size = 1ULL << 30;
-    fill(&s->machine.vm, sizeof(s->machine.vm), 1);
-    s->machine.n_vcpus = 2;
-    for (uint32_t i = 0; i < 2; i++) {
-        struct vcpu_snap *v = &s->machine.vcpus[i];
-
-        fill(v, offsetof(struct vcpu_snap, tsc_khz), (uint8_t)(10 + i));
-        v->tsc_khz = 2000000 + i;
-        v->n_cpuid = 3 + i;
-        v->cpuid = xcalloc(v->n_cpuid, sizeof(v->cpuid[0]));
-        fill(v->cpuid, v->n_cpuid * sizeof(v->cpuid[0]), (uint8_t)(20 + i));
-        v->n_msrs = 5;
-        v->msrs = xcalloc(v->n_msrs, sizeof(v->msrs[0]));
-        for (uint32_t j = 0; j < v->n_msrs; j++) {
-            v->msrs[j].index = 0x4b564d00 + j;
-            v->msrs[j].data = 0x1122334455667788ULL + j + i;
-        }
-    }
-    s->machine.serial.ier = 0x0f;
-    s->machine.serial.lcr = 0x03;
-    s->machine.serial.n_fifo = 3;
-    memcpy(s->machine.serial.fifo, "abc", 3);
-    s->machine.i8042.status = 0x1c;
-    s->machine.i8042.n_buf = 2;
-    s->machine.i8042.buf[0] = 0x14;
-    s->machine.i8042.buf[1] = 0x11;
-    s->n_vdevs = 1;
-    s->vdevs = xcalloc(1, sizeof(*s->vdevs));
-    s->vdev_configs = xcalloc(1, sizeof(*s->vdev_configs));
-    s->vdevs[0].kind = xstrdup("virtio-block");
-    s->vdevs[0].id = xstrdup("rootfs");
-    s->vdevs[0].addr = 0xc0001000;
-    s->vdevs[0].gsi = 5;
-    s->vdevs[0].transport.acked_features = 1ULL << 32;
-    s->vdevs[0].transport.status = 15;
-    s->vdevs[0].transport.activated = true;
-    s->vdevs[0].transport.n_queues = 1;
-    s->vdevs[0].transport.queues[0].size = 256;
-    s->vdevs[0].transport.queues[0].ready = true;
-    s->vdevs[0].transport.queues[0].used_addr = 0x123000;
-    s->vdevs[0].transport.queues[0].next_avail = 77;
-    buf_init(&s->vdevs[0].device);
-    buf_puts(&s->vdevs[0].device, "own");
-    s->vdev_configs[0] = xstrdup("{\"drive_id\":\"rootfs\"}");
-}
 
 /* Finish the file in w, free w, and decode the file into *out. */
 static int finish_and_decode(struct snap_writer *w, struct microvm_state *out,
@@ -273,22 +206,22 @@ static void test_decode_errors(void **state)
 {
     (void)state;
     expect_decode_error(add_vdev_without_id,
-                        "An error occured during bitcode serialization: VDEV "
+                        "An error occurred during bitcode serialization: VDEV "
                         "section: bad layout");
     expect_decode_error(add_repeated_info,
-                        "An error occured during bitcode serialization: VMIN "
+                        "An error occurred during bitcode serialization: VMIN "
                         "section: repeated");
     expect_decode_error(add_short_serial,
-                        "An error occured during bitcode serialization: SERL "
+                        "An error occurred during bitcode serialization: SERL "
                         "section: repeated");
     expect_decode_error(add_vcpu_out_of_order,
-                        "An error occured during bitcode serialization: VCPU "
+                        "An error occurred during bitcode serialization: VCPU "
                         "section: bad layout");
     expect_decode_error(add_bad_blob_size,
-                        "An error occured during bitcode serialization: VCPU "
+                        "An error occurred during bitcode serialization: VCPU "
                         "section: bad layout");
     expect_decode_error(add_long_fifo,
-                        "An error occured during bitcode serialization: SERL "
+                        "An error occurred during bitcode serialization: SERL "
                         "section: repeated");
 }
 
@@ -299,7 +232,7 @@ static void test_missing_sections(void **state)
 
     (void)state;
     assert_int_equal(decode_alone(add_repeated_info, &out, &err), -EBADMSG);
-    assert_string_equal(err.msg, "An error occured during bitcode "
+    assert_string_equal(err.msg, "An error occurred during bitcode "
                                  "serialization: required sections missing");
 }
 
@@ -311,7 +244,7 @@ static void test_bad_layout_alone(void **state)
 
     (void)state;
     assert_int_equal(decode_alone(add_short_serial, &out, &err), -EBADMSG);
-    assert_string_equal(err.msg, "An error occured during bitcode "
+    assert_string_equal(err.msg, "An error occurred during bitcode "
                                  "serialization: SERL section: bad layout");
 }
 

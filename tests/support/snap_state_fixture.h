@@ -1,0 +1,85 @@
+/*
+ * snap_state_fixture.h: a machine state with every section filled (two
+ * vCPUs with CPUID entries and MSRs, serial and i8042 with buffered bytes,
+ * one activated virtio-block device), for tests and the test state-file
+ * generator. No KVM: the KVM structures are filled with patterns. Free
+ * with microvm_state_fini().
+ */
+#ifndef SQUIB_TESTS_SNAP_STATE_FIXTURE_H
+#define SQUIB_TESTS_SNAP_STATE_FIXTURE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "snapshot/state.h"
+#include "util/xalloc.h"
+
+static inline void fill(void *p, size_t n, uint8_t seed)
+{
+    uint8_t *b = p;
+
+    for (size_t i = 0; i < n; i++)
+        b[i] = (uint8_t)(seed + i * 7);
+}
+
+/* A state with two vCPUs, each with CPUID entries and MSRs. */
+static inline void make_state(struct microvm_state *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->info.vcpu_count = 2;
+    s->info.mem_size_mib = 4096;
+    s->info.smt = true;
+    s->info.huge_pages = 1;
+    s->info.cpu_template = 3;
+    s->n_regions = 2;
+    s->regions[0].gpa = 0;
+    s->regions[0].size = 3ULL << 30;
+    s->regions[1].gpa = 4ULL << 30;
+    s->regions[1].size = 1ULL << 30;
+    fill(&s->machine.vm, sizeof(s->machine.vm), 1);
+    s->machine.n_vcpus = 2;
+    for (uint32_t i = 0; i < 2; i++) {
+        struct vcpu_snap *v = &s->machine.vcpus[i];
+
+        fill(v, offsetof(struct vcpu_snap, tsc_khz), (uint8_t)(10 + i));
+        v->tsc_khz = 2000000 + i;
+        v->n_cpuid = 3 + i;
+        v->cpuid = xcalloc(v->n_cpuid, sizeof(v->cpuid[0]));
+        fill(v->cpuid, v->n_cpuid * sizeof(v->cpuid[0]), (uint8_t)(20 + i));
+        v->n_msrs = 5;
+        v->msrs = xcalloc(v->n_msrs, sizeof(v->msrs[0]));
+        for (uint32_t j = 0; j < v->n_msrs; j++) {
+            v->msrs[j].index = 0x4b564d00 + j;
+            v->msrs[j].data = 0x1122334455667788ULL + j + i;
+        }
+    }
+    s->machine.serial.ier = 0x0f;
+    s->machine.serial.lcr = 0x03;
+    s->machine.serial.n_fifo = 3;
+    memcpy(s->machine.serial.fifo, "abc", 3);
+    s->machine.i8042.status = 0x1c;
+    s->machine.i8042.n_buf = 2;
+    s->machine.i8042.buf[0] = 0x14;
+    s->machine.i8042.buf[1] = 0x11;
+    s->n_vdevs = 1;
+    s->vdevs = xcalloc(1, sizeof(*s->vdevs));
+    s->vdev_configs = xcalloc(1, sizeof(*s->vdev_configs));
+    s->vdevs[0].kind = xstrdup("virtio-block");
+    s->vdevs[0].id = xstrdup("rootfs");
+    s->vdevs[0].addr = 0xc0001000;
+    s->vdevs[0].gsi = 5;
+    s->vdevs[0].transport.acked_features = 1ULL << 32;
+    s->vdevs[0].transport.status = 15;
+    s->vdevs[0].transport.activated = true;
+    s->vdevs[0].transport.n_queues = 1;
+    s->vdevs[0].transport.queues[0].size = 256;
+    s->vdevs[0].transport.queues[0].ready = true;
+    s->vdevs[0].transport.queues[0].used_addr = 0x123000;
+    s->vdevs[0].transport.queues[0].next_avail = 77;
+    buf_init(&s->vdevs[0].device);
+    buf_puts(&s->vdevs[0].device, "own");
+    s->vdev_configs[0] = xstrdup("{\"drive_id\":\"rootfs\"}");
+}
+
+#endif
