@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -69,19 +70,14 @@ static int map_file(struct uffd_server *s, const char *path, struct sq_err *err)
     return 0;
 }
 
-static int listen_on(struct uffd_server *s, const char *path,
-                     struct sq_err *err)
+/* Bind and listen on `name`; the socket fd goes to s->listen_fd. */
+static int bind_listen(struct uffd_server *s, const char *name,
+                       const char *path, struct sq_err *err)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    size_t len = strlen(path);
     char os[128];
 
-    if (len == 0 || len >= sizeof(sa.sun_path))
-        return sq_errf(err, -ENAMETOOLONG,
-                       "Cannot bind to socket path %s: the path must have 1 "
-                       "to %zu bytes",
-                       path, sizeof(sa.sun_path) - 1);
-    memcpy(sa.sun_path, path, len);
+    memcpy(sa.sun_path, name, strlen(name));
     s->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (s->listen_fd < 0)
         return sq_errf(err, -errno, "Cannot create a Unix socket: %s",
@@ -89,10 +85,56 @@ static int listen_on(struct uffd_server *s, const char *path,
     if (bind(s->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
         return sq_errf(err, -errno, "Cannot bind to socket path %s: %s", path,
                        os_err(errno, os, sizeof(os)));
+    if (listen(s->listen_fd, 1) < 0) {
+        int e = errno;
+
+        unlink(name);
+        return sq_errf(err, -e, "Cannot listen on %s: %s", path,
+                       os_err(e, os, sizeof(os)));
+    }
+    return 0;
+}
+
+/*
+ * The socket appears at `path` only once it listens: it is bound and
+ * listening under a private name beside it, then hard-linked to `path`
+ * (which fails, as bind would, if `path` exists) and the private name
+ * removed. A VMM started as soon as the path exists is never refused.
+ * A path too long for the private name is bound directly.
+ */
+static int listen_on(struct uffd_server *s, const char *path,
+                     struct sq_err *err)
+{
+    struct sockaddr_un sa;
+    size_t len = strlen(path);
+    char tmp[sizeof(sa.sun_path) + 32];
+    char os[128];
+    int n, rc;
+
+    if (len == 0 || len >= sizeof(sa.sun_path))
+        return sq_errf(err, -ENAMETOOLONG,
+                       "Cannot bind to socket path %s: the path must have 1 "
+                       "to %zu bytes",
+                       path, sizeof(sa.sun_path) - 1);
+    n = snprintf(tmp, sizeof(tmp), "%s.%ld", path, (long)getpid());
+    if (n < 0 || (size_t)n >= sizeof(sa.sun_path)) {
+        rc = bind_listen(s, path, path, err);
+        if (rc == 0)
+            s->sock_path = xstrdup(path);
+        return rc;
+    }
+    rc = bind_listen(s, tmp, path, err);
+    if (rc < 0)
+        return rc;
+    if (link(tmp, path) < 0) {
+        int e = errno == EEXIST ? EADDRINUSE : errno;
+
+        unlink(tmp);
+        return sq_errf(err, -e, "Cannot bind to socket path %s: %s", path,
+                       os_err(e, os, sizeof(os)));
+    }
+    unlink(tmp);
     s->sock_path = xstrdup(path);
-    if (listen(s->listen_fd, 1) < 0)
-        return sq_errf(err, -errno, "Cannot listen on %s: %s", path,
-                       os_err(errno, os, sizeof(os)));
     return 0;
 }
 
