@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "devices/pci/root.h"
 #include "devices/virtio/mem.h"
 #include "util/xalloc.h"
 #include "vmm/device_cfg.h"
@@ -41,7 +42,8 @@ const char *vdev_unsupported(const struct vm_resources *r)
     return NULL;
 }
 
-/* Build the i-th device of kind c into the next entry, then place it. */
+/* Build the i-th device of kind c into the next entry, then place it
+ * (vdev_list_create says how; alloc NULL: on PCI). */
 static int create_one(struct vdev_list *l, const struct vdev_class *c,
                       const struct vm_resources *r, size_t i,
                       struct mmio_alloc *alloc, struct sq_err *err)
@@ -58,6 +60,12 @@ static int create_one(struct vdev_list *l, const struct vdev_class *c,
         return rc;
     d->cls = c;
     l->n++;
+    if (!alloc) {
+        /* PciSegment::next_device_sbdf: slot 0 is the host bridge's. */
+        if (l->n > PCI_N_DEVICE_SLOTS)
+            return sq_errf(err, -ENOSPC, VDEV_ERR_ATTACH_PCI PCI_ERR_NO_SLOT);
+        return 0;
+    }
     rc = mmio_alloc_device(alloc, &d->addr, &d->gsi, err);
     if (rc)
         sq_err_prefix(err, VDEV_ERR_ATTACH_MMIO);

@@ -433,6 +433,41 @@ static void test_default_machine_layer_device_limits(void **state)
     f->v->ops = &fake_ops;
 }
 
+/* With --enable-pci the devices take PCI slots, not legacy GSIs: 31 drives
+ * and entropy (32 devices) are refused for the 32nd with upstream's chain,
+ * before KVM is touched, and every device built is freed. */
+static void test_default_machine_layer_pci_device_limit(void **state)
+{
+    struct fx *f = *state;
+    struct instance_action start = {ACTION_INSTANCE_START};
+    struct boot_source_cfg b = boot(f->kernel);
+    struct entropy_cfg e;
+    int fds;
+
+    f->v->ops = &vmm_default_machine_ops;
+    f->v->res.pci_enabled = true;
+    assert_int_equal(act(f->v, VMM_OP_PUT_BOOT_SOURCE, NULL, &b), 204);
+    memset(&e, 0, sizeof(e));
+    assert_int_equal(act(f->v, VMM_OP_PUT_ENTROPY, NULL, &e), 204);
+    for (int i = 0; i < 31; i++) {
+        char id[16];
+        struct drive_cfg d;
+
+        snprintf(id, sizeof(id), "d%02d", i);
+        d = drive(id, f->disk2, false);
+        assert_int_equal(act(f->v, VMM_OP_PUT_DRIVE, id, &d), 204);
+    }
+    fds = fd_count();
+    expect_fault(act(f->v, VMM_OP_PUT_ACTIONS, NULL, &start),
+                 "Start microvm error: Could not attach device: Error attach "
+                 "PCI device: PCI root error: Could not find an available "
+                 "device slot on the PCI bus.");
+    assert_false(vmm_is_started(f->v));
+    assert_null(f->v->machine);
+    assert_int_equal(fd_count(), fds);
+    f->v->ops = &fake_ops;
+}
+
 /* ---------------------------------------------------------------------- */
 /* Pre/post-boot matrix (digest 1.4) */
 
@@ -1768,6 +1803,7 @@ int main(void)
         T(test_start_errors),
         T(test_default_machine_layer_refuses),
         T(test_default_machine_layer_device_limits),
+        T(test_default_machine_layer_pci_device_limit),
         T(test_preboot_matrix),
         T(test_postboot_matrix),
         T(test_preboot_only_gets),
