@@ -72,16 +72,23 @@ static int create_one(struct vdev_list *l, const struct vdev_class *c,
     return rc;
 }
 
-int vdev_list_create(struct vdev_list *l, const struct vm_resources *r,
-                     struct mmio_alloc *alloc, struct sq_err *err)
+size_t vdev_count(const struct vm_resources *r)
 {
     size_t total = 0;
-    int rc;
 
     for (size_t k = 0; k < vdev_attach_order_len; k++) {
         if (vdev_attach_order[k]->create)
             total += vdev_attach_order[k]->count(r);
     }
+    return total;
+}
+
+int vdev_list_create(struct vdev_list *l, const struct vm_resources *r,
+                     struct mmio_alloc *alloc, struct sq_err *err)
+{
+    size_t total = vdev_count(r);
+    int rc;
+
     l->devs = xcalloc(total ? total : 1, sizeof(*l->devs));
     l->n = 0;
     mem_window_init(&l->win, (uint64_t)r->machine.mem_size_mib << 20);

@@ -152,6 +152,10 @@ extern const size_t vdev_attach_order_len;
  */
 const char *vdev_unsupported(const struct vm_resources *r);
 
+/* How many devices vdev_list_create() builds from r (every configured
+ * device of a kind squib can build). */
+size_t vdev_count(const struct vm_resources *r);
+
 /*
  * Build every configured device in attach order and place each one right
  * after building it, as upstream's attach_boot_virtio_device does:

@@ -18,13 +18,18 @@ Device counts (no KVM needed for the refusals): PCI holds 31 devices
 19; the 32nd is refused at InstanceStart with upstream's text before any
 KVM resource exists. With KVM, 24 drives and an entropy device boot on PCI
 and the guest finds all 25 in slots 1..25.
+
+Hot-plug after boot (needs a running guest, so KVM): upstream's texts for
+each check it makes before attaching, in its order, then squib's honest
+refusal of the attach itself; nothing changes on the machine.
 """
 import os
 import re
 
 import pytest
 
-from test_boot_guest import GUEST_DIR, assert_exit, kvm_skip_reason, start
+from test_boot_guest import (GUEST_DIR, assert_exit, configure,
+                             kvm_skip_reason, start, wait_for)
 
 needs_kvm = pytest.mark.skipif(kvm_skip_reason() is not None,
                                reason=str(kvm_skip_reason()))
@@ -51,10 +56,10 @@ def put_drives(api, disk, n):
         assert r.status == 204, r.raw
 
 
-def make_disk(tmp_path, name="d.img"):
+def make_disk(tmp_path, name="d.img", size=4096):
     disk = os.path.join(str(tmp_path), name)
     with open(disk, "wb") as f:
-        f.truncate(4096)
+        f.truncate(size)
     return disk
 
 
@@ -222,3 +227,63 @@ def test_linux_on_virtio_pci(squib_factory, tmp_path):
                  r"SQUIB-HWRNG [0-9a-f]{128}"):
         assert re.search(want, out), "missing %r in:\n%s" % (want, out[-4000:])
     assert squib.wait(300) == 0
+
+
+NOT_YET = "The requested operation is not supported: PCI device hot-%s is not implemented by squib yet"
+
+
+def drive_body(drive_id, path, root=False):
+    return {"drive_id": drive_id, "path_on_host": path, "is_root_device": root}
+
+
+@needs_kvm
+@pytest.mark.parametrize("pci", [False, True])
+def test_hotplug_after_boot(squib_factory, tmp_path, pci):
+    squib = squib_factory(["--enable-pci"] if pci else [])
+    api = squib.client()
+    disk = make_disk(tmp_path)
+    configure(api, KERNEL, "counter")
+    assert api.put("/drives/rootfs", drive_body("rootfs", disk, True)).status == 204
+    r = api.put("/pmem/pm0", {"id": "pm0", "path_on_host": make_disk(tmp_path, "p.img", 64 << 10)})
+    assert r.status == 204, r.raw
+    start(api)
+    wait_for(squib, r"SQUIB-GUEST counter value=\d+")
+    before = api.get("/vm/config").json()
+
+    def fault(method, path, body=None):
+        r = api.request(method, path, body)
+        assert r.status == 400, (path, r.raw)
+        return r.fault
+
+    if not pci:
+        for path, body in [
+            ("/drives/x", drive_body("x", "/nonexistent", True)),
+            ("/pmem/x", {"id": "x", "path_on_host": "/nonexistent"}),
+            ("/network-interfaces/x", {"iface_id": "x", "host_dev_name": "t"}),
+        ]:
+            assert fault("PUT", path, body) == "PCI is not enabled"
+            assert fault("DELETE", path) == "PCI is not enabled"
+    else:
+        assert fault("PUT", "/drives/rootfs", drive_body("rootfs", "/x")) == "Device ID in use"
+        assert fault("PUT", "/pmem/pm0", {"id": "pm0", "path_on_host": "/x"}) == "Device ID in use"
+        assert (fault("PUT", "/drives/x", drive_body("x", "/nonexistent", True))
+                == "Drive config error: A root block device already exists!")
+        assert fault("PUT", "/drives/x", drive_body("x", "/nonexistent")) == (
+            "Drive config error: Unable to create the virtio block device: Virtio "
+            "backend error: Error manipulating the backing file: No such file or "
+            "directory (os error 2) /nonexistent")
+        assert fault("PUT", "/pmem/x", {"id": "x", "path_on_host": "/x",
+                                        "root_device": True}) == (
+            "Pmem config error: Attempt to add pmem as a root device while the "
+            "root device defined as a block device")
+        assert fault("PUT", "/drives/x", drive_body("x", disk)) == NOT_YET % "plug"
+        assert fault("PUT", "/pmem/x", {"id": "x", "path_on_host": disk}) == NOT_YET % "plug"
+        assert fault("DELETE", "/drives/nope") == "Device not found"
+        assert fault("DELETE", "/network-interfaces/nope") == "Device not found"
+        assert fault("DELETE", "/drives/rootfs") == "Cannot unplug root device"
+        assert fault("DELETE", "/pmem/pm0") == NOT_YET % "unplug"
+    assert api.get("/vm/config").json() == before
+    logs = squib.logs()
+    assert "[DevPreview] PCI device hotplug is in development preview." in logs
+    assert "[DevPreview] PCI device hot-unplug is in development preview." in logs
+    assert squib.proc.poll() is None
