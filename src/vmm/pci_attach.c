@@ -36,10 +36,9 @@ int vmm_pci_new(const struct vdev_list *l, struct vmm_pci **out,
     char os[128];
     int rc = 0;
 
-    if (l->n > PCI_N_SLOTS - 1)
-        return sq_errf(err, -ENOSPC,
-                       "Could not attach device: No PCI device slot is "
-                       "available.");
+    /* vdev_list_create refused more already; kept for other callers. */
+    if (l->n > PCI_N_DEVICE_SLOTS)
+        return sq_errf(err, -ENOSPC, VDEV_ERR_ATTACH_PCI PCI_ERR_NO_SLOT);
     p = xcalloc(1, sizeof(*p));
     pci_root_init(&p->root);
     p->devs = xcalloc(l->n + 1, sizeof(*p->devs));
@@ -69,7 +68,7 @@ int vmm_pci_new(const struct vdev_list *l, struct vmm_pci **out,
     }
     if (rc < 0) {
         vmm_pci_free(p);
-        return sq_errf(err, rc, "Could not attach device: %s",
+        return sq_errf(err, rc, VDEV_ERR_ATTACH_PCI "%s",
                        sq_os_error(-rc, os, sizeof(os)));
     }
     *out = p;

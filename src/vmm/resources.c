@@ -303,6 +303,16 @@ static int drive_new(const struct drive_cfg *cfg, struct res_drive *out,
                    "Invalid block config.");
 }
 
+int res_check_drive(const struct drive_cfg *cfg, struct sq_err *err)
+{
+    struct res_drive dev;
+    int rc = drive_new(cfg, &dev, err);
+
+    if (rc == 0)
+        drive_release(&dev);
+    return rc;
+}
+
 int res_set_drive(struct vm_resources *r, const struct drive_cfg *cfg,
                   struct sq_err *err)
 {
@@ -374,6 +384,41 @@ int res_tap_open(const char *name, int *fd_out, char if_name[RES_IFNAMSIZ],
     return tap_open(name, fd_out, if_name, err);
 }
 
+/* NetBuilder::create_net: the TAP opened, then the MTU's range. */
+static int net_open(const struct vm_resources *r,
+                    const struct net_iface_cfg *cfg, int *fd,
+                    char if_name[RES_IFNAMSIZ], struct sq_err *err)
+{
+    int rc = r->tap_open(cfg->host_dev_name, fd, if_name, err);
+
+    if (rc) {
+        if (err)
+            sq_err_prefix(err, "Could not create the network device: ");
+        return rc;
+    }
+    if (cfg->has_mtu && cfg->mtu < RES_NET_MTU_MIN) {
+        close(*fd);
+        *fd = -1;
+        return sq_errf(err, -EINVAL,
+                       "Could not create the network device: MTU %u is out of "
+                       "range [68, 65535]",
+                       (unsigned)cfg->mtu);
+    }
+    return 0;
+}
+
+int res_check_net(const struct vm_resources *r, const struct net_iface_cfg *cfg,
+                  struct sq_err *err)
+{
+    char if_name[RES_IFNAMSIZ] = "";
+    int fd = -1;
+    int rc = net_open(r, cfg, &fd, if_name, err);
+
+    if (rc == 0)
+        close(fd);
+    return rc;
+}
+
 int res_set_net(struct vm_resources *r, const struct net_iface_cfg *cfg,
                 struct sq_err *err)
 {
@@ -411,19 +456,9 @@ int res_set_net(struct vm_resources *r, const struct net_iface_cfg *cfg,
         r->n_nets--;
     }
 
-    rc = r->tap_open(cfg->host_dev_name, &fd, if_name, err);
-    if (rc) {
-        if (err)
-            sq_err_prefix(err, "Could not create the network device: ");
+    rc = net_open(r, cfg, &fd, if_name, err);
+    if (rc)
         return rc;
-    }
-    if (cfg->has_mtu && cfg->mtu < RES_NET_MTU_MIN) {
-        close(fd);
-        return sq_errf(err, -EINVAL,
-                       "Could not create the network device: MTU %u is out of "
-                       "range [68, 65535]",
-                       (unsigned)cfg->mtu);
-    }
 
     memset(&dev, 0, sizeof(dev));
     dev.tap_fd = fd;

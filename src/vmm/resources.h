@@ -144,6 +144,10 @@ int res_set_boot_source(struct vm_resources *r,
  * backing file opened read-only or read-write. */
 int res_set_drive(struct vm_resources *r, const struct drive_cfg *cfg,
                   struct sq_err *err);
+/* Block::new alone: what PUT /drives checks of the device itself (backend,
+ * backing file opened as configured), with the same detail texts, keeping
+ * nothing (no metrics group either). 0 or -errno. */
+int res_check_drive(const struct drive_cfg *cfg, struct sq_err *err);
 /* True if drives[0] is a root device (BlockBuilder::has_root_device). */
 bool res_has_root_block(const struct vm_resources *r);
 /* The drive with this id (exact bytes), or NULL. Borrowed; valid until the
@@ -156,6 +160,11 @@ struct res_drive *res_find_drive(struct vm_resources *r, const char *id,
  * open, MTU range. */
 int res_set_net(struct vm_resources *r, const struct net_iface_cfg *cfg,
                 struct sq_err *err);
+/* NetBuilder::create_net alone: the TAP opened (r->tap_open) and closed
+ * again, and the MTU's range, with res_set_net's detail texts; r is not
+ * changed. 0 or -errno. */
+int res_check_net(const struct vm_resources *r, const struct net_iface_cfg *cfg,
+                  struct sq_err *err);
 /* The NIC with this id (exact bytes), or NULL. Borrowed; valid until the
  * next NIC change. */
 struct res_net *res_find_net(struct vm_resources *r, const char *id,

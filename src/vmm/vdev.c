@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "devices/pci/root.h"
 #include "devices/virtio/mem.h"
 #include "util/xalloc.h"
 #include "vmm/device_cfg.h"
@@ -41,7 +42,8 @@ const char *vdev_unsupported(const struct vm_resources *r)
     return NULL;
 }
 
-/* Build the i-th device of kind c into the next entry, then place it. */
+/* Build the i-th device of kind c into the next entry, then place it
+ * (vdev_list_create says how; alloc NULL: on PCI). */
 static int create_one(struct vdev_list *l, const struct vdev_class *c,
                       const struct vm_resources *r, size_t i,
                       struct mmio_alloc *alloc, struct sq_err *err)
@@ -58,22 +60,35 @@ static int create_one(struct vdev_list *l, const struct vdev_class *c,
         return rc;
     d->cls = c;
     l->n++;
+    if (!alloc) {
+        /* PciSegment::next_device_sbdf: slot 0 is the host bridge's. */
+        if (l->n > PCI_N_DEVICE_SLOTS)
+            return sq_errf(err, -ENOSPC, VDEV_ERR_ATTACH_PCI PCI_ERR_NO_SLOT);
+        return 0;
+    }
     rc = mmio_alloc_device(alloc, &d->addr, &d->gsi, err);
     if (rc)
         sq_err_prefix(err, VDEV_ERR_ATTACH_MMIO);
     return rc;
 }
 
-int vdev_list_create(struct vdev_list *l, const struct vm_resources *r,
-                     struct mmio_alloc *alloc, struct sq_err *err)
+size_t vdev_count(const struct vm_resources *r)
 {
     size_t total = 0;
-    int rc;
 
     for (size_t k = 0; k < vdev_attach_order_len; k++) {
         if (vdev_attach_order[k]->create)
             total += vdev_attach_order[k]->count(r);
     }
+    return total;
+}
+
+int vdev_list_create(struct vdev_list *l, const struct vm_resources *r,
+                     struct mmio_alloc *alloc, struct sq_err *err)
+{
+    size_t total = vdev_count(r);
+    int rc;
+
     l->devs = xcalloc(total ? total : 1, sizeof(*l->devs));
     l->n = 0;
     mem_window_init(&l->win, (uint64_t)r->machine.mem_size_mib << 20);

@@ -15,8 +15,10 @@
  * Lifecycle of a list (vmm thread), as vmm_start.c drives it:
  *
  *   vdev_list_create()  devices built from the configuration and placed
- *                       (4 KiB window from 0xc0001000, GSI from 5; memory
- *                       windows past 512 GiB, mem_window.h), in order
+ *                       (virtio-mmio: 4 KiB window from 0xc0001000, GSI
+ *                       from 5; PCI: a slot counted, pci_attach.h places
+ *                       it; memory windows past 512 GiB, mem_window.h),
+ *                       in order
  *   ... the machine is built from each entry's transport and placement ...
  *   vdev_list_add_memory()  device windows virtqueue buffers may use
  *   vdev_list_attach()  each device's KVM slots (map), then each device on
@@ -44,6 +46,8 @@
 /* Upstream's StartMicrovmError::AttachDevice over
  * AttachDeviceError::MmioTransport: placement and ioeventfd failures. */
 #define VDEV_ERR_ATTACH_MMIO "Could not attach device: MMIO transport error: "
+/* The same over AttachDeviceError::PciTransport (--enable-pci). */
+#define VDEV_ERR_ATTACH_PCI "Could not attach device: Error attach PCI device: "
 
 struct vmm_vdev;
 
@@ -148,14 +152,23 @@ extern const size_t vdev_attach_order_len;
  */
 const char *vdev_unsupported(const struct vm_resources *r);
 
+/* How many devices vdev_list_create() builds from r (every configured
+ * device of a kind squib can build). */
+size_t vdev_count(const struct vm_resources *r);
+
 /*
  * Build every configured device in attach order and place each one right
- * after building it (mmio_alloc_device on `alloc`). Memory windows come
- * from l->win: virtio-mem's region first (as upstream allocates it as soon
- * as the VM exists), then each device's as it is built. Call after
- * vdev_unsupported() found nothing. Returns 0, or -errno with err set
- * (placement failures with VDEV_ERR_ATTACH_MMIO before the allocator's
- * text); on failure the devices built so far stay in l for
+ * after building it, as upstream's attach_boot_virtio_device does:
+ * - alloc non-NULL (virtio-mmio): mmio_alloc_device on `alloc`; the 20th
+ *   device finds no legacy GSI (VDEV_ERR_ATTACH_MMIO before the
+ *   allocator's text);
+ * - alloc NULL (--enable-pci): the device takes the next of the PCI bus's
+ *   31 device slots (addr and gsi stay 0; pci_attach.h places it); the
+ *   32nd finds none (VDEV_ERR_ATTACH_PCI PCI_ERR_NO_SLOT).
+ * Memory windows come from l->win: virtio-mem's region first (as upstream
+ * allocates it as soon as the VM exists), then each device's as it is
+ * built. Call after vdev_unsupported() found nothing. Returns 0, or -errno
+ * with err set; on failure the devices built so far stay in l for
  * vdev_list_free().
  */
 int vdev_list_create(struct vdev_list *l, const struct vm_resources *r,

@@ -344,92 +344,6 @@ static int balloon_hinting(struct vmm *v, enum vmm_op op, const void *body,
     return balloon_patch(v, op, body, err);
 }
 
-/* PUT /drives, /pmem, /network-interfaces after boot: PCI hot-plug
- * (DeviceManager::hotplug_device: PCI, id in use, then the per-type checks
- * that come before the device is created). */
-static int hotplug(struct vmm *v, const struct vmm_request *req,
-                   struct sq_err *err)
-{
-    struct vm_resources *r = &v->res;
-
-    if (!r->pci_enabled)
-        return sq_errf(err, -EOPNOTSUPP, "PCI is not enabled");
-    if (req->op == VMM_OP_PUT_DRIVE) {
-        const struct drive_cfg *d = &req->body.drive;
-
-        if (res_find_drive(r, d->drive_id, d->drive_id_len))
-            return sq_errf(err, -EEXIST, "Device ID in use");
-        if (d->is_root_device)
-            return sq_errf(err, -EEXIST,
-                           "Drive config error: A root block "
-                           "device already exists!");
-    } else if (req->op == VMM_OP_PUT_PMEM) {
-        const struct pmem_cfg *p = &req->body.pmem;
-
-        for (size_t i = 0; i < r->n_pmems; i++) {
-            if (r->pmems[i].id_len == p->id_len &&
-                !memcmp(r->pmems[i].id, p->id, p->id_len))
-                return sq_errf(err, -EEXIST, "Device ID in use");
-        }
-        if (p->root_device)
-            return sq_errf(err, -EINVAL,
-                           "Pmem config error: Attempt to add pmem as a root "
-                           "device while the root device defined as a block "
-                           "device");
-    } else {
-        const struct net_iface_cfg *n = &req->body.net;
-
-        if (res_find_net(r, n->iface_id, n->iface_id_len))
-            return sq_errf(err, -EEXIST, "Device ID in use");
-        for (size_t i = 0; n->has_guest_mac && i < r->n_nets; i++) {
-            const uint8_t *m = n->guest_mac;
-
-            if (r->nets[i].cfg.has_guest_mac &&
-                !memcmp(r->nets[i].cfg.guest_mac, m, 6))
-                return sq_errf(err, -EEXIST,
-                               "Network config error: The MAC address is "
-                               "already in use: "
-                               "%02x:%02x:%02x:%02x:%02x:%02x",
-                               m[0], m[1], m[2], m[3], m[4], m[5]);
-        }
-    }
-    return sq_errf(err, -EOPNOTSUPP,
-                   "The requested operation is not supported: PCI device "
-                   "hot-plug is not implemented by squib yet");
-}
-
-static int hot_unplug(struct vmm *v, const struct vmm_request *req,
-                      struct sq_err *err)
-{
-    const char *id = req->id ? req->id : "";
-    bool found = false, root = false;
-
-    if (!v->res.pci_enabled)
-        return sq_errf(err, -EOPNOTSUPP, "PCI is not enabled");
-    if (req->op == VMM_OP_DELETE_DRIVE) {
-        struct res_drive *d = res_find_drive(&v->res, id, strlen(id));
-
-        found = d != NULL;
-        root = d && d->cfg.is_root_device;
-    } else if (req->op == VMM_OP_DELETE_NET) {
-        found = res_find_net(&v->res, id, strlen(id)) != NULL;
-    } else {
-        for (size_t i = 0; i < v->res.n_pmems; i++) {
-            if (!strcmp(v->res.pmems[i].id, id)) {
-                found = true;
-                root = v->res.pmems[i].root_device;
-            }
-        }
-    }
-    if (!found)
-        return sq_errf(err, -ENODEV, "Device not found");
-    if (root)
-        return sq_errf(err, -EBUSY, "Cannot unplug root device");
-    return sq_errf(err, -EOPNOTSUPP,
-                   "The requested operation is not supported: PCI device "
-                   "hot-unplug is not implemented by squib yet");
-}
-
 static int patch_drive(struct vmm *v, const struct drive_update *u,
                        struct sq_err *err)
 {
@@ -677,19 +591,19 @@ static int handle_write(struct vmm *v, struct vmm_request *req,
                           "Boot source error: ");
     case VMM_OP_PUT_DRIVE:
         if (started)
-            return hotplug(v, req, err);
+            return vmm_hotplug(v, req, err);
         v->boot_path = true;
         return set_result(res_set_drive(r, &b->drive, err), err,
                           "Drive config error: ");
     case VMM_OP_PUT_PMEM:
         if (started)
-            return hotplug(v, req, err);
+            return vmm_hotplug(v, req, err);
         v->boot_path = true;
         return set_result(res_set_pmem(r, &b->pmem, err), err,
                           "Pmem config error: ");
     case VMM_OP_PUT_NET:
         if (started)
-            return hotplug(v, req, err);
+            return vmm_hotplug(v, req, err);
         v->boot_path = true;
         return set_result(res_set_net(r, &b->net, err), err,
                           "Network config error: ");
@@ -749,7 +663,7 @@ static int handle_write(struct vmm *v, struct vmm_request *req,
     case VMM_OP_DELETE_DRIVE:
     case VMM_OP_DELETE_PMEM:
     case VMM_OP_DELETE_NET:
-        return hot_unplug(v, req, err);
+        return vmm_hot_unplug(v, req, err);
     case VMM_OP_PATCH_DRIVE:
         return patch_drive(v, &b->drive_update, err);
     case VMM_OP_PATCH_NET:

@@ -1,5 +1,6 @@
 /*
- * vmm_int.h: internals shared by vmm.c, query.c and config_file.c only.
+ * vmm_int.h: internals shared by vmm.c, query.c, config_file.c and
+ * vmm_hotplug.c only.
  */
 #ifndef SQUIB_VMM_VMM_INT_H
 #define SQUIB_VMM_VMM_INT_H
@@ -20,5 +21,16 @@ int vmm_apply_logger(struct vmm *v, const struct logger_cfg *cfg,
                      struct sq_err *err);
 int vmm_apply_metrics(struct vmm *v, const struct metrics_cfg *cfg,
                       struct sq_err *err);
+
+/*
+ * PUT /drives, /pmem, /network-interfaces after InstanceStart (req->op
+ * VMM_OP_PUT_DRIVE, _PMEM, _NET) and DELETE on them (VMM_OP_DELETE_*):
+ * upstream's checks in its order, then an honest refusal (vmm_hotplug.c).
+ * Always -errno with err set to the whole fault_message; nothing changes.
+ */
+int vmm_hotplug(struct vmm *v, const struct vmm_request *req,
+                struct sq_err *err);
+int vmm_hot_unplug(struct vmm *v, const struct vmm_request *req,
+                   struct sq_err *err);
 
 #endif

@@ -240,7 +240,8 @@ static int machine_common_config(struct vmm *v, struct vmm_machine *vm,
 
 /*
  * Build the configured virtio devices into vm->vdevs, placed through
- * `alloc`, and describe them for the machine (*mmio) and the command line
+ * `alloc` (NULL: on PCI), and describe them for the machine (*mmio) and the
+ * command line
  * (*dev), both new arrays the caller frees; *root_at is the root drive's
  * index (devices_describe). A device whose GET answers change on the
  * guest's schedule marks the read mirror stale. 0 or -errno with err set.
@@ -288,7 +289,7 @@ static int build_machine(struct vmm *v, bool start, struct sq_err *err)
     struct machine_config cfg;
     struct cmdline_extras x;
     struct serial_rate_limit srl;
-    struct mmio_alloc alloc, unused;
+    struct mmio_alloc alloc;
     struct vmm_machine *vm;
     struct machine_mmio_dev *mmio = NULL;
     struct cmdline_dev *dev = NULL;
@@ -308,14 +309,13 @@ static int build_machine(struct vmm *v, bool start, struct sq_err *err)
     vm->serial_fd = -1;
     memset(&cfg, 0, sizeof(cfg));
     mmio_alloc_init(&alloc);
-    mmio_alloc_init(&unused);
 
     /* virtio devices in attach order, then VMGenID and VMClock take the
      * next free legacy GSIs (digest 6.4). With --enable-pci the devices
      * go on PCI (pci_attach.h) and take no MMIO window or legacy GSI:
-     * VMGenID and VMClock get GSIs 5 and 6, as upstream. (The list still
-     * places them, on an allocator nobody uses.) */
-    rc = build_vdevs(v, vm, r->pci_enabled ? &unused : &alloc, &mmio, &dev,
+     * VMGenID and VMClock get GSIs 5 and 6, as upstream; the list counts
+     * the bus's 31 device slots instead. */
+    rc = build_vdevs(v, vm, r->pci_enabled ? NULL : &alloc, &mmio, &dev,
                      &root_at, err);
     if (rc == 0 && r->pci_enabled)
         rc = vmm_pci_new(&vm->vdevs, &vm->pci, err);

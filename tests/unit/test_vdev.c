@@ -3,8 +3,10 @@
  * attach-order table, the refusal of kinds squib cannot build yet in that
  * order, placement of the built devices (window and GSI in attach order;
  * pmem and virtio-mem memory windows past 512 GiB),
- * attach and detach without KVM or a loop, PATCH through the class, and a
- * failed create that leaves the devices built so far for the caller.
+ * attach and detach without KVM or a loop, PATCH through the class, a
+ * failed create that leaves the devices built so far for the caller, and
+ * each transport's device limit (19 on virtio-mmio, 31 on PCI) with
+ * upstream's texts.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -20,6 +22,7 @@
 
 #include "vmm/action.h"
 #include "vmm/device_cfg.h"
+#include "vmm/pci_attach.h"
 #include "vmm/resources.h"
 #include "vmm/vdev.h"
 
@@ -483,6 +486,86 @@ static void test_create_error_from_device(void **state)
     vdev_list_free(&l);
 }
 
+/* Build the list from n drives on one transport (alloc NULL: PCI). */
+static int create_drives(struct fx *f, size_t n, struct mmio_alloc *alloc,
+                         struct vdev_list *l, struct sq_err *err)
+{
+    for (size_t i = f->r.n_drives; i < n; i++) {
+        char id[16];
+
+        snprintf(id, sizeof(id), "d%02zu", i);
+        add_drive(f, id, false);
+    }
+    memset(l, 0, sizeof(*l));
+    sq_err_clear(err);
+    return vdev_list_create(l, &f->r, alloc, err);
+}
+
+/* virtio-mmio: the legacy GSIs 5..23 hold 19 devices; the 20th is refused
+ * (upstream's allocate_mmio_resources), the devices built so far kept. */
+static void test_mmio_device_limit(void **state)
+{
+    struct fx *f = *state;
+    struct vdev_list l;
+    struct mmio_alloc alloc;
+    struct sq_err err;
+
+    mmio_alloc_init(&alloc);
+    assert_int_equal(create_drives(f, 19, &alloc, &l, &err), 0);
+    assert_int_equal(l.n, 19);
+    assert_int_equal(l.devs[18].gsi, 23);
+    vdev_list_free(&l);
+    mmio_alloc_init(&alloc);
+    assert_int_equal(create_drives(f, 20, &alloc, &l, &err), -ENOSPC);
+    assert_string_equal(err.msg,
+                        "Could not attach device: MMIO transport error: "
+                        "Failed to allocate requested resource: The "
+                        "requested resource is not available.");
+    assert_int_equal(l.n, 20);
+    vdev_list_free(&l);
+}
+
+/* PCI: bus 0 has 32 device numbers, 0 the host bridge's, so 31 devices
+ * fit (far past virtio-mmio's 19) and go on the bus, each in the next slot
+ * with its own BAR; the 32nd is refused with upstream's chain
+ * (PciSegment::next_device_sbdf). No KVM needed: the PCI front is built
+ * before the machine. */
+static void test_pci_device_limit(void **state)
+{
+    struct fx *f = *state;
+    struct vdev_list l;
+    struct vmm_pci *pci = NULL;
+    struct sq_err err;
+    const struct machine_bus_range *ranges;
+    size_t n_ranges;
+
+    f->r.pci_enabled = true;
+    assert_int_equal(create_drives(f, 20, NULL, &l, &err), 0);
+    vdev_list_free(&l);
+    assert_int_equal(create_drives(f, 31, NULL, &l, &err), 0);
+    assert_int_equal(l.n, 31);
+    assert_int_equal(vmm_pci_new(&l, &pci, &err), 0);
+    ranges = vmm_pci_ranges(pci, &n_ranges);
+    assert_int_equal(n_ranges, 2 + 31);
+    assert_int_equal(ranges[2 + 30].base, VMM_PCI_BAR_BASE + 30 * 0x80000ull);
+    vmm_pci_free(pci);
+    vdev_list_free(&l);
+
+    assert_int_equal(create_drives(f, 32, NULL, &l, &err), -ENOSPC);
+    assert_string_equal(err.msg,
+                        "Could not attach device: Error attach PCI device: "
+                        "PCI root error: Could not find an available "
+                        "device slot on the PCI bus.");
+    assert_int_equal(l.n, 32);
+    /* A list that got past the count anyway is refused the same way. */
+    assert_int_equal(vmm_pci_new(&l, &pci, &err), -ENOSPC);
+    assert_string_equal(err.msg,
+                        "Could not attach device: Error attach PCI device: "
+                        "PCI root error: Could not find an available "
+                        "device slot on the PCI bus.");
+    vdev_list_free(&l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -497,6 +580,8 @@ int main(void)
         T(test_balloon_from_put),
         T(test_create_failure_keeps_built_devices),
         T(test_create_error_from_device),
+        T(test_mmio_device_limit),
+        T(test_pci_device_limit),
 #undef T
     };
 

@@ -433,6 +433,41 @@ static void test_default_machine_layer_device_limits(void **state)
     f->v->ops = &fake_ops;
 }
 
+/* With --enable-pci the devices take PCI slots, not legacy GSIs: 31 drives
+ * and entropy (32 devices) are refused for the 32nd with upstream's chain,
+ * before KVM is touched, and every device built is freed. */
+static void test_default_machine_layer_pci_device_limit(void **state)
+{
+    struct fx *f = *state;
+    struct instance_action start = {ACTION_INSTANCE_START};
+    struct boot_source_cfg b = boot(f->kernel);
+    struct entropy_cfg e;
+    int fds;
+
+    f->v->ops = &vmm_default_machine_ops;
+    f->v->res.pci_enabled = true;
+    assert_int_equal(act(f->v, VMM_OP_PUT_BOOT_SOURCE, NULL, &b), 204);
+    memset(&e, 0, sizeof(e));
+    assert_int_equal(act(f->v, VMM_OP_PUT_ENTROPY, NULL, &e), 204);
+    for (int i = 0; i < 31; i++) {
+        char id[16];
+        struct drive_cfg d;
+
+        snprintf(id, sizeof(id), "d%02d", i);
+        d = drive(id, f->disk2, false);
+        assert_int_equal(act(f->v, VMM_OP_PUT_DRIVE, id, &d), 204);
+    }
+    fds = fd_count();
+    expect_fault(act(f->v, VMM_OP_PUT_ACTIONS, NULL, &start),
+                 "Start microvm error: Could not attach device: Error attach "
+                 "PCI device: PCI root error: Could not find an available "
+                 "device slot on the PCI bus.");
+    assert_false(vmm_is_started(f->v));
+    assert_null(f->v->machine);
+    assert_int_equal(fd_count(), fds);
+    f->v->ops = &fake_ops;
+}
+
 /* ---------------------------------------------------------------------- */
 /* Pre/post-boot matrix (digest 1.4) */
 
@@ -1463,6 +1498,139 @@ static void test_memory_devices_after_boot(void **state)
                  "the request arguments.");
 }
 
+/* Hot-plug after boot (vmm_hotplug.c): upstream's checks in its order,
+ * each with its text, then an honest refusal; nothing changes. */
+static void test_hotplug_decisions(void **state)
+{
+    static const enum vmm_op puts[] = {VMM_OP_PUT_DRIVE, VMM_OP_PUT_PMEM,
+                                       VMM_OP_PUT_NET};
+    static const enum vmm_op dels[] = {VMM_OP_DELETE_DRIVE, VMM_OP_DELETE_PMEM,
+                                       VMM_OP_DELETE_NET};
+    struct fx *f = *state;
+    struct drive_cfg d = drive("rootfs", f->disk, true);
+    struct net_iface_cfg n = nic("eth0", "tap0", 1);
+    struct pmem_cfg p;
+    char want[512];
+
+    assert_int_equal(act(f->v, VMM_OP_PUT_DRIVE, "rootfs", &d), 204);
+    assert_int_equal(act(f->v, VMM_OP_PUT_NET, "eth0", &n), 204);
+    assert_int_equal(put_pmem(f, "pm0", f->disk), 204);
+    start_vm(f);
+
+    /* virtio-mmio: every route refuses first, whatever the body. */
+    d = drive("extra", "/nonexistent", true);
+    n = nic("eth1", "bad0", 1);
+    memset(&p, 0, sizeof(p));
+    p.id = MUT("pm1");
+    p.id_len = 3;
+    p.path_on_host = MUT("/nonexistent");
+    p.root_device = true;
+    for (size_t i = 0; i < 3; i++) {
+        void *body = i == 0 ? (void *)&d : i == 1 ? (void *)&p : (void *)&n;
+
+        expect_fault(act(f->v, puts[i], "x", body), "PCI is not enabled");
+        expect_fault(act(f->v, dels[i], "nope", NULL), "PCI is not enabled");
+    }
+
+    f->v->res.pci_enabled = true;
+    /* An id the bus has comes before anything about the device. */
+    d = drive("rootfs", "/nonexistent", true);
+    expect_fault(act(f->v, VMM_OP_PUT_DRIVE, "rootfs", &d), "Device ID in use");
+    p.id = MUT("pm0");
+    expect_fault(act(f->v, VMM_OP_PUT_PMEM, "pm0", &p), "Device ID in use");
+    n = nic("eth0", "bad0", 1);
+    expect_fault(act(f->v, VMM_OP_PUT_NET, "eth0", &n), "Device ID in use");
+
+    /* Then the kind's own checks, in upstream's order. */
+    d = drive("extra", "/nonexistent", true);
+    expect_fault(act(f->v, VMM_OP_PUT_DRIVE, "extra", &d),
+                 "Drive config error: A root block device already exists!");
+    d = drive("extra", "/nonexistent", false);
+    expect_fault(act(f->v, VMM_OP_PUT_DRIVE, "extra", &d),
+                 "Drive config error: Unable to create the virtio block "
+                 "device: Virtio backend error: Error manipulating the "
+                 "backing file: No such file or directory (os error 2) "
+                 "/nonexistent");
+    p.id = MUT("pm1");
+    expect_fault(act(f->v, VMM_OP_PUT_PMEM, "pm1", &p),
+                 "Pmem config error: Attempt to add pmem as a root device "
+                 "while the root device defined as a block device");
+    n = nic("eth1", "bad0", 1);
+    expect_fault(act(f->v, VMM_OP_PUT_NET, "eth1", &n),
+                 "Network config error: The MAC address is already in use: "
+                 "06:00:00:00:00:01");
+    n = nic("eth1", "bad0", 2);
+    snprintf(want, sizeof(want),
+             "Network config error: Could not create the network device: "
+             "Open tap device failed: Error while creating ifreq structure: "
+             "Device or resource busy (os error 16). Invalid TUN/TAP Backend "
+             "provided by %s. Check our documentation on setting up the "
+             "network devices.",
+             "bad0");
+    expect_fault(act(f->v, VMM_OP_PUT_NET, "eth1", &n), want);
+
+    /* A device that would be built: refused honestly, nothing kept. */
+    d = drive("extra", f->disk, false);
+    expect_fault(act(f->v, VMM_OP_PUT_DRIVE, "extra", &d),
+                 "The requested operation is not supported: PCI device "
+                 "hot-plug is not implemented by squib yet");
+    p.root_device = false;
+    expect_fault(act(f->v, VMM_OP_PUT_PMEM, "pm1", &p),
+                 "The requested operation is not supported: PCI device "
+                 "hot-plug is not implemented by squib yet");
+    n = nic("eth1", "tap1", 2);
+    expect_fault(act(f->v, VMM_OP_PUT_NET, "eth1", &n),
+                 "The requested operation is not supported: PCI device "
+                 "hot-plug is not implemented by squib yet");
+    assert_int_equal(f->v->res.n_drives, 1);
+    assert_int_equal(f->v->res.n_pmems, 1);
+    assert_int_equal(f->v->res.n_nets, 1);
+    assert_true(metrics_serialize(g_metrics, sizeof(g_metrics)) > 0);
+    assert_null(strstr(g_metrics, "\"block_extra\""));
+
+    /* Unplug: unknown, root, then the refusal. */
+    expect_fault(act(f->v, VMM_OP_DELETE_DRIVE, "nope", NULL),
+                 "Device not found");
+    expect_fault(act(f->v, VMM_OP_DELETE_NET, "eth1", NULL),
+                 "Device not found");
+    expect_fault(act(f->v, VMM_OP_DELETE_DRIVE, "rootfs", NULL),
+                 "Cannot unplug root device");
+    expect_fault(act(f->v, VMM_OP_DELETE_NET, "eth0", NULL),
+                 "The requested operation is not supported: PCI device "
+                 "hot-unplug is not implemented by squib yet");
+    expect_fault(act(f->v, VMM_OP_DELETE_PMEM, "pm0", NULL),
+                 "The requested operation is not supported: PCI device "
+                 "hot-unplug is not implemented by squib yet");
+}
+
+/* A full PCI bus (31 devices) refuses a hot-plug with upstream's
+ * PciManagerError once the device itself checked out. */
+static void test_hotplug_full_bus(void **state)
+{
+    struct fx *f = *state;
+    struct drive_cfg d;
+
+    f->v->res.pci_enabled = true;
+    for (int i = 0; i < 31; i++) {
+        char id[16];
+
+        snprintf(id, sizeof(id), "d%02d", i);
+        d = drive(id, f->disk, false);
+        assert_int_equal(act(f->v, VMM_OP_PUT_DRIVE, id, &d), 204);
+    }
+    start_vm(f);
+    d = drive("extra", "/nonexistent", false);
+    expect_fault(act(f->v, VMM_OP_PUT_DRIVE, "extra", &d),
+                 "Drive config error: Unable to create the virtio block "
+                 "device: Virtio backend error: Error manipulating the "
+                 "backing file: No such file or directory (os error 2) "
+                 "/nonexistent");
+    d = drive("extra", f->disk, false);
+    expect_fault(act(f->v, VMM_OP_PUT_DRIVE, "extra", &d),
+                 "PCI manager error: PCI root error: Could not find an "
+                 "available device slot on the PCI bus.");
+}
+
 static void test_postboot_device_ops(void **state)
 {
     struct fx *f = *state;
@@ -1768,6 +1936,7 @@ int main(void)
         T(test_start_errors),
         T(test_default_machine_layer_refuses),
         T(test_default_machine_layer_device_limits),
+        T(test_default_machine_layer_pci_device_limit),
         T(test_preboot_matrix),
         T(test_postboot_matrix),
         T(test_preboot_only_gets),
@@ -1788,6 +1957,8 @@ int main(void)
         T(test_mmds_post_boot_needs_nic),
         T(test_snapshot_load_gating),
         T(test_postboot_device_ops),
+        T(test_hotplug_decisions),
+        T(test_hotplug_full_bus),
         T(test_patch_net_after_boot),
         T(test_balloon_after_boot),
         T(test_memory_devices_after_boot),

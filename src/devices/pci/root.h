@@ -38,6 +38,14 @@
 #define PCI_N_SLOTS        32u
 #define PCI_HOST_VENDOR_ID 0x8086u
 #define PCI_HOST_DEVICE_ID 0x0d57u
+/* Device slots for devices: all but the host bridge's. */
+#define PCI_N_DEVICE_SLOTS (PCI_N_SLOTS - 1u)
+
+/* Upstream's PciRootError::NoPciDeviceSlotAvailable, after its
+ * PciManagerError::PciRoot prefix (firecracker src/vmm/src/pci/bus.rs,
+ * device_manager/pci_mngr.rs). */
+#define PCI_ERR_NO_SLOT                                                        \
+    "PCI root error: Could not find an available device slot on the PCI bus."
 
 struct pci_root {
     struct pci_dev *slots[PCI_N_SLOTS]; /* borrowed; [0] = &host */
