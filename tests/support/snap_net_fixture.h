@@ -1,12 +1,15 @@
 /*
- * snap_net_fixture.h: the fixture state of snap_state_fixture.h plus a
+ * snap_net_fixture.h: the fixture state of snap_state_fixture.h with a
  * virtio-net device ("eth0", its own state with both rate limiters and an
- * MMDS stack) and the MMDS section that lists it, for tests, the test
+ * MMDS stack) in place of its block device (so that a load gets as far as
+ * opening the TAP) and the MMDS section that lists it, for tests, the test
  * state-file generator and the state fuzzer's seed. Free with
  * microvm_state_fini().
  */
 #ifndef SQUIB_TESTS_SNAP_NET_FIXTURE_H
 #define SQUIB_TESTS_SNAP_NET_FIXTURE_H
+
+#include <stdlib.h>
 
 #include "snap_state_fixture.h"
 #include "vmm/vdev_net_snap.h"
@@ -41,14 +44,16 @@ static inline void make_net_state(struct microvm_state *s)
     struct net_snap n;
 
     make_state(s);
-    s->vdevs = xrealloc(s->vdevs, 2 * sizeof(*s->vdevs));
-    s->vdev_configs = xrealloc(s->vdev_configs, 2 * sizeof(*s->vdev_configs));
-    d = &s->vdevs[1];
+    d = &s->vdevs[0];
+    free(d->kind);
+    free(d->id);
+    buf_fini(&d->device);
+    free(s->vdev_configs[0]);
     memset(d, 0, sizeof(*d));
     d->kind = xstrdup("virtio-net");
     d->id = xstrdup("eth0");
-    d->addr = 0xc0002000;
-    d->gsi = 6;
+    d->addr = 0xc0001000;
+    d->gsi = 5;
     d->transport.acked_features = 1ULL << 32 | 1ULL << 5;
     d->transport.status = 15;
     d->transport.activated = true;
@@ -63,8 +68,7 @@ static inline void make_net_state(struct microvm_state *s)
     buf_init(&d->device);
     make_net_snap(&n);
     net_snap_encode(&n, &d->device);
-    s->vdev_configs[1] = xstrdup(NET_FIXTURE_CONFIG);
-    s->n_vdevs = 2;
+    s->vdev_configs[0] = xstrdup(NET_FIXTURE_CONFIG);
     s->mmds = xcalloc(1, sizeof(*s->mmds));
     s->mmds->version = 1;
     s->mmds->imds_compat = true;

@@ -259,16 +259,16 @@ static void test_state_round_trip(void **state)
     snap_writer_init(&w);
     microvm_state_encode(&in, &w);
     assert_int_equal(decode_file(&w, &out, &err), 0);
-    assert_int_equal(out.n_vdevs, 2);
-    assert_string_equal(out.vdevs[1].kind, "virtio-net");
-    assert_string_equal(out.vdevs[1].id, "eth0");
-    assert_int_equal(out.vdevs[1].addr, 0xc0002000);
-    assert_int_equal(out.vdevs[1].gsi, 6);
-    assert_memory_equal(&in.vdevs[1].transport, &out.vdevs[1].transport,
-                        sizeof(in.vdevs[1].transport));
-    assert_string_equal(out.vdev_configs[1], NET_FIXTURE_CONFIG);
-    assert_int_equal(net_snap_decode((uint8_t *)out.vdevs[1].device.data,
-                                     out.vdevs[1].device.len, &b, &err),
+    assert_int_equal(out.n_vdevs, 1);
+    assert_string_equal(out.vdevs[0].kind, "virtio-net");
+    assert_string_equal(out.vdevs[0].id, "eth0");
+    assert_int_equal(out.vdevs[0].addr, 0xc0001000);
+    assert_int_equal(out.vdevs[0].gsi, 5);
+    assert_memory_equal(&in.vdevs[0].transport, &out.vdevs[0].transport,
+                        sizeof(in.vdevs[0].transport));
+    assert_string_equal(out.vdev_configs[0], NET_FIXTURE_CONFIG);
+    assert_int_equal(net_snap_decode((uint8_t *)out.vdevs[0].device.data,
+                                     out.vdevs[0].device.len, &b, &err),
                      0);
     make_net_snap(&a);
     same_net_snap(&a, &b);
@@ -492,7 +492,7 @@ static void test_take_configs(void **state)
     assert_non_null(strstr(err.msg, "Error restoring MMIO devices: Net: "));
 
     make_net_state(&st);
-    assert_int_equal(snapshot_take_net_config(&r, st.vdev_configs[1], &err), 0);
+    assert_int_equal(snapshot_take_net_config(&r, st.vdev_configs[0], &err), 0);
     assert_int_equal(r.n_nets, 1);
     assert_string_equal(r.nets[0].cfg.host_dev_name, "tap0");
     assert_true(r.nets[0].cfg.has_rx_rate_limiter);
