@@ -19,11 +19,16 @@
 
 #define NS_PER_MS 1000000ULL
 
-static uint64_t now_ns(const struct rate_limiter *rl)
+uint64_t rate_limiter_now(const struct rate_limiter *rl)
 {
     if (rl->clock)
         return rl->clock(rl->clock_opaque);
     return time_mono_ns();
+}
+
+static uint64_t now_ns(const struct rate_limiter *rl)
+{
+    return rate_limiter_now(rl);
 }
 
 static uint64_t gcd(uint64_t x, uint64_t y)

@@ -112,6 +112,9 @@ int rate_limiter_init(struct rate_limiter *rl,
  * timer_fd is -1. */
 void rate_limiter_fini(struct rate_limiter *rl);
 
+/* The limiter's clock now, in ns (its test clock when one is set). */
+uint64_t rate_limiter_now(const struct rate_limiter *rl);
+
 /* Use `fn` (with `opaque`) as the clock, for tests. Re-bases the buckets'
  * last update to the new clock's now. */
 void rate_limiter_set_clock(struct rate_limiter *rl, rate_limiter_clock_fn *fn,

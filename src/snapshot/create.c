@@ -39,6 +39,12 @@ static char *device_config(struct vm_resources *r, const struct vdev_snap *d)
         if (!rd)
             return NULL;
         drive_cfg_to_json(&rd->cfg, &b);
+    } else if (!strcmp(d->kind, "virtio-net")) {
+        struct res_net *rn = res_find_net(r, d->id, strlen(d->id));
+
+        if (!rn)
+            return NULL;
+        net_iface_cfg_to_json(&rn->cfg, &b);
     } else if (!strcmp(d->kind, "virtio-rng") && r->has_entropy) {
         entropy_cfg_to_json(&r->entropy, &b);
     } else {
@@ -68,6 +74,7 @@ static int save_devices(struct vmm *v, struct microvm_state *st,
                            "Devices without snapshot support are present: %s",
                            st->vdevs[i].kind);
     }
+    st->mmds = snap_mmds_from_resources(&v->res);
     return 0;
 }
 

@@ -124,6 +124,8 @@ static int take_device_config(struct vmm *v, const char *kind, const char *json,
         }
         return rc;
     }
+    if (!strcmp(kind, "virtio-net"))
+        return snapshot_take_net_config(&v->res, json, err);
     if (!strcmp(kind, "virtio-rng")) {
         struct entropy_cfg e;
 
@@ -144,6 +146,8 @@ static int take_device_configs(struct vmm *v, const struct microvm_state *st,
         int rc =
             take_device_config(v, st->vdevs[i].kind, st->vdev_configs[i], err);
 
+        if (rc < 0 && !strcmp(st->vdevs[i].kind, "virtio-net"))
+            return sq_err_prefix(err, ERR_BUILD); /* upstream's whole text */
         if (rc < 0) {
             char prefix[300];
 
@@ -154,7 +158,19 @@ static int take_device_configs(struct vmm *v, const struct microvm_state *st,
             return rc;
         }
     }
+    if (st->mmds &&
+        snapshot_take_mmds(&v->res, st->mmds, v->instance_id, err) < 0)
+        return sq_err_prefix(err, ERR_BUILD);
     return 0;
+}
+
+/* The kinds of st's devices, into kinds (SNAP_MAX_VDEVS entries). */
+static const char *const *vdev_kinds(const struct microvm_state *st,
+                                     const char **kinds)
+{
+    for (size_t i = 0; i < st->n_vdevs; i++)
+        kinds[i] = st->vdevs[i].kind;
+    return kinds;
 }
 
 /* upstream's snapshot_state_sanity_check, plus: the regions are the
@@ -222,15 +238,19 @@ int snapshot_load(struct vmm *v, const struct snapshot_load *p,
 {
     struct microvm_state st;
     struct guest_mem *mem = NULL;
+    const char *kinds[SNAP_MAX_VDEVS];
     int rc;
 
     memset(&st, 0, sizeof(st));
     rc = read_state(p->snapshot_path, &st, err);
     if (rc < 0)
         return rc;
-    /* The state holds no network or vsock device yet. */
-    if (p->n_network_overrides)
-        rc = sq_errf(err, -ENODEV, ERR_STATE "Unknown Network Device.");
+    rc = snapshot_network_overrides(st.vdev_configs, vdev_kinds(&st, kinds),
+                                    st.n_vdevs, p->network_overrides,
+                                    p->n_network_overrides, err);
+    if (rc < 0)
+        sq_err_prefix(err, ERR_STATE);
+    /* The state holds no vsock device yet. */
     else if (p->vsock_override_uds_path)
         rc = sq_errf(err, -ENODEV, ERR_STATE "Unknown Vsock Device.");
     if (rc == 0)

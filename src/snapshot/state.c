@@ -259,6 +259,8 @@ void microvm_state_encode(const struct microvm_state *s, struct snap_writer *w)
 
     for (size_t i = 0; i < s->n_vdevs; i++)
         encode_vdev(w, &s->vdevs[i], s->vdev_configs[i]);
+    if (s->mmds)
+        snap_mmds_encode(s->mmds, w);
 }
 
 /* ---- decoding ----------------------------------------------------------- */
@@ -360,7 +362,8 @@ enum {
     SEEN_VM = 4,
     SEEN_SERIAL = 8,
     SEEN_I8042 = 16,
-    SEEN_ALL = 31
+    SEEN_ALL = 31,
+    SEEN_MMDS = 32 /* optional */
 };
 
 static const char *tag_name(uint32_t tag, char out[5])
@@ -403,6 +406,10 @@ static int decode_section(uint32_t tag, struct snap_reader *r,
     case SNAP_TAG_VDEV:
         decode_vdev(r, s);
         return 0;
+    case SNAP_TAG_MMDS:
+        if (!s->mmds)
+            snap_mmds_decode(r, &s->mmds);
+        return SEEN_MMDS;
     default: /* VCPU */
         if (snap_get_u32(r) != m->n_vcpus || m->n_vcpus == MACHINE_MAX_VCPUS) {
             r->bad = true;
@@ -420,7 +427,7 @@ static bool known(uint32_t tag)
     return tag == SNAP_TAG_VM_INFO || tag == SNAP_TAG_MEMORY ||
            tag == SNAP_TAG_KVM_VM || tag == SNAP_TAG_VCPU ||
            tag == SNAP_TAG_SERIAL || tag == SNAP_TAG_I8042 ||
-           tag == SNAP_TAG_VDEV;
+           tag == SNAP_TAG_VDEV || tag == SNAP_TAG_MMDS;
 }
 
 int microvm_state_decode(const struct snap_file *f, struct microvm_state *out,
@@ -447,7 +454,7 @@ int microvm_state_decode(const struct snap_file *f, struct microvm_state *out,
         }
         seen |= bit;
     }
-    if (seen != SEEN_ALL || out->machine.n_vcpus == 0 ||
+    if ((seen & SEEN_ALL) != SEEN_ALL || out->machine.n_vcpus == 0 ||
         out->machine.n_vcpus != out->info.vcpu_count) {
         microvm_state_fini(out);
         return sq_errf(err, -EBADMSG,
@@ -468,4 +475,6 @@ void microvm_state_fini(struct microvm_state *s)
     vdev_snap_free(s->vdevs, s->n_vdevs);
     s->vdevs = NULL;
     s->n_vdevs = 0;
+    snap_mmds_free(s->mmds);
+    s->mmds = NULL;
 }

@@ -10,6 +10,8 @@
  *   I842  the i8042 controller
  *   VDEV  one per virtio device, in attach order: kind, id, placement,
  *         configuration (the API's JSON form), transport, own state
+ *   MMDS  the MMDS settings, when an interface answers for it
+ *         (state_net.h); optional
  *
  * Sections with other tags are skipped (a newer squib's devices); every
  * section above is required exactly once (VCPU at least once, VDEV any
@@ -22,6 +24,7 @@
 #include <stdint.h>
 
 #include "snapshot/format.h"
+#include "snapshot/state_net.h"
 #include "util/err.h"
 #include "vmm/guest_mem.h"
 #include "vmm/machine_snap.h"
@@ -59,6 +62,7 @@ struct microvm_state {
     size_t n_vdevs;
     struct vdev_snap *vdevs; /* owned, n_vdevs */
     char **vdev_configs;     /* owned, n_vdevs: each device's config JSON */
+    struct snap_mmds *mmds;  /* owned; NULL: no MMDS section */
 };
 
 /* Append every section of *s to w (between init and finish). */

@@ -115,6 +115,11 @@ void mmds_nic_free(struct mmds_nic *m)
     free(m);
 }
 
+uint32_t mmds_nic_ipv4(const struct mmds_nic *m)
+{
+    return mmds_ns_ipv4_addr(m->ns);
+}
+
 void mmds_nic_hook(struct mmds_nic *m, struct net_params *p)
 {
     p->detour_opaque = m;

@@ -44,6 +44,9 @@ int mmds_nic_new(struct mmds_store *store, const uint8_t ipv4[4],
                  struct mmds_nic **out, struct sq_err *err);
 void mmds_nic_free(struct mmds_nic *m); /* NULL-safe */
 
+/* The address it answers at (host order: 169.254.169.254 = 0xa9fea9fe). */
+uint32_t mmds_nic_ipv4(const struct mmds_nic *m);
+
 /* Point p's detour hooks (detour_match, detour, detour_rx) at m. */
 void mmds_nic_hook(struct mmds_nic *m, struct net_params *p);
 

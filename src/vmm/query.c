@@ -23,36 +23,6 @@
 /* Config objects: config/config.h renders each upstream struct; the store
  * keeps them in the form upstream reads back (resources.h). */
 
-/* VmResources::mmds_config: present only when the store exists and some
- * NIC forwards to it; the address is the first such NIC's. `ids` has room
- * for every NIC and backs c->network_interfaces (borrowed strings). */
-static bool mmds_config_view(const struct vm_resources *r, struct mmds_cfg *c,
-                             char **ids)
-{
-    const struct res_net *first = NULL;
-
-    memset(c, 0, sizeof(*c));
-    if (!r->mmds || !res_mmds_attached(r))
-        return false;
-    for (size_t i = 0; i < r->n_nets; i++) {
-        const struct res_net *n = &r->nets[i];
-
-        if (!n->mmds)
-            continue;
-        ids[c->n_network_interfaces++] = n->cfg.iface_id;
-        if (!first)
-            first = n;
-    }
-    if (!first) /* res_mmds_attached() said some NIC has MMDS */
-        return false;
-    c->version = mmds_store_version(r->mmds);
-    c->network_interfaces = ids;
-    c->has_ipv4_address = true;
-    memcpy(c->ipv4_address, first->mmds_ipv4, 4);
-    c->imds_compat = mmds_store_imds_compat(r->mmds);
-    return true;
-}
-
 /*
  * GET /vm/config: a borrowed view of the store as a config-file document
  * (upstream's From<&VmResources> for VmmConfig), rendered by config/config.h.
@@ -75,7 +45,7 @@ void vmm_render_vm_config(struct vmm *v, struct buf *b)
     c.boot_source = r->boot.cfg;
     c.has_machine_config = true;
     c.machine_config = r->machine;
-    c.has_mmds_config = mmds_config_view(r, &c.mmds_config, ids);
+    c.has_mmds_config = res_mmds_config_view(r, &c.mmds_config, ids);
     c.n_network_interfaces = r->n_nets;
     c.network_interfaces =
         xcalloc(r->n_nets + 1, sizeof(*c.network_interfaces));

@@ -702,6 +702,33 @@ struct mmds_store *res_mmds_or_default(struct vm_resources *r)
     return r->mmds;
 }
 
+bool res_mmds_config_view(const struct vm_resources *r, struct mmds_cfg *c,
+                          char **ids)
+{
+    const struct res_net *first = NULL;
+
+    memset(c, 0, sizeof(*c));
+    if (!r->mmds || !res_mmds_attached(r))
+        return false;
+    for (size_t i = 0; i < r->n_nets; i++) {
+        const struct res_net *n = &r->nets[i];
+
+        if (!n->mmds)
+            continue;
+        ids[c->n_network_interfaces++] = n->cfg.iface_id;
+        if (!first)
+            first = n;
+    }
+    if (!first) /* res_mmds_attached() said some NIC has MMDS */
+        return false;
+    c->version = mmds_store_version(r->mmds);
+    c->network_interfaces = ids;
+    c->has_ipv4_address = true;
+    memcpy(c->ipv4_address, first->mmds_ipv4, 4);
+    c->imds_compat = mmds_store_imds_compat(r->mmds);
+    return true;
+}
+
 bool res_mmds_attached(const struct vm_resources *r)
 {
     for (size_t i = 0; i < r->n_nets; i++) {

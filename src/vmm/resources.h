@@ -227,6 +227,12 @@ struct mmds_store *res_mmds_or_default(struct vm_resources *r);
 
 /* True if some NIC has MMDS enabled (post-boot MMDS access needs one). */
 bool res_mmds_attached(const struct vm_resources *r);
+/* VmResources::mmds_config: false unless the store exists and some NIC
+ * forwards to it; then *c as PUT /mmds/config would give it (the address
+ * is the first such NIC's), its network_interfaces pointing into `ids`
+ * (room for every NIC; borrowed iface ids). */
+bool res_mmds_config_view(const struct vm_resources *r, struct mmds_cfg *c,
+                          char **ids);
 
 /* PATCH rate limiter semantics (rate_limiter_cfg_update(), config/
  * rate_limiter.h), under the name the devices' PATCH handlers use. */

@@ -11,6 +11,7 @@
 
 #include "util/xalloc.h"
 #include "vmm/action.h"
+#include "vmm/vdev_net_int.h"
 
 int net_new_from_iface(const struct net_iface_cfg *c, int tap_fd,
                        struct mmds_nic *mmds, struct net **out,
@@ -55,12 +56,6 @@ static size_t net_count(const struct vm_resources *r)
 {
     return r->n_nets;
 }
-
-/* A NIC and, when PUT /mmds/config listed it, its MMDS. */
-struct vnet {
-    struct net *net;       /* owned */
-    struct mmds_nic *mmds; /* owned; NULL without MMDS */
-};
 
 static int net_create(const struct vm_resources *r, size_t i,
                       struct vmm_vdev *d, struct sq_err *err)
@@ -129,4 +124,6 @@ const struct vdev_class vdev_class_net = {
     .detach = net_vdetach,
     .free = net_vfree,
     .patch = net_vpatch,
+    .save = net_vsave,
+    .restore = net_vrestore,
 };

@@ -14,6 +14,11 @@
  * and the state's owned parts are freed either way (ASan: no leak, no
  * over-read). A decoded state is also printed as snapshot-editor's
  * info-vmstate prints it (snapshot/describe.h), which must stay inside it.
+ * Each decoded virtio-net device's own state goes through its decoder
+ * (vmm/vdev_net_snap.h): it fails with a message or decodes into a state
+ * that encodes back to the same bytes; and a network override naming
+ * "eth0" rewrites that interface's saved configuration or fails cleanly
+ * (snapshot/state_net.h).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -23,8 +28,44 @@
 #include "snapshot/describe.h"
 #include "snapshot/format.h"
 #include "snapshot/state.h"
+#include "snapshot/state_net.h"
+#include "vmm/vdev_net_snap.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* The network parts of a decoded state. */
+static void check_net(struct microvm_state *st)
+{
+    char id[] = "eth0", name[] = "tap1";
+    struct network_override o = {id, name};
+    const char *kinds[SNAP_MAX_VDEVS];
+    struct sq_err err;
+
+    for (size_t i = 0; i < st->n_vdevs; i++) {
+        const struct buf *dev = &st->vdevs[i].device;
+        struct net_snap n;
+        struct buf again = BUF_INIT;
+
+        kinds[i] = st->vdevs[i].kind;
+        if (strcmp(st->vdevs[i].kind, "virtio-net") != 0)
+            continue;
+        sq_err_clear(&err);
+        if (net_snap_decode((const uint8_t *)dev->data, dev->len, &n, &err)) {
+            if (err.msg[0] == '\0')
+                __builtin_trap();
+            continue;
+        }
+        net_snap_encode(&n, &again);
+        if (again.len != dev->len || memcmp(again.data, dev->data, dev->len))
+            __builtin_trap();
+        buf_fini(&again);
+    }
+    sq_err_clear(&err);
+    if (snapshot_network_overrides(st->vdev_configs, kinds, st->n_vdevs, &o, 1,
+                                   &err) < 0 &&
+        err.msg[0] == '\0')
+        __builtin_trap();
+}
 
 /* data + its CRC, parsed and decoded. */
 static void decode_with_crc(const uint8_t *data, size_t size)
@@ -63,6 +104,7 @@ static void decode_with_crc(const uint8_t *data, size_t size)
                 __builtin_trap();
             buf_fini(&out);
             st = d.state;
+            check_net(&st);
         }
         microvm_state_fini(&st);
     }

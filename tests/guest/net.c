@@ -513,6 +513,7 @@ static void net_ping(struct venv *e, struct ndrv *n)
 {
     uint32_t host = ip_param(e, "squibhost=", 0);
     uint32_t count = (uint32_t)virtio_param_u64(e, "squibcount=", 3);
+    uint64_t gap_ms = virtio_param_u64(e, "squibgap=", 0);
     uint8_t mac[NP_MAC_LEN], data[56];
     uint32_t got = 0;
     struct line l;
@@ -548,6 +549,8 @@ static void net_ping(struct venv *e, struct ndrv *n)
         line_kv_dec(&l, "us", (rdtsc() - t0) * 1000000 / n->tsc_hz);
         line_end(&l);
         got += rc == NP_OK;
+        if (gap_ms && i + 1 < count)
+            delay_cycles(n->tsc_hz / 1000 * gap_ms);
     }
     line_start(&l);
     line_str(&l, "net-ping");
@@ -555,6 +558,8 @@ static void net_ping(struct venv *e, struct ndrv *n)
     line_kv_dec(&l, "received", got);
     line_kv_dec(&l, "rx_bad", client.stats.rx_bad);
     line_end(&l);
+    if (virtio_param_u64(e, "squibthenmmds=", 0))
+        net_mmds(e, n);
 }
 
 /*

@@ -44,12 +44,14 @@ def skip_reason():
     return None
 
 
-def private_prefix(tap, cidr):
+def private_prefix(tap, cidr, mac=None):
     """A Squib `prefix`: run squib in a new network namespace of its own
-    with TAP `tap` (host address `cidr`) up in it."""
-    setup = ('set -e; ip link set lo up; ip tuntap add dev %s mode tap; '
+    with TAP `tap` (host address `cidr`, and MAC address `mac` when given)
+    up in it."""
+    setmac = "ip link set %s address %s; " % (tap, mac) if mac else ""
+    setup = ('set -e; ip link set lo up; ip tuntap add dev %s mode tap; %s'
              'ip addr add %s dev %s; ip link set %s up; exec "$@"'
-             % (tap, cidr, tap, tap))
+             % (tap, setmac, cidr, tap, tap))
     return ["unshare", "-n", "sh", "-c", setup, "sh"]
 
 

@@ -8,13 +8,14 @@
  * creates in DIR: vmstate (valid), vmstate_crc (one byte of the data
  * changed after the CRC was taken), vmstate_magic (another magic),
  * vmstate_newer (version 11.1.0), vmstate_major (12.0.0), vmstate_short
- * (4 bytes) and vmstate_cut (sections cut short, with a valid CRC).
+ * (4 bytes), vmstate_cut (sections cut short, with a valid CRC) and
+ * vmstate_net (valid, with a virtio-net device and the MMDS section).
  */
 #include <fcntl.h>
 #include <stdio.h>
 #include <unistd.h>
 
-#include "snap_state_fixture.h"
+#include "snap_net_fixture.h"
 #include "snapshot/crc64.h"
 #include "snapshot/format.h"
 #include "util/le.h"
@@ -34,19 +35,27 @@ static int write_file(const char *dir, const char *name, const void *p,
     return 0;
 }
 
-/* The fixture state encoded; `patch` (may be NULL) edits the bytes before
- * the CRC is appended. */
-static void build(struct snap_writer *w, void (*patch)(uint8_t *))
+/* The state `make` fills, encoded; `patch` (may be NULL) edits the bytes
+ * before the CRC is appended. */
+static void build_state(struct snap_writer *w,
+                        void (*make)(struct microvm_state *),
+                        void (*patch)(uint8_t *))
 {
     struct microvm_state s;
 
-    make_state(&s);
+    make(&s);
     snap_writer_init(w);
     microvm_state_encode(&s, w);
     microvm_state_fini(&s);
     if (patch)
         patch((uint8_t *)w->b.data);
     snap_writer_finish(w);
+}
+
+/* The fixture state encoded, `patch` as build_state(). */
+static void build(struct snap_writer *w, void (*patch)(uint8_t *))
+{
+    build_state(w, make_state, patch);
 }
 
 static void magic(uint8_t *p)
@@ -89,6 +98,9 @@ int main(int argc, char **argv)
     snap_writer_fini(&w);
     build(&w, major);
     rc |= write_file(dir, "vmstate_major", w.b.data, w.b.len);
+    snap_writer_fini(&w);
+    build_state(&w, make_net_state, NULL);
+    rc |= write_file(dir, "vmstate_net", w.b.data, w.b.len);
     snap_writer_fini(&w);
 
     /* The header and the first section only, with their own CRC: frames

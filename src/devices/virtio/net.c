@@ -834,6 +834,20 @@ struct rate_limiter *net_tx_rate_limiter(struct net *n)
     return &n->tx_rl;
 }
 
+void net_prepare_save(struct net *n)
+{
+    struct virtq *q = &n->t.queues[NET_RX_INDEX];
+
+    bus_dev_lock(&n->t.bus);
+    if (n->t.activated) {
+        rx_finish_frame(n);
+        signal_queue(n, NET_RX_INDEX);
+        q->next_avail = (uint16_t)(q->next_avail - n->rx_n_chains);
+        rx_clear(n);
+    }
+    bus_dev_unlock(&n->t.bus);
+}
+
 bool net_rx_deferred(const struct net *n)
 {
     return n->rx_used_bytes != 0;

@@ -161,6 +161,16 @@ unsigned net_tap_offload_flags(uint64_t acked_features);
 /* For GET /vm/config and tests (borrowed). */
 struct rate_limiter *net_rx_rate_limiter(struct net *n);
 struct rate_limiter *net_tx_rate_limiter(struct net *n);
+/*
+ * Before a snapshot (vmm thread, machine paused; upstream's prepare_save):
+ * an RX frame held back by the limiter is given to the guest now, and the
+ * RX chains popped but not yet used are given back to the avail ring
+ * (next avail moved back over them), so the saved queue holds no chain
+ * only this process knew about; the restored device parses them again.
+ * Nothing to do on a device not activated.
+ */
+void net_prepare_save(struct net *n);
+
 /* True while an RX frame sits written but held back by the limiter. */
 bool net_rx_deferred(const struct net *n);
 
