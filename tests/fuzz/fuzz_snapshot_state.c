@@ -14,6 +14,10 @@
  * and the state's owned parts are freed either way (ASan: no leak, no
  * over-read). A decoded state is also printed as snapshot-editor's
  * info-vmstate prints it (snapshot/describe.h), which must stay inside it.
+ * The own state of each balloon and vsock device in it goes through its
+ * kind's decoder (vmm/vdev_kind_snap.h): it decodes and re-encodes to the
+ * same bytes, or fails with the decoder's text; vsock_override is applied
+ * to the decoded state.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -23,8 +27,56 @@
 #include "snapshot/describe.h"
 #include "snapshot/format.h"
 #include "snapshot/state.h"
+#include "snapshot/vsock_override.h"
+#include "vmm/vdev_kind_snap.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* A kind decoder's result: 0 and the same bytes re-encoded, or its text. */
+static void check_kind(int rc, const struct sq_err *err, const struct buf *in,
+                       const struct buf *again)
+{
+    if (rc < 0 && strstr(err->msg, " state: ") == NULL)
+        __builtin_trap();
+    if (rc == 0 &&
+        (again->len != in->len || memcmp(again->data, in->data, in->len) != 0))
+        __builtin_trap();
+}
+
+/* Each balloon's and vsock device's own state through its decoder. */
+static void decode_kinds(struct microvm_state *st)
+{
+    struct sq_err err;
+
+    for (size_t i = 0; i < st->n_vdevs; i++) {
+        const struct buf *in = &st->vdevs[i].device;
+        struct buf again = BUF_INIT;
+        int rc;
+
+        sq_err_clear(&err);
+        if (!strcmp(st->vdevs[i].kind, "virtio-balloon")) {
+            struct balloon_state b;
+
+            rc = vdev_balloon_state_decode((const uint8_t *)in->data, in->len,
+                                           &b, &err);
+            if (rc == 0)
+                vdev_balloon_state_encode(&b, &again);
+            check_kind(rc, &err, in, &again);
+        } else if (!strcmp(st->vdevs[i].kind, "virtio-vsock")) {
+            struct vsock_state v;
+
+            rc = vdev_vsock_state_decode((const uint8_t *)in->data, in->len, &v,
+                                         &err);
+            if (rc == 0)
+                vdev_vsock_state_encode(&v, &again);
+            check_kind(rc, &err, in, &again);
+        }
+        buf_fini(&again);
+    }
+    sq_err_clear(&err);
+    if (snapshot_vsock_override(st, "/v.sock", &err) < 0 && err.msg[0] == 0)
+        __builtin_trap();
+}
 
 /* data + its CRC, parsed and decoded. */
 static void decode_with_crc(const uint8_t *data, size_t size)
@@ -63,6 +115,7 @@ static void decode_with_crc(const uint8_t *data, size_t size)
                 __builtin_trap();
             buf_fini(&out);
             st = d.state;
+            decode_kinds(&st);
         }
         microvm_state_fini(&st);
     }

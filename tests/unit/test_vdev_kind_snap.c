@@ -5,7 +5,8 @@
  * unknown layout rejected with the decoder's text; the balloon's state
  * taken from one device and put into another (and refused where it does
  * not fit); vsock_override applied to a decoded state
- * (snapshot/vsock_override.h). No KVM, no guest.
+ * (snapshot/vsock_override.h); the balloon releasing RAM of a restored VM
+ * (mapped from a memory file). No KVM, no guest.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -14,12 +15,15 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
+#include "devices/virtio/balloon_int.h"
 #include "snapshot/state.h"
 #include "snapshot/vsock_override.h"
 #include "util/xalloc.h"
+#include "vmm/guest_mem_file.h"
 #include "vmm/vdev_kind_snap.h"
 
 /* Every field distinct and non-zero. */
@@ -284,6 +288,43 @@ static void test_vsock_override(void **state)
     microvm_state_fini(&st);
 }
 
+/* A restored VM's RAM is the memory file mapped privately: a released page
+ * reads zeros afterwards (not the file's bytes again), its neighbours keep
+ * theirs, and the file is untouched. */
+static void test_discard_on_file_backed_ram(void **state)
+{
+    char path[] = "/tmp/squib-memfile-XXXXXX";
+    struct guest_mem *gm = NULL;
+    struct sq_err err;
+    uint8_t *hva, page[4096];
+    int fd = mkstemp(path);
+    void *p;
+
+    (void)state;
+    assert_true(fd >= 0);
+    unlink(path);
+    memset(page, 0xa5, sizeof(page));
+    for (int i = 0; i < 2 * 256; i++) /* 2 MiB */
+        assert_int_equal(write(fd, page, sizeof(page)), sizeof(page));
+    sq_err_clear(&err);
+    assert_int_equal(guest_mem_new(2, GUEST_MEM_HUGE_NONE, &gm, &err), 0);
+    assert_int_equal(guest_mem_file_map(gm, fd, &err), 0);
+    assert_true(gm->regions[0].file_backed);
+    assert_int_equal(guest_mem_translate(gm, 0x1000, 0x2000, &p), 0);
+    hva = p;
+    hva[0] = 1; /* a private copy of the first page */
+    assert_int_equal(balloon_discard(gm, 0x1000, 0x1000), 0);
+    for (size_t i = 0; i < 0x1000; i++)
+        assert_int_equal(hva[i], 0);
+    assert_int_equal(hva[0x1000], 0xa5);
+    assert_int_equal(pread(fd, page, 1, 0x1000), 1);
+    assert_int_equal(page[0], 0xa5);
+    /* Outside RAM: as for anonymous RAM. */
+    assert_int_equal(balloon_discard(gm, 3ULL << 20, 0x1000), -EFAULT);
+    guest_mem_free(gm);
+    close(fd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -293,6 +334,7 @@ int main(void)
         cmocka_unit_test(test_balloon_device_hooks),
         cmocka_unit_test(test_balloon_restore_misfit),
         cmocka_unit_test(test_vsock_override),
+        cmocka_unit_test(test_discard_on_file_backed_ram),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
