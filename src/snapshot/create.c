@@ -47,6 +47,11 @@ static char *device_config(struct vm_resources *r, const struct vdev_snap *d)
         net_iface_cfg_to_json(&rn->cfg, &b);
     } else if (!strcmp(d->kind, "virtio-rng") && r->has_entropy) {
         entropy_cfg_to_json(&r->entropy, &b);
+    } else if (!strcmp(d->kind, "virtio-vsock") && r->has_vsock) {
+        vsock_cfg_to_json(&r->vsock.cfg, &b);
+    } else if (!strcmp(d->kind, "virtio-balloon") && r->has_balloon) {
+        /* Kept current by PATCH /balloon and /balloon/statistics. */
+        balloon_cfg_to_json(&r->balloon, &b);
     } else {
         return NULL;
     }

@@ -17,9 +17,11 @@
 #include <unistd.h>
 
 #include "snapshot/format.h"
+#include "snapshot/load_kinds.h"
 #include "snapshot/load_uffd.h"
 #include "snapshot/snapshot_int.h"
 #include "snapshot/state.h"
+#include "snapshot/vsock_override.h"
 #include "vmm/guest_mem_file.h"
 #include "vmm/vmm_restore.h"
 
@@ -136,6 +138,8 @@ static int take_device_config(struct vmm *v, const char *kind, const char *json,
         }
         return rc;
     }
+    if (!strcmp(kind, "virtio-vsock") || !strcmp(kind, "virtio-balloon"))
+        return snapshot_take_vsock_balloon(&v->res, kind, json, err);
     return sq_errf(err, -EINVAL, "unknown device kind %s", kind);
 }
 
@@ -250,9 +254,9 @@ int snapshot_load(struct vmm *v, const struct snapshot_load *p,
                                     p->n_network_overrides, err);
     if (rc < 0)
         sq_err_prefix(err, ERR_STATE);
-    /* The state holds no vsock device yet. */
-    else if (p->vsock_override_uds_path)
-        rc = sq_errf(err, -ENODEV, ERR_STATE "Unknown Vsock Device.");
+    else if (p->vsock_override_uds_path &&
+             snapshot_vsock_override(&st, p->vsock_override_uds_path, err) < 0)
+        rc = sq_err_prefix(err, ERR_STATE);
     if (rc == 0)
         rc = take_machine_config(v, p, &st, err);
     if (rc == 0)

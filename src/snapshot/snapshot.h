@@ -20,12 +20,12 @@
  * over it, so no half-written state file is ever left at snapshot_path; the
  * memory file gets all guest RAM (Full) or its dirty pages (Diff), as
  * memfile.h describes. Machines with a device whose kind has no save hook
- * (net, vsock, balloon) are refused.
+ * (net) are refused.
  *
- * load: the File memory backend (the memory file mapped MAP_PRIVATE,
- * nothing read up front); the machine config is the snapshot's; resume_vm
- * lets the vCPUs run. The Uffd backend and network/vsock overrides are
- * refused (a snapshot holds no such devices yet).
+ * load: the File or Uffd memory backend; the machine config is the
+ * snapshot's; vsock_override replaces the vsock device's socket path
+ * (vsock_override.h); resume_vm lets the vCPUs run. network_overrides are
+ * refused (a snapshot holds no network device yet).
  */
 extern const struct vmm_snapshot_ops snapshot_vmm_ops;
 

@@ -57,6 +57,10 @@ struct guest_region {
      * registered with KVM here (the device maps its own slots), not counted
      * by guest_mem_size(); guest_mem_translate() does reach it. */
     bool borrowed;
+    /* RAM mapped MAP_PRIVATE from a snapshot's memory file
+     * (guest_mem_file_map): releasing a range needs a fresh anonymous
+     * mapping, as MADV_DONTNEED would bring the file's bytes back. */
+    bool file_backed;
     /* RAM only, when the slots log dirty pages: one bit per page the VMM
      * wrote (guest_mem_mark_dirty*); owned; empty otherwise. */
     struct atomic_bitmap dirty;

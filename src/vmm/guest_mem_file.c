@@ -69,6 +69,7 @@ int guest_mem_file_map(struct guest_mem *gm, int fd, struct sq_err *err)
          * hint: the file's filesystem may not provide them). */
         if (gm->huge_pages == GUEST_MEM_HUGE_THP)
             (void)madvise(p, (size_t)r->size, MADV_HUGEPAGE);
+        r->file_backed = true;
         off += r->size;
     }
     return 0;

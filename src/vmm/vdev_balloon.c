@@ -10,6 +10,7 @@
 
 #include "util/xalloc.h"
 #include "vmm/action.h"
+#include "vmm/vdev_kind_snap.h"
 
 int balloon_new_from_cfg(const struct balloon_cfg *c,
                          void (*changed)(void *opaque), void *opaque,
@@ -137,4 +138,6 @@ const struct vdev_class vdev_class_balloon = {
     .free = balloon_vfree,
     .patch = balloon_vpatch,
     .query = balloon_vquery,
+    .save = vdev_balloon_save,
+    .restore = vdev_balloon_restore,
 };

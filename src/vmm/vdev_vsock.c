@@ -10,6 +10,7 @@
 
 #include "util/xalloc.h"
 #include "vmm/action.h"
+#include "vmm/vdev_kind_snap.h"
 
 int vsock_new_from_cfg(const struct vsock_cfg *c, int listen_fd,
                        struct vsock **out, struct sq_err *err)
@@ -66,4 +67,6 @@ const struct vdev_class vdev_class_vsock = {
     .attach = vsock_vattach,
     .detach = vsock_vdetach,
     .free = vsock_vfree,
+    .save = vdev_vsock_save,
+    .restore = vdev_vsock_restore,
 };

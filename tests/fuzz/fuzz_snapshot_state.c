@@ -19,6 +19,10 @@
  * that encodes back to the same bytes; and a network override naming
  * "eth0" rewrites that interface's saved configuration or fails cleanly
  * (snapshot/state_net.h).
+ * The own state of each balloon and vsock device in it goes through its
+ * kind's decoder (vmm/vdev_kind_snap.h): it decodes and re-encodes to the
+ * same bytes, or fails with the decoder's text; vsock_override is applied
+ * to the decoded state.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -29,6 +33,8 @@
 #include "snapshot/format.h"
 #include "snapshot/state.h"
 #include "snapshot/state_net.h"
+#include "snapshot/vsock_override.h"
+#include "vmm/vdev_kind_snap.h"
 #include "vmm/vdev_net_snap.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -64,6 +70,52 @@ static void check_net(struct microvm_state *st)
     if (snapshot_network_overrides(st->vdev_configs, kinds, st->n_vdevs, &o, 1,
                                    &err) < 0 &&
         err.msg[0] == '\0')
+        __builtin_trap();
+}
+
+/* A kind decoder's result: 0 and the same bytes re-encoded, or its text. */
+static void check_kind(int rc, const struct sq_err *err, const struct buf *in,
+                       const struct buf *again)
+{
+    if (rc < 0 && strstr(err->msg, " state: ") == NULL)
+        __builtin_trap();
+    if (rc == 0 &&
+        (again->len != in->len || memcmp(again->data, in->data, in->len) != 0))
+        __builtin_trap();
+}
+
+/* Each balloon's and vsock device's own state through its decoder. */
+static void decode_kinds(struct microvm_state *st)
+{
+    struct sq_err err;
+
+    for (size_t i = 0; i < st->n_vdevs; i++) {
+        const struct buf *in = &st->vdevs[i].device;
+        struct buf again = BUF_INIT;
+        int rc;
+
+        sq_err_clear(&err);
+        if (!strcmp(st->vdevs[i].kind, "virtio-balloon")) {
+            struct balloon_state b;
+
+            rc = vdev_balloon_state_decode((const uint8_t *)in->data, in->len,
+                                           &b, &err);
+            if (rc == 0)
+                vdev_balloon_state_encode(&b, &again);
+            check_kind(rc, &err, in, &again);
+        } else if (!strcmp(st->vdevs[i].kind, "virtio-vsock")) {
+            struct vsock_state v;
+
+            rc = vdev_vsock_state_decode((const uint8_t *)in->data, in->len, &v,
+                                         &err);
+            if (rc == 0)
+                vdev_vsock_state_encode(&v, &again);
+            check_kind(rc, &err, in, &again);
+        }
+        buf_fini(&again);
+    }
+    sq_err_clear(&err);
+    if (snapshot_vsock_override(st, "/v.sock", &err) < 0 && err.msg[0] == 0)
         __builtin_trap();
 }
 
@@ -105,6 +157,7 @@ static void decode_with_crc(const uint8_t *data, size_t size)
             buf_fini(&out);
             st = d.state;
             check_net(&st);
+            decode_kinds(&st);
         }
         microvm_state_fini(&st);
     }

@@ -793,3 +793,58 @@ int balloon_hinting_status(struct balloon *b, struct balloon_dev_hinting *out,
     bus_dev_unlock(&b->t.bus);
     return 0;
 }
+
+/* ---- snapshot ---- */
+
+void balloon_save_state(struct balloon *b, struct balloon_state *out)
+{
+    memset(out, 0, sizeof(*out));
+    bus_dev_lock(&b->t.bus);
+    out->num_pages = b->num_pages;
+    out->actual_pages = b->actual_pages;
+    out->interval_s = b->interval_s;
+    out->has_stats_desc = b->has_stats_desc;
+    out->stats_desc = b->stats_desc;
+    memcpy(out->has, b->stats.has, sizeof(out->has));
+    memcpy(out->value, b->stats.value, sizeof(out->value));
+    out->hint_cmd_id = b->hint_cmd_id;
+    out->host_cmd = b->host_cmd;
+    out->last_cmd_id = b->last_cmd_id;
+    out->has_guest_cmd = b->has_guest_cmd;
+    out->guest_cmd = b->guest_cmd;
+    out->ack_on_finish = b->ack_on_finish;
+    bus_dev_unlock(&b->t.bus);
+}
+
+int balloon_restore_state(struct balloon *b, const struct balloon_state *s,
+                          struct sq_err *err)
+{
+    if ((s->interval_s > 0) != b->has_stats_vq)
+        return sq_errf(err, -EINVAL,
+                       "statistics interval %u for a device %s a statistics "
+                       "queue",
+                       (unsigned)s->interval_s,
+                       b->has_stats_vq ? "with" : "without");
+    if (s->has_stats_desc &&
+        (!b->has_stats_vq || s->stats_desc >= BALLOON_QUEUE_SIZE))
+        return sq_errf(err, -EINVAL,
+                       "held statistics buffer %u is not in "
+                       "the statistics queue",
+                       (unsigned)s->stats_desc);
+    bus_dev_lock(&b->t.bus);
+    b->num_pages = s->num_pages;
+    b->actual_pages = s->actual_pages;
+    b->interval_s = s->interval_s;
+    b->has_stats_desc = s->has_stats_desc;
+    b->stats_desc = s->stats_desc;
+    memcpy(b->stats.has, s->has, sizeof(s->has));
+    memcpy(b->stats.value, s->value, sizeof(s->value));
+    b->hint_cmd_id = s->hint_cmd_id;
+    b->host_cmd = s->host_cmd;
+    b->last_cmd_id = s->last_cmd_id;
+    b->has_guest_cmd = s->has_guest_cmd;
+    b->guest_cmd = s->guest_cmd;
+    b->ack_on_finish = s->ack_on_finish;
+    bus_dev_unlock(&b->t.bus);
+    return 0;
+}

@@ -226,4 +226,41 @@ int balloon_hinting_status(struct balloon *b, struct balloon_dev_hinting *out,
  * outside guest RAM, madvise failures); for tests and logs. */
 uint64_t balloon_discard_failures(struct balloon *b);
 
+/*
+ * The device's own state for a snapshot (upstream's BalloonState without
+ * the transport's part): the config space, the statistics interval, the
+ * guest's stats buffer held between polls and its last numbers, and the
+ * hinting state machine.
+ */
+struct balloon_state {
+    uint32_t num_pages;    /* target */
+    uint32_t actual_pages; /* what the driver last wrote */
+    uint16_t interval_s;   /* now, after any PATCH */
+    bool has_stats_desc;
+    uint16_t stats_desc; /* head index of the held stats buffer */
+    bool has[BALLOON_N_STATS];
+    uint64_t value[BALLOON_N_STATS];
+    uint32_t hint_cmd_id; /* config space's free_page_hint_cmd_id */
+    uint32_t host_cmd;
+    uint32_t last_cmd_id;
+    bool has_guest_cmd;
+    uint32_t guest_cmd;
+    bool ack_on_finish;
+};
+
+/* Take the state (machine paused; takes the transport lock). */
+void balloon_save_state(struct balloon *b, struct balloon_state *out);
+
+/*
+ * Put a saved state into a device built from the same configuration,
+ * before its transport is restored (whose activation then arms the
+ * statistics timer with the restored interval, as upstream's restore
+ * does). Returns 0, or -EINVAL with err set when the state does not fit
+ * the device: a statistics interval where the device has no stats queue
+ * or none where it has one, a held stats buffer without a stats queue or
+ * with a head index outside the queue.
+ */
+int balloon_restore_state(struct balloon *b, const struct balloon_state *s,
+                          struct sq_err *err);
+
 #endif

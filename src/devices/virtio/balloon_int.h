@@ -29,9 +29,10 @@ size_t balloon_compact_pfns(uint32_t *pfns, size_t n,
 /*
  * Release [gpa, gpa + len) of guest RAM: madvise(MADV_DONTNEED) on each
  * region's part, so the host frees the pages and later guest reads see
- * zeros (squib's guest RAM is always a private anonymous mapping, where
- * that holds, hugetlb included). Like upstream's discard_range, the parts
- * before a gap are released and the gap is an error. Returns 0, -EFAULT
+ * zeros (true of squib's private anonymous RAM, hugetlb included); on a
+ * region mapped from a snapshot's memory file (file_backed) a new
+ * anonymous mapping over the part instead. Like upstream's discard_range, the
+ * parts before a gap are released and the gap is an error. Returns 0, -EFAULT
  * for a range not wholly inside guest RAM, or madvise's -errno (EINVAL
  * for an address that is not page aligned, or not huge-page aligned on
  * hugetlb). len 0 succeeds if gpa is in RAM.

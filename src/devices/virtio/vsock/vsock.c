@@ -395,6 +395,28 @@ const char *vsock_uds_path(const struct vsock *v)
     return v->uds_path;
 }
 
+void vsock_save_state(struct vsock *v, struct vsock_state *out)
+{
+    memset(out, 0, sizeof(*out));
+    bus_dev_lock(&v->t.bus);
+    out->guest_cid = v->cid;
+    out->pending_event_ack = v->pending_event_ack;
+    bus_dev_unlock(&v->t.bus);
+}
+
+int vsock_restore_state(struct vsock *v, const struct vsock_state *s,
+                        struct sq_err *err)
+{
+    if (s->guest_cid != v->cid)
+        return sq_errf(err, -EINVAL, "saved guest CID %llu, built with %llu",
+                       (unsigned long long)s->guest_cid,
+                       (unsigned long long)v->cid);
+    bus_dev_lock(&v->t.bus);
+    v->pending_event_ack = s->pending_event_ack;
+    bus_dev_unlock(&v->t.bus);
+    return 0;
+}
+
 struct vsock_muxer *vsock_muxer(struct vsock *v)
 {
     return v->mux;

@@ -114,6 +114,29 @@ int vsock_send_transport_reset(struct vsock *v);
 uint64_t vsock_guest_cid(const struct vsock *v);
 const char *vsock_uds_path(const struct vsock *v);
 
+/*
+ * The device's own state for a snapshot (upstream's VsockFrontendState
+ * without the transport's part; its backend state, the socket path, is
+ * the configuration). Host connections are not kept: before saving, the
+ * caller sends the guest a TRANSPORT_RESET (vsock_send_transport_reset),
+ * as upstream does, so pending_event_ack is normally true.
+ */
+struct vsock_state {
+    uint64_t guest_cid;
+    bool pending_event_ack;
+};
+
+/* Take the state (machine paused; takes the transport lock). */
+void vsock_save_state(struct vsock *v, struct vsock_state *out);
+
+/*
+ * Put a saved state into a device built from the same configuration,
+ * before its transport is restored. 0, or -EINVAL with err set when the
+ * saved CID is not the device's.
+ */
+int vsock_restore_state(struct vsock *v, const struct vsock_state *s,
+                        struct sq_err *err);
+
 /* The muxer (borrowed), for tests. */
 struct vsock_muxer *vsock_muxer(struct vsock *v);
 
