@@ -35,12 +35,10 @@
 #define ERR_NOT_SUPPORTED "The requested operation is not supported: "
 
 /* The per-kind checks that come before upstream attaches the device. */
-static int check_drive(const struct vm_resources *r, const struct drive_cfg *d,
-                       struct sq_err *err)
+static int check_drive(const struct drive_cfg *d, struct sq_err *err)
 {
     int rc;
 
-    (void)r;
     if (d->is_root_device)
         return sq_errf(err, -EEXIST,
                        "Drive config error: A root block device already "
@@ -51,10 +49,8 @@ static int check_drive(const struct vm_resources *r, const struct drive_cfg *d,
     return rc;
 }
 
-static int check_pmem(const struct vm_resources *r, const struct pmem_cfg *p,
-                      struct sq_err *err)
+static int check_pmem(const struct pmem_cfg *p, struct sq_err *err)
 {
-    (void)r;
     if (p->root_device)
         return sq_errf(err, -EINVAL,
                        "Pmem config error: Attempt to add pmem as a root "
@@ -112,11 +108,11 @@ int vmm_hotplug(struct vmm *v, const struct vmm_request *req,
     if (req->op == VMM_OP_PUT_DRIVE) {
         if (id_in_use(r, req->op, b->drive.drive_id, b->drive.drive_id_len))
             return sq_errf(err, -EEXIST, ERR_ID_IN_USE);
-        rc = check_drive(r, &b->drive, err);
+        rc = check_drive(&b->drive, err);
     } else if (req->op == VMM_OP_PUT_PMEM) {
         if (id_in_use(r, req->op, b->pmem.id, b->pmem.id_len))
             return sq_errf(err, -EEXIST, ERR_ID_IN_USE);
-        rc = check_pmem(r, &b->pmem, err);
+        rc = check_pmem(&b->pmem, err);
     } else {
         if (id_in_use(r, req->op, b->net.iface_id, b->net.iface_id_len))
             return sq_errf(err, -EEXIST, ERR_ID_IN_USE);

@@ -26,6 +26,7 @@
 #include "config/net.h"
 #include "mmds/ns.h"
 #include "mmds/store.h"
+#include "snap_decode.h"
 #include "snapshot/state_net.h"
 #include "vmm/resources.h"
 #include "vmm/vdev_net_int.h"
@@ -230,23 +231,6 @@ static void test_rate_limiter_snap(void **state)
 
 /* ---- sections ----------------------------------------------------------- */
 
-static int decode_file(struct snap_writer *w, struct microvm_state *out,
-                       struct sq_err *err)
-{
-    struct snap_file f;
-    enum snap_error kind;
-    int rc;
-
-    snap_writer_finish(w);
-    sq_err_clear(err);
-    assert_int_equal(
-        snap_file_parse((const uint8_t *)w->b.data, w->b.len, &f, &kind, err),
-        0);
-    rc = microvm_state_decode(&f, out, err);
-    snap_writer_fini(w);
-    return rc;
-}
-
 static void test_state_round_trip(void **state)
 {
     struct microvm_state in, out;
@@ -258,7 +242,7 @@ static void test_state_round_trip(void **state)
     make_net_state(&in);
     snap_writer_init(&w);
     microvm_state_encode(&in, &w);
-    assert_int_equal(decode_file(&w, &out, &err), 0);
+    assert_int_equal(snap_finish_and_decode(&w, &out, &err), 0);
     assert_int_equal(out.n_vdevs, 1);
     assert_string_equal(out.vdevs[0].kind, "virtio-net");
     assert_string_equal(out.vdevs[0].id, "eth0");
@@ -294,7 +278,7 @@ static int with_mmds(void (*add)(struct snap_writer *),
     microvm_state_encode(&in, &w);
     microvm_state_fini(&in);
     add(&w);
-    return decode_file(&w, out, err);
+    return snap_finish_and_decode(&w, out, err);
 }
 
 static void mmds_head(struct snap_writer *w, uint8_t version, uint8_t compat,

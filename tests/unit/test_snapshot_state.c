@@ -16,25 +16,8 @@
 #include <cmocka.h>
 
 #include "../support/snap_state_fixture.h"
+#include "snap_decode.h"
 #include "snapshot/state.h"
-
-/* Finish the file in w, free w, and decode the file into *out. */
-static int finish_and_decode(struct snap_writer *w, struct microvm_state *out,
-                             struct sq_err *err)
-{
-    struct snap_file f;
-    enum snap_error kind;
-    int rc;
-
-    snap_writer_finish(w);
-    sq_err_clear(err);
-    assert_int_equal(
-        snap_file_parse((const uint8_t *)w->b.data, w->b.len, &f, &kind, err),
-        0);
-    rc = microvm_state_decode(&f, out, err);
-    snap_writer_fini(w);
-    return rc;
-}
 
 /* make_state() into *in, encoded, then `add` (may be NULL) appends
  * sections, and the file is decoded into *out: the decoder's result. */
@@ -49,7 +32,7 @@ static int round_trip(void (*add)(struct snap_writer *),
     microvm_state_encode(in, &w);
     if (add)
         add(&w);
-    return finish_and_decode(&w, out, err);
+    return snap_finish_and_decode(&w, out, err);
 }
 
 /* Only `add`'s sections, decoded into *out. */
@@ -60,7 +43,7 @@ static int decode_alone(void (*add)(struct snap_writer *),
 
     snap_writer_init(&w);
     add(&w);
-    return finish_and_decode(&w, out, err);
+    return snap_finish_and_decode(&w, out, err);
 }
 
 static void test_round_trip(void **state)
