@@ -91,3 +91,24 @@ $(BENCH_VSOCK): $(BUILD)/bench/vsock/bench_vsock.o \
 bench: bench-vsock
 bench-vsock: $(BENCH_VSOCK)
 	$(Q)$(BENCH_VSOCK) $(BENCH_VSOCK_MIB) $(BENCH_VSOCK_ROUNDS)
+
+# PUT /snapshot/load's two memory backends without KVM: the File backend's
+# mapping and the Uffd backend's handshake with squib-uffd-handler, each
+# with every page touched, beside anonymous memory
+# (bench/snapshot/bench_snapshot_mem.c). BENCH_MEM_MIB, default 128;
+# BENCH_MEM_ROUNDS, default 5.
+BENCH_SNAPSHOT_MEM := $(BUILD)/bench/bench_snapshot_mem
+BENCH_MEM_MIB ?= 128
+BENCH_MEM_ROUNDS ?= 5
+
+$(BENCH_SNAPSHOT_MEM): $(BUILD)/bench/snapshot/bench_snapshot_mem.o \
+                       $(BUILD)/libsquib.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+.PHONY: bench-snapshot-mem
+bench: bench-snapshot-mem
+bench-snapshot-mem: $(BENCH_SNAPSHOT_MEM) $(BUILD)/squib-uffd-handler
+	$(Q)$(BENCH_SNAPSHOT_MEM) $(BUILD)/squib-uffd-handler $(BENCH_MEM_MIB) \
+	    $(BENCH_MEM_ROUNDS)
