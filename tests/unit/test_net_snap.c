@@ -24,6 +24,7 @@
 
 #include "../support/snap_net_fixture.h"
 #include "config/net.h"
+#include "fake_tap.h"
 #include "mmds/ns.h"
 #include "mmds/store.h"
 #include "snap_decode.h"
@@ -431,21 +432,6 @@ static void test_network_overrides(void **state)
 }
 
 /* ---- into the resources ------------------------------------------------- */
-
-static int fake_tap_open(const char *name, int *fd, char if_name[RES_IFNAMSIZ],
-                         struct sq_err *err)
-{
-    snprintf(if_name, RES_IFNAMSIZ, "%s", name);
-    if (!strncmp(name, "bad", 3))
-        return sq_errf(err, -EBUSY,
-                       "Open tap device failed: Error while creating ifreq "
-                       "structure: Device or resource busy (os error 16). "
-                       "Invalid TUN/TAP Backend provided by %s. Check our "
-                       "documentation on setting up the network devices.",
-                       name);
-    *fd = dup(0);
-    return *fd < 0 ? sq_errf(err, -errno, "dup") : 0;
-}
 
 static void test_take_configs(void **state)
 {

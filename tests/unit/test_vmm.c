@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "api/controller.h"
+#include "fake_tap.h"
 #include "mmds/store.h"
 #include "obs/log.h"
 #include "obs/metrics.h"
@@ -51,21 +52,6 @@ struct fx {
     char patch_id[32];
     int balloon_active; /* fake balloon: patches succeed */
 };
-
-static int fake_tap_open(const char *name, int *fd, char if_name[RES_IFNAMSIZ],
-                         struct sq_err *err)
-{
-    snprintf(if_name, RES_IFNAMSIZ, "%s", name);
-    if (!strncmp(name, "bad", 3))
-        return sq_errf(err, -EBUSY,
-                       "Open tap device failed: Error while creating ifreq "
-                       "structure: Device or resource busy (os error 16). "
-                       "Invalid TUN/TAP Backend provided by %s. Check our "
-                       "documentation on setting up the network devices.",
-                       name);
-    *fd = dup(0);
-    return *fd < 0 ? sq_errf(err, -errno, "dup") : 0;
-}
 
 static struct fx *g_fx;
 
