@@ -131,6 +131,7 @@ struct machine_config {
 };
 
 struct machine;
+struct acpi_devs;
 
 /*
  * Build the machine in upstream's boot order: guest memory (mmap), KVM (API
@@ -139,7 +140,8 @@ struct machine;
  * cpu_template_kvm_caps), VM, TSS at 0xfffbd000, in-kernel irqchip, PIT2
  * with dummy speaker, memory slots, vCPUs, serial (0x3f8, GSI 4), i8042
  * (0x60, GSI 1), boot timer, virtio-mmio windows (their irq_fd as irqfds),
- * kernel/initrd/cmdline (boot_load), MPTable and ACPI
+ * VMGenID and VMClock (acpi_devs_boot: their buffers filled, irqfds on
+ * vmgenid_gsi/vmclock_gsi), kernel/initrd/cmdline (boot_load), MPTable and ACPI
  * (fw_write_tables), then per vCPU: CPUID (supported -> template ->
  * cpuid_normalize -> KVM_SET_CPUID2), MSRs (the template's over what vCPU 0
  * reports, then the boot MSRs, which win), registers (boot_vcpu_setup) and
@@ -209,7 +211,9 @@ struct i8042 *machine_i8042(struct machine *m);
 /* The /dev/kvm fd (borrowed). */
 int machine_kvm_fd(const struct machine *m);
 struct guest_mem *machine_guest_mem(struct machine *m); /* borrowed */
-int machine_vm_fd(const struct machine *m);             /* borrowed */
+/* VMGenID and VMClock (vmm/acpi_devs.h; borrowed). */
+struct acpi_devs *machine_acpi_devs(struct machine *m);
+int machine_vm_fd(const struct machine *m); /* borrowed */
 
 /*
  * Read or replace vCPU `idx`'s registers; only while its thread is not
