@@ -113,6 +113,15 @@ void acpi_devs_save(const struct acpi_devs *d, struct acpi_devs_state *out)
     out->vmclock = d->vmclock;
 }
 
+void acpi_devs_state_fresh(const struct acpi_devs_place *p,
+                           struct acpi_devs_state *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->present = p->vmgenid_gsi || p->vmclock_gsi;
+    out->place = *p;
+    vmclock_abi_init(&out->vmclock);
+}
+
 int acpi_devs_restore(struct acpi_devs *d, const struct acpi_devs_state *s,
                       struct guest_mem *gm, int vm_fd, struct sq_err *err)
 {

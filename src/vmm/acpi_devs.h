@@ -42,7 +42,8 @@ struct acpi_devs_place {
 
 /* What a snapshot holds (docs/snapshot.md, section ACPI). */
 struct acpi_devs_state {
-    bool present; /* false: a state file from before the section */
+    bool present; /* false: a state file from before the section
+                   * (machine_acpi_restore then uses acpi_devs_state_fresh) */
     struct acpi_devs_place place;
     struct vmclock_abi vmclock; /* the VMM's copy of the page */
 };
@@ -71,6 +72,15 @@ int acpi_devs_boot(struct acpi_devs *d, const struct acpi_devs_place *p,
 
 /* The state of d for a snapshot (present = whether d has devices). */
 void acpi_devs_save(const struct acpi_devs *d, struct acpi_devs_state *out);
+
+/*
+ * *out := the state of devices at `p` that were described to the guest but
+ * never written (a state file from before the ACPI section): present when
+ * p has a device, upstream's initial VMClock page. Restoring it renews the
+ * devices as if they had been written at boot.
+ */
+void acpi_devs_state_fresh(const struct acpi_devs_place *p,
+                           struct acpi_devs_state *out);
 
 /*
  * Restore: as the header says. A state that is not present leaves *d

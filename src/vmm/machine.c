@@ -380,20 +380,27 @@ static int load_guest(struct machine *m, struct boot_result *res,
     return fw_write_tables(r0->hva, r0->size, &fw, err);
 }
 
+/* Where the firmware tables put VMGenID and VMClock for m's GSIs. */
+static void acpi_place(const struct machine *m, struct acpi_devs_place *p)
+{
+    struct fw_config fw;
+
+    memset(&fw, 0, sizeof(fw));
+    memset(p, 0, sizeof(*p));
+    fw.vmgenid_gsi = p->vmgenid_gsi = m->cfg.vmgenid_gsi;
+    fw.vmclock_gsi = p->vmclock_gsi = m->cfg.vmclock_gsi;
+    (void)fw_acpi_dev_addrs(&fw, &p->vmgenid_addr, &p->vmclock_addr);
+}
+
 /* VMGenID and VMClock at the places the firmware tables give them. */
 static int attach_acpi_devs(struct machine *m, struct sq_err *err)
 {
     struct acpi_devs_place p;
-    struct fw_config fw;
     int rc;
 
-    memset(&fw, 0, sizeof(fw));
-    memset(&p, 0, sizeof(p));
-    fw.vmgenid_gsi = p.vmgenid_gsi = m->cfg.vmgenid_gsi;
-    fw.vmclock_gsi = p.vmclock_gsi = m->cfg.vmclock_gsi;
-    if (!fw.vmgenid_gsi && !fw.vmclock_gsi)
+    acpi_place(m, &p);
+    if (!p.vmgenid_gsi && !p.vmclock_gsi)
         return 0;
-    (void)fw_acpi_dev_addrs(&fw, &p.vmgenid_addr, &p.vmclock_addr);
     rc = acpi_devs_boot(&m->acpi, &p, m->mem, m->vm_fd, err);
     if (rc < 0)
         sq_err_prefix(err, "Could not attach device: Error while registering "
@@ -895,6 +902,20 @@ struct guest_mem *machine_guest_mem(struct machine *m)
 struct acpi_devs *machine_acpi_devs(struct machine *m)
 {
     return &m->acpi;
+}
+
+int machine_acpi_restore(struct machine *m, const struct acpi_devs_state *s,
+                         struct sq_err *err)
+{
+    struct acpi_devs_state fresh;
+    struct acpi_devs_place p;
+
+    if (!s->present) {
+        acpi_place(m, &p);
+        acpi_devs_state_fresh(&p, &fresh);
+        s = &fresh;
+    }
+    return acpi_devs_restore(&m->acpi, s, m->mem, m->vm_fd, err);
 }
 
 int machine_vm_fd(const struct machine *m)

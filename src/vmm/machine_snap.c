@@ -112,8 +112,7 @@ int machine_snap_restore(struct machine *m, const struct machine_snap *s,
         return rc;
     serial_restore(machine_serial(m), &s->serial);
     i8042_restore(machine_i8042(m), &s->i8042);
-    rc = acpi_devs_restore(machine_acpi_devs(m), &s->acpi, machine_guest_mem(m),
-                           machine_vm_fd(m), err);
+    rc = machine_acpi_restore(m, &s->acpi, err);
     if (rc < 0)
         sq_err_prefix(err, "Failed to restore devices: Error restoring ACPI "
                            "devices: ");

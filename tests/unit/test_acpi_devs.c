@@ -4,7 +4,7 @@
  * addresses, a NEW generation id and the VMClock update on every restore
  * (incremental restores count up), the seq_count protocol's wrap-around,
  * the notifications (each device's eventfd written once per restore, never
- * at boot) and the failures.
+ * at boot), a state file from before the ACPI section, and the failures.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -238,6 +238,39 @@ static void test_seq_count_wraps(void **state)
     guest_mem_free(m.gm);
 }
 
+/* A state file from before the ACPI section: the devices were in the DSDT
+ * but their buffers were never written; the restore renews them. */
+static void test_restore_fresh_state(void **state)
+{
+    struct acpi_devs_place p = boot_place();
+    struct acpi_devs_state st;
+    struct acpi_devs r;
+    struct sq_err err;
+    struct mem m;
+    const uint8_t *page;
+
+    (void)state;
+    mem_new(&m);
+    page = m.ram + p.vmclock_addr;
+    acpi_devs_state_fresh(&p, &st);
+    assert_true(st.present);
+    acpi_devs_init(&r);
+    assert_int_equal(acpi_devs_restore(&r, &st, m.gm, -1, &err), 0);
+    assert_false(all_zero(m.ram + p.vmgenid_addr, VMGENID_ID_LEN));
+    assert_int_equal(rd32(page), 0x4b4c4356);
+    assert_int_equal(rd32(page + 12), 2);
+    assert_int_equal(rd64(page + 16), 1);
+    assert_int_equal(rd64(page + 104), 1);
+    assert_int_equal(evloop_eventfd_drain(r.vmgenid_fd), 1);
+    assert_int_equal(evloop_eventfd_drain(r.vmclock_fd), 1);
+    acpi_devs_fini(&r);
+    /* No device at all: nothing. */
+    memset(&p, 0, sizeof(p));
+    acpi_devs_state_fresh(&p, &st);
+    assert_false(st.present);
+    guest_mem_free(m.gm);
+}
+
 static void test_restore_absent_and_failures(void **state)
 {
     struct acpi_devs_place p = boot_place();
@@ -290,6 +323,7 @@ int main(void)
         cmocka_unit_test(test_boot_contents),
         cmocka_unit_test(test_restore_new_id_and_counters),
         cmocka_unit_test(test_seq_count_wraps),
+        cmocka_unit_test(test_restore_fresh_state),
         cmocka_unit_test(test_restore_absent_and_failures),
     };
 
