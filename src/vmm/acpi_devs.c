@@ -10,6 +10,7 @@
 
 #include "obs/log.h"
 #include "util/evloop.h"
+#include "vmm/acpi.h"
 #include "vmm/kvm.h"
 
 void acpi_devs_init(struct acpi_devs *d)
@@ -122,6 +123,11 @@ void acpi_devs_state_fresh(const struct acpi_devs_place *p,
     vmclock_abi_init(&out->vmclock);
 }
 
+static bool bad_gsi(uint32_t gsi)
+{
+    return gsi != 0 && (gsi < FW_GSI_LEGACY_START || gsi > FW_GSI_LEGACY_END);
+}
+
 int acpi_devs_restore(struct acpi_devs *d, const struct acpi_devs_state *s,
                       struct guest_mem *gm, int vm_fd, struct sq_err *err)
 {
@@ -130,6 +136,13 @@ int acpi_devs_restore(struct acpi_devs *d, const struct acpi_devs_state *s,
 
     if (!s->present)
         return 0;
+    /* A state file names them: only the lines a boot can give them. */
+    if (bad_gsi(p->vmgenid_gsi) || bad_gsi(p->vmclock_gsi))
+        return sq_errf(err, -EINVAL,
+                       "VMGenID/VMClock: GSIs %u and %u are not legacy GSIs "
+                       "%u to %u",
+                       p->vmgenid_gsi, p->vmclock_gsi, FW_GSI_LEGACY_START,
+                       FW_GSI_LEGACY_END);
     d->place = *p;
     d->present = true;
     d->vmclock = s->vmclock;

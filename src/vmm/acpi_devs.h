@@ -85,7 +85,8 @@ void acpi_devs_state_fresh(const struct acpi_devs_place *p,
 /*
  * Restore: as the header says. A state that is not present leaves *d
  * without devices and returns 0. Returns 0, or -errno with err set to the
- * detail after "Error restoring ACPI devices: ".
+ * detail after "Error restoring ACPI devices: " (-EINVAL, nothing done:
+ * a GSI outside the legacy range 5..23).
  */
 int acpi_devs_restore(struct acpi_devs *d, const struct acpi_devs_state *s,
                       struct guest_mem *gm, int vm_fd, struct sq_err *err);

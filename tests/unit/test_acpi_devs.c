@@ -289,6 +289,18 @@ static void test_restore_absent_and_failures(void **state)
     assert_int_equal(r.vmgenid_fd, -1);
     assert_true(all_zero(m.ram + 0x9fc00, 0xe0000 - 0x9fc00));
     acpi_devs_fini(&r);
+    /* A GSI no boot gives them. */
+    st.present = true;
+    st.place = p;
+    st.place.vmclock_gsi = 24;
+    vmclock_abi_init(&st.vmclock);
+    acpi_devs_init(&r);
+    assert_int_equal(acpi_devs_restore(&r, &st, m.gm, -1, &err), -EINVAL);
+    assert_string_equal(err.msg, "VMGenID/VMClock: GSIs 5 and 24 are not "
+                                 "legacy GSIs 5 to 23");
+    assert_int_equal(r.vmgenid_fd, -1);
+    assert_true(all_zero(m.ram + 0x9fc00, 0xe0000 - 0x9fc00));
+    acpi_devs_fini(&r);
     /* Outside RAM: the texts, no notification. */
     st.present = true;
     st.place = p;
