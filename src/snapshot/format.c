@@ -19,21 +19,6 @@
 
 #define ERR_TOO_SHORT "File too short to contain CRC"
 
-static uint64_t le_get64(const uint8_t *p)
-{
-    uint64_t v = 0;
-
-    for (int i = 7; i >= 0; i--)
-        v = v << 8 | p[i];
-    return v;
-}
-
-static uint32_t le_get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-           (uint32_t)p[3] << 24;
-}
-
 /* ---- writing ------------------------------------------------------------ */
 
 void snap_writer_init(struct snap_writer *w)

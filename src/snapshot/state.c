@@ -59,6 +59,15 @@ static const struct field vcpu_fields[] = {
     VCPU(BLOB, lapic),    VCPU(BLOB, events), VCPU(U32, tsc_khz),
 };
 
+/* Then the VMClock page: u32 112 and its ABI bytes (vmm/vmclock.h). */
+#define ACPI(kind, m) FIELD(F_##kind, struct acpi_devs_place, m)
+static const struct field acpi_fields[] = {
+    ACPI(U64, vmgenid_addr),
+    ACPI(U32, vmgenid_gsi),
+    ACPI(U64, vmclock_addr),
+    ACPI(U32, vmclock_gsi),
+};
+
 /* Then n_fifo bytes of FIFO. */
 #define SERIAL(kind, m) FIELD(F_##kind, struct serial_state, m)
 static const struct field serial_fields[] = {
@@ -226,6 +235,17 @@ static void encode_vdev(struct snap_writer *w, const struct vdev_snap *d,
     snap_section_end(w);
 }
 
+static void encode_acpi(struct snap_writer *w, const struct acpi_devs_state *a)
+{
+    uint8_t page[VMCLOCK_ABI_SIZE];
+
+    snap_section_begin(w, SNAP_TAG_ACPI);
+    put_fields(w, &a->place, acpi_fields, N_FIELDS(acpi_fields));
+    vmclock_abi_encode(&a->vmclock, page);
+    put_blob(w, page, sizeof(page));
+    snap_section_end(w);
+}
+
 void microvm_state_encode(const struct microvm_state *s, struct snap_writer *w)
 {
     const struct machine_snap *m = &s->machine;
@@ -256,6 +276,9 @@ void microvm_state_encode(const struct microvm_state *s, struct snap_writer *w)
     put_fields(w, &m->i8042, i8042_fields, N_FIELDS(i8042_fields));
     snap_put_bytes(w, m->i8042.buf, m->i8042.n_buf);
     snap_section_end(w);
+
+    if (m->acpi.present)
+        encode_acpi(w, &m->acpi);
 
     for (size_t i = 0; i < s->n_vdevs; i++)
         encode_vdev(w, &s->vdevs[i], s->vdev_configs[i]);
@@ -355,6 +378,16 @@ static void decode_vdev(struct snap_reader *r, struct microvm_state *s)
         r->bad = true;
 }
 
+static void decode_acpi(struct snap_reader *r, struct acpi_devs_state *a)
+{
+    uint8_t page[VMCLOCK_ABI_SIZE];
+
+    get_fields(r, &a->place, acpi_fields, N_FIELDS(acpi_fields));
+    get_blob(r, page, sizeof(page));
+    vmclock_abi_decode(page, &a->vmclock);
+    a->present = true;
+}
+
 /* Which required sections were seen (bits by order in state.h). */
 enum {
     SEEN_INFO = 1,
@@ -363,7 +396,8 @@ enum {
     SEEN_SERIAL = 8,
     SEEN_I8042 = 16,
     SEEN_ALL = 31,
-    SEEN_MMDS = 32 /* optional */
+    SEEN_MMDS = 32, /* optional */
+    SEEN_ACPI = 64  /* optional: older files have none */
 };
 
 static const char *tag_name(uint32_t tag, char out[5])
@@ -403,6 +437,9 @@ static int decode_section(uint32_t tag, struct snap_reader *r,
         get_fields(r, &m->i8042, i8042_fields, N_FIELDS(i8042_fields));
         get_counted(r, &m->i8042.n_buf, I8042_BUF_SIZE, m->i8042.buf);
         return SEEN_I8042;
+    case SNAP_TAG_ACPI:
+        decode_acpi(r, &m->acpi);
+        return SEEN_ACPI;
     case SNAP_TAG_VDEV:
         decode_vdev(r, s);
         return 0;
@@ -427,7 +464,7 @@ static bool known(uint32_t tag)
     return tag == SNAP_TAG_VM_INFO || tag == SNAP_TAG_MEMORY ||
            tag == SNAP_TAG_KVM_VM || tag == SNAP_TAG_VCPU ||
            tag == SNAP_TAG_SERIAL || tag == SNAP_TAG_I8042 ||
-           tag == SNAP_TAG_VDEV || tag == SNAP_TAG_MMDS;
+           tag == SNAP_TAG_VDEV || tag == SNAP_TAG_MMDS || tag == SNAP_TAG_ACPI;
 }
 
 int microvm_state_decode(const struct snap_file *f, struct microvm_state *out,

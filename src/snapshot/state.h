@@ -8,6 +8,8 @@
  *   VCPU  one per vCPU, in index order
  *   SERL  the serial port
  *   I842  the i8042 controller
+ *   ACPI  VMGenID and VMClock: where they are, the VMClock page; optional
+ *         (state files written before it have none)
  *   VDEV  one per virtio device, in attach order: kind, id, placement,
  *         configuration (the API's JSON form), transport, own state
  *   MMDS  the MMDS settings, when an interface answers for it
@@ -37,6 +39,7 @@
 #define SNAP_TAG_SERIAL  SNAP_TAG('S', 'E', 'R', 'L')
 #define SNAP_TAG_I8042   SNAP_TAG('I', '8', '4', '2')
 #define SNAP_TAG_VDEV    SNAP_TAG('V', 'D', 'E', 'V')
+#define SNAP_TAG_ACPI    SNAP_TAG('A', 'C', 'P', 'I')
 
 /* At most this many virtio devices in a state file (GSIs 5..23). */
 #define SNAP_MAX_VDEVS 19

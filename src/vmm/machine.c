@@ -43,6 +43,7 @@
 #include "obs/log.h"
 #include "util/xalloc.h"
 #include "vmm/acpi.h"
+#include "vmm/acpi_devs.h"
 #include "vmm/boot.h"
 #include "vmm/errors.h"
 #include "vmm/kvm.h"
@@ -73,6 +74,7 @@ struct machine {
     struct i8042 *i8042;     /* owned */
     struct boot_timer boot_timer;
     bool has_boot_timer;
+    struct acpi_devs acpi;                 /* VMGenID and VMClock */
     struct vcpu *vcpus[MACHINE_MAX_VCPUS]; /* owned */
     uint32_t n_vcpus;
     bool started, paused;
@@ -378,6 +380,34 @@ static int load_guest(struct machine *m, struct boot_result *res,
     return fw_write_tables(r0->hva, r0->size, &fw, err);
 }
 
+/* Where the firmware tables put VMGenID and VMClock for m's GSIs. */
+static void acpi_place(const struct machine *m, struct acpi_devs_place *p)
+{
+    struct fw_config fw;
+
+    memset(&fw, 0, sizeof(fw));
+    memset(p, 0, sizeof(*p));
+    fw.vmgenid_gsi = p->vmgenid_gsi = m->cfg.vmgenid_gsi;
+    fw.vmclock_gsi = p->vmclock_gsi = m->cfg.vmclock_gsi;
+    (void)fw_acpi_dev_addrs(&fw, &p->vmgenid_addr, &p->vmclock_addr);
+}
+
+/* VMGenID and VMClock at the places the firmware tables give them. */
+static int attach_acpi_devs(struct machine *m, struct sq_err *err)
+{
+    struct acpi_devs_place p;
+    int rc;
+
+    acpi_place(m, &p);
+    if (!p.vmgenid_gsi && !p.vmclock_gsi)
+        return 0;
+    rc = acpi_devs_boot(&m->acpi, &p, m->mem, m->vm_fd, err);
+    if (rc < 0)
+        sq_err_prefix(err, "Could not attach device: Error while registering "
+                           "ACPI with KVM: ");
+    return rc;
+}
+
 static size_t cpuid_bytes(const struct kvm_cpuid2 *c)
 {
     return sizeof(*c) + c->nent * sizeof(c->entries[0]);
@@ -611,6 +641,7 @@ int machine_create(const struct machine_config *cfg, struct evloop *loop,
     m->kvm.fd = -1;
     m->vm_fd = -1;
     m->serial_out_fl = -1;
+    acpi_devs_init(&m->acpi);
     atomic_init(&m->exit_code, -1);
     bus_init(&m->pio);
     bus_init(&m->mmio);
@@ -645,6 +676,8 @@ int machine_create(const struct machine_config *cfg, struct evloop *loop,
         rc = add_devices(m, err);
     if (rc == 0 && !cfg->restore_mem)
         rc = load_guest(m, &res, err);
+    if (rc == 0 && !cfg->restore_mem)
+        rc = attach_acpi_devs(m, err);
     if (rc == 0 && !cfg->restore_mem)
         rc = configure_vcpus(m, &res, err);
     if (rc < 0)
@@ -821,6 +854,7 @@ void machine_destroy(struct machine *m)
     tty_restore(m);
     bus_fini(&m->pio);
     bus_fini(&m->mmio);
+    acpi_devs_fini(&m->acpi);
     if (m->vm_fd >= 0)
         close(m->vm_fd);
     kvm_sys_close(&m->kvm);
@@ -863,6 +897,25 @@ int machine_kvm_fd(const struct machine *m)
 struct guest_mem *machine_guest_mem(struct machine *m)
 {
     return m->mem;
+}
+
+struct acpi_devs *machine_acpi_devs(struct machine *m)
+{
+    return &m->acpi;
+}
+
+int machine_acpi_restore(struct machine *m, const struct acpi_devs_state *s,
+                         struct sq_err *err)
+{
+    struct acpi_devs_state fresh;
+    struct acpi_devs_place p;
+
+    if (!s->present) {
+        acpi_place(m, &p);
+        acpi_devs_state_fresh(&p, &fresh);
+        s = &fresh;
+    }
+    return acpi_devs_restore(&m->acpi, s, m->mem, m->vm_fd, err);
 }
 
 int machine_vm_fd(const struct machine *m)

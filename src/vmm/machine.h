@@ -114,7 +114,10 @@ struct machine_config {
     const struct cpu_template *custom_template; /* borrowed; NULL = none */
     size_t n_mmio;                       /* virtio-mmio devices, attach order */
     const struct machine_mmio_dev *mmio; /* borrowed */
-    uint32_t vmgenid_gsi, vmclock_gsi;   /* 0 = device absent */
+    /* 0 = device absent. On a restore, where the firmware tables of the
+     * snapshot's boot put them (used when its state file has no ACPI
+     * section, machine_acpi_restore). */
+    uint32_t vmgenid_gsi, vmclock_gsi;
     /* --enable-pci: the firmware tables describe PCI segment 0 (and
      * n_mmio is 0); the ranges of the PCI root and its devices. */
     bool pci_enabled;
@@ -131,6 +134,8 @@ struct machine_config {
 };
 
 struct machine;
+struct acpi_devs;
+struct acpi_devs_state;
 
 /*
  * Build the machine in upstream's boot order: guest memory (mmap), KVM (API
@@ -139,7 +144,8 @@ struct machine;
  * cpu_template_kvm_caps), VM, TSS at 0xfffbd000, in-kernel irqchip, PIT2
  * with dummy speaker, memory slots, vCPUs, serial (0x3f8, GSI 4), i8042
  * (0x60, GSI 1), boot timer, virtio-mmio windows (their irq_fd as irqfds),
- * kernel/initrd/cmdline (boot_load), MPTable and ACPI
+ * VMGenID and VMClock (acpi_devs_boot: their buffers filled, irqfds on
+ * vmgenid_gsi/vmclock_gsi), kernel/initrd/cmdline (boot_load), MPTable and ACPI
  * (fw_write_tables), then per vCPU: CPUID (supported -> template ->
  * cpuid_normalize -> KVM_SET_CPUID2), MSRs (the template's over what vCPU 0
  * reports, then the boot MSRs, which win), registers (boot_vcpu_setup) and
@@ -209,7 +215,17 @@ struct i8042 *machine_i8042(struct machine *m);
 /* The /dev/kvm fd (borrowed). */
 int machine_kvm_fd(const struct machine *m);
 struct guest_mem *machine_guest_mem(struct machine *m); /* borrowed */
-int machine_vm_fd(const struct machine *m);             /* borrowed */
+/* VMGenID and VMClock (vmm/acpi_devs.h; borrowed). */
+struct acpi_devs *machine_acpi_devs(struct machine *m);
+/*
+ * Restore VMGenID and VMClock from *s (acpi_devs_restore); a state that is
+ * not present (a state file from before the section) restores the devices
+ * at the places cfg.vmgenid_gsi/vmclock_gsi give them, from upstream's
+ * initial VMClock page. 0 or -errno with err set.
+ */
+int machine_acpi_restore(struct machine *m, const struct acpi_devs_state *s,
+                         struct sq_err *err);
+int machine_vm_fd(const struct machine *m); /* borrowed */
 
 /*
  * Read or replace vCPU `idx`'s registers; only while its thread is not

@@ -83,6 +83,7 @@ int machine_snap_save(struct machine *m, struct machine_snap *out,
         goto fail;
     serial_save(machine_serial(m), &out->serial);
     i8042_save(machine_i8042(m), &out->i8042);
+    acpi_devs_save(machine_acpi_devs(m), &out->acpi);
     return 0;
 fail:
     free(msrs);
@@ -111,5 +112,9 @@ int machine_snap_restore(struct machine *m, const struct machine_snap *s,
         return rc;
     serial_restore(machine_serial(m), &s->serial);
     i8042_restore(machine_i8042(m), &s->i8042);
-    return 0;
+    rc = machine_acpi_restore(m, &s->acpi, err);
+    if (rc < 0)
+        sq_err_prefix(err, "Failed to restore devices: Error restoring ACPI "
+                           "devices: ");
+    return rc;
 }

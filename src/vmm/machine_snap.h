@@ -18,6 +18,7 @@
 #include "devices/legacy/i8042.h"
 #include "devices/legacy/serial.h"
 #include "util/err.h"
+#include "vmm/acpi_devs.h"
 #include "vmm/machine.h"
 #include "vmm/vcpu_snap.h"
 #include "vmm/vm_snap.h"
@@ -28,6 +29,7 @@ struct machine_snap {
     struct vcpu_snap vcpus[MACHINE_MAX_VCPUS]; /* n_vcpus used, each owned */
     struct serial_state serial;
     struct i8042_state i8042;
+    struct acpi_devs_state acpi; /* VMGenID and VMClock */
 };
 
 /* Free what the vCPU states own; the struct may be reused. NULL-safe. */
@@ -45,7 +47,10 @@ int machine_snap_save(struct machine *m, struct machine_snap *out,
  * Write *s into machine m, built for a restore and not started: the vCPU
  * count must match, then the VM state (the clock advanced by the wall-clock
  * time elapsed when `clock_realtime`, vm_snap.h), each vCPU, the serial port
- * and the i8042. Returns 0, or -errno with err set to the detail.
+ * and the i8042, and last VMGenID and VMClock (acpi_devs_restore: a new
+ * generation id, the VMClock page updated, both GSIs raised after the
+ * interrupt controllers hold their saved state). Returns 0, or -errno with
+ * err set to the detail.
  */
 int machine_snap_restore(struct machine *m, const struct machine_snap *s,
                          bool clock_realtime, struct sq_err *err);

@@ -131,6 +131,20 @@ static void vmm_machine_free(struct vmm_machine *vm)
 #define ERR_ATTACH_ACPI                                                        \
     "Could not attach device: Error while registering ACPI with KVM: "
 
+/* VMGenID and VMClock take the next two legacy GSIs (digest 6.4). */
+static int alloc_acpi_gsis(struct mmio_alloc *alloc, struct machine_config *cfg,
+                           struct sq_err *err)
+{
+    int rc = mmio_alloc_gsi(alloc, &cfg->vmgenid_gsi, err);
+
+    if (rc)
+        return sq_err_prefix(err, ERR_ATTACH_ACPI "VMGenID: ");
+    rc = mmio_alloc_gsi(alloc, &cfg->vmclock_gsi, err);
+    if (rc)
+        return sq_err_prefix(err, ERR_ATTACH_ACPI "VMClock: ");
+    return 0;
+}
+
 /*
  * Describe the placed devices for the machine (mmio[]) and the command
  * line (dev[]), both with room for l->n entries. Returns the index of the
@@ -321,16 +335,9 @@ static int build_machine(struct vmm *v, bool start, struct sq_err *err)
         rc = vmm_pci_new(&vm->vdevs, &vm->pci, err);
     if (rc)
         goto fail;
-    rc = mmio_alloc_gsi(&alloc, &cfg.vmgenid_gsi, err);
-    if (rc) {
-        sq_err_prefix(err, ERR_ATTACH_ACPI "VMGenID: ");
+    rc = alloc_acpi_gsis(&alloc, &cfg, err);
+    if (rc)
         goto fail;
-    }
-    rc = mmio_alloc_gsi(&alloc, &cfg.vmclock_gsi, err);
-    if (rc) {
-        sq_err_prefix(err, ERR_ATTACH_ACPI "VMClock: ");
-        goto fail;
-    }
 
     memset(&x, 0, sizeof(x));
     x.pci_enabled = r->pci_enabled;
@@ -427,6 +434,10 @@ int vmm_restore_machine(struct vmm *v, struct guest_mem *mem,
     mmio_alloc_init(&alloc);
     /* The devices of the snapshot's configuration, in the same places. */
     rc = build_vdevs(v, vm, &alloc, &mmio, &dev, &root_at, err);
+    /* Where the boot put VMGenID and VMClock, for a state file without
+     * their state (machine_acpi_restore). */
+    if (rc == 0)
+        rc = alloc_acpi_gsis(&alloc, &cfg, err);
     if (rc == 0)
         rc = machine_common_config(v, vm, &cfg, &srl, err);
     if (rc) {

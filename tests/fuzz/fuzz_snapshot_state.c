@@ -22,7 +22,8 @@
  * The own state of each balloon and vsock device in it goes through its
  * kind's decoder (vmm/vdev_kind_snap.h): it decodes and re-encodes to the
  * same bytes, or fails with the decoder's text; vsock_override is applied
- * to the decoded state.
+ * to the decoded state. A decoded ACPI section's VMClock page encodes back
+ * to bytes that decode to the same page (vmm/vmclock.h).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -36,8 +37,24 @@
 #include "snapshot/vsock_override.h"
 #include "vmm/vdev_kind_snap.h"
 #include "vmm/vdev_net_snap.h"
+#include "vmm/vmclock.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* The VMClock page of a decoded ACPI section round-trips. */
+static void check_vmclock(const struct microvm_state *st)
+{
+    uint8_t a[VMCLOCK_ABI_SIZE], b[VMCLOCK_ABI_SIZE];
+    struct vmclock_abi back;
+
+    if (!st->machine.acpi.present)
+        return;
+    vmclock_abi_encode(&st->machine.acpi.vmclock, a);
+    vmclock_abi_decode(a, &back);
+    vmclock_abi_encode(&back, b);
+    if (memcmp(a, b, sizeof(a)) != 0)
+        __builtin_trap();
+}
 
 /* The network parts of a decoded state. */
 static void check_net(struct microvm_state *st)
@@ -158,6 +175,7 @@ static void decode_with_crc(const uint8_t *data, size_t size)
             st = d.state;
             check_net(&st);
             decode_kinds(&st);
+            check_vmclock(&st);
         }
         microvm_state_fini(&st);
     }

@@ -103,6 +103,8 @@ void isr_handler(uint64_t vector, uint64_t error, const uint64_t *frame)
         virtio_isr(vector);
     if (vector >= PCI_VECTOR_BASE && vector <= PCI_VECTOR_MAX)
         pci_isr(vector);
+    if (vector >= ACPIDEV_VECTOR_BASE && vector <= ACPIDEV_VECTOR_MAX)
+        acpidev_isr(vector);
     mmio_write32(0xfee000b0ULL, 0);
     if (vector >= 0x20 && vector < 0x30) {
         if (vector >= 0x28)

@@ -217,7 +217,7 @@ static uint64_t rd64(uint64_t a)
     return (uint64_t)rd32(a) | ((uint64_t)rd32(a + 4) << 32);
 }
 
-static uint64_t find_dsdt(const struct venv *e)
+uint64_t virtio_find_dsdt(const struct venv *e)
 {
     uint64_t rsdp = 0, sdt, fadt = 0;
     uint32_t len, esz;
@@ -279,7 +279,7 @@ static int find_bytes(const uint8_t *p, size_t n, const void *pat, size_t pn,
  */
 static void scan_dsdt(struct venv *e)
 {
-    uint64_t dsdt = find_dsdt(e);
+    uint64_t dsdt = virtio_find_dsdt(e);
     const uint8_t *a;
     uint32_t len, found = 0;
     struct line l;
@@ -474,7 +474,7 @@ static uint32_t ioapic_read(uint32_t reg)
 
 /* Route IOAPIC pin gsi to vector on this CPU: fixed delivery, physical
  * destination, active high, edge triggered (as the DSDT describes it). */
-static int ioapic_route(uint32_t gsi, uint32_t vector)
+int virtio_ioapic_route(uint32_t gsi, uint32_t vector)
 {
     uint32_t pins = ((ioapic_read(1) >> 16) & 0xff) + 1;
     uint32_t apic_id = mmio_read32(LAPIC_BASE + 0x20) >> 24;
@@ -880,7 +880,7 @@ static int blk_open(struct venv *e, struct vdrv *v, int irq, int event_idx)
     line_end(&l);
     if (irq) {
         v->vector = VIRTIO_VECTOR_BASE;
-        if (ioapic_route(d->gsi, v->vector))
+        if (virtio_ioapic_route(d->gsi, v->vector))
             return -1;
         irq_drv = v;
         v->irq = 1;
@@ -1853,6 +1853,7 @@ int virtio_run_test(const char *name, size_t name_len, const char *cmdline,
         "net-mmds",      "net-ping",       "hostile-net",  "vsock-echo",
         "hostile-vsock", "net-mmds-bench", "balloon",      "hostile-balloon",
         "pmem",          "hostile-pmem",   "virtio-mem",   "blk-hold",
+        "acpi-devs",
     };
     static struct venv env;
     static struct vdrv drv;
@@ -1957,6 +1958,9 @@ int virtio_run_test(const char *name, size_t name_len, const char *cmdline,
     case 23:
         if (blk_open(e, &drv, 0, 0) == 0)
             blk_hold(e, &drv, timeout); /* runs until the machine stops */
+        break;
+    case 24:
+        acpidev_run_test(e); /* runs until the machine stops */
         break;
     }
     return 1;

@@ -22,7 +22,8 @@
  * Run the virtio test named (name, name_len) if it is one: blk-rw, blk-ro,
  * blk-id, blk-poll, blk-irq, blk-eventidx, blk-bench, rng, rng-rate,
  * hostile-blk, hostile-rng, net-mmds, net-ping, hostile-net (net.c),
- * vsock-echo, hostile-vsock (vsock.c), virtio (discovery only). cmdline is the
+ * vsock-echo, hostile-vsock (vsock.c), acpi-devs (acpidev.c), virtio
+ * (discovery only). cmdline is the
  * kernel command line (parameters squibsector=, squibcount=, squibbytes=,
  * squibms=, squibreqs=, squibcase=, squibtimeout=, squibeventidx=, squibbench=,
  * squibmib=, squibqd=, squibpoll=, squibip=, squibhost=, squibmmds=,
@@ -33,6 +34,14 @@
  */
 int virtio_run_test(const char *name, size_t name_len, const char *cmdline,
                     size_t cmdline_len, uint64_t rsdp_hint);
+
+/* IDT vectors of the acpi-devs test (acpidev.c): the GED's GSIs, in the
+ * order its _CRS lists them. */
+#define ACPIDEV_VECTOR_BASE 0x70
+#define ACPIDEV_VECTOR_MAX  0x71
+
+/* Called by the interrupt handler for ACPIDEV_VECTOR_BASE..MAX: counts. */
+void acpidev_isr(uint64_t vector);
 
 /* Called by the interrupt handler for vectors VIRTIO_VECTOR_BASE..MAX
  * before the LAPIC EOI: reads the device's InterruptStatus, acknowledges

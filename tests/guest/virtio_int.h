@@ -131,6 +131,12 @@ static inline uint64_t addr_of(const volatile void *p)
     return (uint64_t)(uintptr_t)p;
 }
 
+/* virtio.c: the DSDT's address (RSDP -> XSDT/RSDT -> FADT), 0 if none. */
+uint64_t virtio_find_dsdt(const struct venv *e);
+/* Route IOAPIC pin gsi to vector on this CPU (edge, active high), with an
+ * "ioapic" line: 0, or -1 when the IOAPIC has no such pin. */
+int virtio_ioapic_route(uint32_t gsi, uint32_t vector);
+
 /* virtio.c: the value of command-line parameter key ("squibfoo="), NULL
  * when absent; as a number (decimal or 0x hex), dflt when absent or bad. */
 const char *virtio_param(const struct venv *e, const char *key, size_t *len);
@@ -186,5 +192,8 @@ void balloon_run_test(struct venv *e, int which);
 /* vsock.c: run virtio-vsock test `which` (0 vsock-echo, 1 hostile-vsock);
  * prints its lines. */
 void vsock_run_test(struct venv *e, int which);
+
+/* acpidev.c: the acpi-devs test (VMGenID and VMClock); never returns. */
+void acpidev_run_test(struct venv *e) __attribute__((noreturn));
 
 #endif

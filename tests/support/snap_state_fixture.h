@@ -1,9 +1,9 @@
 /*
  * snap_state_fixture.h: a machine state with every section filled (two
  * vCPUs with CPUID entries and MSRs, serial and i8042 with buffered bytes,
- * one activated virtio-block device), for tests and the test state-file
- * generator. No KVM: the KVM structures are filled with patterns. Free
- * with microvm_state_fini().
+ * one activated virtio-block device, VMGenID and VMClock), for tests and the
+ * test state-file generator. No KVM: the KVM structures are filled with
+ * patterns. Free with microvm_state_fini().
  */
 #ifndef SQUIB_TESTS_SNAP_STATE_FIXTURE_H
 #define SQUIB_TESTS_SNAP_STATE_FIXTURE_H
@@ -62,6 +62,16 @@ static inline void make_state(struct microvm_state *s)
     s->machine.i8042.n_buf = 2;
     s->machine.i8042.buf[0] = 0x14;
     s->machine.i8042.buf[1] = 0x11;
+    s->machine.acpi.present = true;
+    s->machine.acpi.place.vmgenid_addr = 0xdfff0;
+    s->machine.acpi.place.vmgenid_gsi = 6;
+    s->machine.acpi.place.vmclock_addr = 0xde000;
+    s->machine.acpi.place.vmclock_gsi = 7;
+    vmclock_abi_init(&s->machine.acpi.vmclock);
+    s->machine.acpi.vmclock.seq_count = 4;
+    s->machine.acpi.vmclock.disruption_marker = 2;
+    s->machine.acpi.vmclock.vm_generation_counter = 2;
+    s->machine.acpi.vmclock.time_sec = 0x0102030405060708ULL;
     s->n_vdevs = 1;
     s->vdevs = xcalloc(1, sizeof(*s->vdevs));
     s->vdev_configs = xcalloc(1, sizeof(*s->vdev_configs));

@@ -87,6 +87,11 @@ static void test_round_trip(void **state)
                         sizeof(in.machine.serial));
     assert_memory_equal(&in.machine.i8042, &out.machine.i8042,
                         sizeof(in.machine.i8042));
+    assert_true(out.machine.acpi.present);
+    assert_memory_equal(&in.machine.acpi.place, &out.machine.acpi.place,
+                        sizeof(in.machine.acpi.place));
+    assert_memory_equal(&in.machine.acpi.vmclock, &out.machine.acpi.vmclock,
+                        sizeof(in.machine.acpi.vmclock));
     assert_int_equal(out.n_vdevs, 1);
     assert_string_equal(out.vdevs[0].kind, "virtio-block");
     assert_string_equal(out.vdevs[0].id, "rootfs");
@@ -185,9 +190,43 @@ static void add_vdev_without_id(struct snap_writer *w)
     snap_section_end(w);
 }
 
+/* A state file written before the ACPI section existed (same version). */
+static void test_acpi_absent(void **state)
+{
+    struct microvm_state in, out;
+    struct snap_writer w;
+    struct sq_err err;
+
+    (void)state;
+    make_state(&in);
+    in.machine.acpi.present = false;
+    snap_writer_init(&w);
+    microvm_state_encode(&in, &w);
+    assert_int_equal(snap_finish_and_decode(&w, &out, &err), 0);
+    assert_false(out.machine.acpi.present);
+    assert_int_equal(out.machine.acpi.place.vmgenid_gsi, 0);
+    microvm_state_fini(&in);
+    microvm_state_fini(&out);
+}
+
+static void add_short_acpi(struct snap_writer *w)
+{
+    snap_section_begin(w, SNAP_TAG_ACPI);
+    snap_put_u64(w, 0xdfff0);
+    snap_put_u32(w, 6);
+    snap_put_u64(w, 0xde000);
+    snap_put_u32(w, 7);
+    snap_put_u32(w, 111); /* not the ABI's 112 bytes */
+    snap_section_end(w);
+}
+
 static void test_decode_errors(void **state)
 {
     (void)state;
+    /* The fixture has an ACPI section already. */
+    expect_decode_error(add_short_acpi,
+                        "An error occurred during bitcode serialization: ACPI "
+                        "section: repeated");
     expect_decode_error(add_vdev_without_id,
                         "An error occurred during bitcode serialization: VDEV "
                         "section: bad layout");
@@ -229,6 +268,9 @@ static void test_bad_layout_alone(void **state)
     assert_int_equal(decode_alone(add_short_serial, &out, &err), -EBADMSG);
     assert_string_equal(err.msg, "An error occurred during bitcode "
                                  "serialization: SERL section: bad layout");
+    assert_int_equal(decode_alone(add_short_acpi, &out, &err), -EBADMSG);
+    assert_string_equal(err.msg, "An error occurred during bitcode "
+                                 "serialization: ACPI section: bad layout");
 }
 
 int main(void)
@@ -236,6 +278,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_unknown_section_skipped),
+        cmocka_unit_test(test_acpi_absent),
         cmocka_unit_test(test_decode_errors),
         cmocka_unit_test(test_missing_sections),
         cmocka_unit_test(test_bad_layout_alone),
