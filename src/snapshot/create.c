@@ -58,8 +58,9 @@ static char *device_config(struct vm_resources *r, const struct vdev_snap *d)
     return buf_steal(&b, NULL);
 }
 
-/* The virtio devices' state and configurations into st. The devices go
- * first: saving one may complete requests into guest memory. */
+/* The virtio devices' state and configurations into st, and on PCI their
+ * transports and the root bus. The devices go first: saving one may
+ * complete requests into guest memory. */
 static int save_devices(struct vmm *v, struct microvm_state *st,
                         struct sq_err *err)
 {
@@ -80,6 +81,9 @@ static int save_devices(struct vmm *v, struct microvm_state *st,
                            st->vdevs[i].kind);
     }
     st->mmds = snap_mmds_from_resources(&v->res);
+    /* After the devices' save hooks: what they raised is in MSI-X. */
+    if (vmm_pci_of(v))
+        pci_snap_save(vmm_pci_of(v), l, &st->pci);
     return 0;
 }
 

@@ -367,6 +367,67 @@ static void vdev(struct pretty *p, const struct vdev_snap *d,
     close_level(p, '}');
 }
 
+/* The guest-writable registers of a configuration space. */
+static void pci_config(struct pretty *p, const char *name,
+                       const struct pci_config_state *c)
+{
+    open_struct(p, name, "PciConfigurationState");
+    u64_hex(p, "bar_sizing", c->bar_sizing);
+    open_list(p, "registers");
+    for (uint32_t i = 0; i < c->n_regs; i++) {
+        indent(p);
+        buf_printf(p->b, "(0x%x, 0x%x),\n", (unsigned)c->regs[i].reg,
+                   (unsigned)c->regs[i].value);
+    }
+    close_level(p, ']');
+    close_level(p, '}');
+}
+
+static void pci_dev(struct pretty *p, const struct pci_dev_snap *d)
+{
+    const struct virtio_pci_state *t = &d->transport;
+
+    open_struct(p, NULL, "VirtioPciDeviceState");
+    field(p, "kind", "%s", d->kind);
+    field(p, "id", "%s", d->id);
+    field(p, "sbdf", "%04x:%02x:%02x.%u", d->segment, d->bus, d->dev,
+          (unsigned)d->fn);
+    u64_hex(p, "bar_address", t->bar_addr);
+    pci_config(p, "pci_configuration_state", &t->config);
+    u64_hex(p, "msix_config", t->config_vector);
+    open_list(p, "msix_queues");
+    for (uint32_t q = 0; q < t->n_queues; q++) {
+        indent(p);
+        buf_printf(p->b, "(0x%x, last_used: %u),\n",
+                   (unsigned)t->queue_vector[q], (unsigned)t->last_used[q]);
+    }
+    close_level(p, ']');
+    u64_dec(p, "first_gsi", t->first_gsi);
+    open_list(p, "msix_table");
+    for (uint16_t v = 0; v < t->n_vectors; v++) {
+        indent(p);
+        buf_printf(p->b, "(0x%x, 0x%x, 0x%x, 0x%x),\n",
+                   (unsigned)t->vec[v].addr_lo, (unsigned)t->vec[v].addr_hi,
+                   (unsigned)t->vec[v].data, (unsigned)t->vec[v].ctrl);
+    }
+    close_level(p, ']');
+    u64_hex(p, "pba", t->pba[0]);
+    close_level(p, '}');
+}
+
+/* A PCI-mode machine's root bus and transports (state_pci.h). */
+static void pci(struct pretty *p, const struct pci_snap *s)
+{
+    open_struct(p, "pci_state", "PciDevicesState");
+    u64_hex(p, "config_address", s->root.config_address);
+    pci_config(p, "host_bridge", &s->root.host);
+    open_list(p, "virtio_devices");
+    for (size_t i = 0; i < s->n; i++)
+        pci_dev(p, &s->devs[i]);
+    close_level(p, ']');
+    close_level(p, '}');
+}
+
 /* ---- the interface ------------------------------------------------------ */
 
 int snap_describe_open(const char *path, struct snap_described *out,
@@ -443,5 +504,7 @@ void snap_describe_vm(const struct snap_described *d, struct buf *out)
     for (size_t i = 0; i < s->n_vdevs; i++)
         vdev(&p, &s->vdevs[i], s->vdev_configs[i]);
     close_level(&p, ']');
+    if (s->pci)
+        pci(&p, s->pci);
     close_level(&p, '}');
 }

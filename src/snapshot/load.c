@@ -274,8 +274,12 @@ int snapshot_load(struct vmm *v, const struct snapshot_load *p,
         rc = memory_from_file(v, p->mem_backend_path, &mem, err);
     }
     if (rc == 0) {
-        struct vmm_restore rs = {&st.machine, st.vdevs, st.n_vdevs,
-                                 p->resume_vm, p->clock_realtime};
+        struct vmm_restore rs = {&st.machine,  st.vdevs,          st.n_vdevs,
+                                 p->resume_vm, p->clock_realtime, st.pci};
+
+        /* The snapshot decides the transport, whatever --enable-pci says
+         * (upstream's VirtioDevicesState); hot-plug follows it. */
+        v->res.pci_enabled = st.pci != NULL;
 
         rc = vmm_restore_machine(v, mem, &rs, err);
         if (rc < 0)

@@ -284,6 +284,8 @@ void microvm_state_encode(const struct microvm_state *s, struct snap_writer *w)
         encode_vdev(w, &s->vdevs[i], s->vdev_configs[i]);
     if (s->mmds)
         snap_mmds_encode(s->mmds, w);
+    if (s->pci)
+        snap_pci_encode(s->pci, w);
 }
 
 /* ---- decoding ----------------------------------------------------------- */
@@ -396,8 +398,9 @@ enum {
     SEEN_SERIAL = 8,
     SEEN_I8042 = 16,
     SEEN_ALL = 31,
-    SEEN_MMDS = 32, /* optional */
-    SEEN_ACPI = 64  /* optional: older files have none */
+    SEEN_MMDS = 32,     /* optional */
+    SEEN_ACPI = 64,     /* optional: older files have none */
+    SEEN_PCI_ROOT = 128 /* optional */
 };
 
 static const char *tag_name(uint32_t tag, char out[5])
@@ -447,6 +450,12 @@ static int decode_section(uint32_t tag, struct snap_reader *r,
         if (!s->mmds)
             snap_mmds_decode(r, &s->mmds);
         return SEEN_MMDS;
+    case SNAP_TAG_PCI_ROOT:
+        snap_pci_decode_root(r, &s->pci);
+        return SEEN_PCI_ROOT;
+    case SNAP_TAG_PCI_DEV:
+        snap_pci_decode_dev(r, &s->pci);
+        return 0;
     default: /* VCPU */
         if (snap_get_u32(r) != m->n_vcpus || m->n_vcpus == MACHINE_MAX_VCPUS) {
             r->bad = true;
@@ -464,7 +473,9 @@ static bool known(uint32_t tag)
     return tag == SNAP_TAG_VM_INFO || tag == SNAP_TAG_MEMORY ||
            tag == SNAP_TAG_KVM_VM || tag == SNAP_TAG_VCPU ||
            tag == SNAP_TAG_SERIAL || tag == SNAP_TAG_I8042 ||
-           tag == SNAP_TAG_VDEV || tag == SNAP_TAG_MMDS || tag == SNAP_TAG_ACPI;
+           tag == SNAP_TAG_VDEV || tag == SNAP_TAG_MMDS ||
+           tag == SNAP_TAG_ACPI || tag == SNAP_TAG_PCI_ROOT ||
+           tag == SNAP_TAG_PCI_DEV;
 }
 
 int microvm_state_decode(const struct snap_file *f, struct microvm_state *out,
@@ -497,6 +508,12 @@ int microvm_state_decode(const struct snap_file *f, struct microvm_state *out,
         return sq_errf(err, -EBADMSG,
                        SNAP_ERR_DECODE "required sections missing");
     }
+    if (out->pci && (!(seen & SEEN_PCI_ROOT) || out->pci->n != out->n_vdevs)) {
+        microvm_state_fini(out);
+        return sq_errf(err, -EBADMSG,
+                       SNAP_ERR_DECODE "PCI sections do not match the "
+                                       "virtio devices");
+    }
     return 0;
 }
 
@@ -514,4 +531,6 @@ void microvm_state_fini(struct microvm_state *s)
     s->n_vdevs = 0;
     snap_mmds_free(s->mmds);
     s->mmds = NULL;
+    pci_snap_free(s->pci);
+    s->pci = NULL;
 }

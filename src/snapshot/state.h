@@ -14,10 +14,13 @@
  *         configuration (the API's JSON form), transport, own state
  *   MMDS  the MMDS settings, when an interface answers for it
  *         (state_net.h); optional
+ *   PCIR  a PCI-mode machine's root bus, once (state_pci.h); optional
+ *   PCID  then one per virtio device, its PCI transport: exactly as many
+ *         as VDEV sections when PCIR is there, none otherwise
  *
  * Sections with other tags are skipped (a newer squib's devices); every
  * section above is required exactly once (VCPU at least once, VDEV any
- * number of times).
+ * number of times) unless said optional.
  */
 #ifndef SQUIB_SNAPSHOT_STATE_H
 #define SQUIB_SNAPSHOT_STATE_H
@@ -27,6 +30,7 @@
 
 #include "snapshot/format.h"
 #include "snapshot/state_net.h"
+#include "snapshot/state_pci.h"
 #include "util/err.h"
 #include "vmm/guest_mem.h"
 #include "vmm/machine_snap.h"
@@ -41,8 +45,9 @@
 #define SNAP_TAG_VDEV    SNAP_TAG('V', 'D', 'E', 'V')
 #define SNAP_TAG_ACPI    SNAP_TAG('A', 'C', 'P', 'I')
 
-/* At most this many virtio devices in a state file (GSIs 5..23). */
-#define SNAP_MAX_VDEVS 19
+/* At most this many virtio devices in a state file (PCI's 31 slots; 19 on
+ * virtio-mmio, GSIs 5..23). */
+#define SNAP_MAX_VDEVS SNAP_PCI_MAX_DEVS
 
 /* Upstream's VmInfo, the machine-config part a restore takes over. */
 struct snap_vm_info {
@@ -66,6 +71,7 @@ struct microvm_state {
     struct vdev_snap *vdevs; /* owned, n_vdevs */
     char **vdev_configs;     /* owned, n_vdevs: each device's config JSON */
     struct snap_mmds *mmds;  /* owned; NULL: no MMDS section */
+    struct pci_snap *pci;    /* owned; NULL: the devices are on MMIO */
 };
 
 /* Append every section of *s to w (between init and finish). */

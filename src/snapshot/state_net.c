@@ -12,8 +12,9 @@
 #include "config/net.h"
 #include "util/xalloc.h"
 
-/* At most this many interfaces in an MMDS section (one per virtio slot). */
-#define SNAP_MMDS_MAX_IFACES 19
+/* At most this many interfaces in an MMDS section (one per virtio device:
+ * PCI's 31 slots). */
+#define SNAP_MMDS_MAX_IFACES 31
 
 #define ERR_DEVICES "Failed to restore devices: Error restoring MMIO devices: "
 /* What res_set_net() puts before a TAP's error; upstream's restore says

@@ -7,7 +7,7 @@
  * for the MMDS, as upstream saves its MmdsState only then):
  *
  *   u8 version (0 V1, 1 V2), u8 imds_compat (0/1), 4 bytes IPv4 address
- *   (a.b.c.d in that order), u32 n (1..SNAP_MAX_VDEVS), n strings: the
+ *   (a.b.c.d in that order), u32 n (1..31), n strings: the
  *   iface ids the MMDS answers on
  *
  * The data store itself is not saved, nor the V2 tokens' key: upstream's

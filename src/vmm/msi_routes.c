@@ -71,26 +71,66 @@ static int push(struct msi_routes *r)
     int rc = kvm_set_gsi_routing(r->vm_fd, e, (uint32_t)n);
 
     free(e);
+    r->is_synced = rc == 0;
     return rc;
 }
 
-int msi_routes_set(struct msi_routes *r, uint32_t gsi, uint64_t addr,
-                   uint32_t data)
+/* Set the entry of gsi; returns whether it changed. Lock held. */
+static bool put(struct msi_routes *r, uint32_t gsi, uint64_t addr,
+                uint32_t data)
 {
     size_t i;
-    int rc;
 
-    if (gsi < MSIX_FIRST_GSI || gsi > MSIX_LAST_GSI)
-        return -EINVAL;
-    pthread_mutex_lock(&r->lock);
     for (i = 0; i < r->n_msi && r->msi[i].gsi < gsi; i++)
         ;
+    if (i < r->n_msi && r->msi[i].gsi == gsi && r->msi[i].addr == addr &&
+        r->msi[i].data == data)
+        return false;
     if (i == r->n_msi || r->msi[i].gsi != gsi) {
         r->msi = xrealloc(r->msi, (r->n_msi + 1) * sizeof(*r->msi));
         memmove(&r->msi[i + 1], &r->msi[i], (r->n_msi - i) * sizeof(*r->msi));
         r->n_msi++;
     }
     r->msi[i] = (struct msi_route){gsi, addr, data};
+    r->is_synced = false;
+    return true;
+}
+
+static bool gsi_ok(uint32_t gsi)
+{
+    return gsi >= MSIX_FIRST_GSI && gsi <= MSIX_LAST_GSI;
+}
+
+int msi_routes_set(struct msi_routes *r, uint32_t gsi, uint64_t addr,
+                   uint32_t data)
+{
+    int rc = 0;
+
+    if (!gsi_ok(gsi))
+        return -EINVAL;
+    pthread_mutex_lock(&r->lock);
+    if (put(r, gsi, addr, data) || !r->is_synced)
+        rc = push(r);
+    pthread_mutex_unlock(&r->lock);
+    return rc;
+}
+
+int msi_routes_stage(struct msi_routes *r, uint32_t gsi, uint64_t addr,
+                     uint32_t data)
+{
+    if (!gsi_ok(gsi))
+        return -EINVAL;
+    pthread_mutex_lock(&r->lock);
+    (void)put(r, gsi, addr, data);
+    pthread_mutex_unlock(&r->lock);
+    return 0;
+}
+
+int msi_routes_push(struct msi_routes *r)
+{
+    int rc;
+
+    pthread_mutex_lock(&r->lock);
     rc = push(r);
     pthread_mutex_unlock(&r->lock);
     return rc;

@@ -16,6 +16,7 @@
 #define SQUIB_VMM_MSI_ROUTES_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,6 +40,7 @@ struct msi_routes {
     pthread_mutex_t lock;  /* guards the rest */
     size_t n_msi;          /* MSI entries in msi[] */
     struct msi_route *msi; /* owned; sorted by GSI */
+    bool is_synced;        /* KVM has the table as it is */
 };
 
 /* Empty table for `vm_fd` (nothing is sent to KVM yet). */
@@ -47,11 +49,23 @@ void msi_routes_fini(struct msi_routes *r);
 
 /*
  * Set (or replace) the MSI route of `gsi` (>= MSIX_FIRST_GSI) and push the
- * table. 0, -EINVAL for a legacy GSI, or KVM's -errno (the table then
- * keeps the entry; the next push retries it).
+ * table, unless KVM has it already with that very route. 0, -EINVAL for a
+ * legacy GSI, or KVM's -errno (the table then keeps the entry; the next
+ * push retries it).
  */
 int msi_routes_set(struct msi_routes *r, uint32_t gsi, uint64_t addr,
                    uint32_t data);
+
+/*
+ * Many routes at once (a snapshot's restore, as upstream's one
+ * set_gsi_routes): msi_routes_stage() sets entries without pushing (0 or
+ * -EINVAL as above), msi_routes_push() then pushes the table once (0 or
+ * KVM's -errno). msi_routes_set() for a staged route then costs nothing,
+ * so the irqfds go on after the routes they need.
+ */
+int msi_routes_stage(struct msi_routes *r, uint32_t gsi, uint64_t addr,
+                     uint32_t data);
+int msi_routes_push(struct msi_routes *r);
 
 /*
  * Fill `e` (room for MSI_ROUTES_N_LEGACY + r->n_msi entries) with the

@@ -417,6 +417,26 @@ int vmm_build_machine(struct vmm *v, struct sq_err *err)
     return build_machine(v, false, err);
 }
 
+/*
+ * The PCI bus of a restore: each device at its saved slot, BAR and GSIs;
+ * the machine maps them (cfg). 0 or -errno with err set.
+ */
+static int restore_pci_bus(struct vmm_machine *vm, const struct pci_snap *s,
+                           struct machine_config *cfg, struct sq_err *err)
+{
+    struct vmm_pci_place *at = xcalloc(vm->vdevs.n + 1, sizeof(*at));
+    int rc = pci_snap_places(s, &vm->vdevs, at, err);
+
+    if (rc == 0)
+        rc = vmm_pci_new_at(&vm->vdevs, at, &vm->pci, err);
+    free(at);
+    if (rc == 0) {
+        cfg->pci_enabled = true;
+        cfg->bus_ranges = vmm_pci_ranges(vm->pci, &cfg->n_bus_ranges);
+    }
+    return rc;
+}
+
 int vmm_restore_machine(struct vmm *v, struct guest_mem *mem,
                         const struct vmm_restore *rs, struct sq_err *err)
 {
@@ -432,10 +452,15 @@ int vmm_restore_machine(struct vmm *v, struct guest_mem *mem,
     vm->serial_fd = -1;
     memset(&cfg, 0, sizeof(cfg));
     mmio_alloc_init(&alloc);
-    /* The devices of the snapshot's configuration, in the same places. */
-    rc = build_vdevs(v, vm, &alloc, &mmio, &dev, &root_at, err);
+    /* The devices of the snapshot's configuration, in the same places:
+     * virtio-mmio windows as a boot gives them, or the saved PCI ones. */
+    rc =
+        build_vdevs(v, vm, rs->pci ? NULL : &alloc, &mmio, &dev, &root_at, err);
+    if (rc == 0 && rs->pci)
+        rc = restore_pci_bus(vm, rs->pci, &cfg, err);
     /* Where the boot put VMGenID and VMClock, for a state file without
-     * their state (machine_acpi_restore). */
+     * their state (machine_acpi_restore): after the virtio-mmio GSIs, or
+     * the first two on PCI, as a boot gives them. */
     if (rc == 0)
         rc = alloc_acpi_gsis(&alloc, &cfg, err);
     if (rc == 0)
@@ -446,15 +471,22 @@ int vmm_restore_machine(struct vmm *v, struct guest_mem *mem,
     }
     cfg.kernel_fd = -1;
     cfg.initrd_fd = -1;
-    cfg.n_mmio = vm->vdevs.n;
+    cfg.n_mmio = vm->pci ? 0 : vm->vdevs.n;
     cfg.mmio = mmio;
     cfg.restore_mem = mem; /* the machine owns it from here */
     rc = machine_create(&cfg, v->loop, &vm->m, err);
     if (rc == 0)
-        rc = vdev_list_attach(&vm->vdevs, machine_guest_mem(vm->m),
-                              machine_vm_fd(vm->m), v->loop, err);
+        rc =
+            vdev_list_attach(&vm->vdevs, machine_guest_mem(vm->m),
+                             vm->pci ? -1 : machine_vm_fd(vm->m), v->loop, err);
+    /* PCI (pci_snap.h): the transports first, MSI-X not yet connected,
+     * then the devices, then routes, irqfds and ioeventfds. */
+    if (rc == 0 && vm->pci)
+        rc = pci_snap_restore(vm->pci, &vm->vdevs, rs->pci, err);
     if (rc == 0)
         rc = vdev_snap_restore(&vm->vdevs, rs->vdevs, rs->n_vdevs, err);
+    if (rc == 0 && vm->pci)
+        rc = vmm_pci_attach(vm->pci, machine_vm_fd(vm->m), err);
     if (rc == 0)
         rc = machine_snap_restore(vm->m, rs->machine, rs->clock_realtime, err);
     if (rc == 0)
@@ -469,6 +501,13 @@ struct vdev_list *vmm_vdevs(struct vmm *v)
     struct vmm_machine *vm = v->machine;
 
     return vm && v->ops == &vmm_default_machine_ops ? &vm->vdevs : NULL;
+}
+
+struct vmm_pci *vmm_pci_of(struct vmm *v)
+{
+    struct vmm_machine *vm = v->machine;
+
+    return vm && v->ops == &vmm_default_machine_ops ? vm->pci : NULL;
 }
 
 struct machine *vmm_machine(struct vmm *v)

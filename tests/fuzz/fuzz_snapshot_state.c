@@ -24,11 +24,20 @@
  * same bytes, or fails with the decoder's text; vsock_override is applied
  * to the decoded state. A decoded ACPI section's VMClock page encodes back
  * to bytes that decode to the same page (vmm/vmclock.h).
+ * A PCI-mode state's sections (snapshot/state_pci.h) encode back to
+ * sections that decode into the same state; each device's PCI transport
+ * state is put into a real one (virtio-rng behind virtio-pci at the saved
+ * BAR and GSIs, devices/pci/pci_snap.h): refused with nothing changed, or
+ * taken with no read-only configuration bit changed and every vector in
+ * range; the root's state likewise into a real root.
  */
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "devices/pci/pci_snap.h"
+#include "devices/virtio/rng.h"
 #include "snapshot/crc64.h"
 #include "snapshot/describe.h"
 #include "snapshot/format.h"
@@ -136,6 +145,100 @@ static void decode_kinds(struct microvm_state *st)
         __builtin_trap();
 }
 
+/* p's sections, re-encoded, decode into the same state. */
+static void check_pci_codec(const struct pci_snap *p)
+{
+    struct snap_writer w;
+    struct snap_reader r;
+    struct pci_snap *again = NULL;
+    size_t off = 0;
+    uint32_t tag;
+
+    snap_writer_init(&w);
+    w.b.len = 0;
+    snap_pci_encode(p, &w);
+    while (off < w.b.len) {
+        uint32_t len = (uint32_t)(uint8_t)w.b.data[off + 4] |
+                       (uint32_t)(uint8_t)w.b.data[off + 5] << 8 |
+                       (uint32_t)(uint8_t)w.b.data[off + 6] << 16 |
+                       (uint32_t)(uint8_t)w.b.data[off + 7] << 24;
+
+        tag = (uint32_t)(uint8_t)w.b.data[off] |
+              (uint32_t)(uint8_t)w.b.data[off + 1] << 8 |
+              (uint32_t)(uint8_t)w.b.data[off + 2] << 16 |
+              (uint32_t)(uint8_t)w.b.data[off + 3] << 24;
+        r = (struct snap_reader){(const uint8_t *)w.b.data + off + 8, len, 0,
+                                 false};
+        if (tag == SNAP_TAG_PCI_ROOT)
+            snap_pci_decode_root(&r, &again);
+        else
+            snap_pci_decode_dev(&r, &again);
+        if (!snap_reader_done(&r))
+            __builtin_trap();
+        off += 8 + len;
+    }
+    if (!again || again->n != p->n ||
+        memcmp(&again->root, &p->root, sizeof(p->root)) != 0)
+        __builtin_trap();
+    for (size_t i = 0; i < p->n; i++)
+        if (strcmp(again->devs[i].kind, p->devs[i].kind) ||
+            strcmp(again->devs[i].id, p->devs[i].id) ||
+            memcmp(&again->devs[i].transport, &p->devs[i].transport,
+                   sizeof(p->devs[i].transport)) != 0)
+            __builtin_trap();
+    pci_snap_free(again);
+    snap_writer_fini(&w);
+}
+
+/* A saved transport state into a real transport. */
+static void check_pci_restore(const struct virtio_pci_state *s)
+{
+    struct pci_config before;
+    struct virtio_pci p;
+    struct rng *dev;
+    struct sq_err err;
+    int rc;
+
+    if (s->first_gsi < MSIX_FIRST_GSI || s->first_gsi > 4000 ||
+        rng_new(NULL, &dev, &err) < 0)
+        return;
+    if (virtio_pci_init(&p, rng_transport(dev), s->bar_addr, s->first_gsi) ==
+        0) {
+        before = p.pci.cfg;
+        rc = virtio_pci_restore(&p, s);
+        if (rc != 0 && rc != -EINVAL)
+            __builtin_trap();
+        for (uint32_t reg = 0; reg < PCI_CONFIG_REGS; reg++)
+            if ((rc ? p.pci.cfg.regs[reg] != before.regs[reg]
+                    : (p.pci.cfg.regs[reg] ^ before.regs[reg]) &
+                          ~before.wmask[reg]))
+                __builtin_trap();
+        if (p.config_vector != MSIX_NO_VECTOR &&
+            p.config_vector >= p.msix.n_vectors)
+            __builtin_trap();
+        for (size_t q = 0; q < rng_transport(dev)->n_queues; q++)
+            if (p.queue_vector[q] != MSIX_NO_VECTOR &&
+                p.queue_vector[q] >= p.msix.n_vectors)
+                __builtin_trap();
+    }
+    virtio_pci_fini(&p);
+    rng_free(dev);
+}
+
+static void check_pci(const struct pci_snap *p)
+{
+    struct pci_root root;
+
+    check_pci_codec(p);
+    pci_root_init(&root);
+    if (pci_root_restore(&root, &p->root) == 0 &&
+        root.config_address != p->root.config_address)
+        __builtin_trap();
+    pci_root_fini(&root);
+    for (size_t i = 0; i < p->n; i++)
+        check_pci_restore(&p->devs[i].transport);
+}
+
 /* data + its CRC, parsed and decoded. */
 static void decode_with_crc(const uint8_t *data, size_t size)
 {
@@ -176,6 +279,8 @@ static void decode_with_crc(const uint8_t *data, size_t size)
             check_net(&st);
             decode_kinds(&st);
             check_vmclock(&st);
+            if (st.pci)
+                check_pci(st.pci);
         }
         microvm_state_fini(&st);
     }

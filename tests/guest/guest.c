@@ -706,8 +706,13 @@ void guest_main(void)
         test_smp(&fi);
     else if (word_is(test, tlen, "pci"))
         pci_run_test();
-    else if (virtio_run_test(test, tlen, bi.cmdline, bi.cmdline_len,
-                             bi.rsdp_hint))
+    else if (word_is(test, tlen, "pci-loop")) {
+        size_t n = 0;
+        const char *v = cmdline_get(&bi, "squibn=", &n);
+
+        pci_run_loop(parse_u64(v, n, 100000));
+    } else if (virtio_run_test(test, tlen, bi.cmdline, bi.cmdline_len,
+                               bi.rsdp_hint))
         ;
     else if (!word_is(test, tlen, "report"))
         say("unknown-test");

@@ -12,6 +12,10 @@
  * read-only registers, CONFIG_DATA with the enable bit clear, the BAR's
  * gaps, a vector pointing at a non-APIC address) and reads entropy again
  * to show the VMM still answers. One line per fact.
+ *
+ * squibtest=pci-loop (pci_run_loop) is work to snapshot in the middle of:
+ * the same set-up, then `n` entropy requests one after the other, each
+ * waited for with its MSI-X interrupt, a tick line every 256.
  */
 #include "pci.h"
 
@@ -397,28 +401,62 @@ static void hostile(const struct pdev *d)
     line_end(&l);
 }
 
+/* Find the entropy function, map its BAR, MSI-X on (config vector 0 and
+ * queue vector 1 to this CPU), the device up. 0, or -1 after saying why. */
+static int bring_up(struct pdev *d)
+{
+    __builtin_memset(d, 0, sizeof(*d));
+    scan(&d->slot);
+    if (!d->slot) {
+        say("pci rng=none");
+        return -1;
+    }
+    caps(d);
+    bar0(d);
+    mmio_write32(0xfee000f0ULL, mmio_read32(0xfee000f0ULL) | 0x100);
+    msix_entry(d, 0, 0xfee00000ULL, PCI_VECTOR_BASE, 0);
+    msix_entry(d, 1, 0xfee00000ULL, PCI_VECTOR_BASE + 1, 0);
+    msix_ctl(d, 0x8000);
+    if (virtio_init(d) < 0) {
+        say("pci virtio init=failed");
+        return -1;
+    }
+    return 0;
+}
+
+void pci_run_loop(uint64_t n)
+{
+    uint64_t timeouts = 0;
+    struct pdev d;
+    struct line l;
+
+    if (bring_up(&d) < 0)
+        return;
+    for (uint64_t i = 1; i <= n; i++) {
+        uint32_t before = irqs[1];
+        uint16_t want = (uint16_t)(avail_idx + 1);
+
+        post(&d);
+        if (!wait_used(want) || !wait_irq(1, before + 1))
+            timeouts++;
+        if (i % 256 == 0 || i == n) {
+            line_start(&l);
+            line_str(&l, i == n ? "pci loop-done" : "pci loop-tick");
+            line_kv_dec(&l, "requests", i);
+            line_kv_dec(&l, "irqs", irqs[1]);
+            line_kv_dec(&l, "timeouts", timeouts);
+            line_end(&l);
+        }
+    }
+}
+
 void pci_run_test(void)
 {
     struct pdev d;
     struct line l;
 
-    __builtin_memset(&d, 0, sizeof(d));
-    scan(&d.slot);
-    if (!d.slot) {
-        say("pci rng=none");
+    if (bring_up(&d) < 0)
         return;
-    }
-    caps(&d);
-    bar0(&d);
-    /* MSI-X on: config vector 0 and queue vector 1 to this CPU. */
-    mmio_write32(0xfee000f0ULL, mmio_read32(0xfee000f0ULL) | 0x100);
-    msix_entry(&d, 0, 0xfee00000ULL, PCI_VECTOR_BASE, 0);
-    msix_entry(&d, 1, 0xfee00000ULL, PCI_VECTOR_BASE + 1, 0);
-    msix_ctl(&d, 0x8000);
-    if (virtio_init(&d) < 0) {
-        say("pci virtio init=failed");
-        return;
-    }
     request(&d, "first");
     masking(&d);
     hostile(&d);

@@ -13,6 +13,11 @@
 /* Run the probe; prints its lines (README.md, "PCI test"). */
 void pci_run_test(void);
 
+/* The same set-up, then n entropy requests each waited for with its MSI-X
+ * interrupt: "pci loop-tick requests= irqs= timeouts=" every 256, then
+ * "pci loop-done ..." (squibtest=pci-loop, squibn=). */
+void pci_run_loop(uint64_t n);
+
 /* Called by the interrupt handler for PCI_VECTOR_BASE..MAX before the
  * LAPIC EOI: counts the interrupt. */
 void pci_isr(uint64_t vector);

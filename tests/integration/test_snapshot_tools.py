@@ -204,6 +204,27 @@ def test_info_vm_state(states):
               "    i8042: I8042State {\n", "    virtio_devices: [\n",
               "            kind: virtio-block,\n"):
         assert s in out, s
+    assert "pci_state" not in out
+
+
+def test_info_vm_state_pci(states):
+    """A PCI-mode machine's state file: the root bus and each device's
+    PCI transport after the virtio devices."""
+    r = run(EDITOR, "info-vmstate", "vm-state", "--vmstate-path",
+            str(states / "vmstate_pci"))
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    assert out.endswith("    },\n}\n")
+    for s in ("    pci_state: PciDevicesState {\n",
+              "        config_address: 0x80000800,\n",
+              "                kind: virtio-block,\n",
+              "                sbdf: 0000:00:01.0,\n",
+              "                bar_address: 0x4000000000,\n",
+              "                        (0x1c, 0x80010011),\n",
+              "                    (0x1, last_used: 76),\n",
+              "                    (0xfee00000, 0x0, 0x31, 0x0),\n",
+              "                pba: 0x1,\n"):
+        assert s in out, s
 
 
 LOAD = "Error during getting info from a vmstate file: Can not load snapshot: "

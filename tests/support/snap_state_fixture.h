@@ -92,4 +92,42 @@ static inline void make_state(struct microvm_state *s)
     s->vdev_configs[0] = xstrdup("{\"drive_id\":\"rootfs\"}");
 }
 
+/* make_state() on PCI (--enable-pci): the root bus and the block device's
+ * transport in slot 1, MSI-X enabled with vector 1 live and vector 0
+ * masked with its interrupt pending. */
+static inline void make_pci_state(struct microvm_state *s)
+{
+    struct pci_dev_snap *d;
+    struct virtio_pci_state *t;
+
+    make_state(s);
+    s->vdevs[0].addr = 0;
+    s->vdevs[0].gsi = 0;
+    s->pci = xcalloc(1, sizeof(*s->pci));
+    s->pci->root.config_address = 0x80000800u;
+    s->pci->root.host.n_regs = 1;
+    s->pci->root.host.regs[0] = (struct pci_reg_state){1, 0x6};
+    s->pci->n = 1;
+    s->pci->devs = xcalloc(1, sizeof(*s->pci->devs));
+    d = &s->pci->devs[0];
+    d->kind = xstrdup("virtio-block");
+    d->id = xstrdup("rootfs");
+    d->dev = 1;
+    t = &d->transport;
+    t->bar_addr = 0x4000000000ull;
+    t->config.bar_sizing = 2;
+    t->config.n_regs = 2;
+    t->config.regs[0] = (struct pci_reg_state){1, 0x6};
+    t->config.regs[1] = (struct pci_reg_state){0x1c, 0x80010011u};
+    t->config_vector = 0;
+    t->n_queues = 1;
+    t->queue_vector[0] = 1;
+    t->last_used[0] = 76;
+    t->n_vectors = 2;
+    t->first_gsi = 24;
+    t->vec[0] = (struct msix_entry_state){0xfee00000u, 0, 0x30, 1};
+    t->vec[1] = (struct msix_entry_state){0xfee00000u, 0, 0x31, 0};
+    t->pba[0] = 1;
+}
+
 #endif

@@ -8,8 +8,9 @@
  * creates in DIR: vmstate (valid), vmstate_crc (one byte of the data
  * changed after the CRC was taken), vmstate_magic (another magic),
  * vmstate_newer (version 11.1.0), vmstate_major (12.0.0), vmstate_short
- * (4 bytes), vmstate_cut (sections cut short, with a valid CRC) and
- * vmstate_net (valid, with a virtio-net device and the MMDS section).
+ * (4 bytes), vmstate_cut (sections cut short, with a valid CRC),
+ * vmstate_net (valid, with a virtio-net device and the MMDS section) and
+ * vmstate_pci (valid, a PCI-mode machine: the PCIR and PCID sections).
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -101,6 +102,9 @@ int main(int argc, char **argv)
     snap_writer_fini(&w);
     build_state(&w, make_net_state, NULL);
     rc |= write_file(dir, "vmstate_net", w.b.data, w.b.len);
+    snap_writer_fini(&w);
+    build_state(&w, make_pci_state, NULL);
+    rc |= write_file(dir, "vmstate_pci", w.b.data, w.b.len);
     snap_writer_fini(&w);
 
     /* The header and the first section only, with their own CRC: frames

@@ -314,8 +314,8 @@ static void add_no_iface(struct snap_writer *w)
 
 static void add_too_many(struct snap_writer *w)
 {
-    mmds_head(w, 0, 0, 20);
-    for (int i = 0; i < 20; i++)
+    mmds_head(w, 0, 0, 32); /* one more than PCI's 31 devices */
+    for (int i = 0; i < 32; i++)
         snap_put_str(w, "eth0");
     snap_section_end(w);
 }

@@ -273,6 +273,96 @@ static void test_bad_layout_alone(void **state)
                                  "serialization: ACPI section: bad layout");
 }
 
+/* A PCI-mode machine's sections come back as they were. */
+static void test_pci_round_trip(void **state)
+{
+    struct microvm_state in, out;
+    struct snap_writer w;
+    struct sq_err err;
+
+    (void)state;
+    make_pci_state(&in);
+    snap_writer_init(&w);
+    microvm_state_encode(&in, &w);
+    assert_int_equal(snap_finish_and_decode(&w, &out, &err), 0);
+    assert_non_null(out.pci);
+    assert_int_equal(out.pci->n, 1);
+    assert_memory_equal(&out.pci->root, &in.pci->root, sizeof(in.pci->root));
+    assert_string_equal(out.pci->devs[0].kind, "virtio-block");
+    assert_string_equal(out.pci->devs[0].id, "rootfs");
+    assert_int_equal(out.pci->devs[0].dev, 1);
+    assert_memory_equal(&out.pci->devs[0].transport, &in.pci->devs[0].transport,
+                        sizeof(in.pci->devs[0].transport));
+    microvm_state_fini(&in);
+    microvm_state_fini(&out);
+    /* A virtio-mmio machine's file has no PCI sections. */
+    assert_int_equal(round_trip(NULL, &in, &out, &err), 0);
+    assert_null(out.pci);
+    microvm_state_fini(&in);
+    microvm_state_fini(&out);
+}
+
+/* The PCID sections of p alone (without its PCIR) appended to w. */
+static void put_pci_devs_only(struct snap_writer *w, const struct pci_snap *p)
+{
+    struct snap_writer all;
+    size_t root_len;
+
+    snap_writer_init(&all);
+    all.b.len = 0;
+    snap_pci_encode(p, &all);
+    root_len = SNAP_SECTION_HDR + ((const uint8_t *)all.b.data)[4] +
+               ((size_t)((const uint8_t *)all.b.data)[5] << 8);
+    snap_put_bytes(w, all.b.data + root_len, all.b.len - root_len);
+    snap_writer_fini(&all);
+}
+
+/* make_state(), PCI or not, with n_pci devices in its PCI sections (their
+ * PCIR too when `pci`) and then `extra` more PCID sections: decoded. */
+static int decode_pci(bool pci, size_t n_pci, size_t extra)
+{
+    struct microvm_state in, out, p;
+    struct snap_writer w;
+    struct sq_err err;
+    int rc;
+
+    make_pci_state(&p);
+    if (pci)
+        make_pci_state(&in);
+    else
+        make_state(&in);
+    if (in.pci)
+        in.pci->n = n_pci;
+    snap_writer_init(&w);
+    microvm_state_encode(&in, &w);
+    for (size_t i = 0; i < extra; i++)
+        put_pci_devs_only(&w, p.pci);
+    if (in.pci)
+        in.pci->n = 1;
+    microvm_state_fini(&in);
+    microvm_state_fini(&p);
+    rc = snap_finish_and_decode(&w, &out, &err);
+    if (rc < 0)
+        assert_string_equal(err.msg, "An error occurred during bitcode "
+                                     "serialization: PCI sections do not "
+                                     "match the virtio devices");
+    else
+        microvm_state_fini(&out);
+    return rc;
+}
+
+static void test_pci_sections_must_match(void **state)
+{
+    (void)state;
+    assert_int_equal(decode_pci(true, 1, 0), 0);
+    /* Two PCID sections for one VDEV. */
+    assert_int_equal(decode_pci(true, 1, 1), -EBADMSG);
+    /* PCIR without the device's PCID. */
+    assert_int_equal(decode_pci(true, 0, 0), -EBADMSG);
+    /* A PCID without PCIR. */
+    assert_int_equal(decode_pci(false, 0, 1), -EBADMSG);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -282,6 +372,8 @@ int main(void)
         cmocka_unit_test(test_decode_errors),
         cmocka_unit_test(test_missing_sections),
         cmocka_unit_test(test_bad_layout_alone),
+        cmocka_unit_test(test_pci_round_trip),
+        cmocka_unit_test(test_pci_sections_must_match),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -20,9 +20,11 @@
 
 #include <cmocka.h>
 
+#include "util/xalloc.h"
 #include "vmm/action.h"
 #include "vmm/device_cfg.h"
 #include "vmm/pci_attach.h"
+#include "vmm/pci_snap.h"
 #include "vmm/resources.h"
 #include "vmm/vdev.h"
 
@@ -568,11 +570,87 @@ static void test_pci_device_limit(void **state)
     vdev_list_free(&l);
 }
 
+/* A snapshot's placement (pci_snap.h): saved slots, BARs and GSIs are
+ * honoured, also when they are not the ones a boot would give (a bus
+ * after hot-plug), found by kind and id; placements that cannot be used
+ * are refused. */
+static void test_pci_saved_placement(void **state)
+{
+    struct fx *f = *state;
+    struct vdev_list l;
+    struct vmm_pci *pci = NULL, *again = NULL;
+    struct vmm_pci_place at[3];
+    struct pci_snap *s = NULL;
+    struct sq_err err;
+    const struct machine_bus_range *ranges;
+    size_t n;
+
+    f->r.pci_enabled = true;
+    assert_int_equal(create_drives(f, 3, NULL, &l, &err), 0);
+    assert_int_equal(vmm_pci_new(&l, &pci, &err), 0);
+    pci_snap_save(pci, &l, &s);
+    vmm_pci_free(pci);
+    assert_int_equal(s->n, 3);
+    assert_int_equal(s->devs[2].dev, 3);
+    assert_int_equal(s->devs[2].transport.first_gsi, 28); /* 2 vectors each */
+    /* Devices elsewhere than a boot puts them, and listed out of order. */
+    s->devs[0].dev = 9;
+    s->devs[0].transport.bar_addr = VMM_PCI_BAR_BASE + 0x200000;
+    s->devs[0].transport.first_gsi = 100;
+    {
+        struct pci_dev_snap t = s->devs[0];
+
+        s->devs[0] = s->devs[2];
+        s->devs[2] = t;
+    }
+    assert_int_equal(pci_snap_places(s, &l, at, &err), 0);
+    assert_int_equal(at[0].slot, 9);
+    assert_int_equal(vmm_pci_new_at(&l, at, &again, &err), 0);
+    assert_int_equal(vmm_pci_slot(again, 0), 9);
+    assert_int_equal(vmm_pci_slot(again, 2), 3);
+    assert_int_equal(vmm_pci_dev(again, 0)->msix.vec[1].gsi, 101);
+    ranges = vmm_pci_ranges(again, &n);
+    assert_int_equal(n, 5);
+    assert_int_equal(ranges[2].base, VMM_PCI_BAR_BASE + 0x200000);
+    /* The saved transports go back into it. */
+    assert_int_equal(pci_snap_restore(again, &l, s, &err), 0);
+    vmm_pci_free(again);
+
+    /* Refused: a slot twice, GSIs shared, a BAR below the window or not
+     * aligned, slot 0; a device without a saved entry; another count. */
+    at[1].slot = 9;
+    assert_int_equal(vmm_pci_new_at(&l, at, &again, &err), -EBUSY);
+    at[1].slot = 2;
+    at[1].first_gsi = 101;
+    assert_int_equal(vmm_pci_new_at(&l, at, &again, &err), -EINVAL);
+    at[1].first_gsi = 26;
+    at[1].bar = 0xc0000000;
+    assert_int_equal(vmm_pci_new_at(&l, at, &again, &err), -EINVAL);
+    at[1].bar = VMM_PCI_BAR_BASE + 0x1000;
+    assert_int_equal(vmm_pci_new_at(&l, at, &again, &err), -EINVAL);
+    at[1].bar = VMM_PCI_BAR_BASE + 0x80000;
+    at[1].slot = 0;
+    assert_int_equal(vmm_pci_new_at(&l, at, &again, &err), -EINVAL);
+    at[1].first_gsi = 4095;
+    at[1].slot = 2;
+    assert_int_equal(vmm_pci_new_at(&l, at, &again, &err), -EINVAL);
+    free(s->devs[1].id);
+    s->devs[1].id = xstrdup("other");
+    assert_int_equal(pci_snap_places(s, &l, at, &err), -EINVAL);
+    assert_string_equal(err.msg, "virtio-block d01: no saved PCI state");
+    s->n = 2;
+    assert_int_equal(pci_snap_places(s, &l, at, &err), -EINVAL);
+    s->n = 3;
+    pci_snap_free(s);
+    vdev_list_free(&l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
         T(test_attach_order_table),
+        T(test_pci_saved_placement),
         T(test_unsupported_in_attach_order),
         T(test_placement_in_attach_order),
         T(test_memory_windows),

@@ -129,6 +129,12 @@ static int fire(const struct msix_vector *v)
     return 0;
 }
 
+bool msix_wants_live(const struct msix *m, uint16_t v)
+{
+    return v < m->n_vectors && m->is_enabled && !m->is_masked &&
+           !(m->vec[v].ctrl & MSIX_VEC_MASKED);
+}
+
 /*
  * Bring vector i to the state its bits ask for (the diagram in msix.h);
  * `msg_changed`: the guest changed the message, so a live vector is
@@ -137,7 +143,7 @@ static int fire(const struct msix_vector *v)
 static void update(struct msix *m, uint16_t i, bool msg_changed)
 {
     struct msix_vector *v = &m->vec[i];
-    bool want = m->is_enabled && !m->is_masked && !(v->ctrl & MSIX_VEC_MASKED);
+    bool want = msix_wants_live(m, i);
     uint64_t addr = (uint64_t)v->addr_hi << 32 | v->addr_lo;
 
     if (!want || !m->ops) {

@@ -149,6 +149,11 @@ void msix_pba_read(const struct msix *m, uint64_t off, uint8_t *data,
  */
 int msix_signal(struct msix *m, uint16_t v);
 
+/* Whether the guest's bits ask for vector v to be live (E=1, F=0, M=0):
+ * the VMM routes those at once before connecting (a snapshot's restore).
+ * Its message is (addr_hi << 32 | addr_lo, data) of m->vec[v]. */
+bool msix_wants_live(const struct msix *m, uint16_t v);
+
 /* Whether vector v's pending bit is set (tests, snapshots). */
 bool msix_is_pending(const struct msix *m, uint16_t v);
 

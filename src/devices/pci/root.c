@@ -50,6 +50,16 @@ int pci_root_add(struct pci_root *r, struct pci_dev *d, unsigned *slot)
     return -ENOSPC;
 }
 
+int pci_root_add_at(struct pci_root *r, struct pci_dev *d, unsigned slot)
+{
+    if (slot == 0 || slot >= PCI_N_SLOTS)
+        return -EINVAL;
+    if (r->slots[slot])
+        return -EBUSY;
+    r->slots[slot] = d;
+    return 0;
+}
+
 int pci_root_register(struct pci_root *r, struct bus *mmio, struct bus *pio)
 {
     int rc = bus_add(mmio, PCI_ECAM_BASE, PCI_ECAM_SIZE, &r->ecam);

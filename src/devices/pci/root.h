@@ -68,6 +68,12 @@ void pci_root_fini(struct pci_root *r);
 int pci_root_add(struct pci_root *r, struct pci_dev *d, unsigned *slot);
 
 /*
+ * Put `d` in slot `slot` (1..31), as a snapshot's restore does. 0, -EINVAL
+ * for another slot number, -EBUSY when the slot is taken.
+ */
+int pci_root_add_at(struct pci_root *r, struct pci_dev *d, unsigned slot);
+
+/*
  * Map the ECAM window on `mmio` and the ports on `pio`. 0 or bus_add()'s
  * -errno; buses cannot remove a range, so a failure must fail the machine
  * being built.
