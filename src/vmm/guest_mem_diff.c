@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "vmm/guest_mem_file.h"
 #include "vmm/kvm.h"
 
 /* Largest single pwrite (Linux moves at most about 2 GiB per call). */
@@ -163,8 +164,17 @@ int guest_mem_file_write_dirty(const struct guest_mem *gm,
         const struct guest_region *r = &gm->regions[i];
         size_t n = region_pages(r), p = 0;
 
-        if (r->borrowed)
+        if (r->borrowed) {
+            /* A window's dirty pages are not logged: every present unit
+             * (virtio-mem: plugged block) goes in. */
+            int rc = guest_mem_write_present(r, fd, file_off, &total);
+
+            if (rc < 0)
+                return sq_errf(err, rc, "Volatile memory error: %s",
+                               sq_os_error(-rc, os, sizeof(os)));
+            file_off += r->size;
             continue;
+        }
         while (p < n) {
             size_t first;
             uint64_t at, len;
