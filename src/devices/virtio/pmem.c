@@ -430,14 +430,17 @@ int pmem_restore_state(struct pmem *pm, const struct pmem_state *s,
 {
     int rc;
 
-    if (s->gpa != pm->gpa || s->size != pm->map_len)
+    /* Upstream's PmemError::RestoredSizeMismatch. */
+    if (s->size != pm->map_len)
         return sq_errf(err, -EINVAL,
-                       "pmem state: saved window at %#llx of %llu bytes, "
-                       "built at %#llx of %llu bytes (has the backing file "
-                       "changed size?)",
-                       (unsigned long long)s->gpa, (unsigned long long)s->size,
-                       (unsigned long long)pm->gpa,
+                       "Restored pmem size %llu does not match backing file "
+                       "mapping size %llu",
+                       (unsigned long long)s->size,
                        (unsigned long long)pm->map_len);
+    if (s->gpa != pm->gpa)
+        return sq_errf(err, -EINVAL,
+                       "pmem state: saved window at %#llx, built at %#llx",
+                       (unsigned long long)s->gpa, (unsigned long long)pm->gpa);
     bus_dev_lock(&pm->t.bus);
     rc = rate_limiter_restore(&pm->rl, &s->rl);
     bus_dev_unlock(&pm->t.bus);

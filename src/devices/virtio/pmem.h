@@ -150,11 +150,12 @@ struct pmem_state {
 void pmem_save_state(struct pmem *pm, struct pmem_state *out);
 /*
  * Put a saved state into a device built from the same configuration and
- * placed: the window must be where and as large as it was (-EINVAL,
- * "pmem state: saved window at ... built at ..." otherwise: the backing
- * file changed size, say), then the limiter's buckets (-EINVAL, upstream's
- * "Error restoring rate limiter: invalid input parameter"). Takes the
- * transport lock.
+ * placed: the window must be as large as it was (-EINVAL, upstream's
+ * "Restored pmem size {saved} does not match backing file mapping size
+ * {now}": the backing file changed size) and where it was (-EINVAL, "pmem
+ * state: saved window at {gpa}, built at {gpa}"), then the limiter's
+ * buckets (-EINVAL, upstream's "Error restoring rate limiter: invalid input
+ * parameter"). Takes the transport lock.
  */
 int pmem_restore_state(struct pmem *pm, const struct pmem_state *s,
                        struct sq_err *err);
