@@ -9,8 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Write [hva, hva + len) at file offset `off`, whole. 0 or -errno. */
-static int write_all_at(int fd, const uint8_t *hva, uint64_t len, uint64_t off)
+int guest_mem_pwrite_all(int fd, const uint8_t *hva, uint64_t len, uint64_t off)
 {
     while (len > 0) {
         size_t chunk = len > (1u << 30) ? (1u << 30) : (size_t)len;
@@ -49,8 +48,8 @@ int guest_mem_write_present(const struct guest_region *r, int fd,
         first = u;
         while (u < n && guest_region_unit_present(r, u))
             u++;
-        rc = write_all_at(fd, r->hva + first * unit, (u - first) * unit,
-                          file_off + first * unit);
+        rc = guest_mem_pwrite_all(fd, r->hva + first * unit, (u - first) * unit,
+                                  file_off + first * unit);
         if (rc < 0)
             return rc;
         if (written)

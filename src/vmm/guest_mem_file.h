@@ -27,6 +27,12 @@
 int guest_mem_file_write(const struct guest_mem *gm, int fd,
                          struct sq_err *err);
 
+/* Write [hva, hva + len) to fd at offset `off`, whole (pwrite: the file
+ * offset is not used; at most 1 GiB per call, EINTR retried). 0 or -errno
+ * (-EIO when nothing could be written). */
+int guest_mem_pwrite_all(int fd, const uint8_t *hva, uint64_t len,
+                         uint64_t off);
+
 /* Whether unit u of r's window holds guest data (always, without a map). */
 bool guest_region_unit_present(const struct guest_region *r, uint64_t u);
 
