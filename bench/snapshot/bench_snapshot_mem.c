@@ -270,8 +270,8 @@ static struct sample run_one(enum mode m, uint64_t mib, const char *bin,
         die("cannot open the memory file", strerror(errno));
     t0 = now_us();
     if (m == M_UFFD) {
-        rc = snapshot_memory_from_uffd_fds(mib, GUEST_MEM_HUGE_NONE, h.sock,
-                                           &gm, &uffd, &sock, &err);
+        rc = snapshot_memory_from_uffd_fds(mib, GUEST_MEM_HUGE_NONE, NULL,
+                                           h.sock, &gm, &uffd, &sock, &err);
     } else {
         rc = guest_mem_new(mib, GUEST_MEM_HUGE_NONE, &gm, &err);
         if (rc == 0 && m == M_FILE)

@@ -52,6 +52,17 @@ static char *device_config(struct vm_resources *r, const struct vdev_snap *d)
     } else if (!strcmp(d->kind, "virtio-balloon") && r->has_balloon) {
         /* Kept current by PATCH /balloon and /balloon/statistics. */
         balloon_cfg_to_json(&r->balloon, &b);
+    } else if (!strcmp(d->kind, "virtio-pmem")) {
+        const struct pmem_cfg *pc = NULL;
+
+        for (size_t i = 0; i < r->n_pmems; i++)
+            if (!strcmp(r->pmems[i].id, d->id))
+                pc = &r->pmems[i];
+        if (!pc)
+            return NULL;
+        pmem_cfg_to_json(pc, &b);
+    } else if (!strcmp(d->kind, "virtio-mem") && r->has_memory_hotplug) {
+        hotplug_memory_cfg_to_json(&r->memory_hotplug, &b);
     } else {
         return NULL;
     }

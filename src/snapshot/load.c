@@ -23,6 +23,7 @@
 #include "snapshot/state.h"
 #include "snapshot/vsock_override.h"
 #include "vmm/guest_mem_file.h"
+#include "vmm/vdev_kind_snap.h"
 #include "vmm/vmm_restore.h"
 
 #define ERR_RESTORE "Failed to restore from snapshot: "
@@ -140,6 +141,8 @@ static int take_device_config(struct vmm *v, const char *kind, const char *json,
     }
     if (!strcmp(kind, "virtio-vsock") || !strcmp(kind, "virtio-balloon"))
         return snapshot_take_vsock_balloon(&v->res, kind, json, err);
+    if (!strcmp(kind, "virtio-pmem") || !strcmp(kind, "virtio-mem"))
+        return snapshot_take_memory_device(&v->res, kind, json, err);
     return sq_errf(err, -EINVAL, "unknown device kind %s", kind);
 }
 
@@ -201,8 +204,34 @@ mismatch:
                                "not match the memory size");
 }
 
-/* Guest RAM mapped privately from the memory file. */
+/* The virtio-mem window of the snapshot, if it has one (size 0: none):
+ * the memory file holds it after the RAM. */
+static int hotplug_window(const struct microvm_state *st,
+                          struct guest_mem_window *win, struct sq_err *err)
+{
+    win->gpa = 0;
+    win->size = 0;
+    for (size_t i = 0; i < st->n_vdevs; i++) {
+        const struct buf *b = &st->vdevs[i].device;
+        struct virtio_mem_state s;
+
+        if (strcmp(st->vdevs[i].kind, "virtio-mem"))
+            continue;
+        if (vdev_mem_state_decode((const uint8_t *)b->data, b->len, &s, err) <
+            0)
+            return sq_err_prefix(err, ERR_STATE "Failed to load snapshot "
+                                                "state from file: ");
+        win->gpa = s.addr;
+        win->size = s.region_size;
+        virtio_mem_state_fini(&s);
+    }
+    return 0;
+}
+
+/* Guest RAM (and the virtio-mem window) mapped privately from the memory
+ * file. */
 static int memory_from_file(const struct vmm *v, const char *path,
+                            const struct guest_mem_window *win,
                             struct guest_mem **out, struct sq_err *err)
 {
     char os[128];
@@ -224,12 +253,17 @@ static int memory_from_file(const struct vmm *v, const char *path,
                            ? GUEST_MEM_HUGE_THP
                            : GUEST_MEM_HUGE_NONE,
                        out, err);
-    if (rc == 0) {
+    if (rc == 0 && win->size) {
+        rc = guest_mem_add_window(*out, win->gpa, win->size);
+        if (rc < 0)
+            sq_errf(err, rc, "Cannot create mmap region: %s",
+                    sq_os_error(-rc, os, sizeof(os)));
+    }
+    if (rc == 0)
         rc = guest_mem_file_map(*out, fd, err);
-        if (rc < 0) {
-            guest_mem_free(*out);
-            *out = NULL;
-        }
+    if (rc < 0) {
+        guest_mem_free(*out);
+        *out = NULL;
     }
     close(fd); /* the mappings keep the file */
     if (rc < 0)
@@ -243,6 +277,7 @@ int snapshot_load(struct vmm *v, const struct snapshot_load *p,
     struct microvm_state st;
     struct guest_mem *mem = NULL;
     const char *kinds[SNAP_MAX_VDEVS];
+    struct guest_mem_window win;
     int rc;
 
     memset(&st, 0, sizeof(st));
@@ -263,15 +298,17 @@ int snapshot_load(struct vmm *v, const struct snapshot_load *p,
         rc = take_device_configs(v, &st, err);
     if (rc == 0)
         rc = sanity_check(&st, err);
+    if (rc == 0)
+        rc = hotplug_window(&st, &win, err);
     if (rc == 0 && p->mem_backend_type == MEM_BACKEND_UFFD) {
         rc = snapshot_memory_from_uffd(
             v->res.machine.mem_size_mib,
-            vmm_guest_huge_pages(v->res.machine.huge_pages),
+            vmm_guest_huge_pages(v->res.machine.huge_pages), &win,
             p->mem_backend_path, &mem, err);
         if (rc < 0)
             sq_err_prefix(err, ERR_RESTORE "Failed to load guest memory: ");
     } else if (rc == 0) {
-        rc = memory_from_file(v, p->mem_backend_path, &mem, err);
+        rc = memory_from_file(v, p->mem_backend_path, &win, &mem, err);
     }
     if (rc == 0) {
         struct vmm_restore rs = {&st.machine,  st.vdevs,          st.n_vdevs,

@@ -1,6 +1,6 @@
 /*
- * load_kinds.c: saved vsock and balloon configurations back into the
- * resources (load_kinds.h).
+ * load_kinds.c: saved vsock, balloon, pmem and virtio-mem configurations
+ * back into the resources (load_kinds.h).
  */
 #include "snapshot/load_kinds.h"
 
@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "config/balloon.h"
+#include "config/memory_hotplug.h"
+#include "config/pmem.h"
 #include "config/vsock.h"
 
 int snapshot_take_vsock_balloon(struct vm_resources *r, const char *kind,
@@ -33,6 +35,35 @@ int snapshot_take_vsock_balloon(struct vm_resources *r, const char *kind,
         if (rc == 0) {
             rc = res_set_balloon(r, &c, err);
             balloon_cfg_fini(&c);
+        }
+        return rc;
+    }
+    return sq_errf(err, -EINVAL, "unknown device kind %s", kind);
+}
+
+int snapshot_take_memory_device(struct vm_resources *r, const char *kind,
+                                const char *json, struct sq_err *err)
+{
+    size_t len = strlen(json);
+    int rc;
+
+    if (!strcmp(kind, "virtio-pmem")) {
+        struct pmem_cfg c;
+
+        rc = pmem_cfg_parse(json, len, &c, err);
+        if (rc == 0) {
+            rc = res_set_pmem(r, &c, err);
+            pmem_cfg_fini(&c);
+        }
+        return rc;
+    }
+    if (!strcmp(kind, "virtio-mem")) {
+        struct hotplug_memory_cfg c;
+
+        rc = hotplug_memory_cfg_parse(json, len, &c, err);
+        if (rc == 0) {
+            rc = res_set_memory_hotplug(r, &c, err);
+            hotplug_memory_cfg_fini(&c);
         }
         return rc;
     }

@@ -14,6 +14,7 @@
 
 int snapshot_memory_from_uffd_fds(uint64_t mem_size_mib,
                                   enum guest_mem_huge_pages huge_pages,
+                                  const struct guest_mem_window *win,
                                   const char *socket_path,
                                   struct guest_mem **out, int *uffd, int *sock,
                                   struct sq_err *err)
@@ -32,12 +33,22 @@ int snapshot_memory_from_uffd_fds(uint64_t mem_size_mib,
     rc = guest_mem_new(mem_size_mib, huge_pages, &gm, err);
     if (rc < 0)
         return sq_err_prefix(err, ERR_UFFD "Failed to restore guest memory: ");
+    if (win && win->size) {
+        char os[128];
+
+        rc = guest_mem_add_window(gm, win->gpa, win->size);
+        if (rc < 0) {
+            guest_mem_free(gm);
+            return sq_errf(err, rc,
+                           ERR_UFFD "Failed to restore guest memory: Cannot "
+                                    "create mmap region: %s",
+                           sq_os_error(-rc, os, sizeof(os)));
+        }
+    }
     rc = uffd_open(uffd, err);
     for (size_t i = 0; rc == 0 && i < gm->n_regions; i++) {
         const struct guest_region *r = &gm->regions[i];
 
-        if (r->borrowed)
-            continue;
         rc = uffd_register(*uffd, r->hva, r->size, err);
         maps[n++] = (struct uffd_region_map){
             .base_host_virt_addr = (uint64_t)(uintptr_t)r->hva,
@@ -62,12 +73,13 @@ int snapshot_memory_from_uffd_fds(uint64_t mem_size_mib,
 
 int snapshot_memory_from_uffd(uint64_t mem_size_mib,
                               enum guest_mem_huge_pages huge_pages,
+                              const struct guest_mem_window *win,
                               const char *socket_path, struct guest_mem **out,
                               struct sq_err *err)
 {
     int uffd, sock;
 
     /* Both fds are deliberately kept (see load_uffd.h). */
-    return snapshot_memory_from_uffd_fds(mem_size_mib, huge_pages, socket_path,
-                                         out, &uffd, &sock, err);
+    return snapshot_memory_from_uffd_fds(mem_size_mib, huge_pages, win,
+                                         socket_path, out, &uffd, &sock, err);
 }

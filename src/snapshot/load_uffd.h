@@ -12,7 +12,10 @@
 
 /*
  * Map `mem_size_mib` MiB of anonymous guest RAM (hugetlbfs with
- * GUEST_MEM_HUGE_2M, MADV_HUGEPAGE with _THP), create a userfaultfd
+ * GUEST_MEM_HUGE_2M, MADV_HUGEPAGE with _THP) and, when win is not NULL and
+ * not empty, the virtio-mem window after it (guest_mem_add_window: the
+ * memory file holds it after the RAM, as upstream's hot-pluggable region
+ * is its last memory region), create a userfaultfd
  * (uffd.h), register every region in MISSING mode, and send the handler
  * listening on `socket_path` the region list with the uffd attached.
  *
@@ -27,6 +30,7 @@
  */
 int snapshot_memory_from_uffd(uint64_t mem_size_mib,
                               enum guest_mem_huge_pages huge_pages,
+                              const struct guest_mem_window *win,
                               const char *socket_path, struct guest_mem **out,
                               struct sq_err *err);
 
@@ -34,6 +38,7 @@ int snapshot_memory_from_uffd(uint64_t mem_size_mib,
  * is -1 on failure). */
 int snapshot_memory_from_uffd_fds(uint64_t mem_size_mib,
                                   enum guest_mem_huge_pages huge_pages,
+                                  const struct guest_mem_window *win,
                                   const char *socket_path,
                                   struct guest_mem **out, int *uffd, int *sock,
                                   struct sq_err *err);

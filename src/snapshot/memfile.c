@@ -102,7 +102,7 @@ static int dump(const struct guest_mem *gm, int vm_fd, int fd, bool diff,
 int snapshot_mem_file_write(const struct guest_mem *gm, int vm_fd,
                             const char *path, bool diff, struct sq_err *err)
 {
-    uint64_t size = guest_mem_size(gm);
+    uint64_t size = guest_mem_file_size(gm);
     struct guest_mem_log log;
     bool have_log = false;
     char *tmp = NULL;

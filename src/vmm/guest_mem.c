@@ -182,12 +182,57 @@ int guest_mem_add_borrowed(struct guest_mem *gm, gpa_t gpa, uint64_t size,
     return 0;
 }
 
+int guest_mem_add_window(struct guest_mem *gm, gpa_t gpa, uint64_t size)
+{
+    void *p;
+    int rc;
+
+    if (size == 0 || size != (size_t)size)
+        return -EINVAL;
+    p = map_aligned(size, gm->huge_pages);
+    if (p == MAP_FAILED)
+        return -errno;
+    rc = guest_mem_add_borrowed(gm, gpa, size, p);
+    if (rc < 0) {
+        munmap(p, (size_t)size);
+        return rc;
+    }
+    gm->regions[gm->n_regions - 1].window_owned = true;
+    if (gm->huge_pages == GUEST_MEM_HUGE_THP)
+        (void)madvise(p, (size_t)size, MADV_HUGEPAGE);
+    return 0;
+}
+
+struct guest_region *guest_mem_find_window(struct guest_mem *gm, gpa_t gpa,
+                                           uint64_t size)
+{
+    for (size_t i = 0; i < gm->n_regions; i++) {
+        struct guest_region *r = &gm->regions[i];
+
+        if (r->borrowed && r->gpa == gpa && r->size == size)
+            return r;
+    }
+    return NULL;
+}
+
+int guest_mem_release(bool file_backed, void *hva, uint64_t len)
+{
+    if (!file_backed)
+        return madvise(hva, (size_t)len, MADV_DONTNEED);
+    return mmap(hva, (size_t)len, PROT_READ | PROT_WRITE,
+                MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1,
+                0) == MAP_FAILED
+               ? -1
+               : 0;
+}
+
 void guest_mem_free(struct guest_mem *gm)
 {
     if (!gm)
         return;
     for (size_t i = 0; i < gm->n_regions; i++) {
-        if (gm->regions[i].hva && !gm->regions[i].borrowed)
+        if (gm->regions[i].hva &&
+            (!gm->regions[i].borrowed || gm->regions[i].window_owned))
             munmap(gm->regions[i].hva, (size_t)gm->regions[i].size);
         atomic_bitmap_fini(&gm->regions[i].dirty);
     }
@@ -245,5 +290,14 @@ uint64_t guest_mem_size(const struct guest_mem *gm)
 
     for (size_t i = 0; i < gm->n_regions; i++)
         total += gm->regions[i].borrowed ? 0 : gm->regions[i].size;
+    return total;
+}
+
+uint64_t guest_mem_file_size(const struct guest_mem *gm)
+{
+    uint64_t total = 0;
+
+    for (size_t i = 0; i < gm->n_regions; i++)
+        total += gm->regions[i].size;
     return total;
 }

@@ -30,7 +30,7 @@ typedef uint64_t gpa_t;
 
 struct iovec;
 
-/* Three regions of RAM and one borrowed (virtio-mem's window). */
+/* Three regions of RAM and one window (virtio-mem's). */
 #define GUEST_MEM_MAX_REGIONS  4
 #define GUEST_MEM_MAX_RAM      3
 #define GUEST_MEM_MMIO32_START 0xc0000000ULL   /* 3 GiB */
@@ -57,6 +57,17 @@ struct guest_region {
      * registered with KVM here (the device maps its own slots), not counted
      * by guest_mem_size(); guest_mem_translate() does reach it. */
     bool borrowed;
+    /* A window guest_mem mapped itself (guest_mem_add_window: a snapshot
+     * load's virtio-mem window, whose bytes come from the memory file):
+     * still not RAM, like a borrowed one, but unmapped by guest_mem_free().
+     * The device adopts the mapping (virtio_mem_use_window). */
+    bool window_owned;
+    /* Windows only, optional (NULL: every byte counts): which parts of the
+     * window hold guest data, one bit per `present_unit` bytes (virtio-mem:
+     * its plugged-block bitmap, borrowed from the device). The memory file
+     * writers skip the other parts (guest_mem_file.h). */
+    const uint64_t *present;
+    uint64_t present_unit;
     /* RAM mapped MAP_PRIVATE from a snapshot's memory file
      * (guest_mem_file_map): releasing a range needs a fresh anonymous
      * mapping, as MADV_DONTNEED would bring the file's bytes back. */
@@ -102,6 +113,34 @@ int guest_mem_new(uint64_t mem_size_mib, enum guest_mem_huge_pages huge_pages,
 int guest_mem_add_borrowed(struct guest_mem *gm, gpa_t gpa, uint64_t size,
                            void *hva);
 
+/*
+ * Map a window of `size` bytes for [gpa, gpa + size) that guest_mem owns
+ * (window_owned): anonymous, 2 MiB aligned, with gm's huge pages, for a
+ * snapshot load to fill from the memory file before the device that uses it
+ * is built (the device then adopts it). Same rules and returns as
+ * guest_mem_add_borrowed(), and -errno of a failed mmap.
+ */
+int guest_mem_add_window(struct guest_mem *gm, gpa_t gpa, uint64_t size);
+
+/* Where a snapshot's virtio-mem window goes (size 0: there is none). */
+struct guest_mem_window {
+    gpa_t gpa;
+    uint64_t size;
+};
+
+/* The window region that starts at gpa and is `size` bytes long, or NULL. */
+struct guest_region *guest_mem_find_window(struct guest_mem *gm, gpa_t gpa,
+                                           uint64_t size);
+
+/*
+ * Give guest memory back to the host so that the guest reads zeros there:
+ * MADV_DONTNEED, or, when the mapping is a private mapping of a memory file
+ * (file_backed), fresh anonymous memory mapped over the range (MADV_DONTNEED
+ * would bring the file's bytes back), as upstream's discard_range. 0 or -1
+ * with errno set.
+ */
+int guest_mem_release(bool file_backed, void *hva, uint64_t len);
+
 /* Unmap everything and free gm; NULL-safe. KVM slots must be gone first
  * (closing the VM fd removes them). */
 void guest_mem_free(struct guest_mem *gm);
@@ -125,6 +164,10 @@ int guest_mem_translate(const struct guest_mem *gm, gpa_t gpa, uint64_t len,
 
 /* Total guest RAM in bytes (borrowed regions are not RAM). */
 uint64_t guest_mem_size(const struct guest_mem *gm);
+
+/* The memory file's size: every region, RAM and windows, in region order
+ * (guest_mem_file.h). */
+uint64_t guest_mem_file_size(const struct guest_mem *gm);
 
 /* ---- the VMM's own dirty-page log (guest_mem_dirty.c, guest_mem_diff.c) --
  *

@@ -9,10 +9,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "vmm/guest_mem_file.h"
 #include "vmm/kvm.h"
-
-/* Largest single pwrite (Linux moves at most about 2 GiB per call). */
-#define MAX_WRITE (1ULL << 30)
 
 static size_t region_pages(const struct guest_region *r)
 {
@@ -132,26 +130,6 @@ bool guest_mem_page_dirty(const struct guest_mem *gm,
     return (dirty_word(gm, l, i, p / 64) >> (p % 64)) & 1;
 }
 
-/* Write [hva, hva + len) at file offset `off`, whole. */
-static int write_run(int fd, const uint8_t *hva, uint64_t len, uint64_t off)
-{
-    while (len > 0) {
-        size_t chunk = (size_t)(len > MAX_WRITE ? MAX_WRITE : len);
-        ssize_t n = pwrite(fd, hva, chunk, (off_t)off);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -errno;
-        if (n == 0)
-            return -EIO;
-        hva += n;
-        off += (uint64_t)n;
-        len -= (uint64_t)n;
-    }
-    return 0;
-}
-
 int guest_mem_file_write_dirty(const struct guest_mem *gm,
                                const struct guest_mem_log *l, int fd,
                                uint64_t *written, struct sq_err *err)
@@ -163,8 +141,17 @@ int guest_mem_file_write_dirty(const struct guest_mem *gm,
         const struct guest_region *r = &gm->regions[i];
         size_t n = region_pages(r), p = 0;
 
-        if (r->borrowed)
+        if (r->borrowed) {
+            /* A window's dirty pages are not logged: every present unit
+             * (virtio-mem: plugged block) goes in. */
+            int rc = guest_mem_write_present(r, fd, file_off, &total);
+
+            if (rc < 0)
+                return sq_errf(err, rc, "Volatile memory error: %s",
+                               sq_os_error(-rc, os, sizeof(os)));
+            file_off += r->size;
             continue;
+        }
         while (p < n) {
             size_t first;
             uint64_t at, len;
@@ -184,7 +171,7 @@ int guest_mem_file_write_dirty(const struct guest_mem *gm,
                 p++;
             at = (uint64_t)first * GUEST_MEM_PAGE_SIZE;
             len = (uint64_t)(p - first) * GUEST_MEM_PAGE_SIZE;
-            rc = write_run(fd, r->hva + at, len, file_off + at);
+            rc = guest_mem_pwrite_all(fd, r->hva + at, len, file_off + at);
             if (rc < 0)
                 return sq_errf(err, rc, "Volatile memory error: %s",
                                sq_os_error(-rc, os, sizeof(os)));

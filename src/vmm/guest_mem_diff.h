@@ -52,9 +52,11 @@ bool guest_mem_page_dirty(const struct guest_mem *gm,
 /*
  * Write every page dirty in l or in the VMM's bitmap to fd at its memory
  * file offset (pwrite: the file offset is not used; runs of dirty pages go
- * in one call). Other bytes of the file are not touched. *written, if not
- * NULL, gets the bytes written. Returns 0, or -errno with err set to
- * "Volatile memory error: {os error}".
+ * in one call), and every present unit of each window (virtio-mem's plugged
+ * blocks: their pages are in neither log, so all of them are written). Other
+ * bytes of the file are not touched. *written, if not NULL, gets the bytes
+ * written. Returns 0, or -errno with err set to "Volatile memory error: {os
+ * error}".
  */
 int guest_mem_file_write_dirty(const struct guest_mem *gm,
                                const struct guest_mem_log *l, int fd,

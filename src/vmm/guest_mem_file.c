@@ -9,30 +9,68 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+int guest_mem_pwrite_all(int fd, const uint8_t *hva, uint64_t len, uint64_t off)
+{
+    while (len > 0) {
+        size_t chunk = len > (1u << 30) ? (1u << 30) : (size_t)len;
+        ssize_t n = pwrite(fd, hva, chunk, (off_t)off);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n < 0 ? -errno : -EIO;
+        hva += n;
+        off += (uint64_t)n;
+        len -= (uint64_t)n;
+    }
+    return 0;
+}
+
+bool guest_region_unit_present(const struct guest_region *r, uint64_t u)
+{
+    return !r->present || (r->present[u / 64] >> (u % 64) & 1);
+}
+
+int guest_mem_write_present(const struct guest_region *r, int fd,
+                            uint64_t file_off, uint64_t *written)
+{
+    uint64_t unit = r->present ? r->present_unit : r->size;
+    uint64_t n = unit ? r->size / unit : 0, u = 0;
+
+    while (u < n) {
+        uint64_t first;
+        int rc;
+
+        if (!guest_region_unit_present(r, u)) {
+            u++;
+            continue;
+        }
+        first = u;
+        while (u < n && guest_region_unit_present(r, u))
+            u++;
+        rc = guest_mem_pwrite_all(fd, r->hva + first * unit, (u - first) * unit,
+                                  file_off + first * unit);
+        if (rc < 0)
+            return rc;
+        if (written)
+            *written += (u - first) * unit;
+    }
+    return 0;
+}
+
 int guest_mem_file_write(const struct guest_mem *gm, int fd, struct sq_err *err)
 {
     uint64_t off = 0;
     char os[128];
+    int rc;
 
     for (size_t i = 0; i < gm->n_regions; i++) {
         const struct guest_region *r = &gm->regions[i];
-        uint64_t done = 0;
 
-        while (done < r->size) {
-            size_t chunk =
-                r->size - done > (1u << 30) ? (1u << 30) : r->size - done;
-            ssize_t n = pwrite(fd, r->hva + done, chunk, (off_t)(off + done));
-
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n <= 0) {
-                int e = n < 0 ? errno : EIO;
-
-                return sq_errf(err, -e, "Cannot dump memory: %s",
-                               sq_os_error(e, os, sizeof(os)));
-            }
-            done += (uint64_t)n;
-        }
+        rc = guest_mem_write_present(r, fd, off, NULL);
+        if (rc < 0)
+            return sq_errf(err, rc, "Cannot dump memory: %s",
+                           sq_os_error(-rc, os, sizeof(os)));
         off += r->size;
     }
     if (ftruncate(fd, (off_t)off) < 0)
@@ -43,7 +81,7 @@ int guest_mem_file_write(const struct guest_mem *gm, int fd, struct sq_err *err)
 
 int guest_mem_file_map(struct guest_mem *gm, int fd, struct sq_err *err)
 {
-    uint64_t total = guest_mem_size(gm), off = 0;
+    uint64_t total = guest_mem_file_size(gm), off = 0;
     struct stat st;
     char os[128];
 

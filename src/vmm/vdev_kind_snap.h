@@ -5,6 +5,8 @@
  *
  *   virtio-balloon  vdev_balloon_snap.c  u32 layout 1, struct balloon_state
  *   virtio-vsock    vdev_vsock_snap.c    u32 layout 1, struct vsock_state
+ *   virtio-pmem     vdev_pmem_snap.c     u32 layout 1, struct pmem_state
+ *   virtio-mem      vdev_mem_snap.c      u32 layout 1, struct virtio_mem_state
  *
  * The codecs are pure (the unit tests and the state-file fuzzer use them
  * alone): encode appends to out; decode fills *out from exactly (p, len)
@@ -18,12 +20,16 @@
 #include <stdint.h>
 
 #include "devices/virtio/balloon.h"
+#include "devices/virtio/mem.h"
+#include "devices/virtio/pmem.h"
 #include "devices/virtio/vsock/vsock.h"
 #include "util/buf.h"
 #include "util/err.h"
 
 #define VDEV_BALLOON_STATE_LAYOUT 1u
 #define VDEV_VSOCK_STATE_LAYOUT   1u
+#define VDEV_PMEM_STATE_LAYOUT    1u
+#define VDEV_MEM_STATE_LAYOUT     1u
 
 void vdev_balloon_state_encode(const struct balloon_state *s, struct buf *out);
 int vdev_balloon_state_decode(const uint8_t *p, size_t len,
@@ -32,6 +38,18 @@ int vdev_balloon_state_decode(const uint8_t *p, size_t len,
 void vdev_vsock_state_encode(const struct vsock_state *s, struct buf *out);
 int vdev_vsock_state_decode(const uint8_t *p, size_t len,
                             struct vsock_state *out, struct sq_err *err);
+
+void vdev_pmem_state_encode(const struct pmem_state *s, struct buf *out);
+int vdev_pmem_state_decode(const uint8_t *p, size_t len, struct pmem_state *out,
+                           struct sq_err *err);
+
+/* The virtio-mem decoder also checks that the sizes hang together (block |
+ * slot | region, the bitmap's length) before it allocates the bitmap, and
+ * that no bit lies past the last block. A decoded state owns its bitmap:
+ * virtio_mem_state_fini(). */
+void vdev_mem_state_encode(const struct virtio_mem_state *s, struct buf *out);
+int vdev_mem_state_decode(const uint8_t *p, size_t len,
+                          struct virtio_mem_state *out, struct sq_err *err);
 
 /*
  * Hooks. Balloon: save takes the state; restore decodes and puts it back

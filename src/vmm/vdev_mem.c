@@ -24,6 +24,7 @@
 #include "util/xalloc.h"
 #include "vmm/action.h"
 #include "vmm/kvm.h"
+#include "vmm/vdev_kind_snap.h"
 
 /* StartMicrovmError::Internal over VmmError::VirtioMem. */
 #define MEM_ERR_CREATE                                                         \
@@ -110,11 +111,28 @@ static int mem_create(const struct vm_resources *r, size_t i,
     return 0;
 }
 
+/*
+ * The window into guest memory, its plugged blocks marked as what the
+ * memory file holds of it (guest_mem_file.h). A snapshot load has mapped
+ * the window already, from the memory file (guest_mem_add_window): the
+ * device adopts that mapping instead of its own.
+ */
 static int mem_add_memory(void *dev, struct guest_mem *gm)
 {
     struct vdev_mem *w = dev;
+    struct guest_region *r = guest_mem_find_window(gm, w->gpa, w->r.size);
+    int rc = 0;
 
-    return guest_mem_add_borrowed(gm, w->gpa, w->r.size, w->r.hva);
+    if (r && r->window_owned) {
+        rc = virtio_mem_use_window(w->vm, r->hva, r->file_backed);
+        w->r.hva = r->hva;
+    } else {
+        rc = guest_mem_add_borrowed(gm, w->gpa, w->r.size, w->r.hva);
+        r = rc == 0 ? &gm->regions[gm->n_regions - 1] : NULL;
+    }
+    if (rc == 0)
+        r->present = virtio_mem_plugged_bits(w->vm, &r->present_unit);
+    return rc;
 }
 
 /* Nothing is plugged at boot: the hook registers slots as the guest plugs
@@ -183,6 +201,33 @@ static int mem_vquery(void *dev, int op, void *out, struct sq_err *err)
     return 0;
 }
 
+/* Snapshot hooks (vdev_mem_snap.c's layout). Restore runs after map
+ * (vm_fd known), so the plugged blocks' slots go back into KVM. */
+static int mem_vsave(void *dev, struct buf *out, struct sq_err *err)
+{
+    struct vdev_mem *w = dev;
+    struct virtio_mem_state s;
+
+    (void)err;
+    virtio_mem_save_state(w->vm, &s);
+    vdev_mem_state_encode(&s, out);
+    virtio_mem_state_fini(&s);
+    return 0;
+}
+
+static int mem_vrestore(void *dev, const uint8_t *p, size_t len,
+                        struct sq_err *err)
+{
+    struct vdev_mem *w = dev;
+    struct virtio_mem_state s;
+    int rc = vdev_mem_state_decode(p, len, &s, err);
+
+    if (rc == 0)
+        rc = virtio_mem_restore_state(w->vm, &s, err);
+    virtio_mem_state_fini(&s);
+    return rc;
+}
+
 const struct vdev_class vdev_class_mem = {
     .name = "virtio-mem",
     .count = mem_count,
@@ -194,4 +239,6 @@ const struct vdev_class vdev_class_mem = {
     .free = mem_vfree,
     .patch = mem_vpatch,
     .query = mem_vquery,
+    .save = mem_vsave,
+    .restore = mem_vrestore,
 };

@@ -21,6 +21,7 @@
 #include "util/xalloc.h"
 #include "vmm/action.h"
 #include "vmm/kvm.h"
+#include "vmm/vdev_kind_snap.h"
 
 /* StartMicrovmError::CreatePmemDevice's prefix. */
 #define PMEM_ERR_CREATE "Cannot create pmem device: "
@@ -153,6 +154,32 @@ static int pmem_vpatch(void *dev, int op, const void *update,
     return 0;
 }
 
+/* Snapshot hooks: the window and the limiter (vdev_pmem_snap.c's layout).
+ * The restored device is built from the saved configuration, so its file is
+ * mapped again at the window the allocator gives it, read-only with a
+ * read-only slot if it was; the restore checks that window is the saved
+ * one. */
+static int pmem_vsave(void *dev, struct buf *out, struct sq_err *err)
+{
+    struct vdev_pmem *w = dev;
+    struct pmem_state s;
+
+    (void)err;
+    pmem_save_state(w->pm, &s);
+    vdev_pmem_state_encode(&s, out);
+    return 0;
+}
+
+static int pmem_vrestore(void *dev, const uint8_t *p, size_t len,
+                         struct sq_err *err)
+{
+    struct vdev_pmem *w = dev;
+    struct pmem_state s;
+    int rc = vdev_pmem_state_decode(p, len, &s, err);
+
+    return rc < 0 ? rc : pmem_restore_state(w->pm, &s, err);
+}
+
 const struct vdev_class vdev_class_pmem = {
     .name = "virtio-pmem",
     .count = pmem_count,
@@ -162,4 +189,6 @@ const struct vdev_class vdev_class_pmem = {
     .detach = pmem_vdetach,
     .free = pmem_vfree,
     .patch = pmem_vpatch,
+    .save = pmem_vsave,
+    .restore = pmem_vrestore,
 };

@@ -475,6 +475,9 @@ int vmm_restore_machine(struct vmm *v, struct guest_mem *mem,
     cfg.mmio = mmio;
     cfg.restore_mem = mem; /* the machine owns it from here */
     rc = machine_create(&cfg, v->loop, &vm->m, err);
+    /* virtio-mem adopts the window the load mapped from the memory file. */
+    if (rc == 0)
+        rc = vdev_list_add_memory(&vm->vdevs, machine_guest_mem(vm->m), err);
     if (rc == 0)
         rc =
             vdev_list_attach(&vm->vdevs, machine_guest_mem(vm->m),

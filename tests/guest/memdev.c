@@ -371,9 +371,105 @@ static void mem_test(struct venv *e, uint64_t timeout)
     virtio_dev_reset(d);
 }
 
+/* ------------------------------------------------- snapshots (memsnap) */
+
+/* FNV-1a of the pmem window's first 64 bytes, or 0 without a window. */
+static uint32_t pmem_sum(uint64_t start)
+{
+    for (uint64_t i = 0; i < 64; i++)
+        copy[i] = at(start)[i];
+    return virtio_fnv1a(copy, 64);
+}
+
+/* Pages of [gpa, gpa + len) whose marker quadword (mem_touch's) is not
+ * what was written there. */
+static uint64_t mem_bad_pages(uint64_t gpa, uint64_t len)
+{
+    uint64_t bad = 0;
+
+    for (uint64_t p = gpa; p < gpa + len; p += 4096)
+        bad += *(volatile uint64_t *)(uintptr_t)(p + 8) !=
+               (p ^ 0x5a5a5a5a5a5a5a5aULL);
+    return bad;
+}
+
+/* Plug [start + have, start + want) and mark it; the plugged size. */
+static uint64_t memsnap_grow(struct vdrv *v, const struct vdev *d,
+                             uint64_t start, uint64_t have, uint64_t want,
+                             uint64_t timeout)
+{
+    uint64_t block = cfg64(d, MEM_CFG_BLOCK);
+    uint64_t nb = (want - have) / block;
+
+    if (!nb || nb > 0xffff ||
+        mem_request(v, "memsnap-plug", MEM_PLUG, start + have, (uint16_t)nb,
+                    timeout) != 0)
+        return have;
+    mem_touch(start + have, nb * block);
+    return have + nb * block;
+}
+
+/*
+ * The guest of the snapshot tests: both windows in one GiB past 512 GiB
+ * (virtio-mem's region first, pmem's after it, as squib places them), the
+ * requested memory plugged and every page marked, then forever, every
+ * squibms= ms: "memsnap-check n= bad= plugged= pmem=" (pages whose mark
+ * changed, the pmem window's first 64 bytes hashed). When the host asks
+ * for more (a PATCH, e.g. after a restore), the new blocks are plugged and
+ * marked ("memsnap-grown").
+ */
+static void memsnap_test(struct venv *e, uint64_t timeout)
+{
+    const struct vdev *dm = virtio_find_dev(e, ID_MEM);
+    const struct vdev *dp = virtio_find_dev(e, ID_PMEM);
+    uint64_t ms = virtio_param_u64(e, "squibms=", 200);
+    uint64_t start, pstart = 0, plugged = 0, req, n = 0;
+    static struct vdrv drv;
+    struct line l;
+
+    if (!dm || virtio_drv_open(&drv, dm, MEM_F_UNPLUGGED_INACCESSIBLE, 64)) {
+        say("memsnap virtio-mem=no");
+        return;
+    }
+    start = cfg64(dm, MEM_CFG_ADDR);
+    if (dp) {
+        pstart = cfg64(dp, PMEM_CFG_START);
+        if ((pstart & ~(GIB - 1)) != (start & ~(GIB - 1)))
+            pstart = 0; /* not in the GiB mapped: not read */
+    }
+    if (map_high(start)) {
+        say("memsnap window=unusable");
+        return;
+    }
+    req = mem_wait_requested(e, dm, 1, 30000);
+    if ((start & (GIB - 1)) + req > GIB) {
+        say("memsnap window=unusable");
+        return;
+    }
+    plugged = memsnap_grow(&drv, dm, start, 0, req, timeout);
+    mem_config_line(dm, "memsnap-ready");
+    for (;;) {
+        delay_cycles(e->tsc_hz / 1000 * ms);
+        req = cfg64(dm, MEM_CFG_REQUESTED);
+        if (req > plugged && (start & (GIB - 1)) + req <= GIB) {
+            plugged = memsnap_grow(&drv, dm, start, plugged, req, timeout);
+            mem_config_line(dm, "memsnap-grown");
+        }
+        line_start(&l);
+        line_str(&l, "memsnap-check");
+        line_kv_dec(&l, "n", n++);
+        line_kv_dec(&l, "bad", mem_bad_pages(start, plugged));
+        line_kv_hex(&l, "plugged", plugged);
+        line_kv_hex(&l, "pmem", pstart ? pmem_sum(pstart) : 0);
+        line_end(&l);
+    }
+}
+
 void memdev_run_test(struct venv *e, int which, uint64_t timeout)
 {
-    if (which == 2)
+    if (which == 3)
+        memsnap_test(e, timeout);
+    else if (which == 2)
         mem_test(e, timeout);
     else
         pmem_test(e, which == 1, timeout);

@@ -1853,7 +1853,7 @@ int virtio_run_test(const char *name, size_t name_len, const char *cmdline,
         "net-mmds",      "net-ping",       "hostile-net",  "vsock-echo",
         "hostile-vsock", "net-mmds-bench", "balloon",      "hostile-balloon",
         "pmem",          "hostile-pmem",   "virtio-mem",   "blk-hold",
-        "acpi-devs",
+        "acpi-devs",     "memsnap",
     };
     static struct venv env;
     static struct vdrv drv;
@@ -1954,6 +1954,9 @@ int virtio_run_test(const char *name, size_t name_len, const char *cmdline,
     case 21:
     case 22:
         memdev_run_test(e, which - 20, timeout);
+        break;
+    case 24:
+        memdev_run_test(e, 3, timeout); /* runs until the machine stops */
         break;
     case 23:
         if (blk_open(e, &drv, 0, 0) == 0)

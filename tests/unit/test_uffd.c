@@ -376,9 +376,9 @@ static void end_to_end(enum guest_mem_huge_pages hp)
 
     start_handler(&f, 8 * MIB);
     sq_err_clear(&err);
-    assert_int_equal(
-        snapshot_memory_from_uffd_fds(8, hp, f.sock, &gm, &uffd, &sock, &err),
-        0);
+    assert_int_equal(snapshot_memory_from_uffd_fds(8, hp, NULL, f.sock, &gm,
+                                                   &uffd, &sock, &err),
+                     0);
     assert_non_null(gm);
     assert_true(uffd >= 0 && sock >= 0);
     t.gm = gm;
@@ -427,7 +427,7 @@ static void test_file_size_mismatch_ends_the_handler(void **state)
     /* 4 MiB of file for 8 MiB of guest: the handshake goes through (squib
      * never sees the file, as upstream), the handler refuses it. */
     start_handler(&f, 4 * MIB);
-    assert_int_equal(snapshot_memory_from_uffd_fds(8, GUEST_MEM_HUGE_NONE,
+    assert_int_equal(snapshot_memory_from_uffd_fds(8, GUEST_MEM_HUGE_NONE, NULL,
                                                    f.sock, &gm, &uffd, &sock,
                                                    &err),
                      0);
@@ -517,8 +517,9 @@ static void expect_load_error(const char *path, const char *msg)
     int uffd = 0, sock = 0;
 
     sq_err_clear(&err);
-    assert_true(snapshot_memory_from_uffd_fds(4, GUEST_MEM_HUGE_NONE, path, &gm,
-                                              &uffd, &sock, &err) < 0);
+    assert_true(snapshot_memory_from_uffd_fds(4, GUEST_MEM_HUGE_NONE, NULL,
+                                              path, &gm, &uffd, &sock,
+                                              &err) < 0);
     assert_null(gm);
     assert_int_equal(uffd, -1);
     assert_int_equal(sock, -1);

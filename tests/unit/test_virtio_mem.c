@@ -5,7 +5,12 @@
  * requested size (config interrupt, usable region in whole slots), PLUG /
  * UNPLUG / UNPLUG_ALL / STATE with upstream's validation, the bitmap and
  * slot transitions, memory given back on unplug, a failing hook, hostile
- * chains, reset and GET status.
+ * chains, reset and GET status; and its snapshot state
+ * (virtio_mem_save_state / virtio_mem_restore_state): taken from one
+ * device and put into a new one with its transport, the plugged blocks'
+ * slots registered again, GET status the same, the driver's ring and a
+ * PATCH of the requested size going on from there; a state that does not
+ * fit the built device refused.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -453,6 +458,78 @@ static void test_hostile(void **state)
     assert_int_equal(req_ok(f, STATE, BASE, 1), S_PLUGGED);
 }
 
+/* The state of a device with blocks plugged in slots 0 and 2 into a new
+ * device built the same way (as a snapshot load builds it), with the
+ * transport: same bitmap, sizes and status, slots 0 and 2 back in "KVM",
+ * and the driver's queue and PATCH working on from there. */
+static void test_snapshot_round_trip(void **state)
+{
+    struct fx *f = *state;
+    struct virtio_mem_state s, again, bad;
+    struct virtio_mmio_state t;
+    struct virtio_mem_status before, after;
+    struct sq_err err;
+
+    fx_open(f, 300); /* usable: 384 MiB = slots 0 to 2 */
+    assert_int_equal(req_ok(f, PLUG, BASE, 4), ACK);
+    assert_int_equal(req_ok(f, PLUG, BASE + 2 * SLOT + 2 * BLOCK, 2), ACK);
+    virtio_mem_status(f->vm, &before);
+    virtio_mem_save_state(f->vm, &s);
+    virtio_mmio_save(tp(f), &t);
+    assert_int_equal(s.addr, BASE);
+    assert_int_equal(s.region_size, TOTAL_MIB * MIB);
+    assert_int_equal(s.block_size, BLOCK);
+    assert_int_equal(s.slot_size, SLOT);
+    assert_int_equal(s.usable_region_size, 3 * SLOT);
+    assert_int_equal(s.requested_size, 300 * MIB);
+    assert_int_equal(s.n_blocks, 256);
+    assert_int_equal(s.plugged[0], 0xf);
+    assert_int_equal(s.plugged[2], 0x3ULL << 2);
+
+    /* A new device, as the load builds it: nothing plugged, no slot. */
+    virtio_mem_free(f->vm);
+    memset(f->slot_on, 0, sizeof(f->slot_on));
+    f->hook_calls = 0;
+    fx_new(f);
+    bad = s;
+    bad.slot_size = 2 * SLOT;
+    sq_err_clear(&err);
+    assert_int_equal(virtio_mem_restore_state(f->vm, &bad, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "virtio-mem state: saved region at "));
+    bad = s;
+    bad.requested_size = TOTAL_MIB * MIB + BLOCK;
+    assert_int_equal(virtio_mem_restore_state(f->vm, &bad, &err), -EINVAL);
+    assert_int_equal(f->hook_calls, 0);
+
+    assert_int_equal(virtio_mem_restore_state(f->vm, &s, &err), 0);
+    assert_int_equal(f->hook_calls, 2);
+    assert_true(f->slot_on[0]);
+    assert_false(f->slot_on[1]);
+    assert_true(f->slot_on[2]);
+    assert_int_equal(virtio_mmio_restore(tp(f), &t), 0);
+    assert_true(tp(f)->activated);
+    virtio_mem_status(f->vm, &after);
+    assert_memory_equal(&before, &after, sizeof(before));
+    assert_int_equal(cfg64(f, 32), 3 * SLOT);
+    assert_int_equal(cfg64(f, 40), 12 * MIB);
+    for (uint64_t b = 0; b < 256; b++)
+        assert_int_equal(virtio_mem_block_plugged(f->vm, b),
+                         b < 4 || b == 130 || b == 131);
+
+    /* The driver goes on on the restored ring; PATCH works. */
+    assert_int_equal(req_ok(f, STATE, BASE, 4), S_PLUGGED);
+    assert_int_equal(req_ok(f, STATE, BASE + 4 * BLOCK, 1), S_UNPLUGGED);
+    assert_int_equal(virtio_mem_update_requested_size(f->vm, 400, &err), 0);
+    assert_int_equal(cfg64(f, 32), 4 * SLOT);
+    assert_int_equal(req_ok(f, PLUG, BASE + 3 * SLOT, 1), ACK);
+    assert_true(f->slot_on[3]);
+    virtio_mem_save_state(f->vm, &again);
+    assert_int_equal(again.plugged[3], 1);
+    assert_int_equal(again.requested_size, 400 * MIB);
+    virtio_mem_state_fini(&again);
+    virtio_mem_state_fini(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -462,6 +539,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_plug_unplug, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hook_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_snapshot_round_trip, setup,
+                                        teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -61,22 +61,6 @@ static const struct guest_region *region_of(const struct guest_mem *gm,
     return NULL;
 }
 
-/* Free [hva, hva + len) of r so that the guest reads zeros there. On RAM
- * mapped privately from a memory file (a restored VM), MADV_DONTNEED would
- * only drop the private copies and bring the file's bytes back: map fresh
- * anonymous memory over the range instead, as upstream's discard_range
- * does (KVM follows the new pages through its MMU notifier). */
-static int release(const struct guest_region *r, void *hva, uint64_t len)
-{
-    if (!r->file_backed)
-        return madvise(hva, len, MADV_DONTNEED);
-    return mmap(hva, len, PROT_READ | PROT_WRITE,
-                MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1,
-                0) == MAP_FAILED
-               ? -1
-               : 0;
-}
-
 int balloon_discard(const struct guest_mem *gm, gpa_t gpa, uint64_t len)
 {
     do {
@@ -91,7 +75,7 @@ int balloon_discard(const struct guest_mem *gm, gpa_t gpa, uint64_t len)
             chunk = len;
         if (guest_mem_translate(gm, gpa, chunk, &hva) < 0)
             return -EFAULT;
-        if (chunk > 0 && release(r, hva, chunk) < 0)
+        if (chunk > 0 && guest_mem_release(r->file_backed, hva, chunk) < 0)
             return -errno;
         gpa += chunk;
         len -= chunk;

@@ -43,9 +43,11 @@ struct virtio_mem {
     void (*changed)(void *opaque); /* may be NULL */
     void *changed_opaque;
 
-    uint8_t *map;      /* owned: the window, HOST_ALIGN aligned */
-    uint8_t *map_base; /* owned mapping as made (map_len bytes) */
+    uint8_t *map;      /* the window, HOST_ALIGN aligned */
+    uint8_t *map_base; /* owned mapping as made (map_len bytes); NULL when
+                        * the window is adopted (virtio_mem_use_window) */
     size_t map_len;
+    bool file_backed; /* adopted window mapped privately from a file */
 
     /* Config space fields (struct virtio_mem_config). */
     uint64_t block_size;
@@ -183,8 +185,9 @@ static int update_range(struct virtio_mem *vm, uint64_t first, uint64_t n,
     free(saved);
     vm->plugged_size -= before * vm->block_size;
     vm->plugged_size += (plug ? n : 0) * vm->block_size;
-    if (!plug && madvise(vm->map + first * vm->block_size,
-                         (size_t)(n * vm->block_size), MADV_DONTNEED) < 0) {
+    if (!plug &&
+        guest_mem_release(vm->file_backed, vm->map + first * vm->block_size,
+                          n * vm->block_size) < 0) {
         /* Not reported to the driver, as upstream. */
         metrics_counter_inc(&vm->m->unplug_discard_fails);
         log_error_rl("virtio-mem: Failed to discard memory range: errno %d",
@@ -659,4 +662,102 @@ void virtio_mem_status(struct virtio_mem *vm, struct virtio_mem_status *out)
     out->plugged_size_mib = (uint32_t)(vm->plugged_size / MIB);
     out->requested_size_mib = (uint32_t)(vm->requested_size / MIB);
     bus_dev_unlock(&vm->t.bus);
+}
+
+/* ---- Snapshots -------------------------------------------------------------
+ */
+
+static size_t bitmap_words(uint64_t n_blocks)
+{
+    return (size_t)((n_blocks + 63) / 64);
+}
+
+int virtio_mem_use_window(struct virtio_mem *vm, void *hva, bool file_backed)
+{
+    if (!hva || (uintptr_t)hva % HOST_ALIGN || vm->plugged_size)
+        return -EINVAL;
+    if (vm->map_base)
+        munmap(vm->map_base, vm->map_len);
+    vm->map_base = NULL;
+    vm->map_len = 0;
+    vm->map = hva;
+    vm->file_backed = file_backed;
+    return 0;
+}
+
+const uint64_t *virtio_mem_plugged_bits(const struct virtio_mem *vm,
+                                        uint64_t *block_size)
+{
+    *block_size = vm->block_size;
+    return vm->plugged;
+}
+
+void virtio_mem_save_state(struct virtio_mem *vm, struct virtio_mem_state *out)
+{
+    size_t words = bitmap_words(vm->n_blocks);
+
+    bus_dev_lock(&vm->t.bus);
+    out->addr = vm->addr;
+    out->region_size = vm->region_size;
+    out->block_size = vm->block_size;
+    out->slot_size = vm->slot_size;
+    out->usable_region_size = vm->usable_region_size;
+    out->requested_size = vm->requested_size;
+    out->n_blocks = vm->n_blocks;
+    out->plugged = xcalloc(words ? words : 1, 8);
+    memcpy(out->plugged, vm->plugged, words * 8);
+    bus_dev_unlock(&vm->t.bus);
+}
+
+void virtio_mem_state_fini(struct virtio_mem_state *s)
+{
+    free(s->plugged);
+    s->plugged = NULL;
+}
+
+int virtio_mem_restore_state(struct virtio_mem *vm,
+                             const struct virtio_mem_state *s,
+                             struct sq_err *err)
+{
+    size_t words = bitmap_words(vm->n_blocks);
+    uint64_t plugged = 0;
+    char os[128];
+    int rc;
+
+    if (s->addr != vm->addr || s->region_size != vm->region_size ||
+        s->block_size != vm->block_size || s->slot_size != vm->slot_size ||
+        s->n_blocks != vm->n_blocks)
+        return sq_errf(
+            err, -EINVAL,
+            "virtio-mem state: saved region at %#llx of %llu "
+            "bytes (blocks %llu, slots %llu), built at %#llx of "
+            "%llu bytes (blocks %llu, slots %llu)",
+            (unsigned long long)s->addr, (unsigned long long)s->region_size,
+            (unsigned long long)s->block_size, (unsigned long long)s->slot_size,
+            (unsigned long long)vm->addr, (unsigned long long)vm->region_size,
+            (unsigned long long)vm->block_size,
+            (unsigned long long)vm->slot_size);
+    if (s->usable_region_size > vm->region_size ||
+        s->requested_size > vm->region_size ||
+        s->requested_size % vm->block_size ||
+        s->usable_region_size % vm->block_size)
+        return sq_errf(err, -EINVAL,
+                       "virtio-mem state: requested or usable size outside "
+                       "the region");
+    for (size_t i = 0; i < words; i++)
+        plugged += (uint64_t)__builtin_popcountll(s->plugged[i]);
+    bus_dev_lock(&vm->t.bus);
+    memcpy(vm->plugged, s->plugged, words * 8);
+    vm->usable_region_size = s->usable_region_size;
+    vm->requested_size = s->requested_size;
+    vm->plugged_size = plugged * vm->block_size;
+    /* Upstream's register_memory_region: each slot holding a plugged
+     * block goes back into KVM. */
+    rc = vm->n_blocks ? sync_slots(vm, 0, vm->n_blocks) : 0;
+    bus_dev_unlock(&vm->t.bus);
+    if (rc < 0)
+        return sq_errf(err, rc,
+                       "virtio-mem state: Cannot set the memory regions: %s",
+                       sq_os_error(-rc, os, sizeof(os)));
+    return 0;
 }

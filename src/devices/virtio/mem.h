@@ -157,7 +157,54 @@ int virtio_mem_update_requested_size(struct virtio_mem *vm,
                                      struct sq_err *err);
 /* GET /hotplug/memory. Takes the transport lock. */
 void virtio_mem_status(struct virtio_mem *vm, struct virtio_mem_status *out);
-/* Whether block `i` is plugged (tests, snapshots later). */
+/* Whether block `i` is plugged (tests, snapshots). */
 bool virtio_mem_block_plugged(const struct virtio_mem *vm, uint64_t i);
+
+/* ---- Snapshots (upstream's VirtioMemState beside the transport's) ---- */
+
+/* What a snapshot keeps of the device besides its configuration (sizes in
+ * bytes; plugged_size is the bitmap's count times block_size). */
+struct virtio_mem_state {
+    gpa_t addr;
+    uint64_t region_size, block_size, slot_size;
+    uint64_t usable_region_size, requested_size;
+    uint64_t n_blocks; /* region_size / block_size */
+    uint64_t *plugged; /* owned: (n_blocks + 63) / 64 words, bit = block */
+};
+
+/* The device's state (takes the transport lock); free with
+ * virtio_mem_state_fini(). */
+void virtio_mem_save_state(struct virtio_mem *vm, struct virtio_mem_state *out);
+/* Free what s owns; NULL-safe in s->plugged. */
+void virtio_mem_state_fini(struct virtio_mem_state *s);
+
+/*
+ * Put a saved state into a device built from the same configuration and
+ * placed (virtio_mem_set_guest_addr) and, with KVM, mapped: the region's
+ * address and sizes must be the built ones, the requested and usable sizes
+ * inside the region and block multiples, else -EINVAL and
+ * "virtio-mem state: ..."; then the bitmap, sizes, and the KVM slot of
+ * every slot holding a plugged block registered again through the slot
+ * hook (a hook failure: its -errno, "virtio-mem state: Cannot set the
+ * memory regions: {os error}"). Takes the transport lock.
+ */
+int virtio_mem_restore_state(struct virtio_mem *vm,
+                             const struct virtio_mem_state *s,
+                             struct sq_err *err);
+
+/*
+ * Use `hva` (total_size bytes, 2 MiB aligned, borrowed: the caller unmaps
+ * it after virtio_mem_free) as the window instead of the device's own
+ * mapping, which is unmapped: a snapshot load's window, filled from the
+ * memory file (guest_mem_add_window). file_backed: a private mapping of a
+ * file, whose unplugged blocks are released with fresh anonymous memory
+ * (guest_mem_release). Before anything is plugged; 0 or -EINVAL.
+ */
+int virtio_mem_use_window(struct virtio_mem *vm, void *hva, bool file_backed);
+
+/* The plugged-block bitmap (borrowed, lives as long as the device; one bit
+ * per *block_size bytes of the window), for the memory file writers. */
+const uint64_t *virtio_mem_plugged_bits(const struct virtio_mem *vm,
+                                        uint64_t *block_size);
 
 #endif

@@ -414,3 +414,39 @@ struct rate_limiter *pmem_rate_limiter(struct pmem *pm)
 {
     return &pm->rl;
 }
+
+void pmem_save_state(struct pmem *pm, struct pmem_state *out)
+{
+    memset(out, 0, sizeof(*out));
+    bus_dev_lock(&pm->t.bus);
+    out->gpa = pm->gpa;
+    out->size = pm->map_len;
+    rate_limiter_save(&pm->rl, &out->rl);
+    bus_dev_unlock(&pm->t.bus);
+}
+
+int pmem_restore_state(struct pmem *pm, const struct pmem_state *s,
+                       struct sq_err *err)
+{
+    int rc;
+
+    /* Upstream's PmemError::RestoredSizeMismatch. */
+    if (s->size != pm->map_len)
+        return sq_errf(err, -EINVAL,
+                       "Restored pmem size %llu does not match backing file "
+                       "mapping size %llu",
+                       (unsigned long long)s->size,
+                       (unsigned long long)pm->map_len);
+    if (s->gpa != pm->gpa)
+        return sq_errf(err, -EINVAL,
+                       "pmem state: saved window at %#llx, built at %#llx",
+                       (unsigned long long)s->gpa, (unsigned long long)pm->gpa);
+    bus_dev_lock(&pm->t.bus);
+    rc = rate_limiter_restore(&pm->rl, &s->rl);
+    bus_dev_unlock(&pm->t.bus);
+    if (rc < 0)
+        return sq_errf(err, rc,
+                       "Error restoring rate limiter: invalid input "
+                       "parameter");
+    return 0;
+}

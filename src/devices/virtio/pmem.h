@@ -54,6 +54,7 @@
 #include <stdint.h>
 
 #include "devices/rate_limiter.h"
+#include "devices/rate_limiter_snap.h"
 #include "devices/virtio/mmio.h"
 #include "util/err.h"
 #include "util/evloop.h"
@@ -135,5 +136,28 @@ void pmem_update_rate_limiter(struct pmem *pm,
                               const struct rate_limiter_params *rl);
 /* The device's limiter (borrowed), for GET /vm/config and tests. */
 struct rate_limiter *pmem_rate_limiter(struct pmem *pm);
+
+/* What a snapshot keeps of the device besides its configuration and its
+ * transport: upstream's PmemState config_space (the window's guest address
+ * and size) and rate_limiter_state. */
+struct pmem_state {
+    gpa_t gpa;
+    uint64_t size;
+    struct rate_limiter_state rl;
+};
+
+/* The device's state (takes the transport lock). */
+void pmem_save_state(struct pmem *pm, struct pmem_state *out);
+/*
+ * Put a saved state into a device built from the same configuration and
+ * placed: the window must be as large as it was (-EINVAL, upstream's
+ * "Restored pmem size {saved} does not match backing file mapping size
+ * {now}": the backing file changed size) and where it was (-EINVAL, "pmem
+ * state: saved window at {gpa}, built at {gpa}"), then the limiter's
+ * buckets (-EINVAL, upstream's "Error restoring rate limiter: invalid input
+ * parameter"). Takes the transport lock.
+ */
+int pmem_restore_state(struct pmem *pm, const struct pmem_state *s,
+                       struct sq_err *err);
 
 #endif
