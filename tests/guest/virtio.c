@@ -1955,7 +1955,7 @@ int virtio_run_test(const char *name, size_t name_len, const char *cmdline,
     case 22:
         memdev_run_test(e, which - 20, timeout);
         break;
-    case 24:
+    case 25:
         memdev_run_test(e, 3, timeout); /* runs until the machine stops */
         break;
     case 23:
