@@ -1,10 +1,18 @@
 /*
  * pci_attach.c: the virtio devices on PCI (pci_attach.h).
+ *
+ * Each device's transport lives at devs[slot], its BAR at
+ * VMM_PCI_BAR_BASE + (slot - 1) * VIRTIO_PCI_BAR_SIZE and its vectors on
+ * the first run of free GSIs from MSIX_FIRST_GSI: at boot the devices take
+ * slots 1.. in attach order and consecutive GSIs, and a hot-plugged device
+ * takes the lowest free slot, that slot's BAR and the first free GSIs, so
+ * what an unplug gave back is used again.
  */
 #include "vmm/pci_attach.h"
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "devices/pci/root.h"
 #include "devices/pci/virtio_pci.h"
@@ -16,9 +24,14 @@ struct vmm_pci {
     struct pci_root root;
     struct msi_routes routes;
     bool has_routes;
-    size_t n;                         /* devices */
-    struct virtio_pci *devs;          /* owned, n */
-    struct machine_bus_range *ranges; /* owned, 2 + n */
+    struct virtio_pci devs[PCI_N_SLOTS]; /* [slot], used[slot] */
+    bool used[PCI_N_SLOTS];
+    bool gsi_used[MSIX_LAST_GSI + 1];
+    /* The boot devices' ranges for machine_create: ECAM, ports, BARs. */
+    struct machine_bus_range ranges[2 + PCI_N_DEVICE_SLOTS];
+    size_t n_ranges;
+    virtio_pci_ioeventfd_fn *ioeventfd;
+    int vm_fd;
     bool is_attached;
 };
 
@@ -28,11 +41,83 @@ static int notify_ioeventfd(int vm_fd, int fd, uint64_t addr, bool deassign)
     return kvm_ioeventfd(vm_fd, fd, addr, 0, 0, deassign);
 }
 
+uint64_t vmm_pci_bar_addr(unsigned slot)
+{
+    return VMM_PCI_BAR_BASE + (uint64_t)(slot - 1) * VIRTIO_PCI_BAR_SIZE;
+}
+
+/* The first run of n free GSIs, marked used: 0 and *first, or -ENOSPC. */
+static int gsi_take(struct vmm_pci *p, uint16_t n, uint32_t *first)
+{
+    uint32_t run = 0;
+
+    for (uint32_t g = MSIX_FIRST_GSI; g <= MSIX_LAST_GSI && n; g++) {
+        run = p->gsi_used[g] ? 0 : run + 1;
+        if (run == n) {
+            *first = g + 1 - n;
+            for (uint32_t i = *first; i <= g; i++)
+                p->gsi_used[i] = true;
+            return 0;
+        }
+    }
+    return -ENOSPC;
+}
+
+static void gsi_give(struct vmm_pci *p, uint32_t first, uint16_t n)
+{
+    for (uint32_t i = 0; i < n && first + i <= MSIX_LAST_GSI; i++)
+        p->gsi_used[first + i] = false;
+}
+
+/* The lowest slot without a transport, or 0. */
+static unsigned free_slot(const struct vmm_pci *p)
+{
+    for (unsigned s = 1; s < PCI_N_SLOTS; s++) {
+        if (!p->used[s])
+            return s;
+    }
+    return 0;
+}
+
+/* A transport for t in the lowest free slot with its BAR and GSIs (not on
+ * the root bus yet): 0 and *slot, or -errno with nothing taken. */
+static int place(struct vmm_pci *p, struct virtio_mmio *t, unsigned *slot)
+{
+    unsigned s = free_slot(p);
+    uint16_t n = virtio_pci_n_vectors(t);
+    uint32_t gsi = 0;
+    int rc;
+
+    if (!s)
+        return -ENOSPC;
+    rc = gsi_take(p, n, &gsi);
+    if (rc < 0)
+        return rc;
+    rc = virtio_pci_init(&p->devs[s], t, vmm_pci_bar_addr(s), gsi);
+    if (rc < 0) {
+        gsi_give(p, gsi, n);
+        return rc;
+    }
+    p->used[s] = true;
+    *slot = s;
+    return 0;
+}
+
+/* Undo place(): the transport closed, its GSIs and slot free again. */
+static void unplace(struct vmm_pci *p, unsigned s)
+{
+    struct virtio_pci *d = &p->devs[s];
+
+    gsi_give(p, d->msix.vec[0].gsi, d->msix.n_vectors);
+    virtio_pci_fini(d);
+    memset(d, 0, sizeof(*d));
+    p->used[s] = false;
+}
+
 int vmm_pci_new(const struct vdev_list *l, struct vmm_pci **out,
                 struct sq_err *err)
 {
     struct vmm_pci *p;
-    uint32_t next_gsi = MSIX_FIRST_GSI;
     char os[128];
     int rc = 0;
 
@@ -41,30 +126,23 @@ int vmm_pci_new(const struct vdev_list *l, struct vmm_pci **out,
         return sq_errf(err, -ENOSPC, VDEV_ERR_ATTACH_PCI PCI_ERR_NO_SLOT);
     p = xcalloc(1, sizeof(*p));
     pci_root_init(&p->root);
-    p->devs = xcalloc(l->n + 1, sizeof(*p->devs));
-    p->ranges = xcalloc(l->n + 2, sizeof(*p->ranges));
+    p->ioeventfd = notify_ioeventfd;
+    p->vm_fd = -1;
     p->ranges[0] = (struct machine_bus_range){false, PCI_ECAM_BASE,
                                               PCI_ECAM_SIZE, &p->root.ecam};
     p->ranges[1] = (struct machine_bus_range){true, PCI_PIO_BASE, PCI_PIO_SIZE,
                                               &p->root.pio};
-    for (size_t i = 0; i < l->n; i++) {
-        struct virtio_pci *d = &p->devs[i];
-        uint64_t bar = VMM_PCI_BAR_BASE + i * VIRTIO_PCI_BAR_SIZE;
-        uint32_t gsi = 0;
-        unsigned slot = 0;
+    p->n_ranges = 2;
+    for (size_t i = 0; i < l->n && rc == 0; i++) {
+        unsigned slot = 0, at = 0;
 
-        rc =
-            msix_gsi_alloc(&next_gsi, virtio_pci_n_vectors(l->devs[i].t), &gsi);
+        rc = place(p, l->devs[i].t, &slot);
         if (rc == 0)
-            rc = virtio_pci_init(d, l->devs[i].t, bar, gsi);
-        if (rc < 0)
-            break;
-        p->n = i + 1;
-        rc = pci_root_add(&p->root, &d->pci, &slot);
-        if (rc < 0)
-            break;
-        p->ranges[2 + i] = (struct machine_bus_range){
-            false, bar, VIRTIO_PCI_BAR_SIZE, &d->bar};
+            rc = pci_root_add(&p->root, &p->devs[slot].pci, &at);
+        if (rc == 0)
+            p->ranges[p->n_ranges++] = (struct machine_bus_range){
+                false, vmm_pci_bar_addr(slot), VIRTIO_PCI_BAR_SIZE,
+                &p->devs[slot].bar};
     }
     if (rc < 0) {
         vmm_pci_free(p);
@@ -78,8 +156,38 @@ int vmm_pci_new(const struct vdev_list *l, struct vmm_pci **out,
 const struct machine_bus_range *vmm_pci_ranges(const struct vmm_pci *p,
                                                size_t *n)
 {
-    *n = p->n + 2;
+    *n = p->n_ranges;
     return p->ranges;
+}
+
+/* MSI-X to the routing table and the notification ioeventfds of slot s.
+ * 0 or -errno with neither left. */
+static int connect_slot(struct vmm_pci *p, unsigned s)
+{
+    struct virtio_pci *d = &p->devs[s];
+    int rc;
+
+    bus_dev_lock(&d->t->bus);
+    msix_connect(&d->msix, &msi_routes_ops, &p->routes);
+    bus_dev_unlock(&d->t->bus);
+    rc = virtio_pci_attach(d, p->vm_fd, p->ioeventfd);
+    if (rc < 0) {
+        bus_dev_lock(&d->t->bus);
+        msix_connect(&d->msix, NULL, NULL);
+        bus_dev_unlock(&d->t->bus);
+    }
+    return rc;
+}
+
+static void disconnect_slot(struct vmm_pci *p, unsigned s)
+{
+    struct virtio_pci *d = &p->devs[s];
+
+    virtio_pci_detach(d);
+    /* Take the vectors' irqfds off while the VM exists. */
+    bus_dev_lock(&d->t->bus);
+    msix_connect(&d->msix, NULL, NULL);
+    bus_dev_unlock(&d->t->bus);
 }
 
 int vmm_pci_attach(struct vmm_pci *p, int vm_fd, struct sq_err *err)
@@ -89,15 +197,15 @@ int vmm_pci_attach(struct vmm_pci *p, int vm_fd, struct sq_err *err)
     msi_routes_init(&p->routes, vm_fd);
     p->has_routes = true;
     p->is_attached = true;
-    for (size_t i = 0; i < p->n; i++) {
-        int rc;
+    p->vm_fd = vm_fd;
+    for (unsigned s = 1; s < PCI_N_SLOTS; s++) {
+        int rc = p->used[s] ? connect_slot(p, s) : 0;
 
-        bus_dev_lock(&p->devs[i].t->bus);
-        msix_connect(&p->devs[i].msix, &msi_routes_ops, &p->routes);
-        bus_dev_unlock(&p->devs[i].t->bus);
-        rc = virtio_pci_attach(&p->devs[i], vm_fd, notify_ioeventfd);
         if (rc < 0) {
+            /* connect_slot left slot s as it was; the others go back. */
+            p->used[s] = false;
             vmm_pci_detach(p);
+            p->used[s] = true;
             return sq_errf(err, rc,
                            "Could not attach device: Failed to register IO "
                            "event: %s",
@@ -111,12 +219,9 @@ void vmm_pci_detach(struct vmm_pci *p)
 {
     if (!p || !p->is_attached)
         return;
-    for (size_t i = 0; i < p->n; i++) {
-        virtio_pci_detach(&p->devs[i]);
-        /* Take the vectors' irqfds off while the VM exists. */
-        bus_dev_lock(&p->devs[i].t->bus);
-        msix_connect(&p->devs[i].msix, NULL, NULL);
-        bus_dev_unlock(&p->devs[i].t->bus);
+    for (unsigned s = 1; s < PCI_N_SLOTS; s++) {
+        if (p->used[s])
+            disconnect_slot(p, s);
     }
     p->is_attached = false;
 }
@@ -126,12 +231,144 @@ void vmm_pci_free(struct vmm_pci *p)
     if (!p)
         return;
     vmm_pci_detach(p);
-    for (size_t i = 0; i < p->n; i++)
-        virtio_pci_fini(&p->devs[i]);
+    for (unsigned s = 1; s < PCI_N_SLOTS; s++) {
+        if (p->used[s])
+            virtio_pci_fini(&p->devs[s]);
+    }
     if (p->has_routes)
         msi_routes_fini(&p->routes);
     pci_root_fini(&p->root);
-    free(p->devs);
-    free(p->ranges);
     free(p);
+}
+
+void vmm_pci_set_ioeventfd_fn(struct vmm_pci *p, virtio_pci_ioeventfd_fn *fn)
+{
+    p->ioeventfd = fn;
+}
+
+struct pci_root *vmm_pci_root(struct vmm_pci *p)
+{
+    return &p->root;
+}
+
+/* ---- hot-plug ------------------------------------------------------------ */
+
+/* Run a bus change through `update`; a failure of fn itself (the runner
+ * set no error) gets the bus error text. */
+static int run_update(vmm_pci_bus_update_fn *update, void *ctx,
+                      machine_bus_fn *fn, void *opaque, struct sq_err *err)
+{
+    struct sq_err uerr = {0, ""};
+    char os[128];
+    int rc = update(ctx, fn, opaque, &uerr);
+
+    if (rc >= 0)
+        return 0;
+    if (uerr.code)
+        *err = uerr;
+    else
+        sq_errf(err, rc, VMM_PCI_ERR_PREFIX "Bus error: %s",
+                sq_os_error(-rc, os, sizeof(os)));
+    return rc;
+}
+
+/* What the bus change of a plug or an unplug does (machine_bus_fn). */
+struct bus_change {
+    struct vmm_pci *p;
+    unsigned slot;
+};
+
+static int bus_plug(struct bus *mmio, struct bus *pio, void *opaque)
+{
+    struct bus_change *c = opaque;
+    struct virtio_pci *d = &c->p->devs[c->slot];
+    unsigned at = 0;
+    int rc;
+
+    (void)pio;
+    rc = bus_add(mmio, vmm_pci_bar_addr(c->slot), VIRTIO_PCI_BAR_SIZE, &d->bar);
+    if (rc < 0)
+        return rc;
+    rc = pci_root_add(&c->p->root, &d->pci, &at);
+    if (rc == 0 && at != c->slot) {
+        pci_root_remove(&c->p->root, at);
+        rc = -EIO; /* the root and this table disagree: a bug */
+    }
+    if (rc < 0)
+        (void)bus_remove(mmio, vmm_pci_bar_addr(c->slot), &d->bar);
+    return rc;
+}
+
+static int bus_unplug(struct bus *mmio, struct bus *pio, void *opaque)
+{
+    struct bus_change *c = opaque;
+    int rc;
+
+    (void)pio;
+    rc = bus_remove(mmio, vmm_pci_bar_addr(c->slot), &c->p->devs[c->slot].bar);
+    if (rc == 0)
+        pci_root_remove(&c->p->root, c->slot);
+    return rc;
+}
+
+int vmm_pci_plug(struct vmm_pci *p, struct virtio_mmio *t,
+                 vmm_pci_bus_update_fn *update, void *ctx, unsigned *slot,
+                 struct sq_err *err)
+{
+    struct bus_change c = {p, 0};
+    char os[128];
+    int rc = place(p, t, &c.slot);
+
+    if (rc == -ENOSPC && !free_slot(p))
+        return sq_errf(err, rc, VMM_PCI_ERR_PREFIX PCI_ERR_NO_SLOT);
+    if (rc < 0)
+        return sq_errf(err, rc, VMM_PCI_ERR_PREFIX "MSI error: %s",
+                       sq_os_error(-rc, os, sizeof(os)));
+    if (p->is_attached) {
+        rc = connect_slot(p, c.slot);
+        if (rc < 0) {
+            unplace(p, c.slot);
+            return sq_errf(err, rc, VMM_PCI_ERR_PREFIX "KVM error: %s",
+                           sq_os_error(-rc, os, sizeof(os)));
+        }
+    }
+    rc = run_update(update, ctx, bus_plug, &c, err);
+    if (rc < 0) {
+        if (p->is_attached)
+            disconnect_slot(p, c.slot);
+        unplace(p, c.slot);
+        return rc;
+    }
+    *slot = c.slot;
+    return 0;
+}
+
+int vmm_pci_unplug(struct vmm_pci *p, const struct virtio_mmio *t,
+                   vmm_pci_bus_update_fn *update, void *ctx, struct sq_err *err)
+{
+    struct bus_change c = {p, 0};
+    int rc;
+
+    for (unsigned s = 1; s < PCI_N_SLOTS && !c.slot; s++) {
+        if (p->used[s] && p->devs[s].t == t)
+            c.slot = s;
+    }
+    if (!c.slot)
+        return sq_errf(err, -ENODEV, "Device not found");
+    rc = run_update(update, ctx, bus_unplug, &c, err);
+    if (rc < 0)
+        return rc;
+    if (p->is_attached)
+        disconnect_slot(p, c.slot);
+    unplace(p, c.slot);
+    return 0;
+}
+
+unsigned vmm_pci_slot_of(const struct vmm_pci *p, const struct virtio_mmio *t)
+{
+    for (unsigned s = 1; s < PCI_N_SLOTS; s++) {
+        if (p->used[s] && p->devs[s].t == t)
+            return s;
+    }
+    return 0;
 }

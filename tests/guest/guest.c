@@ -704,6 +704,8 @@ void guest_main(void)
         test_smp(&fi);
     else if (word_is(test, tlen, "pci"))
         pci_run_test();
+    else if (word_is(test, tlen, "pci-hotplug"))
+        pci_hotplug_test();
     else if (virtio_run_test(test, tlen, bi.cmdline, bi.cmdline_len,
                              bi.rsdp_hint))
         ;

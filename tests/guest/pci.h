@@ -13,6 +13,10 @@
 /* Run the probe; prints its lines (README.md, "PCI test"). */
 void pci_run_test(void);
 
+/* squibtest=pci-hotplug: watch bus 0 for functions that come and go,
+ * read sector 0 of each virtio-blk one that comes; never returns. */
+void pci_hotplug_test(void);
+
 /* Called by the interrupt handler for PCI_VECTOR_BASE..MAX before the
  * LAPIC EOI: counts the interrupt. */
 void pci_isr(uint64_t vector);

@@ -38,16 +38,52 @@ void pci_root_fini(struct pci_root *r)
     pthread_mutex_destroy(&r->host_lock);
 }
 
+/* Both configuration paths' locks: no access is decoding a slot. */
+static void slots_lock(struct pci_root *r)
+{
+    bus_dev_lock(&r->ecam);
+    bus_dev_lock(&r->pio);
+}
+
+static void slots_unlock(struct pci_root *r)
+{
+    bus_dev_unlock(&r->pio);
+    bus_dev_unlock(&r->ecam);
+}
+
+unsigned pci_root_free_slot(struct pci_root *r)
+{
+    unsigned found = 0;
+
+    slots_lock(r);
+    for (unsigned i = 1; i < PCI_N_SLOTS && !found; i++) {
+        if (!r->slots[i])
+            found = i;
+    }
+    slots_unlock(r);
+    return found;
+}
+
 int pci_root_add(struct pci_root *r, struct pci_dev *d, unsigned *slot)
 {
-    for (unsigned i = 1; i < PCI_N_SLOTS; i++) {
-        if (!r->slots[i]) {
-            r->slots[i] = d;
-            *slot = i;
-            return 0;
-        }
-    }
-    return -ENOSPC;
+    unsigned i = pci_root_free_slot(r);
+
+    if (!i)
+        return -ENOSPC;
+    slots_lock(r);
+    r->slots[i] = d;
+    slots_unlock(r);
+    *slot = i;
+    return 0;
+}
+
+void pci_root_remove(struct pci_root *r, unsigned slot)
+{
+    if (slot == 0 || slot >= PCI_N_SLOTS)
+        return;
+    slots_lock(r);
+    r->slots[slot] = NULL;
+    slots_unlock(r);
 }
 
 int pci_root_register(struct pci_root *r, struct bus *mmio, struct bus *pio)
