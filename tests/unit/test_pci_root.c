@@ -235,6 +235,20 @@ static void test_31_slots(void **state)
     assert_int_equal(mmio_rd(f, ecam(0, 31, 0, 0), 4), 0x10421af4);
     pio_wr(f, 0xcf8, 4, cf8(0, 31, 0, 0));
     assert_int_equal(pio_rd(f, 0xcfc, 4), 0x10421af4);
+
+    /* Hot-unplug: the slot reads empty both ways and is the next one
+     * filled; the host bridge's slot cannot be emptied. */
+    pci_root_remove(&f->root, 7);
+    assert_int_equal(mmio_rd(f, ecam(0, 7, 0, 0), 4), 0xffffffff);
+    pio_wr(f, 0xcf8, 4, cf8(0, 7, 0, 0));
+    assert_int_equal(pio_rd(f, 0xcfc, 4), 0xffffffff);
+    assert_int_equal(pci_root_free_slot(&f->root), 7);
+    assert_int_equal(pci_root_add(&f->root, &extra[30], &slot), 0);
+    assert_int_equal(slot, 7);
+    assert_int_equal(pci_root_free_slot(&f->root), 0);
+    pci_root_remove(&f->root, 0);
+    pci_root_remove(&f->root, 32);
+    assert_int_equal(mmio_rd(f, ecam(0, 0, 0, 0), 4), 0x0d578086);
 }
 
 int main(void)
