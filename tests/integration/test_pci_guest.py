@@ -29,11 +29,14 @@ import re
 
 import pytest
 
+import netns
 from test_boot_guest import (GUEST_DIR, assert_exit, configure,
                              kvm_skip_reason, start, wait_for)
 
 needs_kvm = pytest.mark.skipif(kvm_skip_reason() is not None,
                                reason=str(kvm_skip_reason()))
+needs_netns = pytest.mark.skipif(netns.skip_reason() is not None,
+                                 reason=str(netns.skip_reason()))
 
 START_ERR = "Start microvm error: "
 PCI_FULL = ("Could not attach device: Error attach PCI device: PCI root error: "
@@ -335,4 +338,56 @@ def test_hotplug_after_boot(squib_factory, tmp_path, pci):
     logs = squib.logs()
     assert "[DevPreview] PCI device hotplug is in development preview." in logs
     assert "[DevPreview] PCI device hot-unplug is in development preview." in logs
+    assert squib.proc.poll() is None
+
+
+def tun_fds(pid):
+    """How many of the process's fds are /dev/net/tun (its open TAPs)."""
+    n = 0
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            n += os.readlink("/proc/%d/fd/%s" % (pid, fd)) == "/dev/net/tun"
+        except OSError:
+            pass
+    return n
+
+
+@needs_kvm
+@needs_netns
+def test_hotplug_net_after_boot(squib_factory, tmp_path):
+    """A network interface plugged into a running guest's bus (squib in a
+    network namespace of its own with a TAP, its seccomp filters on): the
+    TAP is opened by the vmm thread (TUNSETIFF and friends under its
+    filter), the guest finds virtio-net in slot 2, GET /vm/config lists
+    it, its MAC is then in use; DELETE closes the TAP again and the guest
+    sees the slot empty."""
+    tap, mac = "sqhp0", "06:00:c0:a8:f2:02"
+    squib = squib_factory(["--enable-pci"],
+                          prefix=netns.private_prefix(tap, "192.168.242.1/24"))
+    api = squib.client()
+    configure(api, KERNEL, "pci-hotplug")
+    assert api.put("/drives/rootfs", drive_body("rootfs", make_disk(tmp_path), True)).status == 204
+    start(api)
+    wait_for(squib, r"SQUIB-GUEST pci-hotplug watching")
+    before = api.get("/vm/config").json()
+    tuns = tun_fds(squib.proc.pid)
+
+    r = api.put("/network-interfaces/eth0",
+                {"iface_id": "eth0", "host_dev_name": tap, "guest_mac": mac})
+    assert r.status == 204, r.raw
+    wait_for(squib, r"SQUIB-GUEST pci-hotplug slot=2 id=0x10411af4 present=1")
+    assert tun_fds(squib.proc.pid) == tuns + 1
+    nics = api.get("/vm/config").json()["network-interfaces"]
+    assert [(n["iface_id"], n["host_dev_name"], n["guest_mac"]) for n in nics] == [
+        ("eth0", tap, mac)]
+    r = api.put("/network-interfaces/eth1",
+                {"iface_id": "eth1", "host_dev_name": tap, "guest_mac": mac})
+    assert r.status == 400 and r.fault == (
+        "Network config error: The MAC address is already in use: " + mac), r.raw
+
+    r = api.request("DELETE", "/network-interfaces/eth0")
+    assert r.status == 204, r.raw
+    wait_for(squib, r"SQUIB-GUEST pci-hotplug slot=2 id=0xffffffff present=0")
+    assert tun_fds(squib.proc.pid) == tuns
+    assert api.get("/vm/config").json() == before
     assert squib.proc.poll() is None
