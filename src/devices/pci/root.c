@@ -51,28 +51,37 @@ static void slots_unlock(struct pci_root *r)
     bus_dev_unlock(&r->ecam);
 }
 
+/* The lowest empty device slot or 0; slots locked by the caller. */
+static unsigned first_free(const struct pci_root *r)
+{
+    for (unsigned i = 1; i < PCI_N_SLOTS; i++) {
+        if (!r->slots[i])
+            return i;
+    }
+    return 0;
+}
+
 unsigned pci_root_free_slot(struct pci_root *r)
 {
-    unsigned found = 0;
+    unsigned found;
 
     slots_lock(r);
-    for (unsigned i = 1; i < PCI_N_SLOTS && !found; i++) {
-        if (!r->slots[i])
-            found = i;
-    }
+    found = first_free(r);
     slots_unlock(r);
     return found;
 }
 
 int pci_root_add(struct pci_root *r, struct pci_dev *d, unsigned *slot)
 {
-    unsigned i = pci_root_free_slot(r);
+    unsigned i;
 
+    slots_lock(r);
+    i = first_free(r);
+    if (i)
+        r->slots[i] = d;
+    slots_unlock(r);
     if (!i)
         return -ENOSPC;
-    slots_lock(r);
-    r->slots[i] = d;
-    slots_unlock(r);
     *slot = i;
     return 0;
 }
