@@ -72,6 +72,19 @@ int bus_add(struct bus *b, uint64_t base, uint64_t len, struct bus_dev *dev)
     return 0;
 }
 
+int bus_remove(struct bus *b, uint64_t base, const struct bus_dev *dev)
+{
+    for (size_t i = 0; i < b->n_ranges; i++) {
+        if (b->ranges[i].base == base && b->ranges[i].dev == dev) {
+            memmove(&b->ranges[i], &b->ranges[i + 1],
+                    (b->n_ranges - i - 1) * sizeof(*b->ranges));
+            b->n_ranges--;
+            return 0;
+        }
+    }
+    return -ENOENT;
+}
+
 /* The range holding [addr, addr + len), or NULL. */
 static const struct bus_range *lookup(const struct bus *b, uint64_t addr,
                                       uint32_t len)

@@ -8,8 +8,12 @@
  * two accesses at once, from two vCPUs or from a vCPU and the vmm thread,
  * which takes the same mutex with bus_dev_lock()).
  *
- * Ranges are added before the vCPUs start and never removed while they
- * run, so lookups take no bus-wide lock. The bus does not own the devices.
+ * Changing the table (bus_add, bus_remove) and looking it up (bus_read,
+ * bus_write) must never overlap, so lookups take no bus-wide lock. The
+ * contract: a bus is changed only while no vCPU thread can be inside a
+ * lookup, that is before the vCPUs start, after they finished, or while
+ * every vCPU is paused, which machine_bus_update() (machine.h) arranges
+ * for a hot-plug on a running machine. The bus does not own the devices.
  */
 #ifndef SQUIB_VMM_BUS_H
 #define SQUIB_VMM_BUS_H
@@ -61,6 +65,12 @@ void bus_fini(struct bus *b); /* frees the range table, not the devices */
  * overflowing range, -EEXIST if it overlaps a range already present.
  */
 int bus_add(struct bus *b, uint64_t base, uint64_t len, struct bus_dev *dev);
+
+/*
+ * Unmap the range that starts at `base` and belongs to dev. 0, or -ENOENT
+ * when there is no such range (nothing changes).
+ */
+int bus_remove(struct bus *b, uint64_t base, const struct bus_dev *dev);
 
 /*
  * Dispatch an access of `len` bytes at `addr`. The whole access must fall in

@@ -824,6 +824,27 @@ bool machine_is_paused(const struct machine *m)
     return !m->started || m->paused;
 }
 
+int machine_bus_update(struct machine *m, machine_bus_fn *fn, void *opaque,
+                       struct sq_err *err)
+{
+    bool was_running = !machine_is_paused(m);
+    int rc = machine_pause(m, err);
+
+    if (rc < 0)
+        return rc;
+    rc = fn(&m->mmio, &m->pio, opaque);
+    if (was_running) {
+        struct sq_err rerr;
+        int r = machine_resume(m, &rerr);
+
+        if (r < 0 && rc == 0) {
+            *err = rerr;
+            rc = r;
+        }
+    }
+    return rc;
+}
+
 int machine_send_ctrl_alt_del(struct machine *m, struct sq_err *err)
 {
     int rc = i8042_trigger_ctrl_alt_del(m->i8042);

@@ -182,6 +182,19 @@ int machine_resume(struct machine *m, struct sq_err *err);
 bool machine_is_paused(const struct machine *m);
 
 /*
+ * Change the machine's buses while the guest may run (PCI hot-plug):
+ * fn(mmio, pio, opaque) runs on the caller's (vmm) thread with no vCPU
+ * inside a bus lookup (bus.h's contract): a running machine is paused
+ * first (every vCPU out of KVM_RUN and acked) and resumed after; a paused
+ * or not yet started one is changed as it is. Returns fn's result, or
+ * machine_pause's -ETIMEDOUT with its text, fn not run; a failed resume
+ * after fn is reported the same way (fn's change stays).
+ */
+typedef int machine_bus_fn(struct bus *mmio, struct bus *pio, void *opaque);
+int machine_bus_update(struct machine *m, machine_bus_fn *fn, void *opaque,
+                       struct sq_err *err);
+
+/*
  * Inject Ctrl-Alt-Del through the i8042. 0, or -ENOSPC with err set to
  * "I8042 error: i8042 internal buffer full." (upstream shows it after
  * "Internal VMM error: ", which the caller adds).

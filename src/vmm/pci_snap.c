@@ -23,8 +23,8 @@ void pci_snap_save(struct vmm_pci *p, const struct vdev_list *l,
 
         d->kind = xstrdup(l->devs[i].cls->name);
         d->id = xstrdup(l->devs[i].id);
-        d->dev = (uint8_t)vmm_pci_slot(p, i);
-        virtio_pci_save(vmm_pci_dev(p, i), &d->transport);
+        d->dev = (uint8_t)vmm_pci_slot_of(p, l->devs[i].t);
+        virtio_pci_save(vmm_pci_dev(p, d->dev), &d->transport);
     }
     *out = s;
 }
@@ -73,7 +73,9 @@ int pci_snap_restore(struct vmm_pci *p, const struct vdev_list *l,
         const struct vmm_vdev *d = &l->devs[i];
         const struct pci_dev_snap *e = find(s, d);
 
-        if (!e || virtio_pci_restore(vmm_pci_dev(p, i), &e->transport) < 0)
+        struct virtio_pci *t = vmm_pci_dev(p, vmm_pci_slot_of(p, d->t));
+
+        if (!e || !t || virtio_pci_restore(t, &e->transport) < 0)
             return sq_errf(err, -EINVAL,
                            "%s %s: the saved PCI transport state does not fit",
                            d->cls->name, d->id);

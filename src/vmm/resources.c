@@ -526,6 +526,51 @@ int res_set_pmem(struct vm_resources *r, const struct pmem_cfg *cfg,
 }
 
 /* ---------------------------------------------------------------------- */
+/* Hot-unplug: one device's configuration dropped, the others' order kept */
+
+int res_remove_drive(struct vm_resources *r, const char *id)
+{
+    struct res_drive *d = res_find_drive(r, id, strlen(id));
+    size_t i = d ? (size_t)(d - r->drives) : 0;
+
+    if (!d)
+        return -ENOENT;
+    drive_release(d);
+    memmove(&r->drives[i], &r->drives[i + 1],
+            (r->n_drives - i - 1) * sizeof(*r->drives));
+    r->n_drives--;
+    return 0;
+}
+
+int res_remove_net(struct vm_resources *r, const char *id)
+{
+    struct res_net *n = res_find_net(r, id, strlen(id));
+    size_t i = n ? (size_t)(n - r->nets) : 0;
+
+    if (!n)
+        return -ENOENT;
+    net_release(n);
+    memmove(&r->nets[i], &r->nets[i + 1],
+            (r->n_nets - i - 1) * sizeof(*r->nets));
+    r->n_nets--;
+    return 0;
+}
+
+int res_remove_pmem(struct vm_resources *r, const char *id)
+{
+    for (size_t i = 0; i < r->n_pmems; i++) {
+        if (!id_eq(r->pmems[i].id, r->pmems[i].id_len, id, strlen(id)))
+            continue;
+        pmem_cfg_release(&r->pmems[i]);
+        memmove(&r->pmems[i], &r->pmems[i + 1],
+                (r->n_pmems - i - 1) * sizeof(*r->pmems));
+        r->n_pmems--;
+        return 0;
+    }
+    return -ENOENT;
+}
+
+/* ---------------------------------------------------------------------- */
 /* Vsock */
 
 static int vsock_bind(const char *path, int *fd_out, struct sq_err *err)

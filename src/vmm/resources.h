@@ -176,6 +176,14 @@ int res_set_pmem(struct vm_resources *r, const struct pmem_cfg *cfg,
 /* True if some pmem device is the root device. */
 bool res_has_root_pmem(const struct vm_resources *r);
 
+/*
+ * Hot-unplug (and a failed hot-plug): drop the drive, NIC or pmem device
+ * with this id, closing its backing file or TAP, the others keeping their
+ * order. 0, or -ENOENT when there is none (nothing changes).
+ */
+int res_remove_drive(struct vm_resources *r, const char *id);
+int res_remove_net(struct vm_resources *r, const char *id);
+int res_remove_pmem(struct vm_resources *r, const char *id);
 /* PUT /vsock: unlinks the previous uds_path, binds the new one. Detail:
  * "Cannot create backend for vsock device: Error binding to the host-side
  * Unix socket: {io}". */

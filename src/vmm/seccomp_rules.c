@@ -219,6 +219,11 @@ static const struct seccomp_rule rules_vmm[] = {
     R1(ioctl, EQ(1, KVM_IRQFD)),
     R1(ioctl, EQ(1, KVM_SET_USER_MEMORY_REGION)),
     R1(ioctl, EQ(1, KVM_GET_DIRTY_LOG)),
+    /* PCI hot-plug of a network interface opens its TAP and sets its vnet
+     * header size and offloads, as upstream's vmm filter allows. */
+    R1(ioctl, EQ(1, TUNSETIFF)),
+    R1(ioctl, EQ(1, TUNSETVNETHDRSZ)),
+    R1(ioctl, EQ(1, TUNSETOFFLOAD)),
     /* Snapshot creation writes the state file and a new memory file under
      * a temporary name and renames it into place (removing it if writing
      * fails; a replaced memory file keeps its permissions), and asks KVM

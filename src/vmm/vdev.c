@@ -42,15 +42,15 @@ const char *vdev_unsupported(const struct vm_resources *r)
     return NULL;
 }
 
-/* Build the i-th device of kind c into the next entry, then place it
- * (vdev_list_create says how; alloc NULL: on PCI). */
-static int create_one(struct vdev_list *l, const struct vdev_class *c,
-                      const struct vm_resources *r, size_t i,
-                      struct mmio_alloc *alloc, struct sq_err *err)
+/* Build the i-th device of kind c into the next entry (room for it in
+ * l->devs), which counts from then on. 0 or the class's -errno. */
+static int build_one(struct vdev_list *l, const struct vdev_class *c,
+                     const struct vm_resources *r, size_t i, struct sq_err *err)
 {
     struct vmm_vdev *d = &l->devs[l->n];
     int rc;
 
+    memset(d, 0, sizeof(*d));
     d->changed = l->changed;
     d->changed_opaque = l->changed_opaque;
     d->win = &l->win;
@@ -60,6 +60,20 @@ static int create_one(struct vdev_list *l, const struct vdev_class *c,
         return rc;
     d->cls = c;
     l->n++;
+    return 0;
+}
+
+/* Build the i-th device of kind c into the next entry, then place it
+ * (vdev_list_create says how; alloc NULL: on PCI). */
+static int create_one(struct vdev_list *l, const struct vdev_class *c,
+                      const struct vm_resources *r, size_t i,
+                      struct mmio_alloc *alloc, struct sq_err *err)
+{
+    struct vmm_vdev *d = &l->devs[l->n];
+    int rc = build_one(l, c, r, i, err);
+
+    if (rc)
+        return rc;
     if (!alloc) {
         /* PciSegment::next_device_sbdf: slot 0 is the host bridge's. */
         if (l->n > PCI_N_DEVICE_SLOTS)
@@ -176,6 +190,27 @@ void vdev_list_free(struct vdev_list *l)
     free(l->devs);
     l->devs = NULL;
     l->n = 0;
+}
+
+struct vmm_vdev *vdev_list_add(struct vdev_list *l, const struct vdev_class *c,
+                               const struct vm_resources *r, size_t i,
+                               struct sq_err *err)
+{
+    l->devs = xrealloc(l->devs, (l->n + 1) * sizeof(*l->devs));
+    if (build_one(l, c, r, i, err))
+        return NULL;
+    return &l->devs[l->n - 1];
+}
+
+void vdev_list_remove(struct vdev_list *l, struct vmm_vdev *d)
+{
+    size_t i = (size_t)(d - l->devs);
+
+    d->cls->detach(d->dev);
+    d->cls->free(d->dev);
+    free(d->id);
+    memmove(&l->devs[i], &l->devs[i + 1], (l->n - i - 1) * sizeof(*l->devs));
+    l->n--;
 }
 
 struct vmm_vdev *vdev_find(const struct vdev_list *l,

@@ -25,6 +25,8 @@
  *                       guest memory, the VM fd and the loop
  *   vdev_find() + cls->patch   post-boot updates (PATCH /drives, ...)
  *   vdev_find() + cls->query   what post-boot GETs show (balloon statistics)
+ *   vdev_list_add()     hot-plug: one more device built from r (pci_hotplug.h)
+ *   vdev_list_remove()  hot-unplug: one device detached and freed
  *   vdev_list_detach()  before machine_destroy() (vCPUs stopped)
  *   vdev_list_free()    after machine_destroy(), or after a failed create
  */
@@ -195,6 +197,21 @@ void vdev_list_detach(struct vdev_list *l);
 
 /* Free every device and the array; l is empty (and reusable) after. */
 void vdev_list_free(struct vdev_list *l);
+
+/*
+ * Hot-plug: build the i-th configured device of kind c (its configuration
+ * already in r) exactly as vdev_list_create() does, and append it, not
+ * placed and not attached. The new entry (borrowed; valid until the list
+ * changes), or NULL with err set as the class's create sets it and the
+ * list unchanged. The list's array grows: entries move, so no entry
+ * pointer is kept across list changes.
+ */
+struct vmm_vdev *vdev_list_add(struct vdev_list *l, const struct vdev_class *c,
+                               const struct vm_resources *r, size_t i,
+                               struct sq_err *err);
+
+/* Hot-unplug: detach and free entry d (of l) and close the gap. */
+void vdev_list_remove(struct vdev_list *l, struct vmm_vdev *d);
 
 /* The device of kind `cls` with this id, or NULL. Borrowed. */
 struct vmm_vdev *vdev_find(const struct vdev_list *l,

@@ -74,30 +74,57 @@ int vdev_snap_save(struct vdev_list *l, struct vdev_snap **out, size_t *n,
     return 0;
 }
 
+/* The saved entry of kind and id, not taken yet, or NULL. */
+static const struct vdev_snap *find_saved(const struct vdev_snap *s, size_t n,
+                                          const bool *taken,
+                                          const struct vmm_vdev *d)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!taken[i] && !strcmp(s[i].kind, d->cls->name) &&
+            !strcmp(s[i].id, d->id))
+            return &s[i];
+    }
+    return NULL;
+}
+
 int vdev_snap_restore(struct vdev_list *l, const struct vdev_snap *s, size_t n,
                       struct sq_err *err)
 {
+    bool *taken;
+    int rc = 0;
+
     if (n != l->n)
         return sq_errf(err, -EINVAL, "%zu virtio devices saved, %zu built", n,
                        l->n);
-    for (size_t i = 0; i < n; i++) {
+    /* Found by kind and id: a PCI bus after hot-plug lists a plugged device
+     * after the others, its rebuild with the boot devices of its kind. */
+    taken = xcalloc(n ? n : 1, sizeof(*taken));
+    for (size_t i = 0; i < n && rc == 0; i++) {
         struct vmm_vdev *d = &l->devs[i];
-        int rc;
+        const struct vdev_snap *e = find_saved(s, n, taken, d);
 
-        if (strcmp(s[i].kind, d->cls->name) || strcmp(s[i].id, d->id) ||
-            s[i].addr != d->addr || s[i].gsi != d->gsi)
-            return sq_errf(err, -EINVAL,
-                           "%s %s: saved at %#llx GSI %u, built as %s %s at "
-                           "%#llx GSI %u",
-                           s[i].kind, s[i].id, (unsigned long long)s[i].addr,
-                           s[i].gsi, d->cls->name, d->id,
-                           (unsigned long long)d->addr, d->gsi);
-        rc = d->cls->restore(d->dev, (const uint8_t *)s[i].device.data,
-                             s[i].device.len, err);
-        if (rc == 0 && virtio_mmio_restore(d->t, &s[i].transport) < 0)
+        if (!e) {
+            rc = sq_errf(err, -EINVAL, "%s %s: not in the snapshot",
+                         d->cls->name, d->id);
+            break;
+        }
+        taken[e - s] = true;
+        if (e->addr != d->addr || e->gsi != d->gsi) {
+            rc = sq_errf(err, -EINVAL,
+                         "%s %s: saved at %#llx GSI %u, built as %s %s at "
+                         "%#llx GSI %u",
+                         e->kind, e->id, (unsigned long long)e->addr, e->gsi,
+                         d->cls->name, d->id, (unsigned long long)d->addr,
+                         d->gsi);
+            break;
+        }
+        rc = d->cls->restore(d->dev, (const uint8_t *)e->device.data,
+                             e->device.len, err);
+        if (rc == 0 && virtio_mmio_restore(d->t, &e->transport) < 0)
             rc = sq_errf(err, -EINVAL, "the saved queues do not activate");
         if (rc < 0)
-            return dev_error(err, d, rc);
+            rc = dev_error(err, d, rc);
     }
-    return 0;
+    free(taken);
+    return rc;
 }

@@ -42,9 +42,10 @@ int vdev_snap_save(struct vdev_list *l, struct vdev_snap **out, size_t *n,
                    struct sq_err *err);
 
 /*
- * Restore into l, attached and built from the same configuration: each
- * saved device must be l's device at the same position, of the same kind,
- * id and placement; then its own state (restore hook) and its transport.
+ * Restore into l, attached and built from the same configuration: each of
+ * l's devices takes the saved device of its kind and id (in any order: a
+ * PCI bus after hot-plug lists a plugged device last), which must have its
+ * placement; then its own state (restore hook) and its transport.
  * Returns 0, or -errno with err set ("virtio-block rootfs: ...").
  */
 int vdev_snap_restore(struct vdev_list *l, const struct vdev_snap *s, size_t n,

@@ -90,6 +90,19 @@ struct vmm_machine_ops {
      * texts. NULL: the GET shows the configuration. */
     int (*query_device)(struct vmm *v, enum vmm_op op, const char *id,
                         void *out, struct sq_err *err);
+    /* PCI hot-plug after boot (vmm_hotplug.c has made upstream's checks
+     * and stored the configuration): attach the device configured at
+     * `index` of the kind `op` names (VMM_OP_PUT_DRIVE: drives[index],
+     * _PMEM: pmems[index], _NET: nets[index]) to the running bus. 0, or
+     * -errno with the whole fault_message in err and nothing of the
+     * device left on the machine. NULL: hot-plug is refused. */
+    int (*hotplug_device)(struct vmm *v, enum vmm_op op, size_t index,
+                          struct sq_err *err);
+    /* Hot-unplug (VMM_OP_DELETE_DRIVE, _PMEM, _NET): take device `id` off
+     * the bus and free it (its configuration is the controller's). 0 or
+     * -errno with the whole fault_message in err, the device kept. */
+    int (*unplug_device)(struct vmm *v, enum vmm_op op, const char *id,
+                         struct sq_err *err);
 };
 
 /*

@@ -1,7 +1,7 @@
 /*
  * vmm_hotplug.c: PUT /drives, /pmem, /network-interfaces after InstanceStart
  * (hot-plug) and DELETE on the same routes (hot-unplug), as upstream
- * 1.17-dev decides them (vmm_int.h).
+ * 1.17-dev does them (vmm_int.h).
  *
  * Upstream (firecracker src/vmm/src/lib.rs Vmm::hotplug_device, then
  * device_manager/mod.rs DeviceManager::hotplug_device) logs its developer
@@ -9,18 +9,22 @@
  * bus already has ("Device ID in use"), then builds the device (block: a
  * root drive refused, Block::new; pmem: a root device refused, Pmem::new;
  * net: a guest MAC another NIC has refused, NetBuilder::create_net) and
- * attaches it to the PCI bus (a full bus: PciManagerError). There is no
- * notification: the guest rescans its bus (docs/pci.md).
+ * attaches it to the PCI bus (a full bus: PciManagerError), answering 204.
+ * There is no notification: the guest rescans its bus (docs/pci.md).
  *
  * squib takes every step up to the attach with upstream's texts and order
  * (building a block or net device is checked by opening what it would use
- * and closing it again; pmem's file is not checked), refuses a full bus
- * with upstream's text, and then refuses the attach itself, which it
- * cannot do on a running machine yet: nothing changes, never a fake
- * success. Unplug: "PCI is not enabled", "Device not found", "Cannot unplug
- * root device", then the same honest refusal.
+ * and closing it again; pmem's file is checked when the device is built),
+ * refuses a full bus with upstream's text, then stores the configuration
+ * as a PUT before boot would (so GET /vm/config and the metrics show the
+ * device) and has the machine layer attach the device
+ * (ops->hotplug_device: vmm/pci_hotplug.h). A failure there drops the
+ * configuration again (its file or TAP closed): nothing is kept. Unplug:
+ * "PCI is not enabled", "Device not found", "Cannot unplug root device",
+ * then ops->unplug_device and the configuration dropped.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "devices/pci/root.h"
@@ -95,11 +99,88 @@ static bool id_in_use(struct vm_resources *r, enum vmm_op op, const char *id,
     return false;
 }
 
+/* Upstream's hot-plug PmemConfigError::CreateDevice for what the pmem
+ * kind reports with StartMicrovmError::CreatePmemDevice's prefix. */
+static void pmem_error_text(struct sq_err *err)
+{
+    static const char boot[] = "Cannot create pmem device: ";
+    size_t skip = sizeof(boot) - 1;
+
+    if (strncmp(err->msg, boot, skip) != 0)
+        return;
+    memmove(err->msg, err->msg + skip, strlen(err->msg + skip) + 1);
+    sq_err_prefix(err, "Pmem config error: Unable to create the virtio-pmem "
+                       "device: ");
+}
+
+/* Store the request's configuration as a PUT before boot does; 0 and the
+ * index the machine layer builds it from, or -errno with err set. */
+static int store_config(struct vm_resources *r, const struct vmm_request *req,
+                        size_t *index, struct sq_err *err)
+{
+    const union vmm_body *b = &req->body;
+    int rc;
+
+    if (req->op == VMM_OP_PUT_DRIVE) {
+        rc = res_set_drive(r, &b->drive, err);
+        if (rc)
+            return sq_err_prefix(err, "Drive config error: ");
+        *index = (size_t)(res_find_drive(r, b->drive.drive_id,
+                                         b->drive.drive_id_len) -
+                          r->drives);
+    } else if (req->op == VMM_OP_PUT_PMEM) {
+        rc = res_set_pmem(r, &b->pmem, err);
+        if (rc)
+            return sq_err_prefix(err, "Pmem config error: ");
+        *index = r->n_pmems - 1; /* a new id is appended */
+    } else {
+        rc = res_set_net(r, &b->net, err);
+        if (rc)
+            return sq_err_prefix(err, "Network config error: ");
+        *index =
+            (size_t)(res_find_net(r, b->net.iface_id, b->net.iface_id_len) -
+                     r->nets);
+    }
+    return 0;
+}
+
+/* Drop the configuration of device `id` of the kind `op` names (PUT or
+ * DELETE), closing its file or TAP. */
+static void drop_config(struct vm_resources *r, enum vmm_op op, const char *id)
+{
+    if (op == VMM_OP_PUT_DRIVE || op == VMM_OP_DELETE_DRIVE)
+        (void)res_remove_drive(r, id);
+    else if (op == VMM_OP_PUT_PMEM || op == VMM_OP_DELETE_PMEM)
+        (void)res_remove_pmem(r, id);
+    else
+        (void)res_remove_net(r, id);
+}
+
+/* The id a PUT names, NUL-terminated in buf. */
+static const char *put_id(const struct vmm_request *req, char *buf, size_t n)
+{
+    const union vmm_body *b = &req->body;
+    const char *id = b->net.iface_id;
+    size_t len = b->net.iface_id_len;
+
+    if (req->op == VMM_OP_PUT_DRIVE) {
+        id = b->drive.drive_id;
+        len = b->drive.drive_id_len;
+    } else if (req->op == VMM_OP_PUT_PMEM) {
+        id = b->pmem.id;
+        len = b->pmem.id_len;
+    }
+    snprintf(buf, n, "%.*s", (int)len, id ? id : "");
+    return buf;
+}
+
 int vmm_hotplug(struct vmm *v, const struct vmm_request *req,
                 struct sq_err *err)
 {
     struct vm_resources *r = &v->res;
     const union vmm_body *b = &req->body;
+    char id[256];
+    size_t index = 0;
     int rc;
 
     log_warn("[DevPreview] PCI device hotplug is in development preview.");
@@ -121,12 +202,23 @@ int vmm_hotplug(struct vmm *v, const struct vmm_request *req,
     if (rc)
         return rc;
     /* PciManagerError::PciRoot from next_device_sbdf: every device slot is
-     * taken (no hot-plug has ever succeeded, so the boot devices are all). */
+     * taken (the configuration holds exactly the devices on the bus). */
     if (vdev_count(r) >= PCI_N_DEVICE_SLOTS)
         return sq_errf(err, -ENOSPC, "PCI manager error: " PCI_ERR_NO_SLOT);
-    return sq_errf(err, -EOPNOTSUPP,
-                   ERR_NOT_SUPPORTED "PCI device hot-plug is not implemented "
-                                     "by squib yet");
+    if (!v->ops->hotplug_device)
+        return sq_errf(err, -EOPNOTSUPP,
+                       ERR_NOT_SUPPORTED "this machine has no PCI hot-plug");
+    rc = store_config(r, req, &index, err);
+    if (rc)
+        return rc;
+    rc = v->ops->hotplug_device(v, req->op, index, err);
+    if (rc) {
+        if (req->op == VMM_OP_PUT_PMEM)
+            pmem_error_text(err);
+        drop_config(r, req->op, put_id(req, id, sizeof(id)));
+        return rc;
+    }
+    return 0;
 }
 
 int vmm_hot_unplug(struct vmm *v, const struct vmm_request *req,
@@ -134,6 +226,7 @@ int vmm_hot_unplug(struct vmm *v, const struct vmm_request *req,
 {
     const char *id = req->id ? req->id : "";
     bool found = false, root = false;
+    int rc;
 
     log_warn("[DevPreview] PCI device hot-unplug is in development preview.");
     if (!v->res.pci_enabled)
@@ -157,7 +250,12 @@ int vmm_hot_unplug(struct vmm *v, const struct vmm_request *req,
         return sq_errf(err, -ENODEV, ERR_NOT_FOUND);
     if (root)
         return sq_errf(err, -EBUSY, ERR_ROOT_UNPLUG);
-    return sq_errf(err, -EOPNOTSUPP,
-                   ERR_NOT_SUPPORTED "PCI device hot-unplug is not "
-                                     "implemented by squib yet");
+    if (!v->ops->unplug_device)
+        return sq_errf(err, -EOPNOTSUPP,
+                       ERR_NOT_SUPPORTED "this machine has no PCI hot-plug");
+    rc = v->ops->unplug_device(v, req->op, id, err);
+    if (rc)
+        return rc;
+    drop_config(&v->res, req->op, id);
+    return 0;
 }

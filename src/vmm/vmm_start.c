@@ -44,6 +44,7 @@
 #include "vmm/machine.h"
 #include "vmm/mmio_attach.h"
 #include "vmm/pci_attach.h"
+#include "vmm/pci_hotplug.h"
 #include "vmm/vdev.h"
 #include "vmm/vmm.h"
 #include "vmm/vmm_restore.h"
@@ -615,6 +616,53 @@ static int machine_op_query_device(struct vmm *v, enum vmm_op op,
     return d->cls->query(d->dev, (int)op, out, err);
 }
 
+/* vmm_pci_bus_update_fn over the machine: its vCPUs out of the buses. */
+static int bus_update(void *ctx, machine_bus_fn *fn, void *opaque,
+                      struct sq_err *err)
+{
+    return machine_bus_update(ctx, fn, opaque, err);
+}
+
+/* The hot-plug context of a built PCI machine, or -ENODEV. */
+static int hotplug_ctx(struct vmm *v, struct pci_hotplug *h, struct sq_err *err)
+{
+    struct vmm_machine *vm = v->machine;
+
+    if (!vm || !vm->m || !vm->pci)
+        return sq_errf(err, -ENODEV, "PCI is not enabled");
+    *h = (struct pci_hotplug){&vm->vdevs,
+                              vm->pci,
+                              machine_guest_mem(vm->m),
+                              machine_vm_fd(vm->m),
+                              v->loop,
+                              bus_update,
+                              vm->m};
+    return 0;
+}
+
+static int machine_op_hotplug_device(struct vmm *v, enum vmm_op op,
+                                     size_t index, struct sq_err *err)
+{
+    struct pci_hotplug h;
+    unsigned slot = 0;
+    int rc = hotplug_ctx(v, &h, err);
+
+    if (rc == 0)
+        rc = pci_hotplug_attach(&h, op, &v->res, index, &slot, err);
+    return rc;
+}
+
+static int machine_op_unplug_device(struct vmm *v, enum vmm_op op,
+                                    const char *id, struct sq_err *err)
+{
+    struct pci_hotplug h;
+    int rc = hotplug_ctx(v, &h, err);
+
+    if (rc == 0)
+        rc = pci_hotplug_detach(&h, op, id, err);
+    return rc;
+}
+
 const struct vmm_machine_ops vmm_default_machine_ops = {
     .start = vmm_start_machine,
     .pause = machine_op_pause,
@@ -623,4 +671,6 @@ const struct vmm_machine_ops vmm_default_machine_ops = {
     .stop = machine_op_stop,
     .patch_device = machine_op_patch_device,
     .query_device = machine_op_query_device,
+    .hotplug_device = machine_op_hotplug_device,
+    .unplug_device = machine_op_unplug_device,
 };

@@ -706,6 +706,8 @@ void guest_main(void)
         test_smp(&fi);
     else if (word_is(test, tlen, "pci"))
         pci_run_test();
+    else if (word_is(test, tlen, "pci-hotplug"))
+        pci_hotplug_test();
     else if (word_is(test, tlen, "pci-loop")) {
         size_t n = 0;
         const char *v = cmdline_get(&bi, "squibn=", &n);

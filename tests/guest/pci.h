@@ -17,6 +17,9 @@ void pci_run_test(void);
  * interrupt: "pci loop-tick requests= irqs= timeouts=" every 256, then
  * "pci loop-done ..." (squibtest=pci-loop, squibn=). */
 void pci_run_loop(uint64_t n);
+/* squibtest=pci-hotplug: watch bus 0 for functions that come and go,
+ * read sector 0 of each virtio-blk one that comes; never returns. */
+void pci_hotplug_test(void);
 
 /* Called by the interrupt handler for PCI_VECTOR_BASE..MAX before the
  * LAPIC EOI: counts the interrupt. */

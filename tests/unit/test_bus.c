@@ -103,6 +103,37 @@ static void test_dispatch(void **state)
     bus_dev_fini(&a.dev);
 }
 
+/* Hot-unplug: a range goes only with its own base and device; lookups
+ * around it are unchanged. */
+static void test_remove(void **state)
+{
+    struct bus b;
+    struct rec a, c;
+    uint8_t data[4];
+
+    (void)state;
+    bus_init(&b);
+    bus_dev_init(&a.dev, "a", rec_read, rec_write, &a);
+    bus_dev_init(&c.dev, "c", rec_read, rec_write, &c);
+    assert_int_equal(bus_add(&b, 0x1000, 0x100, &a.dev), 0);
+    assert_int_equal(bus_add(&b, 0x2000, 0x100, &c.dev), 0);
+    assert_int_equal(bus_remove(&b, 0x1000, &c.dev), -ENOENT);
+    assert_int_equal(bus_remove(&b, 0x1010, &a.dev), -ENOENT);
+    assert_int_equal(b.n_ranges, 2);
+    assert_int_equal(bus_remove(&b, 0x1000, &a.dev), 0);
+    assert_int_equal(b.n_ranges, 1);
+    assert_int_equal(bus_read(&b, 0x1000, data, 4), -ENOENT);
+    assert_int_equal(bus_read(&b, 0x2004, data, 4), 0);
+    assert_int_equal(bus_remove(&b, 0x1000, &a.dev), -ENOENT);
+    /* The range can come back, as a re-plugged device's BAR does. */
+    assert_int_equal(bus_add(&b, 0x1000, 0x100, &a.dev), 0);
+    assert_int_equal(bus_read(&b, 0x1004, data, 4), 0);
+    assert_int_equal(a.last_off, 4);
+    bus_fini(&b);
+    bus_dev_fini(&a.dev);
+    bus_dev_fini(&c.dev);
+}
+
 static void test_null_handlers(void **state)
 {
     struct bus b;
@@ -125,6 +156,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_add_and_overlap),
         cmocka_unit_test(test_dispatch),
+        cmocka_unit_test(test_remove),
         cmocka_unit_test(test_null_handlers),
     };
 

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -235,6 +236,73 @@ static void test_31_slots(void **state)
     assert_int_equal(mmio_rd(f, ecam(0, 31, 0, 0), 4), 0x10421af4);
     pio_wr(f, 0xcf8, 4, cf8(0, 31, 0, 0));
     assert_int_equal(pio_rd(f, 0xcfc, 4), 0x10421af4);
+
+    /* Hot-unplug: the slot reads empty both ways and is the next one
+     * filled; the host bridge's slot cannot be emptied. */
+    pci_root_remove(&f->root, 7);
+    assert_int_equal(mmio_rd(f, ecam(0, 7, 0, 0), 4), 0xffffffff);
+    pio_wr(f, 0xcf8, 4, cf8(0, 7, 0, 0));
+    assert_int_equal(pio_rd(f, 0xcfc, 4), 0xffffffff);
+    assert_int_equal(pci_root_free_slot(&f->root), 7);
+    assert_int_equal(pci_root_add(&f->root, &extra[30], &slot), 0);
+    assert_int_equal(slot, 7);
+    assert_int_equal(pci_root_free_slot(&f->root), 0);
+    pci_root_remove(&f->root, 0);
+    pci_root_remove(&f->root, 32);
+    assert_int_equal(mmio_rd(f, ecam(0, 0, 0, 0), 4), 0x0d578086);
+}
+
+/* A vCPU-like thread reading slot 2's IDs through ECAM and the ports. */
+struct reader {
+    struct fixture *f;
+    atomic_int stop;
+    int bad; /* read after the join */
+};
+
+static void *read_slot2(void *arg)
+{
+    struct reader *r = arg;
+    uint8_t addr[4] = {0, 0x10, 0, 0x80}; /* CONFIG_ADDRESS: slot 2, reg 0 */
+
+    while (!atomic_load(&r->stop)) {
+        uint8_t b[4];
+        uint32_t v;
+
+        memset(b, 0, sizeof(b));
+        (void)bus_read(&r->f->mmio, PCI_ECAM_BASE + (2u << 15), b, 4);
+        v = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
+            (uint32_t)b[3] << 24;
+        r->bad += v != 0x10421af4 && v != 0xffffffff;
+        (void)bus_write(&r->f->pio, 0xcf8, addr, 4);
+        (void)bus_read(&r->f->pio, 0xcfc, b, 4);
+    }
+    return NULL;
+}
+
+/* Hot-plug: slots filled and emptied while another thread decodes
+ * configuration accesses; each access sees the slot either empty or
+ * filled (the slot table changes under both handlers' locks; TSan checks
+ * the locking in the TSan build). */
+static void test_slots_change_under_accesses(void **state)
+{
+    struct fixture *f = *state;
+    struct reader r = {.f = f, .bad = 0};
+    struct pci_dev extra = f->dev;
+    pthread_t t;
+
+    atomic_init(&r.stop, 0);
+    assert_int_equal(pthread_create(&t, NULL, read_slot2, &r), 0);
+    for (int i = 0; i < 2000; i++) {
+        unsigned slot = 0;
+
+        assert_int_equal(pci_root_add(&f->root, &extra, &slot), 0);
+        assert_int_equal(slot, 2);
+        pci_root_remove(&f->root, 2);
+    }
+    atomic_store(&r.stop, 1);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(r.bad, 0);
+    assert_int_equal(pci_root_free_slot(&f->root), 2);
 }
 
 int main(void)
@@ -246,6 +314,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_absent_functions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_accesses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_31_slots, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_slots_change_under_accesses, setup,
+                                        teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -52,7 +52,7 @@ enum probe {
     P_MMAP_EXEC,     /* never allowed */
     P_KVM_RUN,       /* vcpu: allowed request number */
     P_KVM_CREATE_VM, /* nobody after boot */
-    P_TUNSETOFFLOAD, /* vcpu: virtio-net activation */
+    P_TUNSETOFFLOAD, /* vcpu: virtio-net activation; vmm: net hot-plug */
     P_FCNTL_SETFD,   /* vmm: F_SETFD FD_CLOEXEC */
     P_FCNTL_DUPFD,   /* nobody */
     P_SOCKET_UNIX,   /* vmm: AF_UNIX stream, cloexec */
@@ -273,7 +273,7 @@ static const struct {
     {P_MMAP_EXEC, SYS_mmap, false, false, false},
     {P_KVM_RUN, SYS_ioctl, false, false, true},
     {P_KVM_CREATE_VM, SYS_ioctl, false, false, false},
-    {P_TUNSETOFFLOAD, SYS_ioctl, false, false, true},
+    {P_TUNSETOFFLOAD, SYS_ioctl, true, false, true},
     {P_FCNTL_SETFD, SYS_fcntl, true, false, false},
     {P_FCNTL_DUPFD, SYS_fcntl, false, false, false},
     {P_SOCKET_UNIX, SYS_socket, true, false, false},

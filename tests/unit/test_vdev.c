@@ -27,6 +27,7 @@
 #include "vmm/pci_snap.h"
 #include "vmm/resources.h"
 #include "vmm/vdev.h"
+#include "vmm/vdev_snap.h"
 
 #define MUT(s) ((char *)(uintptr_t)(s))
 
@@ -592,7 +593,7 @@ static void test_pci_saved_placement(void **state)
     assert_int_equal(s->devs[2].transport.first_gsi, 28); /* 2 vectors each */
     /* Devices elsewhere than a boot puts them, and listed out of order. */
     s->devs[0].dev = 9;
-    s->devs[0].transport.bar_addr = VMM_PCI_BAR_BASE + 0x200000;
+    s->devs[0].transport.bar_addr = vmm_pci_bar_addr(9);
     s->devs[0].transport.first_gsi = 100;
     {
         struct pci_dev_snap t = s->devs[0];
@@ -603,12 +604,12 @@ static void test_pci_saved_placement(void **state)
     assert_int_equal(pci_snap_places(s, &l, at, &err), 0);
     assert_int_equal(at[0].slot, 9);
     assert_int_equal(vmm_pci_new_at(&l, at, &again, &err), 0);
-    assert_int_equal(vmm_pci_slot(again, 0), 9);
-    assert_int_equal(vmm_pci_slot(again, 2), 3);
-    assert_int_equal(vmm_pci_dev(again, 0)->msix.vec[1].gsi, 101);
+    assert_int_equal(vmm_pci_slot_of(again, l.devs[0].t), 9);
+    assert_int_equal(vmm_pci_slot_of(again, l.devs[2].t), 3);
+    assert_int_equal(vmm_pci_dev(again, 9)->msix.vec[1].gsi, 101);
     ranges = vmm_pci_ranges(again, &n);
     assert_int_equal(n, 5);
-    assert_int_equal(ranges[2].base, VMM_PCI_BAR_BASE + 0x200000);
+    assert_int_equal(ranges[2].base, vmm_pci_bar_addr(9));
     /* The saved transports go back into it. */
     assert_int_equal(pci_snap_restore(again, &l, s, &err), 0);
     vmm_pci_free(again);
@@ -642,12 +643,40 @@ static void test_pci_saved_placement(void **state)
     vdev_list_free(&l);
 }
 
+/* A snapshot's virtio devices are found by kind and id, in any order (a
+ * PCI bus after hot-plug lists a plugged device last); a built device the
+ * snapshot does not have is refused. */
+static void test_snap_restore_by_kind_and_id(void **state)
+{
+    struct fx *f = *state;
+    struct vdev_list l;
+    struct vdev_snap *s = NULL, t;
+    size_t n = 0;
+    struct sq_err err;
+
+    f->r.pci_enabled = true;
+    assert_int_equal(create_drives(f, 3, NULL, &l, &err), 0);
+    assert_int_equal(vdev_snap_save(&l, &s, &n, &err), 0);
+    assert_int_equal(n, 3);
+    t = s[0];
+    s[0] = s[2];
+    s[2] = t;
+    assert_int_equal(vdev_snap_restore(&l, s, n, &err), 0);
+    free(s[1].id);
+    s[1].id = xstrdup("other");
+    assert_int_equal(vdev_snap_restore(&l, s, n, &err), -EINVAL);
+    assert_string_equal(err.msg, "virtio-block d01: not in the snapshot");
+    vdev_snap_free(s, n);
+    vdev_list_free(&l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
         T(test_attach_order_table),
         T(test_pci_saved_placement),
+        T(test_snap_restore_by_kind_and_id),
         T(test_unsupported_in_attach_order),
         T(test_placement_in_attach_order),
         T(test_memory_windows),

@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "api/controller.h"
+#include "fake_pci_machine.h"
 #include "fake_tap.h"
 #include "mmds/store.h"
 #include "obs/log.h"
@@ -50,19 +51,26 @@ struct fx {
     int fail_patch;
     enum vmm_op patch_op;
     char patch_id[32];
-    int balloon_active; /* fake balloon: patches succeed */
+    int balloon_active;  /* fake balloon: patches succeed */
+    struct fake_pci pci; /* fake machine with --enable-pci */
 };
 
 static struct fx *g_fx;
 
 static int fake_start(struct vmm *v, struct sq_err *err)
 {
-    (void)v;
     g_fx->starts++;
     if (g_fx->fail_start)
         return sq_errf(err, -ENOMEM,
                        "Invalid Memory Configuration: Cannot create mmap "
                        "region: Out of memory (os error 12)");
+    if (v->res.pci_enabled) {
+        int rc = fake_pci_build(&g_fx->pci, v, err);
+
+        if (rc)
+            fake_pci_free(&g_fx->pci);
+        return rc;
+    }
     return 0;
 }
 
@@ -76,6 +84,20 @@ static int fake_ok(struct vmm *v, struct sq_err *err)
 static void fake_stop(struct vmm *v)
 {
     (void)v;
+    fake_pci_free(&g_fx->pci);
+}
+
+static int fake_hotplug(struct vmm *v, enum vmm_op op, size_t index,
+                        struct sq_err *err)
+{
+    return fake_pci_hotplug(&g_fx->pci, v, op, index, err);
+}
+
+static int fake_unplug(struct vmm *v, enum vmm_op op, const char *id,
+                       struct sq_err *err)
+{
+    (void)v;
+    return fake_pci_unplug(&g_fx->pci, op, id, err);
 }
 
 static int fake_patch(struct vmm *v, enum vmm_op op, const char *id,
@@ -107,6 +129,8 @@ static const struct vmm_machine_ops fake_ops = {
     .ctrl_alt_del = fake_ok,
     .stop = fake_stop,
     .patch_device = fake_patch,
+    .hotplug_device = fake_hotplug,
+    .unplug_device = fake_unplug,
 };
 
 static void make_file(const char *path, size_t size)
@@ -1484,55 +1508,83 @@ static void test_memory_devices_after_boot(void **state)
                  "the request arguments.");
 }
 
-/* Hot-plug after boot (vmm_hotplug.c): upstream's checks in its order,
- * each with its text, then an honest refusal; nothing changes. */
-static void test_hotplug_decisions(void **state)
+/* Open file descriptors of this process. */
+static int open_fds(void)
 {
-    static const enum vmm_op puts[] = {VMM_OP_PUT_DRIVE, VMM_OP_PUT_PMEM,
-                                       VMM_OP_PUT_NET};
-    static const enum vmm_op dels[] = {VMM_OP_DELETE_DRIVE, VMM_OP_DELETE_PMEM,
-                                       VMM_OP_DELETE_NET};
-    struct fx *f = *state;
+    DIR *d = opendir("/proc/self/fd");
+    int n = 0;
+
+    assert_non_null(d);
+    while (readdir(d))
+        n++;
+    closedir(d);
+    return n;
+}
+
+/* What GET /vm/config shows now. */
+static const char *vm_config(struct fx *f)
+{
+    int st;
+    const char *body = get(f->v, VMM_OP_GET_VM_CONFIG, &st);
+
+    assert_int_equal(st, 200);
+    return body;
+}
+
+/* Slot IDs as a guest reads them: virtio vendor, device 0x1040 + type. */
+#define IDS_BLOCK 0x10421af4u
+#define IDS_NET   0x10411af4u
+#define IDS_PMEM  0x105b1af4u
+#define IDS_NONE  0xffffffffu
+
+/* A running PCI machine (the fake builds the real bus) with a root drive
+ * in slot 1 and eth0 in slot 2. */
+static void start_pci_vm(struct fx *f)
+{
     struct drive_cfg d = drive("rootfs", f->disk, true);
     struct net_iface_cfg n = nic("eth0", "tap0", 1);
-    struct pmem_cfg p;
-    char want[512];
-
-    assert_int_equal(act(f->v, VMM_OP_PUT_DRIVE, "rootfs", &d), 204);
-    assert_int_equal(act(f->v, VMM_OP_PUT_NET, "eth0", &n), 204);
-    assert_int_equal(put_pmem(f, "pm0", f->disk), 204);
-    start_vm(f);
-
-    /* virtio-mmio: every route refuses first, whatever the body. */
-    d = drive("extra", "/nonexistent", true);
-    n = nic("eth1", "bad0", 1);
-    memset(&p, 0, sizeof(p));
-    p.id = MUT("pm1");
-    p.id_len = 3;
-    p.path_on_host = MUT("/nonexistent");
-    p.root_device = true;
-    for (size_t i = 0; i < 3; i++) {
-        void *body = i == 0 ? (void *)&d : i == 1 ? (void *)&p : (void *)&n;
-
-        expect_fault(act(f->v, puts[i], "x", body), "PCI is not enabled");
-        expect_fault(act(f->v, dels[i], "nope", NULL), "PCI is not enabled");
-    }
 
     f->v->res.pci_enabled = true;
+    assert_int_equal(act(f->v, VMM_OP_PUT_DRIVE, "rootfs", &d), 204);
+    assert_int_equal(act(f->v, VMM_OP_PUT_NET, "eth0", &n), 204);
+    start_vm(f);
+    assert_int_equal(fake_pci_ids(&f->pci, 1), IDS_BLOCK);
+    assert_int_equal(fake_pci_ids(&f->pci, 2), IDS_NET);
+}
+
+/* Hot-plug after boot (vmm_hotplug.c): upstream's checks in its order,
+ * each with its text; nothing of a refused request is kept. */
+static void test_hotplug_decisions(void **state)
+{
+    struct fx *f = *state;
+    struct drive_cfg d;
+    struct net_iface_cfg n;
+    struct pmem_cfg p;
+    char want[512];
+    int fds;
+
+    assert_int_equal(put_pmem(f, "pm0", f->disk), 204);
+    start_pci_vm(f);
+    fds = open_fds();
+
     /* An id the bus has comes before anything about the device. */
     d = drive("rootfs", "/nonexistent", true);
     expect_fault(act(f->v, VMM_OP_PUT_DRIVE, "rootfs", &d), "Device ID in use");
+    memset(&p, 0, sizeof(p));
     p.id = MUT("pm0");
+    p.id_len = 3;
+    p.path_on_host = MUT("/nonexistent");
+    p.root_device = true;
     expect_fault(act(f->v, VMM_OP_PUT_PMEM, "pm0", &p), "Device ID in use");
     n = nic("eth0", "bad0", 1);
     expect_fault(act(f->v, VMM_OP_PUT_NET, "eth0", &n), "Device ID in use");
 
     /* Then the kind's own checks, in upstream's order. */
-    d = drive("extra", "/nonexistent", true);
-    expect_fault(act(f->v, VMM_OP_PUT_DRIVE, "extra", &d),
+    d = drive("xtra1", "/nonexistent", true);
+    expect_fault(act(f->v, VMM_OP_PUT_DRIVE, "xtra1", &d),
                  "Drive config error: A root block device already exists!");
-    d = drive("extra", "/nonexistent", false);
-    expect_fault(act(f->v, VMM_OP_PUT_DRIVE, "extra", &d),
+    d = drive("xtra1", "/nonexistent", false);
+    expect_fault(act(f->v, VMM_OP_PUT_DRIVE, "xtra1", &d),
                  "Drive config error: Unable to create the virtio block "
                  "device: Virtio backend error: Error manipulating the "
                  "backing file: No such file or directory (os error 2) "
@@ -1541,6 +1593,11 @@ static void test_hotplug_decisions(void **state)
     expect_fault(act(f->v, VMM_OP_PUT_PMEM, "pm1", &p),
                  "Pmem config error: Attempt to add pmem as a root device "
                  "while the root device defined as a block device");
+    /* Pmem::new opens the file when the device is built. */
+    p.root_device = false;
+    assert_int_equal(act(f->v, VMM_OP_PUT_PMEM, "pm1", &p), 400);
+    assert_non_null(strstr(g_resp, "Pmem config error: Unable to create the "
+                                   "virtio-pmem device: "));
     n = nic("eth1", "bad0", 1);
     expect_fault(act(f->v, VMM_OP_PUT_NET, "eth1", &n),
                  "Network config error: The MAC address is already in use: "
@@ -1555,46 +1612,144 @@ static void test_hotplug_decisions(void **state)
              "bad0");
     expect_fault(act(f->v, VMM_OP_PUT_NET, "eth1", &n), want);
 
-    /* A device that would be built: refused honestly, nothing kept. */
-    d = drive("extra", f->disk, false);
-    expect_fault(act(f->v, VMM_OP_PUT_DRIVE, "extra", &d),
-                 "The requested operation is not supported: PCI device "
-                 "hot-plug is not implemented by squib yet");
-    p.root_device = false;
-    expect_fault(act(f->v, VMM_OP_PUT_PMEM, "pm1", &p),
-                 "The requested operation is not supported: PCI device "
-                 "hot-plug is not implemented by squib yet");
-    n = nic("eth1", "tap1", 2);
-    expect_fault(act(f->v, VMM_OP_PUT_NET, "eth1", &n),
-                 "The requested operation is not supported: PCI device "
-                 "hot-plug is not implemented by squib yet");
+    /* Nothing kept: configuration, fds, metrics groups, bus. */
     assert_int_equal(f->v->res.n_drives, 1);
     assert_int_equal(f->v->res.n_pmems, 1);
     assert_int_equal(f->v->res.n_nets, 1);
+    assert_int_equal(open_fds(), fds);
     assert_true(metrics_serialize(g_metrics, sizeof(g_metrics)) > 0);
-    assert_null(strstr(g_metrics, "\"block_extra\""));
+    assert_null(strstr(g_metrics, "\"block_xtra1\""));
+    assert_int_equal(fake_pci_ids(&f->pci, 4), IDS_NONE);
 
-    /* Unplug: unknown, root, then the refusal. */
+    /* Unplug: unknown, root. */
     expect_fault(act(f->v, VMM_OP_DELETE_DRIVE, "nope", NULL),
                  "Device not found");
     expect_fault(act(f->v, VMM_OP_DELETE_NET, "eth1", NULL),
                  "Device not found");
+    expect_fault(act(f->v, VMM_OP_DELETE_PMEM, "pm1", NULL),
+                 "Device not found");
     expect_fault(act(f->v, VMM_OP_DELETE_DRIVE, "rootfs", NULL),
                  "Cannot unplug root device");
-    expect_fault(act(f->v, VMM_OP_DELETE_NET, "eth0", NULL),
-                 "The requested operation is not supported: PCI device "
-                 "hot-unplug is not implemented by squib yet");
-    expect_fault(act(f->v, VMM_OP_DELETE_PMEM, "pm0", NULL),
-                 "The requested operation is not supported: PCI device "
-                 "hot-unplug is not implemented by squib yet");
+}
+
+/* Block, net and pmem plugged into a running bus and unplugged again: the
+ * guest sees each in the lowest free slot with its BAR, the configuration
+ * and metrics show it, and an unplug gives back everything (slot, BAR,
+ * ioeventfds, file and TAP fds, configuration). */
+static void test_hotplug_attach_detach(void **state)
+{
+    struct fx *f = *state;
+    struct drive_cfg d = drive("extra", f->disk2, false);
+    struct net_iface_cfg n = nic("eth1", "tap1", 2);
+    int fds, ioev;
+
+    start_pci_vm(f);
+    assert_int_equal(fake_pci_ids(&f->pci, 3), IDS_NONE);
+    fds = open_fds();
+    ioev = f->pci.ioeventfds;
+
+    assert_int_equal(act(f->v, VMM_OP_PUT_DRIVE, "extra", &d), 204);
+    assert_int_equal(fake_pci_ids(&f->pci, 3), IDS_BLOCK);
+    assert_true(fake_pci_bar_mapped(&f->pci, 3));
+    assert_int_equal(f->pci.ioeventfds, ioev + 1); /* one queue */
+    assert_non_null(strstr(vm_config(f), "\"drive_id\":\"extra\""));
+    assert_true(metrics_serialize(g_metrics, sizeof(g_metrics)) > 0);
+    assert_non_null(strstr(g_metrics, "\"block_extra\":{"));
+
+    assert_int_equal(act(f->v, VMM_OP_PUT_NET, "eth1", &n), 204);
+    assert_int_equal(fake_pci_ids(&f->pci, 4), IDS_NET);
+    assert_int_equal(f->pci.ioeventfds, ioev + 3); /* RX and TX */
+    assert_non_null(strstr(vm_config(f), "\"iface_id\":\"eth1\""));
+    assert_int_equal(put_pmem(f, "pm1", f->disk), 204);
+    assert_int_equal(fake_pci_ids(&f->pci, 5), IDS_PMEM);
+    assert_non_null(strstr(vm_config(f), "\"id\":\"pm1\""));
+    /* The new id is now in use; the MAC too. */
+    expect_fault(act(f->v, VMM_OP_PUT_DRIVE, "extra", &d), "Device ID in use");
+
+    assert_int_equal(act(f->v, VMM_OP_DELETE_DRIVE, "extra", NULL), 204);
+    assert_int_equal(fake_pci_ids(&f->pci, 3), IDS_NONE);
+    assert_false(fake_pci_bar_mapped(&f->pci, 3));
+    assert_null(strstr(vm_config(f), "\"drive_id\":\"extra\""));
+    assert_int_equal(act(f->v, VMM_OP_DELETE_NET, "eth1", NULL), 204);
+    assert_int_equal(act(f->v, VMM_OP_DELETE_PMEM, "pm1", NULL), 204);
+    assert_int_equal(fake_pci_ids(&f->pci, 4), IDS_NONE);
+    assert_int_equal(fake_pci_ids(&f->pci, 5), IDS_NONE);
+    assert_int_equal(f->pci.ioeventfds, ioev);
+    assert_int_equal(open_fds(), fds);
+    assert_int_equal(f->v->res.n_drives, 1);
+    assert_int_equal(f->v->res.n_nets, 1);
+    assert_int_equal(f->v->res.n_pmems, 0);
+    expect_fault(act(f->v, VMM_OP_DELETE_DRIVE, "extra", NULL),
+                 "Device not found");
+    /* The boot devices stay where they were. */
+    assert_int_equal(fake_pci_ids(&f->pci, 1), IDS_BLOCK);
+    assert_int_equal(fake_pci_ids(&f->pci, 2), IDS_NET);
+
+    /* A boot device can go too, and its slot is the next one used. */
+    assert_int_equal(act(f->v, VMM_OP_DELETE_NET, "eth0", NULL), 204);
+    assert_int_equal(fake_pci_ids(&f->pci, 2), IDS_NONE);
+    assert_int_equal(act(f->v, VMM_OP_PUT_DRIVE, "extra", &d), 204);
+    assert_int_equal(fake_pci_ids(&f->pci, 2), IDS_BLOCK);
+    assert_true(fake_pci_bar_mapped(&f->pci, 2));
+    assert_int_equal(fake_pci_ids(&f->pci, 3), IDS_NONE);
+}
+
+/* A failure half way (ioeventfds, the bus change) leaves nothing: no
+ * slot, no BAR, no ioeventfd, no fd, the configuration unchanged. */
+static void test_hotplug_failure_rollback(void **state)
+{
+    struct fx *f = *state;
+    struct drive_cfg d = drive("extra", f->disk2, false);
+    struct net_iface_cfg n = nic("eth1", "tap1", 2);
+    char before[8192];
+    int fds, ioev;
+
+    start_pci_vm(f);
+    snprintf(before, sizeof(before), "%s", vm_config(f));
+    fds = open_fds();
+    ioev = f->pci.ioeventfds;
+
+    /* net's second queue's ioeventfd fails: the first is taken back. */
+    f->pci.registrations = 0;
+    f->pci.fail_ioeventfd = 2;
+    assert_int_equal(act(f->v, VMM_OP_PUT_NET, "eth1", &n), 400);
+    assert_non_null(strstr(g_resp, "PCI manager error: KVM error: "));
+    assert_int_equal(f->pci.ioeventfds, ioev);
+    f->pci.fail_ioeventfd = 0;
+
+    f->pci.fail_bus = -EBUSY;
+    assert_int_equal(act(f->v, VMM_OP_PUT_DRIVE, "extra", &d), 400);
+    assert_non_null(strstr(g_resp, "PCI manager error: Bus error: "));
+    assert_int_equal(f->pci.ioeventfds, ioev);
+
+    assert_int_equal(fake_pci_ids(&f->pci, 3), IDS_NONE);
+    assert_false(fake_pci_bar_mapped(&f->pci, 3));
+    assert_int_equal(open_fds(), fds);
+    assert_string_equal(vm_config(f), before);
+    assert_int_equal(f->v->res.n_drives, 1);
+    assert_int_equal(f->v->res.n_nets, 1);
+
+    /* A failed unplug keeps the device on the bus and in the config. */
+    assert_int_equal(act(f->v, VMM_OP_DELETE_NET, "eth0", NULL), 400);
+    assert_int_equal(fake_pci_ids(&f->pci, 2), IDS_NET);
+    assert_string_equal(vm_config(f), before);
+
+    /* Once the cause is gone the same requests succeed, in slot 3. */
+    f->pci.fail_bus = 0;
+    assert_int_equal(act(f->v, VMM_OP_PUT_DRIVE, "extra", &d), 204);
+    assert_int_equal(fake_pci_ids(&f->pci, 3), IDS_BLOCK);
+    assert_int_equal(act(f->v, VMM_OP_PUT_NET, "eth1", &n), 204);
+    assert_int_equal(fake_pci_ids(&f->pci, 4), IDS_NET);
 }
 
 /* A full PCI bus (31 devices) refuses a hot-plug with upstream's
- * PciManagerError once the device itself checked out. */
+ * PciManagerError once the device itself checked out; an unplug frees a
+ * slot the next plug takes. */
 static void test_hotplug_full_bus(void **state)
 {
     struct fx *f = *state;
     struct drive_cfg d;
+    int fds;
 
     f->v->res.pci_enabled = true;
     for (int i = 0; i < 31; i++) {
@@ -1605,6 +1760,8 @@ static void test_hotplug_full_bus(void **state)
         assert_int_equal(act(f->v, VMM_OP_PUT_DRIVE, id, &d), 204);
     }
     start_vm(f);
+    assert_int_equal(fake_pci_ids(&f->pci, 31), IDS_BLOCK);
+    fds = open_fds();
     d = drive("extra", "/nonexistent", false);
     expect_fault(act(f->v, VMM_OP_PUT_DRIVE, "extra", &d),
                  "Drive config error: Unable to create the virtio block "
@@ -1613,6 +1770,18 @@ static void test_hotplug_full_bus(void **state)
                  "/nonexistent");
     d = drive("extra", f->disk, false);
     expect_fault(act(f->v, VMM_OP_PUT_DRIVE, "extra", &d),
+                 "PCI manager error: PCI root error: Could not find an "
+                 "available device slot on the PCI bus.");
+    assert_int_equal(open_fds(), fds);
+    assert_int_equal(f->v->res.n_drives, 31);
+
+    assert_int_equal(act(f->v, VMM_OP_DELETE_DRIVE, "d05", NULL), 204);
+    assert_int_equal(fake_pci_ids(&f->pci, 6), IDS_NONE);
+    assert_int_equal(act(f->v, VMM_OP_PUT_DRIVE, "extra", &d), 204);
+    assert_int_equal(fake_pci_ids(&f->pci, 6), IDS_BLOCK);
+    assert_true(fake_pci_bar_mapped(&f->pci, 6));
+    d = drive("d05", f->disk, false);
+    expect_fault(act(f->v, VMM_OP_PUT_DRIVE, "d05", &d),
                  "PCI manager error: PCI root error: Could not find an "
                  "available device slot on the PCI bus.");
 }
@@ -1944,6 +2113,8 @@ int main(void)
         T(test_snapshot_load_gating),
         T(test_postboot_device_ops),
         T(test_hotplug_decisions),
+        T(test_hotplug_attach_detach),
+        T(test_hotplug_failure_rollback),
         T(test_hotplug_full_bus),
         T(test_patch_net_after_boot),
         T(test_balloon_after_boot),

@@ -56,7 +56,7 @@ static void fake_stop(struct vmm *v)
 }
 
 static const struct vmm_machine_ops fake_ops = {
-    fake_start, fake_ok, fake_ok, fake_ok, fake_stop, NULL, NULL,
+    fake_start, fake_ok, fake_ok, fake_ok, fake_stop, NULL, NULL, NULL, NULL,
 };
 
 static int fake_tap_open(const char *name, int *fd, char if_name[RES_IFNAMSIZ],

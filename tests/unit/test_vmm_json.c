@@ -41,7 +41,8 @@ static void fake_stop(struct vmm *v)
 }
 
 static const struct vmm_machine_ops fake_ops = {
-    fake_start, fake_start, fake_start, fake_start, fake_stop, NULL, NULL,
+    fake_start, fake_start, fake_start, fake_start, fake_stop,
+    NULL,       NULL,       NULL,       NULL,
 };
 
 static int fake_tap_open(const char *name, int *fd, char if_name[RES_IFNAMSIZ],

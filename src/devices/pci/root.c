@@ -38,26 +38,76 @@ void pci_root_fini(struct pci_root *r)
     pthread_mutex_destroy(&r->host_lock);
 }
 
-int pci_root_add(struct pci_root *r, struct pci_dev *d, unsigned *slot)
+/* Both configuration paths' locks: no access is decoding a slot. */
+static void slots_lock(struct pci_root *r)
+{
+    bus_dev_lock(&r->ecam);
+    bus_dev_lock(&r->pio);
+}
+
+static void slots_unlock(struct pci_root *r)
+{
+    bus_dev_unlock(&r->pio);
+    bus_dev_unlock(&r->ecam);
+}
+
+/* The lowest empty device slot or 0; slots locked by the caller. */
+static unsigned first_free(const struct pci_root *r)
 {
     for (unsigned i = 1; i < PCI_N_SLOTS; i++) {
-        if (!r->slots[i]) {
-            r->slots[i] = d;
-            *slot = i;
-            return 0;
-        }
+        if (!r->slots[i])
+            return i;
     }
-    return -ENOSPC;
+    return 0;
+}
+
+unsigned pci_root_free_slot(struct pci_root *r)
+{
+    unsigned found;
+
+    slots_lock(r);
+    found = first_free(r);
+    slots_unlock(r);
+    return found;
+}
+
+int pci_root_add(struct pci_root *r, struct pci_dev *d, unsigned *slot)
+{
+    unsigned i;
+
+    slots_lock(r);
+    i = first_free(r);
+    if (i)
+        r->slots[i] = d;
+    slots_unlock(r);
+    if (!i)
+        return -ENOSPC;
+    *slot = i;
+    return 0;
+}
+
+void pci_root_remove(struct pci_root *r, unsigned slot)
+{
+    if (slot == 0 || slot >= PCI_N_SLOTS)
+        return;
+    slots_lock(r);
+    r->slots[slot] = NULL;
+    slots_unlock(r);
 }
 
 int pci_root_add_at(struct pci_root *r, struct pci_dev *d, unsigned slot)
 {
+    int rc = 0;
+
     if (slot == 0 || slot >= PCI_N_SLOTS)
         return -EINVAL;
+    slots_lock(r);
     if (r->slots[slot])
-        return -EBUSY;
-    r->slots[slot] = d;
-    return 0;
+        rc = -EBUSY;
+    else
+        r->slots[slot] = d;
+    slots_unlock(r);
+    return rc;
 }
 
 int pci_root_register(struct pci_root *r, struct bus *mmio, struct bus *pio)

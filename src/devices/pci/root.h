@@ -19,8 +19,10 @@
  *
  * Threads: the ECAM and port handlers run on vCPU threads with their own
  * bus_dev lock held (the port's also guards CONFIG_ADDRESS) and take the
- * target function's lock inside (device.h). Slots are filled before the
- * vCPUs run (hot-plug will need more than this).
+ * target function's lock inside (device.h). Slots change at boot and, for
+ * hot-plug, only under both handlers' bus_dev locks (pci_root_add,
+ * pci_root_remove), so a configuration access never sees a slot change
+ * half way; the VMM also pauses the vCPUs around a hot-plug (bus.h).
  */
 #ifndef SQUIB_DEVICES_PCI_ROOT_H
 #define SQUIB_DEVICES_PCI_ROOT_H
@@ -63,9 +65,15 @@ void pci_root_fini(struct pci_root *r);
 
 /*
  * Put `d` in the lowest free slot (1..31; d->lock set) and return it in
- * *slot. 0, or -ENOSPC when all 31 are taken. Before the vCPUs run.
+ * *slot. 0, or -ENOSPC when all 31 are taken.
  */
 int pci_root_add(struct pci_root *r, struct pci_dev *d, unsigned *slot);
+
+/* The lowest free device slot (1..31), or 0 when all are taken. */
+unsigned pci_root_free_slot(struct pci_root *r);
+
+/* Empty device slot `slot` (1..31; the host bridge stays). */
+void pci_root_remove(struct pci_root *r, unsigned slot);
 
 /*
  * Put `d` in slot `slot` (1..31), as a snapshot's restore does. 0, -EINVAL
