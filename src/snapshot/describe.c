@@ -248,7 +248,7 @@ static void vcpu(struct pretty *p, const struct vcpu_snap *v)
         u64_hex(p, name, v->xcrs.xcrs[i].value);
     }
     close_level(p, '}');
-    bytes(p, "xsave", v->xsave, sizeof(v->xsave));
+    bytes(p, "xsave", v->xsave, v->xsave_size);
     if (v->tsc_khz)
         field(p, "tsc_khz", "Some(%" PRIu32 ")", v->tsc_khz);
     else

@@ -337,6 +337,7 @@ bool snap_next_section(const struct snap_file *f, size_t *off, uint32_t *tag,
     payload->len = n;
     payload->off = 0;
     payload->bad = false;
+    payload->why = NULL;
     *off += SNAP_SECTION_HDR + n;
     return true;
 }

@@ -106,6 +106,7 @@ struct snap_reader {
     const uint8_t *p;
     size_t len, off;
     bool bad;
+    const char *why; /* static; what a decoder found bad, or NULL */
 };
 
 uint8_t snap_get_u8(struct snap_reader *r);

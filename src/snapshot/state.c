@@ -51,12 +51,17 @@ static const struct field vm_fields[] = {
     VM(BLOB, pic_slave), VM(BLOB, ioapic),
 };
 
-/* After the u32 index; then the CPUID entries and the MSRs. */
+/* After the u32 index: these, the XSAVE area (u32 size, 4096 or more, and
+ * its bytes), the rest; then the CPUID entries and the MSRs. */
 #define VCPU(kind, m) FIELD(F_##kind, struct vcpu_snap, m)
 static const struct field vcpu_fields[] = {
-    VCPU(BLOB, mp_state), VCPU(BLOB, regs),   VCPU(BLOB, sregs),
-    VCPU(BLOB, xsave),    VCPU(BLOB, xcrs),   VCPU(BLOB, debugregs),
-    VCPU(BLOB, lapic),    VCPU(BLOB, events), VCPU(U32, tsc_khz),
+    VCPU(BLOB, mp_state),
+    VCPU(BLOB, regs),
+    VCPU(BLOB, sregs),
+};
+static const struct field vcpu_fields_after_xsave[] = {
+    VCPU(BLOB, xcrs),   VCPU(BLOB, debugregs), VCPU(BLOB, lapic),
+    VCPU(BLOB, events), VCPU(U32, tsc_khz),
 };
 
 /* Then the VMClock page: u32 112 and its ABI bytes (vmm/vmclock.h). */
@@ -207,6 +212,9 @@ static void encode_vcpu(struct snap_writer *w, uint32_t index,
     snap_section_begin(w, SNAP_TAG_VCPU);
     snap_put_u32(w, index);
     put_fields(w, v, vcpu_fields, N_FIELDS(vcpu_fields));
+    put_blob(w, v->xsave, v->xsave_size);
+    put_fields(w, v, vcpu_fields_after_xsave,
+               N_FIELDS(vcpu_fields_after_xsave));
     snap_put_u32(w, v->n_cpuid);
     snap_put_bytes(w, v->cpuid, v->n_cpuid * sizeof(v->cpuid[0]));
     snap_put_u32(w, v->n_msrs);
@@ -301,9 +309,30 @@ static void get_counted(struct snap_reader *r, uint8_t *n, size_t max,
     snap_get_bytes(r, out, *n);
 }
 
+/* The XSAVE area: a size upstream's Xsave can hold, all of it in the
+ * section (allocated only then). */
+static void decode_xsave(struct snap_reader *r, struct vcpu_snap *v)
+{
+    uint32_t n = snap_get_u32(r);
+
+    if (r->bad)
+        return; /* an earlier field: a bad layout */
+    if (!vcpu_snap_xsave_size_ok(n) || n > r->len - r->off) {
+        r->bad = true;
+        r->why = "bad XSAVE area size";
+        return;
+    }
+    v->xsave = xmalloc(n);
+    v->xsave_size = n;
+    snap_get_bytes(r, v->xsave, n);
+}
+
 static void decode_vcpu(struct snap_reader *r, struct vcpu_snap *v)
 {
     get_fields(r, v, vcpu_fields, N_FIELDS(vcpu_fields));
+    decode_xsave(r, v);
+    get_fields(r, v, vcpu_fields_after_xsave,
+               N_FIELDS(vcpu_fields_after_xsave));
     v->n_cpuid = snap_get_u32(r);
     if (r->bad || v->n_cpuid > VCPU_SNAP_MAX_CPUID) {
         r->bad = true;
@@ -495,10 +524,13 @@ int microvm_state_decode(const struct snap_file *f, struct microvm_state *out,
             continue; /* a section of a newer squib: not ours to restore */
         bit = decode_section(tag, &r, out);
         if ((seen & bit) || !snap_reader_done(&r)) {
+            const char *why = (seen & bit) ? "repeated"
+                              : r.why      ? r.why
+                                           : "bad layout";
+
             microvm_state_fini(out);
             return sq_errf(err, -EBADMSG, SNAP_ERR_DECODE "%s section: %s",
-                           tag_name(tag, name),
-                           (seen & bit) ? "repeated" : "bad layout");
+                           tag_name(tag, name), why);
         }
         seen |= bit;
     }

@@ -123,7 +123,8 @@ int kvm_kvmclock_ctrl(int vcpu_fd);
 /*
  * The state ioctls of snapshots, which move one uapi struct in or out:
  * KVM_{GET,SET}_{VCPU_EVENTS,XSAVE,XCRS,DEBUGREGS,MP_STATE,CLOCK,IRQCHIP,
- * PIT2} and KVM_GET_MSR_INDEX_LIST. `fd` is the system, VM or vCPU fd the
+ * PIT2}, KVM_GET_XSAVE2 (as many bytes as KVM_CAP_XSAVE2 says) and
+ * KVM_GET_MSR_INDEX_LIST. `fd` is the system, VM or vCPU fd the
  * request belongs to. Returns the ioctl's (>= 0) result or -errno.
  */
 int kvm_state_ioctl(int fd, unsigned long req, void *arg);

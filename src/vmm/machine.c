@@ -77,6 +77,7 @@ struct machine {
     struct acpi_devs acpi;                 /* VMGenID and VMClock */
     struct vcpu *vcpus[MACHINE_MAX_VCPUS]; /* owned */
     uint32_t n_vcpus;
+    uint32_t xsave2; /* the VM's KVM_CAP_XSAVE2 (XSAVE bytes); 0: none */
     bool started, paused;
 
     int exit_fd;           /* owned eventfd */
@@ -243,6 +244,14 @@ static int create_vm(struct machine *m, struct sq_err *err)
                        "VM: %s",
                        sq_os_error(-rc, os, sizeof(os)));
     }
+    /* The XSAVE area's size (KVM 5.17+), read once as upstream does. */
+    rc = kvm_vm_check_extension(m->vm_fd, KVM_CAP_XSAVE2);
+    if (rc < 0)
+        return sq_errf(err, rc,
+                       "Error with the KvmVm object: Failed to check KVM "
+                       "capability (0): %s",
+                       sq_os_error(-rc, os, sizeof(os)));
+    m->xsave2 = (uint32_t)rc;
     rc = kvm_set_tss_addr(m->vm_fd, KVM_TSS_ADDRESS);
     if (rc < 0)
         return sq_errf(err, rc,
@@ -942,6 +951,11 @@ int machine_acpi_restore(struct machine *m, const struct acpi_devs_state *s,
 int machine_vm_fd(const struct machine *m)
 {
     return m->vm_fd;
+}
+
+uint32_t machine_xsave2(const struct machine *m)
+{
+    return m->xsave2;
 }
 
 static int idle_vcpu(struct machine *m, uint32_t idx, struct vcpu **v)

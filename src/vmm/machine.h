@@ -239,6 +239,9 @@ struct acpi_devs *machine_acpi_devs(struct machine *m);
 int machine_acpi_restore(struct machine *m, const struct acpi_devs_state *s,
                          struct sq_err *err);
 int machine_vm_fd(const struct machine *m); /* borrowed */
+/* The VM's KVM_CHECK_EXTENSION(KVM_CAP_XSAVE2): the bytes of a vCPU's XSAVE
+ * area for KVM_GET_XSAVE2 and KVM_SET_XSAVE; 0 without the capability. */
+uint32_t machine_xsave2(const struct machine *m);
 
 /*
  * Read or replace vCPU `idx`'s registers; only while its thread is not

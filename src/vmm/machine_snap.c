@@ -11,6 +11,7 @@
 
 /* What vcpu_call() runs on a vCPU thread: read that vCPU's state. */
 struct vcpu_save_call {
+    uint32_t xsave2;
     const uint32_t *msrs;
     uint32_t n_msrs;
     struct vcpu_snap *out;
@@ -21,10 +22,12 @@ static int save_on_vcpu(int vcpu_fd, void *opaque)
 {
     struct vcpu_save_call *c = opaque;
 
-    return vcpu_snap_save(vcpu_fd, c->msrs, c->n_msrs, c->out, c->err);
+    return vcpu_snap_save(vcpu_fd, c->xsave2, c->msrs, c->n_msrs, c->out,
+                          c->err);
 }
 
 struct vcpu_restore_call {
+    uint32_t xsave2;
     const struct vcpu_snap *s;
     struct sq_err *err;
 };
@@ -33,7 +36,7 @@ static int restore_on_vcpu(int vcpu_fd, void *opaque)
 {
     struct vcpu_restore_call *c = opaque;
 
-    return vcpu_snap_restore(vcpu_fd, c->s, c->err);
+    return vcpu_snap_restore(vcpu_fd, c->xsave2, c->s, c->err);
 }
 
 void machine_snap_fini(struct machine_snap *s)
@@ -60,6 +63,7 @@ int machine_snap_save(struct machine *m, struct machine_snap *out,
     if (rc < 0)
         return sq_errf(err, rc, "Failed to get the MSR index list: %s",
                        sq_os_error(-rc, os, sizeof(os)));
+    c.xsave2 = machine_xsave2(m);
     c.msrs = msrs;
     c.n_msrs = n_msrs;
     c.err = err;
@@ -101,7 +105,7 @@ int machine_snap_restore(struct machine *m, const struct machine_snap *s,
                        machine_vcpu_count(m));
     rc = vm_snap_restore(machine_vm_fd(m), &s->vm, clock_realtime, err);
     for (uint32_t i = 0; rc == 0 && i < s->n_vcpus; i++) {
-        struct vcpu_restore_call c = {&s->vcpus[i], err};
+        struct vcpu_restore_call c = {machine_xsave2(m), &s->vcpus[i], err};
 
         /* Before machine_start there is no vCPU thread: vcpu_call runs
          * the restore right here, on the vmm thread. */

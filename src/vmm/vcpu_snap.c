@@ -18,7 +18,7 @@
 #include "util/xalloc.h"
 #include "vmm/kvm.h"
 
-_Static_assert(sizeof(struct kvm_xsave) == VCPU_SNAP_XSAVE_WORDS * 4,
+_Static_assert(sizeof(struct kvm_xsave) == VCPU_SNAP_XSAVE_LEGACY,
                "KVM_GET_XSAVE moves 4 KiB");
 
 /* MSRs per KVM_GET_MSRS/KVM_SET_MSRS batch. */
@@ -36,12 +36,48 @@ void vcpu_snap_fini(struct vcpu_snap *s)
 {
     if (!s)
         return;
+    free(s->xsave);
+    s->xsave = NULL;
+    s->xsave_size = 0;
     free(s->cpuid);
     s->cpuid = NULL;
     s->n_cpuid = 0;
     free(s->msrs);
     s->msrs = NULL;
     s->n_msrs = 0;
+}
+
+uint32_t vcpu_snap_xsave_size(uint32_t cap)
+{
+    uint64_t size = ((uint64_t)cap + 3) / 4 * 4;
+
+    if (size < VCPU_SNAP_XSAVE_LEGACY)
+        return VCPU_SNAP_XSAVE_LEGACY;
+    return size > UINT32_MAX ? UINT32_MAX & ~3u : (uint32_t)size;
+}
+
+bool vcpu_snap_xsave_size_ok(uint64_t size)
+{
+    return size >= VCPU_SNAP_XSAVE_LEGACY && size <= UINT32_MAX &&
+           size % 4 == 0;
+}
+
+/* The XSAVE area: KVM_GET_XSAVE2 when the VM has KVM_CAP_XSAVE2, as
+ * upstream's get_xsave, else the legacy 4 KiB KVM_GET_XSAVE. */
+static int save_xsave(int fd, uint32_t xsave2, struct vcpu_snap *out,
+                      struct sq_err *err)
+{
+    unsigned long req = xsave2 ? KVM_GET_XSAVE2 : KVM_GET_XSAVE;
+    int rc;
+
+    out->xsave_size = vcpu_snap_xsave_size(xsave2);
+    out->xsave = xcalloc(1, out->xsave_size);
+    rc = kvm_state_ioctl(fd, req, out->xsave);
+    if (rc < 0)
+        return fail(err, rc, "get",
+                    xsave2 ? "KVM vcpu xsave via KVM_GET_XSAVE2"
+                           : "KVM vcpu xsave via KVM_GET_XSAVE");
+    return 0;
 }
 
 static struct kvm_msrs *msrs_alloc(void)
@@ -117,10 +153,10 @@ struct state_step {
             sizeof(((struct vcpu_snap *)0)->field), (what)                     \
     }
 
-/* After the MP state and the registers, in this order both ways (the LAPIC
- * after sregs on restore; events are restored last, apart from this list). */
+/* After the MP state, the registers and the XSAVE area, in this order both
+ * ways (the LAPIC after sregs on restore; events are restored last, apart
+ * from this list). */
 static const struct state_step get_steps[] = {
-    STEP(KVM_GET_XSAVE, xsave, "XSAVE state"),
     STEP(KVM_GET_XCRS, xcrs, "XCRs"),
     STEP(KVM_GET_DEBUGREGS, debugregs, "debug registers"),
     STEP(KVM_GET_LAPIC, lapic, "LAPIC state"),
@@ -128,13 +164,13 @@ static const struct state_step get_steps[] = {
 };
 
 static const struct state_step set_steps[] = {
-    STEP(KVM_SET_XSAVE, xsave, "XSAVE state"),
     STEP(KVM_SET_XCRS, xcrs, "XCRs"),
     STEP(KVM_SET_DEBUGREGS, debugregs, "debug registers"),
     STEP(KVM_SET_LAPIC, lapic, "LAPIC state"),
 };
 
-static int get_regs(int fd, struct vcpu_snap *out, struct sq_err *err)
+static int get_regs(int fd, uint32_t xsave2, struct vcpu_snap *out,
+                    struct sq_err *err)
 {
     int rc = kvm_state_ioctl(fd, KVM_GET_MP_STATE, &out->mp_state);
 
@@ -146,6 +182,9 @@ static int get_regs(int fd, struct vcpu_snap *out, struct sq_err *err)
     rc = kvm_get_sregs(fd, &out->sregs);
     if (rc < 0)
         return fail(err, rc, "get", "special registers");
+    rc = save_xsave(fd, xsave2, out, err);
+    if (rc < 0)
+        return rc;
     for (size_t i = 0; i < sizeof(get_steps) / sizeof(get_steps[0]); i++) {
         rc = kvm_state_ioctl(fd, get_steps[i].req,
                              (char *)out + get_steps[i].off);
@@ -155,15 +194,18 @@ static int get_regs(int fd, struct vcpu_snap *out, struct sq_err *err)
     return 0;
 }
 
-int vcpu_snap_save(int fd, const uint32_t *msr_list, uint32_t n_msr_list,
-                   struct vcpu_snap *out, struct sq_err *err)
+int vcpu_snap_save(int fd, uint32_t xsave2, const uint32_t *msr_list,
+                   uint32_t n_msr_list, struct vcpu_snap *out,
+                   struct sq_err *err)
 {
     int rc;
 
     memset(out, 0, sizeof(*out));
-    rc = get_regs(fd, out, err);
-    if (rc < 0)
+    rc = get_regs(fd, xsave2, out, err);
+    if (rc < 0) {
+        vcpu_snap_fini(out);
         return rc;
+    }
     rc = kvm_get_tsc_khz(fd);
     out->tsc_khz = rc > 0 ? (uint32_t)rc : 0;
     rc = save_cpuid(fd, out, err);
@@ -185,6 +227,26 @@ static int set_copy(int fd, unsigned long req, const void *src, size_t size,
     rc = kvm_state_ioctl(fd, req, tmp);
     free(tmp);
     return rc < 0 ? fail(err, rc, "set", what) : 0;
+}
+
+/* KVM_SET_XSAVE reads as many bytes as the VM's KVM_CAP_XSAVE2 says: the
+ * saved area, zero-padded to that when it is shorter. */
+static int restore_xsave(int fd, uint32_t xsave2, const struct vcpu_snap *s,
+                         struct sq_err *err)
+{
+    uint32_t need = vcpu_snap_xsave_size(xsave2);
+    size_t size = s->xsave_size > need ? s->xsave_size : need;
+    void *tmp;
+    int rc;
+
+    if (!s->xsave || !vcpu_snap_xsave_size_ok(s->xsave_size))
+        return sq_errf(err, -EINVAL,
+                       "Failed to set KVM vcpu xsave: no XSAVE area");
+    tmp = xcalloc(1, size);
+    memcpy(tmp, s->xsave, s->xsave_size);
+    rc = kvm_state_ioctl(fd, KVM_SET_XSAVE, tmp);
+    free(tmp);
+    return rc < 0 ? fail(err, rc, "set", "KVM vcpu xsave") : 0;
 }
 
 static int restore_msrs(int fd, const struct vcpu_snap *s, struct sq_err *err)
@@ -245,7 +307,8 @@ static int restore_tsc_khz(int fd, const struct vcpu_snap *s,
     return rc < 0 ? fail(err, rc, "set", "TSC frequency") : 0;
 }
 
-int vcpu_snap_restore(int fd, const struct vcpu_snap *s, struct sq_err *err)
+int vcpu_snap_restore(int fd, uint32_t xsave2, const struct vcpu_snap *s,
+                      struct sq_err *err)
 {
     int rc;
 
@@ -263,6 +326,9 @@ int vcpu_snap_restore(int fd, const struct vcpu_snap *s, struct sq_err *err)
     rc = kvm_set_sregs(fd, &s->sregs);
     if (rc < 0)
         return fail(err, rc, "set", "special registers");
+    rc = restore_xsave(fd, xsave2, s, err);
+    if (rc < 0)
+        return rc;
     for (size_t i = 0; i < sizeof(set_steps) / sizeof(set_steps[0]); i++) {
         rc = set_copy(fd, set_steps[i].req, (const char *)s + set_steps[i].off,
                       set_steps[i].size, set_steps[i].what, err);

@@ -188,7 +188,7 @@ static void check_pci_codec(const struct pci_snap *p)
               (uint32_t)(uint8_t)w.b.data[off + 2] << 16 |
               (uint32_t)(uint8_t)w.b.data[off + 3] << 24;
         r = (struct snap_reader){(const uint8_t *)w.b.data + off + 8, len, 0,
-                                 false};
+                                 false, NULL};
         if (tag == SNAP_TAG_PCI_ROOT)
             snap_pci_decode_root(&r, &again);
         else

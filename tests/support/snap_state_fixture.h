@@ -44,6 +44,9 @@ static inline void make_state(struct microvm_state *s)
 
         fill(v, offsetof(struct vcpu_snap, tsc_khz), (uint8_t)(10 + i));
         v->tsc_khz = 2000000 + i;
+        v->xsave_size = VCPU_SNAP_XSAVE_LEGACY;
+        v->xsave = xcalloc(1, v->xsave_size);
+        fill(v->xsave, v->xsave_size, (uint8_t)(30 + i));
         v->n_cpuid = 3 + i;
         v->cpuid = xcalloc(v->n_cpuid, sizeof(v->cpuid[0]));
         fill(v->cpuid, v->n_cpuid * sizeof(v->cpuid[0]), (uint8_t)(20 + i));

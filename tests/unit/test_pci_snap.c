@@ -293,7 +293,7 @@ static void test_restore_refuses_what_does_not_fit(void **state)
  * decoded. */
 static bool decodes(const uint8_t *p, size_t len, bool is_root)
 {
-    struct snap_reader r = {p, len, 0, false};
+    struct snap_reader r = {p, len, 0, false, NULL};
     struct pci_snap *s = NULL;
     bool ok;
 
@@ -360,7 +360,7 @@ static void test_sections_that_do_not_decode(void **state)
     assert_true(decodes(dev, dev_len, false));
     /* One device more than the bus's slots. */
     for (unsigned i = 0; i <= SNAP_PCI_MAX_DEVS; i++) {
-        r = (struct snap_reader){dev, dev_len, 0, false};
+        r = (struct snap_reader){dev, dev_len, 0, false, NULL};
         snap_pci_decode_dev(&r, &many);
         assert_int_equal(snap_reader_done(&r), i < SNAP_PCI_MAX_DEVS);
     }

@@ -70,7 +70,8 @@ static void test_round_trip(void **state)
         SAME(mp_state);
         SAME(regs);
         SAME(sregs);
-        SAME(xsave);
+        assert_int_equal(a->xsave_size, b->xsave_size);
+        assert_memory_equal(a->xsave, b->xsave, a->xsave_size);
         SAME(xcrs);
         SAME(debugregs);
         SAME(lapic);
@@ -173,6 +174,48 @@ static void add_bad_blob_size(struct snap_writer *w)
     snap_section_end(w);
 }
 
+/* A third VCPU section whose XSAVE area says `size` bytes and has `have`
+ * (nothing after it). */
+static void put_vcpu_xsave(struct snap_writer *w, uint32_t size, uint32_t have)
+{
+    struct vcpu_snap v;
+    uint8_t *area = xcalloc(1, have ? have : 1);
+
+    memset(&v, 0, sizeof(v));
+    snap_section_begin(w, SNAP_TAG_VCPU);
+    snap_put_u32(w, 2);
+    snap_put_u32(w, sizeof(v.mp_state));
+    snap_put_bytes(w, &v.mp_state, sizeof(v.mp_state));
+    snap_put_u32(w, sizeof(v.regs));
+    snap_put_bytes(w, &v.regs, sizeof(v.regs));
+    snap_put_u32(w, sizeof(v.sregs));
+    snap_put_bytes(w, &v.sregs, sizeof(v.sregs));
+    snap_put_u32(w, size);
+    snap_put_bytes(w, area, have);
+    snap_section_end(w);
+    free(area);
+}
+
+static void add_xsave_cut(struct snap_writer *w)
+{
+    put_vcpu_xsave(w, 11008, 4096); /* an AMX area cut to 4 KiB */
+}
+
+static void add_xsave_small(struct snap_writer *w)
+{
+    put_vcpu_xsave(w, 4092, 4092); /* less than struct kvm_xsave */
+}
+
+static void add_xsave_odd(struct snap_writer *w)
+{
+    put_vcpu_xsave(w, 4098, 4098); /* not whole u32 words */
+}
+
+static void add_xsave_huge(struct snap_writer *w)
+{
+    put_vcpu_xsave(w, 0xfffffffcu, 64); /* past the section */
+}
+
 static void add_long_fifo(struct snap_writer *w)
 {
     uint8_t regs[9] = {0};
@@ -188,6 +231,60 @@ static void add_vdev_without_id(struct snap_writer *w)
     snap_section_begin(w, SNAP_TAG_VDEV);
     snap_put_str(w, "virtio-rng");
     snap_section_end(w);
+}
+
+/* An XSAVE area from KVM_GET_XSAVE2 (Sapphire Rapids' 11008 bytes with AMX
+ * tile data) beside a legacy 4 KiB one: both come back whole. A 4 KiB area
+ * is encoded as before KVM_GET_XSAVE2 was read (u32 4096 and the bytes), so
+ * older files decode the same. */
+static void test_xsave2_round_trip(void **state)
+{
+    struct microvm_state in, out;
+    struct vcpu_snap *v;
+    struct snap_writer w;
+    struct sq_err err;
+
+    (void)state;
+    make_state(&in);
+    v = &in.machine.vcpus[1];
+    free(v->xsave);
+    v->xsave_size = vcpu_snap_xsave_size(11008);
+    v->xsave = xcalloc(1, v->xsave_size);
+    fill(v->xsave, v->xsave_size, 77);
+    snap_writer_init(&w);
+    microvm_state_encode(&in, &w);
+    assert_int_equal(snap_finish_and_decode(&w, &out, &err), 0);
+    for (uint32_t i = 0; i < 2; i++) {
+        const struct vcpu_snap *a = &in.machine.vcpus[i];
+        const struct vcpu_snap *b = &out.machine.vcpus[i];
+
+        assert_int_equal(b->xsave_size, i ? 11008 : 4096);
+        assert_memory_equal(a->xsave, b->xsave, a->xsave_size);
+        assert_memory_equal(&a->events, &b->events, sizeof(a->events));
+        assert_int_equal(a->tsc_khz, b->tsc_khz);
+        assert_int_equal(a->n_msrs, b->n_msrs);
+    }
+    microvm_state_fini(&in);
+    microvm_state_fini(&out);
+}
+
+/* The area's size from KVM_CAP_XSAVE2, as upstream's FAM length: 4 KiB
+ * without the capability, whole u32 words past 4 KiB with it. */
+static void test_xsave_size(void **state)
+{
+    (void)state;
+    assert_int_equal(vcpu_snap_xsave_size(0), 4096);
+    assert_int_equal(vcpu_snap_xsave_size(1024), 4096);
+    assert_int_equal(vcpu_snap_xsave_size(4096), 4096);
+    assert_int_equal(vcpu_snap_xsave_size(11008), 11008);
+    assert_int_equal(vcpu_snap_xsave_size(11009), 11012);
+    assert_int_equal(vcpu_snap_xsave_size(0xffffffffu), 0xfffffffcu);
+    assert_true(vcpu_snap_xsave_size_ok(4096));
+    assert_true(vcpu_snap_xsave_size_ok(11012));
+    assert_false(vcpu_snap_xsave_size_ok(0));
+    assert_false(vcpu_snap_xsave_size_ok(4092));
+    assert_false(vcpu_snap_xsave_size_ok(4098));
+    assert_false(vcpu_snap_xsave_size_ok(1ull << 32));
 }
 
 /* A state file written before the ACPI section existed (same version). */
@@ -242,6 +339,18 @@ static void test_decode_errors(void **state)
     expect_decode_error(add_bad_blob_size,
                         "An error occurred during bitcode serialization: VCPU "
                         "section: bad layout");
+    expect_decode_error(add_xsave_cut,
+                        "An error occurred during bitcode serialization: VCPU "
+                        "section: bad XSAVE area size");
+    expect_decode_error(add_xsave_small,
+                        "An error occurred during bitcode serialization: VCPU "
+                        "section: bad XSAVE area size");
+    expect_decode_error(add_xsave_odd,
+                        "An error occurred during bitcode serialization: VCPU "
+                        "section: bad XSAVE area size");
+    expect_decode_error(add_xsave_huge,
+                        "An error occurred during bitcode serialization: VCPU "
+                        "section: bad XSAVE area size");
     expect_decode_error(add_long_fifo,
                         "An error occurred during bitcode serialization: SERL "
                         "section: repeated");
@@ -369,6 +478,8 @@ int main(void)
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_unknown_section_skipped),
         cmocka_unit_test(test_acpi_absent),
+        cmocka_unit_test(test_xsave2_round_trip),
+        cmocka_unit_test(test_xsave_size),
         cmocka_unit_test(test_decode_errors),
         cmocka_unit_test(test_missing_sections),
         cmocka_unit_test(test_bad_layout_alone),
