@@ -48,6 +48,7 @@
 #include "vmm/errors.h"
 #include "vmm/kvm.h"
 #include "vmm/vcpu.h"
+#include "vmm/xstate.h"
 
 #define KVM_TSS_ADDRESS  0xfffbd000ULL
 #define CPUID_CAPACITY   256 /* KVM's own limit for KVM_SET_CPUID2 */
@@ -204,6 +205,12 @@ static int open_kvm(struct machine *m, struct sq_err *err)
                        "user launching the firecracker process is configured "
                        "on the /dev/kvm file's ACL.",
                        sq_os_error(-rc, os, sizeof(os)));
+    /* Before KVM says what it supports, as upstream's Kvm::init_arch. */
+    rc = xstate_request_dynamic(err);
+    if (rc < 0)
+        return sq_err_prefix(err, "Kvm error: Architecture specific error: "
+                                  "Failed to request permission for dynamic "
+                                  "XSTATE features: ");
     m->supported = cpuid_alloc();
     rc = kvm_get_supported_cpuid(&m->kvm, m->supported, CPUID_CAPACITY);
     if (rc < 0)
