@@ -393,6 +393,10 @@ static void pci_dev(struct pretty *p, const struct pci_dev_snap *d)
     field(p, "sbdf", "%04x:%02x:%02x.%u", d->segment, d->bus, d->dev,
           (unsigned)d->fn);
     u64_hex(p, "bar_address", t->bar_addr);
+    if (t->has_cfg_cap) { /* PCID layout 2 */
+        u64_hex(p, "cap_pci_cfg_offset", t->cfg_cap_off);
+        bytes(p, "cap_pci_cfg", t->cfg_cap, sizeof(t->cfg_cap));
+    }
     pci_config(p, "pci_configuration_state", &t->config);
     u64_hex(p, "msix_config", t->config_vector);
     open_list(p, "msix_queues");

@@ -51,9 +51,17 @@ static void put_transport(struct snap_writer *w,
     snap_put_u32(w, (uint32_t)((t->n_vectors + 63u) / 64u));
     for (uint32_t i = 0; i < (t->n_vectors + 63u) / 64u; i++)
         snap_put_u64(w, t->pba[i]);
+    /* Layout 2: the window. A state without one (decoded from a layout 1
+     * section) is written in layout 1 again. */
+    if (!t->has_cfg_cap)
+        return;
+    snap_put_u16(w, t->cfg_cap_off);
+    snap_put_u32(w, VIRTIO_PCI_CFG_CAP_LEN);
+    snap_put_bytes(w, t->cfg_cap, VIRTIO_PCI_CFG_CAP_LEN);
 }
 
-static void get_transport(struct snap_reader *r, struct virtio_pci_state *t)
+static void get_transport(struct snap_reader *r, struct virtio_pci_state *t,
+                          uint32_t layout)
 {
     uint32_t n_pba;
 
@@ -88,12 +96,21 @@ static void get_transport(struct snap_reader *r, struct virtio_pci_state *t)
     }
     for (uint32_t i = 0; i < n_pba; i++)
         t->pba[i] = snap_get_u64(r);
+    if (layout < 2)
+        return;
+    t->has_cfg_cap = true;
+    t->cfg_cap_off = snap_get_u16(r);
+    if (snap_get_u32(r) != VIRTIO_PCI_CFG_CAP_LEN) {
+        r->bad = true;
+        return;
+    }
+    snap_get_bytes(r, t->cfg_cap, VIRTIO_PCI_CFG_CAP_LEN);
 }
 
 void snap_pci_encode(const struct pci_snap *s, struct snap_writer *w)
 {
     snap_section_begin(w, SNAP_TAG_PCI_ROOT);
-    snap_put_u32(w, SNAP_PCI_LAYOUT);
+    snap_put_u32(w, SNAP_PCI_ROOT_LAYOUT);
     snap_put_u32(w, s->root.config_address);
     put_config(w, &s->root.host);
     snap_section_end(w);
@@ -101,7 +118,7 @@ void snap_pci_encode(const struct pci_snap *s, struct snap_writer *w)
         const struct pci_dev_snap *d = &s->devs[i];
 
         snap_section_begin(w, SNAP_TAG_PCI_DEV);
-        snap_put_u32(w, SNAP_PCI_LAYOUT);
+        snap_put_u32(w, d->transport.has_cfg_cap ? SNAP_PCI_DEV_LAYOUT : 1u);
         snap_put_str(w, d->kind);
         snap_put_str(w, d->id);
         snap_put_u16(w, d->segment);
@@ -126,7 +143,7 @@ void snap_pci_decode_root(struct snap_reader *r, struct pci_snap **out)
 {
     struct pci_snap *s = snap_of(out);
 
-    if (snap_get_u32(r) != SNAP_PCI_LAYOUT) {
+    if (snap_get_u32(r) != SNAP_PCI_ROOT_LAYOUT) {
         r->bad = true;
         return;
     }
@@ -138,8 +155,14 @@ void snap_pci_decode_dev(struct snap_reader *r, struct pci_snap **out)
 {
     struct pci_snap *s = snap_of(out);
     struct pci_dev_snap *d;
+    uint32_t layout;
 
-    if (s->n == SNAP_PCI_MAX_DEVS || snap_get_u32(r) != SNAP_PCI_LAYOUT) {
+    if (s->n == SNAP_PCI_MAX_DEVS) {
+        r->bad = true;
+        return;
+    }
+    layout = snap_get_u32(r);
+    if (layout != 1 && layout != SNAP_PCI_DEV_LAYOUT) {
         r->bad = true;
         return;
     }
@@ -150,7 +173,7 @@ void snap_pci_decode_dev(struct snap_reader *r, struct pci_snap **out)
     d->bus = snap_get_u8(r);
     d->dev = snap_get_u8(r);
     d->fn = snap_get_u8(r);
-    get_transport(r, &d->transport);
+    get_transport(r, &d->transport, layout);
     if (!d->kind || !d->id)
         r->bad = true;
 }

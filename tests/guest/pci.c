@@ -32,10 +32,11 @@
 #define QSIZE        8
 #define TIMEOUT      20000000000ULL /* TSC cycles: seconds at any rate */
 
-#define CAP_COMMON 1
-#define CAP_NOTIFY 2
-#define CAP_ISR    3
-#define CAP_DEVICE 4
+#define CAP_COMMON  1
+#define CAP_NOTIFY  2
+#define CAP_ISR     3
+#define CAP_DEVICE  4
+#define CAP_PCI_CFG 5
 
 #define ST_ACK         1
 #define ST_DRIVER      2
@@ -54,6 +55,7 @@ struct pdev {
     uint64_t bar, bar_size;
     uint32_t common, notify, isr, device, notify_mult;
     uint32_t msix_cap, table, pba;
+    uint32_t cfgwin; /* the VIRTIO_PCI_CAP_PCI_CFG capability, 0: none */
 };
 
 static uint64_t bar_pd[512] __attribute__((aligned(4096)));
@@ -165,6 +167,8 @@ static void caps(struct pdev *d)
                 d->notify = off;
                 d->notify_mult = cfg32(d->slot, p + 16);
                 line_kv_dec(&l, "mult", d->notify_mult);
+            } else if (type == CAP_PCI_CFG) {
+                d->cfgwin = p;
             }
         } else if (id == 0x11) {
             d->msix_cap = p;
@@ -460,6 +464,49 @@ void pci_run_loop(uint64_t n)
     }
 }
 
+/* BAR 0 at `off` through the VIRTIO_PCI_CAP_PCI_CFG window, `len` bytes:
+ * read (write 0) or write `v`. */
+static uint32_t window(const struct pdev *d, uint32_t off, uint32_t len,
+                       int write, uint32_t v)
+{
+    mmio_write32(ecam(d->slot, d->cfgwin + 8), off);
+    mmio_write32(ecam(d->slot, d->cfgwin + 12), len);
+    if (write) {
+        mmio_write32(ecam(d->slot, d->cfgwin + 16), v);
+        return 0;
+    }
+    return cfg32(d->slot, d->cfgwin + 16);
+}
+
+/* The common configuration read and written through the window, against
+ * direct BAR reads. */
+static void cfg_window(const struct pdev *d)
+{
+    uint32_t nq, st, sel;
+    struct line l;
+
+    line_start(&l);
+    line_str(&l, "pci cfgwin");
+    line_kv_hex(&l, "at", d->cfgwin);
+    if (!d->cfgwin) {
+        line_end(&l);
+        return;
+    }
+    nq = window(d, d->common + 0x12, 2, 0, 0);
+    st = window(d, d->common + 0x14, 1, 0, 0);
+    window(d, d->common + 0x16, 2, 1, 1); /* queue_select */
+    sel = rd16(common(d, 0x16));
+    window(d, d->common + 0x16, 2, 1, 0);
+    line_kv_dec(&l, "num_queues", nq);
+    line_kv_dec(&l, "same",
+                nq == rd16(common(d, 0x12)) && st == rd8(common(d, 0x14)) &&
+                    window(d, d->common, 4, 0, 0) == mmio_read32(common(d, 0)));
+    line_kv_hex(&l, "status", st);
+    line_kv_dec(&l, "select", sel);
+    line_kv_dec(&l, "select_after", rd16(common(d, 0x16)));
+    line_end(&l);
+}
+
 void pci_run_test(void)
 {
     struct pdev d;
@@ -468,6 +515,7 @@ void pci_run_test(void)
     if (bring_up(&d) < 0)
         return;
     request(&d, "first");
+    cfg_window(&d);
     masking(&d);
     hostile(&d);
     request(&d, "after-hostile");

@@ -172,6 +172,9 @@ def test_pci_probe_with_drive_and_entropy(squib_factory, tmp_path):
         "pci dev slot=2 id=0x10441af4 class=0xffff0001 ports=same",
         "pci bar0 addr=0x4000080000 size=0x80000 flags=0x4 after=0x80004",
         "pci rng first used=1 irq=1 len=16 config_irqs=0",
+        # The common configuration through VIRTIO_PCI_CAP_PCI_CFG.
+        "pci cfgwin at=0x84 num_queues=1 same=1 status=0xf select=1 "
+        "select_after=0",
         "pci mask vector used=1 irq=0 pba=0x2 unmasked_irq=1 pba_after=0x0",
         "pci mask function used=1 irq=0 pba=0x2 unmasked_irq=1",
         "pci rng after-hostile used=1 irq=1 len=16 config_irqs=0",

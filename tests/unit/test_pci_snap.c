@@ -6,7 +6,9 @@
  *
  * The round trip: a driver brings the device up and works with it, leaves
  * a vector masked with its interrupt pending, a request published but not
- * yet seen, BAR sizing half done, CONFIG_ADDRESS set; the state is saved,
+ * yet seen, BAR sizing half done, CONFIG_ADDRESS set, the
+ * VIRTIO_PCI_CAP_PCI_CFG window pointed at a queue address; the state is
+ * saved,
  * encoded into PCIR/PCID sections and decoded, the root, device and
  * transport are built anew in place (as a new process builds them) and
  * restored. The guest then sees the same configuration space, common
@@ -17,8 +19,10 @@
  *
  * Then what must be refused: a state that does not fit the transport
  * (BAR, queue and vector counts, GSIs, read-only registers, vector
- * numbers, reserved bits, pending bits past the table), leaving the
- * transport untouched, and section payloads that do not decode.
+ * numbers, reserved bits, pending bits past the table, the window's
+ * offset), leaving the transport untouched; section payloads that do not
+ * decode; a PCID section of layout 1 (no window) still decoding, encoding
+ * again as layout 1 and leaving the window as built.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -35,7 +39,9 @@
 #include "util/xalloc.h"
 #include "virtio_pci_fixture.h"
 
-#define E1 (BAR + VIRTIO_PCI_MSIX_TABLE + 16) /* vector 1's entry */
+#define E1       (BAR + VIRTIO_PCI_MSIX_TABLE + 16) /* vector 1's entry */
+#define WIN      0x84u /* the VIRTIO_PCI_CAP_PCI_CFG capability */
+#define WIN_TAIL (2u + 4u + VIRTIO_PCI_CFG_CAP_LEN) /* PCID layout 2's */
 
 /* The port CONFIG_ADDRESS through the PIO bus. */
 static uint32_t config_address(struct fx *f)
@@ -171,6 +177,8 @@ static void test_round_trip_mid_work(void **state)
     assert_int_equal(request(f), 64);
     assert_int_equal(fired(f, 1), 0);
     set_config_address(f, 0x80000810u);
+    wr(f, cfg(WIN + 8), 4, VIRTIO_PCI_COMMON + 0x20); /* queue_desc low */
+    wr(f, cfg(WIN + 12), 4, 4);
     used = drv_used_idx(&f->d);
     drv_desc(&f->d, used % 256, BUF, 32, SQ_VIRTQ_DESC_F_WRITE, 0);
     drv_publish(&f->d, used % 256);
@@ -185,6 +193,8 @@ static void test_round_trip_mid_work(void **state)
     assert_int_equal(t.n_vectors, 2);
     assert_int_equal(t.first_gsi, 24);
     assert_int_equal(t.queue_vector[0], 1);
+    assert_true(t.has_cfg_cap);
+    assert_int_equal(t.cfg_cap_off, WIN + 2);
     s = through_sections(&root, &t);
 
     rebuild(f);
@@ -206,6 +216,9 @@ static void test_round_trip_mid_work(void **state)
     assert_memory_equal(before.common, after.common, sizeof(before.common));
     assert_memory_equal(before.table, after.table, sizeof(before.table));
     assert_int_equal(after.pba, 2);
+    /* The window reads the same queue address through config space. */
+    assert_int_equal(rd(f, cfg(WIN + 16), 4), rd(f, common(0x20), 4));
+    assert_int_not_equal(rd(f, cfg(WIN + 16), 4), 0);
 
     /* The pending interrupt is delivered once on unmask. */
     wr(f, E1 + 12, 4, 0);
@@ -274,6 +287,7 @@ static void test_restore_refuses_what_does_not_fit(void **state)
     REFUSED(s.queue_vector[0] = 0x7fff);
     REFUSED(s.vec[1].ctrl = 2);
     REFUSED(s.pba[0] = 1ull << 2);
+    REFUSED(s.cfg_cap_off = WIN);
 #undef REFUSED
     /* The good one goes in; Command takes only its writable bits (Status
      * stays read-only). */
@@ -287,6 +301,17 @@ static void test_restore_refuses_what_does_not_fit(void **state)
     root.config_address = 0x80000000u;
     assert_int_equal(pci_root_restore(&f->root, &root), -EINVAL);
     assert_int_equal(config_address(f), 0);
+    /* The window as saved, any bytes; and a state without one (PCID
+     * layout 1) leaves the window as it is. */
+    s = good;
+    memset(s.cfg_cap, 0xee, sizeof(s.cfg_cap));
+    assert_int_equal(virtio_pci_restore(&f->p, &s), 0);
+    assert_int_equal(f->p.cfg_cap[17], 0xee);
+    s.has_cfg_cap = false;
+    s.cfg_cap_off = 0;
+    memset(s.cfg_cap, 0, sizeof(s.cfg_cap));
+    assert_int_equal(virtio_pci_restore(&f->p, &s), 0);
+    assert_int_equal(f->p.cfg_cap[17], 0xee);
 }
 
 /* One PCID payload from `p` (len bytes) into a new state: whether it
@@ -304,6 +329,31 @@ static bool decodes(const uint8_t *p, size_t len, bool is_root)
     ok = snap_reader_done(&r);
     pci_snap_free(s);
     return ok;
+}
+
+/* A PCID payload of layout 1 decodes without the window and encodes as
+ * the same layout 1 payload again. */
+static void layout1_again(const uint8_t *p, size_t len,
+                          const struct pci_root_state *root)
+{
+    struct snap_reader r = {p, len, 0, false, NULL};
+    struct pci_snap *s = NULL;
+    struct snap_writer w;
+    size_t root_len;
+
+    snap_pci_decode_dev(&r, &s);
+    assert_true(snap_reader_done(&r));
+    assert_false(s->devs[0].transport.has_cfg_cap);
+    s->root = *root;
+    snap_writer_init(&w);
+    w.b.len = 0;
+    snap_pci_encode(s, &w);
+    root_len = pci_bytes_get((const uint8_t *)w.b.data + 4, 4);
+    assert_int_equal(w.b.len, 2 * SNAP_SECTION_HDR + root_len + len);
+    assert_memory_equal(
+        (const uint8_t *)w.b.data + 2 * SNAP_SECTION_HDR + root_len, p, len);
+    snap_writer_fini(&w);
+    pci_snap_free(s);
 }
 
 static void test_sections_that_do_not_decode(void **state)
@@ -339,9 +389,20 @@ static void test_sections_that_do_not_decode(void **state)
     assert_false(decodes((const uint8_t *)w.b.data + SNAP_SECTION_HDR,
                          root_len - 1, true));
     /* Another layout. */
-    dev[0] = 2;
+    dev[0] = 3;
     assert_false(decodes(dev, dev_len, false));
+    /* Layout 1: no window; layout 2 without it is cut short. */
     dev[0] = 1;
+    assert_true(decodes(dev, dev_len - WIN_TAIL, false));
+    assert_false(decodes(dev, dev_len, false));
+    layout1_again(dev, dev_len - WIN_TAIL, &s.root);
+    dev[0] = 2;
+    assert_false(decodes(dev, dev_len - WIN_TAIL, false));
+    /* The window's byte count is 18. */
+    pci_bytes_put(dev + dev_len - VIRTIO_PCI_CFG_CAP_LEN - 4, 17);
+    assert_false(decodes(dev, dev_len, false));
+    pci_bytes_put(dev + dev_len - VIRTIO_PCI_CFG_CAP_LEN - 4,
+                  VIRTIO_PCI_CFG_CAP_LEN);
     /* More registers than any function has: kind, id, segment..fn, BAR,
      * then bar_sizing, then the count. */
     {
@@ -353,10 +414,11 @@ static void test_sections_that_do_not_decode(void **state)
         assert_false(decodes(dev, dev_len, false));
         pci_bytes_put(dev + at, n);
     }
-    /* The pending-bit count must match the vectors': the last u32 + u64. */
-    pci_bytes_put(dev + dev_len - 12, 2);
+    /* The pending-bit count must match the vectors': the u32 + u64 before
+     * the window. */
+    pci_bytes_put(dev + dev_len - WIN_TAIL - 12, 2);
     assert_false(decodes(dev, dev_len, false));
-    pci_bytes_put(dev + dev_len - 12, 1);
+    pci_bytes_put(dev + dev_len - WIN_TAIL - 12, 1);
     assert_true(decodes(dev, dev_len, false));
     /* One device more than the bus's slots. */
     for (unsigned i = 0; i <= SNAP_PCI_MAX_DEVS; i++) {

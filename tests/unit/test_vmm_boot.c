@@ -275,6 +275,9 @@ static void test_pci_probe(void **state)
         "status=0xf",
         /* Entropy with the queue's MSI-X vector, through KVM. */
         "pci rng first used=1 irq=1 len=16 config_irqs=0",
+        /* The common configuration through VIRTIO_PCI_CAP_PCI_CFG. */
+        "pci cfgwin at=0x84 num_queues=1 same=1 status=0xf select=1 "
+        "select_after=0",
         "pci mask vector used=1 irq=0 pba=0x2 unmasked_irq=1 pba_after=0x0",
         "pci mask function used=1 irq=0 pba=0x2 unmasked_irq=1",
         "pci hostile cross=0xffff empty=0xffffffff fn1=0xffffffff id_kept=1 "

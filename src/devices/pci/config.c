@@ -122,6 +122,12 @@ static bool access_ok(uint32_t reg, uint32_t off, uint32_t len)
            off < 4 && off + len <= 4;
 }
 
+bool pci_config_access_ok(uint32_t reg, uint32_t off, uint32_t len,
+                          bool is_write)
+{
+    return access_ok(reg, off, len) && (!is_write || off % len == 0);
+}
+
 void pci_config_read(const struct pci_config *c, uint32_t reg, uint32_t off,
                      uint8_t *data, uint32_t len)
 {
@@ -142,7 +148,7 @@ bool pci_config_write(struct pci_config *c, uint32_t reg, uint32_t off,
     uint32_t v = 0, lanes;
     bool is_hi;
 
-    if (!access_ok(reg, off, len) || off % len) {
+    if (!pci_config_access_ok(reg, off, len, true)) {
         log_warn_rl("pci: dropped a config write of %u bytes at 0x%x",
                     (unsigned)len, (unsigned)(reg * 4 + off));
         return false;

@@ -111,6 +111,11 @@ int pci_config_set_bar64(struct pci_config *c, unsigned idx, uint64_t addr,
 int pci_config_add_cap(struct pci_config *c, uint8_t id, const uint8_t *body,
                        size_t body_len, const uint8_t *body_wmask);
 
+/* Whether the model takes a guest access of `len` bytes at byte `off` of
+ * register `reg` (the rules above; a write must also be aligned). */
+bool pci_config_access_ok(uint32_t reg, uint32_t off, uint32_t len,
+                          bool is_write);
+
 /*
  * The guest's view of register `reg` (0xffffffff past the space), BAR
  * sizing applied.

@@ -109,6 +109,9 @@ void virtio_pci_save(struct virtio_pci *p, struct virtio_pci_state *out)
             (struct msix_entry_state){m->vec[i].addr_lo, m->vec[i].addr_hi,
                                       m->vec[i].data, m->vec[i].ctrl};
     memcpy(out->pba, m->pba, sizeof(out->pba));
+    out->has_cfg_cap = true;
+    out->cfg_cap_off = p->cfg_cap_off;
+    memcpy(out->cfg_cap, p->cfg_cap, sizeof(out->cfg_cap));
     bus_dev_unlock(&p->t->bus);
 }
 
@@ -125,7 +128,8 @@ static int check(const struct virtio_pci *p, const struct virtio_pci_state *s)
     if (s->bar_addr != p->bar_addr || s->n_queues != p->t->n_queues ||
         s->n_vectors != m->n_vectors || s->first_gsi != m->vec[0].gsi ||
         config_check(&p->pci.cfg, &s->config) < 0 ||
-        !vector_ok(s, s->config_vector))
+        !vector_ok(s, s->config_vector) ||
+        (s->has_cfg_cap && s->cfg_cap_off != p->cfg_cap_off))
         return -EINVAL;
     for (uint32_t q = 0; q < s->n_queues; q++)
         if (!vector_ok(s, s->queue_vector[q]))
@@ -160,6 +164,8 @@ int virtio_pci_restore(struct virtio_pci *p, const struct virtio_pci_state *s)
             m->vec[i].ctrl = s->vec[i].ctrl;
         }
         memcpy(m->pba, s->pba, sizeof(m->pba));
+        if (s->has_cfg_cap)
+            memcpy(p->cfg_cap, s->cfg_cap, sizeof(p->cfg_cap));
         /* Enable and function mask from the restored Message Control;
          * with no VM connected nothing goes live yet. */
         msix_set_msg_ctl(

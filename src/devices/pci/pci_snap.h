@@ -13,8 +13,10 @@
  *
  * virtio-pci adds the MSI-X table and PBA, the vectors the driver chose
  * (configuration and per queue) and each queue's used index at its last
- * interrupt. The virtio state behind the transport (features, status,
- * queue addresses and enables) is the virtio_mmio state's own
+ * interrupt, and the VIRTIO_PCI_CAP_PCI_CFG window's bytes (any value is
+ * one the guest can write; a state without them, from an older file,
+ * leaves the window as built). The virtio state behind the transport (features,
+ * status, queue addresses and enables) is the virtio_mmio state's own
  * (virtio_mmio_save / virtio_mmio_restore).
  *
  * Restore order (vmm/pci_snap.h): the transport rebuilt at the saved BAR
@@ -30,6 +32,7 @@
 #ifndef SQUIB_DEVICES_PCI_PCI_SNAP_H
 #define SQUIB_DEVICES_PCI_PCI_SNAP_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "devices/pci/root.h"
@@ -70,6 +73,9 @@ struct virtio_pci_state {
     uint32_t first_gsi; /* vector i is on GSI first_gsi + i */
     struct msix_entry_state vec[MSIX_MAX_VECTORS];
     uint64_t pba[MSIX_MAX_VECTORS / 64];
+    bool has_cfg_cap;     /* false: none saved (PCID layout 1) */
+    uint16_t cfg_cap_off; /* config offset of the window's cap_len byte */
+    uint8_t cfg_cap[VIRTIO_PCI_CFG_CAP_LEN];
 };
 
 /* The root's state (CONFIG_ADDRESS, the host bridge's writable registers). */
@@ -89,7 +95,8 @@ void virtio_pci_save(struct virtio_pci *p, struct virtio_pci_state *out);
  * Put a saved state into a transport built for the same device at the
  * same BAR and GSIs, before msix_connect (see the order above). 0, or
  * -EINVAL (nothing changed) when the state does not fit the transport:
- * another BAR, queue count, vector count or first GSI; a register without
+ * another BAR, queue count, vector count, first GSI or window offset; a
+ * register without
  * writable bits; a vector number out of range; reserved Vector Control
  * bits; pending bits past the last vector.
  */

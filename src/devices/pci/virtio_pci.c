@@ -15,13 +15,15 @@
 #include "util/evloop.h"
 
 /* virtio_pci_cap.cfg_type (virtio 1.x 4.1.4). */
-#define CAP_COMMON 1u
-#define CAP_NOTIFY 2u
-#define CAP_ISR    3u
-#define CAP_DEVICE 4u
+#define CAP_COMMON  1u
+#define CAP_NOTIFY  2u
+#define CAP_ISR     3u
+#define CAP_DEVICE  4u
+#define CAP_PCI_CFG 5u
 
 #define CAP_BODY_SIZE        14u /* struct virtio_pci_cap after id, next */
 #define NOTIFY_CAP_BODY_SIZE 18u /* ... plus notify_off_multiplier */
+#define CFG_CAP_BODY_SIZE    18u /* ... or plus pci_cfg_data */
 
 uint16_t virtio_pci_n_vectors(const struct virtio_mmio *t)
 {
@@ -39,7 +41,9 @@ static int add_virtio_cap(struct pci_config *c, uint8_t type, uint32_t off,
                           uint32_t len)
 {
     uint8_t body[NOTIFY_CAP_BODY_SIZE] = {0};
-    size_t n = type == CAP_NOTIFY ? NOTIFY_CAP_BODY_SIZE : CAP_BODY_SIZE;
+    size_t n = type == CAP_NOTIFY    ? NOTIFY_CAP_BODY_SIZE
+               : type == CAP_PCI_CFG ? CFG_CAP_BODY_SIZE
+                                     : CAP_BODY_SIZE;
 
     body[0] = (uint8_t)(n + 2); /* cap_len counts id and next */
     body[1] = type;
@@ -132,6 +136,21 @@ static int on_interrupt(void *opaque, uint32_t bit)
     return rc;
 }
 
+/* The window's capability: offset and length 0 until the driver sets them
+ * (virtio_pci_cfgcap.c). */
+static int add_cfg_cap(struct virtio_pci *p)
+{
+    int off = add_virtio_cap(&p->pci.cfg, CAP_PCI_CFG, 0, 0);
+
+    if (off < 0)
+        return off;
+    p->cfg_cap_off = (uint16_t)(off + 2);
+    memcpy(p->cfg_cap, (const uint8_t *)p->pci.cfg.regs + p->cfg_cap_off,
+           sizeof(p->cfg_cap));
+    virtio_pci_cfg_cap_hook(p);
+    return 0;
+}
+
 int virtio_pci_init(struct virtio_pci *p, struct virtio_mmio *t,
                     uint64_t bar_addr, uint32_t first_gsi)
 {
@@ -156,7 +175,8 @@ int virtio_pci_init(struct virtio_pci *p, struct virtio_mmio *t,
         add_virtio_cap(&p->pci.cfg, CAP_DEVICE, VIRTIO_PCI_DEVICE_CFG,
                        VIRTIO_PCI_DEVICE_SIZE) < 0 ||
         add_virtio_cap(&p->pci.cfg, CAP_NOTIFY, VIRTIO_PCI_NOTIFY,
-                       VIRTIO_PCI_NOTIFY_SIZE) < 0) {
+                       VIRTIO_PCI_NOTIFY_SIZE) < 0 ||
+        add_cfg_cap(p) < 0) {
         msix_fini(&p->msix);
         return -ENOSPC;
     }
@@ -243,12 +263,20 @@ void virtio_pci_bar_read(struct bus_dev *bd, uint64_t off, uint8_t *data,
                          uint32_t len)
 {
     struct virtio_pci *p = bd->opaque;
+
+    bus_dev_lock(&p->t->bus);
+    virtio_pci_bar_read_locked(p, off, data, len);
+    bus_dev_unlock(&p->t->bus);
+}
+
+void virtio_pci_bar_read_locked(struct virtio_pci *p, uint64_t off,
+                                uint8_t *data, uint32_t len)
+{
     struct virtio_mmio *t = p->t;
 
     memset(data, 0, len > 8 ? 8 : len);
     if (len == 0 || len > 8)
         return;
-    bus_dev_lock(&t->bus);
     if (in(off, len, VIRTIO_PCI_COMMON, VIRTIO_PCI_COMMON_SIZE)) {
         virtio_pci_common_read(p, (uint32_t)off, data, len);
     } else if (off == VIRTIO_PCI_ISR && len == 1) {
@@ -269,18 +297,25 @@ void virtio_pci_bar_read(struct bus_dev *bd, uint64_t off, uint8_t *data,
         log_warn_rl("virtio-pci: read outside the BAR's regions: %#llx:%u",
                     (unsigned long long)off, (unsigned)len);
     }
-    bus_dev_unlock(&t->bus);
 }
 
 void virtio_pci_bar_write(struct bus_dev *bd, uint64_t off, const uint8_t *data,
                           uint32_t len)
 {
     struct virtio_pci *p = bd->opaque;
+
+    bus_dev_lock(&p->t->bus);
+    virtio_pci_bar_write_locked(p, off, data, len);
+    bus_dev_unlock(&p->t->bus);
+}
+
+void virtio_pci_bar_write_locked(struct virtio_pci *p, uint64_t off,
+                                 const uint8_t *data, uint32_t len)
+{
     struct virtio_mmio *t = p->t;
 
     if (len == 0 || len > 8)
         return;
-    bus_dev_lock(&t->bus);
     if (in(off, len, VIRTIO_PCI_COMMON, VIRTIO_PCI_COMMON_SIZE)) {
         virtio_pci_common_write(p, (uint32_t)off, data, len);
     } else if (in(off, len, VIRTIO_PCI_DEVICE_CFG, VIRTIO_PCI_DEVICE_SIZE)) {
@@ -303,5 +338,4 @@ void virtio_pci_bar_write(struct bus_dev *bd, uint64_t off, const uint8_t *data,
                     "%#llx:%u",
                     (unsigned long long)off, (unsigned)len);
     }
-    bus_dev_unlock(&t->bus);
 }

@@ -17,9 +17,12 @@
  *   0x08000  MSI-X table (256 KiB reserved)        are mmio.c's, unchanged
  *   0x48000  MSI-X PBA (2 KiB reserved)
  *
- * and capabilities: common, ISR, device, notify (multiplier 4) vendor
- * capabilities, then MSI-X with n_queues + 1 vectors. Interrupts: the
- * transport hooks the state's interrupt path (virtio_mmio.irq_hook); a
+ * and capabilities: common, ISR, device, notify (multiplier 4) and PCI
+ * configuration access (VIRTIO_PCI_CAP_PCI_CFG, at 0x84) vendor
+ * capabilities, then MSI-X with n_queues + 1 vectors, at upstream's
+ * offsets. The PCI configuration access capability is a window onto BAR 0
+ * from config space, with upstream's rules (virtio_pci_cfgcap.c). Interrupts:
+ * the transport hooks the state's interrupt path (virtio_mmio.irq_hook); a
  * config change raises config_msix_vector, a used-ring update raises
  * the vector of each queue whose used index moved since its last
  * interrupt (devices signal "used" without saying which queue; if none
@@ -69,6 +72,9 @@
 #define VIRTIO_PCI_MSIX_TABLE_MAX 0x40000u
 #define VIRTIO_PCI_MSIX_PBA       0x48000u
 #define VIRTIO_PCI_MSIX_PBA_MAX   0x800u
+/* struct virtio_pci_cfg_cap after its id and next bytes: cap_len,
+ * cfg_type, bar, id, padding[2], offset, length, pci_cfg_data[4]. */
+#define VIRTIO_PCI_CFG_CAP_LEN 18u
 
 /*
  * Registers (or with deassign, removes) an eventfd that a guest write of
@@ -85,6 +91,12 @@ struct virtio_pci {
     struct virtio_mmio *t; /* borrowed: the device's virtio state */
     uint64_t bar_addr;
     uint16_t msix_cap; /* config offset of the MSI-X capability */
+    /* The VIRTIO_PCI_CAP_PCI_CFG window: its bytes from cap_len on, as the
+     * guest last wrote them (the stored space keeps the initial ones), and
+     * the config offset of its cap_len byte (upstream's cap_pci_cfg and
+     * cap_pci_cfg_offset). */
+    uint8_t cfg_cap[VIRTIO_PCI_CFG_CAP_LEN];
+    uint16_t cfg_cap_off;
     uint16_t config_vector;
     uint16_t queue_vector[VIRTIO_MMIO_MAX_QUEUES];
     uint16_t last_used[VIRTIO_MMIO_MAX_QUEUES]; /* next_used at the last

@@ -16,4 +16,14 @@ void virtio_pci_common_read(struct virtio_pci *p, uint32_t off, uint8_t *data,
 void virtio_pci_common_write(struct virtio_pci *p, uint32_t off,
                              const uint8_t *data, uint32_t len);
 
+/* BAR 0 access at `off` (virtio_pci_bar_read/write), t->bus.lock held. */
+void virtio_pci_bar_read_locked(struct virtio_pci *p, uint64_t off,
+                                uint8_t *data, uint32_t len);
+void virtio_pci_bar_write_locked(struct virtio_pci *p, uint64_t off,
+                                 const uint8_t *data, uint32_t len);
+
+/* Answer the VIRTIO_PCI_CAP_PCI_CFG window's registers (p->cfg_cap_off
+ * and p->cfg_cap set) through p->pci's hooks (virtio_pci_cfgcap.c). */
+void virtio_pci_cfg_cap_hook(struct virtio_pci *p);
+
 #endif
