@@ -58,10 +58,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     pci_root_init(&root);
     pthread_mutex_init(&lock, NULL);
+    memset(&dev, 0, sizeof(dev)); /* no hooks: the stored space answers */
     pci_config_init(&dev.cfg, &ids);
     dev.lock = &lock;
-    dev.config_written = NULL;
-    dev.opaque = NULL;
     if (pci_config_set_bar64(&dev.cfg, 0, 0x4000000000ull, 0x80000, false) ||
         pci_config_add_cap(&dev.cfg, PCI_CAP_ID_MSIX, body, sizeof(body),
                            body_wmask) < 0 ||
