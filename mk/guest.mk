@@ -18,7 +18,7 @@ GUEST_LDFLAGS := -nostdlib -static -no-pie -Wl,-T,$(GUEST_SRC)/guest.ld \
     $(shell $(GUEST_CC) -Wl,--no-warn-rwx-segments -x c -o /dev/null /dev/null 2>&1 | grep -q 'unrecognized' || echo -Wl,--no-warn-rwx-segments)
 
 GUEST_OBJS := $(addprefix $(GUEST_DIR)/,entry.o lib.o tables.o guest.o virtio.o \
-    net.o netproto.o vsock.o vsockproto.o balloon.o memdev.o pci.o acpidev.o)
+    net.o netproto.o vsock.o vsockproto.o balloon.o balloon_hint.o memdev.o pci.o acpidev.o)
 GUEST_OUTS := $(GUEST_DIR)/guest-linux.elf $(GUEST_DIR)/guest-pvh.elf \
               $(GUEST_DIR)/guest.bzImage
 
@@ -26,7 +26,8 @@ guests: $(GUEST_OUTS)
 
 $(GUEST_DIR)/%.o: $(GUEST_SRC)/%.c $(GUEST_SRC)/guest.h $(GUEST_SRC)/virtio.h \
                   $(GUEST_SRC)/virtio_int.h $(GUEST_SRC)/netproto.h \
-                  $(GUEST_SRC)/vsockproto.h $(GUEST_SRC)/vring.h $(GUEST_SRC)/pci.h
+                  $(GUEST_SRC)/vsockproto.h $(GUEST_SRC)/vring.h $(GUEST_SRC)/pci.h \
+                  $(GUEST_SRC)/balloon_drv.h
 	@mkdir -p $(GUEST_DIR)
 	@$(if $(Q),echo "  GUESTCC $<")
 	$(Q)$(GUEST_CC) $(GUEST_CFLAGS) -c $< -o $@

@@ -3,9 +3,10 @@
  * (balloon, hostile-balloon; README.md "virtio-balloon tests").
  *
  * A polled driver for a virtio-mmio version 2 balloon (device id 5):
- * VERSION_1, and STATS_VQ and DEFLATE_ON_OOM when offered (free page
- * hinting and reporting are not negotiated). Queues: 0 inflate, 1 deflate,
- * 2 stats (with STATS_VQ), each a vring.h ring.
+ * VERSION_1, and STATS_VQ, DEFLATE_ON_OOM, FREE_PAGE_HINT and REPORTING
+ * when offered (balloon_drv.h; the hinting and reporting queues are driven
+ * by balloon_hint.c). Queues: 0 inflate, 1 deflate, then stats, hinting,
+ * reporting as negotiated, each a vring.h ring.
  *
  *   inflate/deflate: one chain at a time, one device-readable buffer of up
  *   to 256 u32 page frame numbers, waited for until used.
@@ -19,26 +20,20 @@
  * `actual`, waits for num_pages 0, deflates them, writes `actual` 0 and
  * checks that every page reads zero (the host dropped them).
  */
+#include "balloon_drv.h"
 #include "guest.h"
 #include "virtio_int.h"
 #include "vring.h"
 
 #define ID_BALLOON 5
 
-#define F_STATS_VQ       (1ULL << 1)
-#define F_DEFLATE_ON_OOM (1ULL << 2)
-
-#define INFLATEQ 0
-#define DEFLATEQ 1
-#define STATSQ   2
-
 #define QSIZE          64
 #define PFNS_PER_CHAIN 256
-#define PAGE           4096ULL
-
-/* config space */
-#define CFG_NUM_PAGES 0
-#define CFG_ACTUAL    4
+#define PAGE           BAL_PAGE
+#define INFLATEQ       BAL_INFLATEQ
+#define DEFLATEQ       BAL_DEFLATEQ
+#define CFG_NUM_PAGES  BAL_CFG_NUM_PAGES
+#define CFG_ACTUAL     BAL_CFG_ACTUAL
 
 /* stats tags (virtio spec 5.5.6.3) */
 #define ST_SWAP_IN  0
@@ -50,26 +45,18 @@
 
 #define OUTSIDE_RAM_PFN 0x10000000u /* 1 TiB: no guest RAM there */
 
-struct bdrv {
-    const struct vdev *dev;
-    struct vq q[3];
-    uint64_t features;
-    uint64_t tsc_hz;
-    uint64_t refreshes; /* stats buffers the device gave back */
-    uint32_t mem_mib;   /* what the stats report as total */
-};
-
-static uint8_t rings[3][VRING_MEM_SIZE] __attribute__((aligned(4096)));
+static uint8_t rings[BAL_MAX_QUEUES][VRING_MEM_SIZE]
+    __attribute__((aligned(4096)));
 static uint32_t pfns[PFNS_PER_CHAIN] __attribute__((aligned(64)));
 static uint8_t stats_buf[ST_RECORD * N_STATS + 64] __attribute__((aligned(64)));
 static struct bdrv drv;
 
-static uint32_t cfg_read(const struct bdrv *b, uint32_t off)
+uint32_t bal_cfg_read(const struct bdrv *b, uint32_t off)
 {
     return vr(b->dev, VM_CONFIG + off);
 }
 
-static void cfg_write(const struct bdrv *b, uint32_t off, uint32_t v)
+void bal_cfg_write(const struct bdrv *b, uint32_t off, uint32_t v)
 {
     vw(b->dev, VM_CONFIG + off, v);
 }
@@ -85,24 +72,24 @@ static void put_stat(uint8_t *p, uint16_t tag, uint64_t val)
 /* Fill the stats buffer and give it to the device. */
 static void stats_publish(struct bdrv *b)
 {
+    struct vq *q = &b->q[b->stats_q];
+
     put_stat(stats_buf, ST_SWAP_OUT, b->refreshes);
     put_stat(stats_buf + ST_RECORD, ST_TOTAL, (uint64_t)b->mem_mib << 20);
     put_stat(stats_buf + 2 * ST_RECORD, ST_FREE_MEM,
              ((uint64_t)b->mem_mib << 20) / 2);
-    vring_set_desc(&b->q[STATSQ], 0, addr_of(stats_buf), ST_RECORD * N_STATS, 0,
-                   0);
-    vring_publish(&b->q[STATSQ], 0);
-    vring_kick(b->dev, STATSQ);
+    vring_set_desc(q, 0, addr_of(stats_buf), ST_RECORD * N_STATS, 0, 0);
+    vring_publish(q, 0);
+    vring_kick(b->dev, (uint32_t)b->stats_q);
 }
 
-/* Give the stats buffer back with fresh numbers when the device used it. */
-static void stats_service(struct bdrv *b)
+void bal_stats_service(struct bdrv *b)
 {
     uint32_t id, len;
 
-    if (!(b->features & F_STATS_VQ))
+    if (b->stats_q < 0)
         return;
-    while (vring_take(&b->q[STATSQ], &id, &len)) {
+    while (vring_take(&b->q[b->stats_q], &id, &len)) {
         b->refreshes++;
         stats_publish(b);
     }
@@ -115,8 +102,8 @@ static int wait_target(struct bdrv *b, uint32_t want, uint64_t timeout)
     uint64_t t0 = rdtsc();
 
     for (;;) {
-        stats_service(b);
-        if (cfg_read(b, CFG_NUM_PAGES) == want)
+        bal_stats_service(b);
+        if (bal_cfg_read(b, CFG_NUM_PAGES) == want)
             return 1;
         if (rdtsc() - t0 > timeout)
             return 0;
@@ -124,31 +111,39 @@ static int wait_target(struct bdrv *b, uint32_t want, uint64_t timeout)
     }
 }
 
-/* Send n PFNs from pfns[] on queue qi; 1 when the device used the chain
- * within the timeout, with its used length in *used_len. */
-static int send_pfns(struct bdrv *b, uint32_t qi, uint32_t n, uint32_t bytes,
-                     uint16_t flags, uint64_t timeout)
+int bal_send_chain(struct bdrv *b, int qi, const struct bal_seg *segs,
+                   uint32_t n, uint64_t timeout)
 {
     struct vq *q = &b->q[qi];
     uint64_t t0 = rdtsc();
     uint32_t id, len;
 
-    (void)n;
-    vring_set_desc(q, 0, addr_of(pfns), bytes, flags, 0);
+    for (uint32_t i = 0; i < n; i++)
+        vring_set_desc(q, (uint16_t)i, segs[i].addr, segs[i].len,
+                       (uint16_t)(segs[i].flags | (i + 1 < n ? D_NEXT : 0)),
+                       (uint16_t)(i + 1 < n ? i + 1 : 0));
     vring_publish(q, 0);
-    vring_kick(b->dev, qi);
+    vring_kick(b->dev, (uint32_t)qi);
     while (!vring_take(q, &id, &len)) {
         if (rdtsc() - t0 > timeout)
             return 0;
-        stats_service(b);
+        bal_stats_service(b);
     }
     vring_ack_isr(b->dev);
     return 1;
 }
 
-/* Inflate (qi INFLATEQ) or deflate the pages of [base, base + pages). */
-static int move_pages(struct bdrv *b, uint32_t qi, uint64_t base,
-                      uint32_t pages, uint64_t timeout, uint32_t *chains)
+/* Send the first `bytes` of pfns[] on queue qi as one buffer. */
+static int send_pfns(struct bdrv *b, uint32_t qi, uint32_t bytes,
+                     uint16_t flags, uint64_t timeout)
+{
+    const struct bal_seg s = {addr_of(pfns), bytes, flags};
+
+    return bal_send_chain(b, (int)qi, &s, 1, timeout);
+}
+
+int bal_move_pages(struct bdrv *b, uint32_t qi, uint64_t base, uint32_t pages,
+                   uint64_t timeout, uint32_t *chains)
 {
     for (uint32_t done = 0; done < pages;) {
         uint32_t n = pages - done;
@@ -157,7 +152,7 @@ static int move_pages(struct bdrv *b, uint32_t qi, uint64_t base,
             n = PFNS_PER_CHAIN;
         for (uint32_t i = 0; i < n; i++)
             pfns[i] = (uint32_t)((base >> 12) + done + i);
-        if (!send_pfns(b, qi, n, n * 4, 0, timeout))
+        if (!send_pfns(b, qi, n * 4, 0, timeout))
             return -1;
         (*chains)++;
         done += n;
@@ -165,12 +160,8 @@ static int move_pages(struct bdrv *b, uint32_t qi, uint64_t base,
     return 0;
 }
 
-/*
- * Reset, ACKNOWLEDGE, DRIVER, features, FEATURES_OK (checked), the queues,
- * DRIVER_OK, the stats buffer. Prints balloon-init. 0, or -1.
- */
-static int balloon_init(struct bdrv *b, const struct vdev *d,
-                        const struct venv *e, uint32_t mem_mib)
+int bal_init(struct bdrv *b, const struct vdev *d, const struct venv *e,
+             uint32_t mem_mib)
 {
     uint64_t dev;
     uint32_t nq = 2, st;
@@ -181,16 +172,23 @@ static int balloon_init(struct bdrv *b, const struct vdev *d,
     b->dev = d;
     b->tsc_hz = e->tsc_hz;
     b->mem_mib = mem_mib;
+    b->stats_q = b->hint_q = b->report_q = -1;
     line_start(&l);
     line_str(&l, "balloon-init");
     line_kv_hex(&l, "addr", d->base);
-    if (virtio_negotiate(d, F_STATS_VQ | F_DEFLATE_ON_OOM, &l, &dev,
-                         &b->features)) {
+    if (virtio_negotiate(d,
+                         BAL_F_STATS_VQ | BAL_F_DEFLATE_ON_OOM |
+                             BAL_F_FREE_PAGE_HINT | BAL_F_REPORTING,
+                         &l, &dev, &b->features)) {
         rc = -1;
         goto out;
     }
-    if (b->features & F_STATS_VQ)
-        nq = 3;
+    if (b->features & BAL_F_STATS_VQ)
+        b->stats_q = (int)nq++;
+    if (b->features & BAL_F_FREE_PAGE_HINT)
+        b->hint_q = (int)nq++;
+    if (b->features & BAL_F_REPORTING)
+        b->report_q = (int)nq++;
     for (uint32_t i = 0; i < nq; i++) {
         if (vring_setup(d, i, &b->q[i], rings[i], QSIZE)) {
             line_str(&l, " queue=bad");
@@ -205,10 +203,12 @@ static int balloon_init(struct bdrv *b, const struct vdev *d,
         rc = -1;
         goto out;
     }
-    line_str(&l, b->features & F_STATS_VQ ? " stats=1" : " stats=0");
-    line_str(&l, b->features & F_DEFLATE_ON_OOM ? " deflate_on_oom=1"
-                                                : " deflate_on_oom=0");
-    if (b->features & F_STATS_VQ)
+    line_str(&l, b->stats_q >= 0 ? " stats=1" : " stats=0");
+    line_str(&l, b->features & BAL_F_DEFLATE_ON_OOM ? " deflate_on_oom=1"
+                                                    : " deflate_on_oom=0");
+    line_str(&l, b->hint_q >= 0 ? " hinting=1" : " hinting=0");
+    line_str(&l, b->report_q >= 0 ? " reporting=1" : " reporting=0");
+    if (b->stats_q >= 0)
         stats_publish(b);
 out:
     line_str(&l, rc ? " ok=no" : " ok=yes");
@@ -226,7 +226,7 @@ static void balloon_run(struct venv *e, const struct vdev *d)
     uint32_t pages = (uint32_t)(mib * 256), chains = 0, zeroed = 0;
     struct line l;
 
-    if (balloon_init(&drv, d, e, (uint32_t)mem))
+    if (bal_init(&drv, d, e, (uint32_t)mem))
         return;
     for (uint64_t a = base; a < base + mib * (1 << 20); a += PAGE) {
         *(volatile uint8_t *)(uintptr_t)a = 0x5a;
@@ -243,7 +243,7 @@ static void balloon_run(struct venv *e, const struct vdev *d)
     line_str(&l, "balloon-target");
     if (!wait_target(&drv, pages, timeout)) {
         line_str(&l, " result=timeout");
-        line_kv_dec(&l, "num_pages", cfg_read(&drv, CFG_NUM_PAGES));
+        line_kv_dec(&l, "num_pages", bal_cfg_read(&drv, CFG_NUM_PAGES));
         line_end(&l);
         return;
     }
@@ -252,13 +252,13 @@ static void balloon_run(struct venv *e, const struct vdev *d)
 
     line_start(&l);
     line_str(&l, "balloon-inflated");
-    line_str(&l, move_pages(&drv, INFLATEQ, base, pages, timeout, &chains)
+    line_str(&l, bal_move_pages(&drv, INFLATEQ, base, pages, timeout, &chains)
                      ? " result=timeout"
                      : " result=ok");
-    cfg_write(&drv, CFG_ACTUAL, pages);
+    bal_cfg_write(&drv, CFG_ACTUAL, pages);
     line_kv_dec(&l, "pages", pages);
     line_kv_dec(&l, "chains", chains);
-    line_kv_dec(&l, "actual", cfg_read(&drv, CFG_ACTUAL));
+    line_kv_dec(&l, "actual", bal_cfg_read(&drv, CFG_ACTUAL));
     line_end(&l);
 
     line_start(&l);
@@ -269,17 +269,17 @@ static void balloon_run(struct venv *e, const struct vdev *d)
         return;
     }
     chains = 0;
-    line_str(&l, move_pages(&drv, DEFLATEQ, base, pages, timeout, &chains)
+    line_str(&l, bal_move_pages(&drv, DEFLATEQ, base, pages, timeout, &chains)
                      ? " result=timeout"
                      : " result=ok");
-    cfg_write(&drv, CFG_ACTUAL, 0);
+    bal_cfg_write(&drv, CFG_ACTUAL, 0);
     for (uint64_t a = base; a < base + mib * (1 << 20); a += PAGE)
         zeroed += *(volatile uint8_t *)(uintptr_t)a == 0 &&
                   *(volatile uint8_t *)(uintptr_t)(a + PAGE / 2) == 0;
     line_kv_dec(&l, "pages", pages);
     line_kv_dec(&l, "chains", chains);
     line_kv_dec(&l, "zeroed", zeroed);
-    line_kv_dec(&l, "actual", cfg_read(&drv, CFG_ACTUAL));
+    line_kv_dec(&l, "actual", bal_cfg_read(&drv, CFG_ACTUAL));
     line_end(&l);
 
     line_start(&l);
@@ -316,23 +316,22 @@ static void h_case(struct bdrv *b, const char *name, uint64_t base,
     if (streq(name, "pfn-outside-ram")) {
         pfns[0] = OUTSIDE_RAM_PFN;
         pfns[1] = (uint32_t)(base >> 12);
-        answered = send_pfns(b, INFLATEQ, 2, 8, 0, timeout);
+        answered = send_pfns(b, INFLATEQ, 8, 0, timeout);
     } else if (streq(name, "pfn-duplicates")) {
         for (uint32_t i = 0; i < PFNS_PER_CHAIN; i++)
             pfns[i] = (uint32_t)(base >> 12) + (i & 3);
-        answered = send_pfns(b, INFLATEQ, PFNS_PER_CHAIN, PFNS_PER_CHAIN * 4, 0,
-                             timeout);
+        answered = send_pfns(b, INFLATEQ, PFNS_PER_CHAIN * 4, 0, timeout);
     } else if (streq(name, "inflate-write-only")) {
         pfns[0] = (uint32_t)(base >> 12);
-        answered = send_pfns(b, INFLATEQ, 1, 4, D_WRITE, timeout);
+        answered = send_pfns(b, INFLATEQ, 4, D_WRITE, timeout);
     } else if (streq(name, "inflate-odd-len")) {
         pfns[0] = (uint32_t)(base >> 12);
-        answered = send_pfns(b, INFLATEQ, 1, 7, 0, timeout);
+        answered = send_pfns(b, INFLATEQ, 7, 0, timeout);
     } else if (streq(name, "inflate-zero-len")) {
-        answered = send_pfns(b, INFLATEQ, 0, 0, 0, timeout);
+        answered = send_pfns(b, INFLATEQ, 0, 0, timeout);
     } else if (streq(name, "deflate-outside-ram")) {
         pfns[0] = OUTSIDE_RAM_PFN;
-        answered = send_pfns(b, DEFLATEQ, 1, 4, 0, timeout);
+        answered = send_pfns(b, DEFLATEQ, 4, 0, timeout);
     } else {
         /* The stats queue holds one buffer at a time: these replace the
          * next refill with a bad one and wait for the device to give it
@@ -342,7 +341,7 @@ static void h_case(struct bdrv *b, const char *name, uint64_t base,
         uint64_t t0;
 
         is_stats = 1;
-        if (!(b->features & F_STATS_VQ)) {
+        if (b->stats_q < 0) {
             answered = 0;
             goto report;
         }
@@ -354,18 +353,18 @@ static void h_case(struct bdrv *b, const char *name, uint64_t base,
             flags = D_WRITE;
         /* wait for the device to hand the good buffer back first */
         t0 = rdtsc();
-        while (!vring_take(&b->q[STATSQ], &id, &ulen)) {
+        while (!vring_take(&b->q[b->stats_q], &id, &ulen)) {
             if (rdtsc() - t0 > timeout) {
                 answered = 0;
                 goto report;
             }
             delay_cycles(b->tsc_hz / 1000);
         }
-        vring_set_desc(&b->q[STATSQ], 0, addr_of(stats_buf), len, flags, 0);
-        vring_publish(&b->q[STATSQ], 0);
-        vring_kick(b->dev, STATSQ);
+        vring_set_desc(&b->q[b->stats_q], 0, addr_of(stats_buf), len, flags, 0);
+        vring_publish(&b->q[b->stats_q], 0);
+        vring_kick(b->dev, (uint32_t)b->stats_q);
         t0 = rdtsc();
-        while (!vring_take(&b->q[STATSQ], &id, &ulen)) {
+        while (!vring_take(&b->q[b->stats_q], &id, &ulen)) {
             if (rdtsc() - t0 > timeout) {
                 answered = 0;
                 break;
@@ -381,10 +380,11 @@ report:
     line_str(&l, answered ? " answered=yes" : " answered=no");
     line_str(&l, is_stats ? " queue=stats" : " queue=pfn");
     line_kv_hex(&l, "status", vr(b->dev, VM_STATUS));
-    line_str(&l, move_pages(b, INFLATEQ, base, 1, timeout, &chains) == 0 &&
-                         move_pages(b, DEFLATEQ, base, 1, timeout, &chains) == 0
-                     ? " after_ok=yes"
-                     : " after_ok=no");
+    line_str(&l,
+             bal_move_pages(b, INFLATEQ, base, 1, timeout, &chains) == 0 &&
+                     bal_move_pages(b, DEFLATEQ, base, 1, timeout, &chains) == 0
+                 ? " after_ok=yes"
+                 : " after_ok=no");
     line_end(&l);
 }
 
@@ -396,7 +396,7 @@ static void hostile_balloon(struct venv *e, const struct vdev *d)
     size_t clen = 0;
     const char *only = virtio_param(e, "squibcase=", &clen);
 
-    if (balloon_init(&drv, d, e, 128))
+    if (bal_init(&drv, d, e, 128))
         return;
     for (size_t i = 0; i < sizeof(hnames) / sizeof(hnames[0]); i++) {
         if (only &&
@@ -419,7 +419,9 @@ void balloon_run_test(struct venv *e, int which)
     }
     if (which == 0)
         balloon_run(e, d);
-    else
+    else if (which == 1)
         hostile_balloon(e, d);
+    else
+        bal_hint_test(e, d, which == 3);
     virtio_dev_reset(d);
 }

@@ -287,6 +287,53 @@ def qemu_checks():
     qemu_virtio_checks()
     qemu_net_checks()
     qemu_vsock_checks()
+    qemu_balloon_hint_checks()
+
+
+HOSTILE_HINT = ["hint-before-run", "hint-no-cmd", "done-before-start", "hint-stale-cmd",
+                "hint-wrong-cmd", "stop-then-hint", "cmd-outside-ram", "hint-outside-ram",
+                "hint-overlap", "hint-duplicate", "hint-zero-len", "hint-huge-len",
+                "hint-addr-wraps", "hint-read-only", "report-outside-ram", "report-read-only",
+                "report-zero-len", "report-huge-len", "report-overlap", "guest-done"]
+
+
+def qemu_balloon_hint_checks():
+    """balloon-hint and hostile-hint against QEMU's virtio-balloon with free
+    page hinting and reporting. QEMU starts hinting runs only while
+    migrating, so here no run starts: balloon-hint reports its pages (QEMU
+    drops them: they read zero) and hostile-hint runs every case with
+    command id 0; QEMU marks the device broken on a 0-byte buffer, the guest
+    resets it, and after every case a good request works. The hinting runs
+    are checked against squib (tests/integration/test_balloon_hint_guest.py)."""
+    script = os.path.join(HERE, "run-qemu.sh")
+    devs = VIRTIO_QEMU + ["-object", "iothread,id=io0", "-device",
+                          "virtio-balloon-device,free-page-reporting=on,free-page-hint=on,"
+                          "iothread=io0,deflate-on-oom=on"]
+
+    def boot(cmdline):
+        rc, out, err = run([script, os.path.join(GDIR, "guest-pvh.elf"), cmdline, "--"] + devs,
+                           env={"QEMU_MACHINE": "microvm,ioapic2=off", "QEMU_TIMEOUT": "120"},
+                           timeout=120)
+        return parse(out), out
+
+    facts, out = boot("console=ttyS0 squibtest=balloon-hint squibruns=0 squibmib=4")
+    expect_fields("qemu-balloon/hint.init", first(facts, "balloon-init"),
+                  {"hinting": "1", "reporting": "1", "ok": "yes"})
+    expect_fields("qemu-balloon/hint.report", first(facts, "report-done"),
+                  {"buffers": "4", "chains": "1", "used": "1", "zeroed": "1024",
+                   "pages": "1024"})
+    check("qemu-balloon/hint.done", first(facts, "balloon-hint-done") is not None, out[-300:])
+
+    facts, out = boot("console=ttyS0 squibtest=hostile-hint squibwait=500 squibtimeout=3000")
+    cases = all_of(facts, "hint-case")
+    check("qemu-balloon/hostile-hint.cases", [kv.get("case") for kv in cases] == HOSTILE_HINT,
+          str([kv.get("case") for kv in cases]))
+    for kv in cases:
+        check(f"qemu-balloon/hostile-hint.{kv.get('case')}", kv.get("after_ok") == "yes", str(kv))
+    done = first(parse(out.replace("SQUIB-GUEST hostile done", "SQUIB-GUEST hostile-done")),
+                 "hostile-done")
+    expect_fields("qemu-balloon/hostile-hint.done", done,
+                  {"dev": "hint", "cases": str(len(HOSTILE_HINT))})
 
 
 def fnv1a(data):

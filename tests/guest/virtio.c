@@ -1853,7 +1853,7 @@ int virtio_run_test(const char *name, size_t name_len, const char *cmdline,
         "net-mmds",      "net-ping",       "hostile-net",  "vsock-echo",
         "hostile-vsock", "net-mmds-bench", "balloon",      "hostile-balloon",
         "pmem",          "hostile-pmem",   "virtio-mem",   "blk-hold",
-        "acpi-devs",     "memsnap",
+        "acpi-devs",     "memsnap",        "balloon-hint", "hostile-hint",
     };
     static struct venv env;
     static struct vdrv drv;
@@ -1945,6 +1945,10 @@ int virtio_run_test(const char *name, size_t name_len, const char *cmdline,
     case 18:
     case 19:
         balloon_run_test(e, which - 18);
+        break;
+    case 26:
+    case 27:
+        balloon_run_test(e, which - 24);
         break;
     case 15:
     case 16:

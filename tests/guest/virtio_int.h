@@ -186,7 +186,7 @@ void memdev_run_test(struct venv *e, int which, uint64_t timeout);
 void net_run_test(struct venv *e, int which);
 
 /* balloon.c: run virtio-balloon test `which` (0 balloon, 1
- * hostile-balloon); prints its lines. */
+ * hostile-balloon, 2 balloon-hint, 3 hostile-hint); prints its lines. */
 void balloon_run_test(struct venv *e, int which);
 
 /* vsock.c: run virtio-vsock test `which` (0 vsock-echo, 1 hostile-vsock);

@@ -676,6 +676,99 @@ static void test_hinting_hostile(void **state)
     assert_int_equal(cnt(&m()->free_page_hint_fails), fails + 2);
 }
 
+/*
+ * The test guest's hostile-hint cases (tests/guest/balloon_hint.c) in
+ * process: every chain is used, ignored hints leave their pages, hints
+ * under the run's id are released whatever their flags, overlap or
+ * repetition, and nothing outside RAM (huge, wrapping) is touched.
+ */
+static void test_hinting_guest_cases(void **state)
+{
+    struct fx *f = *state;
+    struct balloon_params p = {0, false, 0, true, true, NULL, NULL};
+    struct balloon_dev_hinting h;
+    const int hq = 2, rq = 3;
+    uint16_t hint_used = 0, rep_used = 0;
+    struct dsc c[4];
+    static const uint32_t ids[] = {BALLOON_HINT_CMD_DONE, 2, 103,
+                                   BALLOON_HINT_CMD_STOP};
+
+    fx_new(f, &p);
+    fx_start(f, 4, F_HINT | F_REPORT);
+    touch(f, PAGES, 64 * PG);
+    /* Two runs: 2 is stale, 3 the one going on. */
+    assert_int_equal(balloon_start_hinting(f->b, false, NULL), 0);
+    assert_int_equal(balloon_start_hinting(f->b, false, NULL), 0);
+    assert_int_equal(cfg_rd(f, 8), 3);
+
+    /* No command id yet, DONE, a stale, a wrong id, STOP: ignored. */
+    c[1] = (struct dsc){PAGES, PG, F_W};
+    send_chain(f, hq, &c[1], 1);
+    hint_used++;
+    c[0] = (struct dsc){BUF, 4, 0};
+    for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+        put_u32(f, BUF, ids[i]);
+        send_chain(f, hq, c, 2);
+        hint_used++;
+    }
+    assert_int_equal(resident(f, PAGES, PG), 1);
+    /* DONE from the guest does not end the host's run. */
+    assert_int_equal(cfg_rd(f, 8), 3);
+
+    /* The id outside RAM: the next range goes by the last good id (0). */
+    c[0] = (struct dsc){MEM_SIZE + PG, 4, 0};
+    send_chain(f, hq, c, 2);
+    hint_used++;
+    assert_int_equal(resident(f, PAGES, PG), 1);
+
+    /* Under the run's id: overlapping, repeated, read-only, empty, huge,
+     * wrapping. */
+    put_u32(f, BUF, 3);
+    c[0] = (struct dsc){BUF, 4, 0};
+    c[1] = (struct dsc){PAGES + 4 * PG, 2 * PG, F_W};
+    c[2] = (struct dsc){PAGES + 5 * PG, 2 * PG, F_W};
+    c[3] = (struct dsc){PAGES + 5 * PG, 2 * PG, 0};
+    send_chain(f, hq, c, 4);
+    hint_used++;
+    assert_int_equal(resident(f, PAGES + 4 * PG, 3 * PG), 0);
+    c[1] = (struct dsc){PAGES + 8 * PG, 0, F_W};
+    c[2] = (struct dsc){MEM_SIZE, 0xfffff000u, F_W};
+    c[3] = (struct dsc){0xfffffffffffff000ULL, 0x10000, F_W};
+    send_chain(f, hq, c, 4);
+    hint_used++;
+    assert_int_equal(resident(f, PAGES + 8 * PG, PG), 1);
+    assert_int_equal(drv_used_idx(&f->d[hq]), hint_used);
+
+    /* Reporting: read-only, empty, huge, outside RAM, overlapping. */
+    c[0] = (struct dsc){PAGES + 16 * PG, PG, 0};
+    c[1] = (struct dsc){PAGES + 17 * PG, 0, F_W};
+    c[2] = (struct dsc){MEM_SIZE, 0xfffff000u, F_W};
+    c[3] = (struct dsc){0xfffffffffffff000ULL, 0x10000, F_W};
+    send_chain(f, rq, c, 4);
+    rep_used++;
+    c[0] = (struct dsc){PAGES + 20 * PG, 2 * PG, F_W};
+    c[1] = (struct dsc){PAGES + 21 * PG, 2 * PG, F_W};
+    send_chain(f, rq, c, 2);
+    rep_used++;
+    assert_int_equal(resident(f, PAGES + 16 * PG, PG), 0);
+    assert_int_equal(resident(f, PAGES + 17 * PG, PG), 1);
+    assert_int_equal(resident(f, PAGES + 20 * PG, 3 * PG), 0);
+    assert_int_equal(drv_used_idx(&f->d[rq]), rep_used);
+
+    /* The guest's DONE in the run, then its id again: the run goes on. */
+    put_u32(f, BUF, BALLOON_HINT_CMD_DONE);
+    send_chain(f, hq, c, 1);
+    put_u32(f, BUF + 16, 3);
+    c[0] = (struct dsc){BUF + 16, 4, 0};
+    send_chain(f, hq, c, 1);
+    assert_int_equal(balloon_hinting_status(f->b, &h, NULL), 0);
+    assert_int_equal(h.host_cmd, 3);
+    assert_true(h.has_guest_cmd);
+    assert_int_equal(h.guest_cmd, 3);
+    assert_int_equal(drv_used_idx(&f->d[hq]), hint_used + 2);
+    assert_false(reg_rd(tp(f), 0x70) & SQ_VIRTIO_STATUS_NEEDS_RESET);
+}
+
 static void test_reporting(void **state)
 {
     struct fx *f = *state;
@@ -880,6 +973,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stats_interval, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hinting, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hinting_hostile, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hinting_guest_cases, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_reporting, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reporting_index, setup, teardown),
         cmocka_unit_test_setup_teardown(test_on_loop, setup, teardown),
