@@ -44,13 +44,12 @@ int vdev_balloon_state_decode(const uint8_t *p, size_t len,
                               struct balloon_state *out, struct sq_err *err)
 {
     struct vdev_state_reader r = {p, len, 0, false};
-    uint32_t layout = vdev_state_get_u32(&r);
     uint16_t mask;
 
     memset(out, 0, sizeof(*out));
-    if (!r.bad && layout != VDEV_BALLOON_STATE_LAYOUT)
-        return sq_errf(err, -EBADMSG, "balloon state: " VDEV_STATE_ERR_LAYOUT,
-                       layout);
+    if (vdev_state_get_layout(&r, VDEV_BALLOON_STATE_LAYOUT, "balloon", err) <
+        0)
+        return err->code;
     out->num_pages = vdev_state_get_u32(&r);
     out->actual_pages = vdev_state_get_u32(&r);
     out->interval_s = vdev_state_get_u16(&r);

@@ -47,13 +47,11 @@ int vdev_mem_state_decode(const uint8_t *p, size_t len,
                           struct virtio_mem_state *out, struct sq_err *err)
 {
     struct vdev_state_reader r = {p, len, 0, false};
-    uint32_t layout = vdev_state_get_u32(&r);
     uint64_t words;
 
     memset(out, 0, sizeof(*out));
-    if (!r.bad && layout != VDEV_MEM_STATE_LAYOUT)
-        return sq_errf(err, -EBADMSG,
-                       "virtio-mem state: " VDEV_STATE_ERR_LAYOUT, layout);
+    if (vdev_state_get_layout(&r, VDEV_MEM_STATE_LAYOUT, "virtio-mem", err) < 0)
+        return err->code;
     out->addr = vdev_state_get_u64(&r);
     out->region_size = vdev_state_get_u64(&r);
     out->block_size = vdev_state_get_u64(&r);

@@ -55,12 +55,10 @@ int vdev_pmem_state_decode(const uint8_t *p, size_t len, struct pmem_state *out,
                            struct sq_err *err)
 {
     struct vdev_state_reader r = {p, len, 0, false};
-    uint32_t layout = vdev_state_get_u32(&r);
 
     memset(out, 0, sizeof(*out));
-    if (!r.bad && layout != VDEV_PMEM_STATE_LAYOUT)
-        return sq_errf(err, -EBADMSG, "pmem state: " VDEV_STATE_ERR_LAYOUT,
-                       layout);
+    if (vdev_state_get_layout(&r, VDEV_PMEM_STATE_LAYOUT, "pmem", err) < 0)
+        return err->code;
     out->gpa = vdev_state_get_u64(&r);
     out->size = vdev_state_get_u64(&r);
     get_bucket(&r, &out->rl.has_bandwidth, &out->rl.bandwidth);

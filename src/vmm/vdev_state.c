@@ -3,6 +3,8 @@
  */
 #include "vmm/vdev_state.h"
 
+#include <errno.h>
+
 /* n <= 8 bytes of v, least significant first. */
 static void put_le(struct buf *b, uint64_t v, unsigned n)
 {
@@ -74,6 +76,17 @@ bool vdev_state_get_bool(struct vdev_state_reader *r)
     if (v > 1)
         r->bad = true;
     return v == 1;
+}
+
+int vdev_state_get_layout(struct vdev_state_reader *r, uint32_t layout,
+                          const char *what, struct sq_err *err)
+{
+    uint32_t got = vdev_state_get_u32(r);
+
+    if (!r->bad && got != layout)
+        return sq_errf(err, -EBADMSG, "%s state: " VDEV_STATE_ERR_LAYOUT, what,
+                       got);
+    return 0;
 }
 
 bool vdev_state_done(const struct vdev_state_reader *r)

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "util/buf.h"
+#include "util/err.h"
 
 /* Decoder texts: "{kind} state: {what}" (after the VDEV's own prefix). */
 #define VDEV_STATE_ERR_LAYOUT "unknown state layout %u"
@@ -39,6 +40,14 @@ uint32_t vdev_state_get_u32(struct vdev_state_reader *r);
 uint64_t vdev_state_get_u64(struct vdev_state_reader *r);
 /* A u8 that must be 0 or 1 (anything else makes r bad). */
 bool vdev_state_get_bool(struct vdev_state_reader *r);
+
+/*
+ * Read the u32 layout every state starts with. 0 when it is `layout` (or
+ * the bytes ran out: vdev_state_done() then fails), else -EBADMSG with err
+ * "{what} state: unknown state layout {n}".
+ */
+int vdev_state_get_layout(struct vdev_state_reader *r, uint32_t layout,
+                          const char *what, struct sq_err *err);
 
 /* Every byte read and nothing read past the end. */
 bool vdev_state_done(const struct vdev_state_reader *r);

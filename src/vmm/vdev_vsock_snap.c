@@ -25,12 +25,10 @@ int vdev_vsock_state_decode(const uint8_t *p, size_t len,
                             struct vsock_state *out, struct sq_err *err)
 {
     struct vdev_state_reader r = {p, len, 0, false};
-    uint32_t layout = vdev_state_get_u32(&r);
 
     memset(out, 0, sizeof(*out));
-    if (!r.bad && layout != VDEV_VSOCK_STATE_LAYOUT)
-        return sq_errf(err, -EBADMSG, "vsock state: " VDEV_STATE_ERR_LAYOUT,
-                       layout);
+    if (vdev_state_get_layout(&r, VDEV_VSOCK_STATE_LAYOUT, "vsock", err) < 0)
+        return err->code;
     out->guest_cid = vdev_state_get_u64(&r);
     out->pending_event_ack = vdev_state_get_bool(&r);
     if (!vdev_state_done(&r)) {
