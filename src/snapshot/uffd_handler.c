@@ -331,6 +331,20 @@ static const struct uffd_region_map *region_of(const struct uffd_server *s,
  * there, or its range is gone), to retry, or the VMM is gone. */
 enum copy_result { COPY_DONE, COPY_SKIPPED, COPY_AGAIN, COPY_PEER_GONE };
 
+/*
+ * A failed UFFDIO_COPY wakes nobody (the kernel wakes only after a copy),
+ * so a thread whose fault was answered by EEXIST or ENOENT is woken here.
+ * UNREGISTER after a remove event should wake the faults of its range, but
+ * one such fault was once seen asleep for good under load; a second wake
+ * is harmless, and its failure (the memory is gone) changes nothing.
+ */
+static void wake_page(struct uffd_server *s, uint64_t page, uint64_t ps)
+{
+    struct uffdio_range r = {.start = page, .len = ps};
+
+    (void)ioctl(s->uffd, UFFDIO_WAKE, &r);
+}
+
 static int copy_page(struct uffd_server *s, uint64_t addr,
                      enum copy_result *res, struct sq_err *err)
 {
@@ -357,6 +371,7 @@ static int copy_page(struct uffd_server *s, uint64_t addr,
     switch (errno) {
     case EEXIST: /* populated meanwhile (another fault on the same page) */
         *res = COPY_SKIPPED;
+        wake_page(s, page, ps);
         return 0;
     case EAGAIN: /* a remove event is queued: read it first */
         *res = COPY_AGAIN;
@@ -364,8 +379,9 @@ static int copy_page(struct uffd_server *s, uint64_t addr,
     case ESRCH: /* the VMM's memory is gone: it is exiting */
         *res = COPY_PEER_GONE;
         return 0;
-    case ENOENT: /* the range was unmapped meanwhile: nobody waits on it */
+    case ENOENT: /* the range was unmapped or unregistered meanwhile */
         *res = COPY_SKIPPED;
+        wake_page(s, page, ps);
         return 0;
     default:
         return sq_errf(err, -errno, "UFFDIO_COPY at 0x%llx failed: %s",
