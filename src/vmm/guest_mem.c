@@ -177,8 +177,17 @@ int guest_mem_add_borrowed(struct guest_mem *gm, gpa_t gpa, uint64_t size,
         if (gpa < r->gpa + r->size && r->gpa < end)
             return -EINVAL;
     }
-    gm->regions[gm->n_regions++] = (struct guest_region){
+    gm->regions[gm->n_regions] = (struct guest_region){
         .gpa = gpa, .size = size, .hva = hva, .borrowed = true};
+    /* A window's dirty pages are logged as RAM's (guest_mem_diff.h). */
+    if (gm->track_dirty) {
+        int rc = atomic_bitmap_init(&gm->regions[gm->n_regions].dirty,
+                                    (size_t)(size / GUEST_MEM_PAGE_SIZE));
+
+        if (rc < 0)
+            return rc;
+    }
+    gm->n_regions++;
     return 0;
 }
 

@@ -51,7 +51,9 @@ struct guest_region {
     gpa_t gpa;     /* first guest address */
     uint64_t size; /* bytes of guest RAM */
     uint8_t *hva;  /* owned mapping of `size` bytes, 2 MiB aligned */
-    uint32_t slot; /* KVM memory slot (RAM only) */
+    /* KVM memory slot: RAM's (one per region); a window's first, when it
+     * has slots of its own (slot_size below) */
+    uint32_t slot;
     /* Not RAM: a device's window (virtio-mem) added by
      * guest_mem_add_borrowed(). Borrowed (never unmapped here), not
      * registered with KVM here (the device maps its own slots), not counted
@@ -68,12 +70,20 @@ struct guest_region {
      * writers skip the other parts (guest_mem_file.h). */
     const uint64_t *present;
     uint64_t present_unit;
+    /* Windows only, optional (slot_size 0: none): the KVM slots the
+     * window's owner registers itself (virtio-mem: one per slot_size bytes,
+     * numbered from `slot`, with guest RAM's flags), slot k registered
+     * while slot_on[k] (borrowed from the device, like `present`). The
+     * Diff snapshot reads KVM's dirty log of exactly those slots
+     * (guest_mem_diff.h). */
+    const bool *slot_on;
+    uint64_t slot_size;
     /* RAM mapped MAP_PRIVATE from a snapshot's memory file
      * (guest_mem_file_map): releasing a range needs a fresh anonymous
      * mapping, as MADV_DONTNEED would bring the file's bytes back. */
     bool file_backed;
-    /* RAM only, when the slots log dirty pages: one bit per page the VMM
-     * wrote (guest_mem_mark_dirty*); owned; empty otherwise. */
+    /* RAM and windows, when the slots log dirty pages: one bit per page
+     * the VMM wrote (guest_mem_mark_dirty*); owned; empty otherwise. */
     struct atomic_bitmap dirty;
 };
 
@@ -107,8 +117,10 @@ int guest_mem_new(uint64_t mem_size_mib, enum guest_mem_huge_pages huge_pages,
  * Let guest_mem_translate() reach [gpa, gpa + size) at hva (borrowed: the
  * caller keeps it mapped until guest_mem_free()), e.g. the hot-pluggable
  * window virtqueue buffers may live in. Before any other thread translates
- * (the layout is then fixed again). 0, -ENOSPC when every region is in
- * use, -EINVAL for an empty or wrapping range or one overlapping a region.
+ * (the layout is then fixed again). When gm tracks dirty pages the window
+ * gets its VMM dirty bitmap too. 0, -ENOSPC when every region is in use,
+ * -EINVAL for an empty or wrapping range or one overlapping a region,
+ * -ENOMEM when there is no room for the bitmap (nothing added).
  */
 int guest_mem_add_borrowed(struct guest_mem *gm, gpa_t gpa, uint64_t size,
                            void *hva);
@@ -147,9 +159,10 @@ void guest_mem_free(struct guest_mem *gm);
 
 /*
  * Register every RAM region with KVM on `vm_fd` (slot = region index), with
- * KVM_MEM_LOG_DIRTY_PAGES when track_dirty, which also gives each RAM
- * region its VMM dirty bitmap. Returns 0 or -errno (-ENOMEM: no room for
- * the bitmaps).
+ * KVM_MEM_LOG_DIRTY_PAGES when track_dirty, which also gives each region
+ * (a window added already too) its VMM dirty bitmap. Windows are not
+ * registered: their owners map their own slots. Returns 0 or -errno
+ * (-ENOMEM: no room for the bitmaps).
  */
 int guest_mem_register(struct guest_mem *gm, int vm_fd, bool track_dirty);
 
@@ -172,36 +185,38 @@ uint64_t guest_mem_file_size(const struct guest_mem *gm);
 /* ---- the VMM's own dirty-page log (guest_mem_dirty.c, guest_mem_diff.c) --
  *
  * KVM's dirty log sees only the guest's writes. Every write squib itself
- * makes into guest RAM (a block read, an RX frame, a used ring entry, a
- * status byte) is recorded here too, so that a Diff snapshot holds it
- * (docs/snapshot.md). All of these are no-ops unless the slots log dirty
- * pages (track_dirty), cost one atomic OR per 64 pages when they are, and
- * may be called from any thread. Parts of a range outside RAM (a borrowed
- * window, a hole) are ignored.
+ * makes into guest memory (a block read, an RX frame, a used ring entry, a
+ * status byte), in RAM or in a window (virtio-mem's plugged blocks), is
+ * recorded here too, so that a Diff snapshot holds it (docs/snapshot.md).
+ * All of these are no-ops unless the slots log dirty pages (track_dirty),
+ * cost one atomic OR per 64 pages when they are, and may be called from
+ * any thread. Parts of a range outside every region (a hole) are ignored.
  */
 
 /*
- * Give every RAM region its (clear) VMM dirty bitmap and turn marking on;
- * guest_mem_register() does this when track_dirty. Returns 0 or -ENOMEM.
+ * Give every region (RAM and windows) its (clear) VMM dirty bitmap and turn
+ * marking on; guest_mem_register() does this when track_dirty, and
+ * guest_mem_add_borrowed() for a window added later. Returns 0 or -ENOMEM.
  */
 int guest_mem_dirty_init(struct guest_mem *gm);
 
 /* The VMM wrote [gpa, gpa + len). */
 void guest_mem_mark_dirty(const struct guest_mem *gm, gpa_t gpa, uint64_t len);
 
-/* The VMM wrote [hva, hva + len), a host pointer into guest RAM. */
+/* The VMM wrote [hva, hva + len), a host pointer into guest memory. */
 void guest_mem_mark_dirty_hva(const struct guest_mem *gm, const void *hva,
                               uint64_t len);
 
-/* The VMM wrote the first `bytes` bytes of the n iovecs (guest RAM). */
+/* The VMM wrote the first `bytes` bytes of the n iovecs (guest memory). */
 void guest_mem_mark_dirty_iov(const struct guest_mem *gm,
                               const struct iovec *iov, size_t n,
                               uint64_t bytes);
 
 /*
- * Mark every page the host has in memory (mincore) as written by the VMM:
- * called once after the kernel, tables and boot data were loaded, before
- * any vCPU runs, so that a first Diff snapshot holds them.
+ * Mark every page of RAM the host has in memory (mincore) as written by
+ * the VMM: called once after the kernel, tables and boot data were loaded,
+ * before any vCPU runs, so that a first Diff snapshot holds them (nothing
+ * of a window is plugged then).
  */
 void guest_mem_mark_resident(const struct guest_mem *gm);
 

@@ -2,10 +2,10 @@
  * guest_mem_dirty.c: the VMM's own dirty-page log (guest_mem.h, "the
  * VMM's own dirty-page log").
  *
- * Each RAM region of a tracking guest_mem has an atomic bitmap, one bit
- * per GUEST_MEM_PAGE_SIZE page of the region. A range is clipped to each
- * region it meets; what lies in no RAM region is ignored, as upstream's
- * mark_dirty ignores invalid ranges. (guest_mem_mark_resident() is in
+ * Each region of a tracking guest_mem (RAM and windows) has an atomic
+ * bitmap, one bit per GUEST_MEM_PAGE_SIZE page of the region. A range is
+ * clipped to each region it meets; what lies in no region is ignored, as
+ * upstream's mark_dirty ignores invalid ranges. (guest_mem_mark_resident() is in
  * guest_mem_diff.c, beside the other user of mincore.)
  */
 #include "vmm/guest_mem.h"
@@ -18,7 +18,7 @@ int guest_mem_dirty_init(struct guest_mem *gm)
         struct guest_region *r = &gm->regions[i];
         int rc;
 
-        if (r->borrowed || r->dirty.words)
+        if (r->dirty.words)
             continue;
         rc = atomic_bitmap_init(&r->dirty,
                                 (size_t)(r->size / GUEST_MEM_PAGE_SIZE));
@@ -57,7 +57,7 @@ void guest_mem_mark_dirty(const struct guest_mem *gm, gpa_t gpa, uint64_t len)
         const struct guest_region *r = &gm->regions[i];
         uint64_t lo, hi;
 
-        if (r->borrowed || !r->dirty.words)
+        if (!r->dirty.words)
             continue;
         lo = gpa > r->gpa ? gpa : r->gpa;
         hi = end < r->gpa + r->size ? end : r->gpa + r->size;
@@ -77,7 +77,7 @@ void guest_mem_mark_dirty_hva(const struct guest_mem *gm, const void *hva,
         const struct guest_region *r = &gm->regions[i];
         uintptr_t base = (uintptr_t)r->hva;
 
-        if (r->borrowed || !r->dirty.words || p < base || p - base >= r->size)
+        if (!r->dirty.words || p < base || p - base >= r->size)
             continue;
         mark_region(r, p - base, len);
         return;

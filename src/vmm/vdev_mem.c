@@ -113,7 +113,8 @@ static int mem_create(const struct vm_resources *r, size_t i,
 
 /*
  * The window into guest memory, its plugged blocks marked as what the
- * memory file holds of it (guest_mem_file.h). A snapshot load has mapped
+ * memory file holds of it (guest_mem_file.h) and its slots as the ones
+ * whose KVM dirty log a Diff reads (guest_mem_diff.h). A snapshot load has mapped
  * the window already, from the memory file (guest_mem_add_window): the
  * device adopts that mapping instead of its own.
  */
@@ -130,8 +131,11 @@ static int mem_add_memory(void *dev, struct guest_mem *gm)
         rc = guest_mem_add_borrowed(gm, w->gpa, w->r.size, w->r.hva);
         r = rc == 0 ? &gm->regions[gm->n_regions - 1] : NULL;
     }
-    if (rc == 0)
+    if (rc == 0) {
         r->present = virtio_mem_plugged_bits(w->vm, &r->present_unit);
+        r->slot_on = virtio_mem_slots_on(w->vm, &r->slot_size);
+        r->slot = w->slot_base;
+    }
     return rc;
 }
 

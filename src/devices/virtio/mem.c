@@ -692,6 +692,13 @@ const uint64_t *virtio_mem_plugged_bits(const struct virtio_mem *vm,
     return vm->plugged;
 }
 
+const bool *virtio_mem_slots_on(const struct virtio_mem *vm,
+                                uint64_t *slot_size)
+{
+    *slot_size = vm->slot_size;
+    return vm->slot_on;
+}
+
 void virtio_mem_save_state(struct virtio_mem *vm, struct virtio_mem_state *out)
 {
     size_t words = bitmap_words(vm->n_blocks);

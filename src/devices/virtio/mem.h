@@ -207,4 +207,10 @@ int virtio_mem_use_window(struct virtio_mem *vm, void *hva, bool file_backed);
 const uint64_t *virtio_mem_plugged_bits(const struct virtio_mem *vm,
                                         uint64_t *block_size);
 
+/* Which slots are registered through the slot hook (borrowed, lives as
+ * long as the device; n_slots entries, slot k covering *slot_size bytes
+ * from k * *slot_size), for the dirty logs of a Diff snapshot. */
+const bool *virtio_mem_slots_on(const struct virtio_mem *vm,
+                                uint64_t *slot_size);
+
 #endif
