@@ -209,8 +209,8 @@ static bool page_written(const struct guest_mem *gm,
     if (!guest_mem_page_dirty(gm, l, i, p))
         return false;
     return !r->present || !r->present_unit ||
-           guest_region_unit_present(
-               r, (uint64_t)p * GUEST_MEM_PAGE_SIZE / r->present_unit);
+           guest_region_unit_present(r, (uint64_t)p * GUEST_MEM_PAGE_SIZE /
+                                            r->present_unit);
 }
 
 int guest_mem_file_write_dirty(const struct guest_mem *gm,

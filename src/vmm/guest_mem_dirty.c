@@ -5,8 +5,8 @@
  * Each region of a tracking guest_mem (RAM and windows) has an atomic
  * bitmap, one bit per GUEST_MEM_PAGE_SIZE page of the region. A range is
  * clipped to each region it meets; what lies in no region is ignored, as
- * upstream's mark_dirty ignores invalid ranges. (guest_mem_mark_resident() is in
- * guest_mem_diff.c, beside the other user of mincore.)
+ * upstream's mark_dirty ignores invalid ranges. (guest_mem_mark_resident() is
+ * in guest_mem_diff.c, beside the other user of mincore.)
  */
 #include "vmm/guest_mem.h"
 

@@ -114,8 +114,8 @@ static int mem_create(const struct vm_resources *r, size_t i,
 /*
  * The window into guest memory, its plugged blocks marked as what the
  * memory file holds of it (guest_mem_file.h) and its slots as the ones
- * whose KVM dirty log a Diff reads (guest_mem_diff.h). A snapshot load has mapped
- * the window already, from the memory file (guest_mem_add_window): the
+ * whose KVM dirty log a Diff reads (guest_mem_diff.h). A snapshot load has
+ * mapped the window already, from the memory file (guest_mem_add_window): the
  * device adopts that mapping instead of its own.
  */
 static int mem_add_memory(void *dev, struct guest_mem *gm)

@@ -11,7 +11,8 @@
  *  - the memory file with a virtio-mem window (vmm/guest_mem_file.h,
  *    snapshot/memfile.h): a Full snapshot writes RAM and only the plugged
  *    blocks of the window (holes elsewhere, SEEK_DATA shows it), a Diff
- *    writes every plugged block, and mapping the file back (RAM and the
+ *    the resident pages of the plugged blocks (test_mem_dirty.c has the
+ *    Diff's dirty pages in detail), and mapping the file back (RAM and the
  *    window, guest_mem_add_window) gives the same bytes; a virtio-mem device
  *    adopts that window and serves its plugged blocks' bytes.
  */
@@ -421,7 +422,8 @@ static void test_full_with_window(void **state)
     guest_mem_free(gm);
 }
 
-/* A Diff (no tracking: mincore for RAM) writes every plugged block. */
+/* A Diff without tracking (mincore) writes the plugged blocks' resident
+ * pages: all of them here, as fill() touched every byte. */
 static void test_diff_with_window(void **state)
 {
     struct files *f = *state;

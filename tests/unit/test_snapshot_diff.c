@@ -22,6 +22,7 @@
 
 #include <cmocka.h>
 
+#include "../support/file_extents.h"
 #include "snapshot/memfile.h"
 #include "vmm/guest_mem_diff.h"
 
@@ -98,34 +99,6 @@ static void expect_page(int fd, size_t page, uint8_t v)
             fail_msg("page %zu byte %zu: %u, expected %u", page, i, buf[i], v);
 }
 
-/* The data extents of the file as [start, end) pairs (SEEK_DATA/HOLE). */
-static size_t extents(int fd, off_t out[][2], size_t max)
-{
-    off_t size = lseek(fd, 0, SEEK_END), at = 0;
-    size_t n = 0;
-
-    while (at < size && n < max) {
-        off_t data = lseek(fd, at, SEEK_DATA), hole;
-
-        if (data < 0)
-            break;
-        hole = lseek(fd, data, SEEK_HOLE);
-        out[n][0] = data;
-        out[n][1] = hole;
-        n++;
-        at = hole;
-    }
-    return n;
-}
-
-static bool holes_supported(int fd)
-{
-    off_t e[1][2];
-
-    /* A file system without SEEK_HOLE reports the whole file as data. */
-    return extents(fd, e, 1) == 0 || e[0][1] < lseek(fd, 0, SEEK_END);
-}
-
 /* A hand-made KVM log: pages 5 and 6 of region 0. */
 static void kvm_log(struct guest_mem_log *l)
 {
@@ -169,8 +142,8 @@ static void test_only_dirty_pages_written(void **state)
     expect_page(fd, 2047, 0xff);
     expect_page(fd, 7, 0); /* clean: not written */
     expect_page(fd, 1, 0);
-    if (holes_supported(fd)) {
-        assert_int_equal(extents(fd, ext, 8), 3);
+    if (file_holes_supported(fd)) {
+        assert_int_equal(file_extents(fd, ext, 8), 3);
         assert_int_equal(ext[0][0], 0);
         assert_int_equal(ext[0][1], PAGE);
         assert_int_equal(ext[1][0], 5 * PAGE);
@@ -261,8 +234,8 @@ static void test_new_file_is_sparse_and_whole(void **state)
             guest_mem_file_write_dirty(f->gm, &log, fd, NULL, &err), 0);
         expect_page(fd, 100, 0x64);
         expect_page(fd, 101, 0);
-        if (holes_supported(fd)) {
-            assert_int_equal(extents(fd, ext, 4), 1);
+        if (file_holes_supported(fd)) {
+            assert_int_equal(file_extents(fd, ext, 4), 1);
             assert_int_equal(ext[0][0], 100 * PAGE);
             assert_int_equal(ext[0][1], 101 * PAGE);
         }
