@@ -160,7 +160,7 @@ static void test_unsupported_in_attach_order(void **state)
     r->has_memory_hotplug = false;
 }
 
-static void add_pmem(struct fx *f, const char *id, bool ro)
+static void add_pmem_on(struct fx *f, const char *id, const char *path, bool ro)
 {
     struct pmem_cfg p;
     struct sq_err err;
@@ -168,10 +168,15 @@ static void add_pmem(struct fx *f, const char *id, bool ro)
     memset(&p, 0, sizeof(p));
     p.id = MUT(id);
     p.id_len = strlen(id);
-    p.path_on_host = f->disk;
+    p.path_on_host = MUT(path);
     p.read_only = ro;
     sq_err_clear(&err);
     assert_int_equal(res_set_pmem(&f->r, &p, &err), 0);
+}
+
+static void add_pmem(struct fx *f, const char *id, bool ro)
+{
+    add_pmem_on(f, id, f->disk, ro);
 }
 
 static uint64_t reg64(struct virtio_mmio *t, uint64_t off)
@@ -675,19 +680,6 @@ static void test_snap_restore_by_kind_and_id(void **state)
     vdev_list_free(&l);
 }
 
-static void add_pmem_on(struct fx *f, const char *id, const char *path)
-{
-    struct pmem_cfg p;
-    struct sq_err err;
-
-    memset(&p, 0, sizeof(p));
-    p.id = MUT(id);
-    p.id_len = strlen(id);
-    p.path_on_host = MUT(path);
-    sq_err_clear(&err);
-    assert_int_equal(res_set_pmem(&f->r, &p, &err), 0);
-}
-
 /* The window start a device's config space shows (pmem: offset 0). */
 static uint64_t pmem_window(const struct vdev_list *l, const char *id)
 {
@@ -770,7 +762,7 @@ static void test_pmem_restore_after_replug(void **state)
     /* Unplug p1; plug p3 (too big for p1's hole) and p4 (fits it). */
     vdev_list_remove(&l, vdev_find(&l, &vdev_class_pmem, "p1"));
     assert_int_equal(res_remove_pmem(&f->r, "p1"), 0);
-    add_pmem_on(f, "p3", big);
+    add_pmem_on(f, "p3", big, false);
     assert_non_null(vdev_list_add(&l, &vdev_class_pmem, &f->r, 2, &err));
     add_pmem(f, "p4", false);
     assert_non_null(vdev_list_add(&l, &vdev_class_pmem, &f->r, 3, &err));
