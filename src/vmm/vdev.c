@@ -55,7 +55,11 @@ static int build_one(struct vdev_list *l, const struct vdev_class *c,
     d->changed_opaque = l->changed_opaque;
     d->win = &l->win;
     d->hotplug_gpa = l->hotplug_gpa;
+    d->saved = l->saved;
+    d->n_saved = l->n_saved;
     rc = c->create(r, i, d, err);
+    d->saved = NULL;
+    d->n_saved = 0;
     if (rc)
         return rc;
     d->cls = c;

@@ -52,6 +52,7 @@
 #define VDEV_ERR_ATTACH_PCI "Could not attach device: Error attach PCI device: "
 
 struct vmm_vdev;
+struct vdev_snap;
 
 /*
  * One device kind. `dev` is the kind's own device (struct block *, struct
@@ -124,9 +125,17 @@ struct vmm_vdev {
     void (*changed)(void *opaque);
     void *changed_opaque;
     /* The list's window allocator (memory windows, KVM slot numbers) and
-     * the hot-pluggable region's address it reserved first, for create. */
+     * the hot-pluggable region's address it reserved first, for create.
+     * A device that takes windows or slot numbers from it keeps the
+     * pointer and gives them back in its class free (the list outlives
+     * its devices). */
     struct mem_window_alloc *win;
     gpa_t hotplug_gpa;
+    /* The list's saved devices during a snapshot restore's create, for
+     * create to take a saved placement (vdev_snap_saved_state); NULL
+     * otherwise. Borrowed; not valid after create. */
+    const struct vdev_snap *saved;
+    size_t n_saved;
 };
 
 /* The devices of one machine, in attach order. Zero-initialise. */
@@ -138,6 +147,12 @@ struct vdev_list {
      * it on the vmm thread; it must only take note. */
     void (*changed)(void *opaque);
     void *changed_opaque;
+    /* Optional, set by a snapshot restore around vdev_list_create() only
+     * (and cleared after it): the snapshot's devices (borrowed), whose own
+     * state a kind's create reads to take its saved placement (pmem: its
+     * window, vdev_snap_saved_state). */
+    const struct vdev_snap *saved;
+    size_t n_saved;
     /* Set up by vdev_list_create(). */
     struct mem_window_alloc win;
     gpa_t hotplug_gpa; /* virtio-mem's window; 0 without memory hotplug */
@@ -169,8 +184,9 @@ size_t vdev_count(const struct vm_resources *r);
  *   32nd finds none (VDEV_ERR_ATTACH_PCI PCI_ERR_NO_SLOT).
  * Memory windows come from l->win: virtio-mem's region first (as upstream
  * allocates it as soon as the VM exists), then each device's as it is
- * built. Call after vdev_unsupported() found nothing. Returns 0, or -errno
- * with err set; on failure the devices built so far stay in l for
+ * built (first-fit; with l->saved, a device the snapshot has takes its
+ * saved window instead). Call after vdev_unsupported() found nothing. Returns
+ * 0, or -errno with err set; on failure the devices built so far stay in l for
  * vdev_list_free().
  */
 int vdev_list_create(struct vdev_list *l, const struct vm_resources *r,
@@ -210,7 +226,8 @@ struct vmm_vdev *vdev_list_add(struct vdev_list *l, const struct vdev_class *c,
                                const struct vm_resources *r, size_t i,
                                struct sq_err *err);
 
-/* Hot-unplug: detach and free entry d (of l) and close the gap. */
+/* Hot-unplug: detach and free entry d (of l) and close the gap. The
+ * device's memory windows and KVM slot numbers go back to l->win. */
 void vdev_list_remove(struct vdev_list *l, struct vmm_vdev *d);
 
 /* The device of kind `cls` with this id, or NULL. Borrowed. */

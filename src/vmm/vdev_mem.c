@@ -36,9 +36,10 @@ struct vdev_mem {
     struct virtio_mem *vm; /* owned */
     struct virtio_mem_region r;
     gpa_t gpa;
-    uint32_t slot_base; /* first of r.n_slots KVM slot numbers */
-    uint32_t flags;     /* guest RAM's slot flags */
-    int vm_fd;          /* borrowed; -1 before map and after detach */
+    uint32_t slot_base;           /* first of r.n_slots KVM slot numbers */
+    uint32_t flags;               /* guest RAM's slot flags */
+    struct mem_window_alloc *win; /* borrowed: the list's; slot numbers */
+    int vm_fd;                    /* borrowed; -1 before map and after detach */
 };
 
 /* virtio_mem_slot_fn: slot `index` in or out of KVM (vmm thread). */
@@ -104,7 +105,19 @@ static int mem_create(const struct vm_resources *r, size_t i,
         return sq_errf(
             err, rc, "Failed to allocate guest resource: " VMM_ERR_NO_RESOURCE);
     }
-    w->slot_base = mem_window_slots(d->win, w->r.n_slots);
+    /* StartMicrovmError::KvmVm over VmError::NotEnoughMemorySlots; the
+     * region is the first to take slot numbers and never has more than
+     * 4096, so this does not happen. */
+    rc = mem_window_slots(d->win, w->r.n_slots, &w->slot_base);
+    if (rc < 0) {
+        virtio_mem_free(w->vm);
+        free(w);
+        return sq_errf(err, rc,
+                       "Error with the KvmVm object: The number of configured "
+                       "slots is bigger than the maximum reported by KVM: %u",
+                       (unsigned)(MEM_WINDOW_FIRST_SLOT + MEM_WINDOW_N_SLOTS));
+    }
+    w->win = d->win;
     d->dev = w;
     d->t = virtio_mem_transport(w->vm);
     d->id = xstrdup(VIRTIO_MEM_DEVICE_ID);
@@ -175,6 +188,7 @@ static void mem_vfree(void *dev)
     if (!w)
         return;
     virtio_mem_free(w->vm);
+    mem_window_put_slots(w->win, w->slot_base, w->r.n_slots);
     free(w);
 }
 

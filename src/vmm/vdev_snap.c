@@ -87,6 +87,21 @@ static const struct vdev_snap *find_saved(const struct vdev_snap *s, size_t n,
     return NULL;
 }
 
+bool vdev_snap_saved_state(const struct vmm_vdev *d, const struct vdev_class *c,
+                           const char *id, const uint8_t **p, size_t *len)
+{
+    for (size_t i = 0; d->saved && i < d->n_saved; i++) {
+        const struct vdev_snap *e = &d->saved[i];
+
+        if (!strcmp(e->kind, c->name) && !strcmp(e->id, id)) {
+            *p = (const uint8_t *)e->device.data;
+            *len = e->device.len;
+            return true;
+        }
+    }
+    return false;
+}
+
 int vdev_snap_restore(struct vdev_list *l, const struct vdev_snap *s, size_t n,
                       struct sq_err *err)
 {

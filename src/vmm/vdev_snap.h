@@ -9,6 +9,7 @@
 #ifndef SQUIB_VMM_VDEV_SNAP_H
 #define SQUIB_VMM_VDEV_SNAP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -50,6 +51,15 @@ int vdev_snap_save(struct vdev_list *l, struct vdev_snap **out, size_t *n,
  */
 int vdev_snap_restore(struct vdev_list *l, const struct vdev_snap *s, size_t n,
                       struct sq_err *err);
+
+/*
+ * For a kind's create during a restore (struct vmm_vdev's saved): the own
+ * state saved for the device of kind c with this id, as (*p, *len)
+ * borrowed from d->saved. true, or false when d carries no snapshot or the
+ * snapshot has no such device (create then places it as a boot does).
+ */
+bool vdev_snap_saved_state(const struct vmm_vdev *d, const struct vdev_class *c,
+                           const char *id, const uint8_t **p, size_t *len);
 
 /* Free n entries and the array; NULL-safe. */
 void vdev_snap_free(struct vdev_snap *s, size_t n);

@@ -454,9 +454,14 @@ int vmm_restore_machine(struct vmm *v, struct guest_mem *mem,
     memset(&cfg, 0, sizeof(cfg));
     mmio_alloc_init(&alloc);
     /* The devices of the snapshot's configuration, in the same places:
-     * virtio-mmio windows as a boot gives them, or the saved PCI ones. */
+     * virtio-mmio windows as a boot gives them, or the saved PCI ones;
+     * memory windows (pmem) at the saved addresses. */
+    vm->vdevs.saved = rs->vdevs;
+    vm->vdevs.n_saved = rs->n_vdevs;
     rc =
         build_vdevs(v, vm, rs->pci ? NULL : &alloc, &mmio, &dev, &root_at, err);
+    vm->vdevs.saved = NULL;
+    vm->vdevs.n_saved = 0;
     if (rc == 0 && rs->pci)
         rc = restore_pci_bus(vm, rs->pci, &cfg, err);
     /* Where the boot put VMGenID and VMClock, for a state file without

@@ -106,6 +106,40 @@ def test_restore_pci_vm_mid_work(squib_factory, tmp_path, args):
     assert irqs >= requests, done
 
 
+def test_restore_after_pmem_unplug_and_plug(squib_factory, tmp_path):
+    """Pmem windows after a hot-unplug and a hot-plug are not where attach
+    order puts them: pm0 (4 MiB window) goes, pm2 (2 MiB) takes its hole
+    below pm1's window. The restore takes each saved window (docs/snapshot.md,
+    Pmem) and the VM goes on; a pmem plugged after it fits beside pm2."""
+    first = boot_loop(squib_factory, tmp_path, 400000)
+    api = first.client()
+    for name, size in (("pm0", 3 << 20), ("pm1", 64 << 10), ("pm2", 64 << 10),
+                       ("pm3", 64 << 10)):
+        (tmp_path / (name + ".img")).write_bytes(b"\0" * size)
+
+    def plug(a, name):
+        r = a.put("/pmem/" + name, {"id": name, "path_on_host":
+                                    str(tmp_path / (name + ".img"))})
+        assert r.status == 204, r.raw
+
+    plug(api, "pm0")
+    plug(api, "pm1")
+    r = api.request("DELETE", "/pmem/pm0")
+    assert r.status == 204, r.raw
+    plug(api, "pm2")
+    before, files = pause_and_snapshot(first, tmp_path, "vm")
+    second = restore(squib_factory, first, files, [])
+    api2 = second.client()
+    cfg = api2.get("/vm/config").json()
+    assert [p["id"] for p in cfg["pmem"]] == ["pm1", "pm2"]
+    deadline = time.time() + 60
+    while time.time() < deadline and len(ticks(second)) < 3:
+        time.sleep(0.05)
+    after = ticks(second)
+    assert after and after[0][0] > before[-1][0], (before[-3:], after[:3])
+    plug(api2, "pm3")
+
+
 def test_enable_pci_restores_an_mmio_snapshot_on_mmio(squib_factory, tmp_path):
     """A virtio-mmio snapshot loaded by a process started with
     --enable-pci stays on virtio-mmio; hot-plug then says PCI is not

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "devices/pci/root.h"
+#include "devices/pci/virtio_pci.h"
 #include "vmm/pci_attach.h"
 #include "vmm/pci_hotplug.h"
 #include "vmm/vdev.h"
@@ -143,6 +144,23 @@ static bool fake_pci_bar_mapped(struct fake_pci *fp, unsigned slot)
     uint8_t b[4];
 
     return bus_read(&fp->mmio, vmm_pci_bar_addr(slot), b, 4) == 0;
+}
+
+/* The 64-bit little-endian value at `off` of slot `slot`'s device
+ * configuration (virtio-pmem: 0 its window's start, 8 its size) as a
+ * guest reads it through the BAR, in two 32-bit reads. */
+static uint64_t fake_pci_dev_cfg64(struct fake_pci *fp, unsigned slot,
+                                   uint64_t off)
+{
+    uint64_t at = vmm_pci_bar_addr(slot) + VIRTIO_PCI_DEVICE_CFG + off;
+    uint8_t b[8] = {0};
+    uint64_t v = 0;
+
+    (void)bus_read(&fp->mmio, at, b, 4);
+    (void)bus_read(&fp->mmio, at + 4, b + 4, 4);
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | b[i];
+    return v;
 }
 
 #endif

@@ -6,7 +6,9 @@
  * attach and detach without KVM or a loop, PATCH through the class, a
  * failed create that leaves the devices built so far for the caller, and
  * each transport's device limit (19 on virtio-mmio, 31 on PCI) with
- * upstream's texts.
+ * upstream's texts; a snapshot after pmem hot-unplug and hot-plug rebuilt
+ * with each pmem window at its saved address, and saved windows that
+ * cannot be taken refused.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -27,6 +29,7 @@
 #include "vmm/pci_snap.h"
 #include "vmm/resources.h"
 #include "vmm/vdev.h"
+#include "vmm/vdev_kind_snap.h"
 #include "vmm/vdev_snap.h"
 
 #define MUT(s) ((char *)(uintptr_t)(s))
@@ -157,7 +160,7 @@ static void test_unsupported_in_attach_order(void **state)
     r->has_memory_hotplug = false;
 }
 
-static void add_pmem(struct fx *f, const char *id, bool ro)
+static void add_pmem_on(struct fx *f, const char *id, const char *path, bool ro)
 {
     struct pmem_cfg p;
     struct sq_err err;
@@ -165,10 +168,15 @@ static void add_pmem(struct fx *f, const char *id, bool ro)
     memset(&p, 0, sizeof(p));
     p.id = MUT(id);
     p.id_len = strlen(id);
-    p.path_on_host = f->disk;
+    p.path_on_host = MUT(path);
     p.read_only = ro;
     sq_err_clear(&err);
     assert_int_equal(res_set_pmem(&f->r, &p, &err), 0);
+}
+
+static void add_pmem(struct fx *f, const char *id, bool ro)
+{
+    add_pmem_on(f, id, f->disk, ro);
 }
 
 static uint64_t reg64(struct virtio_mmio *t, uint64_t off)
@@ -214,7 +222,9 @@ static void test_memory_windows(void **state)
     assert_int_equal(reg64(l.devs[3].t, 0x110), 512ULL << 30);
     assert_int_equal(reg64(l.devs[3].t, 0x118), 256 << 20);
     /* Slots: RAM's, then the pmem windows', then virtio-mem's two. */
-    assert_int_equal(l.win.next_slot, MEM_WINDOW_FIRST_SLOT + 4);
+    for (uint32_t k = 0; k < 4; k++)
+        assert_true(mem_window_slot_taken(&l.win, MEM_WINDOW_FIRST_SLOT + k));
+    assert_false(mem_window_slot_taken(&l.win, MEM_WINDOW_FIRST_SLOT + 4));
 
     assert_int_equal(guest_mem_new(2, GUEST_MEM_HUGE_NONE, &gm, &err), 0);
     assert_int_equal(vdev_list_add_memory(&l, gm, &err), 0);
@@ -670,6 +680,151 @@ static void test_snap_restore_by_kind_and_id(void **state)
     vdev_list_free(&l);
 }
 
+/* The window start a device's config space shows (pmem: offset 0). */
+static uint64_t pmem_window(const struct vdev_list *l, const char *id)
+{
+    struct vmm_vdev *d = vdev_find(l, &vdev_class_pmem, id);
+
+    assert_non_null(d);
+    return reg64(d->t, 0x100);
+}
+
+/* The saved pmem state of `id` in s, rewritten with another window. */
+static void move_saved_window(struct vdev_snap *s, size_t n, const char *id,
+                              uint64_t gpa, uint64_t size)
+{
+    struct pmem_state ps;
+    struct sq_err err;
+
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(s[i].id, id) != 0)
+            continue;
+        assert_int_equal(vdev_pmem_state_decode((uint8_t *)s[i].device.data,
+                                                s[i].device.len, &ps, &err),
+                         0);
+        ps.gpa = gpa;
+        ps.size = size;
+        buf_reset(&s[i].device);
+        vdev_pmem_state_encode(&ps, &s[i].device);
+        return;
+    }
+    fail();
+}
+
+/* Build l from f->r with the snapshot s at hand, as a restore does. */
+static int create_saved(struct fx *f, struct vdev_list *l,
+                        const struct vdev_snap *s, size_t n, struct sq_err *err)
+{
+    int rc;
+
+    memset(l, 0, sizeof(*l));
+    l->saved = s;
+    l->n_saved = n;
+    sq_err_clear(err);
+    rc = vdev_list_create(l, &f->r, NULL, err);
+    l->saved = NULL;
+    l->n_saved = 0;
+    return rc;
+}
+
+/* Issue 10 with issue 13: pmem windows after unplug and plug are not where
+ * attach order puts them. A restore builds each pmem at its saved window
+ * (a fresh allocation would move p2, p3 and p4), new slot numbers from the
+ * lowest; a saved window over another, outside the window, misaligned or
+ * of another size is refused while the list is built, with its text. */
+static void test_pmem_restore_after_replug(void **state)
+{
+    struct fx *f = *state;
+    const uint64_t w = 512ULL << 30, mib = 1 << 20;
+    char big[128];
+    struct vdev_list l, l2;
+    struct vdev_snap *s = NULL;
+    size_t n = 0;
+    struct sq_err err;
+    FILE *fp;
+
+    snprintf(big, sizeof(big), "%s/big.img", f->dir);
+    fp = fopen(big, "w");
+    assert_non_null(fp);
+    assert_int_equal(fseek(fp, 3 * mib - 1, SEEK_SET), 0); /* 4 MiB window */
+    fputc(0, fp);
+    fclose(fp);
+    f->r.pci_enabled = true;
+    add_pmem(f, "p0", false);
+    add_pmem(f, "p1", false);
+    add_pmem(f, "p2", true);
+    memset(&l, 0, sizeof(l));
+    sq_err_clear(&err);
+    assert_int_equal(vdev_list_create(&l, &f->r, NULL, &err), 0);
+    assert_int_equal(pmem_window(&l, "p1"), w + 2 * mib);
+    assert_int_equal(pmem_window(&l, "p2"), w + 4 * mib);
+
+    /* Unplug p1; plug p3 (too big for p1's hole) and p4 (fits it). */
+    vdev_list_remove(&l, vdev_find(&l, &vdev_class_pmem, "p1"));
+    assert_int_equal(res_remove_pmem(&f->r, "p1"), 0);
+    add_pmem_on(f, "p3", big, false);
+    assert_non_null(vdev_list_add(&l, &vdev_class_pmem, &f->r, 2, &err));
+    add_pmem(f, "p4", false);
+    assert_non_null(vdev_list_add(&l, &vdev_class_pmem, &f->r, 3, &err));
+    assert_int_equal(pmem_window(&l, "p3"), w + 6 * mib);
+    assert_int_equal(pmem_window(&l, "p4"), w + 2 * mib);
+    assert_int_equal(vdev_snap_save(&l, &s, &n, &err), 0);
+    vdev_list_free(&l);
+
+    /* Attach order alone does not put them back. */
+    assert_int_equal(create_saved(f, &l2, NULL, 0, &err), 0);
+    assert_int_equal(pmem_window(&l2, "p2"), w + 2 * mib);
+    assert_int_equal(vdev_snap_restore(&l2, s, n, &err), -EINVAL);
+    assert_string_equal(err.msg, "virtio-pmem p2: pmem state: saved window "
+                                 "at 0x8000400000, built at 0x8000200000");
+    vdev_list_free(&l2);
+
+    /* With the snapshot: every window where it was, and the state goes
+     * back; slot numbers from the lowest. */
+    assert_int_equal(create_saved(f, &l2, s, n, &err), 0);
+    assert_int_equal(pmem_window(&l2, "p0"), w);
+    assert_int_equal(pmem_window(&l2, "p2"), w + 4 * mib);
+    assert_int_equal(pmem_window(&l2, "p3"), w + 6 * mib);
+    assert_int_equal(pmem_window(&l2, "p4"), w + 2 * mib);
+    assert_int_equal(vdev_snap_restore(&l2, s, n, &err), 0);
+    assert_true(mem_window_slot_taken(&l2.win, MEM_WINDOW_FIRST_SLOT + 3));
+    assert_false(mem_window_slot_taken(&l2.win, MEM_WINDOW_FIRST_SLOT + 4));
+    /* A pmem plugged after the restore goes past the restored windows. */
+    add_pmem(f, "p5", false);
+    assert_non_null(vdev_list_add(&l2, &vdev_class_pmem, &f->r, 4, &err));
+    assert_int_equal(pmem_window(&l2, "p5"), w + 10 * mib);
+    vdev_list_free(&l2);
+    assert_int_equal(res_remove_pmem(&f->r, "p5"), 0);
+
+    /* Refused, with nothing mapped yet: over p2's window, below 512 GiB,
+     * not 2 MiB aligned, another size (upstream's text). */
+    move_saved_window(s, n, "p4", w + 4 * mib, 2 * mib);
+    assert_int_equal(create_saved(f, &l2, s, n, &err), -EBUSY);
+    assert_string_equal(err.msg, "virtio-pmem p4: pmem state: saved window at "
+                                 "0x8000400000 (2097152 bytes) overlaps guest "
+                                 "memory or another device's window");
+    assert_int_equal(l2.n, 3); /* the ones before it, for the caller */
+    vdev_list_free(&l2);
+    move_saved_window(s, n, "p4", 256ULL << 30, 2 * mib);
+    assert_int_equal(create_saved(f, &l2, s, n, &err), -EINVAL);
+    assert_string_equal(err.msg, "virtio-pmem p4: pmem state: saved window at "
+                                 "0x4000000000 (2097152 bytes) is outside the "
+                                 "device memory window");
+    vdev_list_free(&l2);
+    move_saved_window(s, n, "p4", w + 3 * mib, 2 * mib);
+    assert_int_equal(create_saved(f, &l2, s, n, &err), -EINVAL);
+    assert_string_equal(err.msg, "virtio-pmem p4: pmem state: saved window at "
+                                 "0x8000300000 is not 2 MiB aligned");
+    vdev_list_free(&l2);
+    move_saved_window(s, n, "p4", w + 2 * mib, 4 * mib);
+    assert_int_equal(create_saved(f, &l2, s, n, &err), -EINVAL);
+    assert_string_equal(err.msg, "virtio-pmem p4: Restored pmem size 4194304 "
+                                 "does not match backing file mapping size "
+                                 "2097152");
+    vdev_list_free(&l2);
+    vdev_snap_free(s, n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -677,6 +832,7 @@ int main(void)
         T(test_attach_order_table),
         T(test_pci_saved_placement),
         T(test_snap_restore_by_kind_and_id),
+        T(test_pmem_restore_after_replug),
         T(test_unsupported_in_attach_order),
         T(test_placement_in_attach_order),
         T(test_memory_windows),

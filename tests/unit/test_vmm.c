@@ -1694,6 +1694,57 @@ static void test_hotplug_attach_detach(void **state)
     assert_int_equal(fake_pci_ids(&f->pci, 3), IDS_NONE);
 }
 
+/* A pmem unplugged gives back its guest window and its KVM slot number:
+ * the next pmem plugged (same window size) gets both, in the hole between
+ * the boot pmem's window and a later plugged one's, where a guest reads
+ * the window in the device's configuration. */
+static void test_hotplug_pmem_window_reused(void **state)
+{
+    struct fx *f = *state;
+    struct mem_window_alloc *win = &f->pci.l.win;
+    const uint32_t s0 = MEM_WINDOW_FIRST_SLOT;
+    uint64_t w0, w1, w2;
+
+    assert_int_equal(put_pmem(f, "pm0", f->disk), 204);
+    start_pci_vm(f);
+    assert_int_equal(fake_pci_ids(&f->pci, 3), IDS_PMEM);
+    w0 = fake_pci_dev_cfg64(&f->pci, 3, 0);
+    assert_int_equal(w0, 512ULL << 30);
+    assert_int_equal(fake_pci_dev_cfg64(&f->pci, 3, 8), 2 << 20);
+    assert_int_equal(put_pmem(f, "pm1", f->disk), 204);
+    assert_int_equal(put_pmem(f, "pm2", f->disk2), 204);
+    w1 = fake_pci_dev_cfg64(&f->pci, 4, 0);
+    w2 = fake_pci_dev_cfg64(&f->pci, 5, 0);
+    assert_int_equal(w1, w0 + (2 << 20));
+    assert_int_equal(w2, w1 + (2 << 20));
+    assert_true(mem_window_slot_taken(win, s0 + 2));
+    assert_int_equal(win->n_taken, 3);
+
+    /* Unplug the middle one: its window and slot number are free. */
+    assert_int_equal(act(f->v, VMM_OP_DELETE_PMEM, "pm1", NULL), 204);
+    assert_int_equal(win->n_taken, 2);
+    assert_false(mem_window_slot_taken(win, s0 + 1));
+    assert_true(mem_window_slot_taken(win, s0 + 2));
+
+    /* The next pmem takes them both (and PCI slot 4 again). */
+    assert_int_equal(put_pmem(f, "pm3", f->disk2), 204);
+    assert_int_equal(fake_pci_ids(&f->pci, 4), IDS_PMEM);
+    assert_int_equal(fake_pci_dev_cfg64(&f->pci, 4, 0), w1);
+    assert_true(mem_window_slot_taken(win, s0 + 1));
+    assert_false(mem_window_slot_taken(win, s0 + 3));
+    assert_int_equal(win->n_taken, 3);
+
+    /* A failed plug (the bus change) gives them back too. */
+    f->pci.fail_bus = -EBUSY;
+    assert_int_equal(put_pmem(f, "pm4", f->disk2), 400);
+    f->pci.fail_bus = 0;
+    assert_int_equal(win->n_taken, 3);
+    assert_false(mem_window_slot_taken(win, s0 + 3));
+    assert_int_equal(put_pmem(f, "pm4", f->disk2), 204);
+    assert_int_equal(fake_pci_dev_cfg64(&f->pci, 6, 0), w2 + (2 << 20));
+    assert_true(mem_window_slot_taken(win, s0 + 3));
+}
+
 /* A failure half way (ioeventfds, the bus change) leaves nothing: no
  * slot, no BAR, no ioeventfd, no fd, the configuration unchanged. */
 static void test_hotplug_failure_rollback(void **state)
@@ -2114,6 +2165,7 @@ int main(void)
         T(test_postboot_device_ops),
         T(test_hotplug_decisions),
         T(test_hotplug_attach_detach),
+        T(test_hotplug_pmem_window_reused),
         T(test_hotplug_failure_rollback),
         T(test_hotplug_full_bus),
         T(test_patch_net_after_boot),

@@ -425,18 +425,38 @@ void pmem_save_state(struct pmem *pm, struct pmem_state *out)
     bus_dev_unlock(&pm->t.bus);
 }
 
-int pmem_restore_state(struct pmem *pm, const struct pmem_state *s,
-                       struct sq_err *err)
+/* Upstream's PmemError::RestoredSizeMismatch. */
+static int check_size(const struct pmem *pm, const struct pmem_state *s,
+                      struct sq_err *err)
 {
-    int rc;
-
-    /* Upstream's PmemError::RestoredSizeMismatch. */
     if (s->size != pm->map_len)
         return sq_errf(err, -EINVAL,
                        "Restored pmem size %llu does not match backing file "
                        "mapping size %llu",
                        (unsigned long long)s->size,
                        (unsigned long long)pm->map_len);
+    return 0;
+}
+
+int pmem_restore_window(struct pmem *pm, const struct pmem_state *s,
+                        struct sq_err *err)
+{
+    int rc = check_size(pm, s, err);
+
+    if (rc == 0 && pmem_set_guest_addr(pm, s->gpa) < 0)
+        rc = sq_errf(err, -EINVAL,
+                     "pmem state: saved window at %#llx is not 2 MiB aligned",
+                     (unsigned long long)s->gpa);
+    return rc;
+}
+
+int pmem_restore_state(struct pmem *pm, const struct pmem_state *s,
+                       struct sq_err *err)
+{
+    int rc = check_size(pm, s, err);
+
+    if (rc < 0)
+        return rc;
     if (s->gpa != pm->gpa)
         return sq_errf(err, -EINVAL,
                        "pmem state: saved window at %#llx, built at %#llx",

@@ -149,6 +149,17 @@ struct pmem_state {
 /* The device's state (takes the transport lock). */
 void pmem_save_state(struct pmem *pm, struct pmem_state *out);
 /*
+ * Upstream's Pmem::new_with_queues with a saved config space: before the
+ * device is placed, check that the window is as large as it was (-EINVAL,
+ * upstream's "Restored pmem size {saved} does not match backing file
+ * mapping size {now}") and take the saved address as the window's
+ * (-EINVAL, "pmem state: saved window at {gpa} is not 2 MiB aligned").
+ * The machine layer reserves that window and maps it; nothing else
+ * changes. 0 or -errno with err set.
+ */
+int pmem_restore_window(struct pmem *pm, const struct pmem_state *s,
+                        struct sq_err *err);
+/*
  * Put a saved state into a device built from the same configuration and
  * placed: the window must be as large as it was (-EINVAL, upstream's
  * "Restored pmem size {saved} does not match backing file mapping size
