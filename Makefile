@@ -8,7 +8,8 @@
 #   make SAN=thread unit   only the unit tests under TSan (the CI step)
 #   make fuzz            libFuzzer harnesses (clang), bounded runs over the corpus
 #   make layers          include-layer check (scripts/check-layers.py and its
-#                        tests); known violations in scripts/layers-known.txt
+#                        tests); known violations in scripts/layers-known.txt;
+#                        and libc calls banned from src/ (check-banned.py)
 #   make tidy            clang-tidy with .clang-tidy over src/ (scripts/tidy.py);
 #                        known reports in scripts/tidy-known.txt
 #   make format          clang-format -i with .clang-format (scripts/reformat.sh)
@@ -145,11 +146,13 @@ check:
 # here from mk/*.mk.
 guests:
 
-# DESIGN.md's folder layers, checked on the #include lines of src/ (the
-# script's own tests first; both take about a second).
+# DESIGN.md's folder layers, checked on the #include lines of src/, and the
+# libc calls src/ must not make (the scripts' own tests first; about a
+# second).
 layers:
 	$(Q)$(PYTHON) -m pytest -q -p no:cacheprovider tests/tools
 	$(Q)$(PYTHON) scripts/check-layers.py
+	$(Q)$(PYTHON) scripts/check-banned.py
 
 # Formatting (.clang-format, clang-format 14). scripts/reformat.sh holds the
 # file list: src/, tests/, tools/, bench/ *.c *.h, minus the generated

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "util/buf.h"
+#include "util/sort.h"
 #include "util/xalloc.h"
 
 struct mod_entry {
@@ -60,7 +61,7 @@ static void map_settle(struct mod_map *m)
     size_t n = 0;
 
     if (m->n)
-        qsort(m->e, m->n, sizeof(*m->e), entry_cmp);
+        sq_sort(m->e, m->n, sizeof(*m->e), entry_cmp);
     for (size_t i = 0; i < m->n; i++) {
         if (n && key_cmp(&m->e[n - 1], &m->e[i]) == 0)
             n--;

@@ -34,6 +34,7 @@
 #include "obs/log.h"
 #include "util/buf.h"
 #include "util/fdio.h"
+#include "util/sort.h"
 #include "util/xalloc.h"
 
 enum field_kind { FK_COUNTER, FK_GAUGE, FK_LATENCY };
@@ -648,7 +649,7 @@ int metrics_init(const char *path, bool emit_id,
             }
             copy[j].value = xstrdup(props[i].value);
         }
-        qsort(copy, n, sizeof(*copy), prop_cmp);
+        sq_sort(copy, n, sizeof(*copy), prop_cmp);
     }
     g_m.fd = fd;
     g_m.emit_id = emit_id;

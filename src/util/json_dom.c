@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "util/json_int.h"
+#include "util/sort.h"
 #include "util/xalloc.h"
 
 /* ====================================================================== */
@@ -576,7 +577,7 @@ static void finish_object(struct json_value *obj, struct member_sort *ms,
     size_t i, o = 0;
 
     if (n > 1)
-        qsort(ms, n, sizeof(*ms), member_sort_cmp);
+        sq_sort(ms, n, sizeof(*ms), member_sort_cmp);
     obj->obj.members = xmalloc((n ? n : 1) * sizeof(*obj->obj.members));
     obj->obj.cap = n ? n : 1;
     for (i = 0; i < n; i++) {

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "util/evloop.h"
+#include "util/sort.h"
 #include "util/xalloc.h"
 #include "vmm/machine.h"
 #include "vmm/vcpu_snap.h"
@@ -129,7 +130,7 @@ static int read_msrs(struct machine *m, struct cpu_dump *out,
     free(list);
     if (rc)
         return rc;
-    qsort(out->msrs, out->n_msrs, sizeof(*out->msrs), cmp_msr);
+    sq_sort(out->msrs, out->n_msrs, sizeof(*out->msrs), cmp_msr);
     /* Keep the last of equal indices, as repeated BTreeMap inserts do. */
     n = 0;
     for (size_t i = 0; i < out->n_msrs; i++) {

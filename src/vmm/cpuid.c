@@ -40,6 +40,7 @@
 #include <string.h>
 
 #include "obs/log.h"
+#include "util/sort.h"
 #include "util/xalloc.h"
 #include "vmm/cpu_templates_static.h"
 #include "vmm/errors.h"
@@ -131,7 +132,7 @@ static int cmp_entry(const void *a, const void *b)
 
 static void sort_entries(struct kvm_cpuid2 *cpuid)
 {
-    qsort(cpuid->entries, cpuid->nent, sizeof(cpuid->entries[0]), cmp_entry);
+    sq_sort(cpuid->entries, cpuid->nent, sizeof(cpuid->entries[0]), cmp_entry);
 }
 
 static void set_bit(uint32_t *x, unsigned bit, int v)

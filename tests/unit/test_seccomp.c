@@ -18,6 +18,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,7 @@
 #include "util/buf.h"
 #include "util/seccomp.h"
 #include "util/seccomp_bitcode.h"
+#include "util/sort.h"
 #include "vmm/seccomp_rules.h"
 
 /* Sanitizer builds widen every list (docs/seccomp.md). */
@@ -64,6 +66,8 @@ enum probe {
     P_CLOCK_GETTIME, /* the real syscall, not the vDSO */
     P_X32_GETPID,    /* getpid through the x32 ABI */
     P_NANOSLEEP,     /* nobody (a test build's hook adds it) */
+    P_SORT_BIG,      /* sq_sort of 64 KiB: everyone (its buffer is mmap) */
+    P_SYSINFO,       /* nobody: why src/ may not call qsort (sort.h) */
 };
 
 /* The child's end of the report pipe (a forked child's own copy). */
@@ -111,6 +115,30 @@ static int child_result(pid_t pid, int *fds)
     return WEXITSTATUS(st);
 }
 
+static int cmp_u32_desc(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+    return (x < y) - (x > y);
+}
+
+/* What a balloon inflate of 16384 page frames sorts (balloon_util.c). */
+static void sort_big(void)
+{
+    enum { N = 16384 };
+    uint32_t *v = malloc(N * sizeof(*v));
+
+    if (!v)
+        _exit(3);
+    for (uint32_t i = 0; i < N; i++)
+        v[i] = i * 2654435761u;
+    sq_sort(v, N, sizeof(*v), cmp_u32_desc);
+    for (uint32_t i = 1; i < N; i++)
+        if (v[i - 1] < v[i])
+            _exit(4);
+    free(v);
+}
+
 static void run_probe(enum probe p)
 {
     static const char msg[] = "";
@@ -127,6 +155,12 @@ static void run_probe(enum probe p)
         break;
     case P_GETPID:
         syscall(SYS_getpid);
+        break;
+    case P_SORT_BIG:
+        sort_big();
+        break;
+    case P_SYSINFO:
+        syscall(SYS_sysinfo, NULL);
         break;
     case P_MALLOC_BIG:
         m = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE,
@@ -282,6 +316,8 @@ static const struct {
     {P_ACCEPT4_PLAIN, SYS_accept4, false, false, false},
     {P_OPENAT, SYS_openat, true, false, false},
     {P_NANOSLEEP, SYS_nanosleep, false, false, false},
+    {P_SORT_BIG, SYS_mmap, true, true, true},
+    {P_SYSINFO, SYS_sysinfo, false, false, false},
 };
 
 static void check_kind(enum seccomp_thread kind)

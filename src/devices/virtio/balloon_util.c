@@ -10,6 +10,7 @@
 #include <sys/mman.h>
 
 #include "obs/log.h"
+#include "util/sort.h"
 
 static int cmp_u32(const void *a, const void *b)
 {
@@ -26,7 +27,7 @@ size_t balloon_compact_pfns(uint32_t *pfns, size_t n, struct balloon_range *out)
     if (n == 0)
         return 0;
     /* At most BALLOON_PFN_BUFFER entries: sorting costs little. */
-    qsort(pfns, n, sizeof(*pfns), cmp_u32);
+    sq_sort(pfns, n, sizeof(*pfns), cmp_u32);
     start = pfns[0];
     len = 1;
     for (size_t i = 1; i < n; i++) {

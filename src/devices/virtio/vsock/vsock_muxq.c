@@ -2,6 +2,7 @@
  * vsock_muxq.c: the muxer's RX and kill queues (vsock_muxq.h).
  */
 #include "devices/virtio/vsock/vsock_muxq.h"
+#include "util/sort.h"
 
 #include <stdlib.h>
 
@@ -109,7 +110,7 @@ void vsock_killq_sort(struct vsock_killq *q)
 
     for (uint32_t i = 0; i < q->len; i++)
         tmp[i] = q->q[(q->head + i) % VSOCK_MUXER_KILLQ_SIZE];
-    qsort(tmp, q->len, sizeof(tmp[0]), by_time);
+    sq_sort(tmp, q->len, sizeof(tmp[0]), by_time);
     for (uint32_t i = 0; i < q->len; i++)
         q->q[i] = tmp[i];
     q->head = 0;
