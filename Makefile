@@ -4,6 +4,8 @@
 #   make check           include-layer check, unit tests (cmocka), integration
 #                        tests (pytest)
 #   make SAN=1 check     the same under ASan+UBSan, in build/san/
+#   make nested-integration  the integration tests in a VM with a working KVM
+#                        (scripts/nested-kvm.sh), for hosts without /dev/kvm
 #   make SAN=thread check  the same under ThreadSanitizer, in build/tsan/
 #   make SAN=thread unit   only the unit tests under TSan (the CI step)
 #   make fuzz            libFuzzer harnesses (clang), bounded runs over the corpus
@@ -87,7 +89,7 @@ FAKE_SRCS := $(sort $(wildcard tests/unit/fakes/*.c))
 FAKE_OBJS := $(FAKE_SRCS:%.c=$(BUILD)/%.o)
 
 .PHONY: all check unit integration clean format format-check tidy guests \
-        layers compdb
+        layers compdb nested-integration
 # Keep intermediate objects (test .o files are built by a chained rule).
 .SECONDARY:
 all: $(BUILD)/squib
@@ -135,6 +137,13 @@ unit: $(UNIT_BINS)
 integration: $(BUILD)/squib guests
 	$(Q)SQUIB_BUILD=$(abspath $(BUILD)) $(SAN_ENV) \
 	    $(PYTHON) -m pytest -q -ra tests/integration $(PYTEST_ARGS)
+
+# The integration tests inside a throwaway VM whose kernel has a working
+# KVM on emulated hardware (scripts/nested-kvm.sh), for hosts without
+# /dev/kvm: slow, but every test that boots a guest runs instead of skipping.
+nested-integration: $(BUILD)/squib guests
+	$(Q)scripts/nested-kvm.sh -- $(MAKE) --no-print-directory integration \
+	    PYTEST_ARGS='$(PYTEST_ARGS)'
 
 # The layer check, then unit tests, then integration; sequential even under -j.
 check:

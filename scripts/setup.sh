@@ -13,7 +13,8 @@ PKGS=(
     # lint and layout (make tidy, make format-check)
     clang-tidy clang-format
     # tests
-    libcmocka-dev python3 python3-pytest curl socat e2fsprogs busybox-static
+    libcmocka-dev python3 python3-pytest python3-pytest-timeout curl socat
+    e2fsprogs busybox-static
     iproute2 acpica-tools xz-utils cpio
     # benchmarks (QEMU microvm as the baseline)
     qemu-system-x86

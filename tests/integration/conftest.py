@@ -21,6 +21,23 @@ SQUIB = os.path.join(BUILD, "squib")
 SQUIB_TEST = os.path.join(BUILD, "squib-test")
 
 
+def pytest_collection_modifyitems(config, items):
+    """SQUIB_GUEST_TESTS_ONLY=1 keeps only the test files that boot guests
+    (those that use test_boot_guest.kvm_skip_reason), so that a run inside
+    the slow nested VM (make nested-integration) spends its time on what a
+    host without /dev/kvm skipped, not on the API tests it already ran."""
+    if os.environ.get("SQUIB_GUEST_TESTS_ONLY") != "1":
+        return
+    keep, drop = [], []
+    for item in items:
+        mod = getattr(item, "module", None)
+        (keep if mod is not None and hasattr(mod, "kvm_skip_reason")
+         else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
 class Response:
     def __init__(self, raw):
         self.raw = raw
