@@ -9,8 +9,10 @@
 # emulated hardware, slow (every instruction is translated) but complete.
 # The VM sees the host's whole file system through 9p (read-write, at /),
 # with fresh tmpfs on /tmp, /run and /dev/shm, loopback up and /dev/net/tun
-# and /dev/vhost-vsock present. CMD runs in the current directory; its
-# output goes to this script's stdout and its exit status is this script's.
+# and /dev/vhost-vsock present. CMD runs in the current directory with PATH,
+# HOME and every SQUIB_*, PYTEST_* and sanitizer *_OPTIONS variable of the
+# caller; its output goes to this script's stdout and its exit status is
+# this script's.
 #
 # It is for the tests: `make nested-integration` runs squib's integration
 # tests here, so the tests that boot guests run on any x86_64 machine. squib
@@ -23,7 +25,7 @@
 # (scripts/setup.sh installs them).
 set -euo pipefail
 
-MEM=8G
+MEM=16G
 CPUS=2
 TIMEOUT=3600
 PREPARE_ONLY=0
@@ -104,7 +106,7 @@ mount -t devtmpfs dev /newroot/dev
 mkdir -p /newroot/dev/pts /newroot/dev/shm
 mount -t devpts pts /newroot/dev/pts
 mount -t tmpfs shm /newroot/dev/shm
-mount -t tmpfs tmp /newroot/tmp
+mount -t tmpfs -o size=80% tmp /newroot/tmp
 mount -t tmpfs run /newroot/run
 job=\$(sed -n 's/.*nestedjob=\([^ ]*\).*/\1/p' /proc/cmdline)
 # Host folders under the VM's own tmpfs mounts (the job, a checkout in
@@ -142,6 +144,9 @@ done
 {
     echo "cd $(printf '%q' "$PWD") || exit 1"
     echo "export PATH=$(printf '%q' "$PATH") HOME=$(printf '%q' "$HOME")"
+    # The variables the tests and sanitizers read come along.
+    env | sed -n 's/^\(\(SQUIB\|PYTEST\|UBSAN\|ASAN\|TSAN\|LSAN\)_[A-Za-z0-9_]*\)=.*/\1/p' |
+        while read -r v; do echo "export $v=$(printf '%q' "${!v}")"; done
     echo "ip link set lo up 2>/dev/null"
     printf '%q ' "$@"
     echo "> $(printf '%q' "$JOB/out") 2>&1"

@@ -9,6 +9,7 @@ with the test hooks (tests/support/hooks.c), which read the SQUIB_TEST_*
 environment variables. The product binary ignores them.
 """
 import os
+import re
 import socket
 import subprocess
 import time
@@ -36,6 +37,38 @@ def pytest_collection_modifyitems(config, items):
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+
+
+# One of squib's log lines ("2026-12-07T18:51:08.543666270 [id:thread] ...").
+LOG_LINE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+ \[[^\]\n]*\][^\n]*\n")
+
+
+def unsplice_log_lines(text):
+    """squib writes each log line in one write(2), but the guest's serial
+    output comes a byte or a line at a time on the same stdout, so on a slow
+    host a log line can land in the middle of a guest line. Move every log
+    line that does not start a line to just after the line it cut, so both
+    read whole."""
+    out, held, pos = [], [], 0
+    for m in LOG_LINE.finditer(text):
+        if m.start() == 0 or text[m.start() - 1] == "\n":
+            continue
+        out.append(text[pos:m.start()])
+        held.append(m.group(0))
+        pos = m.end()
+        nl = text.find("\n", pos)
+        nxt = LOG_LINE.search(text, pos)
+        # Release the held lines at the end of the cut line, unless another
+        # mid-line log line comes first (then it joins the held ones).
+        if nl >= 0 and (nxt is None or nxt.start() > nl or
+                        text[nxt.start() - 1] == "\n"):
+            out.append(text[pos:nl + 1])
+            out.extend(held)
+            held = []
+            pos = nl + 1
+    out.append(text[pos:])
+    out.extend(held)
+    return "".join(out)
 
 
 class Response:
@@ -213,10 +246,11 @@ class Squib:
         return c
 
     def serial(self):
-        """What squib wrote to stdout/stderr (the guest's serial console)."""
+        """What squib wrote to stdout/stderr (the guest's serial console and
+        squib's log lines, unspliced: see unsplice_log_lines)."""
         self.out.flush()
         with open(self.log_path, "rb") as f:
-            return f.read().decode(errors="replace")
+            return unsplice_log_lines(f.read().decode(errors="replace"))
 
     def logs(self):
         """squib's log file ("" if it has none yet)."""
