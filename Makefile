@@ -6,6 +6,8 @@
 #   make SAN=1 check     the same under ASan+UBSan, in build/san/
 #   make nested-integration  the integration tests in a VM with a working KVM
 #                        (scripts/nested-kvm.sh), for hosts without /dev/kvm
+#   make nested-guests   CI's part of that: the files that boot guests, only
+#                        where /dev/kvm is missing
 #   make SAN=thread check  the same under ThreadSanitizer, in build/tsan/
 #   make SAN=thread unit   only the unit tests under TSan (the CI step)
 #   make fuzz            libFuzzer harnesses (clang), bounded runs over the corpus
@@ -89,7 +91,7 @@ FAKE_SRCS := $(sort $(wildcard tests/unit/fakes/*.c))
 FAKE_OBJS := $(FAKE_SRCS:%.c=$(BUILD)/%.o)
 
 .PHONY: all check unit integration clean format format-check tidy guests \
-        layers compdb nested-integration
+        layers compdb nested-integration nested-guests
 # Keep intermediate objects (test .o files are built by a chained rule).
 .SECONDARY:
 all: $(BUILD)/squib
@@ -144,6 +146,20 @@ integration: $(BUILD)/squib guests
 nested-integration: $(BUILD)/squib guests
 	$(Q)scripts/nested-kvm.sh -- $(MAKE) --no-print-directory integration \
 	    PYTEST_ARGS='$(PYTEST_ARGS)'
+
+# What CI runs for the guest tests on a host without a usable /dev/kvm: the
+# test files that boot guests (SQUIB_GUEST_TESTS_ONLY), inside nested-kvm.sh,
+# minus NESTED_IGNORE (files whose tests are not yet proven there; each is
+# named in docs/testing.md with why). With /dev/kvm `make check` ran them.
+NESTED_IGNORE ?=
+nested-guests: $(BUILD)/squib guests
+	$(Q)if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then \
+	    echo "nested-guests: /dev/kvm works here, make check ran the guest tests"; \
+	else \
+	    SQUIB_GUEST_TESTS_ONLY=1 scripts/nested-kvm.sh -- \
+	        $(MAKE) --no-print-directory integration \
+	        PYTEST_ARGS='--timeout=900 $(foreach f,$(NESTED_IGNORE),--ignore=tests/integration/$(f)) $(PYTEST_ARGS)'; \
+	fi
 
 # The layer check, then unit tests, then integration; sequential even under -j.
 check:

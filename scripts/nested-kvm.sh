@@ -49,13 +49,23 @@ MODS="virtio virtio_ring virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci
       netfs fscache 9pnet 9pnet_virtio 9p irqbypass kvm ccp kvm-amd tun vsock
       vhost_iotlb vhost vmw_vsock_virtio_transport_common vhost_vsock"
 
+# The versioned kernel package linux-image-amd64 points at.
+image_package() {
+    apt-cache depends linux-image-amd64 2>/dev/null |
+        sed -n 's/^ *Depends: \(linux-image-[0-9].*\)$/\1/p' | head -n1
+}
+
 prepare() {
     local pkg deb tmp
     [ -f "$CACHE/vmlinuz" ] && [ -f "$CACHE/initrd.gz" ] && return 0
     mkdir -p "$CACHE"
     tmp=$(mktemp -d "$CACHE/build.XXXXXX")
-    pkg=$(apt-cache depends linux-image-amd64 2>/dev/null |
-          sed -n 's/^ *Depends: \(linux-image-[0-9].*\)$/\1/p' | head -n1)
+    pkg=$(image_package)
+    if [ -z "$pkg" ]; then
+        # A fresh machine may have no package lists yet.
+        if [ "$(id -u)" -eq 0 ]; then apt-get update -qq; else sudo apt-get update -qq; fi
+        pkg=$(image_package)
+    fi
     if [ -z "$pkg" ]; then
         echo "nested-kvm: apt knows no linux-image-amd64 (apt-get update?)" >&2
         rm -rf "$tmp"

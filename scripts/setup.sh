@@ -27,13 +27,19 @@ for p in "${PKGS[@]}"; do
     fi
 done
 
-if [ ${#missing[@]} -eq 0 ]; then
-    echo "setup: all ${#PKGS[@]} packages present"
-    exit 0
-fi
-
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-echo "setup: installing ${missing[*]}"
-$SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+if [ ${#missing[@]} -eq 0 ]; then
+    echo "setup: all ${#PKGS[@]} packages present"
+else
+    echo "setup: installing ${missing[*]}"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# Without a usable /dev/kvm the guest tests run inside a VM with its own
+# KVM (scripts/nested-kvm.sh, make nested-guests): fetch its kernel now.
+if [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
+    echo "setup: no usable /dev/kvm: preparing the nested-KVM test VM"
+    "$(dirname "$0")/nested-kvm.sh" --prepare
+fi
