@@ -108,10 +108,16 @@ static void fill_info(const struct vm_resources *r, const struct guest_mem *gm,
     st->info.cpu_template =
         (uint8_t)(r->machine.has_cpu_template ? r->machine.cpu_template
                                               : STATIC_CPU_TEMPLATE_NONE);
-    st->n_regions = (uint32_t)gm->n_regions;
+    /* Guest RAM only: a window (virtio-mem's hot-plug region) is described
+     * by its device's own state, and the load checks these regions against
+     * the layout of mem_size_mib. */
+    st->n_regions = 0;
     for (size_t i = 0; i < gm->n_regions; i++) {
-        st->regions[i].gpa = gm->regions[i].gpa;
-        st->regions[i].size = gm->regions[i].size;
+        if (gm->regions[i].borrowed)
+            continue;
+        st->regions[st->n_regions].gpa = gm->regions[i].gpa;
+        st->regions[st->n_regions].size = gm->regions[i].size;
+        st->n_regions++;
     }
 }
 

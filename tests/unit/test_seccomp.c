@@ -47,27 +47,28 @@
 /* What the child does after installing its filter. */
 enum probe {
     P_NOTHING,
-    P_GETPGRP,       /* in no built-in list */
-    P_WRITE,         /* everyone logs */
-    P_GETPID,        /* the logger's thread check */
-    P_MALLOC_BIG,    /* mmap(PRIVATE|ANONYMOUS) + munmap */
-    P_MMAP_EXEC,     /* never allowed */
-    P_KVM_RUN,       /* vcpu: allowed request number */
-    P_KVM_CREATE_VM, /* nobody after boot */
-    P_TUNSETOFFLOAD, /* vcpu: virtio-net activation; vmm: net hot-plug */
-    P_FCNTL_SETFD,   /* vmm: F_SETFD FD_CLOEXEC */
-    P_FCNTL_DUPFD,   /* nobody */
-    P_SOCKET_UNIX,   /* vmm: AF_UNIX stream, cloexec */
-    P_SOCKET_INET,   /* nobody */
-    P_ACCEPT4_API,   /* api: CLOEXEC|NONBLOCK */
-    P_ACCEPT4_PLAIN, /* api: flags 0 refused */
-    P_OPENAT,        /* vmm only */
-    P_THREAD_KICK,   /* vmm: tgkill with the kick signal */
-    P_CLOCK_GETTIME, /* the real syscall, not the vDSO */
-    P_X32_GETPID,    /* getpid through the x32 ABI */
-    P_NANOSLEEP,     /* nobody (a test build's hook adds it) */
-    P_SORT_BIG,      /* sq_sort of 64 KiB: everyone (its buffer is mmap) */
-    P_SYSINFO,       /* nobody: why src/ may not call qsort (sort.h) */
+    P_GETPGRP,             /* in no built-in list */
+    P_WRITE,               /* everyone logs */
+    P_GETPID,              /* the logger's thread check */
+    P_MALLOC_BIG,          /* mmap(PRIVATE|ANONYMOUS) + munmap */
+    P_MMAP_EXEC,           /* never allowed */
+    P_KVM_RUN,             /* vcpu: allowed request number */
+    P_KVM_CREATE_VM,       /* nobody after boot */
+    P_TUNSETOFFLOAD,       /* vcpu: virtio-net activation; vmm: net hot-plug */
+    P_FCNTL_SETFD,         /* vmm: F_SETFD FD_CLOEXEC */
+    P_FCNTL_DUPFD,         /* nobody */
+    P_FCNTL_DUPFD_CLOEXEC, /* vmm: a hot-plugged device's copy of its fd */
+    P_SOCKET_UNIX,         /* vmm: AF_UNIX stream, cloexec */
+    P_SOCKET_INET,         /* nobody */
+    P_ACCEPT4_API,         /* api: CLOEXEC|NONBLOCK */
+    P_ACCEPT4_PLAIN,       /* api: flags 0 refused */
+    P_OPENAT,              /* vmm only */
+    P_THREAD_KICK,         /* vmm: tgkill with the kick signal */
+    P_CLOCK_GETTIME,       /* the real syscall, not the vDSO */
+    P_X32_GETPID,          /* getpid through the x32 ABI */
+    P_NANOSLEEP,           /* nobody (a test build's hook adds it) */
+    P_SORT_BIG, /* sq_sort of 64 KiB: everyone (its buffer is mmap) */
+    P_SYSINFO,  /* nobody: why src/ may not call qsort (sort.h) */
 };
 
 /* The child's end of the report pipe (a forked child's own copy). */
@@ -186,6 +187,9 @@ static void run_probe(enum probe p)
         break;
     case P_FCNTL_DUPFD:
         fcntl(STDIN_FILENO, F_DUPFD, 100);
+        break;
+    case P_FCNTL_DUPFD_CLOEXEC:
+        close(fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 100));
         break;
     case P_SOCKET_UNIX:
         close(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
@@ -310,6 +314,7 @@ static const struct {
     {P_TUNSETOFFLOAD, SYS_ioctl, true, false, true},
     {P_FCNTL_SETFD, SYS_fcntl, true, false, false},
     {P_FCNTL_DUPFD, SYS_fcntl, false, false, false},
+    {P_FCNTL_DUPFD_CLOEXEC, SYS_fcntl, true, false, false},
     {P_SOCKET_UNIX, SYS_socket, true, false, false},
     {P_SOCKET_INET, SYS_socket, false, false, false},
     {P_ACCEPT4_API, SYS_accept4, true, true, false},
