@@ -36,9 +36,12 @@ pytestmark = pytest.mark.skipif(kvm_skip_reason() is not None,
 
 
 def guest_lines(output):
-    """[(word, {key: value}, raw)] for every SQUIB-GUEST line."""
+    """[(word, {key: value}, raw)] for every complete SQUIB-GUEST line (a
+    last line without its newline is still being printed: left out)."""
     out = []
-    for line in output.splitlines():
+    lines = output.split("\n")
+    for line in lines[:-1]:
+        line = line.rstrip("\r")
         if not line.startswith("SQUIB-GUEST "):
             continue
         rest = line[len("SQUIB-GUEST "):]

@@ -379,7 +379,9 @@ def test_hotplug_net_after_boot(squib_factory, tmp_path):
                 {"iface_id": "eth0", "host_dev_name": tap, "guest_mac": mac})
     assert r.status == 204, r.raw
     wait_for(squib, r"SQUIB-GUEST pci-hotplug slot=2 id=0x10411af4 present=1")
-    assert tun_fds(squib.proc.pid) == tuns + 1
+    # The configuration's TAP and the device's close-on-exec copy of it, as
+    # for a NIC configured before boot (a drive's file likewise).
+    assert tun_fds(squib.proc.pid) == tuns + 2
     nics = api.get("/vm/config").json()["network-interfaces"]
     assert [(n["iface_id"], n["host_dev_name"], n["guest_mac"]) for n in nics] == [
         ("eth0", tap, mac)]
