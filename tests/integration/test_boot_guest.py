@@ -86,13 +86,29 @@ def start(api):
     assert r.status == 204, r.raw
 
 
+def _seen(pattern, out, whole_line):
+    """Whether pattern matches out; with whole_line, only on a line that has
+    been printed to its end (a guest prints a line a byte at a time, so a
+    prefix can match while the rest of the line is still to come)."""
+    for m in re.finditer(pattern, out):
+        if (not whole_line or out[m.start():m.end()].endswith("\n") or
+                out.find("\n", m.end()) >= 0):
+            return True
+    return False
+
+
 def wait_for(squib, pattern, timeout=30):
+    """Wait until pattern matches a whole line of squib's output (or the
+    output squib left when it exited); returns the output."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         out = squib.output()
-        if re.search(pattern, out):
+        if _seen(pattern, out, True):
             return out
         if squib.proc.poll() is not None:
+            out = squib.output()
+            if _seen(pattern, out, False):
+                return out
             break
         time.sleep(0.02)
     raise AssertionError("pattern %r not seen; output:\n%s" % (pattern, squib.output()[-4000:]))
