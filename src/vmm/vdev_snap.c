@@ -74,14 +74,15 @@ int vdev_snap_save(struct vdev_list *l, struct vdev_snap **out, size_t *n,
     return 0;
 }
 
-/* The saved entry of kind and id, not taken yet, or NULL. */
+/* The saved entry of `kind` and `id` (not taken yet, when `taken` is
+ * given), or NULL. */
 static const struct vdev_snap *find_saved(const struct vdev_snap *s, size_t n,
-                                          const bool *taken,
-                                          const struct vmm_vdev *d)
+                                          const bool *taken, const char *kind,
+                                          const char *id)
 {
     for (size_t i = 0; i < n; i++) {
-        if (!taken[i] && !strcmp(s[i].kind, d->cls->name) &&
-            !strcmp(s[i].id, d->id))
+        if ((!taken || !taken[i]) && !strcmp(s[i].kind, kind) &&
+            !strcmp(s[i].id, id))
             return &s[i];
     }
     return NULL;
@@ -90,16 +91,14 @@ static const struct vdev_snap *find_saved(const struct vdev_snap *s, size_t n,
 bool vdev_snap_saved_state(const struct vmm_vdev *d, const struct vdev_class *c,
                            const char *id, const uint8_t **p, size_t *len)
 {
-    for (size_t i = 0; d->saved && i < d->n_saved; i++) {
-        const struct vdev_snap *e = &d->saved[i];
+    const struct vdev_snap *e =
+        d->saved ? find_saved(d->saved, d->n_saved, NULL, c->name, id) : NULL;
 
-        if (!strcmp(e->kind, c->name) && !strcmp(e->id, id)) {
-            *p = (const uint8_t *)e->device.data;
-            *len = e->device.len;
-            return true;
-        }
-    }
-    return false;
+    if (!e)
+        return false;
+    *p = (const uint8_t *)e->device.data;
+    *len = e->device.len;
+    return true;
 }
 
 int vdev_snap_restore(struct vdev_list *l, const struct vdev_snap *s, size_t n,
@@ -116,7 +115,8 @@ int vdev_snap_restore(struct vdev_list *l, const struct vdev_snap *s, size_t n,
     taken = xcalloc(n ? n : 1, sizeof(*taken));
     for (size_t i = 0; i < n && rc == 0; i++) {
         struct vmm_vdev *d = &l->devs[i];
-        const struct vdev_snap *e = find_saved(s, n, taken, d);
+        const struct vdev_snap *e =
+            find_saved(s, n, taken, d->cls->name, d->id);
 
         if (!e) {
             rc = sq_errf(err, -EINVAL, "%s %s: not in the snapshot",
