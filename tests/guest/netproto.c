@@ -333,8 +333,38 @@ static void parse_ipv4(struct np_client *c, const uint8_t *ip, size_t len,
 }
 
 /*
+ * Answer an ARP request for our address, as any host on a LAN does: a peer
+ * that lost its neighbour entry (a restored guest behind a new TAP, say)
+ * asks before it answers. Built in its own buffer, so c->tx keeps the
+ * frame a caller may still resend.
+ */
+static void arp_answer(struct np_client *c, const struct rx *r)
+{
+    uint8_t f[NP_ETH_HDR_LEN + ARP_LEN];
+    uint8_t *a = f + NP_ETH_HDR_LEN;
+
+    np_copy(f, r->sha, NP_MAC_LEN);
+    np_copy(f + NP_MAC_LEN, c->mac, NP_MAC_LEN);
+    put16(f + 12, ETHERTYPE_ARP);
+    put16(a, 1);
+    put16(a + 2, ETHERTYPE_IPV4);
+    a[4] = NP_MAC_LEN;
+    a[5] = 4;
+    put16(a + 6, 2); /* reply */
+    np_copy(a + 8, c->mac, NP_MAC_LEN);
+    put32(a + 14, c->ip);
+    np_copy(a + 18, r->sha, NP_MAC_LEN);
+    put32(a + 24, r->spa);
+    if (c->send_frame(c->opaque, f, sizeof(f)) >= 0) {
+        c->stats.tx_frames++;
+        c->stats.arp_answered++;
+    }
+}
+
+/*
  * Receive and parse one frame. NP_OK with r filled (kind RX_OTHER for
- * anything not for us), or NP_TIMEOUT.
+ * anything not for us), or NP_TIMEOUT. An ARP request for our address is
+ * answered here.
  */
 static int receive(struct np_client *c, struct rx *r)
 {
@@ -365,6 +395,8 @@ static int receive(struct np_client *c, struct rx *r)
         r->spa = get32(p + 14);
         r->tpa = get32(p + 24);
         r->kind = RX_ARP;
+        if (r->arp_op == 1 && r->tpa == c->ip && c->ip)
+            arp_answer(c, r);
         break;
     case ETHERTYPE_IPV4:
         parse_ipv4(c, p, len, r);

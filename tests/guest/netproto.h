@@ -70,6 +70,7 @@ struct np_stats {
     uint64_t rx_dup;       /* TCP data out of order (dropped, re-ACKed) */
     uint64_t acks_sent;    /* pure ACKs */
     uint64_t arp_replies;  /* ARP replies seen */
+    uint64_t arp_answered; /* ARP requests for our address answered */
     uint64_t rsts_seen;    /* RSTs seen for any connection */
     uint64_t segments_in;  /* TCP data segments taken in order */
     uint64_t max_seg_data; /* the longest TCP payload received */
