@@ -260,8 +260,12 @@ class Squib:
             return f.read().decode(errors="replace")
 
     def output(self):
-        """stdout/stderr followed by the log file."""
-        return self.serial() + self.logs()
+        """stdout/stderr with the log file after its last whole line; a
+        line the guest is still printing comes last, so it never runs into
+        the log's first line and guest_lines() still sees it unfinished."""
+        ser = self.serial()
+        cut = ser.rfind("\n") + 1
+        return ser[:cut] + self.logs() + ser[cut:]
 
     def wait(self, timeout=10.0):
         return self.proc.wait(timeout)
