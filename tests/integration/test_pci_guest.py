@@ -133,7 +133,7 @@ def test_pci_many_drives(squib_factory, tmp_path):
             for s in range(1, 25)]
     want += [
         "pci dev slot=25 id=0x10441af4 class=0xffff0001 ports=same",
-        "pci bar0 addr=0x4000c00000 size=0x80000 flags=0x4 after=0x80004",
+        "pci bar0 addr=0x4000c00000 size=0x80000 flags=0x4 after=0xc00004",
         "pci rng first used=1 irq=1 len=16 config_irqs=0",
         "done",
     ]

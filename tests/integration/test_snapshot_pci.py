@@ -169,7 +169,7 @@ def test_linux_on_pci_restored_mid_io(squib_factory, tmp_path):
     (squib.test=ioloop) writes entropy from /dev/hwrng to the ext4 data
     disk, syncs, drops the page cache and reads it back, round after
     round; paused and snapshotted in the middle, restored in a new
-    process, it goes on and ends with every round read back intact. Linux
+    process, it goes on with the next round, each read back intact. Linux
     waits for each block and entropy completion on its MSI-X vector (squib
     offers no INTx), so the restored routes and irqfds carry them."""
     import subprocess
@@ -206,7 +206,12 @@ def test_linux_on_pci_restored_mid_io(squib_factory, tmp_path):
     assert "SQUIB-IOLOOP-DONE" not in first.output(), "the loop ended too soon"
     files = create(api, tmp_path, "linux")
     second = restore(squib_factory, first, files, [])
-    m = wait_line(second, r"SQUIB-IOLOOP-DONE rounds=300 bad=(\d+)", 600)
+    # Five more rounds after the restore, not the whole loop: a round takes
+    # 5 to 15 s on nested hosts, and the 300 only keep the loop from ending
+    # before the pause on fast ones.
+    goal = before[-1] + 5
+    m = wait_line(second, r"SQUIB-IOLOOP i=%d bad=(\d+)" % goal, 600)
     assert m.group(1) == "0", second.output()[-3000:]
     after = [int(i) for i in re.findall(r"SQUIB-IOLOOP i=(\d+) ", second.output())]
-    assert after and after[0] > before[-1] and after[-1] == 300, (before[-3:], after[:3])
+    assert after[0] == before[-1] + 1, (before[-3:], after[:3])
+    assert after == list(range(after[0], goal + 1)), after
