@@ -40,6 +40,11 @@ For each memory size (--mem, default 128 and 1024 MiB), each run:
                  machine arrives paused). "answer" is migrate-incoming to
                  cont's return (query-status then says running), "line"
                  migrate-incoming to the guest's first counter line.
+  start to line  the same loads timed from the new process's start (for
+                 Uffd, the handler's) to the guest's first counter line:
+                 QEMU creates its VM, memory slots and vCPU before the clock
+                 of "answer" starts, squib inside its load, so this row
+                 compares the whole of both.
 
 Clones (--clones N, default 10; 0 skips): the smallest size's snapshot is
 restored into N squib processes at once (File backend), and N QEMUs take
@@ -136,6 +141,7 @@ class Squib:
             if os.path.exists(p):
                 os.unlink(p)
         open(self.log, "w").close()
+        self.t_spawn = time.monotonic()
         self.proc = subprocess.Popen([SQUIB, "--api-sock", self.sock, "--log-path", self.log],
                                      stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT)
@@ -173,7 +179,8 @@ def squib_source(mem, tmp, timeout):
         fill_s = fill[0] - t_boot
         s.put("/vm", {"state": "Paused"}, method="PATCH")
         time.sleep(0.1)
-        rss = _smaps_rollup(s.proc.pid)["Rss"]
+        roll = _smaps_rollup(s.proc.pid)
+        rss, thp = roll["Rss"], roll.get("AnonHugePages", 0)
         state = os.path.join(tmp, "squib-%d.state" % mem)
         memf = os.path.join(tmp, "squib-%d.mem" % mem)
         for p in (state, memf):
@@ -187,7 +194,7 @@ def squib_source(mem, tmp, timeout):
     finally:
         s.stop()
     return {"create_s": create_s, "create_vmm_us": vmm_us, "fill_s": fill_s,
-            "source_rss_kib": rss, "state": state, "memf": memf}
+            "source_rss_kib": rss, "source_thp_kib": thp, "state": state, "memf": memf}
 
 
 class Handler:
@@ -209,6 +216,7 @@ class Handler:
 
 def squib_load(src, backend, tmp, timeout, name="load"):
     """A new squib loads src's snapshot with `backend` ("File" or "Uffd")."""
+    t_spawn = time.monotonic()
     handler = Handler(tmp, src["memf"], name) if backend == "Uffd" else None
     s = None
     try:
@@ -224,6 +232,7 @@ def squib_load(src, backend, tmp, timeout, name="load"):
             raise RuntimeError("squib %s load: no counter line after resume: %s"
                                % (backend, s.serial.tail()))
         return {"answer_s": answer_s, "line_s": line[0] - t0,
+                "spawn_line_s": line[0] - t_spawn,
                 "vmm_us": _log_us(s.log, LOAD_US_RE),
                 "rss_kib": _smaps_rollup(s.proc.pid)["Rss"]}
     finally:
@@ -301,6 +310,7 @@ class Qemu:
                 "-qmp", "unix:%s,server=on,wait=off" % self.qmp_path]
         if incoming:
             argv += ["-incoming", "defer"]
+        self.t_spawn = time.monotonic()
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT)
         self.serial = Serial(self.proc.stdout)
@@ -332,7 +342,8 @@ def qemu_source(mem, tmp, timeout):
         # the stopped machine's whole RAM goes in the completion stage.
         q.qmp.cmd("migrate-set-parameters", **{"max-bandwidth": 1 << 40})
         time.sleep(0.1)
-        rss = _smaps_rollup(q.proc.pid)["Rss"]
+        roll = _smaps_rollup(q.proc.pid)
+        rss, thp = roll["Rss"], roll.get("AnonHugePages", 0)
         t0 = time.monotonic()
         q.qmp.cmd("migrate", uri="exec:cat > %s" % path)
         _wait_migrated(q.qmp, timeout)
@@ -346,7 +357,7 @@ def qemu_source(mem, tmp, timeout):
     finally:
         q.stop()
     return {"save_s": save_s, "save_sync_s": sync_s, "fill_s": fill_s,
-            "source_rss_kib": rss, "file": path}
+            "source_rss_kib": rss, "source_thp_kib": thp, "file": path}
 
 
 def _wait_migrated(qmp, timeout):
@@ -386,6 +397,7 @@ def qemu_load(mem, src, tmp, timeout, name="qload"):
         if not line:
             raise RuntimeError("qemu incoming: no counter line: %s" % q.serial.tail())
         return {"loaded_s": loaded - t0, "answer_s": running - t0, "line_s": line[0] - t0,
+                "spawn_line_s": line[0] - q.t_spawn,
                 "rss_kib": _smaps_rollup(q.proc.pid)["Rss"]}
     finally:
         q.stop()
@@ -448,6 +460,9 @@ def report(mem, res):
         rows.append(["load %s: first counter line" % label, _ms(line), _ms(ql_line),
                      _ratio(ql_line, line)])
         rows.append(["  squib vmm thread (log)", _ms(vmm / 1e6 if vmm else None), "", ""])
+        sp, qsp = _med(rs, "spawn_line_s"), _med(ql, "spawn_line_s")
+        rows.append(["load %s: process start to first line" % label, _ms(sp), _ms(qsp),
+                     _ratio(qsp, sp)])
     _table(rows)
     sizes = []
     if s:
@@ -455,12 +470,14 @@ def report(mem, res):
         mf, mb = _file_sizes(s[-1]["memf"])
         sizes.append("squib state %d B, memory %d MiB (%d MiB allocated)"
                      % (st, mf // MIB, mb // MIB))
-        sizes.append("squib source RSS %d MiB, fill %.2f s"
-                     % (s[-1]["source_rss_kib"] // 1024, _med(s, "fill_s")))
+        sizes.append("squib source RSS %d MiB (%d MiB in huge pages), boot to the fill line %.2f s"
+                     % (s[-1]["source_rss_kib"] // 1024, s[-1]["source_thp_kib"] // 1024,
+                        _med(s, "fill_s")))
     if q:
         qf, qb = _file_sizes(q[-1]["file"])
-        sizes.append("QEMU stream %.1f MiB, source RSS %d MiB, fill %.2f s"
-                     % (qf / MIB, q[-1]["source_rss_kib"] // 1024, _med(q, "fill_s")))
+        sizes.append("QEMU stream %.1f MiB, source RSS %d MiB (%d MiB in huge pages), "
+                     "boot to the fill line %.2f s" % (qf / MIB, q[-1]["source_rss_kib"] // 1024,
+                                      q[-1]["source_thp_kib"] // 1024, _med(q, "fill_s")))
     for label, rs in (("squib File", f), ("squib Uffd", u), ("QEMU", ql)):
         if rs:
             sizes.append("%s RSS at the first line %d MiB"
