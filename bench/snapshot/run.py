@@ -120,6 +120,14 @@ def _smaps_rollup(pid):
     return out
 
 
+def _schedstat(pid):
+    """(on-CPU ns, runnable-but-waiting ns) of the thread pid (the main
+    thread, which is squib's vmm thread), from /proc/PID/task/PID/schedstat."""
+    with open("/proc/%d/task/%d/schedstat" % (pid, pid)) as f:
+        run, wait, _ = f.read().split()
+    return int(run), int(wait)
+
+
 def _log_us(path, regex):
     try:
         with open(path, errors="replace") as f:
@@ -163,12 +171,15 @@ class Squib:
         _kill(self.proc)
 
 
-def squib_source(mem, tmp, timeout):
+def squib_source(mem, tmp, timeout, huge_pages=None):
     """Boot, fill, pause, create: a dict of figures and the files."""
     s = Squib(tmp, "src")
+    machine = {"vcpu_count": 1, "mem_size_mib": mem}
+    if huge_pages:
+        machine["huge_pages"] = huge_pages
     try:
         s.put("/boot-source", {"kernel_image_path": GUEST, "boot_args": cmdline(mem)})
-        s.put("/machine-config", {"vcpu_count": 1, "mem_size_mib": mem})
+        s.put("/machine-config", machine)
         t_boot = time.monotonic()
         s.put("/actions", {"action_type": "InstanceStart"})
         fill = s.serial.wait(lambda l: FILL_RE.match(l) is not None, timeout)
@@ -224,9 +235,11 @@ def squib_load(src, backend, tmp, timeout, name="load"):
         path = handler.sock if handler else src["memf"]
         body = {"snapshot_path": src["state"], "resume_vm": True,
                 "mem_backend": {"backend_type": backend, "backend_path": path}}
+        cpu0 = _schedstat(s.proc.pid)
         t0 = time.monotonic()
         s.put("/snapshot/load", body)
         answer_s = time.monotonic() - t0
+        cpu1 = _schedstat(s.proc.pid)
         line = s.serial.wait(is_counter, timeout, after=t0)
         if not line:
             raise RuntimeError("squib %s load: no counter line after resume: %s"
@@ -234,6 +247,8 @@ def squib_load(src, backend, tmp, timeout, name="load"):
         return {"answer_s": answer_s, "line_s": line[0] - t0,
                 "spawn_line_s": line[0] - t_spawn,
                 "vmm_us": _log_us(s.log, LOAD_US_RE),
+                "vmm_cpu_s": (cpu1[0] - cpu0[0]) / 1e9,
+                "vmm_runq_s": (cpu1[1] - cpu0[1]) / 1e9,
                 "rss_kib": _smaps_rollup(s.proc.pid)["Rss"]}
     finally:
         if s:
@@ -460,6 +475,8 @@ def report(mem, res):
         rows.append(["load %s: first counter line" % label, _ms(line), _ms(ql_line),
                      _ratio(ql_line, line)])
         rows.append(["  squib vmm thread (log)", _ms(vmm / 1e6 if vmm else None), "", ""])
+        rows.append(["    of which on a CPU", _ms(_med(rs, "vmm_cpu_s")), "", ""])
+        rows.append(["    runnable, waiting for a CPU", _ms(_med(rs, "vmm_runq_s")), "", ""])
         sp, qsp = _med(rs, "spawn_line_s"), _med(ql, "spawn_line_s")
         rows.append(["load %s: process start to first line" % label, _ms(sp), _ms(qsp),
                      _ratio(qsp, sp)])
@@ -507,6 +524,8 @@ def main():
     ap.add_argument("--runs", type=int, default=3, help="runs per size, median kept (3)")
     ap.add_argument("--clones", type=int, default=10, help="clones at once, 0 = none (10)")
     ap.add_argument("--vmm", default="squib,qemu", help="squib,qemu")
+    ap.add_argument("--squib-huge-pages", choices=("None", "Transparent", "2M"),
+                    help="squib's machine-config huge_pages (default: not set, 4 KiB pages)")
     ap.add_argument("--timeout", type=float, default=120.0)
     ap.add_argument("--json", help="also write every run's figures here")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
@@ -531,7 +550,7 @@ def main():
             res = results.setdefault(mem, {})
             for i in range(args.runs):
                 if "squib" in vmms:
-                    src = squib_source(mem, tmp, args.timeout)
+                    src = squib_source(mem, tmp, args.timeout, args.squib_huge_pages)
                     res.setdefault("squib_src", []).append(src)
                     fr = squib_load(src, "File", tmp, args.timeout)
                     res.setdefault("file", []).append(fr)
