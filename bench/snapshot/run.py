@@ -137,6 +137,16 @@ def _log_us(path, regex):
     return int(m[-1]) if m else None
 
 
+def _wait_filled(serial, timeout, who):
+    """The time of the guest's fill line, once a counter line followed it."""
+    fill = serial.wait(lambda l: FILL_RE.match(l) is not None, timeout)
+    if not fill:
+        raise RuntimeError("%s: no fill line: %s" % (who, serial.tail()))
+    if not serial.wait(is_counter, timeout, after=fill[0]):
+        raise RuntimeError("%s: no counter line: %s" % (who, serial.tail()))
+    return fill[0]
+
+
 # ---- squib -----------------------------------------------------------------
 
 class Squib:
@@ -182,12 +192,7 @@ def squib_source(mem, tmp, timeout, huge_pages=None):
         s.put("/machine-config", machine)
         t_boot = time.monotonic()
         s.put("/actions", {"action_type": "InstanceStart"})
-        fill = s.serial.wait(lambda l: FILL_RE.match(l) is not None, timeout)
-        if not fill:
-            raise RuntimeError("squib: no fill line: %s" % s.serial.tail())
-        if not s.serial.wait(is_counter, timeout, after=fill[0]):
-            raise RuntimeError("squib: no counter line: %s" % s.serial.tail())
-        fill_s = fill[0] - t_boot
+        fill_s = _wait_filled(s.serial, timeout, "squib") - t_boot
         s.put("/vm", {"state": "Paused"}, method="PATCH")
         time.sleep(0.1)
         roll = _smaps_rollup(s.proc.pid)
@@ -346,12 +351,7 @@ def qemu_source(mem, tmp, timeout):
         os.unlink(path)
     try:
         t_boot = time.monotonic()
-        fill = q.serial.wait(lambda l: FILL_RE.match(l) is not None, timeout)
-        if not fill:
-            raise RuntimeError("qemu: no fill line: %s" % q.serial.tail())
-        if not q.serial.wait(is_counter, timeout, after=fill[0]):
-            raise RuntimeError("qemu: no counter line: %s" % q.serial.tail())
-        fill_s = fill[0] - t_boot
+        fill_s = _wait_filled(q.serial, timeout, "qemu") - t_boot
         q.qmp.cmd("stop")
         # Unlimited bandwidth (the default would throttle the stream), so
         # the stopped machine's whole RAM goes in the completion stage.
