@@ -97,6 +97,16 @@ def cmdline(mem_mib):
             "squibfill=%d" % (mem_mib - 1))
 
 
+_SPAWNED = []  # every child, so that main() leaves none behind
+
+
+def _spawn(argv, stdout=subprocess.PIPE):
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=stdout,
+                            stderr=subprocess.STDOUT)
+    _SPAWNED.append(proc)
+    return proc
+
+
 def _kill(proc):
     if proc is not None and proc.poll() is None:
         proc.kill()
@@ -160,9 +170,7 @@ class Squib:
                 os.unlink(p)
         open(self.log, "w").close()
         self.t_spawn = time.monotonic()
-        self.proc = subprocess.Popen([SQUIB, "--api-sock", self.sock, "--log-path", self.log],
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT)
+        self.proc = _spawn([SQUIB, "--api-sock", self.sock, "--log-path", self.log])
         self.serial = Serial(self.proc.stdout)
         wait_path(self.sock, self.proc)
         self.api = Api(self.sock, timeout=300)
@@ -221,8 +229,7 @@ class Handler:
         if os.path.exists(self.sock):
             os.unlink(self.sock)
         self.out = open(os.path.join(tmp, name + ".uffd.log"), "w")
-        self.proc = subprocess.Popen([HANDLER, self.sock, memf], stdin=subprocess.DEVNULL,
-                                     stdout=self.out, stderr=subprocess.STDOUT)
+        self.proc = _spawn([HANDLER, self.sock, memf], stdout=self.out)
         wait_path(self.sock, self.proc)
 
     def stop(self):
@@ -331,8 +338,7 @@ class Qemu:
         if incoming:
             argv += ["-incoming", "defer"]
         self.t_spawn = time.monotonic()
-        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT)
+        self.proc = _spawn(argv)
         self.serial = Serial(self.proc.stdout)
         self.qmp = None
         wait_path(self.qmp_path, self.proc)
@@ -518,6 +524,31 @@ def report_clones(mem, n, sc, qc):
     _table(rows)
 
 
+def run_squib(mem, i, res, tmp, args):
+    """One squib run of size mem: create, then the two loads."""
+    src = squib_source(mem, tmp, args.timeout, args.squib_huge_pages)
+    fr = squib_load(src, "File", tmp, args.timeout)
+    ur = squib_load(src, "Uffd", tmp, args.timeout)
+    res.setdefault("squib_src", []).append(src)
+    res.setdefault("file", []).append(fr)
+    res.setdefault("uffd", []).append(ur)
+    print("  %4d MiB run %d squib: create %s ms, load File %s/%s ms (vmm %s us), "
+          "Uffd %s/%s ms (vmm %s us)" % (
+              mem, i + 1, _ms(src["create_s"]), _ms(fr["answer_s"]), _ms(fr["line_s"]),
+              fr["vmm_us"], _ms(ur["answer_s"]), _ms(ur["line_s"]), ur["vmm_us"]))
+
+
+def run_qemu(mem, i, res, tmp, args):
+    """One QEMU run of size mem: migrate to the file, then -incoming."""
+    src = qemu_source(mem, tmp, args.timeout)
+    lr = qemu_load(mem, src, tmp, args.timeout)
+    res.setdefault("qemu_src", []).append(src)
+    res.setdefault("qload", []).append(lr)
+    print("  %4d MiB run %d QEMU: migrate %s ms (+fsync %s), incoming %s/%s ms" % (
+        mem, i + 1, _ms(src["save_s"]), _ms(src["save_sync_s"]), _ms(lr["answer_s"]),
+        _ms(lr["line_s"])))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--mem", default="128,1024", help="guest sizes in MiB (default 128,1024)")
@@ -550,41 +581,39 @@ def main():
             res = results.setdefault(mem, {})
             for i in range(args.runs):
                 if "squib" in vmms:
-                    src = squib_source(mem, tmp, args.timeout, args.squib_huge_pages)
-                    res.setdefault("squib_src", []).append(src)
-                    fr = squib_load(src, "File", tmp, args.timeout)
-                    res.setdefault("file", []).append(fr)
-                    ur = squib_load(src, "Uffd", tmp, args.timeout)
-                    res.setdefault("uffd", []).append(ur)
-                    print("  %4d MiB run %d squib: create %s ms, load File %s/%s ms "
-                          "(vmm %s us), Uffd %s/%s ms (vmm %s us)" % (
-                              mem, i + 1, _ms(src["create_s"]), _ms(fr["answer_s"]),
-                              _ms(fr["line_s"]), fr["vmm_us"], _ms(ur["answer_s"]),
-                              _ms(ur["line_s"]), ur["vmm_us"]))
+                    try:
+                        run_squib(mem, i, res, tmp, args)
+                    except (OSError, RuntimeError) as e:
+                        print("  %4d MiB run %d squib: error: %s" % (mem, i + 1, e))
                 if "qemu" in vmms:
-                    src = qemu_source(mem, tmp, args.timeout)
-                    res.setdefault("qemu_src", []).append(src)
-                    lr = qemu_load(mem, src, tmp, args.timeout)
-                    res.setdefault("qload", []).append(lr)
-                    print("  %4d MiB run %d QEMU: migrate %s ms (+fsync %s), "
-                          "incoming %s/%s ms" % (mem, i + 1, _ms(src["save_s"]),
-                                                  _ms(src["save_sync_s"]),
-                                                  _ms(lr["answer_s"]), _ms(lr["line_s"])))
+                    try:
+                        run_qemu(mem, i, res, tmp, args)
+                    except (OSError, RuntimeError) as e:
+                        print("  %4d MiB run %d QEMU: error: %s" % (mem, i + 1, e))
+                for proc in _SPAWNED:
+                    _kill(proc)
                 sys.stdout.flush()
-            # Keep only the last run's files of this size on disk.
         for mem in mems:
             report(mem, results[mem])
         if args.clones > 0:
             mem = min(mems)
             res = results[mem]
             sc = qc = None
-            if "squib" in vmms:
-                sc = squib_clones(res["squib_src"][-1], args.clones, tmp, args.timeout)
-            if "qemu" in vmms:
-                qc = qemu_clones(mem, res["qemu_src"][-1], args.clones, tmp, args.timeout)
+            try:
+                if res.get("squib_src"):
+                    sc = squib_clones(res["squib_src"][-1], args.clones, tmp, args.timeout)
+            except (OSError, RuntimeError) as e:
+                print("squib clones: error: %s" % e)
+            try:
+                if res.get("qemu_src"):
+                    qc = qemu_clones(mem, res["qemu_src"][-1], args.clones, tmp, args.timeout)
+            except (OSError, RuntimeError) as e:
+                print("QEMU clones: error: %s" % e)
             report_clones(mem, args.clones, sc, qc)
             results["clones"] = {"squib": sc, "qemu": qc}
     finally:
+        for proc in _SPAWNED:
+            _kill(proc)
         if args.keep:
             print("kept %s" % tmp)
         else:
