@@ -46,25 +46,16 @@ import os
 import re
 import select
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
-BUILD = os.environ.get("SQUIB_BUILD", os.path.join(ROOT, "build"))
-SQUIB = os.path.join(BUILD, "squib")
-# The PVH flavour boots under both VMMs (QEMU cannot boot a plain vmlinux).
-GUEST = os.path.join(ROOT, "build", "guest", "guest-pvh.elf")
+sys.path.insert(0, os.path.dirname(HERE))
+from vmmlib import (GUEST, QEMU, QEMU_CPU, QEMU_MACHINE, ROOT, SQUIB,  # noqa: E402
+                    Api, check_tools)
 
-QEMU = "qemu-system-x86_64"
-# ioapic2=off keeps every GSI on the IOAPIC at 0xfec00000; ACPI stays on so
-# the guest finds the device in the DSDT, as it does under squib.
-QEMU_MACHINE = "microvm,ioapic2=off,acpi=on,isa-serial=on,pcie=off,rtc=on"
-# The nested hypervisor here refuses MSR 0x10a; QEMU asserts without this.
-QEMU_CPU = "host,-arch-capabilities"
 QEMU_CACHE = "cache=writeback,aio=threads"
 SQUIB_CACHE = "Unsafe"
 
@@ -225,50 +216,6 @@ def run_qemu(disk, args, mode, mib, qd):
     return watch(run, proc, args.timeout)
 
 
-class Api:
-    """Minimal HTTP/1.1 client on squib's Unix socket (one request per
-    connection, Content-Length framed answers)."""
-
-    def __init__(self, path):
-        self.path = path
-
-    def put(self, url, body):
-        data = json.dumps(body).encode()
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(10)
-        try:
-            s.connect(self.path)
-            s.sendall(("PUT %s HTTP/1.1\r\nContent-Type: application/json\r\n"
-                       "Content-Length: %d\r\n\r\n" % (url, len(data))).encode() + data)
-            resp = b""
-            while b"\r\n\r\n" not in resp:
-                c = s.recv(65536)
-                if not c:
-                    break
-                resp += c
-            head, _, body = resp.partition(b"\r\n\r\n")
-            n = 0
-            for h in head.split(b"\r\n")[1:]:
-                k, _, v = h.partition(b":")
-                if k.strip().lower() == b"content-length":
-                    n = int(v)
-            while len(body) < n:
-                c = s.recv(65536)
-                if not c:
-                    break
-                body += c
-        finally:
-            s.close()
-        status = int(head.split(b" ")[1]) if head else 0
-        fault = ""
-        if body:
-            try:
-                fault = json.loads(body).get("fault_message", "")
-            except ValueError:
-                fault = body.decode(errors="replace")
-        return status, fault
-
-
 def _squib_body(disk, args, engine, mode, mib, qd):
     return {
         "boot-source": {"kernel_image_path": args.guest,
@@ -424,15 +371,7 @@ def main(argv=None):
     qds = [int(x) for x in args.qd.split(",") if x]
     engines = [e for e in args.io_engine.split(",") if e]
     vmms = set(args.vmm.split(","))
-    if not os.path.exists(args.guest):
-        sys.exit("no guest at %s: run `make guests`" % args.guest)
-    if "squib" in vmms and not os.access(SQUIB, os.X_OK):
-        sys.exit("no squib at %s: run `make`" % SQUIB)
-    if "qemu" in vmms and not shutil.which(QEMU):
-        print("qemu: %s not found, QEMU columns skipped" % QEMU)
-        vmms.discard("qemu")
-    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
-        sys.exit("no access to /dev/kvm")
+    check_tools(args.guest, vmms, (SQUIB,))
 
     tmp = tempfile.mkdtemp(prefix="squib-bench-block-")
     disk = os.path.join(tmp, "disk.img")

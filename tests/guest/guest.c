@@ -556,11 +556,29 @@ static void user_enter(void (*fn)(void))
 static volatile uint64_t counter_value; /* written in ring 3 */
 static uint64_t counter_printed;        /* last multiple reported */
 
-/* Ring 3: count, and nothing else (port I/O would need IOPL 3, which the
- * nested hypervisor does not give user mode). */
+/* squibfill=MIB: before counting, ring 3 writes every byte of RAM from
+ * FILL_START up to MIB MiB (a pattern that differs per 8 bytes, never
+ * zero), so a snapshot holds no page the VMM could skip as zero. */
+#define FILL_START (16ULL << 20)
+#define FILL_LIMIT (3072ULL << 20) /* 3 GiB and above: MMIO, uncached */
+static uint64_t fill_end;
+static volatile uint64_t fill_done_pages; /* written in ring 3 */
+static int fill_reported;
+
+/* Ring 3: fill (if asked), then count, and nothing else (port I/O would
+ * need IOPL 3, which the nested hypervisor does not give user mode). */
 static void counter_loop(void) __attribute__((noreturn));
 static void counter_loop(void)
 {
+    uint64_t pages = 0;
+
+    for (uint64_t a = FILL_START; a < fill_end; a += 4096, pages++) {
+        volatile uint64_t *p = (volatile uint64_t *)(uintptr_t)a;
+
+        for (unsigned i = 0; i < 512; i++)
+            p[i] = ((a + 8 * i) * 0x9e3779b97f4a7c15ULL) | 1;
+    }
+    fill_done_pages = pages;
     for (;;)
         counter_value = counter_value + 1;
 }
@@ -571,6 +589,15 @@ static void counter_tick(void)
     uint64_t v = counter_value / counter_every * counter_every;
     struct line l;
 
+    if (fill_end && !fill_reported && fill_done_pages) {
+        fill_reported = 1;
+        line_start(&l);
+        line_str(&l, "fill");
+        line_kv_hex(&l, "start", FILL_START);
+        line_kv_hex(&l, "end", fill_end);
+        line_kv_dec(&l, "pages", fill_done_pages);
+        line_end(&l);
+    }
     if (v == counter_printed)
         return;
     counter_printed = v;
@@ -585,8 +612,16 @@ static void test_counter(const struct boot_info *bi)
     size_t n;
     const char *v = cmdline_get(bi, "squibevery=", &n);
     uint64_t every = parse_u64(v, n, 1ULL << 24);
+    uint64_t fill_mib;
 
     counter_every = every ? every : 1;
+    v = cmdline_get(bi, "squibfill=", &n);
+    fill_mib = parse_u64(v, n, 0);
+    fill_end = fill_mib << 20;
+    if (fill_end > FILL_LIMIT)
+        fill_end = FILL_LIMIT;
+    if (fill_end <= FILL_START)
+        fill_end = 0;
     /* A periodic LAPIC timer (vector 0x40, about 10 ms at KVM's and QEMU's
      * 1 GHz APIC clock) drives the reporting. */
     lapic_write(LAPIC_SVR, lapic_read(LAPIC_SVR) | 0x100);

@@ -152,6 +152,35 @@ def test_restore_one_snapshot_in_ten_processes(squib_factory, tmp_path):
     assert file_digest(memf) == digest
 
 
+def fill_word(addr):
+    """What the counter guest's squibfill= leaves at addr (8-aligned)."""
+    return ((addr * 0x9e3779b97f4a7c15) | 1) & ((1 << 64) - 1)
+
+
+def test_full_snapshot_holds_what_the_guest_wrote(squib, tmp_path):
+    """squibfill=MIB (the snapshot benchmark's guest, bench/snapshot):
+    the guest writes RAM from 16 MiB to MIB MiB before counting; the Full
+    memory file holds those bytes at their guest-physical offsets."""
+    api = squib.client()
+    configure(api, os.path.join(GUEST_DIR, "guest-pvh.elf"), "counter",
+              extra_args=" squibevery=1048576 squibfill=40")
+    start(api)
+    out = wait_for(squib, r"SQUIB-GUEST fill start=0x1000000 end=0x2800000 pages=6144")
+    wait_for(squib, r"SQUIB-GUEST counter value=\d+")
+    assert out.count("SQUIB-GUEST fill ") == 1
+    assert api.patch("/vm", {"state": "Paused"}).status == 204
+    _, memf = create(api, tmp_path)
+    with open(memf, "rb") as f:
+        for page in (16 << 8, (16 << 8) + 1, 30 << 8, (40 << 8) - 1):
+            f.seek(page << 12)
+            data = f.read(4096)
+            for i in (0, 1, 511):
+                addr = (page << 12) + 8 * i
+                assert struct.unpack_from("<Q", data, 8 * i)[0] == fill_word(addr), hex(addr)
+        f.seek(40 << 20)  # above the fill: never written
+        assert f.read(4096) == bytes(4096)
+
+
 def test_load_paused_then_resume(squib_factory, tmp_path):
     first = squib_factory([])
     state, memf, frozen = snapshot_counter_guest(first, tmp_path)
