@@ -81,7 +81,9 @@ build_ext4() {
     stage_tree "$tmp/root"
     rm -f "$OUT/rootfs.ext4.new"
     # root_owner: files belong to root in the image even when built by a user.
-    "$MKE2FS" -q -F -t ext4 -L squibroot -E root_owner=0:0 -d "$tmp/root" \
+    # 4 KiB blocks (mke2fs picks 1 KiB for so small a file system): a DAX
+    # mount needs the block size to be the page size.
+    "$MKE2FS" -q -F -t ext4 -b 4096 -L squibroot -E root_owner=0:0 -d "$tmp/root" \
         "$OUT/rootfs.ext4.new" 32M >&2
     mv -f "$OUT/rootfs.ext4.new" "$OUT/rootfs.ext4"
     rm -rf "$tmp"
