@@ -472,10 +472,14 @@ def test_hotplug_net_after_boot(squib_factory, tmp_path):
 def test_linux_pci_hotplug(squib_factory, tmp_path):
     """Real Linux (minutes; skipped, saying why, where it cannot run) does
     what upstream's docs/device-hotplug.md asks of a guest: it rescans its
-    bus until a drive plugged after boot shows up as /dev/vdb, reads it,
-    removes the function through sysfs, and the host then unplugs it."""
+    bus until a drive plugged after boot shows up as /dev/vdb, mounts its
+    ext4 file system, reads a file and writes one, unmounts it, removes
+    the function through sysfs, and the host then unplugs it; the file the
+    guest wrote is in the image afterwards."""
+    import subprocess
+
     import linux_guest
-    from test_linux_virtio import wait_line
+    from test_linux_virtio import debugfs_cat, wait_line
     from conftest import BUILD
 
     if os.path.basename(os.path.normpath(BUILD)) in ("san", "tsan"):
@@ -495,12 +499,11 @@ def test_linux_pci_hotplug(squib_factory, tmp_path):
     start(api)
     wait_line(squib, r"SQUIB-HP-READY", 2 * linux_guest.BOOT_TIMEOUT)
 
-    disk = make_disk(tmp_path, "hot.img", 1 << 20)
-    with open(disk, "r+b") as f:
-        f.write(b"SQUIBHOT plugged after boot\n")
+    disk = os.path.join(str(tmp_path), "hot.ext4")
+    subprocess.run(["cp", "--sparse=always", linux_guest.rootfs("data"), disk], check=True)
     r = api.put("/drives/hot", drive_body("hot", disk))
     assert r.status == 204, r.raw
-    wait_line(squib, r"SQUIB-HP-READ SQUIBHOT plugged after boot", 600)
+    wait_line(squib, r"SQUIB-HP-MOUNTED SQUIB-DATA-FROM-HOST", 600)
     wait_line(squib, r"SQUIB-HP-REMOVED", 120)
     # The guest rescans 20 s after SQUIB-HP-REMOVED: the unplug comes first.
     r = api.request("DELETE", "/drives/hot")
@@ -509,6 +512,8 @@ def test_linux_pci_hotplug(squib_factory, tmp_path):
     out = wait_line(squib, r"SQUIB-DONE", 300).string
     assert "SQUIB-HP-GONE" in out, out[-4000:]
     for want in (r"pci 0000:00:02\.0: \[1af4:1042\]",
-                 r"virtio_blk virtio1: .*\[vdb\]"):
+                 r"virtio_blk virtio1: .*\[vdb\]",
+                 r"EXT4-fs \(vdb\): mounted filesystem"):
         assert re.search(want, out), "missing %r in:\n%s" % (want, out[-4000:])
     assert squib.wait(300) == 0
+    assert debugfs_cat(disk, "/hp.txt").strip() == "SQUIB-HOTPLUG-WROTE"
