@@ -152,7 +152,7 @@ nested-integration: $(BUILD)/squib guests
 # without the real-Linux boots (test_linux*: an hour each there) and minus
 # NESTED_IGNORE (files whose tests are not yet proven there; docs/testing.md
 # says why). With /dev/kvm `make check` ran them all.
-NESTED_IGNORE ?= test_bench_snapshot.py test_cpu_template_helper.py test_pci_guest.py \
+NESTED_IGNORE ?= test_bench_snapshot.py test_pci_guest.py \
                  test_snapshot_acpi.py test_snapshot_net.py test_snapshot_pci.py \
                  test_snapshot_uffd.py test_virtio_guest.py test_vsock_guest.py
 nested-guests: $(BUILD)/squib guests

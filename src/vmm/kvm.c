@@ -276,11 +276,35 @@ int kvm_set_cpuid2(int vcpu_fd, const struct kvm_cpuid2 *c)
     return xioctl(vcpu_fd, KVM_SET_CPUID2, (unsigned long)c);
 }
 
+uint32_t kvm_cpuid2_written(const struct kvm_cpuid_entry2 *e, uint32_t n)
+{
+    unsigned char mark[sizeof(*e)];
+
+    memset(mark, KVM_CPUID2_UNWRITTEN, sizeof(mark));
+    for (uint32_t i = 0; i < n; i++)
+        if (!memcmp(&e[i], mark, sizeof(mark)))
+            return i;
+    return n;
+}
+
 int kvm_get_cpuid2(int vcpu_fd, struct kvm_cpuid2 *c, uint32_t max_entries)
 {
+    int rc;
+
+    /* Kernels that keep the old KVM_GET_CPUID2 leave nent as it came in
+     * when the call succeeds (seen on Debian's 6.1 kvm-amd): every slot
+     * is marked first, and the count is where the kernel stopped
+     * writing. */
+    memset(c->entries, KVM_CPUID2_UNWRITTEN,
+           (size_t)max_entries * sizeof(c->entries[0]));
     c->nent = max_entries;
     c->padding = 0;
-    return xioctl(vcpu_fd, KVM_GET_CPUID2, (unsigned long)c);
+    rc = xioctl(vcpu_fd, KVM_GET_CPUID2, (unsigned long)c);
+    if (rc < 0)
+        return rc;
+    c->nent = kvm_cpuid2_written(c->entries,
+                                 c->nent < max_entries ? c->nent : max_entries);
+    return rc;
 }
 
 int kvm_set_msrs(int vcpu_fd, const struct kvm_msrs *msrs)

@@ -108,8 +108,17 @@ int kvm_set_fpu(int vcpu_fd, const struct kvm_fpu *f);
 int kvm_get_lapic(int vcpu_fd, struct kvm_lapic_state *l);
 int kvm_set_lapic(int vcpu_fd, const struct kvm_lapic_state *l);
 int kvm_set_cpuid2(int vcpu_fd, const struct kvm_cpuid2 *c);
-/* As kvm_get_supported_cpuid, for the table set on one vCPU. */
+/*
+ * As kvm_get_supported_cpuid, for the table set on one vCPU: c->nent is the
+ * number of entries the kernel wrote, also on kernels that leave nent
+ * unchanged on success (kvm_cpuid2_written).
+ */
 int kvm_get_cpuid2(int vcpu_fd, struct kvm_cpuid2 *c, uint32_t max_entries);
+/* The byte every slot is filled with before KVM_GET_CPUID2. */
+#define KVM_CPUID2_UNWRITTEN 0xff
+/* How many of the n entries come before the first slot still filled with
+ * KVM_CPUID2_UNWRITTEN bytes (no entry KVM writes is all 0xff). */
+uint32_t kvm_cpuid2_written(const struct kvm_cpuid_entry2 *e, uint32_t n);
 /*
  * KVM_SET_MSRS / KVM_GET_MSRS: returns the number of MSRs processed (which
  * may be fewer than msrs->nmsrs) or -errno.

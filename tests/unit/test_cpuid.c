@@ -29,6 +29,7 @@
 
 #include "vmm/cpu_templates_static.h"
 #include "vmm/cpuid.h"
+#include "vmm/kvm.h"
 
 #define F_IDX 1u /* KVM_CPUID_FLAG_SIGNIFCANT_INDEX */
 
@@ -873,6 +874,67 @@ static void test_real_kvm(void **state)
     free(sup);
 }
 
+/* Slots the kernel did not write keep the marker bytes; the count stops
+ * at the first of them, whatever nent says. */
+static void test_cpuid2_written(void **state)
+{
+    struct kvm_cpuid_entry2 e[4];
+
+    (void)state;
+    memset(e, KVM_CPUID2_UNWRITTEN, sizeof(e));
+    assert_int_equal(kvm_cpuid2_written(e, 4), 0);
+    memset(&e[0], 0, sizeof(e[0])); /* leaf 0 with all-zero registers */
+    e[1] = e[0];
+    e[1].function = 0xffffffffu; /* one field of 0xff is not the mark */
+    e[1].eax = e[1].ebx = e[1].ecx = e[1].edx = 0xffffffffu;
+    assert_int_equal(kvm_cpuid2_written(e, 4), 2);
+    assert_int_equal(kvm_cpuid2_written(e, 1), 1);
+    e[2] = e[0];
+    e[3] = e[0];
+    assert_int_equal(kvm_cpuid2_written(e, 4), 4);
+}
+
+/* On this machine's KVM: a vCPU given three entries gives back three, in
+ * a room of 64 (kernels that leave nent at 64 included). */
+static void test_real_get_cpuid2(void **state)
+{
+    struct kvm_cpuid2 *c;
+    int kvm, vm, vcpu;
+
+    (void)state;
+    kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+    if (kvm < 0) {
+        print_message("skipped: /dev/kvm not usable\n");
+        skip();
+    }
+    vm = ioctl(kvm, KVM_CREATE_VM, 0);
+    vcpu = vm < 0 ? -1 : ioctl(vm, KVM_CREATE_VCPU, 0);
+    if (vcpu < 0) {
+        if (vm >= 0)
+            close(vm);
+        close(kvm);
+        print_message("skipped: no KVM vCPU\n");
+        skip();
+    }
+    c = calloc(1, sizeof(*c) + 64 * sizeof(c->entries[0]));
+    assert_non_null(c);
+    c->nent = 3;
+    c->entries[0].eax = 1; /* leaf 0: highest basic leaf 1 */
+    c->entries[1].function = 1;
+    c->entries[1].eax = 0x806f8;
+    c->entries[2].function = 0x80000000u;
+    c->entries[2].eax = 0x80000000u;
+    assert_int_equal(ioctl(vcpu, KVM_SET_CPUID2, c), 0);
+    assert_int_equal(kvm_get_cpuid2(vcpu, c, 64), 0);
+    assert_true(c->nent >= 1 && c->nent < 64);
+    assert_int_equal(kvm_cpuid2_written(c->entries, c->nent), c->nent);
+    assert_int_equal(c->entries[0].function, 0);
+    free(c);
+    close(vcpu);
+    close(vm);
+    close(kvm);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -891,6 +953,8 @@ int main(void)
         cmocka_unit_test(test_kvm_caps),
         cmocka_unit_test(test_msrs_to_save),
         cmocka_unit_test(test_real_kvm),
+        cmocka_unit_test(test_cpuid2_written),
+        cmocka_unit_test(test_real_get_cpuid2),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
