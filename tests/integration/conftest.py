@@ -201,7 +201,7 @@ class Squib:
     waited for and killed is squib itself."""
 
     def __init__(self, tmpdir, args=(), env=None, wait=True, binary=SQUIB,
-                 prefix=()):
+                 prefix=(), console=False):
         self.tmpdir = str(tmpdir)
         n = 0
         while os.path.exists(os.path.join(self.tmpdir, "squib%d.out" % n)):
@@ -219,8 +219,11 @@ class Squib:
         self.out = open(self.log_path, "wb")
         e = dict(os.environ)
         e.update(env or {})
+        # console=True: stdin is a pipe that type() writes to (the guest's
+        # serial input); otherwise /dev/null.
         self.proc = subprocess.Popen(cmd, stdout=self.out, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, env=e, cwd=self.tmpdir)
+                                     stdin=subprocess.PIPE if console else subprocess.DEVNULL,
+                                     env=e, cwd=self.tmpdir)
         self._clients = []
         if wait:
             self.wait_ready()
@@ -259,6 +262,12 @@ class Squib:
         with open(self.logger_path, "rb") as f:
             return f.read().decode(errors="replace")
 
+    def type(self, text):
+        """Write text to squib's stdin, which feeds the guest's serial
+        port (started with console=True)."""
+        self.proc.stdin.write(text.encode())
+        self.proc.stdin.flush()
+
     def output(self):
         """stdout/stderr with the log file after its last whole line; a
         line the guest is still printing comes last, so it never runs into
@@ -279,6 +288,8 @@ class Squib:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        if self.proc.stdin:
+            self.proc.stdin.close()
         self.out.close()
 
 
@@ -286,8 +297,8 @@ def _factory(tmp_path, binary):
     """Yield a function that starts `binary`; stop all it started after."""
     started = []
 
-    def make(args=(), env=None, wait=True, prefix=()):
-        s = Squib(tmp_path, args, env, wait, binary, prefix)
+    def make(args=(), env=None, wait=True, prefix=(), console=False):
+        s = Squib(tmp_path, args, env, wait, binary, prefix, console)
         started.append(s)
         return s
 

@@ -70,9 +70,9 @@ def pause_and_snapshot(squib, tmp_path, name):
     return before, create(api, tmp_path, name)
 
 
-def restore(squib_factory, old, files, args):
+def restore(squib_factory, old, files, args, console=False):
     old.stop()
-    new = squib_factory(args)
+    new = squib_factory(args, console=console)
     r = load(new, *files)
     assert r.status == 204, r.raw + new.output().encode()
     return new
@@ -169,7 +169,8 @@ def test_linux_on_pci_restored_mid_io(squib_factory, tmp_path):
     (squib.test=ioloop) writes entropy from /dev/hwrng to the ext4 data
     disk, syncs, drops the page cache and reads it back, round after
     round; paused and snapshotted in the middle, restored in a new
-    process, it goes on with the next round, each read back intact. Linux
+    process, it goes on with the next round, each read back intact, and
+    runs a command typed on its serial console, its clock sane. Linux
     waits for each block and entropy completion on its MSI-X vector (squib
     offers no INTx), so the restored routes and irqfds carry them."""
     import subprocess
@@ -188,7 +189,7 @@ def test_linux_on_pci_restored_mid_io(squib_factory, tmp_path):
     api = first.client()
     r = api.put("/boot-source", {
         "kernel_image_path": linux_guest.kernel_path(),
-        "boot_args": linux_guest.cmdline("squib.test=ioloop squib.loops=300",
+        "boot_args": linux_guest.cmdline("squib.test=ioloop squib.loops=300 squib.console=1",
                                          root="ext4"),
     })
     assert r.status == 204, r.raw
@@ -205,7 +206,16 @@ def test_linux_on_pci_restored_mid_io(squib_factory, tmp_path):
     before = [int(i) for i in re.findall(r"SQUIB-IOLOOP i=(\d+) ", first.output())]
     assert "SQUIB-IOLOOP-DONE" not in first.output(), "the loop ended too soon"
     files = create(api, tmp_path, "linux")
-    second = restore(squib_factory, first, files, [])
+    last_up = float(re.findall(r"SQUIB-IOLOOP i=\d+ bad=\d+ up=([\d.]+)",
+                               first.output())[-1])
+    second = restore(squib_factory, first, files, [], console=True)
+    # A command typed on the restored guest's serial console runs; the
+    # guest's clock went on from where it stopped: its uptime is past the
+    # one printed last before the snapshot, by about one I/O round and not
+    # by the time the VM spent paused and saved.
+    second.type("SQUIB-CMD echo SQUIB-CLOCK $(read -r U I < /proc/uptime; echo $U)\n")
+    up = float(wait_line(second, r"SQUIB-CONSOLE-RAN SQUIB-CLOCK ([\d.]+)", 120).group(1))
+    assert last_up < up < last_up + 120, (last_up, up)
     # Five more rounds after the restore, not the whole loop: a round takes
     # 5 to 15 s on nested hosts, and the 300 only keep the loop from ending
     # before the pause on fast ones.
