@@ -46,25 +46,16 @@ import os
 import re
 import select
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
-BUILD = os.environ.get("SQUIB_BUILD", os.path.join(ROOT, "build"))
-SQUIB = os.path.join(BUILD, "squib")
-# The PVH flavour boots under both VMMs (QEMU cannot boot a plain vmlinux).
-GUEST = os.path.join(ROOT, "build", "guest", "guest-pvh.elf")
+sys.path.insert(0, os.path.dirname(HERE))
+import vmm  # noqa: E402  (after the path insert)
+from vmm import GUEST, QEMU, ROOT, SQUIB  # noqa: E402
 
-QEMU = "qemu-system-x86_64"
-# ioapic2=off keeps every GSI on the IOAPIC at 0xfec00000; ACPI stays on so
-# the guest finds the device in the DSDT, as it does under squib.
-QEMU_MACHINE = "microvm,ioapic2=off,acpi=on,isa-serial=on,pcie=off,rtc=on"
-# The nested hypervisor here refuses MSR 0x10a; QEMU asserts without this.
-QEMU_CPU = "host,-arch-capabilities"
 QEMU_CACHE = "cache=writeback,aio=threads"
 SQUIB_CACHE = "Unsafe"
 
@@ -141,19 +132,6 @@ def _proc_cpu(pid):
     return total, vcpu
 
 
-def _parse_kv(line):
-    out = {}
-    for w in line.split()[2:]:
-        k, eq, v = w.partition("=")
-        if not eq:
-            continue
-        try:
-            out[k] = int(v)
-        except ValueError:
-            out[k] = v
-    return out
-
-
 def watch(run, proc, timeout):
     """Read the guest's serial lines from proc.stdout until the VMM exits;
     timestamp the markers and sample the CPU time there."""
@@ -186,7 +164,7 @@ def watch(run, proc, timeout):
             elif line == "SQUIB-GUEST blk-bench-end":
                 end, cpu1 = now, _proc_cpu(proc.pid)
             elif line.startswith("SQUIB-GUEST blk-bench ") and " bytes=" in line:
-                run.figures = _parse_kv(line)
+                run.figures = vmm.parse_kv(line)
             elif line.startswith("SQUIB-GUEST blk-bench ") and "error=" in line:
                 run.error = "guest: " + line
     if start is not None and end is not None:
@@ -211,62 +189,12 @@ def cmdline(mode, mib, qd, poll):
 
 def run_qemu(disk, args, mode, mib, qd):
     run = Run("qemu")
-    argv = [QEMU, "-M", QEMU_MACHINE, "-accel", "kvm", "-cpu", QEMU_CPU,
-            "-smp", "1", "-m", "%dM" % args.mem_mib, "-nodefaults",
-            "-name", "bench,debug-threads=on",  # thread names: CPU 0/KVM
-            "-no-user-config", "-nographic", "-no-reboot", "-serial", "stdio",
-            "-monitor", "none", "-kernel", args.guest,
-            "-append", cmdline(mode, mib, qd, args.poll),
-            "-global", "virtio-mmio.force-legacy=false",
-            "-drive", "id=d0,file=%s,format=raw,if=none,%s" % (disk, args.qemu_cache),
-            "-device", "virtio-blk-device,drive=d0"]
+    argv = vmm.qemu_argv(args.guest, cmdline(mode, mib, qd, args.poll), args.mem_mib, extra=[
+        "-drive", "id=d0,file=%s,format=raw,if=none,%s" % (disk, args.qemu_cache),
+        "-device", "virtio-blk-device,drive=d0"])
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT)
     return watch(run, proc, args.timeout)
-
-
-class Api:
-    """Minimal HTTP/1.1 client on squib's Unix socket (one request per
-    connection, Content-Length framed answers)."""
-
-    def __init__(self, path):
-        self.path = path
-
-    def put(self, url, body):
-        data = json.dumps(body).encode()
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(10)
-        try:
-            s.connect(self.path)
-            s.sendall(("PUT %s HTTP/1.1\r\nContent-Type: application/json\r\n"
-                       "Content-Length: %d\r\n\r\n" % (url, len(data))).encode() + data)
-            resp = b""
-            while b"\r\n\r\n" not in resp:
-                c = s.recv(65536)
-                if not c:
-                    break
-                resp += c
-            head, _, body = resp.partition(b"\r\n\r\n")
-            n = 0
-            for h in head.split(b"\r\n")[1:]:
-                k, _, v = h.partition(b":")
-                if k.strip().lower() == b"content-length":
-                    n = int(v)
-            while len(body) < n:
-                c = s.recv(65536)
-                if not c:
-                    break
-                body += c
-        finally:
-            s.close()
-        status = int(head.split(b" ")[1]) if head else 0
-        fault = ""
-        if body:
-            try:
-                fault = json.loads(body).get("fault_message", "")
-            except ValueError:
-                fault = body.decode(errors="replace")
-        return status, fault
 
 
 def _squib_body(disk, args, engine, mode, mib, qd):
@@ -302,19 +230,12 @@ def run_squib(disk, args, engine, mode, mib, qd, tmp):
             if text:
                 run.error = "drive: " + text[-1]
         return run
-    sock = os.path.join(tmp, "api.sock")
-    if os.path.exists(sock):
-        os.unlink(sock)
-    argv = [SQUIB, "--api-sock", sock, "--log-path", log]
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 10
-        while not os.path.exists(sock):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("squib did not open its API socket")
-            time.sleep(0.005)
-        api = Api(sock)
+        proc, api = vmm.start_squib(tmp)
+    except (OSError, RuntimeError) as e:
+        run.error = str(e)
+        return run
+    try:
         for url, body in (("/boot-source", cfg["boot-source"]),
                           ("/machine-config", cfg["machine-config"]),
                           ("/drives/bench", cfg["drives"][0]),
@@ -323,13 +244,11 @@ def run_squib(disk, args, engine, mode, mib, qd, tmp):
             if status != 204:
                 kind = "drive: " if url in ("/drives/bench", "/actions") else ""
                 run.error = "%sPUT %s: %d %s" % (kind, url, status, fault)
-                proc.kill()
-                proc.wait()
+                vmm.stop(proc)
                 return run
-    except (OSError, RuntimeError) as e:
+    except OSError as e:
         run.error = str(e)
-        proc.kill()
-        proc.wait()
+        vmm.stop(proc)
         return run
     return watch(run, proc, args.timeout)
 
@@ -358,40 +277,28 @@ def _median_run(runs):
     return good[len(good) // 2]
 
 
-def _fmt(v, f="%.1f"):
-    return f % v if v is not None else "-"
-
-
-def _ratio(a, b):
-    if a is None or b is None or not b:
-        return "-"
-    return "%.2f" % (a / b)
-
-
 def print_table(title, rows):
     print()
     print(title)
     hdr = ["mode", "qd", "squib MiB/s", "squib IOPS", "QEMU MiB/s", "QEMU IOPS",
            "squib/QEMU", "squib CPU s/GiB", "QEMU CPU s/GiB",
            "squib non-vCPU", "QEMU non-vCPU"]
-    table = [hdr]
+    table = []
     for mode, qd, s, q in rows:
         table.append([
             mode, str(qd),
-            _fmt(s.mib_s() if s and not s.error else None),
-            _fmt(s.iops() if s and not s.error else None, "%.0f"),
-            _fmt(q.mib_s() if q and not q.error else None),
-            _fmt(q.iops() if q and not q.error else None, "%.0f"),
-            _ratio(s.mib_s() if s and not s.error else None,
-                   q.mib_s() if q and not q.error else None),
-            _fmt(s.cpu_per_gib() if s and not s.error else None, "%.2f"),
-            _fmt(q.cpu_per_gib() if q and not q.error else None, "%.2f"),
-            _fmt(s.cpu_per_gib(True) if s and not s.error else None, "%.2f"),
-            _fmt(q.cpu_per_gib(True) if q and not q.error else None, "%.2f"),
+            vmm.fmt(s.mib_s() if s and not s.error else None),
+            vmm.fmt(s.iops() if s and not s.error else None, "%.0f"),
+            vmm.fmt(q.mib_s() if q and not q.error else None),
+            vmm.fmt(q.iops() if q and not q.error else None, "%.0f"),
+            vmm.ratio(s.mib_s() if s and not s.error else None,
+                      q.mib_s() if q and not q.error else None),
+            vmm.fmt(s.cpu_per_gib() if s and not s.error else None, "%.2f"),
+            vmm.fmt(q.cpu_per_gib() if q and not q.error else None, "%.2f"),
+            vmm.fmt(s.cpu_per_gib(True) if s and not s.error else None, "%.2f"),
+            vmm.fmt(q.cpu_per_gib(True) if q and not q.error else None, "%.2f"),
         ])
-    widths = [max(len(r[i]) for r in table) for i in range(len(hdr))]
-    for r in table:
-        print("  ".join(c.rjust(w) for c, w in zip(r, widths)))
+    vmm.print_table(hdr, table)
 
 
 def main(argv=None):

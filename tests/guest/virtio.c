@@ -1847,13 +1847,14 @@ int virtio_run_test(const char *name, size_t name_len, const char *cmdline,
                     size_t cmdline_len, uint64_t rsdp_hint)
 {
     static const char *const names[] = {
-        "virtio",        "blk-rw",         "blk-ro",       "blk-id",
-        "blk-poll",      "blk-irq",        "rng",          "rng-rate",
-        "hostile-blk",   "hostile-rng",    "blk-eventidx", "blk-bench",
-        "net-mmds",      "net-ping",       "hostile-net",  "vsock-echo",
-        "hostile-vsock", "net-mmds-bench", "balloon",      "hostile-balloon",
-        "pmem",          "hostile-pmem",   "virtio-mem",   "blk-hold",
-        "acpi-devs",     "memsnap",        "balloon-hint", "hostile-hint",
+        "virtio",         "blk-rw",         "blk-ro",       "blk-id",
+        "blk-poll",       "blk-irq",        "rng",          "rng-rate",
+        "hostile-blk",    "hostile-rng",    "blk-eventidx", "blk-bench",
+        "net-mmds",       "net-ping",       "hostile-net",  "vsock-echo",
+        "hostile-vsock",  "net-mmds-bench", "balloon",      "hostile-balloon",
+        "pmem",           "hostile-pmem",   "virtio-mem",   "blk-hold",
+        "acpi-devs",      "memsnap",        "balloon-hint", "hostile-hint",
+        "balloon-follow", "mem-follow",
     };
     static struct venv env;
     static struct vdrv drv;
@@ -1948,7 +1949,8 @@ int virtio_run_test(const char *name, size_t name_len, const char *cmdline,
         break;
     case 26:
     case 27:
-        balloon_run_test(e, which - 24);
+    case 28:
+        balloon_run_test(e, which - 24); /* 28 runs until the machine stops */
         break;
     case 15:
     case 16:
@@ -1960,7 +1962,9 @@ int virtio_run_test(const char *name, size_t name_len, const char *cmdline,
         memdev_run_test(e, which - 20, timeout);
         break;
     case 25:
-        memdev_run_test(e, 3, timeout); /* runs until the machine stops */
+    case 29:
+        /* memsnap, mem-follow: run until the machine stops */
+        memdev_run_test(e, which == 25 ? 3 : 4, timeout);
         break;
     case 23:
         if (blk_open(e, &drv, 0, 0) == 0)
