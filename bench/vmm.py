@@ -25,6 +25,9 @@ QEMU = "qemu-system-x86_64"
 # ioapic2=off keeps every GSI on the IOAPIC at 0xfec00000; ACPI stays on so
 # the guest finds the device in the DSDT, as it does under squib.
 QEMU_MACHINE = "microvm,ioapic2=off,acpi=on,isa-serial=on,pcie=off,rtc=on"
+# For virtio-pci: microvm's pcie=on gives the guest no MCFG table and no
+# BARs assigned, q35's firmware does both.
+QEMU_PCI_MACHINE = "q35"
 # The nested hypervisor here refuses MSR 0x10a; QEMU asserts without this.
 QEMU_CPU = "host,-arch-capabilities"
 

@@ -27,6 +27,9 @@ VMMs as ratios within one run of this script, never across runs.
     bench/block/run.py --modes randread --qd 1,16 --runs 3
     bench/block/run.py --io-engine Async        # squib's io_uring engine only
     bench/block/run.py --poll                   # completions by polling
+    bench/block/run.py --transport mmio,pci --modes randread
+                     # virtio-pci (squib --enable-pci, QEMU q35 virtio-blk-pci)
+                     # beside virtio-mmio, and a table of the two side by side
 
 squib is driven through its API (PUT /boot-source, /machine-config,
 /drives/bench, then InstanceStart), or with --no-api and a --config-file
@@ -187,11 +190,23 @@ def cmdline(mode, mib, qd, poll):
             "squibmib=%d squibqd=%d squibpoll=%d" % (mode, mib, qd, 1 if poll else 0))
 
 
-def run_qemu(disk, args, mode, mib, qd):
-    run = Run("qemu")
-    argv = vmm.qemu_argv(args.guest, cmdline(mode, mib, qd, args.poll), args.mem_mib, extra=[
-        "-drive", "id=d0,file=%s,format=raw,if=none,%s" % (disk, args.qemu_cache),
-        "-device", "virtio-blk-device,drive=d0"])
+def _name(base, transport):
+    return base if transport == "mmio" else base + "-" + transport
+
+
+def run_qemu(disk, args, mode, mib, qd, transport="mmio"):
+    """virtio-mmio: microvm's virtio-blk-device. PCI: q35 (SeaBIOS assigns
+    the BARs; microvm's pcie=on has no MCFG table for the guest to find
+    the bus by) with a modern-only virtio-blk-pci, MSI-X."""
+    run = Run(_name("qemu", transport))
+    drive = ["-drive", "id=d0,file=%s,format=raw,if=none,%s" % (disk, args.qemu_cache)]
+    if transport == "pci":
+        argv = vmm.qemu_argv(args.guest, cmdline(mode, mib, qd, args.poll), args.mem_mib,
+                             machine=vmm.QEMU_PCI_MACHINE, extra=drive + [
+                                 "-device", "virtio-blk-pci,drive=d0,disable-legacy=on"])
+    else:
+        argv = vmm.qemu_argv(args.guest, cmdline(mode, mib, qd, args.poll), args.mem_mib,
+                             extra=drive + ["-device", "virtio-blk-device,drive=d0"])
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT)
     return watch(run, proc, args.timeout)
@@ -208,10 +223,12 @@ def _squib_body(disk, args, engine, mode, mib, qd):
     }
 
 
-def run_squib(disk, args, engine, mode, mib, qd, tmp):
+def run_squib(disk, args, engine, mode, mib, qd, tmp, transport="mmio"):
     """Returns a Run; run.error starting with "drive:" means squib refused
-    the drive itself (a build that cannot attach drives)."""
-    run = Run("squib-" + engine)
+    the drive itself (a build that cannot attach drives). transport "pci"
+    starts squib with --enable-pci."""
+    run = Run(_name("squib-" + engine, transport))
+    extra = ["--enable-pci"] if transport == "pci" else []
     cfg = _squib_body(disk, args, engine, mode, mib, qd)
     log = os.path.join(tmp, "squib.log")
     open(log, "w").close()
@@ -219,7 +236,7 @@ def run_squib(disk, args, engine, mode, mib, qd, tmp):
         path = os.path.join(tmp, "config.json")
         with open(path, "w") as f:
             json.dump(cfg, f)
-        argv = [SQUIB, "--no-api", "--config-file", path, "--log-path", log]
+        argv = [SQUIB, "--no-api", "--config-file", path, "--log-path", log] + extra
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         watch(run, proc, args.timeout)
@@ -231,7 +248,7 @@ def run_squib(disk, args, engine, mode, mib, qd, tmp):
                 run.error = "drive: " + text[-1]
         return run
     try:
-        proc, api = vmm.start_squib(tmp)
+        proc, api = vmm.start_squib(tmp, extra)
     except (OSError, RuntimeError) as e:
         run.error = str(e)
         return run
@@ -301,6 +318,26 @@ def print_table(title, rows):
     vmm.print_table(hdr, table)
 
 
+def print_transports(results, modes, qds, bases):
+    """PCI beside MMIO for each VMM: IOPS, the mean time a request is in
+    flight (queue depth / IOPS, Little's law) and their ratio."""
+    print()
+    print("virtio-pci (MSI-X) beside virtio-mmio: IOPS, mean latency = qd / IOPS")
+    table = []
+    for base in bases:
+        for m in modes:
+            for q in qds:
+                a, b = results.get((base, m, q)), results.get((base + "-pci", m, q))
+                ia = a.iops() if a and not a.error else None
+                ib = b.iops() if b and not b.error else None
+                table.append([base, m, str(q), vmm.fmt(ia, "%.0f"), vmm.fmt(ib, "%.0f"),
+                              vmm.ratio(ib, ia),
+                              vmm.fmt(q * 1e6 / ia if ia else None),
+                              vmm.fmt(q * 1e6 / ib if ib else None)])
+    vmm.print_table(["vmm", "mode", "qd", "mmio IOPS", "pci IOPS", "pci/mmio",
+                     "mmio lat us", "pci lat us"], table)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--modes", default=",".join(MODES))
@@ -313,6 +350,9 @@ def main(argv=None):
     ap.add_argument("--io-engine", default="Sync,Async",
                     help="squib io_engine values, comma list (Sync, Async)")
     ap.add_argument("--vmm", default="squib,qemu")
+    ap.add_argument("--transport", default="mmio",
+                    help="virtio transports, comma list: mmio (squib's default; QEMU "
+                         "microvm), pci (squib --enable-pci; QEMU q35, virtio-blk-pci)")
     ap.add_argument("--poll", action="store_true", help="completions by polling")
     ap.add_argument("--squib-cache", default=SQUIB_CACHE, help="squib cache_type")
     ap.add_argument("--qemu-cache", default=QEMU_CACHE, help="QEMU -drive cache/aio options")
@@ -330,6 +370,10 @@ def main(argv=None):
             ap.error("unknown mode %s" % m)
     qds = [int(x) for x in args.qd.split(",") if x]
     engines = [e for e in args.io_engine.split(",") if e]
+    transports = [t for t in args.transport.split(",") if t]
+    for t in transports:
+        if t not in ("mmio", "pci"):
+            ap.error("unknown transport %s" % t)
     vmms = set(args.vmm.split(","))
     if not os.path.exists(args.guest):
         sys.exit("no guest at %s: run `make guests`" % args.guest)
@@ -361,27 +405,28 @@ def main(argv=None):
           "this run only")
     make_disk(disk, args.disk_mib)
 
-    results = {}      # (vmm, mode, qd) -> Run
+    results = {}      # (vmm, mode, qd) -> Run; vmm names end in -pci for PCI
     squib_refused = {}
     try:
         for mode in modes:
             mib = args.seq_mib if mode.startswith("seq") else args.rand_mib
             for qd in qds:
                 cell = []
-                if "qemu" in vmms:
-                    cell.append(("qemu", None))
-                if "squib" in vmms:
-                    cell += [("squib-" + e, e) for e in engines
-                             if e not in squib_refused]
-                runs = {name: [] for name, _ in cell}
+                for t in transports:
+                    if "qemu" in vmms:
+                        cell.append((_name("qemu", t), None, t))
+                    if "squib" in vmms:
+                        cell += [(_name("squib-" + e, t), e, t) for e in engines
+                                 if e not in squib_refused]
+                runs = {name: [] for name, _, _ in cell}
                 for _ in range(args.runs):
-                    for name, engine in cell:
+                    for name, engine, t in cell:
                         if engine in squib_refused:
                             continue
                         if engine is None:
-                            r = run_qemu(disk, args, mode, mib, qd)
+                            r = run_qemu(disk, args, mode, mib, qd, t)
                         else:
-                            r = run_squib(disk, args, engine, mode, mib, qd, tmp)
+                            r = run_squib(disk, args, engine, mode, mib, qd, tmp, t)
                             if r.error and r.error.startswith("drive:"):
                                 squib_refused[engine] = r.error[len("drive:"):].strip()
                                 print("squib: cannot attach drives in this build: "
@@ -391,7 +436,7 @@ def main(argv=None):
                         status = ("error: " + r.error) if r.error else (
                             "%.1f MiB/s %.0f IOPS, host %.2f s" %
                             (r.mib_s(), r.iops(), r.host_s or 0))
-                        print("  %-10s %-11s qd=%-3d %s" % (mode, name, qd, status))
+                        print("  %-10s %-15s qd=%-3d %s" % (mode, name, qd, status))
                         sys.stdout.flush()
                 for name, rs in runs.items():
                     if rs:
@@ -402,13 +447,18 @@ def main(argv=None):
         else:
             shutil.rmtree(tmp, ignore_errors=True)
 
-    for engine in engines:
-        if "squib" in vmms and engine in squib_refused:
-            print("\nsquib: cannot attach drives in this build: %s (io_engine %s)"
-                  % (squib_refused[engine], engine))
-        rows = [(m, q, results.get(("squib-" + engine, m, q)),
-                 results.get(("qemu", m, q))) for m in modes for q in qds]
-        print_table("squib io_engine=%s vs QEMU (%s):" % (engine, args.qemu_cache), rows)
+    for t in transports:
+        qemu_desc = "microvm, " if t == "mmio" else "q35, virtio-blk-pci, "
+        for engine in engines:
+            if "squib" in vmms and engine in squib_refused:
+                print("\nsquib: cannot attach drives in this build: %s (io_engine %s)"
+                      % (squib_refused[engine], engine))
+            rows = [(m, q, results.get((_name("squib-" + engine, t), m, q)),
+                     results.get((_name("qemu", t), m, q))) for m in modes for q in qds]
+            print_table("virtio-%s: squib io_engine=%s vs QEMU (%s%s):"
+                        % (t, engine, qemu_desc, args.qemu_cache), rows)
+    if len(transports) > 1:
+        print_transports(results, modes, qds, ["squib-" + e for e in engines] + ["qemu"])
     if args.json:
         out = []
         for (name, mode, qd), r in sorted(results.items()):
