@@ -32,12 +32,15 @@ QEMU_PCI_MACHINE = "q35"
 QEMU_CPU = "host,-arch-capabilities"
 
 
-def qemu_argv(guest, cmdline, mem_mib, machine=QEMU_MACHINE, extra=()):
+def qemu_argv(guest, cmdline, mem_mib, machine=QEMU_MACHINE, extra=(),
+              maxmem_mib=None):
     """QEMU booting the test guest on one vCPU, serial on stdout, a guest
     reset ending QEMU, virtio-mmio devices modern (the guest drives
-    version 2 only). `extra` adds -device/-drive/... arguments."""
+    version 2 only). `extra` adds -device/-drive/... arguments; maxmem_mib
+    makes room for memory devices."""
+    mem = "%dM" % mem_mib + (",maxmem=%dM" % maxmem_mib if maxmem_mib else "")
     return ([QEMU, "-M", machine, "-accel", "kvm", "-cpu", QEMU_CPU,
-             "-smp", "1", "-m", "%dM" % mem_mib, "-nodefaults",
+             "-smp", "1", "-m", mem, "-nodefaults",
              "-name", "bench,debug-threads=on",  # thread names: CPU 0/KVM
              "-no-user-config", "-nographic", "-no-reboot", "-serial", "stdio",
              "-monitor", "none", "-kernel", guest, "-append", cmdline,
@@ -179,6 +182,24 @@ class Qmp:
     def close(self):
         self.f.close()
         self.s.close()
+
+
+def run_qemu_qmp(argv, qmp_path, body):
+    """Start QEMU (argv, with -qmp on qmp_path), connect to QMP, call
+    body(proc, qmp), stop QEMU. None, or the error's text."""
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+    qmp = None
+    try:
+        qmp = Qmp(qmp_path)
+        body(proc, qmp)
+        return None
+    except (OSError, RuntimeError, ValueError) as e:
+        return str(e)
+    finally:
+        if qmp:
+            qmp.close()
+        stop(proc)
 
 
 class Serial:

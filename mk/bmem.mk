@@ -11,8 +11,8 @@ bench-balloon: $(BUILD)/squib guests
 	$(Q)SQUIB_BUILD=$(BUILD) /usr/bin/python3 bench/balloon/run.py $(BENCH_BALLOON_ARGS)
 
 # 1 GiB of virtio-mem plugged and unplugged (bench/memhp): PATCH to the
-# GET showing it and to the guest's line, squib only (QEMU's virtio-mem is
-# PCI only). BENCH_MEMHP_ARGS passes options.
+# GET showing it and to the guest's line, squib beside QEMU q35's
+# virtio-mem-pci. BENCH_MEMHP_ARGS passes options.
 BENCH_MEMHP_ARGS ?=
 
 .PHONY: bench-memhp

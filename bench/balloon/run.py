@@ -29,7 +29,6 @@ within one run of this script.
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import shutil
@@ -150,24 +149,15 @@ def run_qemu(args, tmp):
     argv = vmm.qemu_argv(args.guest, cmdline(args.mem_mib), args.mem_mib, extra=[
         "-device", "virtio-balloon-device",
         "-qmp", "unix:%s,server=on,wait=off" % qmp_path])
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)
-    qmp = None
-    try:
-        qmp = vmm.Qmp(qmp_path)
-        serial = vmm.Serial(proc)
 
+    def body(proc, qmp):
         def set_target(mib):
             # QMP's value is the size the guest is to be left with.
             qmp.execute("balloon", value=(args.mem_mib - mib) << 20)
 
-        measure(res, proc, serial, set_target, args)
-    except (OSError, RuntimeError, ValueError) as e:
-        res.error = str(e)
-    finally:
-        if qmp:
-            qmp.close()
-        vmm.stop(proc)
+        measure(res, proc, vmm.Serial(proc), set_target, args)
+
+    res.error = vmm.run_qemu_qmp(argv, qmp_path, body)
     return res
 
 

@@ -58,21 +58,27 @@ static uint64_t cfg64(const struct vdev *d, uint32_t off)
 }
 
 /*
- * Map the GiB holding gpa (>= 512 GiB) at the same virtual address with
- * 2 MiB pages, replacing the previous high mapping. 0, or -1 below 512 GiB
- * (the boot identity map's PML4 entry is never touched).
+ * Map the GiB holding gpa (>= 4 GiB) at the same virtual address with
+ * 2 MiB pages, replacing the previous high mapping. 0, or -1 below 4 GiB.
+ * Below 512 GiB it is an entry of the boot PDPT (QEMU puts virtio-mem's
+ * region right above RAM there); the boot identity map's entries (the
+ * first four) and its PML4 entry are never touched.
  */
 static int map_high(uint64_t gpa)
 {
     uint64_t gib = gpa & ~(GIB - 1);
 
-    if (gpa < HIGH_MIN)
+    if (gpa < 4 * GIB)
         return -1;
-    memset(hi_pdpt, 0, sizeof(hi_pdpt));
     for (uint64_t j = 0; j < 512; j++)
         hi_pd[j] = (gib + (j << 21)) | 0x83; /* present, writable, 2 MiB */
-    hi_pdpt[(gpa >> 30) & 511] = addr_of(hi_pd) | 3;
-    pml4[(gpa >> 39) & 511] = addr_of(hi_pdpt) | 3;
+    if (gpa < HIGH_MIN) {
+        pdpt[(gpa >> 30) & 511] = addr_of(hi_pd) | 3;
+    } else {
+        memset(hi_pdpt, 0, sizeof(hi_pdpt));
+        hi_pdpt[(gpa >> 30) & 511] = addr_of(hi_pd) | 3;
+        pml4[(gpa >> 39) & 511] = addr_of(hi_pdpt) | 3;
+    }
     __asm__ volatile("mov %%cr3, %%rax; mov %%rax, %%cr3" ::: "rax", "memory");
     return 0;
 }
