@@ -18,7 +18,7 @@ GUEST_LDFLAGS := -nostdlib -static -no-pie -Wl,-T,$(GUEST_SRC)/guest.ld \
     $(shell $(GUEST_CC) -Wl,--no-warn-rwx-segments -x c -o /dev/null /dev/null 2>&1 | grep -q 'unrecognized' || echo -Wl,--no-warn-rwx-segments)
 
 GUEST_OBJS := $(addprefix $(GUEST_DIR)/,entry.o lib.o tables.o guest.o virtio.o \
-    net.o netproto.o vsock.o vsockproto.o balloon.o balloon_hint.o memdev.o pci.o acpidev.o)
+    net.o netproto.o vsock.o vsockproto.o balloon.o balloon_hint.o memdev.o pci.o vpci.o acpidev.o)
 GUEST_OUTS := $(GUEST_DIR)/guest-linux.elf $(GUEST_DIR)/guest-pvh.elf \
               $(GUEST_DIR)/guest.bzImage
 

@@ -27,6 +27,9 @@ VMMs as ratios within one run of this script, never across runs.
     bench/block/run.py --modes randread --qd 1,16 --runs 3
     bench/block/run.py --io-engine Async        # squib's io_uring engine only
     bench/block/run.py --poll                   # completions by polling
+    bench/block/run.py --transport mmio,pci --modes randread
+                     # virtio-pci (squib --enable-pci, QEMU q35 virtio-blk-pci)
+                     # beside virtio-mmio, and a table of the two side by side
 
 squib is driven through its API (PUT /boot-source, /machine-config,
 /drives/bench, then InstanceStart), or with --no-api and a --config-file
@@ -53,8 +56,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
-from vmmlib import (GUEST, QEMU, QEMU_CPU, QEMU_MACHINE, ROOT, SQUIB,  # noqa: E402
-                    Api, check_tools)
+import vmm  # noqa: E402  (after the path insert)
+from vmm import GUEST, QEMU, ROOT, SQUIB  # noqa: E402
 
 QEMU_CACHE = "cache=writeback,aio=threads"
 SQUIB_CACHE = "Unsafe"
@@ -132,19 +135,6 @@ def _proc_cpu(pid):
     return total, vcpu
 
 
-def _parse_kv(line):
-    out = {}
-    for w in line.split()[2:]:
-        k, eq, v = w.partition("=")
-        if not eq:
-            continue
-        try:
-            out[k] = int(v)
-        except ValueError:
-            out[k] = v
-    return out
-
-
 def watch(run, proc, timeout):
     """Read the guest's serial lines from proc.stdout until the VMM exits;
     timestamp the markers and sample the CPU time there."""
@@ -177,7 +167,7 @@ def watch(run, proc, timeout):
             elif line == "SQUIB-GUEST blk-bench-end":
                 end, cpu1 = now, _proc_cpu(proc.pid)
             elif line.startswith("SQUIB-GUEST blk-bench ") and " bytes=" in line:
-                run.figures = _parse_kv(line)
+                run.figures = vmm.parse_kv(line)
             elif line.startswith("SQUIB-GUEST blk-bench ") and "error=" in line:
                 run.error = "guest: " + line
     if start is not None and end is not None:
@@ -200,17 +190,23 @@ def cmdline(mode, mib, qd, poll):
             "squibmib=%d squibqd=%d squibpoll=%d" % (mode, mib, qd, 1 if poll else 0))
 
 
-def run_qemu(disk, args, mode, mib, qd):
-    run = Run("qemu")
-    argv = [QEMU, "-M", QEMU_MACHINE, "-accel", "kvm", "-cpu", QEMU_CPU,
-            "-smp", "1", "-m", "%dM" % args.mem_mib, "-nodefaults",
-            "-name", "bench,debug-threads=on",  # thread names: CPU 0/KVM
-            "-no-user-config", "-nographic", "-no-reboot", "-serial", "stdio",
-            "-monitor", "none", "-kernel", args.guest,
-            "-append", cmdline(mode, mib, qd, args.poll),
-            "-global", "virtio-mmio.force-legacy=false",
-            "-drive", "id=d0,file=%s,format=raw,if=none,%s" % (disk, args.qemu_cache),
-            "-device", "virtio-blk-device,drive=d0"]
+def _name(base, transport):
+    return base if transport == "mmio" else base + "-" + transport
+
+
+def run_qemu(disk, args, mode, mib, qd, transport="mmio"):
+    """virtio-mmio: microvm's virtio-blk-device. PCI: q35 (SeaBIOS assigns
+    the BARs; microvm's pcie=on has no MCFG table for the guest to find
+    the bus by) with a modern-only virtio-blk-pci, MSI-X."""
+    run = Run(_name("qemu", transport))
+    drive = ["-drive", "id=d0,file=%s,format=raw,if=none,%s" % (disk, args.qemu_cache)]
+    if transport == "pci":
+        argv = vmm.qemu_argv(args.guest, cmdline(mode, mib, qd, args.poll), args.mem_mib,
+                             machine=vmm.QEMU_PCI_MACHINE, extra=drive + [
+                                 "-device", "virtio-blk-pci,drive=d0,disable-legacy=on"])
+    else:
+        argv = vmm.qemu_argv(args.guest, cmdline(mode, mib, qd, args.poll), args.mem_mib,
+                             extra=drive + ["-device", "virtio-blk-device,drive=d0"])
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT)
     return watch(run, proc, args.timeout)
@@ -227,10 +223,12 @@ def _squib_body(disk, args, engine, mode, mib, qd):
     }
 
 
-def run_squib(disk, args, engine, mode, mib, qd, tmp):
+def run_squib(disk, args, engine, mode, mib, qd, tmp, transport="mmio"):
     """Returns a Run; run.error starting with "drive:" means squib refused
-    the drive itself (a build that cannot attach drives)."""
-    run = Run("squib-" + engine)
+    the drive itself (a build that cannot attach drives). transport "pci"
+    starts squib with --enable-pci."""
+    run = Run(_name("squib-" + engine, transport))
+    extra = ["--enable-pci"] if transport == "pci" else []
     cfg = _squib_body(disk, args, engine, mode, mib, qd)
     log = os.path.join(tmp, "squib.log")
     open(log, "w").close()
@@ -238,7 +236,7 @@ def run_squib(disk, args, engine, mode, mib, qd, tmp):
         path = os.path.join(tmp, "config.json")
         with open(path, "w") as f:
             json.dump(cfg, f)
-        argv = [SQUIB, "--no-api", "--config-file", path, "--log-path", log]
+        argv = [SQUIB, "--no-api", "--config-file", path, "--log-path", log] + extra
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         watch(run, proc, args.timeout)
@@ -249,19 +247,12 @@ def run_squib(disk, args, engine, mode, mib, qd, tmp):
             if text:
                 run.error = "drive: " + text[-1]
         return run
-    sock = os.path.join(tmp, "api.sock")
-    if os.path.exists(sock):
-        os.unlink(sock)
-    argv = [SQUIB, "--api-sock", sock, "--log-path", log]
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 10
-        while not os.path.exists(sock):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("squib did not open its API socket")
-            time.sleep(0.005)
-        api = Api(sock)
+        proc, api = vmm.start_squib(tmp, extra)
+    except (OSError, RuntimeError) as e:
+        run.error = str(e)
+        return run
+    try:
         for url, body in (("/boot-source", cfg["boot-source"]),
                           ("/machine-config", cfg["machine-config"]),
                           ("/drives/bench", cfg["drives"][0]),
@@ -270,13 +261,11 @@ def run_squib(disk, args, engine, mode, mib, qd, tmp):
             if status != 204:
                 kind = "drive: " if url in ("/drives/bench", "/actions") else ""
                 run.error = "%sPUT %s: %d %s" % (kind, url, status, fault)
-                proc.kill()
-                proc.wait()
+                vmm.stop(proc)
                 return run
-    except (OSError, RuntimeError) as e:
+    except OSError as e:
         run.error = str(e)
-        proc.kill()
-        proc.wait()
+        vmm.stop(proc)
         return run
     return watch(run, proc, args.timeout)
 
@@ -305,40 +294,48 @@ def _median_run(runs):
     return good[len(good) // 2]
 
 
-def _fmt(v, f="%.1f"):
-    return f % v if v is not None else "-"
-
-
-def _ratio(a, b):
-    if a is None or b is None or not b:
-        return "-"
-    return "%.2f" % (a / b)
-
-
 def print_table(title, rows):
     print()
     print(title)
     hdr = ["mode", "qd", "squib MiB/s", "squib IOPS", "QEMU MiB/s", "QEMU IOPS",
            "squib/QEMU", "squib CPU s/GiB", "QEMU CPU s/GiB",
            "squib non-vCPU", "QEMU non-vCPU"]
-    table = [hdr]
+    table = []
     for mode, qd, s, q in rows:
         table.append([
             mode, str(qd),
-            _fmt(s.mib_s() if s and not s.error else None),
-            _fmt(s.iops() if s and not s.error else None, "%.0f"),
-            _fmt(q.mib_s() if q and not q.error else None),
-            _fmt(q.iops() if q and not q.error else None, "%.0f"),
-            _ratio(s.mib_s() if s and not s.error else None,
-                   q.mib_s() if q and not q.error else None),
-            _fmt(s.cpu_per_gib() if s and not s.error else None, "%.2f"),
-            _fmt(q.cpu_per_gib() if q and not q.error else None, "%.2f"),
-            _fmt(s.cpu_per_gib(True) if s and not s.error else None, "%.2f"),
-            _fmt(q.cpu_per_gib(True) if q and not q.error else None, "%.2f"),
+            vmm.fmt(s.mib_s() if s and not s.error else None),
+            vmm.fmt(s.iops() if s and not s.error else None, "%.0f"),
+            vmm.fmt(q.mib_s() if q and not q.error else None),
+            vmm.fmt(q.iops() if q and not q.error else None, "%.0f"),
+            vmm.ratio(s.mib_s() if s and not s.error else None,
+                      q.mib_s() if q and not q.error else None),
+            vmm.fmt(s.cpu_per_gib() if s and not s.error else None, "%.2f"),
+            vmm.fmt(q.cpu_per_gib() if q and not q.error else None, "%.2f"),
+            vmm.fmt(s.cpu_per_gib(True) if s and not s.error else None, "%.2f"),
+            vmm.fmt(q.cpu_per_gib(True) if q and not q.error else None, "%.2f"),
         ])
-    widths = [max(len(r[i]) for r in table) for i in range(len(hdr))]
-    for r in table:
-        print("  ".join(c.rjust(w) for c, w in zip(r, widths)))
+    vmm.print_table(hdr, table)
+
+
+def print_transports(results, modes, qds, bases):
+    """PCI beside MMIO for each VMM: IOPS, the mean time a request is in
+    flight (queue depth / IOPS, Little's law) and their ratio."""
+    print()
+    print("virtio-pci (MSI-X) beside virtio-mmio: IOPS, mean latency = qd / IOPS")
+    table = []
+    for base in bases:
+        for m in modes:
+            for q in qds:
+                a, b = results.get((base, m, q)), results.get((base + "-pci", m, q))
+                ia = a.iops() if a and not a.error else None
+                ib = b.iops() if b and not b.error else None
+                table.append([base, m, str(q), vmm.fmt(ia, "%.0f"), vmm.fmt(ib, "%.0f"),
+                              vmm.ratio(ib, ia),
+                              vmm.fmt(q * 1e6 / ia if ia else None),
+                              vmm.fmt(q * 1e6 / ib if ib else None)])
+    vmm.print_table(["vmm", "mode", "qd", "mmio IOPS", "pci IOPS", "pci/mmio",
+                     "mmio lat us", "pci lat us"], table)
 
 
 def main(argv=None):
@@ -353,6 +350,9 @@ def main(argv=None):
     ap.add_argument("--io-engine", default="Sync,Async",
                     help="squib io_engine values, comma list (Sync, Async)")
     ap.add_argument("--vmm", default="squib,qemu")
+    ap.add_argument("--transport", default="mmio",
+                    help="virtio transports, comma list: mmio (squib's default; QEMU "
+                         "microvm), pci (squib --enable-pci; QEMU q35, virtio-blk-pci)")
     ap.add_argument("--poll", action="store_true", help="completions by polling")
     ap.add_argument("--squib-cache", default=SQUIB_CACHE, help="squib cache_type")
     ap.add_argument("--qemu-cache", default=QEMU_CACHE, help="QEMU -drive cache/aio options")
@@ -370,8 +370,20 @@ def main(argv=None):
             ap.error("unknown mode %s" % m)
     qds = [int(x) for x in args.qd.split(",") if x]
     engines = [e for e in args.io_engine.split(",") if e]
+    transports = [t for t in args.transport.split(",") if t]
+    for t in transports:
+        if t not in ("mmio", "pci"):
+            ap.error("unknown transport %s" % t)
     vmms = set(args.vmm.split(","))
-    check_tools(args.guest, vmms, (SQUIB,))
+    if not os.path.exists(args.guest):
+        sys.exit("no guest at %s: run `make guests`" % args.guest)
+    if "squib" in vmms and not os.access(SQUIB, os.X_OK):
+        sys.exit("no squib at %s: run `make`" % SQUIB)
+    if "qemu" in vmms and not shutil.which(QEMU):
+        print("qemu: %s not found, QEMU columns skipped" % QEMU)
+        vmms.discard("qemu")
+    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        sys.exit("no access to /dev/kvm")
 
     tmp = tempfile.mkdtemp(prefix="squib-bench-block-")
     disk = os.path.join(tmp, "disk.img")
@@ -393,27 +405,28 @@ def main(argv=None):
           "this run only")
     make_disk(disk, args.disk_mib)
 
-    results = {}      # (vmm, mode, qd) -> Run
+    results = {}      # (vmm, mode, qd) -> Run; vmm names end in -pci for PCI
     squib_refused = {}
     try:
         for mode in modes:
             mib = args.seq_mib if mode.startswith("seq") else args.rand_mib
             for qd in qds:
                 cell = []
-                if "qemu" in vmms:
-                    cell.append(("qemu", None))
-                if "squib" in vmms:
-                    cell += [("squib-" + e, e) for e in engines
-                             if e not in squib_refused]
-                runs = {name: [] for name, _ in cell}
+                for t in transports:
+                    if "qemu" in vmms:
+                        cell.append((_name("qemu", t), None, t))
+                    if "squib" in vmms:
+                        cell += [(_name("squib-" + e, t), e, t) for e in engines
+                                 if e not in squib_refused]
+                runs = {name: [] for name, _, _ in cell}
                 for _ in range(args.runs):
-                    for name, engine in cell:
+                    for name, engine, t in cell:
                         if engine in squib_refused:
                             continue
                         if engine is None:
-                            r = run_qemu(disk, args, mode, mib, qd)
+                            r = run_qemu(disk, args, mode, mib, qd, t)
                         else:
-                            r = run_squib(disk, args, engine, mode, mib, qd, tmp)
+                            r = run_squib(disk, args, engine, mode, mib, qd, tmp, t)
                             if r.error and r.error.startswith("drive:"):
                                 squib_refused[engine] = r.error[len("drive:"):].strip()
                                 print("squib: cannot attach drives in this build: "
@@ -423,7 +436,7 @@ def main(argv=None):
                         status = ("error: " + r.error) if r.error else (
                             "%.1f MiB/s %.0f IOPS, host %.2f s" %
                             (r.mib_s(), r.iops(), r.host_s or 0))
-                        print("  %-10s %-11s qd=%-3d %s" % (mode, name, qd, status))
+                        print("  %-10s %-15s qd=%-3d %s" % (mode, name, qd, status))
                         sys.stdout.flush()
                 for name, rs in runs.items():
                     if rs:
@@ -434,13 +447,18 @@ def main(argv=None):
         else:
             shutil.rmtree(tmp, ignore_errors=True)
 
-    for engine in engines:
-        if "squib" in vmms and engine in squib_refused:
-            print("\nsquib: cannot attach drives in this build: %s (io_engine %s)"
-                  % (squib_refused[engine], engine))
-        rows = [(m, q, results.get(("squib-" + engine, m, q)),
-                 results.get(("qemu", m, q))) for m in modes for q in qds]
-        print_table("squib io_engine=%s vs QEMU (%s):" % (engine, args.qemu_cache), rows)
+    for t in transports:
+        qemu_desc = "microvm, " if t == "mmio" else "q35, virtio-blk-pci, "
+        for engine in engines:
+            if "squib" in vmms and engine in squib_refused:
+                print("\nsquib: cannot attach drives in this build: %s (io_engine %s)"
+                      % (squib_refused[engine], engine))
+            rows = [(m, q, results.get((_name("squib-" + engine, t), m, q)),
+                     results.get((_name("qemu", t), m, q))) for m in modes for q in qds]
+            print_table("virtio-%s: squib io_engine=%s vs QEMU (%s%s):"
+                        % (t, engine, qemu_desc, args.qemu_cache), rows)
+    if len(transports) > 1:
+        print_transports(results, modes, qds, ["squib-" + e for e in engines] + ["qemu"])
     if args.json:
         out = []
         for (name, mode, qd), r in sorted(results.items()):

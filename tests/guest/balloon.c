@@ -19,6 +19,9 @@
  * num_pages to that many pages, inflates exactly those pages, writes
  * `actual`, waits for num_pages 0, deflates them, writes `actual` 0 and
  * checks that every page reads zero (the host dropped them).
+ *
+ * `balloon-follow` touches all memory from squibbase up, then follows
+ * num_pages, whatever it is, for as long as the machine runs.
  */
 #include "balloon_drv.h"
 #include "guest.h"
@@ -288,6 +291,74 @@ static void balloon_run(struct venv *e, const struct vdev *d)
     line_end(&l);
 }
 
+/* -------------------------------------------------------- balloon-follow */
+
+/*
+ * balloon-follow: touch every page of [squibbase, squibmem MiB), print
+ * balloon-touched, then forever follow num_pages as Linux's driver does:
+ * inflate or deflate 256 PFNs a chain (from squibbase upwards), writing
+ * `actual` after each chain, and print balloon-follow once actual reaches
+ * a new target. A target above the touched pages is capped there.
+ */
+static void balloon_follow(struct venv *e, const struct vdev *d)
+{
+    uint64_t base = virtio_param_u64(e, "squibbase=", 0x4000000);
+    uint64_t mem = virtio_param_u64(e, "squibmem=", 128);
+    uint64_t timeout =
+        e->tsc_hz / 1000 * virtio_param_u64(e, "squibtimeout=", 60000);
+    uint64_t end = mem << 20;
+    uint32_t max = end > base ? (uint32_t)((end - base) / PAGE) : 0;
+    uint32_t actual = 0, reported = 0, chains = 0;
+    struct line l;
+
+    if (bal_init(&drv, d, e, (uint32_t)mem))
+        return;
+    for (uint64_t a = base; a < end; a += PAGE)
+        *(volatile uint8_t *)(uintptr_t)a = 0x5a;
+    line_start(&l);
+    line_str(&l, "balloon-touched");
+    line_kv_hex(&l, "base", base);
+    line_kv_dec(&l, "mib", (end - base) >> 20);
+    line_kv_dec(&l, "pages", max);
+    line_end(&l);
+    for (;;) {
+        uint32_t want = bal_cfg_read(&drv, CFG_NUM_PAGES), n;
+
+        bal_stats_service(&drv);
+        if (want > max)
+            want = max;
+        if (want == actual) {
+            if (actual != reported) {
+                reported = actual;
+                line_start(&l);
+                line_str(&l, "balloon-follow");
+                line_kv_dec(&l, "actual", actual);
+                line_kv_dec(&l, "chains", chains);
+                line_end(&l);
+                chains = 0;
+            }
+            delay_cycles(e->tsc_hz / 1000);
+            continue;
+        }
+        n = want > actual ? want - actual : actual - want;
+        if (n > PFNS_PER_CHAIN)
+            n = PFNS_PER_CHAIN;
+        if (want > actual) {
+            if (bal_move_pages(&drv, INFLATEQ, base + actual * PAGE, n, timeout,
+                               &chains))
+                break;
+            actual += n;
+        } else {
+            if (bal_move_pages(&drv, DEFLATEQ, base + (actual - n) * PAGE, n,
+                               timeout, &chains))
+                break;
+            actual -= n;
+        }
+        bal_cfg_write(&drv, CFG_ACTUAL, actual);
+    }
+    say("balloon-follow result=timeout");
+}
+
 /* ------------------------------------------------------- hostile-balloon */
 
 static const char *const hnames[] = {
@@ -421,6 +492,8 @@ void balloon_run_test(struct venv *e, int which)
         balloon_run(e, d);
     else if (which == 1)
         hostile_balloon(e, d);
+    else if (which == 4)
+        balloon_follow(e, d);
     else
         bal_hint_test(e, d, which == 3);
     virtio_dev_reset(d);

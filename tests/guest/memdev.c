@@ -58,21 +58,27 @@ static uint64_t cfg64(const struct vdev *d, uint32_t off)
 }
 
 /*
- * Map the GiB holding gpa (>= 512 GiB) at the same virtual address with
- * 2 MiB pages, replacing the previous high mapping. 0, or -1 below 512 GiB
- * (the boot identity map's PML4 entry is never touched).
+ * Map the GiB holding gpa (>= 4 GiB) at the same virtual address with
+ * 2 MiB pages, replacing the previous high mapping. 0, or -1 below 4 GiB.
+ * Below 512 GiB it is an entry of the boot PDPT (QEMU puts virtio-mem's
+ * region right above RAM there); the boot identity map's entries (the
+ * first four) and its PML4 entry are never touched.
  */
 static int map_high(uint64_t gpa)
 {
     uint64_t gib = gpa & ~(GIB - 1);
 
-    if (gpa < HIGH_MIN)
+    if (gpa < 4 * GIB)
         return -1;
-    memset(hi_pdpt, 0, sizeof(hi_pdpt));
     for (uint64_t j = 0; j < 512; j++)
         hi_pd[j] = (gib + (j << 21)) | 0x83; /* present, writable, 2 MiB */
-    hi_pdpt[(gpa >> 30) & 511] = addr_of(hi_pd) | 3;
-    pml4[(gpa >> 39) & 511] = addr_of(hi_pdpt) | 3;
+    if (gpa < HIGH_MIN) {
+        pdpt[(gpa >> 30) & 511] = addr_of(hi_pd) | 3;
+    } else {
+        memset(hi_pdpt, 0, sizeof(hi_pdpt));
+        hi_pdpt[(gpa >> 30) & 511] = addr_of(hi_pd) | 3;
+        pml4[(gpa >> 39) & 511] = addr_of(hi_pdpt) | 3;
+    }
     __asm__ volatile("mov %%cr3, %%rax; mov %%rax, %%cr3" ::: "rax", "memory");
     return 0;
 }
@@ -465,9 +471,72 @@ static void memsnap_test(struct venv *e, uint64_t timeout)
     }
 }
 
+/*
+ * mem-follow: forever follow requested_size as a driver does: plug the
+ * blocks above what is plugged when it grows, unplug the top ones when it
+ * shrinks (UNPLUG_ALL at 0), one request each, then print mem-follow (the
+ * config line). squibtouch=1 also writes every page of newly plugged
+ * memory (mem-touch) before that line.
+ */
+static void mem_follow(struct venv *e, uint64_t timeout)
+{
+    const struct vdev *d = virtio_find_dev(e, ID_MEM);
+    uint64_t touch = virtio_param_u64(e, "squibtouch=", 0);
+    uint64_t block, start, plugged = 0;
+    static struct vdrv drv;
+
+    if (!d || virtio_drv_open(&drv, d, MEM_F_UNPLUGGED_INACCESSIBLE, 64)) {
+        say("mem-follow virtio-mem=no");
+        return;
+    }
+    block = cfg64(d, MEM_CFG_BLOCK);
+    start = cfg64(d, MEM_CFG_ADDR);
+    if (!block || map_high(start)) {
+        say("mem-follow window=unusable");
+        return;
+    }
+    mem_config_line(d, "mem-config");
+    for (;;) {
+        uint64_t req = cfg64(d, MEM_CFG_REQUESTED), nb;
+
+        if ((start & (GIB - 1)) + req > GIB)
+            req = GIB - (start & (GIB - 1)); /* what one GiB map reaches */
+        req -= req % block;
+        if (req == plugged) {
+            delay_cycles(e->tsc_hz / 1000);
+            continue;
+        }
+        nb = (req > plugged ? req - plugged : plugged - req) / block;
+        if (nb > 0xffff)
+            nb = 0xffff;
+        if (req > plugged) {
+            if (mem_request(&drv, "follow-plug", MEM_PLUG, start + plugged,
+                            (uint16_t)nb, timeout) != 0)
+                break;
+            if (touch)
+                mem_touch(start + plugged, nb * block);
+            plugged += nb * block;
+        } else if (req == 0) {
+            if (mem_request(&drv, "follow-unplug-all", MEM_UNPLUG_ALL, 0, 0,
+                            timeout) != 0)
+                break;
+            plugged = 0;
+        } else {
+            plugged -= nb * block;
+            if (mem_request(&drv, "follow-unplug", MEM_UNPLUG, start + plugged,
+                            (uint16_t)nb, timeout) != 0)
+                break;
+        }
+        mem_config_line(d, "mem-follow");
+    }
+    say("mem-follow result=refused");
+}
+
 void memdev_run_test(struct venv *e, int which, uint64_t timeout)
 {
-    if (which == 3)
+    if (which == 4)
+        mem_follow(e, timeout);
+    else if (which == 3)
         memsnap_test(e, timeout);
     else if (which == 2)
         mem_test(e, timeout);

@@ -217,9 +217,9 @@ static uint64_t rd64(uint64_t a)
     return (uint64_t)rd32(a) | ((uint64_t)rd32(a + 4) << 32);
 }
 
-uint64_t virtio_find_dsdt(const struct venv *e)
+uint64_t virtio_find_sdt(const struct venv *e, const char *sig)
 {
-    uint64_t rsdp = 0, sdt, fadt = 0;
+    uint64_t rsdp = 0, sdt;
     uint32_t len, esz;
 
     if (e->rsdp_hint && ram_ok(e->rsdp_hint, 36) &&
@@ -246,11 +246,17 @@ uint64_t virtio_find_dsdt(const struct venv *e)
     for (uint64_t p = sdt + 36; p + esz <= sdt + len; p += esz) {
         uint64_t t = esz == 8 ? rd64(p) : rd32(p);
 
-        if (ram_ok(t, 36) && memcmp((const void *)t, "FACP", 4) == 0) {
-            fadt = t;
-            break;
-        }
+        if (ram_ok(t, 36) && memcmp((const void *)t, sig, 4) == 0)
+            return t;
     }
+    return 0;
+}
+
+uint64_t virtio_find_dsdt(const struct venv *e)
+{
+    uint64_t fadt = virtio_find_sdt(e, "FACP");
+    uint32_t len;
+
     if (!fadt)
         return 0;
     len = rd32(fadt + 4);
@@ -401,11 +407,14 @@ static void discover(struct venv *e)
     scan_cmdline(e);
     scan_dsdt(e);
     probe(e);
+    vpci_scan(e);
     line_start(&l);
     line_str(&l, "virtio");
     line_kv_dec(&l, "devices", e->n_devs);
     line_kv_dec(&l, "cmdline", e->n_cmdline);
     line_kv_dec(&l, "dsdt", e->n_dsdt);
+    if (e->n_pci)
+        line_kv_dec(&l, "pci", e->n_pci);
     line_end(&l);
 }
 
@@ -517,6 +526,10 @@ void virtio_isr(uint64_t vector)
 
     if (!d || vector != d->vector)
         return;
+    if (d->dev->pci) { /* MSI-X: no ISR to read (as Linux's driver) */
+        irq_seen = irq_seen + 1;
+        return;
+    }
     isr = vr(d->dev, VM_ISR);
     vw(d->dev, VM_ISR_ACK, isr);
     irq_isr_bits |= isr;
@@ -864,6 +877,11 @@ static int blk_open(struct venv *e, struct vdrv *v, int irq, int event_idx)
         say("virtio-blk found=no");
         return -1;
     }
+    /* PCI: the queue's MSI-X vector is set when the queue is enabled. */
+    if (irq && d->pci && vpci_msix(d, VIRTIO_VECTOR_BASE)) {
+        say("virtio-blk msix=none");
+        return -1;
+    }
     if (drv_init(v, d, F_BLK_RO | F_BLK_FLUSH | (event_idx ? F_EVENT_IDX : 0),
                  128, NULL, 0))
         return -1;
@@ -880,7 +898,7 @@ static int blk_open(struct venv *e, struct vdrv *v, int irq, int event_idx)
     line_end(&l);
     if (irq) {
         v->vector = VIRTIO_VECTOR_BASE;
-        if (virtio_ioapic_route(d->gsi, v->vector))
+        if (!d->pci && virtio_ioapic_route(d->gsi, v->vector))
             return -1;
         irq_drv = v;
         v->irq = 1;
@@ -891,7 +909,8 @@ static int blk_open(struct venv *e, struct vdrv *v, int irq, int event_idx)
 static void blk_close(struct vdrv *v)
 {
     if (v->irq) {
-        ioapic_mask(v->dev->gsi);
+        if (!v->dev->pci)
+            ioapic_mask(v->dev->gsi);
         irq_drv = NULL;
     }
     dev_reset(v->dev);
@@ -1847,13 +1866,14 @@ int virtio_run_test(const char *name, size_t name_len, const char *cmdline,
                     size_t cmdline_len, uint64_t rsdp_hint)
 {
     static const char *const names[] = {
-        "virtio",        "blk-rw",         "blk-ro",       "blk-id",
-        "blk-poll",      "blk-irq",        "rng",          "rng-rate",
-        "hostile-blk",   "hostile-rng",    "blk-eventidx", "blk-bench",
-        "net-mmds",      "net-ping",       "hostile-net",  "vsock-echo",
-        "hostile-vsock", "net-mmds-bench", "balloon",      "hostile-balloon",
-        "pmem",          "hostile-pmem",   "virtio-mem",   "blk-hold",
-        "acpi-devs",     "memsnap",        "balloon-hint", "hostile-hint",
+        "virtio",         "blk-rw",         "blk-ro",       "blk-id",
+        "blk-poll",       "blk-irq",        "rng",          "rng-rate",
+        "hostile-blk",    "hostile-rng",    "blk-eventidx", "blk-bench",
+        "net-mmds",       "net-ping",       "hostile-net",  "vsock-echo",
+        "hostile-vsock",  "net-mmds-bench", "balloon",      "hostile-balloon",
+        "pmem",           "hostile-pmem",   "virtio-mem",   "blk-hold",
+        "acpi-devs",      "memsnap",        "balloon-hint", "hostile-hint",
+        "balloon-follow", "mem-follow",
     };
     static struct venv env;
     static struct vdrv drv;
@@ -1948,7 +1968,8 @@ int virtio_run_test(const char *name, size_t name_len, const char *cmdline,
         break;
     case 26:
     case 27:
-        balloon_run_test(e, which - 24);
+    case 28:
+        balloon_run_test(e, which - 24); /* 28 runs until the machine stops */
         break;
     case 15:
     case 16:
@@ -1960,7 +1981,9 @@ int virtio_run_test(const char *name, size_t name_len, const char *cmdline,
         memdev_run_test(e, which - 20, timeout);
         break;
     case 25:
-        memdev_run_test(e, 3, timeout); /* runs until the machine stops */
+    case 29:
+        /* memsnap, mem-follow: run until the machine stops */
+        memdev_run_test(e, which == 25 ? 3 : 4, timeout);
         break;
     case 23:
         if (blk_open(e, &drv, 0, 0) == 0)

@@ -66,10 +66,13 @@ struct vdesc {
     uint16_t flags, next;
 };
 
+struct vpci; /* vpci.c's state of a virtio-pci function */
+
 struct vdev {
     uint64_t base, size;
     uint32_t gsi;
-    uint32_t source; /* 1 = command line, 2 = DSDT */
+    uint32_t source;  /* 1 = command line, 2 = DSDT, 4 = PCI */
+    struct vpci *pci; /* NULL: virtio-mmio at base */
     uint32_t id, version, vendor;
     int good; /* magic and version 2 */
 };
@@ -108,7 +111,7 @@ struct venv {
     uint64_t rsdp_hint;
     uint64_t tsc_hz;
     struct vdev devs[MAX_DEVS];
-    uint32_t n_devs, n_cmdline, n_dsdt;
+    uint32_t n_devs, n_cmdline, n_dsdt, n_pci;
 };
 
 static inline void mb(void)
@@ -116,14 +119,34 @@ static inline void mb(void)
     __asm__ volatile("mfence" ::: "memory");
 }
 
+/*
+ * vpci.c: virtio-pci as a transport. vpci_scan() adds the modern virtio
+ * functions of PCI bus 0 (ECAM from the MCFG table) to e->devs;
+ * vpci_read()/vpci_write() take virtio-mmio register offsets (VM_*) and
+ * do the same on a function's common configuration, notify, ISR and
+ * device configuration. vpci_msix() points MSI-X vector 0 at IDT vector
+ * `vector` on this CPU and gives it to the queues set up afterwards: 0,
+ * or -1 without MSI-X.
+ */
+void vpci_scan(struct venv *e);
+uint32_t vpci_read(const struct vdev *d, uint32_t off);
+void vpci_write(const struct vdev *d, uint32_t off, uint32_t v);
+int vpci_msix(const struct vdev *d, uint32_t vector);
+
+/* A transport register (VM_* offset) of either transport. */
 static inline uint32_t vr(const struct vdev *d, uint32_t off)
 {
+    if (d->pci)
+        return vpci_read(d, off);
     return mmio_read32(d->base + off);
 }
 
 static inline void vw(const struct vdev *d, uint32_t off, uint32_t v)
 {
-    mmio_write32(d->base + off, v);
+    if (d->pci)
+        vpci_write(d, off, v);
+    else
+        mmio_write32(d->base + off, v);
 }
 
 static inline uint64_t addr_of(const volatile void *p)
@@ -131,8 +154,10 @@ static inline uint64_t addr_of(const volatile void *p)
     return (uint64_t)(uintptr_t)p;
 }
 
-/* virtio.c: the DSDT's address (RSDP -> XSDT/RSDT -> FADT), 0 if none. */
+/* virtio.c: the DSDT's address (RSDP -> XSDT/RSDT -> FADT), 0 if none;
+ * the table the XSDT/RSDT lists with this signature, 0 if none. */
 uint64_t virtio_find_dsdt(const struct venv *e);
+uint64_t virtio_find_sdt(const struct venv *e, const char *sig);
 /* Route IOAPIC pin gsi to vector on this CPU (edge, active high), with an
  * "ioapic" line: 0, or -1 when the IOAPIC has no such pin. */
 int virtio_ioapic_route(uint32_t gsi, uint32_t vector);

@@ -84,6 +84,29 @@ def test_balloon_inflate_gives_memory_back(squib, tmp_path):
     assert metric_total(ms, "balloon", "deflate_count") >= MIB * 256 // 256
 
 
+@needs_kvm
+def test_balloon_follow_tracks_num_pages(squib, tmp_path):
+    """balloon-follow (the balloon benchmark's guest) inflates and deflates
+    to whatever the host asks, and the host gets the pages back."""
+    api = squib.client()
+    log_to_file(api, tmp_path)
+    put_balloon(api, deflate_on_oom=False, stats_polling_interval_s=0)
+    configure_guest(api, "balloon-follow", " squibmem=128")
+    start(api)
+    wait_for(squib, r"SQUIB-GUEST balloon-touched base=0x4000000 mib=64 pages=16384", 60)
+    time.sleep(0.2)
+    before = rss_kib(squib.proc.pid)
+    # (target MiB, chains of 256 PFNs: 1 MiB each, in or out)
+    for mib, chains in ((48, 48), (16, 32), (0, 16)):
+        assert api.patch("/balloon", {"amount_mib": mib}).status == 204
+        wait_for(squib, r"SQUIB-GUEST balloon-follow actual=%d chains=%d" %
+                 (mib * 256, chains), 60)
+        if mib == 48:
+            after = rss_kib(squib.proc.pid)
+            assert before - after >= 48 * 1024 * 9 // 10, (before, after)
+    assert api.get("/balloon").json()["amount_mib"] == 0
+
+
 HOSTILE = ["pfn-outside-ram", "pfn-duplicates", "inflate-write-only", "inflate-odd-len",
            "inflate-zero-len", "deflate-outside-ram", "stats-odd-len", "stats-oversized",
            "stats-write-only"]

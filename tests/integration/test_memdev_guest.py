@@ -18,7 +18,7 @@ import os
 
 import pytest
 
-from test_boot_guest import first, every, kvm_skip_reason, start, wait_for
+from test_boot_guest import every, first, guest_lines, kvm_skip_reason, start, wait_for
 from test_virtio_guest import (configure_guest, make_file, metric_total,
                                metrics_lines, mmio_words, run_guest)
 
@@ -250,6 +250,30 @@ def test_virtio_mem_plug_touch_unplug(squib, tmp_path):
     assert metric_total(ms, "memory_hotplug", "plug_bytes") == 16 << 20
     assert metric_total(ms, "memory_hotplug", "unplug_all_count") == 1
     assert metric_total(ms, "memory_hotplug", "queue_event_fails") == 1
+
+
+def test_mem_follow_plugs_and_unplugs_what_is_asked(squib, tmp_path):
+    """mem-follow (the hot-plug benchmark's guest) plugs, grows, shrinks
+    and unplugs to whatever the host asks; GET /hotplug/memory follows."""
+    api = squib.client()
+    configure_guest(api, "mem-follow", " squibtouch=1")
+    r = api.put("/hotplug/memory", {"total_size_mib": 256, "block_size_mib": 2,
+                                    "slot_size_mib": 128})
+    assert r.status == 204, r.raw
+    start(api)
+    wait_for(squib, r"SQUIB-GUEST mem-config ")
+    rss0 = rss_kib(squib.proc.pid)
+    rss1 = request_and_see(squib, api, 64, r"mem-follow .*plugged=0x4000000", 64)
+    assert rss1 - rss0 >= 60 * 1024, (rss0, rss1)
+    request_and_see(squib, api, 192, r"mem-follow .*plugged=0xc000000", 192)
+    request_and_see(squib, api, 32, r"mem-follow .*plugged=0x2000000", 32)
+    rss2 = request_and_see(squib, api, 0, r"mem-follow .*plugged=0x0", 0)
+    assert rss1 - rss2 >= 60 * 1024, (rss1, rss2)
+    lines = guest_lines(squib.output())
+    reqs = [(m["name"], m["resp"]) for m in every(lines, "mem-req")]
+    assert reqs == [("follow-plug", "0"), ("follow-plug", "0"),
+                    ("follow-unplug", "0"), ("follow-unplug-all", "0")], reqs
+    assert [m["bad"] for m in every(lines, "mem-touch")] == ["0", "0"]
 
 
 def test_windows_past_512_gib_run_out(squib, tmp_path):
