@@ -1,7 +1,8 @@
 """What the benchmarks that boot the test guest share: where squib, QEMU and
 the guest are, QEMU's microvm settings, a client for squib's API socket,
 one for QEMU's QMP socket, a serial-line reader with host time stamps, and
-/proc readings (RSS). bench/block, bench/balloon and bench/memhp use it.
+/proc readings (RSS). bench/block, bench/balloon, bench/memhp and
+bench/snapshot use it (they put this directory on sys.path).
 
 Nothing here times anything on its own or passes or fails on a time.
 """
@@ -12,6 +13,8 @@ import select
 import shutil
 import socket
 import subprocess
+import sys
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -47,22 +50,49 @@ def qemu_argv(guest, cmdline, mem_mib, machine=QEMU_MACHINE, extra=(),
              "-global", "virtio-mmio.force-legacy=false"] + list(extra))
 
 
-def have_qemu():
-    return shutil.which(QEMU) is not None
+def check_tools(guest, vmms, squib_files):
+    """Exit with the reason unless the guest, squib_files (when "squib" is
+    in vmms, a list or set) and /dev/kvm are there; a missing QEMU drops
+    "qemu" from vmms with a note."""
+    if not os.path.exists(guest):
+        sys.exit("no guest at %s: run `make guests`" % guest)
+    for path in squib_files if "squib" in vmms else ():
+        if not os.access(path, os.X_OK):
+            sys.exit("no %s: run `make`" % path)
+    if "qemu" in vmms and not shutil.which(QEMU):
+        print("qemu: %s not found, QEMU columns skipped" % QEMU)
+        vmms.remove("qemu")
+    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        sys.exit("no access to /dev/kvm")
+
+
+def wait_path(path, proc, timeout=10.0):
+    """Wait until path exists (a socket the child makes); RuntimeError if
+    the child exits first or the time runs out."""
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(path):
+        if proc.poll() is not None:
+            raise RuntimeError("%s exited (%s) before making %s"
+                               % (proc.args[0], proc.returncode, path))
+        if time.monotonic() > deadline:
+            raise RuntimeError("%s made no %s within %.0f s"
+                               % (proc.args[0], path, timeout))
+        time.sleep(0.002)
 
 
 class Api:
     """Minimal HTTP/1.1 client on squib's Unix socket (one request per
     connection, Content-Length framed answers)."""
 
-    def __init__(self, path):
+    def __init__(self, path, timeout=10.0):
         self.path = path
+        self.timeout = timeout
 
     def request(self, method, url, body=None):
         """(status, parsed JSON body or None, fault_message or "")."""
         data = json.dumps(body).encode() if body is not None else b""
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(10)
+        s.settimeout(self.timeout)
         try:
             s.connect(self.path)
             head = "%s %s HTTP/1.1\r\n" % (method, url)
@@ -100,13 +130,13 @@ class Api:
                 fault = rbody.decode(errors="replace")
         return status, parsed, fault
 
-    def put(self, url, body):
-        status, _, fault = self.request("PUT", url, body)
+    def put(self, url, body, method="PUT"):
+        """(status, fault_message or the body's text)."""
+        status, _, fault = self.request(method, url, body)
         return status, fault
 
     def patch(self, url, body):
-        status, _, fault = self.request("PATCH", url, body)
-        return status, fault
+        return self.put(url, body, "PATCH")
 
     def get(self, url):
         status, parsed, _ = self.request("GET", url)
@@ -123,12 +153,11 @@ def start_squib(tmp, extra_args=()):
     proc = subprocess.Popen([SQUIB, "--api-sock", sock, "--log-path", log]
                             + list(extra_args), stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 10
-    while not os.path.exists(sock):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            stop(proc)
-            raise RuntimeError("squib did not open its API socket")
-        time.sleep(0.005)
+    try:
+        wait_path(sock, proc)
+    except RuntimeError:
+        stop(proc)
+        raise
     return proc, Api(sock)
 
 
@@ -142,46 +171,86 @@ def configure_squib(api, steps):
 
 
 def stop(proc):
+    """Kill proc (None: nothing) and reap it."""
+    if proc is None:
+        return
     if proc.poll() is None:
         proc.kill()
     proc.wait()
 
 
 class Qmp:
-    """QEMU's QMP on a Unix socket (-qmp unix:PATH,server=on,wait=off)."""
+    """QMP client on a Unix socket: commands in order, events kept."""
 
-    def __init__(self, path, timeout=10.0):
-        deadline = time.monotonic() + timeout
+    def __init__(self, path, timeout=30.0):
+        # The path exists from QEMU's bind(); its listen() may come later,
+        # and a caller may connect before QEMU made it at all.
+        deadline = time.monotonic() + 10
         while True:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.settimeout(timeout)
             try:
-                self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                self.s.connect(path)
+                self.sock.connect(path)
                 break
             except OSError:
-                self.s.close()
+                self.sock.close()
                 if time.monotonic() > deadline:
                     raise
-                time.sleep(0.01)
-        self.f = self.s.makefile("rb")
-        json.loads(self.f.readline())  # the greeting
-        self.execute("qmp_capabilities")
+                time.sleep(0.005)
+        self.buf = b""
+        self.events = []            # (monotonic time, event dict)
+        self._read()                # the greeting
+        self.cmd("qmp_capabilities")
 
-    def execute(self, cmd, **arguments):
-        msg = {"execute": cmd}
-        if arguments:
-            msg["arguments"] = arguments
-        self.s.sendall(json.dumps(msg).encode() + b"\n")
+    def _read(self):
+        while b"\n" not in self.buf:
+            c = self.sock.recv(65536)
+            if not c:
+                raise RuntimeError("QMP connection closed")
+            self.buf += c
+        line, self.buf = self.buf.split(b"\n", 1)
+        return json.loads(line)
+
+    def cmd(self, name, fds=None, **args):
+        """Send one command (fds: passed with it by SCM_RIGHTS); its
+        "return", or RuntimeError with QEMU's error."""
+        msg = {"execute": name}
+        if args:
+            msg["arguments"] = args
+        data = json.dumps(msg).encode() + b"\n"
+        if fds:
+            socket.send_fds(self.sock, [data], fds)
+        else:
+            self.sock.sendall(data)
         while True:
-            r = json.loads(self.f.readline())
-            if "return" in r:
-                return r["return"]
+            r = self._read()
+            if "event" in r:
+                self.events.append((time.monotonic(), r))
+                continue
             if "error" in r:
-                raise RuntimeError("QMP %s: %s" % (cmd, r["error"]))
-            # an event: skip
+                raise RuntimeError("QMP %s: %s" % (name, r["error"].get("desc")))
+            return r.get("return")
+
+    def wait_event(self, name, timeout):
+        """Monotonic time of the first `name` event (kept or new), or None."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for t, e in self.events:
+                if e["event"] == name:
+                    return t
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            self.sock.settimeout(left)
+            try:
+                r = self._read()
+            except socket.timeout:
+                return None
+            if "event" in r:
+                self.events.append((time.monotonic(), r))
 
     def close(self):
-        self.f.close()
-        self.s.close()
+        self.sock.close()
 
 
 def run_qemu_qmp(argv, qmp_path, body):
@@ -203,53 +272,67 @@ def run_qemu_qmp(argv, qmp_path, body):
 
 
 class Serial:
-    """The guest's serial lines on a VMM's stdout, each with the host's
-    monotonic time it was read at."""
+    """Reads a VMM's stdout (the guest's serial console) on a thread and
+    keeps every complete line with the monotonic time it arrived."""
 
-    def __init__(self, proc):
-        self.proc = proc
-        self.buf = b""
-        self.lines = []   # (time, line)
-        self.seen = 0     # lines already handed out by wait()
+    def __init__(self, pipe):
+        self.pipe = pipe
+        self.lines = []             # (time, text)
+        self.cond = threading.Condition()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
 
-    def pump(self, timeout):
-        """Read what arrives within timeout seconds; False at EOF."""
-        fd = self.proc.stdout.fileno()
-        r, _, _ = select.select([fd], [], [], max(timeout, 0))
-        if not r:
-            return True
-        chunk = os.read(fd, 65536)
-        if not chunk:
-            return False
-        now = time.monotonic()
-        self.buf += chunk
-        while b"\n" in self.buf:
-            raw, self.buf = self.buf.split(b"\n", 1)
-            self.lines.append((now, raw.decode(errors="replace").rstrip("\r")))
-        return True
-
-    def wait(self, pattern, timeout):
-        """The (time, line) of the next line not yet handed out that matches
-        the regular expression; RuntimeError on a time-out or EOF."""
-        rx = re.compile(pattern)
-        deadline = time.monotonic() + timeout
+    def _run(self):
+        fd = self.pipe.fileno()
+        buf = b""
         while True:
-            while self.seen < len(self.lines):
-                t, line = self.lines[self.seen]
-                self.seen += 1
-                if rx.search(line):
-                    return t, line
-            left = deadline - time.monotonic()
-            if left <= 0 or not self.pump(min(left, 0.5)):
-                tail = "\n    ".join(l for _, l in self.lines[-10:])
-                raise RuntimeError("no line matching %r; last lines:\n    %s"
-                                   % (pattern, tail))
+            select.select([fd], [], [])
+            c = os.read(fd, 65536)
+            now = time.monotonic()
+            if not c:
+                break
+            buf += c
+            with self.cond:
+                while b"\n" in buf:
+                    raw, buf = buf.split(b"\n", 1)
+                    self.lines.append((now, raw.decode(errors="replace").rstrip("\r")))
+                self.cond.notify_all()
+        with self.cond:
+            self.lines.append((time.monotonic(), None))  # end of output
+            self.cond.notify_all()
 
-    def drain(self):
-        """Take in whatever has arrived, without waiting."""
-        while self.pump(0) and select.select([self.proc.stdout.fileno()],
-                                             [], [], 0)[0]:
-            pass
+    def wait(self, match, timeout, after=0.0):
+        """(time, line) of the first line arriving at or after `after` that
+        satisfies match (a predicate, or a regular expression searched for),
+        or None at the time-out or end of output."""
+        pred = re.compile(match).search if isinstance(match, str) else match
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            i = 0
+            while True:
+                while i < len(self.lines):
+                    t, text = self.lines[i]
+                    i += 1
+                    if text is None:
+                        return None
+                    if t >= after and pred(text):
+                        return t, text
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self.cond.wait(left)
+
+    def tail(self, n=10):
+        with self.cond:
+            return [t for _, t in self.lines[-n:] if t is not None]
+
+    def expect(self, match, timeout, after=0.0):
+        """wait(), but RuntimeError with the last lines instead of None."""
+        hit = self.wait(match, timeout, after)
+        if hit is None:
+            raise RuntimeError("no line matching %r; last lines:\n    %s"
+                               % (match, "\n    ".join(self.tail())))
+        return hit
 
 
 def parse_kv(line):

@@ -76,7 +76,7 @@ def _steady_rss(pid, ms=300):
 def measure(res, proc, serial, set_target, args):
     """Touched, inflate, settle, deflate; fills res."""
     target_pages = args.balloon_mib * 256
-    serial.wait(r"SQUIB-GUEST balloon-touched ", args.timeout)
+    serial.expect(r"SQUIB-GUEST balloon-touched ", args.timeout)
     res.rss_before = _steady_rss(proc.pid)
     t0 = time.monotonic()
     set_target(args.balloon_mib)
@@ -84,34 +84,37 @@ def measure(res, proc, serial, set_target, args):
     line_t = None
     quiet_s = args.settle_ms / 1000.0
     deadline = t0 + args.timeout
+    def inflated(line):
+        return (line.startswith("SQUIB-GUEST balloon-follow actual=")
+                and vmm.parse_kv(line).get("actual") == target_pages)
+
     while True:
-        serial.pump(0.002)
+        if line_t is None:
+            hit = serial.wait(inflated, 0.002, after=t0)
+            if hit:
+                line_t = hit[0]
+                res.pages = vmm.parse_kv(hit[1])["actual"]
+        else:
+            time.sleep(0.002)
         now = time.monotonic()
         rss = vmm.rss_kib(proc.pid)
         if rss is None:
             raise RuntimeError("the VMM exited")
         if rss != samples[-1][1]:
             samples.append((now, rss))
-        if line_t is None:
-            for t, line in serial.lines[serial.seen:]:
-                if line.startswith("SQUIB-GUEST balloon-follow actual="):
-                    kv = vmm.parse_kv(line)
-                    if kv.get("actual") == target_pages:
-                        line_t = t
-                        res.pages = kv["actual"]
         if line_t is not None and now - samples[-1][0] >= quiet_s:
             break
         if now > deadline:
             raise RuntimeError("no settled RSS within %.0f s (guest line %s)"
                                % (args.timeout, "seen" if line_t else "not seen"))
-    serial.seen = len(serial.lines)
     res.t_line = line_t - t0
     res.rss_after = samples[-1][1]
     # The first sample within 1 MiB of where the RSS ended.
     res.t_rss = next(t for t, r in samples if abs(r - res.rss_after) <= 1024) - t0
     t1 = time.monotonic()
     set_target(0)
-    t, _ = serial.wait(r"SQUIB-GUEST balloon-follow actual=0 ", args.timeout)
+    t, _ = serial.expect(r"SQUIB-GUEST balloon-follow actual=0 ", args.timeout,
+                         after=t1)
     res.t_deflate = t - t1
 
 
@@ -120,7 +123,7 @@ def run_squib(args, tmp):
     proc = None
     try:
         proc, api = vmm.start_squib(tmp)
-        serial = vmm.Serial(proc)
+        serial = vmm.Serial(proc.stdout)
         vmm.configure_squib(api, (
             ("/boot-source", {"kernel_image_path": args.guest,
                               "boot_args": cmdline(args.mem_mib)}),
@@ -153,9 +156,9 @@ def run_qemu(args, tmp):
     def body(proc, qmp):
         def set_target(mib):
             # QMP's value is the size the guest is to be left with.
-            qmp.execute("balloon", value=(args.mem_mib - mib) << 20)
+            qmp.cmd("balloon", value=(args.mem_mib - mib) << 20)
 
-        measure(res, proc, vmm.Serial(proc), set_target, args)
+        measure(res, proc, vmm.Serial(proc.stdout), set_target, args)
 
     res.error = vmm.run_qemu_qmp(argv, qmp_path, body)
     return res
@@ -179,15 +182,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
 
     vmms = [v for v in args.vmm.split(",") if v]
-    if not os.path.exists(args.guest):
-        sys.exit("no guest at %s: run `make guests`" % args.guest)
-    if "squib" in vmms and not os.access(vmm.SQUIB, os.X_OK):
-        sys.exit("no squib at %s: run `make`" % vmm.SQUIB)
-    if "qemu" in vmms and not vmm.have_qemu():
-        print("qemu: %s not found, QEMU skipped" % vmm.QEMU)
-        vmms.remove("qemu")
-    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
-        sys.exit("no access to /dev/kvm")
+    vmm.check_tools(args.guest, vmms, (vmm.SQUIB,))
 
     print("balloon benchmark: %d MiB guest, memory from 64 MiB up touched, "
           "balloon to %d MiB and back to 0; %d run(s) per VMM, interleaved, "

@@ -57,7 +57,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 import vmm  # noqa: E402  (after the path insert)
-from vmm import GUEST, QEMU, ROOT, SQUIB  # noqa: E402
+from vmm import GUEST, ROOT, SQUIB  # noqa: E402
 
 QEMU_CACHE = "cache=writeback,aio=threads"
 SQUIB_CACHE = "Unsafe"
@@ -375,15 +375,7 @@ def main(argv=None):
         if t not in ("mmio", "pci"):
             ap.error("unknown transport %s" % t)
     vmms = set(args.vmm.split(","))
-    if not os.path.exists(args.guest):
-        sys.exit("no guest at %s: run `make guests`" % args.guest)
-    if "squib" in vmms and not os.access(SQUIB, os.X_OK):
-        sys.exit("no squib at %s: run `make`" % SQUIB)
-    if "qemu" in vmms and not shutil.which(QEMU):
-        print("qemu: %s not found, QEMU columns skipped" % QEMU)
-        vmms.discard("qemu")
-    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
-        sys.exit("no access to /dev/kvm")
+    vmm.check_tools(args.guest, vmms, (SQUIB,))
 
     tmp = tempfile.mkdtemp(prefix="squib-bench-block-")
     disk = os.path.join(tmp, "disk.img")

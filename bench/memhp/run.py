@@ -64,17 +64,18 @@ def _wait_plugged(plugged_mib, serial, mib, timeout):
                                % (mib, timeout))
         if t_get is None and plugged_mib() == mib:
             t_get = time.monotonic() - t0
-        serial.pump(0.001)
         if t_line is None:
-            for t, line in serial.lines[serial.seen:]:
-                if line.startswith("SQUIB-GUEST mem-follow ") and want in line:
-                    t_line = t - t0
-            serial.seen = len(serial.lines)
+            hit = serial.wait(lambda l: l.startswith("SQUIB-GUEST mem-follow ")
+                              and want in l, 0.001, after=t0)
+            if hit:
+                t_line = hit[0] - t0
+        else:
+            time.sleep(0.001)
     return t_get, t_line
 
 
 def _steps(res, proc, serial, request, plugged_mib, args):
-    serial.wait(r"SQUIB-GUEST mem-config ", args.timeout)
+    serial.expect(r"SQUIB-GUEST mem-config ", args.timeout)
     time.sleep(0.2)
     res.rss["before"] = vmm.rss_kib(proc.pid)
     for step, mib in (("plug", args.total_mib), ("unplug", 0)):
@@ -99,12 +100,12 @@ def run_qemu(args, tmp, touch):
 
     def body(proc, qmp):
         def request(mib):
-            qmp.execute("qom-set", path=dev, property="requested-size", value=mib << 20)
+            qmp.cmd("qom-set", path=dev, property="requested-size", value=mib << 20)
 
         def plugged_mib():
-            return qmp.execute("qom-get", path=dev, property="size") >> 20
+            return qmp.cmd("qom-get", path=dev, property="size") >> 20
 
-        _steps(res, proc, vmm.Serial(proc), request, plugged_mib, args)
+        _steps(res, proc, vmm.Serial(proc.stdout), request, plugged_mib, args)
 
     res.error = vmm.run_qemu_qmp(argv, qmp_path, body)
     return res
@@ -115,7 +116,7 @@ def run_squib(args, tmp, touch):
     proc = None
     try:
         proc, api = vmm.start_squib(tmp)
-        serial = vmm.Serial(proc)
+        serial = vmm.Serial(proc.stdout)
         vmm.configure_squib(api, (
             ("/boot-source", {"kernel_image_path": args.guest,
                               "boot_args": "console=ttyS0 reboot=k panic=1 "
@@ -158,15 +159,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
 
     vmms = [v for v in args.vmm.split(",") if v]
-    if not os.path.exists(args.guest):
-        sys.exit("no guest at %s: run `make guests`" % args.guest)
-    if "squib" in vmms and not os.access(vmm.SQUIB, os.X_OK):
-        sys.exit("no squib at %s: run `make`" % vmm.SQUIB)
-    if "qemu" in vmms and not vmm.have_qemu():
-        print("qemu: %s not found, QEMU skipped" % vmm.QEMU)
-        vmms.remove("qemu")
-    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
-        sys.exit("no access to /dev/kvm")
+    vmm.check_tools(args.guest, vmms, (vmm.SQUIB,))
     touches = [int(t) for t in args.touch.split(",") if t]
 
     print("memory hot-plug benchmark: virtio-mem %d MiB (block 2 MiB; squib slot "

@@ -77,8 +77,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
-from vmmlib import (BUILD, GUEST, QEMU, QEMU_CPU, QEMU_MACHINE, ROOT,  # noqa: E402
-                    SQUIB, Api, Qmp, Serial, check_tools, wait_path)
+from vmm import (BUILD, GUEST, QEMU, ROOT, SQUIB, Api, Qmp, Serial,  # noqa: E402
+                 check_tools, qemu_argv, stop, wait_path)
 
 HANDLER = os.path.join(BUILD, "squib-uffd-handler")
 COUNTER_RE = re.compile(r"^SQUIB-GUEST counter value=(\d+)$")
@@ -105,13 +105,6 @@ def _spawn(argv, stdout=subprocess.PIPE):
                             stderr=subprocess.STDOUT)
     _SPAWNED.append(proc)
     return proc
-
-
-def _kill(proc):
-    if proc is not None and proc.poll() is None:
-        proc.kill()
-    if proc is not None:
-        proc.wait()
 
 
 def _file_sizes(path):
@@ -186,7 +179,7 @@ class Squib:
             return " | ".join(f.read().splitlines()[-n:])
 
     def stop(self):
-        _kill(self.proc)
+        stop(self.proc)
 
 
 def squib_source(mem, tmp, timeout, huge_pages=None):
@@ -233,7 +226,7 @@ class Handler:
         wait_path(self.sock, self.proc)
 
     def stop(self):
-        _kill(self.proc)
+        stop(self.proc)
         self.out.close()
 
 
@@ -330,11 +323,8 @@ class Qemu:
         self.qmp_path = os.path.join(tmp, name + ".qmp")
         if os.path.exists(self.qmp_path):
             os.unlink(self.qmp_path)
-        argv = [QEMU, "-M", QEMU_MACHINE, "-accel", "kvm", "-cpu", QEMU_CPU,
-                "-smp", "1", "-m", "%dM" % mem, "-nodefaults", "-no-user-config",
-                "-nographic", "-no-reboot", "-serial", "stdio", "-monitor", "none",
-                "-kernel", GUEST, "-append", cmdline(mem),
-                "-qmp", "unix:%s,server=on,wait=off" % self.qmp_path]
+        argv = qemu_argv(GUEST, cmdline(mem), mem, extra=[
+            "-qmp", "unix:%s,server=on,wait=off" % self.qmp_path])
         if incoming:
             argv += ["-incoming", "defer"]
         self.t_spawn = time.monotonic()
@@ -347,7 +337,7 @@ class Qemu:
     def stop(self):
         if self.qmp:
             self.qmp.close()
-        _kill(self.proc)
+        stop(self.proc)
 
 
 def qemu_source(mem, tmp, timeout):
@@ -591,7 +581,7 @@ def main():
                     except (OSError, RuntimeError) as e:
                         print("  %4d MiB run %d QEMU: error: %s" % (mem, i + 1, e))
                 for proc in _SPAWNED:
-                    _kill(proc)
+                    stop(proc)
                 sys.stdout.flush()
         for mem in mems:
             report(mem, results[mem])
@@ -613,7 +603,7 @@ def main():
             results["clones"] = {"squib": sc, "qemu": qc}
     finally:
         for proc in _SPAWNED:
-            _kill(proc)
+            stop(proc)
         if args.keep:
             print("kept %s" % tmp)
         else:
