@@ -49,7 +49,11 @@ def linux():
     return linux_guest
 
 
-def test_linux_vsock_echo(linux, tmp_path):
+@pytest.mark.parametrize("pci", [False, True], ids=["mmio", "pci"])
+def test_linux_vsock_echo(linux, tmp_path, pci):
+    """The same boot on virtio-mmio and (--enable-pci) on virtio-pci with
+    MSI-X: vsock both ways and the MMDS over eth0 do not depend on the
+    transport."""
     root = linux.rootfs_copy("ext4", tmp_path)
     # With a namespace, squib runs in it with a NIC whose MMDS is V1 (the
     # virtio boot has V2), and the guest asks it once the echoes are done.
@@ -60,7 +64,8 @@ def test_linux_vsock_echo(linux, tmp_path):
     else:
         ns = netns.NetNs()
         ns.tap("tap0", HOST_IP + "/24")
-    squib = Squib(tmp_path, binary=ns.wrap(SQUIB, tmp_path) if ns else SQUIB)
+    squib = Squib(tmp_path, ["--enable-pci"] if pci else [],
+                  binary=ns.wrap(SQUIB, tmp_path) if ns else SQUIB)
     uds = os.path.join(str(tmp_path), "v.sock")
     lst = None
     try:
