@@ -332,6 +332,25 @@ static void parse_ipv4(struct np_client *c, const uint8_t *ip, size_t len,
     }
 }
 
+/* An IPv4-over-Ethernet ARP packet at a: opcode op, from us, to tha
+ * (NULL: unknown, zeros) at tpa. */
+static void arp_fill(uint8_t *a, uint16_t op, const struct np_client *c,
+                     const uint8_t *tha, uint32_t tpa)
+{
+    put16(a, 1);
+    put16(a + 2, ETHERTYPE_IPV4);
+    a[4] = NP_MAC_LEN;
+    a[5] = 4;
+    put16(a + 6, op);
+    np_copy(a + 8, c->mac, NP_MAC_LEN);
+    put32(a + 14, c->ip);
+    if (tha)
+        np_copy(a + 18, tha, NP_MAC_LEN);
+    else
+        zero(a + 18, NP_MAC_LEN);
+    put32(a + 24, tpa);
+}
+
 /*
  * Answer an ARP request for our address, as any host on a LAN does: a peer
  * that lost its neighbour entry (a restored guest behind a new TAP, say)
@@ -341,20 +360,11 @@ static void parse_ipv4(struct np_client *c, const uint8_t *ip, size_t len,
 static void arp_answer(struct np_client *c, const struct rx *r)
 {
     uint8_t f[NP_ETH_HDR_LEN + ARP_LEN];
-    uint8_t *a = f + NP_ETH_HDR_LEN;
 
     np_copy(f, r->sha, NP_MAC_LEN);
     np_copy(f + NP_MAC_LEN, c->mac, NP_MAC_LEN);
     put16(f + 12, ETHERTYPE_ARP);
-    put16(a, 1);
-    put16(a + 2, ETHERTYPE_IPV4);
-    a[4] = NP_MAC_LEN;
-    a[5] = 4;
-    put16(a + 6, 2); /* reply */
-    np_copy(a + 8, c->mac, NP_MAC_LEN);
-    put32(a + 14, c->ip);
-    np_copy(a + 18, r->sha, NP_MAC_LEN);
-    put32(a + 24, r->spa);
+    arp_fill(f + NP_ETH_HDR_LEN, 2 /* reply */, c, r->sha, r->spa);
     if (c->send_frame(c->opaque, f, sizeof(f)) >= 0) {
         c->stats.tx_frames++;
         c->stats.arp_answered++;
@@ -415,15 +425,7 @@ int np_arp_resolve(struct np_client *c, uint32_t ip, uint8_t mac[NP_MAC_LEN])
     struct rx r;
     int rc;
 
-    put16(a, 1);
-    put16(a + 2, ETHERTYPE_IPV4);
-    a[4] = NP_MAC_LEN;
-    a[5] = 4;
-    put16(a + 6, 1); /* request */
-    np_copy(a + 8, c->mac, NP_MAC_LEN);
-    put32(a + 14, c->ip);
-    zero(a + 18, NP_MAC_LEN);
-    put32(a + 24, ip);
+    arp_fill(a, 1 /* request */, c, NULL, ip);
     rc = send_eth(c, broadcast, ETHERTYPE_ARP, ARP_LEN);
     if (rc)
         return rc;
