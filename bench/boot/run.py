@@ -38,7 +38,9 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+sys.path.insert(0, os.path.join(ROOT, "bench"))
 import linux_guest  # noqa: E402  (after the path insert)
+from vmm import rss_kib  # noqa: E402
 
 # Flip once squib boots guests from --config-file; --squib overrides.
 SQUIB_CAN_BOOT = True
@@ -129,17 +131,6 @@ def _vmm_rss_kib(pid, mem_mib):
     return total
 
 
-def _rss_kib(pid):
-    try:
-        with open("/proc/%d/status" % pid) as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return None
-
-
 def _hwm_kib(pid):
     """Peak RSS so far (VmHWM) of a live process, or 0."""
     try:
@@ -185,7 +176,7 @@ def watch(vmm, argv, opts, cwd=None):
     hit = serial.wait_for(opts.marker, opts.timeout)
     if hit:
         res.marker = hit[0]
-        res.rss_at_marker_kib = _rss_kib(proc.pid)
+        res.rss_at_marker_kib = rss_kib(proc.pid)
         res.vmm_rss_kib = _vmm_rss_kib(proc.pid, opts.mem_mib)
         _HWM_SEEN[proc.pid] = _hwm_kib(proc.pid)
     reaped = _wait4(proc.pid, opts.linger if hit else 0)
