@@ -138,11 +138,15 @@ def check_net(squib, api, out, peer):
     assert cfg["mmds-config"]["version"] == "V2"
 
 
-def test_linux_root_data_entropy_net_mmds_and_resize(linux, tmp_path):
+def run_with_network(tmp_path, args, body, what):
+    """Start squib (with args) in a network namespace of its own with tap0
+    and the TCP peer (PEER) beside it, or without a network where
+    namespaces cannot be made (saying so), then body(squib, with_net,
+    peer); everything is stopped and removed afterwards."""
     why = netns.skip_reason()
     ns = None
     if why:
-        print("linux virtio: no virtio-net part: " + why)
+        print("%s: no virtio-net part: %s" % (what, why))
     else:
         ns = netns.NetNs()
     squib = None
@@ -153,8 +157,9 @@ def test_linux_root_data_entropy_net_mmds_and_resize(linux, tmp_path):
             peer = ns.popen(["python3", "-c", PEER, HOST_IP, str(NET_BYTES)],
                             stdout=subprocess.PIPE)
             assert peer.stdout.readline().startswith(b"PEER-READY")
-        squib = Squib(tmp_path, binary=ns.wrap(SQUIB, tmp_path) if ns else SQUIB)
-        run_linux(squib, linux, tmp_path, ns is not None, peer)
+        squib = Squib(tmp_path, list(args),
+                      binary=ns.wrap(SQUIB, tmp_path) if ns else SQUIB)
+        body(squib, ns is not None, peer)
     finally:
         if peer and peer.poll() is None:
             peer.kill()
@@ -162,6 +167,11 @@ def test_linux_root_data_entropy_net_mmds_and_resize(linux, tmp_path):
             squib.stop()
         if ns:
             ns.close()
+
+
+def test_linux_root_data_entropy_net_mmds_and_resize(linux, tmp_path):
+    run_with_network(tmp_path, [], lambda squib, with_net, peer: run_linux(
+        squib, linux, tmp_path, with_net, peer), "linux virtio")
 
 
 BALLOON_MIB = 96
@@ -202,6 +212,24 @@ def check_balloon(squib, api):
     assert m2 == m0, (m0, m2)
 
 
+def put_entropy_balloon_net(api, with_net):
+    """The devices the virtio boot has besides its drives: entropy, a
+    balloon with statistics every second and, with_net, eth0 on tap0 with
+    the MMDS (V2) and its data."""
+    assert api.put("/entropy", {}).status == 204
+    r = api.put("/balloon", {"amount_mib": 0, "deflate_on_oom": False,
+                             "stats_polling_interval_s": 1})
+    assert r.status == 204, r.raw
+    if with_net:
+        r = api.put("/network-interfaces/eth0", {
+            "iface_id": "eth0", "host_dev_name": "tap0", "guest_mac": "06:00:c0:a8:f1:02"})
+        assert r.status == 204, r.raw
+        r = api.put("/mmds/config", {"version": "V2", "network_interfaces": ["eth0"]})
+        assert r.status == 204, r.raw
+        r = api.put("/mmds", {"latest": {"meta-data": {"ami-id": "ami-12345678"}}})
+        assert r.status == 204, r.raw
+
+
 def run_linux(squib, linux, tmp_path, with_net, peer):
     root = linux.rootfs_copy("ext4", tmp_path)
     data = os.path.join(str(tmp_path), "data.ext4")
@@ -233,18 +261,7 @@ def run_linux(squib, linux, tmp_path, with_net, peer):
     ):
         r = api.put("/drives/" + body["drive_id"], body)
         assert r.status == 204, r.raw
-    assert api.put("/entropy", {}).status == 204
-    r = api.put("/balloon", {"amount_mib": 0, "deflate_on_oom": False,
-                             "stats_polling_interval_s": 1})
-    assert r.status == 204, r.raw
-    if with_net:
-        r = api.put("/network-interfaces/eth0", {
-            "iface_id": "eth0", "host_dev_name": "tap0", "guest_mac": "06:00:c0:a8:f1:02"})
-        assert r.status == 204, r.raw
-        r = api.put("/mmds/config", {"version": "V2", "network_interfaces": ["eth0"]})
-        assert r.status == 204, r.raw
-        r = api.put("/mmds", {"latest": {"meta-data": {"ami-id": "ami-12345678"}}})
-        assert r.status == 204, r.raw
+    put_entropy_balloon_net(api, with_net)
 
     t0 = time.time()
     r = api.put("/actions", {"action_type": "InstanceStart"})

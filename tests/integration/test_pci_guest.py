@@ -196,37 +196,16 @@ def test_linux_on_virtio_pci(tmp_path):
     MSI lines from /proc/interrupts: squib offers no INTx, so every
     completion the guest waited for came through an MSI-X vector, and the
     queues' vectors counted them."""
-    import subprocess
-
     import linux_guest
-    import netns
     import test_linux_virtio as tlv
-    from conftest import BUILD, SQUIB, Squib
+    from conftest import BUILD
 
     if os.path.basename(os.path.normpath(BUILD)) in ("san", "tsan"):
         pytest.skip("real-Linux boots run in the normal build only (minutes each on nested hosts)")
     linux_guest.require()
-    why = netns.skip_reason()
-    ns = None if why else netns.NetNs()
-    if why:
-        print("linux on pci: no virtio-net part: " + why)
-    squib = peer = None
-    try:
-        if ns:
-            ns.tap("tap0", tlv.HOST_IP + "/24")
-            peer = ns.popen(["python3", "-c", tlv.PEER, tlv.HOST_IP, str(tlv.NET_BYTES)],
-                            stdout=subprocess.PIPE)
-            assert peer.stdout.readline().startswith(b"PEER-READY")
-        squib = Squib(tmp_path, ["--enable-pci"],
-                      binary=ns.wrap(SQUIB, tmp_path) if ns else SQUIB)
-        run_linux_on_pci(squib, linux_guest, tmp_path, ns is not None, peer)
-    finally:
-        if peer and peer.poll() is None:
-            peer.kill()
-        if squib:
-            squib.stop()
-        if ns:
-            ns.close()
+    tlv.run_with_network(tmp_path, ["--enable-pci"], lambda squib, with_net, peer:
+                         run_linux_on_pci(squib, linux_guest, tmp_path, with_net, peer),
+                         "linux on pci")
 
 
 def run_linux_on_pci(squib, linux_guest, tmp_path, with_net, peer):
@@ -239,7 +218,7 @@ def run_linux_on_pci(squib, linux_guest, tmp_path, with_net, peer):
     data = os.path.join(str(tmp_path), "data.ext4")
     subprocess.run(["cp", "--sparse=always", linux_guest.rootfs("data"), data], check=True)
     api = squib.client()
-    extra = "squib.test=virtio"
+    extra = "squib.test=virtio squib.balloon_mib=%d" % tlv.BALLOON_MIB
     if with_net:
         extra += " squib.ip=%s/24 squib.peer=%s" % (tlv.GUEST_IP, tlv.HOST_IP)
     r = api.put("/boot-source", {
@@ -254,31 +233,29 @@ def run_linux_on_pci(squib, linux_guest, tmp_path, with_net, peer):
     ):
         r = api.put("/drives/" + body["drive_id"], body)
         assert r.status == 204, r.raw
-    assert api.put("/entropy", {}).status == 204
-    if with_net:
-        r = api.put("/network-interfaces/eth0", {
-            "iface_id": "eth0", "host_dev_name": "tap0", "guest_mac": "06:00:c0:a8:f1:02"})
-        assert r.status == 204, r.raw
-        r = api.put("/mmds/config", {"version": "V2", "network_interfaces": ["eth0"]})
-        assert r.status == 204, r.raw
-        r = api.put("/mmds", {"latest": {"meta-data": {"ami-id": "ami-12345678"}}})
-        assert r.status == 204, r.raw
+    tlv.put_entropy_balloon_net(api, with_net)
     r = api.put("/actions", {"action_type": "InstanceStart"})
     assert r.status == 204, r.raw
     out = wait_line(squib, r"SQUIB-VDC-MISSING", 2 * linux_guest.BOOT_TIMEOUT).string
     cmd = re.search(r"Kernel command line: (.*)", out).group(1)
     assert "pci=off" not in cmd and "virtio_mmio" not in cmd, cmd
-    rng_slot = 4 if with_net else 3
+    # Attach order, as upstream's: the balloon first (slot 1, virtio0),
+    # the drives (virtio1, virtio2), the NIC (virtio3), entropy last.
+    rng_slot = 5 if with_net else 4
     for want in (r"PCI host bridge to bus 0000:00",
                  r"pci 0000:00:00\.0: \[8086:0d57\] type 00 class 0x060000",
-                 r"pci 0000:00:01\.0: \[1af4:1042\]",
+                 r"pci 0000:00:01\.0: \[1af4:1045\]",
                  r"pci 0000:00:02\.0: \[1af4:1042\]",
+                 r"pci 0000:00:03\.0: \[1af4:1042\]",
                  r"pci 0000:00:0%d\.0: \[1af4:1044\]" % rng_slot,
-                 r"virtio_blk virtio0: .*\[vda\]",
+                 r"virtio_blk virtio1: .*\[vda\]",
                  r"SQUIB-BLK-OK vdb-fs",
                  r"SQUIB-HWRNG-SOURCE virtio_rng",
                  r"SQUIB-HWRNG [0-9a-f]{128}"):
         assert re.search(want, out), "missing %r in:\n%s" % (want, out[-4000:])
+    # The balloon over PCI: MemTotal and squib's RSS fall, statistics
+    # arrive, MemTotal comes back.
+    tlv.check_balloon(squib, api)
     if with_net:
         out = wait_line(squib, r"(?s)SQUIB-MMDS-JSON.*?SQUIB-MMDS-END", 1200).string
         tlv.check_net(squib, api, out, peer)
@@ -286,23 +263,26 @@ def run_linux_on_pci(squib, linux_guest, tmp_path, with_net, peer):
     out = wait_line(squib, r"SQUIB-PCI-END", 300).string
     funcs = re.findall(r"SQUIB-PCI 0000:00:(\S+) 0x(\S+) 0x(\S+) 0x(\S+)", out)
     want = [("00.0", "8086", "0d57", "060000"),
-            ("01.0", "1af4", "1042", "018000"),
-            ("02.0", "1af4", "1042", "018000")]
+            ("01.0", "1af4", "1045", "ffff00"),
+            ("02.0", "1af4", "1042", "018000"),
+            ("03.0", "1af4", "1042", "018000")]
     if with_net:
-        want.append(("03.0", "1af4", "1041", "020000"))
+        want.append(("04.0", "1af4", "1041", "020000"))
     want.append(("0%d.0" % rng_slot, "1af4", "1044", "ffff00"))
     assert funcs == want, funcs
     irqs = {}
     for count, desc in re.findall(r"SQUIB-IRQ \d+:\s+(\d+)\s+(.*?)\r?$", out, re.M):
         irqs[desc.split()[-1]] = int(count)
     assert all("PCI-MSI" in l for l in re.findall(r"SQUIB-IRQ (.*)", out)), out[-3000:]
-    # The root disk's request queue (virtio0), the data disk's (virtio1)
-    # and the entropy device's each took interrupts on their own vector.
-    assert irqs.get("virtio0-req.0", 0) > 0 and irqs.get("virtio1-req.0", 0) > 0, irqs
+    # The root disk's request queue (virtio1), the data disk's (virtio2),
+    # the balloon's inflate and deflate queues (virtio0) and the entropy
+    # device's each took interrupts on their own vector.
+    assert irqs.get("virtio1-req.0", 0) > 0 and irqs.get("virtio2-req.0", 0) > 0, irqs
+    assert irqs.get("virtio0-inflate", 0) > 0 and irqs.get("virtio0-deflate", 0) > 0, irqs
     rng = "virtio%d-input" % (rng_slot - 1)
     assert irqs.get(rng, 0) > 0, irqs
     if with_net:
-        assert irqs.get("virtio2-input.0", 0) > 0, irqs
+        assert irqs.get("virtio3-input.0", 0) > 0, irqs
     assert squib.wait(300) == 0
 
 
