@@ -219,8 +219,10 @@ def assert_exit(s, code, timeout=30):
 
 def counter_values(squib):
     # squib's log lines share stdout with the guest's serial bytes, so a log
-    # line can land inside a guest line: count only whole counter lines.
-    return [int(v) for v in re.findall(r"^SQUIB-GUEST counter value=(\d+)$", squib.output(), re.M)]
+    # line can land inside a guest line: count only whole counter lines,
+    # and only finished ones (a `$` would also match a number still being
+    # printed at the end of the output: "value=192" of 192937984).
+    return [int(v) for v in re.findall(r"^SQUIB-GUEST counter value=(\d+)\r?\n", squib.output(), re.M)]
 
 
 def test_pause_resume_continuity(squib):

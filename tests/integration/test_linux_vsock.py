@@ -146,10 +146,10 @@ def test_linux_vsock_echo(linux, tmp_path, pci):
         assert all(f == fds[0][0] for f, _ in fds), fds
         assert fds[-1][1] - fds[0][1] < 512, fds
         deadline = time.time() + 300
-        while squib.output().count("SQUIB-VSOCK-ECHO ") < len(runs) and time.time() < deadline:
+        while len(re.findall(r"SQUIB-VSOCK-ECHO .*\n", squib.output())) < len(runs) and time.time() < deadline:
             time.sleep(0.5)
         out = squib.output()
-        echoes = re.findall(r"SQUIB-VSOCK-ECHO port=\d+ bytes=(\d+) fnv1a=0x([0-9a-f]+)", out)
+        echoes = re.findall(r"SQUIB-VSOCK-ECHO port=\d+ bytes=(\d+) fnv1a=0x([0-9a-f]+) ", out)
         assert [(int(b), int(h, 16)) for b, h in echoes] == [(len(d), fnv1a64(d)) for d in runs]
         if ns:
             out = wait_line(squib, r"(?s)SQUIB-MMDS-V1JSON.*?SQUIB-MMDS-END", 300).string

@@ -201,7 +201,7 @@ def fnv1a(data):
 
 def hold_lines(squib, kind):
     return [(int(r), int(s), int(h, 16)) for r, s, h in re.findall(
-        r"^SQUIB-GUEST blk-hold %s round=(\d+) sector=(\d+)(?: status=0x0)? fnv1a=0x([0-9a-f]+)$" % kind,
+        r"^SQUIB-GUEST blk-hold %s round=(\d+) sector=(\d+)(?: status=0x0)? fnv1a=0x([0-9a-f]+)\r?\n" % kind,
         squib.output(), re.M)]
 
 

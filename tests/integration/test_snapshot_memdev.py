@@ -45,7 +45,7 @@ MIB = 1 << 20
 RAM_MIB = 128
 HOTPLUG = {"total_size_mib": 256, "block_size_mib": 2, "slot_size_mib": 128}
 CHECK = re.compile(r"^SQUIB-GUEST memsnap-check n=(\d+) bad=(\d+) "
-                   r"plugged=0x([0-9a-f]+) pmem=0x([0-9a-f]+)", re.M)
+                   r"plugged=0x([0-9a-f]+) pmem=0x([0-9a-f]+)\r?\n", re.M)
 
 
 def checks(squib):

@@ -28,7 +28,7 @@ pytestmark = pytest.mark.skipif(kvm_skip_reason() is not None,
 
 KERNEL = os.path.join(GUEST_DIR, "guest-linux.elf")
 TICK = re.compile(r"^SQUIB-GUEST pci loop-tick requests=(\d+) irqs=(\d+) "
-                  r"timeouts=(\d+)", re.M)
+                  r"timeouts=(\d+)\r?\n", re.M)
 DONE = r"SQUIB-GUEST pci loop-done requests=\d+ irqs=\d+ timeouts=\d+\r?\n"
 
 
@@ -206,7 +206,7 @@ def test_linux_on_pci_restored_mid_io(squib_factory, tmp_path):
     before = [int(i) for i in re.findall(r"SQUIB-IOLOOP i=(\d+) ", first.output())]
     assert "SQUIB-IOLOOP-DONE" not in first.output(), "the loop ended too soon"
     files = create(api, tmp_path, "linux")
-    last_up = float(re.findall(r"SQUIB-IOLOOP i=\d+ bad=\d+ up=([\d.]+)",
+    last_up = float(re.findall(r"SQUIB-IOLOOP i=\d+ bad=\d+ up=([\d.]+)\r?\n",
                                first.output())[-1])
     second = restore(squib_factory, first, files, [], console=True)
     # A command typed on the restored guest's serial console runs; the
