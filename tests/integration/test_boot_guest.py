@@ -230,7 +230,7 @@ def test_pause_resume_continuity(squib):
     configure(api, os.path.join(GUEST_DIR, "guest-linux.elf"), "counter",
               extra_args=" squibevery=1048576")
     start(api)
-    wait_for(squib, r"SQUIB-GUEST counter value=\d+")
+    wait_for(squib, r"SQUIB-GUEST counter value=\d+\r?\n")
     time.sleep(0.3)
     r = api.patch("/vm", {"state": "Paused"})
     assert r.status == 204, r.raw
@@ -288,7 +288,7 @@ def test_post_boot_rules(squib):
     api = squib.client()
     configure(api, os.path.join(GUEST_DIR, "guest-linux.elf"), "counter")
     start(api)
-    wait_for(squib, r"SQUIB-GUEST counter value=\d+")
+    wait_for(squib, r"SQUIB-GUEST counter value=\d+\r?\n")
     nspost = "The requested operation is not supported after starting the microVM."
     for method, path, body in [
         ("PUT", "/machine-config", {"vcpu_count": 1, "mem_size_mib": 128}),
@@ -347,7 +347,7 @@ def test_metrics_flush_after_boot(squib_factory, tmp_path):
     api = s.client()
     configure(api, os.path.join(GUEST_DIR, "guest-linux.elf"), "counter")
     start(api)
-    wait_for(s, r"SQUIB-GUEST counter value=\d+")
+    wait_for(s, r"SQUIB-GUEST counter value=\d+\r?\n")
     r = api.put("/actions", {"action_type": "FlushMetrics"})
     assert r.status == 204, r.raw
     lines = [json.loads(l) for l in mpath.read_text().splitlines() if l.strip()]

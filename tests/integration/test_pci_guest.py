@@ -326,7 +326,7 @@ def test_hotplug_after_boot(squib_factory, tmp_path, pci):
     if pci:
         wait_for(squib, r"SQUIB-GUEST pci-hotplug watching")
     else:
-        wait_for(squib, r"SQUIB-GUEST counter value=\d+")
+        wait_for(squib, r"SQUIB-GUEST counter value=\d+\r?\n")
     before = api.get("/vm/config").json()
 
     def fault(method, path, body=None):

@@ -71,7 +71,7 @@ def test_default_filters_serve_the_api(squib):
 @NEED_KVM
 def test_default_filters_boot_and_run_a_guest(squib):
     api = boot_counter(squib)
-    wait_for(squib, r"SQUIB-GUEST counter value=\d+")
+    wait_for(squib, r"SQUIB-GUEST counter value=\d+\r?\n")
     # Post-boot work on the vmm thread under its filter.
     assert api.get("/").json()["state"] == "Running"
     assert api.patch("/vm", {"state": "Paused"}).status == 204
@@ -79,7 +79,7 @@ def test_default_filters_boot_and_run_a_guest(squib):
     r = api.put("/actions", {"action_type": "FlushMetrics"})
     assert r.status in (204, 400), r.raw
     assert api.get("/vm/config").status == 200
-    out = wait_for(squib, r"SQUIB-GUEST counter value=\d+")
+    out = wait_for(squib, r"SQUIB-GUEST counter value=\d+\r?\n")
     assert squib.proc.poll() is None, out[-3000:]
     assert "bad syscall" not in squib.output()
 
@@ -164,7 +164,7 @@ def test_no_seccomp_boots_with_trap_hook(squib_test_factory):
     s = squib_test_factory(args=("--no-seccomp",),
                       env={"SQUIB_TEST_SECCOMP_TRAP": "vcpu"})
     boot_counter(s)
-    wait_for(s, r"SQUIB-GUEST counter value=\d+")
+    wait_for(s, r"SQUIB-GUEST counter value=\d+\r?\n")
     assert s.proc.poll() is None
 
 

@@ -89,7 +89,7 @@ def test_allow_all_boots_a_guest(squib_factory):
     api = s.client()
     configure(api, os.path.join(GUEST_DIR, "guest-linux.elf"), "counter")
     start(api)
-    wait_for(s, r"SQUIB-GUEST counter value=\d+")
+    wait_for(s, r"SQUIB-GUEST counter value=\d+\r?\n")
     assert api.patch("/vm", {"state": "Paused"}).status == 204
     assert api.patch("/vm", {"state": "Resumed"}).status == 204
     assert s.proc.poll() is None

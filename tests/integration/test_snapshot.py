@@ -47,7 +47,7 @@ def snapshot_counter_guest(squib, tmp_path, mem=128):
     configure(api, os.path.join(GUEST_DIR, "guest-linux.elf"), "counter",
               mem=mem, extra_args=" squibevery=1048576")
     start(api)
-    wait_for(squib, r"SQUIB-GUEST counter value=\d+")
+    wait_for(squib, r"SQUIB-GUEST counter value=\d+\r?\n")
     time.sleep(0.3)
     assert api.patch("/vm", {"state": "Paused"}).status == 204
     time.sleep(0.2)  # let a line in flight land
@@ -126,7 +126,7 @@ def test_snapshot_of_a_restored_vm(squib_factory, tmp_path):
     frozen2 = counter_values(second)
     assert frozen2 and frozen2[-1] > frozen[-1]
     third = move(squib_factory, second, *create(api, tmp_path, "vm2"))
-    wait_for(third, r"SQUIB-GUEST counter value=\d+")
+    wait_for(third, r"SQUIB-GUEST counter value=\d+\r?\n")
     assert counter_values(third)[0] >= frozen2[-1]
 
 
@@ -166,7 +166,7 @@ def test_full_snapshot_holds_what_the_guest_wrote(squib, tmp_path):
               extra_args=" squibevery=1048576 squibfill=40")
     start(api)
     out = wait_for(squib, r"SQUIB-GUEST fill start=0x1000000 end=0x2800000 pages=6144")
-    wait_for(squib, r"SQUIB-GUEST counter value=\d+")
+    wait_for(squib, r"SQUIB-GUEST counter value=\d+\r?\n")
     assert out.count("SQUIB-GUEST fill ") == 1
     assert api.patch("/vm", {"state": "Paused"}).status == 204
     _, memf = create(api, tmp_path)
@@ -193,7 +193,7 @@ def test_load_paused_then_resume(squib_factory, tmp_path):
     time.sleep(0.5)
     assert counter_values(second) == []
     assert api.patch("/vm", {"state": "Resumed"}).status == 204
-    wait_for(second, r"SQUIB-GUEST counter value=\d+")
+    wait_for(second, r"SQUIB-GUEST counter value=\d+\r?\n")
     assert counter_values(second)[0] >= frozen[-1]
 
 
@@ -364,7 +364,7 @@ def test_load_with_clock_realtime(squib_factory, tmp_path, good_snapshot):
     s = squib_factory([])
     r = load(s, broken(tmp_path, data), memf, clock_realtime=True)
     assert r.status == 204, r.raw
-    wait_for(s, r"SQUIB-GUEST counter value=\d+")
+    wait_for(s, r"SQUIB-GUEST counter value=\d+\r?\n")
 
 
 def test_load_after_boot_resource_is_refused_not_fatal(squib_factory, tmp_path, good_snapshot):

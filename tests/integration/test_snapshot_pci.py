@@ -152,7 +152,7 @@ def test_enable_pci_restores_an_mmio_snapshot_on_mmio(squib_factory, tmp_path):
                                               "squibevery=1048576"})
     assert r.status == 204, r.raw
     start(api)
-    wait_for(first, r"SQUIB-GUEST counter value=\d+")
+    wait_for(first, r"SQUIB-GUEST counter value=\d+\r?\n")
     assert api.patch("/vm", {"state": "Paused"}).status == 204
     files = create(api, tmp_path, "mmio")
     second = restore(squib_factory, first, files, ["--enable-pci"])

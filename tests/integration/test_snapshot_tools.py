@@ -403,7 +403,7 @@ def test_diff_snapshot_rebased_and_restored(squib_factory, tmp_path):
     second = squib_factory([])
     r = load(second, diff_state, full_mem)
     assert r.status == 204, r.raw + second.output().encode()
-    wait_for(second, r"SQUIB-GUEST counter value=\d+")
+    wait_for(second, r"SQUIB-GUEST counter value=\d+\r?\n")
     after = counter_values(second)
     assert after[0] >= frozen_diff[-1], (frozen_diff[-1], after[:3])
     assert after[0] - frozen_diff[-1] < 64 * 1048576
