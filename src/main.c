@@ -38,6 +38,7 @@
 #include "util/seccomp.h"
 #include "util/xalloc.h"
 #include "vmm/seccomp_rules.h"
+#include "vmm/vm_shell.h"
 #include "vmm/vmm.h"
 
 /* The vmm thread's state, handed to its loop callbacks. */
@@ -289,6 +290,9 @@ int main(int argc, char **argv)
     if (seccomp_setup(args.no_seccomp, args.seccomp_filter,
                       &seccomp_default_bpf, hooks_seccomp_entered, &err) < 0)
         return fail(1, "Seccomp error: %s", err.msg);
+    /* The configuration-free part of the VM (vm_shell.h) is made while the
+     * rest starts up and the API waits for its first client. */
+    vm_shell_prepare();
 
     if (args.config_file) {
         config_json = read_file(args.config_file, &config_len);

@@ -30,9 +30,8 @@ int kvm_sys_open(struct kvm_sys *k)
     if (k->fd < 0)
         return -errno;
     rc = xioctl(k->fd, KVM_GET_API_VERSION, 0);
-    if (rc < 0)
-        goto err;
-    if (rc != KVM_API_VERSION_EXPECTED) {
+    k->api_version = rc < 0 ? -1 : rc;
+    if (k->api_version != KVM_API_VERSION_EXPECTED) {
         rc = -EINVAL;
         goto err;
     }

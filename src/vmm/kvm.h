@@ -24,6 +24,8 @@
 /* The system fd (/dev/kvm) and what we learnt from it. */
 struct kvm_sys {
     int fd;             /* owned; -1 if closed */
+    int api_version;    /* KVM_GET_API_VERSION, -1 if it failed, 0 if
+                           /dev/kvm did not open */
     int vcpu_mmap_size; /* KVM_GET_VCPU_MMAP_SIZE */
     int max_memslots;   /* KVM_CAP_NR_MEMSLOTS (>= 1) */
 };
@@ -31,7 +33,9 @@ struct kvm_sys {
 /*
  * Open /dev/kvm (O_RDWR|O_CLOEXEC), check KVM_GET_API_VERSION == 12 and read
  * the vCPU mmap size and memslot count. On failure everything is closed and
- * -errno returned (-EINVAL for a wrong API version).
+ * -errno returned: -EINVAL with api_version not 12 when the version was
+ * wrong or could not be read (then api_version is -1, as upstream reads
+ * the ioctl's raw result).
  */
 int kvm_sys_open(struct kvm_sys *k);
 /* Close the system fd; safe on a zeroed or already closed struct (fd -1). */

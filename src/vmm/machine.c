@@ -48,10 +48,9 @@
 #include "vmm/errors.h"
 #include "vmm/kvm.h"
 #include "vmm/vcpu.h"
-#include "vmm/xstate.h"
+#include "vmm/vm_shell.h"
 
-#define KVM_TSS_ADDRESS  0xfffbd000ULL
-#define CPUID_CAPACITY   256 /* KVM's own limit for KVM_SET_CPUID2 */
+#define CPUID_CAPACITY   VM_SHELL_CPUID_CAPACITY
 #define MAX_MSRS         64
 #define APIC_LVT0        0x350
 #define APIC_LVT1        0x360
@@ -184,40 +183,25 @@ static struct kvm_cpuid2 *cpuid_alloc(void)
 }
 
 /*
- * Open /dev/kvm, read the supported CPUID, resolve the CPU template (a
- * custom one as given, a static one turned into its custom form, which
- * checks it against this host) and check the capabilities it requires.
+ * The VM shell (vm_shell.h: /dev/kvm, the supported CPUID, the VM with its
+ * irqchip and PIT, most often made while the API waited), then the CPU
+ * template resolved (a custom one as given, a static one turned into its
+ * custom form, which checks it against this host) and the capabilities it
+ * requires checked.
  */
-static int open_kvm(struct machine *m, struct sq_err *err)
+static int take_vm_shell(struct machine *m, struct sq_err *err)
 {
+    struct vm_shell shell;
     uint32_t caps[MAX_CAPS];
     size_t n_caps = 0;
-    char os[256];
-    int rc = kvm_sys_open(&m->kvm);
+    int rc = vm_shell_take(&shell, err);
 
-    if (rc == -EINVAL && m->kvm.fd < 0)
-        return sq_errf(err, rc,
-                       "Kvm error: The host kernel reports an invalid "
-                       "KVM API version");
     if (rc < 0)
-        return sq_errf(err, rc,
-                       "Kvm error: Error creating KVM object: %s Make sure the "
-                       "user launching the firecracker process is configured "
-                       "on the /dev/kvm file's ACL.",
-                       sq_os_error(-rc, os, sizeof(os)));
-    /* Before KVM says what it supports, as upstream's Kvm::init_arch. */
-    rc = xstate_request_dynamic(err);
-    if (rc < 0)
-        return sq_err_prefix(err, "Kvm error: Architecture specific error: "
-                                  "Failed to request permission for dynamic "
-                                  "XSTATE features: ");
-    m->supported = cpuid_alloc();
-    rc = kvm_get_supported_cpuid(&m->kvm, m->supported, CPUID_CAPACITY);
-    if (rc < 0)
-        return sq_errf(err, rc,
-                       "Kvm error: Architecture specific error: Failed "
-                       "to get supported cpuid: %s",
-                       sq_os_error(-rc, os, sizeof(os)));
+        return rc;
+    m->kvm = shell.kvm; /* the machine owns them from here */
+    m->supported = shell.supported;
+    m->vm_fd = shell.vm_fd;
+    m->xsave2 = shell.xsave2;
     if (m->cfg.custom_template) {
         m->tmpl = m->cfg.custom_template;
     } else if (m->cfg.cpu_template != CPU_TEMPLATE_NONE) {
@@ -237,43 +221,11 @@ static int open_kvm(struct machine *m, struct sq_err *err)
     return 0;
 }
 
-static int create_vm(struct machine *m, struct sq_err *err)
+static int register_memory(struct machine *m, struct sq_err *err)
 {
     char os[256];
-    int rc;
+    int rc = guest_mem_register(m->mem, m->vm_fd, m->cfg.track_dirty_pages);
 
-    m->vm_fd = kvm_create_vm(&m->kvm);
-    if (m->vm_fd < 0) {
-        rc = m->vm_fd;
-        m->vm_fd = -1;
-        return sq_errf(err, rc,
-                       "Error with the KvmVm object: Failed to create "
-                       "VM: %s",
-                       sq_os_error(-rc, os, sizeof(os)));
-    }
-    /* The XSAVE area's size (KVM 5.17+), read once as upstream does. */
-    rc = kvm_vm_check_extension(m->vm_fd, KVM_CAP_XSAVE2);
-    if (rc < 0)
-        return sq_errf(err, rc,
-                       "Error with the KvmVm object: Failed to check KVM "
-                       "capability (0): %s",
-                       sq_os_error(-rc, os, sizeof(os)));
-    m->xsave2 = (uint32_t)rc;
-    rc = kvm_set_tss_addr(m->vm_fd, KVM_TSS_ADDRESS);
-    if (rc < 0)
-        return sq_errf(err, rc,
-                       "Error with the KvmVm object: Failed to set "
-                       "KVM TSS address: %s",
-                       sq_os_error(-rc, os, sizeof(os)));
-    rc = kvm_create_irqchip(m->vm_fd);
-    if (rc == 0)
-        rc = kvm_create_pit2(m->vm_fd, KVM_PIT_SPEAKER_DUMMY);
-    if (rc < 0)
-        return sq_errf(err, rc,
-                       "Error with the KvmVm object: Failed to set "
-                       "KVM vm irqchip: %s",
-                       sq_os_error(-rc, os, sizeof(os)));
-    rc = guest_mem_register(m->mem, m->vm_fd, m->cfg.track_dirty_pages);
     if (rc < 0)
         return sq_errf(err, rc,
                        "Error with the KvmVm object: Cannot set the "
@@ -683,9 +635,9 @@ int machine_create(const struct machine_config *cfg, struct evloop *loop,
         sq_err_prefix(err, "Invalid Memory Configuration: ");
         goto fail;
     }
-    rc = open_kvm(m, err);
+    rc = take_vm_shell(m, err);
     if (rc == 0)
-        rc = create_vm(m, err);
+        rc = register_memory(m, err);
     if (rc == 0)
         rc = create_vcpus(m, err);
     if (rc == 0)

@@ -8,20 +8,20 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "obs/log.h"
-
 #define AMX_MASK (3ull << 17) /* TILECFG and TILEDATA */
 
-int xstate_request_dynamic(struct sq_err *err)
+int xstate_request_dynamic(const char **note, struct sq_err *err)
 {
     uint64_t supported = 0;
     char os[128];
+
+    *note = NULL;
 
     if (syscall(SYS_arch_prctl, XSTATE_ARCH_GET_XCOMP_SUPP, &supported) < 0) {
         int e = errno;
 
         if (e == EINVAL) { /* Linux before 5.16 */
-            log_info("Dynamic XSTATE feature enabling is not supported.");
+            *note = "Dynamic XSTATE feature enabling is not supported.";
             return 0;
         }
         return sq_errf(err, -e, "Failed to get supported XSTATE features: %s",
@@ -34,8 +34,8 @@ int xstate_request_dynamic(struct sq_err *err)
         int e = errno;
 
         if (e == EINVAL) { /* Linux 5.16: not for guests yet */
-            log_info("Dynamic XSTATE feature enabling is not supported for "
-                     "guest.");
+            *note = "Dynamic XSTATE feature enabling is not supported for "
+                    "guest.";
             return 0;
         }
         return sq_errf(err, -e,

@@ -26,11 +26,12 @@
  * Ask for every dynamic feature the CPU and kernel support (today AMX
  * TILEDATA, when both AMX bits 17 and 18 are supported). A kernel without
  * dynamic features (before 5.16) or without them for guests (5.16) is not
- * an error: it logs upstream's info line and returns 0. Returns 0, or
- * -errno with err set to upstream's XstateError text ("Failed to get
- * supported XSTATE features: {os}" / "Failed to request permission for
- * XSTATE feature (18): {os}").
+ * an error: *note is set to upstream's info line for the caller to log
+ * (NULL when there is none) and 0 returned. Returns 0, or -errno with err
+ * set to upstream's XstateError text ("Failed to get supported XSTATE
+ * features: {os}" / "Failed to request permission for XSTATE feature
+ * (18): {os}"). Logs nothing: it may run off the vmm thread (vm_shell.h).
  */
-int xstate_request_dynamic(struct sq_err *err);
+int xstate_request_dynamic(const char **note, struct sq_err *err);
 
 #endif

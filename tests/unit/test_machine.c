@@ -33,6 +33,8 @@
 
 #include <cmocka.h>
 
+#include "kvm_usable.h"
+
 #include "obs/log.h"
 #include "util/evloop.h"
 #include "vmm/guest_mem.h"
@@ -192,18 +194,6 @@ struct fx {
     bool destroy_in_cb; /* on_exit destroys the machine, as a controller may */
     int exit_code_seen;
 };
-
-static bool kvm_usable(void)
-{
-    int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-
-    if (fd < 0) {
-        printf("SKIP: /dev/kvm is not usable here (%s)\n", strerror(errno));
-        return false;
-    }
-    close(fd);
-    return true;
-}
 
 /* A minimal ELF64 vmlinux: one PT_LOAD at 1 MiB holding `hlt`. */
 static int make_kernel(void)

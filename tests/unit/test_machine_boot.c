@@ -27,6 +27,8 @@
 
 #include <cmocka.h>
 
+#include "kvm_usable.h"
+
 #include "obs/log.h"
 #include "util/evloop.h"
 #include "vmm/machine.h"
@@ -64,19 +66,14 @@ static const char *guest_dir(void)
 static bool can_boot(const char *kernel)
 {
     char path[512];
-    int fd;
 
     if (!HAVE_LOADER) {
         printf("SKIP: the kernel loader and firmware tables are not in this "
                "tree yet\n");
         return false;
     }
-    fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-    if (fd < 0) {
-        printf("SKIP: /dev/kvm is not usable here (%s)\n", strerror(errno));
+    if (!kvm_usable())
         return false;
-    }
-    close(fd);
     snprintf(path, sizeof(path), "%s/%s", guest_dir(), kernel);
     if (access(path, R_OK) != 0) {
         printf("SKIP: %s is missing (make guests)\n", path);

@@ -31,6 +31,8 @@
 
 #include <cmocka.h>
 
+#include "kvm_usable.h"
+
 #include "devices/virtio/block.h"
 #include "devices/virtio/mmio.h"
 #include "devices/virtio/rng.h"
@@ -533,18 +535,6 @@ static const uint8_t g_virtio[] = {
     0xc7, 0x47, 0x50, 0x00, 0x00, 0x00, 0x00, 0x0f, 0xb7, 0x86, 0x02, 0x02,
     0x00, 0x00, 0x83, 0xf8, 0x01, 0x75, 0xf4, 0x89, 0x43, 0x10, 0x8b, 0x47,
     0x60, 0x89, 0x43, 0x14, 0x89, 0x47, 0x64, 0xc3};
-
-static bool kvm_usable(void)
-{
-    int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-
-    if (fd < 0) {
-        printf("SKIP: /dev/kvm is not usable here (%s)\n", strerror(errno));
-        return false;
-    }
-    close(fd);
-    return true;
-}
 
 /* A minimal ELF64 vmlinux whose entry is never used. */
 static int make_kernel(void)
