@@ -291,7 +291,9 @@ int main(int argc, char **argv)
                       &seccomp_default_bpf, hooks_seccomp_entered, &err) < 0)
         return fail(1, "Seccomp error: %s", err.msg);
     /* The configuration-free part of the VM (vm_shell.h) is made while the
-     * rest starts up and the API waits for its first client. */
+     * rest starts up and the API waits for its first client: started this
+     * early, it is mostly done when a load sent the moment the socket
+     * accepts needs it (docs/bench.md, "snapshot"). */
     vm_shell_prepare();
 
     if (args.config_file) {

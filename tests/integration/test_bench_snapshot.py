@@ -26,11 +26,13 @@ def test_run_py_prints_squib_figures():
     assert p.returncode == 0, out
     for label in ("create (squib Full, fsync incl.) / migrate",
                   "load File: answer / cont returned", "load File: first counter line",
-                  "load Uffd: answer / cont returned", "load Uffd: first counter line"):
+                  "load Uffd: answer / cont returned", "load Uffd: first counter line",
+                  "load File, up 100 ms: answer / cont returned",
+                  "load File, up 100 ms: first counter line"):
         m = re.search(r"^\s*" + re.escape(label) + r"\s+([\d.]+)\s+-\s+-$", out, re.M)
         assert m and float(m.group(1)) > 0, (label, out)
     vmm = re.findall(r"squib vmm thread \(log\)\s+([\d.]+)", out)
-    assert len(vmm) == 3, out  # create, File load, Uffd load
+    assert len(vmm) == 4, out  # create, File load, Uffd load, File load up 100 ms
     assert "squib state" in out and "memory 64 MiB" in out, out
     clones = re.search(r"sum of Pss, MiB\s+(\d+)\s+-", out)
     assert clones and int(clones.group(1)) > 0, out
