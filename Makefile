@@ -136,9 +136,10 @@ unit: $(UNIT_BINS)
 
 # Integration tests drive the real binary over its API socket (and boot the
 # test guests where /dev/kvm works). SQUIB_BUILD tells them which build to use.
+# The 20 slowest are listed at the end, to keep an eye on CI's length.
 integration: $(BUILD)/squib guests
 	$(Q)SQUIB_BUILD=$(abspath $(BUILD)) $(SAN_ENV) \
-	    $(PYTHON) -m pytest -q -ra tests/integration $(PYTEST_ARGS)
+	    $(PYTHON) -m pytest -q -ra --durations=20 tests/integration $(PYTEST_ARGS)
 
 # The integration tests inside a throwaway VM whose kernel has a working
 # KVM on emulated hardware (scripts/nested-kvm.sh), for hosts without
