@@ -95,6 +95,19 @@ class Response:
         return self.json()["fault_message"]
 
 
+def fd_targets(pid):
+    """What each of a live process's open fds points at (readlink of
+    /proc/PID/fd/N: a path, "anon_inode:...", "socket:[...]"); an fd closed
+    while the list is read is left out."""
+    targets = []
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            targets.append(os.readlink("/proc/%d/fd/%s" % (pid, fd)))
+        except OSError:
+            pass
+    return targets
+
+
 def rss_kib(pid):
     """VmRSS of a live process, in KiB (0 if it has none)."""
     with open("/proc/%d/status" % pid) as f:

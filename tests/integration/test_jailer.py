@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from conftest import BUILD, SQUIB, Client
+from conftest import BUILD, SQUIB, Client, fd_targets
 
 JAILER = os.path.join(BUILD, "jailer")
 
@@ -276,13 +276,7 @@ def test_jailed_squib_serves_as_uid_in_chroot(jail, tmp_path):
     # Empty environment, no inherited fd, 2048 fds (the default limit).
     with open("/proc/%d/environ" % pid, "rb") as f:
         assert f.read() == b""
-    targets = []
-    for fd in os.listdir("/proc/%d/fd" % pid):
-        try:
-            targets.append(os.readlink("/proc/%d/fd/%s" % (pid, fd)))
-        except OSError:
-            pass
-    assert not any(t.endswith("inherited") for t in targets)
+    assert not any(t.endswith("inherited") for t in fd_targets(pid))
     assert limit(pid, "Max open files") == ["2048", "2048"]
     leak.close()
 

@@ -30,6 +30,7 @@ import re
 import pytest
 
 import netns
+from conftest import fd_targets
 from test_boot_guest import (GUEST_DIR, assert_exit, configure,
                              kvm_skip_reason, start, wait_for)
 
@@ -396,13 +397,7 @@ def test_hotplug_after_boot(squib_factory, tmp_path, pci):
 
 def tun_fds(pid):
     """How many of the process's fds are /dev/net/tun (its open TAPs)."""
-    n = 0
-    for fd in os.listdir("/proc/%d/fd" % pid):
-        try:
-            n += os.readlink("/proc/%d/fd/%s" % (pid, fd)) == "/dev/net/tun"
-        except OSError:
-            pass
-    return n
+    return fd_targets(pid).count("/dev/net/tun")
 
 
 @needs_kvm

@@ -17,6 +17,7 @@ import time
 
 import pytest
 
+from conftest import fd_targets
 from test_boot_guest import (GUEST_DIR, assert_exit, every, first, guest_lines,
                              kvm_skip_reason, start)
 
@@ -278,13 +279,7 @@ def test_too_many_devices_refused(squib, tmp_path, drives, text):
 
 def kvm_fds(pid):
     """The process's fds on /dev/kvm, a VM and vCPUs."""
-    links = []
-    for fd in os.listdir("/proc/%d/fd" % pid):
-        try:
-            links.append(os.readlink("/proc/%d/fd/%s" % (pid, fd)))
-        except OSError:
-            pass
-    return [t for t in links if t == "/dev/kvm" or t.startswith("anon_inode:kvm")]
+    return [t for t in fd_targets(pid) if t == "/dev/kvm" or t.startswith("anon_inode:kvm")]
 
 
 def test_failed_machine_build_unwinds_devices(squib, tmp_path):
