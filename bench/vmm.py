@@ -170,6 +170,23 @@ def configure_squib(api, steps):
             raise RuntimeError("PUT %s: %d %s" % (url, status, fault))
 
 
+def run_squib_api(tmp, steps, body, extra_args=()):
+    """Start squib (start_squib), PUT each of steps (configure_squib), call
+    body(proc, api, serial) with a Serial on its stdout, stop squib. None,
+    or the error's text: run_qemu_qmp's twin."""
+    proc = None
+    try:
+        proc, api = start_squib(tmp, extra_args)
+        serial = Serial(proc.stdout)
+        configure_squib(api, steps)
+        body(proc, api, serial)
+        return None
+    except (OSError, RuntimeError, ValueError) as e:
+        return str(e)
+    finally:
+        stop(proc)
+
+
 def stop(proc):
     """Kill proc (None: nothing) and reap it."""
     if proc is None:

@@ -120,29 +120,22 @@ def measure(res, proc, serial, set_target, args):
 
 def run_squib(args, tmp):
     res = Result("squib")
-    proc = None
-    try:
-        proc, api = vmm.start_squib(tmp)
-        serial = vmm.Serial(proc.stdout)
-        vmm.configure_squib(api, (
-            ("/boot-source", {"kernel_image_path": args.guest,
-                              "boot_args": cmdline(args.mem_mib)}),
-            ("/machine-config", {"vcpu_count": 1, "mem_size_mib": args.mem_mib}),
-            ("/balloon", {"amount_mib": 0, "deflate_on_oom": False,
-                          "stats_polling_interval_s": 0}),
-            ("/actions", {"action_type": "InstanceStart"})))
 
+    def body(proc, api, serial):
         def set_target(mib):
             status, fault = api.patch("/balloon", {"amount_mib": mib})
             if status != 204:
                 raise RuntimeError("PATCH /balloon: %d %s" % (status, fault))
 
         measure(res, proc, serial, set_target, args)
-    except (OSError, RuntimeError) as e:
-        res.error = str(e)
-    finally:
-        if proc:
-            vmm.stop(proc)
+
+    res.error = vmm.run_squib_api(tmp, (
+        ("/boot-source", {"kernel_image_path": args.guest,
+                          "boot_args": cmdline(args.mem_mib)}),
+        ("/machine-config", {"vcpu_count": 1, "mem_size_mib": args.mem_mib}),
+        ("/balloon", {"amount_mib": 0, "deflate_on_oom": False,
+                      "stats_polling_interval_s": 0}),
+        ("/actions", {"action_type": "InstanceStart"})), body)
     return res
 
 

@@ -113,18 +113,8 @@ def run_qemu(args, tmp, touch):
 
 def run_squib(args, tmp, touch):
     res = Result(touch)
-    proc = None
-    try:
-        proc, api = vmm.start_squib(tmp)
-        serial = vmm.Serial(proc.stdout)
-        vmm.configure_squib(api, (
-            ("/boot-source", {"kernel_image_path": args.guest,
-                              "boot_args": "console=ttyS0 reboot=k panic=1 "
-                                           "squibtest=mem-follow squibtouch=%d" % touch}),
-            ("/machine-config", {"vcpu_count": 1, "mem_size_mib": args.mem_mib}),
-            ("/hotplug/memory", {"total_size_mib": args.total_mib,
-                                 "block_size_mib": 2, "slot_size_mib": 128}),
-            ("/actions", {"action_type": "InstanceStart"})))
+
+    def body(proc, api, serial):
         def request(mib):
             status, fault = api.patch("/hotplug/memory", {"requested_size_mib": mib})
             if status != 204:
@@ -134,14 +124,21 @@ def run_squib(args, tmp, touch):
             status, st = api.get("/hotplug/memory")
             if status != 200:
                 raise RuntimeError("GET /hotplug/memory: %d" % status)
-            return st["plugged_size_mib"]
+            try:
+                return st["plugged_size_mib"]
+            except (KeyError, TypeError) as e:
+                raise RuntimeError("GET /hotplug/memory: %r in %r" % (e, st))
 
         _steps(res, proc, serial, request, plugged_mib, args)
-    except (OSError, RuntimeError, KeyError, TypeError) as e:
-        res.error = str(e)
-    finally:
-        if proc:
-            vmm.stop(proc)
+
+    res.error = vmm.run_squib_api(tmp, (
+        ("/boot-source", {"kernel_image_path": args.guest,
+                          "boot_args": "console=ttyS0 reboot=k panic=1 "
+                                       "squibtest=mem-follow squibtouch=%d" % touch}),
+        ("/machine-config", {"vcpu_count": 1, "mem_size_mib": args.mem_mib}),
+        ("/hotplug/memory", {"total_size_mib": args.total_mib,
+                             "block_size_mib": 2, "slot_size_mib": 128}),
+        ("/actions", {"action_type": "InstanceStart"})), body)
     return res
 
 
