@@ -367,16 +367,22 @@ def parse_kv(line):
     return out
 
 
-def rss_kib(pid):
-    """VmRSS of a process in KiB, or None once it is gone."""
+def status_kib(pid, field):
+    """A KiB field of /proc/PID/status ("VmRSS", "VmHWM"), or None once the
+    process is gone (or, a zombie, has no such line)."""
     try:
         with open("/proc/%d/status" % pid) as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1])
     except OSError:
         pass
     return None
+
+
+def rss_kib(pid):
+    """VmRSS of a process in KiB, or None once it is gone."""
+    return status_kib(pid, "VmRSS")
 
 
 def fmt(v, f="%.1f"):

@@ -40,7 +40,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 sys.path.insert(0, os.path.join(ROOT, "bench"))
 import linux_guest  # noqa: E402  (after the path insert)
-from vmm import rss_kib  # noqa: E402
+from vmm import rss_kib, status_kib  # noqa: E402
 
 # Flip once squib boots guests from --config-file; --squib overrides.
 SQUIB_CAN_BOOT = True
@@ -133,14 +133,7 @@ def _vmm_rss_kib(pid, mem_mib):
 
 def _hwm_kib(pid):
     """Peak RSS so far (VmHWM) of a live process, or 0."""
-    try:
-        with open("/proc/%d/status" % pid) as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
+    return status_kib(pid, "VmHWM") or 0
 
 
 # The highest VmHWM seen per pid while polling it (a zombie has none, so
