@@ -80,6 +80,30 @@ def wait_path(path, proc, timeout=10.0):
         time.sleep(0.002)
 
 
+def read_response(s):
+    """One Content-Length framed HTTP response from socket s: (head, body)
+    as bytes, the head without its blank line. Raises ConnectionError if
+    the peer closes before the response is whole."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        c = s.recv(65536)
+        if not c:
+            raise ConnectionError("connection closed before the response's head ended")
+        data += c
+    head, _, body = data.partition(b"\r\n\r\n")
+    n = 0
+    for h in head.split(b"\r\n")[1:]:
+        k, _, v = h.partition(b":")
+        if k.strip().lower() == b"content-length":
+            n = int(v)
+    while len(body) < n:
+        c = s.recv(65536)
+        if not c:
+            raise ConnectionError("connection closed before the response's body ended")
+        body += c
+    return head, body
+
+
 class Api:
     """Minimal HTTP/1.1 client on squib's Unix socket (one request per
     connection, Content-Length framed answers)."""
@@ -100,23 +124,10 @@ class Api:
                 head += ("Content-Type: application/json\r\n"
                          "Content-Length: %d\r\n" % len(data))
             s.sendall((head + "\r\n").encode() + data)
-            resp = b""
-            while b"\r\n\r\n" not in resp:
-                c = s.recv(65536)
-                if not c:
-                    break
-                resp += c
-            head, _, rbody = resp.partition(b"\r\n\r\n")
-            n = 0
-            for h in head.split(b"\r\n")[1:]:
-                k, _, v = h.partition(b":")
-                if k.strip().lower() == b"content-length":
-                    n = int(v)
-            while len(rbody) < n:
-                c = s.recv(65536)
-                if not c:
-                    break
-                rbody += c
+            try:
+                head, rbody = read_response(s)
+            except ConnectionError:  # hung up: status 0, the caller says so
+                head, rbody = b"", b""
         finally:
             s.close()
         status = int(head.split(b" ")[1]) if head else 0

@@ -19,27 +19,16 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from vmm import read_response  # noqa: E402  (after the path insert)
+
 GET = b"GET /machine-config HTTP/1.1\r\n\r\n"
 BODY = b'{"vcpu_count": 2, "mem_size_mib": 256}'
 PUT = (b"PUT /machine-config HTTP/1.1\r\nContent-Length: %d\r\n\r\n" % len(BODY)) + BODY
 
 
 def recv_response(s):
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = s.recv(65536)
-        if not chunk:
-            raise ConnectionError("closed")
-        data += chunk
-    head, _, rest = data.partition(b"\r\n\r\n")
-    length = 0
-    for line in head.split(b"\r\n")[1:]:
-        k, _, v = line.partition(b":")
-        if k.strip().lower() == b"content-length":
-            length = int(v)
-    while len(rest) < length:
-        rest += s.recv(65536)
-    return head
+    return read_response(s)[0]
 
 
 def connect(path):
